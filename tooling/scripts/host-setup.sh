@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Host prerequisites for Beemesh (Debian 12): installs only the missing system packages and applies
+# the adjustments these hosts need (../../README.md, "Host prerequisites"), each detected first so a
+# host that is already right is left alone. Says what it changed. Idempotent.
+set -euo pipefail
+
+PACKAGES=(podman slirp4netns runc nftables catatonit uidmap iproute2 busybox-static)
+changed=()
+
+say() { echo "host-setup: $*"; }
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+
+if [ "$(id -u)" -ne 0 ]; then
+  if [ "${#missing[@]}" -gt 0 ]; then
+    say "missing packages: ${missing[*]}"
+    say "run as root: sudo bash tooling/scripts/host-setup.sh"
+    exit 1
+  fi
+  say "packages present; run as root to check the host adjustments (sudo bash $0)"
+  exit 0
+fi
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  say "installing ${missing[*]} (apt-get)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+  changed+=("installed ${missing[*]}")
+fi
+
+# crun (Podman's preferred runtime) fails on cgroup v1/hybrid hosts ("cgroups in hybrid mode not
+# supported"); runc works there. Only switch when crun would be chosen on such a host.
+runtime_conf=/etc/containers/containers.conf.d/50-beemesh-runtime.conf
+if [ ! -f /sys/fs/cgroup/cgroup.controllers ] && [ ! -f "$runtime_conf" ]; then
+  current=$(podman info --format '{{.Host.OCIRuntime.Name}}' 2>/dev/null || echo unknown)
+  if [ "$current" != "runc" ]; then
+    mkdir -p "$(dirname "$runtime_conf")"
+    printf '# Written by beemesh host-setup: crun does not support cgroup v1/hybrid hosts.\n[engine]\nruntime = "runc"\n' >"$runtime_conf"
+    changed+=("OCI runtime $current -> runc in $runtime_conf (cgroup v1/hybrid host)")
+  fi
+fi
+
+# slirp4netns needs /dev/net/tun; rootless Podman needs it usable by ordinary users (0666).
+if [ ! -c /dev/net/tun ]; then
+  mkdir -p /dev/net
+  mknod -m 0666 /dev/net/tun c 10 200
+  changed+=("created /dev/net/tun (mode 0666)")
+elif [ "$(stat -c %a /dev/net/tun)" != "666" ]; then
+  chmod 0666 /dev/net/tun
+  changed+=("/dev/net/tun mode -> 0666 (rootless slirp4netns)")
+fi
+
+if [ "${#changed[@]}" -eq 0 ]; then
+  say "host already prepared; nothing changed"
+else
+  for c in "${changed[@]}"; do say "changed: $c"; done
+fi
