@@ -1,0 +1,511 @@
+/**
+ * Kubernetes-style workload manifests (Pod, apps/v1 Deployment, apps/v1 StatefulSet; YAML or JSON,
+ * one or more documents) translated into the agent's `Workload` model.
+ *
+ * Beemesh rules on top of Kubernetes: only the sidecar is ever published, so `hostPort`,
+ * `hostNetwork`, `hostPID`, `hostIPC` and privileged containers are refused; an app's
+ * `containerPort` is the port its sidecar serves. Services and upstreams come from annotations:
+ *   beemesh.io/services:  "orders=80,admin=9090"   service name → app port (default: the
+ *                                                   workload's name on its first containerPort)
+ *   beemesh.io/upstreams: "orders=9001,shop/cart=9002"  [namespace/]service → local port the
+ *                                                   sidecar listens on inside the pod
+ */
+import { Data, Effect, Exit, Schema } from "effect"
+import { parseAllDocuments } from "yaml"
+
+export type WorkloadKind = "Pod" | "Deployment" | "StatefulSet"
+
+export interface EnvVar {
+  readonly name: string
+  readonly value: string
+}
+
+export interface ContainerTemplate {
+  readonly name: string
+  readonly image: string
+  readonly command: ReadonlyArray<string> | undefined
+  readonly args: ReadonlyArray<string> | undefined
+  readonly workingDir: string | undefined
+  readonly env: ReadonlyArray<EnvVar>
+  readonly ports: ReadonlyArray<number>
+  /** Memory limit in bytes, from `resources.limits.memory`. */
+  readonly memoryLimitBytes: number | undefined
+  /** CPU limit in millicores, from `resources.limits.cpu`. */
+  readonly cpuLimitMillis: number | undefined
+}
+
+export interface ServicePort {
+  readonly name: string
+  readonly port: number
+}
+
+export interface Upstream {
+  readonly namespace: string
+  readonly service: string
+  readonly port: number
+}
+
+export interface Workload {
+  readonly kind: WorkloadKind
+  readonly namespace: string
+  readonly name: string
+  readonly replicas: number
+  readonly labels: Readonly<Record<string, string>>
+  readonly containers: ReadonlyArray<ContainerTemplate>
+  readonly services: ReadonlyArray<ServicePort>
+  readonly upstreams: ReadonlyArray<Upstream>
+}
+
+export class ManifestInvalid extends Data.TaggedError("ManifestInvalid")<{
+  /** Index of the YAML document (0-based) the problem is in. */
+  readonly document: number
+  readonly reason: string
+}> {
+  override get message() {
+    return `manifest document ${this.document + 1}: ${this.reason}`
+  }
+}
+
+export interface ManifestOptions {
+  /** Ports inside the pod that the sidecar itself uses; apps and upstreams may not take them. */
+  readonly reservedPorts: ReadonlyArray<number>
+  /** Upper bound on replicas per workload. */
+  readonly maxReplicas: number
+}
+
+export const defaultManifestOptions: ManifestOptions = { reservedPorts: [8080], maxReplicas: 50 }
+
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
+/** Leaves room for replica suffixes and the agent's pod-name prefix within Podman's limits. */
+const MAX_NAME_LENGTH = 40
+
+const Dns1123Label = Schema.String.check(
+  Schema.isPattern(DNS1123_LABEL, {
+    message:
+      "must be a DNS-1123 label: lower-case letters, digits and '-', starting and ending alphanumeric",
+  }),
+  Schema.isMaxLength(MAX_NAME_LENGTH, { message: `must be at most ${MAX_NAME_LENGTH} characters` }),
+)
+const Port = Schema.Number.check(
+  Schema.isInt({ message: "must be an integer port" }),
+  Schema.isBetween(
+    { minimum: 1, maximum: 65535 },
+    { message: "must be a port between 1 and 65535" },
+  ),
+)
+const NonEmptyString = Schema.String.check(Schema.isMinLength(1, { message: "must not be empty" }))
+const StringMap = Schema.Record(Schema.String, Schema.String)
+
+const ContainerPortSchema = Schema.Struct({
+  name: Schema.optional(Schema.String),
+  containerPort: Port,
+  hostPort: Schema.optional(Schema.Unknown),
+  protocol: Schema.optional(Schema.String),
+})
+
+const ContainerSchema = Schema.Struct({
+  name: Dns1123Label,
+  image: NonEmptyString,
+  command: Schema.optional(Schema.Array(Schema.String)),
+  args: Schema.optional(Schema.Array(Schema.String)),
+  workingDir: Schema.optional(Schema.String),
+  env: Schema.optional(
+    Schema.Array(
+      Schema.Struct({
+        name: NonEmptyString,
+        value: Schema.optional(Schema.String),
+        valueFrom: Schema.optional(Schema.Unknown),
+      }),
+    ),
+  ),
+  ports: Schema.optional(Schema.Array(ContainerPortSchema)),
+  resources: Schema.optional(
+    Schema.Struct({
+      limits: Schema.optional(
+        Schema.Struct({
+          cpu: Schema.optional(Schema.Union([Schema.String, Schema.Number])),
+          memory: Schema.optional(Schema.Union([Schema.String, Schema.Number])),
+        }),
+      ),
+    }),
+  ),
+  securityContext: Schema.optional(Schema.Struct({ privileged: Schema.optional(Schema.Boolean) })),
+})
+
+const PodSpecSchema = Schema.Struct({
+  containers: Schema.Array(ContainerSchema).check(
+    Schema.isMinLength(1, { message: "needs at least one container" }),
+  ),
+  initContainers: Schema.optional(Schema.Unknown),
+  hostNetwork: Schema.optional(Schema.Boolean),
+  hostPID: Schema.optional(Schema.Boolean),
+  hostIPC: Schema.optional(Schema.Boolean),
+})
+
+const ObjectMetaSchema = Schema.Struct({
+  name: Dns1123Label,
+  namespace: Schema.optional(Dns1123Label),
+  labels: Schema.optional(StringMap),
+  annotations: Schema.optional(StringMap),
+})
+
+const TemplateSchema = Schema.Struct({
+  metadata: Schema.optional(
+    Schema.Struct({ labels: Schema.optional(StringMap), annotations: Schema.optional(StringMap) }),
+  ),
+  spec: PodSpecSchema,
+})
+
+const ReplicatedSpecSchema = Schema.Struct({
+  replicas: Schema.optional(
+    Schema.Number.check(
+      Schema.isInt({ message: "must be an integer" }),
+      Schema.isGreaterThanOrEqualTo(0, { message: "must not be negative" }),
+    ),
+  ),
+  selector: Schema.optional(Schema.Struct({ matchLabels: Schema.optional(StringMap) })),
+  template: TemplateSchema,
+})
+
+const PodManifest = Schema.Struct({
+  apiVersion: Schema.Literal("v1"),
+  kind: Schema.Literal("Pod"),
+  metadata: ObjectMetaSchema,
+  spec: PodSpecSchema,
+})
+
+const ReplicatedManifest = Schema.Struct({
+  apiVersion: Schema.Literal("apps/v1"),
+  kind: Schema.Literals(["Deployment", "StatefulSet"]),
+  metadata: ObjectMetaSchema,
+  spec: ReplicatedSpecSchema,
+})
+
+const Header = Schema.Struct({ apiVersion: Schema.String, kind: Schema.String })
+
+const SUPPORTED = "v1 Pod, apps/v1 Deployment, apps/v1 StatefulSet"
+
+type PodSpecInput = typeof PodSpecSchema.Type
+type ContainerInput = typeof ContainerSchema.Type
+
+/** Parses every document of a YAML or JSON text into workloads; the first problem fails the whole text. */
+export const parseManifests = (
+  text: string,
+  options: ManifestOptions = defaultManifestOptions,
+): Effect.Effect<ReadonlyArray<Workload>, ManifestInvalid> =>
+  Effect.suspend(() => {
+    const documents = parseAllDocuments(text, { prettyErrors: true, uniqueKeys: true })
+    if (!Array.isArray(documents)) {
+      return Effect.fail(new ManifestInvalid({ document: 0, reason: "the body is empty" }))
+    }
+    const workloads: Array<Workload> = []
+    for (const [index, document] of documents.entries()) {
+      const [yamlError] = document.errors
+      if (yamlError !== undefined) {
+        return Effect.fail(
+          new ManifestInvalid({
+            document: index,
+            reason: `not valid YAML or JSON: ${yamlError.message}`,
+          }),
+        )
+      }
+      const value: unknown = document.toJS({ maxAliasCount: 50 })
+      if (value === null || value === undefined) continue
+      const result = toWorkload(value, options)
+      if (typeof result === "string") {
+        return Effect.fail(new ManifestInvalid({ document: index, reason: result }))
+      }
+      workloads.push(result)
+    }
+    if (workloads.length === 0) {
+      return Effect.fail(new ManifestInvalid({ document: 0, reason: "no manifest in the body" }))
+    }
+    const seen = new Set<string>()
+    for (const [index, workload] of workloads.entries()) {
+      const key = `${workload.namespace}/${workload.name}`
+      if (seen.has(key)) {
+        return Effect.fail(
+          new ManifestInvalid({
+            document: index,
+            reason: `workload ${key} appears more than once`,
+          }),
+        )
+      }
+      seen.add(key)
+    }
+    return Effect.succeed(workloads)
+  })
+
+const decodeOrReason = <S extends Schema.ConstraintDecoder<unknown>>(
+  schema: S,
+  value: unknown,
+): { readonly ok: S["Type"] } | string => {
+  const exit = Schema.decodeUnknownExit(schema)(value)
+  if (Exit.isSuccess(exit)) return { ok: exit.value }
+  const failure = exit.cause.reasons.find((reason) => reason._tag === "Fail")
+  return failure === undefined ? "invalid manifest" : String(failure.error.message)
+}
+
+/** Returns the workload, or a reason the manifest is refused. */
+const toWorkload = (value: unknown, options: ManifestOptions): Workload | string => {
+  const header = decodeOrReason(Header, value)
+  if (typeof header === "string") return `every document needs apiVersion and kind (${header})`
+  const { apiVersion, kind } = header.ok
+  if (kind === "Pod" && apiVersion === "v1") {
+    const pod = decodeOrReason(PodManifest, value)
+    if (typeof pod === "string") return pod
+    const { metadata, spec } = pod.ok
+    return build("Pod", metadata, 1, metadata.labels, metadata.annotations, spec, options)
+  }
+  if ((kind === "Deployment" || kind === "StatefulSet") && apiVersion === "apps/v1") {
+    const replicated = decodeOrReason(ReplicatedManifest, value)
+    if (typeof replicated === "string") return replicated
+    const { metadata, spec } = replicated.ok
+    const replicas = spec.replicas ?? 1
+    if (replicas > options.maxReplicas) {
+      return `spec.replicas is ${replicas}; at most ${options.maxReplicas} replicas are allowed per workload`
+    }
+    const templateLabels = spec.template.metadata?.labels ?? {}
+    for (const [key, wanted] of Object.entries(spec.selector?.matchLabels ?? {})) {
+      if (templateLabels[key] !== wanted) {
+        return `spec.selector.matchLabels ${key}=${wanted} does not match spec.template.metadata.labels`
+      }
+    }
+    const annotations = { ...metadata.annotations, ...spec.template.metadata?.annotations }
+    const labels = { ...metadata.labels, ...templateLabels }
+    return build(
+      replicated.ok.kind,
+      metadata,
+      replicas,
+      labels,
+      annotations,
+      spec.template.spec,
+      options,
+    )
+  }
+  return `unsupported kind ${apiVersion} ${kind}; supported: ${SUPPORTED}`
+}
+
+const build = (
+  kind: WorkloadKind,
+  metadata: { readonly name: string; readonly namespace?: string | undefined },
+  replicas: number,
+  labels: Readonly<Record<string, string>> | undefined,
+  annotations: Readonly<Record<string, string>> | undefined,
+  spec: PodSpecInput,
+  options: ManifestOptions,
+): Workload | string => {
+  if (spec.hostNetwork === true)
+    return "spec.hostNetwork is refused: every pod gets its own network"
+  if (spec.hostPID === true || spec.hostIPC === true) return "spec.hostPID/hostIPC are refused"
+  if (spec.initContainers !== undefined) return "spec.initContainers are not supported"
+  const containers: Array<ContainerTemplate> = []
+  const names = new Set<string>()
+  const appPorts = new Map<number, string>()
+  for (const container of spec.containers) {
+    const where = `container ${container.name}`
+    if (names.has(container.name)) return `${where} appears twice; container names must be unique`
+    names.add(container.name)
+    const template = toContainer(container, where)
+    if (typeof template === "string") return template
+    for (const port of template.ports) {
+      if (options.reservedPorts.includes(port)) {
+        return `${where}: containerPort ${port} is reserved for the sidecar inside the pod; use another port`
+      }
+      const owner = appPorts.get(port)
+      if (owner !== undefined)
+        return `${where}: containerPort ${port} is already used by container ${owner}`
+      appPorts.set(port, container.name)
+    }
+    containers.push(template)
+  }
+  const namespace = metadata.namespace ?? "default"
+  const services = parseServices(annotations?.["beemesh.io/services"], metadata.name, appPorts)
+  if (typeof services === "string") return services
+  const upstreams = parseUpstreams(annotations?.["beemesh.io/upstreams"], namespace)
+  if (typeof upstreams === "string") return upstreams
+  for (const upstream of upstreams) {
+    if (options.reservedPorts.includes(upstream.port) || appPorts.has(upstream.port)) {
+      return `beemesh.io/upstreams: port ${upstream.port} for ${upstream.service} is already taken inside the pod`
+    }
+  }
+  return {
+    kind,
+    namespace,
+    name: metadata.name,
+    replicas,
+    labels: labels ?? {},
+    containers,
+    services,
+    upstreams,
+  }
+}
+
+const toContainer = (container: ContainerInput, where: string): ContainerTemplate | string => {
+  if (container.securityContext?.privileged === true)
+    return `${where}: privileged containers are refused`
+  const env: Array<EnvVar> = []
+  for (const variable of container.env ?? []) {
+    if (variable.valueFrom !== undefined) {
+      return `${where}: env ${variable.name} uses valueFrom, which is not supported; give a value`
+    }
+    env.push({ name: variable.name, value: variable.value ?? "" })
+  }
+  const ports: Array<number> = []
+  for (const port of container.ports ?? []) {
+    if (port.hostPort !== undefined) {
+      return (
+        `${where}: hostPort is refused — only the sidecar is ever published; ` +
+        `remove hostPort, containerPort ${port.containerPort} is the port the sidecar serves`
+      )
+    }
+    if (port.protocol !== undefined && port.protocol !== "TCP") {
+      return `${where}: containerPort ${port.containerPort} uses ${port.protocol}; only TCP is carried`
+    }
+    ports.push(port.containerPort)
+  }
+  const memory = parseQuantity(container.resources?.limits?.memory, "memory", where)
+  if (typeof memory === "string") return memory
+  const cpu = parseCpu(container.resources?.limits?.cpu, where)
+  if (typeof cpu === "string") return cpu
+  return {
+    name: container.name,
+    image: container.image,
+    command: container.command,
+    args: container.args,
+    workingDir: container.workingDir,
+    env,
+    ports,
+    memoryLimitBytes: memory.value,
+    cpuLimitMillis: cpu.value,
+  }
+}
+
+const BINARY_SUFFIXES: Record<string, number> = {
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  "": 1,
+}
+
+/** Kubernetes memory quantity ("128Mi", "1G", "1048576") → bytes. */
+export const parseQuantity = (
+  quantity: string | number | undefined,
+  field: string,
+  where: string,
+): { readonly value: number | undefined } | string => {
+  if (quantity === undefined) return { value: undefined }
+  const match = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|k|M|G|T)?$/.exec(String(quantity))
+  const factor = BINARY_SUFFIXES[match?.[2] ?? ""]
+  if (match === null || factor === undefined) {
+    return `${where}: resources.limits.${field} "${quantity}" is not a quantity like 128Mi or 1G`
+  }
+  const value = Math.round(Number(match[1]) * factor)
+  if (value <= 0) return `${where}: resources.limits.${field} must be positive`
+  return { value }
+}
+
+/** Kubernetes CPU quantity ("500m", "1.5", 2) → millicores. */
+export const parseCpu = (
+  quantity: string | number | undefined,
+  where: string,
+): { readonly value: number | undefined } | string => {
+  if (quantity === undefined) return { value: undefined }
+  const match = /^(\d+(?:\.\d+)?)(m)?$/.exec(String(quantity))
+  if (match === null)
+    return `${where}: resources.limits.cpu "${quantity}" is not a quantity like 500m or 1.5`
+  const value = match[2] === "m" ? Number(match[1]) : Math.round(Number(match[1]) * 1000)
+  if (value <= 0) return `${where}: resources.limits.cpu must be positive`
+  return { value }
+}
+
+/** Splits "a=1,b=2" into pairs; returns a reason for the first malformed entry. */
+const parsePairs = (
+  text: string,
+  annotation: string,
+): ReadonlyArray<readonly [string, number]> | string => {
+  const pairs: Array<readonly [string, number]> = []
+  for (const entry of text.split(",").map((part) => part.trim())) {
+    if (entry === "") continue
+    const [key, portText, extra] = entry.split("=")
+    const port = Number(portText)
+    if (key === undefined || portText === undefined || extra !== undefined || key === "") {
+      return `${annotation}: "${entry}" is not name=port`
+    }
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      return `${annotation}: "${entry}" needs a port between 1 and 65535`
+    }
+    pairs.push([key, port])
+  }
+  return pairs
+}
+
+const parseServices = (
+  annotation: string | undefined,
+  workloadName: string,
+  appPorts: ReadonlyMap<number, string>,
+): ReadonlyArray<ServicePort> | string => {
+  if (annotation === undefined) {
+    const [first] = appPorts.keys()
+    return first === undefined ? [] : [{ name: workloadName, port: first }]
+  }
+  const pairs = parsePairs(annotation, "beemesh.io/services")
+  if (typeof pairs === "string") return pairs
+  const services: Array<ServicePort> = []
+  for (const [name, port] of pairs) {
+    if (!DNS1123_LABEL.test(name) || name.length > MAX_NAME_LENGTH) {
+      return `beemesh.io/services: service name "${name}" must be a DNS-1123 label`
+    }
+    if (!appPorts.has(port)) {
+      return `beemesh.io/services: service ${name} maps to port ${port}, which no container declares as containerPort`
+    }
+    if (services.some((service) => service.name === name)) {
+      return `beemesh.io/services: service ${name} is listed twice`
+    }
+    services.push({ name, port })
+  }
+  return services
+}
+
+const parseUpstreams = (
+  annotation: string | undefined,
+  namespace: string,
+): ReadonlyArray<Upstream> | string => {
+  if (annotation === undefined) return []
+  const pairs = parsePairs(annotation, "beemesh.io/upstreams")
+  if (typeof pairs === "string") return pairs
+  const upstreams: Array<Upstream> = []
+  for (const [target, port] of pairs) {
+    const [first, second, extra] = target.split("/")
+    const [upstreamNamespace, service] = second === undefined ? [namespace, first] : [first, second]
+    if (
+      extra !== undefined ||
+      service === undefined ||
+      upstreamNamespace === undefined ||
+      !DNS1123_LABEL.test(service) ||
+      !DNS1123_LABEL.test(upstreamNamespace)
+    ) {
+      return `beemesh.io/upstreams: "${target}" must be service or namespace/service (DNS-1123 labels)`
+    }
+    if (upstreams.some((upstream) => upstream.port === port)) {
+      return `beemesh.io/upstreams: port ${port} is used twice`
+    }
+    upstreams.push({ namespace: upstreamNamespace, service, port })
+  }
+  return upstreams
+}
+
+/**
+ * Names of a workload's replicas: StatefulSets get stable ordinals (`web-0`, `web-1`); Pods keep
+ * their name; Deployments get `name-<index>` too, so that the agent can match running pods to
+ * replicas after a restart without extra state.
+ */
+export const replicaNames = (workload: Workload): ReadonlyArray<string> =>
+  workload.kind === "Pod"
+    ? [workload.name]
+    : Array.from({ length: workload.replicas }, (_, index) => `${workload.name}-${index}`)
