@@ -1,1 +1,1 @@
-export {}
+export * from "./SlirpOptions.js"
