@@ -1,0 +1,55 @@
+import { chmod, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Effect, Exit } from "effect"
+import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { issuePodToken, loadOrCreateSecret, verifyPodToken } from "./Tokens"
+
+let dir: string
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "beemesh-tokens-"))
+})
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true })
+})
+
+describe("loadOrCreateSecret", () => {
+  it("creates a 0600 secret once and reads the same one back", async () => {
+    const path = join(dir, "state", "operator-token")
+    const first = await Effect.runPromise(loadOrCreateSecret(path))
+    expect(first).toMatch(/^[A-Za-z0-9_-]{43}$/)
+    expect((await stat(path)).mode & 0o777).toBe(0o600)
+    expect(await Effect.runPromise(loadOrCreateSecret(path))).toBe(first)
+    expect((await readFile(path, "utf8")).trim()).toBe(first)
+  })
+
+  it("refuses a secret file others can read, saying how to fix it", async () => {
+    const path = join(dir, "operator-token")
+    await writeFile(path, "x".repeat(43))
+    await chmod(path, 0o644)
+    const exit = await Effect.runPromiseExit(loadOrCreateSecret(path))
+    expect(Exit.isFailure(exit)).toBe(true)
+    expect(String(exit)).toMatch(/mode is 644; .*chmod 600/)
+  })
+})
+
+describe("pod tokens", () => {
+  const identity = { namespace: "shop", workload: "orders", pod: "orders-0" }
+
+  it("verifies a token it issued and returns the identity", () => {
+    const token = issuePodToken("k".repeat(43), identity)
+    expect(verifyPodToken("k".repeat(43), token)).toEqual(identity)
+  })
+
+  it("rejects a token signed with another key, a tampered payload and garbage", () => {
+    const token = issuePodToken("k".repeat(43), identity)
+    expect(verifyPodToken("j".repeat(43), token)).toBeUndefined()
+    const [, signature] = token.split(".")
+    const forged = Buffer.from(JSON.stringify(["shop", "payments", "orders-0"])).toString(
+      "base64url",
+    )
+    expect(verifyPodToken("k".repeat(43), `${forged}.${signature}`)).toBeUndefined()
+    expect(verifyPodToken("k".repeat(43), "not-a-token")).toBeUndefined()
+    expect(verifyPodToken("k".repeat(43), `${token}.extra`)).toBeUndefined()
+  })
+})
