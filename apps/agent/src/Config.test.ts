@@ -1,0 +1,110 @@
+import { Effect, Exit } from "effect"
+import { describe, expect, it } from "vitest"
+import { type ConfigSources, parseCommand } from "./Config"
+
+const sources = (
+  argv: ReadonlyArray<string>,
+  extra: Partial<ConfigSources> = {},
+): ConfigSources => ({
+  argv,
+  env: {},
+  readFile: async (path) => {
+    throw new Error(`ENOENT: no such file ${path}`)
+  },
+  isRoot: true,
+  home: "/root",
+  ...extra,
+})
+
+const run = (argv: ReadonlyArray<string>, extra: Partial<ConfigSources> = {}) =>
+  Effect.runPromise(parseCommand(sources(argv, extra)))
+
+const refusal = async (argv: ReadonlyArray<string>, extra: Partial<ConfigSources> = {}) => {
+  const exit = await Effect.runPromiseExit(parseCommand(sources(argv, extra)))
+  if (Exit.isSuccess(exit)) throw new Error(`expected a refusal, got ${JSON.stringify(exit.value)}`)
+  return String(exit.cause)
+}
+
+describe("parseCommand", () => {
+  it("gives the seed's defaults for run", async () => {
+    const command = await run(["run"])
+    expect(command).toEqual({
+      _tag: "Run",
+      config: {
+        apiHost: "127.0.0.1",
+        apiPort: 8080,
+        listen: ["/ip4/0.0.0.0/tcp/4001"],
+        bootstrap: [],
+        dataDir: "/var/lib/beemesh",
+        slirp: { enableIpv6: true, allowHostLoopback: true, cidr: "10.0.2.0/24", mtu: 1500 },
+        podmanSocket: undefined,
+        sidecarImage: "localhost/beemesh/sidecar:0.1.0",
+        advertiseHost: "127.0.0.1",
+        logLevel: "info",
+      },
+    })
+  })
+
+  it("takes flags over the environment over the file", async () => {
+    const file =
+      "api: 127.0.0.1:9000\nlogLevel: warn\nslirp: mtu=9000\nbootstrap: [/ip4/127.0.0.1/tcp/4002/p2p/12D3KooWabc]\n"
+    const command = await run(
+      ["doctor", "--config", "/etc/beemesh.yaml", "--log-level", "debug", "--json"],
+      {
+        env: { BEEMESH_API: "[::1]:8181", BEEMESH_LOG_LEVEL: "error" },
+        readFile: async (path) => {
+          expect(path).toBe("/etc/beemesh.yaml")
+          return file
+        },
+      },
+    )
+    expect(command._tag).toBe("Doctor")
+    if (command._tag !== "Doctor") return
+    expect(command.json).toBe(true)
+    expect(command.config).toMatchObject({
+      apiHost: "::1",
+      apiPort: 8181,
+      logLevel: "debug",
+      bootstrap: ["/ip4/127.0.0.1/tcp/4002/p2p/12D3KooWabc"],
+      slirp: { mtu: 9000, cidr: "10.0.2.0/24" },
+    })
+  })
+
+  it("uses the user's data directory when not root", async () => {
+    const command = await run(["run"], { isRoot: false, home: "/home/ann" })
+    expect(command._tag === "Run" && command.config.dataDir).toBe("/home/ann/.local/share/beemesh")
+  })
+
+  it("answers --help and --version", async () => {
+    expect(await run(["--help"])).toEqual({ _tag: "Help" })
+    expect(await run(["run", "-h"])).toEqual({ _tag: "Help" })
+    expect(await run(["--version"])).toEqual({ _tag: "Version" })
+  })
+
+  it.each([
+    [[], /no command given; use run or doctor/],
+    [["deploy"], /unknown command "deploy"/],
+    [["run", "--nope"], /Unknown option '--nope'.*see --help/],
+    [["run", "--api", "localhost"], /"localhost" is not HOST:PORT/],
+    [["run", "--api", "127.0.0.1:99999"], /is not HOST:PORT/],
+    [["run", "--listen", "0.0.0.0:4001"], /is not a TCP multiaddr/],
+    [["run", "--bootstrap", "/ip4/127.0.0.1/tcp/4001"], /with the peer id/],
+    [["run", "--slirp", "mtu=70000"], /slirp: slirp4netns option mtu=70000 is invalid/],
+    [["run", "--slirp", "colour=blue"], /slirp: .*colour/],
+    [["run", "--log-level", "loud"], /"loud" is not one of debug, info, warn, error/],
+    [["run", "--data-dir", "relative/dir"], /must be an absolute path/],
+    [["run", "--config", "/missing.yaml"], /\/missing.yaml: cannot read/],
+  ])("refuses %j with a reason", async (argv, pattern) => {
+    expect(await refusal(argv)).toMatch(pattern)
+  })
+
+  it("refuses unknown keys and bad YAML in the config file", async () => {
+    const withFile = (text: string) => ({ readFile: async () => text })
+    expect(await refusal(["run", "--config", "/c.yaml"], withFile("apiPort: 1\n"))).toMatch(
+      /\/c.yaml: Expected no excess property[\s\S]*apiPort/,
+    )
+    expect(await refusal(["run", "--config", "/c.yaml"], withFile("api: [\n"))).toMatch(
+      /not YAML or JSON/,
+    )
+  })
+})

@@ -1,0 +1,260 @@
+/**
+ * The agent's configuration, read once at start from a file, the environment and flags (flags win
+ * over the environment, which wins over the file), validated before anything listens.
+ */
+import { parseArgs } from "node:util"
+import { parsePodmanNetworkOptions, type SlirpOptions } from "@beemesh/netns"
+import { Data, Effect, Schema } from "effect"
+import { parse as parseYaml } from "yaml"
+
+export const AGENT_VERSION = "0.1.0"
+
+export type LogLevel = "debug" | "info" | "warn" | "error"
+
+export interface AgentConfig {
+  readonly apiHost: string
+  readonly apiPort: number
+  /** libp2p listen multiaddrs of the host node. */
+  readonly listen: ReadonlyArray<string>
+  /** Multiaddrs (with /p2p/<id>) of agents to join. */
+  readonly bootstrap: ReadonlyArray<string>
+  readonly dataDir: string
+  readonly slirp: SlirpOptions
+  readonly podmanSocket: string | undefined
+  readonly sidecarImage: string
+  /** Host address that sidecars advertise with their published port (where peers dial them). */
+  readonly advertiseHost: string
+  readonly logLevel: LogLevel
+}
+
+export class ConfigInvalid extends Data.TaggedError("ConfigInvalid")<{
+  /** Where the value came from: a flag, a variable or the file. */
+  readonly source: string
+  readonly reason: string
+}> {
+  override get message() {
+    return `configuration ${this.source}: ${this.reason}`
+  }
+}
+
+export const HELP = `beemesh-agent ${AGENT_VERSION} — runs workloads as isolated Podman pods on a libp2p mesh
+
+Usage:
+  beemesh-agent run [options]      start the agent (HTTP API, libp2p node, pods)
+  beemesh-agent doctor [options]   check this host's network prerequisites and print the report
+  beemesh-agent --help | --version
+
+Options (flag / environment variable / config file key):
+  --config FILE          BEEMESH_CONFIG           YAML or JSON file with the keys below
+  --api HOST:PORT        BEEMESH_API              api            HTTP API address (default 127.0.0.1:8080)
+  --listen MULTIADDR     BEEMESH_LISTEN           listen         libp2p listen address, repeatable or
+                                                                 comma-separated (default /ip4/0.0.0.0/tcp/4001)
+  --bootstrap MULTIADDR  BEEMESH_BOOTSTRAP        bootstrap      agent to join, /ip4/…/tcp/…/p2p/<peer id>
+  --data-dir DIR         BEEMESH_DATA_DIR         dataDir        identity, tokens, state (default
+                                                                 /var/lib/beemesh as root, else
+                                                                 $XDG_DATA_HOME/beemesh)
+  --slirp OPTIONS        BEEMESH_SLIRP            slirp          pod network, Podman's slirp4netns form (default
+                                                                 enable_ipv6=true,allow_host_loopback=true,cidr=10.0.2.0/24,mtu=1500)
+  --podman-socket PATH   BEEMESH_PODMAN_SOCKET    podmanSocket   libpod socket (default: CONTAINER_HOST, then the
+                                                                 standard paths; an embedded service when none answers)
+  --sidecar-image IMAGE  BEEMESH_SIDECAR_IMAGE    sidecarImage   (default localhost/beemesh/sidecar:${AGENT_VERSION})
+  --advertise-host ADDR  BEEMESH_ADVERTISE_HOST   advertiseHost  address peers dial sidecars at (default 127.0.0.1)
+  --log-level LEVEL      BEEMESH_LOG_LEVEL        logLevel       debug, info, warn or error (default info)
+`
+
+export type Command =
+  | { readonly _tag: "Help" }
+  | { readonly _tag: "Version" }
+  | { readonly _tag: "Run"; readonly config: AgentConfig }
+  | { readonly _tag: "Doctor"; readonly config: AgentConfig; readonly json: boolean }
+
+export interface ConfigSources {
+  readonly argv: ReadonlyArray<string>
+  readonly env: Readonly<Record<string, string | undefined>>
+  readonly readFile: (path: string) => Promise<string>
+  readonly isRoot: boolean
+  readonly home: string
+}
+
+const FileSchema = Schema.Struct({
+  api: Schema.optional(Schema.String),
+  listen: Schema.optional(Schema.Union([Schema.String, Schema.Array(Schema.String)])),
+  bootstrap: Schema.optional(Schema.Union([Schema.String, Schema.Array(Schema.String)])),
+  dataDir: Schema.optional(Schema.String),
+  slirp: Schema.optional(Schema.String),
+  podmanSocket: Schema.optional(Schema.String),
+  sidecarImage: Schema.optional(Schema.String),
+  advertiseHost: Schema.optional(Schema.String),
+  logLevel: Schema.optional(Schema.String),
+})
+
+const LOG_LEVELS: ReadonlyArray<LogLevel> = ["debug", "info", "warn", "error"]
+const MULTIADDR = /^\/(ip4|ip6|dns|dns4|dns6)\/[^/]+\/tcp\/\d+(\/p2p\/[1-9A-HJ-NP-Za-km-z]+)?$/
+
+const list = (
+  value: string | ReadonlyArray<string> | undefined,
+): ReadonlyArray<string> | undefined =>
+  value === undefined
+    ? undefined
+    : (typeof value === "string" ? value.split(",") : value)
+        .map((x) => x.trim())
+        .filter((x) => x !== "")
+
+/** Parses the command line and the other sources into a command with a validated configuration. */
+export const parseCommand = (sources: ConfigSources): Effect.Effect<Command, ConfigInvalid> =>
+  Effect.gen(function* () {
+    const parsed = yield* Effect.try({
+      try: () =>
+        parseArgs({
+          args: [...sources.argv],
+          allowPositionals: true,
+          strict: true,
+          options: {
+            help: { type: "boolean", short: "h" },
+            version: { type: "boolean" },
+            json: { type: "boolean" },
+            config: { type: "string" },
+            api: { type: "string" },
+            listen: { type: "string", multiple: true },
+            bootstrap: { type: "string", multiple: true },
+            "data-dir": { type: "string" },
+            slirp: { type: "string" },
+            "podman-socket": { type: "string" },
+            "sidecar-image": { type: "string" },
+            "advertise-host": { type: "string" },
+            "log-level": { type: "string" },
+          },
+        }),
+      catch: (error) =>
+        new ConfigInvalid({
+          source: "command line",
+          reason: `${(error as Error).message} (see --help)`,
+        }),
+    })
+    const { values, positionals } = parsed
+    if (values.help === true) return { _tag: "Help" } as const
+    if (values.version === true) return { _tag: "Version" } as const
+    const [verb, ...rest] = positionals
+    if (verb === undefined) {
+      return yield* new ConfigInvalid({
+        source: "command line",
+        reason: "no command given; use run or doctor (see --help)",
+      })
+    }
+    if (verb !== "run" && verb !== "doctor") {
+      return yield* new ConfigInvalid({
+        source: "command line",
+        reason: `unknown command "${verb}"; use run or doctor (see --help)`,
+      })
+    }
+    if (rest.length > 0) {
+      return yield* new ConfigInvalid({
+        source: "command line",
+        reason: `unexpected argument "${rest[0]}"`,
+      })
+    }
+
+    const env = sources.env
+    const configPath = values.config ?? env.BEEMESH_CONFIG
+    const file = configPath === undefined ? {} : yield* readConfigFile(configPath, sources.readFile)
+
+    const pick = <A>(flag: A | undefined, variable: A | undefined, fromFile: A | undefined) =>
+      flag ?? variable ?? fromFile
+
+    const api = pick(values.api, env.BEEMESH_API, file.api) ?? "127.0.0.1:8080"
+    const apiMatch = /^(.+):(\d{1,5})$/.exec(api)
+    const apiPort = Number(apiMatch?.[2])
+    if (apiMatch === null || apiPort < 1 || apiPort > 65535) {
+      return yield* new ConfigInvalid({
+        source: "api",
+        reason: `"${api}" is not HOST:PORT (for example 127.0.0.1:8080)`,
+      })
+    }
+    const apiHost = apiMatch[1]!.replace(/^\[(.*)\]$/, "$1")
+
+    const listen = list(pick(values.listen, list(env.BEEMESH_LISTEN), list(file.listen))) ?? [
+      "/ip4/0.0.0.0/tcp/4001",
+    ]
+    const bootstrap =
+      list(pick(values.bootstrap, list(env.BEEMESH_BOOTSTRAP), list(file.bootstrap))) ?? []
+    for (const address of listen) {
+      if (!MULTIADDR.test(address)) {
+        return yield* new ConfigInvalid({
+          source: "listen",
+          reason: `"${address}" is not a TCP multiaddr like /ip4/0.0.0.0/tcp/4001`,
+        })
+      }
+    }
+    for (const address of bootstrap) {
+      if (!MULTIADDR.test(address) || !address.includes("/p2p/")) {
+        return yield* new ConfigInvalid({
+          source: "bootstrap",
+          reason: `"${address}" must be a TCP multiaddr with the peer id, like /ip4/192.0.2.1/tcp/4001/p2p/12D3KooW…`,
+        })
+      }
+    }
+
+    const slirpText = pick(values.slirp, env.BEEMESH_SLIRP, file.slirp)
+    const slirp = yield* parsePodmanNetworkOptions(slirpText ?? "").pipe(
+      Effect.mapError((error) => new ConfigInvalid({ source: "slirp", reason: error.message })),
+    )
+
+    const logLevel = pick(values["log-level"], env.BEEMESH_LOG_LEVEL, file.logLevel) ?? "info"
+    if (!LOG_LEVELS.includes(logLevel as LogLevel)) {
+      return yield* new ConfigInvalid({
+        source: "logLevel",
+        reason: `"${logLevel}" is not one of ${LOG_LEVELS.join(", ")}`,
+      })
+    }
+
+    const defaultDataDir = sources.isRoot
+      ? "/var/lib/beemesh"
+      : `${env.XDG_DATA_HOME ?? `${sources.home}/.local/share`}/beemesh`
+    const dataDir = pick(values["data-dir"], env.BEEMESH_DATA_DIR, file.dataDir) ?? defaultDataDir
+    if (!dataDir.startsWith("/")) {
+      return yield* new ConfigInvalid({
+        source: "dataDir",
+        reason: `"${dataDir}" must be an absolute path`,
+      })
+    }
+
+    const config: AgentConfig = {
+      apiHost,
+      apiPort,
+      listen,
+      bootstrap,
+      dataDir,
+      slirp,
+      podmanSocket: pick(values["podman-socket"], env.BEEMESH_PODMAN_SOCKET, file.podmanSocket),
+      sidecarImage:
+        pick(values["sidecar-image"], env.BEEMESH_SIDECAR_IMAGE, file.sidecarImage) ??
+        `localhost/beemesh/sidecar:${AGENT_VERSION}`,
+      advertiseHost:
+        pick(values["advertise-host"], env.BEEMESH_ADVERTISE_HOST, file.advertiseHost) ??
+        "127.0.0.1",
+      logLevel: logLevel as LogLevel,
+    }
+    return verb === "run"
+      ? ({ _tag: "Run", config } as const)
+      : ({ _tag: "Doctor", config, json: values.json === true } as const)
+  })
+
+const readConfigFile = (path: string, readFile: ConfigSources["readFile"]) =>
+  Effect.gen(function* () {
+    const text = yield* Effect.tryPromise({
+      try: () => readFile(path),
+      catch: (error) =>
+        new ConfigInvalid({ source: path, reason: `cannot read: ${(error as Error).message}` }),
+    })
+    const value = yield* Effect.try({
+      try: (): unknown => parseYaml(text),
+      catch: (error) =>
+        new ConfigInvalid({
+          source: path,
+          reason: `not YAML or JSON: ${(error as Error).message}`,
+        }),
+    })
+    return yield* Schema.decodeUnknownEffect(FileSchema, { onExcessProperty: "error" })(
+      value ?? {},
+    ).pipe(Effect.mapError((error) => new ConfigInvalid({ source: path, reason: error.message })))
+  })
