@@ -1,0 +1,186 @@
+/**
+ * The sidecar's side of the agent's pod API (documented in the README):
+ *
+ *   PUT    {agent}/v1/pods/{pod}/services          register or renew → 200 {ttlSeconds, renewAfterSeconds}
+ *   DELETE {agent}/v1/pods/{pod}/services          unregister        → 204
+ *   GET    {agent}/v1/services/{namespace}/{name}  resolve           → 200 {providers: [...]}
+ *
+ * Every request carries `Authorization: Bearer <pod token>` and has a timeout.
+ */
+import { Context, Data, Effect, Layer, Redacted, Schema } from "effect"
+import { SidecarConfig } from "./SidecarConfig"
+
+export const Registration = Schema.Struct({
+  namespace: Schema.String,
+  workload: Schema.String,
+  pod: Schema.String,
+  peerId: Schema.String,
+  multiaddrs: Schema.Array(Schema.String),
+  services: Schema.Array(Schema.Struct({ name: Schema.String, port: Schema.Number })),
+})
+export type Registration = typeof Registration.Type
+
+const PositiveSeconds = Schema.Number.check(Schema.isGreaterThan(0))
+
+export const Lease = Schema.Struct({
+  ttlSeconds: PositiveSeconds,
+  renewAfterSeconds: PositiveSeconds,
+})
+export type Lease = typeof Lease.Type
+
+export const AgentProvider = Schema.Struct({
+  peerId: Schema.String,
+  multiaddrs: Schema.Array(Schema.String),
+  pod: Schema.String,
+  workload: Schema.String,
+})
+export type AgentProvider = typeof AgentProvider.Type
+
+export const ResolveResponse = Schema.Struct({ providers: Schema.Array(AgentProvider) })
+
+/** The agent did not answer: connection refused, reset or timed out. Worth retrying. */
+export class AgentUnreachable extends Data.TaggedError("AgentUnreachable")<{
+  readonly method: string
+  readonly url: string
+  readonly reason: string
+}> {
+  override get message(): string {
+    return `agent unreachable: ${this.method} ${this.url}: ${this.reason}`
+  }
+}
+
+/** The agent answered with something other than the contract's success response. */
+export class AgentRejected extends Data.TaggedError("AgentRejected")<{
+  readonly method: string
+  readonly url: string
+  readonly status: number
+  readonly body: string
+}> {
+  /** 5xx and 429 are the agent's transient trouble; 4xx means this request will never work. */
+  get retryable(): boolean {
+    return this.status >= 500 || this.status === 429
+  }
+  override get message(): string {
+    return `agent answered ${this.method} ${this.url} with ${this.status}: ${this.body.slice(0, 200)}`
+  }
+}
+
+export type AgentError = AgentUnreachable | AgentRejected
+
+export const isRetryable = (error: AgentError): boolean =>
+  error._tag === "AgentUnreachable" || error.retryable
+
+export interface AgentClientOptions {
+  readonly agentUrl: string
+  readonly podToken: Redacted.Redacted<string>
+  readonly namespace: string
+  readonly pod: string
+  /** Per-request timeout (default 3000 ms). */
+  readonly requestTimeoutMs?: number
+}
+
+export interface AgentClientShape {
+  /** Registers (or renews) the pod's services; the agent answers with the lease terms. */
+  readonly register: (registration: Registration) => Effect.Effect<Lease, AgentError>
+  /** Withdraws the pod's services. */
+  readonly unregister: () => Effect.Effect<void, AgentError>
+  /** Providers of a service in this pod's namespace. */
+  readonly resolve: (service: string) => Effect.Effect<ReadonlyArray<AgentProvider>, AgentError>
+}
+
+export class AgentClient extends Context.Service<AgentClient, AgentClientShape>()(
+  "@beemesh/sidecar/AgentClient",
+) {
+  static readonly make = (options: AgentClientOptions): AgentClientShape => {
+    const timeoutMs = options.requestTimeoutMs ?? 3000
+    const podPath = `/v1/pods/${encodeURIComponent(options.pod)}/services`
+
+    const request = <A>(
+      method: "GET" | "PUT" | "DELETE",
+      path: string,
+      expectStatus: number,
+      response: Schema.Codec<A, unknown> | undefined,
+      body?: unknown,
+    ): Effect.Effect<A | undefined, AgentError> => {
+      const url = `${options.agentUrl}${path}`
+      return Effect.gen(function* () {
+        const res = yield* Effect.tryPromise({
+          try: async (signal) => {
+            const r = await fetch(url, {
+              method,
+              headers: {
+                authorization: `Bearer ${Redacted.value(options.podToken)}`,
+                ...(body === undefined ? {} : { "content-type": "application/json" }),
+              },
+              ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+              signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
+            })
+            return { status: r.status, text: await r.text() }
+          },
+          catch: (cause) =>
+            new AgentUnreachable({ method, url, reason: describe(cause, timeoutMs) }),
+        })
+        if (res.status !== expectStatus)
+          return yield* new AgentRejected({ method, url, status: res.status, body: res.text })
+        if (response === undefined) return undefined
+        const json = parseJson(res.text)
+        const decoded = Schema.decodeUnknownExit(response)(json)
+        if (decoded._tag === "Failure")
+          return yield* new AgentRejected({
+            method,
+            url,
+            status: res.status,
+            body: `response does not match the contract: ${res.text}`,
+          })
+        return decoded.value
+      })
+    }
+
+    return {
+      register: Effect.fn("AgentClient.register")(function* (registration: Registration) {
+        const lease = yield* request("PUT", podPath, 200, Lease, registration)
+        return lease as Lease
+      }),
+      unregister: Effect.fn("AgentClient.unregister")(function* () {
+        yield* request("DELETE", podPath, 204, undefined)
+      }),
+      resolve: Effect.fn("AgentClient.resolve")(function* (service: string) {
+        const path = `/v1/services/${encodeURIComponent(options.namespace)}/${encodeURIComponent(service)}`
+        const res = yield* request("GET", path, 200, ResolveResponse)
+        return (res as typeof ResolveResponse.Type).providers
+      }),
+    }
+  }
+
+  static readonly layer: Layer.Layer<AgentClient, never, SidecarConfig> = Layer.effect(
+    AgentClient,
+    Effect.gen(function* () {
+      const config = yield* SidecarConfig
+      return AgentClient.make({
+        agentUrl: config.agentUrl,
+        podToken: config.podToken,
+        namespace: config.namespace,
+        pod: config.pod,
+      })
+    }),
+  )
+}
+
+const parseJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
+}
+
+const describe = (cause: unknown, timeoutMs: number): string => {
+  if (cause instanceof Error) {
+    if (cause.name === "TimeoutError") return `no answer within ${timeoutMs} ms`
+    const inner = (cause as { cause?: unknown }).cause
+    const code =
+      inner instanceof Error ? ((inner as { code?: string }).code ?? inner.message) : undefined
+    return code === undefined ? cause.message : `${cause.message} (${code})`
+  }
+  return String(cause)
+}

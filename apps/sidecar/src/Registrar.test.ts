@@ -1,0 +1,115 @@
+import { Deferred, Effect, Exit, Redacted, Scope } from "effect"
+import { afterEach, describe, expect, it } from "vitest"
+import { freePort, waitFor } from "../test/support/net"
+import { type StandInAgent, startStandInAgent } from "../test/support/StandInAgent"
+import { AgentClient, type Registration } from "./AgentClient"
+import { Registrar, type RegistrarShape } from "./Registrar"
+
+const TOKEN = "token-a-0123456789abcdef"
+const registration: Registration = {
+  namespace: "default",
+  workload: "web",
+  pod: "pod-a",
+  peerId: "12D3KooWexample",
+  multiaddrs: ["/ip4/127.0.0.1/tcp/40123"],
+  services: [{ name: "orders", port: 80 }],
+}
+
+const cleanups: Array<() => Promise<void>> = []
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c()
+})
+
+const startAgent = async (
+  options: { port?: number; ttlSeconds?: number; renewAfterSeconds?: number } = {},
+) => {
+  const a = await startStandInAgent({ tokens: { "pod-a": TOKEN }, ...options })
+  cleanups.push(a.close)
+  return a
+}
+
+/** Starts a registrar in its own scope; `close` runs its release (unregister). */
+const startRegistrar = async (url: string, token = TOKEN) => {
+  const scope = Effect.runSync(Scope.make())
+  const client = AgentClient.make({
+    agentUrl: url,
+    podToken: Redacted.make(token),
+    namespace: "default",
+    pod: "pod-a",
+  })
+  const registrar: RegistrarShape = await Effect.runPromise(
+    Scope.provide(scope)(
+      Registrar.make(client, registration, { initialBackoffMs: 20, maxBackoffMs: 200 }),
+    ),
+  )
+  let closed = false
+  const close = async () => {
+    if (closed) return
+    closed = true
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+  }
+  cleanups.push(close)
+  return { registrar, close }
+}
+
+const kinds = (a: StandInAgent) => a.events.map((e) => e.kind)
+
+describe("Registrar", () => {
+  it("retries with backoff until the agent answers, then registers", async () => {
+    const port = await freePort()
+    const { registrar } = await startRegistrar(`http://127.0.0.1:${port}`)
+    await waitFor("a failed attempt", () => (registrar.status().failures >= 2 ? true : undefined))
+    expect(registrar.status().registered).toBe(false)
+    const a = await startAgent({ port })
+    await waitFor("registration", () => (registrar.status().registered ? true : undefined))
+    expect(kinds(a)).toEqual(["register"])
+    expect(registrar.status().lastError).toBeUndefined()
+  })
+
+  it("retries through the agent's 503s", async () => {
+    const a = await startAgent()
+    a.failNext(3, 503)
+    const { registrar } = await startRegistrar(a.url)
+    await waitFor("registration", () => (registrar.status().registered ? true : undefined))
+    expect(kinds(a)).toEqual(["rejected", "rejected", "rejected", "register"])
+    expect(registrar.status().failures).toBe(3)
+  })
+
+  it("renews before the lease runs out", async () => {
+    const a = await startAgent({ ttlSeconds: 1, renewAfterSeconds: 0.1 })
+    const { registrar } = await startRegistrar(a.url)
+    await waitFor("two renewals", () =>
+      kinds(a).filter((k) => k === "renew").length >= 2 ? true : undefined,
+    )
+    expect(kinds(a)[0]).toBe("register")
+    expect(registrar.status().renewals).toBeGreaterThanOrEqual(2)
+    expect(registrar.status().registered).toBe(true)
+  })
+
+  it("unregisters when its scope closes", async () => {
+    const a = await startAgent()
+    const { registrar, close } = await startRegistrar(a.url)
+    await waitFor("registration", () => (registrar.status().registered ? true : undefined))
+    await close()
+    expect(kinds(a)).toEqual(["register", "unregister"])
+    expect(a.registrations.size).toBe(0)
+    expect(registrar.status().registered).toBe(false)
+  })
+
+  it("does not unregister if it never registered", async () => {
+    const port = await freePort()
+    const { close } = await startRegistrar(`http://127.0.0.1:${port}`)
+    await close()
+    const a = await startAgent({ port })
+    expect(kinds(a)).toEqual([])
+  })
+
+  it("signals a refusal (401) instead of retrying forever", async () => {
+    const a = await startAgent()
+    const { registrar } = await startRegistrar(a.url, "wrong-token-0123456789")
+    const refusal = await Effect.runPromise(Deferred.await(registrar.refused))
+    expect(refusal.status).toBe(401)
+    expect(registrar.status().registered).toBe(false)
+    expect(registrar.status().failures).toBe(1)
+  })
+})
