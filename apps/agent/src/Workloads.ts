@@ -1,0 +1,68 @@
+/**
+ * The agent's view of deployed workloads, as the HTTP API needs it. The implementation over Podman
+ * lives in Deployer.ts; the API only sees this service.
+ */
+import { Context, Data, type Effect } from "effect"
+import type { ServicePort, Workload } from "./Manifest"
+
+export type ReplicaPhase = "Pending" | "Running" | "Restarting" | "Failed"
+
+export interface ReplicaStatus {
+  readonly name: string
+  /** Podman pod name. */
+  readonly pod: string
+  readonly phase: ReplicaPhase
+  /** Host port the sidecar's 8080 is published on. */
+  readonly hostPort: number | undefined
+  readonly restarts: number
+  readonly message: string | undefined
+}
+
+export interface WorkloadStatus {
+  readonly namespace: string
+  readonly name: string
+  readonly kind: Workload["kind"]
+  readonly replicas: number
+  readonly services: ReadonlyArray<ServicePort>
+  readonly ready: number
+  readonly pods: ReadonlyArray<ReplicaStatus>
+}
+
+export class WorkloadNotFound extends Data.TaggedError("WorkloadNotFound")<{
+  readonly namespace: string
+  readonly name: string
+}> {
+  override get message() {
+    return `workload ${this.namespace}/${this.name} does not exist (GET /v1/workloads lists them)`
+  }
+}
+
+/** A failure to deploy: nothing of the workload is left behind. */
+export class DeployFailed extends Data.TaggedError("DeployFailed")<{
+  readonly namespace: string
+  readonly name: string
+  readonly reason: string
+  /** The HTTP class of the cause: the request was wrong (client) or the host failed (server). */
+  readonly fault: "client" | "server"
+}> {
+  override get message() {
+    return `deploying ${this.namespace}/${this.name} failed: ${this.reason}`
+  }
+}
+
+export class WorkloadManager extends Context.Service<
+  WorkloadManager,
+  {
+    /** Creates or replaces the workloads; returns their status once their pods were created. */
+    readonly apply: (
+      workloads: ReadonlyArray<Workload>,
+    ) => Effect.Effect<ReadonlyArray<WorkloadStatus>, DeployFailed>
+    readonly list: () => Effect.Effect<ReadonlyArray<WorkloadStatus>>
+    readonly get: (
+      namespace: string,
+      name: string,
+    ) => Effect.Effect<WorkloadStatus, WorkloadNotFound>
+    /** Removes the workload's pods and withdraws its service records. */
+    readonly remove: (namespace: string, name: string) => Effect.Effect<void, WorkloadNotFound>
+  }
+>()("@beemesh/agent/WorkloadManager") {}

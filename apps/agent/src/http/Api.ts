@@ -1,0 +1,240 @@
+/**
+ * The agent's HTTP API (hono). Effects run here, at the edge; every failure is a tagged error
+ * mapped to a status by one `onError`, answered as JSON `{error, message}` that says what to fix.
+ *
+ *   GET    /health                            liveness + the network validation report
+ *   GET    /metrics                           Prometheus text
+ *   POST   /v1/workloads                      operator: Pod/Deployment/StatefulSet, YAML or JSON
+ *   GET    /v1/workloads                      operator
+ *   GET    /v1/workloads/:namespace/:name     operator
+ *   DELETE /v1/workloads/:namespace/:name     operator
+ *   PUT    /v1/pods/:pod/services             pod token: register or renew the pod's services
+ *   DELETE /v1/pods/:pod/services             pod token: unregister
+ *   GET    /v1/services/:namespace/:service   pod or operator token: resolve providers
+ */
+import { Cause, Effect, Exit, Schema } from "effect"
+import { Hono } from "hono"
+import { bodyLimit } from "hono/body-limit"
+import type { ContentfulStatusCode } from "hono/utils/http-status"
+import type { ServiceDirectory } from "../Directory"
+import { defaultManifestOptions, type ManifestOptions, parseManifests } from "../Manifest"
+import { constantTimeEqual, type PodIdentity, verifyPodToken } from "../Tokens"
+import type { WorkloadManager } from "../Workloads"
+
+export interface ApiOptions {
+  readonly workloads: WorkloadManager["Service"]
+  readonly directory: ServiceDirectory["Service"]
+  readonly operatorToken: string
+  readonly podTokenKey: string
+  readonly health: () => Promise<{ readonly ok: boolean } & Record<string, unknown>>
+  readonly metrics: () => string
+  readonly manifestOptions?: ManifestOptions
+  /** Largest accepted workload body (default 1 MiB). */
+  readonly maxManifestBytes?: number
+}
+
+/** A failure with a tag, a message and the status it answers with. */
+class ApiError extends Error {
+  constructor(
+    readonly status: ContentfulStatusCode,
+    readonly tag: string,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+const STATUS_OF_TAG: Record<string, ContentfulStatusCode> = {
+  ManifestInvalid: 400,
+  WorkloadNotFound: 404,
+  DirectoryUnavailable: 503,
+}
+
+/** Runs an effect at the edge; a typed failure becomes an ApiError, a defect a 500. */
+const run = async <A, E extends { readonly _tag: string; readonly message: string }>(
+  effect: Effect.Effect<A, E>,
+): Promise<A> => {
+  const exit = await Effect.runPromiseExit(effect)
+  if (Exit.isSuccess(exit)) return exit.value
+  const failure = exit.cause.reasons.find((reason) => reason._tag === "Fail")
+  if (failure?._tag === "Fail") {
+    const error: { readonly _tag: string; readonly message: string; readonly fault?: unknown } =
+      failure.error
+    const status = error.fault === "client" ? 422 : (STATUS_OF_TAG[error._tag] ?? 500)
+    throw new ApiError(status, error._tag, error.message)
+  }
+  throw new ApiError(500, "InternalError", Cause.pretty(exit.cause))
+}
+
+const RegistrationBody = Schema.Struct({
+  namespace: Schema.String,
+  workload: Schema.String,
+  pod: Schema.String,
+  peerId: Schema.String.check(Schema.isMinLength(1)),
+  multiaddrs: Schema.Array(Schema.String).check(Schema.isMaxLength(16)),
+  services: Schema.Array(
+    Schema.Struct({
+      name: Schema.String,
+      port: Schema.Number.check(Schema.isInt(), Schema.isBetween({ minimum: 1, maximum: 65535 })),
+    }),
+  ).check(Schema.isMaxLength(32)),
+})
+
+const bearer = (header: string | undefined): string | undefined =>
+  header?.startsWith("Bearer ") ? header.slice("Bearer ".length).trim() : undefined
+
+type Caller =
+  | { readonly kind: "operator" }
+  | { readonly kind: "pod"; readonly identity: PodIdentity }
+
+export const makeApi = (options: ApiOptions) => {
+  const manifestOptions = options.manifestOptions ?? defaultManifestOptions
+
+  const caller = (authorization: string | undefined): Caller => {
+    const token = bearer(authorization)
+    if (token === undefined) {
+      throw new ApiError(
+        401,
+        "Unauthorized",
+        "send Authorization: Bearer <token> (operator token or pod token)",
+      )
+    }
+    if (constantTimeEqual(token, options.operatorToken)) return { kind: "operator" }
+    const identity = verifyPodToken(options.podTokenKey, token)
+    if (identity !== undefined) return { kind: "pod", identity }
+    throw new ApiError(401, "Unauthorized", "the bearer token is not valid for this agent")
+  }
+  const operator = (authorization: string | undefined) => {
+    if (caller(authorization).kind !== "operator") {
+      throw new ApiError(
+        403,
+        "Forbidden",
+        "workload endpoints need the operator token, not a pod token",
+      )
+    }
+  }
+  const pod = (authorization: string | undefined, podName: string): PodIdentity => {
+    const who = caller(authorization)
+    if (who.kind !== "pod") {
+      throw new ApiError(403, "Forbidden", "service registration needs the pod's own token")
+    }
+    if (who.identity.pod !== podName) {
+      throw new ApiError(
+        403,
+        "Forbidden",
+        `this pod token belongs to pod ${who.identity.pod}, not ${podName}`,
+      )
+    }
+    return who.identity
+  }
+
+  const tooLarge = (limit: number) =>
+    bodyLimit({
+      maxSize: limit,
+      onError: () => {
+        throw new ApiError(413, "PayloadTooLarge", `the body exceeds ${limit} bytes`)
+      },
+    })
+
+  const workloads = new Hono()
+    .use(async (c, next) => {
+      operator(c.req.header("authorization"))
+      await next()
+    })
+    .post("/", tooLarge(options.maxManifestBytes ?? 1024 * 1024), async (c) => {
+      const text = await c.req.text()
+      const parsed = await run(parseManifests(text, manifestOptions))
+      const statuses = await run(options.workloads.apply(parsed))
+      return c.json({ workloads: statuses }, 201)
+    })
+    .get("/", async (c) => c.json({ workloads: await run(options.workloads.list()) }))
+    .get("/:namespace/:name", async (c) =>
+      c.json(await run(options.workloads.get(c.req.param("namespace"), c.req.param("name")))),
+    )
+    .delete("/:namespace/:name", async (c) => {
+      await run(options.workloads.remove(c.req.param("namespace"), c.req.param("name")))
+      return c.body(null, 204)
+    })
+
+  const pods = new Hono()
+    .put("/:pod/services", tooLarge(16 * 1024), async (c) => {
+      const identity = pod(c.req.header("authorization"), c.req.param("pod"))
+      const raw: unknown = await c.req.json().catch(() => {
+        throw new ApiError(400, "BadRequest", "the body must be JSON")
+      })
+      const body = await run(
+        Schema.decodeUnknownEffect(RegistrationBody)(raw).pipe(
+          Effect.mapError((error) => ({
+            _tag: "ManifestInvalid",
+            message: `registration: ${error.message}`,
+          })),
+        ),
+      )
+      if (
+        body.namespace !== identity.namespace ||
+        body.workload !== identity.workload ||
+        body.pod !== identity.pod
+      ) {
+        throw new ApiError(
+          403,
+          "Forbidden",
+          `this pod token is for ${identity.namespace}/${identity.workload}/${identity.pod}; the body names ${body.namespace}/${body.workload}/${body.pod}`,
+        )
+      }
+      const workload = await run(options.workloads.get(identity.namespace, identity.workload))
+      for (const service of body.services) {
+        const declared = workload.services.find((s) => s.name === service.name)
+        if (declared === undefined || declared.port !== service.port) {
+          throw new ApiError(
+            403,
+            "Forbidden",
+            `workload ${identity.namespace}/${identity.workload} may register only its own services (${
+              workload.services.map((s) => `${s.name}=${s.port}`).join(", ") || "none"
+            }), not ${service.name}=${service.port}`,
+          )
+        }
+      }
+      const lease = await run(
+        options.directory.register({
+          identity,
+          peerId: body.peerId,
+          multiaddrs: body.multiaddrs,
+          services: body.services,
+        }),
+      )
+      return c.json(lease)
+    })
+    .delete("/:pod/services", async (c) => {
+      const identity = pod(c.req.header("authorization"), c.req.param("pod"))
+      await run(options.directory.unregister(identity))
+      return c.body(null, 204)
+    })
+
+  const services = new Hono().get("/:namespace/:service", async (c) => {
+    caller(c.req.header("authorization"))
+    const providers = await run(
+      options.directory.resolve(c.req.param("namespace"), c.req.param("service")),
+    )
+    return c.json({ providers })
+  })
+
+  return new Hono()
+    .get("/health", async (c) => {
+      const report = await options.health()
+      return c.json(report, report.ok ? 200 : 503)
+    })
+    .get("/metrics", (c) =>
+      c.text(options.metrics(), 200, { "content-type": "text/plain; version=0.0.4" }),
+    )
+    .route("/v1/workloads", workloads)
+    .route("/v1/pods", pods)
+    .route("/v1/services", services)
+    .notFound((c) =>
+      c.json({ error: "NotFound", message: `no route ${c.req.method} ${c.req.path}` }, 404),
+    )
+    .onError((error, c) => {
+      if (error instanceof ApiError)
+        return c.json({ error: error.tag, message: error.message }, error.status)
+      return c.json({ error: "InternalError", message: error.message }, 500)
+    })
+}
