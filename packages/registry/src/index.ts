@@ -1,1 +1,8 @@
-export {}
+export * as DhtRecords from "./DhtRecords"
+export * from "./Errors"
+export * from "./Libp2pNode"
+export * as ManifestRecord from "./ManifestRecord"
+export * as Names from "./Names"
+export * from "./Registry"
+export * as ServiceRecord from "./ServiceRecord"
+export * as SignedEnvelope from "./SignedEnvelope"

@@ -1,0 +1,104 @@
+import { Data } from "effect"
+
+/** A namespace, service or manifest name that is not a DNS-1123 label (or subdomain). */
+export class InvalidName extends Data.TaggedError("InvalidName")<{
+  readonly field: string
+  readonly value: string
+  readonly reason: string
+}> {
+  override get message() {
+    return `invalid ${this.field} ${JSON.stringify(this.value)}: ${this.reason}`
+  }
+}
+
+/** Why a signed record was refused; `reason` is one of a fixed set so callers can branch on it. */
+export type RejectionReason =
+  | "oversize"
+  | "malformed"
+  | "bad-signature"
+  | "wrong-key"
+  | "key-mismatch"
+  | "expired"
+  | "future-dated"
+
+/** A signed record that failed verification (tampered, foreign key, expired, too large …). */
+export class RecordRejected extends Data.TaggedError("RecordRejected")<{
+  readonly reason: RejectionReason
+  readonly detail: string
+}> {
+  override get message() {
+    return `record rejected (${this.reason}): ${this.detail}`
+  }
+}
+
+/** A record we are about to sign does not fit the limits every verifier applies. */
+export class RecordTooLarge extends Data.TaggedError("RecordTooLarge")<{
+  readonly bytes: number
+  readonly limit: number
+}> {
+  override get message() {
+    return `signed record is ${this.bytes} bytes, more than the limit of ${this.limit}; register fewer multiaddrs or ports`
+  }
+}
+
+/** The node's identity key file cannot be read, created or is readable by others. */
+export class KeyFileError extends Data.TaggedError("KeyFileError")<{
+  readonly path: string
+  readonly reason: string
+}> {
+  override get message() {
+    return `libp2p key file ${this.path}: ${this.reason}`
+  }
+}
+
+/** libp2p failed to start (bad listen address, port in use …). */
+export class NodeStartFailed extends Data.TaggedError("NodeStartFailed")<{
+  readonly listen: ReadonlyArray<string>
+  readonly cause: unknown
+}> {
+  override get message() {
+    return `libp2p node failed to start on ${this.listen.join(", ")}: ${String(this.cause)}`
+  }
+}
+
+/** Dialling a peer failed or timed out. */
+export class DialFailed extends Data.TaggedError("DialFailed")<{
+  readonly address: string
+  readonly cause: unknown
+}> {
+  override get message() {
+    return `could not dial ${this.address}: ${String(this.cause)}`
+  }
+}
+
+/** A DHT operation failed (not a timeout: those return what was found so far). */
+export class DhtOperationFailed extends Data.TaggedError("DhtOperationFailed")<{
+  readonly operation: string
+  readonly key: string
+  readonly cause: unknown
+}> {
+  override get message() {
+    return `DHT ${this.operation} of ${this.key} failed: ${String(this.cause)}`
+  }
+}
+
+/** Every peer that answered refused (or failed to store) our put. */
+export class PublishRejected extends Data.TaggedError("PublishRejected")<{
+  readonly key: string
+  readonly rejections: number
+  readonly firstError: string
+}> {
+  override get message() {
+    return `no peer accepted the record at ${this.key} (${this.rejections} refusals, first: ${this.firstError})`
+  }
+}
+
+/** A manifest was not found in the DHT (or only invalid copies were). */
+export class ManifestNotFound extends Data.TaggedError("ManifestNotFound")<{
+  readonly namespace: string
+  readonly name: string
+}> {
+  override get message() {
+    return `manifest ${this.namespace}/${this.name} not found in the DHT`
+  }
+}

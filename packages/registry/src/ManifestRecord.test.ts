@@ -1,0 +1,46 @@
+import { generateKeyPair } from "@libp2p/crypto/keys"
+import { peerIdFromPrivateKey } from "@libp2p/peer-id"
+import { Effect, Result } from "effect"
+import { describe, expect, it } from "vitest"
+import * as DhtRecords from "./DhtRecords"
+import * as ManifestRecord from "./ManifestRecord"
+import * as Names from "./Names"
+import * as ServiceRecord from "./ServiceRecord"
+import * as SignedEnvelope from "./SignedEnvelope"
+
+describe("ManifestRecord", () => {
+  it("signs, verifies, binds to its key and picks the newest", async () => {
+    const key = await generateKeyPair("Ed25519")
+    const other = await generateKeyPair("Ed25519")
+    const base: ManifestRecord.ManifestRecord = {
+      kind: "beemesh.manifest/v1",
+      namespace: "prod",
+      name: "web",
+      publisher: peerIdFromPrivateKey(key).toString(),
+      issuedAt: 1000,
+      sequence: 1,
+      content: "kind: Pod",
+    }
+    const dhtKey = Names.manifestKey("prod", "web")
+    const v1 = await Effect.runPromise(ManifestRecord.sign(key, base))
+    const v2 = await Effect.runPromise(
+      ManifestRecord.sign(key, { ...base, sequence: 2, content: "kind: Deployment" }),
+    )
+    const ok = await ManifestRecord.verifyBytes(v2, { now: 2000, key: dhtKey })
+    expect(Result.isSuccess(ok) && ok.success.content).toBe("kind: Deployment")
+    const moved = await ManifestRecord.verifyBytes(v1, {
+      now: 2000,
+      key: Names.manifestKey("prod", "api"),
+    })
+    expect(Result.isFailure(moved) && moved.failure.reason).toBe("key-mismatch")
+    const forged = await Effect.runPromise(ManifestRecord.sign(other, base))
+    const wrong = await ManifestRecord.verifyBytes(forged, { now: 2000 })
+    expect(Result.isFailure(wrong) && wrong.failure.reason).toBe("wrong-key")
+    const select = DhtRecords.selectors()["beemesh-manifest"]!
+    expect(await select(dhtKey, [v1, v2])).toBe(1)
+    expect(await select(dhtKey, [v2, v1])).toBe(0)
+    // A service-record signature can never pass as a manifest: different signature domain.
+    const asService = await SignedEnvelope.open(v1, ServiceRecord.DOMAIN, 1 << 20)
+    expect(Result.isFailure(asService) && asService.failure.reason).toBe("bad-signature")
+  })
+})

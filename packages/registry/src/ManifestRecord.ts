@@ -1,0 +1,110 @@
+import type { PrivateKey } from "@libp2p/interface"
+import { Effect, Result, Schema } from "effect"
+import { RecordRejected, type RecordTooLarge } from "./Errors"
+import { keySegments, labelProblem, MANIFEST_PREFIX } from "./Names"
+import * as SignedEnvelope from "./SignedEnvelope"
+
+/**
+ * A workload manifest stored under `/beemesh-manifest/<namespace>/<name>`. Signed by its
+ * publisher; when peers hold different versions, the newest (sequence, then issue time) wins.
+ * Any mesh member may publish a newer version: signatures authenticate, they do not authorise.
+ */
+
+export const DOMAIN = "beemesh/manifest/v1"
+/** Largest signed manifest accepted: workloads are YAML/JSON documents, not blobs. */
+export const MAX_BYTES = 256 * 1024
+export const MAX_CLOCK_SKEW_MS = 30_000
+
+const Label = Schema.String.check(
+  Schema.makeFilter((s: string) => labelProblem(s) === undefined || "a DNS-1123 label"),
+)
+const NonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
+
+export const ManifestRecord = Schema.Struct({
+  kind: Schema.Literal("beemesh.manifest/v1"),
+  namespace: Label,
+  name: Label,
+  publisher: Schema.String.check(Schema.isMaxLength(128)),
+  issuedAt: NonNegativeInt,
+  sequence: NonNegativeInt,
+  /** The manifest document (YAML or JSON text), opaque to the registry. */
+  content: Schema.String,
+})
+export type ManifestRecord = typeof ManifestRecord.Type
+
+const decodeRecord = Schema.decodeUnknownResult(ManifestRecord)
+
+export const sign = (
+  privateKey: PrivateKey,
+  record: ManifestRecord,
+): Effect.Effect<Uint8Array, RecordTooLarge> =>
+  Effect.promise(() =>
+    SignedEnvelope.seal(
+      privateKey,
+      DOMAIN,
+      new TextEncoder().encode(JSON.stringify(record)),
+      MAX_BYTES,
+    ),
+  ).pipe(Effect.flatMap(Effect.fromResult))
+
+const reject = (reason: RecordRejected["reason"], detail: string) =>
+  Result.fail(new RecordRejected({ reason, detail }))
+
+const parse = (payload: Uint8Array): unknown => {
+  try {
+    return JSON.parse(new TextDecoder().decode(payload))
+  } catch {
+    return undefined
+  }
+}
+
+export const verifyBytes = async (
+  bytes: Uint8Array,
+  options: { readonly now: number; readonly key?: Uint8Array },
+): Promise<Result.Result<ManifestRecord, RecordRejected>> => {
+  const opened = await SignedEnvelope.open(bytes, DOMAIN, MAX_BYTES)
+  if (Result.isFailure(opened)) return Result.fail(opened.failure)
+  const decoded = decodeRecord(parse(opened.success.payload))
+  if (Result.isFailure(decoded)) return reject("malformed", String(decoded.failure))
+  const record = decoded.success
+  if (record.publisher !== opened.success.signer) {
+    return reject("wrong-key", `signed by ${opened.success.signer}, claims ${record.publisher}`)
+  }
+  if (options.key !== undefined) {
+    const [prefix, namespace, name, ...rest] = keySegments(options.key)
+    if (
+      prefix !== MANIFEST_PREFIX ||
+      rest.length > 0 ||
+      namespace !== record.namespace ||
+      name !== record.name
+    ) {
+      return reject(
+        "key-mismatch",
+        `record ${record.namespace}/${record.name} stored under another key`,
+      )
+    }
+  }
+  if (record.issuedAt > options.now + MAX_CLOCK_SKEW_MS) {
+    return reject("future-dated", `issued ${record.issuedAt - options.now} ms in the future`)
+  }
+  return Result.succeed(record)
+}
+
+export const verify = (
+  bytes: Uint8Array,
+  options: { readonly now: number; readonly key?: Uint8Array },
+) => Effect.promise(() => verifyBytes(bytes, options)).pipe(Effect.flatMap(Effect.fromResult))
+
+export const newer = (a: ManifestRecord, b: ManifestRecord) =>
+  a.sequence !== b.sequence ? a.sequence > b.sequence : a.issuedAt > b.issuedAt
+
+export const peek = (bytes: Uint8Array): ManifestRecord | undefined => {
+  try {
+    const envelope = JSON.parse(new TextDecoder().decode(bytes)) as { payload?: unknown }
+    if (typeof envelope.payload !== "string") return undefined
+    const decoded = decodeRecord(parse(Buffer.from(envelope.payload, "base64")))
+    return Result.isSuccess(decoded) ? decoded.success : undefined
+  } catch {
+    return undefined
+  }
+}
