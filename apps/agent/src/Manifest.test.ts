@@ -27,7 +27,7 @@ spec:
     metadata:
       labels: { app: orders, tier: backend }
       annotations:
-        beemesh.io/upstreams: "stock=9001,payments/charge=9002"
+        beemesh.io/upstreams: "stock=9001,charge=9002"
     spec:
       containers:
         - name: app
@@ -66,8 +66,8 @@ describe("parseManifests", () => {
       ],
       services: [{ name: "orders", port: 80 }],
       upstreams: [
-        { namespace: "shop", service: "stock", port: 9001 },
-        { namespace: "payments", service: "charge", port: 9002 },
+        { service: "stock", port: 9001 },
+        { service: "charge", port: 9002 },
       ],
     } satisfies Workload)
     expect(replicaNames(workload!)).toEqual(["orders-0", "orders-1"])
@@ -202,7 +202,7 @@ describe("parseManifests", () => {
     [
       "a service on an undeclared port",
       deployment.replace(
-        'beemesh.io/upstreams: "stock=9001,payments/charge=9002"',
+        'beemesh.io/upstreams: "stock=9001,charge=9002"',
         'beemesh.io/services: "orders=81"',
       ),
       /no container declares/,
@@ -213,7 +213,11 @@ describe("parseManifests", () => {
       deployment.replace("stock=9001", "stock=80"),
       /port 80 for stock is already taken/,
     ],
-    ["a hostile upstream name", deployment.replace("stock=9001", "../etc=9001"), /DNS-1123/],
+    [
+      "a hostile upstream name",
+      deployment.replace("stock=9001", "other/stock=9001"),
+      /must be a service name \(a DNS-1123 label\) of this namespace/,
+    ],
     [
       "a workload twice",
       `${deployment}\n---\n${deployment}`,

@@ -7,7 +7,7 @@
  * `containerPort` is the port its sidecar serves. Services and upstreams come from annotations:
  *   beemesh.io/services:  "orders=80,admin=9090"   service name → app port (default: the
  *                                                   workload's name on its first containerPort)
- *   beemesh.io/upstreams: "orders=9001,shop/cart=9002"  [namespace/]service → local port the
+ *   beemesh.io/upstreams: "orders=9001,cart=9002"  service (same namespace) → local port the
  *                                                   sidecar listens on inside the pod
  */
 import { Data, Effect, Exit, Schema } from "effect"
@@ -39,8 +39,8 @@ export interface ServicePort {
   readonly port: number
 }
 
+/** A service of the workload's own namespace, offered to its apps on a local port. */
 export interface Upstream {
-  readonly namespace: string
   readonly service: string
   readonly port: number
 }
@@ -322,7 +322,7 @@ const build = (
   const namespace = metadata.namespace ?? "default"
   const services = parseServices(annotations?.["beemesh.io/services"], metadata.name, appPorts)
   if (typeof services === "string") return services
-  const upstreams = parseUpstreams(annotations?.["beemesh.io/upstreams"], namespace)
+  const upstreams = parseUpstreams(annotations?.["beemesh.io/upstreams"])
   if (typeof upstreams === "string") return upstreams
   for (const upstream of upstreams) {
     if (options.reservedPorts.includes(upstream.port) || appPorts.has(upstream.port)) {
@@ -472,30 +472,19 @@ const parseServices = (
   return services
 }
 
-const parseUpstreams = (
-  annotation: string | undefined,
-  namespace: string,
-): ReadonlyArray<Upstream> | string => {
+const parseUpstreams = (annotation: string | undefined): ReadonlyArray<Upstream> | string => {
   if (annotation === undefined) return []
   const pairs = parsePairs(annotation, "beemesh.io/upstreams")
   if (typeof pairs === "string") return pairs
   const upstreams: Array<Upstream> = []
-  for (const [target, port] of pairs) {
-    const [first, second, extra] = target.split("/")
-    const [upstreamNamespace, service] = second === undefined ? [namespace, first] : [first, second]
-    if (
-      extra !== undefined ||
-      service === undefined ||
-      upstreamNamespace === undefined ||
-      !DNS1123_LABEL.test(service) ||
-      !DNS1123_LABEL.test(upstreamNamespace)
-    ) {
-      return `beemesh.io/upstreams: "${target}" must be service or namespace/service (DNS-1123 labels)`
+  for (const [service, port] of pairs) {
+    if (!DNS1123_LABEL.test(service)) {
+      return `beemesh.io/upstreams: "${service}" must be a service name (a DNS-1123 label) of this namespace`
     }
     if (upstreams.some((upstream) => upstream.port === port)) {
       return `beemesh.io/upstreams: port ${port} is used twice`
     }
-    upstreams.push({ namespace: upstreamNamespace, service, port })
+    upstreams.push({ service, port })
   }
   return upstreams
 }
