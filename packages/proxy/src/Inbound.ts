@@ -1,0 +1,170 @@
+import type { Connection, Stream, StreamHandler } from "@libp2p/interface"
+import { Context, Effect, FiberSet, Layer } from "effect"
+import { defaults } from "./constants"
+import { ProtocolRegistrationFailed, TargetConnectFailed } from "./Errors"
+import { pauseStream, readFrame } from "./internal/frames"
+import { describeEnd, runBridge } from "./internal/runBridge"
+import { connectTcp } from "./internal/tcp"
+import { Libp2pNode } from "./Libp2pNode"
+import { ProxyMetrics } from "./Metrics"
+import {
+  decodeRequest,
+  encodeStatus,
+  PROXY_PROTOCOL,
+  type ProxyTarget,
+  StatusCode,
+  targetToString,
+} from "./Protocol"
+
+/** A local TCP endpoint that peers may reach. */
+export interface ExposedTarget {
+  readonly host: string
+  readonly port: number
+}
+
+export interface InboundOptions {
+  /** Exposed services by name (what the registry advertises). */
+  readonly services?: Readonly<Record<string, ExposedTarget>>
+  /** Local ports peers may ask for by number, on `portHost`. */
+  readonly ports?: ReadonlyArray<number>
+  /** Host for `ports` (default 127.0.0.1). */
+  readonly portHost?: string
+  readonly connectTimeoutMs?: number
+  readonly handshakeTimeoutMs?: number
+  readonly idleTimeoutMs?: number
+  /** Concurrent inbound streams; more are refused with status Overloaded. */
+  readonly maxStreams?: number
+  readonly streamReadBufferBytes?: number
+}
+
+/**
+ * The exposing side: handles `/beemesh/proxy/1.0.0` streams on the node and pipes each to the
+ * local TCP target it names. Unknown targets are refused with a status. Registered while the
+ * layer's scope is open; closing it unregisters the protocol and resets open streams.
+ */
+export class Inbound extends Context.Service<
+  Inbound,
+  {
+    /** Streams currently being served (handshaking or bridged). */
+    readonly activeStreams: () => number
+  }
+>()("@beemesh/proxy/Inbound") {
+  static layer(
+    options: InboundOptions,
+  ): Layer.Layer<Inbound, ProtocolRegistrationFailed, Libp2pNode | ProxyMetrics> {
+    return Layer.effect(Inbound, make(options))
+  }
+}
+
+const make = Effect.fnUntraced(function* (options: InboundOptions) {
+  const node = yield* Libp2pNode
+  const metrics = yield* ProxyMetrics
+  const connectTimeoutMs = options.connectTimeoutMs ?? defaults.connectTimeoutMs
+  const handshakeTimeoutMs = options.handshakeTimeoutMs ?? defaults.handshakeTimeoutMs
+  const idleTimeoutMs = options.idleTimeoutMs ?? defaults.idleTimeoutMs
+  const maxStreams = options.maxStreams ?? defaults.maxStreams
+  const readBuffer = options.streamReadBufferBytes ?? defaults.streamReadBufferBytes
+  const services = options.services ?? {}
+  const ports = new Set(options.ports ?? [])
+  const portHost = options.portHost ?? "127.0.0.1"
+  const counters = metrics.inbound
+
+  const lookup = (target: ProxyTarget): ExposedTarget | undefined => {
+    if (target._tag === "Port")
+      return ports.has(target.port) ? { host: portHost, port: target.port } : undefined
+    return Object.hasOwn(services, target.name) ? services[target.name] : undefined
+  }
+
+  /** Answers with a refusal and half-closes; the opener closes its side when it reads it. */
+  const refuse = (stream: Stream, code: StatusCode, reason: string) => {
+    counters.refused++
+    if (stream.writeStatus !== "writable") return
+    stream.send(encodeStatus({ code, reason }))
+    stream.close().catch(() => stream.abort(new Error(reason)))
+  }
+
+  const serve = Effect.fn("Inbound.serve")(function* (stream: Stream, connection: Connection) {
+    const peer = connection.remotePeer.toString()
+    const request = yield* readFrame(
+      stream,
+      decodeRequest,
+      `request from ${peer}`,
+      handshakeTimeoutMs,
+    )
+    const target = lookup(request.value)
+    const name = targetToString(request.value)
+    if (target === undefined) {
+      refuse(stream, StatusCode.UnknownTarget, `${name} is not exposed here`)
+      yield* Effect.logWarning(`refused stream from ${peer}: ${name} is not exposed`)
+      return
+    }
+    const socket = yield* connectTcp(target.host, target.port).pipe(
+      Effect.timeoutOrElse({
+        duration: connectTimeoutMs,
+        orElse: () => Effect.fail(new Error(`no answer within ${connectTimeoutMs} ms`)),
+      }),
+      Effect.mapError((cause) => new TargetConnectFailed({ target: name, ...target, cause })),
+      Effect.tapError((error) =>
+        Effect.sync(() => {
+          counters.errors++
+          refuse(stream, StatusCode.TargetUnreachable, error.message)
+        }),
+      ),
+    )
+    if (stream.writeStatus !== "writable") {
+      socket.destroy()
+      return yield* Effect.fail(new Error(`stream from ${peer} closed during the handshake`))
+    }
+    stream.send(encodeStatus({ code: StatusCode.Ok, reason: "" }))
+    const end = yield* runBridge(socket, stream, {
+      metrics,
+      direction: "inbound",
+      idleTimeoutMs,
+      initial: request.rest,
+    })
+    if (end._tag === "Failed") {
+      yield* Effect.logDebug(`stream from ${peer} to ${name} ended: ${describeEnd(end)}`)
+    }
+  })
+
+  const run = yield* FiberSet.makeRuntime<never>()
+  let active = 0
+
+  const handler: StreamHandler = (stream, connection) => {
+    // Unread data counts against the read buffer from the first byte: stop reading until the
+    // request frame is read, and allow a paused stream one full yamux window.
+    pauseStream(stream)
+    stream.maxReadBufferLength = Math.max(stream.maxReadBufferLength, readBuffer)
+    if (active >= maxStreams) {
+      refuse(stream, StatusCode.Overloaded, `limit of ${maxStreams} concurrent streams reached`)
+      return
+    }
+    active++
+    run(
+      serve(stream, connection).pipe(
+        Effect.catch((error) =>
+          Effect.sync(() => {
+            if (stream.status === "open")
+              stream.abort(error instanceof Error ? error : new Error(String(error)))
+          }).pipe(Effect.andThen(Effect.logError(`inbound stream failed: ${error.message}`))),
+        ),
+        Effect.ensuring(Effect.sync(() => active--)),
+      ),
+    )
+  }
+
+  yield* Effect.acquireRelease(
+    Effect.tryPromise({
+      try: () =>
+        node.handle(PROXY_PROTOCOL, handler, {
+          // libp2p's defaults (32 in, 64 out per connection) are far below one pod pair's load.
+          maxInboundStreams: maxStreams + 1,
+          maxOutboundStreams: maxStreams + 1,
+        }),
+      catch: (cause) => new ProtocolRegistrationFailed({ protocol: PROXY_PROTOCOL, cause }),
+    }),
+    () => Effect.promise(() => node.unhandle(PROXY_PROTOCOL).catch(() => {})),
+  )
+
+  return { activeStreams: () => active }
+})

@@ -1,0 +1,90 @@
+import { Context, Effect, Layer } from "effect"
+
+/** Counters for one direction. Bytes are counted at the libp2p stream. */
+export interface DirectionSnapshot {
+  /** Bytes received from libp2p streams (and written to local sockets). */
+  readonly bytesIn: number
+  /** Bytes read from local sockets (and sent on libp2p streams). */
+  readonly bytesOut: number
+  /** Streams that reached the raw-bytes phase, since start. */
+  readonly streamsOpened: number
+  /** Streams currently in the raw-bytes phase. */
+  readonly streamsOpen: number
+  /** Connections refused before a stream was bridged (unknown target, limit, no provider …). */
+  readonly refused: number
+  /** Failures: dial/handshake/connect errors, resets, idle timeouts. */
+  readonly errors: number
+}
+
+/** A plain, JSON-serialisable view of the proxy's counters, for a Prometheus exporter. */
+export interface ProxyMetricsSnapshot {
+  /** Streams opened by peers towards exposed targets. */
+  readonly inbound: DirectionSnapshot
+  /** Streams opened by upstream listeners towards providers. */
+  readonly outbound: DirectionSnapshot
+  /**
+   * Bytes currently held in the proxy's own buffers: libp2p stream read/write buffers and local
+   * socket buffers of every open bridge. Bounded per stream by the yamux window plus the socket's
+   * high-water mark when one side is slow.
+   */
+  readonly bufferedBytes: number
+}
+
+interface MutableDirection {
+  bytesIn: number
+  bytesOut: number
+  streamsOpened: number
+  streamsOpen: number
+  refused: number
+  errors: number
+}
+
+const emptyDirection = (): MutableDirection => ({
+  bytesIn: 0,
+  bytesOut: 0,
+  streamsOpened: 0,
+  streamsOpen: 0,
+  refused: 0,
+  errors: 0,
+})
+
+export type Direction = "inbound" | "outbound"
+
+/** Something that holds bytes in memory while it bridges (an open bridge). */
+export interface BufferHolder {
+  readonly bufferedBytes: () => number
+}
+
+/**
+ * The proxy's counters. Inbound and Outbound update them on their hot paths (plain field
+ * increments, no allocation); `snapshot()` reads them.
+ */
+export class MetricsRegistry {
+  readonly inbound: MutableDirection = emptyDirection()
+  readonly outbound: MutableDirection = emptyDirection()
+  private readonly holders = new Set<BufferHolder>()
+
+  track(holder: BufferHolder): void {
+    this.holders.add(holder)
+  }
+
+  untrack(holder: BufferHolder): void {
+    this.holders.delete(holder)
+  }
+
+  snapshot(): ProxyMetricsSnapshot {
+    let bufferedBytes = 0
+    for (const holder of this.holders) bufferedBytes += holder.bufferedBytes()
+    return { inbound: { ...this.inbound }, outbound: { ...this.outbound }, bufferedBytes }
+  }
+}
+
+/** Shared by Inbound and Outbound so one snapshot covers both. */
+export class ProxyMetrics extends Context.Service<ProxyMetrics, MetricsRegistry>()(
+  "@beemesh/proxy/ProxyMetrics",
+) {
+  static readonly layer: Layer.Layer<ProxyMetrics> = Layer.effect(
+    ProxyMetrics,
+    Effect.sync(() => new MetricsRegistry()),
+  )
+}

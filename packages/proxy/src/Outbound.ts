@@ -1,0 +1,261 @@
+import * as net from "node:net"
+import type { Connection, PeerId, Stream } from "@libp2p/interface"
+import { Context, Effect, FiberSet, Layer, Result, type Scope } from "effect"
+import { defaults } from "./constants"
+import {
+  AllProvidersFailed,
+  ListenFailed,
+  NoProviders,
+  ProviderFailed,
+  type ResolveFailed,
+} from "./Errors"
+import { readFrame } from "./internal/frames"
+import { describeEnd, runBridge } from "./internal/runBridge"
+import { closeServer, listenTcp } from "./internal/tcp"
+import { Libp2pNode } from "./Libp2pNode"
+import { ProxyMetrics } from "./Metrics"
+import {
+  decodeStatus,
+  encodeRequest,
+  PROXY_PROTOCOL,
+  type ProxyTarget,
+  StatusCode,
+} from "./Protocol"
+import { ProviderSelector } from "./ProviderSelector"
+import { type Provider, Resolver } from "./Resolver"
+
+export interface UpstreamOptions {
+  /** The service to resolve (and, unless `target` says otherwise, to ask the provider for). */
+  readonly service: string
+  /** Local listen address (default 127.0.0.1). */
+  readonly host?: string
+  /** Local listen port; 0 picks a free one (see the returned listener). */
+  readonly port: number
+  /** What to ask the provider for (default: the service by name). */
+  readonly target?: ProxyTarget
+}
+
+/** A bound upstream listener. */
+export interface UpstreamListener {
+  readonly service: string
+  readonly host: string
+  readonly port: number
+}
+
+export interface OutboundOptions {
+  /** Resolve + dial + open stream + handshake, per provider tried. */
+  readonly connectTimeoutMs?: number
+  readonly idleTimeoutMs?: number
+  /** Concurrent connections over all upstream listeners; more are reset at once. */
+  readonly maxStreams?: number
+  /** Providers tried per connection. */
+  readonly maxAttempts?: number
+  readonly failureCooldownMs?: number
+  readonly streamReadBufferBytes?: number
+}
+
+/**
+ * The calling side: local TCP listeners, one per upstream service. Each accepted connection is
+ * resolved to providers, carried on a `/beemesh/proxy/1.0.0` stream to the first provider that
+ * accepts it (round-robin, recently failed providers last, existing connections reused) and
+ * bridged. If no provider accepts, the caller's connection is reset and the reason logged.
+ */
+export class Outbound extends Context.Service<
+  Outbound,
+  {
+    /** Listens until the scope closes; closing it also resets that listener's connections. */
+    readonly listen: (
+      upstream: UpstreamOptions,
+    ) => Effect.Effect<UpstreamListener, ListenFailed, Scope.Scope>
+    /** Connections currently being served (connecting or bridged). */
+    readonly activeConnections: () => number
+  }
+>()("@beemesh/proxy/Outbound") {
+  static layer(
+    options: OutboundOptions = {},
+  ): Layer.Layer<Outbound, never, Libp2pNode | Resolver | ProxyMetrics> {
+    return Layer.effect(Outbound, make(options))
+  }
+}
+
+interface Opened {
+  readonly stream: Stream
+  readonly rest: Uint8Array | undefined
+  readonly peer: string
+}
+
+const make = Effect.fnUntraced(function* (options: OutboundOptions) {
+  const node = yield* Libp2pNode
+  const resolver = yield* Resolver
+  const metrics = yield* ProxyMetrics
+  const connectTimeoutMs = options.connectTimeoutMs ?? defaults.connectTimeoutMs
+  const idleTimeoutMs = options.idleTimeoutMs ?? defaults.idleTimeoutMs
+  const maxStreams = options.maxStreams ?? defaults.maxStreams
+  const maxAttempts = options.maxAttempts ?? defaults.maxAttempts
+  const readBuffer = options.streamReadBufferBytes ?? defaults.streamReadBufferBytes
+  const selector = new ProviderSelector({
+    failureCooldownMs: options.failureCooldownMs ?? defaults.failureCooldownMs,
+  })
+  const counters = metrics.outbound
+  const dialing = new Map<string, Promise<Connection>>()
+  let active = 0
+
+  /** An open connection to the peer, or one shared dial for all callers that need it now. */
+  const connectionTo = (provider: Provider): Promise<Connection> => {
+    const existing = node.getConnections(provider.peerId).find((c) => c.status === "open")
+    if (existing !== undefined) return Promise.resolve(existing)
+    const key = provider.peerId.toString()
+    const pending = dialing.get(key)
+    if (pending !== undefined) return pending
+    const dial = (async () => {
+      if (provider.multiaddrs.length > 0) {
+        await node.peerStore.merge(provider.peerId, { multiaddrs: [...provider.multiaddrs] })
+      }
+      return node.dial(provider.peerId, { signal: AbortSignal.timeout(connectTimeoutMs) })
+    })().finally(() => dialing.delete(key))
+    dialing.set(key, dial)
+    return dial
+  }
+
+  const stageError =
+    (service: string, peerId: PeerId, stage: ProviderFailed["stage"]) => (cause: unknown) =>
+      new ProviderFailed({
+        service,
+        peerId: peerId.toString(),
+        stage,
+        reason: cause instanceof Error ? cause.message : String(cause),
+      })
+
+  const attempt = (service: string, target: ProxyTarget, provider: Provider) =>
+    Effect.gen(function* () {
+      const peer = provider.peerId.toString()
+      const connection = yield* Effect.tryPromise({
+        try: () => connectionTo(provider),
+        catch: stageError(service, provider.peerId, "dial"),
+      })
+      const stream = yield* Effect.tryPromise({
+        try: (signal) =>
+          connection.newStream(PROXY_PROTOCOL, {
+            signal,
+            maxOutboundStreams: maxStreams + 1,
+            // Send the protocol id together with the request frame: one round trip less.
+            negotiateFully: false,
+          }),
+        catch: stageError(service, provider.peerId, "open-stream"),
+      })
+      stream.maxReadBufferLength = Math.max(stream.maxReadBufferLength, readBuffer)
+      const status = yield* Effect.suspend(() => {
+        stream.send(encodeRequest(target))
+        return readFrame(stream, decodeStatus, `status from ${peer}`, connectTimeoutMs)
+      }).pipe(
+        Effect.mapError(stageError(service, provider.peerId, "handshake")),
+        Effect.onError(() => Effect.sync(() => stream.abort(new Error("proxy handshake failed")))),
+      )
+      if (status.value.code !== StatusCode.Ok) {
+        stream.abort(new Error("refused"))
+        return yield* new ProviderFailed({
+          service,
+          peerId: peer,
+          stage: "refused",
+          reason: `${statusName(status.value.code)}: ${status.value.reason}`,
+        })
+      }
+      return { stream, rest: status.rest, peer } satisfies Opened
+    }).pipe(
+      Effect.timeoutOrElse({
+        duration: connectTimeoutMs,
+        orElse: () =>
+          Effect.fail(
+            new ProviderFailed({
+              service,
+              peerId: provider.peerId.toString(),
+              stage: "handshake",
+              reason: `no stream within ${connectTimeoutMs} ms`,
+            }),
+          ),
+      }),
+    )
+
+  const open = Effect.fn("Outbound.open")(function* (service: string, target: ProxyTarget) {
+    const providers = yield* resolver.resolve(service)
+    if (providers.length === 0) return yield* new NoProviders({ service })
+    const ordered = selector
+      .order(service, providers, (p) => p.peerId.toString(), Date.now())
+      .slice(0, maxAttempts)
+    const failures: ProviderFailed[] = []
+    for (const provider of ordered) {
+      const result = yield* Effect.result(attempt(service, target, provider))
+      if (Result.isSuccess(result)) {
+        selector.markHealthy(provider.peerId.toString())
+        return result.success
+      }
+      failures.push(result.failure)
+      selector.markFailed(provider.peerId.toString(), Date.now())
+      yield* Effect.logWarning(result.failure.message)
+    }
+    return yield* new AllProvidersFailed({ service, failures })
+  })
+
+  const serve = (socket: net.Socket, upstream: UpstreamOptions) =>
+    Effect.gen(function* () {
+      const target: ProxyTarget = upstream.target ?? { _tag: "Service", name: upstream.service }
+      const opened = yield* open(upstream.service, target)
+      const end = yield* runBridge(socket, opened.stream, {
+        metrics,
+        direction: "outbound",
+        idleTimeoutMs,
+        initial: opened.rest,
+      })
+      if (end._tag === "Failed") {
+        yield* Effect.logDebug(
+          `connection to ${upstream.service} via ${opened.peer} ended: ${describeEnd(end)}`,
+        )
+      }
+    }).pipe(
+      Effect.catch((error: NoProviders | ResolveFailed | AllProvidersFailed) =>
+        Effect.sync(() => {
+          if (error._tag === "NoProviders") counters.refused++
+          else counters.errors++
+          // A reset tells the caller at once that nothing will answer.
+          if (!socket.destroyed) socket.resetAndDestroy()
+        }).pipe(Effect.andThen(Effect.logError(`upstream ${upstream.service}: ${error.message}`))),
+      ),
+      Effect.onInterrupt(() => Effect.sync(() => socket.destroyed || socket.resetAndDestroy())),
+    )
+
+  const listen = Effect.fn("Outbound.listen")(function* (upstream: UpstreamOptions) {
+    const host = upstream.host ?? "127.0.0.1"
+    const run = yield* FiberSet.makeRuntime<never>()
+    const onConnection = (socket: net.Socket) => {
+      // Until the bridge owns it, an error on the socket must not crash the process.
+      socket.on("error", () => {})
+      if (active >= maxStreams) {
+        counters.refused++
+        socket.resetAndDestroy()
+        return
+      }
+      active++
+      run(serve(socket, upstream).pipe(Effect.ensuring(Effect.sync(() => active--))))
+    }
+    // pauseOnConnect: the caller's bytes wait in the kernel until a stream is ready for them.
+    const server = net.createServer(
+      { allowHalfOpen: true, pauseOnConnect: true, noDelay: true },
+      onConnection,
+    )
+    const port = yield* Effect.acquireRelease(
+      listenTcp(server, host, upstream.port).pipe(
+        Effect.mapError(
+          (cause) =>
+            new ListenFailed({ service: upstream.service, host, port: upstream.port, cause }),
+        ),
+      ),
+      () => closeServer(server),
+    )
+    return { service: upstream.service, host, port } satisfies UpstreamListener
+  })
+
+  return { listen, activeConnections: () => active }
+})
+
+const statusName = (code: StatusCode): string =>
+  Object.entries(StatusCode).find(([, value]) => value === code)?.[0] ?? `status ${code}`

@@ -1,0 +1,29 @@
+import type { PeerId } from "@libp2p/interface"
+import type { Multiaddr } from "@multiformats/multiaddr"
+import { Context, Effect, Layer } from "effect"
+import type { ResolveFailed } from "./Errors"
+
+/** A peer that serves a service, and where to dial it if there is no connection yet. */
+export interface Provider {
+  readonly peerId: PeerId
+  readonly multiaddrs: ReadonlyArray<Multiaddr>
+}
+
+/**
+ * Finds the providers of a service. The sidecar backs this with the DHT registry; tests and
+ * single-host setups use {@link Resolver.static}. An empty list means "no provider" (the proxy
+ * refuses the connection); fail with ResolveFailed only when the lookup itself broke.
+ */
+export class Resolver extends Context.Service<
+  Resolver,
+  {
+    readonly resolve: (service: string) => Effect.Effect<ReadonlyArray<Provider>, ResolveFailed>
+  }
+>()("@beemesh/proxy/Resolver") {
+  /** A fixed service → providers table. */
+  static static(table: Readonly<Record<string, ReadonlyArray<Provider>>>): Layer.Layer<Resolver> {
+    return Layer.succeed(Resolver, {
+      resolve: (service) => Effect.succeed(Object.hasOwn(table, service) ? table[service]! : []),
+    })
+  }
+}

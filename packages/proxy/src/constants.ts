@@ -1,0 +1,41 @@
+import type { YamuxMuxerInit } from "@chainsafe/libp2p-yamux"
+
+/** Default limits and timeouts; each has an option to override it. */
+export const defaults = {
+  /** Dial + stream + handshake per provider (outbound), TCP connect to the target (inbound). */
+  connectTimeoutMs: 10_000,
+  /** How long a new inbound stream may take to send its request frame. */
+  handshakeTimeoutMs: 10_000,
+  /** No byte in either direction for this long resets the connection. */
+  idleTimeoutMs: 5 * 60_000,
+  /** Concurrent bridged connections per Inbound / per Outbound. */
+  maxStreams: 4096,
+  /** Providers tried per connection before giving up. */
+  maxAttempts: 3,
+  /** A provider that failed goes to the back of the line for this long. */
+  failureCooldownMs: 10_000,
+  /**
+   * Per-stream read buffer. Yamux keeps granting window until the reader pauses, so a paused
+   * stream can still receive one full window (up to `maxStreamWindowSize`, 16 MiB by default);
+   * libp2p's default buffer of 4 MiB would reset slow streams. Must exceed the window.
+   */
+  streamReadBufferBytes: 16 * 1024 * 1024 + 256 * 1024,
+} as const
+
+/**
+ * Yamux settings for a node that carries proxy traffic: yamux's default of 1000 streams per
+ * connection is below what one busy pod pair can open at once. Use as `yamux(proxyYamuxOptions)`.
+ */
+export const proxyYamuxOptions: YamuxMuxerInit = {
+  maxInboundStreams: 8192,
+  maxOutboundStreams: 8192,
+}
+
+/**
+ * Connection-manager settings for many nodes on one IP (loopback, NAT): the default of 5 inbound
+ * connections per second per IP throttles a mesh on one host.
+ */
+export const proxyConnectionManagerOptions = {
+  inboundConnectionThreshold: 1000,
+  maxIncomingPendingConnections: 1000,
+} as const

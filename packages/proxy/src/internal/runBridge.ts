@@ -1,0 +1,44 @@
+import type { Socket } from "node:net"
+import type { Stream } from "@libp2p/interface"
+import { Effect } from "effect"
+import type { MetricsRegistry } from "../Metrics"
+import { Bridge, type BridgeEnd } from "./bridge"
+
+export interface RunBridgeOptions {
+  readonly metrics: MetricsRegistry
+  readonly direction: "inbound" | "outbound"
+  readonly idleTimeoutMs: number
+  readonly initial: Uint8Array | undefined
+}
+
+/**
+ * Runs a {@link Bridge} as an effect that completes when both sides are finished. Interruption
+ * resets both sides. Keeps the stream gauges and the buffered-bytes gauge up to date.
+ */
+export const runBridge = (
+  socket: Socket,
+  stream: Stream,
+  options: RunBridgeOptions,
+): Effect.Effect<BridgeEnd> =>
+  Effect.callback<BridgeEnd>((resume) => {
+    const counters = options.metrics[options.direction]
+    counters.streamsOpened++
+    counters.streamsOpen++
+    const bridge = new Bridge(socket, stream, {
+      idleTimeoutMs: options.idleTimeoutMs,
+      counters,
+      initial: options.initial,
+    })
+    options.metrics.track(bridge)
+    bridge.done.then((end) => {
+      options.metrics.untrack(bridge)
+      counters.streamsOpen--
+      if (end._tag === "Failed") counters.errors++
+      resume(Effect.succeed(end))
+    })
+    return Effect.sync(() => bridge.abort(new Error("proxy is shutting down")))
+  })
+
+/** A human-readable line for a bridge that did not finish cleanly. */
+export const describeEnd = (end: BridgeEnd): string =>
+  end._tag === "Closed" ? "closed" : `${end.reason}: ${end.error.message}`

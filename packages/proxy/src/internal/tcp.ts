@@ -1,0 +1,46 @@
+import * as net from "node:net"
+import { Effect } from "effect"
+
+/** Connects to host:port (half-open allowed, as the bridge needs); destroys the socket on interrupt. */
+export const connectTcp = (host: string, port: number): Effect.Effect<net.Socket, Error> =>
+  Effect.callback<net.Socket, Error>((resume) => {
+    const socket = net.connect({ host, port, allowHalfOpen: true, noDelay: true })
+    const onError = (error: Error) => {
+      socket.off("connect", onConnect)
+      socket.destroy()
+      resume(Effect.fail(error))
+    }
+    const onConnect = () => {
+      socket.off("error", onError)
+      resume(Effect.succeed(socket))
+    }
+    socket.once("error", onError)
+    socket.once("connect", onConnect)
+    return Effect.sync(() => {
+      socket.off("error", onError)
+      socket.off("connect", onConnect)
+      socket.destroy()
+    })
+  })
+
+/** Starts listening; resolves with the bound port (useful with port 0). */
+export const listenTcp = (
+  server: net.Server,
+  host: string,
+  port: number,
+): Effect.Effect<number, Error> =>
+  Effect.callback<number, Error>((resume) => {
+    const onError = (error: Error) => resume(Effect.fail(error))
+    server.once("error", onError)
+    server.listen({ host, port, backlog: 4096 }, () => {
+      server.off("error", onError)
+      const address = server.address()
+      resume(Effect.succeed(typeof address === "object" && address !== null ? address.port : port))
+    })
+  })
+
+/** Stops accepting and waits until the listening socket is closed (open connections are separate). */
+export const closeServer = (server: net.Server): Effect.Effect<void> =>
+  Effect.callback<void>((resume) => {
+    server.close(() => resume(Effect.void))
+  })
