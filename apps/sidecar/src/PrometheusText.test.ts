@@ -1,0 +1,61 @@
+import { describe, expect, it } from "vitest"
+import { renderMetrics } from "./PrometheusText"
+
+const direction = (n: number) => ({
+  bytesIn: n,
+  bytesOut: n + 1,
+  streamsOpened: n + 2,
+  streamsOpen: n + 3,
+  refused: n + 4,
+  errors: n + 5,
+})
+
+describe("renderMetrics", () => {
+  const text = renderMetrics({
+    proxy: { inbound: direction(10), outbound: direction(20), bufferedBytes: 7 },
+    registration: {
+      registered: true,
+      registrations: 3,
+      renewals: 2,
+      failures: 1,
+      lastError: undefined,
+    },
+    connections: 2,
+  })
+  const lines = text.split("\n")
+
+  it("renders every proxy counter per direction", () => {
+    expect(lines).toContain(
+      'beemesh_sidecar_proxy_bytes_total{direction="inbound",flow="received"} 10',
+    )
+    expect(lines).toContain(
+      'beemesh_sidecar_proxy_bytes_total{direction="outbound",flow="sent"} 21',
+    )
+    expect(lines).toContain('beemesh_sidecar_proxy_streams_total{direction="outbound"} 22')
+    expect(lines).toContain('beemesh_sidecar_proxy_streams_open{direction="inbound"} 13')
+    expect(lines).toContain('beemesh_sidecar_proxy_refused_total{direction="inbound"} 14')
+    expect(lines).toContain('beemesh_sidecar_proxy_errors_total{direction="outbound"} 25')
+    expect(lines).toContain("beemesh_sidecar_proxy_buffered_bytes 7")
+  })
+
+  it("renders registration state and connections", () => {
+    expect(lines).toContain("beemesh_sidecar_registered 1")
+    expect(lines).toContain("beemesh_sidecar_registrations_total 3")
+    expect(lines).toContain("beemesh_sidecar_registration_failures_total 1")
+    expect(lines).toContain("beemesh_sidecar_libp2p_connections 2")
+  })
+
+  it("is well-formed exposition text: HELP and TYPE before each family's samples", () => {
+    expect(text.endsWith("\n")).toBe(true)
+    const seen = new Set<string>()
+    for (const line of lines.filter((l) => l !== "")) {
+      const m = /^# TYPE (\S+) (counter|gauge)$/.exec(line)
+      if (m) seen.add(m[1]!)
+      else if (!line.startsWith("# HELP ")) {
+        expect(line).toMatch(/^[a-z_][a-z0-9_]*(\{[^}]*\})? \d+$/)
+        expect(seen.has(line.split(/[{ ]/)[0]!)).toBe(true)
+      }
+    }
+    expect(seen.size).toBe(10)
+  })
+})
