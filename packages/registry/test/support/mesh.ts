@@ -1,0 +1,101 @@
+import { Context, Data, Effect, Layer, Scope } from "effect"
+import { Libp2pNode, type Libp2pNodeOptions, type Libp2pNodeShape } from "../../src/Libp2pNode"
+import { Registry, type RegistryOptions, type RegistryShape } from "../../src/Registry"
+
+/** One in-process Beemesh node: libp2p host + registry, in its own closeable scope. */
+export interface MeshNode {
+  readonly index: number
+  readonly libp2p: Libp2pNodeShape
+  readonly registry: RegistryShape
+  readonly scope: Scope.Closeable
+}
+
+export class WaitTimedOut extends Data.TaggedError("WaitTimedOut")<{
+  readonly what: string
+  readonly timeoutMs: number
+  readonly last: string
+}> {
+  override get message() {
+    return `timed out after ${this.timeoutMs} ms waiting for ${this.what} (last: ${this.last})`
+  }
+}
+
+/** Polls `effect` until `done` holds; fails with WaitTimedOut naming what was awaited. */
+export const eventually = <A, E, R>(
+  what: string,
+  effect: Effect.Effect<A, E, R>,
+  done: (a: A) => boolean,
+  options: { readonly timeoutMs?: number; readonly intervalMs?: number } = {},
+): Effect.Effect<A, E | WaitTimedOut, R> => {
+  const timeoutMs = options.timeoutMs ?? 20_000
+  const deadline = Date.now() + timeoutMs
+  const attempt: Effect.Effect<A, E | WaitTimedOut, R> = effect.pipe(
+    Effect.flatMap((a) => {
+      if (done(a)) return Effect.succeed(a)
+      if (Date.now() > deadline) {
+        return Effect.fail(
+          new WaitTimedOut({ what, timeoutMs, last: JSON.stringify(a)?.slice(0, 300) ?? "" }),
+        )
+      }
+      return Effect.sleep(options.intervalMs ?? 200).pipe(Effect.andThen(() => attempt))
+    }),
+  )
+  return attempt
+}
+
+export const startNode = (
+  parent: Scope.Scope,
+  index: number,
+  nodeOptions: Libp2pNodeOptions,
+  registryOptions: RegistryOptions,
+) =>
+  Effect.gen(function* () {
+    const scope = yield* Scope.fork(parent)
+    const layer = Registry.layer(registryOptions).pipe(
+      Layer.provideMerge(Libp2pNode.layer(nodeOptions)),
+    )
+    const context = yield* Layer.buildWithScope(layer, scope)
+    return {
+      index,
+      libp2p: Context.get(context, Libp2pNode),
+      registry: Context.get(context, Registry),
+      scope,
+    } satisfies MeshNode
+  })
+
+export interface MeshOptions {
+  readonly registry?: RegistryOptions
+  /** Minimum routing-table size every node must reach before the mesh counts as formed. */
+  readonly minRoutingTable?: number
+  readonly formTimeoutMs?: number
+}
+
+/**
+ * Starts `size` nodes on 127.0.0.1 (ephemeral ports), each bootstrapping to the first two, and
+ * waits until every routing table holds a few peers. All nodes stop when the scope closes.
+ */
+export const startMesh = (size: number, options: MeshOptions = {}) =>
+  Effect.gen(function* () {
+    const parent = yield* Effect.scope
+    const registryOptions = options.registry ?? {}
+    const seeds: MeshNode[] = []
+    for (let i = 0; i < Math.min(2, size); i++) {
+      const bootstrap = seeds.map((s) => s.libp2p.multiaddrs()[0]!.toString())
+      seeds.push(yield* startNode(parent, i, { bootstrap }, registryOptions))
+    }
+    const bootstrap = seeds.map((s) => s.libp2p.multiaddrs()[0]!.toString())
+    const rest = yield* Effect.forEach(
+      Array.from({ length: size - seeds.length }, (_, i) => i + seeds.length),
+      (i) => startNode(parent, i, { bootstrap }, registryOptions),
+      { concurrency: 8 },
+    )
+    const nodes = [...seeds, ...rest]
+    const min = Math.min(options.minRoutingTable ?? 3, size - 1)
+    yield* eventually(
+      `every routing table to hold at least ${min} peers`,
+      Effect.sync(() => nodes.map((n) => n.libp2p.routingTableSize())),
+      (sizes) => sizes.every((s) => s >= min),
+      { timeoutMs: options.formTimeoutMs ?? 30_000 },
+    )
+    return nodes
+  })
