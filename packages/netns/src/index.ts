@@ -1,1 +1,6 @@
+export * from "./Errors.js"
+export * from "./HostTools.js"
+export * from "./NamespaceTarget.js"
+export * from "./Netns.js"
+export * from "./Slirp.js"
 export * from "./SlirpOptions.js"

@@ -1,0 +1,396 @@
+/**
+ * slirp4netns attached to a network namespace, as a scoped resource: started with the options,
+ * awaited through its ready fd, port forwards through its API socket; release stops its process
+ * group and removes the socket.
+ */
+import { randomBytes } from "node:crypto"
+import { mkdir, rm } from "node:fs/promises"
+import type { Readable } from "node:stream"
+import { Context, Data, Effect, Layer, type Scope } from "effect"
+import type { CommandError } from "./Errors.js"
+import { HostTools } from "./HostTools.js"
+import { run } from "./internal/command.js"
+import { spawnScoped } from "./internal/process.js"
+import { slirpApiCall } from "./internal/slirpApi.js"
+import {
+  featuresFor,
+  MINIMUM_VERSION,
+  probeSlirp,
+  type SlirpInfo,
+  seccompUsable,
+  versionAtLeast,
+} from "./internal/slirpProbe.js"
+import { enterArgv, type NamespaceTarget, resolveTarget } from "./NamespaceTarget.js"
+import {
+  renderSlirpArgs,
+  type SlirpAddresses,
+  type SlirpOptions,
+  type SlirpOptionsInvalid,
+  slirpAddresses,
+  validateSlirpOptions,
+} from "./SlirpOptions.js"
+
+export type { SlirpInfo } from "./internal/slirpProbe.js"
+
+/** slirp4netns is missing, too old, or lacks a feature the options need. */
+export class SlirpUnavailable extends Data.TaggedError("SlirpUnavailable")<{
+  readonly reason: string
+  readonly hint: string
+}> {
+  override get message() {
+    return `slirp4netns unavailable: ${this.reason}; fix: ${this.hint}`
+  }
+}
+
+/** slirp4netns exited before it signalled readiness. */
+export class SlirpStartFailed extends Data.TaggedError("SlirpStartFailed")<{
+  readonly command: ReadonlyArray<string>
+  readonly exitCode: number | undefined
+  readonly stderr: string
+}> {
+  override get message() {
+    return `slirp4netns exited (code ${this.exitCode ?? "signal"}) before it was ready: ${this.stderr.trim() || "(no stderr)"}; command: ${this.command.join(" ")}`
+  }
+}
+
+/** slirp4netns did not write to its ready fd in time (it is stopped). */
+export class SlirpReadyTimeout extends Data.TaggedError("SlirpReadyTimeout")<{
+  readonly timeoutMs: number
+  readonly target: string
+  readonly stderr: string
+}> {
+  override get message() {
+    return `slirp4netns for ${this.target} was not ready within ${this.timeoutMs} ms: ${this.stderr.trim() || "(no stderr)"}`
+  }
+}
+
+/** A request on the API socket failed or was refused. */
+export class SlirpApiFailed extends Data.TaggedError("SlirpApiFailed")<{
+  readonly socket: string
+  readonly request: string
+  readonly reason: string
+}> {
+  override get message() {
+    return `slirp4netns API ${this.socket}: ${this.request} failed: ${this.reason}`
+  }
+}
+
+export type SlirpStartError =
+  | SlirpOptionsInvalid
+  | SlirpUnavailable
+  | SlirpStartFailed
+  | SlirpReadyTimeout
+
+export interface HostForwardSpec {
+  readonly proto?: "tcp" | "udp"
+  /** Host address to listen on (default 127.0.0.1: nothing is exposed beyond the host). */
+  readonly hostAddr?: string
+  /** Host port; 0 is refused by slirp4netns, pick a free one. */
+  readonly hostPort: number
+  /** Guest address (default: the guest, CIDR .100). */
+  readonly guestAddr?: string
+  readonly guestPort: number
+}
+
+export interface HostForward {
+  readonly id: number
+  readonly proto: string
+  readonly hostAddr: string
+  readonly hostPort: number
+  readonly guestAddr: string
+  readonly guestPort: number
+}
+
+export interface SlirpStartOptions {
+  readonly target: NamespaceTarget
+  readonly options: SlirpOptions
+  /** Name of the tap device inside the namespace (default tap0). */
+  readonly tapName?: string
+  /** Where the API socket goes (default: a unique file in HostTools.runtimeDir). */
+  readonly apiSocket?: string
+  /**
+   * `--enable-sandbox` (own mount namespace, capabilities dropped). "auto" (default): when running
+   * as root with the feature available. As root it runs inside `unshare --mount --propagation
+   * private`: slirp4netns' sandbox makes only `/` private and, on hosts where /run is not a mount
+   * point, its pivot_root unmount propagates back and detaches every /run/netns/* mount.
+   */
+  readonly sandbox?: "auto" | boolean
+  /** `--enable-seccomp`. "auto" (default): when slirp4netns was built with libseccomp. */
+  readonly seccomp?: "auto" | boolean
+  /** Default 10 s. */
+  readonly readyTimeoutMs?: number
+  /**
+   * With IPv6 on, also wait until the guest's SLAAC address is usable (default true), so the
+   * handle is ready for IPv6 traffic when returned.
+   */
+  readonly waitForIpv6?: boolean
+}
+
+export interface SlirpHandle {
+  readonly pid: number
+  readonly apiSocket: string
+  readonly tapName: string
+  readonly options: SlirpOptions
+  readonly addresses: SlirpAddresses
+  readonly sandbox: boolean
+  readonly seccomp: boolean
+  readonly info: SlirpInfo
+  readonly addHostForward: (spec: HostForwardSpec) => Effect.Effect<HostForward, SlirpApiFailed>
+  readonly listHostForwards: () => Effect.Effect<ReadonlyArray<HostForward>, SlirpApiFailed>
+  readonly removeHostForward: (id: number) => Effect.Effect<void, SlirpApiFailed>
+  /** A forward removed when the scope closes. */
+  readonly hostForward: (
+    spec: HostForwardSpec,
+  ) => Effect.Effect<HostForward, SlirpApiFailed, Scope.Scope>
+}
+
+export interface SlirpShape {
+  readonly start: (
+    options: SlirpStartOptions,
+  ) => Effect.Effect<SlirpHandle, SlirpStartError, Scope.Scope>
+  /** Version, libslirp and feature flags of the installed binary (probed once). */
+  readonly info: Effect.Effect<SlirpInfo, SlirpUnavailable>
+}
+
+const API_TIMEOUT_MS = 5000
+
+const unavailable = (error: CommandError) =>
+  new SlirpUnavailable({
+    reason: error.message,
+    hint:
+      error._tag === "CommandNotFound"
+        ? error.hint
+        : "check that slirp4netns runs: slirp4netns --version",
+  })
+
+/** Resolves with the first chunk on the ready fd (slirp4netns writes "1"). */
+const readyFd = (fd: Readable) =>
+  Effect.callback<void>((resume) => {
+    const onData = () => resume(Effect.void)
+    fd.once("data", onData)
+    return Effect.sync(() => fd.off("data", onData))
+  })
+
+interface RawForward {
+  readonly id: number
+  readonly proto: string
+  readonly host_addr: string
+  readonly host_port: number
+  readonly guest_addr: string
+  readonly guest_port: number
+}
+
+const fromRaw = (raw: RawForward): HostForward => ({
+  id: raw.id,
+  proto: raw.proto,
+  hostAddr: raw.host_addr,
+  hostPort: raw.host_port,
+  guestAddr: raw.guest_addr,
+  guestPort: raw.guest_port,
+})
+
+const makeApi = (apiSocket: string, guest: string) => {
+  const call = (request: { readonly execute: string; readonly arguments?: object }) =>
+    slirpApiCall(apiSocket, request, API_TIMEOUT_MS).pipe(
+      Effect.flatMap((response) => {
+        const r = response as { error?: { desc?: string } }
+        return r.error === undefined
+          ? Effect.succeed(response)
+          : Effect.fail(r.error.desc ?? JSON.stringify(r.error))
+      }),
+      Effect.mapError(
+        (reason) =>
+          new SlirpApiFailed({ socket: apiSocket, request: JSON.stringify(request), reason }),
+      ),
+    )
+
+  const listHostForwards = Effect.fn("Slirp.listHostForwards")(function* () {
+    const response = (yield* call({ execute: "list_hostfwd" })) as {
+      entries?: ReadonlyArray<RawForward>
+      return?: { entries?: ReadonlyArray<RawForward> }
+    }
+    return (response.entries ?? response.return?.entries ?? []).map(fromRaw)
+  })
+
+  const addHostForward = Effect.fn("Slirp.addHostForward")(function* (spec: HostForwardSpec) {
+    const args = {
+      proto: spec.proto ?? "tcp",
+      host_addr: spec.hostAddr ?? "127.0.0.1",
+      host_port: spec.hostPort,
+      guest_addr: spec.guestAddr ?? guest,
+      guest_port: spec.guestPort,
+    }
+    const response = (yield* call({ execute: "add_hostfwd", arguments: args })) as {
+      return?: { id?: number }
+    }
+    const id = response.return?.id
+    if (typeof id !== "number") {
+      return yield* new SlirpApiFailed({
+        socket: apiSocket,
+        request: "add_hostfwd",
+        reason: `unexpected answer ${JSON.stringify(response)}`,
+      })
+    }
+    return {
+      id,
+      proto: args.proto,
+      hostAddr: args.host_addr,
+      hostPort: args.host_port,
+      guestAddr: args.guest_addr,
+      guestPort: args.guest_port,
+    } satisfies HostForward
+  })
+
+  const removeHostForward = Effect.fn("Slirp.removeHostForward")(function* (id: number) {
+    yield* call({ execute: "remove_hostfwd", arguments: { id } })
+  })
+
+  const hostForward = (spec: HostForwardSpec) =>
+    Effect.acquireRelease(addHostForward(spec), (forward) =>
+      removeHostForward(forward.id).pipe(Effect.ignore),
+    )
+
+  return { listHostForwards, addHostForward, removeHostForward, hostForward }
+}
+
+const make = Effect.gen(function* () {
+  const tools = yield* HostTools
+  const info = yield* Effect.cached(probeSlirp(tools).pipe(Effect.mapError(unavailable)))
+  const isRoot = process.geteuid?.() === 0
+
+  const start = Effect.fn("Slirp.start")(function* (config: SlirpStartOptions) {
+    const options = yield* validateSlirpOptions(config.options)
+    const slirp = yield* info
+    if (!versionAtLeast(slirp.version, MINIMUM_VERSION)) {
+      return yield* new SlirpUnavailable({
+        reason: `version ${slirp.version} is older than ${MINIMUM_VERSION}`,
+        hint: "install slirp4netns >= 1.1 (Debian 12: apt-get install slirp4netns)",
+      })
+    }
+    const { netns, userns } = resolveTarget(config.target)
+    const missing = featuresFor(options, { userns: userns !== undefined }).filter(
+      (f) => !slirp.features.includes(f),
+    )
+    if (missing.length > 0) {
+      return yield* new SlirpUnavailable({
+        reason: `slirp4netns ${slirp.version} lacks --${missing.join(", --")}`,
+        hint: "install a newer slirp4netns",
+      })
+    }
+    const sandbox =
+      config.sandbox === "auto" || config.sandbox === undefined
+        ? isRoot && slirp.features.includes("enable-sandbox")
+        : config.sandbox
+    const seccomp =
+      config.seccomp === "auto" || config.seccomp === undefined
+        ? seccompUsable(slirp)
+        : config.seccomp
+    const tapName = config.tapName ?? "tap0"
+    const apiSocket =
+      config.apiSocket ?? `${tools.runtimeDir}/slirp-${randomBytes(6).toString("hex")}.sock`
+    if (config.apiSocket === undefined) {
+      yield* Effect.promise(() => mkdir(tools.runtimeDir, { recursive: true, mode: 0o700 }))
+    }
+    // Registered before the process, so it runs after the process group is gone.
+    yield* Effect.addFinalizer(() => Effect.promise(() => rm(apiSocket, { force: true })))
+
+    const slirpArgv = [
+      tools.slirp4netns,
+      "--configure",
+      "--ready-fd=3",
+      "--exit-fd=4",
+      `--api-socket=${apiSocket}`,
+      ...(sandbox ? ["--enable-sandbox"] : []),
+      ...(seccomp ? ["--enable-seccomp"] : []),
+      ...renderSlirpArgs(options),
+      "--netns-type=path",
+      ...(userns === undefined ? [] : [`--userns-path=${userns}`]),
+      netns,
+      tapName,
+    ]
+    const argv: [string, ...Array<string>] =
+      sandbox && isRoot
+        ? [tools.unshare, "--mount", "--propagation", "private", "--", ...slirpArgv]
+        : (slirpArgv as [string, ...Array<string>])
+    const proc = yield* spawnScoped(tools, argv, { extraFds: 2 }).pipe(
+      Effect.mapError((error) =>
+        error._tag === "CommandNotFound"
+          ? unavailable(error)
+          : new SlirpStartFailed({ command: argv, exitCode: undefined, stderr: error.stderr }),
+      ),
+    )
+    const readyTimeoutMs = config.readyTimeoutMs ?? 10_000
+    const outcome = yield* Effect.raceFirst(
+      readyFd(proc.fds[0]!).pipe(Effect.as("ready" as const)),
+      proc.exited,
+    ).pipe(Effect.timeoutOption(readyTimeoutMs))
+    if (outcome._tag === "None") {
+      return yield* new SlirpReadyTimeout({
+        timeoutMs: readyTimeoutMs,
+        target: netns,
+        stderr: proc.stderrText(),
+      })
+    }
+    if (outcome.value !== "ready") {
+      return yield* new SlirpStartFailed({
+        command: argv,
+        exitCode: outcome.value.exitCode,
+        stderr: proc.stderrText(),
+      })
+    }
+    if (options.enableIpv6 && config.waitForIpv6 !== false) {
+      // SLAAC finishes after slirp4netns' ready signal (router advertisement, then duplicate
+      // address detection); until then IPv6 connections fail with EADDRNOTAVAIL/ENETUNREACH.
+      const probe = run(
+        tools,
+        enterArgv(tools, config.target, [
+          tools.ip,
+          "-6",
+          "-o",
+          "addr",
+          "show",
+          "dev",
+          tapName,
+          "scope",
+          "global",
+          "-tentative",
+        ]),
+        { timeoutMs: 5000 },
+      ).pipe(
+        Effect.map((r) => r.stdout.includes("inet6")),
+        Effect.orElseSucceed(() => false),
+      )
+      const deadline = Date.now() + readyTimeoutMs
+      let ready = yield* probe
+      while (!ready && Date.now() < deadline) {
+        yield* Effect.sleep(50)
+        ready = yield* probe
+      }
+      if (!ready) {
+        return yield* new SlirpReadyTimeout({
+          timeoutMs: readyTimeoutMs,
+          target: `${netns} (IPv6 address on ${tapName})`,
+          stderr: proc.stderrText(),
+        })
+      }
+    }
+    const addresses = slirpAddresses(options)
+    return {
+      pid: proc.pid,
+      apiSocket,
+      tapName,
+      options,
+      addresses,
+      sandbox,
+      seccomp,
+      info: slirp,
+      ...makeApi(apiSocket, addresses.guest),
+    } satisfies SlirpHandle
+  })
+
+  return { start, info } satisfies SlirpShape
+})
+
+export class Slirp extends Context.Service<Slirp, SlirpShape>()("@beemesh/netns/Slirp") {
+  static readonly layer = Layer.effect(Slirp, make)
+}

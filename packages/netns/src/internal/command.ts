@@ -1,0 +1,71 @@
+import { Effect } from "effect"
+import { execa } from "execa"
+import {
+  type CommandError,
+  CommandFailed,
+  CommandNotFound,
+  CommandTimedOut,
+  INSTALL_HINTS,
+} from "../Errors.js"
+import type { HostToolsShape } from "../HostTools.js"
+
+export interface RunOptions {
+  readonly input?: string
+  /** Default 30 s: every host command here is quick; a hang is a fault worth reporting. */
+  readonly timeoutMs?: number
+}
+
+export interface CommandResult {
+  readonly stdout: string
+  readonly stderr: string
+}
+
+export const envFor = (tools: HostToolsShape) =>
+  tools.searchPath === undefined ? {} : { env: { PATH: tools.searchPath } }
+
+export const searchPathOf = (tools: HostToolsShape) => tools.searchPath ?? "(inherited)"
+
+export const notFound = (tools: HostToolsShape, command: string) =>
+  new CommandNotFound({
+    command,
+    searchPath: searchPathOf(tools),
+    hint: INSTALL_HINTS[command.split("/").pop() ?? command] ?? `install ${command}`,
+  })
+
+/** Runs a program to completion (argument array, no shell); interruption kills it. */
+export const run = (
+  tools: HostToolsShape,
+  argv: readonly [string, ...Array<string>],
+  options: RunOptions = {},
+): Effect.Effect<CommandResult, CommandError> => {
+  const [file, ...args] = argv
+  const timeoutMs = options.timeoutMs ?? 30_000
+  return Effect.promise((signal) =>
+    execa(file, args, {
+      ...envFor(tools),
+      reject: false,
+      timeout: timeoutMs,
+      cancelSignal: signal,
+      ...(options.input === undefined ? { stdin: "ignore" as const } : { input: options.input }),
+    }),
+  ).pipe(
+    Effect.flatMap((result): Effect.Effect<CommandResult, CommandError> => {
+      if (result.code === "ENOENT" && result.exitCode === undefined) {
+        return Effect.fail(notFound(tools, file))
+      }
+      if (result.timedOut) {
+        return Effect.fail(new CommandTimedOut({ command: argv, timeoutMs }))
+      }
+      if (result.failed) {
+        return Effect.fail(
+          new CommandFailed({
+            command: argv,
+            exitCode: result.exitCode,
+            stderr: String(result.stderr ?? result.message),
+          }),
+        )
+      }
+      return Effect.succeed({ stdout: String(result.stdout), stderr: String(result.stderr) })
+    }),
+  )
+}

@@ -1,0 +1,149 @@
+import { existsSync } from "node:fs"
+import { describe, expect, layer } from "@effect/vitest"
+import { Effect, Exit, Scope } from "effect"
+import { Netns } from "../../src/Netns.js"
+import { Slirp } from "../../src/Slirp.js"
+import { defaultSlirpOptions } from "../../src/SlirpOptions.js"
+import {
+  connectFrom,
+  connectHost,
+  freePort,
+  hostListener,
+  netnsExists,
+  netnsListener,
+  processAlive,
+  requirePrerequisites,
+  TestLayer,
+} from "./helpers.js"
+
+requirePrerequisites()
+
+const addrs = (output: string) => [...output.matchAll(/inet6? (\S+)/g)].map((m) => m[1]!)
+
+describe("Slirp (real slirp4netns)", () => {
+  layer(TestLayer, { excludeTestServices: true })((it) => {
+    it.effect("default options: guest address from the CIDR, IPv6, MTU 1500, sandbox", () =>
+      Effect.gen(function* () {
+        const netns = yield* Netns
+        const ns = yield* netns.create({ namePrefix: "bm-test" })
+        const slirp = yield* (yield* Slirp).start({
+          target: ns.target,
+          options: defaultSlirpOptions,
+        })
+        const out = (yield* netns.exec(ns.target, ["ip", "-o", "addr", "show", "dev", "tap0"]))
+          .stdout
+        const inet = addrs(out)
+        expect(inet).toContain("10.0.2.100/24")
+        expect(inet.some((a) => a.startsWith("fd00::") && a.endsWith("/64"))).toBe(true)
+        const link = (yield* netns.exec(ns.target, ["ip", "-o", "link", "show", "dev", "tap0"]))
+          .stdout
+        expect(link).toMatch(/mtu 1500 /)
+        expect(slirp.addresses.gateway).toBe("10.0.2.2")
+        expect(slirp.sandbox).toBe(true)
+        expect(slirp.seccomp).toBe(true)
+        expect(existsSync(slirp.apiSocket)).toBe(true)
+      }),
+    )
+
+    it.effect("another CIDR and MTU, IPv6 off: no global IPv6 address", () =>
+      Effect.gen(function* () {
+        const netns = yield* Netns
+        const ns = yield* netns.create({ namePrefix: "bm-test" })
+        yield* (yield* Slirp).start({
+          target: ns.target,
+          options: { ...defaultSlirpOptions, enableIpv6: false, cidr: "10.88.0.0/16", mtu: 9000 },
+        })
+        const out = (yield* netns.exec(ns.target, ["ip", "-o", "addr", "show", "dev", "tap0"]))
+          .stdout
+        const inet = addrs(out)
+        expect(inet).toContain("10.88.0.100/16")
+        expect(inet.filter((a) => a.includes(":") && !a.startsWith("fe80:"))).toEqual([])
+        const link = (yield* netns.exec(ns.target, ["ip", "-o", "link", "show", "dev", "tap0"]))
+          .stdout
+        expect(link).toMatch(/mtu 9000 /)
+        const route = (yield* netns.exec(ns.target, ["ip", "route", "show", "default"])).stdout
+        expect(route).toContain("via 10.88.0.2")
+      }),
+    )
+
+    it.effect(
+      "host loopback allowed: the host's 127.0.0.1 and ::1 are reachable at the gateway",
+      () =>
+        Effect.gen(function* () {
+          const netns = yield* Netns
+          const ns = yield* netns.create({ namePrefix: "bm-test" })
+          yield* (yield* Slirp).start({ target: ns.target, options: defaultSlirpOptions })
+          const v4 = yield* hostListener("127.0.0.1")
+          const v6 = yield* hostListener("::1")
+          const r4 = yield* connectFrom(ns.target, "10.0.2.2", v4.port)
+          expect(r4.outcome, r4.output).toBe("connected")
+          expect(v4.accepted).toEqual(["127.0.0.1"])
+          const r6 = yield* connectFrom(ns.target, "fd00::2", v6.port)
+          expect(r6.outcome, r6.output).toBe("connected")
+          expect(v6.accepted).toEqual(["::1"])
+        }),
+    )
+
+    it.effect("host loopback off: the host's 127.0.0.1 is not reachable", () =>
+      Effect.gen(function* () {
+        const netns = yield* Netns
+        const ns = yield* netns.create({ namePrefix: "bm-test" })
+        yield* (yield* Slirp).start({
+          target: ns.target,
+          options: { ...defaultSlirpOptions, allowHostLoopback: false },
+        })
+        const v4 = yield* hostListener("127.0.0.1")
+        const r4 = yield* connectFrom(ns.target, "10.0.2.2", v4.port)
+        expect(r4.outcome, r4.output).not.toBe("connected")
+        expect(v4.accepted).toEqual([])
+      }),
+    )
+
+    it.effect("host port forward through the API socket: add, list, reach, remove", () =>
+      Effect.gen(function* () {
+        const netns = yield* Netns
+        const ns = yield* netns.create({ namePrefix: "bm-test" })
+        const slirp = yield* (yield* Slirp).start({
+          target: ns.target,
+          options: defaultSlirpOptions,
+        })
+        yield* netnsListener(ns.target, "0.0.0.0", 8080)
+        const hostPort = yield* freePort()
+        const forward = yield* slirp.addHostForward({ hostPort, guestPort: 8080 })
+        expect(forward).toMatchObject({ hostAddr: "127.0.0.1", guestAddr: "10.0.2.100" })
+        expect(yield* slirp.listHostForwards()).toEqual([forward])
+        const reply = yield* connectHost("127.0.0.1", hostPort)
+        expect(reply).toEqual({ outcome: "connected", output: "pong 8080" })
+        // slirp4netns refuses a duplicate forward with a typed error
+        const dup = yield* Effect.flip(slirp.addHostForward({ hostPort, guestPort: 8080 }))
+        expect(dup._tag).toBe("SlirpApiFailed")
+        yield* slirp.removeHostForward(forward.id)
+        expect(yield* slirp.listHostForwards()).toEqual([])
+        const after = yield* connectHost("127.0.0.1", hostPort)
+        expect(after.outcome).not.toBe("connected")
+      }),
+    )
+
+    it.effect("release: no namespace, no slirp4netns process, no socket", () =>
+      Effect.gen(function* () {
+        const scope = yield* Scope.make()
+        const { ns, slirp } = yield* Effect.gen(function* () {
+          const ns = yield* (yield* Netns).create({ namePrefix: "bm-test" })
+          const slirp = yield* (yield* Slirp).start({
+            target: ns.target,
+            options: defaultSlirpOptions,
+          })
+          yield* slirp.hostForward({ hostPort: yield* freePort(), guestPort: 80 })
+          return { ns, slirp }
+        }).pipe(Scope.provide(scope))
+        expect(yield* Effect.promise(() => processAlive(slirp.pid))).toBe(true)
+        expect(yield* Effect.promise(() => netnsExists(ns.name))).toBe(true)
+        yield* Scope.close(scope, Exit.void)
+        expect(yield* Effect.promise(() => processAlive(slirp.pid))).toBe(false)
+        expect(existsSync(slirp.apiSocket)).toBe(false)
+        expect(yield* Effect.promise(() => netnsExists(ns.name))).toBe(false)
+        expect(existsSync(ns.path)).toBe(false)
+      }),
+    )
+  })
+})
