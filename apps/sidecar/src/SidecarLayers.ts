@@ -1,0 +1,167 @@
+/**
+ * The sidecar's parts as Layers over its configuration. main.ts stacks them so that they start in
+ * the order node → proxy → upstream listeners → drain → registration → health, and stop in the
+ * reverse order: health off, unregister, drain open streams, close listeners, stop the node.
+ */
+import {
+  Inbound,
+  Libp2pNode,
+  type ListenFailed,
+  Outbound,
+  type ProtocolRegistrationFailed,
+  ProxyMetrics,
+  proxyConnectionManagerOptions,
+  proxyYamuxOptions,
+} from "@beemesh/proxy"
+import { Duration, Effect, Layer } from "effect"
+import { AgentClient } from "./AgentClient"
+import { AgentResolverLayer } from "./AgentResolver"
+import { type HealthListenFailed, serveHealth } from "./HealthServer"
+import { renderMetrics } from "./PrometheusText"
+import { Registrar } from "./Registrar"
+import { SidecarConfig, type SidecarSettings } from "./SidecarConfig"
+import { SidecarNode } from "./SidecarNode"
+
+/** Time budgets of a shutdown that must end within 2 s in total. */
+export const shutdownBudget = {
+  unregisterMs: 600,
+  drainMs: 600,
+  /** Stopping the libp2p node is bounded separately (500 ms, in SidecarNode). */
+} as const
+
+export const NodeLayer = SidecarNode.layer({
+  yamux: proxyYamuxOptions,
+  connectionManager: proxyConnectionManagerOptions,
+})
+
+/** Hands the sidecar's node to the proxy. */
+export const ProxyNodeLayer: Layer.Layer<Libp2pNode, never, SidecarNode> = Layer.effect(
+  Libp2pNode,
+  Effect.gen(function* () {
+    return (yield* SidecarNode).node
+  }),
+)
+
+/** Inbound streams are exposed to the app's ports on 127.0.0.1, by service name. */
+export const InboundLayer: Layer.Layer<
+  Inbound,
+  ProtocolRegistrationFailed,
+  SidecarConfig | Libp2pNode | ProxyMetrics
+> = Layer.unwrap(
+  Effect.gen(function* () {
+    const config = yield* SidecarConfig
+    return Inbound.layer({
+      services: Object.fromEntries(
+        config.services.map((s) => [s.name, { host: "127.0.0.1", port: s.port }]),
+      ),
+    })
+  }),
+)
+
+/** One upstream listener on 127.0.0.1:<port> per configured upstream service. */
+export const UpstreamsLayer: Layer.Layer<never, ListenFailed, SidecarConfig | Outbound> =
+  Layer.effectDiscard(
+    Effect.gen(function* () {
+      const config = yield* SidecarConfig
+      const outbound = yield* Outbound
+      for (const u of config.upstreams) {
+        yield* outbound.listen({ service: u.service, host: "127.0.0.1", port: u.port })
+      }
+    }),
+  )
+
+/**
+ * At shutdown (after unregistering, before the listeners close) waits a moment for open streams
+ * to finish, so that requests in flight are not cut.
+ */
+export const DrainLayer: Layer.Layer<never, never, Inbound | Outbound> = Layer.effectDiscard(
+  Effect.gen(function* () {
+    const inbound = yield* Inbound
+    const outbound = yield* Outbound
+    const open = () => inbound.activeStreams() + outbound.activeConnections()
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function* () {
+        const deadline = Date.now() + shutdownBudget.drainMs
+        while (open() > 0 && Date.now() < deadline) yield* Effect.sleep(Duration.millis(20))
+        if (open() > 0) yield* Effect.logWarning(`drain: closing ${open()} open streams`)
+      }),
+    )
+  }),
+)
+
+export const RegistrarLayer: Layer.Layer<
+  Registrar,
+  never,
+  AgentClient | SidecarConfig | SidecarNode
+> = Layer.effect(
+  Registrar,
+  Effect.gen(function* () {
+    const config = yield* SidecarConfig
+    const node = yield* SidecarNode
+    const client = yield* AgentClient
+    return yield* Registrar.make(
+      client,
+      {
+        namespace: config.namespace,
+        workload: config.workload,
+        pod: config.pod,
+        peerId: node.peerId,
+        multiaddrs: node.advertise,
+        services: config.services,
+      },
+      { unregisterTimeoutMs: shutdownBudget.unregisterMs },
+    )
+  }),
+)
+
+export const HealthLayer: Layer.Layer<
+  never,
+  HealthListenFailed,
+  SidecarConfig | SidecarNode | Registrar | ProxyMetrics
+> = Layer.effectDiscard(
+  Effect.gen(function* () {
+    const config = yield* SidecarConfig
+    const node = yield* SidecarNode
+    const registrar = yield* Registrar
+    const metrics = yield* ProxyMetrics
+    yield* serveHealth(
+      {
+        readiness: () => {
+          const status = registrar.status()
+          const reasons: Array<string> = []
+          if (node.node.status !== "started") reasons.push(`libp2p node is ${node.node.status}`)
+          if (!status.registered)
+            reasons.push(
+              `not registered with the agent${status.lastError === undefined ? "" : ` (${status.lastError})`}`,
+            )
+          return { ready: reasons.length === 0, reasons }
+        },
+        metrics: () =>
+          renderMetrics({
+            proxy: metrics.snapshot(),
+            registration: registrar.status(),
+            connections: node.node.getConnections().length,
+          }),
+      },
+      config.healthHost,
+      config.healthPort,
+    )
+  }),
+)
+
+/** The whole sidecar for one configuration. */
+export const sidecarLayer = (settings: SidecarSettings) => {
+  const base = AgentClient.layer.pipe(
+    Layer.provideMerge(Layer.mergeAll(SidecarConfig.layer(settings), ProxyMetrics.layer)),
+  )
+  const node = NodeLayer.pipe(Layer.provideMerge(base))
+  const proxy = Layer.mergeAll(InboundLayer, Outbound.layer()).pipe(
+    Layer.provideMerge(Layer.mergeAll(ProxyNodeLayer, AgentResolverLayer)),
+    Layer.provideMerge(node),
+  )
+  return HealthLayer.pipe(
+    Layer.provideMerge(RegistrarLayer),
+    Layer.provideMerge(Layer.mergeAll(UpstreamsLayer, DrainLayer)),
+    Layer.provideMerge(proxy),
+  )
+}
