@@ -1,3 +1,4 @@
 import { beemeshVitestConfig } from "@beemesh/vitest-config"
 
-export default beemeshVitestConfig()
+// Integration files share one host Podman and build the same test images: run them one at a time.
+export default beemeshVitestConfig({ integrationSequential: true })

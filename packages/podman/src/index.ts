@@ -1,1 +1,10 @@
-export {}
+export * from "./EmbeddedService.js"
+export * from "./Errors.js"
+export * from "./IsolatedPod.js"
+export * from "./Ownership.js"
+export * from "./PodmanClient.js"
+export * from "./PodSpec.js"
+export * from "./Responses.js"
+export * from "./Socket.js"
+export * from "./Sweeper.js"
+export * from "./Waits.js"

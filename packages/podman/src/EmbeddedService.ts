@@ -1,0 +1,145 @@
+/**
+ * `podman system service --time=0 unix://<path>` as a scoped child: started when no service
+ * listens, stopped with its whole process group on release, its socket and directory removed.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Effect, type Scope } from "effect"
+import { execa } from "execa"
+import { PodmanUnavailable } from "./Errors.js"
+import { request } from "./internal/http.js"
+import { containerLimits } from "./internal/limits.js"
+
+export interface EmbeddedServiceOptions {
+  /** The podman executable (default `podman` on PATH). */
+  readonly podmanPath?: string
+  /** Where to listen; default a fresh private directory under the system temp dir. */
+  readonly socketPath?: string
+  /**
+   * Configuration of the service. `generated` (default) writes a containers.conf for this service
+   * only, with `default_ulimits` no higher than our own hard limits and the OCI runtime below: a
+   * pod's infra container takes its rlimits from there, and Podman's built-in defaults (nofile
+   * 1048576) make runc fail on hosts with lower hard limits. `system` uses the host's files as is.
+   */
+  readonly config?: "generated" | "system"
+  /** OCI runtime written to the generated config (default `runc`; crun fails on cgroup v1). */
+  readonly ociRuntime?: string
+  readonly readyTimeoutMs?: number
+  /** Extra environment for the service process (added to the inherited one). */
+  readonly env?: Readonly<Record<string, string>>
+}
+
+export interface EmbeddedService {
+  readonly socketPath: string
+  readonly pid: number
+}
+
+const generatedConfig = (runtime: string) => {
+  const { nofile, nproc } = containerLimits()
+  return [
+    "# Written by @beemesh/podman for its embedded Podman service.",
+    "[containers]",
+    `default_ulimits = ["nofile=${nofile}:${nofile}", "nproc=${nproc}:${nproc}"]`,
+    "[engine]",
+    `runtime = "${runtime}"`,
+    "",
+  ].join("\n")
+}
+
+const ping = (socketPath: string) =>
+  request(socketPath, { method: "GET", path: "/v4.0.0/libpod/_ping", idleTimeoutMs: 2000 }).pipe(
+    Effect.map((r) => r.status === 200),
+    Effect.orElseSucceed(() => false),
+  )
+
+const killGroup = (pid: number, signal: NodeJS.Signals) => {
+  try {
+    process.kill(-pid, signal)
+  } catch {
+    // already gone
+  }
+}
+
+/** Starts the service and waits until it answers `_ping`; release stops it and cleans up. */
+export const startEmbeddedService = (
+  options: EmbeddedServiceOptions = {},
+): Effect.Effect<EmbeddedService, PodmanUnavailable, Scope.Scope> => {
+  const podman = options.podmanPath ?? "podman"
+  const readyTimeoutMs = options.readyTimeoutMs ?? 15_000
+  const unavailable = (path: string, reason: string) =>
+    new PodmanUnavailable({
+      socketsTried: [{ path, source: "embedded service", reason }],
+      hint: `could not start '${podman} system service'; check that podman is installed (apt-get install podman) and runs for this user`,
+    })
+
+  return Effect.gen(function* () {
+    const dir = yield* Effect.acquireRelease(
+      Effect.sync(() => mkdtempSync(join(tmpdir(), "beemesh-podman-"))),
+      (d) => Effect.sync(() => rmSync(d, { recursive: true, force: true })),
+    )
+    const socketPath = options.socketPath ?? join(dir, "podman.sock")
+    const env: Record<string, string> = { ...options.env }
+    if ((options.config ?? "generated") === "generated") {
+      const confPath = join(dir, "containers.conf")
+      writeFileSync(confPath, generatedConfig(options.ociRuntime ?? "runc"))
+      env.CONTAINERS_CONF = confPath
+    }
+    const stderr: Array<string> = []
+    let exited = false
+    const child = yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        const proc = execa(podman, ["system", "service", "--time=0", `unix://${socketPath}`], {
+          detached: true,
+          stdin: "ignore",
+          stdout: "ignore",
+          stderr: "pipe",
+          env,
+          reject: false,
+        })
+        void proc.then(() => {
+          exited = true
+        })
+        proc.stderr?.on("data", (b: Buffer) => {
+          stderr.push(b.toString())
+          if (stderr.length > 50) stderr.shift()
+        })
+        return proc
+      }),
+      (proc) =>
+        Effect.gen(function* () {
+          if (proc.pid !== undefined && !exited) {
+            killGroup(proc.pid, "SIGTERM")
+            const exited = yield* Effect.promise(() => proc).pipe(Effect.timeoutOption("5 seconds"))
+            if (exited._tag === "None") {
+              killGroup(proc.pid, "SIGKILL")
+              yield* Effect.promise(() => proc).pipe(Effect.timeoutOption("5 seconds"))
+            }
+          }
+          yield* Effect.sync(() => rmSync(socketPath, { force: true }))
+        }),
+    )
+    const deadline = Date.now() + readyTimeoutMs
+    while (true) {
+      if (exited || child.pid === undefined) {
+        const result = yield* Effect.promise(() => child)
+        return yield* Effect.fail(
+          unavailable(
+            socketPath,
+            `the service exited (${result.failed ? result.shortMessage : `code ${result.exitCode}`}): ${stderr.join("").trim().slice(-500)}`,
+          ),
+        )
+      }
+      if (yield* ping(socketPath)) return { socketPath, pid: child.pid }
+      if (Date.now() > deadline) {
+        return yield* Effect.fail(
+          unavailable(
+            socketPath,
+            `no answer within ${readyTimeoutMs} ms: ${stderr.join("").trim().slice(-500)}`,
+          ),
+        )
+      }
+      yield* Effect.sleep("50 millis")
+    }
+  })
+}

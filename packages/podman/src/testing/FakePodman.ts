@@ -1,0 +1,343 @@
+/**
+ * An in-memory PodmanClient for dependents' unit tests. It models the bookkeeping of pods,
+ * containers and images (names, labels, states, the typed errors, events); it runs nothing. What a
+ * process would do (exec output, logs, listening ports) comes from the `behaviour` hooks.
+ * It passes the parts of the contract suite it models (see contract.ts).
+ */
+import { Effect, Layer, PubSub, Stream } from "effect"
+import { ImageMissing, NameInUse, NotFound, RuntimeFailure } from "../Errors.js"
+import {
+  type ContainerCreateRequest,
+  type ExecResult,
+  IMAGE_HINT,
+  type PodCreateRequest,
+  PodmanClient,
+  type PodmanClientShape,
+  type PodmanEvent,
+} from "../PodmanClient.js"
+import type * as R from "../Responses.js"
+
+export interface FakePodmanBehaviour {
+  /** Images present from the start. */
+  readonly images?: ReadonlyArray<string>
+  readonly exec?: (container: string, cmd: ReadonlyArray<string>) => ExecResult
+  readonly logs?: (container: string) => { stdout: string; stderr: string }
+  readonly listeningPorts?: (container: string) => ReadonlyArray<number>
+}
+
+interface FakePod {
+  readonly id: string
+  readonly req: PodCreateRequest
+  state: "Created" | "Running" | "Exited"
+}
+interface FakeContainer {
+  readonly id: string
+  readonly req: ContainerCreateRequest
+  status: "created" | "running" | "exited"
+}
+
+let counter = 0
+const newId = () => (++counter).toString(16).padStart(64, "0")
+
+const matches = (
+  labels: Readonly<Record<string, string>> | undefined,
+  want: Readonly<Record<string, string>> | undefined,
+) => Object.entries(want ?? {}).every(([k, v]) => labels?.[k] === v)
+
+/** Normalises `name` / `localhost/name:latest` the way local storage lookups match them. */
+const imageKey = (ref: string) => {
+  const withTag = /:[^/]+$/.test(ref) ? ref : `${ref}:latest`
+  return withTag.includes("/") ? withTag : `localhost/${withTag}`
+}
+
+export const makeFakePodman = (behaviour: FakePodmanBehaviour = {}) =>
+  Effect.gen(function* () {
+    const pods = new Map<string, FakePod>()
+    const containers = new Map<string, FakeContainer>()
+    const images = new Set((behaviour.images ?? []).map(imageKey))
+    const hub = yield* PubSub.unbounded<PodmanEvent>()
+    const history: Array<{ readonly at: number; readonly event: PodmanEvent }> = []
+    const emit = (
+      type: string,
+      action: string,
+      id: string,
+      name: string,
+      labels?: Readonly<Record<string, string>>,
+    ) => {
+      const event = { type, action, id, name, attributes: { ...labels, name } }
+      history.push({ at: Date.now(), event })
+      return PubSub.publish(hub, event)
+    }
+
+    const findPod = (name: string) =>
+      pods.get(name) ?? [...pods.values()].find((p) => p.id === name || p.id.startsWith(name))
+    const getPod = (name: string): Effect.Effect<FakePod, NotFound> => {
+      const p = findPod(name)
+      return p ? Effect.succeed(p) : Effect.fail(new NotFound({ kind: "pod", name }))
+    }
+    const getContainer = (name: string): Effect.Effect<FakeContainer, NotFound> => {
+      const c = containers.get(name) ?? [...containers.values()].find((x) => x.id === name)
+      return c ? Effect.succeed(c) : Effect.fail(new NotFound({ kind: "container", name }))
+    }
+    const podContainers = (pod: FakePod) =>
+      [...containers.values()].filter((c) => c.req.pod === pod.req.name)
+    const running = (name: string) =>
+      getContainer(name).pipe(
+        Effect.flatMap((c) =>
+          c.status === "running"
+            ? Effect.succeed(c)
+            : Effect.fail(
+                new RuntimeFailure({
+                  operation: "exec create",
+                  status: 409,
+                  podmanMessage: `container ${name} is not running`,
+                }),
+              ),
+        ),
+      )
+
+    const podInspect = (p: FakePod): R.PodInspect => ({
+      Id: p.id,
+      Name: p.req.name,
+      State: p.state,
+      Labels: { ...p.req.labels },
+      InfraContainerID: `${p.id.slice(0, 12)}-infra`,
+      InfraConfig: {
+        PortBindings: Object.fromEntries(
+          (p.req.portmappings ?? []).map((m) => [
+            `${m.container_port}/${m.protocol ?? "tcp"}`,
+            [{ HostIp: m.host_ip ?? "", HostPort: String(m.host_port) }],
+          ]),
+        ),
+        HostAdd: [...(p.req.hostadd ?? [])],
+        NetworkOptions: Object.fromEntries(
+          Object.entries(p.req.network_options ?? {}).map(([k, v]) => [k, [...v]]),
+        ),
+      },
+      SharedNamespaces: [...(p.req.share ?? ["ipc", "net", "uts"])],
+      Containers: podContainers(p).map((c) => ({ Id: c.id, Name: c.req.name, State: c.status })),
+    })
+
+    const setPodState = (p: FakePod, state: FakePod["state"], status: FakeContainer["status"]) => {
+      p.state = state
+      for (const c of podContainers(p)) c.status = status
+    }
+
+    const api: PodmanClientShape = {
+      socketPath: "fake://podman",
+      embedded: false,
+      system: {
+        ping: () => Effect.void,
+        version: () => Effect.succeed({ Version: "4.3.1-fake", ApiVersion: "1.41" }),
+        info: () =>
+          Effect.succeed({
+            host: {
+              arch: "amd64",
+              os: "linux",
+              ociRuntime: { name: "runc", path: "/usr/bin/runc" },
+              cgroupVersion: "v1",
+              security: { rootless: false },
+            },
+            store: { graphRoot: "/fake/storage", runRoot: "/fake/run" },
+            version: { Version: "4.3.1-fake", APIVersion: "4.3.1" },
+          }),
+      },
+      pods: {
+        create: (req) =>
+          Effect.gen(function* () {
+            if (findPod(req.name))
+              return yield* Effect.fail(new NameInUse({ kind: "pod", name: req.name }))
+            const pod: FakePod = { id: newId(), req, state: "Created" }
+            pods.set(req.name, pod)
+            yield* emit("pod", "create", pod.id, req.name, req.labels)
+            return pod.id
+          }),
+        start: (name) =>
+          Effect.gen(function* () {
+            const p = yield* getPod(name)
+            setPodState(p, "Running", "running")
+            yield* emit("pod", "start", p.id, p.req.name)
+          }),
+        stop: (name) =>
+          Effect.gen(function* () {
+            const p = yield* getPod(name)
+            if (p.state === "Running") setPodState(p, "Exited", "exited")
+            yield* emit("pod", "stop", p.id, p.req.name)
+          }),
+        remove: (name, opts) =>
+          Effect.gen(function* () {
+            const p = yield* getPod(name)
+            if (p.state === "Running" && !opts?.force) {
+              return yield* Effect.fail(
+                new RuntimeFailure({
+                  operation: "pod remove",
+                  status: 500,
+                  podmanMessage: `pod ${name} is running; stop it or force removal`,
+                }),
+              )
+            }
+            for (const c of podContainers(p)) containers.delete(c.req.name)
+            pods.delete(p.req.name)
+            yield* emit("pod", "remove", p.id, p.req.name)
+          }),
+        inspect: (name) => getPod(name).pipe(Effect.map(podInspect)),
+        exists: (name) => Effect.sync(() => findPod(name) !== undefined),
+        list: (filter) =>
+          Effect.sync(() =>
+            [...pods.values()]
+              .filter((p) => matches(p.req.labels, filter?.labels))
+              .map((p) => ({
+                Id: p.id,
+                Name: p.req.name,
+                Status: p.state,
+                Labels: { ...p.req.labels },
+              })),
+          ),
+      },
+      containers: {
+        create: (req) =>
+          Effect.gen(function* () {
+            if (!images.has(imageKey(req.image))) {
+              return yield* Effect.fail(new ImageMissing({ image: req.image, hint: IMAGE_HINT }))
+            }
+            if (req.pod !== undefined && !findPod(req.pod)) {
+              return yield* Effect.fail(new NotFound({ kind: "pod", name: req.pod }))
+            }
+            if (containers.has(req.name))
+              return yield* Effect.fail(new NameInUse({ kind: "container", name: req.name }))
+            const c: FakeContainer = { id: newId(), req, status: "created" }
+            containers.set(req.name, c)
+            yield* emit("container", "create", c.id, req.name, req.labels)
+            return c.id
+          }),
+        start: (name) =>
+          Effect.gen(function* () {
+            const c = yield* getContainer(name)
+            c.status = "running"
+          }),
+        stop: (name) =>
+          Effect.gen(function* () {
+            const c = yield* getContainer(name)
+            if (c.status === "running") c.status = "exited"
+          }),
+        remove: (name, opts) =>
+          Effect.gen(function* () {
+            const c = yield* getContainer(name)
+            if (c.status === "running" && !opts?.force) {
+              return yield* Effect.fail(
+                new RuntimeFailure({
+                  operation: "container remove",
+                  status: 500,
+                  podmanMessage: `container ${name} is running`,
+                }),
+              )
+            }
+            containers.delete(c.req.name)
+            yield* emit("container", "remove", c.id, c.req.name)
+          }),
+        inspect: (name) =>
+          getContainer(name).pipe(
+            Effect.map(
+              (c): R.ContainerInspect => ({
+                Id: c.id,
+                Name: c.req.name,
+                ...(c.req.pod !== undefined ? { Pod: findPod(c.req.pod)?.id ?? "" } : {}),
+                State: { Status: c.status, Running: c.status === "running", Pid: 0, ExitCode: 0 },
+                Config: { Labels: { ...c.req.labels }, User: c.req.user ?? "" },
+                HostConfig: {
+                  PortBindings: {},
+                  Ulimits: (c.req.r_limits ?? []).map((l) => ({
+                    Name: `RLIMIT_${l.type.toUpperCase()}`,
+                    Soft: l.soft,
+                    Hard: l.hard,
+                  })),
+                },
+                OCIRuntime: c.req.oci_runtime ?? "runc",
+              }),
+            ),
+          ),
+        list: (filter) =>
+          Effect.sync(() =>
+            [...containers.values()]
+              .filter((c) => matches(c.req.labels, filter?.labels))
+              .filter((c) => filter?.pod === undefined || c.req.pod === filter.pod)
+              .map((c) => ({
+                Id: c.id,
+                Names: [c.req.name],
+                Image: c.req.image,
+                State: c.status,
+                ...(c.req.pod !== undefined ? { PodName: c.req.pod } : {}),
+                Labels: { ...c.req.labels },
+              })),
+          ),
+        exec: (name, cmd) =>
+          running(name).pipe(
+            Effect.map(
+              () =>
+                behaviour.exec?.(name, cmd) ?? {
+                  exitCode: 127,
+                  stdout: "",
+                  stderr: "FakePodman: exec is not modelled",
+                },
+            ),
+          ),
+        logs: (name) =>
+          getContainer(name).pipe(
+            Effect.map(() => behaviour.logs?.(name) ?? { stdout: "", stderr: "" }),
+          ),
+        healthcheck: (name) =>
+          getContainer(name).pipe(
+            Effect.flatMap((c) =>
+              c.req.healthconfig === undefined
+                ? Effect.fail(
+                    new RuntimeFailure({
+                      operation: "container healthcheck",
+                      status: 409,
+                      podmanMessage: "container has no defined healthcheck",
+                    }),
+                  )
+                : Effect.succeed(c.status === "running" ? "healthy" : "unhealthy"),
+            ),
+          ),
+        listeningPorts: (name) =>
+          getContainer(name).pipe(
+            Effect.map((c) =>
+              c.status === "running" ? (behaviour.listeningPorts?.(name) ?? []) : [],
+            ),
+          ),
+      },
+      images: {
+        exists: (ref) => Effect.sync(() => images.has(imageKey(ref))),
+        build: (req) =>
+          Effect.sync(() => {
+            images.add(imageKey(req.tag))
+            return { tag: req.tag, id: newId(), output: `FakePodman: recorded ${req.tag}\n` }
+          }),
+        remove: (ref) =>
+          images.delete(imageKey(ref))
+            ? Effect.void
+            : Effect.fail(new NotFound({ kind: "image", name: ref })),
+      },
+      events: (filter) =>
+        Stream.concat(
+          Stream.fromIterable(
+            filter?.since === undefined
+              ? []
+              : history.filter((h) => h.at >= filter.since!.getTime()).map((h) => h.event),
+          ),
+          Stream.fromPubSub(hub),
+        ).pipe(
+          Stream.filter(
+            (e) =>
+              (filter?.type === undefined ||
+                (filter.type as ReadonlyArray<string>).includes(e.type)) &&
+              matches(e.attributes, filter?.labels),
+          ),
+        ),
+    }
+    return api
+  })
+
+/** The fake as a PodmanClient layer. */
+export const fakePodmanLayer = (behaviour: FakePodmanBehaviour = {}): Layer.Layer<PodmanClient> =>
+  Layer.effect(PodmanClient, makeFakePodman(behaviour))

@@ -1,0 +1,186 @@
+/**
+ * The PodmanClient contract: one suite run against every implementation (the real client on a
+ * real Podman, and FakePodman). Each test creates uniquely named, labelled objects and removes them
+ * in its scope, so suites can run next to other users of the same Podman.
+ */
+import { randomBytes } from "node:crypto"
+import { describe, expect, layer } from "@effect/vitest"
+import { Effect, type Layer, Option, Stream } from "effect"
+import { LABEL_TEST } from "../Ownership.js"
+import { PodmanClient } from "../PodmanClient.js"
+
+export interface ContractOptions {
+  /** An image present in the implementation's storage (built by the caller). */
+  readonly image: Effect.Effect<string, unknown, PodmanClient>
+  /** Prefix of every name (DNS-1123), e.g. `contract-real`. */
+  readonly prefix: string
+}
+
+const unique = (prefix: string) => `${prefix}-${randomBytes(4).toString("hex")}`
+
+export const podmanClientContract = (
+  name: string,
+  clientLayer: Layer.Layer<PodmanClient, unknown>,
+  options: ContractOptions,
+) =>
+  describe(`PodmanClient contract: ${name}`, () => {
+    const runLabel = { [LABEL_TEST]: "1", "io.beemesh.test-run": unique("run") }
+
+    /** A pod that is removed (forced) when the test's scope closes. */
+    const scopedPod = (podName: string) =>
+      Effect.gen(function* () {
+        const client = yield* PodmanClient
+        return yield* Effect.acquireRelease(
+          client.pods.create({ name: podName, labels: runLabel, share: ["ipc", "net", "uts"] }),
+          () => client.pods.remove(podName, { force: true, timeoutSeconds: 0 }).pipe(Effect.ignore),
+        )
+      })
+
+    layer(clientLayer, { excludeTestServices: true })((it) => {
+      it.effect("answers ping and reports a version", () =>
+        Effect.gen(function* () {
+          const client = yield* PodmanClient
+          yield* client.system.ping()
+          const version = yield* client.system.version()
+          expect(version.Version).toMatch(/^\d+\.\d+/)
+        }),
+      )
+
+      it.effect("inspecting a missing pod fails with NotFound naming it", () =>
+        Effect.gen(function* () {
+          const client = yield* PodmanClient
+          const missing = unique(`${options.prefix}-missing`)
+          const error = yield* Effect.flip(client.pods.inspect(missing))
+          expect(error._tag).toBe("NotFound")
+          expect(error).toMatchObject({ kind: "pod", name: missing })
+          expect(yield* client.pods.exists(missing)).toBe(false)
+        }),
+      )
+
+      it.effect("a created pod exists, is listed by its labels and keeps them", () =>
+        Effect.gen(function* () {
+          const client = yield* PodmanClient
+          const podName = unique(options.prefix)
+          const id = yield* scopedPod(podName)
+          expect(yield* client.pods.exists(podName)).toBe(true)
+          const listed = yield* client.pods.list({ labels: runLabel })
+          expect(listed.map((p) => p.Name)).toContain(podName)
+          const inspected = yield* client.pods.inspect(podName)
+          expect(inspected.Id).toBe(id)
+          expect(inspected.Labels).toMatchObject(runLabel)
+        }),
+      )
+
+      it.effect("a second pod with the same name fails with NameInUse", () =>
+        Effect.gen(function* () {
+          const client = yield* PodmanClient
+          const podName = unique(options.prefix)
+          yield* scopedPod(podName)
+          const error = yield* Effect.flip(client.pods.create({ name: podName, labels: runLabel }))
+          expect(error._tag).toBe("NameInUse")
+          expect(error).toMatchObject({ kind: "pod", name: podName })
+        }),
+      )
+
+      it.effect("removing a pod removes its containers; removing it again is NotFound", () =>
+        Effect.gen(function* () {
+          const client = yield* PodmanClient
+          const image = yield* options.image
+          const podName = unique(options.prefix)
+          yield* scopedPod(podName)
+          yield* client.containers.create({
+            name: `${podName}-app`,
+            image,
+            pod: podName,
+            labels: runLabel,
+          })
+          const before = yield* client.containers.list({ labels: runLabel, pod: podName })
+          expect(before.map((c) => c.Names[0])).toContain(`${podName}-app`)
+          expect((yield* client.containers.inspect(`${podName}-app`)).Config.Labels).toMatchObject(
+            runLabel,
+          )
+          yield* client.pods.remove(podName, { force: true })
+          expect(yield* client.pods.exists(podName)).toBe(false)
+          const after = yield* client.containers.list({ labels: runLabel, pod: podName })
+          expect(after).toEqual([])
+          const again = yield* Effect.flip(client.pods.remove(podName))
+          expect(again._tag).toBe("NotFound")
+          const gone = yield* Effect.flip(client.containers.inspect(`${podName}-app`))
+          expect(gone).toMatchObject({ _tag: "NotFound", kind: "container" })
+        }),
+      )
+
+      it.effect(
+        "a container from a missing image fails with ImageMissing naming it, creating nothing",
+        () =>
+          Effect.gen(function* () {
+            const client = yield* PodmanClient
+            const podName = unique(options.prefix)
+            yield* scopedPod(podName)
+            const image = `localhost/${unique("no-such-image")}:1`
+            const error = yield* Effect.flip(
+              client.containers.create({
+                name: `${podName}-x`,
+                image,
+                pod: podName,
+                labels: runLabel,
+              }),
+            )
+            expect(error._tag).toBe("ImageMissing")
+            expect(error).toMatchObject({ image })
+            expect(error.message).toContain(image)
+            const listed = yield* client.containers.list({ labels: runLabel, pod: podName })
+            // A real pod has an infra container (it inherits the pod's labels); no other container.
+            expect(listed.filter((c) => c.IsInfra !== true)).toEqual([])
+          }),
+      )
+
+      it.effect("a container in a missing pod fails with NotFound for the pod", () =>
+        Effect.gen(function* () {
+          const client = yield* PodmanClient
+          const image = yield* options.image
+          const podName = unique(`${options.prefix}-nopod`)
+          const error = yield* Effect.flip(
+            client.containers.create({
+              name: `${podName}-x`,
+              image,
+              pod: podName,
+              labels: runLabel,
+            }),
+          )
+          expect(error).toMatchObject({ _tag: "NotFound", kind: "pod", name: podName })
+          const leftovers = yield* client.containers.list({ labels: runLabel })
+          expect(leftovers.map((c) => c.Names[0])).not.toContain(`${podName}-x`)
+        }),
+      )
+
+      it.effect("images.exists tells a present image from a missing one", () =>
+        Effect.gen(function* () {
+          const client = yield* PodmanClient
+          const image = yield* options.image
+          expect(yield* client.images.exists(image)).toBe(true)
+          expect(yield* client.images.exists(`localhost/${unique("no-such-image")}:1`)).toBe(false)
+        }),
+      )
+
+      it.effect("events report a pod's creation", () =>
+        Effect.gen(function* () {
+          const client = yield* PodmanClient
+          const podName = unique(options.prefix)
+          const since = new Date(Date.now() - 1000)
+          yield* scopedPod(podName)
+          const event = yield* client.events({ type: ["pod"], since }).pipe(
+            Stream.filter((e) => e.name === podName && e.action === "create"),
+            Stream.runHead,
+            Effect.timeout("20 seconds"),
+          )
+          expect(Option.isSome(event)).toBe(true)
+          expect(Option.getOrThrow(event)).toMatchObject({
+            type: "pod",
+            action: "create",
+            name: podName,
+          })
+        }),
+      )
+    })
+  })
