@@ -1,10 +1,12 @@
-import { existsSync } from "node:fs"
+import { existsSync, readlinkSync } from "node:fs"
+import { writeFile } from "node:fs/promises"
 import net from "node:net"
 import { fileURLToPath } from "node:url"
 import { Effect, Layer, type Scope } from "effect"
 import { execa } from "execa"
-import { HostTools } from "../../src/HostTools.js"
-import type { ScopedProcess } from "../../src/internal/process.js"
+import { Egress } from "../../src/EgressPolicy.js"
+import { defaultHostTools, HostTools } from "../../src/HostTools.js"
+import { type ScopedProcess, spawnScoped } from "../../src/internal/process.js"
 import type { NamespaceTarget, RunAs } from "../../src/NamespaceTarget.js"
 import { Netns } from "../../src/Netns.js"
 import { Slirp } from "../../src/Slirp.js"
@@ -13,7 +15,7 @@ export const fixture = (name: string) =>
   fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url))
 export const NODE = process.execPath
 
-export const TestLayer = Layer.mergeAll(Netns.layer, Slirp.layer).pipe(
+export const TestLayer = Layer.mergeAll(Netns.layer, Slirp.layer, Egress.layer).pipe(
   Layer.provideMerge(HostTools.layer()),
 )
 
@@ -177,3 +179,30 @@ export const netnsExists = async (name: string) => {
     .split("\n")
     .some((line) => line.split(" ")[0] === name)
 }
+
+/**
+ * A process in a new user + network namespace whose UIDs/GIDs 0..count-1 map to host IDs
+ * first..first+count-1 (the layout rootless Podman gets from /etc/subuid), stopped with the scope.
+ * Returns its PID.
+ */
+export const userNamespaceHolder = (first: number, count: number) =>
+  Effect.gen(function* () {
+    const holder = yield* spawnScoped(defaultHostTools(), [
+      "unshare",
+      "--user",
+      "--net",
+      "--",
+      "sleep",
+      "600",
+    ])
+    const ours = readlinkSync("/proc/self/ns/user")
+    const deadline = Date.now() + 5000
+    while (readlinkSync(`/proc/${holder.pid}/ns/user`) === ours) {
+      if (Date.now() > deadline)
+        return yield* Effect.die(new Error("unshare --user did not start within 5 s"))
+      yield* Effect.sleep(10)
+    }
+    yield* Effect.promise(() => writeFile(`/proc/${holder.pid}/uid_map`, `0 ${first} ${count}\n`))
+    yield* Effect.promise(() => writeFile(`/proc/${holder.pid}/gid_map`, `0 ${first} ${count}\n`))
+    return holder.pid
+  })

@@ -1,0 +1,318 @@
+/**
+ * A pod's egress policy as data, its nftables ruleset (inet family: IPv4 and IPv6 together), and
+ * a service that applies it atomically inside a namespace, reads it back, and removes it when the
+ * scope closes.
+ *
+ * What the ruleset lets through: loopback, established/related traffic, new outbound traffic from
+ * the allowed UIDs (the sidecar), new inbound connections to the allowed ports, and the ICMPv6
+ * neighbour discovery IPv6 itself needs. Everything else is dropped.
+ */
+import { Context, Data, Effect, Layer, Schema, type Scope } from "effect"
+import type { CommandError } from "./Errors.js"
+import { HostTools } from "./HostTools.js"
+import { run } from "./internal/command.js"
+import { describeTarget, enterArgv, type NamespaceTarget } from "./NamespaceTarget.js"
+
+/** The sidecar's UID by default (DESIGN: only the sidecar may leave the pod). */
+export const SIDECAR_UID = 1337
+export const DEFAULT_TABLE = "beemesh_egress"
+
+const Port = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1), Schema.isLessThanOrEqualTo(65535))
+const Uid = Schema.Int.check(
+  Schema.isGreaterThanOrEqualTo(0),
+  Schema.isLessThanOrEqualTo(4294967294),
+)
+
+export const EgressPolicy = Schema.Struct({
+  /** UIDs whose sockets may open new outbound connections. */
+  allowedUids: Schema.Array(Uid).pipe(Schema.withDecodingDefaultKey(Effect.succeed([SIDECAR_UID]))),
+  /** Ports that accept new inbound TCP connections (the sidecar's published port). */
+  inboundTcpPorts: Schema.Array(Port).pipe(Schema.withDecodingDefaultKey(Effect.succeed([]))),
+  inboundUdpPorts: Schema.Array(Port).pipe(Schema.withDecodingDefaultKey(Effect.succeed([]))),
+  /** nftables table name (letters, digits, underscore). */
+  table: Schema.String.check(Schema.isPattern(/^[A-Za-z][A-Za-z0-9_]{0,63}$/)).pipe(
+    Schema.withDecodingDefaultKey(Effect.succeed(DEFAULT_TABLE)),
+  ),
+})
+export type EgressPolicy = typeof EgressPolicy.Type
+
+/** The sidecar-only policy with the given inbound TCP ports. */
+export const sidecarOnly = (inboundTcpPorts: ReadonlyArray<number> = []): EgressPolicy => ({
+  allowedUids: [SIDECAR_UID],
+  inboundTcpPorts,
+  inboundUdpPorts: [],
+  table: DEFAULT_TABLE,
+})
+
+/** The policy is not acceptable data. */
+export class EgressPolicyInvalid extends Data.TaggedError("EgressPolicyInvalid")<{
+  readonly reason: string
+}> {
+  override get message() {
+    return `egress policy invalid: ${this.reason}`
+  }
+}
+
+/** `nft -f -` refused the ruleset or could not run in the namespace. */
+export class EgressApplyFailed extends Data.TaggedError("EgressApplyFailed")<{
+  readonly target: string
+  readonly table: string
+  readonly reason: string
+  readonly hint: string
+}> {
+  override get message() {
+    return `cannot apply nftables table inet ${this.table} in ${this.target}: ${this.reason}; fix: ${this.hint}`
+  }
+}
+
+/** The ruleset read back from the namespace is not the one applied. */
+export class EgressVerifyFailed extends Data.TaggedError("EgressVerifyFailed")<{
+  readonly target: string
+  readonly table: string
+  readonly problem: string
+}> {
+  override get message() {
+    return `nftables table inet ${this.table} in ${this.target} does not match the policy: ${this.problem}`
+  }
+}
+
+export type EgressError = EgressPolicyInvalid | EgressApplyFailed | EgressVerifyFailed
+
+const set = (values: ReadonlyArray<number>) => `{ ${[...new Set(values)].join(", ")} }`
+
+/** Neighbour discovery: without it the guest's IPv6 (SLAAC, next-hop resolution) stops working. */
+const NDP_OUT = "icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit } accept"
+const NDP_IN =
+  "icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-advert, nd-redirect } accept"
+
+export interface RenderedRules {
+  readonly output: ReadonlyArray<string>
+  readonly input: ReadonlyArray<string>
+}
+
+export const egressRules = (policy: EgressPolicy): RenderedRules => ({
+  output: [
+    'oifname "lo" accept',
+    "ct state established,related accept",
+    NDP_OUT,
+    ...(policy.allowedUids.length > 0 ? [`meta skuid ${set(policy.allowedUids)} accept`] : []),
+  ],
+  input: [
+    'iifname "lo" accept',
+    "ct state established,related accept",
+    NDP_IN,
+    ...(policy.inboundTcpPorts.length > 0
+      ? [`tcp dport ${set(policy.inboundTcpPorts)} ct state new accept`]
+      : []),
+    ...(policy.inboundUdpPorts.length > 0
+      ? [`udp dport ${set(policy.inboundUdpPorts)} accept`]
+      : []),
+  ],
+})
+
+/**
+ * The `nft -f` script. It declares, flushes by deletion and recreates the table in one
+ * transaction, so applying twice replaces rather than appends, and a failure changes nothing.
+ */
+export const renderEgressRuleset = (policy: EgressPolicy): string => {
+  const rules = egressRules(policy)
+  const chain = (name: string, hook: string, body: ReadonlyArray<string>) =>
+    [
+      `  chain ${name} {`,
+      `    type filter hook ${hook} priority filter; policy drop;`,
+      ...body.map((r) => `    ${r}`),
+      "  }",
+    ].join("\n")
+  return [
+    `table inet ${policy.table}`,
+    `delete table inet ${policy.table}`,
+    `table inet ${policy.table} {`,
+    chain("output", "output", rules.output),
+    chain("input", "input", rules.input),
+    "}",
+    "",
+  ].join("\n")
+}
+
+// --- read back --------------------------------------------------------------------------------
+
+interface NftChain {
+  readonly name: string
+  readonly hook?: string
+  readonly policy?: string
+}
+interface NftLeft {
+  readonly meta?: { readonly key?: string }
+  readonly payload?: { readonly protocol?: string; readonly field?: string }
+}
+interface NftMatch {
+  readonly left: NftLeft
+  readonly right: unknown
+}
+const setValues = (right: unknown): ReadonlyArray<number> =>
+  typeof right === "number"
+    ? [right]
+    : Array.isArray((right as { set?: unknown })?.set)
+      ? ((right as { set: ReadonlyArray<unknown> }).set.filter(
+          (v) => typeof v === "number",
+        ) as ReadonlyArray<number>)
+      : []
+interface NftRule {
+  readonly chain: string
+  readonly expr?: ReadonlyArray<unknown>
+}
+
+/**
+ * Compares `nft -j list table` output with the policy: both chains hooked with policy drop, the
+ * expected number of rules in each, and the UID and port sets present.
+ */
+export const verifyRuleset = (policy: EgressPolicy, json: string): string | undefined => {
+  let items: ReadonlyArray<Record<string, unknown>>
+  try {
+    items = (JSON.parse(json) as { nftables: ReadonlyArray<Record<string, unknown>> }).nftables
+  } catch {
+    return "nft did not print JSON"
+  }
+  const chains = items.flatMap((i) => (i.chain ? [i.chain as NftChain] : []))
+  const rules = items.flatMap((i) => (i.rule ? [i.rule as NftRule] : []))
+  const expected = egressRules(policy)
+  for (const [name, hook, body] of [
+    ["output", "output", expected.output],
+    ["input", "input", expected.input],
+  ] as const) {
+    const c = chains.find((x) => x.name === name)
+    if (c === undefined) return `chain ${name} missing`
+    if (c.hook !== hook || c.policy !== "drop") {
+      return `chain ${name} is hook ${c.hook} policy ${c.policy}, expected hook ${hook} policy drop`
+    }
+    const count = rules.filter((r) => r.chain === name).length
+    if (count !== body.length) return `chain ${name} has ${count} rules, expected ${body.length}`
+  }
+  const checks: ReadonlyArray<
+    readonly [string, string, (left: NftLeft) => boolean, ReadonlyArray<number>]
+  > = [
+    ["output", "UIDs", (l) => l.meta?.key === "skuid", policy.allowedUids],
+    [
+      "input",
+      "TCP ports",
+      (l) => l.payload?.protocol === "tcp" && l.payload.field === "dport",
+      policy.inboundTcpPorts,
+    ],
+    [
+      "input",
+      "UDP ports",
+      (l) => l.payload?.protocol === "udp" && l.payload.field === "dport",
+      policy.inboundUdpPorts,
+    ],
+  ]
+  for (const [chain, what, isLeft, wanted] of checks) {
+    const found = rules
+      .filter((r) => r.chain === chain)
+      .flatMap((r) => r.expr ?? [])
+      .flatMap((e) => {
+        const m = (e as { match?: NftMatch }).match
+        return m !== undefined && isLeft(m.left) ? [setValues(m.right)] : []
+      })
+    const expected = [...new Set(wanted)].sort((a, b) => a - b)
+    const actual = found.flat().sort((a, b) => a - b)
+    if (JSON.stringify(actual) !== JSON.stringify(expected)) {
+      return `${what} in chain ${chain} are [${actual.join(", ")}], expected [${expected.join(", ")}]`
+    }
+  }
+  return undefined
+}
+
+// --- service ----------------------------------------------------------------------------------
+
+export interface AppliedEgress {
+  readonly target: NamespaceTarget
+  readonly policy: EgressPolicy
+  readonly ruleset: string
+}
+
+export interface EgressShape {
+  /**
+   * Applies the policy in the namespace (entering its owning user namespace when the target
+   * says so), checks it by reading it back, and deletes the table when the scope closes.
+   */
+  readonly apply: (
+    target: NamespaceTarget,
+    policy: EgressPolicy,
+  ) => Effect.Effect<AppliedEgress, EgressError, Scope.Scope>
+  /** The table as nftables lists it now (text), or undefined when absent. */
+  readonly list: (
+    target: NamespaceTarget,
+    table?: string,
+  ) => Effect.Effect<string | undefined, EgressApplyFailed>
+}
+
+const applyHint = (error: CommandError) =>
+  error._tag === "CommandNotFound"
+    ? error.hint
+    : "run as root, or give a rootless target with its user namespace ({ pid, userns: true })"
+
+const make = Effect.gen(function* () {
+  const tools = yield* HostTools
+
+  const nft = (target: NamespaceTarget, args: ReadonlyArray<string>, input?: string) =>
+    run(tools, enterArgv(tools, target, [tools.nft, ...args]), input === undefined ? {} : { input })
+
+  const list = Effect.fn("Egress.list")(function* (target: NamespaceTarget, table = DEFAULT_TABLE) {
+    return yield* nft(target, ["list", "table", "inet", table]).pipe(
+      Effect.map((r): string | undefined => r.stdout),
+      Effect.catchTag("CommandFailed", (e) =>
+        /No such file or directory/.test(e.stderr) ? Effect.succeed(undefined) : Effect.fail(e),
+      ),
+      Effect.mapError(
+        (error) =>
+          new EgressApplyFailed({
+            target: describeTarget(target),
+            table,
+            reason: error.message,
+            hint: applyHint(error),
+          }),
+      ),
+    )
+  })
+
+  const apply = Effect.fn("Egress.apply")(function* (target: NamespaceTarget, input: EgressPolicy) {
+    const policy = yield* Schema.decodeUnknownEffect(EgressPolicy)(input).pipe(
+      Effect.mapError((e) => new EgressPolicyInvalid({ reason: e.message })),
+    )
+    const ruleset = renderEgressRuleset(policy)
+    const where = describeTarget(target)
+    const failed = (error: CommandError) =>
+      new EgressApplyFailed({
+        target: where,
+        table: policy.table,
+        reason: error.message,
+        hint: applyHint(error),
+      })
+    yield* Effect.acquireRelease(
+      nft(target, ["-f", "-"], ruleset).pipe(Effect.mapError(failed)),
+      () =>
+        nft(target, ["delete", "table", "inet", policy.table]).pipe(
+          Effect.tapError((e) =>
+            Effect.logWarning(
+              `nftables table ${policy.table} in ${where} not deleted: ${e.message}`,
+            ),
+          ),
+          Effect.ignore,
+        ),
+    )
+    const listed = yield* nft(target, ["-j", "list", "table", "inet", policy.table]).pipe(
+      Effect.mapError(failed),
+    )
+    const problem = verifyRuleset(policy, listed.stdout)
+    if (problem !== undefined) {
+      return yield* new EgressVerifyFailed({ target: where, table: policy.table, problem })
+    }
+    return { target, policy, ruleset } satisfies AppliedEgress
+  })
+
+  return { apply, list } satisfies EgressShape
+})
+
+export class Egress extends Context.Service<Egress, EgressShape>()("@beemesh/netns/Egress") {
+  static readonly layer = Layer.effect(Egress, make)
+}
