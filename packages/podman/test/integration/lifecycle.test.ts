@@ -1,0 +1,134 @@
+/**
+ * Creation and removal on the real Podman: release leaves no pod, container or slirp4netns process
+ * of that pod; every bad spec fails with its typed error and creates nothing.
+ */
+import { existsSync } from "node:fs"
+import { describe, expect, layer } from "@effect/vitest"
+import { Effect, Exit, Scope } from "effect"
+import { makeIsolatedPod, PodmanClient, type PodSpecInput } from "../../src/index.js"
+import { ensureTestImages } from "../support/images.js"
+import { testClientLayer } from "../support/layer.js"
+import { slirpProcessesFor, testLabels, testPodSpec, uniqueName } from "../support/pods.js"
+
+const owner = { owner: "podman-integration-test" }
+
+describe("IsolatedPod lifecycle on real Podman", () => {
+  layer(testClientLayer, { excludeTestServices: true, timeout: "120 seconds" })((it) => {
+    it.effect("release removes the pod, its containers and its slirp4netns process", () =>
+      Effect.gen(function* () {
+        const client = yield* PodmanClient
+        const images = yield* ensureTestImages(process.execPath)
+        const run = uniqueName("run")
+        const scope = yield* Scope.make()
+        const pod = yield* makeIsolatedPod(testPodSpec(uniqueName("rm"), images, run), owner).pipe(
+          Scope.provide(scope),
+        )
+        const infra = yield* client.containers.inspect(pod.infraContainerId)
+        const netnsPath = infra.NetworkSettings?.SandboxKey ?? ""
+        const slirp = slirpProcessesFor(netnsPath)
+        expect(slirp).toHaveLength(1)
+        const before = yield* client.containers.list({ labels: testLabels(run) })
+        expect(before.length).toBe(3) // infra, sidecar, app
+
+        yield* Scope.close(scope, Exit.void)
+
+        expect(yield* client.pods.exists(pod.name)).toBe(false)
+        expect(yield* client.containers.list({ labels: testLabels(run) })).toEqual([])
+        // slirp4netns is reaped by Podman's cleanup; allow it a moment, then it must be gone.
+        const deadline = Date.now() + 10_000
+        while (slirpProcessesFor(netnsPath).length > 0 && Date.now() < deadline)
+          yield* Effect.sleep(50)
+        expect(slirpProcessesFor(netnsPath)).toEqual([])
+        expect(
+          existsSync(`/proc/${slirp[0]!.pid}/cmdline`) && slirpProcessesFor(netnsPath).length > 0,
+        ).toBe(false)
+      }),
+    )
+
+    it.effect("each bad spec fails with its typed error and creates nothing", () =>
+      Effect.gen(function* () {
+        const client = yield* PodmanClient
+        const images = yield* ensureTestImages(process.execPath)
+        const run = uniqueName("run")
+        const base = testPodSpec(uniqueName("bad"), images, run)
+        const [sidecar, app] = base.containers
+        const missingImage = `localhost/${uniqueName("no-such-image")}:1`
+        const cases: ReadonlyArray<readonly [string, PodSpecInput, Record<string, unknown>]> = [
+          [
+            "a name that is not DNS-1123",
+            { ...base, name: "Bad_Name" },
+            { _tag: "PodSpecInvalid", field: "name" },
+          ],
+          [
+            "a container name that is not DNS-1123",
+            { ...base, containers: [sidecar!, { ...app!, name: "App.1" }] },
+            { _tag: "PodSpecInvalid", field: "containers[1].name" },
+          ],
+          [
+            "no sidecar",
+            { ...base, containers: [app!] },
+            { _tag: "PodSpecInvalid", field: "containers" },
+          ],
+          [
+            "two sidecars",
+            { ...base, containers: [sidecar!, { ...sidecar!, name: "sidecar2" }, app!] },
+            { _tag: "PodSpecInvalid", field: "containers" },
+          ],
+          [
+            "no app",
+            { ...base, containers: [sidecar!] },
+            { _tag: "PodSpecInvalid", field: "containers" },
+          ],
+          [
+            "a published port on an app container",
+            { ...base, containers: [sidecar!, { ...app!, ports: [9000] }] },
+            { _tag: "PodSpecInvalid", field: "containers[1].ports" },
+          ],
+          [
+            "bad slirp4netns options",
+            { ...base, network: { mtu: 100 } },
+            { _tag: "PodSpecInvalid", field: "network.mtu" },
+          ],
+          [
+            "an image that is not present locally",
+            { ...base, containers: [sidecar!, { ...app!, image: missingImage }] },
+            { _tag: "ImageMissing", image: missingImage },
+          ],
+        ]
+        for (const [label, spec, expected] of cases) {
+          const error = yield* Effect.flip(Effect.scoped(makeIsolatedPod(spec, owner)))
+          expect(error, label).toMatchObject(expected)
+          expect(yield* client.pods.list({ labels: testLabels(run) }), label).toEqual([])
+          expect(yield* client.containers.list({ labels: testLabels(run) }), label).toEqual([])
+        }
+        const imageError = yield* Effect.flip(
+          Effect.scoped(
+            makeIsolatedPod(
+              { ...base, containers: [sidecar!, { ...app!, image: missingImage }] },
+              owner,
+            ),
+          ),
+        )
+        expect(imageError.message).toContain(missingImage)
+        expect(imageError.message).toContain("build it locally")
+      }),
+    )
+
+    it.effect("a pod name in use fails with NameInUse and leaves the existing pod alone", () =>
+      Effect.gen(function* () {
+        const client = yield* PodmanClient
+        const images = yield* ensureTestImages(process.execPath)
+        const run = uniqueName("run")
+        const name = uniqueName("dup")
+        const first = yield* makeIsolatedPod(testPodSpec(name, images, run), owner)
+        const error = yield* Effect.flip(
+          Effect.scoped(makeIsolatedPod(testPodSpec(name, images, run), owner)),
+        )
+        expect(error).toMatchObject({ _tag: "NameInUse", kind: "pod", name })
+        const inspected = yield* client.pods.inspect(name)
+        expect(inspected.Id).toBe(first.id)
+        expect(inspected.State).toBe("Running")
+      }),
+    )
+  })
+})

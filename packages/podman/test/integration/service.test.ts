@@ -1,0 +1,97 @@
+/**
+ * Finding the Podman service: PodmanUnavailable names every socket tried; the embedded service
+ * starts when asked, answers, and is gone (process group and socket) after release.
+ */
+import { existsSync } from "node:fs"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Exit, Scope } from "effect"
+import { makePodmanClient, startEmbeddedService } from "../../src/index.js"
+import { uniqueName } from "../support/pods.js"
+import { requirePrerequisites } from "../support/prerequisites.js"
+
+describe("Podman service discovery", () => {
+  it.live(
+    "without a listening service and without the embedded one: PodmanUnavailable naming each socket",
+    () =>
+      Effect.gen(function* () {
+        const socketPath = `/tmp/${uniqueName("no-podman")}.sock`
+        const fromEnv = `/tmp/${uniqueName("no-podman-env")}.sock`
+        const error = yield* Effect.flip(
+          Effect.scoped(
+            makePodmanClient({
+              socketPath,
+              containerHost: `unix://${fromEnv}`,
+              embedded: "never",
+              searchDefaults: false,
+            }),
+          ),
+        )
+        expect(error._tag).toBe("PodmanUnavailable")
+        expect(error.socketsTried.map((s) => [s.path, s.source])).toEqual([
+          [socketPath, "option"],
+          [fromEnv, "CONTAINER_HOST"],
+        ])
+        expect(error.message).toContain(socketPath)
+        expect(error.message).toContain("ENOENT")
+      }),
+  )
+
+  it.live(
+    "a podman that cannot start: PodmanUnavailable naming the sockets tried and the embedded service",
+    () =>
+      Effect.gen(function* () {
+        const socketPath = `/tmp/${uniqueName("no-podman")}.sock`
+        const podmanPath = `/nonexistent/${uniqueName("podman")}`
+        const error = yield* Effect.flip(
+          Effect.scoped(
+            makePodmanClient({
+              socketPath,
+              searchDefaults: false,
+              embeddedOptions: { podmanPath, readyTimeoutMs: 5000 },
+            }),
+          ),
+        )
+        expect(error._tag).toBe("PodmanUnavailable")
+        expect(error.socketsTried.map((s) => s.source)).toEqual(["option", "embedded service"])
+        expect(error.message).toContain(`${podmanPath} system service`)
+        expect(error.message).toContain("ENOENT")
+      }),
+  )
+
+  it.live("the embedded service starts when asked, answers, and is gone after release", () =>
+    Effect.gen(function* () {
+      requirePrerequisites()
+      const scope = yield* Scope.make()
+      const client = yield* makePodmanClient({ embedded: "always" }).pipe(Scope.provide(scope))
+      expect(client.embedded).toBe(true)
+      yield* client.system.ping()
+      const info = yield* client.system.info()
+      expect(info.host.ociRuntime.name).toBe("runc")
+      expect(existsSync(client.socketPath)).toBe(true)
+      yield* Scope.close(scope, Exit.void)
+      expect(existsSync(client.socketPath)).toBe(false)
+      const after = yield* Effect.flip(client.system.ping())
+      expect(after._tag).toBe("PodmanUnavailable")
+    }),
+  )
+
+  it.live("the embedded service's process group is killed on release", () =>
+    Effect.gen(function* () {
+      requirePrerequisites()
+      const scope = yield* Scope.make()
+      const service = yield* startEmbeddedService({}).pipe(Scope.provide(scope))
+      expect(existsSync(`/proc/${service.pid}`)).toBe(true)
+      yield* Scope.close(scope, Exit.void)
+      // After release the child has been waited for: its pid is gone (or reused by an unrelated process).
+      const cmdline = existsSync(`/proc/${service.pid}/cmdline`)
+        ? yield* Effect.promise(() =>
+            import("node:fs/promises").then((fs) =>
+              fs.readFile(`/proc/${service.pid}/cmdline`, "utf8"),
+            ),
+          )
+        : ""
+      expect(cmdline).not.toContain(service.socketPath)
+      expect(existsSync(service.socketPath)).toBe(false)
+    }),
+  )
+})

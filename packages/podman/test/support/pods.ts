@@ -1,0 +1,73 @@
+import { randomBytes } from "node:crypto"
+import { readdirSync, readFileSync } from "node:fs"
+import type { PodSpecInput } from "../../src/index.js"
+import type { TestImages } from "./images.js"
+
+export const uniqueName = (prefix: string) => `${prefix}-${randomBytes(4).toString("hex")}`
+
+/** Labels every test pod carries: test-owned, and this run's id (to list what a test created). */
+export const testLabels = (run: string) => ({ "io.beemesh.test": "1", "io.beemesh.test-run": run })
+
+/** A Node sidecar answering `sidecar:<pod>` on 8080; it exits on SIGTERM (it is PID 1). */
+export const SIDECAR_JS = [
+  'const http = require("node:http")',
+  'const s = http.createServer((q, r) => r.end("sidecar:" + process.env.POD_NAME))',
+  's.listen(8080, "0.0.0.0", () => console.log("sidecar listening"))',
+  'process.on("SIGTERM", () => process.exit(0))',
+].join("\n")
+
+/** A busybox app serving `app` on 127.0.0.1:9000 (pod-local only). */
+export const APP_SH =
+  "trap 'exit 0' TERM; mkdir -p /tmp/www && echo app > /tmp/www/index.html && httpd -f -p 127.0.0.1:9000 -h /tmp/www & wait"
+
+export const testPodSpec = (
+  name: string,
+  images: TestImages,
+  run: string,
+  extra: Partial<PodSpecInput> = {},
+): PodSpecInput => ({
+  name,
+  labels: testLabels(run),
+  containers: [
+    {
+      name: "sidecar",
+      role: "sidecar",
+      image: images.node,
+      command: ["/usr/local/bin/node", "-e", SIDECAR_JS],
+      env: { POD_NAME: name },
+      user: "1337",
+    },
+    {
+      name: "app",
+      role: "app",
+      image: images.busybox,
+      command: ["/bin/sh", "-c", APP_SH],
+      healthcheck: {
+        command: ["/bin/wget", "-q", "-O", "/dev/null", "http://127.0.0.1:9000/"],
+        intervalSeconds: 60,
+      },
+    },
+  ],
+  stopTimeoutSeconds: 2,
+  ...extra,
+})
+
+/** PIDs and argument lists of running slirp4netns processes whose arguments mention `needle`. */
+export const slirpProcessesFor = (needle: string): Array<{ pid: number; args: Array<string> }> => {
+  const out: Array<{ pid: number; args: Array<string> }> = []
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue
+    let args: Array<string>
+    try {
+      args = readFileSync(`/proc/${entry}/cmdline`, "utf8")
+        .split("\0")
+        .filter((a) => a !== "")
+    } catch {
+      continue
+    }
+    if (args[0]?.endsWith("slirp4netns") && args.some((a) => a.includes(needle))) {
+      out.push({ pid: Number(entry), args })
+    }
+  }
+  return out
+}
