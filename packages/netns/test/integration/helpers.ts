@@ -9,15 +9,19 @@ import { defaultHostTools, HostTools } from "../../src/HostTools.js"
 import { type ScopedProcess, spawnScoped } from "../../src/internal/process.js"
 import type { NamespaceTarget, RunAs } from "../../src/NamespaceTarget.js"
 import { Netns } from "../../src/Netns.js"
+import { Preflight } from "../../src/Preflight.js"
 import { Slirp } from "../../src/Slirp.js"
 
 export const fixture = (name: string) =>
   fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url))
 export const NODE = process.execPath
 
-export const TestLayer = Layer.mergeAll(Netns.layer, Slirp.layer, Egress.layer).pipe(
-  Layer.provideMerge(HostTools.layer()),
-)
+export const TestLayer = Layer.mergeAll(
+  Netns.layer,
+  Slirp.layer,
+  Egress.layer,
+  Preflight.layer,
+).pipe(Layer.provideMerge(HostTools.layer()))
 
 /** Fails (not skips) naming what is missing. */
 export const requirePrerequisites = () => {

@@ -1,9 +1,10 @@
 import { existsSync } from "node:fs"
 import { describe, expect, layer } from "@effect/vitest"
 import { Effect, Exit, Scope } from "effect"
+import { execa } from "execa"
 import { Netns } from "../../src/Netns.js"
 import { Slirp } from "../../src/Slirp.js"
-import { defaultSlirpOptions } from "../../src/SlirpOptions.js"
+import { defaultSlirpOptions, type SlirpOptions } from "../../src/SlirpOptions.js"
 import {
   connectFrom,
   connectHost,
@@ -121,6 +122,34 @@ describe("Slirp (real slirp4netns)", () => {
         expect(yield* slirp.listHostForwards()).toEqual([])
         const after = yield* connectHost("127.0.0.1", hostPort)
         expect(after.outcome).not.toBe("connected")
+      }),
+    )
+
+    it.effect("every invalid option fails with SlirpOptionsInvalid and starts nothing", () =>
+      Effect.gen(function* () {
+        const ns = yield* (yield* Netns).create({ namePrefix: "bm-test" })
+        const slirp = yield* Slirp
+        const bad: ReadonlyArray<[string, SlirpOptions]> = [
+          ["cidr", { ...defaultSlirpOptions, cidr: "10.0.2.1/24" }],
+          ["cidr", { ...defaultSlirpOptions, cidr: "10.0.2.0/26" }],
+          ["cidr", { ...defaultSlirpOptions, cidr: "fd00::/64" }],
+          ["mtu", { ...defaultSlirpOptions, mtu: 65522 }],
+          ["mtu", { ...defaultSlirpOptions, enableIpv6: false, mtu: 67 }],
+          ["mtu", { ...defaultSlirpOptions, mtu: 1279 }],
+          ["outboundAddr", { ...defaultSlirpOptions, outboundAddr: "fd00::1" }],
+          ["outboundAddr6", { ...defaultSlirpOptions, outboundAddr6: "10.0.0.1" }],
+        ]
+        for (const [option, options] of bad) {
+          const apiSocket = `/tmp/bm-test-${process.pid}-${option}.sock`
+          const error = yield* Effect.flip(slirp.start({ target: ns.target, options, apiSocket }))
+          expect(error._tag).toBe("SlirpOptionsInvalid")
+          if (error._tag === "SlirpOptionsInvalid") expect(error.option).toBe(option)
+          expect(existsSync(apiSocket)).toBe(false)
+          const running = yield* Effect.promise(() =>
+            execa("pgrep", ["-f", apiSocket], { reject: false }),
+          )
+          expect(running.exitCode, String(running.stdout)).toBe(1)
+        }
       }),
     )
 
