@@ -1,0 +1,239 @@
+/**
+ * Sidecar footprint: image size, and the resident memory of a sidecar process idle and while it
+ * carries 100 concurrent connections. Baselines in the same run: the Node runtime alone (image
+ * rootfs size; an idle `node` process) and a minimal Node TCP forwarder (net.pipe) carrying the
+ * same 100 connections. Everything runs on 127.0.0.1. Writes bench-results/memory.json.
+ *
+ * Topology: client ─tcp→ sidecar A (upstream) ═libp2p═▶ sidecar B (service) ─tcp→ echo server.
+ */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process"
+import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
+import { connect, createServer, type Server, type Socket } from "node:net"
+import { join } from "node:path"
+import { buildSidecarImage, NODE_BINARY } from "../image/build"
+import { BUNDLE_PATH, bundleSidecar, PACKAGE_DIR } from "../image/bundle"
+import { freePort, waitFor } from "../test/support/net"
+import { startStandInAgent } from "../test/support/StandInAgent"
+
+const CONNECTIONS = 100
+const LOAD_SECONDS = 5
+const MESSAGE = Buffer.alloc(1024, 7)
+
+const rssKiB = (pid: number): number => {
+  const line = readFileSync(`/proc/${pid}/status`, "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("VmRSS:"))
+  return Number(line?.split(/\s+/)[1] ?? Number.NaN)
+}
+const mib = (kib: number) => Math.round((kib / 1024) * 10) / 10
+
+const children: Array<ChildProcess> = []
+const start = (args: ReadonlyArray<string>, env: Record<string, string> = {}) => {
+  const child = spawn(NODE_BINARY, args, {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "ignore", "pipe"],
+  })
+  let stderr = ""
+  child.stderr?.on("data", (d) => {
+    stderr += String(d)
+  })
+  child.on("exit", (code) => {
+    if (code !== 0 && code !== null)
+      console.error(`child ${args.join(" ")} exited ${code}:\n${stderr}`)
+  })
+  children.push(child)
+  return child
+}
+
+const listen = (server: Server, port = 0) =>
+  new Promise<number>((resolve) =>
+    server.listen(port, "127.0.0.1", () => resolve((server.address() as { port: number }).port)),
+  )
+
+/** 100 connections, each doing 1 KiB echo round trips back to back for LOAD_SECONDS; peak RSS of the pids. */
+const load = async (port: number, pids: ReadonlyArray<number>) => {
+  const peaks = pids.map(() => 0)
+  const sampler = setInterval(() => {
+    for (const [i, pid] of pids.entries()) peaks[i] = Math.max(peaks[i]!, rssKiB(pid))
+  }, 100)
+  let roundTrips = 0
+  const stopAt = Date.now() + LOAD_SECONDS * 1000
+  const sockets: Array<Socket> = []
+  await Promise.all(
+    Array.from(
+      { length: CONNECTIONS },
+      () =>
+        new Promise<void>((resolve, reject) => {
+          const s = connect(port, "127.0.0.1")
+          sockets.push(s)
+          let got = 0
+          s.on("error", reject)
+          s.on("connect", () => s.write(MESSAGE))
+          s.on("data", (d) => {
+            got += d.length
+            if (got < MESSAGE.length) return
+            got -= MESSAGE.length
+            roundTrips++
+            if (Date.now() < stopAt) s.write(MESSAGE)
+            else resolve()
+          })
+        }),
+    ),
+  )
+  clearInterval(sampler)
+  for (const s of sockets) s.destroy()
+  return { peaks, roundTrips }
+}
+
+const idleRss = async (pid: number) => {
+  await new Promise((r) => setTimeout(r, 2000))
+  return rssKiB(pid)
+}
+
+const main = async () => {
+  await bundleSidecar()
+  let imageBytes: number | undefined
+  try {
+    imageBytes = (await buildSidecarImage()).sizeBytes
+  } catch (e) {
+    console.error(`image size not measured: ${e instanceof Error ? e.message : e}`)
+  }
+  // The baseline image content: the Node binary and the libraries it links, as node-rootfs.sh copies them.
+  const libs = spawnSync("ldd", [NODE_BINARY], { encoding: "utf8" }).stdout.match(/\/\S+/g) ?? []
+  const runtimeBytes = [NODE_BINARY, ...new Set(libs)].reduce(
+    (sum, path) => sum + statSync(path).size,
+    0,
+  )
+
+  const echo = createServer((s) => s.pipe(s))
+  const echoPort = await listen(echo)
+  const tokens = { "bench-a": "bench-token-a-0123456789", "bench-b": "bench-token-b-0123456789" }
+  const agent = await startStandInAgent({ tokens })
+  const [libA, libB, healthA, healthB, upstream] = await Promise.all([
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+  ])
+  const common = {
+    BEEMESH_NAMESPACE: "bench",
+    BEEMESH_WORKLOAD: "bench",
+    BEEMESH_AGENT_URL: agent.url,
+  }
+  const b = start([BUNDLE_PATH], {
+    ...common,
+    BEEMESH_POD: "bench-b",
+    BEEMESH_POD_TOKEN: tokens["bench-b"],
+    BEEMESH_SERVICES: `echo=${echoPort}`,
+    BEEMESH_LISTEN_PORT: String(libB),
+    BEEMESH_HEALTH_PORT: String(healthB),
+    BEEMESH_ADVERTISE: `/ip4/127.0.0.1/tcp/${libB}`,
+  })
+  const a = start([BUNDLE_PATH], {
+    ...common,
+    BEEMESH_POD: "bench-a",
+    BEEMESH_POD_TOKEN: tokens["bench-a"],
+    BEEMESH_UPSTREAMS: `echo=${upstream}`,
+    BEEMESH_LISTEN_PORT: String(libA),
+    BEEMESH_HEALTH_PORT: String(healthA),
+    BEEMESH_ADVERTISE: `/ip4/127.0.0.1/tcp/${libA}`,
+  })
+  const ready = (port: number) => () =>
+    fetch(`http://127.0.0.1:${port}/readyz`).then(
+      (r) => (r.ok ? true : undefined),
+      () => undefined,
+    )
+  await waitFor("sidecar B ready", ready(healthB), 30_000)
+  await waitFor("sidecar A ready", ready(healthA), 30_000)
+
+  const bare = start(["-e", "setInterval(() => {}, 1 << 30)"])
+  const forwarderPort = await freePort()
+  const forwarder = start([
+    "-e",
+    `const net = require("node:net"); net.createServer((c) => { const u = net.connect(${echoPort}, "127.0.0.1"); c.pipe(u).pipe(c); c.on("error", () => u.destroy()); u.on("error", () => c.destroy()) }).listen(${forwarderPort}, "127.0.0.1")`,
+  ])
+  await waitFor(
+    "forwarder listening",
+    () =>
+      new Promise<true | undefined>((r) => {
+        const s = connect(forwarderPort, "127.0.0.1", () => {
+          s.destroy()
+          r(true)
+        })
+        s.on("error", () => r(undefined))
+      }),
+  )
+
+  const [idleA, idleB, idleBare, idleForwarder] = await Promise.all([
+    idleRss(a.pid!),
+    idleRss(b.pid!),
+    idleRss(bare.pid!),
+    idleRss(forwarder.pid!),
+  ])
+  const viaSidecars = await load(upstream, [a.pid!, b.pid!])
+  const viaForwarder = await load(forwarderPort, [forwarder.pid!])
+
+  const rows = [
+    {
+      what: "image size (MiB)",
+      sidecar: imageBytes === undefined ? "n/a" : mib(imageBytes / 1024),
+      baseline: mib(runtimeBytes / 1024),
+      baselineIs: "Node binary + linked libs",
+    },
+    {
+      what: "RSS idle (MiB)",
+      sidecar: mib(idleA),
+      baseline: mib(idleBare),
+      baselineIs: "idle node process",
+    },
+    {
+      what: "RSS idle, provider side (MiB)",
+      sidecar: mib(idleB),
+      baseline: mib(idleForwarder),
+      baselineIs: "idle node TCP forwarder",
+    },
+    {
+      what: `RSS peak, ${CONNECTIONS} conns, caller side (MiB)`,
+      sidecar: mib(viaSidecars.peaks[0]!),
+      baseline: mib(viaForwarder.peaks[0]!),
+      baselineIs: "node TCP forwarder, same load",
+    },
+    {
+      what: `RSS peak, ${CONNECTIONS} conns, provider side (MiB)`,
+      sidecar: mib(viaSidecars.peaks[1]!),
+      baseline: mib(viaForwarder.peaks[0]!),
+      baselineIs: "node TCP forwarder, same load",
+    },
+    {
+      what: `1 KiB round trips in ${LOAD_SECONDS} s (${CONNECTIONS} conns)`,
+      sidecar: viaSidecars.roundTrips,
+      baseline: viaForwarder.roundTrips,
+      baselineIs: "node TCP forwarder",
+    },
+  ]
+  console.table(rows)
+  const dir = join(PACKAGE_DIR, "bench-results")
+  mkdirSync(dir, { recursive: true })
+  writeFileSync(
+    join(dir, "memory.json"),
+    `${JSON.stringify({ at: new Date().toISOString(), node: process.version, connections: CONNECTIONS, loadSeconds: LOAD_SECONDS, rows }, null, 2)}\n`,
+  )
+  await agent.close()
+  echo.close()
+}
+
+const cleanup = () => {
+  for (const c of children) if (c.exitCode === null) c.kill("SIGTERM")
+}
+main().then(
+  () => {
+    cleanup()
+    setTimeout(() => process.exit(0), 500).unref()
+  },
+  (e: unknown) => {
+    console.error(e)
+    cleanup()
+    process.exit(1)
+  },
+)
