@@ -162,32 +162,47 @@ export const createIsolatedPod = Effect.fn("IsolatedPod.create")(function* (
     return yield* Effect.fail(new NameInUse({ kind: "pod", name: spec.name }))
   }
   const hostIp = spec.hostIp ?? "127.0.0.1"
-  const hostPort = spec.hostPort ?? (yield* allocateHostPort(hostIp))
   const labels = { ...spec.labels, ...ownerLabels(options.owner), [LABEL_POD]: spec.name }
 
-  const build = Effect.gen(function* () {
-    const id = yield* client.pods.create(podCreateRequest(spec, hostIp, hostPort, labels))
-    for (const c of spec.containers) {
-      yield* client.containers.create(containerCreateRequest(spec, c, labels))
-    }
-    yield* client.pods.start(spec.name)
-    const inspected = yield* client.pods.inspect(spec.name)
-    return {
-      name: spec.name,
-      id,
-      infraContainerId: inspected.InfraContainerID ?? "",
-      hostIp,
-      hostPort,
-      hostGateway: gatewayAddress(spec.network),
-      sidecar: containerName(spec.name, spec.containers.find((c) => c.role === "sidecar")!.name),
-      apps: spec.containers
-        .filter((c) => c.role === "app")
-        .map((c) => containerName(spec.name, c.name)),
-      spec,
-    } satisfies IsolatedPod
-  })
-  return yield* build.pipe(Effect.onError(() => removePod(spec.name, 0)))
+  const build = (hostPort: number) =>
+    Effect.gen(function* () {
+      const id = yield* client.pods.create(podCreateRequest(spec, hostIp, hostPort, labels))
+      // From here on the pod is ours: a failure removes it (never before: the name may be another's).
+      const inspected = yield* Effect.gen(function* () {
+        for (const c of spec.containers) {
+          yield* client.containers.create(containerCreateRequest(spec, c, labels))
+        }
+        yield* client.pods.start(spec.name)
+        return yield* client.pods.inspect(spec.name)
+      }).pipe(Effect.onError(() => removePod(spec.name, 0)))
+      return {
+        name: spec.name,
+        id,
+        infraContainerId: inspected.InfraContainerID ?? "",
+        hostIp,
+        hostPort,
+        hostGateway: gatewayAddress(spec.network),
+        sidecar: containerName(spec.name, spec.containers.find((c) => c.role === "sidecar")!.name),
+        apps: spec.containers
+          .filter((c) => c.role === "app")
+          .map((c) => containerName(spec.name, c.name)),
+        spec,
+      } satisfies IsolatedPod
+    })
+  const attempt = build
+  if (spec.hostPort !== undefined) return yield* attempt(spec.hostPort)
+  // An allocated port can be taken by another process before Podman binds it: try a few ports.
+  for (let tries = 1; ; tries++) {
+    const result = yield* Effect.result(attempt(yield* allocateHostPort(hostIp)))
+    if (result._tag === "Success") return result.success
+    if (tries >= MAX_PORT_ATTEMPTS || !portWasTaken(result.failure))
+      return yield* Effect.fail(result.failure)
+  }
 })
+
+const MAX_PORT_ATTEMPTS = 3
+const portWasTaken = (e: PodmanError) =>
+  e._tag === "RuntimeFailure" && /address already in use/.test(e.podmanMessage)
 
 /** Stops (SIGTERM, then SIGKILL after `timeoutSeconds`) and removes a pod; a missing pod is fine. */
 export const removePod = (

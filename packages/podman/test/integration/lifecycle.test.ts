@@ -3,6 +3,8 @@
  * of that pod; every bad spec fails with its typed error and creates nothing.
  */
 import { existsSync } from "node:fs"
+import type { AddressInfo } from "node:net"
+import { createServer, type Server } from "node:net"
 import { describe, expect, layer } from "@effect/vitest"
 import { Effect, Exit, Scope } from "effect"
 import { makeIsolatedPod, PodmanClient, type PodSpecInput } from "../../src/index.js"
@@ -129,6 +131,38 @@ describe("IsolatedPod lifecycle on real Podman", () => {
         expect(inspected.Id).toBe(first.id)
         expect(inspected.State).toBe("Running")
       }),
+    )
+  })
+})
+
+describe("IsolatedPod creation failures on real Podman", () => {
+  layer(testClientLayer, { excludeTestServices: true, timeout: "120 seconds" })((it) => {
+    it.effect(
+      "a given host port that is taken fails with Podman's message and leaves nothing",
+      () =>
+        Effect.gen(function* () {
+          const client = yield* PodmanClient
+          const images = yield* ensureTestImages(process.execPath)
+          const run = uniqueName("run")
+          const blocker = yield* Effect.acquireRelease(
+            Effect.callback<Server>((resume) => {
+              const s = createServer()
+              s.listen(0, "127.0.0.1", () => resume(Effect.succeed(s)))
+            }),
+            (s) => Effect.callback<void>((resume) => void s.close(() => resume(Effect.void))),
+          )
+          const taken = (blocker.address() as AddressInfo).port
+          const name = uniqueName("taken")
+          const error = yield* Effect.flip(
+            Effect.scoped(
+              makeIsolatedPod(testPodSpec(name, images, run, { hostPort: taken }), owner),
+            ),
+          )
+          expect(error._tag).toBe("RuntimeFailure")
+          expect(error.message).toContain("address already in use")
+          expect(yield* client.pods.exists(name)).toBe(false)
+          expect(yield* client.containers.list({ labels: testLabels(run) })).toEqual([])
+        }),
     )
   })
 })
