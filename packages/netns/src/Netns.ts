@@ -3,6 +3,7 @@
  * entered with `nsenter --net=…`, deleted when the scope closes.
  */
 import { randomBytes } from "node:crypto"
+import { open } from "node:fs/promises"
 import { Context, Data, Effect, Layer, type Scope } from "effect"
 import type { CommandError, CommandFailed, CommandNotFound } from "./Errors.js"
 import { HostTools } from "./HostTools.js"
@@ -27,8 +28,14 @@ export class NetnsFailed extends Data.TaggedError("NetnsFailed")<{
 
 export interface NetnsHandle {
   readonly name: string
-  /** `/run/netns/<name>`: the namespace file slirp4netns, nsenter and nft take. */
+  /** `/run/netns/<name>` (what `ip netns` shows). */
   readonly path: string
+  /**
+   * `/proc/<our pid>/fd/<n>`: the same namespace through a descriptor this handle holds, valid
+   * even if the /run/netns mount is detached. Usable by root and by processes of our own UID.
+   */
+  readonly pinned: string
+  /** The target other services take (uses `pinned`). */
   readonly target: NamespaceTarget
 }
 
@@ -71,7 +78,8 @@ const make = Effect.gen(function* () {
 
   const create = Effect.fn("Netns.create")(function* (options: CreateOptions = {}) {
     const name = `${options.namePrefix ?? "beemesh"}-${randomBytes(4).toString("hex")}`
-    return yield* Effect.acquireRelease(
+    const path = `${NETNS_DIR}/${name}`
+    yield* Effect.acquireRelease(
       run(tools, [tools.ip, "netns", "add", name]).pipe(
         Effect.mapError(
           (error) =>
@@ -82,16 +90,35 @@ const make = Effect.gen(function* () {
               hint: hintFor(error),
             }),
         ),
-        Effect.as({ name, path: `${NETNS_DIR}/${name}`, target: { path: `${NETNS_DIR}/${name}` } }),
       ),
-      (handle) =>
-        run(tools, [tools.ip, "netns", "delete", handle.name]).pipe(
+      () =>
+        run(tools, [tools.ip, "netns", "delete", name]).pipe(
           Effect.tapError((error) =>
-            Effect.logWarning(`network namespace ${handle.name} not deleted: ${error.message}`),
+            Effect.logWarning(`network namespace ${name} not deleted: ${error.message}`),
           ),
           Effect.ignore,
         ),
     )
+    // Pin the namespace with an open descriptor and address it through /proc/<pid>/fd/<n>: the
+    // bind mount under /run/netns can be detached behind our back (a slirp4netns --enable-sandbox
+    // run in the host mount namespace on a host whose /run is not a mount point does exactly
+    // that), the descriptor cannot. Released before the delete above (finalizers run in reverse).
+    const pin = yield* Effect.acquireRelease(
+      Effect.tryPromise(() => open(path, "r")).pipe(
+        Effect.mapError(
+          (cause) =>
+            new NetnsFailed({
+              operation: "create",
+              name,
+              reason: `cannot open ${path}: ${String(cause)}`,
+              hint: "check that /run/netns is writable and ip netns works",
+            }),
+        ),
+      ),
+      (handle) => Effect.promise(() => handle.close()),
+    )
+    const pinned = `/proc/${process.pid}/fd/${pin.fd}`
+    return { name, path, pinned, target: { path: pinned } } satisfies NetnsHandle
   })
 
   const exec = Effect.fn("Netns.exec")(function* (

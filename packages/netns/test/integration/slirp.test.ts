@@ -153,6 +153,22 @@ describe("Slirp (real slirp4netns)", () => {
       }),
     )
 
+    it.effect("the handle survives a detached /run/netns mount (slirp4netns sandbox trap)", () =>
+      Effect.gen(function* () {
+        const netns = yield* Netns
+        const ns = yield* netns.create({ namePrefix: "bm-test" })
+        yield* Effect.promise(() => execa("umount", ["--lazy", ns.path]))
+        const slirp = yield* (yield* Slirp).start({
+          target: ns.target,
+          options: { ...defaultSlirpOptions, enableIpv6: false },
+        })
+        const out = (yield* netns.exec(ns.target, ["ip", "-o", "addr", "show", "dev", "tap0"]))
+          .stdout
+        expect(out).toContain("10.0.2.100/24")
+        expect(slirp.pid).toBeGreaterThan(0)
+      }),
+    )
+
     it.effect("release: no namespace, no slirp4netns process, no socket", () =>
       Effect.gen(function* () {
         const scope = yield* Scope.make()
