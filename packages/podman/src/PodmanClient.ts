@@ -19,7 +19,7 @@ import {
 import { type RawRequest, type RawResponse, request, requestStreaming } from "./internal/http.js"
 import { demultiplex, listeningPortsOf } from "./internal/multiplex.js"
 import * as R from "./Responses.js"
-import { type SocketCandidate, socketCandidates } from "./Socket.js"
+import { parseContainerHost, type SocketCandidate, socketCandidates } from "./Socket.js"
 
 /** libpod API prefix; v4.0.0 is the oldest 4.x API and what Podman 4.3 serves. */
 export const API_PREFIX = "/v4.0.0/libpod"
@@ -840,6 +840,16 @@ export const makePodmanClient = (
         xdgRuntimeDir: options.xdgRuntimeDir,
         searchDefaults: options.searchDefaults,
       })
+      if (
+        options.containerHost !== undefined &&
+        parseContainerHost(options.containerHost) === undefined
+      ) {
+        tried.push({
+          path: options.containerHost,
+          source: "CONTAINER_HOST",
+          reason: "unsupported scheme (only unix:// sockets)",
+        })
+      }
       for (const candidate of candidates) {
         const reason = yield* answers(candidate.path)
         if (reason === undefined) return makeApi(candidate.path, false, timeoutMs)

@@ -36,6 +36,27 @@ describe("Podman service discovery", () => {
       }),
   )
 
+  it.live("a CONTAINER_HOST that is not a unix socket is named as tried and unsupported", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(
+        Effect.scoped(
+          makePodmanClient({
+            containerHost: "tcp://127.0.0.1:1",
+            embedded: "never",
+            searchDefaults: false,
+          }),
+        ),
+      )
+      expect(error.socketsTried).toEqual([
+        {
+          path: "tcp://127.0.0.1:1",
+          source: "CONTAINER_HOST",
+          reason: "unsupported scheme (only unix:// sockets)",
+        },
+      ])
+    }),
+  )
+
   it.live(
     "a podman that cannot start: PodmanUnavailable naming the sockets tried and the embedded service",
     () =>
