@@ -54,6 +54,24 @@ elif [ "$(stat -c %a /dev/net/tun)" != "666" ]; then
   changed+=("/dev/net/tun mode -> 0666 (rootless slirp4netns)")
 fi
 
+# Rootless tests (packages/netns) run as an ordinary user with subordinate UID/GID ranges, the
+# way rootless Podman runs: a system user without home or login shell, and a range far above the
+# ranges useradd hands out (100000+) so it overlaps no real user's.
+test_user=beemesh-test
+test_range=1879048192-1879113727
+if ! id -u "$test_user" >/dev/null 2>&1; then
+  useradd --system --no-create-home --shell /usr/sbin/nologin "$test_user"
+  changed+=("created user $test_user (rootless tests)")
+fi
+if ! grep -q "^$test_user:" /etc/subuid 2>/dev/null; then
+  usermod --add-subuids "$test_range" "$test_user"
+  changed+=("subordinate UIDs $test_range for $test_user (/etc/subuid)")
+fi
+if ! grep -q "^$test_user:" /etc/subgid 2>/dev/null; then
+  usermod --add-subgids "$test_range" "$test_user"
+  changed+=("subordinate GIDs $test_range for $test_user (/etc/subgid)")
+fi
+
 if [ "${#changed[@]}" -eq 0 ]; then
   say "host already prepared; nothing changed"
 else
