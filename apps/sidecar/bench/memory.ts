@@ -179,7 +179,7 @@ const main = async () => {
       what: "image size (MiB)",
       sidecar: imageBytes === undefined ? "n/a" : mib(imageBytes / 1024),
       baseline: mib(runtimeBytes / 1024),
-      baselineIs: "Node binary + linked libs",
+      baselineIs: "Node binary as shipped + linked libs",
     },
     {
       what: "RSS idle (MiB)",

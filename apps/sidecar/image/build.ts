@@ -1,7 +1,8 @@
 /**
  * Builds the sidecar image `localhost/beemesh/sidecar:<version>` offline and reproducibly:
- * bundle → rootfs (Node 24 + the libraries it links, tooling/images/node-rootfs.sh) → `podman
- * build --timestamp 0` FROM scratch. The same inputs give the same image id. (`image` script.)
+ * bundle → rootfs (Node 24 and the libraries it links, tooling/images/node-rootfs.sh; node
+ * stripped) → `podman build --timestamp 0` FROM scratch. The same inputs give the same image id.
+ * (The `image` script.)
  */
 import { spawnSync } from "node:child_process"
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
@@ -36,10 +37,21 @@ export const buildSidecarImage = async (): Promise<BuiltImage> => {
     [ROOTFS_SCRIPT, "tooling/images/node-rootfs.sh is part of the repository"],
   ] as const)
     if (!existsSync(path)) throw new Error(`missing prerequisite ${path}: ${fix}`)
+  for (const [command, pkg] of [
+    ["podman", "podman"],
+    ["strip", "binutils"],
+    ["ldd", "libc-bin"],
+  ] as const)
+    if (spawnSync(command, ["--version"], { stdio: "ignore" }).error !== undefined)
+      throw new Error(
+        `missing prerequisite ${command}: install ${pkg} (tooling/scripts/host-setup.sh)`,
+      )
   const context = mkdtempSync(join(tmpdir(), "beemesh-sidecar-image-"))
   try {
     await bundleSidecar(join(context, "sidecar.mjs"))
     run("bash", [ROOTFS_SCRIPT, NODE_BINARY, join(context, "rootfs")])
+    // The npm binary carries debug info (~18 MiB) that nothing in the image uses.
+    run("strip", ["--strip-all", join(context, "rootfs/usr/local/bin/node")])
     copyFileSync(join(PACKAGE_DIR, "image/Containerfile"), join(context, "Containerfile"))
     run("podman", [
       "build",
