@@ -73,7 +73,11 @@ export interface ManifestOptions {
   readonly maxReplicas: number
 }
 
-export const defaultManifestOptions: ManifestOptions = { reservedPorts: [8080], maxReplicas: 50 }
+/** The sidecar listens on 8080 (libp2p) and 8081 (health, metrics) inside every pod. */
+export const defaultManifestOptions: ManifestOptions = {
+  reservedPorts: [8080, 8081],
+  maxReplicas: 50,
+}
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
 /** Leaves room for replica suffixes and the agent's pod-name prefix within Podman's limits. */

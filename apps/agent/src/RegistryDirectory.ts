@@ -1,0 +1,135 @@
+/**
+ * ServiceDirectory over @beemesh/registry: a sidecar's registration becomes one DHT registration
+ * per service, held in a scope of its own for as long as the sidecar renews its lease. A pod that
+ * unregisters, or whose lease runs out (the sidecar died), is withdrawn (tombstones in the DHT).
+ */
+import { Registry } from "@beemesh/registry"
+import { Clock, Duration, Effect, Exit, Layer, Schedule, Scope } from "effect"
+import {
+  DirectoryUnavailable,
+  type Lease,
+  type Provider,
+  type Registration,
+  ServiceDirectory,
+} from "./Directory"
+import type { PodIdentity } from "./Tokens"
+
+export interface RegistryDirectoryOptions {
+  /** How long a registration lives without renewal (default 30 s). */
+  readonly leaseSeconds?: number
+}
+
+interface Held {
+  readonly scope: Scope.Closeable
+  /** What was registered, to tell a renewal from a change. */
+  readonly fingerprint: string
+  expiresAt: number
+}
+
+const podKey = (identity: PodIdentity) => `${identity.namespace}/${identity.pod}`
+
+/** Endpoint addresses carry the sidecar's peer id, so that resolvers know whom they dial. */
+const withPeerId = (address: string, peerId: string) =>
+  address.includes("/p2p/") ? address : `${address}/p2p/${peerId}`
+
+const peerIdOf = (address: string) => /\/p2p\/([^/]+)$/.exec(address)?.[1]
+
+const unavailable = (error: { readonly message: string }) =>
+  new DirectoryUnavailable({ reason: error.message })
+
+export const makeRegistryDirectory = (options: RegistryDirectoryOptions = {}) =>
+  Effect.gen(function* () {
+    const registry = yield* Registry
+    const leaseSeconds = options.leaseSeconds ?? 30
+    const held = new Map<string, Held>()
+
+    const release = (key: string) =>
+      Effect.gen(function* () {
+        const entry = held.get(key)
+        if (entry === undefined) return
+        held.delete(key)
+        yield* Scope.close(entry.scope, Exit.void)
+      })
+
+    const register = Effect.fn("ServiceDirectory.register")(function* (registration: Registration) {
+      const key = podKey(registration.identity)
+      const now = yield* Clock.currentTimeMillis
+      const multiaddrs = registration.multiaddrs.map((a) => withPeerId(a, registration.peerId))
+      const fingerprint = JSON.stringify([multiaddrs, registration.services])
+      const existing = held.get(key)
+      if (existing !== undefined && existing.fingerprint === fingerprint) {
+        existing.expiresAt = now + leaseSeconds * 1000
+      } else {
+        yield* release(key)
+        const scope = yield* Scope.make()
+        yield* Effect.forEach(registration.services, (service) =>
+          registry.register(registration.identity.namespace, service.name, {
+            workload: registration.identity.workload,
+            pod: registration.identity.pod,
+            ports: [{ port: service.port }],
+            multiaddrs,
+          }),
+        ).pipe(
+          Scope.provide(scope),
+          Effect.onError(() => Scope.close(scope, Exit.void)),
+          Effect.mapError(unavailable),
+        )
+        held.set(key, { scope, fingerprint, expiresAt: now + leaseSeconds * 1000 })
+        yield* Effect.logInfo(
+          `registered ${registration.services.map((s) => s.name).join(", ") || "no services"} for pod ${key}`,
+        )
+      }
+      return {
+        ttlSeconds: leaseSeconds,
+        renewAfterSeconds: Math.max(1, Math.floor(leaseSeconds / 3)),
+      } satisfies Lease
+    })
+
+    const unregister = Effect.fn("ServiceDirectory.unregister")(function* (identity: PodIdentity) {
+      if (held.has(podKey(identity))) yield* Effect.logInfo(`unregistered pod ${podKey(identity)}`)
+      yield* release(podKey(identity))
+    })
+
+    const resolve = Effect.fn("ServiceDirectory.resolve")(function* (
+      namespace: string,
+      service: string,
+    ) {
+      const records = yield* registry.resolve(namespace, service).pipe(Effect.mapError(unavailable))
+      const providers: Array<Provider> = []
+      for (const record of records) {
+        for (const endpoint of record.endpoints) {
+          const peerId = endpoint.multiaddrs.map(peerIdOf).find((id) => id !== undefined)
+          if (peerId === undefined) continue
+          providers.push({
+            peerId,
+            multiaddrs: endpoint.multiaddrs,
+            pod: endpoint.pod,
+            workload: endpoint.workload,
+          })
+        }
+      }
+      return providers
+    })
+
+    // Leases that ran out belong to sidecars that died without unregistering.
+    yield* Effect.gen(function* () {
+      const now = yield* Clock.currentTimeMillis
+      for (const [key, entry] of [...held]) {
+        if (entry.expiresAt <= now) {
+          yield* Effect.logWarning(`lease of pod ${key} expired; withdrawing its services`)
+          yield* release(key)
+        }
+      }
+    }).pipe(Effect.repeat(Schedule.spaced(Duration.seconds(1))), Effect.forkScoped)
+
+    yield* Effect.addFinalizer(() => Effect.forEach([...held.keys()], release, { discard: true }))
+
+    return ServiceDirectory.of({
+      register,
+      unregister: (identity) => unregister(identity),
+      resolve: (namespace, service) => resolve(namespace, service),
+    })
+  })
+
+export const registryDirectoryLayer = (options: RegistryDirectoryOptions = {}) =>
+  Layer.effect(ServiceDirectory, makeRegistryDirectory(options))
