@@ -17,6 +17,7 @@ import {
   waitForPort,
   waitForRunning,
 } from "../../src/index.js"
+import { containerLimits } from "../../src/internal/limits.js"
 import { ensureTestImages } from "../support/images.js"
 import { testClientLayer } from "../support/layer.js"
 import { slirpProcessesFor, testPodSpec, uniqueName } from "../support/pods.js"
@@ -150,7 +151,10 @@ describe("IsolatedPod on real Podman", () => {
         const c = yield* client.containers.inspect(pod.sidecar)
         expect(c.OCIRuntime).toBe("runc")
         const nofile = (c.HostConfig.Ulimits ?? []).find((u) => u.Name === "RLIMIT_NOFILE")
-        expect(nofile).toBeDefined()
+        const limits = containerLimits()
+        expect(nofile).toEqual({ Name: "RLIMIT_NOFILE", Soft: limits.nofile, Hard: limits.nofile })
+        const nproc = (c.HostConfig.Ulimits ?? []).find((u) => u.Name === "RLIMIT_NPROC")
+        expect(nproc).toEqual({ Name: "RLIMIT_NPROC", Soft: limits.nproc, Hard: limits.nproc })
         expect(c.State.Running).toBe(true)
       }),
     )

@@ -16,35 +16,45 @@ const owner = { owner: "podman-integration-test" }
 
 describe("IsolatedPod lifecycle on real Podman", () => {
   layer(testClientLayer, { excludeTestServices: true, timeout: "120 seconds" })((it) => {
-    it.effect("release removes the pod, its containers and its slirp4netns process", () =>
-      Effect.gen(function* () {
-        const client = yield* PodmanClient
-        const images = yield* ensureTestImages(process.execPath)
-        const run = uniqueName("run")
-        const scope = yield* Scope.make()
-        const pod = yield* makeIsolatedPod(testPodSpec(uniqueName("rm"), images, run), owner).pipe(
-          Scope.provide(scope),
-        )
-        const infra = yield* client.containers.inspect(pod.infraContainerId)
-        const netnsPath = infra.NetworkSettings?.SandboxKey ?? ""
-        const slirp = slirpProcessesFor(netnsPath)
-        expect(slirp).toHaveLength(1)
-        const before = yield* client.containers.list({ labels: testLabels(run) })
-        expect(before.length).toBe(3) // infra, sidecar, app
+    it.effect(
+      "stop ends containers by SIGTERM; release removes the pod, its containers and its slirp4netns process",
+      () =>
+        Effect.gen(function* () {
+          const client = yield* PodmanClient
+          const images = yield* ensureTestImages(process.execPath)
+          const run = uniqueName("run")
+          const scope = yield* Scope.make()
+          const pod = yield* makeIsolatedPod(
+            testPodSpec(uniqueName("rm"), images, run),
+            owner,
+          ).pipe(Scope.provide(scope))
+          const infra = yield* client.containers.inspect(pod.infraContainerId)
+          const netnsPath = infra.NetworkSettings?.SandboxKey ?? ""
+          const slirp = slirpProcessesFor(netnsPath)
+          expect(slirp).toHaveLength(1)
+          const before = yield* client.containers.list({ labels: testLabels(run) })
+          expect(before.length).toBe(3) // infra, sidecar, app
 
-        yield* Scope.close(scope, Exit.void)
+          // PID-1 signal handling: with a 2 s stop timeout, both stop on SIGTERM (exit 0), not SIGKILL (137).
+          yield* client.pods.stop(pod.name, { timeoutSeconds: 2 })
+          for (const name of [pod.sidecar, ...pod.apps]) {
+            const state = (yield* client.containers.inspect(name)).State
+            expect([name, state.Status, state.ExitCode]).toEqual([name, "exited", 0])
+          }
 
-        expect(yield* client.pods.exists(pod.name)).toBe(false)
-        expect(yield* client.containers.list({ labels: testLabels(run) })).toEqual([])
-        // slirp4netns is reaped by Podman's cleanup; allow it a moment, then it must be gone.
-        const deadline = Date.now() + 10_000
-        while (slirpProcessesFor(netnsPath).length > 0 && Date.now() < deadline)
-          yield* Effect.sleep(50)
-        expect(slirpProcessesFor(netnsPath)).toEqual([])
-        expect(
-          existsSync(`/proc/${slirp[0]!.pid}/cmdline`) && slirpProcessesFor(netnsPath).length > 0,
-        ).toBe(false)
-      }),
+          yield* Scope.close(scope, Exit.void)
+
+          expect(yield* client.pods.exists(pod.name)).toBe(false)
+          expect(yield* client.containers.list({ labels: testLabels(run) })).toEqual([])
+          // slirp4netns is reaped by Podman's cleanup; allow it a moment, then it must be gone.
+          const deadline = Date.now() + 10_000
+          while (slirpProcessesFor(netnsPath).length > 0 && Date.now() < deadline)
+            yield* Effect.sleep(50)
+          expect(slirpProcessesFor(netnsPath)).toEqual([])
+          expect(
+            existsSync(`/proc/${slirp[0]!.pid}/cmdline`) && slirpProcessesFor(netnsPath).length > 0,
+          ).toBe(false)
+        }),
     )
 
     it.effect("each bad spec fails with its typed error and creates nothing", () =>
