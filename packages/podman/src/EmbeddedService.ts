@@ -26,6 +26,11 @@ export interface EmbeddedServiceOptions {
   /** OCI runtime written to the generated config (default `runc`; crun fails on cgroup v1). */
   readonly ociRuntime?: string
   readonly readyTimeoutMs?: number
+  /**
+   * `--time` of the service: seconds without API activity before it exits by itself (default 0:
+   * until released). Release always stops it; a bound only matters if this process is SIGKILLed.
+   */
+  readonly idleTimeoutSeconds?: number
   /** Extra environment for the service process (added to the inherited one). */
   readonly env?: Readonly<Record<string, string>>
 }
@@ -89,14 +94,23 @@ export const startEmbeddedService = (
     let exited = false
     const child = yield* Effect.acquireRelease(
       Effect.sync(() => {
-        const proc = execa(podman, ["system", "service", "--time=0", `unix://${socketPath}`], {
-          detached: true,
-          stdin: "ignore",
-          stdout: "ignore",
-          stderr: "pipe",
-          env,
-          reject: false,
-        })
+        const proc = execa(
+          podman,
+          [
+            "system",
+            "service",
+            `--time=${options.idleTimeoutSeconds ?? 0}`,
+            `unix://${socketPath}`,
+          ],
+          {
+            detached: true,
+            stdin: "ignore",
+            stdout: "ignore",
+            stderr: "pipe",
+            env,
+            reject: false,
+          },
+        )
         void proc.then(() => {
           exited = true
         })
