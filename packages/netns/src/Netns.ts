@@ -3,6 +3,7 @@
  * entered with `nsenter --net=…`, deleted when the scope closes.
  */
 import { randomBytes } from "node:crypto"
+import { existsSync } from "node:fs"
 import { open } from "node:fs/promises"
 import { Context, Data, Effect, Layer, type Scope } from "effect"
 import type { CommandError, CommandFailed, CommandNotFound } from "./Errors.js"
@@ -40,7 +41,9 @@ export interface NetnsHandle {
 }
 
 export interface CreateOptions {
-  /** Start of the generated name (default `beemesh`); a random suffix makes it unique. */
+  /**
+   * Start of the generated name (default `beemesh`); the name is `<prefix>-<owner pid>-<random>`.
+   */
   readonly namePrefix?: string
 }
 
@@ -58,6 +61,11 @@ export interface NetnsShape {
     argv: ReadonlyArray<string>,
     options?: ExecOptions,
   ) => Effect.Effect<CommandResult, CommandError>
+  /**
+   * Deletes namespaces this package created under `namePrefix` whose owning process is gone (left
+   * by a crash). Never touches other names or namespaces of live owners. Returns what it removed.
+   */
+  readonly sweep: (namePrefix: string) => Effect.Effect<ReadonlyArray<string>, CommandError>
   /** Starts a long-running program inside a namespace; the scope stops its process group. */
   readonly spawn: (
     target: NamespaceTarget,
@@ -77,7 +85,8 @@ const make = Effect.gen(function* () {
   const tools = yield* HostTools
 
   const create = Effect.fn("Netns.create")(function* (options: CreateOptions = {}) {
-    const name = `${options.namePrefix ?? "beemesh"}-${randomBytes(4).toString("hex")}`
+    // The owner's PID in the name lets `sweep` tell orphans (owner gone) from live namespaces.
+    const name = `${options.namePrefix ?? "beemesh"}-${process.pid}-${randomBytes(4).toString("hex")}`
     const path = `${NETNS_DIR}/${name}`
     yield* Effect.acquireRelease(
       run(tools, [tools.ip, "netns", "add", name]).pipe(
@@ -138,7 +147,21 @@ const make = Effect.gen(function* () {
       Effect.withSpan("Netns.spawn"),
     )
 
-  return { create, exec, spawn } satisfies NetnsShape
+  const sweep = Effect.fn("Netns.sweep")(function* (namePrefix: string) {
+    const listed = yield* run(tools, [tools.ip, "netns", "list"])
+    const pattern = new RegExp(`^${namePrefix.replace(/[^A-Za-z0-9_-]/g, "")}-(\\d+)-[0-9a-f]{8}$`)
+    const removed: Array<string> = []
+    for (const line of listed.stdout.split("\n")) {
+      const name = line.split(" ")[0] ?? ""
+      const owner = pattern.exec(name)?.[1]
+      if (owner === undefined || existsSync(`/proc/${owner}`)) continue
+      yield* run(tools, [tools.ip, "netns", "delete", name])
+      removed.push(name)
+    }
+    return removed
+  })
+
+  return { create, exec, spawn, sweep } satisfies NetnsShape
 })
 
 export class Netns extends Context.Service<Netns, NetnsShape>()("@beemesh/netns/Netns") {

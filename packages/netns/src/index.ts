@@ -1,6 +1,7 @@
 export * from "./EgressPolicy.js"
 export * from "./Errors.js"
 export * from "./HostTools.js"
+export * from "./Layers.js"
 export * from "./NamespaceTarget.js"
 export * from "./Netns.js"
 export * from "./Preflight.js"

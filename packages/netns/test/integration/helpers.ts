@@ -2,26 +2,19 @@ import { existsSync, readlinkSync } from "node:fs"
 import { writeFile } from "node:fs/promises"
 import net from "node:net"
 import { fileURLToPath } from "node:url"
-import { Effect, Layer, type Scope } from "effect"
+import { Effect, type Scope } from "effect"
 import { execa } from "execa"
-import { Egress } from "../../src/EgressPolicy.js"
-import { defaultHostTools, HostTools } from "../../src/HostTools.js"
+import { defaultHostTools } from "../../src/HostTools.js"
 import { type ScopedProcess, spawnScoped } from "../../src/internal/process.js"
+import { netnsLayer } from "../../src/Layers.js"
 import type { NamespaceTarget, RunAs } from "../../src/NamespaceTarget.js"
 import { Netns } from "../../src/Netns.js"
-import { Preflight } from "../../src/Preflight.js"
-import { Slirp } from "../../src/Slirp.js"
 
 export const fixture = (name: string) =>
   fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url))
 export const NODE = process.execPath
 
-export const TestLayer = Layer.mergeAll(
-  Netns.layer,
-  Slirp.layer,
-  Egress.layer,
-  Preflight.layer,
-).pipe(Layer.provideMerge(HostTools.layer()))
+export const TestLayer = netnsLayer()
 
 /** Fails (not skips) naming what is missing. */
 export const requirePrerequisites = () => {
