@@ -29,6 +29,12 @@ export interface IsolatedPodOptions {
   readonly owner: string
   /** How to build an image that is missing, for the error message. */
   readonly imageHint?: (image: string) => string
+  /**
+   * Start every container (default). With false only the infra container runs: the pod's network
+   * namespace and slirp4netns exist, so the caller can set it up (egress rules) before the sidecar
+   * and the apps start with `pods.start`.
+   */
+  readonly startApps?: boolean
 }
 
 export interface IsolatedPod {
@@ -172,7 +178,12 @@ export const createIsolatedPod = Effect.fn("IsolatedPod.create")(function* (
         for (const c of spec.containers) {
           yield* client.containers.create(containerCreateRequest(spec, c, labels))
         }
-        yield* client.pods.start(spec.name)
+        if (options.startApps === false) {
+          const created = yield* client.pods.inspect(spec.name)
+          yield* client.containers.start(created.InfraContainerID ?? "")
+        } else {
+          yield* client.pods.start(spec.name)
+        }
         return yield* client.pods.inspect(spec.name)
       }).pipe(Effect.onError(() => removePod(spec.name, 0)))
       return {

@@ -57,6 +57,39 @@ describe("IsolatedPod lifecycle on real Podman", () => {
         }),
     )
 
+    it.effect(
+      "startApps: false runs only the infra container (network ready), the rest start with the pod",
+      () =>
+        Effect.gen(function* () {
+          const client = yield* PodmanClient
+          const images = yield* ensureTestImages(process.execPath)
+          const run = uniqueName("run")
+          const scope = yield* Scope.make()
+          const pod = yield* makeIsolatedPod(testPodSpec(uniqueName("infra"), images, run), {
+            ...owner,
+            startApps: false,
+          }).pipe(Scope.provide(scope))
+          const infra = yield* client.containers.inspect(pod.infraContainerId)
+          expect(infra.State.Status).toBe("running")
+          expect(slirpProcessesFor(infra.NetworkSettings?.SandboxKey ?? "")).toHaveLength(1)
+          for (const name of [pod.sidecar, ...pod.apps]) {
+            expect([name, (yield* client.containers.inspect(name)).State.Status]).toEqual([
+              name,
+              "created",
+            ])
+          }
+          yield* client.pods.start(pod.name)
+          for (const name of [pod.sidecar, ...pod.apps]) {
+            expect([name, (yield* client.containers.inspect(name)).State.Status]).toEqual([
+              name,
+              "running",
+            ])
+          }
+          yield* Scope.close(scope, Exit.void)
+          expect(yield* client.pods.exists(pod.name)).toBe(false)
+        }),
+    )
+
     it.effect("each bad spec fails with its typed error and creates nothing", () =>
       Effect.gen(function* () {
         const client = yield* PodmanClient
