@@ -13,7 +13,7 @@ import {
   proxyConnectionManagerOptions,
   proxyYamuxOptions,
 } from "@beemesh/proxy"
-import { Duration, Effect, Layer } from "effect"
+import { Duration, Effect, Exit, Fiber, Layer, Scope } from "effect"
 import { AgentClient } from "./AgentClient"
 import { AgentResolverLayer } from "./AgentResolver"
 import { type HealthListenFailed, serveHealth } from "./HealthServer"
@@ -26,6 +26,7 @@ import { SidecarNode } from "./SidecarNode"
 export const shutdownBudget = {
   unregisterMs: 600,
   drainMs: 600,
+  listenerCloseMs: 200,
   /** Stopping the libp2p node is bounded separately (500 ms, in SidecarNode). */
 } as const
 
@@ -58,14 +59,32 @@ export const InboundLayer: Layer.Layer<
   }),
 )
 
-/** One upstream listener on 127.0.0.1:<port> per configured upstream service. */
+/**
+ * One upstream listener on 127.0.0.1:<port> per configured upstream service. The listeners live
+ * in their own scope whose closing is awaited for at most `listenerCloseMs`: @beemesh/proxy's
+ * Outbound closes a listener with `server.close()`, which waits until every accepted connection
+ * has ended, so a long request still open after the drain would otherwise hold up the shutdown
+ * (the node's stop then cuts it).
+ */
 export const UpstreamsLayer: Layer.Layer<never, ListenFailed, SidecarConfig | Outbound> =
   Layer.effectDiscard(
     Effect.gen(function* () {
       const config = yield* SidecarConfig
       const outbound = yield* Outbound
+      const listeners = yield* Scope.make()
+      yield* Effect.addFinalizer(() =>
+        Effect.forkDetach(Scope.close(listeners, Exit.void)).pipe(
+          Effect.flatMap((closing) =>
+            Fiber.await(closing).pipe(
+              Effect.timeoutOption(Duration.millis(shutdownBudget.listenerCloseMs)),
+            ),
+          ),
+        ),
+      )
       for (const u of config.upstreams) {
-        yield* outbound.listen({ service: u.service, host: "127.0.0.1", port: u.port })
+        yield* outbound
+          .listen({ service: u.service, host: "127.0.0.1", port: u.port })
+          .pipe(Scope.provide(listeners))
       }
     }),
   )
@@ -161,7 +180,9 @@ export const sidecarLayer = (settings: SidecarSettings) => {
   )
   return HealthLayer.pipe(
     Layer.provideMerge(RegistrarLayer),
-    Layer.provideMerge(Layer.mergeAll(UpstreamsLayer, DrainLayer)),
+    // Built after the listeners, so released before them: drain first, then close.
+    Layer.provideMerge(DrainLayer),
+    Layer.provideMerge(UpstreamsLayer),
     Layer.provideMerge(proxy),
   )
 }
