@@ -44,6 +44,20 @@ if [ ! -f /sys/fs/cgroup/cgroup.controllers ] && [ ! -f "$runtime_conf" ]; then
   fi
 fi
 
+# Podman's default container rlimits (nofile 1048576) exceed the hard limits of some hosts, and the
+# pod's infra container takes no per-container rlimits over the API: set defaults that fit.
+ulimits_conf=/etc/containers/containers.conf.d/51-beemesh-ulimits.conf
+hard_nofile=$(ulimit -Hn)
+if [ "$hard_nofile" != "unlimited" ] && [ "$hard_nofile" -lt 1048576 ] && [ ! -f "$ulimits_conf" ]; then
+  pid_max=$(cat /proc/sys/kernel/pid_max)
+  hard_nproc=$(ulimit -Hu)
+  { [ "$hard_nproc" = "unlimited" ] || [ "$hard_nproc" -gt "$pid_max" ]; } && hard_nproc=$pid_max
+  mkdir -p "$(dirname "$ulimits_conf")"
+  printf '# Written by beemesh host-setup: the host hard limits are below Podman'"'"'s defaults.\n[containers]\ndefault_ulimits = ["nofile=%s:%s", "nproc=%s:%s"]\n' \
+    "$hard_nofile" "$hard_nofile" "$hard_nproc" "$hard_nproc" >"$ulimits_conf"
+  changed+=("default container rlimits nofile=$hard_nofile nproc=$hard_nproc in $ulimits_conf")
+fi
+
 # slirp4netns needs /dev/net/tun; rootless Podman needs it usable by ordinary users (0666).
 if [ ! -c /dev/net/tun ]; then
   mkdir -p /dev/net
