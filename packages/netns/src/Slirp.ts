@@ -8,7 +8,7 @@ import { mkdir, rm } from "node:fs/promises"
 import type { Readable } from "node:stream"
 import { Context, Data, Effect, Layer, type Scope } from "effect"
 import type { CommandError } from "./Errors.js"
-import { HostTools } from "./HostTools.js"
+import { HostTools, type HostToolsShape } from "./HostTools.js"
 import { run } from "./internal/command.js"
 import { spawnScoped } from "./internal/process.js"
 import { slirpApiCall } from "./internal/slirpApi.js"
@@ -253,6 +253,45 @@ const makeApi = (apiSocket: string, guest: string) => {
   return { listHostForwards, addHostForward, removeHostForward, hostForward }
 }
 
+export interface SlirpCommand {
+  readonly options: SlirpOptions
+  readonly netns: string
+  readonly userns: string | undefined
+  readonly tapName: string
+  readonly apiSocket: string
+  readonly sandbox: boolean
+  readonly seccomp: boolean
+  /** Wrap in `unshare --mount --propagation private` (root with sandbox; see `sandbox`). */
+  readonly privateMounts: boolean
+}
+
+/**
+ * The command line that starts slirp4netns: fd 3 is the ready pipe, fd 4 the exit pipe (it exits
+ * when our end closes, so it cannot outlive this process).
+ */
+export const slirpCommand = (
+  tools: Pick<HostToolsShape, "slirp4netns" | "unshare">,
+  c: SlirpCommand,
+): [string, ...Array<string>] => {
+  const slirp: [string, ...Array<string>] = [
+    tools.slirp4netns,
+    "--configure",
+    "--ready-fd=3",
+    "--exit-fd=4",
+    `--api-socket=${c.apiSocket}`,
+    ...(c.sandbox ? ["--enable-sandbox"] : []),
+    ...(c.seccomp ? ["--enable-seccomp"] : []),
+    ...renderSlirpArgs(c.options),
+    "--netns-type=path",
+    ...(c.userns === undefined ? [] : [`--userns-path=${c.userns}`]),
+    c.netns,
+    c.tapName,
+  ]
+  return c.privateMounts
+    ? [tools.unshare, "--mount", "--propagation", "private", "--", ...slirp]
+    : slirp
+}
+
 const make = Effect.gen(function* () {
   const tools = yield* HostTools
   const info = yield* Effect.cached(probeSlirp(tools).pipe(Effect.mapError(unavailable)))
@@ -294,24 +333,16 @@ const make = Effect.gen(function* () {
     // Registered before the process, so it runs after the process group is gone.
     yield* Effect.addFinalizer(() => Effect.promise(() => rm(apiSocket, { force: true })))
 
-    const slirpArgv = [
-      tools.slirp4netns,
-      "--configure",
-      "--ready-fd=3",
-      "--exit-fd=4",
-      `--api-socket=${apiSocket}`,
-      ...(sandbox ? ["--enable-sandbox"] : []),
-      ...(seccomp ? ["--enable-seccomp"] : []),
-      ...renderSlirpArgs(options),
-      "--netns-type=path",
-      ...(userns === undefined ? [] : [`--userns-path=${userns}`]),
+    const argv = slirpCommand(tools, {
+      options,
       netns,
+      userns,
       tapName,
-    ]
-    const argv: [string, ...Array<string>] =
-      sandbox && isRoot
-        ? [tools.unshare, "--mount", "--propagation", "private", "--", ...slirpArgv]
-        : (slirpArgv as [string, ...Array<string>])
+      apiSocket,
+      sandbox,
+      seccomp,
+      privateMounts: sandbox && isRoot,
+    })
     const proc = yield* spawnScoped(tools, argv, { extraFds: 2 }).pipe(
       Effect.mapError((error) =>
         error._tag === "CommandNotFound"

@@ -66,7 +66,7 @@ export const connectFrom = (
   host: string,
   port: number,
   runAs?: RunAs,
-  timeoutMs = 2000,
+  timeoutMs = 3000,
 ) =>
   Effect.gen(function* () {
     const netns = yield* Netns

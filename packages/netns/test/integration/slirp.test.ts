@@ -85,7 +85,7 @@ describe("Slirp (real slirp4netns)", () => {
         }),
     )
 
-    it.effect("host loopback off: the host's 127.0.0.1 is not reachable", () =>
+    it.effect("host loopback off: the host's 127.0.0.1 and ::1 are not reachable", () =>
       Effect.gen(function* () {
         const netns = yield* Netns
         const ns = yield* netns.create({ namePrefix: "bm-test" })
@@ -94,9 +94,14 @@ describe("Slirp (real slirp4netns)", () => {
           options: { ...defaultSlirpOptions, allowHostLoopback: false },
         })
         const v4 = yield* hostListener("127.0.0.1")
+        const v6 = yield* hostListener("::1")
+        // slirp4netns refuses these itself (EPERM → reset): nothing is sent anywhere.
         const r4 = yield* connectFrom(ns.target, "10.0.2.2", v4.port)
-        expect(r4.outcome, r4.output).not.toBe("connected")
+        expect(r4.outcome, r4.output).toBe("error")
+        const r6 = yield* connectFrom(ns.target, "fd00::2", v6.port)
+        expect(r6.outcome, r6.output).toBe("error")
         expect(v4.accepted).toEqual([])
+        expect(v6.accepted).toEqual([])
       }),
     )
 
