@@ -1,12 +1,13 @@
 /**
  * The proxy's Resolver backed by the agent: the upstream listeners find providers through
- * `GET /v1/services/{namespace}/{service}`.
+ * `GET /v1/services/{namespace}/{service}`, with a short cache so that a burst of connections
+ * costs the agent one lookup.
  */
 import { type Provider, ResolveFailed, Resolver } from "@beemesh/proxy"
 import { peerIdFromString } from "@libp2p/peer-id"
 import { multiaddr } from "@multiformats/multiaddr"
-import { Effect, Layer, Result } from "effect"
-import { AgentClient, type AgentProvider } from "./AgentClient"
+import { Cache, Duration, Effect, Exit, Layer, Result } from "effect"
+import { AgentClient, type AgentClientShape, type AgentProvider } from "./AgentClient"
 
 /** Converts the agent's providers; entries that do not parse are dropped and reported. */
 export const toProviders = (
@@ -25,22 +26,44 @@ export const toProviders = (
   return { providers: out, dropped }
 }
 
+export interface AgentResolverOptions {
+  /**
+   * How long a non-empty answer is reused (default 1000 ms). Concurrent connections to one
+   * service share one lookup; empty answers and failures are not kept.
+   */
+  readonly cacheMs?: number
+}
+
+export const makeAgentResolver = Effect.fn("AgentResolver.make")(function* (
+  client: AgentClientShape,
+  options: AgentResolverOptions = {},
+) {
+  const cacheMs = options.cacheMs ?? 1000
+  const cache = yield* Cache.makeWith(
+    (service: string) =>
+      client
+        .resolve(service)
+        .pipe(Effect.mapError((cause) => new ResolveFailed({ service, cause }))),
+    {
+      capacity: 1024,
+      timeToLive: (exit) =>
+        Exit.isSuccess(exit) && exit.value.length > 0 ? Duration.millis(cacheMs) : Duration.zero,
+    },
+  )
+  return {
+    resolve: Effect.fn("AgentResolver.resolve")(function* (service: string) {
+      const answer = yield* Cache.get(cache, service)
+      const { providers, dropped } = toProviders(answer)
+      if (dropped.length > 0)
+        yield* Effect.logWarning(`ignored unusable providers of ${service}: ${dropped.join("; ")}`)
+      return providers
+    }),
+  }
+})
+
 export const AgentResolverLayer: Layer.Layer<Resolver, never, AgentClient> = Layer.effect(
   Resolver,
   Effect.gen(function* () {
-    const client = yield* AgentClient
-    return {
-      resolve: Effect.fn("AgentResolver.resolve")(function* (service: string) {
-        const answer = yield* client
-          .resolve(service)
-          .pipe(Effect.mapError((cause) => new ResolveFailed({ service, cause })))
-        const { providers, dropped } = toProviders(answer)
-        if (dropped.length > 0)
-          yield* Effect.logWarning(
-            `ignored unusable providers of ${service}: ${dropped.join("; ")}`,
-          )
-        return providers
-      }),
-    }
+    return yield* makeAgentResolver(yield* AgentClient)
   }),
 )
