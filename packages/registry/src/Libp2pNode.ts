@@ -17,8 +17,9 @@ import { type Multiaddr, multiaddr } from "@multiformats/multiaddr"
 import { Context, Effect, Layer } from "effect"
 import { createLibp2p } from "libp2p"
 import * as DhtRecords from "./DhtRecords"
-import { DialFailed, type KeyFileError, NodeStartFailed } from "./Errors"
+import { type DhtOperationFailed, DialFailed, type KeyFileError, NodeStartFailed } from "./Errors"
 import { loadOrCreateKey } from "./internal/keyFile"
+import { drain } from "./internal/query"
 
 /** Our Kademlia protocol id: a private DHT, never mixed with the public IPFS one. */
 export const DHT_PROTOCOL = "/beemesh/kad/1.0.0"
@@ -72,6 +73,11 @@ export interface Libp2pNodeShape {
   readonly multiaddrs: () => ReadonlyArray<Multiaddr>
   /** Dials a peer by multiaddr, within the dial timeout. */
   readonly dial: (address: string | Multiaddr) => Effect.Effect<PeerId, DialFailed>
+  /**
+   * Kademlia join: a lookup of our own id, which connects us to (and fills our routing table
+   * with) the peers closest to us. Runs once after bootstrap; call again after reconnecting.
+   */
+  readonly join: Effect.Effect<void, DhtOperationFailed>
   /** Number of peers in the DHT routing table (0 for a lone node). */
   readonly routingTableSize: () => number
 }
@@ -152,6 +158,21 @@ const make = Effect.fn("Libp2pNode.make")(function* (options: Libp2pNodeOptions)
     { concurrency: "unbounded", discard: true },
   )
   const dht = node.services.dht
+  // kad-dht runs its own first self-query one second after start, then only every 5 minutes:
+  // if that one ran before the bootstrap peers knew anybody, this node would stay unknown.
+  const join = drain(
+    "getClosestPeers",
+    node.peerId.toString(),
+    dialTimeoutMs * 2,
+    (signal) => dht.getClosestPeers(node.peerId.toMultihash().bytes, { signal }),
+    0,
+    (n) => n,
+  ).pipe(Effect.asVoid, Effect.withSpan("Libp2pNode.join"))
+  if (node.getConnections().length > 0) {
+    yield* join.pipe(
+      Effect.catch((error) => Effect.logWarning(`DHT join failed: ${error.message}`)),
+    )
+  }
   return Libp2pNode.of({
     node,
     peerId: node.peerId,
@@ -159,6 +180,7 @@ const make = Effect.fn("Libp2pNode.make")(function* (options: Libp2pNodeOptions)
     dht,
     multiaddrs: () => node.getMultiaddrs(),
     dial,
+    join,
     routingTableSize: () => (dht as Partial<SingleKadDHT>).routingTable?.size ?? 0,
   })
 })

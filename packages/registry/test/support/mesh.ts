@@ -90,6 +90,8 @@ export const startMesh = (size: number, options: MeshOptions = {}) =>
       { concurrency: 8 },
     )
     const nodes = [...seeds, ...rest]
+    // A second join round once everybody is up: early nodes learn about the late ones.
+    yield* Effect.forEach(nodes, (n) => n.libp2p.join, { concurrency: 4, discard: true })
     const min = Math.min(options.minRoutingTable ?? 3, size - 1)
     yield* eventually(
       `every routing table to hold at least ${min} peers`,

@@ -1,0 +1,223 @@
+/**
+ * Registry benchmark: resolve latency (cold = full DHT walk, cached) and register latency versus
+ * mesh size, with a raw kad-dht `get` of one key as the baseline measured in the same run, and
+ * the process RSS per mesh. All nodes run in this process on 127.0.0.1.
+ *
+ *   pnpm --filter @beemesh/registry bench [-- --sizes 10,50,100 --samples 40]
+ *
+ * Prints a table; writes bench-results/resolve.json.
+ */
+import { mkdir, writeFile } from "node:fs/promises"
+import { parseArgs } from "node:util"
+import { Effect, Exit, Scope } from "effect"
+import { drain } from "../src/internal/query"
+import * as Names from "../src/Names"
+import { type MeshNode, startMesh } from "../test/support/mesh"
+
+const { values } = parseArgs({
+  args: process.argv.slice(2).filter((a) => a !== "--"),
+  options: {
+    sizes: { type: "string", default: "10,50,100" },
+    samples: { type: "string", default: "40" },
+    services: { type: "string", default: "8" },
+    "budget-s": { type: "string", default: "240" },
+  },
+})
+const sizes = values.sizes.split(",").map(Number)
+const samples = Number(values.samples)
+const serviceCount = Number(values.services)
+const budgetMs = Number(values["budget-s"]) * 1000
+const started = Date.now()
+
+interface Stats {
+  readonly n: number
+  readonly p50: number
+  readonly p99: number
+  readonly mean: number
+}
+const stats = (xs: ReadonlyArray<number>): Stats => {
+  const s = [...xs].sort((a, b) => a - b)
+  const at = (q: number) =>
+    s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] ?? Number.NaN
+  return {
+    n: s.length,
+    p50: at(0.5),
+    p99: at(0.99),
+    mean: s.reduce((a, b) => a + b, 0) / Math.max(1, s.length),
+  }
+}
+const timed = <A, E>(effect: Effect.Effect<A, E>) =>
+  Effect.gen(function* () {
+    const t0 = performance.now()
+    const a = yield* effect
+    return [performance.now() - t0, a] as const
+  })
+const pick = <A>(xs: ReadonlyArray<A>, i: number) => xs[i % xs.length]!
+const mib = (bytes: number) => Math.round(bytes / 1024 / 1024)
+
+interface SizeResult {
+  readonly meshSize: number
+  readonly formMs?: number
+  readonly rssMiB?: number
+  readonly rssPerNodeMiB?: number
+  readonly registerMs?: Stats
+  readonly resolveColdMs?: Stats
+  readonly resolveCachedMs?: Stats
+  readonly baselineRawGetMs?: Stats
+  readonly skipped?: string
+}
+
+const measure = (size: number, rssBefore: number) =>
+  Effect.gen(function* () {
+    const t0 = performance.now()
+    const mesh = yield* startMesh(size, {
+      registry: { cacheTtlMs: 60_000, queryTimeoutMs: 15_000 },
+      formTimeoutMs: 90_000,
+    })
+    const formMs = performance.now() - t0
+    const scope = yield* Effect.scope
+
+    // Register: one endpoint of each service on a spread of nodes (signed put + provide).
+    const registerMs: number[] = []
+    const names: Array<{ namespace: string; service: string }> = []
+    for (let i = 0; i < serviceCount; i++) {
+      const provider = pick(mesh, i * 7 + 1)
+      const name = { namespace: "bench", service: `svc-${i}` }
+      const [ms] = yield* timed(
+        provider.registry
+          .register(name.namespace, name.service, {
+            workload: "w",
+            pod: `w-${i}`,
+            ports: [{ port: 8080 }],
+          })
+          .pipe(Scope.provide(scope)),
+      )
+      registerMs.push(ms)
+      names.push(name)
+    }
+
+    // Resolve from nodes that do not provide: cold (fresh, full DHT walk) then cached.
+    const cold: number[] = []
+    const cached: number[] = []
+    const rawGet: number[] = []
+    for (let i = 0; i < samples; i++) {
+      const observer: MeshNode = pick(mesh, i * 13 + 3)
+      const name = pick(names, i)
+      const [coldMs, records] = yield* timed(
+        observer.registry.resolve(name.namespace, name.service, { fresh: true }),
+      )
+      if (records.length !== 1) {
+        return yield* Effect.die(
+          new Error(
+            `node ${observer.index} resolved ${records.length} providers for ${name.service}`,
+          ),
+        )
+      }
+      cold.push(coldMs)
+      const [cachedMs] = yield* timed(observer.registry.resolve(name.namespace, name.service))
+      cached.push(cachedMs)
+      // Baseline: the bare DHT cost of one value lookup of the same provider record.
+      const key = Names.serviceRecordKey(name, records[0]!.provider)
+      const [getMs] = yield* timed(
+        drain(
+          "get",
+          "bench",
+          15_000,
+          (signal) => observer.libp2p.dht.get(key, { signal }),
+          0,
+          (n) => n,
+        ),
+      )
+      rawGet.push(getMs)
+    }
+    const rss = process.memoryUsage().rss
+    return {
+      meshSize: size,
+      formMs: Math.round(formMs),
+      rssMiB: mib(rss),
+      rssPerNodeMiB: Math.round(((rss - rssBefore) / size / 1024 / 1024) * 10) / 10,
+      registerMs: stats(registerMs),
+      resolveColdMs: stats(cold),
+      resolveCachedMs: stats(cached),
+      baselineRawGetMs: stats(rawGet),
+    } satisfies SizeResult
+  })
+
+const main = async () => {
+  const results: SizeResult[] = []
+  for (const size of sizes) {
+    const remaining = budgetMs - (Date.now() - started)
+    if (remaining < 30_000) {
+      results.push({ meshSize: size, skipped: `time budget of ${budgetMs / 1000} s used up` })
+      continue
+    }
+    const rssBefore = process.memoryUsage().rss
+    const scope = Effect.runSync(Scope.make())
+    const exit = await Effect.runPromiseExit(
+      Scope.provide(measure(size, rssBefore), scope).pipe(Effect.timeout(remaining)),
+    )
+    const t0 = performance.now()
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+    const stopMs = Math.round(performance.now() - t0)
+    if (Exit.isSuccess(exit)) {
+      results.push(exit.value)
+      console.error(`mesh ${size}: done (stopped in ${stopMs} ms)`)
+    } else {
+      results.push({ meshSize: size, skipped: String(exit.cause).slice(0, 300) })
+      console.error(`mesh ${size}: failed: ${String(exit.cause).slice(0, 300)}`)
+    }
+  }
+
+  const f = (s: Stats | undefined) =>
+    s === undefined ? "-" : `${s.p50.toFixed(1)} / ${s.p99.toFixed(1)}`
+  const header = [
+    "nodes",
+    "form ms",
+    "RSS MiB (per node)",
+    "register p50/p99 ms",
+    "resolve cold p50/p99 ms",
+    "resolve cached p50/p99 ms",
+    "baseline raw dht.get p50/p99 ms",
+  ]
+  const rows = results.map((r) =>
+    r.skipped !== undefined
+      ? [String(r.meshSize), `skipped: ${r.skipped}`, "", "", "", "", ""]
+      : [
+          String(r.meshSize),
+          String(r.formMs),
+          `${r.rssMiB} (${r.rssPerNodeMiB})`,
+          f(r.registerMs),
+          f(r.resolveColdMs),
+          f(r.resolveCachedMs),
+          f(r.baselineRawGetMs),
+        ],
+  )
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
+  const line = (cells: ReadonlyArray<string>) =>
+    `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`
+  console.log(line(header))
+  console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`)
+  for (const r of rows) console.log(line(r))
+
+  const output = {
+    benchmark: "registry-resolve",
+    date: new Date().toISOString(),
+    node: process.versions.node,
+    cpus: (await import("node:os")).cpus().length,
+    samplesPerSize: samples,
+    servicesPerSize: serviceCount,
+    notes:
+      "all nodes in one process on 127.0.0.1; cold = resolve({fresh:true}) = findProviders + one DHT get per provider + verification; cached = second resolve; baseline = one raw kad-dht get of the same record key",
+    results,
+  }
+  await mkdir(new URL("../bench-results/", import.meta.url), { recursive: true })
+  await writeFile(
+    new URL("../bench-results/resolve.json", import.meta.url),
+    `${JSON.stringify(output, null, 2)}\n`,
+  )
+  console.log(
+    `\nwritten: bench-results/resolve.json (${Math.round((Date.now() - started) / 1000)} s)`,
+  )
+}
+
+await main()
