@@ -38,7 +38,7 @@ const api = makeApi({
   operatorToken: OPERATOR,
   podTokenKey: KEY,
   health: async () => ({ ok: true }),
-  metrics: () => "",
+  metrics: async () => "",
   maxManifestBytes: 4096,
 })
 

@@ -27,10 +27,17 @@ export interface ApiOptions {
   readonly operatorToken: string
   readonly podTokenKey: string
   readonly health: () => Promise<{ readonly ok: boolean } & Record<string, unknown>>
-  readonly metrics: () => string
+  readonly metrics: () => Promise<string>
   readonly manifestOptions?: ManifestOptions
   /** Largest accepted workload body (default 1 MiB). */
   readonly maxManifestBytes?: number
+  /**
+   * How a pod reaches a provider address (default: unchanged). The host's loopback is the pod's
+   * own inside a pod; the agent maps it to the slirp4netns host-loopback gateway.
+   */
+  readonly addressForPods?: (multiaddr: string) => string
+  /** Runs effects at the edge (default: Effect.runPromiseExit); the agent passes its logger's context. */
+  readonly runExit?: <A, E>(effect: Effect.Effect<A, E>) => Promise<Exit.Exit<A, E>>
 }
 
 /** A failure with a tag, a message and the status it answers with. */
@@ -50,11 +57,10 @@ const STATUS_OF_TAG: Record<string, ContentfulStatusCode> = {
   DirectoryUnavailable: 503,
 }
 
-/** Runs an effect at the edge; a typed failure becomes an ApiError, a defect a 500. */
-const run = async <A, E extends { readonly _tag: string; readonly message: string }>(
-  effect: Effect.Effect<A, E>,
-): Promise<A> => {
-  const exit = await Effect.runPromiseExit(effect)
+/** Turns an effect's exit into its value; a typed failure becomes an ApiError, a defect a 500. */
+const settle = <A, E extends { readonly _tag: string; readonly message: string }>(
+  exit: Exit.Exit<A, E>,
+): A => {
   if (Exit.isSuccess(exit)) return exit.value
   const failure = exit.cause.reasons.find((reason) => reason._tag === "Fail")
   if (failure?._tag === "Fail") {
@@ -89,6 +95,11 @@ type Caller =
 
 export const makeApi = (options: ApiOptions) => {
   const manifestOptions = options.manifestOptions ?? defaultManifestOptions
+  const runExit =
+    options.runExit ?? (<A, E>(effect: Effect.Effect<A, E>) => Effect.runPromiseExit(effect))
+  const run = async <A, E extends { readonly _tag: string; readonly message: string }>(
+    effect: Effect.Effect<A, E>,
+  ): Promise<A> => settle(await runExit(effect))
 
   const caller = (authorization: string | undefined): Caller => {
     const token = bearer(authorization)
@@ -211,11 +222,17 @@ export const makeApi = (options: ApiOptions) => {
     })
 
   const services = new Hono().get("/:namespace/:service", async (c) => {
-    caller(c.req.header("authorization"))
+    const who = caller(c.req.header("authorization"))
     const providers = await run(
       options.directory.resolve(c.req.param("namespace"), c.req.param("service")),
     )
-    return c.json({ providers })
+    const rewrite = who.kind === "pod" ? options.addressForPods : undefined
+    return c.json({
+      providers:
+        rewrite === undefined
+          ? providers
+          : providers.map((p) => ({ ...p, multiaddrs: p.multiaddrs.map(rewrite) })),
+    })
   })
 
   return new Hono()
@@ -223,8 +240,8 @@ export const makeApi = (options: ApiOptions) => {
       const report = await options.health()
       return c.json(report, report.ok ? 200 : 503)
     })
-    .get("/metrics", (c) =>
-      c.text(options.metrics(), 200, { "content-type": "text/plain; version=0.0.4" }),
+    .get("/metrics", async (c) =>
+      c.text(await options.metrics(), 200, { "content-type": "text/plain; version=0.0.4" }),
     )
     .route("/v1/workloads", workloads)
     .route("/v1/pods", pods)
