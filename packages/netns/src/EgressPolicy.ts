@@ -11,6 +11,7 @@ import { Context, Data, Effect, Layer, Schema, type Scope } from "effect"
 import type { CommandError } from "./Errors.js"
 import { HostTools } from "./HostTools.js"
 import { run } from "./internal/command.js"
+import { releaseOnFailure } from "./internal/scope.js"
 import { describeTarget, enterArgv, type NamespaceTarget } from "./NamespaceTarget.js"
 
 /** The sidecar's UID by default (DESIGN: only the sidecar may leave the pod). */
@@ -275,7 +276,10 @@ const make = Effect.gen(function* () {
     )
   })
 
-  const apply = Effect.fn("Egress.apply")(function* (target: NamespaceTarget, input: EgressPolicy) {
+  const applyIn = Effect.fn("Egress.apply")(function* (
+    target: NamespaceTarget,
+    input: EgressPolicy,
+  ) {
     const policy = yield* Schema.decodeUnknownEffect(EgressPolicy)(input).pipe(
       Effect.mapError((e) => new EgressPolicyInvalid({ reason: e.message })),
     )
@@ -309,6 +313,9 @@ const make = Effect.gen(function* () {
     }
     return { target, policy, ruleset } satisfies AppliedEgress
   })
+
+  const apply = (target: NamespaceTarget, policy: EgressPolicy) =>
+    releaseOnFailure(applyIn(target, policy))
 
   return { apply, list } satisfies EgressShape
 })

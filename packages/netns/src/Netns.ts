@@ -10,6 +10,7 @@ import type { CommandError, CommandFailed, CommandNotFound } from "./Errors.js"
 import { HostTools } from "./HostTools.js"
 import { type CommandResult, type RunOptions, run } from "./internal/command.js"
 import { type ScopedProcess, spawnScoped } from "./internal/process.js"
+import { releaseOnFailure } from "./internal/scope.js"
 import { enterArgv, type NamespaceTarget, type RunAs } from "./NamespaceTarget.js"
 
 export type { CommandResult } from "./internal/command.js"
@@ -84,7 +85,7 @@ const hintFor = (error: CommandError) =>
 const make = Effect.gen(function* () {
   const tools = yield* HostTools
 
-  const create = Effect.fn("Netns.create")(function* (options: CreateOptions = {}) {
+  const createIn = Effect.fn("Netns.create")(function* (options: CreateOptions = {}) {
     // The owner's PID in the name lets `sweep` tell orphans (owner gone) from live namespaces.
     const name = `${options.namePrefix ?? "beemesh"}-${process.pid}-${randomBytes(4).toString("hex")}`
     const path = `${NETNS_DIR}/${name}`
@@ -129,6 +130,8 @@ const make = Effect.gen(function* () {
     const pinned = `/proc/${process.pid}/fd/${pin.fd}`
     return { name, path, pinned, target: { path: pinned } } satisfies NetnsHandle
   })
+
+  const create = (options: CreateOptions = {}) => releaseOnFailure(createIn(options))
 
   const exec = Effect.fn("Netns.exec")(function* (
     target: NamespaceTarget,

@@ -11,6 +11,7 @@ import type { CommandError } from "./Errors.js"
 import { HostTools, type HostToolsShape } from "./HostTools.js"
 import { run } from "./internal/command.js"
 import { spawnScoped } from "./internal/process.js"
+import { releaseOnFailure } from "./internal/scope.js"
 import { slirpApiCall } from "./internal/slirpApi.js"
 import {
   featuresFor,
@@ -297,7 +298,7 @@ const make = Effect.gen(function* () {
   const info = yield* Effect.cached(probeSlirp(tools).pipe(Effect.mapError(unavailable)))
   const isRoot = process.geteuid?.() === 0
 
-  const start = Effect.fn("Slirp.start")(function* (config: SlirpStartOptions) {
+  const startIn = Effect.fn("Slirp.start")(function* (config: SlirpStartOptions) {
     const options = yield* validateSlirpOptions(config.options)
     const slirp = yield* info
     if (!versionAtLeast(slirp.version, MINIMUM_VERSION)) {
@@ -418,6 +419,8 @@ const make = Effect.gen(function* () {
       ...makeApi(apiSocket, addresses.guest),
     } satisfies SlirpHandle
   })
+
+  const start = (config: SlirpStartOptions) => releaseOnFailure(startIn(config))
 
   return { start, info } satisfies SlirpShape
 })

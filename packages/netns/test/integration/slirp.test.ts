@@ -1,7 +1,11 @@
 import { existsSync } from "node:fs"
+import { mkdtemp, rm, writeFile } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { describe, expect, layer } from "@effect/vitest"
-import { Effect, Exit, Scope } from "effect"
+import { Effect, Exit, Layer, Scope } from "effect"
 import { execa } from "execa"
+import { HostTools } from "../../src/HostTools.js"
 import { Netns } from "../../src/Netns.js"
 import { Slirp } from "../../src/Slirp.js"
 import { defaultSlirpOptions, type SlirpOptions } from "../../src/SlirpOptions.js"
@@ -172,6 +176,86 @@ describe("Slirp (real slirp4netns)", () => {
         expect(out).toContain("10.0.2.100/24")
         expect(slirp.pid).toBeGreaterThan(0)
       }),
+    )
+
+    it.effect("a missing namespace: SlirpStartFailed with slirp4netns' message, nothing left", () =>
+      Effect.gen(function* () {
+        const apiSocket = `/tmp/bm-test-${process.pid}-missing.sock`
+        const error = yield* Effect.flip(
+          (yield* Slirp).start({
+            target: { path: `/run/netns/bm-test-absent-${process.pid}` },
+            options: defaultSlirpOptions,
+            apiSocket,
+          }),
+        )
+        expect(error._tag).toBe("SlirpStartFailed")
+        expect(error.message).toMatch(/No such file or directory/)
+        expect(existsSync(apiSocket)).toBe(false)
+        const running = yield* Effect.promise(() =>
+          execa("pgrep", ["-f", apiSocket], { reject: false }),
+        )
+        expect(running.exitCode).toBe(1)
+      }),
+    )
+
+    it.effect(
+      "never ready: SlirpReadyTimeout, and its whole process group is stopped at once",
+      () =>
+        Effect.gen(function* () {
+          const dir = yield* Effect.acquireRelease(
+            Effect.promise(() => mkdtemp(join(tmpdir(), "bm-test-fake-slirp-"))),
+            (d) => Effect.promise(() => rm(d, { recursive: true, force: true })),
+          )
+          // Answers the probes like slirp4netns, then never signals readiness; it has a child.
+          // Both command lines contain the unique directory, which is what pgrep looks for.
+          const fake = join(dir, "slirp4netns")
+          yield* Effect.promise(() =>
+            writeFile(
+              fake,
+              `#!/bin/sh\ncase "$1" in --version|--help) exec slirp4netns "$1";; esac\nsh -c 'sleep 301; :' "$0-child" &\nsleep 302\n`,
+              { mode: 0o755 },
+            ),
+          )
+          const running = Effect.promise(() =>
+            execa("pgrep", ["-f", dir], { reject: false }).then((r) =>
+              String(r.stdout)
+                .split("\n")
+                .filter((l) => l.trim() !== ""),
+            ),
+          )
+          const ns = yield* (yield* Netns).create({ namePrefix: "bm-test" })
+          const start = Effect.flip(
+            Effect.gen(function* () {
+              return yield* (yield* Slirp).start({
+                target: ns.target,
+                options: defaultSlirpOptions,
+                readyTimeoutMs: 3000,
+              })
+            }).pipe(
+              Effect.provide(
+                Layer.fresh(Slirp.layer).pipe(
+                  Layer.provide(HostTools.layer({ slirp4netns: fake })),
+                ),
+              ),
+            ),
+          )
+          // While start waits, the fake and its child run (the control for the check below).
+          const seen = Effect.gen(function* () {
+            const deadline = Date.now() + 2500
+            let pids = yield* running
+            while (pids.length < 2 && Date.now() < deadline) {
+              yield* Effect.sleep(50)
+              pids = yield* running
+            }
+            return pids.length
+          })
+          const [error, seenCount] = yield* Effect.all([start, seen], { concurrency: 2 })
+          expect(seenCount, error.message).toBeGreaterThanOrEqual(2)
+          expect(error._tag).toBe("SlirpReadyTimeout")
+          // Released when start failed, not when this test's scope ends.
+          const left = yield* running
+          expect(left).toEqual([])
+        }),
     )
 
     it.effect("release: no namespace, no slirp4netns process, no socket", () =>
