@@ -1,3 +1,4 @@
 import { beemeshVitestConfig } from "@beemesh/vitest-config"
 
-export default beemeshVitestConfig()
+// Integration files share the sidecar image (built by the suite): run them one at a time.
+export default beemeshVitestConfig({ integrationSequential: true })

@@ -77,7 +77,8 @@ export const buildSidecarImage = async (): Promise<BuiltImage> => {
   ])
     .split("\n")
     .filter((id) => id !== "")
-  if (dangling.length > 0) run("podman", ["rmi", ...dangling])
+  // Best effort: an old image still used by a container stays until that container is gone.
+  if (dangling.length > 0) spawnSync("podman", ["rmi", ...dangling], { stdio: "ignore" })
   const [id = "", size = "0"] = run("podman", [
     "image",
     "inspect",

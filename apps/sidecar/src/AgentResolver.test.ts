@@ -22,6 +22,27 @@ describe("toProviders", () => {
   })
 })
 
+describe("toProviders with a host loopback", () => {
+  it("dials providers advertised on 127.0.0.0/8 at the host loopback", async () => {
+    const peer = peerIdFromPrivateKey(await generateKeyPair("Ed25519")).toString()
+    const { providers } = toProviders(
+      [
+        {
+          peerId: peer,
+          multiaddrs: ["/ip4/127.0.0.1/tcp/4001", "/ip4/192.168.1.7/tcp/4001"],
+          pod: "b-0",
+          workload: "b",
+        },
+      ],
+      "10.0.2.2",
+    )
+    expect(providers[0]?.multiaddrs.map(String)).toEqual([
+      "/ip4/10.0.2.2/tcp/4001",
+      "/ip4/192.168.1.7/tcp/4001",
+    ])
+  })
+})
+
 describe("makeAgentResolver", () => {
   const provider = async () => ({
     peerId: peerIdFromPrivateKey(await generateKeyPair("Ed25519")).toString(),

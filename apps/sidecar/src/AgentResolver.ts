@@ -8,17 +8,20 @@ import { peerIdFromString } from "@libp2p/peer-id"
 import { multiaddr } from "@multiformats/multiaddr"
 import { Cache, Duration, Effect, Exit, Layer, Result } from "effect"
 import { AgentClient, type AgentClientShape, type AgentProvider } from "./AgentClient"
+import { resolveHostLoopback, rewriteLoopback } from "./HostLoopback"
+import { SidecarConfig } from "./SidecarConfig"
 
 /** Converts the agent's providers; entries that do not parse are dropped and reported. */
 export const toProviders = (
   providers: ReadonlyArray<AgentProvider>,
+  hostLoopback?: string,
 ): { readonly providers: ReadonlyArray<Provider>; readonly dropped: ReadonlyArray<string> } => {
   const out: Array<Provider> = []
   const dropped: Array<string> = []
   for (const p of providers) {
     const parsed = Result.try(() => ({
       peerId: peerIdFromString(p.peerId),
-      multiaddrs: p.multiaddrs.map((m) => multiaddr(m)),
+      multiaddrs: p.multiaddrs.map((m) => multiaddr(rewriteLoopback(m, hostLoopback))),
     }))
     if (Result.isSuccess(parsed)) out.push(parsed.success)
     else dropped.push(`${p.pod} (${p.peerId}): ${String(parsed.failure)}`)
@@ -32,6 +35,8 @@ export interface AgentResolverOptions {
    * service share one lookup; empty answers and failures are not kept.
    */
   readonly cacheMs?: number
+  /** Where providers advertised on 127.0.0.0/8 are dialled (see HostLoopback). */
+  readonly hostLoopback?: string | undefined
 }
 
 export const makeAgentResolver = Effect.fn("AgentResolver.make")(function* (
@@ -53,7 +58,7 @@ export const makeAgentResolver = Effect.fn("AgentResolver.make")(function* (
   return {
     resolve: Effect.fn("AgentResolver.resolve")(function* (service: string) {
       const answer = yield* Cache.get(cache, service)
-      const { providers, dropped } = toProviders(answer)
+      const { providers, dropped } = toProviders(answer, options.hostLoopback)
       if (dropped.length > 0)
         yield* Effect.logWarning(`ignored unusable providers of ${service}: ${dropped.join("; ")}`)
       return providers
@@ -61,9 +66,14 @@ export const makeAgentResolver = Effect.fn("AgentResolver.make")(function* (
   }
 })
 
-export const AgentResolverLayer: Layer.Layer<Resolver, never, AgentClient> = Layer.effect(
-  Resolver,
-  Effect.gen(function* () {
-    return yield* makeAgentResolver(yield* AgentClient)
-  }),
-)
+export const AgentResolverLayer: Layer.Layer<Resolver, never, AgentClient | SidecarConfig> =
+  Layer.effect(
+    Resolver,
+    Effect.gen(function* () {
+      const config = yield* SidecarConfig
+      const hostLoopback = yield* resolveHostLoopback(config.hostLoopback)
+      if (hostLoopback !== undefined)
+        yield* Effect.logInfo(`providers on the host's loopback are dialled at ${hostLoopback}`)
+      return yield* makeAgentResolver(yield* AgentClient, { hostLoopback })
+    }),
+  )

@@ -54,6 +54,7 @@ describe("decodeSettings", () => {
       healthHost: "127.0.0.1",
       healthPort: 8081,
       identityKeyFile: undefined,
+      hostLoopback: { _tag: "Auto" },
     })
     expect(Redacted.value(s.podToken)).toBe("tok-0123456789abcdef")
     expect(String(s.podToken)).not.toContain("0123456789")
@@ -67,6 +68,7 @@ describe("decodeSettings", () => {
       BEEMESH_HEALTH_HOST: "0.0.0.0",
       BEEMESH_HEALTH_PORT: "15021",
       BEEMESH_IDENTITY_KEY_FILE: "/run/secrets/key",
+      BEEMESH_HOST_LOOPBACK: "10.0.2.2",
       BEEMESH_ADVERTISE: "/ip4/127.0.0.1/tcp/1, /ip6/::1/tcp/2,/dns4/host-a/tcp/3",
       BEEMESH_SERVICES: " orders = 80 , admin=80",
       BEEMESH_UPSTREAMS: "",
@@ -78,6 +80,7 @@ describe("decodeSettings", () => {
       healthHost: "0.0.0.0",
       healthPort: 15021,
       identityKeyFile: "/run/secrets/key",
+      hostLoopback: { _tag: "Address", address: "10.0.2.2" },
       advertise: ["/ip4/127.0.0.1/tcp/1", "/ip6/::1/tcp/2", "/dns4/host-a/tcp/3"],
       services: [
         { name: "orders", port: 80 },
@@ -162,6 +165,16 @@ describe("decodeSettings", () => {
       rejects("BEEMESH_HEALTH_HOST", "localhost", "not an IPv4"))
     it("rejects an out-of-range health host", () =>
       rejects("BEEMESH_HEALTH_HOST", "256.0.0.1", "not an IPv4"))
+    it("accepts none as the host loopback", () => {
+      const r = decode({ ...valid, BEEMESH_HOST_LOOPBACK: "none" })
+      expect(Result.isSuccess(r) && r.success.hostLoopback).toEqual({ _tag: "None" })
+    })
+    it("rejects a host loopback that is not auto, none or IPv4", () =>
+      rejects(
+        "BEEMESH_HOST_LOOPBACK",
+        "host.containers.internal",
+        "neither auto, none nor an IPv4",
+      ))
     it("rejects a relative key file path", () =>
       rejects("BEEMESH_IDENTITY_KEY_FILE", "key.pb", "absolute path"))
   })

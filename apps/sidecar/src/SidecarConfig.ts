@@ -35,7 +35,17 @@ export interface SidecarSettings {
   readonly healthPort: number
   /** Path of a protobuf-encoded Ed25519 private key; absent means an ephemeral identity. */
   readonly identityKeyFile: string | undefined
+  /**
+   * Where the host's loopback is reached from this pod: providers advertised on 127.0.0.0/8 are
+   * dialled there instead. "auto": the address of host.containers.internal in /etc/hosts, if any.
+   */
+  readonly hostLoopback: HostLoopback
 }
+
+export type HostLoopback =
+  | { readonly _tag: "Auto" }
+  | { readonly _tag: "None" }
+  | { readonly _tag: "Address"; readonly address: string }
 
 export class SidecarConfig extends Context.Service<SidecarConfig, SidecarSettings>()(
   "@beemesh/sidecar/SidecarConfig",
@@ -168,6 +178,23 @@ export const parseHost = (raw: string): Result.Result<string, string> =>
 export const parseFilePath = (raw: string): Result.Result<string, string> =>
   raw.startsWith("/") ? Result.succeed(raw) : Result.fail(`"${raw}" is not an absolute path`)
 
+export const parseHostLoopback = (raw: string): Result.Result<HostLoopback, string> => {
+  if (raw === "auto") return Result.succeed({ _tag: "Auto" })
+  if (raw === "none") return Result.succeed({ _tag: "None" })
+  const host = parseHost(raw)
+  return Result.isSuccess(host)
+    ? Result.succeed({ _tag: "Address", address: host.success })
+    : Result.fail(`"${raw}" is neither auto, none nor an IPv4 address`)
+}
+
+const HostLoopbackSchema = Schema.Union([
+  Schema.Struct({ _tag: Schema.Literal("Auto") }),
+  Schema.Struct({ _tag: Schema.Literal("None") }),
+  Schema.Struct({ _tag: Schema.Literal("Address"), address: Schema.String }),
+])
+const formatHostLoopback = (h: HostLoopback) =>
+  h._tag === "Address" ? h.address : h._tag === "Auto" ? "auto" : "none"
+
 const PortMap = Schema.Array(Schema.Struct({ name: Schema.String, port: Schema.Number }))
 const StringList = Schema.Array(Schema.String)
 const joinPorts = (ps: ReadonlyArray<ServicePort>) => ps.map((p) => `${p.name}=${p.port}`).join(",")
@@ -245,6 +272,12 @@ export const variables = {
     expected:
       "an absolute path to a protobuf-encoded Ed25519 private key (unset: ephemeral identity)",
   }),
+  BEEMESH_HOST_LOOPBACK: variable({
+    schema: parsedString(HostLoopbackSchema, parseHostLoopback, formatHostLoopback),
+    expected:
+      "auto (host.containers.internal from /etc/hosts), none, or the IPv4 address at which this pod reaches the host's loopback, e.g. 10.0.2.2",
+    default: "auto",
+  }),
 } as const
 
 type Vars = typeof variables
@@ -296,6 +329,7 @@ export const decodeSettings = (
       healthHost: v.BEEMESH_HEALTH_HOST,
       healthPort: v.BEEMESH_HEALTH_PORT,
       identityKeyFile: v.BEEMESH_IDENTITY_KEY_FILE,
+      hostLoopback: v.BEEMESH_HOST_LOOPBACK,
     }
     const clash = portClash(settings, env)
     return clash === undefined

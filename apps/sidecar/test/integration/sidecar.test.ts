@@ -118,8 +118,10 @@ const meshLayer = Layer.effect(
               BEEMESH_POD: self.name,
               BEEMESH_POD_TOKEN: self.token,
               BEEMESH_AGENT_URL: `http://host.containers.internal:${agent.port}`,
-              // Other pods on this host reach the published port through their host loopback.
-              BEEMESH_ADVERTISE: `/ip4/10.0.2.2/tcp/${hostPort}`,
+              // As an agent announces pods on its host: the host's loopback and the published
+              // port. Other pods reach it through their host loopback (10.0.2.2), which the
+              // sidecar finds as host.containers.internal (BEEMESH_HOST_LOOPBACK=auto).
+              BEEMESH_ADVERTISE: `/ip4/127.0.0.1/tcp/${hostPort}`,
               ...env,
             },
           }),
@@ -225,7 +227,7 @@ describe("sidecar in real Podman pods", () => {
           namespace,
           workload: "web",
           pod: b.name,
-          multiaddrs: [`/ip4/10.0.2.2/tcp/${b.pod.hostPort}`],
+          multiaddrs: [`/ip4/127.0.0.1/tcp/${b.pod.hostPort}`],
           services: [{ name: "web", port: 80 }],
         })
         expect(registered?.peerId).toMatch(/^12D3KooW/)

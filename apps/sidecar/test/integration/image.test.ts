@@ -1,0 +1,65 @@
+/**
+ * The image command: offline, reproducible (same sources → same image id), FROM scratch with
+ * Node 24, UID 1337, exec-form entrypoint, labelled.
+ */
+import { execFileSync } from "node:child_process"
+import { describe, expect, it } from "vitest"
+import { buildSidecarImage, SIDECAR_IMAGE } from "../../image/build"
+import { requirePrerequisites } from "../support/podman"
+
+interface ImageInspect {
+  readonly Id: string
+  readonly Config: {
+    readonly User?: string
+    readonly Entrypoint?: ReadonlyArray<string>
+    readonly Labels?: Record<string, string>
+  }
+  readonly History?: ReadonlyArray<{ readonly created_by?: string }>
+}
+
+const inspect = (ref: string): ImageInspect => {
+  const [image] = JSON.parse(
+    execFileSync("podman", ["image", "inspect", ref], { encoding: "utf8" }),
+  )
+  return image
+}
+
+describe("the sidecar image", () => {
+  it("builds reproducibly into a scratch image that runs Node 24 as 1337", async () => {
+    requirePrerequisites()
+    const first = await buildSidecarImage()
+    const second = await buildSidecarImage()
+    expect(second.tag).toBe(SIDECAR_IMAGE)
+    expect(SIDECAR_IMAGE).toMatch(/^localhost\/beemesh\/sidecar:\d+\.\d+\.\d+$/)
+    expect(second.id).toBe(first.id)
+
+    const image = inspect(SIDECAR_IMAGE)
+    expect(image.Config.User).toBe("1337:1337")
+    expect(image.Config.Entrypoint).toEqual(["/usr/local/bin/node", "/app/sidecar.mjs"])
+    expect(image.Config.Labels?.["io.beemesh.component"]).toBe("sidecar")
+    // Two layers: the rootfs and the bundle; nothing from a base image.
+    const copies = (image.History ?? []).filter((h) => (h.created_by ?? "").includes("COPY"))
+    expect(copies).toHaveLength(2)
+
+    const version = execFileSync(
+      "podman",
+      [
+        "run",
+        "--rm",
+        "--ulimit",
+        "nofile=1024:1024",
+        "--ulimit",
+        "nproc=1024:1024",
+        "--network",
+        "none",
+        "--entrypoint",
+        "/usr/local/bin/node",
+        SIDECAR_IMAGE,
+        "-p",
+        'process.version + " " + process.getuid()',
+      ],
+      { encoding: "utf8" },
+    ).trim()
+    expect(version).toMatch(/^v24\.\d+\.\d+ 1337$/)
+  })
+})
