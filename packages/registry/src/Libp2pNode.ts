@@ -45,6 +45,11 @@ export interface Libp2pNodeOptions {
   readonly privateKey?: PrivateKey
   /** Multiaddrs (with `/p2p/<id>`) dialled once at start; unreachable ones are logged, not fatal. */
   readonly bootstrap?: ReadonlyArray<string>
+  /**
+   * While the node has no connection at all, bootstrap peers are re-dialled (and the node
+   * re-joins) this often, so a host that starts before its peers still joins. Default 5 s.
+   */
+  readonly bootstrapRetryMs?: number
   /** Kademlia protocol id. Default {@link DHT_PROTOCOL}. */
   readonly dhtProtocol?: string
   /** Timeout of one dial (bootstrap and `dial`). Default 5 s. */
@@ -149,14 +154,6 @@ const make = Effect.fn("Libp2pNode.make")(function* (options: Libp2pNodeOptions)
     })
     return connection.remotePeer
   })
-  yield* Effect.forEach(
-    options.bootstrap ?? [],
-    (address) =>
-      dial(address).pipe(
-        Effect.catch((error) => Effect.logWarning(`bootstrap peer unreachable: ${error.message}`)),
-      ),
-    { concurrency: "unbounded", discard: true },
-  )
   const dht = node.services.dht
   // kad-dht runs its own first self-query one second after start, then only every 5 minutes:
   // if that one ran before the bootstrap peers knew anybody, this node would stay unknown.
@@ -168,10 +165,28 @@ const make = Effect.fn("Libp2pNode.make")(function* (options: Libp2pNodeOptions)
     0,
     (n) => n,
   ).pipe(Effect.asVoid, Effect.withSpan("Libp2pNode.join"))
-  if (node.getConnections().length > 0) {
-    yield* join.pipe(
-      Effect.catch((error) => Effect.logWarning(`DHT join failed: ${error.message}`)),
+  const bootstrap = Effect.gen(function* () {
+    yield* Effect.forEach(
+      options.bootstrap ?? [],
+      (address) =>
+        dial(address).pipe(
+          Effect.catch((error) =>
+            Effect.logWarning(`bootstrap peer unreachable: ${error.message}`),
+          ),
+        ),
+      { concurrency: "unbounded", discard: true },
     )
+    if (node.getConnections().length > 0) {
+      yield* join.pipe(
+        Effect.catch((error) => Effect.logWarning(`DHT join failed: ${error.message}`)),
+      )
+    }
+  })
+  yield* bootstrap
+  if ((options.bootstrap ?? []).length > 0) {
+    yield* Effect.suspend(() =>
+      node.getConnections().length === 0 ? bootstrap : Effect.void,
+    ).pipe(Effect.delay(options.bootstrapRetryMs ?? 5_000), Effect.forever, Effect.forkScoped)
   }
   return Libp2pNode.of({
     node,

@@ -5,6 +5,7 @@ import {
   type InvalidName,
   ManifestNotFound,
   PublishRejected,
+  type RecordRejected,
   type RecordTooLarge,
 } from "./Errors"
 import { drain } from "./internal/query"
@@ -43,7 +44,12 @@ export interface Registration {
   readonly current: () => ServiceRecord.ServiceRecord | undefined
 }
 
-export type RegisterError = InvalidName | RecordTooLarge | PublishRejected | DhtOperationFailed
+export type RegisterError =
+  | InvalidName
+  | RecordTooLarge
+  | RecordRejected
+  | PublishRejected
+  | DhtOperationFailed
 export type ResolveError = InvalidName | DhtOperationFailed
 
 export interface ResolveOptions {
@@ -89,7 +95,6 @@ export interface RegistryShape {
 interface LocalService {
   readonly name: Names.ServiceName
   readonly endpoints: Map<number, ServiceRecord.Endpoint>
-  sequence: number
   published: ServiceRecord.SignedServiceRecord | undefined
 }
 
@@ -119,6 +124,8 @@ const make = Effect.fn("Registry.make")(function* (options: RegistryOptions) {
 
   const local = new Map<string, LocalService>()
   const cache = new Map<string, CacheEntry>()
+  // Last sequence used per service, kept after a withdrawal so a re-registration beats its tombstone.
+  const sequences = new Map<string, number>()
   const publishLock = yield* Semaphore.make(1)
   let nextEndpointId = 0
 
@@ -154,7 +161,8 @@ const make = Effect.fn("Registry.make")(function* (options: RegistryOptions) {
 
   const publish = Effect.fn("Registry.publish")(function* (entry: LocalService) {
     const now = yield* Clock.currentTimeMillis
-    entry.sequence = Math.max(entry.sequence + 1, now)
+    const sequence = Math.max((sequences.get(cacheKey(entry.name)) ?? 0) + 1, now)
+    sequences.set(cacheKey(entry.name), sequence)
     const signed = yield* ServiceRecord.sign(privateKey, {
       kind: "beemesh.service/v1",
       namespace: entry.name.namespace,
@@ -162,7 +170,7 @@ const make = Effect.fn("Registry.make")(function* (options: RegistryOptions) {
       provider: self,
       issuedAt: now,
       ttlMs,
-      sequence: entry.sequence,
+      sequence,
       endpoints: [...entry.endpoints.values()],
     })
     entry.published = signed
@@ -207,7 +215,6 @@ const make = Effect.fn("Registry.make")(function* (options: RegistryOptions) {
         const entry: LocalService = local.get(key) ?? {
           name,
           endpoints: new Map(),
-          sequence: 0,
           published: undefined,
         }
         local.set(key, entry)

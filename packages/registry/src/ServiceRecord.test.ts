@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from "vitest"
 import * as DhtRecords from "./DhtRecords"
 import * as Names from "./Names"
 import * as ServiceRecord from "./ServiceRecord"
+import * as SignedEnvelope from "./SignedEnvelope"
 
 const NOW = 1_800_000_000_000
 const name = { namespace: "prod", service: "orders" }
@@ -110,9 +111,16 @@ describe("ServiceRecord", () => {
   })
 
   it("rejects a schema violation even when properly signed", async () => {
+    // sign() refuses such a record, so seal the payload by hand as an attacker would.
     const bad = { ...recordOf(alice), namespace: "Bad/Name" }
-    const bytes = await sign(alice, bad)
-    expect(await rejection(bytes)).toBe("malformed")
+    const sealed = await SignedEnvelope.seal(
+      alice,
+      ServiceRecord.DOMAIN,
+      new TextEncoder().encode(JSON.stringify(bad)),
+      ServiceRecord.MAX_BYTES,
+    )
+    expect(Result.isSuccess(sealed)).toBe(true)
+    expect(await rejection(Result.getOrThrow(sealed))).toBe("malformed")
   })
 
   it("selects the newest record and validates through the DHT hooks", async () => {
@@ -132,5 +140,15 @@ describe("ServiceRecord", () => {
     await expect(Promise.resolve(expiredCheck(key, v1))).rejects.toMatchObject({
       reason: "expired",
     })
+  })
+})
+
+describe("ServiceRecord.sign", () => {
+  it("refuses to sign a record that verifiers would reject", async () => {
+    const bad = recordOf(alice, {
+      endpoints: [{ workload: "w", pod: "p", multiaddrs: [], ports: [{ port: 0 }] }],
+    })
+    const error = await Effect.runPromise(Effect.flip(ServiceRecord.sign(alice, bad)))
+    expect(error._tag === "RecordRejected" && error.reason).toBe("malformed")
   })
 })

@@ -78,11 +78,19 @@ const encodeJson = (record: ServiceRecord) => new TextEncoder().encode(JSON.stri
 export const sign = (
   privateKey: PrivateKey,
   record: ServiceRecord,
-): Effect.Effect<SignedServiceRecord, RecordTooLarge> =>
-  Effect.promise(() => SignedEnvelope.seal(privateKey, DOMAIN, encodeJson(record), MAX_BYTES)).pipe(
+): Effect.Effect<SignedServiceRecord, RecordTooLarge | RecordRejected> => {
+  // Refuse locally what every verifier would refuse (port 0, a bad multiaddr list …).
+  const checked = decodeRecord(record)
+  if (Result.isFailure(checked)) {
+    return Effect.fail(new RecordRejected({ reason: "malformed", detail: String(checked.failure) }))
+  }
+  return Effect.promise(() =>
+    SignedEnvelope.seal(privateKey, DOMAIN, encodeJson(record), MAX_BYTES),
+  ).pipe(
     Effect.flatMap(Effect.fromResult),
     Effect.map((bytes) => ({ record, bytes })),
   )
+}
 
 export interface VerifyOptions {
   /** Current time in ms since the epoch. */

@@ -1,9 +1,12 @@
 import { mkdtemp, rm, stat } from "node:fs/promises"
+import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { generateKeyPair } from "@libp2p/crypto/keys"
+import { peerIdFromPrivateKey } from "@libp2p/peer-id"
 import { Effect, Exit, Scope } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
-import { startNode } from "../support/mesh"
+import { eventually, startNode } from "../support/mesh"
 
 const dirs: string[] = []
 afterAll(async () => {
@@ -65,5 +68,64 @@ describe("a lone node (no peers at all)", () => {
       ),
     )
     expect(again).toBe(peerId)
+  })
+})
+
+/** A free loopback port: bind to 0, read it, release it. */
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      server.close(() =>
+        typeof address === "object" && address !== null
+          ? resolve(address.port)
+          : reject(new Error("no port")),
+      )
+    })
+  })
+
+describe("a node that starts before its bootstrap peer", () => {
+  it("keeps re-dialling until the peer is up, then joins and resolves its services", async () => {
+    const port = await freePort()
+    const seedKey = await generateKeyPair("Ed25519")
+    const seedAddr = `/ip4/127.0.0.1/tcp/${port}/p2p/${peerIdFromPrivateKey(seedKey).toString()}`
+    await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const scope = yield* Effect.scope
+          const early = yield* startNode(
+            scope,
+            1,
+            { bootstrap: [seedAddr], bootstrapRetryMs: 300, dialTimeoutMs: 2_000 },
+            { cacheTtlMs: 0 },
+          )
+          expect(early.libp2p.routingTableSize()).toBe(0)
+          const seed = yield* startNode(
+            scope,
+            0,
+            { privateKey: seedKey, listen: [`/ip4/127.0.0.1/tcp/${port}`] },
+            {},
+          )
+          yield* eventually(
+            "the early node to reach its bootstrap peer",
+            Effect.sync(() => early.libp2p.routingTableSize()),
+            (n) => n >= 1,
+          )
+          yield* seed.registry.register("late", "api", {
+            workload: "api",
+            pod: "api-0",
+            ports: [{ port: 80 }],
+          })
+          const records = yield* eventually(
+            "the early node to resolve late/api",
+            early.registry.resolve("late", "api"),
+            (rs) => rs.length === 1,
+          )
+          expect(records[0]!.provider).toBe(seed.libp2p.peerId.toString())
+        }),
+      ),
+    )
   })
 })

@@ -65,9 +65,13 @@ export const startNode = (
 
 export interface MeshOptions {
   readonly registry?: RegistryOptions
+  /** Extra libp2p node options (bootstrap is set by the mesh). */
+  readonly node?: Omit<Libp2pNodeOptions, "bootstrap">
   /** Minimum routing-table size every node must reach before the mesh counts as formed. */
   readonly minRoutingTable?: number
   readonly formTimeoutMs?: number
+  /** Run a second join round once all nodes are up (early nodes learn the late ones). Default true. */
+  readonly rejoin?: boolean
 }
 
 /**
@@ -81,17 +85,19 @@ export const startMesh = (size: number, options: MeshOptions = {}) =>
     const seeds: MeshNode[] = []
     for (let i = 0; i < Math.min(2, size); i++) {
       const bootstrap = seeds.map((s) => s.libp2p.multiaddrs()[0]!.toString())
-      seeds.push(yield* startNode(parent, i, { bootstrap }, registryOptions))
+      seeds.push(yield* startNode(parent, i, { ...options.node, bootstrap }, registryOptions))
     }
     const bootstrap = seeds.map((s) => s.libp2p.multiaddrs()[0]!.toString())
     const rest = yield* Effect.forEach(
       Array.from({ length: size - seeds.length }, (_, i) => i + seeds.length),
-      (i) => startNode(parent, i, { bootstrap }, registryOptions),
+      (i) => startNode(parent, i, { ...options.node, bootstrap }, registryOptions),
       { concurrency: 8 },
     )
     const nodes = [...seeds, ...rest]
     // A second join round once everybody is up: early nodes learn about the late ones.
-    yield* Effect.forEach(nodes, (n) => n.libp2p.join, { concurrency: 4, discard: true })
+    if (options.rejoin !== false) {
+      yield* Effect.forEach(nodes, (n) => n.libp2p.join, { concurrency: 4, discard: true })
+    }
     const min = Math.min(options.minRoutingTable ?? 3, size - 1)
     yield* eventually(
       `every routing table to hold at least ${min} peers`,
