@@ -250,8 +250,11 @@ export const makeApi = (options: ApiOptions) => {
       c.json({ error: "NotFound", message: `no route ${c.req.method} ${c.req.path}` }, 404),
     )
     .onError((error, c) => {
-      if (error instanceof ApiError)
+      if (error instanceof ApiError) {
+        // The rest of an oversize body is never read: close the connection rather than reuse it.
+        if (error.status === 413) c.header("connection", "close")
         return c.json({ error: error.tag, message: error.message }, error.status)
+      }
       return c.json({ error: "InternalError", message: error.message }, 500)
     })
 }

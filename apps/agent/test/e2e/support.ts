@@ -1,0 +1,214 @@
+/**
+ * The e2e harness: the agent as a separate process (the built bundle), driven through its HTTP API
+ * and the real `podman` and `curl` command-line tools. Everything a test starts is stopped by PID,
+ * and pods it leaves are found by the agent's owner label.
+ */
+import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_process"
+import { existsSync, readFileSync } from "node:fs"
+import { createServer as createHttpServer } from "node:http"
+import { createServer, type Server } from "node:net"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+
+export const AGENT_DIR = join(dirname(fileURLToPath(import.meta.url)), "../..")
+export const AGENT_BUNDLE = join(AGENT_DIR, "dist/agent.mjs")
+export const SIDECAR_IMAGE = "localhost/beemesh/sidecar:0.1.0"
+
+/** Fails with what is missing and how to get it, instead of skipping. */
+export const requirePrerequisites = () => {
+  const missing: Array<string> = []
+  if (process.getuid?.() !== 0)
+    missing.push("root (the e2e tests run rootful Podman and nftables; CI runs as root)")
+  for (const [tool, fix] of [
+    ["podman", "tooling/scripts/host-setup.sh"],
+    ["slirp4netns", "tooling/scripts/host-setup.sh"],
+    ["nft", "tooling/scripts/host-setup.sh"],
+    ["curl", "apt-get install curl"],
+  ] as const) {
+    if (spawnSync(tool, ["--version"], { stdio: "ignore" }).error !== undefined)
+      missing.push(`${tool} (${fix})`)
+  }
+  if (!existsSync(AGENT_BUNDLE))
+    missing.push(`${AGENT_BUNDLE} (pnpm --filter @beemesh/agent build)`)
+  if (spawnSync("podman", ["image", "exists", SIDECAR_IMAGE]).status !== 0) {
+    missing.push(`image ${SIDECAR_IMAGE} (pnpm --filter @beemesh/sidecar image)`)
+  }
+  if (missing.length > 0) throw new Error(`e2e prerequisites missing:\n  ${missing.join("\n  ")}`)
+}
+
+export const run = (command: string, args: ReadonlyArray<string>, input?: string) => {
+  const result = spawnSync(command, args, { encoding: "utf8", input, timeout: 60_000 })
+  if (result.error !== undefined) throw result.error
+  return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr }
+}
+
+/**
+ * Like `run`, without blocking this process: a listener the test serves from this process must
+ * stay able to answer while the command runs.
+ */
+export const runAsync = (command: string, args: ReadonlyArray<string>) =>
+  new Promise<{ status: number; stdout: string; stderr: string }>((resolve, reject) => {
+    execFile(command, [...args], { encoding: "utf8", timeout: 60_000 }, (error, stdout, stderr) => {
+      if (error !== null && typeof error.code !== "number") return reject(error)
+      resolve({ status: error === null ? 0 : Number(error.code), stdout, stderr })
+    })
+  })
+
+export const podman = (...args: ReadonlyArray<string>) => {
+  const result = run("podman", args)
+  if (result.status !== 0) throw new Error(`podman ${args.join(" ")} failed: ${result.stderr}`)
+  return result.stdout.trim()
+}
+
+export const freePort = (host = "127.0.0.1") =>
+  new Promise<number>((resolve, reject) => {
+    const server = createServer()
+    server.once("error", reject)
+    server.listen(0, host, () => {
+      const address = server.address()
+      server.close(() =>
+        resolve(typeof address === "object" && address !== null ? address.port : 0),
+      )
+    })
+  })
+
+/** An HTTP listener the test owns, answering a fixed text: the target of "blocked" checks. */
+export const startListener = (host: string) =>
+  new Promise<{ server: Server; port: number }>((resolve, reject) => {
+    const server = createHttpServer((_, response) => response.end("reached-test-listener"))
+    server.once("error", reject)
+    server.listen(0, host, () => {
+      const address = server.address()
+      resolve({ server, port: typeof address === "object" && address !== null ? address.port : 0 })
+    })
+  })
+
+/** Polls until `check` returns a value (not undefined) or the deadline passes, naming what it awaited. */
+export const eventually = async <A>(
+  what: string,
+  check: () => Promise<A | undefined> | A | undefined,
+  timeoutMs = 60_000,
+): Promise<A> => {
+  const deadline = Date.now() + timeoutMs
+  let last: unknown
+  for (;;) {
+    try {
+      const value = await check()
+      if (value !== undefined) return value
+      last = "not yet"
+    } catch (error) {
+      last = error
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what} (last: ${last instanceof Error ? last.message : String(last)})`,
+      )
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250))
+  }
+}
+
+export interface AgentProcess {
+  readonly child: ChildProcess
+  readonly url: string
+  readonly token: string
+  readonly logs: () => string
+  readonly stop: () => Promise<number | null>
+}
+
+/** Starts `beemesh-agent run` on loopback with its own data directory; resolves once /health answers. */
+export const startAgent = async (dataDir: string, apiPort: number): Promise<AgentProcess> => {
+  const child = spawn(
+    process.execPath,
+    [
+      AGENT_BUNDLE,
+      "run",
+      "--data-dir",
+      dataDir,
+      "--api",
+      `127.0.0.1:${apiPort}`,
+      "--listen",
+      "/ip4/127.0.0.1/tcp/0",
+    ],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  )
+  let output = ""
+  child.stdout?.on("data", (chunk) => (output += chunk))
+  child.stderr?.on("data", (chunk) => (output += chunk))
+  const exited = new Promise<number | null>((resolve) =>
+    child.once("exit", (code) => resolve(code)),
+  )
+  const url = `http://127.0.0.1:${apiPort}`
+  try {
+    await eventually(
+      "the agent's /health",
+      async () => {
+        if (child.exitCode !== null)
+          throw new Error(`agent exited with ${child.exitCode}:\n${output}`)
+        const response = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2000) }).catch(
+          () => undefined,
+        )
+        return response?.ok === true ? true : undefined
+      },
+      60_000,
+    )
+  } catch (error) {
+    child.kill("SIGKILL")
+    throw error
+  }
+  return {
+    child,
+    url,
+    token: readFileSync(join(dataDir, "operator-token"), "utf8").trim(),
+    logs: () => output,
+    stop: async () => {
+      if (child.exitCode === null) child.kill("SIGTERM")
+      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000)
+      const code = await exited
+      clearTimeout(timer)
+      return code
+    },
+  }
+}
+
+export const api = async (
+  agent: AgentProcess,
+  method: string,
+  path: string,
+  body?: string,
+  token = agent.token,
+) => {
+  const response = await fetch(`${agent.url}${path}`, {
+    method,
+    headers: token === "" ? {} : { authorization: `Bearer ${token}` },
+    ...(body === undefined ? {} : { body }),
+    signal: AbortSignal.timeout(120_000),
+  })
+  const text = await response.text()
+  return {
+    status: response.status,
+    json: text === "" ? undefined : (JSON.parse(text) as Record<string, unknown>),
+  }
+}
+
+/** PIDs of slirp4netns processes serving a network namespace path. */
+export const slirpFor = (netnsPath: string) =>
+  run("pgrep", ["-x", "slirp4netns"])
+    .stdout.split("\n")
+    .filter((pid) => pid !== "")
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes(netnsPath)
+      } catch {
+        return false
+      }
+    })
+    .map(Number)
+
+export const sandboxOf = (pod: string) =>
+  podman(
+    "inspect",
+    podman("pod", "inspect", pod, "--format", "{{.InfraContainerID}}"),
+    "--format",
+    "{{.NetworkSettings.SandboxKey}}",
+  )
