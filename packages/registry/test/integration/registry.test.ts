@@ -23,7 +23,7 @@ const run = <A, E>(effect: Effect.Effect<A, E, Scope.Scope>) =>
 beforeAll(async () => {
   scope = Effect.runSync(Scope.make())
   mesh = await run(startMesh(MESH_SIZE, { registry: registryOptions }))
-}, 60_000)
+}, 110_000)
 
 afterAll(async () => {
   if (scope !== undefined) await Effect.runPromise(Scope.close(scope, Exit.void))

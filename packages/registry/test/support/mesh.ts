@@ -27,7 +27,7 @@ export const eventually = <A, E, R>(
   done: (a: A) => boolean,
   options: { readonly timeoutMs?: number; readonly intervalMs?: number } = {},
 ): Effect.Effect<A, E | WaitTimedOut, R> => {
-  const timeoutMs = options.timeoutMs ?? 20_000
+  const timeoutMs = options.timeoutMs ?? 45_000
   const deadline = Date.now() + timeoutMs
   const attempt: Effect.Effect<A, E | WaitTimedOut, R> = effect.pipe(
     Effect.flatMap((a) => {
@@ -103,7 +103,7 @@ export const startMesh = (size: number, options: MeshOptions = {}) =>
       `every routing table to hold at least ${min} peers`,
       Effect.sync(() => nodes.map((n) => n.libp2p.routingTableSize())),
       (sizes) => sizes.every((s) => s >= min),
-      { timeoutMs: options.formTimeoutMs ?? 30_000 },
+      { timeoutMs: options.formTimeoutMs ?? 60_000 },
     )
     return nodes
   })
