@@ -40,7 +40,7 @@ while true; do
   else
     echo "web: direct connection to the agent at 10.0.2.2:\${AGENT_PORT:-8080} blocked"
   fi
-  /bin/busybox sleep 3 & wait $!
+  /bin/busybox sleep "\${WEB_INTERVAL:-3}" & wait $!
 done
 `
 
