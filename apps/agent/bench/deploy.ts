@@ -114,7 +114,7 @@ const main = async () => {
       bare.push(await bareRun())
       const service = `orders${i}`
       await api(agent, "POST", "/v1/workloads", client(service, apiPort))
-      const podLogs = () => run("podman", ["logs", `bm-${ns}-client-${service}`]).stdout
+      const podLogs = () => run("podman", ["logs", `bm-${ns}-client-${service}-app`]).stdout
       const before = podLogs().split("\n").length
       const started = performance.now()
       const posted = await api(agent, "POST", "/v1/workloads", orders(service, 1))
