@@ -1,6 +1,6 @@
 import * as net from "node:net"
 import type { Connection, PeerId, Stream } from "@libp2p/interface"
-import { Context, Effect, FiberSet, Layer, Result, type Scope } from "effect"
+import { Context, Effect, FiberSet, Layer, Result, Scope } from "effect"
 import { defaults } from "./constants"
 import {
   AllProvidersFailed,
@@ -97,6 +97,8 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
     failureCooldownMs: options.failureCooldownMs ?? defaults.failureCooldownMs,
   })
   const counters = metrics.outbound
+  // Connection fibers run with the layer's services (loggers, tracer), not the caller of listen().
+  const layerContext = yield* Effect.context<never>()
   const dialing = new Map<string, Promise<Connection>>()
   let active = 0
 
@@ -138,8 +140,6 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
           connection.newStream(PROXY_PROTOCOL, {
             signal,
             maxOutboundStreams: maxStreams + 1,
-            // Send the protocol id together with the request frame: one round trip less.
-            negotiateFully: false,
           }),
         catch: stageError(service, provider.peerId, "open-stream"),
       })
@@ -225,11 +225,11 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
 
   const listen = Effect.fn("Outbound.listen")(function* (upstream: UpstreamOptions) {
     const host = upstream.host ?? "127.0.0.1"
-    const run = yield* FiberSet.makeRuntime<never>()
+    let run: ((effect: Effect.Effect<void>) => unknown) | undefined
     const onConnection = (socket: net.Socket) => {
       // Until the bridge owns it, an error on the socket must not crash the process.
       socket.on("error", () => {})
-      if (active >= maxStreams) {
+      if (run === undefined || active >= maxStreams) {
         counters.refused++
         socket.resetAndDestroy()
         return
@@ -250,6 +250,12 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
         ),
       ),
       () => closeServer(server),
+    )
+    // Created after the server so that it is released first: closing the server waits for its
+    // connections, which end when their fibers are interrupted.
+    const scope = yield* Scope.Scope
+    run = yield* FiberSet.makeRuntime<never>().pipe(
+      Effect.provideContext(Context.add(layerContext, Scope.Scope, scope)),
     )
     return { service: upstream.service, host, port } satisfies UpstreamListener
   })

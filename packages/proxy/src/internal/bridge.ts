@@ -48,6 +48,7 @@ export class Bridge implements BufferHolder {
   private socketClosed = false
   private streamClosed = false
   private streamPaused = false
+  private resuming = false
   private socketPaused = false
 
   constructor(
@@ -88,18 +89,28 @@ export class Bridge implements BufferHolder {
       const more = data instanceof Uint8Array ? socket.write(data) : writeList(socket, data)
       if (!more && !this.streamPaused && stream.readStatus === "readable") {
         this.streamPaused = true
-        stream.pause()
+        // Inside resume() the pause must wait: resume() dispatches buffered data and only then
+        // tells yamux to resume, which would undo a pause made during that dispatch and let the
+        // remote send without limit until the read buffer overflows and resets the stream.
+        if (!this.resuming) stream.pause()
       }
+      if (stream.readableEnded) endSocketIfStreamEnded()
+    }
+    // 'end' fires once and can precede data pushed back onto the stream, so the socket is ended
+    // when the stream has ended and its buffer is empty, whichever comes last.
+    const endSocketIfStreamEnded = () => {
+      if (this.failure !== undefined || socket.destroyed || socket.writableEnded) return
+      // A reset also emits 'end' (before 'close'): that must become a reset, not a FIN.
+      if (stream.status === "reset" || stream.status === "aborted") return
+      if (stream.readableEnded && stream.readBufferLength === 0) socket.end()
     }
     socket.on("drain", () => {
       if (this.streamPaused) {
         this.streamPaused = false
-        if (stream.readStatus === "paused") stream.resume()
+        this.resumeStream()
       }
     })
-    stream.addEventListener("end", () => {
-      if (!socket.destroyed) socket.end()
-    })
+    stream.addEventListener("end", endSocketIfStreamEnded)
 
     // socket → stream
     socket.on("data", (chunk: Buffer) => {
@@ -140,7 +151,11 @@ export class Bridge implements BufferHolder {
     stream.addEventListener("close", (event: StreamCloseEvent) => {
       this.streamClosed = true
       if (event.error !== undefined) this.fail("stream-reset", event.error)
-      else if (!socket.destroyed && !socket.writableEnded) socket.end()
+      else if (stream.readBufferLength === 0 && !socket.destroyed && !socket.writableEnded) {
+        socket.end()
+      }
+      // Otherwise the stream closed while paused with data still buffered (both sides had sent
+      // FIN): keep delivering it; 'end' follows once the buffer is empty and ends the socket.
       this.maybeDone()
     })
 
@@ -163,17 +178,31 @@ export class Bridge implements BufferHolder {
       this.fail("socket-error", new Error("local socket closed during the handshake"))
       return
     }
-    if (stream.readableEnded) socket.end()
-    if (stream.readStatus === "paused") stream.resume()
+    endSocketIfStreamEnded()
+    this.resumeStream()
     if (socket.isPaused()) socket.resume()
+  }
+
+  private resumeStream(): void {
+    const stream = this.stream
+    if (stream.readStatus !== "paused") return
+    this.resuming = true
+    stream.resume()
+    this.resuming = false
+    if (this.streamPaused && (stream.readStatus as string) === "readable") stream.pause()
   }
 
   private fail(reason: Exclude<BridgeEnd, { _tag: "Closed" }>["reason"], error: Error): void {
     if (this.failure !== undefined) return
     this.failure = { _tag: "Failed", reason, error }
+    // The socket first: aborting the stream emits its 'end', which must not end the socket.
+    if (!this.socket.destroyed) {
+      // uv_tcp_close_reset cannot follow a shutdown (FIN already sent): plain destroy then.
+      if (this.socket.writableEnded) this.socket.destroy()
+      else this.socket.resetAndDestroy()
+    }
     if (this.stream.status === "open" || this.stream.status === "closing") this.stream.abort(error)
     this.streamClosed = this.streamClosed || this.stream.status !== "open"
-    if (!this.socket.destroyed) this.socket.resetAndDestroy()
     this.maybeDone()
   }
 

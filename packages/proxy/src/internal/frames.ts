@@ -52,7 +52,9 @@ export const readFrame = <A>(
       const bytes = received.subarray()
       const decoded = decode(bytes)
       if (decoded._tag === "Incomplete") {
-        if (bytes.byteLength >= MAX_FRAME_BYTES) {
+        // 'end' fires once; if it already passed (data pushed back after it), this was the last chunk.
+        if (stream.readableEnded && stream.readBufferLength === 0) onEnd()
+        else if (bytes.byteLength >= MAX_FRAME_BYTES) {
           finish(
             Effect.fail(new FrameError(`${what}: no complete frame in ${MAX_FRAME_BYTES} bytes`)),
           )
@@ -85,7 +87,9 @@ export const readFrame = <A>(
     stream.addEventListener("message", onMessage)
     stream.addEventListener("end", onEnd)
     stream.addEventListener("close", onClose)
-    if (stream.readableEnded) onEnd()
+    // Data can be pushed back after 'end' (multistream-select unwrapping what it read ahead), so
+    // an ended stream may still hold the frame.
+    if (stream.readableEnded && stream.readBufferLength === 0) onEnd()
     else if (stream.readStatus === "paused") stream.resume()
     return Effect.sync(cleanup)
   })

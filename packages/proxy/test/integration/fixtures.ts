@@ -164,6 +164,8 @@ export const connect = (port: number): Promise<net.Socket> =>
   new Promise((resolve, reject) => {
     const socket = net.connect({ host: "127.0.0.1", port, allowHalfOpen: true }, () => {
       socket.off("error", reject)
+      // Tests that expect an error listen for it; a stray reset at teardown must not crash the run.
+      socket.on("error", () => {})
       resolve(socket)
     })
     socket.once("error", reject)
@@ -243,11 +245,15 @@ export const receiveDigest = (socket: net.Socket) =>
     socket.once("error", reject)
   })
 
-/** Resolves with the error a socket sees (for reset tests); rejects if it closes cleanly. */
+/**
+ * Resolves with the error a socket sees (for reset tests); rejects if it closes cleanly. Keeps the
+ * socket reading: one that is not read from never notices a reset.
+ */
 export const nextError = (socket: net.Socket) =>
   new Promise<NodeJS.ErrnoException>((resolve, reject) => {
     socket.once("error", resolve)
     socket.once("close", (hadError) => {
       if (!hadError) reject(new Error("socket closed without an error"))
     })
+    socket.resume()
   })
