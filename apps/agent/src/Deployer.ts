@@ -75,13 +75,18 @@ const workloadKey = (namespace: string, name: string) => `${namespace}/${name}`
 export const podNameOf = (workload: Workload, replica: string) =>
   `bm-${workload.namespace}-${replica}`
 
-/** Changes whenever anything that shapes the pods changes; a running pod with another hash is replaced. */
+/**
+ * Changes whenever anything that shapes a pod changes (not the replica count: scaling keeps the
+ * running pods); a running pod with another hash is replaced.
+ */
 export const specHash = (
   workload: Workload,
   options: Pick<DeployerOptions, "sidecarImage" | "slirp">,
 ) =>
   createHash("sha256")
-    .update(JSON.stringify([workload, options.sidecarImage, options.slirp]))
+    .update(
+      JSON.stringify([{ ...workload, replicas: undefined }, options.sidecarImage, options.slirp]),
+    )
     .digest("hex")
     .slice(0, 16)
 

@@ -1,0 +1,96 @@
+import { defaultSlirpOptions } from "@beemesh/netns"
+import { decodePodSpec } from "@beemesh/podman"
+import { Effect } from "effect"
+import { describe, expect, it } from "vitest"
+import { podNameOf, replicaPodSpec, specHash } from "./Deployer"
+import type { Workload } from "./Manifest"
+import { verifyPodToken } from "./Tokens"
+
+const workload: Workload = {
+  kind: "Deployment",
+  namespace: "shop",
+  name: "web",
+  replicas: 2,
+  labels: {},
+  containers: [
+    {
+      name: "app",
+      image: "localhost/web:1",
+      command: ["/bin/busybox"],
+      args: ["httpd", "-f"],
+      workingDir: undefined,
+      env: [{ name: "A", value: "1" }],
+      ports: [80],
+      memoryLimitBytes: 64 * 2 ** 20,
+      cpuLimitMillis: 500,
+    },
+  ],
+  services: [{ name: "web", port: 80 }],
+  upstreams: [{ service: "orders", port: 9001 }],
+}
+
+const options = {
+  owner: "12D3KooWowner",
+  sidecarImage: "localhost/beemesh/sidecar:0.1.0",
+  slirp: defaultSlirpOptions,
+  advertiseHost: "127.0.0.1",
+  apiPort: 8080,
+  podTokenKey: "k".repeat(43),
+  stateFile: "/unused",
+  rootless: false,
+}
+
+describe("replicaPodSpec", () => {
+  const spec = replicaPodSpec(workload, "web-1", 41000, options)
+
+  it("is a valid isolated pod: one sidecar published on the given port, apps without ports", async () => {
+    const decoded = await Effect.runPromise(decodePodSpec(spec))
+    expect(decoded.name).toBe("bm-shop-web-1")
+    expect(decoded.hostPort).toBe(41000)
+    expect(decoded.network).toEqual(defaultSlirpOptions)
+    const [sidecar, app] = decoded.containers
+    expect(sidecar).toMatchObject({ role: "sidecar", user: "1337", ports: [8080] })
+    expect(app).toMatchObject({
+      role: "app",
+      entrypoint: ["/bin/busybox"],
+      command: ["httpd", "-f"],
+      env: { A: "1" },
+      resources: { memoryBytes: 64 * 2 ** 20, cpus: 0.5 },
+    })
+    expect(app?.ports).toBeUndefined()
+  })
+
+  it("configures the sidecar for this replica with a pod token only it can use", () => {
+    const env = spec.containers?.[0]?.env ?? {}
+    expect(env).toMatchObject({
+      BEEMESH_NAMESPACE: "shop",
+      BEEMESH_WORKLOAD: "web",
+      BEEMESH_POD: "web-1",
+      BEEMESH_SERVICES: "web=80",
+      BEEMESH_UPSTREAMS: "orders=9001",
+      BEEMESH_AGENT_URL: "http://host.containers.internal:8080",
+      BEEMESH_ADVERTISE: "/ip4/127.0.0.1/tcp/41000",
+    })
+    expect(verifyPodToken(options.podTokenKey, env.BEEMESH_POD_TOKEN ?? "")).toEqual({
+      namespace: "shop",
+      workload: "web",
+      pod: "web-1",
+    })
+  })
+
+  it("labels the pod with its replica and a spec hash that changes with the pods, not the count", () => {
+    expect(spec.labels).toMatchObject({
+      "io.beemesh.namespace": "shop",
+      "io.beemesh.workload": "web",
+      "io.beemesh.replica": "web-1",
+      "io.beemesh.spec": specHash(workload, options),
+    })
+    expect(specHash({ ...workload, replicas: 3 }, options)).toBe(specHash(workload, options))
+    const otherImage = {
+      ...workload,
+      containers: [{ ...workload.containers[0]!, image: "localhost/web:2" }],
+    }
+    expect(specHash(otherImage, options)).not.toBe(specHash(workload, options))
+    expect(podNameOf(workload, "web-0")).toBe("bm-shop-web-0")
+  })
+})
