@@ -7,7 +7,12 @@ import type { AddressInfo } from "node:net"
 import { createServer, type Server } from "node:net"
 import { describe, expect, layer } from "@effect/vitest"
 import { Effect, Exit, Scope } from "effect"
-import { makeIsolatedPod, PodmanClient, type PodSpecInput } from "../../src/index.js"
+import {
+  makeIsolatedPod,
+  PodmanClient,
+  type PodSpecInput,
+  waitForLogLine,
+} from "../../src/index.js"
 import { ensureTestImages } from "../support/images.js"
 import { testClientLayer } from "../support/layer.js"
 import { slirpProcessesFor, testLabels, testPodSpec, uniqueName } from "../support/pods.js"
@@ -36,6 +41,9 @@ describe("IsolatedPod lifecycle on real Podman", () => {
           expect(before.length).toBe(3) // infra, sidecar, app
 
           // PID-1 signal handling: with a 2 s stop timeout, both stop on SIGTERM (exit 0), not SIGKILL (137).
+          // Only once the sidecar has installed its handler: PID 1 ignores signals it does not handle,
+          // and a slow Node start-up under load would otherwise meet SIGTERM before the handler.
+          yield* waitForLogLine(pod.sidecar, "sidecar listening", { timeoutMs: 30_000 })
           yield* client.pods.stop(pod.name, { timeoutSeconds: 2 })
           for (const name of [pod.sidecar, ...pod.apps]) {
             const state = (yield* client.containers.inspect(name)).State
