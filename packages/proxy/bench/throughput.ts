@@ -29,6 +29,7 @@ interface Result {
   readonly latencyP99us: number
   readonly setupP50us: number
   readonly setupP99us: number
+  readonly setupCpuUs: number
 }
 
 const connect = (port: number) =>
@@ -100,7 +101,9 @@ const latency = async (port: number) => {
 /** New connection + first 1 KiB round trip. */
 const setup = async (port: number) => {
   const samples: number[] = []
+  let cpuStart = process.cpuUsage()
   for (let i = 0; i < setupRounds + 20; i++) {
+    if (i === 20) cpuStart = process.cpuUsage()
     const start = process.hrtime.bigint()
     const socket = await connect(port)
     await roundTrips(socket, 1)
@@ -108,8 +111,14 @@ const setup = async (port: number) => {
     if (i >= 20) samples.push(us)
     socket.destroy()
   }
+  const cpu = process.cpuUsage(cpuStart)
   samples.sort((a, b) => a - b)
-  return { p50: percentile(samples, 50), p99: percentile(samples, 99) }
+  return {
+    p50: percentile(samples, 50),
+    p99: percentile(samples, 99),
+    // CPU per setup (whole process: client, proxies, app) is steadier than wall time under load.
+    cpuUs: (cpu.user + cpu.system) / setupRounds,
+  }
 }
 
 const measure = async (scenario: string, bulkPort: number, echoPort: number): Promise<Result> => {
@@ -124,6 +133,7 @@ const measure = async (scenario: string, bulkPort: number, echoPort: number): Pr
     latencyP99us: Math.round(lat.p99),
     setupP50us: Math.round(set.p50),
     setupP99us: Math.round(set.p99),
+    setupCpuUs: Math.round(set.cpuUs),
   }
 }
 
@@ -201,6 +211,7 @@ const columns = [
   ["p99 µs", 8],
   ["setup p50 µs", 13],
   ["p99 µs", 8],
+  ["setup cpu µs", 12],
 ] as const
 console.log(columns.map(([name, width]) => name.padEnd(width)).join(" "))
 for (const r of results) {
@@ -212,6 +223,7 @@ for (const r of results) {
     r.latencyP99us,
     r.setupP50us,
     r.setupP99us,
+    r.setupCpuUs,
   ]
   console.log(cells.map((cell, i) => String(cell).padEnd(columns[i]![1])).join(" "))
 }

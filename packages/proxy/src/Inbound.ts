@@ -83,7 +83,7 @@ const make = Effect.fnUntraced(function* (options: InboundOptions) {
     stream.close().catch(() => stream.abort(new Error(reason)))
   }
 
-  const serve = Effect.fn("Inbound.serve")(function* (stream: Stream, connection: Connection) {
+  const serve = Effect.fnUntraced(function* (stream: Stream, connection: Connection) {
     const peer = connection.remotePeer.toString()
     const request = yield* readFrame(
       stream,
@@ -98,11 +98,7 @@ const make = Effect.fnUntraced(function* (options: InboundOptions) {
       yield* Effect.logWarning(`refused stream from ${peer}: ${name} is not exposed`)
       return
     }
-    const socket = yield* connectTcp(target.host, target.port).pipe(
-      Effect.timeoutOrElse({
-        duration: connectTimeoutMs,
-        orElse: () => Effect.fail(new Error(`no answer within ${connectTimeoutMs} ms`)),
-      }),
+    const socket = yield* connectTcp(target.host, target.port, connectTimeoutMs).pipe(
       Effect.mapError((cause) => new TargetConnectFailed({ target: name, ...target, cause })),
       Effect.tapError((error) =>
         Effect.sync(() => {

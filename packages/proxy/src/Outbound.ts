@@ -128,26 +128,36 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
         reason: cause instanceof Error ? cause.message : String(cause),
       })
 
+  /**
+   * One provider: connection (existing or dialled), stream, request, status. One deadline for the
+   * whole attempt, enforced by abort signals and timers rather than a racing fiber: this runs once
+   * per accepted connection.
+   */
   const attempt = (service: string, target: ProxyTarget, provider: Provider) =>
     Effect.gen(function* () {
       const peer = provider.peerId.toString()
+      const deadline = Date.now() + connectTimeoutMs
+      const timeout = AbortSignal.timeout(connectTimeoutMs)
       const connection = yield* Effect.tryPromise({
         try: () => connectionTo(provider),
         catch: stageError(service, provider.peerId, "dial"),
       })
       const stream = yield* Effect.tryPromise({
-        try: (signal) =>
+        try: (interrupt) =>
           connection.newStream(PROXY_PROTOCOL, {
-            signal,
+            signal: AbortSignal.any([interrupt, timeout]),
             maxOutboundStreams: maxStreams + 1,
           }),
         catch: stageError(service, provider.peerId, "open-stream"),
       })
       stream.maxReadBufferLength = Math.max(stream.maxReadBufferLength, readBuffer)
-      const status = yield* Effect.suspend(() => {
-        stream.send(encodeRequest(target))
-        return readFrame(stream, decodeStatus, `status from ${peer}`, connectTimeoutMs)
-      }).pipe(
+      stream.send(encodeRequest(target))
+      const status = yield* readFrame(
+        stream,
+        decodeStatus,
+        `status from ${peer}`,
+        Math.max(1, deadline - Date.now()),
+      ).pipe(
         Effect.mapError(stageError(service, provider.peerId, "handshake")),
         Effect.onError(() => Effect.sync(() => stream.abort(new Error("proxy handshake failed")))),
       )
@@ -161,22 +171,9 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
         })
       }
       return { stream, rest: status.rest, peer } satisfies Opened
-    }).pipe(
-      Effect.timeoutOrElse({
-        duration: connectTimeoutMs,
-        orElse: () =>
-          Effect.fail(
-            new ProviderFailed({
-              service,
-              peerId: provider.peerId.toString(),
-              stage: "handshake",
-              reason: `no stream within ${connectTimeoutMs} ms`,
-            }),
-          ),
-      }),
-    )
+    })
 
-  const open = Effect.fn("Outbound.open")(function* (service: string, target: ProxyTarget) {
+  const open = Effect.fnUntraced(function* (service: string, target: ProxyTarget) {
     const providers = yield* resolver.resolve(service)
     if (providers.length === 0) return yield* new NoProviders({ service })
     const ordered = selector

@@ -1,24 +1,40 @@
 import * as net from "node:net"
 import { Effect } from "effect"
 
-/** Connects to host:port (half-open allowed, as the bridge needs); destroys the socket on interrupt. */
-export const connectTcp = (host: string, port: number): Effect.Effect<net.Socket, Error> =>
+/**
+ * Connects to host:port (half-open allowed, as the bridge needs); fails after `timeoutMs`, and
+ * destroys the socket on failure or interruption. The timer lives here rather than in a racing
+ * fiber because this runs once per inbound stream.
+ */
+export const connectTcp = (
+  host: string,
+  port: number,
+  timeoutMs: number,
+): Effect.Effect<net.Socket, Error> =>
   Effect.callback<net.Socket, Error>((resume) => {
     const socket = net.connect({ host, port, allowHalfOpen: true, noDelay: true })
-    const onError = (error: Error) => {
+    const cleanup = () => {
+      clearTimeout(timer)
+      socket.off("error", onError)
       socket.off("connect", onConnect)
+    }
+    const onError = (error: Error) => {
+      cleanup()
       socket.destroy()
       resume(Effect.fail(error))
     }
     const onConnect = () => {
-      socket.off("error", onError)
+      cleanup()
       resume(Effect.succeed(socket))
     }
+    const timer = setTimeout(
+      () => onError(new Error(`no answer within ${timeoutMs} ms`)),
+      timeoutMs,
+    )
     socket.once("error", onError)
     socket.once("connect", onConnect)
     return Effect.sync(() => {
-      socket.off("error", onError)
-      socket.off("connect", onConnect)
+      cleanup()
       socket.destroy()
     })
   })
