@@ -93,6 +93,7 @@ describe("parseCommand", () => {
     [["run", "--slirp", "colour=blue"], /slirp: .*colour/],
     [["run", "--log-level", "loud"], /"loud" is not one of debug, info, warn, error/],
     [["run", "--data-dir", "relative/dir"], /must be an absolute path/],
+    [["run", "--advertise-host", "myhost.local"], /must be an IPv4 address of this host/],
     [["run", "--config", "/missing.yaml"], /\/missing.yaml: cannot read/],
   ])("refuses %j with a reason", async (argv, pattern) => {
     expect(await refusal(argv)).toMatch(pattern)

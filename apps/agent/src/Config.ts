@@ -2,6 +2,7 @@
  * The agent's configuration, read once at start from a file, the environment and flags (flags win
  * over the environment, which wins over the file), validated before anything listens.
  */
+import { isIPv4 } from "node:net"
 import { parseArgs } from "node:util"
 import { parsePodmanNetworkOptions, type SlirpOptions } from "@beemesh/netns"
 import { Data, Effect, Schema } from "effect"
@@ -218,6 +219,15 @@ export const parseCommand = (sources: ConfigSources): Effect.Effect<Command, Con
       })
     }
 
+    const advertiseHost =
+      pick(values["advertise-host"], env.BEEMESH_ADVERTISE_HOST, file.advertiseHost) ?? "127.0.0.1"
+    if (!isIPv4(advertiseHost)) {
+      return yield* new ConfigInvalid({
+        source: "advertiseHost",
+        reason: `"${advertiseHost}" must be an IPv4 address of this host (sidecars are published and advertised there)`,
+      })
+    }
+
     const config: AgentConfig = {
       apiHost,
       apiPort,
@@ -229,9 +239,7 @@ export const parseCommand = (sources: ConfigSources): Effect.Effect<Command, Con
       sidecarImage:
         pick(values["sidecar-image"], env.BEEMESH_SIDECAR_IMAGE, file.sidecarImage) ??
         `localhost/beemesh/sidecar:${AGENT_VERSION}`,
-      advertiseHost:
-        pick(values["advertise-host"], env.BEEMESH_ADVERTISE_HOST, file.advertiseHost) ??
-        "127.0.0.1",
+      advertiseHost,
       logLevel: logLevel as LogLevel,
     }
     return verb === "run"
