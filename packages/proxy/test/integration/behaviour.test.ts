@@ -155,9 +155,11 @@ describe("a slow reader", () => {
       })
       // Backpressure reached the sender: it stopped long before the end.
       expect(result.sentWhileStalled).toBeLessThan(64 * MiB)
-      // Both proxies together held at most about one yamux window (16 MiB) plus socket buffers.
+      // Bounded by the yamux window (16 MiB), whatever the payload size: the paused stream holds at
+      // most one window, and the message whose write triggered the pause (queued in the socket) at
+      // most another — measured ≈ 16–21 MiB, depending on how loaded the machine is.
       expect(result.maxBuffered).toBeGreaterThan(0)
-      expect(result.maxBuffered).toBeLessThan(24 * MiB)
+      expect(result.maxBuffered).toBeLessThan(2 * 16 * MiB + 2 * MiB)
       expect(result.received.bytes).toBe(total)
       expect(result.received.hash).toBe(result.sentHash)
     }),
