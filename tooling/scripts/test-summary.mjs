@@ -18,7 +18,9 @@ for (const dir of workspaces) {
   for (const file of readdirSync(reports).filter((f) => f.endsWith(".json"))) {
     const report = JSON.parse(readFileSync(join(reports, file), "utf8"))
     const p = report.numPassedTests ?? 0
-    const f = (report.numFailedTests ?? 0) + (report.numRuntimeErrorTestSuites ?? 0)
+    // An unhandled error fails a run whose tests all passed: count it, or the line would lie.
+    const counted = (report.numFailedTests ?? 0) + (report.numRuntimeErrorTestSuites ?? 0)
+    const f = counted === 0 && report.success === false ? 1 : counted
     const s = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0)
     passed += p
     failed += f

@@ -13,7 +13,7 @@ import {
   preflightReportJson,
 } from "@beemesh/netns"
 import { PodmanClient } from "@beemesh/podman"
-import { Libp2pNode, Registry } from "@beemesh/registry"
+import { Libp2pNode, type ManifestRecord, Registry } from "@beemesh/registry"
 import { Context, Data, Effect, Layer } from "effect"
 import type { AgentConfig } from "./Config"
 import { deployerLayer } from "./Deployer"
@@ -126,7 +126,21 @@ export const startAgent = (config: AgentConfig, environment: Environment) =>
 
     const services = yield* Effect.context<never>()
     const gateway = gatewayAddress(config.slirp)
+    const registry = Context.get(context, Registry)
+    const toStored = (record: ManifestRecord.ManifestRecord) => ({
+      namespace: record.namespace,
+      name: record.name,
+      publisher: record.publisher,
+      issuedAt: record.issuedAt,
+      sequence: record.sequence,
+      content: record.content,
+    })
     const app = makeApi({
+      manifests: {
+        put: (namespace, name, content) =>
+          registry.putManifest(namespace, name, content).pipe(Effect.map(toStored)),
+        get: (namespace, name) => registry.getManifest(namespace, name).pipe(Effect.map(toStored)),
+      },
       runExit: (effect) => Effect.runPromiseExitWith(services)(effect),
       addressForPods: (address) =>
         address.replace(/^\/ip4\/127\.\d+\.\d+\.\d+\//, `/ip4/${gateway}/`),

@@ -388,11 +388,12 @@ export const makeDeployer = (options: DeployerOptions) =>
             yield* Effect.logWarning(
               `replica ${replica.workload}#${name}: ${problem}; recreating pod ${pod}`,
             )
+            // A replica that never ran is created, not restarted.
+            if (replica.phase !== "Pending") replica.restarts += 1
             replica.phase = "Restarting"
             replica.message = problem
             yield* destroy(replica)
             yield* create(workload, replica).pipe(
-              Effect.tap(() => Effect.sync(() => (replica.restarts += 1))),
               Effect.catch((error) =>
                 Effect.sync(() => {
                   replica.phase = "Failed"

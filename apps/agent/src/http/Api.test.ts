@@ -30,6 +30,7 @@ const api = makeApi({
       }),
     remove: unreachable("remove"),
   },
+  manifests: { put: unreachable("putManifest"), get: unreachable("getManifest") },
   directory: {
     register: unreachable("register"),
     unregister: unreachable("unregister"),
@@ -149,6 +150,24 @@ describe("agent HTTP API refusals (nothing reaches the workloads or the registry
       /registration:/,
     ],
     ["no token on resolve", "GET", "/v1/services/shop/orders", undefined, undefined, 401, /Bearer/],
+    [
+      "a pod token on manifests",
+      "GET",
+      "/v1/manifests/shop/web",
+      webToken,
+      undefined,
+      403,
+      /operator token/,
+    ],
+    [
+      "an invalid manifest to store",
+      "PUT",
+      "/v1/manifests/shop/web",
+      OPERATOR,
+      "kind: [",
+      400,
+      /not valid YAML/,
+    ],
     [
       "an unknown route",
       "GET",

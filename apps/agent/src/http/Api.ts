@@ -11,6 +11,8 @@
  *   PUT    /v1/pods/:pod/services             pod token: register or renew the pod's services
  *   DELETE /v1/pods/:pod/services             pod token: unregister
  *   GET    /v1/services/:namespace/:service   pod or operator token: resolve providers
+ *   PUT    /v1/manifests/:namespace/:name     operator: store a (valid) manifest in the DHT
+ *   GET    /v1/manifests/:namespace/:name     operator: the newest stored version, from any agent
  */
 import { Cause, Effect, Exit, Schema } from "effect"
 import { Hono } from "hono"
@@ -21,8 +23,31 @@ import { defaultManifestOptions, type ManifestOptions, parseManifests } from "..
 import { constantTimeEqual, type PodIdentity, verifyPodToken } from "../Tokens"
 import type { WorkloadManager } from "../Workloads"
 
+/** Manifests kept in the DHT (newest version wins), readable from every agent of the mesh. */
+export interface ManifestStore {
+  readonly put: (
+    namespace: string,
+    name: string,
+    content: string,
+  ) => Effect.Effect<StoredManifest, { readonly _tag: string; readonly message: string }>
+  readonly get: (
+    namespace: string,
+    name: string,
+  ) => Effect.Effect<StoredManifest, { readonly _tag: string; readonly message: string }>
+}
+
+export interface StoredManifest {
+  readonly namespace: string
+  readonly name: string
+  readonly publisher: string
+  readonly issuedAt: number
+  readonly sequence: number
+  readonly content: string
+}
+
 export interface ApiOptions {
   readonly workloads: WorkloadManager["Service"]
+  readonly manifests: ManifestStore
   readonly directory: ServiceDirectory["Service"]
   readonly operatorToken: string
   readonly podTokenKey: string
@@ -55,6 +80,11 @@ const STATUS_OF_TAG: Record<string, ContentfulStatusCode> = {
   ManifestInvalid: 400,
   WorkloadNotFound: 404,
   DirectoryUnavailable: 503,
+  ManifestNotFound: 404,
+  InvalidName: 400,
+  RecordTooLarge: 413,
+  PublishRejected: 503,
+  DhtOperationFailed: 503,
 }
 
 /** Turns an effect's exit into its value; a typed failure becomes an ApiError, a defect a 500. */
@@ -235,6 +265,23 @@ export const makeApi = (options: ApiOptions) => {
     })
   })
 
+  const manifests = new Hono()
+    .use(async (c, next) => {
+      operator(c.req.header("authorization"))
+      await next()
+    })
+    .put("/:namespace/:name", tooLarge(options.maxManifestBytes ?? 1024 * 1024), async (c) => {
+      const text = await c.req.text()
+      await run(parseManifests(text, manifestOptions))
+      const stored = await run(
+        options.manifests.put(c.req.param("namespace"), c.req.param("name"), text),
+      )
+      return c.json(stored)
+    })
+    .get("/:namespace/:name", async (c) =>
+      c.json(await run(options.manifests.get(c.req.param("namespace"), c.req.param("name")))),
+    )
+
   return new Hono()
     .get("/health", async (c) => {
       const report = await options.health()
@@ -246,6 +293,7 @@ export const makeApi = (options: ApiOptions) => {
     .route("/v1/workloads", workloads)
     .route("/v1/pods", pods)
     .route("/v1/services", services)
+    .route("/v1/manifests", manifests)
     .notFound((c) =>
       c.json({ error: "NotFound", message: `no route ${c.req.method} ${c.req.path}` }, 404),
     )

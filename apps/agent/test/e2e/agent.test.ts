@@ -229,11 +229,18 @@ describe("beemesh-agent on one host", () => {
       return id !== before && status === "Running" ? true : undefined
     })
     const workload = pod.endsWith("-web") ? "web" : "orders"
-    const status = await api(agent, "GET", `/v1/workloads/${ns}/${workload}`)
-    const restarts = ((status.json?.pods ?? []) as Array<{ pod: string; restarts: number }>).find(
-      (p) => p.pod === pod,
-    )?.restarts
-    expect(restarts).toBeGreaterThanOrEqual(1)
+    await eventually(`the restart of ${pod} in the workload status`, async () => {
+      const status = await api(agent, "GET", `/v1/workloads/${ns}/${workload}`)
+      const pods = (status.json?.pods ?? []) as Array<{
+        pod: string
+        restarts: number
+        phase: string
+      }>
+      const replica = pods.find((p) => p.pod === pod)
+      return replica !== undefined && replica.restarts >= 1 && replica.phase === "Running"
+        ? true
+        : undefined
+    })
     // And the path through the sidecars works again.
     await eventually("web's app to get answers again", () => {
       const tail = run("podman", ["logs", "--tail", "2", `bm-${ns}-web-app`]).stdout
@@ -328,6 +335,23 @@ describe("beemesh-agent on one host", () => {
     )
     expect(forged.status).toBe(403)
     expect(String(forged.json?.message)).toMatch(/may register only its own services/)
+  })
+
+  it("stores manifests in the DHT and returns the newest version", async () => {
+    const first = await api(agent, "PUT", `/v1/manifests/${ns}/orders`, ordersManifest)
+    expect(first.status).toBe(200)
+    const second = await api(
+      agent,
+      "PUT",
+      `/v1/manifests/${ns}/orders`,
+      ordersManifest.replace("replicas: 2", "replicas: 3"),
+    )
+    expect(Number(second.json?.sequence)).toBeGreaterThan(Number(first.json?.sequence))
+    const read = await api(agent, "GET", `/v1/manifests/${ns}/orders`)
+    expect(read.json).toMatchObject({ namespace: ns, name: "orders", publisher: peerId })
+    expect(String(read.json?.content)).toContain("replicas: 3")
+    expect((await api(agent, "GET", `/v1/manifests/${ns}/nothing`)).status).toBe(404)
+    expect((await api(agent, "PUT", `/v1/manifests/${ns}/bad`, "kind: [")).status).toBe(400)
   })
 
   it("DELETE leaves no pod, container, slirp4netns process or record", async () => {
