@@ -214,25 +214,31 @@ export const makeDeployer = (options: DeployerOptions) =>
         const spec = replicaPodSpec(workload, replica.name, hostPort, options)
         const scope = yield* Scope.make()
         const started = Effect.gen(function* () {
+          // createIsolatedPod cleans up after itself and never touches a pod it did not create
+          // (the name may be another's); from here on the pod is ours to remove on failure.
           const pod = yield* createIsolatedPod(spec, {
             owner: options.owner,
             startApps: false,
             imageHint,
           })
-          const infra = yield* client.containers.inspect(pod.infraContainerId)
-          yield* egress
-            .apply(target(infra.State.Pid), sidecarOnly([SIDECAR_PORT]))
-            .pipe(Scope.provide(scope))
-          yield* client.pods.start(pod.name)
+          yield* Effect.gen(function* () {
+            const infra = yield* client.containers.inspect(pod.infraContainerId)
+            yield* egress
+              .apply(target(infra.State.Pid), sidecarOnly([SIDECAR_PORT]))
+              .pipe(Scope.provide(scope))
+            yield* client.pods.start(pod.name)
+          }).pipe(Effect.onError(() => removePod(pod.name, 1)))
           return pod
         })
         const pod = yield* started.pipe(
-          Effect.onError(() =>
-            Scope.close(scope, Exit.void).pipe(Effect.andThen(removePod(replica.pod, 1))),
-          ),
+          Effect.onError(() => Scope.close(scope, Exit.void)),
           Effect.mapError((error) => {
             const fault =
-              error._tag === "ImageMissing" || error._tag === "PodSpecInvalid" ? "client" : "server"
+              error._tag === "ImageMissing" ||
+              error._tag === "PodSpecInvalid" ||
+              error._tag === "NameInUse"
+                ? "client"
+                : "server"
             return new DeployFailed({
               namespace: workload.namespace,
               name: workload.name,

@@ -78,8 +78,11 @@ describe("Registrar", () => {
   it("renews before the lease runs out", async () => {
     const a = await startAgent({ ttlSeconds: 1, renewAfterSeconds: 0.1 })
     const { registrar } = await startRegistrar(a.url)
-    await waitFor("two renewals", () =>
-      kinds(a).filter((k) => k === "renew").length >= 2 ? true : undefined,
+    // The agent sees a renewal before the registrar has read its answer: wait for both sides.
+    await waitFor("two renewals, answered", () =>
+      kinds(a).filter((k) => k === "renew").length >= 2 && registrar.status().renewals >= 2
+        ? true
+        : undefined,
     )
     expect(kinds(a)[0]).toBe("register")
     expect(registrar.status().renewals).toBeGreaterThanOrEqual(2)

@@ -311,6 +311,21 @@ describe("beemesh-agent on one host", () => {
     ).toBe(2)
   })
 
+  it("refuses a pod name that another owner's pod holds, and leaves that pod alone", async () => {
+    const foreign = `bm-${ns}-taken`
+    podman("pod", "create", "--name", foreign, "--label", "io.beemesh.test=1")
+    try {
+      const body = `{apiVersion: v1, kind: Pod, metadata: {name: taken, namespace: ${ns}}, spec: {containers: [{name: a, image: ${ORDERS_IMAGE}}]}}`
+      const response = await api(agent, "POST", "/v1/workloads", body)
+      expect(response.status).toBe(422)
+      expect(String(response.json?.message)).toMatch(/taken/)
+      expect(run("podman", ["pod", "exists", foreign]).status).toBe(0)
+      expect((await api(agent, "GET", `/v1/workloads/${ns}/taken`)).status).toBe(404)
+    } finally {
+      run("podman", ["pod", "rm", "-f", foreign])
+    }
+  })
+
   it("answers 401 without a token and 403 when a pod token registers another workload's service", async () => {
     expect((await api(agent, "GET", "/v1/workloads", undefined, "")).status).toBe(401)
     const env = JSON.parse(
