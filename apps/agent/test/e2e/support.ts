@@ -116,22 +116,49 @@ export interface AgentProcess {
   readonly stop: () => Promise<number | null>
 }
 
-/** Starts `beemesh-agent run` on loopback with its own data directory; resolves once /health answers. */
-export const startAgent = async (dataDir: string, apiPort: number): Promise<AgentProcess> => {
-  const child = spawn(
-    process.execPath,
-    [
-      AGENT_BUNDLE,
-      "run",
-      "--data-dir",
-      dataDir,
-      "--api",
-      `127.0.0.1:${apiPort}`,
-      "--listen",
-      "/ip4/127.0.0.1/tcp/0",
-    ],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  )
+/** An unprivileged user to run the agent as (rootless Podman), with the environment it needs. */
+export interface RunAs {
+  readonly uid: number
+  readonly gid: number
+  readonly env: Readonly<Record<string, string>>
+}
+
+/**
+ * Starts `beemesh-agent run` on loopback with its own data directory; resolves once /health
+ * answers. With `runAs`, setpriv runs it as that user (exec, so the PID is the agent's).
+ */
+export const startAgent = async (
+  dataDir: string,
+  apiPort: number,
+  runAs?: RunAs,
+): Promise<AgentProcess> => {
+  const argv = [
+    AGENT_BUNDLE,
+    "run",
+    "--data-dir",
+    dataDir,
+    "--api",
+    `127.0.0.1:${apiPort}`,
+    "--listen",
+    "/ip4/127.0.0.1/tcp/0",
+  ]
+  const child =
+    runAs === undefined
+      ? spawn(process.execPath, argv, { stdio: ["ignore", "pipe", "pipe"] })
+      : spawn(
+          "setpriv",
+          [
+            `--reuid=${runAs.uid}`,
+            `--regid=${runAs.gid}`,
+            "--clear-groups",
+            process.execPath,
+            ...argv,
+          ],
+          {
+            stdio: ["ignore", "pipe", "pipe"],
+            env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...runAs.env },
+          },
+        )
   let output = ""
   child.stdout?.on("data", (chunk) => (output += chunk))
   child.stderr?.on("data", (chunk) => (output += chunk))

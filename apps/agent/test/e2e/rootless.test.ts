@@ -1,0 +1,175 @@
+/**
+ * The agent rootless (R8): run by the unprivileged `beemesh-test` user (made by host-setup, with
+ * subordinate IDs), on that user's own Podman (an embedded rootless service) and storage. Pods are
+ * on slirp4netns, the egress rules are applied inside the user namespace that owns each pod's
+ * network namespace, and the path through the sidecars works as it does rootful.
+ */
+import { execFileSync } from "node:child_process"
+import { chmodSync, chownSync, existsSync, mkdirSync, rmSync } from "node:fs"
+import { mkdtemp, rm } from "node:fs/promises"
+import type { Server } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { buildDemoImages, ORDERS_IMAGE, WEB_IMAGE } from "../../demo/images"
+import {
+  type AgentProcess,
+  api,
+  eventually,
+  freePort,
+  type RunAs,
+  requirePrerequisites,
+  run,
+  runAsync,
+  SIDECAR_IMAGE,
+  startAgent,
+  startListener,
+} from "./support"
+
+const USER = "beemesh-test"
+const ns = "rootless"
+let user: RunAs
+let dataDir: string
+let apiPort: number
+let agent: AgentProcess
+const listeners: Array<Server> = []
+
+/** The test user's podman, with its own environment (no shell: an argument vector). */
+const userPodman = (args: ReadonlyArray<string>) =>
+  run("setpriv", [
+    `--reuid=${user.uid}`,
+    `--regid=${user.gid}`,
+    "--clear-groups",
+    "env",
+    ...Object.entries(user.env).map(([k, v]) => `${k}=${v}`),
+    "podman",
+    ...args,
+  ])
+const userPodmanAsync = (args: ReadonlyArray<string>) =>
+  runAsync("setpriv", [
+    `--reuid=${user.uid}`,
+    `--regid=${user.gid}`,
+    "--clear-groups",
+    "env",
+    ...Object.entries(user.env).map(([k, v]) => `${k}=${v}`),
+    "podman",
+    ...args,
+  ])
+
+const userPods = () =>
+  userPodman(["pod", "ls", "--format", "{{.Name}}"])
+    .stdout.split("\n")
+    .filter((name) => name !== "")
+    .sort()
+
+/** Copies an image from root's store into the user's (nothing is pulled); skipped when present. */
+const loadIntoUserStore = (image: string) => {
+  if (userPodman(["image", "exists", image]).status === 0) return
+  const archive = join(tmpdir(), `beemesh-rootless-${process.pid}.tar`)
+  try {
+    execFileSync("podman", ["save", "--format", "oci-archive", "-o", archive, image])
+    chmodSync(archive, 0o644)
+    const loaded = userPodman(["load", "-i", archive])
+    if (loaded.status !== 0)
+      throw new Error(`loading ${image} for ${USER} failed: ${loaded.stderr}`)
+  } finally {
+    rmSync(archive, { force: true })
+  }
+}
+
+beforeAll(async () => {
+  requirePrerequisites()
+  const ids = run("id", ["-u", USER])
+  if (ids.status !== 0)
+    throw new Error(`user ${USER} is missing: run tooling/scripts/host-setup.sh as root`)
+  const uid = Number(ids.stdout)
+  const gid = Number(run("id", ["-g", USER]).stdout)
+  const home = `/home/${USER}`
+  const runtimeDir = `/run/user/${uid}`
+  for (const dir of [home, runtimeDir]) {
+    if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 })
+    chownSync(dir, uid, gid)
+  }
+  user = { uid, gid, env: { HOME: home, XDG_RUNTIME_DIR: runtimeDir } }
+  buildDemoImages()
+  for (const image of [SIDECAR_IMAGE, ORDERS_IMAGE, WEB_IMAGE]) loadIntoUserStore(image)
+  dataDir = await mkdtemp(join(tmpdir(), "beemesh-e2e-rootless-"))
+  chownSync(dataDir, uid, gid)
+  apiPort = await freePort()
+  agent = await startAgent(dataDir, apiPort, user)
+})
+
+afterAll(async () => {
+  for (const workload of ["web", "orders"]) {
+    if (agent !== undefined)
+      await api(agent, "DELETE", `/v1/workloads/${ns}/${workload}`).catch(() => undefined)
+  }
+  await agent?.stop()
+  if (user !== undefined) {
+    for (const pod of userPods()) userPodman(["pod", "rm", "-f", "-t", "1", pod])
+    // Rootless Podman leaves a pause process (catatonit -P) holding its user namespace.
+    run("pkill", ["-u", String(user.uid), "-f", "^catatonit -P"])
+  }
+  for (const server of listeners) server.close()
+  if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true })
+})
+
+describe("beemesh-agent rootless", () => {
+  it("runs as an ordinary user and deploys onto that user's Podman", async () => {
+    expect(run("stat", ["-c", "%U", `/proc/${agent.child.pid}`]).stdout.trim()).toBe(USER)
+    const health = await api(agent, "GET", "/health")
+    expect(health.json).toMatchObject({ ok: true, podman: { embedded: true } })
+    const orders = `{apiVersion: v1, kind: Pod, metadata: {name: orders, namespace: ${ns}}, spec: {containers: [{name: app, image: "${ORDERS_IMAGE}", ports: [{containerPort: 80}]}]}}`
+    expect((await api(agent, "POST", "/v1/workloads", orders)).status).toBe(201)
+    const web = `{apiVersion: v1, kind: Pod, metadata: {name: web, namespace: ${ns}, annotations: {beemesh.io/upstreams: "orders=9001"}}, spec: {containers: [{name: app, image: "${WEB_IMAGE}", env: [{name: AGENT_PORT, value: "${apiPort}"}]}]}}`
+    expect((await api(agent, "POST", "/v1/workloads", web)).status).toBe(201)
+    expect(userPods()).toEqual([`bm-${ns}-orders`, `bm-${ns}-web`])
+    // Root's Podman knows nothing of them: they live in the user's storage.
+    expect(run("podman", ["pod", "exists", `bm-${ns}-web`]).status).not.toBe(0)
+  })
+
+  it("carries web's request to orders through the sidecars", async () => {
+    const answer = await eventually("web's app to print an answer from orders", () => {
+      const logs = userPodman(["logs", `bm-${ns}-web-app`])
+      return /web: orders said: (orders: 3 open orders, answered by pod \S+)/.exec(logs.stdout)?.[1]
+    })
+    expect(answer).toContain(`bm-${ns}-orders`)
+  })
+
+  it("blocks the app's own connections while the sidecar UID gets out (rules in the user namespace)", async () => {
+    const listener = await startListener("127.0.0.1")
+    listeners.push(listener.server)
+    const url = `http://10.0.2.2:${listener.port}/`
+    const fromApp = await userPodmanAsync([
+      "exec",
+      `bm-${ns}-web-app`,
+      "/bin/busybox",
+      "timeout",
+      "4",
+      "/bin/busybox",
+      "wget",
+      "-q",
+      "-O",
+      "-",
+      url,
+    ])
+    expect(fromApp.status).not.toBe(0)
+    const fromSidecar = await userPodmanAsync([
+      "exec",
+      "--user",
+      "1337",
+      `bm-${ns}-web-sidecar`,
+      "/usr/local/bin/node",
+      "-e",
+      `fetch(${JSON.stringify(url)}, { signal: AbortSignal.timeout(4000) }).then(r => r.text()).then(t => process.stdout.write(t))`,
+    ])
+    expect(fromSidecar.stdout).toBe("reached-test-listener")
+  })
+
+  it("DELETE leaves no pod in the user's Podman", async () => {
+    for (const workload of ["web", "orders"]) {
+      expect((await api(agent, "DELETE", `/v1/workloads/${ns}/${workload}`)).status).toBe(204)
+    }
+    expect(userPods()).toEqual([])
+  })
+})
