@@ -35,26 +35,17 @@ let agent: AgentProcess
 const listeners: Array<Server> = []
 
 /** The test user's podman, with its own environment (no shell: an argument vector). */
-const userPodman = (args: ReadonlyArray<string>) =>
-  run("setpriv", [
-    `--reuid=${user.uid}`,
-    `--regid=${user.gid}`,
-    "--clear-groups",
-    "env",
-    ...Object.entries(user.env).map(([k, v]) => `${k}=${v}`),
-    "podman",
-    ...args,
-  ])
-const userPodmanAsync = (args: ReadonlyArray<string>) =>
-  runAsync("setpriv", [
-    `--reuid=${user.uid}`,
-    `--regid=${user.gid}`,
-    "--clear-groups",
-    "env",
-    ...Object.entries(user.env).map(([k, v]) => `${k}=${v}`),
-    "podman",
-    ...args,
-  ])
+const asUser = (args: ReadonlyArray<string>) => [
+  `--reuid=${user.uid}`,
+  `--regid=${user.gid}`,
+  "--clear-groups",
+  "env",
+  ...Object.entries(user.env).map(([k, v]) => `${k}=${v}`),
+  "podman",
+  ...args,
+]
+const userPodman = (args: ReadonlyArray<string>) => run("setpriv", asUser(args))
+const userPodmanAsync = (args: ReadonlyArray<string>) => runAsync("setpriv", asUser(args))
 
 const userPods = () =>
   userPodman(["pod", "ls", "--format", "{{.Name}}"])
