@@ -6,7 +6,7 @@
  * restarted agent adopts its running pods instead of duplicating them.
  */
 import { createHash } from "node:crypto"
-import { readdir, readFile, rename, writeFile } from "node:fs/promises"
+import { readFile, rename, writeFile } from "node:fs/promises"
 import { Egress, type SlirpOptions, sidecarOnly } from "@beemesh/netns"
 import {
   allocateHostPort,
@@ -17,6 +17,7 @@ import {
   type PodSpecInput,
   removePod,
   SIDECAR_PORT,
+  slirpProcessesFor,
 } from "@beemesh/podman"
 import { Duration, Effect, Exit, Layer, Schedule, Scope, Semaphore } from "effect"
 import { ServiceDirectory } from "./Directory"
@@ -159,18 +160,6 @@ export const replicaPodSpec = (
   }
 }
 
-/** Is a slirp4netns process serving this network namespace path? (It names the path in its argv.) */
-const slirpAlive = (netnsPath: string) =>
-  Effect.promise(async () => {
-    for (const pid of await readdir("/proc").catch(() => [] as Array<string>)) {
-      if (!/^\d+$/.test(pid)) continue
-      const argv = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "")
-      const args = argv.split("\0")
-      if (args[0]?.endsWith("slirp4netns") && args.includes(netnsPath)) return true
-    }
-    return false
-  })
-
 export const makeDeployer = (options: DeployerOptions) =>
   Effect.gen(function* () {
     const client = yield* PodmanClient
@@ -274,7 +263,7 @@ export const makeDeployer = (options: DeployerOptions) =>
         if (infraId === undefined) return undefined
         const infra = yield* client.containers.inspect(infraId).pipe(Effect.option)
         const sandbox = infra._tag === "Some" ? infra.value.NetworkSettings?.SandboxKey : undefined
-        if (sandbox !== undefined && sandbox !== "" && !(yield* slirpAlive(sandbox)))
+        if (sandbox !== undefined && sandbox !== "" && slirpProcessesFor(sandbox).length === 0)
           return "slirp4netns is gone"
         return undefined
       })

@@ -9,6 +9,7 @@ import { createServer as createHttpServer } from "node:http"
 import { createServer, type Server } from "node:net"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { slirpProcessesFor } from "@beemesh/podman"
 
 export const AGENT_DIR = join(dirname(fileURLToPath(import.meta.url)), "../..")
 export const AGENT_BUNDLE = join(AGENT_DIR, "dist/agent.mjs")
@@ -219,18 +220,7 @@ export const api = async (
 }
 
 /** PIDs of slirp4netns processes serving a network namespace path. */
-export const slirpFor = (netnsPath: string) =>
-  run("pgrep", ["-x", "slirp4netns"])
-    .stdout.split("\n")
-    .filter((pid) => pid !== "")
-    .filter((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes(netnsPath)
-      } catch {
-        return false
-      }
-    })
-    .map(Number)
+export const slirpFor = (netnsPath: string) => slirpProcessesFor(netnsPath).map((p) => p.pid)
 
 export const sandboxOf = (pod: string) =>
   podman(

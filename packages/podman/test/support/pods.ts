@@ -1,5 +1,4 @@
 import { randomBytes } from "node:crypto"
-import { readdirSync, readFileSync } from "node:fs"
 import type { PodSpecInput } from "../../src/index.js"
 import type { TestImages } from "./images.js"
 
@@ -52,22 +51,4 @@ export const testPodSpec = (
   ...extra,
 })
 
-/** PIDs and argument lists of running slirp4netns processes whose arguments mention `needle`. */
-export const slirpProcessesFor = (needle: string): Array<{ pid: number; args: Array<string> }> => {
-  const out: Array<{ pid: number; args: Array<string> }> = []
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue
-    let args: Array<string>
-    try {
-      args = readFileSync(`/proc/${entry}/cmdline`, "utf8")
-        .split("\0")
-        .filter((a) => a !== "")
-    } catch {
-      continue
-    }
-    if (args[0]?.endsWith("slirp4netns") && args.some((a) => a.includes(needle))) {
-      out.push({ pid: Number(entry), args })
-    }
-  }
-  return out
-}
+export { slirpProcessesFor } from "../../src/SlirpProcesses.js"
