@@ -1,28 +1,44 @@
 /**
  * Proxy benchmark: direct TCP vs one plain TCP hop (a node pipe proxy) vs the full Beemesh path
  * (app → outbound proxy → libp2p/noise/yamux → inbound proxy → app), all on loopback, in one run.
+ * Each scenario runs in its own Node process, once with Node's defaults and once with
+ * `proxyNodeFlags` (what the sidecar runs with), so the table compares both side by side.
  *
- *   pnpm bench                      all scenarios, table + bench-results/throughput.json
- *   pnpm bench -- --only full       one scenario (e.g. under node --cpu-prof)
+ *   pnpm bench                          every scenario × both settings, table + JSON
+ *   pnpm bench -- --only full           one scenario, both settings
+ *   tsx bench/throughput.ts --child full   one scenario in this process (for node --cpu-prof)
  *
  * Measures: bulk throughput (one connection, one direction), 1 KiB request/response latency on an
- * open connection (p50/p99), and connection setup (connect + first 1 KiB round trip, p50/p99).
+ * open connection (p50/p99), connection setup (connect + first 1 KiB round trip, p50/p99), and the
+ * process's peak RSS. Environment: BENCH_BULK_MIB (256), BENCH_ROUNDS (3000), BENCH_SETUPS (300),
+ * BENCH_REPEAT (1: rounds of all children, alternating settings).
  */
+import { spawn } from "node:child_process"
 import { mkdirSync, writeFileSync } from "node:fs"
 import * as net from "node:net"
+import { fileURLToPath } from "node:url"
 import { Context, Effect, Layer } from "effect"
-import { Inbound, Libp2pNode, Outbound, ProxyMetrics, Resolver } from "../src/index"
+import { Inbound, Libp2pNode, Outbound, ProxyMetrics, proxyNodeFlags, Resolver } from "../src/index"
 import { makeNode, providerOf, startServer } from "../test/integration/fixtures"
 
 const MiB = 1024 * 1024
 const args = process.argv.slice(2)
-const only = args.includes("--only") ? args[args.indexOf("--only") + 1] : undefined
+const option = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined)
+const scenarios = {
+  direct: "direct TCP",
+  hop: "one TCP hop (node pipe)",
+  full: "full path (proxy→libp2p→proxy)",
+} as const
+type ScenarioKey = keyof typeof scenarios
+const isScenario = (key: string | undefined): key is ScenarioKey =>
+  key !== undefined && Object.hasOwn(scenarios, key)
 const bulkBytes = Number(process.env.BENCH_BULK_MIB ?? 256) * MiB
 const latencyRounds = Number(process.env.BENCH_ROUNDS ?? 3000)
 const setupRounds = Number(process.env.BENCH_SETUPS ?? 300)
 
 interface Result {
   readonly scenario: string
+  readonly nodeFlags: string
   readonly throughputMiBps: number
   readonly cpuMsPerMiB: number
   readonly latencyP50us: number
@@ -30,6 +46,7 @@ interface Result {
   readonly setupP50us: number
   readonly setupP99us: number
   readonly setupCpuUs: number
+  readonly maxRssMiB: number
 }
 
 const connect = (port: number) =>
@@ -121,12 +138,13 @@ const setup = async (port: number) => {
   }
 }
 
-const measure = async (scenario: string, bulkPort: number, echoPort: number): Promise<Result> => {
+type Measured = Omit<Result, "scenario" | "nodeFlags" | "maxRssMiB">
+
+const measure = async (bulkPort: number, echoPort: number): Promise<Measured> => {
   const bulk = await throughput(bulkPort)
   const lat = await latency(echoPort)
   const set = await setup(echoPort)
   return {
-    scenario,
     throughputMiBps: Math.round(bulk.mibps),
     cpuMsPerMiB: Number(bulk.cpuMsPerMiB.toFixed(2)),
     latencyP50us: Math.round(lat.p50),
@@ -155,23 +173,17 @@ const echoApp = (socket: net.Socket) => {
   socket.pipe(socket)
 }
 
-const program = Effect.gen(function* () {
-  const sink = yield* startServer(sinkApp)
-  const echo = yield* startServer(echoApp)
-  const results: Result[] = []
-  const want = (name: string) => only === undefined || only === name
-
-  if (want("direct")) {
-    results.push(yield* Effect.promise(() => measure("direct TCP", sink.port, echo.port)))
-  }
-  if (want("hop")) {
-    const sinkHop = yield* pipeProxy(sink.port)
-    const echoHop = yield* pipeProxy(echo.port)
-    results.push(
-      yield* Effect.promise(() => measure("one TCP hop (pipe)", sinkHop.port, echoHop.port)),
-    )
-  }
-  if (want("full")) {
+/** One scenario in this process: its own servers, proxies and libp2p nodes, released after. */
+const runScenario = (key: ScenarioKey) =>
+  Effect.gen(function* () {
+    const sink = yield* startServer(sinkApp)
+    const echo = yield* startServer(echoApp)
+    if (key === "direct") return yield* Effect.promise(() => measure(sink.port, echo.port))
+    if (key === "hop") {
+      const sinkHop = yield* pipeProxy(sink.port)
+      const echoHop = yield* pipeProxy(echo.port)
+      return yield* Effect.promise(() => measure(sinkHop.port, echoHop.port))
+    }
     const serverNode = yield* makeNode
     const clientNode = yield* makeNode
     const table = { sink: [providerOf(serverNode)], echo: [providerOf(serverNode)] }
@@ -193,53 +205,106 @@ const program = Effect.gen(function* () {
     const outbound = Context.get(clientCtx, Outbound)
     const sinkUp = yield* outbound.listen({ service: "sink", port: 0 })
     const echoUp = yield* outbound.listen({ service: "echo", port: 0 })
-    results.push(
-      yield* Effect.promise(() =>
-        measure("full path (proxy→libp2p→proxy)", sinkUp.port, echoUp.port),
-      ),
-    )
-  }
-  return results
-})
+    return yield* Effect.promise(() => measure(sinkUp.port, echoUp.port))
+  }).pipe(Effect.scoped)
 
-const results = await Effect.runPromise(Effect.scoped(program))
-const columns = [
-  ["scenario", 32],
-  ["MiB/s", 8],
-  ["cpu ms/MiB", 11],
-  ["1KiB rtt p50 µs", 16],
-  ["p99 µs", 8],
-  ["setup p50 µs", 13],
-  ["p99 µs", 8],
-  ["setup cpu µs", 12],
-] as const
-console.log(columns.map(([name, width]) => name.padEnd(width)).join(" "))
-for (const r of results) {
-  const cells = [
-    r.scenario,
-    r.throughputMiBps,
-    r.cpuMsPerMiB,
-    r.latencyP50us,
-    r.latencyP99us,
-    r.setupP50us,
-    r.setupP99us,
-    r.setupCpuUs,
-  ]
-  console.log(cells.map((cell, i) => String(cell).padEnd(columns[i]![1])).join(" "))
+/** Runs one scenario in a child Node process with the given V8 flags; its result is on stdout. */
+const inChild = (key: ScenarioKey, flags: ReadonlyArray<string>) =>
+  new Promise<Result>((resolve, reject) => {
+    // process.execArgv carries tsx's loader, so the child runs this same TypeScript file.
+    const child = spawn(
+      process.execPath,
+      [...process.execArgv, ...flags, fileURLToPath(import.meta.url), "--child", key],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    )
+    let out = ""
+    child.stdout.on("data", (chunk) => {
+      out += String(chunk)
+    })
+    child.on("error", reject)
+    child.on("exit", (code) => {
+      const line = out.trim().split("\n").pop() ?? ""
+      if (code !== 0 || !line.startsWith("{")) {
+        reject(new Error(`bench child "${key}" ${flags.join(" ")} exited ${code}: ${out}`))
+        return
+      }
+      const measured = JSON.parse(line) as Measured & { maxRssMiB: number }
+      resolve({ scenario: scenarios[key], nodeFlags: flags.join(" ") || "(defaults)", ...measured })
+    })
+  })
+
+const printTable = (results: ReadonlyArray<Result>) => {
+  const columns = [
+    ["scenario", 32],
+    ["node flags", 12],
+    ["MiB/s", 6],
+    ["cpu ms/MiB", 11],
+    ["1KiB rtt p50 µs", 16],
+    ["p99 µs", 7],
+    ["setup p50 µs", 13],
+    ["p99 µs", 7],
+    ["setup cpu µs", 13],
+    ["max RSS MiB", 11],
+  ] as const
+  console.log(columns.map(([name, width]) => name.padEnd(width)).join(" "))
+  for (const r of results) {
+    const cells = [
+      r.scenario,
+      r.nodeFlags === "(defaults)" ? "defaults" : "proxy flags",
+      r.throughputMiBps,
+      r.cpuMsPerMiB,
+      r.latencyP50us,
+      r.latencyP99us,
+      r.setupP50us,
+      r.setupP99us,
+      r.setupCpuUs,
+      r.maxRssMiB,
+    ]
+    console.log(cells.map((cell, i) => String(cell).padEnd(columns[i]![1])).join(" "))
+  }
 }
-mkdirSync("bench-results", { recursive: true })
-writeFileSync(
-  "bench-results/throughput.json",
-  JSON.stringify(
-    {
-      date: new Date().toISOString(),
-      node: process.version,
-      bulkBytes,
-      latencyRounds,
-      setupRounds,
-      results,
-    },
-    null,
-    2,
-  ),
-)
+
+const child = option("--child")
+if (child !== undefined) {
+  if (!isScenario(child)) throw new Error(`--child ${child}: expected one of direct, hop, full`)
+  const measured = await Effect.runPromise(runScenario(child))
+  const maxRssMiB = Math.round(process.resourceUsage().maxRSS / 1024)
+  console.log(JSON.stringify({ ...measured, maxRssMiB }))
+} else {
+  const only = option("--only")
+  if (only !== undefined && !isScenario(only)) {
+    throw new Error(`--only ${only}: expected one of direct, hop, full`)
+  }
+  const keys = only === undefined ? (Object.keys(scenarios) as ScenarioKey[]) : [only]
+  const repeat = Number(process.env.BENCH_REPEAT ?? 1)
+  const results: Result[] = []
+  for (let round = 0; round < repeat; round++) {
+    for (const key of keys) {
+      // Alternate which setting goes first, so drift on a shared machine does not favour one.
+      const settings = round % 2 === 0 ? [[], proxyNodeFlags] : [proxyNodeFlags, []]
+      for (const flags of settings) results.push(await inChild(key, flags))
+    }
+  }
+  // Table order: scenario, then defaults before proxy flags, then run order.
+  const order: ReadonlyArray<string> = Object.values(scenarios)
+  const rank = (r: Result) => order.indexOf(r.scenario) * 2 + (r.nodeFlags === "(defaults)" ? 0 : 1)
+  results.sort((a, b) => rank(a) - rank(b))
+  printTable(results)
+  mkdirSync("bench-results", { recursive: true })
+  writeFileSync(
+    "bench-results/throughput.json",
+    JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        node: process.version,
+        bulkBytes,
+        latencyRounds,
+        setupRounds,
+        proxyNodeFlags,
+        results,
+      },
+      null,
+      2,
+    ),
+  )
+}

@@ -39,3 +39,19 @@ export const proxyConnectionManagerOptions = {
   inboundConnectionThreshold: 1000,
   maxIncomingPendingConnections: 1000,
 } as const
+
+/**
+ * V8 flags for a Node process that carries proxy traffic (the sidecar's entrypoint passes them).
+ *
+ * Every bridged byte passes through several short-lived `Buffer`s (socket reads, Noise
+ * ciphertext and plaintext), all memory outside V8's heap. By default V8 starts a full
+ * mark-compact each time such external memory grows by about 64 MiB, whatever the heap size:
+ * 24–27 full collections per 256 MiB bridged, and about a third of the process's CPU. With
+ * `--external-memory-accounted-in-global-limit` external memory counts toward the heap's own
+ * growing limit instead, and the short-lived buffers die in cheap young-generation collections
+ * (2 full collections per 256 MiB). Measured on the full path (`pnpm bench`): CPU per MiB
+ * 20.5 → 11.8 ms, throughput 69 → 100 MiB/s, peak RSS unchanged (a bare TCP bulk transfer peaks
+ * about 70 MiB higher). Command-line only: Node refuses V8 flags in NODE_OPTIONS unless they
+ * are allow-listed.
+ */
+export const proxyNodeFlags: ReadonlyArray<string> = ["--external-memory-accounted-in-global-limit"]
