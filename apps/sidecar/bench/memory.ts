@@ -10,6 +10,7 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process"
 import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
 import { connect, createServer, type Server, type Socket } from "node:net"
 import { join } from "node:path"
+import { proxyNodeFlags } from "@beemesh/proxy"
 import { buildSidecarImage, NODE_BINARY } from "../image/build"
 import { BUNDLE_PATH, bundleSidecar, PACKAGE_DIR } from "../image/bundle"
 import { freePort, waitFor } from "../test/support/net"
@@ -121,7 +122,8 @@ const main = async () => {
     BEEMESH_WORKLOAD: "bench",
     BEEMESH_AGENT_URL: agent.url,
   }
-  const b = start([BUNDLE_PATH], {
+  // Started as the image's entrypoint starts it.
+  const b = start([...proxyNodeFlags, BUNDLE_PATH], {
     ...common,
     BEEMESH_POD: "bench-b",
     BEEMESH_POD_TOKEN: tokens["bench-b"],
@@ -130,7 +132,7 @@ const main = async () => {
     BEEMESH_HEALTH_PORT: String(healthB),
     BEEMESH_ADVERTISE: `/ip4/127.0.0.1/tcp/${libB}`,
   })
-  const a = start([BUNDLE_PATH], {
+  const a = start([...proxyNodeFlags, BUNDLE_PATH], {
     ...common,
     BEEMESH_POD: "bench-a",
     BEEMESH_POD_TOKEN: tokens["bench-a"],

@@ -1,8 +1,9 @@
 /**
  * The image command: offline, reproducible (same sources → same image id), FROM scratch with
- * Node 24, UID 1337, exec-form entrypoint, labelled.
+ * Node 24, UID 1337, exec-form entrypoint with the proxy's V8 flags, labelled.
  */
 import { execFileSync } from "node:child_process"
+import { proxyNodeFlags } from "@beemesh/proxy"
 import { describe, expect, it } from "vitest"
 import { buildSidecarImage, SIDECAR_IMAGE } from "../../image/build"
 import { requirePrerequisites } from "../support/podman"
@@ -35,7 +36,11 @@ describe("the sidecar image", () => {
 
     const image = inspect(SIDECAR_IMAGE)
     expect(image.Config.User).toBe("1337:1337")
-    expect(image.Config.Entrypoint).toEqual(["/usr/local/bin/node", "/app/sidecar.mjs"])
+    expect(image.Config.Entrypoint).toEqual([
+      "/usr/local/bin/node",
+      ...proxyNodeFlags,
+      "/app/sidecar.mjs",
+    ])
     expect(image.Config.Labels?.["io.beemesh.component"]).toBe("sidecar")
     // Two layers: the rootfs and the bundle; nothing from a base image.
     const copies = (image.History ?? []).filter((h) => (h.created_by ?? "").includes("COPY"))

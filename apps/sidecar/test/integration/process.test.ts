@@ -6,6 +6,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { proxyNodeFlags } from "@beemesh/proxy"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import { NODE_BINARY } from "../../image/build"
 import { bundleSidecar } from "../../image/bundle"
@@ -42,9 +43,13 @@ interface Run {
   readonly stderr: () => string
 }
 
-const runSidecar = async (env: Record<string, string>): Promise<Run> => {
+/** Starts the bundle as the image's entrypoint does (`nodeFlags` replaces the proxy's V8 flags). */
+const runSidecar = async (
+  env: Record<string, string>,
+  nodeFlags: ReadonlyArray<string> = proxyNodeFlags,
+): Promise<Run> => {
   const [listen, health] = await Promise.all([freePort(), freePort()])
-  const child = spawn(NODE_BINARY, [bundle], {
+  const child = spawn(NODE_BINARY, [...nodeFlags, bundle], {
     env: {
       PATH: process.env.PATH ?? "",
       BEEMESH_NAMESPACE: "default",
@@ -90,6 +95,19 @@ describe("the bundled sidecar process", () => {
     expect(agent.registrations.has("proc-a")).toBe(false)
     expect(agent.events.at(-1)?.kind).toBe("unregister")
     expect(run.stderr()).toContain("SIGTERM")
+    expect(run.stderr()).not.toContain("started without")
+  })
+
+  it("warns, naming the flag, when node runs without the proxy's V8 flags", async () => {
+    const run = await runSidecar({}, [])
+    await waitFor(
+      "registration",
+      () => (agent.registrations.has("proc-a") ? true : undefined),
+      20_000,
+    )
+    run.child.kill("SIGTERM")
+    expect((await run.exit).code).toBe(0)
+    expect(run.stderr()).toContain(`node was started without ${proxyNodeFlags.join(" ")}`)
   })
 
   it("exits 2 naming every bad variable", async () => {
