@@ -211,10 +211,12 @@ const runScenario = (key: ScenarioKey) =>
 /** Runs one scenario in a child Node process with the given V8 flags; its result is on stdout. */
 const inChild = (key: ScenarioKey, flags: ReadonlyArray<string>) =>
   new Promise<Result>((resolve, reject) => {
-    // process.execArgv carries tsx's loader, so the child runs this same TypeScript file.
+    // process.execArgv carries tsx's loader, so the child runs this same TypeScript file; the
+    // parent's own copy of the flags is dropped so that "defaults" means defaults.
+    const inherited = process.execArgv.filter((arg) => !proxyNodeFlags.includes(arg))
     const child = spawn(
       process.execPath,
-      [...process.execArgv, ...flags, fileURLToPath(import.meta.url), "--child", key],
+      [...inherited, ...flags, fileURLToPath(import.meta.url), "--child", key],
       { stdio: ["ignore", "pipe", "inherit"] },
     )
     let out = ""
