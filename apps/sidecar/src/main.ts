@@ -23,7 +23,7 @@ const program = Effect.gen(function* () {
   const missing = proxyNodeFlags.filter((flag) => !process.execArgv.includes(flag))
   if (missing.length > 0) {
     yield* Effect.logWarning(
-      `node was started without ${missing.join(" ")}: bridged traffic then costs about 1.7× the CPU per MiB (the image's entrypoint passes it: node ${proxyNodeFlags.join(" ")} sidecar.mjs)`,
+      `node was started without ${missing.join(" ")}: bridged traffic then costs about 1.5× the CPU per MiB (the image's entrypoint passes it: node ${proxyNodeFlags.join(" ")} sidecar.mjs)`,
     )
   }
   const refusal = yield* Effect.gen(function* () {

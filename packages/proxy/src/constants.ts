@@ -49,9 +49,8 @@ export const proxyConnectionManagerOptions = {
  * 24–27 full collections per 256 MiB bridged, and about a third of the process's CPU. With
  * `--external-memory-accounted-in-global-limit` external memory counts toward the heap's own
  * growing limit instead, and the short-lived buffers die in cheap young-generation collections
- * (2 full collections per 256 MiB). Measured on the full path (`pnpm bench`): CPU per MiB
- * 20.5 → 11.8 ms, throughput 69 → 100 MiB/s, peak RSS unchanged (a bare TCP bulk transfer peaks
- * about 70 MiB higher). Command-line only: Node refuses V8 flags in NODE_OPTIONS unless they
- * are allow-listed.
+ * (2 full collections per 256 MiB). Measured on the full path (`pnpm bench`, two runs): CPU per
+ * MiB 19.0–20.5 → 11.8–13.4 ms (30–45 % less), peak RSS 0–40 MiB higher. Command-line only:
+ * Node refuses V8 flags in NODE_OPTIONS unless they are allow-listed.
  */
 export const proxyNodeFlags: ReadonlyArray<string> = ["--external-memory-accounted-in-global-limit"]
