@@ -114,6 +114,15 @@ COPY web.sh /web.sh
 ENTRYPOINT ["/bin/busybox", "sh", "/web.sh"]
 `,
   )
+  // A rebuild with changed contents leaves the previous image untagged; only this file makes
+  // images with this label. Best effort: one still used by a container stays until it is gone.
+  const dangling = spawnSync(
+    "podman",
+    ["images", "--quiet", "--filter=dangling=true", "--filter=label=io.beemesh.demo=1"],
+    { encoding: "utf8" },
+  )
+  const ids = (dangling.stdout ?? "").split("\n").filter((id) => id !== "")
+  if (ids.length > 0) spawnSync("podman", ["rmi", ...ids], { stdio: "ignore" })
   return { orders: ORDERS_IMAGE, web: WEB_IMAGE }
 }
 
