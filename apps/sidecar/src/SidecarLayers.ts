@@ -59,8 +59,14 @@ export const InboundLayer: Layer.Layer<
   }),
 )
 
+/** Binding ::1 failed because the network namespace has no IPv6 loopback address. */
+export const noIpv6Loopback = (error: ListenFailed): boolean => {
+  const code = (error.cause as { code?: unknown } | undefined)?.code
+  return code === "EADDRNOTAVAIL" || code === "EAFNOSUPPORT"
+}
+
 /**
- * One upstream listener on 127.0.0.1:<port> per configured upstream service. The listeners live
+ * Upstream listeners on 127.0.0.1:<port> and [::1]:<port> per configured upstream service. The listeners live
  * in their own scope whose closing is awaited for at most `listenerCloseMs`: @beemesh/proxy's
  * Outbound closes a listener with `server.close()`, which waits until every accepted connection
  * has ended, so a long request still open after the drain would otherwise hold up the shutdown
@@ -85,6 +91,16 @@ export const UpstreamsLayer: Layer.Layer<never, ListenFailed, SidecarConfig | Ou
         yield* outbound
           .listen({ service: u.service, host: "127.0.0.1", port: u.port })
           .pipe(Scope.provide(listeners))
+        // Also [::1]:<port>, for apps that resolve "localhost" to ::1 first. A pod whose network
+        // has no IPv6 has no ::1: that is not an error, only the IPv4 listener serves then.
+        yield* outbound.listen({ service: u.service, host: "::1", port: u.port }).pipe(
+          Scope.provide(listeners),
+          Effect.catchIf(noIpv6Loopback, () =>
+            Effect.logInfo(
+              `upstream ${u.service}: no IPv6 loopback in this network, listening on 127.0.0.1:${u.port} only`,
+            ),
+          ),
+        )
       }
     }),
   )

@@ -4,7 +4,7 @@
  * to 127.0.0.1, inside the pods, and to the slirp4netns host-loopback address.
  *
  * Pod B: sidecar exposing service `web` → B's app (busybox httpd on 127.0.0.1:80).
- * Pod A: sidecar with upstream `web` on 127.0.0.1:9001; A's app calls it.
+ * Pod A: sidecar with upstream `web` on 127.0.0.1:9001 and [::1]:9001; A's app calls it.
  */
 import { randomBytes } from "node:crypto"
 import {
@@ -182,6 +182,15 @@ describe("sidecar in real Podman pods", () => {
         ])
         expect(answer.stderr).toBe("")
         expect(answer.stdout.trim()).toBe("hello-from-b")
+        // The upstream port answers on the IPv6 loopback too (apps resolving localhost to ::1).
+        const overIpv6 = yield* exec(a.pod.apps[0]!, [
+          "/bin/wget",
+          "-q",
+          "-O-",
+          "http://[::1]:9001/index.html",
+        ])
+        expect(overIpv6.stderr).toBe("")
+        expect(overIpv6.stdout.trim()).toBe("hello-from-b")
         const afterA = yield* metricsOf(a.pod)
         const afterB = yield* metricsOf(b.pod)
         expect(afterA('beemesh_sidecar_proxy_streams_total{direction="outbound"}')).toBeGreaterThan(
