@@ -1,26 +1,11 @@
 /**
  * Renders the sidecar's counters in the Prometheus text exposition format (version 0.0.4).
- * The proxy's snapshot type is restated structurally so this module stays a pure function.
  */
+import type { DirectionSnapshot, ProxyMetricsSnapshot } from "@beemesh/proxy"
 import type { RegistrationStatus } from "./Registrar"
 
-export interface DirectionCounters {
-  readonly bytesIn: number
-  readonly bytesOut: number
-  readonly streamsOpened: number
-  readonly streamsOpen: number
-  readonly refused: number
-  readonly errors: number
-}
-
-export interface ProxyCounters {
-  readonly inbound: DirectionCounters
-  readonly outbound: DirectionCounters
-  readonly bufferedBytes: number
-}
-
 export interface SidecarCounters {
-  readonly proxy: ProxyCounters
+  readonly proxy: ProxyMetricsSnapshot
   readonly registration: RegistrationStatus
   /** Open libp2p connections of the sidecar's node. */
   readonly connections: number
@@ -40,8 +25,8 @@ interface Family {
 const directions = ["inbound", "outbound"] as const
 
 const perDirection = (
-  proxy: ProxyCounters,
-  pick: (d: DirectionCounters) => number,
+  proxy: ProxyMetricsSnapshot,
+  pick: (d: DirectionSnapshot) => number,
 ): Family["samples"] => directions.map((d) => [{ direction: d }, pick(proxy[d])] as const)
 
 export const renderMetrics = (c: SidecarCounters): string => {
