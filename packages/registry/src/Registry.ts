@@ -239,6 +239,17 @@ const make = Effect.fn("Registry.make")(function* (options: RegistryOptions) {
     } satisfies Registration
   })
 
+  /** Every value a DHT get for `key` found (not yet verified). */
+  const getValues = (key: Uint8Array) =>
+    drain(
+      "get",
+      text(key),
+      queryMs,
+      (signal) => dht.get(key, { signal }),
+      [] as Uint8Array[],
+      collectValues,
+    ).pipe(Effect.map(({ state }) => state))
+
   /** The newest verified record among the values found for one provider key. */
   const newestVerified = (key: Uint8Array, values: ReadonlyArray<Uint8Array>, now: number) =>
     Effect.forEach(values, (bytes) =>
@@ -261,14 +272,7 @@ const make = Effect.fn("Registry.make")(function* (options: RegistryOptions) {
       const published = local.get(cacheKey(name))?.published
       return newestVerified(key, published === undefined ? [] : [published.bytes], now)
     }
-    return drain(
-      "get",
-      text(key),
-      queryMs,
-      (signal) => dht.get(key, { signal }),
-      [] as Uint8Array[],
-      collectValues,
-    ).pipe(Effect.flatMap(({ state }) => newestVerified(key, state, now)))
+    return getValues(key).pipe(Effect.flatMap((values) => newestVerified(key, values, now)))
   }
 
   const findProviders = (name: Names.ServiceName) => {
@@ -319,16 +323,9 @@ const make = Effect.fn("Registry.make")(function* (options: RegistryOptions) {
   const fetchManifest = (namespace: string, name: string) =>
     Effect.gen(function* () {
       const key = Names.manifestKey(namespace, name)
-      const { state } = yield* drain(
-        "get",
-        text(key),
-        queryMs,
-        (signal) => dht.get(key, { signal }),
-        [] as Uint8Array[],
-        collectValues,
-      )
+      const values = yield* getValues(key)
       const now = yield* Clock.currentTimeMillis
-      const verified = yield* Effect.forEach(state, (bytes) =>
+      const verified = yield* Effect.forEach(values, (bytes) =>
         Effect.promise(() => ManifestRecord.verifyBytes(bytes, { now, key })),
       )
       return verified
