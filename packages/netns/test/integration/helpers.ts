@@ -177,6 +177,18 @@ export const netnsExists = async (name: string) => {
     .some((line) => line.split(" ")[0] === name)
 }
 
+/** Waits until process `pid` (just started under `unshare --user`) is in a user namespace of its own. */
+export const awaitOwnUserNamespace = (pid: number) =>
+  Effect.gen(function* () {
+    const ours = readlinkSync("/proc/self/ns/user")
+    const deadline = Date.now() + 5000
+    while (readlinkSync(`/proc/${pid}/ns/user`) === ours) {
+      if (Date.now() > deadline)
+        return yield* Effect.die(new Error("unshare --user did not start within 5 s"))
+      yield* Effect.sleep(10)
+    }
+  })
+
 /**
  * A process in a new user + network namespace whose UIDs/GIDs 0..count-1 map to host IDs
  * first..first+count-1 (the layout rootless Podman gets from /etc/subuid), stopped with the scope.
@@ -192,13 +204,7 @@ export const userNamespaceHolder = (first: number, count: number) =>
       "sleep",
       "600",
     ])
-    const ours = readlinkSync("/proc/self/ns/user")
-    const deadline = Date.now() + 5000
-    while (readlinkSync(`/proc/${holder.pid}/ns/user`) === ours) {
-      if (Date.now() > deadline)
-        return yield* Effect.die(new Error("unshare --user did not start within 5 s"))
-      yield* Effect.sleep(10)
-    }
+    yield* awaitOwnUserNamespace(holder.pid)
     yield* Effect.promise(() => writeFile(`/proc/${holder.pid}/uid_map`, `0 ${first} ${count}\n`))
     yield* Effect.promise(() => writeFile(`/proc/${holder.pid}/gid_map`, `0 ${first} ${count}\n`))
     return holder.pid

@@ -1,11 +1,17 @@
-import { readFileSync, readlinkSync } from "node:fs"
+import { readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { execa, execaSync } from "execa"
 import { defaultHostTools } from "../../src/HostTools.js"
 import { spawnScoped } from "../../src/internal/process.js"
-import { fixture, hostListener, NODE, requirePrerequisites } from "./helpers.js"
+import {
+  awaitOwnUserNamespace,
+  fixture,
+  hostListener,
+  NODE,
+  requirePrerequisites,
+} from "./helpers.js"
 
 requirePrerequisites()
 
@@ -50,13 +56,18 @@ describe("rootless (an ordinary user, its own user + network namespace)", () => 
     () =>
       Effect.gen(function* () {
         const u = rootlessUser()
-        const asUser = ["setpriv", `--reuid=${u.uid}`, `--regid=${u.gid}`, "--clear-groups", "--"]
+        const asUser = [
+          "setpriv",
+          `--reuid=${u.uid}`,
+          `--regid=${u.gid}`,
+          "--clear-groups",
+          "--",
+        ] as const
         const tools = defaultHostTools()
         // The user's namespace holder, mapped the way rootless Podman maps it: 0 → the user,
         // 1..65536 → its subordinate range (newuidmap/newgidmap check /etc/subuid and /etc/subgid).
         const holder = yield* spawnScoped(tools, [
-          "setpriv",
-          ...asUser.slice(1),
+          ...asUser,
           "unshare",
           "--user",
           "--net",
@@ -64,15 +75,10 @@ describe("rootless (an ordinary user, its own user + network namespace)", () => 
           "sleep",
           "600",
         ])
-        const ours = readlinkSync("/proc/self/ns/user")
-        const deadline = Date.now() + 5000
-        while (readlinkSync(`/proc/${holder.pid}/ns/user`) === ours) {
-          if (Date.now() > deadline) throw new Error("unshare --user did not start within 5 s")
-          yield* Effect.sleep(10)
-        }
+        yield* awaitOwnUserNamespace(holder.pid)
         const map = (helper: string, own: number, sub: { start: number; count: number }) =>
           Effect.promise(() =>
-            execa(asUser[0]!, [
+            execa(asUser[0], [
               ...asUser.slice(1),
               helper,
               String(holder.pid),
@@ -91,7 +97,7 @@ describe("rootless (an ordinary user, its own user + network namespace)", () => 
         const v6 = yield* hostListener("::1")
         const run = yield* Effect.promise(() =>
           execa(
-            asUser[0]!,
+            asUser[0],
             [
               ...asUser.slice(1),
               NODE,
