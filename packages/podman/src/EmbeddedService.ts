@@ -1,10 +1,12 @@
 /**
  * `podman system service --time=0 unix://<path>` as a scoped child: started when no service
  * listens, stopped with its whole process group on release, its socket and directory removed.
+ * It gets SIGTERM from the kernel when its parent dies without releasing it (SIGKILL, crash):
+ * started detached, it would otherwise keep running with nobody to stop it.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { delimiter, isAbsolute, join } from "node:path"
 import { Effect, type Scope } from "effect"
 import { execa } from "execa"
 import { PodmanUnavailable } from "./Errors.js"
@@ -33,6 +35,11 @@ export interface EmbeddedServiceOptions {
   readonly idleTimeoutSeconds?: number
   /** Extra environment for the service process (added to the inherited one). */
   readonly env?: Readonly<Record<string, string>>
+  /**
+   * util-linux `setpriv`, which sets the parent-death signal before it executes podman (default
+   * `/usr/bin/setpriv`). When it is missing the service starts without that guard.
+   */
+  readonly setprivPath?: string
 }
 
 export interface EmbeddedService {
@@ -57,6 +64,40 @@ const ping = (socketPath: string) =>
     Effect.map((r) => r.status === 200),
     Effect.orElseSucceed(() => false),
   )
+
+const executable = (path: string) => {
+  try {
+    accessSync(path, constants.X_OK)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** The absolute path of `command` (as given when it has a slash, else searched in PATH). */
+const resolveExecutable = (command: string): string | undefined =>
+  command.includes("/")
+    ? executable(command)
+      ? command
+      : undefined
+    : (process.env.PATH ?? "")
+        .split(delimiter)
+        .filter((dir) => isAbsolute(dir))
+        .map((dir) => join(dir, command))
+        .find(executable)
+
+/**
+ * The command line: podman under `setpriv --pdeathsig TERM`, so that the kernel stops the service
+ * when the process that started it dies. setpriv executes podman in place (same pid and group).
+ */
+export const serviceCommand = (
+  podman: string,
+  args: ReadonlyArray<string>,
+  setprivPath: string | undefined,
+): readonly [string, ReadonlyArray<string>] =>
+  setprivPath === undefined
+    ? [podman, args]
+    : [setprivPath, ["--pdeathsig", "TERM", "--", podman, ...args]]
 
 const killGroup = (pid: number, signal: NodeJS.Signals) => {
   try {
@@ -90,27 +131,30 @@ export const startEmbeddedService = (
       writeFileSync(confPath, generatedConfig(options.ociRuntime ?? "runc"))
       env.CONTAINERS_CONF = confPath
     }
+    const podmanExecutable = resolveExecutable(podman)
+    if (podmanExecutable === undefined) {
+      return yield* Effect.fail(
+        unavailable(socketPath, `spawn ${podman} ENOENT (not found or not executable)`),
+      )
+    }
+    const setpriv = options.setprivPath ?? "/usr/bin/setpriv"
+    const [command, args] = serviceCommand(
+      podmanExecutable,
+      ["system", "service", `--time=${options.idleTimeoutSeconds ?? 0}`, `unix://${socketPath}`],
+      executable(setpriv) ? setpriv : undefined,
+    )
     const stderr: Array<string> = []
     let exited = false
     const child = yield* Effect.acquireRelease(
       Effect.sync(() => {
-        const proc = execa(
-          podman,
-          [
-            "system",
-            "service",
-            `--time=${options.idleTimeoutSeconds ?? 0}`,
-            `unix://${socketPath}`,
-          ],
-          {
-            detached: true,
-            stdin: "ignore",
-            stdout: "ignore",
-            stderr: "pipe",
-            env,
-            reject: false,
-          },
-        )
+        const proc = execa(command, args, {
+          detached: true,
+          stdin: "ignore",
+          stdout: "ignore",
+          stderr: "pipe",
+          env,
+          reject: false,
+        })
         void proc.then(() => {
           exited = true
         })

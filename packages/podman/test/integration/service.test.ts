@@ -2,9 +2,11 @@
  * Finding the Podman service: PodmanUnavailable names every socket tried; the embedded service
  * starts when asked, answers, and is gone (process group and socket) after release.
  */
-import { existsSync } from "node:fs"
+import { existsSync, readFileSync, rmSync } from "node:fs"
+import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Scope } from "effect"
+import { execa } from "execa"
 import { makePodmanClient, startEmbeddedService } from "../../src/index.js"
 import { uniqueName } from "../support/pods.js"
 import { requirePrerequisites } from "../support/prerequisites.js"
@@ -115,4 +117,63 @@ describe("Podman service discovery", () => {
       expect(existsSync(service.socketPath)).toBe(false)
     }),
   )
+
+  it.live("an owner killed with SIGKILL does not leave its embedded service running", () =>
+    Effect.gen(function* () {
+      requirePrerequisites()
+      const packageDir = fileURLToPath(new URL("../..", import.meta.url))
+      const owner = execa(
+        process.execPath,
+        ["--import", "tsx", "test/fixtures/embedded-owner.ts"],
+        {
+          cwd: packageDir,
+          reject: false,
+        },
+      )
+      yield* Effect.addFinalizer(() => Effect.sync(() => owner.kill("SIGKILL")))
+      const line = yield* Effect.callback<string, Error>((resume) => {
+        let out = ""
+        const timer = setTimeout(
+          () => resume(Effect.fail(new Error(`the owner printed no service line in 30 s: ${out}`))),
+          30_000,
+        )
+        owner.stdout?.on("data", (d: Buffer) => {
+          out += d.toString()
+          if (out.includes("\n")) {
+            clearTimeout(timer)
+            resume(Effect.succeed(out.trim()))
+          }
+        })
+        return Effect.sync(() => clearTimeout(timer))
+      })
+      const service = JSON.parse(line) as { pid: number; socketPath: string }
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => {
+          // Only if the guard failed: stop the service ourselves so the machine stays clean.
+          if (serviceRunning(service)) process.kill(-service.pid, "SIGKILL")
+          rmSync(service.socketPath, { force: true })
+        }),
+      )
+      expect(serviceRunning(service)).toBe(true)
+      owner.kill("SIGKILL")
+      yield* Effect.promise(() => owner)
+      const deadline = Date.now() + 10_000
+      while (serviceRunning(service)) {
+        if (Date.now() > deadline)
+          throw new Error(`podman system service (pid ${service.pid}) outlived its owner by 10 s`)
+        yield* Effect.sleep(50)
+      }
+    }),
+  )
 })
+
+/** The service's process still exists and still is that service (its pid was not reused). */
+const serviceRunning = (service: { pid: number; socketPath: string }) => {
+  try {
+    const cmdline = readFileSync(`/proc/${service.pid}/cmdline`, "utf8")
+    const state = readFileSync(`/proc/${service.pid}/stat`, "utf8").split(") ")[1]?.[0]
+    return cmdline.includes(service.socketPath) && state !== "Z"
+  } catch {
+    return false
+  }
+}
