@@ -1,5 +1,5 @@
 import { Layer } from "effect"
-import { Egress } from "./EgressPolicy.js"
+import { Egress } from "./Egress.js"
 import { HostTools, type HostToolsShape } from "./HostTools.js"
 import { Netns } from "./Netns.js"
 import { Preflight } from "./Preflight.js"

@@ -1,3 +1,4 @@
+export * from "./Egress.js"
 export * from "./EgressPolicy.js"
 export * from "./Errors.js"
 export * from "./HostTools.js"

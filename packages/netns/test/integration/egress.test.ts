@@ -1,6 +1,7 @@
 import { describe, expect, layer } from "@effect/vitest"
 import { Effect, Exit, Scope } from "effect"
-import { Egress, sidecarOnly } from "../../src/EgressPolicy.js"
+import { Egress } from "../../src/Egress.js"
+import { sidecarOnly } from "../../src/EgressPolicy.js"
 import type { NamespaceTarget } from "../../src/NamespaceTarget.js"
 import { Netns } from "../../src/Netns.js"
 import { Slirp } from "../../src/Slirp.js"
