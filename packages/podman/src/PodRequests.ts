@@ -7,8 +7,8 @@ import { gatewayAddress, renderPodmanNetworkOptions } from "@beemesh/netns"
 import { Effect } from "effect"
 import { containerLimits } from "./internal/limits.js"
 import { LABEL_ROLE } from "./Ownership.js"
-import type { ContainerCreateRequest, PodCreateRequest } from "./PodmanClient.js"
 import { type ContainerSpec, type PodSpec, SIDECAR_PORT } from "./PodSpec.js"
+import type { ContainerCreateRequest, PodCreateRequest } from "./Requests.js"
 
 export const containerName = (pod: string, container: string) => `${pod}-${container}`
 

@@ -8,15 +8,13 @@
  */
 import { Effect, Layer, PubSub, Stream } from "effect"
 import { ImageMissing, NameInUse, NotFound, RuntimeFailure } from "../Errors.js"
-import {
-  type ContainerCreateRequest,
-  type ExecResult,
-  IMAGE_HINT,
-  type PodCreateRequest,
-  PodmanClient,
-  type PodmanClientShape,
-  type PodmanEvent,
-} from "../PodmanClient.js"
+import { IMAGE_HINT, PodmanClient, type PodmanClientShape } from "../PodmanClient.js"
+import type {
+  ContainerCreateRequest,
+  ExecResult,
+  PodCreateRequest,
+  PodmanEvent,
+} from "../Requests.js"
 import type * as R from "../Responses.js"
 
 export interface FakePodmanBehaviour {
