@@ -6,7 +6,7 @@
 import { constants } from "node:fs"
 import { open, readFile, stat } from "node:fs/promises"
 import { Context, Data, Effect, Layer } from "effect"
-import type { CommandError } from "./Errors.js"
+import { type CommandError, SlirpUnavailable } from "./Errors.js"
 import { HostTools } from "./HostTools.js"
 import { run } from "./internal/command.js"
 import {
@@ -17,13 +17,8 @@ import {
   seccompUsable,
   versionAtLeast,
 } from "./internal/slirpProbe.js"
-import { SlirpUnavailable } from "./Slirp.js"
-import {
-  defaultSlirpOptions,
-  type SlirpOptions,
-  type SlirpOptionsInvalid,
-  validateSlirpOptions,
-} from "./SlirpOptions.js"
+import { defaultSlirpOptions, type SlirpOptions, type SlirpOptionsInvalid } from "./SlirpOptions.js"
+import { validateSlirpOptions } from "./SlirpValidation.js"
 
 /** /dev/net/tun is missing, not the tun device, or not usable by the user who runs slirp4netns. */
 export class TunUnusable extends Data.TaggedError("TunUnusable")<{

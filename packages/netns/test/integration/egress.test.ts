@@ -3,9 +3,9 @@ import { Effect, Exit, Scope } from "effect"
 import { Egress } from "../../src/Egress.js"
 import { sidecarOnly } from "../../src/EgressPolicy.js"
 import type { NamespaceTarget } from "../../src/NamespaceTarget.js"
-import { Netns } from "../../src/Netns.js"
-import { Slirp } from "../../src/Slirp.js"
 import { defaultSlirpOptions } from "../../src/SlirpOptions.js"
+import { Netns } from "../../src/standalone/Netns.js"
+import { Slirp } from "../../src/standalone/Slirp.js"
 import {
   connectFrom,
   connectHost,

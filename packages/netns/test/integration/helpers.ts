@@ -2,19 +2,20 @@ import { existsSync, readlinkSync } from "node:fs"
 import { writeFile } from "node:fs/promises"
 import net from "node:net"
 import { fileURLToPath } from "node:url"
-import { Effect, type Scope } from "effect"
+import { Effect, Layer, type Scope } from "effect"
 import { execa } from "execa"
 import { defaultHostTools } from "../../src/HostTools.js"
 import { type ScopedProcess, spawnScoped } from "../../src/internal/process.js"
 import { netnsLayer } from "../../src/Layers.js"
 import type { NamespaceTarget, RunAs } from "../../src/NamespaceTarget.js"
-import { Netns } from "../../src/Netns.js"
+import { standaloneLayer } from "../../src/standalone/index.js"
+import { Netns } from "../../src/standalone/Netns.js"
 
 export const fixture = (name: string) =>
   fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url))
 export const NODE = process.execPath
 
-export const TestLayer = netnsLayer()
+export const TestLayer = Layer.mergeAll(netnsLayer(), standaloneLayer())
 
 /** Fails (not skips) naming what is missing. */
 export const requirePrerequisites = () => {

@@ -7,12 +7,12 @@ import { randomBytes } from "node:crypto"
 import { mkdir, rm } from "node:fs/promises"
 import type { Readable } from "node:stream"
 import { Context, Data, Effect, Layer, type Scope } from "effect"
-import type { CommandError } from "./Errors.js"
-import { HostTools, type HostToolsShape } from "./HostTools.js"
-import { run } from "./internal/command.js"
-import { spawnScoped } from "./internal/process.js"
-import { releaseOnFailure } from "./internal/scope.js"
-import { slirpApiCall } from "./internal/slirpApi.js"
+import { type CommandError, SlirpUnavailable } from "../Errors.js"
+import { HostTools, type HostToolsShape } from "../HostTools.js"
+import { run } from "../internal/command.js"
+import { spawnScoped } from "../internal/process.js"
+import { releaseOnFailure } from "../internal/scope.js"
+import { slirpApiCall } from "../internal/slirpApi.js"
 import {
   featuresFor,
   MINIMUM_VERSION,
@@ -20,28 +20,15 @@ import {
   type SlirpInfo,
   seccompUsable,
   versionAtLeast,
-} from "./internal/slirpProbe.js"
-import { enterArgv, type NamespaceTarget, resolveTarget } from "./NamespaceTarget.js"
-import {
-  renderSlirpArgs,
-  type SlirpAddresses,
-  type SlirpOptions,
-  type SlirpOptionsInvalid,
-  slirpAddresses,
-  validateSlirpOptions,
-} from "./SlirpOptions.js"
+} from "../internal/slirpProbe.js"
+import { enterArgv, type NamespaceTarget, resolveTarget } from "../NamespaceTarget.js"
+import { type SlirpAddresses, slirpAddresses } from "../SlirpAddresses.js"
+import { renderSlirpArgs } from "../SlirpArgs.js"
+import type { SlirpOptions, SlirpOptionsInvalid } from "../SlirpOptions.js"
+import { validateSlirpOptions } from "../SlirpValidation.js"
 
-export type { SlirpInfo } from "./internal/slirpProbe.js"
-
-/** slirp4netns is missing, too old, or lacks a feature the options need. */
-export class SlirpUnavailable extends Data.TaggedError("SlirpUnavailable")<{
-  readonly reason: string
-  readonly hint: string
-}> {
-  override get message() {
-    return `slirp4netns unavailable: ${this.reason}; fix: ${this.hint}`
-  }
-}
+export { SlirpUnavailable } from "../Errors.js"
+export type { SlirpInfo } from "../internal/slirpProbe.js"
 
 /** slirp4netns exited before it signalled readiness. */
 export class SlirpStartFailed extends Data.TaggedError("SlirpStartFailed")<{
