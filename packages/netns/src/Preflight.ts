@@ -8,7 +8,7 @@ import { open, readFile, stat } from "node:fs/promises"
 import { Context, Effect, Layer } from "effect"
 import { type CommandError, SlirpUnavailable } from "./Errors.js"
 import { HostTools } from "./HostTools.js"
-import { run } from "./internal/command.js"
+import { notExecutable, notFound, run } from "./internal/command.js"
 import {
   featuresFor,
   MINIMUM_VERSION,
@@ -248,16 +248,25 @@ const make = Effect.gen(function* () {
     timeoutMs: 10_000,
   }).pipe(
     Effect.as("loaded an inet table with a skuid match in a throwaway namespace"),
-    Effect.mapError(
-      (error) =>
-        new NftUnavailable({
-          reason: error.message,
-          hint:
-            error._tag === "CommandNotFound"
-              ? error.hint
-              : "the kernel needs nf_tables with the inet family (modprobe nf_tables)",
-        }),
-    ),
+    Effect.mapError((error) => {
+      // unshare is found but cannot start nft: the program is missing from PATH, not the kernel's.
+      const missing =
+        error._tag === "CommandFailed" ? notExecutable(error.stderr, tools.nft) : undefined
+      if (missing !== undefined) {
+        const found = notFound(tools, missing)
+        return new NftUnavailable({
+          reason: `${missing} is not on PATH ${found.searchPath}`,
+          hint: `${found.hint}; or give its directory (usually /usr/sbin) in PATH or HostTools.nft`,
+        })
+      }
+      return new NftUnavailable({
+        reason: error.message,
+        hint:
+          error._tag === "CommandNotFound"
+            ? error.hint
+            : "the kernel needs nf_tables with the inet family (modprobe nf_tables)",
+      })
+    }),
   )
 
   const checkUserns = (options: PreflightOptions) =>
