@@ -7,11 +7,13 @@
  */
 import { createHash } from "node:crypto"
 import { readFile, rename, writeFile } from "node:fs/promises"
-import { Egress, type SlirpOptions, sidecarOnly } from "@beemesh/netns"
+import { type AppliedEgress, Egress, type SlirpOptions } from "@beemesh/netns"
 import {
+  adoptEnforcedPod,
   allocateHostPort,
   type ContainerSpec,
-  createIsolatedPod,
+  createEnforcedPod,
+  destroyEnforcedPod,
   LABEL_OWNER,
   PodmanClient,
   type PodSpecInput,
@@ -19,7 +21,7 @@ import {
   SIDECAR_PORT,
   slirpProcessesFor,
 } from "@beemesh/podman"
-import { Duration, Effect, Exit, Layer, Schedule, Scope, Semaphore } from "effect"
+import { Duration, Effect, Layer, Schedule, Semaphore } from "effect"
 import { ServiceDirectory } from "./Directory"
 import { replicaNames, type Workload } from "./Manifest"
 import { issuePodToken } from "./Tokens"
@@ -67,8 +69,8 @@ interface Replica {
   phase: ReplicaPhase
   restarts: number
   message: string | undefined
-  /** Holds the egress rules; closed when the replica is torn down. */
-  scope: Scope.Closeable | undefined
+  /** The egress rules in force in the pod's namespace, released after the pod is removed. */
+  egress: AppliedEgress | undefined
 }
 
 const workloadKey = (namespace: string, name: string) => `${namespace}/${name}`
@@ -167,8 +169,6 @@ export const makeDeployer = (options: DeployerOptions) =>
     const directory = yield* ServiceDirectory
     const lock = yield* Semaphore.make(1)
     const desired = new Map<string, Workload>()
-    // Rootless pods' namespaces belong to Podman's user namespace, which nft must enter.
-    const target = (pid: number) => ({ pid, userns: options.rootless })
     const replicas = new Map<string, Replica>()
 
     const persist = Effect.promise(async () => {
@@ -181,46 +181,25 @@ export const makeDeployer = (options: DeployerOptions) =>
 
     const destroy = (replica: Replica) =>
       Effect.gen(function* () {
-        // Reverse of creation: apps and sidecar stop, then the egress rules go, then the pod.
-        const stopped = yield* client.containers
-          .list({ pod: replica.pod })
-          .pipe(Effect.orElseSucceed(() => []))
-        yield* Effect.forEach(
-          stopped.filter((c) => !c.IsInfra),
-          (c) =>
-            client.containers.stop(c.Names[0] ?? c.Id, { timeoutSeconds: 2 }).pipe(Effect.ignore),
-          { concurrency: "unbounded", discard: true },
+        // The pod goes first, then its egress rules (a no-op once its namespace is gone).
+        yield* destroyEnforcedPod({ name: replica.pod, egress: replica.egress }, 2).pipe(
+          Effect.provideService(Egress, egress),
         )
-        if (replica.scope !== undefined) yield* Scope.close(replica.scope, Exit.void)
-        replica.scope = undefined
-        yield* removePod(replica.pod, 2)
+        replica.egress = undefined
       })
 
-    /** Creates the pod with only its infra container running, applies egress, then starts the rest. */
+    /** Creates the pod with its egress policy in force before the sidecar or any app starts. */
     const create = (workload: Workload, replica: Replica) =>
       Effect.gen(function* () {
         const hostPort = yield* allocateHostPort(options.advertiseHost)
         const spec = replicaPodSpec(workload, replica.name, hostPort, options)
-        const scope = yield* Scope.make()
-        const started = Effect.gen(function* () {
-          // createIsolatedPod cleans up after itself and never touches a pod it did not create
-          // (the name may be another's); from here on the pod is ours to remove on failure.
-          const pod = yield* createIsolatedPod(spec, {
-            owner: options.owner,
-            startApps: false,
-            imageHint,
-          })
-          yield* Effect.gen(function* () {
-            const infra = yield* client.containers.inspect(pod.infraContainerId)
-            yield* egress
-              .apply(target(infra.State.Pid), sidecarOnly([SIDECAR_PORT]))
-              .pipe(Scope.provide(scope))
-            yield* client.pods.start(pod.name)
-          }).pipe(Effect.onError(() => removePod(pod.name, 1)))
-          return pod
-        })
-        const pod = yield* started.pipe(
-          Effect.onError(() => Scope.close(scope, Exit.void)),
+        // Never touches a pod it did not create (the name may be another's); removes what it did.
+        const pod = yield* createEnforcedPod(spec, {
+          owner: options.owner,
+          imageHint,
+          rootless: options.rootless,
+        }).pipe(
+          Effect.provideService(Egress, egress),
           Effect.mapError((error) => {
             const fault =
               error._tag === "ImageMissing" ||
@@ -236,7 +215,7 @@ export const makeDeployer = (options: DeployerOptions) =>
             })
           }),
         )
-        replica.scope = scope
+        replica.egress = pod.egress
         replica.hostPort = pod.hostPort
         replica.phase = "Running"
         replica.message = undefined
@@ -276,7 +255,7 @@ export const makeDeployer = (options: DeployerOptions) =>
       phase: "Pending",
       restarts: 0,
       message: undefined,
-      scope: undefined,
+      egress: undefined,
     })
 
     const removeWorkload = (key: string) =>
@@ -433,24 +412,29 @@ export const makeDeployer = (options: DeployerOptions) =>
         const replica = newReplica(workload, name)
         const problem = yield* diagnose(replica)
         if (problem !== undefined) {
-          // Reconcile recreates it (with fresh egress rules under our scope).
+          // Reconcile recreates it (with its egress policy applied before anything runs).
           replica.phase = "Restarting"
           replica.message = problem
         } else {
-          // The pod's egress table lives in its namespace; a fresh scope deletes it with the pod.
-          replica.phase = "Running"
-          replica.scope = yield* Scope.make()
-          const infra = yield* client.pods.inspect(pod.Name).pipe(
-            Effect.flatMap((inspected) =>
-              client.containers.inspect(inspected.InfraContainerID ?? ""),
-            ),
-            Effect.option,
+          // Its egress policy must be in force (re-applied if missing); if neither, recreate it.
+          const adopted = yield* Effect.result(
+            adoptEnforcedPod(pod.Name, { rootless: options.rootless }),
           )
-          if (infra._tag === "Some") {
-            yield* egress.apply(target(infra.value.State.Pid), sidecarOnly([SIDECAR_PORT])).pipe(
-              Scope.provide(replica.scope),
+          if (adopted._tag === "Success") {
+            replica.phase = "Running"
+            replica.egress = adopted.success
+          } else {
+            yield* Effect.logWarning(`${adopted.failure.message}; recreating it`)
+            replica.restarts += 1
+            replica.phase = "Restarting"
+            replica.message = adopted.failure.message
+            yield* destroy(replica)
+            yield* create(workload, replica).pipe(
               Effect.catch((error) =>
-                Effect.logWarning(`egress rules of adopted pod ${pod.Name}: ${error.message}`),
+                Effect.sync(() => {
+                  replica.phase = "Failed"
+                  replica.message = error.message
+                }).pipe(Effect.andThen(Effect.logError(error.message))),
               ),
             )
           }

@@ -11,9 +11,9 @@ import { fileURLToPath } from "node:url"
 import { Effect, Layer } from "effect"
 import { execa } from "execa"
 import { HostTools } from "../src/HostTools.js"
-import { Netns } from "../src/Netns.js"
-import { Slirp } from "../src/Slirp.js"
 import { defaultSlirpOptions } from "../src/SlirpOptions.js"
+import { Netns } from "../src/standalone/Netns.js"
+import { Slirp } from "../src/standalone/Slirp.js"
 
 const DURATION_MS = 3000
 const client = fileURLToPath(new URL("../test/fixtures/sink.mjs", import.meta.url))

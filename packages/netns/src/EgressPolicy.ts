@@ -1,18 +1,12 @@
 /**
  * A pod's egress policy as data, its nftables ruleset (inet family: IPv4 and IPv6 together), and
- * a service that applies it atomically inside a namespace, reads it back, and removes it when the
- * scope closes.
+ * the check of a ruleset read back from nftables. The `Egress` service (Egress.ts) puts it in force.
  *
  * What the ruleset lets through: loopback, established/related traffic, new outbound traffic from
  * the allowed UIDs (the sidecar), new inbound connections to the allowed ports, and the ICMPv6
  * neighbour discovery IPv6 itself needs. Everything else is dropped.
  */
-import { Context, Data, Effect, Layer, Schema, type Scope } from "effect"
-import type { CommandError } from "./Errors.js"
-import { HostTools } from "./HostTools.js"
-import { run } from "./internal/command.js"
-import { releaseOnFailure } from "./internal/scope.js"
-import { describeTarget, enterArgv, type NamespaceTarget } from "./NamespaceTarget.js"
+import { Data, Effect, Schema } from "effect"
 
 /** The sidecar's UID by default (DESIGN: only the sidecar may leave the pod). */
 export const SIDECAR_UID = 1337
@@ -221,105 +215,4 @@ export const verifyRuleset = (policy: EgressPolicy, json: string): string | unde
     }
   }
   return undefined
-}
-
-// --- service ----------------------------------------------------------------------------------
-
-export interface AppliedEgress {
-  readonly target: NamespaceTarget
-  readonly policy: EgressPolicy
-  readonly ruleset: string
-}
-
-export interface EgressShape {
-  /**
-   * Applies the policy in the namespace (entering its owning user namespace when the target
-   * says so), checks it by reading it back, and deletes the table when the scope closes.
-   */
-  readonly apply: (
-    target: NamespaceTarget,
-    policy: EgressPolicy,
-  ) => Effect.Effect<AppliedEgress, EgressError, Scope.Scope>
-  /** The table as nftables lists it now (text), or undefined when absent. */
-  readonly list: (
-    target: NamespaceTarget,
-    table?: string,
-  ) => Effect.Effect<string | undefined, EgressApplyFailed>
-}
-
-const applyHint = (error: CommandError) =>
-  error._tag === "CommandNotFound"
-    ? error.hint
-    : "run as root, or give a rootless target with its user namespace ({ pid, userns: true })"
-
-const make = Effect.gen(function* () {
-  const tools = yield* HostTools
-
-  const nft = (target: NamespaceTarget, args: ReadonlyArray<string>, input?: string) =>
-    run(tools, enterArgv(tools, target, [tools.nft, ...args]), input === undefined ? {} : { input })
-
-  const list = Effect.fn("Egress.list")(function* (target: NamespaceTarget, table = DEFAULT_TABLE) {
-    return yield* nft(target, ["list", "table", "inet", table]).pipe(
-      Effect.map((r): string | undefined => r.stdout),
-      Effect.catchTag("CommandFailed", (e) =>
-        /No such file or directory/.test(e.stderr) ? Effect.succeed(undefined) : Effect.fail(e),
-      ),
-      Effect.mapError(
-        (error) =>
-          new EgressApplyFailed({
-            target: describeTarget(target),
-            table,
-            reason: error.message,
-            hint: applyHint(error),
-          }),
-      ),
-    )
-  })
-
-  const applyIn = Effect.fn("Egress.apply")(function* (
-    target: NamespaceTarget,
-    input: EgressPolicy,
-  ) {
-    const policy = yield* Schema.decodeUnknownEffect(EgressPolicy)(input).pipe(
-      Effect.mapError((e) => new EgressPolicyInvalid({ reason: e.message })),
-    )
-    const ruleset = renderEgressRuleset(policy)
-    const where = describeTarget(target)
-    const failed = (error: CommandError) =>
-      new EgressApplyFailed({
-        target: where,
-        table: policy.table,
-        reason: error.message,
-        hint: applyHint(error),
-      })
-    yield* Effect.acquireRelease(
-      nft(target, ["-f", "-"], ruleset).pipe(Effect.mapError(failed)),
-      () =>
-        nft(target, ["delete", "table", "inet", policy.table]).pipe(
-          Effect.tapError((e) =>
-            Effect.logWarning(
-              `nftables table ${policy.table} in ${where} not deleted: ${e.message}`,
-            ),
-          ),
-          Effect.ignore,
-        ),
-    )
-    const listed = yield* nft(target, ["-j", "list", "table", "inet", policy.table]).pipe(
-      Effect.mapError(failed),
-    )
-    const problem = verifyRuleset(policy, listed.stdout)
-    if (problem !== undefined) {
-      return yield* new EgressVerifyFailed({ target: where, table: policy.table, problem })
-    }
-    return { target, policy, ruleset } satisfies AppliedEgress
-  })
-
-  const apply = (target: NamespaceTarget, policy: EgressPolicy) =>
-    releaseOnFailure(applyIn(target, policy))
-
-  return { apply, list } satisfies EgressShape
-})
-
-export class Egress extends Context.Service<Egress, EgressShape>()("@beemesh/netns/Egress") {
-  static readonly layer = Layer.effect(Egress, make)
 }

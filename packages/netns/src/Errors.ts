@@ -35,6 +35,16 @@ export class CommandTimedOut extends Data.TaggedError("CommandTimedOut")<{
 
 export type CommandError = CommandNotFound | CommandFailed | CommandTimedOut
 
+/** slirp4netns is missing, too old, or lacks a feature the options need. */
+export class SlirpUnavailable extends Data.TaggedError("SlirpUnavailable")<{
+  readonly reason: string
+  readonly hint: string
+}> {
+  override get message() {
+    return `slirp4netns unavailable: ${this.reason}; fix: ${this.hint}`
+  }
+}
+
 /** Where each program comes from on Debian 12, for fix hints. */
 export const INSTALL_HINTS: Record<string, string> = {
   slirp4netns: "apt-get install slirp4netns (or tooling/scripts/host-setup.sh)",

@@ -5,10 +5,10 @@
  */
 import { constants } from "node:fs"
 import { open, readFile, stat } from "node:fs/promises"
-import { Context, Data, Effect, Layer } from "effect"
-import type { CommandError } from "./Errors.js"
+import { Context, Effect, Layer } from "effect"
+import { type CommandError, SlirpUnavailable } from "./Errors.js"
 import { HostTools } from "./HostTools.js"
-import { run } from "./internal/command.js"
+import { notExecutable, notFound, run } from "./internal/command.js"
 import {
   featuresFor,
   MINIMUM_VERSION,
@@ -17,75 +17,16 @@ import {
   seccompUsable,
   versionAtLeast,
 } from "./internal/slirpProbe.js"
-import { SlirpUnavailable } from "./Slirp.js"
 import {
-  defaultSlirpOptions,
-  type SlirpOptions,
-  type SlirpOptionsInvalid,
-  validateSlirpOptions,
-} from "./SlirpOptions.js"
-
-/** /dev/net/tun is missing, not the tun device, or not usable by the user who runs slirp4netns. */
-export class TunUnusable extends Data.TaggedError("TunUnusable")<{
-  readonly path: string
-  readonly reason: string
-  readonly hint: string
-}> {
-  override get message() {
-    return `${this.path} unusable: ${this.reason}; fix: ${this.hint}`
-  }
-}
-
-/** A network namespace cannot be created here. */
-export class NetnsUnsupported extends Data.TaggedError("NetnsUnsupported")<{
-  readonly reason: string
-  readonly hint: string
-}> {
-  override get message() {
-    return `cannot create network namespaces: ${this.reason}; fix: ${this.hint}`
-  }
-}
-
-/** nft is missing or cannot load an inet table with a UID match. */
-export class NftUnavailable extends Data.TaggedError("NftUnavailable")<{
-  readonly reason: string
-  readonly hint: string
-}> {
-  override get message() {
-    return `nftables unusable: ${this.reason}; fix: ${this.hint}`
-  }
-}
-
-/** Rootless use: user namespaces are disabled or newuidmap/newgidmap are missing. */
-export class UserNamespacesUnavailable extends Data.TaggedError("UserNamespacesUnavailable")<{
-  readonly reason: string
-  readonly hint: string
-}> {
-  override get message() {
-    return `user namespaces unavailable: ${this.reason}; fix: ${this.hint}`
-  }
-}
-
-/** Rootless use: the user has no (or too small a) subordinate UID/GID range. */
-export class SubordinateIdsMissing extends Data.TaggedError("SubordinateIdsMissing")<{
-  readonly user: string
-  readonly file: string
-  readonly reason: string
-  readonly hint: string
-}> {
-  override get message() {
-    return `${this.file}: ${this.reason} for ${this.user}; fix: ${this.hint}`
-  }
-}
-
-export type PreflightError =
-  | SlirpOptionsInvalid
-  | SlirpUnavailable
-  | TunUnusable
-  | NetnsUnsupported
-  | NftUnavailable
-  | UserNamespacesUnavailable
-  | SubordinateIdsMissing
+  NetnsUnsupported,
+  NftUnavailable,
+  type PreflightError,
+  SubordinateIdsMissing,
+  TunUnusable,
+  UserNamespacesUnavailable,
+} from "./PreflightErrors.js"
+import { defaultSlirpOptions, type SlirpOptions } from "./SlirpOptions.js"
+import { validateSlirpOptions } from "./SlirpValidation.js"
 
 export type PreflightCheckName =
   | "options"
@@ -307,16 +248,25 @@ const make = Effect.gen(function* () {
     timeoutMs: 10_000,
   }).pipe(
     Effect.as("loaded an inet table with a skuid match in a throwaway namespace"),
-    Effect.mapError(
-      (error) =>
-        new NftUnavailable({
-          reason: error.message,
-          hint:
-            error._tag === "CommandNotFound"
-              ? error.hint
-              : "the kernel needs nf_tables with the inet family (modprobe nf_tables)",
-        }),
-    ),
+    Effect.mapError((error) => {
+      // unshare is found but cannot start nft: the program is missing from PATH, not the kernel's.
+      const missing =
+        error._tag === "CommandFailed" ? notExecutable(error.stderr, tools.nft) : undefined
+      if (missing !== undefined) {
+        const found = notFound(tools, missing)
+        return new NftUnavailable({
+          reason: `${missing} is not on PATH ${found.searchPath}`,
+          hint: `${found.hint}; or give its directory (usually /usr/sbin) in PATH or HostTools.nft`,
+        })
+      }
+      return new NftUnavailable({
+        reason: error.message,
+        hint:
+          error._tag === "CommandNotFound"
+            ? error.hint
+            : "the kernel needs nf_tables with the inet family (modprobe nf_tables)",
+      })
+    }),
   )
 
   const checkUserns = (options: PreflightOptions) =>

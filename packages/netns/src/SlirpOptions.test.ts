@@ -1,28 +1,25 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Result } from "effect"
 import {
-  decodeSlirpOptions,
-  decodeSlirpOptionsResult,
-  defaultSlirpOptions,
   parsePodmanNetworkOptions,
-  parsePodmanNetworkOptionsResult,
-  parseSlirpArgsResult,
   renderPodmanNetworkFlag,
   renderPodmanNetworkOptions,
-  renderSlirpArgs,
-  type SlirpOptions,
-  SlirpOptionsInvalid,
-  slirpAddresses,
-} from "./SlirpOptions.js"
+} from "./PodmanNetworkOptions.js"
+import { slirpAddresses } from "./SlirpAddresses.js"
+import { parseSlirpArgs, renderSlirpArgs } from "./SlirpArgs.js"
+import { defaultSlirpOptions, type SlirpOptions, SlirpOptionsInvalid } from "./SlirpOptions.js"
+import { decodeSlirpOptions } from "./SlirpValidation.js"
 
 const SEED = "slirp4netns:enable_ipv6=true,allow_host_loopback=true,cidr=10.0.2.0/24,mtu=1500"
 
-const failureOf = <A>(result: Result.Result<A, SlirpOptionsInvalid>): SlirpOptionsInvalid => {
+const failureOf = <A>(parsed: Effect.Effect<A, SlirpOptionsInvalid>): SlirpOptionsInvalid => {
+  const result = Effect.runSync(Effect.result(parsed))
   if (Result.isSuccess(result)) throw new Error(`expected a failure, got ${JSON.stringify(result)}`)
   expect(result.failure).toBeInstanceOf(SlirpOptionsInvalid)
   return result.failure
 }
-const successOf = <A>(result: Result.Result<A, SlirpOptionsInvalid>): A => {
+const successOf = <A>(parsed: Effect.Effect<A, SlirpOptionsInvalid>): A => {
+  const result = Effect.runSync(Effect.result(parsed))
   if (Result.isFailure(result)) throw new Error(result.failure.message)
   return result.success
 }
@@ -45,8 +42,8 @@ describe("SlirpOptions defaults", () => {
   })
 
   it("an empty Podman option list means the seed's defaults", () => {
-    expect(successOf(parsePodmanNetworkOptionsResult([]))).toEqual(defaultSlirpOptions)
-    expect(successOf(parsePodmanNetworkOptionsResult("slirp4netns"))).toEqual(defaultSlirpOptions)
+    expect(successOf(parsePodmanNetworkOptions([]))).toEqual(defaultSlirpOptions)
+    expect(successOf(parsePodmanNetworkOptions("slirp4netns"))).toEqual(defaultSlirpOptions)
   })
 })
 
@@ -76,21 +73,19 @@ const samples: ReadonlyArray<SlirpOptions> = [
 
 describe("round trips", () => {
   it.each(samples)("Podman form is lossless: %j", (options) => {
-    expect(successOf(parsePodmanNetworkOptionsResult(renderPodmanNetworkOptions(options)))).toEqual(
+    expect(successOf(parsePodmanNetworkOptions(renderPodmanNetworkOptions(options)))).toEqual(
       options,
     )
-    expect(successOf(parsePodmanNetworkOptionsResult(renderPodmanNetworkFlag(options)))).toEqual(
-      options,
-    )
+    expect(successOf(parsePodmanNetworkOptions(renderPodmanNetworkFlag(options)))).toEqual(options)
     const flag = renderPodmanNetworkFlag(options)
-    expect(renderPodmanNetworkFlag(successOf(parsePodmanNetworkOptionsResult(flag)))).toBe(flag)
+    expect(renderPodmanNetworkFlag(successOf(parsePodmanNetworkOptions(flag)))).toBe(flag)
   })
 
   it.each(samples)(
     "slirp4netns arguments are lossless (except Podman's portHandler): %j",
     (options) => {
       const { portHandler: _, ...slirpOnly } = options
-      expect(successOf(parseSlirpArgsResult(renderSlirpArgs(options)))).toEqual(slirpOnly)
+      expect(successOf(parseSlirpArgs(renderSlirpArgs(options)))).toEqual(slirpOnly)
     },
   )
 
@@ -106,22 +101,23 @@ describe("round trips", () => {
   })
 
   it("absent slirp4netns flags mean slirp4netns' own defaults", () => {
-    expect(successOf(parseSlirpArgsResult([]))).toEqual({
+    expect(successOf(parseSlirpArgs([]))).toEqual({
       enableIpv6: false,
       allowHostLoopback: true,
       cidr: "10.0.2.0/24",
       mtu: 1500,
     })
-    expect(
-      successOf(parseSlirpArgsResult(["--mtu", "9000", "-6", "--cidr", "10.1.0.0/16"])),
-    ).toEqual({ enableIpv6: true, allowHostLoopback: true, cidr: "10.1.0.0/16", mtu: 9000 })
+    expect(successOf(parseSlirpArgs(["--mtu", "9000", "-6", "--cidr", "10.1.0.0/16"]))).toEqual({
+      enableIpv6: true,
+      allowHostLoopback: true,
+      cidr: "10.1.0.0/16",
+      mtu: 9000,
+    })
   })
 
   it("keys in another order parse to the same options", () => {
     expect(
-      successOf(
-        parsePodmanNetworkOptionsResult("mtu=1500,cidr=10.0.2.0/24,allow_host_loopback=true"),
-      ),
+      successOf(parsePodmanNetworkOptions("mtu=1500,cidr=10.0.2.0/24,allow_host_loopback=true")),
     ).toEqual(defaultSlirpOptions)
   })
 })
@@ -164,7 +160,7 @@ describe("derived addresses", () => {
 
 interface BadCase {
   readonly name: string
-  readonly parse: () => Result.Result<SlirpOptions, SlirpOptionsInvalid>
+  readonly parse: () => Effect.Effect<SlirpOptions, SlirpOptionsInvalid>
   readonly option: string
   readonly value: string
   readonly allowed: RegExp
@@ -173,161 +169,161 @@ interface BadCase {
 const bad: ReadonlyArray<BadCase> = [
   {
     name: "CIDR not IPv4",
-    parse: () => decodeSlirpOptionsResult({ cidr: "fd00::/64" }),
+    parse: () => decodeSlirpOptions({ cidr: "fd00::/64" }),
     option: "cidr",
     value: "fd00::/64",
     allowed: /IPv4 network address/,
   },
   {
     name: "CIDR octet out of range",
-    parse: () => parsePodmanNetworkOptionsResult("cidr=10.0.256.0/24"),
+    parse: () => parsePodmanNetworkOptions("cidr=10.0.256.0/24"),
     option: "cidr",
     value: "10.0.256.0/24",
     allowed: /prefix length 1-25/,
   },
   {
     name: "CIDR host address",
-    parse: () => parsePodmanNetworkOptionsResult("cidr=10.0.2.100/24"),
+    parse: () => parsePodmanNetworkOptions("cidr=10.0.2.100/24"),
     option: "cidr",
     value: "10.0.2.100/24",
     allowed: /network address/,
   },
   {
     name: "CIDR without room for the guest",
-    parse: () => parseSlirpArgsResult(["--cidr=10.0.2.0/26"]),
+    parse: () => parseSlirpArgs(["--cidr=10.0.2.0/26"]),
     option: "--cidr",
     value: "10.0.2.0/26",
     allowed: /1-25/,
   },
   {
     name: "CIDR prefix 0",
-    parse: () => decodeSlirpOptionsResult({ cidr: "0.0.0.0/0" }),
+    parse: () => decodeSlirpOptions({ cidr: "0.0.0.0/0" }),
     option: "cidr",
     value: "0.0.0.0/0",
     allowed: /1-25/,
   },
   {
     name: "MTU above slirp4netns' maximum",
-    parse: () => parsePodmanNetworkOptionsResult("mtu=65522"),
+    parse: () => parsePodmanNetworkOptions("mtu=65522"),
     option: "mtu",
     value: "65522",
     allowed: /68-65521/,
   },
   {
     name: "MTU below the IPv4 minimum",
-    parse: () => decodeSlirpOptionsResult({ enableIpv6: false, mtu: 67 }),
+    parse: () => decodeSlirpOptions({ enableIpv6: false, mtu: 67 }),
     option: "mtu",
     value: "67",
     allowed: /68-65521/,
   },
   {
     name: "MTU below 1280 with IPv6",
-    parse: () => parsePodmanNetworkOptionsResult("enable_ipv6=true,mtu=1279"),
+    parse: () => parsePodmanNetworkOptions("enable_ipv6=true,mtu=1279"),
     option: "mtu",
     value: "1279",
     allowed: /at least 1280 with IPv6/,
   },
   {
     name: "MTU not an integer",
-    parse: () => parsePodmanNetworkOptionsResult("mtu=15x0"),
+    parse: () => parsePodmanNetworkOptions("mtu=15x0"),
     option: "mtu",
     value: "15x0",
     allowed: /integer/,
   },
   {
     name: "MTU fractional in JSON",
-    parse: () => decodeSlirpOptionsResult({ mtu: 1500.5 }),
+    parse: () => decodeSlirpOptions({ mtu: 1500.5 }),
     option: "mtu",
     value: "1500.5",
     allowed: /integer/,
   },
   {
     name: "boolean not true/false",
-    parse: () => parsePodmanNetworkOptionsResult("enable_ipv6=yes"),
+    parse: () => parsePodmanNetworkOptions("enable_ipv6=yes"),
     option: "enable_ipv6",
     value: "yes",
     allowed: /true or false/,
   },
   {
     name: "boolean of the wrong type in JSON",
-    parse: () => decodeSlirpOptionsResult({ allowHostLoopback: "true" }),
+    parse: () => decodeSlirpOptions({ allowHostLoopback: "true" }),
     option: "allowHostLoopback",
     value: "true",
     allowed: /true or false/,
   },
   {
     name: "unknown Podman key",
-    parse: () => parsePodmanNetworkOptionsResult("slirp4netns:mtu=1500,enable_ipv7=true"),
+    parse: () => parsePodmanNetworkOptions("slirp4netns:mtu=1500,enable_ipv7=true"),
     option: "enable_ipv7",
     value: "true",
     allowed: /enable_ipv6/,
   },
   {
     name: "unknown JSON key",
-    parse: () => decodeSlirpOptionsResult({ mtu: 1500, MTU: 1500 }),
+    parse: () => decodeSlirpOptions({ mtu: 1500, MTU: 1500 }),
     option: "MTU",
     value: "1500",
     allowed: /enableIpv6/,
   },
   {
     name: "unknown slirp4netns flag",
-    parse: () => parseSlirpArgsResult(["--enable-sandbox"]),
+    parse: () => parseSlirpArgs(["--enable-sandbox"]),
     option: "--enable-sandbox",
     value: "",
     allowed: /--mtu/,
   },
   {
     name: "repeated Podman key",
-    parse: () => parsePodmanNetworkOptionsResult("mtu=1500,mtu=9000"),
+    parse: () => parsePodmanNetworkOptions("mtu=1500,mtu=9000"),
     option: "mtu",
     value: "9000",
     allowed: /at most once/,
   },
   {
     name: "repeated slirp4netns flag",
-    parse: () => parseSlirpArgsResult(["--enable-ipv6", "-6"]),
+    parse: () => parseSlirpArgs(["--enable-ipv6", "-6"]),
     option: "-6",
     value: "true",
     allowed: /at most once/,
   },
   {
     name: "not a key=value pair",
-    parse: () => parsePodmanNetworkOptionsResult("slirp4netns:mtu"),
+    parse: () => parsePodmanNetworkOptions("slirp4netns:mtu"),
     option: "mtu",
     value: "",
     allowed: /key=value/,
   },
   {
     name: "outbound_addr not IPv4",
-    parse: () => parsePodmanNetworkOptionsResult("outbound_addr=2001:db8::1"),
+    parse: () => parsePodmanNetworkOptions("outbound_addr=2001:db8::1"),
     option: "outbound_addr",
     value: "2001:db8::1",
     allowed: /IPv4 address or an interface/,
   },
   {
     name: "outbound_addr6 not IPv6",
-    parse: () => parsePodmanNetworkOptionsResult("outbound_addr6=10.0.0.1"),
+    parse: () => parsePodmanNetworkOptions("outbound_addr6=10.0.0.1"),
     option: "outbound_addr6",
     value: "10.0.0.1",
     allowed: /IPv6 address or an interface/,
   },
   {
     name: "unknown port handler",
-    parse: () => parsePodmanNetworkOptionsResult("port_handler=socat"),
+    parse: () => parsePodmanNetworkOptions("port_handler=socat"),
     option: "port_handler",
     value: "socat",
     allowed: /rootlesskit or slirp4netns/,
   },
   {
     name: "missing flag value",
-    parse: () => parseSlirpArgsResult(["--mtu"]),
+    parse: () => parseSlirpArgs(["--mtu"]),
     option: "--mtu",
     value: "",
     allowed: /integer/,
   },
   {
     name: "not an object",
-    parse: () => decodeSlirpOptionsResult("mtu=1500"),
+    parse: () => decodeSlirpOptions("mtu=1500"),
     option: "(options)",
     value: '"mtu=1500"',
     allowed: /object/,

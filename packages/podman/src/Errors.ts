@@ -76,6 +76,22 @@ export class PodSpecInvalid extends Data.TaggedError("PodSpecInvalid")<{
   }
 }
 
+/**
+ * A pod's egress policy could not be put in force (`create`: the pod was removed, never started) or
+ * could be neither verified nor re-applied (`adopt`: the pod must be recreated).
+ */
+export class PodEgressFailed extends Data.TaggedError("PodEgressFailed")<{
+  readonly pod: string
+  readonly operation: "create" | "adopt"
+  readonly reason: string
+}> {
+  override get message() {
+    return this.operation === "create"
+      ? `pod ${this.pod} was removed without being started: its egress policy could not be put in force: ${this.reason}`
+      : `the egress policy of pod ${this.pod} can be neither verified nor re-applied: ${this.reason}; recreate the pod`
+  }
+}
+
 /** A wait ran out of time. Says what was awaited, on what, and what was last seen. */
 export class WaitTimedOut extends Data.TaggedError("WaitTimedOut")<{
   readonly condition: string

@@ -1,28 +1,42 @@
 /**
- * An isolated pod as a scoped resource: one private network namespace (held by the infra container)
- * wired to the outside only through slirp4netns with the given options, the sidecar's port 8080
- * published on a host port, app containers without ports. Release stops (short timeout) and
- * removes the pod with its containers; slirp4netns goes with the infra container.
+ * Isolated pods, and the one module that makes a pod's isolation whole.
+ *
+ * An isolated pod has one private network namespace (held by the infra container) wired to the
+ * outside only through slirp4netns, the sidecar's port 8080 published on a host port, and app
+ * containers without ports (`createIsolatedPod`, `makeIsolatedPod`).
+ *
+ * An enforced pod is an isolated pod whose egress policy (nftables, `Egress` of @beemesh/netns) is
+ * in force in that namespace before any container but the infra one runs. Everything that
+ * guarantee takes is here, so no caller sequences it: `createEnforcedPod` (pod, infra only, policy,
+ * then the rest; a pod whose policy cannot be applied is removed, never started),
+ * `adoptEnforcedPod` (verify a running pod's policy, re-apply it if missing), `destroyEnforcedPod`
+ * (the pod first, then its rules) and the scoped `makeEnforcedPod`.
  */
-import { createServer } from "node:net"
-import { gatewayAddress, renderPodmanNetworkOptions } from "@beemesh/netns"
+import {
+  type AppliedEgress,
+  Egress,
+  type EgressPolicy,
+  gatewayAddress,
+  type NamespaceTarget,
+  sidecarOnly,
+} from "@beemesh/netns"
 import { Effect, type Scope } from "effect"
-import { ImageMissing, NameInUse, type PodmanError, type PodSpecInvalid } from "./Errors.js"
-import { containerLimits } from "./internal/limits.js"
-import { LABEL_POD, LABEL_ROLE, ownerLabels } from "./Ownership.js"
 import {
-  type ContainerCreateRequest,
-  IMAGE_HINT,
-  type PodCreateRequest,
-  PodmanClient,
-} from "./PodmanClient.js"
+  ImageMissing,
+  NameInUse,
+  PodEgressFailed,
+  type PodmanError,
+  type PodSpecInvalid,
+} from "./Errors.js"
+import { LABEL_POD, ownerLabels } from "./Ownership.js"
+import { IMAGE_HINT, PodmanClient } from "./PodmanClient.js"
 import {
-  type ContainerSpec,
-  decodePodSpec,
-  type PodSpec,
-  type PodSpecInput,
-  SIDECAR_PORT,
-} from "./PodSpec.js"
+  allocateHostPort,
+  containerCreateRequest,
+  containerName,
+  podCreateRequest,
+} from "./PodRequests.js"
+import { decodePodSpec, type PodSpec, type PodSpecInput, SIDECAR_PORT } from "./PodSpec.js"
 
 export interface IsolatedPodOptions {
   /** Who owns the pod (e.g. the agent's peer id); written to `io.beemesh.owner`. */
@@ -31,8 +45,7 @@ export interface IsolatedPodOptions {
   readonly imageHint?: (image: string) => string
   /**
    * Start every container (default). With false only the infra container runs: the pod's network
-   * namespace and slirp4netns exist, so the caller can set it up (egress rules) before the sidecar
-   * and the apps start with `pods.start`.
+   * namespace and slirp4netns exist, nothing else does (what `createEnforcedPod` builds on).
    */
   readonly startApps?: boolean
 }
@@ -50,101 +63,6 @@ export interface IsolatedPod {
   readonly sidecar: string
   readonly apps: ReadonlyArray<string>
   readonly spec: PodSpec
-}
-
-export const containerName = (pod: string, container: string) => `${pod}-${container}`
-
-/** A free TCP port on `host`, found by binding port 0. Another process may take it before Podman does. */
-export const allocateHostPort = (host: string): Effect.Effect<number> =>
-  Effect.callback<number>((resume) => {
-    const server = createServer()
-    server.once("error", (e) => resume(Effect.die(e)))
-    server.listen(0, host, () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      server.close(() => resume(Effect.succeed(port)))
-    })
-  })
-
-/** The Podman pod-create request for a validated spec (pure; exported for tests). */
-export const podCreateRequest = (
-  spec: PodSpec,
-  hostIp: string,
-  hostPort: number,
-  labels: Readonly<Record<string, string>>,
-): PodCreateRequest => ({
-  name: spec.name,
-  labels,
-  netns: { nsmode: "slirp4netns" },
-  network_options: { slirp4netns: renderPodmanNetworkOptions(spec.network) },
-  // Podman 4.3 otherwise points this name at the host's primary address, which a loopback-bound
-  // agent does not answer; slirp4netns maps the CIDR's .2 to the host's loopback.
-  hostadd: [`host.containers.internal:${gatewayAddress(spec.network)}`],
-  portmappings: [
-    { host_ip: hostIp, host_port: hostPort, container_port: SIDECAR_PORT, protocol: "tcp" },
-  ],
-  share: ["net", "ipc", "uts"],
-})
-
-const seconds = (s: number) => Math.round(s * 1e9)
-
-/** The Podman container-create request for one container of the spec (pure; exported for tests). */
-export const containerCreateRequest = (
-  spec: PodSpec,
-  c: ContainerSpec,
-  labels: Readonly<Record<string, string>>,
-): ContainerCreateRequest => {
-  const limits = spec.rlimits ?? containerLimits()
-  const r = c.resources
-  return {
-    name: containerName(spec.name, c.name),
-    image: c.image,
-    pod: spec.name,
-    labels: { ...labels, [LABEL_ROLE]: c.role },
-    // Podman's defaults (nofile 1048576) exceed the hard limits of these hosts: runc's setrlimit fails.
-    r_limits: [
-      { type: "nofile", hard: limits.nofile, soft: limits.nofile },
-      { type: "nproc", hard: limits.nproc, soft: limits.nproc },
-    ],
-    oci_runtime: spec.ociRuntime ?? "runc",
-    stop_timeout: spec.stopTimeoutSeconds ?? 2,
-    ...(c.command ? { command: c.command } : {}),
-    ...(c.entrypoint ? { entrypoint: c.entrypoint } : {}),
-    ...(c.env ? { env: c.env } : {}),
-    ...(c.user ? { user: c.user } : {}),
-    ...(c.workdir ? { work_dir: c.workdir } : {}),
-    ...(c.mounts
-      ? {
-          mounts: c.mounts.map((m) => ({
-            type: "bind" as const,
-            source: m.source,
-            destination: m.destination,
-            options: m.readOnly ? ["ro"] : [],
-          })),
-        }
-      : {}),
-    ...(r && (r.memoryBytes !== undefined || r.cpus !== undefined || r.pids !== undefined)
-      ? {
-          resource_limits: {
-            ...(r.memoryBytes !== undefined ? { memory: { limit: r.memoryBytes } } : {}),
-            ...(r.cpus !== undefined
-              ? { cpu: { quota: Math.round(r.cpus * 100_000), period: 100_000 } }
-              : {}),
-            ...(r.pids !== undefined ? { pids: { limit: r.pids } } : {}),
-          },
-        }
-      : {}),
-    ...(c.healthcheck
-      ? {
-          healthconfig: {
-            Test: ["CMD", ...c.healthcheck.command],
-            Interval: seconds(c.healthcheck.intervalSeconds ?? 30),
-            Timeout: seconds(c.healthcheck.timeoutSeconds ?? 5),
-            Retries: c.healthcheck.retries ?? 3,
-          },
-        }
-      : {}),
-  }
 }
 
 /**
@@ -237,4 +155,134 @@ export const makeIsolatedPod = (
 ): Effect.Effect<IsolatedPod, PodSpecInvalid | PodmanError, PodmanClient | Scope.Scope> =>
   Effect.acquireRelease(createIsolatedPod(input, options), (pod) =>
     removePod(pod.name, pod.spec.stopTimeoutSeconds ?? 2),
+  )
+
+// --- enforced pods: the egress policy in force before anything but the infra container runs ---
+
+export interface EnforcedPodOptions {
+  /** The egress policy (default: sidecar-only, inbound to the sidecar's port 8080). */
+  readonly policy?: EgressPolicy
+  /**
+   * Podman runs rootless: the pod's namespaces belong to Podman's user namespace, which nft must
+   * enter to hold capabilities there.
+   */
+  readonly rootless?: boolean
+}
+
+export interface EnforcedPod extends IsolatedPod {
+  readonly egress: AppliedEgress
+}
+
+const policyOf = (options: EnforcedPodOptions) => options.policy ?? sidecarOnly([SIDECAR_PORT])
+
+/** The pod's network namespace, addressed through its infra container's process. */
+const podNamespace = (pod: string, options: EnforcedPodOptions) =>
+  Effect.gen(function* () {
+    const client = yield* PodmanClient
+    const inspected = yield* client.pods.inspect(pod)
+    const infra = yield* client.containers.inspect(inspected.InfraContainerID ?? "")
+    if (!infra.State.Running || infra.State.Pid <= 0) {
+      return yield* Effect.fail(
+        `its infra container ${infra.Name} is ${infra.State.Status}, so the pod has no network namespace`,
+      )
+    }
+    return { pid: infra.State.Pid, userns: options.rootless ?? false } satisfies NamespaceTarget
+  })
+
+const failedTo =
+  (operation: "create" | "adopt", pod: string) => (error: string | { readonly message: string }) =>
+    new PodEgressFailed({
+      pod,
+      operation,
+      reason: typeof error === "string" ? error : error.message,
+    })
+
+/**
+ * Creates the pod with only its infra container running, puts the egress policy in force in its
+ * network namespace, then starts the sidecar and the apps. A pod whose policy cannot be put in force
+ * (or that fails to start) is removed: no container but the infra one has run in it.
+ */
+export const createEnforcedPod = Effect.fn("IsolatedPod.createEnforced")(function* (
+  input: PodSpecInput,
+  options: IsolatedPodOptions & EnforcedPodOptions,
+) {
+  const client = yield* PodmanClient
+  const egress = yield* Egress
+  const pod = yield* createIsolatedPod(input, {
+    owner: options.owner,
+    ...(options.imageHint === undefined ? {} : { imageHint: options.imageHint }),
+    startApps: false,
+  })
+  // From here on the pod is ours: anything short of "policy in force, then started" removes it.
+  const removeIt = removePod(pod.name, 0)
+  const applied = yield* podNamespace(pod.name, options).pipe(
+    Effect.flatMap((target) => egress.install(target, policyOf(options))),
+    Effect.mapError(failedTo("create", pod.name)),
+    Effect.onError(() => removeIt),
+  )
+  yield* client.pods.start(pod.name).pipe(Effect.onError(() => removeIt))
+  return { ...pod, egress: applied } satisfies EnforcedPod
+})
+
+/**
+ * For a running pod found again (an agent restart): verifies that its egress policy is in force and
+ * re-applies it when it is missing or differs. PodEgressFailed when it can be neither verified nor
+ * re-applied: the caller must then recreate the pod.
+ */
+export const adoptEnforcedPod = Effect.fn("IsolatedPod.adoptEnforced")(function* (
+  name: string,
+  options: EnforcedPodOptions = {},
+) {
+  const egress = yield* Egress
+  const policy = policyOf(options)
+  return yield* podNamespace(name, options).pipe(
+    Effect.flatMap((target) =>
+      egress
+        .verify(target, policy)
+        .pipe(
+          Effect.catchTag("EgressVerifyFailed", (problem) =>
+            Effect.logWarning(
+              `pod ${name}: ${problem.message}; re-applying its egress policy`,
+            ).pipe(Effect.andThen(egress.install(target, policy))),
+          ),
+        ),
+    ),
+    Effect.mapError(failedTo("adopt", name)),
+  )
+})
+
+/**
+ * Stops and removes the pod, then releases its rules. In that order: the rules hold while any of its
+ * containers may run, and they live in the pod's namespace, so once the pod is gone releasing them
+ * is a no-op. A pod that could not be removed keeps its rules.
+ */
+export const destroyEnforcedPod = (
+  pod: { readonly name: string; readonly egress?: AppliedEgress | undefined },
+  stopTimeoutSeconds = 2,
+): Effect.Effect<void, never, PodmanClient | Egress> =>
+  Effect.gen(function* () {
+    const client = yield* PodmanClient
+    const egress = yield* Egress
+    yield* removePod(pod.name, stopTimeoutSeconds)
+    if (pod.egress === undefined) return
+    if (yield* client.pods.exists(pod.name).pipe(Effect.orElseSucceed(() => true))) {
+      return yield* Effect.logWarning(`pod ${pod.name} is still there: its egress rules stay`)
+    }
+    yield* egress.remove(pod.egress).pipe(
+      Effect.tapError((e) => Effect.logWarning(`egress rules of pod ${pod.name}: ${e.message}`)),
+      Effect.ignore,
+    )
+  })
+
+/** The enforced pod as a scoped resource: released by `destroyEnforcedPod`. */
+export const makeEnforcedPod = (
+  input: PodSpecInput,
+  options: IsolatedPodOptions & EnforcedPodOptions,
+): Effect.Effect<
+  EnforcedPod,
+  PodSpecInvalid | PodmanError | PodEgressFailed,
+  PodmanClient | Egress | Scope.Scope
+> =>
+  Effect.acquireRelease(createEnforcedPod(input, options), (pod) =>
+    destroyEnforcedPod(pod, pod.spec.stopTimeoutSeconds ?? 2),
   )

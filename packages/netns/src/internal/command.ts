@@ -32,6 +32,14 @@ export const notFound = (tools: HostToolsShape, command: string) =>
     hint: INSTALL_HINTS[command.split("/").pop() ?? command] ?? `install ${command}`,
   })
 
+/**
+ * The program a wrapper (unshare, nsenter) could not start because it is not on PATH, read from
+ * its message ("unshare: failed to execute nft: No such file or directory"), if that is the case.
+ */
+export const notExecutable = (stderr: string, program: string): string | undefined =>
+  /failed to execute (\S+): No such file or directory/.exec(stderr)?.[1] ??
+  (stderr.includes(`${program}: No such file or directory`) ? program : undefined)
+
 /** Runs a program to completion (argument array, no shell); interruption kills it. */
 export const run = (
   tools: HostToolsShape,

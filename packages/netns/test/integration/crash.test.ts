@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url"
 import { describe, expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { execa } from "execa"
-import { Netns } from "../../src/Netns.js"
+import { Netns } from "../../src/standalone/Netns.js"
 import {
   fixture,
   NODE,

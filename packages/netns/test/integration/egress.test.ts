@@ -1,10 +1,11 @@
 import { describe, expect, layer } from "@effect/vitest"
 import { Effect, Exit, Scope } from "effect"
-import { Egress, sidecarOnly } from "../../src/EgressPolicy.js"
+import { Egress } from "../../src/Egress.js"
+import { sidecarOnly } from "../../src/EgressPolicy.js"
 import type { NamespaceTarget } from "../../src/NamespaceTarget.js"
-import { Netns } from "../../src/Netns.js"
-import { Slirp } from "../../src/Slirp.js"
 import { defaultSlirpOptions } from "../../src/SlirpOptions.js"
+import { Netns } from "../../src/standalone/Netns.js"
+import { Slirp } from "../../src/standalone/Slirp.js"
 import {
   connectFrom,
   connectHost,

@@ -2,19 +2,20 @@ import { existsSync, readlinkSync } from "node:fs"
 import { writeFile } from "node:fs/promises"
 import net from "node:net"
 import { fileURLToPath } from "node:url"
-import { Effect, type Scope } from "effect"
+import { Effect, Layer, type Scope } from "effect"
 import { execa } from "execa"
 import { defaultHostTools } from "../../src/HostTools.js"
 import { type ScopedProcess, spawnScoped } from "../../src/internal/process.js"
 import { netnsLayer } from "../../src/Layers.js"
 import type { NamespaceTarget, RunAs } from "../../src/NamespaceTarget.js"
-import { Netns } from "../../src/Netns.js"
+import { standaloneLayer } from "../../src/standalone/index.js"
+import { Netns } from "../../src/standalone/Netns.js"
 
 export const fixture = (name: string) =>
   fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url))
 export const NODE = process.execPath
 
-export const TestLayer = netnsLayer()
+export const TestLayer = Layer.mergeAll(netnsLayer(), standaloneLayer())
 
 /** Fails (not skips) naming what is missing. */
 export const requirePrerequisites = () => {
@@ -209,3 +210,29 @@ export const userNamespaceHolder = (first: number, count: number) =>
     yield* Effect.promise(() => writeFile(`/proc/${holder.pid}/gid_map`, `0 ${first} ${count}\n`))
     return holder.pid
   })
+
+/** Waits until process `pid` (just started under `unshare --net`) is in a network namespace of its own. */
+export const awaitOwnNetworkNamespace = (pid: number) =>
+  Effect.gen(function* () {
+    const ours = readlinkSync("/proc/self/ns/net")
+    const deadline = Date.now() + 5000
+    while (readlinkSync(`/proc/${pid}/ns/net`) === ours) {
+      if (Date.now() > deadline)
+        return yield* Effect.die(new Error("unshare --net did not start within 5 s"))
+      yield* Effect.sleep(10)
+    }
+  })
+
+/**
+ * A process holding a new network namespace (no slirp4netns: nftables needs none), stopped with the
+ * scope or earlier by `destroy`, after which the namespace is gone.
+ */
+export const networkNamespaceHolder = Effect.gen(function* () {
+  const holder = yield* spawnScoped(defaultHostTools(), ["unshare", "--net", "--", "sleep", "600"])
+  yield* awaitOwnNetworkNamespace(holder.pid)
+  const destroy = Effect.gen(function* () {
+    yield* Effect.sync(() => process.kill(holder.pid, "SIGKILL"))
+    yield* holder.exited
+  }).pipe(Effect.ignore)
+  return { target: { pid: holder.pid } satisfies NamespaceTarget, destroy }
+})

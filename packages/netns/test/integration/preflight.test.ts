@@ -128,4 +128,26 @@ describe("Preflight (this host)", () => {
       )
     }),
   )
+
+  it.live("a PATH without nft names the missing program and the PATH, not the kernel", () =>
+    Effect.gen(function* () {
+      const dir = yield* scratchDir
+      // What an unprivileged user's PATH often looks like: /usr/sbin (nft) missing.
+      for (const tool of ["unshare", "slirp4netns", "ip", "nsenter", "true"]) {
+        const target = yield* Effect.promise(() => which(tool))
+        yield* Effect.promise(() => symlink(target, join(dir, tool)))
+      }
+      const report = yield* Effect.gen(function* () {
+        return yield* (yield* Preflight).check()
+      }).pipe(
+        Effect.provide(Layer.provideMerge(Preflight.layer, HostTools.layer({ searchPath: dir }))),
+      )
+      expect(report.checks.filter((c) => !c.ok).map((c) => c.name)).toEqual(["nftables"])
+      const message = report.checks.find((c) => c.name === "nftables")?.error?.message ?? ""
+      expect(message).toContain(`nft is not on PATH ${dir}`)
+      expect(message).toMatch(/apt-get install nftables/)
+      expect(message).not.toMatch(/kernel/)
+      expect(message.match(/fix:/g)).toHaveLength(1)
+    }),
+  )
 })

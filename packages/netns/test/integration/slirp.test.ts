@@ -6,9 +6,9 @@ import { describe, expect, layer } from "@effect/vitest"
 import { Effect, Exit, Layer, Scope } from "effect"
 import { execa } from "execa"
 import { HostTools } from "../../src/HostTools.js"
-import { Netns } from "../../src/Netns.js"
-import { Slirp } from "../../src/Slirp.js"
 import { defaultSlirpOptions, type SlirpOptions } from "../../src/SlirpOptions.js"
+import { Netns } from "../../src/standalone/Netns.js"
+import { Slirp } from "../../src/standalone/Slirp.js"
 import {
   connectFrom,
   connectHost,

@@ -2,19 +2,19 @@
  * An in-memory PodmanClient for dependents' unit tests. It models the bookkeeping of pods,
  * containers and images (names, labels, states, the typed errors, events); it runs nothing. What a
  * process would do (exec output, logs, listening ports) comes from the `behaviour` hooks.
- * It passes the parts of the contract suite it models (see contract.ts).
+ * Every pod has an infra container that can be started alone and then has a PID, as Podman's does;
+ * it is found by inspect and start, not listed. The PIDs are above the kernel's largest pid_max, so
+ * they never name a real process. It passes the contract suite (see contract.ts).
  */
 import { Effect, Layer, PubSub, Stream } from "effect"
 import { ImageMissing, NameInUse, NotFound, RuntimeFailure } from "../Errors.js"
-import {
-  type ContainerCreateRequest,
-  type ExecResult,
-  IMAGE_HINT,
-  type PodCreateRequest,
-  PodmanClient,
-  type PodmanClientShape,
-  type PodmanEvent,
-} from "../PodmanClient.js"
+import { IMAGE_HINT, PodmanClient, type PodmanClientShape } from "../PodmanClient.js"
+import type {
+  ContainerCreateRequest,
+  ExecResult,
+  PodCreateRequest,
+  PodmanEvent,
+} from "../Requests.js"
 import type * as R from "../Responses.js"
 
 export interface FakePodmanBehaviour {
@@ -28,16 +28,28 @@ export interface FakePodmanBehaviour {
 interface FakePod {
   readonly id: string
   readonly req: PodCreateRequest
+  readonly infra: FakeContainer
   state: "Created" | "Running" | "Exited"
 }
 interface FakeContainer {
   readonly id: string
   readonly req: ContainerCreateRequest
   status: "created" | "running" | "exited"
+  /** The process while running, else 0. */
+  pid: number
+}
+
+/** A PodmanClient over in-memory state, with what a test needs to look behind it. */
+export interface FakePodman extends PodmanClientShape {
+  /** Whether `pid` is the process of a running fake container (its namespace exists). */
+  readonly isRunningPid: (pid: number) => boolean
 }
 
 let counter = 0
 const newId = () => (++counter).toString(16).padStart(64, "0")
+/** Linux's pid_max is at most 4194304: these never collide with a real process. */
+const FIRST_FAKE_PID = 5_000_000
+let lastPid = FIRST_FAKE_PID
 
 const matches = (
   labels: Readonly<Record<string, string>> | undefined,
@@ -50,7 +62,7 @@ const imageKey = (ref: string) => {
   return withTag.includes("/") ? withTag : `localhost/${withTag}`
 }
 
-export const makeFakePodman = (behaviour: FakePodmanBehaviour = {}) =>
+export const makeFakePodman = (behaviour: FakePodmanBehaviour = {}): Effect.Effect<FakePodman> =>
   Effect.gen(function* () {
     const pods = new Map<string, FakePod>()
     const containers = new Map<string, FakeContainer>()
@@ -75,9 +87,17 @@ export const makeFakePodman = (behaviour: FakePodmanBehaviour = {}) =>
       const p = findPod(name)
       return p ? Effect.succeed(p) : Effect.fail(new NotFound({ kind: "pod", name }))
     }
+    const infraOf = (name: string) =>
+      [...pods.values()].map((p) => p.infra).find((c) => c.id === name || c.req.name === name)
     const getContainer = (name: string): Effect.Effect<FakeContainer, NotFound> => {
-      const c = containers.get(name) ?? [...containers.values()].find((x) => x.id === name)
+      const c =
+        containers.get(name) ?? [...containers.values()].find((x) => x.id === name) ?? infraOf(name)
       return c ? Effect.succeed(c) : Effect.fail(new NotFound({ kind: "container", name }))
+    }
+    const setStatus = (c: FakeContainer, status: FakeContainer["status"]) => {
+      if (status === "running" && c.status !== "running") c.pid = ++lastPid
+      if (status !== "running") c.pid = 0
+      c.status = status
     }
     const podContainers = (pod: FakePod) =>
       [...containers.values()].filter((c) => c.req.pod === pod.req.name)
@@ -101,7 +121,7 @@ export const makeFakePodman = (behaviour: FakePodmanBehaviour = {}) =>
       Name: p.req.name,
       State: p.state,
       Labels: { ...p.req.labels },
-      InfraContainerID: `${p.id.slice(0, 12)}-infra`,
+      InfraContainerID: p.infra.id,
       InfraConfig: {
         PortBindings: Object.fromEntries(
           (p.req.portmappings ?? []).map((m) => [
@@ -120,7 +140,7 @@ export const makeFakePodman = (behaviour: FakePodmanBehaviour = {}) =>
 
     const setPodState = (p: FakePod, state: FakePod["state"], status: FakeContainer["status"]) => {
       p.state = state
-      for (const c of podContainers(p)) c.status = status
+      for (const c of [p.infra, ...podContainers(p)]) setStatus(c, status)
     }
 
     const api: PodmanClientShape = {
@@ -147,7 +167,18 @@ export const makeFakePodman = (behaviour: FakePodmanBehaviour = {}) =>
           Effect.gen(function* () {
             if (findPod(req.name))
               return yield* Effect.fail(new NameInUse({ kind: "pod", name: req.name }))
-            const pod: FakePod = { id: newId(), req, state: "Created" }
+            const id = newId()
+            const infra: FakeContainer = {
+              id: newId(),
+              req: {
+                name: `${id.slice(0, 12)}-infra`,
+                image: "localhost/podman-pause",
+                pod: req.name,
+              },
+              status: "created",
+              pid: 0,
+            }
+            const pod: FakePod = { id, req, infra, state: "Created" }
             pods.set(req.name, pod)
             yield* emit("pod", "create", pod.id, req.name, req.labels)
             return pod.id
@@ -161,7 +192,9 @@ export const makeFakePodman = (behaviour: FakePodmanBehaviour = {}) =>
         stop: (name) =>
           Effect.gen(function* () {
             const p = yield* getPod(name)
-            if (p.state === "Running") setPodState(p, "Exited", "exited")
+            if (p.state === "Running" || p.infra.status === "running") {
+              setPodState(p, "Exited", "exited")
+            }
             yield* emit("pod", "stop", p.id, p.req.name)
           }),
         remove: (name, opts) =>
@@ -205,7 +238,7 @@ export const makeFakePodman = (behaviour: FakePodmanBehaviour = {}) =>
             }
             if (containers.has(req.name))
               return yield* Effect.fail(new NameInUse({ kind: "container", name: req.name }))
-            const c: FakeContainer = { id: newId(), req, status: "created" }
+            const c: FakeContainer = { id: newId(), req, status: "created", pid: 0 }
             containers.set(req.name, c)
             yield* emit("container", "create", c.id, req.name, req.labels)
             return c.id
@@ -213,12 +246,15 @@ export const makeFakePodman = (behaviour: FakePodmanBehaviour = {}) =>
         start: (name) =>
           Effect.gen(function* () {
             const c = yield* getContainer(name)
-            c.status = "running"
+            // A pod's containers join its infra container's namespaces: it starts first.
+            const pod = c.req.pod === undefined ? undefined : findPod(c.req.pod)
+            if (pod !== undefined) setStatus(pod.infra, "running")
+            setStatus(c, "running")
           }),
         stop: (name) =>
           Effect.gen(function* () {
             const c = yield* getContainer(name)
-            if (c.status === "running") c.status = "exited"
+            if (c.status === "running") setStatus(c, "exited")
           }),
         remove: (name, opts) =>
           Effect.gen(function* () {
@@ -242,7 +278,12 @@ export const makeFakePodman = (behaviour: FakePodmanBehaviour = {}) =>
                 Id: c.id,
                 Name: c.req.name,
                 ...(c.req.pod !== undefined ? { Pod: findPod(c.req.pod)?.id ?? "" } : {}),
-                State: { Status: c.status, Running: c.status === "running", Pid: 0, ExitCode: 0 },
+                State: {
+                  Status: c.status,
+                  Running: c.status === "running",
+                  Pid: c.pid,
+                  ExitCode: 0,
+                },
                 Config: { Labels: { ...c.req.labels }, User: c.req.user ?? "" },
                 HostConfig: {
                   PortBindings: {},
@@ -335,7 +376,12 @@ export const makeFakePodman = (behaviour: FakePodmanBehaviour = {}) =>
           ),
         ),
     }
-    return api
+    const isRunningPid = (pid: number) =>
+      pid > 0 &&
+      [...containers.values(), ...[...pods.values()].map((p) => p.infra)].some(
+        (c) => c.status === "running" && c.pid === pid,
+      )
+    return { ...api, isRunningPid }
   })
 
 /** The fake as a PodmanClient layer. */

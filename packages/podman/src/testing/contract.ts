@@ -6,6 +6,7 @@
 import { randomBytes } from "node:crypto"
 import { describe, expect, layer } from "@effect/vitest"
 import { Effect, type Layer, Option, Stream } from "effect"
+import { containerLimits } from "../internal/limits.js"
 import { LABEL_TEST } from "../Ownership.js"
 import { PodmanClient } from "../PodmanClient.js"
 
@@ -152,6 +153,51 @@ export const podmanClientContract = (
           const leftovers = yield* client.containers.list({ labels: runLabel })
           expect(leftovers.map((c) => c.Names[0])).not.toContain(`${podName}-x`)
         }),
+      )
+
+      it.effect(
+        "a pod's infra container starts alone with a process; the others start with the pod",
+        () =>
+          Effect.gen(function* () {
+            const client = yield* PodmanClient
+            const image = yield* options.image
+            const podName = unique(options.prefix)
+            const limits = containerLimits()
+            yield* Effect.acquireRelease(
+              client.pods.create({
+                name: podName,
+                labels: runLabel,
+                netns: { nsmode: "slirp4netns" },
+                share: ["ipc", "net", "uts"],
+              }),
+              () =>
+                client.pods.remove(podName, { force: true, timeoutSeconds: 0 }).pipe(Effect.ignore),
+            )
+            yield* client.containers.create({
+              name: `${podName}-app`,
+              image,
+              pod: podName,
+              labels: runLabel,
+              command: ["/bin/sleep", "600"],
+              oci_runtime: "runc",
+              stop_timeout: 0,
+              r_limits: [
+                { type: "nofile", hard: limits.nofile, soft: limits.nofile },
+                { type: "nproc", hard: limits.nproc, soft: limits.nproc },
+              ],
+            })
+            const infraId = (yield* client.pods.inspect(podName)).InfraContainerID ?? ""
+            expect(infraId).not.toBe("")
+            yield* client.containers.start(infraId)
+            const infra = (yield* client.containers.inspect(infraId)).State
+            expect(infra.Running).toBe(true)
+            expect(infra.Pid).toBeGreaterThan(0)
+            const app = (yield* client.containers.inspect(`${podName}-app`)).State
+            expect([app.Running, app.Pid]).toEqual([false, 0])
+            yield* client.pods.start(podName)
+            expect((yield* client.containers.inspect(`${podName}-app`)).State.Running).toBe(true)
+            expect((yield* client.containers.inspect(infraId)).State.Pid).toBe(infra.Pid)
+          }),
       )
 
       it.effect("images.exists tells a present image from a missing one", () =>

@@ -1,2 +1,3 @@
 export * from "./contract.js"
+export * from "./FakeIsolation.js"
 export * from "./FakePodman.js"

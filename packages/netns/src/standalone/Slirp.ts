@@ -7,12 +7,11 @@ import { randomBytes } from "node:crypto"
 import { mkdir, rm } from "node:fs/promises"
 import type { Readable } from "node:stream"
 import { Context, Data, Effect, Layer, type Scope } from "effect"
-import type { CommandError } from "./Errors.js"
-import { HostTools, type HostToolsShape } from "./HostTools.js"
-import { run } from "./internal/command.js"
-import { spawnScoped } from "./internal/process.js"
-import { releaseOnFailure } from "./internal/scope.js"
-import { slirpApiCall } from "./internal/slirpApi.js"
+import { type CommandError, SlirpUnavailable } from "../Errors.js"
+import { HostTools, type HostToolsShape } from "../HostTools.js"
+import { run } from "../internal/command.js"
+import { spawnScoped } from "../internal/process.js"
+import { releaseOnFailure } from "../internal/scope.js"
 import {
   featuresFor,
   MINIMUM_VERSION,
@@ -20,28 +19,22 @@ import {
   type SlirpInfo,
   seccompUsable,
   versionAtLeast,
-} from "./internal/slirpProbe.js"
-import { enterArgv, type NamespaceTarget, resolveTarget } from "./NamespaceTarget.js"
+} from "../internal/slirpProbe.js"
+import { enterArgv, type NamespaceTarget, resolveTarget } from "../NamespaceTarget.js"
+import { type SlirpAddresses, slirpAddresses } from "../SlirpAddresses.js"
+import { renderSlirpArgs } from "../SlirpArgs.js"
+import type { SlirpOptions, SlirpOptionsInvalid } from "../SlirpOptions.js"
+import { validateSlirpOptions } from "../SlirpValidation.js"
 import {
-  renderSlirpArgs,
-  type SlirpAddresses,
-  type SlirpOptions,
-  type SlirpOptionsInvalid,
-  slirpAddresses,
-  validateSlirpOptions,
-} from "./SlirpOptions.js"
+  type HostForward,
+  type HostForwardSpec,
+  makeForwardsApi,
+  type SlirpApiFailed,
+} from "./SlirpForwards.js"
 
-export type { SlirpInfo } from "./internal/slirpProbe.js"
-
-/** slirp4netns is missing, too old, or lacks a feature the options need. */
-export class SlirpUnavailable extends Data.TaggedError("SlirpUnavailable")<{
-  readonly reason: string
-  readonly hint: string
-}> {
-  override get message() {
-    return `slirp4netns unavailable: ${this.reason}; fix: ${this.hint}`
-  }
-}
+export { SlirpUnavailable } from "../Errors.js"
+export type { SlirpInfo } from "../internal/slirpProbe.js"
+export * from "./SlirpForwards.js"
 
 /** slirp4netns exited before it signalled readiness. */
 export class SlirpStartFailed extends Data.TaggedError("SlirpStartFailed")<{
@@ -65,42 +58,11 @@ export class SlirpReadyTimeout extends Data.TaggedError("SlirpReadyTimeout")<{
   }
 }
 
-/** A request on the API socket failed or was refused. */
-export class SlirpApiFailed extends Data.TaggedError("SlirpApiFailed")<{
-  readonly socket: string
-  readonly request: string
-  readonly reason: string
-}> {
-  override get message() {
-    return `slirp4netns API ${this.socket}: ${this.request} failed: ${this.reason}`
-  }
-}
-
 export type SlirpStartError =
   | SlirpOptionsInvalid
   | SlirpUnavailable
   | SlirpStartFailed
   | SlirpReadyTimeout
-
-export interface HostForwardSpec {
-  readonly proto?: "tcp" | "udp"
-  /** Host address to listen on (default 127.0.0.1: nothing is exposed beyond the host). */
-  readonly hostAddr?: string
-  /** Host port; 0 is refused by slirp4netns, pick a free one. */
-  readonly hostPort: number
-  /** Guest address (default: the guest, CIDR .100). */
-  readonly guestAddr?: string
-  readonly guestPort: number
-}
-
-export interface HostForward {
-  readonly id: number
-  readonly proto: string
-  readonly hostAddr: string
-  readonly hostPort: number
-  readonly guestAddr: string
-  readonly guestPort: number
-}
 
 export interface SlirpStartOptions {
   readonly target: NamespaceTarget
@@ -153,8 +115,6 @@ export interface SlirpShape {
   readonly info: Effect.Effect<SlirpInfo, SlirpUnavailable>
 }
 
-const API_TIMEOUT_MS = 5000
-
 const unavailable = (error: CommandError) =>
   new SlirpUnavailable({
     reason: error.message,
@@ -171,88 +131,6 @@ const readyFd = (fd: Readable) =>
     fd.once("data", onData)
     return Effect.sync(() => fd.off("data", onData))
   })
-
-interface RawForward {
-  readonly id: number
-  readonly proto: string
-  readonly host_addr: string
-  readonly host_port: number
-  readonly guest_addr: string
-  readonly guest_port: number
-}
-
-const fromRaw = (raw: RawForward): HostForward => ({
-  id: raw.id,
-  proto: raw.proto,
-  hostAddr: raw.host_addr,
-  hostPort: raw.host_port,
-  guestAddr: raw.guest_addr,
-  guestPort: raw.guest_port,
-})
-
-const makeApi = (apiSocket: string, guest: string) => {
-  const call = (request: { readonly execute: string; readonly arguments?: object }) =>
-    slirpApiCall(apiSocket, request, API_TIMEOUT_MS).pipe(
-      Effect.flatMap((response) => {
-        const r = response as { error?: { desc?: string } }
-        return r.error === undefined
-          ? Effect.succeed(response)
-          : Effect.fail(r.error.desc ?? JSON.stringify(r.error))
-      }),
-      Effect.mapError(
-        (reason) =>
-          new SlirpApiFailed({ socket: apiSocket, request: JSON.stringify(request), reason }),
-      ),
-    )
-
-  const listHostForwards = Effect.fn("Slirp.listHostForwards")(function* () {
-    const response = (yield* call({ execute: "list_hostfwd" })) as {
-      entries?: ReadonlyArray<RawForward>
-      return?: { entries?: ReadonlyArray<RawForward> }
-    }
-    return (response.entries ?? response.return?.entries ?? []).map(fromRaw)
-  })
-
-  const addHostForward = Effect.fn("Slirp.addHostForward")(function* (spec: HostForwardSpec) {
-    const args = {
-      proto: spec.proto ?? "tcp",
-      host_addr: spec.hostAddr ?? "127.0.0.1",
-      host_port: spec.hostPort,
-      guest_addr: spec.guestAddr ?? guest,
-      guest_port: spec.guestPort,
-    }
-    const response = (yield* call({ execute: "add_hostfwd", arguments: args })) as {
-      return?: { id?: number }
-    }
-    const id = response.return?.id
-    if (typeof id !== "number") {
-      return yield* new SlirpApiFailed({
-        socket: apiSocket,
-        request: "add_hostfwd",
-        reason: `unexpected answer ${JSON.stringify(response)}`,
-      })
-    }
-    return {
-      id,
-      proto: args.proto,
-      hostAddr: args.host_addr,
-      hostPort: args.host_port,
-      guestAddr: args.guest_addr,
-      guestPort: args.guest_port,
-    } satisfies HostForward
-  })
-
-  const removeHostForward = Effect.fn("Slirp.removeHostForward")(function* (id: number) {
-    yield* call({ execute: "remove_hostfwd", arguments: { id } })
-  })
-
-  const hostForward = (spec: HostForwardSpec) =>
-    Effect.acquireRelease(addHostForward(spec), (forward) =>
-      removeHostForward(forward.id).pipe(Effect.ignore),
-    )
-
-  return { listHostForwards, addHostForward, removeHostForward, hostForward }
-}
 
 export interface SlirpCommand {
   readonly options: SlirpOptions
@@ -416,7 +294,7 @@ const make = Effect.gen(function* () {
       sandbox,
       seccomp,
       info: slirp,
-      ...makeApi(apiSocket, addresses.guest),
+      ...makeForwardsApi(apiSocket, addresses.guest),
     } satisfies SlirpHandle
   })
 

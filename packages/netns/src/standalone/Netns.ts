@@ -6,15 +6,15 @@ import { randomBytes } from "node:crypto"
 import { existsSync } from "node:fs"
 import { open } from "node:fs/promises"
 import { Context, Data, Effect, Layer, type Scope } from "effect"
-import type { CommandError, CommandFailed, CommandNotFound } from "./Errors.js"
-import { HostTools } from "./HostTools.js"
-import { type CommandResult, type RunOptions, run } from "./internal/command.js"
-import { type ScopedProcess, spawnScoped } from "./internal/process.js"
-import { releaseOnFailure } from "./internal/scope.js"
-import { enterArgv, type NamespaceTarget, type RunAs } from "./NamespaceTarget.js"
+import type { CommandError, CommandFailed, CommandNotFound } from "../Errors.js"
+import { HostTools } from "../HostTools.js"
+import { type CommandResult, type RunOptions, run } from "../internal/command.js"
+import { type ScopedProcess, spawnScoped } from "../internal/process.js"
+import { releaseOnFailure } from "../internal/scope.js"
+import { enterArgv, type NamespaceTarget, type RunAs } from "../NamespaceTarget.js"
 
-export type { CommandResult } from "./internal/command.js"
-export type { ScopedProcess } from "./internal/process.js"
+export type { CommandResult } from "../internal/command.js"
+export type { ScopedProcess } from "../internal/process.js"
 
 /** `ip netns add` or `ip netns delete` failed. */
 export class NetnsFailed extends Data.TaggedError("NetnsFailed")<{

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
-import { defaultHostTools } from "./HostTools.js"
-import { enterArgv } from "./NamespaceTarget.js"
+import { defaultHostTools } from "../HostTools.js"
+import { enterArgv } from "../NamespaceTarget.js"
+import { defaultSlirpOptions } from "../SlirpOptions.js"
 import { slirpCommand } from "./Slirp.js"
-import { defaultSlirpOptions } from "./SlirpOptions.js"
 
 const tools = defaultHostTools(0)
 

@@ -1,0 +1,68 @@
+/** Podman's HTTP failures as typed errors, from its `cause` text and the status. */
+import { Result, Schema } from "effect"
+import {
+  ImageMissing,
+  NameInUse,
+  NotFound,
+  type PodmanError,
+  type PodmanObjectKind,
+  RuntimeFailure,
+} from "../Errors.js"
+import * as R from "../Responses.js"
+
+export interface Subject {
+  readonly kind: PodmanObjectKind
+  readonly name: string
+  readonly image?: string
+}
+
+export const errorText = (body: Buffer) => {
+  const text = body.toString("utf8")
+  const decoded = Schema.decodeUnknownResult(R.ErrorBody)(safeJson(text))
+  return Result.isSuccess(decoded)
+    ? { cause: decoded.success.cause ?? "", message: decoded.success.message }
+    : { cause: "", message: text.trim() }
+}
+
+export const safeJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
+}
+
+/** Maps an HTTP failure to the typed error, from Podman's `cause` and status. */
+export const classifyFailure = (
+  operation: string,
+  status: number,
+  body: Buffer,
+  subject: Subject,
+): PodmanError => {
+  const { cause, message } = errorText(body)
+  const text = `${cause} ${message}`
+  const missing = /no such (pod|container|exec session|exec)\b/.exec(text)
+  if (missing) {
+    const kind = missing[1] === "pod" ? "pod" : missing[1] === "container" ? "container" : "exec"
+    return new NotFound({
+      kind,
+      name: kind === subject.kind ? subject.name : (nameFromMessage(message) ?? subject.name),
+    })
+  }
+  if (/image not known|no such image|failed to find image/.test(text)) {
+    if (subject.kind === "image" && operation !== "container create") {
+      return new NotFound({ kind: "image", name: subject.name })
+    }
+    return new ImageMissing({ image: subject.image ?? subject.name, hint: IMAGE_HINT })
+  }
+  if (/already exists|already in use/.test(text)) {
+    return new NameInUse({ kind: subject.kind, name: subject.name })
+  }
+  if (status === 404) return new NotFound({ kind: subject.kind, name: subject.name })
+  return new RuntimeFailure({ operation, status, podmanMessage: message || `HTTP ${status}` })
+}
+
+const nameFromMessage = (message: string) => /name or ID "?([^" ]+)"? found/.exec(message)?.[1]
+
+export const IMAGE_HINT =
+  "No registry is reachable: build it locally (podman build -t <image> <context dir>, FROM scratch or a local base) or with PodmanClient.images.build"
