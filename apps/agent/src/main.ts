@@ -1,12 +1,16 @@
 /**
  * beemesh-agent: the composition root. Reads the configuration once, then runs `doctor` or the
- * agent until SIGINT/SIGTERM. Exit codes: 0 ok, 1 failure at run time, 2 bad configuration.
+ * agent's layers (AgentLayers.ts) until SIGINT/SIGTERM. Exit codes: 0 ok, 1 failure at run time,
+ * 2 bad configuration.
  */
 import { readFile } from "node:fs/promises"
 import { userInfo } from "node:os"
-import { Cause, Effect, Exit, Logger, References } from "effect"
-import { doctor, type Environment, renderReport, startAgent } from "./Agent"
-import { AGENT_VERSION, HELP, type LogLevel, parseCommand } from "./Config"
+import { Libp2pNode } from "@beemesh/registry"
+import { ExitCode, runMain } from "@beemesh/service"
+import { Context, Effect, Layer, Logger, References } from "effect"
+import { AgentApi, agentLayer } from "./AgentLayers"
+import { AGENT_VERSION, ConfigInvalid, HELP, type LogLevel, parseCommand } from "./Config"
+import { doctor, type Environment, renderReport } from "./Doctor"
 
 const LEVELS: Record<LogLevel, "Debug" | "Info" | "Warn" | "Error"> = {
   debug: "Debug",
@@ -22,16 +26,6 @@ const environment: Environment = {
   user: userInfo().username,
 }
 
-const waitForSignal = Effect.callback<string>((resume) => {
-  const on = (signal: NodeJS.Signals) => resume(Effect.succeed(signal))
-  process.once("SIGINT", on)
-  process.once("SIGTERM", on)
-  return Effect.sync(() => {
-    process.off("SIGINT", on)
-    process.off("SIGTERM", on)
-  })
-})
-
 const program = Effect.gen(function* () {
   const command = yield* parseCommand({
     argv: process.argv.slice(2),
@@ -39,53 +33,36 @@ const program = Effect.gen(function* () {
     readFile: (path) => readFile(path, "utf8"),
     isRoot: environment.uid === 0,
     home: process.env.HOME ?? userInfo().homedir,
-  }).pipe(
-    Effect.catchTag("ConfigInvalid", (error) =>
-      Effect.sync(() => {
-        process.stderr.write(`beemesh-agent: ${error.message}\n`)
-        process.exit(2)
-      }).pipe(Effect.andThen(Effect.never)),
-    ),
-  )
+  })
   switch (command._tag) {
     case "Help":
       process.stdout.write(HELP)
-      return 0
+      return ExitCode.ok
     case "Version":
       process.stdout.write(`${AGENT_VERSION}\n`)
-      return 0
+      return ExitCode.ok
     case "Doctor": {
       const report = yield* doctor(command.config, environment)
       process.stdout.write(
         command.json ? `${JSON.stringify(report, null, 2)}\n` : `${renderReport(report)}\n`,
       )
-      return report.ok ? 0 : 1
+      return report.ok ? ExitCode.ok : ExitCode.failure
     }
-    case "Run": {
-      return yield* Effect.scoped(
-        Effect.gen(function* () {
-          const agent = yield* startAgent(command.config, environment)
-          yield* Effect.logInfo(`agent ${agent.peerId} ready at ${agent.apiUrl}`)
-          const signal = yield* waitForSignal
-          yield* Effect.logInfo(
-            `${signal}: stopping (pods keep running; a restarted agent adopts them)`,
-          )
-          return 0
-        }),
-      ).pipe(Effect.provideService(References.MinimumLogLevel, LEVELS[command.config.logLevel]))
-    }
+    case "Run":
+      return yield* Effect.gen(function* () {
+        const agent = yield* Layer.build(agentLayer(command.config, environment))
+        const { apiUrl } = Context.get(agent, AgentApi)
+        const { peerId } = Context.get(agent, Libp2pNode)
+        yield* Effect.addFinalizer(() =>
+          Effect.logInfo("stopping (pods keep running; a restarted agent adopts them)"),
+        )
+        yield* Effect.logInfo(`agent ${peerId} ready at ${apiUrl}`)
+        return yield* Effect.never
+      }).pipe(Effect.provideService(References.MinimumLogLevel, LEVELS[command.config.logLevel]))
   }
 })
 
-Effect.runPromiseExit(program.pipe(Effect.provide(Logger.layer([Logger.consoleLogFmt])))).then(
-  (exit) => {
-    if (Exit.isSuccess(exit)) {
-      process.exit(exit.value)
-    }
-    const failure = exit.cause.reasons.find((reason) => reason._tag === "Fail")
-    process.stderr.write(
-      `beemesh-agent: ${failure?._tag === "Fail" ? (failure.error as Error).message : Cause.pretty(exit.cause)}\n`,
-    )
-    process.exit(1)
-  },
-)
+runMain(program.pipe(Effect.provide(Logger.layer([Logger.consoleLogFmt]))), {
+  name: "beemesh-agent",
+  exitCode: (error) => (error instanceof ConfigInvalid ? ExitCode.usage : ExitCode.failure),
+})

@@ -1,7 +1,7 @@
+import { PrometheusText } from "@beemesh/service"
 import { Effect, Exit, Scope } from "effect"
 import { describe, expect, it } from "vitest"
 import { makeHealthApp, type Readiness, runHealthcheck, serveHealth } from "./HealthServer"
-import { CONTENT_TYPE } from "./PrometheusText"
 
 const probe = (readiness: Readiness) => ({ readiness: () => readiness, metrics: () => "m 1\n" })
 
@@ -23,7 +23,7 @@ describe("health app", () => {
 
   it("serves metrics as Prometheus text", async () => {
     const res = await makeHealthApp(probe({ ready: true, reasons: [] })).request("/metrics")
-    expect(res.headers.get("content-type")).toBe(CONTENT_TYPE)
+    expect(res.headers.get("content-type")).toBe(PrometheusText.CONTENT_TYPE)
     expect(await res.text()).toBe("m 1\n")
   })
 })

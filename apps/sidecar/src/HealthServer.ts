@@ -2,11 +2,9 @@
  * The sidecar's own HTTP endpoint (127.0.0.1 by default, inside the pod): liveness, readiness
  * (usable as a Podman healthcheck through the `healthcheck` command) and Prometheus metrics.
  */
-import type { AddressInfo } from "node:net"
-import { serve } from "@hono/node-server"
+import { PrometheusText, serveHttp } from "@beemesh/service"
 import { Data, Effect } from "effect"
 import { Hono } from "hono"
-import { CONTENT_TYPE } from "./PrometheusText"
 
 export interface Readiness {
   readonly ready: boolean
@@ -26,7 +24,9 @@ export const makeHealthApp = (probe: HealthProbe) =>
       const r = probe.readiness()
       return c.json({ ready: r.ready, reasons: r.reasons }, r.ready ? 200 : 503)
     })
-    .get("/metrics", (c) => c.body(probe.metrics(), 200, { "content-type": CONTENT_TYPE }))
+    .get("/metrics", (c) =>
+      c.body(probe.metrics(), 200, { "content-type": PrometheusText.CONTENT_TYPE }),
+    )
 
 export class HealthListenFailed extends Data.TaggedError("HealthListenFailed")<{
   readonly host: string
@@ -45,25 +45,9 @@ export const serveHealth = Effect.fn("HealthServer.serve")(function* (
   host: string,
   port: number,
 ) {
-  const app = makeHealthApp(probe)
-  const server = yield* Effect.acquireRelease(
-    Effect.callback<ReturnType<typeof serve>, HealthListenFailed>((resume) => {
-      const s = serve({ fetch: app.fetch, hostname: host, port })
-      const onError = (cause: unknown) =>
-        resume(Effect.fail(new HealthListenFailed({ host, port, cause })))
-      s.once("error", onError)
-      s.once("listening", () => {
-        s.off("error", onError)
-        resume(Effect.succeed(s))
-      })
-    }),
-    (s) =>
-      Effect.callback<void>((resume) => {
-        s.close(() => resume(Effect.void))
-        ;(s as { closeAllConnections?: () => void }).closeAllConnections?.()
-      }),
+  return yield* serveHttp(makeHealthApp(probe), { host, port }).pipe(
+    Effect.mapError((error) => new HealthListenFailed({ host, port, cause: error.cause })),
   )
-  return (server.address() as AddressInfo).port
 })
 
 /**

@@ -17,9 +17,9 @@ import { Duration, Effect, Exit, Fiber, Layer, Scope } from "effect"
 import { AgentClient } from "./AgentClient"
 import { AgentResolverLayer } from "./AgentResolver"
 import { type HealthListenFailed, serveHealth } from "./HealthServer"
-import { renderMetrics } from "./PrometheusText"
 import { Registrar } from "./Registrar"
 import { SidecarConfig, type SidecarSettings } from "./SidecarConfig"
+import { renderMetrics } from "./SidecarMetrics"
 import { SidecarNode } from "./SidecarNode"
 
 /** Time budgets of a shutdown that must end within 2 s in total. */

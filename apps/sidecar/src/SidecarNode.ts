@@ -3,14 +3,10 @@
  * Yamux, listening on the pod's container port and announcing the host address + published port
  * the agent gave it. Started when the layer is built, stopped when its scope closes.
  */
-import { readFile } from "node:fs/promises"
-import { noise } from "@chainsafe/libp2p-noise"
-import { yamux } from "@chainsafe/libp2p-yamux"
-import { generateKeyPair, privateKeyFromProtobuf } from "@libp2p/crypto/keys"
+import { loadKey, type NodeStartFailed, type P2pNodeOptions, startP2pNode } from "@beemesh/p2p"
+import { generateKeyPair } from "@libp2p/crypto/keys"
 import type { Libp2p, PrivateKey } from "@libp2p/interface"
-import { tcp } from "@libp2p/tcp"
-import { Context, Data, Duration, Effect, Layer } from "effect"
-import { createLibp2p } from "libp2p"
+import { Context, Data, Effect, Layer } from "effect"
 import { SidecarConfig } from "./SidecarConfig"
 
 export class IdentityKeyUnusable extends Data.TaggedError("IdentityKeyUnusable")<{
@@ -22,24 +18,17 @@ export class IdentityKeyUnusable extends Data.TaggedError("IdentityKeyUnusable")
   }
 }
 
-export class NodeStartFailed extends Data.TaggedError("NodeStartFailed")<{
-  readonly listen: ReadonlyArray<string>
-  readonly cause: unknown
-}> {
-  override get message(): string {
-    const reason = this.cause instanceof Error ? this.cause.message : String(this.cause)
-    return `the sidecar's libp2p node could not start listening on ${this.listen.join(", ")}: ${reason}`
-  }
-}
-
 export interface SidecarNodeOptions {
   readonly listenHost: string
   readonly listenPort: number
   readonly announce: ReadonlyArray<string>
   readonly identityKeyFile: string | undefined
   /** Extra libp2p settings the proxy asks for (yamux stream limits, connection manager). */
-  readonly yamux?: Parameters<typeof yamux>[0]
-  readonly connectionManager?: Record<string, number>
+  readonly yamux?: P2pNodeOptions["yamux"]
+  readonly connectionManager?: Pick<
+    P2pNodeOptions,
+    "inboundConnectionThreshold" | "maxIncomingPendingConnections"
+  >
 }
 
 export interface SidecarNodeShape {
@@ -55,40 +44,23 @@ export const loadIdentity = (
 ): Effect.Effect<PrivateKey, IdentityKeyUnusable> =>
   path === undefined
     ? Effect.promise(() => generateKeyPair("Ed25519"))
-    : Effect.tryPromise({
-        try: async () => privateKeyFromProtobuf(new Uint8Array(await readFile(path))),
-        catch: (cause) =>
-          new IdentityKeyUnusable({
-            path,
-            reason: cause instanceof Error ? cause.message : String(cause),
-          }),
-      })
+    : loadKey(path).pipe(
+        Effect.mapError((error) => new IdentityKeyUnusable({ path, reason: error.reason })),
+      )
 
 export class SidecarNode extends Context.Service<SidecarNode, SidecarNodeShape>()(
   "@beemesh/sidecar/SidecarNode",
 ) {
   static readonly make = Effect.fn("SidecarNode.make")(function* (options: SidecarNodeOptions) {
     const privateKey = yield* loadIdentity(options.identityKeyFile)
-    const listen = [`/ip4/${options.listenHost}/tcp/${options.listenPort}`]
-    const node = yield* Effect.acquireRelease(
-      Effect.tryPromise({
-        try: () =>
-          createLibp2p({
-            privateKey,
-            addresses: { listen, announce: [...options.announce] },
-            transports: [tcp()],
-            connectionEncrypters: [noise()],
-            streamMuxers: [yamux(options.yamux)],
-            ...(options.connectionManager === undefined
-              ? {}
-              : { connectionManager: options.connectionManager }),
-          }),
-        catch: (cause) => new NodeStartFailed({ listen, cause }),
-      }),
+    const { node } = yield* startP2pNode(privateKey, {
+      listen: [`/ip4/${options.listenHost}/tcp/${options.listenPort}`],
+      announce: options.announce,
+      ...(options.yamux === undefined ? {} : { yamux: options.yamux }),
+      ...options.connectionManager,
       // libp2p's stop waits for connections to close; bound it so shutdown stays quick.
-      (node) =>
-        Effect.promise(async () => node.stop()).pipe(Effect.timeoutOption(Duration.millis(500))),
-    )
+      stopTimeoutMs: 500,
+    })
     return {
       node,
       peerId: node.peerId.toString(),

@@ -6,10 +6,11 @@
  *   node sidecar.mjs healthcheck  ask the running sidecar's /readyz (exit 0 when ready)
  */
 import { proxyNodeFlags } from "@beemesh/proxy"
-import { Cause, Deferred, Effect, Exit } from "effect"
+import { ExitCode, runMain } from "@beemesh/service"
+import { Deferred, Effect } from "effect"
 import { runHealthcheck } from "./HealthServer"
 import { Registrar } from "./Registrar"
-import { decodeSettings } from "./SidecarConfig"
+import { decodeSettings, SidecarConfigInvalid } from "./SidecarConfig"
 import { sidecarLayer } from "./SidecarLayers"
 
 /** After a signal the process exits by this deadline even if a release step hangs. */
@@ -34,37 +35,13 @@ const program = Effect.gen(function* () {
   return yield* Effect.fail(refusal)
 })
 
-const run = () => {
-  const fiber = Effect.runFork(program)
-  let signalled = false
-  const stop = (signal: string) => {
-    if (signalled) return
-    signalled = true
-    process.stderr.write(`sidecar: ${signal}, shutting down\n`)
-    setTimeout(() => {
-      process.stderr.write(`sidecar: shutdown did not finish within ${HARD_EXIT_MS} ms, exiting\n`)
-      process.exit(1)
-    }, HARD_EXIT_MS).unref()
-    fiber.interruptUnsafe()
-  }
-  process.on("SIGTERM", () => stop("SIGTERM"))
-  process.on("SIGINT", () => stop("SIGINT"))
-  fiber.addObserver((exit) => {
-    if (Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause)) process.exit(0)
-    const error = Cause.findErrorOption(exit.cause)
-    const text =
-      error._tag === "Some" && error.value instanceof Error
-        ? error.value.message
-        : Cause.pretty(exit.cause)
-    process.stderr.write(`sidecar: ${text}\n`)
-    // 2 = bad configuration, 1 = anything else that stopped the sidecar.
-    process.exit(
-      error._tag === "Some" && (error.value as { _tag?: string })._tag === "SidecarConfigInvalid"
-        ? 2
-        : 1,
-    )
+const run = () =>
+  runMain(program, {
+    name: "sidecar",
+    exitCode: (error) =>
+      error instanceof SidecarConfigInvalid ? ExitCode.usage : ExitCode.failure,
+    hardExitMs: HARD_EXIT_MS,
   })
-}
 
 const healthcheck = async () => {
   const host = process.env.BEEMESH_HEALTH_HOST ?? "127.0.0.1"

@@ -1,5 +1,9 @@
 import { Data } from "effect"
 
+// The node's own failures come from @beemesh/p2p, which assembles it; re-exported so that the
+// registry's users meet every error of its node here.
+export { DialFailed, KeyFileError, NodeStartFailed } from "@beemesh/p2p"
+
 /** A namespace, service or manifest name that is not a DNS-1123 label (or subdomain). */
 export class InvalidName extends Data.TaggedError("InvalidName")<{
   readonly field: string
@@ -38,36 +42,6 @@ export class RecordTooLarge extends Data.TaggedError("RecordTooLarge")<{
 }> {
   override get message() {
     return `signed record is ${this.bytes} bytes, more than the limit of ${this.limit}; register fewer multiaddrs or ports`
-  }
-}
-
-/** The node's identity key file cannot be read, created or is readable by others. */
-export class KeyFileError extends Data.TaggedError("KeyFileError")<{
-  readonly path: string
-  readonly reason: string
-}> {
-  override get message() {
-    return `libp2p key file ${this.path}: ${this.reason}`
-  }
-}
-
-/** libp2p failed to start (bad listen address, port in use …). */
-export class NodeStartFailed extends Data.TaggedError("NodeStartFailed")<{
-  readonly listen: ReadonlyArray<string>
-  readonly cause: unknown
-}> {
-  override get message() {
-    return `libp2p node failed to start on ${this.listen.join(", ")}: ${String(this.cause)}`
-  }
-}
-
-/** Dialling a peer failed or timed out. */
-export class DialFailed extends Data.TaggedError("DialFailed")<{
-  readonly address: string
-  readonly cause: unknown
-}> {
-  override get message() {
-    return `could not dial ${this.address}: ${String(this.cause)}`
   }
 }
 

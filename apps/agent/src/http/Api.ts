@@ -17,11 +17,11 @@
 import { Cause, Effect, Exit, Schema } from "effect"
 import { Hono } from "hono"
 import { bodyLimit } from "hono/body-limit"
-import type { ContentfulStatusCode } from "hono/utils/http-status"
 import type { ServiceDirectory } from "../Directory"
 import { defaultManifestOptions, type ManifestOptions, parseManifests } from "../Manifest"
 import { constantTimeEqual, type PodIdentity, verifyPodToken } from "../Tokens"
 import type { WorkloadManager } from "../Workloads"
+import { ApiError, httpStatusOf } from "./ErrorStatus"
 
 /** Manifests kept in the DHT (newest version wins), readable from every agent of the mesh. */
 export interface ManifestStore {
@@ -65,28 +65,6 @@ export interface ApiOptions {
   readonly runExit?: <A, E>(effect: Effect.Effect<A, E>) => Promise<Exit.Exit<A, E>>
 }
 
-/** A failure with a tag, a message and the status it answers with. */
-class ApiError extends Error {
-  constructor(
-    readonly status: ContentfulStatusCode,
-    readonly tag: string,
-    message: string,
-  ) {
-    super(message)
-  }
-}
-
-const STATUS_OF_TAG: Record<string, ContentfulStatusCode> = {
-  ManifestInvalid: 400,
-  WorkloadNotFound: 404,
-  DirectoryUnavailable: 503,
-  ManifestNotFound: 404,
-  InvalidName: 400,
-  RecordTooLarge: 413,
-  PublishRejected: 503,
-  DhtOperationFailed: 503,
-}
-
 /** Turns an effect's exit into its value; a typed failure becomes an ApiError, a defect a 500. */
 const settle = <A, E extends { readonly _tag: string; readonly message: string }>(
   exit: Exit.Exit<A, E>,
@@ -94,10 +72,7 @@ const settle = <A, E extends { readonly _tag: string; readonly message: string }
   if (Exit.isSuccess(exit)) return exit.value
   const failure = exit.cause.reasons.find((reason) => reason._tag === "Fail")
   if (failure?._tag === "Fail") {
-    const error: { readonly _tag: string; readonly message: string; readonly fault?: unknown } =
-      failure.error
-    const status = error.fault === "client" ? 422 : (STATUS_OF_TAG[error._tag] ?? 500)
-    throw new ApiError(status, error._tag, error.message)
+    throw new ApiError(httpStatusOf(failure.error), failure.error._tag, failure.error.message)
   }
   throw new ApiError(500, "InternalError", Cause.pretty(exit.cause))
 }
@@ -205,10 +180,9 @@ export const makeApi = (options: ApiOptions) => {
       })
       const body = await run(
         Schema.decodeUnknownEffect(RegistrationBody)(raw).pipe(
-          Effect.mapError((error) => ({
-            _tag: "ManifestInvalid",
-            message: `registration: ${error.message}`,
-          })),
+          Effect.mapError(
+            (error) => new ApiError(400, "ManifestInvalid", `registration: ${error.message}`),
+          ),
         ),
       )
       if (

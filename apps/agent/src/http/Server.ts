@@ -1,5 +1,5 @@
-import type { AddressInfo } from "node:net"
-import { serve } from "@hono/node-server"
+/** The HTTP API on its configured address, as a scoped resource (see @beemesh/service). */
+import { serveHttp } from "@beemesh/service"
 import { Data, Effect } from "effect"
 import type { Hono } from "hono"
 
@@ -19,22 +19,7 @@ export const serveApi = Effect.fn("Server.serve")(function* (
   host: string,
   port: number,
 ) {
-  const server = yield* Effect.acquireRelease(
-    Effect.callback<ReturnType<typeof serve>, ApiListenFailed>((resume) => {
-      const s = serve({ fetch: app.fetch, hostname: host, port })
-      const onError = (cause: Error) =>
-        resume(Effect.fail(new ApiListenFailed({ host, port, reason: cause.message })))
-      s.once("error", onError)
-      s.once("listening", () => {
-        s.off("error", onError)
-        resume(Effect.succeed(s))
-      })
-    }),
-    (s) =>
-      Effect.callback<void>((resume) => {
-        s.close(() => resume(Effect.void))
-        ;(s as { closeAllConnections?: () => void }).closeAllConnections?.()
-      }),
+  return yield* serveHttp(app, { host, port }).pipe(
+    Effect.mapError((error) => new ApiListenFailed({ host, port, reason: error.reason })),
   )
-  return (server.address() as AddressInfo).port
 })

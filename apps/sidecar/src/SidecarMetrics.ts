@@ -1,7 +1,9 @@
 /**
- * Renders the sidecar's counters in the Prometheus text exposition format (version 0.0.4).
+ * The sidecar's counters as Prometheus metric families, written by @beemesh/service's
+ * PrometheusText (text exposition format 0.0.4).
  */
 import type { DirectionSnapshot, ProxyMetricsSnapshot } from "@beemesh/proxy"
+import { PrometheusText } from "@beemesh/service"
 import type { RegistrationStatus } from "./Registrar"
 
 export interface SidecarCounters {
@@ -11,26 +13,16 @@ export interface SidecarCounters {
   readonly connections: number
 }
 
-export const CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-
-interface Family {
-  readonly name: string
-  readonly help: string
-  readonly type: "counter" | "gauge"
-  readonly samples: ReadonlyArray<
-    readonly [labels: Readonly<Record<string, string>>, value: number]
-  >
-}
-
 const directions = ["inbound", "outbound"] as const
 
 const perDirection = (
   proxy: ProxyMetricsSnapshot,
   pick: (d: DirectionSnapshot) => number,
-): Family["samples"] => directions.map((d) => [{ direction: d }, pick(proxy[d])] as const)
+): PrometheusText.Family["samples"] =>
+  directions.map((d) => [{ direction: d }, pick(proxy[d])] as const)
 
 export const renderMetrics = (c: SidecarCounters): string => {
-  const families: ReadonlyArray<Family> = [
+  const families: ReadonlyArray<PrometheusText.Family> = [
     {
       name: "beemesh_sidecar_proxy_bytes_total",
       help: "Bytes carried by the proxy; flow=received is from libp2p streams, flow=sent is to them.",
@@ -95,24 +87,5 @@ export const renderMetrics = (c: SidecarCounters): string => {
       samples: [[{}, c.registration.failures]],
     },
   ]
-  return `${families.map(renderFamily).join("\n")}\n`
-}
-
-const renderFamily = (f: Family): string =>
-  [
-    `# HELP ${f.name} ${f.help}`,
-    `# TYPE ${f.name} ${f.type}`,
-    ...f.samples.map(([labels, value]) => `${f.name}${renderLabels(labels)} ${value}`),
-  ].join("\n")
-
-const renderLabels = (labels: Readonly<Record<string, string>>): string => {
-  const entries = Object.entries(labels)
-  if (entries.length === 0) return ""
-  const body = entries
-    .map(
-      ([k, v]) =>
-        `${k}="${v.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n")}"`,
-    )
-    .join(",")
-  return `{${body}}`
+  return PrometheusText.renderFamilies(families)
 }

@@ -3,10 +3,18 @@ import { dirname } from "node:path"
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from "@libp2p/crypto/keys"
 import type { PrivateKey } from "@libp2p/interface"
 import { Effect } from "effect"
-import { KeyFileError } from "../Errors"
+import { KeyFileError } from "./Errors"
 
 const errorCode = (error: unknown) =>
   typeof error === "object" && error !== null && "code" in error ? String(error.code) : undefined
+
+const decodeKey = (path: string, bytes: Uint8Array): PrivateKey => {
+  try {
+    return privateKeyFromProtobuf(bytes)
+  } catch (error) {
+    throw new KeyFileError({ path, reason: `does not hold a libp2p private key: ${String(error)}` })
+  }
+}
 
 const readKey = async (path: string): Promise<PrivateKey> => {
   const info = await stat(path)
@@ -17,12 +25,7 @@ const readKey = async (path: string): Promise<PrivateKey> => {
       reason: `is accessible by group or others (mode ${(info.mode & 0o777).toString(8)}); run chmod 600 ${path}`,
     })
   }
-  const bytes = await readFile(path)
-  try {
-    return privateKeyFromProtobuf(bytes)
-  } catch (error) {
-    throw new KeyFileError({ path, reason: `does not hold a libp2p private key: ${String(error)}` })
-  }
+  return decodeKey(path, await readFile(path))
 }
 
 const createKey = async (path: string): Promise<PrivateKey> => {
@@ -48,6 +51,11 @@ const loadOrCreate = async (path: string): Promise<PrivateKey> => {
   }
 }
 
+const asKeyFileError = (path: string) => (error: unknown) =>
+  error instanceof KeyFileError
+    ? error
+    : new KeyFileError({ path, reason: error instanceof Error ? error.message : String(error) })
+
 /**
  * The node's persistent identity: read from `path` (protobuf-encoded libp2p private key), or
  * created there as a new Ed25519 key with mode 0600. A key file readable by others is refused.
@@ -55,6 +63,15 @@ const loadOrCreate = async (path: string): Promise<PrivateKey> => {
 export const loadOrCreateKey = (path: string): Effect.Effect<PrivateKey, KeyFileError> =>
   Effect.tryPromise({
     try: () => loadOrCreate(path),
-    catch: (error) =>
-      error instanceof KeyFileError ? error : new KeyFileError({ path, reason: String(error) }),
+    catch: asKeyFileError(path),
+  })
+
+/**
+ * A key another process wrote for this one (a sidecar's workload identity, mounted by the agent):
+ * read as it is, never created, whatever its mode.
+ */
+export const loadKey = (path: string): Effect.Effect<PrivateKey, KeyFileError> =>
+  Effect.tryPromise({
+    try: async () => decodeKey(path, new Uint8Array(await readFile(path))),
+    catch: asKeyFileError(path),
   })

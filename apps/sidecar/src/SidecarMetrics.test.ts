@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { renderMetrics } from "./PrometheusText"
+import { renderMetrics } from "./SidecarMetrics"
 
 const direction = (n: number) => ({
   bytesIn: n,

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
-import { loadOrCreateKey } from "./keyFile"
+import { loadKey, loadOrCreateKey } from "./KeyFile"
 
 const dirs: string[] = []
 const tempDir = async () => {
@@ -37,6 +37,27 @@ describe("key file", () => {
     const path = join(await tempDir(), "node.key")
     await writeFile(path, "garbage", { mode: 0o600 })
     const error = await Effect.runPromise(Effect.flip(loadOrCreateKey(path)))
+    expect(error.message).toContain("does not hold a libp2p private key")
+  })
+})
+
+describe("a key handed over by another process", () => {
+  it("is read whatever its mode, and never created", async () => {
+    const dir = await tempDir()
+    const path = join(dir, "workload.key")
+    const key = await Effect.runPromise(loadOrCreateKey(path))
+    await chmod(path, 0o644)
+    expect((await Effect.runPromise(loadKey(path))).equals(key)).toBe(true)
+    const missing = await Effect.runPromise(Effect.flip(loadKey(join(dir, "absent.key"))))
+    expect(missing._tag).toBe("KeyFileError")
+    expect(missing.message).toContain("absent.key")
+    expect(missing.message).toContain("ENOENT")
+  })
+
+  it("is refused when the file holds no key", async () => {
+    const path = join(await tempDir(), "garbage.key")
+    await writeFile(path, "garbage")
+    const error = await Effect.runPromise(Effect.flip(loadKey(path)))
     expect(error.message).toContain("does not hold a libp2p private key")
   })
 })

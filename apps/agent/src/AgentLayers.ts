@@ -1,0 +1,228 @@
+/**
+ * The agent's parts as Layers over its settings. `agentLayer` stacks them so that they start in
+ * the order network validation → data directory and secrets → libp2p node → registry and service
+ * directory, Podman → deployer (sweep, adoption, reconcile) → HTTP API, and stop in the reverse
+ * order: API off, reconcile stopped, Podman client and embedded service, registry, node.
+ * Pods keep running when the agent stops: a restarted agent adopts them.
+ */
+import { mkdir } from "node:fs/promises"
+import { join } from "node:path"
+import {
+  gatewayAddress,
+  netnsLayer,
+  type PreflightReport,
+  preflightReportJson,
+} from "@beemesh/netns"
+import { PodmanClient } from "@beemesh/podman"
+import { Libp2pNode, type ManifestRecord, Registry } from "@beemesh/registry"
+import { Context, Effect, Layer } from "effect"
+import { renderAgentMetrics } from "./AgentMetrics"
+import type { AgentConfig } from "./Config"
+import { deployerLayer } from "./Deployer"
+import { ServiceDirectory } from "./Directory"
+import { check, type Environment, ValidationFailed } from "./Doctor"
+import { makeApi } from "./http/Api"
+import { serveApi } from "./http/Server"
+import { registryDirectoryLayer } from "./RegistryDirectory"
+import { loadOrCreateSecret } from "./Tokens"
+import { WorkloadManager } from "./Workloads"
+
+/** The configuration and process environment main.ts read once. */
+export class AgentSettings extends Context.Service<
+  AgentSettings,
+  { readonly config: AgentConfig; readonly environment: Environment }
+>()("@beemesh/agent/AgentSettings") {
+  static readonly layer = (config: AgentConfig, environment: Environment) =>
+    Layer.succeed(AgentSettings, { config, environment })
+}
+
+/** The network validation report the agent started with (served on /health). */
+export class NetworkReport extends Context.Service<NetworkReport, PreflightReport>()(
+  "@beemesh/agent/NetworkReport",
+) {}
+
+export interface Secrets {
+  readonly operatorToken: string
+  readonly operatorTokenFile: string
+  /** Signs the pods' tokens. */
+  readonly podTokenKey: string
+}
+
+/** The operator token and the pod-token key, kept in the data directory. */
+export class AgentSecrets extends Context.Service<AgentSecrets, Secrets>()(
+  "@beemesh/agent/AgentSecrets",
+) {}
+
+export interface ApiAddress {
+  readonly apiUrl: string
+}
+
+/** Where the HTTP API listens once it is up. */
+export class AgentApi extends Context.Service<AgentApi, ApiAddress>()("@beemesh/agent/AgentApi") {}
+
+/** The host checks; a failed one stops the start here, before anything is created. */
+export const ValidationLayer = Layer.effect(
+  NetworkReport,
+  Effect.gen(function* () {
+    const { config, environment } = yield* AgentSettings
+    const report = yield* check(config, environment)
+    if (!report.ok) return yield* new ValidationFailed({ report })
+    yield* Effect.logInfo("network validation passed")
+    return report
+  }),
+)
+
+export const SecretsLayer = Layer.effect(
+  AgentSecrets,
+  Effect.gen(function* () {
+    const { config } = yield* AgentSettings
+    yield* Effect.promise(() => mkdir(config.dataDir, { recursive: true, mode: 0o700 }))
+    const operatorTokenFile = join(config.dataDir, "operator-token")
+    return {
+      operatorToken: yield* loadOrCreateSecret(operatorTokenFile),
+      operatorTokenFile,
+      podTokenKey: yield* loadOrCreateSecret(join(config.dataDir, "pod-token.key")),
+    }
+  }),
+)
+
+/** The host's libp2p node, with its identity kept in the data directory. */
+export const NodeLayer = Layer.unwrap(
+  Effect.gen(function* () {
+    const { config } = yield* AgentSettings
+    return Libp2pNode.layer({
+      listen: config.listen,
+      bootstrap: config.bootstrap,
+      keyFile: join(config.dataDir, "identity.key"),
+    })
+  }),
+)
+
+/** The DHT registry and, over it, the directory the pods register their services in. */
+export const DirectoryLayer = registryDirectoryLayer().pipe(Layer.provideMerge(Registry.layer()))
+
+/** The Podman client; an embedded `podman system service` when none answers. */
+export const PodmanLayer = Layer.unwrap(
+  Effect.gen(function* () {
+    const { config, environment } = yield* AgentSettings
+    return PodmanClient.layer({
+      ...(config.podmanSocket === undefined ? {} : { socketPath: config.podmanSocket }),
+      ...(environment.containerHost === undefined
+        ? {}
+        : { containerHost: environment.containerHost }),
+      ...(environment.xdgRuntimeDir === undefined
+        ? {}
+        : { xdgRuntimeDir: environment.xdgRuntimeDir }),
+      embedded: "fallback",
+    })
+  }),
+)
+
+/** Says where the node listens and which Podman the agent uses, once both are up. */
+export const StartedLogLayer = Layer.effectDiscard(
+  Effect.gen(function* () {
+    const host = yield* Libp2pNode
+    const podman = yield* PodmanClient
+    yield* Effect.logInfo(
+      `libp2p node ${host.peerId} listening on ${host.multiaddrs().map(String).join(", ")}; Podman at ${podman.socketPath}${podman.embedded ? " (embedded service)" : ""}`,
+    )
+  }),
+)
+
+/** The workload manager: its pods are owned by this node's peer id. */
+export const DeployerLayer = Layer.unwrap(
+  Effect.gen(function* () {
+    const { config, environment } = yield* AgentSettings
+    const host = yield* Libp2pNode
+    const secrets = yield* AgentSecrets
+    return deployerLayer({
+      owner: host.peerId.toString(),
+      sidecarImage: config.sidecarImage,
+      slirp: config.slirp,
+      advertiseHost: config.advertiseHost,
+      apiPort: config.apiPort,
+      podTokenKey: secrets.podTokenKey,
+      stateFile: join(config.dataDir, "workloads.json"),
+      rootless: environment.uid !== 0,
+    })
+  }),
+)
+
+const toStored = (record: ManifestRecord.ManifestRecord) => ({
+  namespace: record.namespace,
+  name: record.name,
+  publisher: record.publisher,
+  issuedAt: record.issuedAt,
+  sequence: record.sequence,
+  content: record.content,
+})
+
+/** The HTTP API over the parts above; requests run with the agent's logger. */
+export const ApiLayer = Layer.effect(
+  AgentApi,
+  Effect.gen(function* () {
+    const { config } = yield* AgentSettings
+    const report = yield* NetworkReport
+    const secrets = yield* AgentSecrets
+    const host = yield* Libp2pNode
+    const podman = yield* PodmanClient
+    const registry = yield* Registry
+    const workloads = yield* WorkloadManager
+    const directory = yield* ServiceDirectory
+    const services = yield* Effect.context<never>()
+    const gateway = gatewayAddress(config.slirp)
+    const app = makeApi({
+      manifests: {
+        put: (namespace, name, content) =>
+          registry.putManifest(namespace, name, content).pipe(Effect.map(toStored)),
+        get: (namespace, name) => registry.getManifest(namespace, name).pipe(Effect.map(toStored)),
+      },
+      runExit: (effect) => Effect.runPromiseExitWith(services)(effect),
+      addressForPods: (address) =>
+        address.replace(/^\/ip4\/127\.\d+\.\d+\.\d+\//, `/ip4/${gateway}/`),
+      workloads,
+      directory,
+      operatorToken: secrets.operatorToken,
+      podTokenKey: secrets.podTokenKey,
+      health: async () => ({
+        ok: report.ok,
+        peerId: host.peerId.toString(),
+        multiaddrs: host.multiaddrs().map(String),
+        podman: { socket: podman.socketPath, embedded: podman.embedded },
+        validation: preflightReportJson(report),
+      }),
+      metrics: () =>
+        Effect.runPromiseWith(services)(
+          workloads.list().pipe(
+            Effect.map((statuses) =>
+              renderAgentMetrics({
+                workloads: statuses,
+                dhtPeers: host.routingTableSize(),
+                residentMemoryBytes: process.memoryUsage.rss(),
+              }),
+            ),
+          ),
+        ),
+    })
+    const port = yield* serveApi(app, config.apiHost, config.apiPort)
+    const apiUrl = `http://${config.apiHost.includes(":") ? `[${config.apiHost}]` : config.apiHost}:${port}`
+    yield* Effect.logInfo(`HTTP API on ${apiUrl}; operator token in ${secrets.operatorTokenFile}`)
+    return { apiUrl }
+  }),
+)
+
+/** The whole agent for one configuration. */
+export const agentLayer = (config: AgentConfig, environment: Environment) => {
+  const base = Layer.mergeAll(AgentSettings.layer(config, environment), netnsLayer())
+  const validated = ValidationLayer.pipe(Layer.provideMerge(base))
+  const secrets = SecretsLayer.pipe(Layer.provideMerge(validated))
+  const hosts = Layer.mergeAll(
+    DirectoryLayer.pipe(Layer.provideMerge(NodeLayer)),
+    PodmanLayer,
+  ).pipe(Layer.provideMerge(secrets))
+  return ApiLayer.pipe(
+    Layer.provideMerge(DeployerLayer),
+    Layer.provideMerge(StartedLogLayer),
+    Layer.provideMerge(hosts),
+  )
+}

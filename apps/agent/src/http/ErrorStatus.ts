@@ -1,0 +1,50 @@
+/**
+ * The HTTP status of every failure the API can meet, decided here at the adapter by the error's
+ * class: the agent's own errors and the registry's say nothing about HTTP.
+ */
+import {
+  DhtOperationFailed,
+  InvalidName,
+  ManifestNotFound,
+  PublishRejected,
+  RecordTooLarge,
+} from "@beemesh/registry"
+import type { ContentfulStatusCode } from "hono/utils/http-status"
+import { DirectoryUnavailable } from "../Directory"
+import { ManifestInvalid } from "../Manifest"
+import { DeployFailed, WorkloadNotFound } from "../Workloads"
+
+/** A failure the adapter itself raises (bad token, bad body …), with its status. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: ContentfulStatusCode,
+    readonly tag: string,
+    message: string,
+  ) {
+    super(message)
+  }
+  get _tag(): string {
+    return this.tag
+  }
+}
+
+type ErrorClass = abstract new (...args: never) => object
+
+const STATUS: ReadonlyArray<readonly [ErrorClass, ContentfulStatusCode]> = [
+  [ManifestInvalid, 400],
+  [InvalidName, 400],
+  [WorkloadNotFound, 404],
+  [ManifestNotFound, 404],
+  [RecordTooLarge, 413],
+  [DirectoryUnavailable, 503],
+  [PublishRejected, 503],
+  [DhtOperationFailed, 503],
+]
+
+/** The status to answer `error` with; 500 for anything not known to be the client's or a peer's. */
+export const httpStatusOf = (error: unknown): ContentfulStatusCode => {
+  if (error instanceof ApiError) return error.status
+  // A deployment the request made impossible (a name taken by a foreign pod …) is unprocessable.
+  if (error instanceof DeployFailed) return error.fault === "client" ? 422 : 500
+  return STATUS.find(([errorClass]) => error instanceof errorClass)?.[1] ?? 500
+}

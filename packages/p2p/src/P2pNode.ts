@@ -1,0 +1,196 @@
+/**
+ * The one way a Beemesh process assembles its libp2p node: TCP + Noise + Yamux with identify and
+ * ping, an identity, listen and announce addresses, connection-manager limits fit for many nodes
+ * on one address, a bounded dial, and bootstrap with retry. Started when acquired, stopped when its
+ * scope closes. Callers add their own services (the registry its DHT) and muxer settings (the
+ * sidecar the proxy's stream limits).
+ */
+import { noise } from "@chainsafe/libp2p-noise"
+import { type YamuxMuxerInit, yamux } from "@chainsafe/libp2p-yamux"
+import { generateKeyPair } from "@libp2p/crypto/keys"
+import { type Identify, identify } from "@libp2p/identify"
+import type { Libp2p, PeerId, PrivateKey, ServiceMap } from "@libp2p/interface"
+import { type Ping, ping } from "@libp2p/ping"
+import { tcp } from "@libp2p/tcp"
+import { type Multiaddr, multiaddr } from "@multiformats/multiaddr"
+import { Duration, Effect, type Scope } from "effect"
+import { createLibp2p, type ServiceFactoryMap } from "libp2p"
+import { DialFailed, type KeyFileError, NodeStartFailed } from "./Errors"
+import { loadOrCreateKey } from "./KeyFile"
+
+/** The services every Beemesh node runs. */
+export type BaseServices = {
+  readonly identify: Identify
+  readonly ping: Ping
+}
+
+// biome-ignore lint/complexity/noBannedTypes: "no extra services" is the empty service map.
+export type NoServices = {}
+
+export interface P2pNodeOptions<S extends ServiceMap = NoServices> {
+  /** Listen multiaddrs. Default `/ip4/127.0.0.1/tcp/0` (loopback, ephemeral port). */
+  readonly listen?: ReadonlyArray<string>
+  /** Addresses to announce instead of the listen addresses (e.g. a published port). */
+  readonly announce?: ReadonlyArray<string>
+  /** Timeout of one dial (bootstrap and `dial`). Default 5 s. */
+  readonly dialTimeoutMs?: number
+  /** Connection manager limit. Default 300. */
+  readonly maxConnections?: number
+  /**
+   * Inbound connections per second accepted from one IP. libp2p's default of 5 breaks meshes
+   * where many nodes share an address (loopback, NAT, pods behind slirp4netns). Default 1000.
+   */
+  readonly inboundConnectionThreshold?: number
+  /** Inbound connections still upgrading at once (default in libp2p: 10). Default 256. */
+  readonly maxIncomingPendingConnections?: number
+  /** Yamux settings, e.g. the proxy's stream limits. Default: yamux's own. */
+  readonly yamux?: YamuxMuxerInit
+  /** Services beside identify and ping (which they may use), e.g. `{ dht: kadDHT(…) }`. */
+  readonly services?: Omit<ServiceFactoryMap<S & BaseServices>, keyof BaseServices>
+  /** Multiaddrs (with `/p2p/<id>`) dialled at start; unreachable ones are logged, not fatal. */
+  readonly bootstrap?: ReadonlyArray<string>
+  /**
+   * While the node has no connection at all, bootstrap peers are re-dialled this often, so a
+   * host that starts before its peers still joins. Default 5 s.
+   */
+  readonly bootstrapRetryMs?: number
+  /** Runs after each bootstrap round that left the node connected (e.g. a DHT join). */
+  readonly onBootstrapped?: (node: Libp2p<S & BaseServices>) => Effect.Effect<void>
+  /**
+   * Bound on stopping the node: libp2p's stop waits for every connection to close. Default: no
+   * bound.
+   */
+  readonly stopTimeoutMs?: number
+}
+
+/**
+ * Identity: an explicit private key, else a key file (created with mode 0600 when missing, refused
+ * when readable by others), else a fresh ephemeral Ed25519 identity.
+ */
+export interface P2pIdentity {
+  readonly privateKey?: PrivateKey
+  readonly keyFile?: string
+}
+
+export interface P2pNode<S extends ServiceMap = NoServices> {
+  /** The running libp2p node: register protocol handlers on it (e.g. the proxy's). */
+  readonly node: Libp2p<S & BaseServices>
+  readonly peerId: PeerId
+  /** The identity key, to sign records as this peer. */
+  readonly privateKey: PrivateKey
+  readonly multiaddrs: () => ReadonlyArray<Multiaddr>
+  /** Dials a peer by multiaddr, within the dial timeout. */
+  readonly dial: (address: string | Multiaddr) => Effect.Effect<PeerId, DialFailed>
+}
+
+export const DEFAULT_LISTEN = "/ip4/127.0.0.1/tcp/0"
+
+const withTimeout = (ms: number, signal?: AbortSignal) =>
+  signal === undefined
+    ? AbortSignal.timeout(ms)
+    : AbortSignal.any([signal, AbortSignal.timeout(ms)])
+
+/** The node's identity, by the precedence {@link P2pIdentity} describes. */
+export const resolveIdentity = (options: P2pIdentity): Effect.Effect<PrivateKey, KeyFileError> => {
+  if (options.privateKey !== undefined) return Effect.succeed(options.privateKey)
+  if (options.keyFile !== undefined) return loadOrCreateKey(options.keyFile)
+  return Effect.promise(() => generateKeyPair("Ed25519"))
+}
+
+const start = <S extends ServiceMap>(options: P2pNodeOptions<S>, privateKey: PrivateKey) => {
+  const listen = [...(options.listen ?? [DEFAULT_LISTEN])]
+  const services = {
+    identify: identify(),
+    ping: ping(),
+    ...options.services,
+  } as ServiceFactoryMap<S & BaseServices>
+  return Effect.tryPromise({
+    try: () =>
+      createLibp2p<S & BaseServices>({
+        privateKey,
+        addresses: {
+          listen,
+          ...(options.announce === undefined ? {} : { announce: [...options.announce] }),
+        },
+        transports: [tcp()],
+        connectionEncrypters: [noise()],
+        streamMuxers: [yamux(options.yamux)],
+        connectionManager: {
+          maxConnections: options.maxConnections ?? 300,
+          inboundConnectionThreshold: options.inboundConnectionThreshold ?? 1000,
+          maxIncomingPendingConnections: options.maxIncomingPendingConnections ?? 256,
+          dialTimeout: options.dialTimeoutMs ?? 5_000,
+        },
+        services,
+      }),
+    catch: (cause) => new NodeStartFailed({ listen, cause }),
+  })
+}
+
+const stop = (node: Libp2p, timeoutMs: number | undefined) => {
+  const stopping = Effect.promise(async () => node.stop())
+  return timeoutMs === undefined
+    ? stopping
+    : stopping.pipe(Effect.timeoutOption(Duration.millis(timeoutMs)), Effect.asVoid)
+}
+
+/** Starts a node with the identity `privateKey` in the current scope; closing the scope stops it. */
+export const startP2pNode: <S extends ServiceMap = NoServices>(
+  privateKey: PrivateKey,
+  options?: P2pNodeOptions<S>,
+) => Effect.Effect<P2pNode<S>, NodeStartFailed, Scope.Scope> = Effect.fn("P2pNode.start")(
+  function* <S extends ServiceMap = NoServices>(
+    privateKey: PrivateKey,
+    options: P2pNodeOptions<S> = {},
+  ) {
+    const node = yield* Effect.acquireRelease(start(options, privateKey), (node) =>
+      stop(node, options.stopTimeoutMs),
+    )
+    const dialTimeoutMs = options.dialTimeoutMs ?? 5_000
+    const dial = Effect.fn("P2pNode.dial")(function* (address: string | Multiaddr) {
+      const target = yield* Effect.try({
+        try: () => (typeof address === "string" ? multiaddr(address) : address),
+        catch: (cause) => new DialFailed({ address: String(address), cause }),
+      })
+      const connection = yield* Effect.tryPromise({
+        try: (signal) => node.dial(target, { signal: withTimeout(dialTimeoutMs, signal) }),
+        catch: (cause) => new DialFailed({ address: target.toString(), cause }),
+      })
+      return connection.remotePeer
+    })
+    const peers = options.bootstrap ?? []
+    const onBootstrapped = options.onBootstrapped ?? (() => Effect.void)
+    const bootstrap = Effect.gen(function* () {
+      yield* Effect.forEach(
+        peers,
+        (address) =>
+          dial(address).pipe(
+            Effect.catch((error) =>
+              Effect.logWarning(`bootstrap peer unreachable: ${error.message}`),
+            ),
+          ),
+        { concurrency: "unbounded", discard: true },
+      )
+      if (node.getConnections().length > 0) yield* onBootstrapped(node)
+    })
+    yield* bootstrap
+    if (peers.length > 0) {
+      yield* Effect.suspend(() =>
+        node.getConnections().length === 0 ? bootstrap : Effect.void,
+      ).pipe(Effect.delay(options.bootstrapRetryMs ?? 5_000), Effect.forever, Effect.forkScoped)
+    }
+    return {
+      node,
+      peerId: node.peerId,
+      privateKey,
+      multiaddrs: () => node.getMultiaddrs(),
+      dial,
+    } satisfies P2pNode<S>
+  },
+)
+
+/** Resolves the identity ({@link P2pIdentity}), then starts the node as {@link startP2pNode}. */
+export const makeP2pNode = <S extends ServiceMap = NoServices>(
+  options: P2pNodeOptions<S> & P2pIdentity = {},
+): Effect.Effect<P2pNode<S>, KeyFileError | NodeStartFailed, Scope.Scope> =>
+  resolveIdentity(options).pipe(Effect.flatMap((privateKey) => startP2pNode(privateKey, options)))

@@ -1,0 +1,3 @@
+export * from "./Errors"
+export * from "./KeyFile"
+export * from "./P2pNode"

@@ -1,0 +1,69 @@
+/**
+ * Serves a hono app (or any fetch handler) over node:http as a scoped resource: bound when
+ * acquired, closed with every open connection when its scope closes.
+ */
+import type { AddressInfo } from "node:net"
+import { type ServerType, serve } from "@hono/node-server"
+import { Data, Effect, type Scope } from "effect"
+
+export interface ServeOptions {
+  /** The address to bind: an IPv4 or IPv6 literal, or a host name. */
+  readonly host: string
+  /** The port to bind; 0 picks a free one (see the returned port). */
+  readonly port: number
+}
+
+/** What serves requests: a hono app, or anything with its `fetch`. */
+export interface FetchHandler {
+  readonly fetch: (request: Request, ...rest: ReadonlyArray<never>) => Response | Promise<Response>
+}
+
+/** The server could not bind its address (port taken, address not local, no permission …). */
+export class ListenFailed extends Data.TaggedError("ListenFailed")<{
+  readonly host: string
+  readonly port: number
+  readonly cause: unknown
+}> {
+  /** The OS's reason, e.g. `listen EADDRINUSE: address already in use 127.0.0.1:8080`. */
+  get reason(): string {
+    return this.cause instanceof Error ? this.cause.message : String(this.cause)
+  }
+  override get message(): string {
+    return `cannot listen on ${this.host}:${this.port}: ${this.reason}`
+  }
+}
+
+const listen = (handler: FetchHandler, options: ServeOptions) =>
+  Effect.callback<ServerType, ListenFailed>((resume) => {
+    const server = serve({
+      fetch: handler.fetch as (request: Request) => Response | Promise<Response>,
+      hostname: options.host,
+      port: options.port,
+    })
+    const onError = (cause: unknown) =>
+      resume(Effect.fail(new ListenFailed({ host: options.host, port: options.port, cause })))
+    server.once("error", onError)
+    server.once("listening", () => {
+      server.off("error", onError)
+      resume(Effect.succeed(server))
+    })
+  })
+
+// Keep-alive connections would hold `close` open until they idle out: end them with the server.
+const close = (server: ServerType) =>
+  Effect.callback<void>((resume) => {
+    server.close(() => resume(Effect.void))
+    ;(server as { closeAllConnections?: () => void }).closeAllConnections?.()
+  })
+
+/** Serves `handler` on host:port until the scope closes; succeeds with the bound port. */
+export const serveHttp: (
+  handler: FetchHandler,
+  options: ServeOptions,
+) => Effect.Effect<number, ListenFailed, Scope.Scope> = Effect.fn("HttpServe.serve")(function* (
+  handler: FetchHandler,
+  options: ServeOptions,
+) {
+  const server = yield* Effect.acquireRelease(listen(handler, options), close)
+  return (server.address() as AddressInfo).port
+})

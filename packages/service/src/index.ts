@@ -1,0 +1,3 @@
+export * from "./HttpServe"
+export * as PrometheusText from "./PrometheusText"
+export * from "./RunMain"
