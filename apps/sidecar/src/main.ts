@@ -5,6 +5,7 @@
  *   node sidecar.mjs              run the sidecar
  *   node sidecar.mjs healthcheck  ask the running sidecar's /readyz (exit 0 when ready)
  */
+import { SidecarPorts } from "@beemesh/contract"
 import { proxyNodeFlags } from "@beemesh/proxy"
 import { Cause, Deferred, Effect, Exit } from "effect"
 import { runHealthcheck } from "./HealthServer"
@@ -59,7 +60,8 @@ const run = () => {
     process.stderr.write(`sidecar: ${text}\n`)
     // 2 = bad configuration, 1 = anything else that stopped the sidecar.
     process.exit(
-      error._tag === "Some" && (error.value as { _tag?: string })._tag === "SidecarConfigInvalid"
+      error._tag === "Some" &&
+        (error.value as { _tag?: string })._tag === "SidecarEnvironmentInvalid"
         ? 2
         : 1,
     )
@@ -68,7 +70,7 @@ const run = () => {
 
 const healthcheck = async () => {
   const host = process.env.BEEMESH_HEALTH_HOST ?? "127.0.0.1"
-  const port = Number(process.env.BEEMESH_HEALTH_PORT ?? "8081")
+  const port = Number(process.env.BEEMESH_HEALTH_PORT ?? SidecarPorts.HEALTH_PORT)
   process.exit(await runHealthcheck(host, port))
 }
 
