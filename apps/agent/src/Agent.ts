@@ -5,6 +5,7 @@
  */
 import { mkdir } from "node:fs/promises"
 import { join } from "node:path"
+import { HostLoopback } from "@beemesh/contract"
 import {
   gatewayAddress,
   netnsLayer,
@@ -142,8 +143,7 @@ export const startAgent = (config: AgentConfig, environment: Environment) =>
         get: (namespace, name) => registry.getManifest(namespace, name).pipe(Effect.map(toStored)),
       },
       runExit: (effect) => Effect.runPromiseExitWith(services)(effect),
-      addressForPods: (address) =>
-        address.replace(/^\/ip4\/127\.\d+\.\d+\.\d+\//, `/ip4/${gateway}/`),
+      addressForPods: (address) => HostLoopback.forPods(address, gateway),
       workloads,
       directory,
       operatorToken,

@@ -14,7 +14,8 @@
  *   PUT    /v1/manifests/:namespace/:name     operator: store a (valid) manifest in the DHT
  *   GET    /v1/manifests/:namespace/:name     operator: the newest stored version, from any agent
  */
-import { Cause, Effect, Exit, Schema } from "effect"
+import { Registration, Resolution } from "@beemesh/contract"
+import { Cause, Data, Effect, Exit, Schema } from "effect"
 import { Hono } from "hono"
 import { bodyLimit } from "hono/body-limit"
 import type { ContentfulStatusCode } from "hono/utils/http-status"
@@ -78,6 +79,7 @@ class ApiError extends Error {
 
 const STATUS_OF_TAG: Record<string, ContentfulStatusCode> = {
   ManifestInvalid: 400,
+  RegistrationInvalid: 400,
   WorkloadNotFound: 404,
   DirectoryUnavailable: 503,
   ManifestNotFound: 404,
@@ -102,19 +104,14 @@ const settle = <A, E extends { readonly _tag: string; readonly message: string }
   throw new ApiError(500, "InternalError", Cause.pretty(exit.cause))
 }
 
-const RegistrationBody = Schema.Struct({
-  namespace: Schema.String,
-  workload: Schema.String,
-  pod: Schema.String,
-  peerId: Schema.String.check(Schema.isMinLength(1)),
-  multiaddrs: Schema.Array(Schema.String).check(Schema.isMaxLength(16)),
-  services: Schema.Array(
-    Schema.Struct({
-      name: Schema.String,
-      port: Schema.Number.check(Schema.isInt(), Schema.isBetween({ minimum: 1, maximum: 65535 })),
-    }),
-  ).check(Schema.isMaxLength(32)),
-})
+/** A sidecar's registration body does not match the contract (@beemesh/contract Registration). */
+export class RegistrationInvalid extends Data.TaggedError("RegistrationInvalid")<{
+  readonly reason: string
+}> {
+  override get message() {
+    return `registration: ${this.reason}`
+  }
+}
 
 const bearer = (header: string | undefined): string | undefined =>
   header?.startsWith("Bearer ") ? header.slice("Bearer ".length).trim() : undefined
@@ -204,11 +201,8 @@ export const makeApi = (options: ApiOptions) => {
         throw new ApiError(400, "BadRequest", "the body must be JSON")
       })
       const body = await run(
-        Schema.decodeUnknownEffect(RegistrationBody)(raw).pipe(
-          Effect.mapError((error) => ({
-            _tag: "ManifestInvalid",
-            message: `registration: ${error.message}`,
-          })),
+        Schema.decodeUnknownEffect(Registration.Registration)(raw).pipe(
+          Effect.mapError((error) => new RegistrationInvalid({ reason: error.message })),
         ),
       )
       if (
@@ -243,12 +237,12 @@ export const makeApi = (options: ApiOptions) => {
           services: body.services,
         }),
       )
-      return c.json(lease)
+      return c.json(lease satisfies Registration.Lease, Registration.REGISTERED)
     })
     .delete("/:pod/services", async (c) => {
       const identity = pod(c.req.header("authorization"), c.req.param("pod"))
       await run(options.directory.unregister(identity))
-      return c.body(null, 204)
+      return c.body(null, Registration.UNREGISTERED)
     })
 
   const services = new Hono().get("/:namespace/:service", async (c) => {
@@ -257,12 +251,15 @@ export const makeApi = (options: ApiOptions) => {
       options.directory.resolve(c.req.param("namespace"), c.req.param("service")),
     )
     const rewrite = who.kind === "pod" ? options.addressForPods : undefined
-    return c.json({
-      providers:
-        rewrite === undefined
-          ? providers
-          : providers.map((p) => ({ ...p, multiaddrs: p.multiaddrs.map(rewrite) })),
-    })
+    return c.json(
+      {
+        providers:
+          rewrite === undefined
+            ? providers
+            : providers.map((p) => ({ ...p, multiaddrs: p.multiaddrs.map(rewrite) })),
+      } satisfies Resolution.ResolveResponse,
+      Resolution.RESOLVED,
+    )
   })
 
   const manifests = new Hono()
