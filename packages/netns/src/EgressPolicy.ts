@@ -14,7 +14,7 @@ import { run } from "./internal/command.js"
 import { releaseOnFailure } from "./internal/scope.js"
 import { describeTarget, enterArgv, type NamespaceTarget } from "./NamespaceTarget.js"
 
-/** The sidecar's UID by default (DESIGN: only the sidecar may leave the pod). */
+/** The sidecar's UID by default: only the sidecar may open connections out of the pod. */
 export const SIDECAR_UID = 1337
 export const DEFAULT_TABLE = "beemesh_egress"
 

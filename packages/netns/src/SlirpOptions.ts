@@ -25,7 +25,8 @@ export const IPV6_DNS = "fd00::3"
 export const PORT_HANDLERS = ["rootlesskit", "slirp4netns"] as const
 
 /**
- * The options. Missing keys decode to the seed's defaults
+ * The options. Missing keys decode to the defaults, which give every pod IPv6,
+ * a way to the host's loopback (the agent) and its own private IPv4 network
  * (`enable_ipv6=true,allow_host_loopback=true,cidr=10.0.2.0/24,mtu=1500`).
  * `portHandler` is Podman's choice of port forwarder and has no slirp4netns flag.
  */
@@ -43,7 +44,7 @@ export const SlirpOptions = Schema.Struct({
 export type SlirpOptions = typeof SlirpOptions.Type
 export type SlirpOptionsInput = typeof SlirpOptions.Encoded
 
-/** The seed's options. */
+/** The options every pod gets unless configured otherwise. */
 export const defaultSlirpOptions: SlirpOptions = {
   enableIpv6: true,
   allowHostLoopback: true,
@@ -332,7 +333,7 @@ const podmanKeyOf = (name: string): Key | undefined => KEYS.find((key) => PODMAN
 /**
  * Parses Podman's slirp4netns network options: either the `--network` form
  * (`slirp4netns:enable_ipv6=true,mtu=1500`), the bare `k=v,k=v` list, or the REST API's array
- * (`network_options.slirp4netns: ["enable_ipv6=true", …]`). Missing keys take the seed's defaults.
+ * (`network_options.slirp4netns: ["enable_ipv6=true", …]`). Missing keys take the defaults.
  */
 export const parsePodmanNetworkOptions = (
   input: string | ReadonlyArray<string>,

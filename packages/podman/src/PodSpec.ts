@@ -60,7 +60,7 @@ export const PodSpec = Schema.Struct({
   /** DNS-1123 label, unique on the host. */
   name: Schema.String,
   labels: Schema.optionalKey(Schema.Record(Schema.String, Schema.String)),
-  /** slirp4netns options; missing keys (or the whole field) take the seed's defaults. */
+  /** slirp4netns options; missing keys (or the whole field) take the defaults. */
   network: SlirpOptions.pipe(Schema.withDecodingDefaultKey(Effect.succeed({}))),
   /** Host port for the sidecar's 8080; absent: a free port is allocated. */
   hostPort: Schema.optionalKey(Schema.Number),

@@ -1,5 +1,5 @@
 /**
- * The sidecar image in real Podman pods (slirp4netns, seed options), with a stand-in agent on the
+ * The sidecar image in real Podman pods (slirp4netns, default options), with a stand-in agent on the
  * host's 127.0.0.1 that the pods reach as host.containers.internal (10.0.2.2). Traffic goes only
  * to 127.0.0.1, inside the pods, and to the slirp4netns host-loopback address.
  *
