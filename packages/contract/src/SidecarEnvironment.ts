@@ -19,6 +19,9 @@ import { parsedString } from "./internal/parsedString"
 import * as PortList from "./PortList"
 import { HEALTH_PORT, PROXY_PORT } from "./SidecarPorts"
 
+/** Where a pod reaches the agent's API by default: the host's loopback, through slirp4netns. */
+export const DEFAULT_AGENT_URL = "http://host.containers.internal:8080"
+
 /** A service the app wants to reach, and the port on the pod's loopback it reaches it at. */
 export interface Upstream {
   readonly service: string
@@ -123,8 +126,8 @@ export const variables = {
     default: "",
   }),
   BEEMESH_AGENT_URL: variable("agentUrl", text(parseAgentUrl), {
-    expected: `an http(s) URL such as 'http://host.containers.internal:${PROXY_PORT}'`,
-    default: "http://host.containers.internal:8080",
+    expected: `an http(s) URL such as '${DEFAULT_AGENT_URL}'`,
+    default: DEFAULT_AGENT_URL,
   }),
   BEEMESH_POD_TOKEN: variable("podToken", text(parseToken), {
     expected: "the pod token issued by the agent (at least 16 printable characters)",
