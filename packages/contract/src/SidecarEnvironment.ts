@@ -88,9 +88,7 @@ const Upstreams = parsedString(
   (list) => PortList.format(list.map((u) => ({ name: u.service, port: u.port }))),
 )
 
-interface Variable<K extends keyof SidecarEnvironment> {
-  readonly field: K
-  readonly schema: Schema.Codec<unknown, string>
+interface VariableRules {
   readonly expected: string
   /** The string form used when the variable is not set; no default and not optional: required. */
   readonly default?: string
@@ -99,11 +97,22 @@ interface Variable<K extends keyof SidecarEnvironment> {
   readonly secret?: boolean
 }
 
-const variable = <K extends keyof SidecarEnvironment>(
-  field: K,
-  schema: Schema.Codec<never, string> | Schema.Codec<unknown, string>,
-  rest: Omit<Variable<K>, "field" | "schema">,
-): Variable<K> => ({ field, schema: schema as Schema.Codec<unknown, string>, ...rest })
+interface Variable extends VariableRules {
+  readonly field: keyof SidecarEnvironment
+  readonly decode: (raw: string) => Result.Result<unknown, Schema.SchemaError>
+  readonly encode: (value: unknown) => Result.Result<string, Schema.SchemaError>
+}
+
+const variable = <T>(
+  field: keyof SidecarEnvironment,
+  schema: Schema.Codec<T, string>,
+  rules: VariableRules,
+): Variable => ({
+  field,
+  decode: Schema.decodeUnknownResult(schema),
+  encode: Schema.encodeUnknownResult(schema),
+  ...rules,
+})
 
 /** Every variable the sidecar reads, with its rule, expected form and default. */
 export const variables = {
@@ -161,7 +170,7 @@ export const variables = {
 
 type Name = keyof typeof variables
 const names = Object.keys(variables) as ReadonlyArray<Name>
-const spec = (name: Name): Variable<keyof SidecarEnvironment> => variables[name]
+const spec = (name: Name): Variable => variables[name]
 
 type Env = Readonly<Record<string, string | undefined>>
 
@@ -185,7 +194,7 @@ export const decode = (env: Env): Result.Result<SidecarEnvironment, SidecarEnvir
         })
       continue
     }
-    const decoded = Schema.decodeUnknownResult(v.schema)(raw)
+    const decoded = v.decode(raw)
     if (Result.isSuccess(decoded))
       values[v.field] = v.secret ? Redacted.make(decoded.success as string) : decoded.success
     else
@@ -219,7 +228,7 @@ export const encode = (
     const given: unknown = input[v.field]
     if (given === undefined) continue
     const value = v.secret ? Redacted.value(given as Redacted.Redacted<string>) : given
-    const encoded = Schema.encodeUnknownResult(v.schema)(value)
+    const encoded = v.encode(value)
     if (Result.isSuccess(encoded)) env[name] = encoded.success
     else
       problems.push({
