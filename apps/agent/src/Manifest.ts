@@ -428,7 +428,13 @@ const parsePortList = (
   const parsed = PortList.parse(text)
   if (Result.isSuccess(parsed)) return parsed.success
   const problem = parsed.failure
-  return `${annotation}: ${problem.kind === "name" ? nameProblem(problem.subject) : problem.reason}`
+  const reason =
+    problem.kind === "name"
+      ? nameProblem(problem.subject)
+      : problem.kind === "entry"
+        ? `"${problem.subject}" is not name=port`
+        : problem.reason
+  return `${annotation}: ${reason}`
 }
 
 const parseServices = (

@@ -28,8 +28,8 @@ describe("PortList", () => {
   })
 
   it.each([
-    ["an entry without '='", "orders", "entry", `"orders" is not name=port: it has no '='`],
-    ["an empty entry", "orders=80,", "entry", `"" is not name=port: it has no '='`],
+    ["an entry without '='", "orders", "entry", `entry "orders" has no '='`],
+    ["an empty entry", "orders=80,", "entry", `entry "" has no '='`],
     [
       "a non-numeric port",
       "orders=http",

@@ -40,7 +40,7 @@ export const parse = (raw: string): Result.Result<ReadonlyArray<NamedPort>, Port
       return Result.fail({
         kind: "entry",
         subject: item,
-        reason: `"${item}" is not name=port: it has no '='`,
+        reason: `entry "${item}" has no '='`,
       })
     const name = item.slice(0, eq).trim()
     const nameProblem = DnsLabel.problem(name)
