@@ -71,7 +71,7 @@ beforeAll(async () => {
   configHome = await mkdtemp(join(tmpdir(), "beemesh-e2e-cli-"))
   manifests = join(configHome, "manifests")
   const apiPort = await freePort()
-  agent = await startAgent(dataDir, apiPort)
+  agent = await startAgent(dataDir, apiPort, undefined, ["--log-format", "json"])
   await mkdir(manifests)
   await writeFile(join(manifests, "orders.yaml"), ordersManifest)
   await writeFile(join(manifests, "web.json"), webManifest(apiPort))
@@ -87,6 +87,22 @@ afterAll(async () => {
   await agent?.stop()
   for (const dir of [dataDir, configHome])
     if (dir !== undefined) await rm(dir, { recursive: true, force: true })
+})
+
+describe("the agent as a host service", () => {
+  it("with --log-format json every log line is one JSON object with a level and a message", () => {
+    const lines = agent
+      .logs()
+      .split("\n")
+      .filter((line) => line.trim() !== "")
+    expect(lines.length).toBeGreaterThan(2)
+    const events = lines.map((line) => JSON.parse(line) as { message: unknown; level: unknown })
+    for (const event of events) expect(event).toMatchObject({ level: expect.any(String) })
+    expect(events.map((e) => String(e.message))).toContainEqual(
+      expect.stringContaining("HTTP API on http://127.0.0.1:"),
+    )
+    expect(agent.logs()).not.toContain("\u001b[")
+  })
 })
 
 describe("the beemesh CLI against a real agent", () => {
