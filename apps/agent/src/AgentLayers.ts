@@ -17,8 +17,9 @@ import {
 } from "@beemesh/netns"
 import { PodmanClient } from "@beemesh/podman"
 import { Libp2pNode, type ManifestRecord, Registry } from "@beemesh/registry"
+import { PrometheusText } from "@beemesh/service"
 import { Context, Effect, Layer, Stream } from "effect"
-import { renderAgentMetrics } from "./AgentMetrics"
+import { agentFamilies } from "./AgentMetrics"
 import type { AgentConfig } from "./Config"
 import { deployerLayer } from "./Deployer"
 import { ServiceDirectory } from "./Directory"
@@ -28,8 +29,11 @@ import { logsRoutes } from "./http/LogsRoutes"
 import { peersRoutes, peersView } from "./http/PeersRoutes"
 import { serveApi } from "./http/Server"
 import { servicesRoutes } from "./http/ServicesRoutes"
+import { trafficRoutes } from "./http/TrafficRoutes"
 import { registryDirectoryLayer } from "./RegistryDirectory"
+import { ServiceTraffic } from "./ServiceTraffic"
 import { loadOrCreateSecret } from "./Tokens"
+import { trafficFamilies } from "./TrafficMetrics"
 import { WorkloadManager } from "./Workloads"
 
 /** The configuration and process environment main.ts read once. */
@@ -104,7 +108,14 @@ export const NodeLayer = Layer.unwrap(
 )
 
 /** The DHT registry and, over it, the directory the pods register their services in. */
-export const DirectoryLayer = registryDirectoryLayer().pipe(Layer.provideMerge(Registry.layer()))
+export const DirectoryLayer = Layer.unwrap(
+  Effect.gen(function* () {
+    const { config } = yield* AgentSettings
+    return registryDirectoryLayer(
+      config.leaseSeconds === undefined ? {} : { leaseSeconds: config.leaseSeconds },
+    )
+  }),
+).pipe(Layer.provideMerge(Registry.layer()))
 
 /** The Podman client; an embedded `podman system service` when none answers. */
 export const PodmanLayer = Layer.unwrap(
@@ -179,7 +190,9 @@ export const ApiLayer = Layer.effect(
     const runExit = <A, E>(effect: Effect.Effect<A, E>) =>
       Effect.runPromiseExitWith(services)(effect)
     const operatorToken = secrets.operatorToken
+    const traffic = new ServiceTraffic()
     const app = makeApi({
+      traffic,
       manifests: {
         put: (namespace, name, content) =>
           registry.putManifest(namespace, name, content).pipe(Effect.map(toStored)),
@@ -199,6 +212,7 @@ export const ApiLayer = Layer.effect(
         ],
         ["/v1/peers", peersRoutes({ operatorToken, peers: () => peersView(host) })],
         ["/v1/services", servicesRoutes({ operatorToken, workloads, directory, runExit })],
+        ["/v1/traffic", trafficRoutes({ operatorToken, traffic: () => traffic.view() })],
       ],
       addressForPods: (address) => HostLoopback.forPods(address, gateway),
       workloads,
@@ -216,11 +230,14 @@ export const ApiLayer = Layer.effect(
         Effect.runPromiseWith(services)(
           workloads.list().pipe(
             Effect.map((statuses) =>
-              renderAgentMetrics({
-                workloads: statuses,
-                dhtPeers: host.routingTableSize(),
-                residentMemoryBytes: process.memoryUsage.rss(),
-              }),
+              PrometheusText.renderFamilies([
+                ...agentFamilies({
+                  workloads: statuses,
+                  dhtPeers: host.routingTableSize(),
+                  residentMemoryBytes: process.memoryUsage.rss(),
+                }),
+                ...trafficFamilies(traffic.view()),
+              ]),
             ),
           ),
         ),
