@@ -1,0 +1,199 @@
+/**
+ * Service traffic end to end: known traffic through real pods (a caller's sidecar upstream port →
+ * libp2p → the provider's sidecar → its app), then the agent's counters — collected from the
+ * sidecars with their lease renewals — match it within 1 %, on /metrics, /v1/traffic and in
+ * `beemesh top`. The agent runs with a 3 s lease, so sidecars report every second.
+ */
+import { spawnSync } from "node:child_process"
+import { randomBytes } from "node:crypto"
+import { existsSync } from "node:fs"
+import { mkdtemp, rm } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { buildDemoImages, ORDERS_IMAGE } from "../../demo/images"
+import {
+  AGENT_DIR,
+  type AgentProcess,
+  api,
+  eventually,
+  freePort,
+  requirePrerequisites,
+  runAsync,
+  startAgent,
+} from "./support"
+
+const CLI = join(AGENT_DIR, "../cli/dist/beemesh.mjs")
+const ns = `tr-${randomBytes(3).toString("hex")}`
+const CONNECTIONS = 20
+let dataDir: string
+let agent: AgentProcess
+
+const ordersManifest = `apiVersion: apps/v1
+kind: Deployment
+metadata: { name: orders, namespace: ${ns} }
+spec:
+  replicas: 1
+  selector: { matchLabels: { app: orders } }
+  template:
+    metadata: { labels: { app: orders } }
+    spec:
+      containers: [{ name: app, image: ${ORDERS_IMAGE}, ports: [{ containerPort: 80 }] }]
+`
+// A quiet caller: its app (busybox httpd) never calls out, so the only traffic to orders is the
+// test's own, sent from web's sidecar container to the upstream port its app would use.
+const webManifest = `apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+  namespace: ${ns}
+  annotations: { beemesh.io/upstreams: "orders=9001" }
+spec:
+  containers: [{ name: app, image: ${ORDERS_IMAGE} }]
+`
+
+/**
+ * N HTTP/1.0 requests of different sizes to 127.0.0.1:9001 in web's pod, one connection each;
+ * prints what the client wrote and read in total.
+ */
+const CLIENT = `
+const net = require("node:net")
+const one = (i) => new Promise((resolve, reject) => {
+  const socket = net.connect(9001, "127.0.0.1")
+  const request = "GET /cgi-bin/orders HTTP/1.0\\r\\nHost: orders\\r\\nX-Pad: " + "x".repeat(100 + 37 * i) + "\\r\\n\\r\\n"
+  let received = 0
+  socket.on("data", (d) => { received += d.length })
+  socket.on("error", reject)
+  socket.on("close", () => resolve({ sent: Buffer.byteLength(request), received }))
+  socket.setTimeout(5000, () => socket.destroy(new Error("timeout")))
+  socket.end(request)
+})
+;(async () => {
+  let sent = 0, received = 0, answered = 0
+  for (let i = 0; i < ${CONNECTIONS}; i++) {
+    const r = await one(i)
+    sent += r.sent; received += r.received; if (r.received > 0) answered++
+  }
+  process.stdout.write(JSON.stringify({ sent, received, answered }))
+})().catch((e) => { console.error(String(e)); process.exit(1) })
+`
+
+interface Series {
+  readonly namespace: string
+  readonly service: string
+  readonly caller: string
+  readonly callee: string
+  readonly reporter: string
+  readonly connections: number
+  readonly bytesSent: number
+  readonly bytesReceived: number
+  readonly errors: number
+  readonly refused: number
+}
+
+const traffic = async () =>
+  (((await api(agent, "GET", "/v1/traffic")).json?.series ?? []) as ReadonlyArray<Series>).filter(
+    (s) => s.namespace === ns,
+  )
+
+const sample = (text: string, name: string, labels: string) => {
+  const line = text.split("\n").find((l) => l.startsWith(`${name}{${labels}} `))
+  return line === undefined ? Number.NaN : Number(line.slice(line.lastIndexOf(" ") + 1))
+}
+
+const within1Percent = (actual: number, expected: number) =>
+  expect(Math.abs(actual - expected)).toBeLessThanOrEqual(expected * 0.01)
+
+beforeAll(async () => {
+  requirePrerequisites()
+  if (!existsSync(CLI)) throw new Error(`${CLI} missing (pnpm --filter @beemesh/cli build)`)
+  buildDemoImages()
+  dataDir = await mkdtemp(join(tmpdir(), "beemesh-e2e-traffic-"))
+  agent = await startAgent(dataDir, await freePort(), undefined, ["--lease-seconds", "3"])
+})
+
+afterAll(async () => {
+  for (const workload of ["web", "orders"])
+    await api(agent, "DELETE", `/v1/workloads/${ns}/${workload}`).catch(() => undefined)
+  await agent?.stop()
+  if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true })
+})
+
+describe("service traffic at the agent", () => {
+  let client: { sent: number; received: number; answered: number }
+
+  it("known traffic from web to orders through the sidecars", async () => {
+    for (const manifest of [ordersManifest, webManifest])
+      expect((await api(agent, "POST", "/v1/workloads", manifest)).status).toBe(201)
+    await eventually("orders in the registry", async () => {
+      const providers = (await api(agent, "GET", `/v1/services/${ns}/orders`)).json?.providers
+      return Array.isArray(providers) && providers.length === 1 ? true : undefined
+    })
+    const result = await runAsync("podman", [
+      "exec",
+      `bm-${ns}-web-sidecar`,
+      "/usr/local/bin/node",
+      "-e",
+      CLIENT,
+    ])
+    expect(result.stderr).toBe("")
+    client = JSON.parse(result.stdout)
+    expect(client.answered).toBe(CONNECTIONS)
+    expect(client.received).toBeGreaterThan(CONNECTIONS * 50)
+  })
+
+  it("the agent's counters match it within 1 % after a renewal, for both sides", async () => {
+    const [caller, provider] = await eventually(
+      `${CONNECTIONS} connections web→orders reported by both sidecars`,
+      async () => {
+        const series = await traffic()
+        const c = series.find((s) => s.reporter === "caller" && s.service === "orders")
+        const p = series.find((s) => s.reporter === "provider" && s.service === "orders")
+        return c?.connections === CONNECTIONS && p?.connections === CONNECTIONS
+          ? ([c, p] as const)
+          : undefined
+      },
+      20_000,
+    )
+    expect(caller).toMatchObject({ caller: "web", callee: "orders", errors: 0, refused: 0 })
+    within1Percent(caller.bytesSent, client.sent)
+    within1Percent(caller.bytesReceived, client.received)
+    expect(provider).toMatchObject({ caller: "", callee: "orders", errors: 0 })
+    within1Percent(provider.bytesReceived, client.sent)
+    within1Percent(provider.bytesSent, client.received)
+  })
+
+  it("/metrics carries them as beemesh_service_* with the setup-time histogram", async () => {
+    const response = await fetch(`${agent.url}/metrics`)
+    const text = await response.text()
+    const labels = `namespace="${ns}",service="orders",caller="web",callee="orders",reporter="caller"`
+    expect(sample(text, "beemesh_service_connections_total", labels)).toBe(CONNECTIONS)
+    within1Percent(
+      sample(text, "beemesh_service_bytes_total", `${labels},direction="sent"`),
+      client.sent,
+    )
+    within1Percent(
+      sample(text, "beemesh_service_bytes_total", `${labels},direction="received"`),
+      client.received,
+    )
+    expect(sample(text, "beemesh_service_errors_total", labels)).toBe(0)
+    expect(sample(text, "beemesh_service_refused_total", labels)).toBe(0)
+    expect(
+      sample(text, "beemesh_service_connection_setup_seconds_bucket", `${labels},le="+Inf"`),
+    ).toBe(CONNECTIONS)
+    expect(sample(text, "beemesh_service_connection_setup_seconds_count", labels)).toBe(CONNECTIONS)
+    expect(sample(text, "beemesh_service_connection_setup_seconds_sum", labels)).toBeGreaterThan(0)
+  })
+
+  it("beemesh top shows the web→orders pair", () => {
+    const result = spawnSync(
+      process.execPath,
+      [CLI, "top", "-n", ns, "--server", agent.url, "--token", agent.token],
+      { encoding: "utf8", timeout: 30_000, env: { PATH: process.env.PATH ?? "", HOME: dataDir } },
+    )
+    expect(result.stderr).toBe("")
+    expect(result.stdout).toMatch(
+      new RegExp(`^${ns}\\s+orders\\s+web\\s+orders\\s+caller\\s+${CONNECTIONS}\\s`, "m"),
+    )
+  })
+})
