@@ -19,8 +19,19 @@ export interface RegistryOptions {
   readonly recordTtlMs?: number
   /** How often live registrations are re-signed and re-published. Default a third of the TTL. */
   readonly refreshIntervalMs?: number
-  /** How long a resolve result is reused (never past a record's expiry). Default 5 s. */
+  /**
+   * How long a resolve result is reused (never past a record's expiry), counted from the end of
+   * the lookup that produced it. Default 5 s.
+   */
   readonly cacheTtlMs?: number
+  /**
+   * Once a cached answer is older than `cacheTtlMs`, keep answering at once with its unexpired
+   * records while one lookup refreshes it in the background. Default false. A lookup waits for
+   * every peer it asks, up to `queryTimeoutMs` per query, so with an unreachable peer in the
+   * routing table each lookup takes seconds; callers with short deadlines (a proxy resolving
+   * per connection) would otherwise time out on every lookup while a host is down.
+   */
+  readonly serveStale?: boolean
   /** Deadline of each DHT query (put, provide, find providers, get). Default 10 s. */
   readonly queryTimeoutMs?: number
   /** Providers fetched in parallel by one resolve. Default 8. */
@@ -125,6 +136,7 @@ const make = Effect.fn("Registry.make")(function* (options: RegistryOptions) {
   const ttlMs = options.recordTtlMs ?? 60_000
   const refreshMs = options.refreshIntervalMs ?? Math.max(500, Math.floor(ttlMs / 3))
   const cacheTtlMs = options.cacheTtlMs ?? 5_000
+  const serveStale = options.serveStale ?? false
   const queryMs = options.queryTimeoutMs ?? 10_000
   const concurrency = options.resolveConcurrency ?? 8
   const refreshConcurrency = options.refreshConcurrency ?? 8
@@ -132,6 +144,9 @@ const make = Effect.fn("Registry.make")(function* (options: RegistryOptions) {
 
   const local = new Map<string, LocalService>()
   const cache = new Map<string, CacheEntry>()
+  // Services with a background lookup under way (serveStale): one at a time per service.
+  const refreshing = new Set<string>()
+  const layerScope = yield* Effect.scope
   // Last sequence used per service, kept after a withdrawal so a re-registration beats its tombstone.
   const sequences = new Map<string, number>()
   // One publish at a time per service (its sequence numbers must go out in order); different
@@ -311,6 +326,45 @@ const make = Effect.fn("Registry.make")(function* (options: RegistryOptions) {
     ).pipe(Effect.map(({ state }) => state))
   }
 
+  /** Asks the DHT for every provider's record and caches the live ones. */
+  const lookup = (name: Names.ServiceName) =>
+    Effect.gen(function* () {
+      const startedAt = yield* Clock.currentTimeMillis
+      const providers = yield* findProviders(name)
+      if (local.has(cacheKey(name))) providers.add(self)
+      const found = yield* Effect.forEach(
+        providers,
+        (p) => fetchProviderRecord(name, p, startedAt),
+        { concurrency },
+      )
+      const records = found
+        .filter(
+          (r): r is ServiceRecord.ServiceRecord => r !== undefined && !ServiceRecord.isTombstone(r),
+        )
+        .sort((a, b) => a.provider.localeCompare(b.provider))
+      // Counted from now: a lookup that waited on an unreachable peer must not cache a stale answer.
+      const now = yield* Clock.currentTimeMillis
+      if (records.length > 0) {
+        const firstExpiry = Math.min(...records.map(ServiceRecord.expiresAt))
+        cache.set(cacheKey(name), { validUntil: Math.min(now + cacheTtlMs, firstExpiry), records })
+      } else {
+        cache.delete(cacheKey(name))
+      }
+      return records.filter((r) => ServiceRecord.expiresAt(r) > now)
+    })
+
+  const refreshInBackground = (name: Names.ServiceName) => {
+    const key = cacheKey(name)
+    if (refreshing.has(key)) return Effect.void
+    refreshing.add(key)
+    return lookup(name).pipe(
+      Effect.catch((e) => Effect.logDebug(`background resolve of ${key} failed: ${e.message}`)),
+      Effect.ensuring(Effect.sync(() => refreshing.delete(key))),
+      Effect.forkIn(layerScope),
+      Effect.asVoid,
+    )
+  }
+
   const resolve = Effect.fn("Registry.resolve")(function* (
     namespace: string,
     service: string,
@@ -319,26 +373,15 @@ const make = Effect.fn("Registry.make")(function* (options: RegistryOptions) {
     const name = yield* Names.validateServiceName(namespace, service)
     const now = yield* Clock.currentTimeMillis
     const cached = cache.get(cacheKey(name))
-    if (resolveOptions.fresh !== true && cached !== undefined && now < cached.validUntil) {
-      return cached.records.filter((r) => ServiceRecord.expiresAt(r) > now)
+    if (resolveOptions.fresh !== true && cached !== undefined) {
+      const live = cached.records.filter((r) => ServiceRecord.expiresAt(r) > now)
+      if (now < cached.validUntil) return live
+      if (serveStale && live.length > 0) {
+        yield* refreshInBackground(name)
+        return live
+      }
     }
-    const providers = yield* findProviders(name)
-    if (local.has(cacheKey(name))) providers.add(self)
-    const found = yield* Effect.forEach(providers, (p) => fetchProviderRecord(name, p, now), {
-      concurrency,
-    })
-    const records = found
-      .filter(
-        (r): r is ServiceRecord.ServiceRecord => r !== undefined && !ServiceRecord.isTombstone(r),
-      )
-      .sort((a, b) => a.provider.localeCompare(b.provider))
-    if (records.length > 0) {
-      const firstExpiry = Math.min(...records.map(ServiceRecord.expiresAt))
-      cache.set(cacheKey(name), { validUntil: Math.min(now + cacheTtlMs, firstExpiry), records })
-    } else {
-      cache.delete(cacheKey(name))
-    }
-    return records
+    return yield* lookup(name)
   })
 
   const fetchManifest = (namespace: string, name: string) =>
