@@ -87,8 +87,11 @@ export const startAgent = (config: AgentConfig, environment: Environment) =>
       bootstrap: config.bootstrap,
       keyFile: join(config.dataDir, "identity.key"),
     })
+    // Sidecars resolve per connection with a deadline of a few seconds; a lookup waits out every
+    // unreachable peer (a host just lost), so answers come from the last lookup while it refreshes.
+    const registryLayer = Registry.layer({ serveStale: true })
     const base = Layer.mergeAll(
-      registryDirectoryLayer().pipe(Layer.provideMerge(Registry.layer()), Layer.provideMerge(node)),
+      registryDirectoryLayer().pipe(Layer.provideMerge(registryLayer), Layer.provideMerge(node)),
       PodmanClient.layer({
         ...(config.podmanSocket === undefined ? {} : { socketPath: config.podmanSocket }),
         ...(environment.containerHost === undefined

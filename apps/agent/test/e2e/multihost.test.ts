@@ -5,12 +5,13 @@
  * probes from inside a host, and tcpdump on the bridge. The tests run in order (one scenario).
  */
 import { randomBytes } from "node:crypto"
+import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { buildDemoImages, ORDERS_IMAGE, WEB_IMAGE } from "../../demo/images"
 import { type SimulatedHost, SimulatedHosts } from "../support/hosts/SimulatedHosts"
 import { sweep } from "../support/hosts/Sweeper"
 import { waitFor } from "../support/hosts/wait"
-import { SIDECAR_IMAGE } from "./support"
+import { AGENT_DIR, SIDECAR_IMAGE } from "./support"
 
 const ns = `mh-${randomBytes(3).toString("hex")}`
 let cluster: SimulatedHosts
@@ -147,6 +148,8 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
+  // Kept for diagnosis: teardown removes the run directory with every log in it.
+  await cluster?.collectLogs(join(AGENT_DIR, ".reports/multihost")).catch(() => undefined)
   await cluster?.teardown()
 })
 
@@ -241,6 +244,10 @@ describe("three simulated hosts", () => {
         } else {
           failures += 1
           streak.length = 0
+          // Seen as the wait's last error if the deadline passes.
+          throw new Error(
+            `call ${Math.round(Date.now() - downAt)} ms after the cut failed in ${Math.round(result.ms)} ms (answered by ${result.answeredBy ?? "nobody"}): ${result.output.slice(-300)}`,
+          )
         }
         return streak.length >= 5 ? true : undefined
       },
@@ -249,7 +256,7 @@ describe("three simulated hosts", () => {
     )
     const failoverMs = firstOfStreak - downAt
     console.log(
-      `host loss: B cut off and killed in ${tookDownMs} ms; calls answered by C again ${failoverMs} ms after the cut (${failures} failed calls meanwhile)`,
+      `host loss: B cut off and killed in ${tookDownMs} ms; calls answered by C again ${Math.round(failoverMs)} ms after the cut (${failures} failed calls meanwhile)`,
     )
     expect(failoverMs).toBeLessThan(60_000)
   })

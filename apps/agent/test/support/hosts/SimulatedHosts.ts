@@ -8,8 +8,8 @@
  * host namespaces, which have no route anywhere else.
  */
 import { randomBytes } from "node:crypto"
-import { existsSync, mkdirSync, writeFileSync } from "node:fs"
-import { dirname, join } from "node:path"
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs"
+import { basename, dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { type Capture, startCapture } from "./Capture"
 import { PrerequisiteMissing } from "./errors"
@@ -298,6 +298,26 @@ export class SimulatedHosts {
   /** Starts a capture of every frame on the bridge. */
   capture(name = "capture"): Promise<Capture> {
     return startCapture(this.switchNetns, this.runDir, name)
+  }
+
+  /**
+   * Copies every host's agent and Podman logs, and the logs of each pod's containers, into
+   * `dir/<host>/` (for diagnosis after teardown, which removes the run directory).
+   */
+  async collectLogs(dir: string) {
+    for (const host of this.entries) {
+      const out = join(dir, host.name)
+      mkdirSync(out, { recursive: true })
+      const paths = [hostAgentPaths(host.dir).logFile, hostPodmanPaths(host.dir).logFile]
+      for (const file of paths) if (existsSync(file)) copyFileSync(file, join(out, basename(file)))
+      const podman = hostPodmanPaths(host.dir)
+      const names = await remotePodman(podman, ["ps", "-a", "--format", "{{.Names}}"], 10_000)
+      if (names.status !== 0) continue
+      for (const name of names.stdout.split("\n").filter((n) => n !== "")) {
+        const logs = await remotePodman(podman, ["logs", "-t", name], 10_000)
+        writeFileSync(join(out, `${name}.log`), logs.stdout + logs.stderr)
+      }
+    }
   }
 
   /** Removes everything: agents, pods, Podman services, namespaces, the bridge and the run dir. */
