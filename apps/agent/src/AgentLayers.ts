@@ -107,7 +107,11 @@ export const NodeLayer = Layer.unwrap(
   }),
 )
 
-/** The DHT registry and, over it, the directory the pods register their services in. */
+/**
+ * The DHT registry and, over it, the directory the pods register their services in. Sidecars
+ * resolve per connection with a deadline of a few seconds while a lookup waits out every
+ * unreachable peer (a host just lost): answers come from the last lookup while it refreshes.
+ */
 export const DirectoryLayer = Layer.unwrap(
   Effect.gen(function* () {
     const { config } = yield* AgentSettings
@@ -115,7 +119,7 @@ export const DirectoryLayer = Layer.unwrap(
       config.leaseSeconds === undefined ? {} : { leaseSeconds: config.leaseSeconds },
     )
   }),
-).pipe(Layer.provideMerge(Registry.layer()))
+).pipe(Layer.provideMerge(Registry.layer({ serveStale: true })))
 
 /** The Podman client; an embedded `podman system service` when none answers. */
 export const PodmanLayer = Layer.unwrap(
