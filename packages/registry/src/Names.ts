@@ -2,7 +2,7 @@ import { createHash } from "node:crypto"
 import { Effect, Result } from "effect"
 import { CID } from "multiformats/cid"
 import * as Digest from "multiformats/hashes/digest"
-import { InvalidName } from "./Errors"
+import { InvalidName } from "./Errors.js"
 
 /**
  * Names and DHT keys. Every name that goes into a key is a DNS-1123 label, which cannot contain
