@@ -22,9 +22,10 @@ import {
 /** What each example prints when it did its work (a new library needs a line here). */
 const EXPECTED_OUTPUT: Record<string, RegExp> = {
   "@beemesh/netns":
-    /slirp4netns --configure .*--cidr 10\.0\.2\.0\/24.*\n[\s\S]*meta skuid 1337 accept/,
+    /--cidr=10\.0\.2\.0\/24[\s\S]*host loopback: 10\.0\.2\.2[\s\S]*meta skuid \{ 1337 \} accept/,
   "@beemesh/p2p": /pong from 12D3KooW\w+ in \d+ ms/,
-  "@beemesh/podman": /pod web-1: sidecar publishes 8080, apps publish nothing/,
+  "@beemesh/podman":
+    /host\.containers\.internal:10\.0\.2\.2\n.*sidecar publishes 8080, apps publish nothing/,
   "@beemesh/proxy": /through the proxy: hello from orders/,
   "@beemesh/registry": /orders is served by orders-0 at \/ip4\/127\.0\.0\.1\/tcp\/\d+/,
   "@beemesh/service": /beemesh_example_requests_total\{path="\/metrics"\} 1/,
