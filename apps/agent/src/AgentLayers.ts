@@ -5,8 +5,10 @@
  * order: API off, reconcile stopped, Podman client and embedded service, registry, node.
  * Pods keep running when the agent stops: a restarted agent adopts them.
  */
+
 import { mkdir } from "node:fs/promises"
 import { join } from "node:path"
+import { HostLoopback } from "@beemesh/contract"
 import {
   gatewayAddress,
   netnsLayer,
@@ -178,8 +180,7 @@ export const ApiLayer = Layer.effect(
         get: (namespace, name) => registry.getManifest(namespace, name).pipe(Effect.map(toStored)),
       },
       runExit: (effect) => Effect.runPromiseExitWith(services)(effect),
-      addressForPods: (address) =>
-        address.replace(/^\/ip4\/127\.\d+\.\d+\.\d+\//, `/ip4/${gateway}/`),
+      addressForPods: (address) => HostLoopback.forPods(address, gateway),
       workloads,
       directory,
       operatorToken: secrets.operatorToken,

@@ -26,7 +26,7 @@ const refusal = async (argv: ReadonlyArray<string>, extra: Partial<ConfigSources
 }
 
 describe("parseCommand", () => {
-  it("gives the seed's defaults for run", async () => {
+  it("gives the default slirp4netns options and addresses for run", async () => {
     const command = await run(["run"])
     expect(command).toEqual({
       _tag: "Run",

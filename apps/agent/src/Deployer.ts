@@ -7,6 +7,7 @@
  */
 import { createHash } from "node:crypto"
 import { readFile, rename, writeFile } from "node:fs/promises"
+import { SidecarEnvironment, SidecarIdentity, SidecarPorts } from "@beemesh/contract"
 import { type AppliedEgress, Egress, type SlirpOptions } from "@beemesh/netns"
 import {
   adoptEnforcedPod,
@@ -21,7 +22,7 @@ import {
   SIDECAR_PORT,
   slirpProcessesFor,
 } from "@beemesh/podman"
-import { Duration, Effect, Layer, Schedule, Semaphore } from "effect"
+import { Duration, Effect, Layer, Redacted, Result, Schedule, Semaphore } from "effect"
 import { ServiceDirectory } from "./Directory"
 import { replicaNames, type Workload } from "./Manifest"
 import { issuePodToken } from "./Tokens"
@@ -51,10 +52,6 @@ export interface DeployerOptions {
   /** How often replicas are checked (default 2 s). */
   readonly reconcileIntervalMs?: number
 }
-
-/** Sidecar ports inside the pod (see the sidecar's configuration). */
-const SIDECAR_HEALTH_PORT = 8081
-const SIDECAR_UID = "1337"
 
 export const LABEL_NAMESPACE = "io.beemesh.namespace"
 export const LABEL_WORKLOAD = "io.beemesh.workload"
@@ -93,8 +90,38 @@ export const specHash = (
     .digest("hex")
     .slice(0, 16)
 
-const join = (pairs: ReadonlyArray<readonly [string, number]>) =>
-  pairs.map(([k, v]) => `${k}=${v}`).join(",")
+/** The sidecar's environment for one replica, in the contract's encoding the sidecar decodes. */
+const sidecarEnvironment = (
+  workload: Workload,
+  replica: string,
+  hostPort: number,
+  options: DeployerOptions,
+): Record<string, string> => {
+  const encoded = SidecarEnvironment.encode({
+    namespace: workload.namespace,
+    workload: workload.name,
+    pod: replica,
+    services: workload.services,
+    upstreams: workload.upstreams,
+    agentUrl: `http://host.containers.internal:${options.apiPort}`,
+    podToken: Redacted.make(
+      issuePodToken(options.podTokenKey, {
+        namespace: workload.namespace,
+        workload: workload.name,
+        pod: replica,
+      }),
+    ),
+    advertise: [`/ip4/${options.advertiseHost}/tcp/${hostPort}`],
+    listenPort: SidecarPorts.PROXY_PORT,
+    healthPort: SidecarPorts.HEALTH_PORT,
+  })
+  // Manifests and the agent's configuration are validated by the same rules before this point.
+  if (Result.isFailure(encoded))
+    throw new Error(
+      `replica ${replica}: the sidecar environment is invalid: ${encoded.failure.message}`,
+    )
+  return encoded.success
+}
 
 /** The pod spec of one replica (pure; exported for tests). */
 export const replicaPodSpec = (
@@ -108,24 +135,9 @@ export const replicaPodSpec = (
     name: "sidecar",
     role: "sidecar",
     image: options.sidecarImage,
-    user: SIDECAR_UID,
+    user: SidecarIdentity.podmanUser(SidecarIdentity.UID),
     ports: [SIDECAR_PORT],
-    env: {
-      BEEMESH_NAMESPACE: workload.namespace,
-      BEEMESH_WORKLOAD: workload.name,
-      BEEMESH_POD: replica,
-      BEEMESH_SERVICES: join(workload.services.map((s) => [s.name, s.port])),
-      BEEMESH_UPSTREAMS: join(workload.upstreams.map((u) => [u.service, u.port])),
-      BEEMESH_AGENT_URL: `http://host.containers.internal:${options.apiPort}`,
-      BEEMESH_POD_TOKEN: issuePodToken(options.podTokenKey, {
-        namespace: workload.namespace,
-        workload: workload.name,
-        pod: replica,
-      }),
-      BEEMESH_ADVERTISE: `/ip4/${options.advertiseHost}/tcp/${hostPort}`,
-      BEEMESH_LISTEN_PORT: String(SIDECAR_PORT),
-      BEEMESH_HEALTH_PORT: String(SIDECAR_HEALTH_PORT),
-    },
+    env: sidecarEnvironment(workload, replica, hostPort, options),
   }
   const apps = workload.containers.map(
     (c): ContainerSpec => ({

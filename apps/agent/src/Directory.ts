@@ -2,28 +2,19 @@
  * Service registrations from sidecars and resolution for them, as the HTTP API needs it. The
  * implementation over @beemesh/registry lives in RegistryDirectory.ts.
  */
+import type { Registration as PodApi, Resolution } from "@beemesh/contract"
 import { Context, Data, type Effect } from "effect"
 import type { PodIdentity } from "./Tokens"
 
-export interface Registration {
+/** A sidecar's registration (@beemesh/contract), once its pod token has named its pod. */
+export interface Registration
+  extends Pick<PodApi.Registration, "peerId" | "multiaddrs" | "services"> {
   readonly identity: PodIdentity
-  /** The sidecar's libp2p peer id and the addresses peers dial it at. */
-  readonly peerId: string
-  readonly multiaddrs: ReadonlyArray<string>
-  readonly services: ReadonlyArray<{ readonly name: string; readonly port: number }>
 }
 
-export interface Lease {
-  readonly ttlSeconds: number
-  readonly renewAfterSeconds: number
-}
+export type Lease = PodApi.Lease
 
-export interface Provider {
-  readonly peerId: string
-  readonly multiaddrs: ReadonlyArray<string>
-  readonly pod: string
-  readonly workload: string
-}
+export type Provider = Resolution.Provider
 
 export class DirectoryUnavailable extends Data.TaggedError("DirectoryUnavailable")<{
   readonly reason: string

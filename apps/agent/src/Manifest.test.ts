@@ -219,6 +219,21 @@ describe("parseManifests", () => {
       /must be a service name \(a DNS-1123 label\) of this namespace/,
     ],
     [
+      "an upstream listed twice (the sidecar could not read it back)",
+      deployment.replace("stock=9001,charge=9002", "stock=9001,stock=9003"),
+      /beemesh.io\/upstreams: service "stock" appears twice/,
+    ],
+    [
+      "an empty annotation entry",
+      deployment.replace("stock=9001,charge=9002", "stock=9001,"),
+      /beemesh.io\/upstreams: "" is not name=port/,
+    ],
+    [
+      "an upstream port that is not decimal",
+      deployment.replace("stock=9001", "stock=0x2329"),
+      /beemesh.io\/upstreams: entry "stock=0x2329": "0x2329" is not a port number/,
+    ],
+    [
       "a workload twice",
       `${deployment}\n---\n${deployment}`,
       /shop\/orders appears more than once/,

@@ -10,7 +10,8 @@
  *   beemesh.io/upstreams: "orders=9001,cart=9002"  service (same namespace) → local port the
  *                                                   sidecar listens on inside the pod
  */
-import { Data, Effect, Exit, Schema } from "effect"
+import { DnsLabel, PortList, type SidecarEnvironment, SidecarPorts } from "@beemesh/contract"
+import { Data, Effect, Exit, Result, Schema } from "effect"
 import { parseAllDocuments } from "yaml"
 
 export type WorkloadKind = "Pod" | "Deployment" | "StatefulSet"
@@ -34,16 +35,11 @@ export interface ContainerTemplate {
   readonly cpuLimitMillis: number | undefined
 }
 
-export interface ServicePort {
-  readonly name: string
-  readonly port: number
-}
+/** A service the workload provides: its name and the app's port inside the pod. */
+export type ServicePort = PortList.NamedPort
 
 /** A service of the workload's own namespace, offered to its apps on a local port. */
-export interface Upstream {
-  readonly service: string
-  readonly port: number
-}
+export type Upstream = SidecarEnvironment.Upstream
 
 export interface Workload {
   readonly kind: WorkloadKind
@@ -75,19 +71,14 @@ export interface ManifestOptions {
 
 /** The sidecar listens on 8080 (libp2p) and 8081 (health, metrics) inside every pod. */
 export const defaultManifestOptions: ManifestOptions = {
-  reservedPorts: [8080, 8081],
+  reservedPorts: SidecarPorts.RESERVED,
   maxReplicas: 50,
 }
 
-const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
 /** Leaves room for replica suffixes and the agent's pod-name prefix within Podman's limits. */
 const MAX_NAME_LENGTH = 40
 
-const Dns1123Label = Schema.String.check(
-  Schema.isPattern(DNS1123_LABEL, {
-    message:
-      "must be a DNS-1123 label: lower-case letters, digits and '-', starting and ending alphanumeric",
-  }),
+const Dns1123Label = DnsLabel.DnsLabel.check(
   Schema.isMaxLength(MAX_NAME_LENGTH, { message: `must be at most ${MAX_NAME_LENGTH} characters` }),
 )
 const Port = Schema.Number.check(
@@ -428,25 +419,22 @@ export const parseCpu = (
   return { value }
 }
 
-/** Splits "a=1,b=2" into pairs; returns a reason for the first malformed entry. */
-const parsePairs = (
+/** Reads a `name=port` annotation with the contract's codec (the sidecar reads it back so). */
+const parsePortList = (
   text: string,
   annotation: string,
-): ReadonlyArray<readonly [string, number]> | string => {
-  const pairs: Array<readonly [string, number]> = []
-  for (const entry of text.split(",").map((part) => part.trim())) {
-    if (entry === "") continue
-    const [key, portText, extra] = entry.split("=")
-    const port = Number(portText)
-    if (key === undefined || portText === undefined || extra !== undefined || key === "") {
-      return `${annotation}: "${entry}" is not name=port`
-    }
-    if (!Number.isInteger(port) || port < 1 || port > 65535) {
-      return `${annotation}: "${entry}" needs a port between 1 and 65535`
-    }
-    pairs.push([key, port])
-  }
-  return pairs
+  nameProblem: (name: string) => string,
+): ReadonlyArray<PortList.NamedPort> | string => {
+  const parsed = PortList.parse(text)
+  if (Result.isSuccess(parsed)) return parsed.success
+  const problem = parsed.failure
+  const reason =
+    problem.kind === "name"
+      ? nameProblem(problem.subject)
+      : problem.kind === "entry"
+        ? `"${problem.subject}" is not name=port`
+        : problem.reason
+  return `${annotation}: ${reason}`
 }
 
 const parseServices = (
@@ -458,33 +446,33 @@ const parseServices = (
     const [first] = appPorts.keys()
     return first === undefined ? [] : [{ name: workloadName, port: first }]
   }
-  const pairs = parsePairs(annotation, "beemesh.io/services")
-  if (typeof pairs === "string") return pairs
-  const services: Array<ServicePort> = []
-  for (const [name, port] of pairs) {
-    if (!DNS1123_LABEL.test(name) || name.length > MAX_NAME_LENGTH) {
-      return `beemesh.io/services: service name "${name}" must be a DNS-1123 label`
+  const services = parsePortList(
+    annotation,
+    "beemesh.io/services",
+    (name) => `service name "${name}" must be a DNS-1123 label`,
+  )
+  if (typeof services === "string") return services
+  for (const { name, port } of services) {
+    if (name.length > MAX_NAME_LENGTH) {
+      return `beemesh.io/services: service name "${name}" must be at most ${MAX_NAME_LENGTH} characters`
     }
     if (!appPorts.has(port)) {
       return `beemesh.io/services: service ${name} maps to port ${port}, which no container declares as containerPort`
     }
-    if (services.some((service) => service.name === name)) {
-      return `beemesh.io/services: service ${name} is listed twice`
-    }
-    services.push({ name, port })
   }
   return services
 }
 
 const parseUpstreams = (annotation: string | undefined): ReadonlyArray<Upstream> | string => {
   if (annotation === undefined) return []
-  const pairs = parsePairs(annotation, "beemesh.io/upstreams")
+  const pairs = parsePortList(
+    annotation,
+    "beemesh.io/upstreams",
+    (name) => `"${name}" must be a service name (a DNS-1123 label) of this namespace`,
+  )
   if (typeof pairs === "string") return pairs
   const upstreams: Array<Upstream> = []
-  for (const [service, port] of pairs) {
-    if (!DNS1123_LABEL.test(service)) {
-      return `beemesh.io/upstreams: "${service}" must be a service name (a DNS-1123 label) of this namespace`
-    }
+  for (const { name: service, port } of pairs) {
     if (upstreams.some((upstream) => upstream.port === port)) {
       return `beemesh.io/upstreams: port ${port} is used twice`
     }

@@ -1,16 +1,17 @@
 import { createServer, type Socket } from "node:net"
+import type { Registration } from "@beemesh/contract"
 import { serve } from "@hono/node-server"
 import { Effect, Redacted, Result } from "effect"
 import { Hono } from "hono"
 import { afterEach, describe, expect, it } from "vitest"
 import { closeServer, freePort } from "../test/support/net"
 import { type StandInAgent, startStandInAgent } from "../test/support/StandInAgent"
-import { AgentClient, type AgentError, isRetryable, type Registration } from "./AgentClient"
+import { AgentClient, type AgentError, isRetryable } from "./AgentClient"
 
 const TOKEN_A = "token-a-0123456789abcdef"
 const TOKEN_B = "token-b-0123456789abcdef"
 
-const registrationOf = (pod: string, namespace = "default"): Registration => ({
+const registrationOf = (pod: string, namespace = "default"): Registration.Registration => ({
   namespace,
   workload: "web",
   pod,

@@ -1,42 +1,11 @@
 /**
- * The sidecar's side of the agent's pod API (documented in the README):
- *
- *   PUT    {agent}/v1/pods/{pod}/services          register or renew → 200 {ttlSeconds, renewAfterSeconds}
- *   DELETE {agent}/v1/pods/{pod}/services          unregister        → 204
- *   GET    {agent}/v1/services/{namespace}/{name}  resolve           → 200 {providers: [...]}
- *
- * Every request carries `Authorization: Bearer <pod token>` and has a timeout.
+ * The sidecar's side of the agent's pod API (@beemesh/contract Registration and Resolution):
+ * register or renew, unregister, resolve. Every request carries `Authorization: Bearer <pod
+ * token>` and has a timeout; an answer that does not match the contract is a rejection.
  */
+import { Registration, Resolution } from "@beemesh/contract"
 import { Context, Data, Effect, Layer, Redacted, Schema } from "effect"
 import { SidecarConfig } from "./SidecarConfig"
-
-export const Registration = Schema.Struct({
-  namespace: Schema.String,
-  workload: Schema.String,
-  pod: Schema.String,
-  peerId: Schema.String,
-  multiaddrs: Schema.Array(Schema.String),
-  services: Schema.Array(Schema.Struct({ name: Schema.String, port: Schema.Number })),
-})
-export type Registration = typeof Registration.Type
-
-const PositiveSeconds = Schema.Number.check(Schema.isGreaterThan(0))
-
-export const Lease = Schema.Struct({
-  ttlSeconds: PositiveSeconds,
-  renewAfterSeconds: PositiveSeconds,
-})
-export type Lease = typeof Lease.Type
-
-export const AgentProvider = Schema.Struct({
-  peerId: Schema.String,
-  multiaddrs: Schema.Array(Schema.String),
-  pod: Schema.String,
-  workload: Schema.String,
-})
-export type AgentProvider = typeof AgentProvider.Type
-
-export const ResolveResponse = Schema.Struct({ providers: Schema.Array(AgentProvider) })
 
 /** The agent did not answer: connection refused, reset or timed out. Worth retrying. */
 export class AgentUnreachable extends Data.TaggedError("AgentUnreachable")<{
@@ -81,11 +50,15 @@ export interface AgentClientOptions {
 
 export interface AgentClientShape {
   /** Registers (or renews) the pod's services; the agent answers with the lease terms. */
-  readonly register: (registration: Registration) => Effect.Effect<Lease, AgentError>
+  readonly register: (
+    registration: Registration.Registration,
+  ) => Effect.Effect<Registration.Lease, AgentError>
   /** Withdraws the pod's services. */
   readonly unregister: () => Effect.Effect<void, AgentError>
   /** Providers of a service in this pod's namespace. */
-  readonly resolve: (service: string) => Effect.Effect<ReadonlyArray<AgentProvider>, AgentError>
+  readonly resolve: (
+    service: string,
+  ) => Effect.Effect<ReadonlyArray<Resolution.Provider>, AgentError>
 }
 
 export class AgentClient extends Context.Service<AgentClient, AgentClientShape>()(
@@ -93,7 +66,7 @@ export class AgentClient extends Context.Service<AgentClient, AgentClientShape>(
 ) {
   static readonly make = (options: AgentClientOptions): AgentClientShape => {
     const timeoutMs = options.requestTimeoutMs ?? 3000
-    const podPath = `/v1/pods/${encodeURIComponent(options.pod)}/services`
+    const podPath = Registration.path(options.pod)
 
     const request = <A>(
       method: "GET" | "PUT" | "DELETE",
@@ -137,17 +110,25 @@ export class AgentClient extends Context.Service<AgentClient, AgentClientShape>(
     }
 
     return {
-      register: Effect.fn("AgentClient.register")(function* (registration: Registration) {
-        const lease = yield* request("PUT", podPath, 200, Lease, registration)
-        return lease as Lease
+      register: Effect.fn("AgentClient.register")(function* (
+        registration: Registration.Registration,
+      ) {
+        const lease = yield* request(
+          "PUT",
+          podPath,
+          Registration.REGISTERED,
+          Registration.Lease,
+          registration,
+        )
+        return lease as Registration.Lease
       }),
       unregister: Effect.fn("AgentClient.unregister")(function* () {
-        yield* request("DELETE", podPath, 204, undefined)
+        yield* request("DELETE", podPath, Registration.UNREGISTERED, undefined)
       }),
       resolve: Effect.fn("AgentClient.resolve")(function* (service: string) {
-        const path = `/v1/services/${encodeURIComponent(options.namespace)}/${encodeURIComponent(service)}`
-        const res = yield* request("GET", path, 200, ResolveResponse)
-        return (res as typeof ResolveResponse.Type).providers
+        const path = Resolution.path(options.namespace, service)
+        const res = yield* request("GET", path, Resolution.RESOLVED, Resolution.ResolveResponse)
+        return (res as Resolution.ResolveResponse).providers
       }),
     }
   }

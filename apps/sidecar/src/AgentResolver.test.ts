@@ -1,8 +1,9 @@
+import type { Resolution } from "@beemesh/contract"
 import { generateKeyPair } from "@libp2p/crypto/keys"
 import { peerIdFromPrivateKey } from "@libp2p/peer-id"
 import { Duration, Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { type AgentClientShape, type AgentProvider, AgentUnreachable } from "./AgentClient"
+import { type AgentClientShape, AgentUnreachable } from "./AgentClient"
 import { makeAgentResolver, toProviders } from "./AgentResolver"
 
 describe("toProviders", () => {
@@ -22,27 +23,6 @@ describe("toProviders", () => {
   })
 })
 
-describe("toProviders with a host loopback", () => {
-  it("dials providers advertised on 127.0.0.0/8 at the host loopback", async () => {
-    const peer = peerIdFromPrivateKey(await generateKeyPair("Ed25519")).toString()
-    const { providers } = toProviders(
-      [
-        {
-          peerId: peer,
-          multiaddrs: ["/ip4/127.0.0.1/tcp/4001", "/ip4/192.168.1.7/tcp/4001"],
-          pod: "b-0",
-          workload: "b",
-        },
-      ],
-      "10.0.2.2",
-    )
-    expect(providers[0]?.multiaddrs.map(String)).toEqual([
-      "/ip4/10.0.2.2/tcp/4001",
-      "/ip4/192.168.1.7/tcp/4001",
-    ])
-  })
-})
-
 describe("makeAgentResolver", () => {
   const provider = async () => ({
     peerId: peerIdFromPrivateKey(await generateKeyPair("Ed25519")).toString(),
@@ -51,7 +31,7 @@ describe("makeAgentResolver", () => {
     workload: "b",
   })
 
-  const countingClient = (answers: Record<string, ReadonlyArray<AgentProvider>>) => {
+  const countingClient = (answers: Record<string, ReadonlyArray<Resolution.Provider>>) => {
     const calls: Array<string> = []
     const client: AgentClientShape = {
       register: () => Effect.die("unused"),

@@ -3,25 +3,26 @@
  * `GET /v1/services/{namespace}/{service}`, with a short cache so that a burst of connections
  * costs the agent one lookup.
  */
+import type { Resolution } from "@beemesh/contract"
 import { type Provider, ResolveFailed, Resolver } from "@beemesh/proxy"
 import { peerIdFromString } from "@libp2p/peer-id"
 import { multiaddr } from "@multiformats/multiaddr"
 import { Cache, Duration, Effect, Exit, Layer, Result } from "effect"
-import { AgentClient, type AgentClientShape, type AgentProvider } from "./AgentClient"
-import { resolveHostLoopback, rewriteLoopback } from "./HostLoopback"
-import { SidecarConfig } from "./SidecarConfig"
+import { AgentClient, type AgentClientShape } from "./AgentClient"
 
-/** Converts the agent's providers; entries that do not parse are dropped and reported. */
+/**
+ * Converts the agent's providers; entries that do not parse are dropped and reported. The agent
+ * has already given them the addresses a pod dials (its host's loopback as the pod's gateway).
+ */
 export const toProviders = (
-  providers: ReadonlyArray<AgentProvider>,
-  hostLoopback?: string,
+  providers: ReadonlyArray<Resolution.Provider>,
 ): { readonly providers: ReadonlyArray<Provider>; readonly dropped: ReadonlyArray<string> } => {
   const out: Array<Provider> = []
   const dropped: Array<string> = []
   for (const p of providers) {
     const parsed = Result.try(() => ({
       peerId: peerIdFromString(p.peerId),
-      multiaddrs: p.multiaddrs.map((m) => multiaddr(rewriteLoopback(m, hostLoopback))),
+      multiaddrs: p.multiaddrs.map((m) => multiaddr(m)),
     }))
     if (Result.isSuccess(parsed)) out.push(parsed.success)
     else dropped.push(`${p.pod} (${p.peerId}): ${String(parsed.failure)}`)
@@ -35,8 +36,6 @@ export interface AgentResolverOptions {
    * service share one lookup; empty answers and failures are not kept.
    */
   readonly cacheMs?: number
-  /** Where providers advertised on 127.0.0.0/8 are dialled (see HostLoopback). */
-  readonly hostLoopback?: string | undefined
 }
 
 export const makeAgentResolver = Effect.fn("AgentResolver.make")(function* (
@@ -58,7 +57,7 @@ export const makeAgentResolver = Effect.fn("AgentResolver.make")(function* (
   return {
     resolve: Effect.fn("AgentResolver.resolve")(function* (service: string) {
       const answer = yield* Cache.get(cache, service)
-      const { providers, dropped } = toProviders(answer, options.hostLoopback)
+      const { providers, dropped } = toProviders(answer)
       if (dropped.length > 0)
         yield* Effect.logWarning(`ignored unusable providers of ${service}: ${dropped.join("; ")}`)
       return providers
@@ -66,14 +65,9 @@ export const makeAgentResolver = Effect.fn("AgentResolver.make")(function* (
   }
 })
 
-export const AgentResolverLayer: Layer.Layer<Resolver, never, AgentClient | SidecarConfig> =
-  Layer.effect(
-    Resolver,
-    Effect.gen(function* () {
-      const config = yield* SidecarConfig
-      const hostLoopback = yield* resolveHostLoopback(config.hostLoopback)
-      if (hostLoopback !== undefined)
-        yield* Effect.logInfo(`providers on the host's loopback are dialled at ${hostLoopback}`)
-      return yield* makeAgentResolver(yield* AgentClient, { hostLoopback })
-    }),
-  )
+export const AgentResolverLayer: Layer.Layer<Resolver, never, AgentClient> = Layer.effect(
+  Resolver,
+  Effect.gen(function* () {
+    return yield* makeAgentResolver(yield* AgentClient)
+  }),
+)

@@ -1,12 +1,13 @@
+import type { Registration } from "@beemesh/contract"
 import { Deferred, Effect, Exit, Redacted, Scope } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { freePort, waitFor } from "../test/support/net"
 import { type StandInAgent, startStandInAgent } from "../test/support/StandInAgent"
-import { AgentClient, type Registration } from "./AgentClient"
+import { AgentClient } from "./AgentClient"
 import { Registrar, type RegistrarShape } from "./Registrar"
 
 const TOKEN = "token-a-0123456789abcdef"
-const registration: Registration = {
+const registration: Registration.Registration = {
   namespace: "default",
   workload: "web",
   pod: "pod-a",

@@ -3,6 +3,8 @@
  * (retrying with capped exponential backoff until the agent answers), renews before the lease
  * runs out, and unregisters when its scope closes.
  */
+
+import type { Registration } from "@beemesh/contract"
 import { Context, Deferred, Duration, Effect, Fiber, Layer, Schedule } from "effect"
 import {
   AgentClient,
@@ -10,7 +12,6 @@ import {
   type AgentError,
   type AgentRejected,
   isRetryable,
-  type Registration,
 } from "./AgentClient"
 
 export interface RegistrationStatus {
@@ -43,7 +44,7 @@ export class Registrar extends Context.Service<Registrar, RegistrarShape>()(
   /** Starts the keep-registered loop in the current scope; unregisters when the scope closes. */
   static readonly make = Effect.fn("Registrar.make")(function* (
     client: AgentClientShape,
-    registration: Registration,
+    registration: Registration.Registration,
     options: RegistrarOptions = {},
   ) {
     const backoff = Schedule.min([
@@ -118,7 +119,7 @@ export class Registrar extends Context.Service<Registrar, RegistrarShape>()(
   })
 
   static readonly layer = (
-    registration: Effect.Effect<Registration, never, never>,
+    registration: Effect.Effect<Registration.Registration, never, never>,
     options?: RegistrarOptions,
   ): Layer.Layer<Registrar, never, AgentClient> =>
     Layer.effect(

@@ -5,12 +5,13 @@
  *   node sidecar.mjs              run the sidecar
  *   node sidecar.mjs healthcheck  ask the running sidecar's /readyz (exit 0 when ready)
  */
+import { SidecarEnvironment, SidecarPorts } from "@beemesh/contract"
 import { proxyNodeFlags } from "@beemesh/proxy"
 import { ExitCode, runMain } from "@beemesh/service"
 import { Deferred, Effect } from "effect"
 import { runHealthcheck } from "./HealthServer"
 import { Registrar } from "./Registrar"
-import { decodeSettings, SidecarConfigInvalid } from "./SidecarConfig"
+import { decodeSettings } from "./SidecarConfig"
 import { sidecarLayer } from "./SidecarLayers"
 
 /** After a signal the process exits by this deadline even if a release step hangs. */
@@ -39,13 +40,15 @@ const run = () =>
   runMain(program, {
     name: "sidecar",
     exitCode: (error) =>
-      error instanceof SidecarConfigInvalid ? ExitCode.usage : ExitCode.failure,
+      error instanceof SidecarEnvironment.SidecarEnvironmentInvalid
+        ? ExitCode.usage
+        : ExitCode.failure,
     hardExitMs: HARD_EXIT_MS,
   })
 
 const healthcheck = async () => {
   const host = process.env.BEEMESH_HEALTH_HOST ?? "127.0.0.1"
-  const port = Number(process.env.BEEMESH_HEALTH_PORT ?? "8081")
+  const port = Number(process.env.BEEMESH_HEALTH_PORT ?? SidecarPorts.HEALTH_PORT)
   process.exit(await runHealthcheck(host, port))
 }
 

@@ -8,7 +8,7 @@
  */
 import { Data, Effect, Schema } from "effect"
 
-/** The sidecar's UID by default (DESIGN: only the sidecar may leave the pod). */
+/** The sidecar's UID by default: only the sidecar may open connections out of the pod. */
 export const SIDECAR_UID = 1337
 export const DEFAULT_TABLE = "beemesh_egress"
 

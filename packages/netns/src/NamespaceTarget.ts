@@ -35,7 +35,7 @@ export interface RunAs {
 
 /**
  * The argument vector that runs `argv` inside the namespace. nsenter, not `ip netns exec`:
- * the latter remounts /sys and hides the cgroup mounts (DESIGN §4).
+ * the latter remounts /sys and hides the cgroup mounts, and runc then fails.
  */
 export const enterArgv = (
   tools: HostToolsShape,

@@ -19,7 +19,7 @@ const podmanKeyOf = (name: string): Key | undefined => KEYS.find((key) => PODMAN
 /**
  * Parses Podman's slirp4netns network options: either the `--network` form
  * (`slirp4netns:enable_ipv6=true,mtu=1500`), the bare `k=v,k=v` list, or the REST API's array
- * (`network_options.slirp4netns: ["enable_ipv6=true", …]`). Missing keys take the seed's defaults.
+ * (`network_options.slirp4netns: ["enable_ipv6=true", …]`). Missing keys take the defaults.
  */
 export const parsePodmanNetworkOptions = (
   input: string | ReadonlyArray<string>,

@@ -1,5 +1,5 @@
 /**
- * Host network validation ("network validation" in the seed): is everything a pod network needs
+ * Host network validation: is everything a pod network needs
  * present and usable? A structured report for the agent's health endpoint, and `ensure` to stop
  * start-up with the first failure. Every failure is a typed error carrying a fix hint.
  */
@@ -59,7 +59,7 @@ export interface RootlessCheck {
 }
 
 export interface PreflightOptions {
-  /** The options the pods will use (default: the seed's); their features are checked. */
+  /** The options the pods will use (default: `defaultSlirpOptions`); their features are checked. */
   readonly slirpOptions?: SlirpOptions
   /** Default /dev/net/tun. */
   readonly tunDevice?: string

@@ -25,13 +25,13 @@ const successOf = <A>(parsed: Effect.Effect<A, SlirpOptionsInvalid>): A => {
 }
 
 describe("SlirpOptions defaults", () => {
-  it.effect("an empty object decodes to the seed's options", () =>
+  it.effect("an empty object decodes to the default options", () =>
     Effect.gen(function* () {
       expect(yield* decodeSlirpOptions({})).toEqual(defaultSlirpOptions)
     }),
   )
 
-  it("the seed's Podman option renders from the defaults, byte for byte", () => {
+  it("the default Podman option renders from the defaults, byte for byte", () => {
     expect(renderPodmanNetworkFlag(defaultSlirpOptions)).toBe(SEED)
     expect(renderPodmanNetworkOptions(defaultSlirpOptions)).toEqual([
       "enable_ipv6=true",
@@ -41,7 +41,7 @@ describe("SlirpOptions defaults", () => {
     ])
   })
 
-  it("an empty Podman option list means the seed's defaults", () => {
+  it("an empty Podman option list means the defaults", () => {
     expect(successOf(parsePodmanNetworkOptions([]))).toEqual(defaultSlirpOptions)
     expect(successOf(parsePodmanNetworkOptions("slirp4netns"))).toEqual(defaultSlirpOptions)
   })

@@ -26,7 +26,8 @@ export const IPV6_DNS = "fd00::3"
 export const PORT_HANDLERS = ["rootlesskit", "slirp4netns"] as const
 
 /**
- * The options. Missing keys decode to the seed's defaults
+ * The options. Missing keys decode to the defaults, which give every pod IPv6,
+ * a way to the host's loopback (the agent) and its own private IPv4 network
  * (`enable_ipv6=true,allow_host_loopback=true,cidr=10.0.2.0/24,mtu=1500`).
  * `portHandler` is Podman's choice of port forwarder and has no slirp4netns flag.
  */
@@ -44,7 +45,7 @@ export const SlirpOptions = Schema.Struct({
 export type SlirpOptions = typeof SlirpOptions.Type
 export type SlirpOptionsInput = typeof SlirpOptions.Encoded
 
-/** The seed's options. */
+/** The options every pod gets unless configured otherwise. */
 export const defaultSlirpOptions: SlirpOptions = {
   enableIpv6: true,
   allowHostLoopback: true,

@@ -1,5 +1,5 @@
 /**
- * Create + start of an isolated pod (infra + sidecar + app, slirp4netns with the seed options,
+ * Create + start of an isolated pod (infra + sidecar + app, slirp4netns with the default options,
  * sidecar port published; through the REST API) versus `podman run -d` of the same image (one
  * container, CLI), side by side in one run. Prints a table, writes bench-results/pod-startup.json.
  *   pnpm --filter @beemesh/podman bench [-- --iterations 5]
@@ -109,7 +109,7 @@ const program = Effect.gen(function* () {
   const cases = {
     "isolated pod (REST: pod + infra + sidecar + app, slirp4netns)": () => isolatedPodOnce(image),
     "podman run -d (CLI, default network)": () => podmanRunOnce(image, "default"),
-    "podman run -d (CLI, slirp4netns seed options)": () => podmanRunOnce(image, "slirp4netns"),
+    "podman run -d (CLI, slirp4netns default options)": () => podmanRunOnce(image, "slirp4netns"),
   }
   const samples: Record<string, Array<number>> = Object.fromEntries(
     Object.keys(cases).map((k) => [k, []]),

@@ -23,7 +23,7 @@ const input: PodSpecInput = {
 const spec = Schema.decodeUnknownSync(PodSpec)(input)
 
 describe("Podman requests of an isolated pod", () => {
-  it("puts the pod on slirp4netns with the seed options, the host-loopback gateway and one port", () => {
+  it("puts the pod on slirp4netns with the default options, the host-loopback gateway and one port", () => {
     const req = podCreateRequest(spec, "127.0.0.1", 18080, { l: "1" })
     expect(req.netns).toEqual({ nsmode: "slirp4netns" })
     expect(req.network_options).toEqual({

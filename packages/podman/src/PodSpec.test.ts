@@ -20,7 +20,7 @@ const failure = (input: unknown) => {
 }
 
 describe("PodSpec", () => {
-  it("fills the seed's slirp4netns options when the network is not given", () => {
+  it("fills the default slirp4netns options when the network is not given", () => {
     const r = decode(base)
     expect(r._tag).toBe("Success")
     if (r._tag === "Success") expect(r.success.network).toEqual(defaultSlirpOptions)

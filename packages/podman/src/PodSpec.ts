@@ -3,6 +3,7 @@
  * DNS-1123 names, exactly one sidecar, published ports only on the sidecar (container port 8080),
  * valid slirp4netns options.
  */
+import { DnsLabel } from "@beemesh/contract"
 import { SlirpOptions, validateSlirpOptions } from "@beemesh/netns"
 import { Effect, Result, Schema } from "effect"
 import { PodSpecInvalid } from "./Errors.js"
@@ -59,7 +60,7 @@ export const PodSpec = Schema.Struct({
   /** DNS-1123 label, unique on the host. */
   name: Schema.String,
   labels: Schema.optionalKey(Schema.Record(Schema.String, Schema.String)),
-  /** slirp4netns options; missing keys (or the whole field) take the seed's defaults. */
+  /** slirp4netns options; missing keys (or the whole field) take the defaults. */
   network: SlirpOptions.pipe(Schema.withDecodingDefaultKey(Effect.succeed({}))),
   /** Host port for the sidecar's 8080; absent: a free port is allocated. */
   hostPort: Schema.optionalKey(Schema.Number),
@@ -76,26 +77,15 @@ export const PodSpec = Schema.Struct({
 export type PodSpec = typeof PodSpec.Type
 export type PodSpecInput = typeof PodSpec.Encoded
 
-const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
-
-const dnsLabelProblem = (name: string): string | undefined => {
-  if (name.length === 0) return "empty"
-  if (name.length > 63) return `${name.length} characters; at most 63`
-  if (!DNS1123_LABEL.test(name)) {
-    return "not a DNS-1123 label (lower-case letters, digits and '-', starting and ending with a letter or digit)"
-  }
-  return undefined
-}
-
 const isPort = (n: number) => Number.isInteger(n) && n >= 1 && n <= 65535
 
 const check = (spec: PodSpec): Result.Result<PodSpec, PodSpecInvalid> => {
   const bad = (field: string, reason: string) => Result.fail(new PodSpecInvalid({ field, reason }))
-  const podProblem = dnsLabelProblem(spec.name)
+  const podProblem = DnsLabel.problem(spec.name)
   if (podProblem) return bad("name", `pod name "${spec.name}" is ${podProblem}`)
   const seen = new Set<string>()
   for (const [i, c] of spec.containers.entries()) {
-    const problem = dnsLabelProblem(c.name)
+    const problem = DnsLabel.problem(c.name)
     if (problem) return bad(`containers[${i}].name`, `container name "${c.name}" is ${problem}`)
     if (seen.has(c.name))
       return bad(`containers[${i}].name`, `container name "${c.name}" is used twice`)

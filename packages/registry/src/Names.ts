@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto"
+import { DnsLabel } from "@beemesh/contract"
 import { Effect, Result } from "effect"
 import { CID } from "multiformats/cid"
 import * as Digest from "multiformats/hashes/digest"
@@ -15,15 +16,13 @@ export const SERVICE_PREFIX = "beemesh-svc"
 /** First key segment of workload manifests. */
 export const MANIFEST_PREFIX = "beemesh-manifest"
 
-const LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
-const LABEL_RULE =
-  "must be a DNS-1123 label: 1-63 lowercase letters, digits or '-', starting and ending with a letter or digit"
+const LABEL_RULE = `must be ${DnsLabel.RULE}`
 const SUBDOMAIN_RULE =
   "must be a DNS-1123 subdomain: dot-separated DNS-1123 labels, at most 253 characters"
 
 /** The reason `value` is not a DNS-1123 label, or undefined when it is one. */
 export const labelProblem = (value: string): string | undefined =>
-  value.length > 0 && value.length <= 63 && LABEL.test(value) ? undefined : LABEL_RULE
+  DnsLabel.isDnsLabel(value) ? undefined : LABEL_RULE
 
 /** The reason `value` is not a DNS-1123 subdomain (pod and workload names), or undefined. */
 export const subdomainProblem = (value: string): string | undefined =>

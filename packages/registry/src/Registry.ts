@@ -385,7 +385,7 @@ const make = Effect.fn("Registry.make")(function* (options: RegistryOptions) {
 })
 
 /**
- * The service registry (R6): signed per-provider records on the Kad-DHT, provider records to find
+ * The service registry: signed per-provider records on the Kad-DHT, provider records to find
  * every provider, verified resolution with a short cache, and manifests with newest-wins.
  */
 export class Registry extends Context.Service<Registry, RegistryShape>()(

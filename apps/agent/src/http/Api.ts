@@ -14,6 +14,7 @@
  *   PUT    /v1/manifests/:namespace/:name     operator: store a (valid) manifest in the DHT
  *   GET    /v1/manifests/:namespace/:name     operator: the newest stored version, from any agent
  */
+import { Registration, Resolution } from "@beemesh/contract"
 import { Cause, Effect, Exit, Schema } from "effect"
 import { Hono } from "hono"
 import { bodyLimit } from "hono/body-limit"
@@ -21,7 +22,9 @@ import type { ServiceDirectory } from "../Directory"
 import { defaultManifestOptions, type ManifestOptions, parseManifests } from "../Manifest"
 import { constantTimeEqual, type PodIdentity, verifyPodToken } from "../Tokens"
 import type { WorkloadManager } from "../Workloads"
-import { ApiError, httpStatusOf } from "./ErrorStatus"
+import { ApiError, httpStatusOf, RegistrationInvalid } from "./ErrorStatus"
+
+export { RegistrationInvalid }
 
 /** Manifests kept in the DHT (newest version wins), readable from every agent of the mesh. */
 export interface ManifestStore {
@@ -76,20 +79,6 @@ const settle = <A, E extends { readonly _tag: string; readonly message: string }
   }
   throw new ApiError(500, "InternalError", Cause.pretty(exit.cause))
 }
-
-const RegistrationBody = Schema.Struct({
-  namespace: Schema.String,
-  workload: Schema.String,
-  pod: Schema.String,
-  peerId: Schema.String.check(Schema.isMinLength(1)),
-  multiaddrs: Schema.Array(Schema.String).check(Schema.isMaxLength(16)),
-  services: Schema.Array(
-    Schema.Struct({
-      name: Schema.String,
-      port: Schema.Number.check(Schema.isInt(), Schema.isBetween({ minimum: 1, maximum: 65535 })),
-    }),
-  ).check(Schema.isMaxLength(32)),
-})
 
 const bearer = (header: string | undefined): string | undefined =>
   header?.startsWith("Bearer ") ? header.slice("Bearer ".length).trim() : undefined
@@ -179,10 +168,8 @@ export const makeApi = (options: ApiOptions) => {
         throw new ApiError(400, "BadRequest", "the body must be JSON")
       })
       const body = await run(
-        Schema.decodeUnknownEffect(RegistrationBody)(raw).pipe(
-          Effect.mapError(
-            (error) => new ApiError(400, "ManifestInvalid", `registration: ${error.message}`),
-          ),
+        Schema.decodeUnknownEffect(Registration.Registration)(raw).pipe(
+          Effect.mapError((error) => new RegistrationInvalid({ reason: error.message })),
         ),
       )
       if (
@@ -217,12 +204,12 @@ export const makeApi = (options: ApiOptions) => {
           services: body.services,
         }),
       )
-      return c.json(lease)
+      return c.json(lease satisfies Registration.Lease, Registration.REGISTERED)
     })
     .delete("/:pod/services", async (c) => {
       const identity = pod(c.req.header("authorization"), c.req.param("pod"))
       await run(options.directory.unregister(identity))
-      return c.body(null, 204)
+      return c.body(null, Registration.UNREGISTERED)
     })
 
   const services = new Hono().get("/:namespace/:service", async (c) => {
@@ -231,12 +218,15 @@ export const makeApi = (options: ApiOptions) => {
       options.directory.resolve(c.req.param("namespace"), c.req.param("service")),
     )
     const rewrite = who.kind === "pod" ? options.addressForPods : undefined
-    return c.json({
-      providers:
-        rewrite === undefined
-          ? providers
-          : providers.map((p) => ({ ...p, multiaddrs: p.multiaddrs.map(rewrite) })),
-    })
+    return c.json(
+      {
+        providers:
+          rewrite === undefined
+            ? providers
+            : providers.map((p) => ({ ...p, multiaddrs: p.multiaddrs.map(rewrite) })),
+      } satisfies Resolution.ResolveResponse,
+      Resolution.RESOLVED,
+    )
   })
 
   const manifests = new Hono()

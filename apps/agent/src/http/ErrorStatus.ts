@@ -9,6 +9,7 @@ import {
   PublishRejected,
   RecordTooLarge,
 } from "@beemesh/registry"
+import { Data } from "effect"
 import type { ContentfulStatusCode } from "hono/utils/http-status"
 import { DirectoryUnavailable } from "../Directory"
 import { ManifestInvalid } from "../Manifest"
@@ -28,10 +29,20 @@ export class ApiError extends Error {
   }
 }
 
+/** A sidecar's registration body does not match the contract (@beemesh/contract Registration). */
+export class RegistrationInvalid extends Data.TaggedError("RegistrationInvalid")<{
+  readonly reason: string
+}> {
+  override get message() {
+    return `registration: ${this.reason}`
+  }
+}
+
 type ErrorClass = abstract new (...args: never) => object
 
 const STATUS: ReadonlyArray<readonly [ErrorClass, ContentfulStatusCode]> = [
   [ManifestInvalid, 400],
+  [RegistrationInvalid, 400],
   [InvalidName, 400],
   [WorkloadNotFound, 404],
   [ManifestNotFound, 404],

@@ -158,7 +158,7 @@ describe("beemesh-agent on one host", () => {
     expect(inbound[0]! + inbound[1]!).toBeGreaterThan(0)
   })
 
-  it("publishes only the sidecar's port and carries the seed's slirp4netns options", () => {
+  it("publishes only the sidecar's port and carries the default slirp4netns options", () => {
     const pod = `bm-${ns}-web`
     const infra = JSON.parse(podman("pod", "inspect", pod, "--format", "{{json .InfraConfig}}"))
     expect(Object.keys(infra.PortBindings)).toEqual(["8080/tcp"])

@@ -1,5 +1,5 @@
 /**
- * The agent rootless (R8): run by the unprivileged `beemesh-test` user (made by host-setup, with
+ * The agent rootless: run by the unprivileged `beemesh-test` user (made by host-setup, with
  * subordinate IDs), on that user's own Podman (an embedded rootless service) and storage. Pods are
  * on slirp4netns, the egress rules are applied inside the user namespace that owns each pod's
  * network namespace, and the path through the sidecars works as it does rootful.

@@ -1,5 +1,5 @@
 /**
- * The sidecar image in real Podman pods (slirp4netns, seed options), with a stand-in agent on the
+ * The sidecar image in real Podman pods (slirp4netns, default options), with a stand-in agent on the
  * host's 127.0.0.1 that the pods reach as host.containers.internal (10.0.2.2). Traffic goes only
  * to 127.0.0.1, inside the pods, and to the slirp4netns host-loopback address.
  *
@@ -93,6 +93,8 @@ const meshLayer = Layer.effect(
           tokens: { [a.name]: a.token, [b.name]: b.token },
           ttlSeconds: 3,
           renewAfterSeconds: 0.5,
+          // As the agent does: providers on the host's loopback are handed to pods at the gateway.
+          gatewayForPods: "10.0.2.2",
         }),
       ),
       (agent) => Effect.promise(() => agent.close()),
@@ -119,8 +121,8 @@ const meshLayer = Layer.effect(
               BEEMESH_POD_TOKEN: self.token,
               BEEMESH_AGENT_URL: `http://host.containers.internal:${agent.port}`,
               // As an agent announces pods on its host: the host's loopback and the published
-              // port. Other pods reach it through their host loopback (10.0.2.2), which the
-              // sidecar finds as host.containers.internal (BEEMESH_HOST_LOOPBACK=auto).
+              // port. Other pods reach it through their host loopback (10.0.2.2), the address
+              // the stand-in agent answers them with.
               BEEMESH_ADVERTISE: `/ip4/127.0.0.1/tcp/${hostPort}`,
               ...env,
             },

@@ -1,9 +1,12 @@
 /**
  * A small stand-in for the agent's pod API, started by tests on the host's 127.0.0.1 (pods reach
- * it at 10.0.2.2). It implements exactly the contract in the README and records every call.
+ * it at 10.0.2.2). It implements exactly the contract (@beemesh/contract Registration and
+ * Resolution) and records every call.
  */
 import type { AddressInfo } from "node:net"
+import { HostLoopback, Registration, Resolution } from "@beemesh/contract"
 import { serve } from "@hono/node-server"
+import { Result, Schema } from "effect"
 import { Hono } from "hono"
 
 export interface AgentEvent {
@@ -13,14 +16,7 @@ export interface AgentEvent {
   readonly detail?: unknown
 }
 
-interface Registered {
-  readonly namespace: string
-  readonly workload: string
-  readonly pod: string
-  readonly peerId: string
-  readonly multiaddrs: ReadonlyArray<string>
-  readonly services: ReadonlyArray<{ readonly name: string; readonly port: number }>
-}
+type Registered = Registration.Registration
 
 export interface StandInAgentOptions {
   /** pod name → the token that pod must present. */
@@ -28,6 +24,12 @@ export interface StandInAgentOptions {
   readonly ttlSeconds?: number
   readonly renewAfterSeconds?: number
   readonly port?: number
+  /**
+   * The gateway of the pods' network (10.0.2.2): when set, providers advertised on the host's
+   * loopback are answered at that address, as the agent answers its pods. Unset for sidecars
+   * that run as processes on the host, which dial the loopback itself.
+   */
+  readonly gatewayForPods?: string
 }
 
 export interface StandInAgent {
@@ -40,23 +42,7 @@ export interface StandInAgent {
   readonly close: () => Promise<void>
 }
 
-const isRegistration = (u: unknown): u is Registered => {
-  if (typeof u !== "object" || u === null) return false
-  const r = u as Record<string, unknown>
-  return (
-    ["namespace", "workload", "pod", "peerId"].every((k) => typeof r[k] === "string") &&
-    Array.isArray(r.multiaddrs) &&
-    r.multiaddrs.every((m) => typeof m === "string") &&
-    Array.isArray(r.services) &&
-    r.services.every(
-      (s: unknown) =>
-        typeof s === "object" &&
-        s !== null &&
-        typeof (s as { name?: unknown }).name === "string" &&
-        typeof (s as { port?: unknown }).port === "number",
-    )
-  )
-}
+const decodeRegistration = Schema.decodeUnknownResult(Registration.Registration)
 
 export const startStandInAgent = async (options: StandInAgentOptions): Promise<StandInAgent> => {
   const events: Array<AgentEvent> = []
@@ -80,9 +66,10 @@ export const startStandInAgent = async (options: StandInAgentOptions): Promise<S
       const pod = c.req.param("pod")
       if (bearerPod(c.req.header("authorization")) !== pod)
         return c.json({ error: "bad token" }, 401)
-      const body: unknown = await c.req.json().catch(() => undefined)
-      if (!isRegistration(body) || body.pod !== pod)
+      const decoded = decodeRegistration(await c.req.json().catch(() => undefined))
+      if (Result.isFailure(decoded) || decoded.success.pod !== pod)
         return c.json({ error: "bad registration" }, 400)
+      const body = decoded.success
       events.push({
         kind: registrations.has(pod) ? "renew" : "register",
         pod,
@@ -90,10 +77,13 @@ export const startStandInAgent = async (options: StandInAgentOptions): Promise<S
         detail: body,
       })
       registrations.set(pod, body)
-      return c.json({
-        ttlSeconds: options.ttlSeconds ?? 30,
-        renewAfterSeconds: options.renewAfterSeconds ?? 10,
-      })
+      return c.json(
+        {
+          ttlSeconds: options.ttlSeconds ?? 30,
+          renewAfterSeconds: options.renewAfterSeconds ?? 10,
+        } satisfies Registration.Lease,
+        Registration.REGISTERED,
+      )
     })
     .delete("/v1/pods/:pod/services", (c) => {
       const pod = c.req.param("pod")
@@ -101,22 +91,28 @@ export const startStandInAgent = async (options: StandInAgentOptions): Promise<S
         return c.json({ error: "bad token" }, 401)
       registrations.delete(pod)
       events.push({ kind: "unregister", pod, at: Date.now() })
-      return c.body(null, 204)
+      return c.body(null, Registration.UNREGISTERED)
     })
     .get("/v1/services/:namespace/:service", (c) => {
       const pod = bearerPod(c.req.header("authorization"))
       if (pod === undefined) return c.json({ error: "bad token" }, 401)
       const { namespace, service } = c.req.param()
       events.push({ kind: "resolve", pod, at: Date.now(), detail: service })
+      const gateway = options.gatewayForPods
       const providers = [...registrations.values()]
         .filter((r) => r.namespace === namespace && r.services.some((s) => s.name === service))
-        .map((r) => ({
-          peerId: r.peerId,
-          multiaddrs: r.multiaddrs,
-          pod: r.pod,
-          workload: r.workload,
-        }))
-      return c.json({ providers })
+        .map(
+          (r): Resolution.Provider => ({
+            peerId: r.peerId,
+            multiaddrs:
+              gateway === undefined
+                ? r.multiaddrs
+                : r.multiaddrs.map((m) => HostLoopback.forPods(m, gateway)),
+            pod: r.pod,
+            workload: r.workload,
+          }),
+        )
+      return c.json({ providers } satisfies Resolution.ResolveResponse, Resolution.RESOLVED)
     })
 
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {

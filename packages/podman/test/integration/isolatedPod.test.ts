@@ -1,5 +1,5 @@
 /**
- * Isolated pods on the real Podman: seed network options, the sidecar as the only published port,
+ * Isolated pods on the real Podman: default network options, the sidecar as the only published port,
  * a shared pod-local loopback, host.containers.internal reaching the host's loopback, waits.
  * Traffic goes only to 127.0.0.1, inside the pod, and to the slirp4netns host-loopback address.
  */
@@ -51,7 +51,7 @@ const nodeFetch = (url: string) => [
 
 describe("IsolatedPod on real Podman", () => {
   layer(sharedPodLayer, { excludeTestServices: true, timeout: "120 seconds" })((it) => {
-    it.effect("runs on slirp4netns with exactly the seed's options", () =>
+    it.effect("runs on slirp4netns with exactly the default options", () =>
       Effect.gen(function* () {
         const pod = yield* SharedPod
         const client = yield* PodmanClient

@@ -1,0 +1,50 @@
+/**
+ * A sidecar registers its pod's services with the agent, renews the registration before the
+ * lease runs out, and withdraws it when it stops:
+ *
+ *   PUT    {agent}/v1/pods/{pod}/services   body Registration → 200 Lease
+ *   DELETE {agent}/v1/pods/{pod}/services   no body           → 204
+ *
+ * Both carry `Authorization: Bearer <pod token>`. The limits keep one registration small: the
+ * agent turns each service into a DHT record.
+ */
+import { Schema } from "effect"
+
+export const MAX_MULTIADDRS = 16
+export const MAX_SERVICES = 32
+
+const Port = Schema.Number.check(Schema.isInt(), Schema.isBetween({ minimum: 1, maximum: 65535 }))
+
+/** One service of the pod: its name and the app's port on the pod's 127.0.0.1. */
+export const RegisteredService = Schema.Struct({ name: Schema.String, port: Port })
+export type RegisteredService = typeof RegisteredService.Type
+
+/** The body of the PUT. */
+export const Registration = Schema.Struct({
+  namespace: Schema.String,
+  workload: Schema.String,
+  pod: Schema.String,
+  /** The sidecar's libp2p peer id. */
+  peerId: Schema.String.check(Schema.isMinLength(1)),
+  /** Where other sidecars dial it (the host address and the pod's published port). */
+  multiaddrs: Schema.Array(Schema.String).check(Schema.isMaxLength(MAX_MULTIADDRS)),
+  services: Schema.Array(RegisteredService).check(Schema.isMaxLength(MAX_SERVICES)),
+})
+export type Registration = typeof Registration.Type
+
+const PositiveSeconds = Schema.Number.check(Schema.isGreaterThan(0))
+
+/** The answer to the PUT: the registration lives `ttlSeconds` unless renewed. */
+export const Lease = Schema.Struct({
+  ttlSeconds: PositiveSeconds,
+  renewAfterSeconds: PositiveSeconds,
+})
+export type Lease = typeof Lease.Type
+
+/** Path of the PUT (register or renew) and the DELETE (unregister). */
+export const path = (pod: string): string => `/v1/pods/${encodeURIComponent(pod)}/services`
+
+/** Status of a successful register or renew; its body is a Lease. */
+export const REGISTERED = 200
+/** Status of a successful unregister; it has no body. */
+export const UNREGISTERED = 204
