@@ -21,6 +21,7 @@ import {
 
 /** What each example prints when it did its work (a new library needs a line here). */
 const EXPECTED_OUTPUT: Record<string, RegExp> = {
+  "@beemesh/contract": /sidecar of web-1 listens on 8080\ncontainer user 1337\n"Web_1": .+/,
   "@beemesh/netns":
     /--cidr=10\.0\.2\.0\/24[\s\S]*host loopback: 10\.0\.2\.2[\s\S]*meta skuid \{ 1337 \} accept/,
   "@beemesh/p2p": /pong from 12D3KooW\w+ in \d+ ms/,
