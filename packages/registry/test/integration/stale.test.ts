@@ -1,7 +1,7 @@
 import { Effect, Exit, Scope } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { delayRelay, freePort } from "../support/latency"
-import { eventually, type MeshNode, startNode } from "../support/mesh"
+import { delayRelay, freePort } from "../support/latency.js"
+import { eventually, type MeshNode, startNode } from "../support/mesh.js"
 
 /**
  * A peer that goes silent (its cable pulled, not its process stopped) makes every DHT lookup wait
