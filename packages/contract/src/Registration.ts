@@ -10,7 +10,7 @@
  * MAX_REGISTRATION_BYTES.
  */
 import { Schema } from "effect"
-import { TrafficReport } from "./Traffic"
+import { TrafficReport } from "./Traffic.js"
 
 export const MAX_MULTIADDRS = 16
 export const MAX_SERVICES = 32

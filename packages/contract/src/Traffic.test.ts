@@ -1,7 +1,7 @@
 import { Result, Schema } from "effect"
 import { describe, expect, it } from "vitest"
-import * as Registration from "./Registration"
-import * as Traffic from "./Traffic"
+import * as Registration from "./Registration.js"
+import * as Traffic from "./Traffic.js"
 
 const entry: Traffic.TrafficEntry = {
   direction: "outbound",

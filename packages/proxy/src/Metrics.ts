@@ -1,5 +1,5 @@
 import { Context, Effect, Layer } from "effect"
-import { type ServiceTrafficSnapshot, TrafficTable } from "./Traffic"
+import { type ServiceTrafficSnapshot, TrafficTable } from "./Traffic.js"
 
 /** Counters for one direction. Bytes are counted at the libp2p stream. */
 export interface DirectionSnapshot {

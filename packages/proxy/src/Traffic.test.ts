@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { MAX_TRAFFIC_SERIES, SETUP_BUCKETS_SECONDS, TrafficTable } from "./Traffic"
+import { MAX_TRAFFIC_SERIES, SETUP_BUCKETS_SECONDS, TrafficTable } from "./Traffic.js"
 
 describe("TrafficTable", () => {
   it("puts a setup time in the first bucket whose bound is not below it, and beyond the last in +Inf", () => {

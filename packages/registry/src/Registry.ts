@@ -7,12 +7,12 @@ import {
   PublishRejected,
   type RecordRejected,
   type RecordTooLarge,
-} from "./Errors"
-import { drain } from "./internal/query"
-import { Libp2pNode } from "./Libp2pNode"
-import * as ManifestRecord from "./ManifestRecord"
-import * as Names from "./Names"
-import * as ServiceRecord from "./ServiceRecord"
+} from "./Errors.js"
+import { drain } from "./internal/query.js"
+import { Libp2pNode } from "./Libp2pNode.js"
+import * as ManifestRecord from "./ManifestRecord.js"
+import * as Names from "./Names.js"
+import * as ServiceRecord from "./ServiceRecord.js"
 
 export interface RegistryOptions {
   /** Lifetime of a published record; a provider that stops refreshing ages out after it. Default 60 s. */

@@ -6,8 +6,8 @@ import * as net from "node:net"
 import { it } from "@effect/vitest"
 import { Effect } from "effect"
 import { describe, expect } from "vitest"
-import type { ServiceTrafficSnapshot } from "../../src/index"
-import { connect, echoApp, makeMesh, providerOf, readAll, startServer, waitFor } from "./fixtures"
+import type { ServiceTrafficSnapshot } from "../../src/index.js"
+import { connect, echoApp, makeMesh, providerOf, readAll, startServer, waitFor } from "./fixtures.js"
 
 const find = (
   services: ReadonlyArray<ServiceTrafficSnapshot>,

@@ -1,9 +1,9 @@
 import { Effect, Exit, Scope } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import type { Registration } from "../../src/Registry"
-import * as ServiceRecord from "../../src/ServiceRecord"
-import { delayRelay, freePort } from "../support/latency"
-import { eventually, type MeshNode, startNode } from "../support/mesh"
+import type { Registration } from "../../src/Registry.js"
+import * as ServiceRecord from "../../src/ServiceRecord.js"
+import { delayRelay, freePort } from "../support/latency.js"
+import { eventually, type MeshNode, startNode } from "../support/mesh.js"
 
 /**
  * Refresh at scale: one node of a real in-process mesh (TCP + Noise + Yamux + Kad-DHT on

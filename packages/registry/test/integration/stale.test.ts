@@ -1,7 +1,7 @@
 import { Effect, Exit, Scope } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { delayRelay, freePort } from "../support/latency"
-import { eventually, type MeshNode, startNode } from "../support/mesh"
+import { delayRelay, freePort } from "../support/latency.js"
+import { eventually, type MeshNode, startNode } from "../support/mesh.js"
 
 /**
  * A peer that goes silent (its cable pulled, not its process stopped) makes every DHT lookup wait
@@ -16,6 +16,8 @@ let scope: Scope.Closeable
 let provider: MeshNode
 let observer: MeshNode
 let silence: () => void
+let doomed: MeshNode
+let relayPort: number
 
 const run = <A, E>(effect: Effect.Effect<A, E, Scope.Scope>) =>
   Effect.runPromise(Scope.provide(effect, scope))
@@ -43,7 +45,8 @@ beforeAll(async () => {
       const port = yield* Effect.promise(freePort)
       relay.target(port)
       silence = relay.silence
-      const doomed = yield* startNode(
+      relayPort = relay.port
+      doomed = yield* startNode(
         parent,
         2,
         {
@@ -85,6 +88,12 @@ describe("resolve with serveStale while a peer is silent", () => {
       ),
     )
     silence()
+    // The doomed node may have dialled the observer itself: such a direct connection does not go
+    // through the relay and would keep answering. Only the relayed, silent path may remain.
+    for (const connection of observer.libp2p.node.getConnections(doomed.libp2p.peerId)) {
+      if (!connection.remoteAddr.toString().endsWith(`/tcp/${relayPort}`))
+        await connection.close().catch(() => connection.abort(new Error("test: direct path cut")))
+    }
     // The premise: a lookup now waits on the silent peer.
     const fresh = await timed(observer.registry.resolve("shop", "orders", { fresh: true }))
     expect(fresh.value.length).toBe(1)
