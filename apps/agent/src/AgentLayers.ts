@@ -25,6 +25,7 @@ import { deployerLayer } from "./Deployer"
 import { ServiceDirectory } from "./Directory"
 import { check, type Environment, ValidationFailed } from "./Doctor"
 import { makeApi } from "./http/Api"
+import { dashboardRoutes } from "./http/DashboardRoutes"
 import { logsRoutes } from "./http/LogsRoutes"
 import { peersRoutes, peersView } from "./http/PeersRoutes"
 import { serveApi } from "./http/Server"
@@ -217,6 +218,7 @@ export const ApiLayer = Layer.effect(
         ["/v1/peers", peersRoutes({ operatorToken, peers: () => peersView(host) })],
         ["/v1/services", servicesRoutes({ operatorToken, workloads, directory, runExit })],
         ["/v1/traffic", trafficRoutes({ operatorToken, traffic: () => traffic.view() })],
+        ["/ui", dashboardRoutes()],
       ],
       addressForPods: (address) => HostLoopback.forPods(address, gateway),
       workloads,

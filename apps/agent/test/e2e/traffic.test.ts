@@ -2,14 +2,18 @@
  * Service traffic end to end: known traffic through real pods (a caller's sidecar upstream port →
  * libp2p → the provider's sidecar → its app), then the agent's counters — collected from the
  * sidecars with their lease renewals — match it within 1 %, on /metrics, /v1/traffic and in
- * `beemesh top`. The agent runs with a 3 s lease, so sidecars report every second.
+ * `beemesh top`. The agent runs with a 3 s lease, so sidecars report every second. Then the web
+ * dashboard in a real headless browser (Debian's chromium driven by Playwright) shows the
+ * workloads, services, peers and the web→orders edge, and follows new traffic; screenshots go to
+ * .reports/.
  */
 import { spawnSync } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import { existsSync } from "node:fs"
-import { mkdtemp, rm } from "node:fs/promises"
+import { mkdir, mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { type Browser, chromium } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { buildDemoImages, ORDERS_IMAGE } from "../../demo/images"
 import {
@@ -24,10 +28,13 @@ import {
 } from "./support"
 
 const CLI = join(AGENT_DIR, "../cli/dist/beemesh.mjs")
+const CHROMIUM = "/usr/bin/chromium"
+const SCREENSHOTS = join(AGENT_DIR, ".reports/dashboard")
 const ns = `tr-${randomBytes(3).toString("hex")}`
 const CONNECTIONS = 20
 let dataDir: string
 let agent: AgentProcess
+let browser: Browser | undefined
 
 const ordersManifest = `apiVersion: apps/v1
 kind: Deployment
@@ -58,6 +65,14 @@ spec:
  */
 const CLIENT = `
 const net = require("node:net")
+const fs = require("node:fs")
+// The upstream listener may still be starting: wait for it in /proc/net/tcp (0A = LISTEN) rather
+// than probing, which would open a proxied connection and count it.
+const listening = () => fs.readFileSync("/proc/net/tcp", "utf8").split("\\n").some((l) => / 0100007F:2329 .* 0A /.test(l))
+const waitListening = async () => {
+  for (let i = 0; i < 200 && !listening(); i++) await new Promise((r) => setTimeout(r, 50))
+  if (!listening()) throw new Error("nothing listens on 127.0.0.1:9001 after 10 s")
+}
 const one = (i) => new Promise((resolve, reject) => {
   const socket = net.connect(9001, "127.0.0.1")
   const request = "GET /cgi-bin/orders HTTP/1.0\\r\\nHost: orders\\r\\nX-Pad: " + "x".repeat(100 + 37 * i) + "\\r\\n\\r\\n"
@@ -69,6 +84,7 @@ const one = (i) => new Promise((resolve, reject) => {
   socket.end(request)
 })
 ;(async () => {
+  await waitListening()
   let sent = 0, received = 0, answered = 0
   for (let i = 0; i < ${CONNECTIONS}; i++) {
     const r = await one(i)
@@ -77,6 +93,19 @@ const one = (i) => new Promise((resolve, reject) => {
   process.stdout.write(JSON.stringify({ sent, received, answered }))
 })().catch((e) => { console.error(String(e)); process.exit(1) })
 `
+
+/** Runs CLIENT in web's sidecar container (exec into app containers is not always possible). */
+const sendFromWeb = async () => {
+  const result = await runAsync("podman", [
+    "exec",
+    `bm-${ns}-web-sidecar`,
+    "/usr/local/bin/node",
+    "-e",
+    CLIENT,
+  ])
+  expect(result.stderr).toBe("")
+  return JSON.parse(result.stdout) as { sent: number; received: number; answered: number }
+}
 
 interface Series {
   readonly namespace: string
@@ -107,12 +136,15 @@ const within1Percent = (actual: number, expected: number) =>
 beforeAll(async () => {
   requirePrerequisites()
   if (!existsSync(CLI)) throw new Error(`${CLI} missing (pnpm --filter @beemesh/cli build)`)
+  if (!existsSync(CHROMIUM))
+    throw new Error(`${CHROMIUM} missing: apt-get install chromium (tooling/scripts/host-setup.sh)`)
   buildDemoImages()
   dataDir = await mkdtemp(join(tmpdir(), "beemesh-e2e-traffic-"))
   agent = await startAgent(dataDir, await freePort(), undefined, ["--lease-seconds", "3"])
 })
 
 afterAll(async () => {
+  await browser?.close()
   for (const workload of ["web", "orders"])
     await api(agent, "DELETE", `/v1/workloads/${ns}/${workload}`).catch(() => undefined)
   await agent?.stop()
@@ -129,15 +161,7 @@ describe("service traffic at the agent", () => {
       const providers = (await api(agent, "GET", `/v1/services/${ns}/orders`)).json?.providers
       return Array.isArray(providers) && providers.length === 1 ? true : undefined
     })
-    const result = await runAsync("podman", [
-      "exec",
-      `bm-${ns}-web-sidecar`,
-      "/usr/local/bin/node",
-      "-e",
-      CLIENT,
-    ])
-    expect(result.stderr).toBe("")
-    client = JSON.parse(result.stdout)
+    client = await sendFromWeb()
     expect(client.answered).toBe(CONNECTIONS)
     expect(client.received).toBeGreaterThan(CONNECTIONS * 50)
   })
@@ -195,5 +219,72 @@ describe("service traffic at the agent", () => {
     expect(result.stdout).toMatch(
       new RegExp(`^${ns}\\s+orders\\s+web\\s+orders\\s+caller\\s+${CONNECTIONS}\\s`, "m"),
     )
+  })
+
+  it("the dashboard in a real browser shows workloads, services, peers and the web→orders edge, live", async () => {
+    await mkdir(SCREENSHOTS, { recursive: true })
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        "--no-sandbox",
+        "--headless",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+      ],
+    })
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1100 } })
+    const problems: Array<string> = []
+    page.on("pageerror", (error) => problems.push(error.message))
+    page.on("console", (m) => m.type() === "error" && problems.push(m.text()))
+
+    // Without a token the page asks for one; a wrong one is refused with a message.
+    await page.goto(`${agent.url}/ui`)
+    await page.locator("#login").waitFor({ state: "visible", timeout: 10_000 })
+    await page.fill("#token", "not-the-token")
+    await page.click("#login button[type=submit]")
+    await page.getByText("The agent refused this token").waitFor({ timeout: 10_000 })
+    expect(await page.locator("#main").isVisible()).toBe(false)
+    await page.screenshot({ path: join(SCREENSHOTS, "login.png") })
+
+    // The token in the fragment is taken, kept in sessionStorage and removed from the address.
+    await page.goto(`${agent.url}/ui#token=${encodeURIComponent(agent.token)}`)
+    const edge = page.locator('#traffic g.edge[data-from="web"][data-to="orders"]')
+    await edge.waitFor({ timeout: 15_000 })
+    expect(new URL(page.url()).hash).toBe("")
+    expect(await page.locator("#login").isVisible()).toBe(false)
+    expect(await page.evaluate(() => sessionStorage.getItem("beemesh.operatorToken"))).toBe(
+      agent.token,
+    )
+    expect(await edge.getAttribute("data-connections")).toBe(String(CONNECTIONS))
+    expect(await edge.textContent()).toContain(`orders · ${CONNECTIONS} conns`)
+    for (const workload of ["web", "orders"])
+      await expect(
+        page.locator(`#traffic g.node[data-workload="${workload}"]`).count(),
+      ).resolves.toBe(1)
+
+    const rows = (id: string) =>
+      page.$$eval(`#${id} tr`, (trs) =>
+        trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent?.trim() ?? "")),
+      )
+    const workloads = await rows("workloads")
+    expect(workloads).toContainEqual([ns, "orders", "Deployment", "1/1", "orders-0 Running"])
+    expect(workloads).toContainEqual([ns, "web", "Pod", "1/1", "web Running"])
+    expect(await rows("services")).toContainEqual([ns, "orders", "orders:80", "1 (orders-0)"])
+    const peerId = String((await api(agent, "GET", "/health")).json?.peerId)
+    expect(await page.locator("#peer-summary").textContent()).toContain(peerId)
+    await page.screenshot({ path: join(SCREENSHOTS, "dashboard.png"), fullPage: true })
+
+    // New traffic reaches the open page through its refresh: the edge's count grows.
+    await sendFromWeb()
+    await page
+      .locator(
+        `#traffic g.edge[data-from="web"][data-to="orders"][data-connections="${2 * CONNECTIONS}"]`,
+      )
+      .waitFor({ timeout: 15_000 })
+    await page.screenshot({ path: join(SCREENSHOTS, "dashboard-live.png"), fullPage: true })
+    expect(problems.filter((p) => !p.includes("401"))).toEqual([])
   })
 })
