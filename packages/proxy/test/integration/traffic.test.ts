@@ -7,7 +7,15 @@ import { it } from "@effect/vitest"
 import { Effect } from "effect"
 import { describe, expect } from "vitest"
 import type { ServiceTrafficSnapshot } from "../../src/index.js"
-import { connect, echoApp, makeMesh, providerOf, readAll, startServer, waitFor } from "./fixtures.js"
+import {
+  connect,
+  echoApp,
+  makeMesh,
+  providerOf,
+  readAll,
+  startServer,
+  waitFor,
+} from "./fixtures.js"
 
 const find = (
   services: ReadonlyArray<ServiceTrafficSnapshot>,
