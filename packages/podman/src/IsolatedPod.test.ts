@@ -8,7 +8,13 @@ import { makeFakePodman } from "./testing/FakePodman.js"
 const input: PodSpecInput = {
   name: "web-1",
   containers: [
-    { name: "sidecar", role: "sidecar", image: "localhost/sidecar:1", user: "1337" },
+    {
+      name: "sidecar",
+      role: "sidecar",
+      image: "localhost/sidecar:1",
+      user: "1337",
+      healthcheck: { command: ["/bin/true"], intervalSeconds: 10 },
+    },
     {
       name: "app",
       role: "app",
@@ -17,7 +23,6 @@ const input: PodSpecInput = {
       env: { A: "1" },
       mounts: [{ source: "/srv/data", destination: "/data", readOnly: true }],
       resources: { memoryBytes: 64 * 1024 * 1024, cpus: 0.5, pids: 100 },
-      healthcheck: { command: ["/bin/true"], intervalSeconds: 10 },
     },
   ],
   rlimits: { nofile: 4096, nproc: 512 },
@@ -52,6 +57,7 @@ describe("IsolatedPod on the fake client", () => {
       "io.beemesh.owner-pid": String(process.pid),
     })
     expect(containers.map((c) => [c.Names[0], c.State])).toEqual([
+      ["web-1-holder", "running"],
       ["web-1-sidecar", "running"],
       ["web-1-app", "running"],
     ])

@@ -91,6 +91,8 @@ export const ContainerInspect = Schema.Struct({
   }),
   HostConfig: Schema.Struct({
     PortBindings: Schema.optionalKey(PortBindings),
+    NetworkMode: Schema.optionalKey(Schema.String),
+    ExtraHosts: Schema.optionalKey(Schema.NullOr(Schema.Array(Schema.String))),
     Ulimits: Schema.optionalKey(
       Schema.NullOr(
         Schema.Array(

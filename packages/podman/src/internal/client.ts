@@ -5,7 +5,7 @@ import type { ImageBuildRequest, LabelFilter, PodCreateRequest } from "../Reques
 import * as R from "../Responses.js"
 import { makeContainers } from "./containers.js"
 import { makeEvents } from "./events.js"
-import { classifyFailure, safeJson } from "./failures.js"
+import { classifyFailure, removeRetryingBusyMounts, safeJson } from "./failures.js"
 import { buildImage } from "./imageBuild.js"
 import { API_PREFIX, labelFilters, qs, seg } from "./query.js"
 import { makeTransport } from "./transport.js"
@@ -94,16 +94,19 @@ export const makeApi = (
       name: string,
       opts?: { readonly force?: boolean; readonly timeoutSeconds?: number },
     ) {
-      const res = yield* call(
-        "pod remove",
-        pod(name),
-        {
-          method: "DELETE",
-          path: `${API_PREFIX}/pods/${seg(name)}${qs({ force: opts?.force, t: opts?.timeoutSeconds })}`,
-        },
-        [200],
-      )
-      yield* actionErrors("pod remove", res)
+      const once = Effect.gen(function* () {
+        const res = yield* call(
+          "pod remove",
+          pod(name),
+          {
+            method: "DELETE",
+            path: `${API_PREFIX}/pods/${seg(name)}${qs({ force: opts?.force, t: opts?.timeoutSeconds })}`,
+          },
+          [200],
+        )
+        yield* actionErrors("pod remove", res)
+      })
+      yield* removeRetryingBusyMounts(once)
     }),
     inspect: Effect.fn("PodmanClient.pods.inspect")(function* (name: string) {
       const res = yield* call(
