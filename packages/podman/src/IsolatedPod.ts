@@ -30,7 +30,7 @@ import {
   NameInUse,
   PodEgressFailed,
   type PodmanError,
-  type PodSpecInvalid,
+  PodSpecInvalid,
 } from "./Errors.js"
 import { ensureHolderImage } from "./HolderImage.js"
 import { LABEL_POD, ownerLabels } from "./Ownership.js"
@@ -43,7 +43,13 @@ import {
   holderName,
   podCreateRequest,
 } from "./PodRequests.js"
-import { decodePodSpec, type PodSpec, type PodSpecInput, SIDECAR_PORT } from "./PodSpec.js"
+import {
+  decodePodSpec,
+  type PodSpec,
+  type PodSpecInput,
+  rootUserProblem,
+  SIDECAR_PORT,
+} from "./PodSpec.js"
 
 export interface IsolatedPodOptions {
   /** Who owns the pod (e.g. the agent's peer id); written to `io.beemesh.owner`. */
@@ -100,6 +106,7 @@ export const createIsolatedPod = Effect.fn("IsolatedPod.create")(function* (
       )
     }
   }
+  yield* refuseRootWhereNonRoot(spec)
   if (yield* client.pods.exists(spec.name)) {
     return yield* Effect.fail(new NameInUse({ kind: "pod", name: spec.name }))
   }
@@ -147,6 +154,22 @@ export const createIsolatedPod = Effect.fn("IsolatedPod.create")(function* (
     if (result._tag === "Success") return result.success
     if (tries >= MAX_PORT_ATTEMPTS || !portWasTaken(result.failure))
       return yield* Effect.fail(result.failure)
+  }
+})
+
+/** Containers that must run as non-root get their user from the spec, else from their image. */
+const refuseRootWhereNonRoot = Effect.fnUntraced(function* (spec: PodSpec) {
+  const client = yield* PodmanClient
+  for (const [i, c] of spec.containers.entries()) {
+    if (c.security?.runAsNonRoot !== true) continue
+    const user = c.user ?? (yield* client.images.inspect(c.image)).Config?.User ?? ""
+    const problem = rootUserProblem(user)
+    if (problem !== undefined) {
+      return yield* new PodSpecInvalid({
+        field: `containers[${i}].security.runAsNonRoot`,
+        reason: `container "${c.name}" must run as non-root but ${problem}${c.user === undefined ? ` (the USER of image ${c.image})` : ""}; set runAsUser to a non-zero UID, or use an image whose USER is a numeric non-root UID`,
+      })
+    }
   }
 })
 

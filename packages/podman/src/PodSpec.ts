@@ -50,6 +50,11 @@ export const ContainerSecurity = Schema.Struct({
   capDrop: Schema.optionalKey(Schema.Array(Schema.String)),
   /** Capabilities added: only NET_BIND_SERVICE is accepted. */
   capAdd: Schema.optionalKey(Schema.Array(Schema.String)),
+  /**
+   * Refuse to start the container when it would run as root: its `user`, else its image's USER,
+   * must be a numeric non-zero UID (a name cannot be checked without the image's /etc/passwd).
+   */
+  runAsNonRoot: Schema.optionalKey(Schema.Boolean),
 })
 export type ContainerSecurity = typeof ContainerSecurity.Type
 
@@ -217,6 +222,19 @@ const check = (spec: PodSpec): Result.Result<PodSpec, PodSpecInvalid> => {
     return bad("stopTimeoutSeconds", "must be 0 or more")
   }
   return Result.succeed(spec)
+}
+
+/**
+ * Why a container whose user is `user` (`uid[:gid]` or a name; empty: root) may not be taken to run
+ * as non-root, or undefined when it runs as a non-zero numeric UID.
+ */
+export const rootUserProblem = (user: string): string | undefined => {
+  const uid = user.split(":")[0] ?? ""
+  if (uid === "" || uid === "0" || uid === "root") return "it runs as root"
+  if (!/^\d+$/.test(uid)) {
+    return `its user "${uid}" is a name, which cannot be verified to be non-root without reading the image's /etc/passwd`
+  }
+  return undefined
 }
 
 /** Decodes and checks a pod spec; nothing touches Podman. */

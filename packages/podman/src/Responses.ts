@@ -108,6 +108,15 @@ export const ContainerInspect = Schema.Struct({
 })
 export type ContainerInspect = typeof ContainerInspect.Type
 
+export const ImageInspect = Schema.Struct({
+  Id: Schema.String,
+  /** The image's run settings; `User` is empty when the image names none (it runs as root). */
+  Config: Schema.optionalKey(
+    Schema.NullOr(Schema.Struct({ User: Schema.optionalKey(Schema.String) })),
+  ),
+})
+export type ImageInspect = typeof ImageInspect.Type
+
 export const ContainerListEntry = Schema.Struct({
   Id: Schema.String,
   Names: Schema.Array(Schema.String),

@@ -148,6 +148,15 @@ export const makeApi = (
       )
       return res.status === 204
     }),
+    inspect: Effect.fn("PodmanClient.images.inspect")(function* (ref: string) {
+      const res = yield* call(
+        "image inspect",
+        { kind: "image", name: ref },
+        { method: "GET", path: `${API_PREFIX}/images/${ref}/json` },
+        [200],
+      )
+      return yield* decode(R.ImageInspect, "image inspect", res)
+    }),
     build: Effect.fn("PodmanClient.images.build")(function* (req: ImageBuildRequest) {
       return yield* buildImage(socketPath, req, timeoutMs, unavailable)
     }),

@@ -23,6 +23,8 @@ import type * as R from "../Responses.js"
 export interface FakePodmanBehaviour {
   /** Images present from the start. */
   readonly images?: ReadonlyArray<string>
+  /** The `USER` of images present from the start (default: none, i.e. root). */
+  readonly imageUsers?: Readonly<Record<string, string>>
   readonly exec?: (container: string, cmd: ReadonlyArray<string>) => ExecResult
   readonly logs?: (container: string) => { stdout: string; stderr: string }
   readonly listeningPorts?: (container: string) => ReadonlyArray<number>
@@ -409,6 +411,18 @@ export const makeFakePodman = (behaviour: FakePodmanBehaviour = {}): Effect.Effe
       },
       images: {
         exists: (ref) => Effect.sync(() => images.has(imageKey(ref))),
+        inspect: (ref) =>
+          images.has(imageKey(ref))
+            ? Effect.succeed({
+                Id: imageKey(ref),
+                Config: {
+                  User:
+                    Object.entries(behaviour.imageUsers ?? {}).find(
+                      ([name]) => imageKey(name) === imageKey(ref),
+                    )?.[1] ?? "",
+                },
+              })
+            : Effect.fail(new NotFound({ kind: "image", name: ref })),
         build: (req) =>
           Effect.sync(() => {
             images.add(imageKey(req.tag))

@@ -287,6 +287,12 @@ export const podmanClientContract = (
           const image = yield* options.image
           expect(yield* client.images.exists(image)).toBe(true)
           expect(yield* client.images.exists(`localhost/${unique("no-such-image")}:1`)).toBe(false)
+          // The test image names no USER: it runs as root.
+          expect((yield* client.images.inspect(image)).Config?.User ?? "").toBe("")
+          const missing = yield* Effect.flip(
+            client.images.inspect(`localhost/${unique("no-such-image")}:1`),
+          )
+          expect(missing).toMatchObject({ _tag: "NotFound", kind: "image" })
         }),
       )
 
