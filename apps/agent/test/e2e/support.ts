@@ -222,10 +222,6 @@ export const api = async (
 /** PIDs of slirp4netns processes serving a network namespace path. */
 export const slirpFor = (netnsPath: string) => slirpProcessesFor(netnsPath).map((p) => p.pid)
 
+/** The network namespace path of a pod: its holder container's. */
 export const sandboxOf = (pod: string) =>
-  podman(
-    "inspect",
-    podman("pod", "inspect", pod, "--format", "{{.InfraContainerID}}"),
-    "--format",
-    "{{.NetworkSettings.SandboxKey}}",
-  )
+  podman("inspect", `${pod}-holder`, "--format", "{{.NetworkSettings.SandboxKey}}")
