@@ -225,3 +225,15 @@ export const slirpFor = (netnsPath: string) => slirpProcessesFor(netnsPath).map(
 /** The network namespace path of a pod: its holder container's. */
 export const sandboxOf = (pod: string) =>
   podman("inspect", `${pod}-holder`, "--format", "{{.NetworkSettings.SandboxKey}}")
+
+/**
+ * Runs a command inside an app container as root of its user namespace. `podman exec` cannot
+ * enter an app (runc 1.1 joins its user namespace first, then may not join the pod's network
+ * namespace); util-linux nsenter enters the user namespace last. `pidOf` reads the container's PID
+ * (rootful or the test user's Podman); this process is root, so it may enter either.
+ */
+export const appExec = (
+  container: string,
+  args: ReadonlyArray<string>,
+  pidOf: (container: string) => string = (c) => podman("inspect", c, "--format", "{{.State.Pid}}"),
+) => runAsync("nsenter", [`--target=${pidOf(container)}`, "--all", "--", ...args])
