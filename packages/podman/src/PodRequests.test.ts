@@ -44,6 +44,7 @@ describe("Podman requests of an isolated pod", () => {
       { host_ip: "127.0.0.1", host_port: 18080, container_port: 8080, protocol: "tcp" },
     ])
     expect(req.name).toBe("web-1-holder")
+    expect(req.hostname).toBe("web-1")
     expect(req.labels).toEqual({ l: "1", "io.beemesh.role": "holder" })
     // The holder owns the network namespace; the pod itself has no infra container to share one.
     expect(podCreateRequest(spec, { l: "1" })).toEqual({

@@ -97,6 +97,8 @@ export const holderCreateRequest = (
   r_limits: limitsOf(spec),
   oci_runtime: spec.ociRuntime ?? "runc",
   stop_timeout: spec.stopTimeoutSeconds ?? 2,
+  // Sidecar and apps join its UTS namespace: the pod's hostname is the pod's name, as with infra.
+  hostname: spec.name,
   netns: { nsmode: "slirp4netns" },
   network_options: { slirp4netns: renderPodmanNetworkOptions(spec.network) },
   // Podman 4.3 otherwise points this name at the host's primary address, which a loopback-bound

@@ -87,6 +87,7 @@ export interface ContainerCreateRequest {
   }
   readonly healthconfig?: HealthConfig
   readonly portmappings?: ReadonlyArray<PortMapping>
+  readonly hostname?: string
   readonly netns?: Namespace
   readonly utsns?: Namespace
   readonly userns?: Namespace

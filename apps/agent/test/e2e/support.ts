@@ -236,4 +236,18 @@ export const appExec = (
   container: string,
   args: ReadonlyArray<string>,
   pidOf: (container: string) => string = (c) => podman("inspect", c, "--format", "{{.State.Pid}}"),
-) => runAsync("nsenter", [`--target=${pidOf(container)}`, "--all", "--", ...args])
+) =>
+  new Promise<{ status: number; stdout: string; stderr: string }>((resolve, reject) => {
+    const argv = [`--target=${pidOf(container)}`, "--all", "--", ...args]
+    execFile("nsenter", argv, { encoding: "utf8", timeout: 60_000 }, (error, stdout, stderr) => {
+      if (error === null) return resolve({ status: 0, stdout, stderr })
+      // nsenter re-raises a signal that ended the command (busybox timeout kills with SIGTERM).
+      if (typeof error.code === "number" || error.signal != null)
+        return resolve({
+          status: typeof error.code === "number" ? error.code : 128,
+          stdout,
+          stderr,
+        })
+      reject(error)
+    })
+  })
