@@ -45,6 +45,7 @@ describe("Podman requests of an isolated pod", () => {
     ])
     expect(req.name).toBe("web-1-holder")
     expect(req.hostname).toBe("web-1")
+    expect(req.sysctl).toEqual({ "net.ipv4.ip_unprivileged_port_start": "0" })
     expect(req.labels).toEqual({ l: "1", "io.beemesh.role": "holder" })
     // The holder owns the network namespace; the pod itself has no infra container to share one.
     expect(podCreateRequest(spec, { l: "1" })).toEqual({

@@ -9,7 +9,12 @@
  * an infra container (and silently ignores `userns: auto` there), hence no infra.
  */
 import { createServer } from "node:net"
-import { gatewayAddress, renderPodmanNetworkOptions, SIDECAR_UID } from "@beemesh/netns"
+import {
+  gatewayAddress,
+  renderPodmanNetworkOptions,
+  SIDECAR_UID,
+  UNPRIVILEGED_PORT_SYSCTL,
+} from "@beemesh/netns"
 import { Effect } from "effect"
 import { containerLimits } from "./internal/limits.js"
 import { LABEL_ROLE } from "./Ownership.js"
@@ -99,6 +104,9 @@ export const holderCreateRequest = (
   stop_timeout: spec.stopTimeoutSeconds ?? 2,
   // Sidecar and apps join its UTS namespace: the pod's hostname is the pod's name, as with infra.
   hostname: spec.name,
+  // Root of an app's own user namespace has no say over this namespace: without this, binding
+  // below 1024 (nginx-style images) fails. Enforced pods also set and verify it with their rules.
+  sysctl: { [UNPRIVILEGED_PORT_SYSCTL]: "0" },
   netns: { nsmode: "slirp4netns" },
   network_options: { slirp4netns: renderPodmanNetworkOptions(spec.network) },
   // Podman 4.3 otherwise points this name at the host's primary address, which a loopback-bound

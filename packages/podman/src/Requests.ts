@@ -88,6 +88,8 @@ export interface ContainerCreateRequest {
   readonly healthconfig?: HealthConfig
   readonly portmappings?: ReadonlyArray<PortMapping>
   readonly hostname?: string
+  /** Namespaced sysctls (`net.*` need a network namespace of the container's own). */
+  readonly sysctl?: Readonly<Record<string, string>>
   readonly netns?: Namespace
   readonly utsns?: Namespace
   readonly userns?: Namespace
