@@ -1,7 +1,8 @@
 /**
  * The demo's two workload images, built offline from busybox-static (nothing is pulled):
  *   localhost/beemesh/demo-orders:1  busybox httpd on 127.0.0.1:80 answering /cgi-bin/orders
- *                                    (with "on host $DEMO_HOST" when the manifest sets it)
+ *                                    (with "on host $DEMO_HOST" when the manifest sets it); like
+ *                                    nginx it binds :80 as root, then serves as uid 101
  *   localhost/beemesh/demo-web:1     a loop that asks orders through its sidecar's upstream port
  *                                    and tries to reach the agent directly (which must fail)
  * Run: `tsx demo/images.ts` (the `demo:images` script). (busybox 1.35 wget segfaults with -T: the
@@ -45,7 +46,7 @@ while true; do
 done
 `
 
-const build = (
+export const build = (
   tag: string,
   files: Record<string, { content?: string; copyFrom?: string; mode?: number }>,
   containerfile: string,
@@ -100,7 +101,7 @@ export const buildDemoImages = () => {
     `FROM scratch
 COPY bin/busybox /bin/busybox
 COPY www/ /www/
-ENTRYPOINT ["/bin/busybox", "httpd", "-f", "-p", "127.0.0.1:80", "-h", "/www"]
+ENTRYPOINT ["/bin/busybox", "httpd", "-f", "-p", "127.0.0.1:80", "-u", "101:101", "-h", "/www"]
 `,
   )
   build(

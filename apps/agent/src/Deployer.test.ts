@@ -68,7 +68,8 @@ describe("replicaPodSpec", () => {
       BEEMESH_POD: "web-1",
       BEEMESH_SERVICES: "web=80",
       BEEMESH_UPSTREAMS: "orders=9001",
-      BEEMESH_AGENT_URL: "http://host.containers.internal:8080",
+      // The slirp4netns gateway, so that the sidecar depends on no /etc/hosts entry.
+      BEEMESH_AGENT_URL: "http://10.0.2.2:8080",
       BEEMESH_ADVERTISE: "/ip4/127.0.0.1/tcp/41000",
     })
     expect(verifyPodToken(options.podTokenKey, env.BEEMESH_POD_TOKEN ?? "")).toEqual({

@@ -8,13 +8,14 @@
 import { createHash } from "node:crypto"
 import { readFile, rename, writeFile } from "node:fs/promises"
 import { SidecarEnvironment, SidecarIdentity, SidecarPorts } from "@beemesh/contract"
-import { type AppliedEgress, Egress, type SlirpOptions } from "@beemesh/netns"
+import { type AppliedEgress, Egress, gatewayAddress, type SlirpOptions } from "@beemesh/netns"
 import {
   adoptEnforcedPod,
   allocateHostPort,
   type ContainerSpec,
   createEnforcedPod,
   destroyEnforcedPod,
+  holderName,
   LABEL_OWNER,
   PodmanClient,
   type PodSpecInput,
@@ -25,6 +26,7 @@ import {
 import { Duration, Effect, Layer, Redacted, Result, Schedule, Semaphore } from "effect"
 import { ServiceDirectory } from "./Directory"
 import { replicaNames, type Workload } from "./Manifest"
+import { appSecuritySpec } from "./SecurityContext"
 import { issuePodToken } from "./Tokens"
 import {
   DeployFailed,
@@ -42,7 +44,7 @@ export interface DeployerOptions {
   readonly slirp: SlirpOptions
   /** Host address the sidecars' port 8080 is published on and advertised at. */
   readonly advertiseHost: string
-  /** The agent API's port, reached from pods at host.containers.internal. */
+  /** The agent API's port, reached from pods at the slirp4netns gateway (the host's loopback). */
   readonly apiPort: number
   readonly podTokenKey: string
   /** Where desired workloads are kept across restarts. */
@@ -103,7 +105,8 @@ const sidecarEnvironment = (
     pod: replica,
     services: workload.services,
     upstreams: workload.upstreams,
-    agentUrl: `http://host.containers.internal:${options.apiPort}`,
+    // The gateway address, not a name: the sidecar depends on no file an app might influence.
+    agentUrl: `http://${gatewayAddress(options.slirp)}:${options.apiPort}`,
     podToken: Redacted.make(
       issuePodToken(options.podTokenKey, {
         namespace: workload.namespace,
@@ -148,6 +151,7 @@ export const replicaPodSpec = (
       ...(c.args === undefined ? {} : { command: c.args }),
       ...(c.workingDir === undefined ? {} : { workdir: c.workingDir }),
       env: Object.fromEntries(c.env.map((e) => [e.name, e.value])),
+      ...appSecuritySpec(c.security),
       ...(c.memoryLimitBytes === undefined && c.cpuLimitMillis === undefined
         ? {}
         : {
@@ -250,10 +254,9 @@ export const makeDeployer = (options: DeployerOptions) =>
         const down = containers.filter((c) => c.State !== "running")
         if (down.length > 0)
           return `container ${down.map((c) => c.Name).join(", ")} is ${down[0]!.State}`
-        const infraId = inspect.value.InfraContainerID
-        if (infraId === undefined) return undefined
-        const infra = yield* client.containers.inspect(infraId).pipe(Effect.option)
-        const sandbox = infra._tag === "Some" ? infra.value.NetworkSettings?.SandboxKey : undefined
+        const holder = yield* client.containers.inspect(holderName(replica.pod)).pipe(Effect.option)
+        const sandbox =
+          holder._tag === "Some" ? holder.value.NetworkSettings?.SandboxKey : undefined
         if (sandbox !== undefined && sandbox !== "" && slirpProcessesFor(sandbox).length === 0)
           return "slirp4netns is gone"
         return undefined

@@ -3,7 +3,8 @@
  * one or more documents) translated into the agent's `Workload` model.
  *
  * Beemesh rules on top of Kubernetes: only the sidecar is ever published, so `hostPort`,
- * `hostNetwork`, `hostPID`, `hostIPC` and privileged containers are refused; an app's
+ * `hostNetwork`, `hostPID`, `hostIPC` and privileged containers are refused; `securityContext` is
+ * honoured or refused field by field (SecurityContext.ts); an app's
  * `containerPort` is the port its sidecar serves. Services and upstreams come from annotations:
  *   beemesh.io/services:  "orders=80,admin=9090"   service name → app port (default: the
  *                                                   workload's name on its first containerPort)
@@ -13,6 +14,7 @@
 import { DnsLabel, PortList, type SidecarEnvironment, SidecarPorts } from "@beemesh/contract"
 import { Data, Effect, Exit, Result, Schema } from "effect"
 import { parseAllDocuments } from "yaml"
+import { type AppSecurity, translateSecurityContext } from "./SecurityContext"
 
 export type WorkloadKind = "Pod" | "Deployment" | "StatefulSet"
 
@@ -33,6 +35,8 @@ export interface ContainerTemplate {
   readonly memoryLimitBytes: number | undefined
   /** CPU limit in millicores, from `resources.limits.cpu`. */
   readonly cpuLimitMillis: number | undefined
+  /** From the pod's and the container's securityContext; undefined when neither has one. */
+  readonly security?: AppSecurity | undefined
 }
 
 /** A service the workload provides: its name and the app's port inside the pod. */
@@ -124,7 +128,7 @@ const ContainerSchema = Schema.Struct({
       ),
     }),
   ),
-  securityContext: Schema.optional(Schema.Struct({ privileged: Schema.optional(Schema.Boolean) })),
+  securityContext: Schema.optional(Schema.Unknown),
 })
 
 const PodSpecSchema = Schema.Struct({
@@ -135,6 +139,7 @@ const PodSpecSchema = Schema.Struct({
   hostNetwork: Schema.optional(Schema.Boolean),
   hostPID: Schema.optional(Schema.Boolean),
   hostIPC: Schema.optional(Schema.Boolean),
+  securityContext: Schema.optional(Schema.Unknown),
 })
 
 const ObjectMetaSchema = Schema.Struct({
@@ -301,7 +306,7 @@ const build = (
     const where = `container ${container.name}`
     if (names.has(container.name)) return `${where} appears twice; container names must be unique`
     names.add(container.name)
-    const template = toContainer(container, where)
+    const template = toContainer(container, where, spec.securityContext)
     if (typeof template === "string") return template
     for (const port of template.ports) {
       if (options.reservedPorts.includes(port)) {
@@ -336,9 +341,13 @@ const build = (
   }
 }
 
-const toContainer = (container: ContainerInput, where: string): ContainerTemplate | string => {
-  if (container.securityContext?.privileged === true)
-    return `${where}: privileged containers are refused`
+const toContainer = (
+  container: ContainerInput,
+  where: string,
+  podSecurity: unknown,
+): ContainerTemplate | string => {
+  const security = translateSecurityContext(podSecurity, container.securityContext, where)
+  if (typeof security === "string") return security
   const env: Array<EnvVar> = []
   for (const variable of container.env ?? []) {
     if (variable.valueFrom !== undefined) {
@@ -373,6 +382,7 @@ const toContainer = (container: ContainerInput, where: string): ContainerTemplat
     ports,
     memoryLimitBytes: memory.value,
     cpuLimitMillis: cpu.value,
+    ...(security === undefined ? {} : { security }),
   }
 }
 

@@ -76,7 +76,8 @@ describe("a replica's sidecar container", () => {
       pod: "db-0",
       services: workload.services,
       upstreams: workload.upstreams,
-      agentUrl: "http://host.containers.internal:18080",
+      // The slirp gateway address, not a name an app could influence through /etc/hosts.
+      agentUrl: "http://10.0.2.2:18080",
       advertise: ["/ip4/192.0.2.7/tcp/41000"],
       listenPort: SidecarPorts.PROXY_PORT,
       healthHost: "127.0.0.1",

@@ -1,6 +1,7 @@
 /**
- * The Egress service: puts an EgressPolicy in force inside a network namespace (one atomic `nft -f`,
- * read back and checked), verifies it later, and removes it. The rules live in the namespace: when
+ * The Egress service: puts an EgressPolicy in force inside a network namespace (one atomic `nft -f`
+ * and, when the policy sets it, the unprivileged port start sysctl; both read back and checked),
+ * verifies it later, and removes it. The rules live in the namespace: when
  * the namespace goes (its last process exits, its file is deleted), they go with it, so removing
  * them afterwards does nothing.
  */
@@ -14,6 +15,7 @@ import {
   EgressPolicyInvalid,
   EgressVerifyFailed,
   renderEgressRuleset,
+  UNPRIVILEGED_PORT_SYSCTL,
   verifyRuleset,
 } from "./EgressPolicy.js"
 import type { CommandError } from "./Errors.js"
@@ -100,6 +102,9 @@ const make = Effect.gen(function* () {
   const nft = (target: NamespaceTarget, args: ReadonlyArray<string>, input?: string) =>
     run(tools, enterArgv(tools, target, [tools.nft, ...args]), input === undefined ? {} : { input })
 
+  const sysctl = (target: NamespaceTarget, args: ReadonlyArray<string>) =>
+    run(tools, enterArgv(tools, target, [tools.sysctl, ...args]))
+
   const failed = (target: NamespaceTarget, table: string) => (error: CommandError) =>
     new EgressApplyFailed({
       target: describeTarget(target),
@@ -154,10 +159,28 @@ const make = Effect.gen(function* () {
       ),
       Effect.mapError(failed(target, policy.table)),
     )
-    const problem = listed === undefined ? "the table is absent" : verifyRuleset(policy, listed)
+    const problem =
+      listed === undefined
+        ? "the table is absent"
+        : (verifyRuleset(policy, listed) ?? (yield* checkPortStart(target, policy)))
     if (problem !== undefined) {
       return yield* new EgressVerifyFailed({ target: where, table: policy.table, problem })
     }
+  })
+
+  /** What is wrong with the namespace's unprivileged port start, if the policy sets one. */
+  const checkPortStart = Effect.fnUntraced(function* (
+    target: NamespaceTarget,
+    policy: EgressPolicy,
+  ) {
+    if (policy.unprivilegedPortStart === undefined) return undefined
+    const read = yield* sysctl(target, ["-n", UNPRIVILEGED_PORT_SYSCTL]).pipe(
+      Effect.mapError(failed(target, policy.table)),
+    )
+    const actual = read.stdout.trim()
+    return actual === String(policy.unprivilegedPortStart)
+      ? undefined
+      : `${UNPRIVILEGED_PORT_SYSCTL} is ${actual}, expected ${policy.unprivilegedPortStart}`
   })
 
   const remove = Effect.fn("Egress.remove")(function* (applied: AppliedEgress) {
@@ -185,8 +208,16 @@ const make = Effect.gen(function* () {
     const ruleset = renderEgressRuleset(policy)
     yield* nft(target, ["-f", "-"], ruleset).pipe(Effect.mapError(failed(target, policy.table)))
     const applied: AppliedEgress = { target, policy, ruleset, namespace }
-    // A table that does not verify is not left half in force.
-    yield* check(target, policy).pipe(Effect.onError(() => remove(applied).pipe(Effect.ignore)))
+    // A table that does not verify, or whose sysctl cannot be set, is not left half in force.
+    yield* Effect.gen(function* () {
+      if (policy.unprivilegedPortStart !== undefined) {
+        yield* sysctl(target, [
+          "-w",
+          `${UNPRIVILEGED_PORT_SYSCTL}=${policy.unprivilegedPortStart}`,
+        ]).pipe(Effect.mapError(failed(target, policy.table)))
+      }
+      yield* check(target, policy)
+    }).pipe(Effect.onError(() => remove(applied).pipe(Effect.ignore)))
     return applied
   })
 

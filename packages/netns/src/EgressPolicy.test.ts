@@ -4,6 +4,7 @@ import { Schema } from "effect"
 import {
   EgressPolicy,
   egressRules,
+  podEgressPolicy,
   renderEgressRuleset,
   sidecarOnly,
   verifyRuleset,
@@ -22,6 +23,16 @@ describe("EgressPolicy", () => {
       inboundUdpPorts: [],
       table: "beemesh_egress",
     })
+  })
+
+  it("a pod policy adds port start 0 to the sidecar-only rules; the sysctl is bounded", () => {
+    expect(podEgressPolicy([8080])).toEqual({ ...sidecarOnly([8080]), unprivilegedPortStart: 0 })
+    expect(renderEgressRuleset(podEgressPolicy([8080]))).toBe(
+      renderEgressRuleset(sidecarOnly([8080])),
+    )
+    expect(() => Schema.decodeUnknownSync(EgressPolicy)({ unprivilegedPortStart: -1 })).toThrow()
+    expect(() => Schema.decodeUnknownSync(EgressPolicy)({ unprivilegedPortStart: 65536 })).toThrow()
+    expect(() => Schema.decodeUnknownSync(EgressPolicy)({ unprivilegedPortStart: 1.5 })).toThrow()
   })
 
   it("refuses bad ports, UIDs and table names", () => {

@@ -5,6 +5,10 @@
  * What the ruleset lets through: loopback, established/related traffic, new outbound traffic from
  * the allowed UIDs (the sidecar), new inbound connections to the allowed ports, and the ICMPv6
  * neighbour discovery IPv6 itself needs. Everything else is dropped.
+ *
+ * A policy may also set the namespace's `net.ipv4.ip_unprivileged_port_start` (IPv4 and IPv6
+ * alike). A pod's apps run as root of a user namespace of their own, which holds no capability over
+ * the pod's network namespace: without this, an image that binds :80 as root (nginx-style) fails.
  */
 import { Data, Effect, Schema } from "effect"
 
@@ -18,6 +22,9 @@ const Uid = Schema.Int.check(
   Schema.isLessThanOrEqualTo(4294967294),
 )
 
+/** The sysctl `unprivilegedPortStart` sets, in the policy's namespace only. */
+export const UNPRIVILEGED_PORT_SYSCTL = "net.ipv4.ip_unprivileged_port_start"
+
 export const EgressPolicy = Schema.Struct({
   /** UIDs whose sockets may open new outbound connections. */
   allowedUids: Schema.Array(Uid).pipe(Schema.withDecodingDefaultKey(Effect.succeed([SIDECAR_UID]))),
@@ -28,6 +35,13 @@ export const EgressPolicy = Schema.Struct({
   table: Schema.String.check(Schema.isPattern(/^[A-Za-z][A-Za-z0-9_]{0,63}$/)).pipe(
     Schema.withDecodingDefaultKey(Effect.succeed(DEFAULT_TABLE)),
   ),
+  /**
+   * `net.ipv4.ip_unprivileged_port_start` in the namespace, set with the rules and checked by
+   * verify; absent: left as it is. Removing the rules leaves it (it opens nothing outward).
+   */
+  unprivilegedPortStart: Schema.optionalKey(
+    Schema.Int.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThanOrEqualTo(65535)),
+  ),
 })
 export type EgressPolicy = typeof EgressPolicy.Type
 
@@ -37,6 +51,15 @@ export const sidecarOnly = (inboundTcpPorts: ReadonlyArray<number> = []): Egress
   inboundTcpPorts,
   inboundUdpPorts: [],
   table: DEFAULT_TABLE,
+})
+
+/**
+ * The policy of a pod's namespace: sidecar-only egress, and every port bindable by anyone in it, so
+ * that root of an app's own user namespace can bind below 1024 as it could on a host.
+ */
+export const podEgressPolicy = (inboundTcpPorts: ReadonlyArray<number> = []): EgressPolicy => ({
+  ...sidecarOnly(inboundTcpPorts),
+  unprivilegedPortStart: 0,
 })
 
 /** The policy is not acceptable data. */

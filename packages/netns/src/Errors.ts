@@ -53,5 +53,6 @@ export const INSTALL_HINTS: Record<string, string> = {
   nsenter: "apt-get install util-linux",
   unshare: "apt-get install util-linux",
   setpriv: "apt-get install util-linux",
+  sysctl: "apt-get install procps",
   newuidmap: "apt-get install uidmap (or tooling/scripts/host-setup.sh)",
 }

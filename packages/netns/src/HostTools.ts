@@ -15,6 +15,7 @@ export interface HostToolsShape {
   readonly unshare: string
   readonly nft: string
   readonly setpriv: string
+  readonly sysctl: string
 }
 
 export const defaultHostTools = (uid: number = process.getuid?.() ?? 0): HostToolsShape => ({
@@ -26,6 +27,7 @@ export const defaultHostTools = (uid: number = process.getuid?.() ?? 0): HostToo
   unshare: "unshare",
   nft: "nft",
   setpriv: "setpriv",
+  sysctl: "sysctl",
 })
 
 export class HostTools extends Context.Service<HostTools, HostToolsShape>()(

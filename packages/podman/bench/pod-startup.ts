@@ -1,18 +1,34 @@
 /**
- * Create + start of an isolated pod (infra + sidecar + app, slirp4netns with the default options,
+ * Create + start of an isolated pod (holder + sidecar + app, slirp4netns with the default options,
  * sidecar port published; through the REST API) versus `podman run -d` of the same image (one
- * container, CLI), side by side in one run. Prints a table, writes bench-results/pod-startup.json.
- *   pnpm --filter @beemesh/podman bench [-- --iterations 5]
+ * container, CLI), side by side in one run; and the enforced pod (egress rules in force before the
+ * sidecar and the app start) now versus before user namespaces: the earlier shape (a pod with an
+ * infra container, every container in the host's user namespace, the rules alone) is built from
+ * the same requests with the isolation fields taken out. Prints a table, writes
+ * bench-results/pod-startup.json. Run as root (nftables):
+ *   pnpm --filter @beemesh/podman bench [-- --iterations 10]
  */
 import { mkdirSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { defaultSlirpOptions, renderPodmanNetworkFlag } from "@beemesh/netns"
-import { Effect } from "effect"
+import {
+  defaultSlirpOptions,
+  Egress,
+  gatewayAddress,
+  HostTools,
+  renderPodmanNetworkFlag,
+  renderPodmanNetworkOptions,
+  sidecarOnly,
+} from "@beemesh/netns"
+import { Effect, Layer } from "effect"
 import { execa } from "execa"
 import {
   allocateHostPort,
+  containerCreateRequest,
+  createEnforcedPod,
   createIsolatedPod,
+  decodePodSpec,
+  destroyEnforcedPod,
   PodmanClient,
   type PodSpecInput,
   removePod,
@@ -27,6 +43,74 @@ const SERVE = "trap 'exit 0' TERM; httpd -f -p 8080 -h / & wait"
 const run = uniqueName("bench")
 
 const ms = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e6
+
+const benchSpec = (name: string, image: string): PodSpecInput => ({
+  name,
+  labels: testLabels(run),
+  containers: [
+    { name: "sidecar", role: "sidecar", image, user: "1337", command: ["/bin/sh", "-c", SERVE] },
+    {
+      name: "app",
+      role: "app",
+      image,
+      command: ["/bin/sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"],
+    },
+  ],
+  stopTimeoutSeconds: 1,
+})
+
+const enforcedPodOnce = (image: string) =>
+  Effect.gen(function* () {
+    const name = uniqueName("bench-enf")
+    const start = process.hrtime.bigint()
+    yield* Effect.acquireRelease(
+      createEnforcedPod(benchSpec(name, image), { owner: "podman-bench" }),
+      (pod) => destroyEnforcedPod(pod, 1),
+    )
+    return ms(start)
+  }).pipe(Effect.scoped)
+
+/** The enforced pod as it was built before apps had user namespaces of their own. */
+const enforcedPodBeforeOnce = (image: string) =>
+  Effect.gen(function* () {
+    const client = yield* PodmanClient
+    const egress = yield* Egress
+    const name = uniqueName("bench-old")
+    const spec = yield* decodePodSpec(benchSpec(name, image))
+    const labels = testLabels(run)
+    const hostPort = yield* allocateHostPort("127.0.0.1")
+    const start = process.hrtime.bigint()
+    yield* Effect.acquireRelease(
+      client.pods.create({
+        name,
+        labels,
+        netns: { nsmode: "slirp4netns" },
+        network_options: { slirp4netns: renderPodmanNetworkOptions(spec.network) },
+        hostadd: [`host.containers.internal:${gatewayAddress(spec.network)}`],
+        portmappings: [
+          { host_ip: "127.0.0.1", host_port: hostPort, container_port: 8080, protocol: "tcp" },
+        ],
+      }),
+      () => removePod(name, 1),
+    )
+    for (const c of spec.containers) {
+      const {
+        netns: _n,
+        utsns: _u,
+        userns: _s,
+        idmappings: _i,
+        cap_drop: _c,
+        ...before
+      } = containerCreateRequest(spec, c, labels)
+      yield* client.containers.create(before)
+    }
+    const infra = (yield* client.pods.inspect(name)).InfraContainerID ?? ""
+    yield* client.containers.start(infra)
+    const pid = (yield* client.containers.inspect(infra)).State.Pid
+    yield* egress.install({ pid }, sidecarOnly([8080]))
+    yield* client.pods.start(name)
+    return ms(start)
+  }).pipe(Effect.scoped)
 
 const isolatedPodOnce = (image: string) =>
   Effect.gen(function* () {
@@ -107,7 +191,9 @@ const program = Effect.gen(function* () {
   const images = yield* ensureTestImages(process.execPath)
   const image = images.busybox
   const cases = {
-    "isolated pod (REST: pod + infra + sidecar + app, slirp4netns)": () => isolatedPodOnce(image),
+    "enforced pod now (holder, app userns, nft + port sysctl)": () => enforcedPodOnce(image),
+    "enforced pod before (infra, host userns, nft)": () => enforcedPodBeforeOnce(image),
+    "isolated pod (REST: pod + holder + sidecar + app, slirp4netns)": () => isolatedPodOnce(image),
     "podman run -d (CLI, default network)": () => podmanRunOnce(image, "default"),
     "podman run -d (CLI, slirp4netns default options)": () => podmanRunOnce(image, "slirp4netns"),
   }
@@ -121,6 +207,8 @@ const program = Effect.gen(function* () {
     for (const [label, f] of Object.entries(cases)) samples[label]!.push(yield* f())
   }
   const rows = Object.entries(samples).map(([label, s]) => ({ case: label, ...stats(s) }))
+  const [now, before] = rows
+  const change = ((now!.median - before!.median) / before!.median) * 100
   const fmt = (n: number) => n.toFixed(1).padStart(8)
   console.log(
     `\ncreate + start, ms (${ITERATIONS} iterations each, interleaved; podman ${client.socketPath})`,
@@ -150,18 +238,25 @@ const program = Effect.gen(function* () {
         image,
         at: new Date().toISOString(),
         rows,
+        enforcedMedianChangePercent: change,
         samples,
       },
       null,
       2,
     ),
   )
-  console.log(`\nwritten: ${out}`)
+  console.log(
+    `\nenforced pod, median now vs before: ${change >= 0 ? "+" : ""}${change.toFixed(1)} %`,
+  )
+  console.log(`written: ${out}`)
 })
 
-Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(PodmanClient.layer({})))).catch(
-  (e: unknown) => {
-    console.error(e instanceof Error ? e.message : e)
-    process.exit(1)
-  },
+const layer = Layer.mergeAll(
+  PodmanClient.layer({}),
+  Egress.layer.pipe(Layer.provide(HostTools.layer())),
 )
+
+Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(layer))).catch((e: unknown) => {
+  console.error(e instanceof Error ? e.message : e)
+  process.exit(1)
+})

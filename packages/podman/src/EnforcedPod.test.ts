@@ -1,4 +1,4 @@
-import { Egress, type EgressShape, sidecarOnly } from "@beemesh/netns"
+import { Egress, type EgressShape, podEgressPolicy } from "@beemesh/netns"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Layer, Scope } from "effect"
 import {
@@ -68,28 +68,34 @@ const spied = Effect.gen(function* () {
 
 describe("enforced pods on the fake Podman and the fake Egress", () => {
   it.effect(
-    "the policy is in force in the infra's namespace before the sidecar or an app runs",
+    "the policy is in force in the holder's namespace before the sidecar, then the app, runs",
     () =>
       Effect.gen(function* () {
         const t = yield* spied
         const pod = yield* createEnforcedPod(input, owner).pipe(Effect.provide(t.layer))
         expect(t.atInstall).toEqual([
           [
+            ["web-1-holder", "running"],
             ["web-1-sidecar", "created"],
             ["web-1-app", "created"],
           ],
         ])
-        const infra = yield* t.fake.podman.containers.inspect(pod.infraContainerId)
-        expect(pod.egress.target).toEqual({ pid: infra.State.Pid, userns: false })
-        expect(pod.egress.policy).toEqual(sidecarOnly([8080]))
-        expect([...t.fake.egress.inForce().keys()]).toEqual([`/proc/${infra.State.Pid}/ns/net`])
-        expect(t.started).toEqual([`container ${pod.infraContainerId}`, "pod web-1"])
+        const holder = yield* t.fake.podman.containers.inspect(pod.holderContainerId)
+        expect(holder.Name).toBe(pod.holder)
+        expect(pod.egress.target).toEqual({ pid: holder.State.Pid, userns: false })
+        expect(pod.egress.policy).toEqual(podEgressPolicy([8080]))
+        expect([...t.fake.egress.inForce().keys()]).toEqual([`/proc/${holder.State.Pid}/ns/net`])
+        expect(t.started).toEqual([
+          `container ${pod.holderContainerId}`,
+          "container web-1-sidecar",
+          "container web-1-app",
+        ])
         const states = yield* t.fake.podman.containers.list({ pod: "web-1" })
-        expect(states.map((c) => c.State)).toEqual(["running", "running"])
+        expect(states.map((c) => c.State)).toEqual(["running", "running", "running"])
       }),
   )
 
-  it.effect("rootless: nft enters the infra process's user namespace", () =>
+  it.effect("rootless: nft enters the holder process's user namespace", () =>
     Effect.gen(function* () {
       const t = yield* spied
       const pod = yield* createEnforcedPod(input, { ...owner, rootless: true }).pipe(
@@ -103,7 +109,7 @@ describe("enforced pods on the fake Podman and the fake Egress", () => {
   )
 
   it.effect(
-    "a policy that cannot be applied: PodEgressFailed, nothing but infra ran, no pod left",
+    "a policy that cannot be applied: PodEgressFailed, nothing but the holder ran, no pod left",
     () =>
       Effect.gen(function* () {
         const t = yield* spied
@@ -113,7 +119,7 @@ describe("enforced pods on the fake Podman and the fake Egress", () => {
         )
         expect(error).toMatchObject({ _tag: "PodEgressFailed", pod: "web-1", operation: "create" })
         expect(error.message).toContain("nft: Operation not permitted")
-        // Only the infra container was started; the pod (sidecar and apps) never was.
+        // Only the holder was started; the sidecar and the apps never were.
         expect(t.started).toHaveLength(1)
         expect(t.started[0]).toMatch(/^container /)
         expect(yield* t.fake.podman.pods.list()).toEqual([])
@@ -151,7 +157,7 @@ describe("enforced pods on the fake Podman and the fake Egress", () => {
       }),
   )
 
-  it.effect("adoption of a pod whose infra container stopped fails PodEgressFailed", () =>
+  it.effect("adoption of a pod whose holder stopped fails PodEgressFailed", () =>
     Effect.gen(function* () {
       const t = yield* spied
       yield* createEnforcedPod(input, owner).pipe(Effect.provide(t.layer))

@@ -92,6 +92,19 @@ export class PodEgressFailed extends Data.TaggedError("PodEgressFailed")<{
   }
 }
 
+/**
+ * The image of the container that holds a pod's network namespace cannot be built: its catatonit
+ * binary is missing or not static (a `FROM scratch` image has no libraries to link against).
+ */
+export class HolderImageUnavailable extends Data.TaggedError("HolderImageUnavailable")<{
+  readonly catatonit: string
+  readonly reason: string
+}> {
+  override get message() {
+    return `cannot build the pod holder image from ${this.catatonit}: ${this.reason}; fix: apt-get install catatonit (a static binary), or pass holderImage with an image whose entrypoint holds the pod (e.g. catatonit -P)`
+  }
+}
+
 /** A wait ran out of time. Says what was awaited, on what, and what was last seen. */
 export class WaitTimedOut extends Data.TaggedError("WaitTimedOut")<{
   readonly condition: string

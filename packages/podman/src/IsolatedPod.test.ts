@@ -8,7 +8,13 @@ import { makeFakePodman } from "./testing/FakePodman.js"
 const input: PodSpecInput = {
   name: "web-1",
   containers: [
-    { name: "sidecar", role: "sidecar", image: "localhost/sidecar:1", user: "1337" },
+    {
+      name: "sidecar",
+      role: "sidecar",
+      image: "localhost/sidecar:1",
+      user: "1337",
+      healthcheck: { command: ["/bin/true"], intervalSeconds: 10 },
+    },
     {
       name: "app",
       role: "app",
@@ -17,7 +23,6 @@ const input: PodSpecInput = {
       env: { A: "1" },
       mounts: [{ source: "/srv/data", destination: "/data", readOnly: true }],
       resources: { memoryBytes: 64 * 1024 * 1024, cpus: 0.5, pids: 100 },
-      healthcheck: { command: ["/bin/true"], intervalSeconds: 10 },
     },
   ],
   rlimits: { nofile: 4096, nproc: 512 },
@@ -52,6 +57,7 @@ describe("IsolatedPod on the fake client", () => {
       "io.beemesh.owner-pid": String(process.pid),
     })
     expect(containers.map((c) => [c.Names[0], c.State])).toEqual([
+      ["web-1-holder", "running"],
       ["web-1-sidecar", "running"],
       ["web-1-app", "running"],
     ])
@@ -67,5 +73,54 @@ describe("IsolatedPod on the fake client", () => {
     })
     expect(pods).toEqual([])
     expect(containers).toEqual([])
+  })
+
+  it("runAsNonRoot: refuses an image that runs as root or as a user name, accepts a numeric USER", async () => {
+    const nonRoot = (image: string, user?: string): PodSpecInput => ({
+      ...input,
+      containers: [
+        input.containers[0]!,
+        {
+          name: "app",
+          role: "app",
+          image,
+          ...(user === undefined ? {} : { user }),
+          security: { runAsNonRoot: true },
+        },
+      ],
+    })
+    const images = [
+      "localhost/sidecar:1",
+      "localhost/root:1",
+      "localhost/named:1",
+      "localhost/u1000:1",
+    ]
+    const imageUsers = { "localhost/named:1": "nginx", "localhost/u1000:1": "1000:1000" }
+    const attempt = (spec: PodSpecInput) =>
+      Effect.runPromise(
+        Effect.gen(function* () {
+          const fake = yield* makeFakePodman({ images, imageUsers })
+          const result = yield* Effect.result(
+            Effect.provideService(createIsolatedPod(spec, { owner: "unit" }), PodmanClient, fake),
+          )
+          return { result, pods: yield* fake.pods.list() }
+        }),
+      )
+    const root = await attempt(nonRoot("localhost/root:1"))
+    expect(root.result).toMatchObject({
+      _tag: "Failure",
+      failure: { _tag: "PodSpecInvalid", field: "containers[1].security.runAsNonRoot" },
+    })
+    expect(root.result._tag === "Failure" && root.result.failure.message).toContain(
+      'container "app" must run as non-root but it runs as root (the USER of image localhost/root:1)',
+    )
+    expect(root.pods).toEqual([])
+    const named = await attempt(nonRoot("localhost/named:1"))
+    expect(named.result._tag === "Failure" && named.result.failure.message).toContain(
+      'its user "nginx" is a name',
+    )
+    expect((await attempt(nonRoot("localhost/u1000:1"))).result._tag).toBe("Success")
+    expect((await attempt(nonRoot("localhost/root:1", "1000"))).result._tag).toBe("Success")
+    expect((await attempt(nonRoot("localhost/u1000:1", "0:0"))).result._tag).toBe("Failure")
   })
 })

@@ -1,14 +1,17 @@
 /**
  * Isolated pods, and the one module that makes a pod's isolation whole.
  *
- * An isolated pod has one private network namespace (held by the infra container) wired to the
+ * An isolated pod has one private network namespace (owned by its holder container) wired to the
  * outside only through slirp4netns, the sidecar's port 8080 published on a host port, and app
- * containers without ports (`createIsolatedPod`, `makeIsolatedPod`).
+ * containers without ports, each in a user namespace of its own whose IDs never include the
+ * sidecar's UID (`createIsolatedPod`, `makeIsolatedPod`; the requests are in PodRequests.ts).
  *
  * An enforced pod is an isolated pod whose egress policy (nftables, `Egress` of @beemesh/netns) is
- * in force in that namespace before any container but the infra one runs. Everything that
- * guarantee takes is here, so no caller sequences it: `createEnforcedPod` (pod, infra only, policy,
- * then the rest; a pod whose policy cannot be applied is removed, never started),
+ * in force in that namespace before any container but the holder runs. The policy lets out the
+ * sidecar's UID as seen from the namespace's own user namespace, which no app process can be.
+ * Everything that guarantee takes is here, so no caller sequences it: `createEnforcedPod` (pod,
+ * holder only, policy, then the sidecar, then the apps; a pod whose policy cannot be applied is
+ * removed, never started),
  * `adoptEnforcedPod` (verify a running pod's policy, re-apply it if missing), `destroyEnforcedPod`
  * (the pod first, then its rules) and the scoped `makeEnforcedPod`.
  */
@@ -18,25 +21,35 @@ import {
   type EgressPolicy,
   gatewayAddress,
   type NamespaceTarget,
-  sidecarOnly,
+  podEgressPolicy,
 } from "@beemesh/netns"
 import { Effect, type Scope } from "effect"
 import {
+  type HolderImageUnavailable,
   ImageMissing,
   NameInUse,
   PodEgressFailed,
   type PodmanError,
-  type PodSpecInvalid,
+  PodSpecInvalid,
 } from "./Errors.js"
+import { ensureHolderImage } from "./HolderImage.js"
 import { LABEL_POD, ownerLabels } from "./Ownership.js"
 import { IMAGE_HINT, PodmanClient } from "./PodmanClient.js"
 import {
   allocateHostPort,
   containerCreateRequest,
   containerName,
+  holderCreateRequest,
+  holderName,
   podCreateRequest,
 } from "./PodRequests.js"
-import { decodePodSpec, type PodSpec, type PodSpecInput, SIDECAR_PORT } from "./PodSpec.js"
+import {
+  decodePodSpec,
+  type PodSpec,
+  type PodSpecInput,
+  rootUserProblem,
+  SIDECAR_PORT,
+} from "./PodSpec.js"
 
 export interface IsolatedPodOptions {
   /** Who owns the pod (e.g. the agent's peer id); written to `io.beemesh.owner`. */
@@ -44,16 +57,27 @@ export interface IsolatedPodOptions {
   /** How to build an image that is missing, for the error message. */
   readonly imageHint?: (image: string) => string
   /**
-   * Start every container (default). With false only the infra container runs: the pod's network
+   * Start every container (default). With false only the holder runs: the pod's network
    * namespace and slirp4netns exist, nothing else does (what `createEnforcedPod` builds on).
    */
   readonly startApps?: boolean
+  /**
+   * Podman runs rootless: apps' ID maps are drawn from the user's subordinate IDs, and the pod's
+   * namespaces belong to Podman's user namespace, which nft must enter to hold capabilities there.
+   */
+  readonly rootless?: boolean
+  /** The holder's image (default: built from the host's catatonit, see HolderImage.ts). */
+  readonly holderImage?: string
+  /** The static catatonit the default holder image is built from (default /usr/bin/catatonit). */
+  readonly catatonit?: string
 }
 
 export interface IsolatedPod {
   readonly name: string
   readonly id: string
-  readonly infraContainerId: string
+  /** The container that owns the pod's network namespace (its Podman name and ID). */
+  readonly holder: string
+  readonly holderContainerId: string
   /** Where the sidecar's port 8080 is published. */
   readonly hostIp: string
   readonly hostPort: number
@@ -82,39 +106,43 @@ export const createIsolatedPod = Effect.fn("IsolatedPod.create")(function* (
       )
     }
   }
+  yield* refuseRootWhereNonRoot(spec)
   if (yield* client.pods.exists(spec.name)) {
     return yield* Effect.fail(new NameInUse({ kind: "pod", name: spec.name }))
   }
+  const holderImage = options.holderImage ?? (yield* ensureHolderImage(options.catatonit))
   const hostIp = spec.hostIp ?? "127.0.0.1"
   const labels = { ...spec.labels, ...ownerLabels(options.owner), [LABEL_POD]: spec.name }
+  const rootless = options.rootless ?? false
+  const sidecar = spec.containers.find((c) => c.role === "sidecar")!
+  const apps = spec.containers.filter((c) => c.role === "app")
 
   const build = (hostPort: number) =>
     Effect.gen(function* () {
-      const id = yield* client.pods.create(podCreateRequest(spec, hostIp, hostPort, labels))
+      const id = yield* client.pods.create(podCreateRequest(spec, labels))
       // From here on the pod is ours: a failure removes it (never before: the name may be another's).
-      const inspected = yield* Effect.gen(function* () {
-        for (const c of spec.containers) {
-          yield* client.containers.create(containerCreateRequest(spec, c, labels))
+      const holderId = yield* Effect.gen(function* () {
+        const holderId = yield* client.containers.create(
+          holderCreateRequest(spec, hostIp, hostPort, labels, holderImage),
+        )
+        for (const c of [sidecar, ...apps]) {
+          yield* client.containers.create(containerCreateRequest(spec, c, labels, rootless))
         }
-        if (options.startApps === false) {
-          const created = yield* client.pods.inspect(spec.name)
-          yield* client.containers.start(created.InfraContainerID ?? "")
-        } else {
-          yield* client.pods.start(spec.name)
-        }
-        return yield* client.pods.inspect(spec.name)
+        // The published port is bound here: a port taken meanwhile fails this start.
+        yield* client.containers.start(holderId)
+        if (options.startApps !== false) yield* startMembers(spec)
+        return holderId
       }).pipe(Effect.onError(() => removePod(spec.name, 0)))
       return {
         name: spec.name,
         id,
-        infraContainerId: inspected.InfraContainerID ?? "",
+        holder: holderName(spec.name),
+        holderContainerId: holderId,
         hostIp,
         hostPort,
         hostGateway: gatewayAddress(spec.network),
-        sidecar: containerName(spec.name, spec.containers.find((c) => c.role === "sidecar")!.name),
-        apps: spec.containers
-          .filter((c) => c.role === "app")
-          .map((c) => containerName(spec.name, c.name)),
+        sidecar: containerName(spec.name, sidecar.name),
+        apps: apps.map((c) => containerName(spec.name, c.name)),
         spec,
       } satisfies IsolatedPod
     })
@@ -129,8 +157,35 @@ export const createIsolatedPod = Effect.fn("IsolatedPod.create")(function* (
   }
 })
 
+/** Containers that must run as non-root get their user from the spec, else from their image. */
+const refuseRootWhereNonRoot = Effect.fnUntraced(function* (spec: PodSpec) {
+  const client = yield* PodmanClient
+  for (const [i, c] of spec.containers.entries()) {
+    if (c.security?.runAsNonRoot !== true) continue
+    const user = c.user ?? (yield* client.images.inspect(c.image)).Config?.User ?? ""
+    const problem = rootUserProblem(user)
+    if (problem !== undefined) {
+      return yield* new PodSpecInvalid({
+        field: `containers[${i}].security.runAsNonRoot`,
+        reason: `container "${c.name}" must run as non-root but ${problem}${c.user === undefined ? ` (the USER of image ${c.image})` : ""}; set runAsUser to a non-zero UID, or use an image whose USER is a numeric non-root UID`,
+      })
+    }
+  }
+})
+
+/** The sidecar first, then the apps: an app's first connection finds its way out already there. */
+const startMembers = (spec: PodSpec) =>
+  Effect.gen(function* () {
+    const client = yield* PodmanClient
+    const ordered = [
+      ...spec.containers.filter((c) => c.role === "sidecar"),
+      ...spec.containers.filter((c) => c.role === "app"),
+    ]
+    for (const c of ordered) yield* client.containers.start(containerName(spec.name, c.name))
+  })
+
 const MAX_PORT_ATTEMPTS = 3
-const portWasTaken = (e: PodmanError) =>
+const portWasTaken = (e: PodmanError | HolderImageUnavailable) =>
   e._tag === "RuntimeFailure" && /address already in use/.test(e.podmanMessage)
 
 /** Stops (SIGTERM, then SIGKILL after `timeoutSeconds`) and removes a pod; a missing pod is fine. */
@@ -152,20 +207,21 @@ export const removePod = (
 export const makeIsolatedPod = (
   input: PodSpecInput,
   options: IsolatedPodOptions,
-): Effect.Effect<IsolatedPod, PodSpecInvalid | PodmanError, PodmanClient | Scope.Scope> =>
+): Effect.Effect<
+  IsolatedPod,
+  PodSpecInvalid | PodmanError | HolderImageUnavailable,
+  PodmanClient | Scope.Scope
+> =>
   Effect.acquireRelease(createIsolatedPod(input, options), (pod) =>
     removePod(pod.name, pod.spec.stopTimeoutSeconds ?? 2),
   )
 
-// --- enforced pods: the egress policy in force before anything but the infra container runs ---
+// --- enforced pods: the egress policy in force before anything but the holder runs ---
 
 export interface EnforcedPodOptions {
   /** The egress policy (default: sidecar-only, inbound to the sidecar's port 8080). */
   readonly policy?: EgressPolicy
-  /**
-   * Podman runs rootless: the pod's namespaces belong to Podman's user namespace, which nft must
-   * enter to hold capabilities there.
-   */
+  /** As in IsolatedPodOptions. */
   readonly rootless?: boolean
 }
 
@@ -173,20 +229,19 @@ export interface EnforcedPod extends IsolatedPod {
   readonly egress: AppliedEgress
 }
 
-const policyOf = (options: EnforcedPodOptions) => options.policy ?? sidecarOnly([SIDECAR_PORT])
+const policyOf = (options: EnforcedPodOptions) => options.policy ?? podEgressPolicy([SIDECAR_PORT])
 
-/** The pod's network namespace, addressed through its infra container's process. */
+/** The pod's network namespace, addressed through its holder's process. */
 const podNamespace = (pod: string, options: EnforcedPodOptions) =>
   Effect.gen(function* () {
     const client = yield* PodmanClient
-    const inspected = yield* client.pods.inspect(pod)
-    const infra = yield* client.containers.inspect(inspected.InfraContainerID ?? "")
-    if (!infra.State.Running || infra.State.Pid <= 0) {
+    const holder = yield* client.containers.inspect(holderName(pod))
+    if (!holder.State.Running || holder.State.Pid <= 0) {
       return yield* Effect.fail(
-        `its infra container ${infra.Name} is ${infra.State.Status}, so the pod has no network namespace`,
+        `its holder container ${holder.Name} is ${holder.State.Status}, so the pod has no network namespace`,
       )
     }
-    return { pid: infra.State.Pid, userns: options.rootless ?? false } satisfies NamespaceTarget
+    return { pid: holder.State.Pid, userns: options.rootless ?? false } satisfies NamespaceTarget
   })
 
 const failedTo =
@@ -198,9 +253,9 @@ const failedTo =
     })
 
 /**
- * Creates the pod with only its infra container running, puts the egress policy in force in its
- * network namespace, then starts the sidecar and the apps. A pod whose policy cannot be put in force
- * (or that fails to start) is removed: no container but the infra one has run in it.
+ * Creates the pod with only its holder running, puts the egress policy in force in its network
+ * namespace, then starts the sidecar and then the apps. A pod whose policy cannot be put in force
+ * (or that fails to start) is removed: no container but the holder has run in it.
  */
 export const createEnforcedPod = Effect.fn("IsolatedPod.createEnforced")(function* (
   input: PodSpecInput,
@@ -208,11 +263,7 @@ export const createEnforcedPod = Effect.fn("IsolatedPod.createEnforced")(functio
 ) {
   const client = yield* PodmanClient
   const egress = yield* Egress
-  const pod = yield* createIsolatedPod(input, {
-    owner: options.owner,
-    ...(options.imageHint === undefined ? {} : { imageHint: options.imageHint }),
-    startApps: false,
-  })
+  const pod = yield* createIsolatedPod(input, { ...options, startApps: false })
   // From here on the pod is ours: anything short of "policy in force, then started" removes it.
   const removeIt = removePod(pod.name, 0)
   const applied = yield* podNamespace(pod.name, options).pipe(
@@ -220,7 +271,7 @@ export const createEnforcedPod = Effect.fn("IsolatedPod.createEnforced")(functio
     Effect.mapError(failedTo("create", pod.name)),
     Effect.onError(() => removeIt),
   )
-  yield* client.pods.start(pod.name).pipe(Effect.onError(() => removeIt))
+  yield* startMembers(pod.spec).pipe(Effect.onError(() => removeIt))
   return { ...pod, egress: applied } satisfies EnforcedPod
 })
 
@@ -280,7 +331,7 @@ export const makeEnforcedPod = (
   options: IsolatedPodOptions & EnforcedPodOptions,
 ): Effect.Effect<
   EnforcedPod,
-  PodSpecInvalid | PodmanError | PodEgressFailed,
+  PodSpecInvalid | PodmanError | HolderImageUnavailable | PodEgressFailed,
   PodmanClient | Egress | Scope.Scope
 > =>
   Effect.acquireRelease(createEnforcedPod(input, options), (pod) =>

@@ -1,12 +1,23 @@
 import { Schema } from "effect"
 import { describe, expect, it } from "vitest"
-import { containerCreateRequest, podCreateRequest } from "./PodRequests.js"
+import {
+  appIdMap,
+  containerCreateRequest,
+  holderCreateRequest,
+  podCreateRequest,
+} from "./PodRequests.js"
 import { PodSpec, type PodSpecInput } from "./PodSpec.js"
 
 const input: PodSpecInput = {
   name: "web-1",
   containers: [
-    { name: "sidecar", role: "sidecar", image: "localhost/sidecar:1", user: "1337" },
+    {
+      name: "sidecar",
+      role: "sidecar",
+      image: "localhost/sidecar:1",
+      user: "1337",
+      healthcheck: { command: ["/bin/true"], intervalSeconds: 10 },
+    },
     {
       name: "app",
       role: "app",
@@ -15,7 +26,6 @@ const input: PodSpecInput = {
       env: { A: "1" },
       mounts: [{ source: "/srv/data", destination: "/data", readOnly: true }],
       resources: { memoryBytes: 64 * 1024 * 1024, cpus: 0.5, pids: 100 },
-      healthcheck: { command: ["/bin/true"], intervalSeconds: 10 },
     },
   ],
   rlimits: { nofile: 4096, nproc: 512 },
@@ -24,7 +34,7 @@ const spec = Schema.decodeUnknownSync(PodSpec)(input)
 
 describe("Podman requests of an isolated pod", () => {
   it("puts the pod on slirp4netns with the default options, the host-loopback gateway and one port", () => {
-    const req = podCreateRequest(spec, "127.0.0.1", 18080, { l: "1" })
+    const req = holderCreateRequest(spec, "127.0.0.1", 18080, { l: "1" }, "localhost/holder:1")
     expect(req.netns).toEqual({ nsmode: "slirp4netns" })
     expect(req.network_options).toEqual({
       slirp4netns: ["enable_ipv6=true", "allow_host_loopback=true", "cidr=10.0.2.0/24", "mtu=1500"],
@@ -33,12 +43,21 @@ describe("Podman requests of an isolated pod", () => {
     expect(req.portmappings).toEqual([
       { host_ip: "127.0.0.1", host_port: 18080, container_port: 8080, protocol: "tcp" },
     ])
-    expect(req.share).toContain("net")
+    expect(req.name).toBe("web-1-holder")
+    expect(req.hostname).toBe("web-1")
+    expect(req.sysctl).toEqual({ "net.ipv4.ip_unprivileged_port_start": "0" })
+    expect(req.labels).toEqual({ l: "1", "io.beemesh.role": "holder" })
+    // The holder owns the network namespace; the pod itself has no infra container to share one.
+    expect(podCreateRequest(spec, { l: "1" })).toEqual({
+      name: "web-1",
+      labels: { l: "1" },
+      no_infra: true,
+    })
   })
 
   it("derives host.containers.internal from the configured CIDR", () => {
     const custom = Schema.decodeUnknownSync(PodSpec)({ ...input, network: { cidr: "10.9.8.0/24" } })
-    expect(podCreateRequest(custom, "127.0.0.1", 1, {}).hostadd).toEqual([
+    expect(holderCreateRequest(custom, "127.0.0.1", 1, {}, "h").hostadd).toEqual([
       "host.containers.internal:10.9.8.2",
     ])
   })
@@ -63,10 +82,92 @@ describe("Podman requests of an isolated pod", () => {
       cpu: { quota: 50_000, period: 100_000 },
       pids: { limit: 100 },
     })
-    expect(app.healthconfig).toMatchObject({ Test: ["CMD", "/bin/true"], Interval: 10e9 })
     const sidecar = containerCreateRequest(spec, spec.containers[0]!, {})
+    expect(sidecar.healthconfig).toMatchObject({ Test: ["CMD", "/bin/true"], Interval: 10e9 })
     expect(sidecar.user).toBe("1337")
     expect(sidecar.labels).toEqual({ "io.beemesh.role": "sidecar" })
+  })
+
+  it("joins sidecar and apps to the holder's network; apps get their own user namespace, the sidecar not", () => {
+    const holder = { nsmode: "container", value: "web-1-holder" }
+    const sidecar = containerCreateRequest(spec, spec.containers[0]!, {})
+    expect([sidecar.netns, sidecar.utsns]).toEqual([holder, holder])
+    expect([sidecar.userns, sidecar.idmappings, sidecar.cap_drop]).toEqual([
+      undefined,
+      undefined,
+      undefined,
+    ])
+    const app = containerCreateRequest(spec, spec.containers[1]!, {})
+    expect([app.netns, app.utsns, app.userns]).toEqual([holder, holder, { nsmode: "private" }])
+    expect(app.idmappings).toEqual({
+      HostUIDMapping: false,
+      HostGIDMapping: false,
+      UIDMap: [{ container_id: 0, host_id: 200_000, size: 65_536 }],
+      GIDMap: [{ container_id: 0, host_id: 200_000, size: 65_536 }],
+    })
+    expect(app.cap_drop).toEqual(["NET_RAW"])
+    expect([app.cap_add, app.no_new_privileges, app.read_only_filesystem]).toEqual([
+      undefined,
+      undefined,
+      undefined,
+    ])
+  })
+
+  it("maps no app ID onto 0 or the sidecar's 1337, rootful (any base) and rootless", () => {
+    const covers = (map: ReturnType<typeof appIdMap>, id: number) =>
+      map.some((m) => m.host_id <= id && id < m.host_id + m.size)
+    const rootless = appIdMap(true)
+    expect(rootless).toEqual([
+      { container_id: 0, host_id: 1, size: 1336 },
+      { container_id: 1336, host_id: 1338, size: 64_199 },
+    ])
+    expect([covers(rootless, 0), covers(rootless, 1337), covers(rootless, 1336)]).toEqual([
+      false,
+      false,
+      true,
+    ])
+    // Container IDs are contiguous: 0..65534.
+    expect(rootless[1]!.container_id).toBe(rootless[0]!.size)
+    const rootful = appIdMap(false, 300_000)
+    expect([covers(rootful, 1337), covers(rootful, 0), covers(rootful, 300_000)]).toEqual([
+      false,
+      false,
+      true,
+    ])
+    const custom = Schema.decodeUnknownSync(PodSpec)({ ...input, appIdBase: 400_000 })
+    expect(
+      containerCreateRequest(custom, custom.containers[1]!, {}, false).idmappings?.UIDMap,
+    ).toEqual([{ container_id: 0, host_id: 400_000, size: 65_536 }])
+    expect(
+      containerCreateRequest(custom, custom.containers[1]!, {}, true).idmappings?.UIDMap,
+    ).toEqual(rootless)
+  })
+
+  it("turns an app's security settings into Podman's fields, NET_RAW always dropped", () => {
+    const secured = Schema.decodeUnknownSync(PodSpec)({
+      ...input,
+      containers: [
+        input.containers[0]!,
+        {
+          ...input.containers[1]!,
+          user: "1000:1000",
+          security: {
+            readOnlyRootFilesystem: true,
+            noNewPrivileges: true,
+            capDrop: ["ALL", "cap_setuid"],
+            capAdd: ["CAP_NET_BIND_SERVICE"],
+          },
+        },
+      ],
+    })
+    const app = containerCreateRequest(secured, secured.containers[1]!, {})
+    expect(app).toMatchObject({
+      user: "1000:1000",
+      read_only_filesystem: true,
+      no_new_privileges: true,
+      cap_drop: ["NET_RAW", "ALL", "SETUID"],
+      cap_add: ["NET_BIND_SERVICE"],
+    })
   })
 
   it("defaults rlimits to no more than this process's hard limits", () => {

@@ -82,4 +82,43 @@ describe("PodSpec", () => {
     expect(failure({ ...base, hostPort: 70000 })).toMatchObject({ field: "hostPort" })
     expect(failure({ ...base, containers: "nope" })).toMatchObject({ field: "(spec)" })
   })
+
+  it("reserves the holder's name and refuses an app healthcheck, saying why", () => {
+    expect(failure({ ...base, containers: [sidecar, { ...app, name: "holder" }] })).toMatchObject({
+      field: "containers[1].name",
+    })
+    const check = { command: ["/bin/true"] }
+    const appCheck = failure({ ...base, containers: [sidecar, { ...app, healthcheck: check }] })
+    expect(appCheck).toMatchObject({ field: "containers[1].healthcheck" })
+    expect(appCheck.message).toContain("user namespace")
+    expect(decode({ ...base, containers: [{ ...sidecar, healthcheck: check }, app] })._tag).toBe(
+      "Success",
+    )
+  })
+
+  it("accepts NET_BIND_SERVICE as the only added capability and refuses malformed names", () => {
+    const withSecurity = (security: unknown) => ({
+      ...base,
+      containers: [sidecar, { ...app, security }],
+    })
+    expect(
+      decode(
+        withSecurity({ capAdd: ["NET_BIND_SERVICE"], capDrop: ["ALL"], noNewPrivileges: true }),
+      )._tag,
+    ).toBe("Success")
+    expect(decode(withSecurity({ capAdd: ["cap_net_bind_service"] }))._tag).toBe("Success")
+    const added = failure(withSecurity({ capAdd: ["NET_BIND_SERVICE", "NET_RAW", "SYS_ADMIN"] }))
+    expect(added).toMatchObject({ field: "containers[1].security.capAdd" })
+    expect(added.message).toContain("adding NET_RAW, SYS_ADMIN is refused")
+    expect(failure(withSecurity({ capDrop: ["net raw"] })).message).toContain("not a capability")
+  })
+
+  it("refuses an app ID base whose range covers the sidecar's UID or does not fit", () => {
+    const covering = failure({ ...base, appIdBase: 1000 })
+    expect(covering).toMatchObject({ field: "appIdBase" })
+    expect(covering.message).toContain("sidecar's UID 1337")
+    expect(failure({ ...base, appIdBase: 0 })).toMatchObject({ field: "appIdBase" })
+    expect(failure({ ...base, appIdBase: 4294967000 })).toMatchObject({ field: "appIdBase" })
+    expect(decode({ ...base, appIdBase: 1338 })._tag).toBe("Success")
+  })
 })

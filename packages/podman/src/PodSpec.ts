@@ -1,15 +1,28 @@
 /**
  * The typed description of an isolated pod and the rules it must meet before anything is created:
  * DNS-1123 names, exactly one sidecar, published ports only on the sidecar (container port 8080),
- * valid slirp4netns options.
+ * valid slirp4netns options, app security settings that cannot widen what an app may do.
  */
 import { DnsLabel } from "@beemesh/contract"
-import { SlirpOptions, validateSlirpOptions } from "@beemesh/netns"
+import { SIDECAR_UID, SlirpOptions, validateSlirpOptions } from "@beemesh/netns"
 import { Effect, Result, Schema } from "effect"
 import { PodSpecInvalid } from "./Errors.js"
 
 /** The sidecar's container port: the one published port of a pod. */
 export const SIDECAR_PORT = 8080
+
+/** The one capability an app may be given beyond Podman's defaults (binding ports below 1024). */
+export const ADDABLE_CAPABILITY = "NET_BIND_SERVICE"
+
+/**
+ * The container that holds the pod's network namespace is named `<pod>-holder`: no container of
+ * the spec may take that name.
+ */
+export const HOLDER_NAME = "holder"
+
+/** App UID/GID 0 maps to this host ID on rootful Podman, for 65536 IDs (see `appIdBase`). */
+export const DEFAULT_APP_ID_BASE = 200_000
+export const APP_ID_COUNT = 65_536
 
 export const ContainerRole = Schema.Literals(["sidecar", "app"])
 export type ContainerRole = typeof ContainerRole.Type
@@ -27,6 +40,24 @@ export const HealthcheckSpec = Schema.Struct({
   timeoutSeconds: Schema.optionalKey(Schema.Number),
   retries: Schema.optionalKey(Schema.Number),
 })
+
+/** What an app container may not do beyond its own user namespace. Absent fields: Podman's defaults. */
+export const ContainerSecurity = Schema.Struct({
+  /** The root filesystem is mounted read-only. */
+  readOnlyRootFilesystem: Schema.optionalKey(Schema.Boolean),
+  /** No process gains privileges through setuid binaries or file capabilities. */
+  noNewPrivileges: Schema.optionalKey(Schema.Boolean),
+  /** Capabilities dropped (`ALL` or names such as `SETUID`; `CAP_` prefix optional). */
+  capDrop: Schema.optionalKey(Schema.Array(Schema.String)),
+  /** Capabilities added: only NET_BIND_SERVICE is accepted. */
+  capAdd: Schema.optionalKey(Schema.Array(Schema.String)),
+  /**
+   * Refuse to start the container when it would run as root: its `user`, else its image's USER,
+   * must be a numeric non-zero UID (a name cannot be checked without the image's /etc/passwd).
+   */
+  runAsNonRoot: Schema.optionalKey(Schema.Boolean),
+})
+export type ContainerSecurity = typeof ContainerSecurity.Type
 
 export const ContainerSpec = Schema.Struct({
   /** DNS-1123 label; the Podman container is named `<pod>-<name>`. */
@@ -52,7 +83,12 @@ export const ContainerSpec = Schema.Struct({
    * anyway); declaring ports on an app container is refused.
    */
   ports: Schema.optionalKey(Schema.Array(Schema.Number)),
+  /**
+   * Podman's exec-based healthcheck. Sidecar only: an app runs in a user namespace of its own, which
+   * runc 1.1 cannot exec into (it joins that namespace before the pod's network namespace).
+   */
   healthcheck: Schema.optionalKey(HealthcheckSpec),
+  security: Schema.optionalKey(ContainerSecurity),
 })
 export type ContainerSpec = typeof ContainerSpec.Type
 
@@ -73,11 +109,38 @@ export const PodSpec = Schema.Struct({
   stopTimeoutSeconds: Schema.optionalKey(Schema.Number),
   /** rlimits for every container; default: this process's hard limits (nproc capped at pid_max). */
   rlimits: Schema.optionalKey(Schema.Struct({ nofile: Schema.Number, nproc: Schema.Number })),
+  /**
+   * Rootful Podman: the host ID that app UID and GID 0 map to; apps get 65536 IDs from there
+   * (default 200000). The range must leave out 0 and the sidecar's UID. Rootless Podman ignores it:
+   * apps get the user's subordinate IDs except the two the sidecar's namespace maps to 0 and 1337.
+   */
+  appIdBase: Schema.optionalKey(Schema.Number),
 })
 export type PodSpec = typeof PodSpec.Type
 export type PodSpecInput = typeof PodSpec.Encoded
 
 const isPort = (n: number) => Number.isInteger(n) && n >= 1 && n <= 65535
+
+const CAPABILITY = /^(CAP_)?[A-Z][A-Z_]*$/
+/** `CAP_NET_RAW` → `NET_RAW`; `ALL` stays. */
+export const capabilityName = (name: string) => name.toUpperCase().replace(/^CAP_/, "")
+
+/** Why an app's security settings are refused, or undefined. */
+const securityProblem = (security: ContainerSecurity): readonly [string, string] | undefined => {
+  for (const name of [...(security.capDrop ?? []), ...(security.capAdd ?? [])]) {
+    if (!CAPABILITY.test(name.toUpperCase())) {
+      return ["", `"${name}" is not a capability name such as NET_BIND_SERVICE or ALL`]
+    }
+  }
+  const added = (security.capAdd ?? []).map(capabilityName).filter((c) => c !== ADDABLE_CAPABILITY)
+  if (added.length > 0) {
+    return [
+      "capAdd",
+      `adding ${added.join(", ")} is refused: an app may be given ${ADDABLE_CAPABILITY} only`,
+    ]
+  }
+  return undefined
+}
 
 const check = (spec: PodSpec): Result.Result<PodSpec, PodSpecInvalid> => {
   const bad = (field: string, reason: string) => Result.fail(new PodSpecInvalid({ field, reason }))
@@ -98,6 +161,23 @@ const check = (spec: PodSpec): Result.Result<PodSpec, PodSpecInvalid> => {
         `app container "${c.name}" declares published ports (${ports.join(", ")}); app containers get none, only the sidecar's port ${SIDECAR_PORT} is published`,
       )
     }
+    if (c.name === HOLDER_NAME) {
+      return bad(
+        `containers[${i}].name`,
+        `container name "${HOLDER_NAME}" is reserved for the container that holds the pod's network namespace`,
+      )
+    }
+    if (c.role === "app" && c.healthcheck !== undefined) {
+      return bad(
+        `containers[${i}].healthcheck`,
+        `app container "${c.name}" has a healthcheck: Podman runs it with exec, which cannot enter an app's own user namespace (runc 1.1); check the app from the sidecar instead`,
+      )
+    }
+    const security = c.security === undefined ? undefined : securityProblem(c.security)
+    if (security !== undefined) {
+      const [field, reason] = security
+      return bad(`containers[${i}].security${field === "" ? "" : `.${field}`}`, reason)
+    }
     if (c.role === "sidecar" && ports.some((p) => p !== SIDECAR_PORT)) {
       return bad(
         `containers[${i}].ports`,
@@ -115,10 +195,36 @@ const check = (spec: PodSpec): Result.Result<PodSpec, PodSpecInvalid> => {
   if (spec.hostPort !== undefined && !isPort(spec.hostPort)) {
     return bad("hostPort", `${spec.hostPort} is not a TCP port (1-65535)`)
   }
+  if (spec.appIdBase !== undefined) {
+    const base = spec.appIdBase
+    const last = base + APP_ID_COUNT - 1
+    if (!Number.isInteger(base) || base < 1 || last > 4294967294) {
+      return bad("appIdBase", `${base} is not a host ID from which ${APP_ID_COUNT} IDs fit`)
+    }
+    if (base <= SIDECAR_UID && SIDECAR_UID <= last) {
+      return bad(
+        "appIdBase",
+        `host IDs ${base}-${last} include the sidecar's UID ${SIDECAR_UID}: an app could act as the sidecar; choose a base above ${SIDECAR_UID}`,
+      )
+    }
+  }
   if (spec.stopTimeoutSeconds !== undefined && !(spec.stopTimeoutSeconds >= 0)) {
     return bad("stopTimeoutSeconds", "must be 0 or more")
   }
   return Result.succeed(spec)
+}
+
+/**
+ * Why a container whose user is `user` (`uid[:gid]` or a name; empty: root) may not be taken to run
+ * as non-root, or undefined when it runs as a non-zero numeric UID.
+ */
+export const rootUserProblem = (user: string): string | undefined => {
+  const uid = user.split(":")[0] ?? ""
+  if (uid === "" || uid === "0" || uid === "root") return "it runs as root"
+  if (!/^\d+$/.test(uid)) {
+    return `its user "${uid}" is a name, which cannot be verified to be non-root without reading the image's /etc/passwd`
+  }
+  return undefined
 }
 
 /** Decodes and checks a pod spec; nothing touches Podman. */

@@ -32,6 +32,21 @@ describe("classifyFailure", () => {
     ).toMatchObject({ _tag: "NotFound", kind: "pod", name: "p1" })
   })
 
+  it("a container with dependents is a RuntimeFailure, though Podman wraps it in 'already exists'", () => {
+    const failure = classifyFailure(
+      "container remove",
+      500,
+      body(
+        "container already exists",
+        "container abc has dependent containers which must be removed before it: def: container already exists",
+        500,
+      ),
+      { kind: "container", name: "p-holder" },
+    )
+    expect(failure).toMatchObject({ _tag: "RuntimeFailure", operation: "container remove" })
+    expect(failure.message).toContain("dependent containers")
+  })
+
   it("maps name conflicts to NameInUse", () => {
     expect(
       classifyFailure(

@@ -89,6 +89,8 @@ export interface PodmanClientShape {
   }
   readonly images: {
     readonly exists: (ref: string) => Effect.Effect<boolean, PodmanError>
+    /** The image's ID and run settings (its `User`); NotFound for a missing image. */
+    readonly inspect: (ref: string) => Effect.Effect<R.ImageInspect, PodmanError>
     readonly build: (req: ImageBuildRequest) => Effect.Effect<ImageBuildResult, PodmanError>
     readonly remove: (
       ref: string,

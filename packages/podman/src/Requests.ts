@@ -9,15 +9,38 @@ export interface PortMapping {
   readonly protocol?: "tcp" | "udp"
 }
 
+/** A namespace setting of specgen: `private`, `host`, `container` (value: its name or ID), … */
+export interface Namespace {
+  readonly nsmode: string
+  readonly value?: string
+}
+
 export interface PodCreateRequest {
   readonly name: string
   readonly labels?: Readonly<Record<string, string>>
-  readonly netns?: { readonly nsmode: string; readonly value?: string }
+  readonly netns?: Namespace
   readonly network_options?: Readonly<Record<string, ReadonlyArray<string>>>
   readonly hostadd?: ReadonlyArray<string>
   readonly portmappings?: ReadonlyArray<PortMapping>
-  readonly share?: ReadonlyArray<string>
+  /** Namespaces the infra container shares with the pod's containers (Podman 4.3's field name). */
+  readonly shared_namespaces?: ReadonlyArray<string>
+  /** No infra container: the pod only groups containers (Podman 4.3 `--infra=false`). */
   readonly no_infra?: boolean
+}
+
+/** One range of an ID map: `size` IDs from `container_id` map onto IDs from `host_id`. */
+export interface IdMap {
+  readonly container_id: number
+  readonly host_id: number
+  readonly size: number
+}
+
+/** Explicit UID/GID maps of a container's own user namespace (specgen `idmappings`). */
+export interface IdMappings {
+  readonly HostUIDMapping: false
+  readonly HostGIDMapping: false
+  readonly UIDMap: ReadonlyArray<IdMap>
+  readonly GIDMap: ReadonlyArray<IdMap>
 }
 
 export interface Rlimit {
@@ -64,9 +87,19 @@ export interface ContainerCreateRequest {
   }
   readonly healthconfig?: HealthConfig
   readonly portmappings?: ReadonlyArray<PortMapping>
-  readonly netns?: { readonly nsmode: string; readonly value?: string }
+  readonly hostname?: string
+  /** Namespaced sysctls (`net.*` need a network namespace of the container's own). */
+  readonly sysctl?: Readonly<Record<string, string>>
+  readonly netns?: Namespace
+  readonly utsns?: Namespace
+  readonly userns?: Namespace
+  readonly idmappings?: IdMappings
   readonly network_options?: Readonly<Record<string, ReadonlyArray<string>>>
   readonly hostadd?: ReadonlyArray<string>
+  readonly no_new_privileges?: boolean
+  readonly read_only_filesystem?: boolean
+  readonly cap_drop?: ReadonlyArray<string>
+  readonly cap_add?: ReadonlyArray<string>
 }
 
 export interface ImageBuildRequest {

@@ -91,6 +91,8 @@ export const ContainerInspect = Schema.Struct({
   }),
   HostConfig: Schema.Struct({
     PortBindings: Schema.optionalKey(PortBindings),
+    NetworkMode: Schema.optionalKey(Schema.String),
+    ExtraHosts: Schema.optionalKey(Schema.NullOr(Schema.Array(Schema.String))),
     Ulimits: Schema.optionalKey(
       Schema.NullOr(
         Schema.Array(
@@ -105,6 +107,15 @@ export const ContainerInspect = Schema.Struct({
   ),
 })
 export type ContainerInspect = typeof ContainerInspect.Type
+
+export const ImageInspect = Schema.Struct({
+  Id: Schema.String,
+  /** The image's run settings; `User` is empty when the image names none (it runs as root). */
+  Config: Schema.optionalKey(
+    Schema.NullOr(Schema.Struct({ User: Schema.optionalKey(Schema.String) })),
+  ),
+})
+export type ImageInspect = typeof ImageInspect.Type
 
 export const ContainerListEntry = Schema.Struct({
   Id: Schema.String,

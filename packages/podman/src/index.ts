@@ -1,5 +1,6 @@
 export * from "./EmbeddedService.js"
 export * from "./Errors.js"
+export * from "./HolderImage.js"
 export * from "./IsolatedPod.js"
 export * from "./Ownership.js"
 export * from "./PodmanClient.js"

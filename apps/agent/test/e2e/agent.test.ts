@@ -8,11 +8,13 @@ import { mkdtemp, rm } from "node:fs/promises"
 import type { Server } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { slirpProcessesFor } from "@beemesh/podman"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { buildDemoImages, ORDERS_IMAGE, WEB_IMAGE } from "../../demo/images"
 import {
   type AgentProcess,
   api,
+  appExec,
   eventually,
   freePort,
   podman,
@@ -76,8 +78,9 @@ const metric = (text: string, name: string, direction: string) =>
 /** Runs a command in a container; busybox wget is bounded by busybox timeout (its -T segfaults). */
 const execIn = (container: string, args: ReadonlyArray<string>, user?: string) =>
   runAsync("podman", ["exec", ...(user === undefined ? [] : ["--user", user]), container, ...args])
+/** From inside an app container (entered with nsenter: podman exec cannot enter an app). */
 const appGet = (container: string, url: string) =>
-  execIn(container, ["/bin/busybox", "timeout", "4", "/bin/busybox", "wget", "-q", "-O", "-", url])
+  appExec(container, ["/bin/busybox", "timeout", "4", "/bin/busybox", "wget", "-q", "-O", "-", url])
 const sidecarGet = (container: string, url: string) =>
   execIn(
     container,
@@ -160,15 +163,18 @@ describe("beemesh-agent on one host", () => {
 
   it("publishes only the sidecar's port and carries the default slirp4netns options", () => {
     const pod = `bm-${ns}-web`
-    const infra = JSON.parse(podman("pod", "inspect", pod, "--format", "{{json .InfraConfig}}"))
-    expect(Object.keys(infra.PortBindings)).toEqual(["8080/tcp"])
-    expect(infra.NetworkOptions.slirp4netns).toEqual([
-      "enable_ipv6=true",
-      "allow_host_loopback=true",
-      "cidr=10.0.2.0/24",
-      "mtu=1500",
-    ])
-    expect(infra.HostAdd).toEqual(["host.containers.internal:10.0.2.2"])
+    // The pod's holder container owns its network namespace and the one published port.
+    const holder = JSON.parse(
+      podman("inspect", `${pod}-holder`, "--format", "{{json .HostConfig}}"),
+    )
+    expect(Object.keys(holder.PortBindings)).toEqual(["8080/tcp"])
+    const slirp = slirpProcessesFor(sandboxOf(pod))
+    expect(slirp).toHaveLength(1)
+    const flags = slirp[0]!.args.filter((a) =>
+      /^--(mtu|cidr|enable-ipv6|disable-host-loopback)/.test(a),
+    )
+    expect(flags.sort()).toEqual(["--cidr=10.0.2.0/24", "--enable-ipv6", "--mtu=1500"])
+    expect(holder.ExtraHosts).toEqual(["host.containers.internal:10.0.2.2"])
     expect(podman("inspect", `${pod}-app`, "--format", "{{json .HostConfig.PortBindings}}")).toBe(
       "{}",
     )

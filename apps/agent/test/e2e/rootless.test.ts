@@ -13,8 +13,16 @@ import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { buildDemoImages, ORDERS_IMAGE, WEB_IMAGE } from "../../demo/images"
 import {
+  attackOutcomes,
+  buildHostileImages,
+  countingListeners,
+  HOSTILE_IMAGE,
+  HOSTILE_USER1337_IMAGE,
+} from "./hostile"
+import {
   type AgentProcess,
   api,
+  appExec,
   eventually,
   freePort,
   type RunAs,
@@ -46,6 +54,9 @@ const asUser = (args: ReadonlyArray<string>) => [
 ]
 const userPodman = (args: ReadonlyArray<string>) => run("setpriv", asUser(args))
 const userPodmanAsync = (args: ReadonlyArray<string>) => runAsync("setpriv", asUser(args))
+
+const userPid = (container: string) =>
+  userPodman(["inspect", container, "--format", "{{.State.Pid}}"]).stdout.trim()
 
 const userPods = () =>
   userPodman(["pod", "ls", "--format", "{{.Name}}"])
@@ -83,7 +94,15 @@ beforeAll(async () => {
   }
   user = { uid, gid, env: { HOME: home, XDG_RUNTIME_DIR: runtimeDir } }
   buildDemoImages()
-  for (const image of [SIDECAR_IMAGE, ORDERS_IMAGE, WEB_IMAGE]) loadIntoUserStore(image)
+  buildHostileImages()
+  for (const image of [
+    SIDECAR_IMAGE,
+    ORDERS_IMAGE,
+    WEB_IMAGE,
+    HOSTILE_IMAGE,
+    HOSTILE_USER1337_IMAGE,
+  ])
+    loadIntoUserStore(image)
   dataDir = await mkdtemp(join(tmpdir(), "beemesh-e2e-rootless-"))
   chownSync(dataDir, uid, gid)
   apiPort = await freePort()
@@ -91,7 +110,7 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  for (const workload of ["web", "orders"]) {
+  for (const workload of ["web", "orders", "hostile"]) {
     if (agent !== undefined)
       await api(agent, "DELETE", `/v1/workloads/${ns}/${workload}`).catch(() => undefined)
   }
@@ -131,20 +150,30 @@ describe("beemesh-agent rootless", () => {
     const listener = await startListener("127.0.0.1")
     listeners.push(listener.server)
     const url = `http://10.0.2.2:${listener.port}/`
-    const fromApp = await userPodmanAsync([
-      "exec",
+    // Entered with nsenter: podman exec cannot enter an app's own user namespace.
+    const fromApp = await appExec(
       `bm-${ns}-web-app`,
-      "/bin/busybox",
-      "timeout",
-      "4",
-      "/bin/busybox",
-      "wget",
-      "-q",
-      "-O",
-      "-",
-      url,
-    ])
+      ["/bin/busybox", "timeout", "4", "/bin/busybox", "wget", "-q", "-O", "-", url],
+      userPid,
+    )
     expect(fromApp.status).not.toBe(0)
+    // The same entry reaches the sidecar's metrics inside the pod: the failure is the rule's.
+    const local = await appExec(
+      `bm-${ns}-web-app`,
+      [
+        "/bin/busybox",
+        "timeout",
+        "4",
+        "/bin/busybox",
+        "wget",
+        "-q",
+        "-O",
+        "-",
+        "http://127.0.0.1:8081/metrics",
+      ],
+      userPid,
+    )
+    expect(local.stdout).toContain("beemesh_sidecar")
     const fromSidecar = await userPodmanAsync([
       "exec",
       "--user",
@@ -155,6 +184,51 @@ describe("beemesh-agent rootless", () => {
       `fetch(${JSON.stringify(url)}, { signal: AbortSignal.timeout(4000) }).then(r => r.text()).then(t => process.stdout.write(t))`,
     ])
     expect(fromSidecar.stdout).toBe("reached-test-listener")
+  })
+
+  it("a hostile app reaches nothing outside its pod by any route; its sidecar still gets out", async () => {
+    const listener = await countingListeners()
+    listeners.push(...listener.servers)
+    const env = `env: [{ name: ATTACK_PORT, value: "${listener.port}" }]`
+    const manifest = `
+apiVersion: v1
+kind: Pod
+metadata: { name: hostile, namespace: ${ns} }
+spec:
+  containers:
+    - { name: root, image: "${HOSTILE_IMAGE}", ${env} }
+    - { name: user1337, image: "${HOSTILE_USER1337_IMAGE}", ${env} }
+`
+    expect((await api(agent, "POST", "/v1/workloads", manifest)).status).toBe(201)
+    for (const [container, uid] of [
+      ["root", "0"],
+      ["user1337", "1337"],
+    ] as const) {
+      const logs = await eventually(`the attacks of ${container} to finish`, () => {
+        const out = userPodman(["logs", `bm-${ns}-hostile-${container}`]).stdout
+        return out.includes("ATTACK done") ? out : undefined
+      })
+      expect(logs).toContain(`ATTACK-UID ${uid}`)
+      const outcomes = attackOutcomes(logs)
+      expect(outcomes.size).toBeGreaterThanOrEqual(uid === "0" ? 19 : 15)
+      const reached = [...outcomes].filter(([, outcome]) => !outcome.startsWith("blocked"))
+      expect([container, reached]).toEqual([container, []])
+    }
+    expect(listener.connections()).toBe(0)
+    for (const url of [`http://10.0.2.2:${listener.port}/`, `http://[fd00::2]:${listener.port}/`]) {
+      const fromSidecar = await userPodmanAsync([
+        "exec",
+        "--user",
+        "1337",
+        `bm-${ns}-hostile-sidecar`,
+        "/usr/local/bin/node",
+        "-e",
+        `fetch(${JSON.stringify(url)}, { signal: AbortSignal.timeout(4000) }).then(r => r.text()).then(t => process.stdout.write(t))`,
+      ])
+      expect([url, fromSidecar.stdout]).toEqual([url, "reached-test-listener"])
+    }
+    expect(listener.connections()).toBe(2)
+    expect((await api(agent, "DELETE", `/v1/workloads/${ns}/hostile`)).status).toBe(204)
   })
 
   it("DELETE leaves no pod in the user's Podman", async () => {

@@ -225,10 +225,32 @@ export const api = async (
 /** PIDs of slirp4netns processes serving a network namespace path. */
 export const slirpFor = (netnsPath: string) => slirpProcessesFor(netnsPath).map((p) => p.pid)
 
+/** The network namespace path of a pod: its holder container's. */
 export const sandboxOf = (pod: string) =>
-  podman(
-    "inspect",
-    podman("pod", "inspect", pod, "--format", "{{.InfraContainerID}}"),
-    "--format",
-    "{{.NetworkSettings.SandboxKey}}",
-  )
+  podman("inspect", `${pod}-holder`, "--format", "{{.NetworkSettings.SandboxKey}}")
+
+/**
+ * Runs a command inside an app container as root of its user namespace. `podman exec` cannot
+ * enter an app (runc 1.1 joins its user namespace first, then may not join the pod's network
+ * namespace); util-linux nsenter enters the user namespace last. `pidOf` reads the container's PID
+ * (rootful or the test user's Podman); this process is root, so it may enter either.
+ */
+export const appExec = (
+  container: string,
+  args: ReadonlyArray<string>,
+  pidOf: (container: string) => string = (c) => podman("inspect", c, "--format", "{{.State.Pid}}"),
+) =>
+  new Promise<{ status: number; stdout: string; stderr: string }>((resolve, reject) => {
+    const argv = [`--target=${pidOf(container)}`, "--all", "--", ...args]
+    execFile("nsenter", argv, { encoding: "utf8", timeout: 60_000 }, (error, stdout, stderr) => {
+      if (error === null) return resolve({ status: 0, stdout, stderr })
+      // nsenter re-raises a signal that ended the command (busybox timeout kills with SIGTERM).
+      if (typeof error.code === "number" || error.signal != null)
+        return resolve({
+          status: typeof error.code === "number" ? error.code : 128,
+          stdout,
+          stderr,
+        })
+      reject(error)
+    })
+  })

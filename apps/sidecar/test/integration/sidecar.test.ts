@@ -15,6 +15,7 @@ import {
   type PodSpecInput,
   waitForHealthy,
 } from "@beemesh/podman"
+import { execInApp } from "@beemesh/podman/testing"
 import { describe, expect, layer } from "@effect/vitest"
 import { Context, Effect, Layer } from "effect"
 import {
@@ -140,16 +141,13 @@ const meshLayer = Layer.effect(
   }),
 ).pipe(Layer.provideMerge(testClientLayer))
 
-const exec = (container: string, cmd: ReadonlyArray<string>) =>
-  Effect.gen(function* () {
-    const client = yield* PodmanClient
-    return yield* client.containers.exec(container, cmd)
-  })
+/** Runs a command in a pod's app (entered with nsenter: podman exec cannot enter an app). */
+const exec = (pod: IsolatedPod, cmd: ReadonlyArray<string>) => execInApp(pod, pod.apps[0]!, cmd)
 
 /** One sample of a Prometheus family, read from the sidecar's /metrics inside its pod. */
 const metricsOf = (pod: IsolatedPod) =>
   Effect.gen(function* () {
-    const r = yield* exec(pod.apps[0]!, ["/bin/wget", "-q", "-O-", "http://127.0.0.1:8081/metrics"])
+    const r = yield* exec(pod, ["/bin/wget", "-q", "-O-", "http://127.0.0.1:8081/metrics"])
     expect(r.exitCode).toBe(0)
     return (name: string) => {
       const line = r.stdout.split("\n").find((l) => l.startsWith(`${name} `))
@@ -176,7 +174,7 @@ describe("sidecar in real Podman pods", () => {
       Effect.gen(function* () {
         const { a, b } = yield* Mesh
         const before = yield* metricsOf(a.pod)
-        const answer = yield* exec(a.pod.apps[0]!, [
+        const answer = yield* exec(a.pod, [
           "/bin/wget",
           "-q",
           "-O-",
@@ -185,7 +183,7 @@ describe("sidecar in real Podman pods", () => {
         expect(answer.stderr).toBe("")
         expect(answer.stdout.trim()).toBe("hello-from-b")
         // The upstream port answers on the IPv6 loopback too (apps resolving localhost to ::1).
-        const overIpv6 = yield* exec(a.pod.apps[0]!, [
+        const overIpv6 = yield* exec(a.pod, [
           "/bin/wget",
           "-q",
           "-O-",
@@ -219,8 +217,9 @@ describe("sidecar in real Podman pods", () => {
         Effect.gen(function* () {
           const { b } = yield* Mesh
           const client = yield* PodmanClient
-          const pod = yield* client.pods.inspect(b.pod.name)
-          expect(pod.InfraConfig?.PortBindings).toEqual({
+          // The pod's holder container owns its network namespace and the published port.
+          const holder = yield* client.containers.inspect(b.pod.holder)
+          expect(holder.HostConfig.PortBindings).toEqual({
             "8080/tcp": [{ HostIp: "127.0.0.1", HostPort: String(b.pod.hostPort) }],
           })
           const app = yield* client.containers.inspect(b.pod.apps[0]!)

@@ -7,7 +7,7 @@
 import { describe, expect, layer } from "@effect/vitest"
 import { Effect, Exit, type Layer, Scope } from "effect"
 import { Egress } from "../Egress.js"
-import { sidecarOnly } from "../EgressPolicy.js"
+import { podEgressPolicy, sidecarOnly } from "../EgressPolicy.js"
 import type { NamespaceTarget } from "../NamespaceTarget.js"
 
 export interface ContractNamespace {
@@ -39,6 +39,29 @@ export const egressContract = <R>(
           expect(verified.namespace).toBe(applied.namespace)
           expect(yield* egress.list(ns.target)).toContain("policy drop")
         }),
+      )
+
+      it.effect(
+        "a pod policy sets the unprivileged port start with the rules; verify checks it",
+        () =>
+          Effect.gen(function* () {
+            const egress = yield* Egress
+            const ns = yield* options.namespace
+            const applied = yield* egress.install(ns.target, podEgressPolicy([8080]))
+            expect(applied.policy.unprivilegedPortStart).toBe(0)
+            yield* egress.verify(ns.target, podEgressPolicy([8080]))
+            const error = yield* Effect.flip(
+              egress.verify(ns.target, { ...podEgressPolicy([8080]), unprivilegedPortStart: 1024 }),
+            )
+            expect(error._tag).toBe("EgressVerifyFailed")
+            const bad = yield* Effect.flip(
+              egress.install(ns.target, {
+                ...podEgressPolicy([8080]),
+                unprivilegedPortStart: 70_000,
+              }),
+            )
+            expect(bad._tag).toBe("EgressPolicyInvalid")
+          }),
       )
 
       it.effect("verify in a namespace without rules fails with EgressVerifyFailed", () =>

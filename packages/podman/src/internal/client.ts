@@ -5,7 +5,7 @@ import type { ImageBuildRequest, LabelFilter, PodCreateRequest } from "../Reques
 import * as R from "../Responses.js"
 import { makeContainers } from "./containers.js"
 import { makeEvents } from "./events.js"
-import { classifyFailure, safeJson } from "./failures.js"
+import { classifyFailure, removeRetryingBusyMounts, safeJson } from "./failures.js"
 import { buildImage } from "./imageBuild.js"
 import { API_PREFIX, labelFilters, qs, seg } from "./query.js"
 import { makeTransport } from "./transport.js"
@@ -94,16 +94,19 @@ export const makeApi = (
       name: string,
       opts?: { readonly force?: boolean; readonly timeoutSeconds?: number },
     ) {
-      const res = yield* call(
-        "pod remove",
-        pod(name),
-        {
-          method: "DELETE",
-          path: `${API_PREFIX}/pods/${seg(name)}${qs({ force: opts?.force, t: opts?.timeoutSeconds })}`,
-        },
-        [200],
-      )
-      yield* actionErrors("pod remove", res)
+      const once = Effect.gen(function* () {
+        const res = yield* call(
+          "pod remove",
+          pod(name),
+          {
+            method: "DELETE",
+            path: `${API_PREFIX}/pods/${seg(name)}${qs({ force: opts?.force, t: opts?.timeoutSeconds })}`,
+          },
+          [200],
+        )
+        yield* actionErrors("pod remove", res)
+      })
+      yield* removeRetryingBusyMounts(once)
     }),
     inspect: Effect.fn("PodmanClient.pods.inspect")(function* (name: string) {
       const res = yield* call(
@@ -144,6 +147,15 @@ export const makeApi = (
         [204, 404],
       )
       return res.status === 204
+    }),
+    inspect: Effect.fn("PodmanClient.images.inspect")(function* (ref: string) {
+      const res = yield* call(
+        "image inspect",
+        { kind: "image", name: ref },
+        { method: "GET", path: `${API_PREFIX}/images/${ref}/json` },
+        [200],
+      )
+      return yield* decode(R.ImageInspect, "image inspect", res)
     }),
     build: Effect.fn("PodmanClient.images.build")(function* (req: ImageBuildRequest) {
       return yield* buildImage(socketPath, req, timeoutMs, unavailable)

@@ -5,6 +5,7 @@ import { RuntimeFailure } from "../Errors.js"
 import type { PodmanClientShape } from "../PodmanClient.js"
 import type { ContainerCreateRequest, LabelFilter, LogOptions } from "../Requests.js"
 import * as R from "../Responses.js"
+import { removeRetryingBusyMounts } from "./failures.js"
 import { logsQuery, makeFollowLogs } from "./logs.js"
 import { demultiplex, listeningPortsOf } from "./multiplex.js"
 import { API_PREFIX, labelFilters, qs, seg } from "./query.js"
@@ -54,6 +55,34 @@ export const makeContainers = (t: Transport): PodmanClientShape["containers"] =>
     return { exitCode: ExitCode, ...demultiplex(started.body) }
   })
 
+  const removeOnce = (
+    name: string,
+    opts?: { readonly force?: boolean; readonly timeoutSeconds?: number },
+  ) =>
+    Effect.gen(function* () {
+      const res = yield* call(
+        "container remove",
+        ctr(name),
+        {
+          method: "DELETE",
+          path: `${API_PREFIX}/containers/${seg(name)}${qs({ force: opts?.force, timeout: opts?.timeoutSeconds })}`,
+        },
+        [200, 204],
+      )
+      if (res.status === 204) return
+      const reports = (yield* decode(R.RemoveReports, "container remove", res)) ?? []
+      const errs = reports.flatMap((r) => (r.Err ? [r.Err] : []))
+      if (errs.length > 0) {
+        return yield* Effect.fail(
+          new RuntimeFailure({
+            operation: "container remove",
+            status: res.status,
+            podmanMessage: errs.map(String).join("; "),
+          }),
+        )
+      }
+    })
+
   const containers: PodmanClientShape["containers"] = {
     create: Effect.fn("PodmanClient.containers.create")(function* (req: ContainerCreateRequest) {
       const res = yield* call(
@@ -90,27 +119,7 @@ export const makeContainers = (t: Transport): PodmanClientShape["containers"] =>
       name: string,
       opts?: { readonly force?: boolean; readonly timeoutSeconds?: number },
     ) {
-      const res = yield* call(
-        "container remove",
-        ctr(name),
-        {
-          method: "DELETE",
-          path: `${API_PREFIX}/containers/${seg(name)}${qs({ force: opts?.force, timeout: opts?.timeoutSeconds })}`,
-        },
-        [200, 204],
-      )
-      if (res.status === 204) return
-      const reports = (yield* decode(R.RemoveReports, "container remove", res)) ?? []
-      const errs = reports.flatMap((r) => (r.Err ? [r.Err] : []))
-      if (errs.length > 0) {
-        return yield* Effect.fail(
-          new RuntimeFailure({
-            operation: "container remove",
-            status: res.status,
-            podmanMessage: errs.map(String).join("; "),
-          }),
-        )
-      }
+      yield* removeRetryingBusyMounts(removeOnce(name, opts))
     }),
     inspect: Effect.fn("PodmanClient.containers.inspect")(function* (name: string) {
       const res = yield* call(

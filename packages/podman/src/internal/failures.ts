@@ -1,5 +1,5 @@
 /** Podman's HTTP failures as typed errors, from its `cause` text and the status. */
-import { Result, Schema } from "effect"
+import { Effect, Result, Schedule, Schema } from "effect"
 import {
   ImageMissing,
   NameInUse,
@@ -55,7 +55,12 @@ export const classifyFailure = (
     }
     return new ImageMissing({ image: subject.image ?? subject.name, hint: IMAGE_HINT })
   }
-  if (/already exists|already in use/.test(text)) {
+  // Not name clashes: a port taken ("address already in use"), and "has dependent containers",
+  // which Podman wraps in its "container already exists" error.
+  if (
+    /already exists|(?<!address )already in use/.test(text) &&
+    !/dependent containers/.test(text)
+  ) {
     return new NameInUse({ kind: subject.kind, name: subject.name })
   }
   if (status === 404) return new NotFound({ kind: subject.kind, name: subject.name })
@@ -66,3 +71,28 @@ const nameFromMessage = (message: string) => /name or ID "?([^" ]+)"? found/.exe
 
 export const IMAGE_HINT =
   "No registry is reachable: build it locally (podman build -t <image> <context dir>, FROM scratch or a local base) or with PodmanClient.images.build"
+
+const isMountBusy = (e: PodmanError) =>
+  e._tag === "RuntimeFailure" && /device or resource busy/.test(e.podmanMessage)
+
+/**
+ * A removal, tried again while Podman reports a mount busy. Podman 4.3 runs the conmon of a
+ * container with its own ID map in a mount namespace of its own, which holds the container's
+ * `userdata/shm` until conmon exits: a removal racing that exit fails with "unlinkat
+ * …/userdata/shm: device or resource busy" after removing part of the object. A later attempt that
+ * finds it gone (NotFound) has finished the job.
+ */
+export const removeRetryingBusyMounts = <E extends PodmanError>(
+  once: Effect.Effect<void, E>,
+): Effect.Effect<void, E> =>
+  once.pipe(
+    Effect.catchIf(isMountBusy, () =>
+      once.pipe(
+        Effect.catchIf(
+          (e: E) => e._tag === "NotFound",
+          () => Effect.void,
+        ),
+        Effect.retry({ schedule: Schedule.spaced("250 millis"), times: 8, while: isMountBusy }),
+      ),
+    ),
+  )

@@ -2,8 +2,11 @@
  * An in-memory PodmanClient for dependents' unit tests. It models the bookkeeping of pods,
  * containers and images (names, labels, states, the typed errors, events); it runs nothing. What a
  * process would do (exec output, logs, listening ports) comes from the `behaviour` hooks.
- * Every pod has an infra container that can be started alone and then has a PID, as Podman's does;
- * it is found by inspect and start, not listed. The PIDs are above the kernel's largest pid_max, so
+ * A pod has an infra container (unless created with `no_infra`) that can be started alone and then
+ * has a PID, as Podman's does; it is found by inspect and start, not listed. A container joining
+ * another's network namespace (`netns: container:<name>`) needs that container to exist, starts it
+ * first, and keeps it from being removed alone; a pod with an infra container refuses containers
+ * with their own ID maps, as Podman 4.3 does. The PIDs are above the kernel's largest pid_max, so
  * they never name a real process. It passes the contract suite (see contract.ts).
  */
 import { Effect, Layer, PubSub, Stream } from "effect"
@@ -20,6 +23,8 @@ import type * as R from "../Responses.js"
 export interface FakePodmanBehaviour {
   /** Images present from the start. */
   readonly images?: ReadonlyArray<string>
+  /** The `USER` of images present from the start (default: none, i.e. root). */
+  readonly imageUsers?: Readonly<Record<string, string>>
   readonly exec?: (container: string, cmd: ReadonlyArray<string>) => ExecResult
   readonly logs?: (container: string) => { stdout: string; stderr: string }
   readonly listeningPorts?: (container: string) => ReadonlyArray<number>
@@ -28,7 +33,7 @@ export interface FakePodmanBehaviour {
 interface FakePod {
   readonly id: string
   readonly req: PodCreateRequest
-  readonly infra: FakeContainer
+  readonly infra: FakeContainer | undefined
   state: "Created" | "Running" | "Exited"
 }
 interface FakeContainer {
@@ -87,8 +92,16 @@ export const makeFakePodman = (behaviour: FakePodmanBehaviour = {}): Effect.Effe
       const p = findPod(name)
       return p ? Effect.succeed(p) : Effect.fail(new NotFound({ kind: "pod", name }))
     }
-    const infraOf = (name: string) =>
-      [...pods.values()].map((p) => p.infra).find((c) => c.id === name || c.req.name === name)
+    const infras = () => [...pods.values()].flatMap((p) => (p.infra === undefined ? [] : [p.infra]))
+    const infraOf = (name: string) => infras().find((c) => c.id === name || c.req.name === name)
+    /** The container whose network namespace `c` joins, if any. */
+    const netnsOwner = (c: FakeContainer) =>
+      c.req.netns?.nsmode === "container" ? c.req.netns.value : undefined
+    const dependents = (c: FakeContainer) =>
+      [...containers.values()].filter((x) => {
+        const owner = netnsOwner(x)
+        return owner !== undefined && (owner === c.req.name || owner === c.id)
+      })
     const getContainer = (name: string): Effect.Effect<FakeContainer, NotFound> => {
       const c =
         containers.get(name) ?? [...containers.values()].find((x) => x.id === name) ?? infraOf(name)
@@ -116,31 +129,47 @@ export const makeFakePodman = (behaviour: FakePodmanBehaviour = {}): Effect.Effe
         ),
       )
 
+    /** Running while any of its containers runs, as Podman derives a pod's state. */
+    const stateOf = (p: FakePod): FakePod["state"] =>
+      [...(p.infra === undefined ? [] : [p.infra]), ...podContainers(p)].some(
+        (c) => c.status === "running",
+      )
+        ? "Running"
+        : p.state === "Running"
+          ? "Exited"
+          : p.state
+
     const podInspect = (p: FakePod): R.PodInspect => ({
       Id: p.id,
       Name: p.req.name,
-      State: p.state,
+      State: stateOf(p),
       Labels: { ...p.req.labels },
-      InfraContainerID: p.infra.id,
-      InfraConfig: {
-        PortBindings: Object.fromEntries(
-          (p.req.portmappings ?? []).map((m) => [
-            `${m.container_port}/${m.protocol ?? "tcp"}`,
-            [{ HostIp: m.host_ip ?? "", HostPort: String(m.host_port) }],
-          ]),
-        ),
-        HostAdd: [...(p.req.hostadd ?? [])],
-        NetworkOptions: Object.fromEntries(
-          Object.entries(p.req.network_options ?? {}).map(([k, v]) => [k, [...v]]),
-        ),
-      },
-      SharedNamespaces: [...(p.req.share ?? ["ipc", "net", "uts"])],
+      InfraContainerID: p.infra?.id ?? "",
+      InfraConfig:
+        p.infra === undefined
+          ? null
+          : {
+              PortBindings: Object.fromEntries(
+                (p.req.portmappings ?? []).map((m) => [
+                  `${m.container_port}/${m.protocol ?? "tcp"}`,
+                  [{ HostIp: m.host_ip ?? "", HostPort: String(m.host_port) }],
+                ]),
+              ),
+              HostAdd: [...(p.req.hostadd ?? [])],
+              NetworkOptions: Object.fromEntries(
+                Object.entries(p.req.network_options ?? {}).map(([k, v]) => [k, [...v]]),
+              ),
+            },
+      SharedNamespaces: [
+        ...(p.req.no_infra === true ? [] : (p.req.shared_namespaces ?? ["ipc", "net", "uts"])),
+      ],
       Containers: podContainers(p).map((c) => ({ Id: c.id, Name: c.req.name, State: c.status })),
     })
 
     const setPodState = (p: FakePod, state: FakePod["state"], status: FakeContainer["status"]) => {
       p.state = state
-      for (const c of [p.infra, ...podContainers(p)]) setStatus(c, status)
+      for (const c of [...(p.infra === undefined ? [] : [p.infra]), ...podContainers(p)])
+        setStatus(c, status)
     }
 
     const api: PodmanClientShape = {
@@ -168,16 +197,19 @@ export const makeFakePodman = (behaviour: FakePodmanBehaviour = {}): Effect.Effe
             if (findPod(req.name))
               return yield* Effect.fail(new NameInUse({ kind: "pod", name: req.name }))
             const id = newId()
-            const infra: FakeContainer = {
-              id: newId(),
-              req: {
-                name: `${id.slice(0, 12)}-infra`,
-                image: "localhost/podman-pause",
-                pod: req.name,
-              },
-              status: "created",
-              pid: 0,
-            }
+            const infra: FakeContainer | undefined =
+              req.no_infra === true
+                ? undefined
+                : {
+                    id: newId(),
+                    req: {
+                      name: `${id.slice(0, 12)}-infra`,
+                      image: "localhost/podman-pause",
+                      pod: req.name,
+                    },
+                    status: "created",
+                    pid: 0,
+                  }
             const pod: FakePod = { id, req, infra, state: "Created" }
             pods.set(req.name, pod)
             yield* emit("pod", "create", pod.id, req.name, req.labels)
@@ -192,7 +224,7 @@ export const makeFakePodman = (behaviour: FakePodmanBehaviour = {}): Effect.Effe
         stop: (name) =>
           Effect.gen(function* () {
             const p = yield* getPod(name)
-            if (p.state === "Running" || p.infra.status === "running") {
+            if (stateOf(p) === "Running") {
               setPodState(p, "Exited", "exited")
             }
             yield* emit("pod", "stop", p.id, p.req.name)
@@ -200,7 +232,7 @@ export const makeFakePodman = (behaviour: FakePodmanBehaviour = {}): Effect.Effe
         remove: (name, opts) =>
           Effect.gen(function* () {
             const p = yield* getPod(name)
-            if (p.state === "Running" && !opts?.force) {
+            if (stateOf(p) === "Running" && !opts?.force) {
               return yield* Effect.fail(
                 new RuntimeFailure({
                   operation: "pod remove",
@@ -222,7 +254,7 @@ export const makeFakePodman = (behaviour: FakePodmanBehaviour = {}): Effect.Effe
               .map((p) => ({
                 Id: p.id,
                 Name: p.req.name,
-                Status: p.state,
+                Status: stateOf(p),
                 Labels: { ...p.req.labels },
               })),
           ),
@@ -233,8 +265,22 @@ export const makeFakePodman = (behaviour: FakePodmanBehaviour = {}): Effect.Effe
             if (!images.has(imageKey(req.image))) {
               return yield* Effect.fail(new ImageMissing({ image: req.image, hint: IMAGE_HINT }))
             }
-            if (req.pod !== undefined && !findPod(req.pod)) {
+            const pod = req.pod === undefined ? undefined : findPod(req.pod)
+            if (req.pod !== undefined && pod === undefined) {
               return yield* Effect.fail(new NotFound({ kind: "pod", name: req.pod }))
+            }
+            if (pod?.infra !== undefined && req.idmappings !== undefined) {
+              return yield* Effect.fail(
+                new RuntimeFailure({
+                  operation: "container create",
+                  status: 500,
+                  podmanMessage:
+                    "cannot specify a new uid/gid map when entering a pod with an infra container: invalid argument",
+                }),
+              )
+            }
+            if (req.netns?.nsmode === "container") {
+              yield* getContainer(req.netns.value ?? "")
             }
             if (containers.has(req.name))
               return yield* Effect.fail(new NameInUse({ kind: "container", name: req.name }))
@@ -246,9 +292,12 @@ export const makeFakePodman = (behaviour: FakePodmanBehaviour = {}): Effect.Effe
         start: (name) =>
           Effect.gen(function* () {
             const c = yield* getContainer(name)
-            // A pod's containers join its infra container's namespaces: it starts first.
+            // A pod's containers join its infra container's namespaces: it starts first; so does
+            // a container whose network namespace this one joins.
             const pod = c.req.pod === undefined ? undefined : findPod(c.req.pod)
-            if (pod !== undefined) setStatus(pod.infra, "running")
+            if (pod?.infra !== undefined) setStatus(pod.infra, "running")
+            const owner = netnsOwner(c)
+            if (owner !== undefined) setStatus(yield* getContainer(owner), "running")
             setStatus(c, "running")
           }),
         stop: (name) =>
@@ -259,6 +308,19 @@ export const makeFakePodman = (behaviour: FakePodmanBehaviour = {}): Effect.Effe
         remove: (name, opts) =>
           Effect.gen(function* () {
             const c = yield* getContainer(name)
+            if (dependents(c).length > 0) {
+              return yield* Effect.fail(
+                new RuntimeFailure({
+                  operation: "container remove",
+                  status: 500,
+                  podmanMessage: `container ${c.id} has dependent containers which must be removed before it: ${dependents(
+                    c,
+                  )
+                    .map((d) => d.id)
+                    .join(",")}`,
+                }),
+              )
+            }
             if (c.status === "running" && !opts?.force) {
               return yield* Effect.fail(
                 new RuntimeFailure({
@@ -365,6 +427,18 @@ export const makeFakePodman = (behaviour: FakePodmanBehaviour = {}): Effect.Effe
       },
       images: {
         exists: (ref) => Effect.sync(() => images.has(imageKey(ref))),
+        inspect: (ref) =>
+          images.has(imageKey(ref))
+            ? Effect.succeed({
+                Id: imageKey(ref),
+                Config: {
+                  User:
+                    Object.entries(behaviour.imageUsers ?? {}).find(
+                      ([name]) => imageKey(name) === imageKey(ref),
+                    )?.[1] ?? "",
+                },
+              })
+            : Effect.fail(new NotFound({ kind: "image", name: ref })),
         build: (req) =>
           Effect.sync(() => {
             images.add(imageKey(req.tag))
@@ -394,9 +468,7 @@ export const makeFakePodman = (behaviour: FakePodmanBehaviour = {}): Effect.Effe
     }
     const isRunningPid = (pid: number) =>
       pid > 0 &&
-      [...containers.values(), ...[...pods.values()].map((p) => p.infra)].some(
-        (c) => c.status === "running" && c.pid === pid,
-      )
+      [...containers.values(), ...infras()].some((c) => c.status === "running" && c.pid === pid)
     return { ...api, isRunningPid }
   })
 

@@ -9,6 +9,7 @@ import { Effect, type Layer, Option, Stream } from "effect"
 import { containerLimits } from "../internal/limits.js"
 import { LABEL_TEST } from "../Ownership.js"
 import { PodmanClient } from "../PodmanClient.js"
+import { appIdMappings } from "../PodRequests.js"
 
 export interface ContractOptions {
   /** An image present in the implementation's storage (built by the caller). */
@@ -32,7 +33,11 @@ export const podmanClientContract = (
       Effect.gen(function* () {
         const client = yield* PodmanClient
         return yield* Effect.acquireRelease(
-          client.pods.create({ name: podName, labels: runLabel, share: ["ipc", "net", "uts"] }),
+          client.pods.create({
+            name: podName,
+            labels: runLabel,
+            shared_namespaces: ["ipc", "net", "uts"],
+          }),
           () => client.pods.remove(podName, { force: true, timeoutSeconds: 0 }).pipe(Effect.ignore),
         )
       })
@@ -168,7 +173,7 @@ export const podmanClientContract = (
                 name: podName,
                 labels: runLabel,
                 netns: { nsmode: "slirp4netns" },
-                share: ["ipc", "net", "uts"],
+                shared_namespaces: ["ipc", "net", "uts"],
               }),
               () =>
                 client.pods.remove(podName, { force: true, timeoutSeconds: 0 }).pipe(Effect.ignore),
@@ -200,12 +205,94 @@ export const podmanClientContract = (
           }),
       )
 
+      it.effect(
+        "without infra: a holder owns the network, a container joining it starts it first, the pod goes whole",
+        () =>
+          Effect.gen(function* () {
+            const client = yield* PodmanClient
+            const image = yield* options.image
+            const podName = unique(options.prefix)
+            const limits = containerLimits()
+            const common = {
+              image,
+              pod: podName,
+              labels: runLabel,
+              command: ["/bin/sleep", "600"],
+              oci_runtime: "runc",
+              stop_timeout: 0,
+              r_limits: [
+                { type: "nofile" as const, hard: limits.nofile, soft: limits.nofile },
+                { type: "nproc" as const, hard: limits.nproc, soft: limits.nproc },
+              ],
+            }
+            yield* Effect.acquireRelease(
+              client.pods.create({ name: podName, labels: runLabel, no_infra: true }),
+              () =>
+                client.pods.remove(podName, { force: true, timeoutSeconds: 0 }).pipe(Effect.ignore),
+            )
+            yield* client.containers.create({
+              ...common,
+              name: `${podName}-holder`,
+              netns: { nsmode: "slirp4netns" },
+            })
+            const joined = { nsmode: "container", value: `${podName}-holder` }
+            yield* client.containers.create({
+              ...common,
+              name: `${podName}-app`,
+              netns: joined,
+              utsns: joined,
+              userns: { nsmode: "private" },
+              idmappings: appIdMappings(false),
+            })
+            expect((yield* client.pods.inspect(podName)).InfraContainerID ?? "").toBe("")
+            yield* client.containers.start(`${podName}-app`)
+            const holder = (yield* client.containers.inspect(`${podName}-holder`)).State
+            expect([holder.Running, holder.Pid > 0]).toEqual([true, true])
+            expect((yield* client.pods.inspect(podName)).State).toBe("Running")
+            const alone = yield* Effect.flip(
+              client.containers.remove(`${podName}-holder`, { force: true, timeoutSeconds: 0 }),
+            )
+            expect(alone).toMatchObject({ _tag: "RuntimeFailure" })
+            expect(alone.message).toContain("dependent containers")
+            yield* client.pods.remove(podName, { force: true, timeoutSeconds: 0 })
+            expect(yield* client.pods.exists(podName)).toBe(false)
+            expect(yield* client.containers.list({ labels: runLabel, pod: podName })).toEqual([])
+          }),
+      )
+
+      it.effect("a pod with an infra container refuses a container with its own ID map", () =>
+        Effect.gen(function* () {
+          const client = yield* PodmanClient
+          const image = yield* options.image
+          const podName = unique(options.prefix)
+          yield* scopedPod(podName)
+          const error = yield* Effect.flip(
+            client.containers.create({
+              name: `${podName}-app`,
+              image,
+              pod: podName,
+              labels: runLabel,
+              userns: { nsmode: "private" },
+              idmappings: appIdMappings(false),
+            }),
+          )
+          expect(error).toMatchObject({ _tag: "RuntimeFailure" })
+          expect(error.message).toContain("uid/gid map")
+        }),
+      )
+
       it.effect("images.exists tells a present image from a missing one", () =>
         Effect.gen(function* () {
           const client = yield* PodmanClient
           const image = yield* options.image
           expect(yield* client.images.exists(image)).toBe(true)
           expect(yield* client.images.exists(`localhost/${unique("no-such-image")}:1`)).toBe(false)
+          // The test image names no USER: it runs as root.
+          expect((yield* client.images.inspect(image)).Config?.User ?? "").toBe("")
+          const missing = yield* Effect.flip(
+            client.images.inspect(`localhost/${unique("no-such-image")}:1`),
+          )
+          expect(missing).toMatchObject({ _tag: "NotFound", kind: "image" })
         }),
       )
 

@@ -6,7 +6,7 @@
  */
 import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
-import { Egress, HostTools, sidecarOnly } from "@beemesh/netns"
+import { Egress, HostTools, podEgressPolicy, sidecarOnly } from "@beemesh/netns"
 import { describe, expect, layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import {
@@ -17,6 +17,7 @@ import {
   PodmanClient,
   waitForPort,
 } from "../../src/index.js"
+import { execInApp } from "../../src/testing/index.js"
 import { ensureTestImages } from "../support/images.js"
 import { testClientLayer } from "../support/layer.js"
 import { testPodSpec, uniqueName } from "../support/pods.js"
@@ -60,7 +61,8 @@ describe("enforced pods on real Podman and nftables", () => {
           ])
           expect([sidecar.exitCode, sidecar.stdout]).toEqual([0, "host"])
           // busybox wget's own -T crashes; `timeout` bounds the attempt the drop rule stalls.
-          const app = yield* client.containers.exec(pod.apps[0]!, [
+          yield* egress.verify(pod.egress.target, podEgressPolicy([8080]))
+          const app = yield* execInApp(pod, pod.apps[0]!, [
             "/bin/busybox",
             "timeout",
             "3",
@@ -71,6 +73,14 @@ describe("enforced pods on real Podman and nftables", () => {
           ])
           expect(app.exitCode).not.toBe(0)
           expect(app.stdout).not.toContain("host")
+          // The same entry reaches the pod's own loopback: the failure above is the rule's doing.
+          const local = yield* execInApp(pod, pod.apps[0]!, [
+            "/bin/wget",
+            "-q",
+            "-O-",
+            "http://127.0.0.1:9000/",
+          ])
+          expect([local.exitCode, local.stdout]).toEqual([0, "app\n"])
         }).pipe(Effect.scoped),
     )
 

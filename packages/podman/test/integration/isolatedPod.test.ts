@@ -18,6 +18,7 @@ import {
   waitForRunning,
 } from "../../src/index.js"
 import { containerLimits } from "../../src/internal/limits.js"
+import { execInApp } from "../../src/testing/index.js"
 import { ensureTestImages } from "../support/images.js"
 import { testClientLayer } from "../support/layer.js"
 import { slirpProcessesFor, testPodSpec, uniqueName } from "../support/pods.js"
@@ -55,19 +56,15 @@ describe("IsolatedPod on real Podman", () => {
       Effect.gen(function* () {
         const pod = yield* SharedPod
         const client = yield* PodmanClient
-        const inspected = yield* client.pods.inspect(pod.name)
-        expect(inspected.InfraConfig?.NetworkOptions).toEqual({
-          slirp4netns: [
-            "enable_ipv6=true",
-            "allow_host_loopback=true",
-            "cidr=10.0.2.0/24",
-            "mtu=1500",
-          ],
-        })
-        expect(inspected.SharedNamespaces).toContain("net")
-        // The slirp4netns process of THIS pod (found by its namespace path) got those options.
-        const infra = yield* client.containers.inspect(inspected.InfraContainerID!)
-        const netnsPath = infra.NetworkSettings?.SandboxKey ?? ""
+        // The holder owns the pod's network; sidecar and app join it.
+        const holder = yield* client.containers.inspect(pod.holder)
+        expect(holder.HostConfig.NetworkMode).toBe("slirp4netns")
+        for (const name of [pod.sidecar, ...pod.apps]) {
+          const c = yield* client.containers.inspect(name)
+          expect([name, c.HostConfig.NetworkMode]).toEqual([name, `container:${holder.Id}`])
+        }
+        // The slirp4netns process of THIS pod (found by its namespace path) got the seed's options.
+        const netnsPath = holder.NetworkSettings?.SandboxKey ?? ""
         expect(netnsPath).not.toBe("")
         const procs = slirpProcessesFor(netnsPath)
         expect(procs).toHaveLength(1)
@@ -85,8 +82,8 @@ describe("IsolatedPod on real Podman", () => {
       Effect.gen(function* () {
         const pod = yield* SharedPod
         const client = yield* PodmanClient
-        const inspected = yield* client.pods.inspect(pod.name)
-        expect(inspected.InfraConfig?.PortBindings).toEqual({
+        const holder = yield* client.containers.inspect(pod.holder)
+        expect(holder.HostConfig.PortBindings).toEqual({
           "8080/tcp": [{ HostIp: "127.0.0.1", HostPort: String(pod.hostPort) }],
         })
         for (const name of [pod.sidecar, ...pod.apps]) {
@@ -101,7 +98,7 @@ describe("IsolatedPod on real Podman", () => {
       Effect.gen(function* () {
         const pod = yield* SharedPod
         const client = yield* PodmanClient
-        const fromApp = yield* client.containers.exec(pod.apps[0]!, [
+        const fromApp = yield* execInApp(pod, pod.apps[0]!, [
           "/bin/wget",
           "-q",
           "-O-",
@@ -167,7 +164,7 @@ describe("IsolatedPod on real Podman", () => {
           yield* waitForRunning(pod.sidecar, { timeoutMs: 10_000 })
           yield* waitForPort(pod.sidecar, 8080, { timeoutMs: 10_000 })
           yield* waitForLogLine(pod.sidecar, "sidecar listening", { timeoutMs: 10_000 })
-          yield* waitForHealthy(pod.apps[0]!, { timeoutMs: 20_000 })
+          yield* waitForHealthy(pod.sidecar, { timeoutMs: 20_000 })
           const timedOut = yield* Effect.flip(waitForPort(pod.sidecar, 9999, { timeoutMs: 300 }))
           expect(timedOut).toMatchObject({
             _tag: "WaitTimedOut",

@@ -33,12 +33,12 @@ describe("IsolatedPod lifecycle on real Podman", () => {
             testPodSpec(uniqueName("rm"), images, run),
             owner,
           ).pipe(Scope.provide(scope))
-          const infra = yield* client.containers.inspect(pod.infraContainerId)
+          const infra = yield* client.containers.inspect(pod.holderContainerId)
           const netnsPath = infra.NetworkSettings?.SandboxKey ?? ""
           const slirp = slirpProcessesFor(netnsPath)
           expect(slirp).toHaveLength(1)
           const before = yield* client.containers.list({ labels: testLabels(run) })
-          expect(before.length).toBe(3) // infra, sidecar, app
+          expect(before.length).toBe(3) // holder, sidecar, app
 
           // PID-1 signal handling: with a 2 s stop timeout, both stop on SIGTERM (exit 0), not SIGKILL (137).
           // Only once the sidecar has installed its handler: PID 1 ignores signals it does not handle,
@@ -66,7 +66,7 @@ describe("IsolatedPod lifecycle on real Podman", () => {
     )
 
     it.effect(
-      "startApps: false runs only the infra container (network ready), the rest start with the pod",
+      "startApps: false runs only the holder (network ready), the rest start with the pod",
       () =>
         Effect.gen(function* () {
           const client = yield* PodmanClient
@@ -77,7 +77,7 @@ describe("IsolatedPod lifecycle on real Podman", () => {
             ...owner,
             startApps: false,
           }).pipe(Scope.provide(scope))
-          const infra = yield* client.containers.inspect(pod.infraContainerId)
+          const infra = yield* client.containers.inspect(pod.holderContainerId)
           expect(infra.State.Status).toBe("running")
           expect(slirpProcessesFor(infra.NetworkSettings?.SandboxKey ?? "")).toHaveLength(1)
           for (const name of [pod.sidecar, ...pod.apps]) {
