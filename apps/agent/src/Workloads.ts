@@ -1,8 +1,9 @@
 /**
  * The agent's view of deployed workloads, as the HTTP API needs it. The implementation over Podman
- * lives in Deployer.ts; the API only sees this service.
+ * lives in deployer/ (composed by Deployer.ts); the API only sees this service.
  */
 import { Context, Data, type Effect } from "effect"
+import type { StateWriteFailed } from "./deployer/StateStore"
 import type { ServicePort, Workload } from "./Manifest"
 
 export type ReplicaPhase = "Pending" | "Running" | "Restarting" | "Failed"
@@ -26,6 +27,17 @@ export interface WorkloadStatus {
   readonly services: ReadonlyArray<ServicePort>
   readonly ready: number
   readonly pods: ReadonlyArray<ReplicaStatus>
+}
+
+/**
+ * A pod this agent owns that no known state wants (the state file was missing when the agent
+ * started): it keeps running until an operator deletes its workload or applies it again.
+ */
+export interface OrphanPod {
+  readonly pod: string
+  readonly namespace: string
+  readonly workload: string
+  readonly replica: string
 }
 
 export class WorkloadNotFound extends Data.TaggedError("WorkloadNotFound")<{
@@ -56,13 +68,17 @@ export class WorkloadManager extends Context.Service<
     /** Creates or replaces the workloads; returns their status once their pods were created. */
     readonly apply: (
       workloads: ReadonlyArray<Workload>,
-    ) => Effect.Effect<ReadonlyArray<WorkloadStatus>, DeployFailed>
+    ) => Effect.Effect<ReadonlyArray<WorkloadStatus>, DeployFailed | StateWriteFailed>
     readonly list: () => Effect.Effect<ReadonlyArray<WorkloadStatus>>
     readonly get: (
       namespace: string,
       name: string,
     ) => Effect.Effect<WorkloadStatus, WorkloadNotFound>
-    /** Removes the workload's pods and withdraws its service records. */
-    readonly remove: (namespace: string, name: string) => Effect.Effect<void, WorkloadNotFound>
+    /** Removes the workload's pods (or its orphans) and withdraws its service records. */
+    readonly remove: (
+      namespace: string,
+      name: string,
+    ) => Effect.Effect<void, WorkloadNotFound | StateWriteFailed>
+    readonly orphans: () => Effect.Effect<ReadonlyArray<OrphanPod>>
   }
 >()("@beemesh/agent/WorkloadManager") {}

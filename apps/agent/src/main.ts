@@ -1,7 +1,7 @@
 /**
  * beemesh-agent: the composition root. Reads the configuration once, then runs `doctor` or the
  * agent's layers (AgentLayers.ts) until SIGINT/SIGTERM. Exit codes: 0 ok, 1 failure at run time,
- * 2 bad configuration.
+ * 2 bad configuration or an unusable state file.
  */
 import { readFile } from "node:fs/promises"
 import { userInfo } from "node:os"
@@ -11,6 +11,7 @@ import { Context, Effect, Layer, Logger, References } from "effect"
 import { AgentApi, agentLayer } from "./AgentLayers"
 import { AGENT_VERSION, ConfigInvalid, HELP, type LogLevel, parseCommand } from "./Config"
 import { doctor, type Environment, renderReport } from "./Doctor"
+import { StateFileInvalid } from "./deployer/StateStore"
 
 const LEVELS: Record<LogLevel, "Debug" | "Info" | "Warn" | "Error"> = {
   debug: "Debug",
@@ -64,5 +65,9 @@ const program = Effect.gen(function* () {
 
 runMain(program.pipe(Effect.provide(Logger.layer([Logger.consoleLogFmt]))), {
   name: "beemesh-agent",
-  exitCode: (error) => (error instanceof ConfigInvalid ? ExitCode.usage : ExitCode.failure),
+  // A bad state file is the operator's to fix, like a bad configuration.
+  exitCode: (error) =>
+    error instanceof ConfigInvalid || error instanceof StateFileInvalid
+      ? ExitCode.usage
+      : ExitCode.failure,
 })

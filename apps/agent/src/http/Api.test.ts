@@ -31,6 +31,7 @@ const options: ApiOptions = {
         pods: [],
       }),
     remove: unreachable("remove"),
+    orphans: unreachable("orphans"),
   },
   manifests: { put: unreachable("putManifest"), get: unreachable("getManifest") },
   directory: {
