@@ -4,7 +4,7 @@
 # host that is already right is left alone. Says what it changed. Idempotent.
 set -euo pipefail
 
-PACKAGES=(podman slirp4netns runc nftables catatonit uidmap iproute2 busybox-static binutils curl procps)
+PACKAGES=(podman slirp4netns runc nftables catatonit uidmap iproute2 busybox-static binutils curl procps tcpdump)
 changed=()
 
 say() { echo "host-setup: $*"; }

@@ -1,6 +1,7 @@
 /**
  * The demo's two workload images, built offline from busybox-static (nothing is pulled):
  *   localhost/beemesh/demo-orders:1  busybox httpd on 127.0.0.1:80 answering /cgi-bin/orders
+ *                                    (with "on host $DEMO_HOST" when the manifest sets it)
  *   localhost/beemesh/demo-web:1     a loop that asks orders through its sidecar's upstream port
  *                                    and tries to reach the agent directly (which must fail)
  * Run: `tsx demo/images.ts` (the `demo:images` script). (busybox 1.35 wget segfaults with -T: the
@@ -27,7 +28,7 @@ const BUSYBOX = "/bin/busybox"
 const ORDERS_CGI = `#!/bin/busybox sh
 echo "Content-Type: text/plain"
 echo
-echo "orders: 3 open orders, answered by pod $(/bin/busybox hostname)"
+echo "orders: 3 open orders, answered by pod $(/bin/busybox hostname)\${DEMO_HOST:+ on host $DEMO_HOST}"
 `
 
 /** The web app's loop; AGENT_PORT comes from its manifest's env. */

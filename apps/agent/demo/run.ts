@@ -3,14 +3,18 @@
  * `web`'s app asks `orders` through its sidecar's upstream port and prints the answer; it also
  * tries to reach the agent directly, which its pod's egress rules block.
  *
- *   tooling/run demo          start (or reuse) the agent on 127.0.0.1:8080 and deploy the demo
- *   tooling/run demo stop     delete the demo workloads and stop the agent the demo started
+ *   tooling/run demo             start (or reuse) the agent on 127.0.0.1:8080 and deploy the demo
+ *   tooling/run demo --hosts N   the same on N simulated hosts (multihost.ts)
+ *   tooling/run demo stop        delete the demo workloads and stop the demo's agents
  */
 import { spawn, spawnSync } from "node:child_process"
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { parseArgs } from "node:util"
+import { findAgentProcesses } from "./agentProcesses"
 import { buildDemoImages } from "./images"
+import { startMultihost, stopMultihost } from "./multihost"
 
 const DEMO_DIR = dirname(fileURLToPath(import.meta.url))
 const AGENT_DIR = join(DEMO_DIR, "..")
@@ -61,12 +65,16 @@ const request = async (method: string, path: string, body?: string) => {
   return text
 }
 
-const start = async () => {
+const ensureSidecarImage = () => {
   if (spawnSync("podman", ["image", "exists", SIDECAR_IMAGE]).status !== 0) {
     say(`building the sidecar image ${SIDECAR_IMAGE} (offline)`)
     const built = spawnSync("pnpm", ["--filter", "@beemesh/sidecar", "image"], { stdio: "inherit" })
     if (built.status !== 0) throw new Error("building the sidecar image failed")
   }
+}
+
+const start = async () => {
+  ensureSidecarImage()
   say("building the demo images (busybox, offline)")
   buildDemoImages()
   if ((await healthy().catch(() => undefined)) === undefined) {
@@ -110,46 +118,68 @@ The agent keeps running with the two workloads. Try:
 Stop and clean up:  tooling/run demo stop`)
 }
 
+const exited = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+    return undefined
+  } catch {
+    return true
+  }
+}
+
 const stop = async () => {
+  const multihost = await stopMultihost()
   if ((await healthy().catch(() => undefined)) !== undefined) {
     for (const workload of ["web", "orders"]) {
       say(`deleting demo/${workload}`)
       await request("DELETE", `/v1/workloads/demo/${workload}`)
     }
   }
-  if (existsSync(PID_FILE)) {
-    const pid = Number(readFileSync(PID_FILE, "utf8"))
-    try {
-      process.kill(pid, "SIGTERM")
-      say(`stopping the agent (pid ${pid})`)
-      await until(
-        "the agent to exit",
-        async () => {
-          try {
-            process.kill(pid, 0)
-            return undefined
-          } catch {
-            return true
-          }
-        },
-        15_000,
-      )
-    } catch {
-      say(`the agent (pid ${pid}) was not running`)
-    }
-    rmSync(PID_FILE, { force: true })
-  } else {
-    say("no agent started by the demo; leaving any other agent running")
+  // The PID file can be stale (the agent restarted since): find the agent by its data directory
+  // and API address too.
+  const recorded = existsSync(PID_FILE) ? Number(readFileSync(PID_FILE, "utf8")) : undefined
+  const running = findAgentProcesses({
+    dataDir: DATA_DIR,
+    defaultDataDir: DATA_DIR,
+    api: API.replace(/^http:\/\//, ""),
+  })
+  const pids = [...new Set([...(recorded === undefined ? [] : [recorded]), ...running])].filter(
+    (pid) => exited(pid) === undefined,
+  )
+  if (recorded !== undefined && !pids.includes(recorded))
+    say(`the agent recorded in ${PID_FILE} (pid ${recorded}) was not running`)
+  for (const pid of pids) {
+    process.kill(pid, "SIGTERM")
+    say(`stopping the agent (pid ${pid})`)
+    await until("the agent to exit", async () => exited(pid), 15_000)
   }
+  rmSync(PID_FILE, { force: true })
+  if (pids.length === 0 && !multihost) say(`no agent serving ${DATA_DIR} or ${API} was running`)
   say("done")
 }
 
-const command = process.argv[2] ?? "start"
-if (command !== "start" && command !== "stop") {
-  console.error("usage: tooling/run demo [stop]")
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { hosts: { type: "string" } },
+})
+const command = positionals[0] ?? "start"
+if (
+  (command !== "start" && command !== "stop") ||
+  (command === "stop" && values.hosts !== undefined)
+) {
+  console.error("usage: tooling/run demo [--hosts N] | tooling/run demo stop")
   process.exit(2)
 }
-await (command === "start" ? start() : stop()).catch((error: Error) => {
+const main =
+  command === "stop"
+    ? stop
+    : values.hosts === undefined
+      ? start
+      : () => {
+          ensureSidecarImage()
+          return startMultihost(Number(values.hosts))
+        }
+await main().catch((error: Error) => {
   console.error(`demo: ${error.message}`)
   process.exit(1)
 })

@@ -17,14 +17,17 @@ import {
 } from "@beemesh/netns"
 import { PodmanClient } from "@beemesh/podman"
 import { Libp2pNode, type ManifestRecord, Registry } from "@beemesh/registry"
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Layer, Stream } from "effect"
 import { renderAgentMetrics } from "./AgentMetrics"
 import type { AgentConfig } from "./Config"
 import { deployerLayer } from "./Deployer"
 import { ServiceDirectory } from "./Directory"
 import { check, type Environment, ValidationFailed } from "./Doctor"
 import { makeApi } from "./http/Api"
+import { logsRoutes } from "./http/LogsRoutes"
+import { peersRoutes, peersView } from "./http/PeersRoutes"
 import { serveApi } from "./http/Server"
+import { servicesRoutes } from "./http/ServicesRoutes"
 import { registryDirectoryLayer } from "./RegistryDirectory"
 import { loadOrCreateSecret } from "./Tokens"
 import { WorkloadManager } from "./Workloads"
@@ -100,8 +103,14 @@ export const NodeLayer = Layer.unwrap(
   }),
 )
 
-/** The DHT registry and, over it, the directory the pods register their services in. */
-export const DirectoryLayer = registryDirectoryLayer().pipe(Layer.provideMerge(Registry.layer()))
+/**
+ * The DHT registry and, over it, the directory the pods register their services in. Sidecars
+ * resolve per connection with a deadline of a few seconds while a lookup waits out every
+ * unreachable peer (a host just lost): answers come from the last lookup while it refreshes.
+ */
+export const DirectoryLayer = registryDirectoryLayer().pipe(
+  Layer.provideMerge(Registry.layer({ serveStale: true })),
+)
 
 /** The Podman client; an embedded `podman system service` when none answers. */
 export const PodmanLayer = Layer.unwrap(
@@ -173,13 +182,30 @@ export const ApiLayer = Layer.effect(
     const directory = yield* ServiceDirectory
     const services = yield* Effect.context<never>()
     const gateway = gatewayAddress(config.slirp)
+    const runExit = <A, E>(effect: Effect.Effect<A, E>) =>
+      Effect.runPromiseExitWith(services)(effect)
+    const operatorToken = secrets.operatorToken
     const app = makeApi({
       manifests: {
         put: (namespace, name, content) =>
           registry.putManifest(namespace, name, content).pipe(Effect.map(toStored)),
         get: (namespace, name) => registry.getManifest(namespace, name).pipe(Effect.map(toStored)),
       },
-      runExit: (effect) => Effect.runPromiseExitWith(services)(effect),
+      runExit,
+      routes: [
+        [
+          "/v1/pods",
+          logsRoutes({
+            operatorToken,
+            workloads,
+            podman,
+            runExit,
+            toReadable: (stream) => Stream.toReadableStreamWith(stream, services),
+          }),
+        ],
+        ["/v1/peers", peersRoutes({ operatorToken, peers: () => peersView(host) })],
+        ["/v1/services", servicesRoutes({ operatorToken, workloads, directory, runExit })],
+      ],
       addressForPods: (address) => HostLoopback.forPods(address, gateway),
       workloads,
       directory,

@@ -41,6 +41,7 @@ describe("parseCommand", () => {
         sidecarImage: "localhost/beemesh/sidecar:0.1.0",
         advertiseHost: "127.0.0.1",
         logLevel: "info",
+        logFormat: "text",
       },
     })
   })
@@ -68,6 +69,14 @@ describe("parseCommand", () => {
       bootstrap: ["/ip4/127.0.0.1/tcp/4002/p2p/12D3KooWabc"],
       slirp: { mtu: 9000, cidr: "10.0.2.0/24" },
     })
+  })
+
+  it("takes json as the log format from a flag, and refuses an unknown one", async () => {
+    const command = await run(["run", "--log-format", "json"])
+    expect(command._tag === "Run" && command.config.logFormat).toBe("json")
+    expect(await refusal(["run"], { env: { BEEMESH_LOG_FORMAT: "xml" } })).toContain(
+      'configuration logFormat: "xml" is not text or json',
+    )
   })
 
   it("uses the user's data directory when not root", async () => {

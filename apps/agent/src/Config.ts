@@ -11,6 +11,8 @@ import { parse as parseYaml } from "yaml"
 export const AGENT_VERSION = "0.1.0"
 
 export type LogLevel = "debug" | "info" | "warn" | "error"
+/** text: logfmt, one line per event, no colours (journald-friendly); json: one JSON object a line. */
+export type LogFormat = "text" | "json"
 
 export interface AgentConfig {
   readonly apiHost: string
@@ -26,6 +28,7 @@ export interface AgentConfig {
   /** Host address that sidecars advertise with their published port (where peers dial them). */
   readonly advertiseHost: string
   readonly logLevel: LogLevel
+  readonly logFormat: LogFormat
 }
 
 export class ConfigInvalid extends Data.TaggedError("ConfigInvalid")<{
@@ -61,6 +64,8 @@ Options (flag / environment variable / config file key):
   --sidecar-image IMAGE  BEEMESH_SIDECAR_IMAGE    sidecarImage   (default localhost/beemesh/sidecar:${AGENT_VERSION})
   --advertise-host ADDR  BEEMESH_ADVERTISE_HOST   advertiseHost  address peers dial sidecars at (default 127.0.0.1)
   --log-level LEVEL      BEEMESH_LOG_LEVEL        logLevel       debug, info, warn or error (default info)
+  --log-format FORMAT    BEEMESH_LOG_FORMAT       logFormat      text (logfmt, one line per event) or json
+                                                                 (one object per line); default text
 `
 
 export type Command =
@@ -87,6 +92,7 @@ const FileSchema = Schema.Struct({
   sidecarImage: Schema.optional(Schema.String),
   advertiseHost: Schema.optional(Schema.String),
   logLevel: Schema.optional(Schema.String),
+  logFormat: Schema.optional(Schema.String),
 })
 
 const LOG_LEVELS: ReadonlyArray<LogLevel> = ["debug", "info", "warn", "error"]
@@ -124,6 +130,7 @@ export const parseCommand = (sources: ConfigSources): Effect.Effect<Command, Con
             "sidecar-image": { type: "string" },
             "advertise-host": { type: "string" },
             "log-level": { type: "string" },
+            "log-format": { type: "string" },
           },
         }),
       catch: (error) =>
@@ -208,6 +215,14 @@ export const parseCommand = (sources: ConfigSources): Effect.Effect<Command, Con
       })
     }
 
+    const logFormat = pick(values["log-format"], env.BEEMESH_LOG_FORMAT, file.logFormat) ?? "text"
+    if (logFormat !== "text" && logFormat !== "json") {
+      return yield* new ConfigInvalid({
+        source: "logFormat",
+        reason: `"${logFormat}" is not text or json`,
+      })
+    }
+
     const defaultDataDir = sources.isRoot
       ? "/var/lib/beemesh"
       : `${env.XDG_DATA_HOME ?? `${sources.home}/.local/share`}/beemesh`
@@ -241,6 +256,7 @@ export const parseCommand = (sources: ConfigSources): Effect.Effect<Command, Con
         `localhost/beemesh/sidecar:${AGENT_VERSION}`,
       advertiseHost,
       logLevel: logLevel as LogLevel,
+      logFormat,
     }
     return verb === "run"
       ? ({ _tag: "Run", config } as const)

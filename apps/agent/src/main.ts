@@ -9,7 +9,14 @@ import { Libp2pNode } from "@beemesh/registry"
 import { ExitCode, runMain } from "@beemesh/service"
 import { Context, Effect, Layer, Logger, References } from "effect"
 import { AgentApi, agentLayer } from "./AgentLayers"
-import { AGENT_VERSION, ConfigInvalid, HELP, type LogLevel, parseCommand } from "./Config"
+import {
+  AGENT_VERSION,
+  ConfigInvalid,
+  HELP,
+  type LogFormat,
+  type LogLevel,
+  parseCommand,
+} from "./Config"
 import { doctor, type Environment, renderReport } from "./Doctor"
 import { StateFileInvalid } from "./deployer/StateStore"
 
@@ -59,11 +66,18 @@ const program = Effect.gen(function* () {
         )
         yield* Effect.logInfo(`agent ${peerId} ready at ${apiUrl}`)
         return yield* Effect.never
-      }).pipe(Effect.provideService(References.MinimumLogLevel, LEVELS[command.config.logLevel]))
+      }).pipe(
+        Effect.provideService(References.MinimumLogLevel, LEVELS[command.config.logLevel]),
+        Effect.provide(loggerFor(command.config.logFormat)),
+      )
   }
 })
 
-runMain(program.pipe(Effect.provide(Logger.layer([Logger.consoleLogFmt]))), {
+/** logfmt or JSON, one line per event either way, never colours: journald keeps lines as written. */
+const loggerFor = (format: LogFormat) =>
+  Logger.layer([format === "json" ? Logger.consoleJson : Logger.consoleLogFmt])
+
+runMain(program.pipe(Effect.provide(loggerFor("text"))), {
   name: "beemesh-agent",
   // A bad state file is the operator's to fix, like a bad configuration.
   exitCode: (error) =>

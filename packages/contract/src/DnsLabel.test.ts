@@ -1,6 +1,6 @@
 import { Schema } from "effect"
 import { describe, expect, it } from "vitest"
-import { DnsLabel, isDnsLabel, MAX_LENGTH, problem } from "./DnsLabel"
+import { DnsLabel, isDnsLabel, MAX_LENGTH, problem } from "./DnsLabel.js"
 
 describe("DnsLabel", () => {
   it("accepts labels up to 63 characters", () => {

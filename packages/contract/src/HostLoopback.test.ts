@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { forPods } from "./HostLoopback"
+import { forPods } from "./HostLoopback.js"
 
 describe("HostLoopback.forPods", () => {
   it("moves addresses on the host's loopback to the pod network's gateway", () => {

@@ -1,6 +1,6 @@
 import { Result, Schema } from "effect"
 import { describe, expect, it } from "vitest"
-import { format, PortList, parse, parsePort } from "./PortList"
+import { format, PortList, parse, parsePort } from "./PortList.js"
 
 const refusal = (raw: string) => {
   const r = parse(raw)

@@ -5,8 +5,8 @@
  * DNS-1123 labels and appear once; ports are TCP ports written in decimal digits.
  */
 import { Result, Schema } from "effect"
-import * as DnsLabel from "./DnsLabel"
-import { parsedString } from "./internal/parsedString"
+import * as DnsLabel from "./DnsLabel.js"
+import { parsedString } from "./internal/parsedString.js"
 
 export interface NamedPort {
   readonly name: string

@@ -1,7 +1,7 @@
 import { Result, Schema } from "effect"
 import { describe, expect, it } from "vitest"
-import * as Registration from "./Registration"
-import * as Resolution from "./Resolution"
+import * as Registration from "./Registration.js"
+import * as Resolution from "./Resolution.js"
 
 const body = {
   namespace: "shop",

@@ -6,7 +6,7 @@ import {
   type SidecarEnvironment,
   type SidecarEnvironmentInput,
   type SidecarEnvironmentInvalid,
-} from "./SidecarEnvironment"
+} from "./SidecarEnvironment.js"
 
 const valid = {
   BEEMESH_NAMESPACE: "default",

@@ -14,10 +14,10 @@ import {
   parseLabel,
   parsePodName,
   parseToken,
-} from "./internal/envRules"
-import { parsedString } from "./internal/parsedString"
-import * as PortList from "./PortList"
-import { HEALTH_PORT, PROXY_PORT } from "./SidecarPorts"
+} from "./internal/envRules.js"
+import { parsedString } from "./internal/parsedString.js"
+import * as PortList from "./PortList.js"
+import { HEALTH_PORT, PROXY_PORT } from "./SidecarPorts.js"
 
 /** Where a pod reaches the agent's API by default: the host's loopback, through slirp4netns. */
 export const DEFAULT_AGENT_URL = "http://host.containers.internal:8080"

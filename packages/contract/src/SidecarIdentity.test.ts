@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest"
-import { podmanUser, UID, Uid } from "./SidecarIdentity"
-import { HEALTH_PORT, PROXY_PORT, RESERVED } from "./SidecarPorts"
+import { podmanUser, UID, Uid } from "./SidecarIdentity.js"
+import { HEALTH_PORT, PROXY_PORT, RESERVED } from "./SidecarPorts.js"
 
 describe("SidecarIdentity", () => {
   it("is UID 1337, written for Podman as its decimal string", () => {

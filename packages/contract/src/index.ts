@@ -9,11 +9,11 @@
  * - {@link DnsLabel}, {@link PortList}: the name rule and the `name=port` list form.
  * - {@link HostLoopback}: how host-loopback addresses are handed to pods.
  */
-export * as DnsLabel from "./DnsLabel"
-export * as HostLoopback from "./HostLoopback"
-export * as PortList from "./PortList"
-export * as Registration from "./Registration"
-export * as Resolution from "./Resolution"
-export * as SidecarEnvironment from "./SidecarEnvironment"
-export * as SidecarIdentity from "./SidecarIdentity"
-export * as SidecarPorts from "./SidecarPorts"
+export * as DnsLabel from "./DnsLabel.js"
+export * as HostLoopback from "./HostLoopback.js"
+export * as PortList from "./PortList.js"
+export * as Registration from "./Registration.js"
+export * as Resolution from "./Resolution.js"
+export * as SidecarEnvironment from "./SidecarEnvironment.js"
+export * as SidecarIdentity from "./SidecarIdentity.js"
+export * as SidecarPorts from "./SidecarPorts.js"

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
-import { loadKey, loadOrCreateKey } from "./KeyFile"
+import { loadKey, loadOrCreateKey } from "./KeyFile.js"
 
 const dirs: string[] = []
 const tempDir = async () => {

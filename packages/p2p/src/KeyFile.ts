@@ -3,7 +3,7 @@ import { dirname } from "node:path"
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from "@libp2p/crypto/keys"
 import type { PrivateKey } from "@libp2p/interface"
 import { Effect } from "effect"
-import { KeyFileError } from "./Errors"
+import { KeyFileError } from "./Errors.js"
 
 const errorCode = (error: unknown) =>
   typeof error === "object" && error !== null && "code" in error ? String(error.code) : undefined

@@ -6,7 +6,7 @@ import { generateKeyPair } from "@libp2p/crypto/keys"
 import { peerIdFromPrivateKey } from "@libp2p/peer-id"
 import { Deferred, Effect, type Scope } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
-import { makeP2pNode } from "./P2pNode"
+import { makeP2pNode } from "./P2pNode.js"
 
 const dirs: Array<string> = []
 afterAll(async () => {

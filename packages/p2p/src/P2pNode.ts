@@ -15,8 +15,8 @@ import { tcp } from "@libp2p/tcp"
 import { type Multiaddr, multiaddr } from "@multiformats/multiaddr"
 import { Duration, Effect, type Scope } from "effect"
 import { createLibp2p, type ServiceFactoryMap } from "libp2p"
-import { DialFailed, type KeyFileError, NodeStartFailed } from "./Errors"
-import { loadOrCreateKey } from "./KeyFile"
+import { DialFailed, type KeyFileError, NodeStartFailed } from "./Errors.js"
+import { loadOrCreateKey } from "./KeyFile.js"
 
 /** The services every Beemesh node runs. */
 export type BaseServices = {

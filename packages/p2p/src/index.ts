@@ -1,3 +1,3 @@
-export * from "./Errors"
-export * from "./KeyFile"
-export * from "./P2pNode"
+export * from "./Errors.js"
+export * from "./KeyFile.js"
+export * from "./P2pNode.js"

@@ -1,8 +1,11 @@
 /**
  * `podman system service --time=0 unix://<path>` as a scoped child: started when no service
  * listens, stopped with its whole process group on release, its socket and directory removed.
- * It gets SIGTERM from the kernel when its parent dies without releasing it (SIGKILL, crash):
- * started detached, it would otherwise keep running with nobody to stop it.
+ * It stops when its parent dies without releasing it (SIGKILL, crash): started detached, it would
+ * otherwise keep running with nobody to stop it. util-linux `setpriv --pdeathsig TERM` has the
+ * kernel signal the chain when the parent dies, and coreutils `timeout 0` (no time limit) passes
+ * that SIGTERM to the whole process group: rootless Podman re-executes itself inside its user
+ * namespace as a child that would outlive a signal sent to the first process alone.
  */
 import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -36,10 +39,12 @@ export interface EmbeddedServiceOptions {
   /** Extra environment for the service process (added to the inherited one). */
   readonly env?: Readonly<Record<string, string>>
   /**
-   * util-linux `setpriv`, which sets the parent-death signal before it executes podman (default
-   * `/usr/bin/setpriv`). When it is missing the service starts without that guard.
+   * util-linux `setpriv` and coreutils `timeout`, which tie the service's life to this process
+   * (defaults `/usr/bin/setpriv`, `/usr/bin/timeout`). When either is missing the service starts
+   * without that guard.
    */
   readonly setprivPath?: string
+  readonly timeoutPath?: string
 }
 
 export interface EmbeddedService {
@@ -87,17 +92,18 @@ const resolveExecutable = (command: string): string | undefined =>
         .find(executable)
 
 /**
- * The command line: podman under `setpriv --pdeathsig TERM`, so that the kernel stops the service
- * when the process that started it dies. setpriv executes podman in place (same pid and group).
+ * The command line: podman under `setpriv --pdeathsig TERM -- timeout 0`, so that the kernel stops
+ * the service (and everything in its process group) when the process that started it dies.
+ * setpriv executes timeout in place (same pid and group); timeout forwards the signal to its group.
  */
 export const serviceCommand = (
   podman: string,
   args: ReadonlyArray<string>,
-  setprivPath: string | undefined,
+  guard: { readonly setpriv: string; readonly timeout: string } | undefined,
 ): readonly [string, ReadonlyArray<string>] =>
-  setprivPath === undefined
+  guard === undefined
     ? [podman, args]
-    : [setprivPath, ["--pdeathsig", "TERM", "--", podman, ...args]]
+    : [guard.setpriv, ["--pdeathsig", "TERM", "--", guard.timeout, "0", podman, ...args]]
 
 const killGroup = (pid: number, signal: NodeJS.Signals) => {
   try {
@@ -138,10 +144,11 @@ export const startEmbeddedService = (
       )
     }
     const setpriv = options.setprivPath ?? "/usr/bin/setpriv"
+    const timeout = options.timeoutPath ?? "/usr/bin/timeout"
     const [command, args] = serviceCommand(
       podmanExecutable,
       ["system", "service", `--time=${options.idleTimeoutSeconds ?? 0}`, `unix://${socketPath}`],
-      executable(setpriv) ? setpriv : undefined,
+      executable(setpriv) && executable(timeout) ? { setpriv, timeout } : undefined,
     )
     const stderr: Array<string> = []
     let exited = false

@@ -15,6 +15,8 @@ import type {
   ImageBuildRequest,
   ImageBuildResult,
   LabelFilter,
+  LogChunk,
+  LogOptions,
   PodCreateRequest,
   PodmanEvent,
 } from "./Requests.js"
@@ -71,7 +73,15 @@ export interface PodmanClientShape {
       cmd: ReadonlyArray<string>,
       opts?: { readonly user?: string },
     ) => Effect.Effect<ExecResult, PodmanError>
-    readonly logs: (name: string) => Effect.Effect<{ stdout: string; stderr: string }, PodmanError>
+    readonly logs: (
+      name: string,
+      opts?: LogOptions,
+    ) => Effect.Effect<{ stdout: string; stderr: string }, PodmanError>
+    /**
+     * The container's output as it is written (after the last `tail` lines); ends when the
+     * container stops or the stream is no longer consumed.
+     */
+    readonly followLogs: (name: string, opts?: LogOptions) => Stream.Stream<LogChunk, PodmanError>
     /** Runs the container's healthcheck once and returns its status (`healthy`, `unhealthy`, …). */
     readonly healthcheck: (name: string) => Effect.Effect<string, PodmanError>
     /** TCP ports listening in the container's network namespace (read from /proc/<pid>/net). */

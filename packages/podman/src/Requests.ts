@@ -90,6 +90,17 @@ export interface ExecResult {
   readonly stderr: string
 }
 
+/** A piece of a container's output, as Podman's log stream frames it. */
+export interface LogChunk {
+  readonly stream: "stdout" | "stderr"
+  readonly text: string
+}
+
+export interface LogOptions {
+  /** Only the last lines (default: all). */
+  readonly tail?: number
+}
+
 export interface LabelFilter {
   /** Every label must match (`key=value`). */
   readonly labels?: Readonly<Record<string, string>>

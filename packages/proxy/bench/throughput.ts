@@ -18,8 +18,15 @@ import { mkdirSync, writeFileSync } from "node:fs"
 import * as net from "node:net"
 import { fileURLToPath } from "node:url"
 import { Context, Effect, Layer } from "effect"
-import { Inbound, Libp2pNode, Outbound, ProxyMetrics, proxyNodeFlags, Resolver } from "../src/index"
-import { makeNode, providerOf, startServer } from "../test/integration/fixtures"
+import {
+  Inbound,
+  Libp2pNode,
+  Outbound,
+  ProxyMetrics,
+  proxyNodeFlags,
+  Resolver,
+} from "../src/index.js"
+import { makeNode, providerOf, startServer } from "../test/integration/fixtures.js"
 
 const MiB = 1024 * 1024
 const args = process.argv.slice(2)

@@ -1,12 +1,12 @@
 import type { Connection, Stream, StreamHandler } from "@libp2p/interface"
 import { Context, Effect, FiberSet, Layer } from "effect"
-import { defaults } from "./constants"
-import { ProtocolRegistrationFailed, TargetConnectFailed } from "./Errors"
-import { pauseStream, readFrame } from "./internal/frames"
-import { describeEnd, runBridge } from "./internal/runBridge"
-import { connectTcp } from "./internal/tcp"
-import { Libp2pNode } from "./Libp2pNode"
-import { ProxyMetrics } from "./Metrics"
+import { defaults } from "./constants.js"
+import { ProtocolRegistrationFailed, TargetConnectFailed } from "./Errors.js"
+import { pauseStream, readFrame } from "./internal/frames.js"
+import { describeEnd, runBridge } from "./internal/runBridge.js"
+import { connectTcp } from "./internal/tcp.js"
+import { Libp2pNode } from "./Libp2pNode.js"
+import { ProxyMetrics } from "./Metrics.js"
 import {
   decodeRequest,
   encodeStatus,
@@ -14,7 +14,7 @@ import {
   type ProxyTarget,
   StatusCode,
   targetToString,
-} from "./Protocol"
+} from "./Protocol.js"
 
 /** A local TCP endpoint that peers may reach. */
 export interface ExposedTarget {

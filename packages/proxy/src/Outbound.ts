@@ -1,28 +1,28 @@
 import * as net from "node:net"
 import type { Connection, PeerId, Stream } from "@libp2p/interface"
 import { Context, Effect, FiberSet, Layer, Result, Scope } from "effect"
-import { defaults } from "./constants"
+import { defaults } from "./constants.js"
 import {
   AllProvidersFailed,
   ListenFailed,
   NoProviders,
   ProviderFailed,
   type ResolveFailed,
-} from "./Errors"
-import { readFrame } from "./internal/frames"
-import { describeEnd, runBridge } from "./internal/runBridge"
-import { closeServer, listenTcp } from "./internal/tcp"
-import { Libp2pNode } from "./Libp2pNode"
-import { ProxyMetrics } from "./Metrics"
+} from "./Errors.js"
+import { readFrame } from "./internal/frames.js"
+import { describeEnd, runBridge } from "./internal/runBridge.js"
+import { closeServer, listenTcp } from "./internal/tcp.js"
+import { Libp2pNode } from "./Libp2pNode.js"
+import { ProxyMetrics } from "./Metrics.js"
 import {
   decodeStatus,
   encodeRequest,
   PROXY_PROTOCOL,
   type ProxyTarget,
   StatusCode,
-} from "./Protocol"
-import { ProviderSelector } from "./ProviderSelector"
-import { type Provider, Resolver } from "./Resolver"
+} from "./Protocol.js"
+import { ProviderSelector } from "./ProviderSelector.js"
+import { type Provider, Resolver } from "./Resolver.js"
 
 export interface UpstreamOptions {
   /** The service to resolve (and, unless `target` says otherwise, to ask the provider for). */

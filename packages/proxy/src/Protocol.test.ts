@@ -6,7 +6,7 @@ import {
   encodeStatus,
   MAX_FRAME_BYTES,
   StatusCode,
-} from "./Protocol"
+} from "./Protocol.js"
 
 describe("request frames", () => {
   it("round-trips a service name, including non-ASCII", () => {

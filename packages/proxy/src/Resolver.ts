@@ -1,7 +1,7 @@
 import type { PeerId } from "@libp2p/interface"
 import type { Multiaddr } from "@multiformats/multiaddr"
 import { Context, Effect, Layer } from "effect"
-import type { ResolveFailed } from "./Errors"
+import type { ResolveFailed } from "./Errors.js"
 
 /** A peer that serves a service, and where to dial it if there is no connection yet. */
 export interface Provider {

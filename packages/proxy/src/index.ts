@@ -6,13 +6,13 @@
  * - {@link Resolver}: where providers come from (the registry in the sidecar, a table in tests).
  * - {@link ProxyMetrics}: counters and gauges as a plain snapshot.
  */
-export * from "./constants"
-export * from "./Errors"
-export * from "./Inbound"
-export * from "./Libp2pNode"
-export * from "./Metrics"
-export * from "./Outbound"
-export * as Protocol from "./Protocol"
-export { PROXY_PROTOCOL } from "./Protocol"
-export * from "./ProviderSelector"
-export * from "./Resolver"
+export * from "./constants.js"
+export * from "./Errors.js"
+export * from "./Inbound.js"
+export * from "./Libp2pNode.js"
+export * from "./Metrics.js"
+export * from "./Outbound.js"
+export * as Protocol from "./Protocol.js"
+export { PROXY_PROTOCOL } from "./Protocol.js"
+export * from "./ProviderSelector.js"
+export * from "./Resolver.js"

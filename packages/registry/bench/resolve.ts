@@ -10,9 +10,9 @@
 import { mkdir, writeFile } from "node:fs/promises"
 import { parseArgs } from "node:util"
 import { Effect, Exit, Scope } from "effect"
-import { drain } from "../src/internal/query"
-import * as Names from "../src/Names"
-import { type MeshNode, startMesh } from "../test/support/mesh"
+import { drain } from "../src/internal/query.js"
+import * as Names from "../src/Names.js"
+import { type MeshNode, startMesh } from "../test/support/mesh.js"
 
 const { values } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== "--"),

@@ -1,8 +1,8 @@
 import type { SelectFn, Selectors, ValidateFn, Validators } from "@libp2p/kad-dht"
 import { Result } from "effect"
-import * as ManifestRecord from "./ManifestRecord"
-import { MANIFEST_PREFIX, SERVICE_PREFIX } from "./Names"
-import * as ServiceRecord from "./ServiceRecord"
+import * as ManifestRecord from "./ManifestRecord.js"
+import { MANIFEST_PREFIX, SERVICE_PREFIX } from "./Names.js"
+import * as ServiceRecord from "./ServiceRecord.js"
 
 /**
  * kad-dht validators and selectors for our key prefixes. kad-dht picks them by the key's first

@@ -12,9 +12,9 @@ import {
 import type { Ping } from "@libp2p/ping"
 import type { Multiaddr } from "@multiformats/multiaddr"
 import { Context, Effect, Layer } from "effect"
-import * as DhtRecords from "./DhtRecords"
-import type { DhtOperationFailed, DialFailed } from "./Errors"
-import { drain } from "./internal/query"
+import * as DhtRecords from "./DhtRecords.js"
+import type { DhtOperationFailed, DialFailed } from "./Errors.js"
+import { drain } from "./internal/query.js"
 
 /** Our Kademlia protocol id: a private DHT, never mixed with the public IPFS one. */
 export const DHT_PROTOCOL = "/beemesh/kad/1.0.0"

@@ -2,11 +2,11 @@ import { generateKeyPair } from "@libp2p/crypto/keys"
 import { peerIdFromPrivateKey } from "@libp2p/peer-id"
 import { Effect, Result } from "effect"
 import { describe, expect, it } from "vitest"
-import * as DhtRecords from "./DhtRecords"
-import * as ManifestRecord from "./ManifestRecord"
-import * as Names from "./Names"
-import * as ServiceRecord from "./ServiceRecord"
-import * as SignedEnvelope from "./SignedEnvelope"
+import * as DhtRecords from "./DhtRecords.js"
+import * as ManifestRecord from "./ManifestRecord.js"
+import * as Names from "./Names.js"
+import * as ServiceRecord from "./ServiceRecord.js"
+import * as SignedEnvelope from "./SignedEnvelope.js"
 
 describe("ManifestRecord", () => {
   it("signs, verifies, binds to its key and picks the newest", async () => {

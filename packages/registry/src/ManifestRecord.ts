@@ -1,8 +1,8 @@
 import type { PrivateKey } from "@libp2p/interface"
 import { Effect, Result, Schema } from "effect"
-import { RecordRejected, type RecordTooLarge } from "./Errors"
-import { keySegments, labelProblem, MANIFEST_PREFIX } from "./Names"
-import * as SignedEnvelope from "./SignedEnvelope"
+import { RecordRejected, type RecordTooLarge } from "./Errors.js"
+import { keySegments, labelProblem, MANIFEST_PREFIX } from "./Names.js"
+import * as SignedEnvelope from "./SignedEnvelope.js"
 
 /**
  * A workload manifest stored under `/beemesh-manifest/<namespace>/<name>`. Signed by its

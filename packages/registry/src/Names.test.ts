@@ -1,6 +1,6 @@
 import { Effect, Exit } from "effect"
 import { describe, expect, it } from "vitest"
-import * as Names from "./Names"
+import * as Names from "./Names.js"
 
 describe("Names", () => {
   it("accepts DNS-1123 labels", () => {

@@ -3,7 +3,7 @@ import { DnsLabel } from "@beemesh/contract"
 import { Effect, Result } from "effect"
 import { CID } from "multiformats/cid"
 import * as Digest from "multiformats/hashes/digest"
-import { InvalidName } from "./Errors"
+import { InvalidName } from "./Errors.js"
 
 /**
  * Names and DHT keys. Every name that goes into a key is a DNS-1123 label, which cannot contain

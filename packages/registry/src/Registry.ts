@@ -1,5 +1,5 @@
 import type { QueryEvent } from "@libp2p/kad-dht"
-import { Clock, Context, Effect, Layer, Result, type Scope, Semaphore } from "effect"
+import { Clock, Context, Effect, Layer, Result, Schedule, type Scope, Semaphore } from "effect"
 import {
   type DhtOperationFailed,
   type InvalidName,
@@ -7,24 +7,42 @@ import {
   PublishRejected,
   type RecordRejected,
   type RecordTooLarge,
-} from "./Errors"
-import { drain } from "./internal/query"
-import { Libp2pNode } from "./Libp2pNode"
-import * as ManifestRecord from "./ManifestRecord"
-import * as Names from "./Names"
-import * as ServiceRecord from "./ServiceRecord"
+} from "./Errors.js"
+import { drain } from "./internal/query.js"
+import { Libp2pNode } from "./Libp2pNode.js"
+import * as ManifestRecord from "./ManifestRecord.js"
+import * as Names from "./Names.js"
+import * as ServiceRecord from "./ServiceRecord.js"
 
 export interface RegistryOptions {
   /** Lifetime of a published record; a provider that stops refreshing ages out after it. Default 60 s. */
   readonly recordTtlMs?: number
   /** How often live registrations are re-signed and re-published. Default a third of the TTL. */
   readonly refreshIntervalMs?: number
-  /** How long a resolve result is reused (never past a record's expiry). Default 5 s. */
+  /**
+   * How long a resolve result is reused (never past a record's expiry), counted from the end of
+   * the lookup that produced it. Default 5 s.
+   */
   readonly cacheTtlMs?: number
+  /**
+   * Once a cached answer is older than `cacheTtlMs`, keep answering at once with its unexpired
+   * records while one lookup refreshes it in the background. Default false. A lookup waits for
+   * every peer it asks, up to `queryTimeoutMs` per query, so with an unreachable peer in the
+   * routing table each lookup takes seconds; callers with short deadlines (a proxy resolving
+   * per connection) would otherwise time out on every lookup while a host is down.
+   */
+  readonly serveStale?: boolean
   /** Deadline of each DHT query (put, provide, find providers, get). Default 10 s. */
   readonly queryTimeoutMs?: number
   /** Providers fetched in parallel by one resolve. Default 8. */
   readonly resolveConcurrency?: number
+  /**
+   * Services re-published in parallel by one refresh round. Default 8. A publish is two DHT walks
+   * (put, provide) of up to a query timeout each, so one after another 100 services take longer
+   * than a record lives; but each walk holds a kad stream to the same few peers, and kad-dht
+   * resets streams beyond 32 inbound per connection, which 16 parallel publishes reach.
+   */
+  readonly refreshConcurrency?: number
 }
 
 /** What a sidecar registers: one pod's endpoint of a service. */
@@ -118,18 +136,33 @@ const make = Effect.fn("Registry.make")(function* (options: RegistryOptions) {
   const ttlMs = options.recordTtlMs ?? 60_000
   const refreshMs = options.refreshIntervalMs ?? Math.max(500, Math.floor(ttlMs / 3))
   const cacheTtlMs = options.cacheTtlMs ?? 5_000
+  const serveStale = options.serveStale ?? false
   const queryMs = options.queryTimeoutMs ?? 10_000
   const concurrency = options.resolveConcurrency ?? 8
+  const refreshConcurrency = options.refreshConcurrency ?? 8
   const self = peerId.toString()
 
   const local = new Map<string, LocalService>()
   const cache = new Map<string, CacheEntry>()
+  // Services with a background lookup under way (serveStale): one at a time per service.
+  const refreshing = new Set<string>()
+  const layerScope = yield* Effect.scope
   // Last sequence used per service, kept after a withdrawal so a re-registration beats its tombstone.
   const sequences = new Map<string, number>()
-  const publishLock = yield* Semaphore.make(1)
+  // One publish at a time per service (its sequence numbers must go out in order); different
+  // services publish in parallel, so a registration never waits behind another service's refresh.
+  const publishLocks = new Map<string, Semaphore.Semaphore>()
   let nextEndpointId = 0
 
   const cacheKey = (name: Names.ServiceName) => `${name.namespace}/${name.service}`
+  const publishLock = (name: Names.ServiceName) => {
+    const key = cacheKey(name)
+    const existing = publishLocks.get(key)
+    if (existing !== undefined) return existing
+    const created = Semaphore.makeUnsafe(1)
+    publishLocks.set(key, created)
+    return created
+  }
 
   /** Puts a value; fails only when peers answered and none accepted it (or nothing answered in time). */
   const put = Effect.fn("Registry.put")(function* (key: Uint8Array, value: Uint8Array) {
@@ -159,37 +192,40 @@ const make = Effect.fn("Registry.make")(function* (options: RegistryOptions) {
     return state.accepted
   })
 
-  const publish = Effect.fn("Registry.publish")(function* (entry: LocalService) {
-    const now = yield* Clock.currentTimeMillis
-    const sequence = Math.max((sequences.get(cacheKey(entry.name)) ?? 0) + 1, now)
-    sequences.set(cacheKey(entry.name), sequence)
-    const signed = yield* ServiceRecord.sign(privateKey, {
-      kind: "beemesh.service/v1",
-      namespace: entry.name.namespace,
-      service: entry.name.service,
-      provider: self,
-      issuedAt: now,
-      ttlMs,
-      sequence,
-      endpoints: [...entry.endpoints.values()],
-    })
-    entry.published = signed
-    cache.delete(cacheKey(entry.name))
-    yield* put(Names.serviceRecordKey(entry.name, self), signed.bytes)
-    const cid = Names.serviceCid(entry.name)
-    if (entry.endpoints.size > 0) {
-      yield* drain(
-        "provide",
-        cid.toString(),
-        queryMs,
-        (signal) => dht.provide(cid, { signal }),
-        0,
-        (n) => n,
-      )
-    } else {
-      yield* Effect.tryPromise(() => dht.cancelReprovide(cid)).pipe(Effect.ignore)
-    }
-  }, publishLock.withPermits(1))
+  const publish = Effect.fn("Registry.publish")(
+    function* (entry: LocalService) {
+      const now = yield* Clock.currentTimeMillis
+      const sequence = Math.max((sequences.get(cacheKey(entry.name)) ?? 0) + 1, now)
+      sequences.set(cacheKey(entry.name), sequence)
+      const signed = yield* ServiceRecord.sign(privateKey, {
+        kind: "beemesh.service/v1",
+        namespace: entry.name.namespace,
+        service: entry.name.service,
+        provider: self,
+        issuedAt: now,
+        ttlMs,
+        sequence,
+        endpoints: [...entry.endpoints.values()],
+      })
+      entry.published = signed
+      cache.delete(cacheKey(entry.name))
+      yield* put(Names.serviceRecordKey(entry.name, self), signed.bytes)
+      const cid = Names.serviceCid(entry.name)
+      if (entry.endpoints.size > 0) {
+        yield* drain(
+          "provide",
+          cid.toString(),
+          queryMs,
+          (signal) => dht.provide(cid, { signal }),
+          0,
+          (n) => n,
+        )
+      } else {
+        yield* Effect.tryPromise(() => dht.cancelReprovide(cid)).pipe(Effect.ignore)
+      }
+    },
+    (effect, entry) => publishLock(entry.name).withPermits(1)(effect),
+  )
 
   const withdraw = (key: string, entry: LocalService, id: number) =>
     Effect.suspend(() => {
@@ -290,6 +326,45 @@ const make = Effect.fn("Registry.make")(function* (options: RegistryOptions) {
     ).pipe(Effect.map(({ state }) => state))
   }
 
+  /** Asks the DHT for every provider's record and caches the live ones. */
+  const lookup = (name: Names.ServiceName) =>
+    Effect.gen(function* () {
+      const startedAt = yield* Clock.currentTimeMillis
+      const providers = yield* findProviders(name)
+      if (local.has(cacheKey(name))) providers.add(self)
+      const found = yield* Effect.forEach(
+        providers,
+        (p) => fetchProviderRecord(name, p, startedAt),
+        { concurrency },
+      )
+      const records = found
+        .filter(
+          (r): r is ServiceRecord.ServiceRecord => r !== undefined && !ServiceRecord.isTombstone(r),
+        )
+        .sort((a, b) => a.provider.localeCompare(b.provider))
+      // Counted from now: a lookup that waited on an unreachable peer must not cache a stale answer.
+      const now = yield* Clock.currentTimeMillis
+      if (records.length > 0) {
+        const firstExpiry = Math.min(...records.map(ServiceRecord.expiresAt))
+        cache.set(cacheKey(name), { validUntil: Math.min(now + cacheTtlMs, firstExpiry), records })
+      } else {
+        cache.delete(cacheKey(name))
+      }
+      return records.filter((r) => ServiceRecord.expiresAt(r) > now)
+    })
+
+  const refreshInBackground = (name: Names.ServiceName) => {
+    const key = cacheKey(name)
+    if (refreshing.has(key)) return Effect.void
+    refreshing.add(key)
+    return lookup(name).pipe(
+      Effect.catch((e) => Effect.logDebug(`background resolve of ${key} failed: ${e.message}`)),
+      Effect.ensuring(Effect.sync(() => refreshing.delete(key))),
+      Effect.forkIn(layerScope),
+      Effect.asVoid,
+    )
+  }
+
   const resolve = Effect.fn("Registry.resolve")(function* (
     namespace: string,
     service: string,
@@ -298,26 +373,15 @@ const make = Effect.fn("Registry.make")(function* (options: RegistryOptions) {
     const name = yield* Names.validateServiceName(namespace, service)
     const now = yield* Clock.currentTimeMillis
     const cached = cache.get(cacheKey(name))
-    if (resolveOptions.fresh !== true && cached !== undefined && now < cached.validUntil) {
-      return cached.records.filter((r) => ServiceRecord.expiresAt(r) > now)
+    if (resolveOptions.fresh !== true && cached !== undefined) {
+      const live = cached.records.filter((r) => ServiceRecord.expiresAt(r) > now)
+      if (now < cached.validUntil) return live
+      if (serveStale && live.length > 0) {
+        yield* refreshInBackground(name)
+        return live
+      }
     }
-    const providers = yield* findProviders(name)
-    if (local.has(cacheKey(name))) providers.add(self)
-    const found = yield* Effect.forEach(providers, (p) => fetchProviderRecord(name, p, now), {
-      concurrency,
-    })
-    const records = found
-      .filter(
-        (r): r is ServiceRecord.ServiceRecord => r !== undefined && !ServiceRecord.isTombstone(r),
-      )
-      .sort((a, b) => a.provider.localeCompare(b.provider))
-    if (records.length > 0) {
-      const firstExpiry = Math.min(...records.map(ServiceRecord.expiresAt))
-      cache.set(cacheKey(name), { validUntil: Math.min(now + cacheTtlMs, firstExpiry), records })
-    } else {
-      cache.delete(cacheKey(name))
-    }
-    return records
+    return yield* lookup(name)
   })
 
   const fetchManifest = (namespace: string, name: string) =>
@@ -372,14 +436,16 @@ const make = Effect.fn("Registry.make")(function* (options: RegistryOptions) {
   })
 
   // Refresh: re-sign live registrations before their TTL runs out (the DHT never republishes).
+  // Rounds start at a fixed rate (a slow round is followed at once by the next, not after a
+  // further interval), and services within a round publish with bounded parallelism.
   yield* Effect.suspend(() =>
     Effect.forEach(
       [...local.values()].filter((e) => e.endpoints.size > 0),
       (entry) =>
         publish(entry).pipe(Effect.catch((e) => Effect.logWarning(`refresh failed: ${e.message}`))),
-      { discard: true },
+      { concurrency: refreshConcurrency, discard: true },
     ),
-  ).pipe(Effect.delay(refreshMs), Effect.forever, Effect.forkScoped)
+  ).pipe(Effect.repeat(Schedule.fixed(refreshMs)), Effect.delay(refreshMs), Effect.forkScoped)
 
   return Registry.of({ register, resolve, putManifest, getManifest })
 })

@@ -3,10 +3,10 @@ import type { PrivateKey } from "@libp2p/interface"
 import { peerIdFromPrivateKey } from "@libp2p/peer-id"
 import { Effect, Result } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
-import * as DhtRecords from "./DhtRecords"
-import * as Names from "./Names"
-import * as ServiceRecord from "./ServiceRecord"
-import * as SignedEnvelope from "./SignedEnvelope"
+import * as DhtRecords from "./DhtRecords.js"
+import * as Names from "./Names.js"
+import * as ServiceRecord from "./ServiceRecord.js"
+import * as SignedEnvelope from "./SignedEnvelope.js"
 
 const NOW = 1_800_000_000_000
 const name = { namespace: "prod", service: "orders" }

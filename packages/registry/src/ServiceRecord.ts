@@ -1,8 +1,8 @@
 import type { PrivateKey } from "@libp2p/interface"
 import { Effect, Result, Schema } from "effect"
-import { RecordRejected, type RecordTooLarge } from "./Errors"
-import { keySegments, labelProblem, SERVICE_PREFIX, subdomainProblem } from "./Names"
-import * as SignedEnvelope from "./SignedEnvelope"
+import { RecordRejected, type RecordTooLarge } from "./Errors.js"
+import { keySegments, labelProblem, SERVICE_PREFIX, subdomainProblem } from "./Names.js"
+import * as SignedEnvelope from "./SignedEnvelope.js"
 
 /**
  * The signed record a provider publishes under `/beemesh-svc/<namespace>/<service>/<provider>`.

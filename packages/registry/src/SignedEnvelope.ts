@@ -2,7 +2,7 @@ import { publicKeyFromProtobuf, publicKeyToProtobuf } from "@libp2p/crypto/keys"
 import type { PrivateKey, PublicKey } from "@libp2p/interface"
 import { peerIdFromPublicKey } from "@libp2p/peer-id"
 import { Result } from "effect"
-import { RecordRejected, RecordTooLarge } from "./Errors"
+import { RecordRejected, RecordTooLarge } from "./Errors.js"
 
 /**
  * A signed envelope: payload bytes, the signer's public key (libp2p protobuf form) and a

@@ -2,7 +2,7 @@ import { createServer } from "node:net"
 import { Effect, Exit, Scope } from "effect"
 import { Hono } from "hono"
 import { describe, expect, it } from "vitest"
-import { serveHttp } from "./HttpServe"
+import { serveHttp } from "./HttpServe.js"
 
 const app = new Hono().get("/ping", (c) => c.text("pong"))
 

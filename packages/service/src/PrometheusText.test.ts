@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { renderFamilies } from "./PrometheusText"
+import { renderFamilies } from "./PrometheusText.js"
 
 describe("renderFamilies", () => {
   it("writes HELP, TYPE and one line per sample, ending with a newline", () => {

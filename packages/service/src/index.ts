@@ -1,3 +1,3 @@
-export * from "./HttpServe"
-export * as PrometheusText from "./PrometheusText"
-export * from "./RunMain"
+export * from "./HttpServe.js"
+export * as PrometheusText from "./PrometheusText.js"
+export * from "./RunMain.js"

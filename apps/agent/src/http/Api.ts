@@ -13,6 +13,7 @@
  *   GET    /v1/services/:namespace/:service   pod or operator token: resolve providers
  *   PUT    /v1/manifests/:namespace/:name     operator: store a (valid) manifest in the DHT
  *   GET    /v1/manifests/:namespace/:name     operator: the newest stored version, from any agent
+ * and the `routes` given by the agent: pod logs, peers, the services list (see their modules).
  */
 import { Registration, Resolution } from "@beemesh/contract"
 import { Cause, Effect, Exit, Schema } from "effect"
@@ -64,12 +65,17 @@ export interface ApiOptions {
    * own inside a pod; the agent maps it to the slirp4netns host-loopback gateway.
    */
   readonly addressForPods?: (multiaddr: string) => string
+  /**
+   * Further operator routes, each `[prefix, sub-app]` from its own module (LogsRoutes,
+   * PeersRoutes, ServicesRoutes …), mounted after the routes above.
+   */
+  readonly routes?: ReadonlyArray<readonly [string, Hono]>
   /** Runs effects at the edge (default: Effect.runPromiseExit); the agent passes its logger's context. */
   readonly runExit?: <A, E>(effect: Effect.Effect<A, E>) => Promise<Exit.Exit<A, E>>
 }
 
 /** Turns an effect's exit into its value; a typed failure becomes an ApiError, a defect a 500. */
-const settle = <A, E extends { readonly _tag: string; readonly message: string }>(
+export const settle = <A, E extends { readonly _tag: string; readonly message: string }>(
   exit: Exit.Exit<A, E>,
 ): A => {
   if (Exit.isSuccess(exit)) return exit.value
@@ -251,7 +257,7 @@ export const makeApi = (options: ApiOptions) => {
       c.json(await run(options.manifests.get(c.req.param("namespace"), c.req.param("name")))),
     )
 
-  return new Hono()
+  const app = new Hono()
     .get("/health", async (c) => {
       const report = await options.health()
       return c.json(report, report.ok ? 200 : 503)
@@ -263,6 +269,8 @@ export const makeApi = (options: ApiOptions) => {
     .route("/v1/pods", pods)
     .route("/v1/services", services)
     .route("/v1/manifests", manifests)
+  for (const [prefix, routes] of options.routes ?? []) app.route(prefix, routes)
+  return app
     .notFound((c) =>
       c.json({ error: "NotFound", message: `no route ${c.req.method} ${c.req.path}` }, 404),
     )

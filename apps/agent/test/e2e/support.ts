@@ -126,12 +126,14 @@ export interface RunAs {
 
 /**
  * Starts `beemesh-agent run` on loopback with its own data directory; resolves once /health
- * answers. With `runAs`, setpriv runs it as that user (exec, so the PID is the agent's).
+ * answers. With `runAs`, setpriv runs it as that user (exec, so the PID is the agent's);
+ * `extraArgs` are further `run` options (e.g. --log-format json).
  */
 export const startAgent = async (
   dataDir: string,
   apiPort: number,
   runAs?: RunAs,
+  extraArgs: ReadonlyArray<string> = [],
 ): Promise<AgentProcess> => {
   const argv = [
     AGENT_BUNDLE,
@@ -142,6 +144,7 @@ export const startAgent = async (
     `127.0.0.1:${apiPort}`,
     "--listen",
     "/ip4/127.0.0.1/tcp/0",
+    ...extraArgs,
   ]
   const child =
     runAs === undefined

@@ -4,8 +4,8 @@
  */
 import { isIPv4, isIPv6 } from "node:net"
 import { Result } from "effect"
-import * as DnsLabel from "../DnsLabel"
-import { parsePort } from "../PortList"
+import * as DnsLabel from "../DnsLabel.js"
+import { parsePort } from "../PortList.js"
 
 /** Podman's rule for pod names, which are wider than DNS labels (`_` and `.` allowed). */
 const POD_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,252}$/

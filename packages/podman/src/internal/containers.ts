@@ -3,8 +3,9 @@ import { readFile } from "node:fs/promises"
 import { Effect } from "effect"
 import { RuntimeFailure } from "../Errors.js"
 import type { PodmanClientShape } from "../PodmanClient.js"
-import type { ContainerCreateRequest, LabelFilter } from "../Requests.js"
+import type { ContainerCreateRequest, LabelFilter, LogOptions } from "../Requests.js"
 import * as R from "../Responses.js"
+import { logsQuery, makeFollowLogs } from "./logs.js"
 import { demultiplex, listeningPortsOf } from "./multiplex.js"
 import { API_PREFIX, labelFilters, qs, seg } from "./query.js"
 import type { Transport } from "./transport.js"
@@ -136,18 +137,19 @@ export const makeContainers = (t: Transport): PodmanClientShape["containers"] =>
       return (yield* decode(R.ContainerList, "container list", res)) ?? []
     }),
     exec: execIn,
-    logs: Effect.fn("PodmanClient.containers.logs")(function* (name: string) {
+    logs: Effect.fn("PodmanClient.containers.logs")(function* (name: string, opts?: LogOptions) {
       const res = yield* call(
         "container logs",
         ctr(name),
         {
           method: "GET",
-          path: `${API_PREFIX}/containers/${seg(name)}/logs${qs({ stdout: true, stderr: true })}`,
+          path: `${API_PREFIX}/containers/${seg(name)}/logs${logsQuery(opts, false)}`,
         },
         [200],
       )
       return demultiplex(res.body)
     }),
+    followLogs: makeFollowLogs(t),
     healthcheck: Effect.fn("PodmanClient.containers.healthcheck")(function* (name: string) {
       const res = yield* call(
         "container healthcheck",

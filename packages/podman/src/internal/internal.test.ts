@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest"
 import { parseLimitsForTest } from "./limits.js"
-import { demultiplex, listeningPortsOf } from "./multiplex.js"
+import { demultiplex, listeningPortsOf, makeDemultiplexer } from "./multiplex.js"
 
 const frame = (kind: number, text: string) => {
   const payload = Buffer.from(text)
@@ -15,6 +15,17 @@ describe("internal helpers", () => {
     const data = Buffer.concat([frame(1, "out1 "), frame(2, "err"), frame(1, "out2")])
     expect(demultiplex(data)).toEqual({ stdout: "out1 out2", stderr: "err" })
     expect(demultiplex(Buffer.alloc(0))).toEqual({ stdout: "", stderr: "" })
+  })
+
+  it("a followed log stream split across reads yields each frame once, whole", () => {
+    const data = Buffer.concat([frame(1, "line one\n"), frame(2, "oops\n"), frame(1, "two\n")])
+    const push = makeDemultiplexer()
+    const chunks = [data.subarray(0, 5), data.subarray(5, 20), data.subarray(20)].flatMap(push)
+    expect(chunks).toEqual([
+      { stream: "stdout", text: "line one\n" },
+      { stream: "stderr", text: "oops\n" },
+      { stream: "stdout", text: "two\n" },
+    ])
   })
 
   it("reads listening ports from /proc/net/tcp tables", () => {

@@ -29,3 +29,27 @@ export const listeningPortsOf = (table: string): Array<number> =>
     .filter((f) => f[3] === "0A" && f[1] !== undefined)
     .map((f) => Number.parseInt(f[1]!.split(":")[1] ?? "", 16))
     .filter((p) => Number.isInteger(p))
+
+/**
+ * The same framing read incrementally from a stream: `push` returns the chunks completed by the
+ * new bytes and keeps a partial frame for the next call.
+ */
+export const makeDemultiplexer = () => {
+  let pending: Buffer = Buffer.alloc(0)
+  return (data: Buffer): Array<{ stream: "stdout" | "stderr"; text: string }> => {
+    pending = pending.length === 0 ? data : Buffer.concat([pending, data])
+    const out: Array<{ stream: "stdout" | "stderr"; text: string }> = []
+    let offset = 0
+    while (offset + 8 <= pending.length) {
+      const size = pending.readUInt32BE(offset + 4)
+      if (offset + 8 + size > pending.length) break
+      out.push({
+        stream: pending[offset] === 2 ? "stderr" : "stdout",
+        text: pending.subarray(offset + 8, offset + 8 + size).toString("utf8"),
+      })
+      offset += 8 + size
+    }
+    pending = pending.subarray(offset)
+    return out
+  }
+}

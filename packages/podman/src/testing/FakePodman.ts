@@ -322,9 +322,25 @@ export const makeFakePodman = (behaviour: FakePodmanBehaviour = {}): Effect.Effe
                 },
             ),
           ),
-        logs: (name) =>
+        logs: (name, opts) =>
           getContainer(name).pipe(
-            Effect.map(() => behaviour.logs?.(name) ?? { stdout: "", stderr: "" }),
+            Effect.map(() => tailOf(behaviour.logs?.(name) ?? { stdout: "", stderr: "" }, opts)),
+          ),
+        // The fake's containers write nothing after creation: following ends with what was there.
+        followLogs: (name, opts) =>
+          Stream.fromEffect(getContainer(name)).pipe(
+            Stream.flatMap(() => {
+              const { stdout, stderr } = tailOf(
+                behaviour.logs?.(name) ?? { stdout: "", stderr: "" },
+                opts,
+              )
+              return Stream.fromIterable(
+                [
+                  { stream: "stdout" as const, text: stdout },
+                  { stream: "stderr" as const, text: stderr },
+                ].filter((chunk) => chunk.text !== ""),
+              )
+            }),
           ),
         healthcheck: (name) =>
           getContainer(name).pipe(
@@ -387,3 +403,14 @@ export const makeFakePodman = (behaviour: FakePodmanBehaviour = {}): Effect.Effe
 /** The fake as a PodmanClient layer. */
 export const fakePodmanLayer = (behaviour: FakePodmanBehaviour = {}): Layer.Layer<PodmanClient> =>
   Layer.effect(PodmanClient, makeFakePodman(behaviour))
+
+const lastLines = (text: string, tail: number | undefined) => {
+  if (tail === undefined || text === "") return text
+  const lines = text.endsWith("\n") ? text.slice(0, -1).split("\n") : text.split("\n")
+  return tail === 0 ? "" : `${lines.slice(-tail).join("\n")}\n`
+}
+
+const tailOf = (
+  logs: { stdout: string; stderr: string },
+  opts: { readonly tail?: number } | undefined,
+) => ({ stdout: lastLines(logs.stdout, opts?.tail), stderr: lastLines(logs.stderr, opts?.tail) })

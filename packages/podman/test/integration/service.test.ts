@@ -2,11 +2,13 @@
  * Finding the Podman service: PodmanUnavailable names every socket tried; the embedded service
  * starts when asked, answers, and is gone (process group and socket) after release.
  */
-import { existsSync, readFileSync, rmSync } from "node:fs"
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Scope } from "effect"
-import { execa } from "execa"
+import { execa, execaSync } from "execa"
 import { makePodmanClient, startEmbeddedService } from "../../src/index.js"
 import { uniqueName } from "../support/pods.js"
 import { requirePrerequisites } from "../support/prerequisites.js"
@@ -121,59 +123,117 @@ describe("Podman service discovery", () => {
   it.live("an owner killed with SIGKILL does not leave its embedded service running", () =>
     Effect.gen(function* () {
       requirePrerequisites()
-      const packageDir = fileURLToPath(new URL("../..", import.meta.url))
-      const owner = execa(
-        process.execPath,
-        ["--import", "tsx", "test/fixtures/embedded-owner.ts"],
-        {
-          cwd: packageDir,
-          reject: false,
-        },
-      )
-      yield* Effect.addFinalizer(() => Effect.sync(() => owner.kill("SIGKILL")))
-      const line = yield* Effect.callback<string, Error>((resume) => {
-        let out = ""
-        const timer = setTimeout(
-          () => resume(Effect.fail(new Error(`the owner printed no service line in 30 s: ${out}`))),
-          30_000,
-        )
-        owner.stdout?.on("data", (d: Buffer) => {
-          out += d.toString()
-          if (out.includes("\n")) {
-            clearTimeout(timer)
-            resume(Effect.succeed(out.trim()))
-          }
-        })
-        return Effect.sync(() => clearTimeout(timer))
-      })
-      const service = JSON.parse(line) as { pid: number; socketPath: string }
-      yield* Effect.addFinalizer(() =>
-        Effect.sync(() => {
-          // Only if the guard failed: stop the service ourselves so the machine stays clean.
-          if (serviceRunning(service)) process.kill(-service.pid, "SIGKILL")
-          rmSync(service.socketPath, { force: true })
-        }),
-      )
-      expect(serviceRunning(service)).toBe(true)
-      owner.kill("SIGKILL")
-      yield* Effect.promise(() => owner)
-      const deadline = Date.now() + 10_000
-      while (serviceRunning(service)) {
-        if (Date.now() > deadline)
-          throw new Error(`podman system service (pid ${service.pid}) outlived its owner by 10 s`)
-        yield* Effect.sleep(50)
-      }
+      yield* ownerKilledLeavesNoService([], {})
     }),
+  )
+
+  it.live(
+    "rootless: an owner killed with SIGKILL leaves no service behind (nor the copy Podman re-executes in its user namespace)",
+    () =>
+      Effect.gen(function* () {
+        requirePrerequisites()
+        const user = rootlessUser()
+        const runtimeDir = mkdtempSync(join(tmpdir(), "beemesh-podman-pdeath-"))
+        chownSync(runtimeDir, user.uid, user.gid)
+        // Rootless Podman keeps a pause process (catatonit -P) holding its user namespace. Without
+        // one, Podman creates it and re-executes itself inside as a second process: the case to test.
+        const stopPauseProcess = () =>
+          execaSync("pkill", ["-u", String(user.uid), "-f", "^catatonit -P"], { reject: false })
+        stopPauseProcess()
+        yield* Effect.addFinalizer(() =>
+          Effect.sync(() => {
+            stopPauseProcess()
+            rmSync(runtimeDir, { recursive: true, force: true })
+          }),
+        )
+        yield* ownerKilledLeavesNoService(
+          ["setpriv", `--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", "--"],
+          { HOME: "/tmp", XDG_RUNTIME_DIR: runtimeDir },
+        )
+      }),
   )
 })
 
-/** The service's process still exists and still is that service (its pid was not reused). */
-const serviceRunning = (service: { pid: number; socketPath: string }) => {
-  try {
-    const cmdline = readFileSync(`/proc/${service.pid}/cmdline`, "utf8")
-    const state = readFileSync(`/proc/${service.pid}/stat`, "utf8").split(") ")[1]?.[0]
-    return cmdline.includes(service.socketPath) && state !== "Z"
-  } catch {
-    return false
-  }
+const ROOTLESS_USER = "beemesh-test"
+
+const rootlessUser = () => {
+  const id = (flag: string) => execaSync("id", [flag, ROOTLESS_USER], { reject: false })
+  const uid = id("-u")
+  if (uid.exitCode !== 0)
+    throw new Error(`user ${ROOTLESS_USER} is missing: run tooling/scripts/host-setup.sh as root`)
+  return { uid: Number(uid.stdout), gid: Number(id("-g").stdout) }
 }
+
+/**
+ * Starts the owner fixture (as another user when `asUser` is given), SIGKILLs it once its service
+ * answers, and waits until no process serves that socket any more.
+ */
+const ownerKilledLeavesNoService = (
+  asUser: ReadonlyArray<string>,
+  env: Readonly<Record<string, string>>,
+) =>
+  Effect.gen(function* () {
+    const packageDir = fileURLToPath(new URL("../..", import.meta.url))
+    const command = [
+      ...asUser,
+      process.execPath,
+      "--import",
+      "tsx",
+      "test/fixtures/embedded-owner.ts",
+    ]
+    const owner = execa(command[0]!, command.slice(1), {
+      cwd: packageDir,
+      env: { ...env },
+      reject: false,
+    })
+    yield* Effect.addFinalizer(() => Effect.sync(() => owner.kill("SIGKILL")))
+    const line = yield* Effect.callback<string, Error>((resume) => {
+      let out = ""
+      const timer = setTimeout(
+        () => resume(Effect.fail(new Error(`the owner printed no service line in 30 s: ${out}`))),
+        30_000,
+      )
+      owner.stdout?.on("data", (d: Buffer) => {
+        out += d.toString()
+        if (out.includes("\n")) {
+          clearTimeout(timer)
+          resume(Effect.succeed(out.trim()))
+        }
+      })
+      return Effect.sync(() => clearTimeout(timer))
+    })
+    const service = JSON.parse(line) as { pid: number; socketPath: string }
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        // Only if the guard failed: stop the service ourselves so the machine stays clean.
+        for (const pid of processesServing(service.socketPath)) process.kill(pid, "SIGKILL")
+        rmSync(service.socketPath, { force: true })
+      }),
+    )
+    expect(processesServing(service.socketPath)).toContain(service.pid)
+    owner.kill("SIGKILL")
+    yield* Effect.promise(() => owner)
+    const deadline = Date.now() + 10_000
+    while (processesServing(service.socketPath).length > 0) {
+      if (Date.now() > deadline)
+        throw new Error(
+          `podman system service (pids ${processesServing(service.socketPath).join(", ")}) outlived its owner by 10 s`,
+        )
+      yield* Effect.sleep(50)
+    }
+  })
+
+/** Live (not zombie) processes whose command line names the socket: the service and its copies. */
+const processesServing = (socketPath: string): Array<number> =>
+  readdirSync("/proc")
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((pid) => {
+      try {
+        const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8")
+        const state = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.[0]
+        return cmdline.includes(socketPath) && cmdline.includes("system") && state !== "Z"
+      } catch {
+        return false
+      }
+    })
+    .map(Number)

@@ -1,7 +1,7 @@
 import type { Socket } from "node:net"
 import type { Stream, StreamCloseEvent, StreamMessageEvent } from "@libp2p/interface"
 import type { Uint8ArrayList } from "uint8arraylist"
-import type { BufferHolder } from "../Metrics"
+import type { BufferHolder } from "../Metrics.js"
 
 /** Why a bridge ended. `Closed` means both directions finished with a clean half-close each. */
 export type BridgeEnd =

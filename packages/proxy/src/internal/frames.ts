@@ -1,8 +1,8 @@
 import type { Stream, StreamMessageEvent } from "@libp2p/interface"
 import { Effect } from "effect"
 import { Uint8ArrayList } from "uint8arraylist"
-import { ProxyTimeout } from "../Errors"
-import { type Decoded, MAX_FRAME_BYTES } from "../Protocol"
+import { ProxyTimeout } from "../Errors.js"
+import { type Decoded, MAX_FRAME_BYTES } from "../Protocol.js"
 
 /** The frame could not be read: malformed, or the stream ended or reset first. */
 export class FrameError extends Error {

@@ -1,8 +1,8 @@
 import type { Socket } from "node:net"
 import type { Stream } from "@libp2p/interface"
 import { Effect } from "effect"
-import type { MetricsRegistry } from "../Metrics"
-import { Bridge, type BridgeEnd } from "./bridge"
+import type { MetricsRegistry } from "../Metrics.js"
+import { Bridge, type BridgeEnd } from "./bridge.js"
 
 export interface RunBridgeOptions {
   readonly metrics: MetricsRegistry

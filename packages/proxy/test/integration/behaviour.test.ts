@@ -2,7 +2,7 @@ import type * as net from "node:net"
 import { it } from "@effect/vitest"
 import { Effect } from "effect"
 import { describe, expect } from "vitest"
-import { PROXY_PROTOCOL } from "../../src/index"
+import { PROXY_PROTOCOL } from "../../src/index.js"
 import {
   connect,
   deadPort,
@@ -17,7 +17,7 @@ import {
   sendPayload,
   startServer,
   waitFor,
-} from "./fixtures"
+} from "./fixtures.js"
 
 const MiB = 1024 * 1024
 

@@ -20,7 +20,7 @@ import {
   proxyYamuxOptions,
   Resolver,
   type UpstreamListener,
-} from "../../src/index"
+} from "../../src/index.js"
 
 /** A libp2p node on loopback (tcp + noise + yamux), stopped when the scope closes. */
 export const makeNode = Effect.acquireRelease(

@@ -10,7 +10,7 @@ import {
   sendPayload,
   startServer,
   waitFor,
-} from "./fixtures"
+} from "./fixtures.js"
 
 const MiB = 1024 * 1024
 

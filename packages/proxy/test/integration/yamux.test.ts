@@ -9,7 +9,7 @@ import { it } from "@effect/vitest"
 import type { Stream } from "@libp2p/interface"
 import { Effect } from "effect"
 import { describe, expect } from "vitest"
-import { makeNode } from "./fixtures"
+import { makeNode } from "./fixtures.js"
 
 const PROTOCOL = "/beemesh-test/echo/1.0.0"
 const ROUNDS = 64

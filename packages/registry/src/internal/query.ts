@@ -1,6 +1,6 @@
 import type { QueryEvent } from "@libp2p/kad-dht"
 import { Effect } from "effect"
-import { DhtOperationFailed } from "../Errors"
+import { DhtOperationFailed } from "../Errors.js"
 
 export interface Drained<S> {
   readonly state: S

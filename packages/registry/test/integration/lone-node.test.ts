@@ -6,7 +6,7 @@ import { generateKeyPair } from "@libp2p/crypto/keys"
 import { peerIdFromPrivateKey } from "@libp2p/peer-id"
 import { Effect, Exit, Scope } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
-import { eventually, startNode } from "../support/mesh"
+import { eventually, startNode } from "../support/mesh.js"
 
 const dirs: string[] = []
 afterAll(async () => {

@@ -1,10 +1,10 @@
 import { Effect, Exit, Scope } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { drain } from "../../src/internal/query"
-import * as Names from "../../src/Names"
-import type { EndpointSpec } from "../../src/Registry"
-import * as ServiceRecord from "../../src/ServiceRecord"
-import { eventually, type MeshNode, startMesh, startNode } from "../support/mesh"
+import { drain } from "../../src/internal/query.js"
+import * as Names from "../../src/Names.js"
+import type { EndpointSpec } from "../../src/Registry.js"
+import * as ServiceRecord from "../../src/ServiceRecord.js"
+import { eventually, type MeshNode, startMesh, startNode } from "../support/mesh.js"
 
 /**
  * Ten real libp2p nodes (TCP + Noise + Yamux + Kad-DHT) on 127.0.0.1, in this process.

@@ -1,6 +1,6 @@
 import { Context, Data, Effect, Layer, Scope } from "effect"
-import { Libp2pNode, type Libp2pNodeOptions, type Libp2pNodeShape } from "../../src/Libp2pNode"
-import { Registry, type RegistryOptions, type RegistryShape } from "../../src/Registry"
+import { Libp2pNode, type Libp2pNodeOptions, type Libp2pNodeShape } from "../../src/Libp2pNode.js"
+import { Registry, type RegistryOptions, type RegistryShape } from "../../src/Registry.js"
 
 /** One in-process Beemesh node: libp2p host + registry, in its own closeable scope. */
 export interface MeshNode {

@@ -1,0 +1,334 @@
+/**
+ * N simulated hosts on this machine, each a network namespace on a shared bridge with its own
+ * address, its own Podman (storage, run directories, service) and its own `beemesh-agent`. Host 1
+ * is the bootstrap peer of the others. Everything lives under one run directory and carries the
+ * run's prefix (`bmh-<run>-…` namespaces), so the Sweeper removes leftovers of a crashed run.
+ *
+ * Traffic stays on addresses the harness created: the subnet exists only inside the switch and
+ * host namespaces, which have no route anywhere else.
+ */
+import { randomBytes } from "node:crypto"
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs"
+import { basename, dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { type Capture, startCapture } from "./Capture"
+import { PrerequisiteMissing } from "./errors"
+import { inNetns, must, run } from "./exec"
+import {
+  AGENT_BUNDLE,
+  type AgentIdentity,
+  type ApiResponse,
+  apiRequest,
+  type HostAgentPaths,
+  hostAgentPaths,
+  startHostAgent,
+  stopHostAgent,
+} from "./HostAgent"
+import {
+  type HostPodmanPaths,
+  hostPodmanPaths,
+  remotePodman,
+  removeAllPods,
+  startHostPodman,
+  stopHostPodman,
+} from "./HostPodman"
+import { attachHost, createSwitch, netnsPath, setPartitions, setPort } from "./Network"
+import { pidsInNetns, stopPid } from "./processes"
+import {
+  DEFAULT_BASE_DIR,
+  NETNS_PREFIX,
+  type RunRecord,
+  runFile,
+  sweepHost,
+  sweepRun,
+} from "./Sweeper"
+
+const PROBE = join(dirname(fileURLToPath(import.meta.url)), "probe.mjs")
+
+export interface SimulatedHostsOptions {
+  /** Hosts to start at once (more can join later with addHost). */
+  readonly count: number
+  /** Images copied from the machine's store into every host's store. */
+  readonly images: ReadonlyArray<string>
+  /** Names the run's namespaces and directory (default: random). */
+  readonly runId?: string
+  readonly baseDir?: string
+  /** First three octets of the /24 the hosts live on (default 10.77.0); host i is .(10+i). */
+  readonly subnet?: string
+  /** Keep the run after this process exits (the demo); only an explicit sweep removes it. */
+  readonly keep?: boolean
+}
+
+export interface ProbeResult {
+  readonly outcome: "open" | "refused" | "timeout" | "error"
+  readonly data: string
+}
+
+export interface SimulatedHost extends AgentIdentity {
+  readonly index: number
+  readonly name: string
+  readonly netns: string
+  readonly address: string
+  readonly dir: string
+  readonly podmanPaths: HostPodmanPaths
+  readonly agentPaths: HostAgentPaths
+  /** The agent's HTTP API, with the operator token unless another one is given. */
+  readonly api: (
+    method: string,
+    path: string,
+    body?: string,
+    token?: string,
+  ) => Promise<ApiResponse>
+  /** The podman CLI against this host's own Podman. */
+  readonly podman: (...args: ReadonlyArray<string>) => Promise<string>
+}
+
+const requirePrerequisites = async (images: ReadonlyArray<string>) => {
+  const missing: Array<string> = []
+  if (process.getuid?.() !== 0) missing.push("root (namespaces, bridges and rootful Podman)")
+  for (const [tool, fix] of [
+    ["ip", "apt-get install iproute2"],
+    ["nsenter", "apt-get install util-linux"],
+    ["nft", "tooling/scripts/host-setup.sh"],
+    ["podman", "tooling/scripts/host-setup.sh"],
+    ["tcpdump", "tooling/scripts/host-setup.sh"],
+  ] as const) {
+    if ((await run(["which", tool])).status !== 0) missing.push(`${tool} (${fix})`)
+  }
+  if (!existsSync(AGENT_BUNDLE))
+    missing.push(`${AGENT_BUNDLE} (pnpm --filter @beemesh/agent build)`)
+  for (const image of images) {
+    if ((await run(["podman", "image", "exists", image])).status !== 0)
+      missing.push(`image ${image} in the machine's Podman (build it first)`)
+  }
+  if (missing.length > 0) throw new PrerequisiteMissing(missing)
+}
+
+export class SimulatedHosts {
+  readonly hosts: Array<SimulatedHost> = []
+  /** Every host ever started, ready or not: what teardown and the run file cover. */
+  private readonly entries: Array<RunRecord["hosts"][number]> = []
+  private readonly blocked: Array<readonly [string, string]> = []
+  private nextIndex = 1
+
+  private constructor(
+    readonly runId: string,
+    readonly runDir: string,
+    readonly switchNetns: string,
+    private readonly subnet: string,
+    private readonly keep: boolean,
+    private readonly imageArchive: string,
+  ) {}
+
+  /** Builds the network and starts `count` hosts (host 1 first: it is everyone's bootstrap). */
+  static async create(options: SimulatedHostsOptions): Promise<SimulatedHosts> {
+    await requirePrerequisites(options.images)
+    const runId = options.runId ?? randomBytes(2).toString("hex")
+    const runDir = join(options.baseDir ?? DEFAULT_BASE_DIR, runId)
+    if (existsSync(runDir)) await sweepRun(runDir)
+    mkdirSync(runDir, { recursive: true, mode: 0o700 })
+    const archive = join(runDir, "images.tar")
+    const hosts = new SimulatedHosts(
+      runId,
+      runDir,
+      `${NETNS_PREFIX}${runId}-sw`,
+      options.subnet ?? "10.77.0",
+      options.keep ?? false,
+      archive,
+    )
+    hosts.record()
+    try {
+      await createSwitch(hosts.switchNetns)
+      // The pod infra image too, when the machine has it: Podman would otherwise build it per host.
+      const pause = (
+        await must([
+          "podman",
+          "images",
+          "--format",
+          "{{.Repository}}:{{.Tag}}",
+          "--filter",
+          "reference=localhost/podman-pause",
+        ])
+      )
+        .split("\n")
+        .filter((name) => name !== "")
+      await must(
+        ["podman", "save", "--multi-image-archive", "-o", archive, ...options.images, ...pause],
+        {
+          timeoutMs: 300_000,
+        },
+      )
+      if (options.count > 0) await hosts.addHost()
+      await Promise.all(Array.from({ length: options.count - 1 }, () => hosts.addHost()))
+    } catch (error) {
+      await hosts.teardown().catch(() => undefined)
+      throw error
+    }
+    return hosts
+  }
+
+  private record() {
+    const record: RunRecord = {
+      runId: this.runId,
+      ownerPid: process.pid,
+      keep: this.keep,
+      switchNetns: this.switchNetns,
+      hosts: this.entries,
+    }
+    writeFileSync(runFile(this.runDir), JSON.stringify(record, null, 2))
+  }
+
+  /** Starts one more host joined to host 1 (or none, for the first). */
+  async addHost(): Promise<SimulatedHost> {
+    const index = this.nextIndex++
+    const name = `h${index}`
+    const netns = `${NETNS_PREFIX}${this.runId}-${name}`
+    const address = `${this.subnet}.${10 + index}`
+    const dir = join(this.runDir, name)
+    mkdirSync(dir, { recursive: true, mode: 0o700 })
+    this.entries.push({ name, netns, dir })
+    this.record()
+    await attachHost(this.switchNetns, netns, name, `${address}/24`)
+    const podmanPaths = hostPodmanPaths(dir)
+    await startHostPodman(podmanPaths, netns)
+    await must(
+      [
+        "podman",
+        "--remote",
+        "--url",
+        `unix://${podmanPaths.socket}`,
+        "load",
+        "-q",
+        "-i",
+        this.imageArchive,
+      ],
+      {
+        timeoutMs: 300_000,
+      },
+    )
+    const agentPaths = hostAgentPaths(dir)
+    const bootstrap = this.hosts[0]
+    const identity = await startHostAgent(agentPaths, {
+      netns,
+      address,
+      podmanSocket: podmanPaths.socket,
+      bootstrap: bootstrap === undefined || index === 1 ? [] : [bootstrap.multiaddr],
+    })
+    const host: SimulatedHost = {
+      ...identity,
+      index,
+      name,
+      netns,
+      address,
+      dir,
+      podmanPaths,
+      agentPaths,
+      api: (method, path, body, token = identity.token) =>
+        apiRequest(agentPaths.apiSocket, method, path, {
+          token,
+          ...(body === undefined ? {} : { body }),
+        }),
+      podman: async (...args) => {
+        const result = await remotePodman(podmanPaths, args)
+        if (result.status !== 0)
+          throw new Error(`podman (${name}) ${args.join(" ")}: ${result.stderr.trim()}`)
+        return result.stdout.trim()
+      },
+    }
+    this.hosts.push(host)
+    this.hosts.sort((a, b) => a.index - b.index)
+    return host
+  }
+
+  host(name: string): SimulatedHost {
+    const found = this.hosts.find((h) => h.name === name)
+    if (found === undefined)
+      throw new Error(
+        `no simulated host ${name} (have ${this.hosts.map((h) => h.name).join(", ")})`,
+      )
+    return found
+  }
+
+  /**
+   * The whole host goes down: its cable is pulled first (peers see silence, as after a power cut,
+   * not resets), then its agent is killed (SIGKILL), its pods removed and its Podman stopped.
+   */
+  async takeDown(host: SimulatedHost) {
+    await setPort(this.switchNetns, host.name, false)
+    await stopHostAgent(host.agentPaths, 0)
+    await removeAllPods(host.podmanPaths)
+    await stopHostPodman(host.podmanPaths)
+    for (const pid of pidsInNetns(netnsPath(host.netns))) await stopPid(pid, 0)
+  }
+
+  /** Drops IPv4 between every host of `a` and every host of `b`, both ways, at the bridge. */
+  async partition(a: ReadonlyArray<SimulatedHost>, b: ReadonlyArray<SimulatedHost>) {
+    for (const x of a) for (const y of b) this.blocked.push([x.address, y.address])
+    await setPartitions(this.switchNetns, this.blocked)
+  }
+
+  /** Removes every partition. */
+  async heal() {
+    this.blocked.length = 0
+    await setPartitions(this.switchNetns, [])
+  }
+
+  /** One TCP connection attempt from inside `from` (optionally sending `payload`). */
+  async probe(
+    from: SimulatedHost,
+    address: string,
+    port: number,
+    options: { readonly timeoutMs?: number; readonly payload?: string } = {},
+  ): Promise<ProbeResult> {
+    const timeoutMs = options.timeoutMs ?? 3_000
+    const out = await must(
+      inNetns(from.netns, [
+        process.execPath,
+        PROBE,
+        address,
+        String(port),
+        String(timeoutMs),
+        ...(options.payload === undefined ? [] : [options.payload]),
+      ]),
+      { timeoutMs: timeoutMs + 10_000 },
+    )
+    return JSON.parse(out) as ProbeResult
+  }
+
+  /** Starts a capture of every frame on the bridge. */
+  capture(name = "capture"): Promise<Capture> {
+    return startCapture(this.switchNetns, this.runDir, name)
+  }
+
+  /**
+   * Copies every host's agent and Podman logs, and the logs of each pod's containers, into
+   * `dir/<host>/` (for diagnosis after teardown, which removes the run directory).
+   */
+  async collectLogs(dir: string) {
+    for (const host of this.entries) {
+      const out = join(dir, host.name)
+      mkdirSync(out, { recursive: true })
+      const paths = [hostAgentPaths(host.dir).logFile, hostPodmanPaths(host.dir).logFile]
+      for (const file of paths) if (existsSync(file)) copyFileSync(file, join(out, basename(file)))
+      const podman = hostPodmanPaths(host.dir)
+      const names = await remotePodman(podman, ["ps", "-a", "--format", "{{.Names}}"], 10_000)
+      if (names.status !== 0) continue
+      for (const name of names.stdout.split("\n").filter((n) => n !== "")) {
+        const logs = await remotePodman(podman, ["logs", "-t", name], 10_000)
+        writeFileSync(join(out, `${name}.log`), logs.stdout + logs.stderr)
+      }
+    }
+  }
+
+  /** Removes everything: agents, pods, Podman services, namespaces, the bridge and the run dir. */
+  async teardown() {
+    await Promise.all(
+      this.entries.map(async (host) => {
+        // A graceful stop first, so the agent cannot recreate pods while they are removed.
+        await stopHostAgent(hostAgentPaths(host.dir), 5_000)
+        await sweepHost(host)
+      }),
+    )
+    await sweepRun(this.runDir)
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * The parts of the agent's JSON answers the CLI reads. The agent keeps more fields (and other
+ * work adds some, such as rollout events); unknown fields are passed through to `-o json|yaml`.
+ */
+export interface ReplicaStatus {
+  readonly name: string
+  readonly pod: string
+  readonly phase: string
+  readonly hostPort?: number | undefined
+  readonly restarts: number
+  readonly message?: string | undefined
+}
+
+export interface WorkloadStatus {
+  readonly namespace: string
+  readonly name: string
+  readonly kind: string
+  readonly replicas: number
+  readonly ready: number
+  readonly services: ReadonlyArray<{ readonly name: string; readonly port: number }>
+  readonly pods: ReadonlyArray<ReplicaStatus>
+  /** Recent events, when the agent reports them. */
+  readonly events?: ReadonlyArray<Record<string, unknown>>
+}
+
+export interface Provider {
+  readonly peerId: string
+  readonly multiaddrs: ReadonlyArray<string>
+  readonly pod: string
+  readonly workload: string
+}
+
+export interface ServiceView {
+  readonly namespace: string
+  readonly name: string
+  readonly offeredBy: ReadonlyArray<{ readonly workload: string; readonly port: number }>
+  readonly providers: ReadonlyArray<Provider>
+  readonly error?: string
+}
+
+export interface PeersView {
+  readonly peerId: string
+  readonly multiaddrs: ReadonlyArray<string>
+  readonly dhtRoutingTableSize: number
+  readonly connections: ReadonlyArray<{
+    readonly peerId: string
+    readonly address: string
+    readonly direction: string
+    readonly openedAt: number
+  }>
+}
+
+export const workloadPath = (namespace: string, name: string) =>
+  `/v1/workloads/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}`

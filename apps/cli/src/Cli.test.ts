@@ -1,0 +1,69 @@
+import { mkdir, mkdtemp, writeFile } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Effect, Exit } from "effect"
+import { describe, expect, it } from "vitest"
+import { parseInvocation } from "./Cli"
+import { readManifests, workloadNames } from "./Manifests"
+import { renderTable } from "./Output"
+
+describe("command line", () => {
+  it("-f means a file for apply and follow for logs", async () => {
+    const applied = await Effect.runPromise(parseInvocation(["apply", "-f", "a.yaml", "-f", "-"]))
+    expect(applied.values.filename).toEqual(["a.yaml", "-"])
+    const followed = await Effect.runPromise(parseInvocation(["logs", "web-0", "-f", "-c", "app"]))
+    expect(followed).toMatchObject({
+      command: "logs",
+      positionals: ["web-0"],
+      values: { follow: true, container: "app" },
+    })
+  })
+
+  it("an unknown command or option is a usage error naming it", async () => {
+    const unknown = await Effect.runPromiseExit(parseInvocation(["deploy"]))
+    expect(Exit.isFailure(unknown) && String(unknown.cause)).toContain('unknown command "deploy"')
+    const option = await Effect.runPromiseExit(parseInvocation(["get", "pods", "--bogus"]))
+    expect(Exit.isFailure(option) && String(option.cause)).toContain("--bogus")
+  })
+})
+
+describe("manifests", () => {
+  it("a directory's YAML and JSON files, in name order, and stdin, as one multi-document stream", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "beemesh-cli-"))
+    await mkdir(join(dir, "m"))
+    await writeFile(join(dir, "m", "b.json"), '{"kind":"Pod","metadata":{"name":"b"}}')
+    await writeFile(
+      join(dir, "m", "a.yaml"),
+      "kind: Pod\nmetadata: { name: a, namespace: x }\n---\nkind: Pod\nmetadata: { name: c }\n",
+    )
+    await writeFile(join(dir, "m", "notes.txt"), "ignored")
+    const text = await Effect.runPromise(
+      readManifests([join(dir, "m"), "-"], async () => "kind: Pod\nmetadata: { name: d }"),
+    )
+    expect(await Effect.runPromise(workloadNames(text))).toEqual([
+      "x/a",
+      "default/c",
+      "default/b",
+      "default/d",
+    ])
+  })
+
+  it("a missing file is named", async () => {
+    const exit = await Effect.runPromiseExit(readManifests(["/nonexistent.yaml"], async () => ""))
+    expect(Exit.isFailure(exit) && String(exit.cause)).toContain("/nonexistent.yaml: ENOENT")
+  })
+})
+
+describe("tables", () => {
+  it("pads columns to the widest cell", () => {
+    expect(
+      renderTable(
+        ["NAME", "READY"],
+        [
+          ["orders", "2/2"],
+          ["web", "1/1"],
+        ],
+      ),
+    ).toBe("NAME    READY\norders  2/2\nweb     1/1\n")
+  })
+})

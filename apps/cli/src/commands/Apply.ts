@@ -1,0 +1,72 @@
+/** `beemesh apply -f …`: send the manifests, then follow the rollout until every replica is ready. */
+import { Effect } from "effect"
+import { type WorkloadStatus, workloadPath } from "../Api"
+import { type Invocation, options } from "../Cli"
+import type { AgentClient } from "../Client"
+import { RolloutTimeout } from "../Errors"
+import type { Io } from "../Io"
+import { readManifests } from "../Manifests"
+
+const POLL_MS = 500
+
+const progressLine = (w: WorkloadStatus) =>
+  `${w.namespace}/${w.name}: ${w.ready}/${w.replicas} ready${
+    w.pods.some((p) => p.message !== undefined)
+      ? ` (${[...new Set(w.pods.flatMap((p) => (p.message === undefined ? [] : [p.message])))].join("; ")})`
+      : ""
+  }`
+
+/** Polls each workload until ready == replicas, printing a line whenever its count changes. */
+export const waitForRollout = (
+  client: AgentClient,
+  io: Io,
+  workloads: ReadonlyArray<{ readonly namespace: string; readonly name: string }>,
+  timeoutSeconds: number,
+) =>
+  Effect.gen(function* () {
+    const deadline = io.now() + timeoutSeconds * 1000
+    const printed = new Map<string, string>()
+    let pending: ReadonlyArray<{ readonly namespace: string; readonly name: string }> = workloads
+    while (pending.length > 0) {
+      const statuses = yield* Effect.forEach(pending, (w) =>
+        client.json<WorkloadStatus>("GET", workloadPath(w.namespace, w.name)),
+      )
+      for (const status of statuses) {
+        const line = progressLine(status)
+        const key = `${status.namespace}/${status.name}`
+        if (printed.get(key) !== line) io.out(`${line}\n`)
+        printed.set(key, line)
+      }
+      const notReady = statuses.filter((s) => s.ready < s.replicas)
+      pending = notReady
+      if (notReady.length === 0) break
+      if (io.now() > deadline) {
+        return yield* new RolloutTimeout({
+          workloads: notReady.map((w) => `${w.namespace}/${w.name} ${w.ready}/${w.replicas}`),
+          seconds: timeoutSeconds,
+        })
+      }
+      yield* Effect.sleep(POLL_MS)
+    }
+  })
+
+export const apply = (invocation: Invocation, client: AgentClient, io: Io) =>
+  Effect.gen(function* () {
+    const o = options(invocation)
+    const files = o.list("filename")
+    if (files.length === 0) return yield* o.usage("apply needs -f FILE, DIR or - (stdin)")
+    if (invocation.positionals.length > 0)
+      return yield* o.usage(`unexpected argument "${invocation.positionals[0]}"`)
+    const timeout = yield* o.number("timeout", 120)
+    const text = yield* readManifests(files, io.readStdin)
+    const answer = yield* client.json<{ workloads: ReadonlyArray<WorkloadStatus> }>(
+      "POST",
+      "/v1/workloads",
+      text,
+    )
+    for (const w of answer.workloads)
+      io.out(`${w.kind.toLowerCase()} ${w.namespace}/${w.name} applied\n`)
+    if (o.flag("no-wait")) return 0
+    yield* waitForRollout(client, io, answer.workloads, timeout)
+    return 0
+  })

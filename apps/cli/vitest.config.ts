@@ -1,0 +1,3 @@
+import { beemeshVitestConfig } from "@beemesh/vitest-config"
+
+export default beemeshVitestConfig()
