@@ -99,10 +99,9 @@ describe("beemesh-agent's state file", () => {
     expect(ownedPods()).toEqual(before)
     const listed = await api(agent, "GET", "/v1/workloads")
     expect(listed.json?.workloads).toEqual([])
-    expect((listed.json?.orphans as Array<{ pod: string }>).map((o) => o.pod).sort()).toEqual([
-      `bm-${ns}-orders-0`,
-      `bm-${ns}-orders-1`,
-    ])
+    expect(
+      ((listed.json?.orphans ?? []) as Array<{ pod: string }>).map((o) => o.pod).sort(),
+    ).toEqual([`bm-${ns}-orders-0`, `bm-${ns}-orders-1`])
     expect((await api(agent, "DELETE", `/v1/workloads/${ns}/orders`)).status).toBe(204)
     expect(ownedPods()).toEqual([])
   })
