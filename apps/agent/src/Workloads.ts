@@ -62,13 +62,32 @@ export class DeployFailed extends Data.TaggedError("DeployFailed")<{
   }
 }
 
+/** A pod name the request needs is another workload's: nothing of the request was deployed. */
+export class PodNameTaken extends Data.TaggedError("PodNameTaken")<{
+  readonly pod: string
+  /** Who asked for it, e.g. "Pod shop/web-0". */
+  readonly wanted: string
+  /** Who holds it, e.g. "replica web-0 of Deployment shop/web". */
+  readonly holder: string
+}> {
+  override get message() {
+    return `pod name ${this.pod} of ${this.wanted} is taken by ${this.holder}; rename one of them (pod names are bm-<namespace>-<replica> and must be unique on this agent)`
+  }
+}
+
 export class WorkloadManager extends Context.Service<
   WorkloadManager,
   {
-    /** Creates or replaces the workloads; returns their status once their pods were created. */
+    /**
+     * Creates or replaces the workloads, all or none: when one fails, the ones before it are put
+     * back as they were. Returns their status once their pods were created.
+     */
     readonly apply: (
       workloads: ReadonlyArray<Workload>,
-    ) => Effect.Effect<ReadonlyArray<WorkloadStatus>, DeployFailed | StateWriteFailed>
+    ) => Effect.Effect<
+      ReadonlyArray<WorkloadStatus>,
+      DeployFailed | PodNameTaken | StateWriteFailed
+    >
     readonly list: () => Effect.Effect<ReadonlyArray<WorkloadStatus>>
     readonly get: (
       namespace: string,

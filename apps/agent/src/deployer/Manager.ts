@@ -1,20 +1,15 @@
 /**
- * The WorkloadManager over the deployer's parts: apply (create, scale, replace, with a rollback of
- * what a failed apply created), remove, status, and at start the adoption of the pods of an earlier
+ * The WorkloadManager over the deployer's parts: apply (create, scale, replace; a request succeeds
+ * whole or is rolled back whole, and the state is written once at its end), remove, status, and at start the adoption of the pods of an earlier
  * run (Adoption.ts). Every change runs under the table's lock and ends with the state saved.
  */
 import { Effect, Layer } from "effect"
 import { ServiceDirectory } from "../Directory"
 import { replicaNames, type Workload } from "../Manifest"
-import { DeployFailed, WorkloadManager, WorkloadNotFound } from "../Workloads"
+import { WorkloadManager, WorkloadNotFound } from "../Workloads"
 import { adopt, takeOver, wantedReplica } from "./Adoption"
-import {
-  MAX_POD_NAME_LENGTH,
-  podNameOf,
-  specHash,
-  type TemplateOptions,
-  workloadKey,
-} from "./PodTemplate"
+import { checkApply } from "./ApplyCheck"
+import { podNameOf, specHash, type TemplateOptions, workloadKey } from "./PodTemplate"
 import { ReplicaPods } from "./ReplicaPods"
 import { StateStore } from "./StateStore"
 import { newReplica, type Replica, replicasOf, statusOf, WorkloadTable } from "./WorkloadTable"
@@ -69,47 +64,57 @@ const make = (options: ManagerOptions) =>
         }
       })
 
+    /** Brings one workload to `workload`: creates, scales, or replaces its pods. */
     const applyOne = (workload: Workload) =>
       Effect.gen(function* () {
         const key = workloadKey(workload.namespace, workload.name)
         const previous = table.desired.get(key)
-        const replaced =
-          previous !== undefined && specHash(previous, options) !== specHash(workload, options)
         // A changed workload replaces all its pods; the same one again only scales.
-        if (replaced) yield* removeWorkload(key)
+        if (previous !== undefined && specHash(previous, options) !== specHash(workload, options))
+          yield* removeWorkload(key)
         // Known before its pods start: their sidecars register at once and are checked against it.
         table.desired.set(key, workload)
         yield* settleOrphans(workload)
-        const created: Array<Replica> = []
-        const rollback = Effect.forEach(created, destroyReplica, { discard: true }).pipe(
-          Effect.andThen(
-            Effect.sync(() => {
-              if (previous !== undefined && !replaced) table.desired.set(key, previous)
-              else table.desired.delete(key)
-            }),
-          ),
-        )
         for (const name of replicaNames(workload)) {
           const pod = podNameOf(workload, name)
-          if (pod.length > MAX_POD_NAME_LENGTH) {
-            yield* rollback
-            return yield* new DeployFailed({
-              namespace: workload.namespace,
-              name: workload.name,
-              reason: `pod name ${pod} is longer than ${MAX_POD_NAME_LENGTH} characters; shorten the namespace or the name`,
-              fault: "client",
-            })
-          }
           if (table.replicas.has(pod)) continue
           const replica = newReplica(workload, name)
-          yield* pods.create(workload, replica).pipe(Effect.onError(() => rollback))
+          yield* pods.create(workload, replica)
           table.replicas.set(pod, replica)
-          created.push(replica)
         }
         // Scaling down: replicas beyond the new count go.
         const wanted = new Set(replicaNames(workload).map((name) => podNameOf(workload, name)))
         for (const replica of replicasOf(table, key).filter((r) => !wanted.has(r.pod)))
           yield* destroyReplica(replica)
+      })
+
+    /** Puts a workload back as it was before a failed request: gone, or its previous version. */
+    const restore = (key: string, previous: Workload | undefined) =>
+      (previous === undefined ? removeWorkload(key) : applyOne(previous)).pipe(
+        Effect.catch((error) =>
+          Effect.logError(`restoring ${key} after a failed apply: ${error.message}`),
+        ),
+      )
+
+    /** All or nothing: checked first, then applied in order; a failure restores those before it. */
+    const applyAll = (workloads: ReadonlyArray<Workload>) =>
+      Effect.gen(function* () {
+        const refused = checkApply(table, workloads)
+        if (refused !== undefined) return yield* Effect.fail(refused)
+        const done: Array<{ readonly key: string; readonly previous: Workload | undefined }> = []
+        for (const workload of workloads) {
+          const key = workloadKey(workload.namespace, workload.name)
+          const step = { key, previous: table.desired.get(key) }
+          const result = yield* Effect.result(applyOne(workload))
+          if (result._tag === "Failure") {
+            for (const { key, previous } of [step, ...done.reverse()]) yield* restore(key, previous)
+            return yield* Effect.fail(result.failure)
+          }
+          done.push(step)
+        }
+        // Written once, after the whole request succeeded.
+        yield* persist
+        return workloads.map((workload) => statusOf(table, workload))
       })
 
     const removeOne = (namespace: string, name: string) =>
@@ -136,13 +141,7 @@ const make = (options: ManagerOptions) =>
 
     return WorkloadManager.of({
       apply: Effect.fn("WorkloadManager.apply")((workloads) =>
-        table.lock.withPermits(1)(
-          Effect.gen(function* () {
-            for (const workload of workloads) yield* applyOne(workload)
-            yield* persist
-            return workloads.map((workload) => statusOf(table, workload))
-          }),
-        ),
+        table.lock.withPermits(1)(applyAll(workloads)),
       ),
       list: () => Effect.sync(() => [...table.desired.values()].map((w) => statusOf(table, w))),
       get: (namespace, name) => {
