@@ -17,6 +17,27 @@ export interface ReplicaStatus {
   readonly hostPort: number | undefined
   readonly restarts: number
   readonly message: string | undefined
+  /** The most recent events of this replica, oldest first (at most `MAX_REPLICA_EVENTS`). */
+  readonly events: ReadonlyArray<ReplicaEvent>
+}
+
+export type ReplicaEventReason = "Created" | "Adopted" | "Unhealthy" | "Restarted" | "Failed"
+
+export interface ReplicaEvent {
+  /** ISO 8601 time. */
+  readonly at: string
+  readonly reason: ReplicaEventReason
+  readonly message: string
+}
+
+export const MAX_REPLICA_EVENTS = 10
+
+/** Conditions as `kubectl describe deployment` shows them. */
+export interface WorkloadCondition {
+  readonly type: "Available" | "Progressing" | "ReplicaFailure"
+  readonly status: "True" | "False"
+  readonly reason: string
+  readonly message: string
 }
 
 export interface WorkloadStatus {
@@ -25,7 +46,12 @@ export interface WorkloadStatus {
   readonly kind: Workload["kind"]
   readonly replicas: number
   readonly services: ReadonlyArray<ServicePort>
+  /** Replicas wanted (as `replicas`), running, running the current spec, and serving. */
+  readonly desired: number
   readonly ready: number
+  readonly updated: number
+  readonly available: number
+  readonly conditions: ReadonlyArray<WorkloadCondition>
   readonly pods: ReadonlyArray<ReplicaStatus>
 }
 

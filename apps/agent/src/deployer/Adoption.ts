@@ -24,7 +24,7 @@ import {
 } from "./PodTemplate"
 import type { OwnedPod, ReplicaPods } from "./ReplicaPods"
 import type { SavedState } from "./StateStore"
-import { newReplica, type Table } from "./WorkloadTable"
+import { newReplica, recordEvent, type Table } from "./WorkloadTable"
 
 export const orphanOf = (pod: OwnedPod): OrphanPod => ({
   pod: pod.name,
@@ -58,30 +58,39 @@ export const takeOver = (
 ) =>
   Effect.gen(function* () {
     const replica = newReplica(workload, name)
+    // A pod is taken over only when it carries the workload's current spec.
+    replica.spec = pods.specOf(workload)
     table.replicas.set(pod, replica)
     const problem = yield* pods.diagnose(pod)
     if (problem !== undefined) {
       // Reconcile recreates it (with its egress policy applied before anything runs).
       replica.phase = "Restarting"
       replica.message = problem
+      yield* recordEvent(replica, "Unhealthy", `found ${pod} not whole: ${problem}`)
       return yield* Effect.logInfo(`adopted pod ${pod} (${replica.workload}#${name}): ${problem}`)
     }
     const adopted = yield* Effect.result(pods.adopt(replica))
     if (adopted._tag === "Success") {
       replica.phase = "Running"
+      yield* recordEvent(replica, "Adopted", `pod ${pod} adopted; its egress policy is in force`)
       return yield* Effect.logInfo(`adopted pod ${pod} (${replica.workload}#${name})`)
     }
     yield* Effect.logWarning(`${adopted.failure.message}; recreating it`)
+    yield* recordEvent(replica, "Unhealthy", adopted.failure.message)
     replica.restarts += 1
     replica.phase = "Restarting"
     replica.message = adopted.failure.message
     yield* pods.destroy(replica)
     yield* pods.create(workload, replica).pipe(
+      Effect.andThen(recordEvent(replica, "Restarted", `pod ${pod} recreated`)),
       Effect.catch((error) =>
         Effect.sync(() => {
           replica.phase = "Failed"
           replica.message = error.message
-        }).pipe(Effect.andThen(Effect.logError(error.message))),
+        }).pipe(
+          Effect.andThen(recordEvent(replica, "Failed", error.message)),
+          Effect.andThen(Effect.logError(error.message)),
+        ),
       ),
     )
   })

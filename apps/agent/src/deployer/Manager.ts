@@ -114,7 +114,7 @@ const make = (options: ManagerOptions) =>
         }
         // Written once, after the whole request succeeded.
         yield* persist
-        return workloads.map((workload) => statusOf(table, workload))
+        return workloads.map((workload) => statusOf(table, workload, specHash(workload, options)))
       })
 
     const removeOne = (namespace: string, name: string) =>
@@ -143,12 +143,15 @@ const make = (options: ManagerOptions) =>
       apply: Effect.fn("WorkloadManager.apply")((workloads) =>
         table.lock.withPermits(1)(applyAll(workloads)),
       ),
-      list: () => Effect.sync(() => [...table.desired.values()].map((w) => statusOf(table, w))),
+      list: () =>
+        Effect.sync(() =>
+          [...table.desired.values()].map((w) => statusOf(table, w, specHash(w, options))),
+        ),
       get: (namespace, name) => {
         const workload = table.desired.get(workloadKey(namespace, name))
         return workload === undefined
           ? Effect.fail(new WorkloadNotFound({ namespace, name }))
-          : Effect.succeed(statusOf(table, workload))
+          : Effect.succeed(statusOf(table, workload, specHash(workload, options)))
       },
       remove: Effect.fn("WorkloadManager.remove")((namespace, name) =>
         table.lock.withPermits(1)(removeOne(namespace, name)),

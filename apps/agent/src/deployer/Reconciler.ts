@@ -7,7 +7,7 @@ import { Context, Duration, Effect, Layer, Schedule } from "effect"
 import { replicaNames } from "../Manifest"
 import { podNameOf } from "./PodTemplate"
 import { ReplicaPods } from "./ReplicaPods"
-import { newReplica, WorkloadTable } from "./WorkloadTable"
+import { newReplica, recordEvent, WorkloadTable } from "./WorkloadTable"
 
 export class Reconciler extends Context.Service<
   Reconciler,
@@ -35,16 +35,32 @@ export class Reconciler extends Context.Service<
               `replica ${replica.workload}#${name}: ${problem}; recreating pod ${pod}`,
             )
             // A replica that never ran is created, not restarted.
-            if (replica.phase !== "Pending") replica.restarts += 1
+            const restart = replica.phase !== "Pending"
+            if (restart) {
+              replica.restarts += 1
+              yield* recordEvent(replica, "Unhealthy", problem)
+            }
             replica.phase = "Restarting"
             replica.message = problem
             yield* pods.destroy(replica)
             yield* pods.create(workload, replica).pipe(
+              Effect.andThen(
+                restart
+                  ? recordEvent(
+                      replica,
+                      "Restarted",
+                      `pod ${pod} recreated (restart ${replica.restarts})`,
+                    )
+                  : Effect.void,
+              ),
               Effect.catch((error) =>
                 Effect.sync(() => {
                   replica.phase = "Failed"
                   replica.message = error.message
-                }).pipe(Effect.andThen(Effect.logError(error.message))),
+                }).pipe(
+                  Effect.andThen(recordEvent(replica, "Failed", error.message)),
+                  Effect.andThen(Effect.logError(error.message)),
+                ),
               ),
             )
           }

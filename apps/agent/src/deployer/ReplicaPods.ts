@@ -19,8 +19,14 @@ import {
 import { Context, Effect, Layer } from "effect"
 import type { Workload } from "../Manifest"
 import { DeployFailed } from "../Workloads"
-import { replicaPodSpec, type TemplateOptions, workloadKey } from "./PodTemplate"
-import type { Replica } from "./WorkloadTable"
+import {
+  LABEL_SPEC,
+  replicaPodSpec,
+  specHash,
+  type TemplateOptions,
+  workloadKey,
+} from "./PodTemplate"
+import { type Replica, recordEvent } from "./WorkloadTable"
 
 export interface ReplicaPodsOptions extends TemplateOptions {
   /** Stable identity of this agent (its peer id): the owner label of every pod it creates. */
@@ -44,6 +50,8 @@ export class ReplicaPods extends Context.Service<
     readonly diagnose: (pod: string) => Effect.Effect<string | undefined>
     /** Verifies (or re-applies) a running pod's egress policy; sets the replica's egress. */
     readonly adopt: (replica: Replica) => Effect.Effect<void, PodEgressFailed>
+    /** The spec hash a pod of `workload` carries when it is current. */
+    readonly specOf: (workload: Workload) => string
     /** Removes a pod no replica stands for. */
     readonly removeStray: (pod: string) => Effect.Effect<void>
     /** The pods carrying this agent's owner label (none when Podman cannot list them). */
@@ -96,6 +104,12 @@ const make = (options: ReplicaPodsOptions) =>
       replica.hostPort = pod.hostPort
       replica.phase = "Running"
       replica.message = undefined
+      replica.spec = spec.labels?.[LABEL_SPEC]
+      yield* recordEvent(
+        replica,
+        "Created",
+        `pod ${pod.name} created and started with its egress policy in force; sidecar on ${pod.hostIp}:${pod.hostPort}`,
+      )
       yield* Effect.logInfo(
         `replica ${workloadKey(workload.namespace, replica.name)} running as pod ${pod.name} (sidecar published on ${pod.hostIp}:${pod.hostPort})`,
       )
@@ -139,5 +153,13 @@ const make = (options: ReplicaPodsOptions) =>
         Effect.orElseSucceed(() => []),
       )
 
-    return ReplicaPods.of({ create, destroy, diagnose, adopt, removeStray, listOwned })
+    return ReplicaPods.of({
+      create,
+      destroy,
+      diagnose,
+      adopt,
+      specOf: (workload) => specHash(workload, options),
+      removeStray,
+      listOwned,
+    })
   })

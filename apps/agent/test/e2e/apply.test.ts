@@ -11,6 +11,7 @@ import { buildDemoImages, ORDERS_IMAGE } from "../../demo/images"
 import {
   type AgentProcess,
   api,
+  eventually,
   freePort,
   podman,
   requirePrerequisites,
@@ -89,5 +90,33 @@ describe("beemesh-agent apply", () => {
     )
     expect(ownedPods()).toEqual(before)
     expect(await workloadNames()).toEqual(["orders"])
+  })
+
+  it("shows status like kubectl: counts, conditions, and each replica's recent events", async () => {
+    const status = (await api(agent!, "GET", `/v1/workloads/${ns}/orders`)).json ?? {}
+    expect(status).toMatchObject({ desired: 2, ready: 2, updated: 2, available: 2 })
+    expect(status.conditions).toContainEqual(
+      expect.objectContaining({ type: "Available", status: "True" }),
+    )
+    podman("kill", `bm-${ns}-orders-1-app`)
+    await eventually("the restart of orders-1 in its events", async () => {
+      const pods = ((await api(agent!, "GET", `/v1/workloads/${ns}/orders`)).json?.pods ??
+        []) as Array<{
+        name: string
+        phase: string
+        events: Array<{ reason: string; message: string }>
+      }>
+      const replica = pods.find((p) => p.name === "orders-1")
+      const reasons = replica?.events.map((e) => e.reason) ?? []
+      return replica?.phase === "Running" && reasons.includes("Restarted") ? replica : undefined
+    }).then((replica) => {
+      expect(replica.events.map((e) => e.reason)).toEqual([
+        "Created",
+        "Unhealthy",
+        "Created",
+        "Restarted",
+      ])
+      expect(replica.events[1]?.message).toMatch(/container bm-\S+-orders-1-app is exited/)
+    })
   })
 })
