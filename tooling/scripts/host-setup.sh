@@ -4,7 +4,8 @@
 # host that is already right is left alone. Says what it changed. Idempotent.
 set -euo pipefail
 
-PACKAGES=(podman slirp4netns runc nftables catatonit uidmap iproute2 busybox-static binutils curl procps tcpdump)
+# chromium: the dashboard test drives the system browser with Playwright (no browser download offline).
+PACKAGES=(podman slirp4netns runc nftables catatonit uidmap iproute2 busybox-static binutils curl procps tcpdump chromium)
 changed=()
 
 say() { echo "host-setup: $*"; }

@@ -17,19 +17,24 @@ import {
 } from "@beemesh/netns"
 import { PodmanClient } from "@beemesh/podman"
 import { Libp2pNode, type ManifestRecord, Registry } from "@beemesh/registry"
+import { PrometheusText } from "@beemesh/service"
 import { Context, Effect, Layer, Stream } from "effect"
-import { renderAgentMetrics } from "./AgentMetrics"
+import { agentFamilies } from "./AgentMetrics"
 import type { AgentConfig } from "./Config"
 import { deployerLayer } from "./Deployer"
 import { ServiceDirectory } from "./Directory"
 import { check, type Environment, ValidationFailed } from "./Doctor"
 import { makeApi } from "./http/Api"
+import { dashboardRoutes } from "./http/DashboardRoutes"
 import { logsRoutes } from "./http/LogsRoutes"
 import { peersRoutes, peersView } from "./http/PeersRoutes"
 import { serveApi } from "./http/Server"
 import { servicesRoutes } from "./http/ServicesRoutes"
+import { trafficRoutes } from "./http/TrafficRoutes"
 import { registryDirectoryLayer } from "./RegistryDirectory"
+import { ServiceTraffic } from "./ServiceTraffic"
 import { loadOrCreateSecret } from "./Tokens"
+import { trafficFamilies } from "./TrafficMetrics"
 import { WorkloadManager } from "./Workloads"
 
 /** The configuration and process environment main.ts read once. */
@@ -108,9 +113,14 @@ export const NodeLayer = Layer.unwrap(
  * resolve per connection with a deadline of a few seconds while a lookup waits out every
  * unreachable peer (a host just lost): answers come from the last lookup while it refreshes.
  */
-export const DirectoryLayer = registryDirectoryLayer().pipe(
-  Layer.provideMerge(Registry.layer({ serveStale: true })),
-)
+export const DirectoryLayer = Layer.unwrap(
+  Effect.gen(function* () {
+    const { config } = yield* AgentSettings
+    return registryDirectoryLayer(
+      config.leaseSeconds === undefined ? {} : { leaseSeconds: config.leaseSeconds },
+    )
+  }),
+).pipe(Layer.provideMerge(Registry.layer({ serveStale: true })))
 
 /** The Podman client; an embedded `podman system service` when none answers. */
 export const PodmanLayer = Layer.unwrap(
@@ -185,7 +195,9 @@ export const ApiLayer = Layer.effect(
     const runExit = <A, E>(effect: Effect.Effect<A, E>) =>
       Effect.runPromiseExitWith(services)(effect)
     const operatorToken = secrets.operatorToken
+    const traffic = new ServiceTraffic()
     const app = makeApi({
+      traffic,
       manifests: {
         put: (namespace, name, content) =>
           registry.putManifest(namespace, name, content).pipe(Effect.map(toStored)),
@@ -205,6 +217,8 @@ export const ApiLayer = Layer.effect(
         ],
         ["/v1/peers", peersRoutes({ operatorToken, peers: () => peersView(host) })],
         ["/v1/services", servicesRoutes({ operatorToken, workloads, directory, runExit })],
+        ["/v1/traffic", trafficRoutes({ operatorToken, traffic: () => traffic.view() })],
+        ["/ui", dashboardRoutes()],
       ],
       addressForPods: (address) => HostLoopback.forPods(address, gateway),
       workloads,
@@ -222,11 +236,14 @@ export const ApiLayer = Layer.effect(
         Effect.runPromiseWith(services)(
           workloads.list().pipe(
             Effect.map((statuses) =>
-              renderAgentMetrics({
-                workloads: statuses,
-                dhtPeers: host.routingTableSize(),
-                residentMemoryBytes: process.memoryUsage.rss(),
-              }),
+              PrometheusText.renderFamilies([
+                ...agentFamilies({
+                  workloads: statuses,
+                  dhtPeers: host.routingTableSize(),
+                  residentMemoryBytes: process.memoryUsage.rss(),
+                }),
+                ...trafficFamilies(traffic.view()),
+              ]),
             ),
           ),
         ),

@@ -117,4 +117,12 @@ describe("parseCommand", () => {
       /not YAML or JSON/,
     )
   })
+
+  it("takes the lease length from --lease-seconds and refuses one outside 3..3600", async () => {
+    const command = await run(["run", "--lease-seconds", "3"])
+    expect(command._tag === "Run" && command.config.leaseSeconds).toBe(3)
+    expect(await refusal(["run", "--lease-seconds", "1"])).toContain(
+      'configuration leaseSeconds: "1" is not a whole number of seconds from 3 to 3600',
+    )
+  })
 })

@@ -29,6 +29,11 @@ export interface AgentConfig {
   readonly advertiseHost: string
   readonly logLevel: LogLevel
   readonly logFormat: LogFormat
+  /**
+   * How long a sidecar's registration lives without renewal; sidecars renew (and report their
+   * traffic) every third of it. Undefined: the directory's default (30 s).
+   */
+  readonly leaseSeconds: number | undefined
 }
 
 export class ConfigInvalid extends Data.TaggedError("ConfigInvalid")<{
@@ -66,6 +71,8 @@ Options (flag / environment variable / config file key):
   --log-level LEVEL      BEEMESH_LOG_LEVEL        logLevel       debug, info, warn or error (default info)
   --log-format FORMAT    BEEMESH_LOG_FORMAT       logFormat      text (logfmt, one line per event) or json
                                                                  (one object per line); default text
+  --lease-seconds N      BEEMESH_LEASE_SECONDS    leaseSeconds   sidecar registration lease, 3..3600 (default 30);
+                                                                 sidecars renew and report traffic every N/3 s
 `
 
 export type Command =
@@ -93,6 +100,7 @@ const FileSchema = Schema.Struct({
   advertiseHost: Schema.optional(Schema.String),
   logLevel: Schema.optional(Schema.String),
   logFormat: Schema.optional(Schema.String),
+  leaseSeconds: Schema.optional(Schema.Union([Schema.Number, Schema.String])),
 })
 
 const LOG_LEVELS: ReadonlyArray<LogLevel> = ["debug", "info", "warn", "error"]
@@ -131,6 +139,7 @@ export const parseCommand = (sources: ConfigSources): Effect.Effect<Command, Con
             "advertise-host": { type: "string" },
             "log-level": { type: "string" },
             "log-format": { type: "string" },
+            "lease-seconds": { type: "string" },
           },
         }),
       catch: (error) =>
@@ -223,6 +232,18 @@ export const parseCommand = (sources: ConfigSources): Effect.Effect<Command, Con
       })
     }
 
+    const leaseText = pick(values["lease-seconds"], env.BEEMESH_LEASE_SECONDS, file.leaseSeconds)
+    const leaseSeconds = leaseText === undefined ? undefined : Number(leaseText)
+    if (
+      leaseSeconds !== undefined &&
+      (!Number.isInteger(leaseSeconds) || leaseSeconds < 3 || leaseSeconds > 3600)
+    ) {
+      return yield* new ConfigInvalid({
+        source: "leaseSeconds",
+        reason: `"${leaseText}" is not a whole number of seconds from 3 to 3600`,
+      })
+    }
+
     const defaultDataDir = sources.isRoot
       ? "/var/lib/beemesh"
       : `${env.XDG_DATA_HOME ?? `${sources.home}/.local/share`}/beemesh`
@@ -257,6 +278,7 @@ export const parseCommand = (sources: ConfigSources): Effect.Effect<Command, Con
       advertiseHost,
       logLevel: logLevel as LogLevel,
       logFormat,
+      leaseSeconds,
     }
     return verb === "run"
       ? ({ _tag: "Run", config } as const)

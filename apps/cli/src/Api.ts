@@ -50,5 +50,26 @@ export interface PeersView {
   }>
 }
 
+/** One series of `GET /v1/traffic` (the agent's ServiceTraffic). */
+export interface TrafficSeries {
+  readonly namespace: string
+  readonly service: string
+  readonly caller: string
+  readonly callee: string
+  readonly reporter: "caller" | "provider"
+  readonly connections: number
+  readonly bytesSent: number
+  readonly bytesReceived: number
+  readonly errors: number
+  readonly refused: number
+  readonly setupBuckets: ReadonlyArray<number>
+  readonly setupSumSeconds: number
+}
+
+export interface TrafficView {
+  readonly setupBucketsSeconds: ReadonlyArray<number>
+  readonly series: ReadonlyArray<TrafficSeries>
+}
+
 export const workloadPath = (namespace: string, name: string) =>
   `/v1/workloads/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}`

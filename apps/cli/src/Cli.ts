@@ -27,6 +27,7 @@ const OPTIONS: Readonly<Record<string, ParseArgsOptionsConfig>> = {
     tail: { type: "string" },
   },
   context: { ...OUTPUT, "token-file": { type: "string" } },
+  top: { ...OUTPUT, ...NAMESPACE },
 }
 
 export interface Invocation {

@@ -19,6 +19,7 @@ Commands:
   describe KIND NAME        one workload, pod or service in detail, with recent events
   delete KIND NAME | -f F   remove workloads
   logs POD [-c C] [-f]      a replica's container output
+  top [-n NS]               traffic per service: connections, bytes, errors, setup time
   context set|use|show      the agents this CLI knows (URL and token per name)
 
 ${GLOBAL}
@@ -69,6 +70,19 @@ ${GLOBAL}
   -c, --container NAME  the container (default: the pod's only app container; "sidecar" for the sidecar)
   -f, --follow          keep printing as the container writes, until it stops or Ctrl-C
   --tail LINES          only the last lines
+
+${GLOBAL}
+`,
+  top: `Usage: beemesh top [-n NAMESPACE] [-o table|json|yaml]
+
+Traffic between workloads since the agent started, per service: connections, bytes sent and
+received, errors, refusals and the mean connection setup time. REPORTER says which side counted
+it: "caller" rows come from the calling pods and name both workloads, "provider" rows from the
+serving pods (which cannot tell who called). Bytes are seen from the reporter. Counters arrive
+with each sidecar's lease renewal, so they lag by up to a third of the agent's lease.
+
+  -n, --namespace NS    only this namespace
+  -o, --output FORMAT   table (default), json or yaml
 
 ${GLOBAL}
 `,

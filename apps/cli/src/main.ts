@@ -18,6 +18,7 @@ import { remove } from "./commands/Delete"
 import { describe } from "./commands/Describe"
 import { get } from "./commands/Get"
 import { logs } from "./commands/Logs"
+import { top } from "./commands/Top"
 import { exitCodeOf } from "./Errors"
 import { CLI_VERSION, COMMAND_HELP, MAIN_HELP } from "./Help"
 import type { Io } from "./Io"
@@ -40,7 +41,7 @@ const io: Io = {
   interactive: process.stdout.isTTY === true,
 }
 
-const AGENT_COMMANDS = { apply, get, describe, delete: remove, logs } as const
+const AGENT_COMMANDS = { apply, get, describe, delete: remove, logs, top } as const
 
 const program = Effect.gen(function* () {
   const invocation: Invocation = yield* parseInvocation(process.argv.slice(2))

@@ -23,6 +23,8 @@ export const toProviders = (
     const parsed = Result.try(() => ({
       peerId: peerIdFromString(p.peerId),
       multiaddrs: p.multiaddrs.map((m) => multiaddr(m)),
+      // Per-service traffic names the provider by its workload: few series, readable labels.
+      label: p.workload,
     }))
     if (Result.isSuccess(parsed)) out.push(parsed.success)
     else dropped.push(`${p.pod} (${p.peerId}): ${String(parsed.failure)}`)

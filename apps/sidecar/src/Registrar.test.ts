@@ -1,4 +1,4 @@
-import type { Registration } from "@beemesh/contract"
+import type { Registration, Traffic } from "@beemesh/contract"
 import { Deferred, Effect, Exit, Redacted, Scope } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { freePort, waitFor } from "../test/support/net"
@@ -30,7 +30,11 @@ const startAgent = async (
 }
 
 /** Starts a registrar in its own scope; `close` runs its release (unregister). */
-const startRegistrar = async (url: string, token = TOKEN) => {
+const startRegistrar = async (
+  url: string,
+  token = TOKEN,
+  traffic?: () => Traffic.TrafficReport,
+) => {
   const scope = Effect.runSync(Scope.make())
   const client = AgentClient.make({
     agentUrl: url,
@@ -40,7 +44,11 @@ const startRegistrar = async (url: string, token = TOKEN) => {
   })
   const registrar: RegistrarShape = await Effect.runPromise(
     Scope.provide(scope)(
-      Registrar.make(client, registration, { initialBackoffMs: 20, maxBackoffMs: 200 }),
+      Registrar.make(client, registration, {
+        initialBackoffMs: 20,
+        maxBackoffMs: 200,
+        ...(traffic === undefined ? {} : { traffic }),
+      }),
     ),
   )
   let closed = false
@@ -88,6 +96,36 @@ describe("Registrar", () => {
     expect(kinds(a)[0]).toBe("register")
     expect(registrar.status().renewals).toBeGreaterThanOrEqual(2)
     expect(registrar.status().registered).toBe(true)
+  })
+
+  it("sends the traffic report as it is at each renewal", async () => {
+    const a = await startAgent({ ttlSeconds: 1, renewAfterSeconds: 0.1 })
+    let reports = 0
+    const traffic = (): Traffic.TrafficReport => {
+      reports++
+      return {
+        version: 1,
+        entries: [
+          {
+            direction: "outbound",
+            service: "orders",
+            callee: "orders",
+            connections: reports,
+            bytesSent: 10 * reports,
+            bytesReceived: 0,
+            errors: 0,
+            refused: 0,
+            setupBuckets: Array(14).fill(0),
+            setupSumSeconds: 0,
+          },
+        ],
+      }
+    }
+    const { registrar } = await startRegistrar(a.url, TOKEN, traffic)
+    await waitFor("two renewals", () => (registrar.status().renewals >= 2 ? true : undefined))
+    const sent = a.registrations.get("pod-a")?.traffic?.entries[0]
+    expect(sent?.connections).toBeGreaterThanOrEqual(3)
+    expect(sent?.bytesSent).toBe(10 * (sent?.connections ?? 0))
   })
 
   it("unregisters when its scope closes", async () => {

@@ -4,7 +4,7 @@
  * runs out, and unregisters when its scope closes.
  */
 
-import type { Registration } from "@beemesh/contract"
+import type { Registration, Traffic } from "@beemesh/contract"
 import { Context, Deferred, Duration, Effect, Fiber, Layer, Schedule } from "effect"
 import {
   AgentClient,
@@ -30,6 +30,8 @@ export interface RegistrarOptions {
   readonly maxBackoffMs?: number
   /** How long unregistering may take at shutdown (default 800 ms). */
   readonly unregisterTimeoutMs?: number
+  /** The traffic report sent with every registration and renewal (none when absent). */
+  readonly traffic?: () => Traffic.TrafficReport
 }
 
 export interface RegistrarShape {
@@ -60,7 +62,12 @@ export class Registrar extends Context.Service<Registrar, RegistrarShape>()(
     }
     const refused = yield* Deferred.make<AgentRejected>()
 
-    const registerOnce = client.register(registration).pipe(
+    const traffic = options.traffic
+    const registerOnce = Effect.suspend(() =>
+      client.register(
+        traffic === undefined ? registration : { ...registration, traffic: traffic() },
+      ),
+    ).pipe(
       Effect.tapError((error: AgentError) =>
         Effect.sync(() => {
           state.failures++

@@ -21,6 +21,7 @@ import { Registrar } from "./Registrar"
 import { SidecarConfig, type SidecarSettings } from "./SidecarConfig"
 import { renderMetrics } from "./SidecarMetrics"
 import { SidecarNode } from "./SidecarNode"
+import { trafficReport } from "./TrafficReport"
 
 /** Time budgets of a shutdown that must end within 2 s in total. */
 export const shutdownBudget = {
@@ -124,16 +125,18 @@ export const DrainLayer: Layer.Layer<never, never, Inbound | Outbound> = Layer.e
   }),
 )
 
+/** Registration, renewed with the proxy's traffic report each time. */
 export const RegistrarLayer: Layer.Layer<
   Registrar,
   never,
-  AgentClient | SidecarConfig | SidecarNode
+  AgentClient | SidecarConfig | SidecarNode | ProxyMetrics
 > = Layer.effect(
   Registrar,
   Effect.gen(function* () {
     const config = yield* SidecarConfig
     const node = yield* SidecarNode
     const client = yield* AgentClient
+    const metrics = yield* ProxyMetrics
     return yield* Registrar.make(
       client,
       {
@@ -144,7 +147,10 @@ export const RegistrarLayer: Layer.Layer<
         multiaddrs: node.advertise,
         services: config.services,
       },
-      { unregisterTimeoutMs: shutdownBudget.unregisterMs },
+      {
+        unregisterTimeoutMs: shutdownBudget.unregisterMs,
+        traffic: () => trafficReport(metrics.traffic.snapshot()),
+      },
     )
   }),
 )

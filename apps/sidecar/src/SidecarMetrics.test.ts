@@ -12,7 +12,7 @@ const direction = (n: number) => ({
 
 describe("renderMetrics", () => {
   const text = renderMetrics({
-    proxy: { inbound: direction(10), outbound: direction(20), bufferedBytes: 7 },
+    proxy: { inbound: direction(10), outbound: direction(20), bufferedBytes: 7, services: [] },
     registration: {
       registered: true,
       registrations: 3,

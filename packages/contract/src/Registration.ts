@@ -6,12 +6,16 @@
  *   DELETE {agent}/v1/pods/{pod}/services   no body           → 204
  *
  * Both carry `Authorization: Bearer <pod token>`. The limits keep one registration small: the
- * agent turns each service into a DHT record.
+ * agent turns each service into a DHT record. With a traffic report a body stays below
+ * MAX_REGISTRATION_BYTES.
  */
 import { Schema } from "effect"
+import { TrafficReport } from "./Traffic.js"
 
 export const MAX_MULTIADDRS = 16
 export const MAX_SERVICES = 32
+/** Largest registration body the agent accepts (services, addresses and a full traffic report). */
+export const MAX_REGISTRATION_BYTES = 64 * 1024
 
 const Port = Schema.Number.check(Schema.isInt(), Schema.isBetween({ minimum: 1, maximum: 65535 }))
 
@@ -29,6 +33,8 @@ export const Registration = Schema.Struct({
   /** Where other sidecars dial it (the host address and the pod's published port). */
   multiaddrs: Schema.Array(Schema.String).check(Schema.isMaxLength(MAX_MULTIADDRS)),
   services: Schema.Array(RegisteredService).check(Schema.isMaxLength(MAX_SERVICES)),
+  /** The proxy's traffic since the sidecar started (see Traffic); sent with every renewal. */
+  traffic: Schema.optionalKey(TrafficReport),
 })
 export type Registration = typeof Registration.Type
 

@@ -3,6 +3,7 @@
  * both import, so that the two sides cannot drift apart unnoticed:
  *
  * - {@link Registration}, {@link Resolution}: the pod API's bodies and paths (Schemas).
+ * - {@link Traffic}: the proxy traffic report a sidecar sends with each renewal.
  * - {@link SidecarEnvironment}: the sidecar's `BEEMESH_*` variables; the agent encodes, the
  *   sidecar decodes.
  * - {@link SidecarPorts}, {@link SidecarIdentity}: the ports and the UID the sidecar runs with.
@@ -17,3 +18,4 @@ export * as Resolution from "./Resolution.js"
 export * as SidecarEnvironment from "./SidecarEnvironment.js"
 export * as SidecarIdentity from "./SidecarIdentity.js"
 export * as SidecarPorts from "./SidecarPorts.js"
+export * as Traffic from "./Traffic.js"

@@ -75,15 +75,23 @@ const make = Effect.fnUntraced(function* (options: InboundOptions) {
     return Object.hasOwn(services, target.name) ? services[target.name] : undefined
   }
 
-  /** Answers with a refusal and half-closes; the opener closes its side when it reads it. */
-  const refuse = (stream: Stream, code: StatusCode, reason: string) => {
+  /**
+   * Answers with a refusal and half-closes; the opener closes its side when it reads it. Refusals
+   * of unknown targets count under service "": a peer must not create series by naming targets.
+   */
+  const refuse = (stream: Stream, code: StatusCode, reason: string, perService = true) => {
     counters.refused++
+    if (perService) metrics.traffic.of("inbound", "", "").refused++
     if (stream.writeStatus !== "writable") return
     stream.send(encodeStatus({ code, reason }))
     stream.close().catch(() => stream.abort(new Error(reason)))
   }
 
-  const serve = Effect.fnUntraced(function* (stream: Stream, connection: Connection) {
+  const serve = Effect.fnUntraced(function* (
+    stream: Stream,
+    connection: Connection,
+    openedAt: number,
+  ) {
     const peer = connection.remotePeer.toString()
     const request = yield* readFrame(
       stream,
@@ -98,12 +106,15 @@ const make = Effect.fnUntraced(function* (options: InboundOptions) {
       yield* Effect.logWarning(`refused stream from ${peer}: ${name} is not exposed`)
       return
     }
+    const series = metrics.traffic.of("inbound", seriesName(request.value), "")
     const socket = yield* connectTcp(target.host, target.port, connectTimeoutMs).pipe(
       Effect.mapError((cause) => new TargetConnectFailed({ target: name, ...target, cause })),
       Effect.tapError((error) =>
         Effect.sync(() => {
           counters.errors++
-          refuse(stream, StatusCode.TargetUnreachable, error.message)
+          // An error of this service's series, not a refusal of an unknown target.
+          series.errors++
+          refuse(stream, StatusCode.TargetUnreachable, error.message, false)
         }),
       ),
     )
@@ -112,9 +123,11 @@ const make = Effect.fnUntraced(function* (options: InboundOptions) {
       return yield* Effect.fail(new Error(`stream from ${peer} closed during the handshake`))
     }
     stream.send(encodeStatus({ code: StatusCode.Ok, reason: "" }))
+    series.connected((performance.now() - openedAt) / 1000)
     const end = yield* runBridge(socket, stream, {
       metrics,
       direction: "inbound",
+      service: series,
       idleTimeoutMs,
       initial: request.rest,
     })
@@ -127,6 +140,7 @@ const make = Effect.fnUntraced(function* (options: InboundOptions) {
   let active = 0
 
   const handler: StreamHandler = (stream, connection) => {
+    const openedAt = performance.now()
     // Unread data counts against the read buffer from the first byte: stop reading until the
     // request frame is read, and allow a paused stream one full yamux window.
     pauseStream(stream)
@@ -137,7 +151,7 @@ const make = Effect.fnUntraced(function* (options: InboundOptions) {
     }
     active++
     run(
-      serve(stream, connection).pipe(
+      serve(stream, connection, openedAt).pipe(
         Effect.catch((error) =>
           Effect.sync(() => {
             if (stream.status === "open")
@@ -164,3 +178,7 @@ const make = Effect.fnUntraced(function* (options: InboundOptions) {
 
   return { activeStreams: () => active }
 })
+
+/** A target's name in per-service traffic: the service, or `port:<n>` for a port request. */
+const seriesName = (target: ProxyTarget): string =>
+  target._tag === "Service" ? target.name : `port:${target.port}`

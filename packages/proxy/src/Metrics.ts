@@ -1,4 +1,5 @@
 import { Context, Effect, Layer } from "effect"
+import { type ServiceTrafficSnapshot, TrafficTable } from "./Traffic.js"
 
 /** Counters for one direction. Bytes are counted at the libp2p stream. */
 export interface DirectionSnapshot {
@@ -28,6 +29,8 @@ export interface ProxyMetricsSnapshot {
    * high-water mark when one side is slow.
    */
   readonly bufferedBytes: number
+  /** Per service and peer: connections, bytes, errors, refusals, setup time (see Traffic). */
+  readonly services: ReadonlyArray<ServiceTrafficSnapshot>
 }
 
 interface MutableDirection {
@@ -62,6 +65,7 @@ export interface BufferHolder {
 export class MetricsRegistry {
   readonly inbound: MutableDirection = emptyDirection()
   readonly outbound: MutableDirection = emptyDirection()
+  readonly traffic = new TrafficTable()
   private readonly holders = new Set<BufferHolder>()
 
   track(holder: BufferHolder): void {
@@ -75,7 +79,12 @@ export class MetricsRegistry {
   snapshot(): ProxyMetricsSnapshot {
     let bufferedBytes = 0
     for (const holder of this.holders) bufferedBytes += holder.bufferedBytes()
-    return { inbound: { ...this.inbound }, outbound: { ...this.outbound }, bufferedBytes }
+    return {
+      inbound: { ...this.inbound },
+      outbound: { ...this.outbound },
+      bufferedBytes,
+      services: this.traffic.snapshot(),
+    }
   }
 }
 

@@ -82,6 +82,8 @@ interface Opened {
   readonly stream: Stream
   readonly rest: Uint8Array | undefined
   readonly peer: string
+  /** The provider's traffic label. */
+  readonly label: string
 }
 
 const make = Effect.fnUntraced(function* (options: OutboundOptions) {
@@ -170,7 +172,7 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
           reason: `${statusName(status.value.code)}: ${status.value.reason}`,
         })
       }
-      return { stream, rest: status.rest, peer } satisfies Opened
+      return { stream, rest: status.rest, peer, label: provider.label ?? peer } satisfies Opened
     })
 
   const open = Effect.fnUntraced(function* (service: string, target: ProxyTarget) {
@@ -193,13 +195,16 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
     return yield* new AllProvidersFailed({ service, failures })
   })
 
-  const serve = (socket: net.Socket, upstream: UpstreamOptions) =>
+  const serve = (socket: net.Socket, upstream: UpstreamOptions, acceptedAt: number) =>
     Effect.gen(function* () {
       const target: ProxyTarget = upstream.target ?? { _tag: "Service", name: upstream.service }
       const opened = yield* open(upstream.service, target)
+      const series = metrics.traffic.of("outbound", upstream.service, opened.label)
+      series.connected((performance.now() - acceptedAt) / 1000)
       const end = yield* runBridge(socket, opened.stream, {
         metrics,
         direction: "outbound",
+        service: series,
         idleTimeoutMs,
         initial: opened.rest,
       })
@@ -211,8 +216,14 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
     }).pipe(
       Effect.catch((error: NoProviders | ResolveFailed | AllProvidersFailed) =>
         Effect.sync(() => {
-          if (error._tag === "NoProviders") counters.refused++
-          else counters.errors++
+          const series = metrics.traffic.of("outbound", upstream.service, "")
+          if (error._tag === "NoProviders") {
+            counters.refused++
+            series.refused++
+          } else {
+            counters.errors++
+            series.errors++
+          }
           // A reset tells the caller at once that nothing will answer.
           if (!socket.destroyed) socket.resetAndDestroy()
         }).pipe(Effect.andThen(Effect.logError(`upstream ${upstream.service}: ${error.message}`))),
@@ -226,13 +237,15 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
     const onConnection = (socket: net.Socket) => {
       // Until the bridge owns it, an error on the socket must not crash the process.
       socket.on("error", () => {})
+      const acceptedAt = performance.now()
       if (run === undefined || active >= maxStreams) {
         counters.refused++
+        metrics.traffic.of("outbound", upstream.service, "").refused++
         socket.resetAndDestroy()
         return
       }
       active++
-      run(serve(socket, upstream).pipe(Effect.ensuring(Effect.sync(() => active--))))
+      run(serve(socket, upstream, acceptedAt).pipe(Effect.ensuring(Effect.sync(() => active--))))
     }
     // pauseOnConnect: the caller's bytes wait in the kernel until a stream is ready for them.
     const server = net.createServer(

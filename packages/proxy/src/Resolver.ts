@@ -7,6 +7,11 @@ import type { ResolveFailed } from "./Errors.js"
 export interface Provider {
   readonly peerId: PeerId
   readonly multiaddrs: ReadonlyArray<Multiaddr>
+  /**
+   * What the provider is called in per-service traffic (the sidecar passes its workload); the
+   * peer id when absent. Keep the set of labels small: each one is a series.
+   */
+  readonly label?: string
 }
 
 /**

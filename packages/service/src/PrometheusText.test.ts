@@ -42,4 +42,29 @@ describe("renderFamilies", () => {
     ])
     expect(text).toContain('d{v="a\\\\b\\"c\\nd"} 1')
   })
+
+  it("writes a histogram as cumulative _bucket lines with le, then _sum and _count", () => {
+    expect(
+      renderFamilies([
+        {
+          name: "h_seconds",
+          help: "Hs.",
+          type: "histogram",
+          bounds: [0.1, 1],
+          series: [{ labels: { s: "a" }, buckets: [2, 0, 1], sum: 5.5 }],
+        },
+      ]),
+    ).toBe(
+      [
+        "# HELP h_seconds Hs.",
+        "# TYPE h_seconds histogram",
+        'h_seconds_bucket{s="a",le="0.1"} 2',
+        'h_seconds_bucket{s="a",le="1"} 2',
+        'h_seconds_bucket{s="a",le="+Inf"} 3',
+        'h_seconds_sum{s="a"} 5.5',
+        'h_seconds_count{s="a"} 3',
+        "",
+      ].join("\n"),
+    )
+  })
 })

@@ -13,7 +13,8 @@
  *   GET    /v1/services/:namespace/:service   pod or operator token: resolve providers
  *   PUT    /v1/manifests/:namespace/:name     operator: store a (valid) manifest in the DHT
  *   GET    /v1/manifests/:namespace/:name     operator: the newest stored version, from any agent
- * and the `routes` given by the agent: pod logs, peers, the services list (see their modules).
+ * and the `routes` given by the agent: pod logs, peers, the services list, traffic (see their
+ * modules). A registration may carry the sidecar's traffic report (@beemesh/contract Traffic).
  */
 import { Registration, Resolution } from "@beemesh/contract"
 import { Cause, Effect, Exit, Schema } from "effect"
@@ -21,6 +22,7 @@ import { Hono } from "hono"
 import { bodyLimit } from "hono/body-limit"
 import type { ServiceDirectory } from "../Directory"
 import { defaultManifestOptions, type ManifestOptions, parseManifests } from "../Manifest"
+import type { ServiceTraffic } from "../ServiceTraffic"
 import { constantTimeEqual, type PodIdentity, verifyPodToken } from "../Tokens"
 import type { WorkloadManager } from "../Workloads"
 import { ApiError, httpStatusOf, RegistrationInvalid } from "./ErrorStatus"
@@ -53,6 +55,8 @@ export interface ApiOptions {
   readonly workloads: WorkloadManager["Service"]
   readonly manifests: ManifestStore
   readonly directory: ServiceDirectory["Service"]
+  /** Where the sidecars' traffic reports go (sent with registrations and renewals). */
+  readonly traffic?: ServiceTraffic
   readonly operatorToken: string
   readonly podTokenKey: string
   readonly health: () => Promise<{ readonly ok: boolean } & Record<string, unknown>>
@@ -173,7 +177,7 @@ export const makeApi = (options: ApiOptions) => {
     })
 
   const pods = new Hono()
-    .put("/:pod/services", tooLarge(16 * 1024), async (c) => {
+    .put("/:pod/services", tooLarge(Registration.MAX_REGISTRATION_BYTES), async (c) => {
       const identity = pod(c.req.header("authorization"), c.req.param("pod"))
       const raw: unknown = await c.req.json().catch(() => {
         throw new ApiError(400, "BadRequest", "the body must be JSON")
@@ -215,11 +219,13 @@ export const makeApi = (options: ApiOptions) => {
           services: body.services,
         }),
       )
+      if (body.traffic !== undefined) options.traffic?.report(identity, body.peerId, body.traffic)
       return c.json(lease satisfies Registration.Lease, Registration.REGISTERED)
     })
     .delete("/:pod/services", async (c) => {
       const identity = pod(c.req.header("authorization"), c.req.param("pod"))
       await run(options.directory.unregister(identity))
+      options.traffic?.forget(identity)
       return c.body(null, Registration.UNREGISTERED)
     })
 

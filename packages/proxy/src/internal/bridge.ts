@@ -22,6 +22,8 @@ export interface BridgeOptions {
   readonly idleTimeoutMs: number
   /** Incremented in place: bytesIn = stream → socket, bytesOut = socket → stream. */
   readonly counters: BridgeCounters
+  /** The connection's service series, counted like `counters`. */
+  readonly service: BridgeCounters
   /** Bytes that arrived on the stream together with the handshake; written to the socket first. */
   readonly initial?: Uint8Array | undefined
 }
@@ -79,6 +81,7 @@ export class Bridge implements BufferHolder {
   private start(): void {
     const { socket, stream, options } = this
     const counters = options.counters
+    const service = options.service
     socket.setNoDelay(true)
     socket.setTimeout(options.idleTimeoutMs)
 
@@ -86,6 +89,7 @@ export class Bridge implements BufferHolder {
     const onMessage = (event: StreamMessageEvent) => {
       const data = event.data
       counters.bytesIn += data.byteLength
+      service.bytesIn += data.byteLength
       const more = data instanceof Uint8Array ? socket.write(data) : writeList(socket, data)
       if (!more && !this.streamPaused && stream.readStatus === "readable") {
         this.streamPaused = true
@@ -115,6 +119,7 @@ export class Bridge implements BufferHolder {
     // socket → stream
     socket.on("data", (chunk: Buffer) => {
       counters.bytesOut += chunk.byteLength
+      service.bytesOut += chunk.byteLength
       if (stream.writeStatus !== "writable") {
         // The stream can no longer carry data (reset or closed under us): stop the connection.
         this.fail("stream-reset", new Error(`libp2p stream is ${stream.status}, cannot forward`))
@@ -161,6 +166,7 @@ export class Bridge implements BufferHolder {
 
     if (options.initial !== undefined && options.initial.byteLength > 0) {
       counters.bytesIn += options.initial.byteLength
+      service.bytesIn += options.initial.byteLength
       socket.write(options.initial)
     }
     stream.addEventListener("message", onMessage)

@@ -2,11 +2,14 @@ import type { Socket } from "node:net"
 import type { Stream } from "@libp2p/interface"
 import { Effect } from "effect"
 import type { MetricsRegistry } from "../Metrics.js"
+import type { ServiceCounters } from "../Traffic.js"
 import { Bridge, type BridgeEnd } from "./bridge.js"
 
 export interface RunBridgeOptions {
   readonly metrics: MetricsRegistry
   readonly direction: "inbound" | "outbound"
+  /** The connection's per-service series: bytes and errors are counted there too. */
+  readonly service: ServiceCounters
   readonly idleTimeoutMs: number
   readonly initial: Uint8Array | undefined
 }
@@ -27,13 +30,17 @@ export const runBridge = (
     const bridge = new Bridge(socket, stream, {
       idleTimeoutMs: options.idleTimeoutMs,
       counters,
+      service: options.service,
       initial: options.initial,
     })
     options.metrics.track(bridge)
     bridge.done.then((end) => {
       options.metrics.untrack(bridge)
       counters.streamsOpen--
-      if (end._tag === "Failed") counters.errors++
+      if (end._tag === "Failed") {
+        counters.errors++
+        options.service.errors++
+      }
       resume(Effect.succeed(end))
     })
     return Effect.sync(() => bridge.abort(new Error("proxy is shutting down")))
