@@ -13,7 +13,11 @@ const workload = (
   kind: "Deployment",
   replicas: restarts.length,
   services: [],
+  desired: restarts.length,
   ready,
+  updated: ready,
+  available: ready,
+  conditions: [],
   pods: restarts.map((n, i) => ({
     name: `${name}-${i}`,
     pod: `bm-${namespace}-${name}-${i}`,
@@ -21,6 +25,7 @@ const workload = (
     hostPort: undefined,
     restarts: n,
     message: undefined,
+    events: [],
   })),
 })
 

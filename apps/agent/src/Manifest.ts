@@ -11,10 +11,21 @@
  *   beemesh.io/upstreams: "orders=9001,cart=9002"  service (same namespace) → local port the
  *                                                   sidecar listens on inside the pod
  */
-import { DnsLabel, PortList, type SidecarEnvironment, SidecarPorts } from "@beemesh/contract"
+import { PortList, type SidecarEnvironment, SidecarPorts } from "@beemesh/contract"
 import { Data, Effect, Exit, Result, Schema } from "effect"
 import { parseAllDocuments } from "yaml"
+import {
+  type ContainerInput,
+  Header,
+  MAX_NAME_LENGTH,
+  PodManifest,
+  type PodSpecInput,
+  ReplicatedManifest,
+} from "./ManifestSchema"
+import { parseCpu, parseQuantity } from "./Quantity"
 import { type AppSecurity, translateSecurityContext } from "./SecurityContext"
+
+export { parseCpu, parseQuantity } from "./Quantity"
 
 export type WorkloadKind = "Pod" | "Deployment" | "StatefulSet"
 
@@ -79,114 +90,7 @@ export const defaultManifestOptions: ManifestOptions = {
   maxReplicas: 50,
 }
 
-/** Leaves room for replica suffixes and the agent's pod-name prefix within Podman's limits. */
-const MAX_NAME_LENGTH = 40
-
-const Dns1123Label = DnsLabel.DnsLabel.check(
-  Schema.isMaxLength(MAX_NAME_LENGTH, { message: `must be at most ${MAX_NAME_LENGTH} characters` }),
-)
-const Port = Schema.Number.check(
-  Schema.isInt({ message: "must be an integer port" }),
-  Schema.isBetween(
-    { minimum: 1, maximum: 65535 },
-    { message: "must be a port between 1 and 65535" },
-  ),
-)
-const NonEmptyString = Schema.String.check(Schema.isMinLength(1, { message: "must not be empty" }))
-const StringMap = Schema.Record(Schema.String, Schema.String)
-
-const ContainerPortSchema = Schema.Struct({
-  name: Schema.optional(Schema.String),
-  containerPort: Port,
-  hostPort: Schema.optional(Schema.Unknown),
-  protocol: Schema.optional(Schema.String),
-})
-
-const ContainerSchema = Schema.Struct({
-  name: Dns1123Label,
-  image: NonEmptyString,
-  command: Schema.optional(Schema.Array(Schema.String)),
-  args: Schema.optional(Schema.Array(Schema.String)),
-  workingDir: Schema.optional(Schema.String),
-  env: Schema.optional(
-    Schema.Array(
-      Schema.Struct({
-        name: NonEmptyString,
-        value: Schema.optional(Schema.String),
-        valueFrom: Schema.optional(Schema.Unknown),
-      }),
-    ),
-  ),
-  ports: Schema.optional(Schema.Array(ContainerPortSchema)),
-  resources: Schema.optional(
-    Schema.Struct({
-      limits: Schema.optional(
-        Schema.Struct({
-          cpu: Schema.optional(Schema.Union([Schema.String, Schema.Number])),
-          memory: Schema.optional(Schema.Union([Schema.String, Schema.Number])),
-        }),
-      ),
-    }),
-  ),
-  securityContext: Schema.optional(Schema.Unknown),
-})
-
-const PodSpecSchema = Schema.Struct({
-  containers: Schema.Array(ContainerSchema).check(
-    Schema.isMinLength(1, { message: "needs at least one container" }),
-  ),
-  initContainers: Schema.optional(Schema.Unknown),
-  hostNetwork: Schema.optional(Schema.Boolean),
-  hostPID: Schema.optional(Schema.Boolean),
-  hostIPC: Schema.optional(Schema.Boolean),
-  securityContext: Schema.optional(Schema.Unknown),
-})
-
-const ObjectMetaSchema = Schema.Struct({
-  name: Dns1123Label,
-  namespace: Schema.optional(Dns1123Label),
-  labels: Schema.optional(StringMap),
-  annotations: Schema.optional(StringMap),
-})
-
-const TemplateSchema = Schema.Struct({
-  metadata: Schema.optional(
-    Schema.Struct({ labels: Schema.optional(StringMap), annotations: Schema.optional(StringMap) }),
-  ),
-  spec: PodSpecSchema,
-})
-
-const ReplicatedSpecSchema = Schema.Struct({
-  replicas: Schema.optional(
-    Schema.Number.check(
-      Schema.isInt({ message: "must be an integer" }),
-      Schema.isGreaterThanOrEqualTo(0, { message: "must not be negative" }),
-    ),
-  ),
-  selector: Schema.optional(Schema.Struct({ matchLabels: Schema.optional(StringMap) })),
-  template: TemplateSchema,
-})
-
-const PodManifest = Schema.Struct({
-  apiVersion: Schema.Literal("v1"),
-  kind: Schema.Literal("Pod"),
-  metadata: ObjectMetaSchema,
-  spec: PodSpecSchema,
-})
-
-const ReplicatedManifest = Schema.Struct({
-  apiVersion: Schema.Literal("apps/v1"),
-  kind: Schema.Literals(["Deployment", "StatefulSet"]),
-  metadata: ObjectMetaSchema,
-  spec: ReplicatedSpecSchema,
-})
-
-const Header = Schema.Struct({ apiVersion: Schema.String, kind: Schema.String })
-
 const SUPPORTED = "v1 Pod, apps/v1 Deployment, apps/v1 StatefulSet"
-
-type PodSpecInput = typeof PodSpecSchema.Type
-type ContainerInput = typeof ContainerSchema.Type
 
 /** Parses every document of a YAML or JSON text into workloads; the first problem fails the whole text. */
 export const parseManifests = (
@@ -384,49 +288,6 @@ const toContainer = (
     cpuLimitMillis: cpu.value,
     ...(security === undefined ? {} : { security }),
   }
-}
-
-const BINARY_SUFFIXES: Record<string, number> = {
-  Ki: 2 ** 10,
-  Mi: 2 ** 20,
-  Gi: 2 ** 30,
-  Ti: 2 ** 40,
-  k: 1e3,
-  M: 1e6,
-  G: 1e9,
-  T: 1e12,
-  "": 1,
-}
-
-/** Kubernetes memory quantity ("128Mi", "1G", "1048576") → bytes. */
-export const parseQuantity = (
-  quantity: string | number | undefined,
-  field: string,
-  where: string,
-): { readonly value: number | undefined } | string => {
-  if (quantity === undefined) return { value: undefined }
-  const match = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|k|M|G|T)?$/.exec(String(quantity))
-  const factor = BINARY_SUFFIXES[match?.[2] ?? ""]
-  if (match === null || factor === undefined) {
-    return `${where}: resources.limits.${field} "${quantity}" is not a quantity like 128Mi or 1G`
-  }
-  const value = Math.round(Number(match[1]) * factor)
-  if (value <= 0) return `${where}: resources.limits.${field} must be positive`
-  return { value }
-}
-
-/** Kubernetes CPU quantity ("500m", "1.5", 2) → millicores. */
-export const parseCpu = (
-  quantity: string | number | undefined,
-  where: string,
-): { readonly value: number | undefined } | string => {
-  if (quantity === undefined) return { value: undefined }
-  const match = /^(\d+(?:\.\d+)?)(m)?$/.exec(String(quantity))
-  if (match === null)
-    return `${where}: resources.limits.cpu "${quantity}" is not a quantity like 500m or 1.5`
-  const value = match[2] === "m" ? Number(match[1]) : Math.round(Number(match[1]) * 1000)
-  if (value <= 0) return `${where}: resources.limits.cpu must be positive`
-  return { value }
 }
 
 /** Reads a `name=port` annotation with the contract's codec (the sidecar reads it back so). */

@@ -1,8 +1,9 @@
 /**
  * The agent's view of deployed workloads, as the HTTP API needs it. The implementation over Podman
- * lives in Deployer.ts; the API only sees this service.
+ * lives in deployer/ (composed by Deployer.ts); the API only sees this service.
  */
 import { Context, Data, type Effect } from "effect"
+import type { StateWriteFailed } from "./deployer/StateStore"
 import type { ServicePort, Workload } from "./Manifest"
 
 export type ReplicaPhase = "Pending" | "Running" | "Restarting" | "Failed"
@@ -16,6 +17,27 @@ export interface ReplicaStatus {
   readonly hostPort: number | undefined
   readonly restarts: number
   readonly message: string | undefined
+  /** The most recent events of this replica, oldest first (at most `MAX_REPLICA_EVENTS`). */
+  readonly events: ReadonlyArray<ReplicaEvent>
+}
+
+export type ReplicaEventReason = "Created" | "Adopted" | "Unhealthy" | "Restarted" | "Failed"
+
+export interface ReplicaEvent {
+  /** ISO 8601 time. */
+  readonly at: string
+  readonly reason: ReplicaEventReason
+  readonly message: string
+}
+
+export const MAX_REPLICA_EVENTS = 10
+
+/** Conditions as `kubectl describe deployment` shows them. */
+export interface WorkloadCondition {
+  readonly type: "Available" | "Progressing" | "ReplicaFailure"
+  readonly status: "True" | "False"
+  readonly reason: string
+  readonly message: string
 }
 
 export interface WorkloadStatus {
@@ -24,8 +46,24 @@ export interface WorkloadStatus {
   readonly kind: Workload["kind"]
   readonly replicas: number
   readonly services: ReadonlyArray<ServicePort>
+  /** Replicas wanted (as `replicas`), running, running the current spec, and serving. */
+  readonly desired: number
   readonly ready: number
+  readonly updated: number
+  readonly available: number
+  readonly conditions: ReadonlyArray<WorkloadCondition>
   readonly pods: ReadonlyArray<ReplicaStatus>
+}
+
+/**
+ * A pod this agent owns that no known state wants (the state file was missing when the agent
+ * started): it keeps running until an operator deletes its workload or applies it again.
+ */
+export interface OrphanPod {
+  readonly pod: string
+  readonly namespace: string
+  readonly workload: string
+  readonly replica: string
 }
 
 export class WorkloadNotFound extends Data.TaggedError("WorkloadNotFound")<{
@@ -50,19 +88,42 @@ export class DeployFailed extends Data.TaggedError("DeployFailed")<{
   }
 }
 
+/** A pod name the request needs is another workload's: nothing of the request was deployed. */
+export class PodNameTaken extends Data.TaggedError("PodNameTaken")<{
+  readonly pod: string
+  /** Who asked for it, e.g. "Pod shop/web-0". */
+  readonly wanted: string
+  /** Who holds it, e.g. "replica web-0 of Deployment shop/web". */
+  readonly holder: string
+}> {
+  override get message() {
+    return `pod name ${this.pod} of ${this.wanted} is taken by ${this.holder}; rename one of them (pod names are bm-<namespace>-<replica> and must be unique on this agent)`
+  }
+}
+
 export class WorkloadManager extends Context.Service<
   WorkloadManager,
   {
-    /** Creates or replaces the workloads; returns their status once their pods were created. */
+    /**
+     * Creates or replaces the workloads, all or none: when one fails, the ones before it are put
+     * back as they were. Returns their status once their pods were created.
+     */
     readonly apply: (
       workloads: ReadonlyArray<Workload>,
-    ) => Effect.Effect<ReadonlyArray<WorkloadStatus>, DeployFailed>
+    ) => Effect.Effect<
+      ReadonlyArray<WorkloadStatus>,
+      DeployFailed | PodNameTaken | StateWriteFailed
+    >
     readonly list: () => Effect.Effect<ReadonlyArray<WorkloadStatus>>
     readonly get: (
       namespace: string,
       name: string,
     ) => Effect.Effect<WorkloadStatus, WorkloadNotFound>
-    /** Removes the workload's pods and withdraws its service records. */
-    readonly remove: (namespace: string, name: string) => Effect.Effect<void, WorkloadNotFound>
+    /** Removes the workload's pods (or its orphans) and withdraws its service records. */
+    readonly remove: (
+      namespace: string,
+      name: string,
+    ) => Effect.Effect<void, WorkloadNotFound | StateWriteFailed>
+    readonly orphans: () => Effect.Effect<ReadonlyArray<OrphanPod>>
   }
 >()("@beemesh/agent/WorkloadManager") {}

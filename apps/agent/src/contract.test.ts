@@ -3,7 +3,7 @@ import { defaultSlirpOptions, SIDECAR_UID, sidecarOnly } from "@beemesh/netns"
 import { SIDECAR_PORT } from "@beemesh/podman"
 import { Redacted, Result } from "effect"
 import { describe, expect, it } from "vitest"
-import { replicaPodSpec } from "./Deployer"
+import { replicaPodSpec } from "./deployer/PodTemplate"
 import { defaultManifestOptions, type Workload } from "./Manifest"
 import { verifyPodToken } from "./Tokens"
 
@@ -51,14 +51,11 @@ describe("a replica's sidecar container", () => {
     upstreams: [{ service: "orders", port: 9001 }],
   }
   const spec = replicaPodSpec(workload, "db-0", 41000, {
-    owner: "12D3KooWowner",
     sidecarImage: "localhost/beemesh/sidecar:0.1.0",
     slirp: defaultSlirpOptions,
     advertiseHost: "192.0.2.7",
     apiPort: 18080,
     podTokenKey: "k".repeat(43),
-    stateFile: "/unused",
-    rootless: false,
   })
   const sidecar = spec.containers?.[0]
 

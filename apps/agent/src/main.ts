@@ -1,7 +1,7 @@
 /**
  * beemesh-agent: the composition root. Reads the configuration once, then runs `doctor` or the
  * agent's layers (AgentLayers.ts) until SIGINT/SIGTERM. Exit codes: 0 ok, 1 failure at run time,
- * 2 bad configuration.
+ * 2 bad configuration or an unusable state file.
  */
 import { readFile } from "node:fs/promises"
 import { userInfo } from "node:os"
@@ -18,6 +18,7 @@ import {
   parseCommand,
 } from "./Config"
 import { doctor, type Environment, renderReport } from "./Doctor"
+import { StateFileInvalid } from "./deployer/StateStore"
 
 const LEVELS: Record<LogLevel, "Debug" | "Info" | "Warn" | "Error"> = {
   debug: "Debug",
@@ -78,5 +79,9 @@ const loggerFor = (format: LogFormat) =>
 
 runMain(program.pipe(Effect.provide(loggerFor("text"))), {
   name: "beemesh-agent",
-  exitCode: (error) => (error instanceof ConfigInvalid ? ExitCode.usage : ExitCode.failure),
+  // A bad state file is the operator's to fix, like a bad configuration.
+  exitCode: (error) =>
+    error instanceof ConfigInvalid || error instanceof StateFileInvalid
+      ? ExitCode.usage
+      : ExitCode.failure,
 })

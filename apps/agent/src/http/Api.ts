@@ -162,7 +162,12 @@ export const makeApi = (options: ApiOptions) => {
       const statuses = await run(options.workloads.apply(parsed))
       return c.json({ workloads: statuses }, 201)
     })
-    .get("/", async (c) => c.json({ workloads: await run(options.workloads.list()) }))
+    .get("/", async (c) =>
+      c.json({
+        workloads: await run(options.workloads.list()),
+        orphans: await run(options.workloads.orphans()),
+      }),
+    )
     .get("/:namespace/:name", async (c) =>
       c.json(await run(options.workloads.get(c.req.param("namespace"), c.req.param("name")))),
     )

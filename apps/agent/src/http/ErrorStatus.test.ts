@@ -9,7 +9,7 @@ import { Data } from "effect"
 import { describe, expect, it } from "vitest"
 import { DirectoryUnavailable } from "../Directory"
 import { ManifestInvalid } from "../Manifest"
-import { DeployFailed, WorkloadNotFound } from "../Workloads"
+import { DeployFailed, PodNameTaken, WorkloadNotFound } from "../Workloads"
 import { ApiError, httpStatusOf } from "./ErrorStatus"
 
 const deployFailed = (fault: "client" | "server") =>
@@ -22,6 +22,11 @@ describe("httpStatusOf", () => {
     ["an unknown workload", new WorkloadNotFound({ namespace: "shop", name: "web" }), 404],
     ["an unknown manifest", new ManifestNotFound({ namespace: "shop", name: "web" }), 404],
     ["an oversize record", new RecordTooLarge({ bytes: 9000, limit: 8192 }), 413],
+    [
+      "a pod name another workload holds",
+      new PodNameTaken({ pod: "bm-shop-web-0", wanted: "Pod shop/web-0", holder: "x" }),
+      409,
+    ],
     ["a deployment the request made impossible", deployFailed("client"), 422],
     ["a deployment the host failed", deployFailed("server"), 500],
     ["no directory", new DirectoryUnavailable({ reason: "x" }), 503],

@@ -13,7 +13,7 @@ import { Data } from "effect"
 import type { ContentfulStatusCode } from "hono/utils/http-status"
 import { DirectoryUnavailable } from "../Directory"
 import { ManifestInvalid } from "../Manifest"
-import { DeployFailed, WorkloadNotFound } from "../Workloads"
+import { DeployFailed, PodNameTaken, WorkloadNotFound } from "../Workloads"
 
 /** A failure the adapter itself raises (bad token, bad body …), with its status. */
 export class ApiError extends Error {
@@ -45,6 +45,7 @@ const STATUS: ReadonlyArray<readonly [ErrorClass, ContentfulStatusCode]> = [
   [RegistrationInvalid, 400],
   [InvalidName, 400],
   [WorkloadNotFound, 404],
+  [PodNameTaken, 409],
   [ManifestNotFound, 404],
   [RecordTooLarge, 413],
   [DirectoryUnavailable, 503],

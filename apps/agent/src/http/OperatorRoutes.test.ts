@@ -17,9 +17,21 @@ const orders: WorkloadStatus = {
   kind: "Deployment",
   replicas: 1,
   services: [{ name: "orders", port: 80 }],
+  desired: 1,
   ready: 1,
+  updated: 1,
+  available: 1,
+  conditions: [],
   pods: [
-    { name: "0", pod: POD, phase: "Running", hostPort: 40000, restarts: 0, message: undefined },
+    {
+      name: "0",
+      pod: POD,
+      phase: "Running",
+      hostPort: 40000,
+      restarts: 0,
+      message: undefined,
+      events: [],
+    },
   ],
 }
 
@@ -28,6 +40,7 @@ const workloads = {
   list: () => Effect.succeed([orders]),
   get: () => Effect.die("not used"),
   remove: () => Effect.die("not used"),
+  orphans: () => Effect.succeed([]),
 }
 
 const makeTestApi = Effect.gen(function* () {

@@ -2,9 +2,9 @@ import { defaultSlirpOptions } from "@beemesh/netns"
 import { decodePodSpec } from "@beemesh/podman"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { podNameOf, replicaPodSpec, specHash } from "./Deployer"
-import type { Workload } from "./Manifest"
-import { verifyPodToken } from "./Tokens"
+import type { Workload } from "../Manifest"
+import { verifyPodToken } from "../Tokens"
+import { podNameOf, replicaPodSpec, specHash } from "./PodTemplate"
 
 const workload: Workload = {
   kind: "Deployment",

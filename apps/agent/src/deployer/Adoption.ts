@@ -1,0 +1,126 @@
+/**
+ * What a starting agent does with the pods it owns from an earlier run.
+ *
+ * - A pod that a saved workload wants (same replica, same spec hash) is adopted: its egress policy
+ *   verified or re-applied, or, when that fails or the pod is not whole, recreated.
+ * - A pod saved as an orphan stays an orphan.
+ * - Without a state file nothing is known about what the pods are for, and a missing file must not
+ *   remove running pods on its own: every owned pod is kept as an orphan (it runs, is reported in
+ *   GET /v1/workloads, and is not recreated when it dies) until an operator deletes or re-applies
+ *   its workload.
+ * - With a state file, any other owned pod is removed: the file says it is no longer wanted.
+ */
+import { Effect } from "effect"
+import { replicaNames, type Workload } from "../Manifest"
+import type { OrphanPod } from "../Workloads"
+import {
+  LABEL_NAMESPACE,
+  LABEL_REPLICA,
+  LABEL_SPEC,
+  LABEL_WORKLOAD,
+  specHash,
+  type TemplateOptions,
+  workloadKey,
+} from "./PodTemplate"
+import type { OwnedPod, ReplicaPods } from "./ReplicaPods"
+import type { SavedState } from "./StateStore"
+import { newReplica, recordEvent, type Table } from "./WorkloadTable"
+
+export const orphanOf = (pod: OwnedPod): OrphanPod => ({
+  pod: pod.name,
+  namespace: pod.labels[LABEL_NAMESPACE] ?? "",
+  workload: pod.labels[LABEL_WORKLOAD] ?? "",
+  replica: pod.labels[LABEL_REPLICA] ?? "",
+})
+
+/** The replica name `pod` stands for in `workload`, if the pod is one `workload` wants as it is. */
+export const wantedReplica = (
+  workload: Workload | undefined,
+  pod: OwnedPod,
+  options: Pick<TemplateOptions, "sidecarImage" | "slirp">,
+): string | undefined => {
+  const name = pod.labels[LABEL_REPLICA]
+  return workload !== undefined &&
+    name !== undefined &&
+    replicaNames(workload).includes(name) &&
+    pod.labels[LABEL_SPEC] === specHash(workload, options)
+    ? name
+    : undefined
+}
+
+/** Takes a running pod over as the replica `name` of `workload` (recreating it if it must). */
+export const takeOver = (
+  pods: ReplicaPods["Service"],
+  table: Table,
+  workload: Workload,
+  name: string,
+  pod: string,
+) =>
+  Effect.gen(function* () {
+    const replica = newReplica(workload, name)
+    // A pod is taken over only when it carries the workload's current spec.
+    replica.spec = pods.specOf(workload)
+    table.replicas.set(pod, replica)
+    const problem = yield* pods.diagnose(pod)
+    if (problem !== undefined) {
+      // Reconcile recreates it (with its egress policy applied before anything runs).
+      replica.phase = "Restarting"
+      replica.message = problem
+      yield* recordEvent(replica, "Unhealthy", `found ${pod} not whole: ${problem}`)
+      return yield* Effect.logInfo(`adopted pod ${pod} (${replica.workload}#${name}): ${problem}`)
+    }
+    const adopted = yield* Effect.result(pods.adopt(replica))
+    if (adopted._tag === "Success") {
+      replica.phase = "Running"
+      yield* recordEvent(replica, "Adopted", `pod ${pod} adopted; its egress policy is in force`)
+      return yield* Effect.logInfo(`adopted pod ${pod} (${replica.workload}#${name})`)
+    }
+    yield* Effect.logWarning(`${adopted.failure.message}; recreating it`)
+    yield* recordEvent(replica, "Unhealthy", adopted.failure.message)
+    replica.restarts += 1
+    replica.phase = "Restarting"
+    replica.message = adopted.failure.message
+    yield* pods.destroy(replica)
+    yield* pods.create(workload, replica).pipe(
+      Effect.andThen(recordEvent(replica, "Restarted", `pod ${pod} recreated`)),
+      Effect.catch((error) =>
+        Effect.sync(() => {
+          replica.phase = "Failed"
+          replica.message = error.message
+        }).pipe(
+          Effect.andThen(recordEvent(replica, "Failed", error.message)),
+          Effect.andThen(Effect.logError(error.message)),
+        ),
+      ),
+    )
+  })
+
+/** Fills the table from the saved state and the owned pods (see the rule above). */
+export const adopt = (
+  pods: ReplicaPods["Service"],
+  table: Table,
+  saved: SavedState,
+  options: Pick<TemplateOptions, "sidecarImage" | "slirp">,
+) =>
+  Effect.gen(function* () {
+    for (const workload of saved.workloads)
+      table.desired.set(workloadKey(workload.namespace, workload.name), workload)
+    const keptOrphans = new Set(saved.orphans)
+    for (const pod of yield* pods.listOwned()) {
+      const workload = table.desired.get(
+        workloadKey(pod.labels[LABEL_NAMESPACE] ?? "", pod.labels[LABEL_WORKLOAD] ?? ""),
+      )
+      const name = wantedReplica(workload, pod, options)
+      if (workload !== undefined && name !== undefined) {
+        yield* takeOver(pods, table, workload, name, pod.name)
+      } else if (!saved.found || keptOrphans.has(pod.name)) {
+        table.orphans.set(pod.name, orphanOf(pod))
+        yield* Effect.logWarning(
+          `keeping pod ${pod.name} as an orphan: ${saved.found ? "saved as one" : "there is no state file"}; DELETE or re-apply its workload to settle it`,
+        )
+      } else {
+        yield* Effect.logInfo(`removing leftover pod ${pod.name} from an earlier run`)
+        yield* pods.removeStray(pod.name)
+      }
+    }
+  })

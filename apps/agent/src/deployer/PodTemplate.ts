@@ -1,0 +1,137 @@
+/**
+ * The pod template of a replica (pure): its Podman pod name, the pod spec with the sidecar
+ * injected, the labels that let a restarted agent recognise it, and the spec hash that decides
+ * whether a running pod still matches its workload.
+ */
+import { createHash } from "node:crypto"
+import { SidecarEnvironment, SidecarIdentity, SidecarPorts } from "@beemesh/contract"
+import { gatewayAddress, type SlirpOptions } from "@beemesh/netns"
+import { type ContainerSpec, type PodSpecInput, SIDECAR_PORT } from "@beemesh/podman"
+import { Redacted, Result } from "effect"
+import type { Workload } from "../Manifest"
+import { appSecuritySpec } from "../SecurityContext"
+import { issuePodToken } from "../Tokens"
+
+export const LABEL_NAMESPACE = "io.beemesh.namespace"
+export const LABEL_WORKLOAD = "io.beemesh.workload"
+export const LABEL_REPLICA = "io.beemesh.replica"
+export const LABEL_SPEC = "io.beemesh.spec"
+
+/** What the template takes from the agent's settings. */
+export interface TemplateOptions {
+  readonly sidecarImage: string
+  readonly slirp: SlirpOptions
+  /** Host address the sidecars' port 8080 is published on and advertised at. */
+  readonly advertiseHost: string
+  /** The agent API's port, reached from pods at host.containers.internal. */
+  readonly apiPort: number
+  readonly podTokenKey: string
+}
+
+export const workloadKey = (namespace: string, name: string) => `${namespace}/${name}`
+
+export const podNameOf = (workload: Pick<Workload, "namespace">, replica: string) =>
+  `bm-${workload.namespace}-${replica}`
+
+/** Podman's limit on pod names (a hostname). */
+export const MAX_POD_NAME_LENGTH = 63
+
+/**
+ * Changes whenever anything that shapes a pod changes (not the replica count: scaling keeps the
+ * running pods); a running pod with another hash is replaced.
+ */
+export const specHash = (
+  workload: Workload,
+  options: Pick<TemplateOptions, "sidecarImage" | "slirp">,
+) =>
+  createHash("sha256")
+    .update(
+      JSON.stringify([{ ...workload, replicas: undefined }, options.sidecarImage, options.slirp]),
+    )
+    .digest("hex")
+    .slice(0, 16)
+
+/** The sidecar's environment for one replica, in the contract's encoding the sidecar decodes. */
+const sidecarEnvironment = (
+  workload: Workload,
+  replica: string,
+  hostPort: number,
+  options: TemplateOptions,
+): Record<string, string> => {
+  const encoded = SidecarEnvironment.encode({
+    namespace: workload.namespace,
+    workload: workload.name,
+    pod: replica,
+    services: workload.services,
+    upstreams: workload.upstreams,
+    // The gateway address, not a name: the sidecar depends on no file an app might influence.
+    agentUrl: `http://${gatewayAddress(options.slirp)}:${options.apiPort}`,
+    podToken: Redacted.make(
+      issuePodToken(options.podTokenKey, {
+        namespace: workload.namespace,
+        workload: workload.name,
+        pod: replica,
+      }),
+    ),
+    advertise: [`/ip4/${options.advertiseHost}/tcp/${hostPort}`],
+    listenPort: SidecarPorts.PROXY_PORT,
+    healthPort: SidecarPorts.HEALTH_PORT,
+  })
+  // Manifests and the agent's configuration are validated by the same rules before this point.
+  if (Result.isFailure(encoded))
+    throw new Error(
+      `replica ${replica}: the sidecar environment is invalid: ${encoded.failure.message}`,
+    )
+  return encoded.success
+}
+
+/** The pod spec of one replica. */
+export const replicaPodSpec = (
+  workload: Workload,
+  replica: string,
+  hostPort: number,
+  options: TemplateOptions,
+): PodSpecInput => {
+  const sidecar: ContainerSpec = {
+    name: "sidecar",
+    role: "sidecar",
+    image: options.sidecarImage,
+    user: SidecarIdentity.podmanUser(SidecarIdentity.UID),
+    ports: [SIDECAR_PORT],
+    env: sidecarEnvironment(workload, replica, hostPort, options),
+  }
+  const apps = workload.containers.map(
+    (c): ContainerSpec => ({
+      name: c.name,
+      role: "app",
+      image: c.image,
+      ...(c.command === undefined ? {} : { entrypoint: c.command }),
+      ...(c.args === undefined ? {} : { command: c.args }),
+      ...(c.workingDir === undefined ? {} : { workdir: c.workingDir }),
+      env: Object.fromEntries(c.env.map((e) => [e.name, e.value])),
+      ...appSecuritySpec(c.security),
+      ...(c.memoryLimitBytes === undefined && c.cpuLimitMillis === undefined
+        ? {}
+        : {
+            resources: {
+              ...(c.memoryLimitBytes === undefined ? {} : { memoryBytes: c.memoryLimitBytes }),
+              ...(c.cpuLimitMillis === undefined ? {} : { cpus: c.cpuLimitMillis / 1000 }),
+            },
+          }),
+    }),
+  )
+  return {
+    name: podNameOf(workload, replica),
+    labels: {
+      [LABEL_NAMESPACE]: workload.namespace,
+      [LABEL_WORKLOAD]: workload.name,
+      [LABEL_REPLICA]: replica,
+      [LABEL_SPEC]: specHash(workload, options),
+    },
+    network: options.slirp,
+    hostIp: options.advertiseHost,
+    hostPort,
+    containers: [sidecar, ...apps],
+    stopTimeoutSeconds: 2,
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * The state file's format: `{ version: 1, workloads: [...], orphans: [...] }`. Decoded with these
+ * Schemas, so a file damaged by hand or by a crash is refused whole instead of read as "nothing
+ * wanted".
+ */
+import { DnsLabel } from "@beemesh/contract"
+import { Schema } from "effect"
+import type { Workload } from "../Manifest"
+
+export const STATE_VERSION = 1
+
+const Port = Schema.Number.check(Schema.isInt(), Schema.isBetween({ minimum: 1, maximum: 65535 }))
+const Count = Schema.Number.check(Schema.isInt(), Schema.isGreaterThanOrEqualTo(0))
+const Strings = Schema.Array(Schema.String)
+
+const Container = Schema.Struct({
+  name: Schema.String,
+  image: Schema.String,
+  command: Schema.optional(Strings),
+  args: Schema.optional(Strings),
+  workingDir: Schema.optional(Schema.String),
+  env: Schema.Array(Schema.Struct({ name: Schema.String, value: Schema.String })),
+  ports: Schema.Array(Port),
+  memoryLimitBytes: Schema.optional(Count),
+  cpuLimitMillis: Schema.optional(Count),
+})
+
+const StoredWorkload = Schema.Struct({
+  kind: Schema.Literals(["Pod", "Deployment", "StatefulSet"]),
+  namespace: DnsLabel.DnsLabel,
+  name: DnsLabel.DnsLabel,
+  replicas: Count,
+  labels: Schema.Record(Schema.String, Schema.String),
+  containers: Schema.Array(Container).check(Schema.isMinLength(1)),
+  services: Schema.Array(Schema.Struct({ name: Schema.String, port: Port })),
+  upstreams: Schema.Array(Schema.Struct({ service: Schema.String, port: Port })),
+})
+
+export const StateFile = Schema.Struct({
+  version: Schema.Literal(STATE_VERSION),
+  workloads: Schema.Array(StoredWorkload),
+  /** Pods found running with no state that wanted them: kept until an operator decides. */
+  orphans: Schema.optional(Strings),
+})
+export type StateFile = typeof StateFile.Type
+
+/** A stored workload as the agent's model (JSON has no `undefined`: absent fields come back). */
+export const toWorkload = (stored: (typeof StoredWorkload)["Type"]): Workload => ({
+  ...stored,
+  containers: stored.containers.map((c) => ({
+    ...c,
+    command: c.command,
+    args: c.args,
+    workingDir: c.workingDir,
+    memoryLimitBytes: c.memoryLimitBytes,
+    cpuLimitMillis: c.cpuLimitMillis,
+  })),
+})

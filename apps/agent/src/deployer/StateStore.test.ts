@@ -1,0 +1,111 @@
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterEach, beforeEach, describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import type { Workload } from "../Manifest"
+import { StateStore } from "./StateStore"
+
+const workload: Workload = {
+  kind: "Deployment",
+  namespace: "shop",
+  name: "web",
+  replicas: 2,
+  labels: { app: "web" },
+  containers: [
+    {
+      name: "app",
+      image: "localhost/web:1",
+      command: undefined,
+      args: ["httpd"],
+      workingDir: undefined,
+      env: [{ name: "A", value: "1" }],
+      ports: [80],
+      memoryLimitBytes: undefined,
+      cpuLimitMillis: 500,
+    },
+  ],
+  services: [{ name: "web", port: 80 }],
+  upstreams: [],
+}
+
+let dir: string
+let file: string
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "beemesh-state-"))
+  file = join(dir, "workloads.json")
+})
+afterEach(() => rm(dir, { recursive: true, force: true }))
+
+const store = () => Effect.service(StateStore).pipe(Effect.provide(StateStore.layer(file)))
+
+describe("StateStore", () => {
+  it.effect("a missing file is a first start: nothing found, nothing wanted", () =>
+    Effect.gen(function* () {
+      const loaded = yield* (yield* store()).load()
+      expect(loaded).toEqual({ found: false, workloads: [], orphans: [] })
+    }),
+  )
+
+  it.effect("saves a versioned state and loads the same workloads and orphans back", () =>
+    Effect.gen(function* () {
+      const s = yield* store()
+      yield* s.save({ workloads: [workload], orphans: ["bm-shop-old-0"] })
+      const text = yield* Effect.promise(() => readFile(file, "utf8"))
+      expect(JSON.parse(text)).toMatchObject({ version: 1, orphans: ["bm-shop-old-0"] })
+      expect(yield* s.load()).toEqual({
+        found: true,
+        workloads: [workload],
+        orphans: ["bm-shop-old-0"],
+      })
+      // The temporary file is renamed, not left beside it.
+      expect(yield* Effect.promise(() => readdir(dir))).toEqual(["workloads.json"])
+    }),
+  )
+
+  const unusable: ReadonlyArray<readonly [string, string, RegExp]> = [
+    ["empty", "", /is empty/],
+    ["whitespace only", "  \n", /is empty/],
+    ["{}", "{}", /not a version 1 state/],
+    ["cut short", '{"version": 1, "workloads": [', /not JSON/],
+    ["another version", '{"version": 2, "workloads": []}', /not a version 1 state/],
+    [
+      "a workload without containers",
+      '{"version": 1, "workloads": [{"kind": "Pod", "namespace": "a", "name": "b", "replicas": 1, "labels": {}, "containers": [], "services": [], "upstreams": []}]}',
+      /not a version 1 state/,
+    ],
+    ["the old unversioned form", '{"workloads": []}', /not a version 1 state/],
+  ]
+  it.effect.each(unusable)(
+    "refuses a file that is %s, naming the file and the fix",
+    ([, content, reason]) =>
+      Effect.gen(function* () {
+        yield* Effect.promise(() => writeFile(file, content))
+        const error = yield* Effect.flip((yield* store()).load())
+        expect(error._tag).toBe("StateFileInvalid")
+        expect(error.message).toContain(file)
+        expect(error.message).toMatch(reason)
+        expect(error.message).toMatch(/fix: restore it from a backup, or move it away/)
+      }),
+  )
+
+  it.effect("a file that cannot be read (a directory in its place) is refused too", () =>
+    Effect.gen(function* () {
+      yield* Effect.promise(() => mkdir(file))
+      const error = yield* Effect.flip((yield* store()).load())
+      expect(error._tag).toBe("StateFileInvalid")
+      expect(error.message).toMatch(/EISDIR/)
+    }),
+  )
+
+  it.effect("a write that cannot happen is StateWriteFailed and leaves the old state", () =>
+    Effect.gen(function* () {
+      const s = yield* store()
+      yield* s.save({ workloads: [workload], orphans: [] })
+      yield* Effect.promise(() => rm(dir, { recursive: true }))
+      const error = yield* Effect.flip(s.save({ workloads: [], orphans: [] }))
+      expect(error._tag).toBe("StateWriteFailed")
+      expect(error.message).toContain(file)
+    }),
+  )
+})

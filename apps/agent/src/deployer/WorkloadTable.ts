@@ -1,0 +1,161 @@
+/**
+ * What the deployer knows, shared by the workload manager and the reconciler: the desired
+ * workloads, the replicas (by pod name), the orphans, and the lock that keeps their changes
+ * one at a time.
+ */
+import type { AppliedEgress } from "@beemesh/netns"
+import { Clock, Context, Effect, Layer, Semaphore } from "effect"
+import { replicaNames, type Workload } from "../Manifest"
+import {
+  MAX_REPLICA_EVENTS,
+  type OrphanPod,
+  type ReplicaEvent,
+  type ReplicaEventReason,
+  type ReplicaPhase,
+  type ReplicaStatus,
+  type WorkloadCondition,
+  type WorkloadStatus,
+} from "../Workloads"
+import { podNameOf, workloadKey } from "./PodTemplate"
+
+export interface Replica {
+  /** `namespace/name` of its workload. */
+  readonly workload: string
+  readonly name: string
+  readonly pod: string
+  hostPort: number | undefined
+  phase: ReplicaPhase
+  restarts: number
+  message: string | undefined
+  /** The egress rules in force in the pod's namespace, released after the pod is removed. */
+  egress: AppliedEgress | undefined
+  /** The spec hash of its pod as created or adopted (undefined while it has none). */
+  spec: string | undefined
+  readonly events: Array<ReplicaEvent>
+}
+
+/** Notes an event of the replica, keeping the most recent `MAX_REPLICA_EVENTS`. */
+export const recordEvent = (replica: Replica, reason: ReplicaEventReason, message: string) =>
+  Effect.map(Clock.currentTimeMillis, (now) => {
+    replica.events.push({ at: new Date(now).toISOString(), reason, message })
+    if (replica.events.length > MAX_REPLICA_EVENTS) replica.events.shift()
+  })
+
+export const newReplica = (workload: Workload, name: string): Replica => ({
+  workload: workloadKey(workload.namespace, workload.name),
+  name,
+  pod: podNameOf(workload, name),
+  hostPort: undefined,
+  phase: "Pending",
+  restarts: 0,
+  message: undefined,
+  egress: undefined,
+  spec: undefined,
+  events: [],
+})
+
+export interface Table {
+  /** By `namespace/name`. */
+  readonly desired: Map<string, Workload>
+  /** By Podman pod name. */
+  readonly replicas: Map<string, Replica>
+  /** Pod names of owned pods no state wanted (kept, never recreated). */
+  readonly orphans: Map<string, OrphanPod>
+  readonly lock: Semaphore.Semaphore
+}
+
+export const replicasOf = (table: Table, key: string) =>
+  [...table.replicas.values()].filter((r) => r.workload === key)
+
+/** The workload's status; `spec` is the hash of its current spec (what "updated" means). */
+export const statusOf = (table: Table, workload: Workload, spec: string): WorkloadStatus => {
+  const replicas = replicasOf(table, workloadKey(workload.namespace, workload.name))
+  const pods = replicas.map(
+    (r): ReplicaStatus => ({
+      name: r.name,
+      pod: r.pod,
+      phase: r.phase,
+      hostPort: r.hostPort,
+      restarts: r.restarts,
+      message: r.message,
+      events: [...r.events],
+    }),
+  )
+  const desired = replicaNames(workload).length
+  const ready = pods.filter((p) => p.phase === "Running").length
+  const updated = replicas.filter((r) => r.spec === spec && r.phase === "Running").length
+  // No readiness probes or minReadySeconds yet: a running replica is an available one.
+  const available = ready
+  const failed = pods.find((p) => p.phase === "Failed")
+  return {
+    namespace: workload.namespace,
+    name: workload.name,
+    kind: workload.kind,
+    replicas: workload.replicas,
+    services: workload.services,
+    desired,
+    ready,
+    updated,
+    available,
+    conditions: [
+      available >= desired
+        ? condition(
+            "Available",
+            "True",
+            "MinimumReplicasAvailable",
+            `${available} of ${desired} replicas available`,
+          )
+        : condition(
+            "Available",
+            "False",
+            "MinimumReplicasUnavailable",
+            `${available} of ${desired} replicas available`,
+          ),
+      updated >= desired
+        ? condition(
+            "Progressing",
+            "True",
+            "ReplicasAvailable",
+            `all ${desired} replicas run the current spec`,
+          )
+        : condition(
+            "Progressing",
+            "True",
+            "ReplicasUpdating",
+            `${updated} of ${desired} replicas run the current spec`,
+          ),
+      failed === undefined
+        ? condition("ReplicaFailure", "False", "NoFailure", "no replica failed")
+        : condition(
+            "ReplicaFailure",
+            "True",
+            "FailedCreate",
+            `replica ${failed.name}: ${failed.message ?? "failed"}`,
+          ),
+    ],
+    pods,
+  }
+}
+
+const condition = (
+  type: WorkloadCondition["type"],
+  status: WorkloadCondition["status"],
+  reason: string,
+  message: string,
+): WorkloadCondition => ({ type, status, reason, message })
+
+export class WorkloadTable extends Context.Service<WorkloadTable, Table>()(
+  "@beemesh/agent/WorkloadTable",
+) {
+  static readonly layer = Layer.effect(
+    WorkloadTable,
+    Effect.gen(function* () {
+      return {
+        desired: new Map(),
+        replicas: new Map(),
+        orphans: new Map(),
+        lock: yield* Semaphore.make(1),
+      } satisfies Table
+    }),
+  )
+}

@@ -1,0 +1,99 @@
+/**
+ * The deployer's parts over the fake Podman and the fake Egress of @beemesh/podman/testing, for
+ * unit tests: fast, no root, nothing real created.
+ */
+import { mkdtemp, rm } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { defaultSlirpOptions } from "@beemesh/netns"
+import { type FakeIsolation, makeFakeIsolation } from "@beemesh/podman/testing"
+import { Context, Effect, Layer } from "effect"
+import { ServiceDirectory } from "../Directory"
+import type { Workload } from "../Manifest"
+import type { PodIdentity } from "../Tokens"
+import { WorkloadManager } from "../Workloads"
+import { workloadManagerLayer } from "./Manager"
+import { Reconciler } from "./Reconciler"
+import { ReplicaPods, type ReplicaPodsOptions } from "./ReplicaPods"
+import { StateStore } from "./StateStore"
+import { WorkloadTable } from "./WorkloadTable"
+
+export const SIDECAR_IMAGE = "localhost/beemesh/sidecar:0.1.0"
+export const APP_IMAGE = "localhost/web:1"
+
+export const podOptions: ReplicaPodsOptions = {
+  owner: "12D3KooWunit",
+  sidecarImage: SIDECAR_IMAGE,
+  slirp: defaultSlirpOptions,
+  advertiseHost: "127.0.0.1",
+  apiPort: 8080,
+  podTokenKey: "k".repeat(43),
+  rootless: false,
+}
+
+export const deployment = (name: string, replicas: number, image = APP_IMAGE): Workload => ({
+  kind: "Deployment",
+  namespace: "shop",
+  name,
+  replicas,
+  labels: {},
+  containers: [
+    {
+      name: "app",
+      image,
+      command: undefined,
+      args: undefined,
+      workingDir: undefined,
+      env: [],
+      ports: [80],
+      memoryLimitBytes: undefined,
+      cpuLimitMillis: undefined,
+    },
+  ],
+  services: [{ name, port: 80 }],
+  upstreams: [],
+})
+
+/** One host: the fakes and a state file that outlive any one agent built over them. */
+export interface FakeHost {
+  readonly fake: FakeIsolation
+  readonly stateFile: string
+  /** Every pod whose services were withdrawn. */
+  readonly unregistered: Array<PodIdentity>
+}
+
+export const makeFakeHost = Effect.gen(function* () {
+  const fake = yield* makeFakeIsolation({ images: [SIDECAR_IMAGE, APP_IMAGE] })
+  const dir = yield* Effect.acquireRelease(
+    Effect.promise(() => mkdtemp(join(tmpdir(), "beemesh-deployer-"))),
+    (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true })),
+  )
+  const unregistered: Array<PodIdentity> = []
+  return { fake, stateFile: join(dir, "workloads.json"), unregistered } satisfies FakeHost
+})
+
+/** An agent's deployer on `host` (no reconcile loop: tests call reconcileOnce). */
+export const startDeployer = (host: FakeHost) =>
+  Effect.gen(function* () {
+    const directory = Layer.succeed(ServiceDirectory, {
+      register: () => Effect.die("not used"),
+      unregister: (identity) => Effect.sync(() => void host.unregistered.push(identity)),
+      resolve: () => Effect.succeed([]),
+    })
+    const parts = Layer.mergeAll(
+      WorkloadTable.layer,
+      ReplicaPods.layer(podOptions),
+      StateStore.layer(host.stateFile),
+    )
+    const context = yield* Layer.build(
+      Layer.mergeAll(workloadManagerLayer(podOptions), Reconciler.layer).pipe(
+        Layer.provideMerge(parts),
+        Layer.provide(Layer.merge(host.fake.layer, directory)),
+      ),
+    )
+    return {
+      manager: Context.get(context, WorkloadManager),
+      reconciler: Context.get(context, Reconciler),
+      table: Context.get(context, WorkloadTable),
+    }
+  })
