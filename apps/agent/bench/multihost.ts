@@ -84,8 +84,7 @@ const deploy = async (host: SimulatedHost, manifest: string) => {
 
 /** Runs one echo.mjs client mode in A's client app and returns its JSON line. */
 const measure = async <T>(a: SimulatedHost, ...args: ReadonlyArray<string | number>) => {
-  const out = await a.podman(
-    "exec",
+  const out = await a.execInApp(
     `bm-${ns}-client-app`,
     "/usr/local/bin/node",
     "/bench/echo.mjs",

@@ -36,8 +36,7 @@ const deploy = async (host: SimulatedHost, manifest: string) => {
 }
 
 const callOrders = (web: SimulatedHost) =>
-  web.podman(
-    "exec",
+  web.execInApp(
     "bm-demo-web-app",
     "/bin/busybox",
     "timeout",

@@ -66,8 +66,7 @@ interface Call {
 const call = async (from: SimulatedHost, query = ""): Promise<Call> => {
   const started = performance.now()
   const result = await from
-    .podman(
-      "exec",
+    .execInApp(
       `bm-${ns}-web-app`,
       "/bin/busybox",
       "timeout",

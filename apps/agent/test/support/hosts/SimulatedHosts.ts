@@ -81,6 +81,12 @@ export interface SimulatedHost extends AgentIdentity {
   ) => Promise<ApiResponse>
   /** The podman CLI against this host's own Podman. */
   readonly podman: (...args: ReadonlyArray<string>) => Promise<string>
+  /**
+   * Runs a command inside an app container, entered with `nsenter --all` at its process: `podman
+   * exec` cannot enter an app, whose user namespace is its own (runc fails to join the pod's
+   * network from it). Resolves to stdout; rejects with stderr when the command fails.
+   */
+  readonly execInApp: (container: string, ...cmd: ReadonlyArray<string>) => Promise<string>
 }
 
 const requirePrerequisites = async (images: ReadonlyArray<string>) => {
@@ -232,6 +238,16 @@ export class SimulatedHosts {
         const result = await remotePodman(podmanPaths, args)
         if (result.status !== 0)
           throw new Error(`podman (${name}) ${args.join(" ")}: ${result.stderr.trim()}`)
+        return result.stdout.trim()
+      },
+      execInApp: async (container, ...cmd) => {
+        const pid = await host.podman("inspect", "--format", "{{.State.Pid}}", container)
+        if (!/^[1-9]\d*$/.test(pid))
+          throw new Error(`app ${container} on ${name} is not running (pid "${pid}")`)
+        const argv = ["nsenter", `--target=${pid}`, "--all", "--", ...cmd]
+        const result = await run(argv)
+        if (result.status !== 0)
+          throw new Error(`in ${container} on ${name}: ${cmd.join(" ")}: ${result.stderr.trim()}`)
         return result.stdout.trim()
       },
     }
