@@ -121,7 +121,7 @@ describe("parseManifests", () => {
     [
       "a bad name",
       deployment.replace("name: orders\n", "name: Orders_1\n"),
-      /DNS-1123 label[\s\S]*\["metadata"\]\["name"\]/,
+      /metadata\.name: must be a DNS-1123 label/,
     ],
     [
       "a too long name",
@@ -136,7 +136,7 @@ describe("parseManifests", () => {
     [
       "a missing image",
       "{apiVersion: v1, kind: Pod, metadata: {name: p}, spec: {containers: [{name: a}]}}",
-      /\["image"\]/,
+      /spec\.containers\[0\]\.image: is required/,
     ],
     [
       "a hostPort",

@@ -13,15 +13,17 @@
  */
 import { PortList, type SidecarEnvironment, SidecarPorts } from "@beemesh/contract"
 import { Data, Effect, Exit, Result, Schema } from "effect"
-import { parseAllDocuments } from "yaml"
+import { fieldPath, fieldProblem, quote } from "./ManifestFields"
 import {
   type ContainerInput,
+  DeploymentManifest,
   Header,
   MAX_NAME_LENGTH,
   PodManifest,
   type PodSpecInput,
-  ReplicatedManifest,
+  StatefulSetManifest,
 } from "./ManifestSchema"
+import { defaultYamlLimits, readDocuments, type YamlLimits } from "./ManifestYaml"
 import { parseCpu, parseQuantity } from "./Quantity"
 import { type AppSecurity, translateSecurityContext } from "./SecurityContext"
 
@@ -82,6 +84,8 @@ export interface ManifestOptions {
   readonly reservedPorts: ReadonlyArray<number>
   /** Upper bound on replicas per workload. */
   readonly maxReplicas: number
+  /** Documents per request and YAML alias expansion. */
+  readonly yaml?: YamlLimits
 }
 
 /** The sidecar listens on 8080 (libp2p) and 8081 (health, metrics) inside every pod. */
@@ -98,22 +102,10 @@ export const parseManifests = (
   options: ManifestOptions = defaultManifestOptions,
 ): Effect.Effect<ReadonlyArray<Workload>, ManifestInvalid> =>
   Effect.suspend(() => {
-    const documents = parseAllDocuments(text, { prettyErrors: true, uniqueKeys: true })
-    if (!Array.isArray(documents)) {
-      return Effect.fail(new ManifestInvalid({ document: 0, reason: "the body is empty" }))
-    }
+    const documents = readDocuments(text, options.yaml ?? defaultYamlLimits)
+    if ("reason" in documents) return Effect.fail(new ManifestInvalid(documents))
     const workloads: Array<Workload> = []
-    for (const [index, document] of documents.entries()) {
-      const [yamlError] = document.errors
-      if (yamlError !== undefined) {
-        return Effect.fail(
-          new ManifestInvalid({
-            document: index,
-            reason: `not valid YAML or JSON: ${yamlError.message}`,
-          }),
-        )
-      }
-      const value: unknown = document.toJS({ maxAliasCount: 50 })
+    for (const [index, value] of documents.entries()) {
       if (value === null || value === undefined) continue
       const result = toWorkload(value, options)
       if (typeof result === "string") {
@@ -140,21 +132,68 @@ export const parseManifests = (
     return Effect.succeed(workloads)
   })
 
+/** `["spec"]["containers"][0]` (a Schema issue's path) as `spec.containers[0]`. */
+const readablePath = (brackets: string): string =>
+  [...brackets.matchAll(/\[(\d+|"(?:[^"\\]|\\.)*")\]/g)].reduce(
+    (path, [, key]) =>
+      key?.startsWith('"') ? fieldPath(path, JSON.parse(key) as string) : `${path}[${key}]`,
+    "",
+  )
+
+const EXPECTED: Readonly<Record<string, string>> = {
+  string: "must be a string",
+  number: "must be a number",
+  boolean: "must be true or false",
+  array: "must be a list",
+  object: "must be an object",
+  "string | number": "must be a string or a number",
+  null: "must be null",
+}
+
+/** `"a" | "b"` (a Schema's literals) as `one of a, b`. */
+const literals = (expected: string): string | undefined =>
+  /^"[^"]*"(?: \| "[^"]*")*$/.test(expected)
+    ? expected.includes("|")
+      ? `must be one of ${expected.replaceAll('"', "").split(" | ").join(", ")}`
+      : `must be ${expected.replaceAll('"', "")}`
+    : undefined
+
+/** A Schema's failure message (`Expected string\n  at ["a"]["b"]`) as `a.b: must be a string`. */
+const readableIssue = (message: string): string => {
+  const at = message.lastIndexOf("\n  at ")
+  const path = at < 0 ? "" : readablePath(message.slice(at + "\n  at ".length))
+  const text = (at < 0 ? message : message.slice(0, at)).trim()
+  const expected = /^Expected (.+?)(?: \| undefined)?(?:, got (.*))?$/s.exec(text)
+  const reason =
+    expected === null
+      ? text === "Missing key"
+        ? "is required"
+        : text
+      : (EXPECTED[expected[1] ?? ""] ??
+        literals(expected[1] ?? "") ??
+        `must be ${expected[1]}${expected[2] === undefined ? "" : `, not ${quote(expected[2])}`}`)
+  return path === "" ? reason : `${path}: ${reason}`
+}
+
 const decodeOrReason = <S extends Schema.ConstraintDecoder<unknown>>(
   schema: S,
   value: unknown,
 ): { readonly ok: S["Type"] } | string => {
+  const problem = fieldProblem(schema.ast, value)
+  if (problem !== undefined) return problem
   const exit = Schema.decodeUnknownExit(schema)(value)
   if (Exit.isSuccess(exit)) return { ok: exit.value }
   const failure = exit.cause.reasons.find((reason) => reason._tag === "Fail")
-  return failure === undefined ? "invalid manifest" : String(failure.error.message)
+  return failure === undefined ? "invalid manifest" : readableIssue(String(failure.error.message))
 }
 
 /** Returns the workload, or a reason the manifest is refused. */
 const toWorkload = (value: unknown, options: ManifestOptions): Workload | string => {
-  const header = decodeOrReason(Header, value)
-  if (typeof header === "string") return `every document needs apiVersion and kind (${header})`
-  const { apiVersion, kind } = header.ok
+  const header = Schema.decodeUnknownExit(Header)(value)
+  if (Exit.isFailure(header)) {
+    return "every document needs apiVersion and kind (both strings), as in apiVersion: v1, kind: Pod"
+  }
+  const { apiVersion, kind } = header.value
   if (kind === "Pod" && apiVersion === "v1") {
     const pod = decodeOrReason(PodManifest, value)
     if (typeof pod === "string") return pod
@@ -162,7 +201,10 @@ const toWorkload = (value: unknown, options: ManifestOptions): Workload | string
     return build("Pod", metadata, 1, metadata.labels, metadata.annotations, spec, options)
   }
   if ((kind === "Deployment" || kind === "StatefulSet") && apiVersion === "apps/v1") {
-    const replicated = decodeOrReason(ReplicatedManifest, value)
+    const replicated =
+      kind === "Deployment"
+        ? decodeOrReason(DeploymentManifest, value)
+        : decodeOrReason(StatefulSetManifest, value)
     if (typeof replicated === "string") return replicated
     const { metadata, spec } = replicated.ok
     const replicas = spec.replicas ?? 1
@@ -187,7 +229,7 @@ const toWorkload = (value: unknown, options: ManifestOptions): Workload | string
       options,
     )
   }
-  return `unsupported kind ${apiVersion} ${kind}; supported: ${SUPPORTED}`
+  return `unsupported kind ${quote(apiVersion, 40).slice(1, -1)} ${quote(kind, 40).slice(1, -1)}; supported: ${SUPPORTED}`
 }
 
 const build = (
@@ -202,7 +244,6 @@ const build = (
   if (spec.hostNetwork === true)
     return "spec.hostNetwork is refused: every pod gets its own network"
   if (spec.hostPID === true || spec.hostIPC === true) return "spec.hostPID/hostIPC are refused"
-  if (spec.initContainers !== undefined) return "spec.initContainers are not supported"
   const containers: Array<ContainerTemplate> = []
   const names = new Set<string>()
   const appPorts = new Map<number, string>()

@@ -1,12 +1,41 @@
 /**
  * The Schemas of the Kubernetes manifests the agent accepts (v1 Pod, apps/v1 Deployment and
  * StatefulSet), with the messages a refused field gets. Manifest.ts turns them into workloads.
+ *
+ * Every object is closed: ManifestFields.ts walks these schemas and refuses any key they do not
+ * declare, with the reason each object gives for the Kubernetes fields it knows but refuses
+ * (`refusing`), and "unknown field" for any other. The agent README's field table is generated
+ * from the same schemas (`fieldTables`), so a field declared here is a field documented there.
  */
 import { DnsLabel } from "@beemesh/contract"
 import { Schema } from "effect"
+import { IMAGE_EXAMPLE, imageReferenceProblem } from "./ImageReference"
 
 /** Leaves room for replica suffixes and the agent's pod-name prefix within Podman's limits. */
 export const MAX_NAME_LENGTH = 40
+/** More containers than any real pod has; each one costs a Podman container and its processes. */
+export const MAX_CONTAINERS = 16
+
+/** Annotation keys read by ManifestFields.ts. */
+export const REFUSED = "beemesh/refused"
+export const REFUSED_OTHER = "beemesh/refusedOther"
+export const NOTE = "beemesh/note"
+
+const NOT_YET = "not supported by beemesh yet"
+const SERVER_SET = "is set by a Kubernetes API server, not read from a manifest; remove it"
+const VOLUMES = `${NOT_YET}: volumes (and volume mounts) are not available to apps`
+const PROBES = `${NOT_YET}: probes are not run; remove it`
+
+/** An object of a manifest: a section of the README table, with the fields it refuses by name. */
+const refusing = <S extends Schema.Top>(
+  title: string,
+  schema: S,
+  refused: Readonly<Record<string, string>>,
+): S["Rebuild"] => schema.annotate({ title, [REFUSED]: refused })
+
+/** A field's note in the README table. */
+const noted = <S extends Schema.Top>(schema: S, note: string): S["Rebuild"] =>
+  schema.annotate({ [NOTE]: note })
 
 const Dns1123Label = DnsLabel.DnsLabel.check(
   Schema.isMaxLength(MAX_NAME_LENGTH, { message: `must be at most ${MAX_NAME_LENGTH} characters` }),
@@ -18,94 +47,398 @@ const Port = Schema.Number.check(
     { message: "must be a port between 1 and 65535" },
   ),
 )
-const NonEmptyString = Schema.String.check(Schema.isMinLength(1, { message: "must not be empty" }))
-const StringMap = Schema.Record(Schema.String, Schema.String)
+const NonNegativeInt = Schema.Number.check(
+  Schema.isInt({ message: "must be an integer" }),
+  Schema.isGreaterThanOrEqualTo(0, { message: "must not be negative" }),
+)
 
-const ContainerPortSchema = Schema.Struct({
-  name: Schema.optional(Schema.String),
-  containerPort: Port,
-  hostPort: Schema.optional(Schema.Unknown),
-  protocol: Schema.optional(Schema.String),
-})
+const LABEL_NAME = /^(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)$/
+const DNS_SUBDOMAIN =
+  /^(?=.{1,253}$)[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*$/
+const isLabelKey = (key: string) => {
+  const slash = key.indexOf("/")
+  return slash < 0
+    ? LABEL_NAME.test(key)
+    : DNS_SUBDOMAIN.test(key.slice(0, slash)) && LABEL_NAME.test(key.slice(slash + 1))
+}
+const LABEL_KEY_RULE =
+  "an optional DNS subdomain and '/', then 1-63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
+const LABEL_VALUE_RULE =
+  "empty, or 1-63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
 
-const ContainerSchema = Schema.Struct({
-  name: Dns1123Label,
-  image: NonEmptyString,
-  command: Schema.optional(Schema.Array(Schema.String)),
-  args: Schema.optional(Schema.Array(Schema.String)),
-  workingDir: Schema.optional(Schema.String),
-  env: Schema.optional(
-    Schema.Array(
-      Schema.Struct({
-        name: NonEmptyString,
-        value: Schema.optional(Schema.String),
-        valueFrom: Schema.optional(Schema.Unknown),
+/**
+ * A map whose keys are label keys. Checked on the whole map: a Record with a refined key schema
+ * drops the keys that fail, which would lose a label silently.
+ */
+const keyedByLabelKey = (values: Schema.Codec<string>, valueRule?: (value: string) => boolean) =>
+  Schema.Record(Schema.String, values).check(
+    Schema.makeFilter((map: Readonly<Record<string, string>>) => {
+      for (const [key, value] of Object.entries(map)) {
+        if (!isLabelKey(key))
+          return `key ${JSON.stringify(key.slice(0, 80))} must be ${LABEL_KEY_RULE}`
+        if (valueRule !== undefined && !valueRule(value)) {
+          return `value ${JSON.stringify(value.slice(0, 80))} of ${key} must be ${LABEL_VALUE_RULE}`
+        }
+      }
+      return undefined
+    }),
+  )
+const Labels = keyedByLabelKey(Schema.String, (value) => value === "" || LABEL_NAME.test(value))
+const Annotations = keyedByLabelKey(Schema.String)
+
+const ImageReference = Schema.String.check(
+  Schema.makeFilter((image: string) => {
+    const problem = imageReferenceProblem(image)
+    return problem === undefined
+      ? undefined
+      : `is not an image reference: it ${problem}; ${IMAGE_EXAMPLE}`
+  }),
+)
+const EnvName = Schema.String.check(
+  Schema.makeFilter((name: string) =>
+    /^[-._a-zA-Z][-._a-zA-Z0-9]*$/.test(name)
+      ? undefined
+      : "must be an environment variable name: letters, digits, '_', '-' or '.', not starting with a digit",
+  ),
+)
+const Quantity = Schema.Union([Schema.String, Schema.Number])
+
+const ContainerPortSchema = refusing(
+  "Container port (`ports[]`)",
+  Schema.Struct({
+    name: Schema.optional(Schema.String),
+    containerPort: noted(Port, "the port the pod's sidecar serves"),
+    hostPort: Schema.optional(noted(Schema.Unknown, "refused: only the sidecar is ever published")),
+    protocol: Schema.optional(noted(Schema.String, "`TCP` only")),
+  }),
+  { hostIP: "is refused: only the sidecar is ever published" },
+)
+
+const EnvVarSchema = refusing(
+  "Environment variable (`env[]`)",
+  Schema.Struct({
+    name: EnvName,
+    value: Schema.optional(Schema.String),
+    valueFrom: Schema.optional(noted(Schema.Unknown, `refused: ${NOT_YET}; give a value`)),
+  }),
+  {},
+)
+
+const ResourcesSchema = refusing(
+  "Container resources",
+  Schema.Struct({
+    limits: Schema.optional(
+      refusing(
+        "Resource limits",
+        Schema.Struct({
+          cpu: Schema.optional(noted(Quantity, "cgroup CPU quota")),
+          memory: Schema.optional(noted(Quantity, "cgroup memory limit")),
+        }),
+        { "ephemeral-storage": NOT_YET },
+      ),
+    ),
+  }),
+  { requests: `${NOT_YET}: there is no scheduler; only limits are enforced`, claims: NOT_YET },
+)
+
+const ContainerSchema = refusing(
+  "Container (`containers[]`)",
+  Schema.Struct({
+    name: Dns1123Label,
+    image: noted(ImageReference, "never pulled: build or load it into the host's Podman"),
+    imagePullPolicy: Schema.optional(
+      noted(Schema.Literals(["IfNotPresent", "Never"]), "`IfNotPresent` or `Never` (never pulled)"),
+    ),
+    command: Schema.optional(Schema.Array(Schema.String)),
+    args: Schema.optional(Schema.Array(Schema.String)),
+    workingDir: Schema.optional(Schema.String),
+    env: Schema.optional(Schema.Array(EnvVarSchema)),
+    ports: Schema.optional(Schema.Array(ContainerPortSchema)),
+    resources: Schema.optional(ResourcesSchema),
+    securityContext: Schema.optional(
+      noted(Schema.Unknown, "honoured or refused field by field (below)"),
+    ),
+  }),
+  {
+    livenessProbe: PROBES,
+    readinessProbe: PROBES,
+    startupProbe: PROBES,
+    volumeMounts: VOLUMES,
+    volumeDevices: VOLUMES,
+    envFrom: `${NOT_YET}; give each variable in env`,
+    lifecycle: NOT_YET,
+    restartPolicy: NOT_YET,
+    resizePolicy: NOT_YET,
+    stdin: NOT_YET,
+    stdinOnce: NOT_YET,
+    tty: NOT_YET,
+    terminationMessagePath: NOT_YET,
+    terminationMessagePolicy: NOT_YET,
+  },
+)
+
+const PodSpecSchema = refusing(
+  "Pod spec (`spec`, `spec.template.spec`)",
+  Schema.Struct({
+    containers: Schema.Array(ContainerSchema).check(
+      Schema.isMinLength(1, { message: "needs at least one container" }),
+      Schema.isMaxLength(MAX_CONTAINERS, {
+        message: `has more than ${MAX_CONTAINERS} containers; at most ${MAX_CONTAINERS} are allowed per pod`,
       }),
     ),
-  ),
-  ports: Schema.optional(Schema.Array(ContainerPortSchema)),
-  resources: Schema.optional(
-    Schema.Struct({
-      limits: Schema.optional(
+    restartPolicy: Schema.optional(
+      noted(Schema.Literal("Always"), "`Always` only: the agent restarts every app that exits"),
+    ),
+    hostNetwork: Schema.optional(
+      noted(Schema.Boolean, "`true` refused: every pod has its own network"),
+    ),
+    hostPID: Schema.optional(noted(Schema.Boolean, "`true` refused")),
+    hostIPC: Schema.optional(noted(Schema.Boolean, "`true` refused")),
+    securityContext: Schema.optional(
+      noted(Schema.Unknown, "honoured or refused field by field (below)"),
+    ),
+  }),
+  {
+    volumes: VOLUMES,
+    initContainers: NOT_YET,
+    ephemeralContainers: NOT_YET,
+    nodeSelector: `${NOT_YET}: an agent runs what it is given on its own host`,
+    nodeName: `${NOT_YET}: an agent runs what it is given on its own host`,
+    affinity: `${NOT_YET}: an agent runs what it is given on its own host`,
+    tolerations: NOT_YET,
+    topologySpreadConstraints: NOT_YET,
+    schedulerName: NOT_YET,
+    priority: NOT_YET,
+    priorityClassName: NOT_YET,
+    preemptionPolicy: NOT_YET,
+    runtimeClassName: NOT_YET,
+    serviceAccount: NOT_YET,
+    serviceAccountName: NOT_YET,
+    automountServiceAccountToken: NOT_YET,
+    imagePullSecrets: `${NOT_YET}: images are never pulled`,
+    terminationGracePeriodSeconds: NOT_YET,
+    activeDeadlineSeconds: NOT_YET,
+    dnsPolicy: NOT_YET,
+    dnsConfig: NOT_YET,
+    hostname: NOT_YET,
+    subdomain: NOT_YET,
+    setHostnameAsFQDN: NOT_YET,
+    hostAliases: NOT_YET,
+    hostUsers: "is refused: every app runs in a user namespace of its own",
+    shareProcessNamespace: NOT_YET,
+    enableServiceLinks: NOT_YET,
+    readinessGates: NOT_YET,
+    overhead: NOT_YET,
+    os: NOT_YET,
+    resourceClaims: NOT_YET,
+    schedulingGates: NOT_YET,
+  },
+)
+
+const META_REFUSED = {
+  generateName: `${NOT_YET}; give metadata.name`,
+  finalizers: NOT_YET,
+  ownerReferences: NOT_YET,
+  uid: SERVER_SET,
+  resourceVersion: SERVER_SET,
+  generation: SERVER_SET,
+  selfLink: SERVER_SET,
+  managedFields: SERVER_SET,
+  deletionTimestamp: SERVER_SET,
+  deletionGracePeriodSeconds: SERVER_SET,
+}
+/** What `kubectl create --dry-run -o yaml` writes; any timestamp is the server's. */
+const CreationTimestamp = Schema.optional(noted(Schema.Null, "`null` only (as kubectl writes it)"))
+
+const ObjectMetaSchema = refusing(
+  "Metadata (`metadata`)",
+  Schema.Struct({
+    name: Dns1123Label,
+    namespace: Schema.optional(noted(Dns1123Label, "default: `default`")),
+    labels: Schema.optional(Labels),
+    annotations: Schema.optional(
+      noted(Annotations, "`beemesh.io/services`, `beemesh.io/upstreams` (below)"),
+    ),
+    creationTimestamp: CreationTimestamp,
+  }),
+  META_REFUSED,
+)
+
+const TemplateSchema = refusing(
+  "Pod template (`spec.template`)",
+  Schema.Struct({
+    metadata: Schema.optional(
+      refusing(
+        "Pod template metadata (`spec.template.metadata`)",
         Schema.Struct({
-          cpu: Schema.optional(Schema.Union([Schema.String, Schema.Number])),
-          memory: Schema.optional(Schema.Union([Schema.String, Schema.Number])),
+          labels: Schema.optional(noted(Labels, "must include `spec.selector.matchLabels`")),
+          annotations: Schema.optional(Annotations),
+          creationTimestamp: CreationTimestamp,
         }),
+        {
+          ...META_REFUSED,
+          name: "is refused: replicas are named after the workload",
+          namespace: "is refused: give metadata.namespace",
+        },
       ),
+    ),
+    spec: PodSpecSchema,
+  }),
+  {},
+)
+
+const SelectorSchema = refusing(
+  "Selector (`spec.selector`)",
+  Schema.Struct({ matchLabels: Schema.optional(Labels) }),
+  { matchExpressions: `${NOT_YET}; use matchLabels` },
+)
+
+/** `status: {}` is what kubectl output carries; a status is the agent's to write. */
+const EmptyStatus = Schema.optional(
+  noted(
+    refusing("Status (`status`)", Schema.Struct({}), {}).annotate({
+      [REFUSED_OTHER]: "is written by the agent, never read from a manifest; remove status",
     }),
+    "empty only (`status: {}`, as kubectl writes it)",
   ),
-  securityContext: Schema.optional(Schema.Unknown),
-})
+)
 
-const PodSpecSchema = Schema.Struct({
-  containers: Schema.Array(ContainerSchema).check(
-    Schema.isMinLength(1, { message: "needs at least one container" }),
-  ),
-  initContainers: Schema.optional(Schema.Unknown),
-  hostNetwork: Schema.optional(Schema.Boolean),
-  hostPID: Schema.optional(Schema.Boolean),
-  hostIPC: Schema.optional(Schema.Boolean),
-  securityContext: Schema.optional(Schema.Unknown),
-})
+const Replicas = Schema.optional(noted(NonNegativeInt, "default 1"))
 
-const ObjectMetaSchema = Schema.Struct({
-  name: Dns1123Label,
-  namespace: Schema.optional(Dns1123Label),
-  labels: Schema.optional(StringMap),
-  annotations: Schema.optional(StringMap),
-})
-
-const TemplateSchema = Schema.Struct({
-  metadata: Schema.optional(
-    Schema.Struct({ labels: Schema.optional(StringMap), annotations: Schema.optional(StringMap) }),
-  ),
-  spec: PodSpecSchema,
-})
-
-const ReplicatedSpecSchema = Schema.Struct({
-  replicas: Schema.optional(
-    Schema.Number.check(
-      Schema.isInt({ message: "must be an integer" }),
-      Schema.isGreaterThanOrEqualTo(0, { message: "must not be negative" }),
+// ---------------------------------------------------------------------------------------------
+// Update strategies (rolling updates): declared with their Kubernetes shapes so that manifests
+// carrying them are accepted; how they are applied belongs to the deployer.
+const IntOrPercent = Schema.Union([
+  NonNegativeInt,
+  Schema.String.check(
+    Schema.makeFilter((text: string) =>
+      /^[0-9]+%$/.test(text)
+        ? undefined
+        : "must be a non-negative integer or a percentage such as 25%",
     ),
   ),
-  selector: Schema.optional(Schema.Struct({ matchLabels: Schema.optional(StringMap) })),
+])
+const DeploymentStrategySchema = refusing(
+  "Deployment strategy (`spec.strategy`)",
+  Schema.Struct({
+    type: Schema.optional(
+      noted(Schema.Literals(["RollingUpdate", "Recreate"]), "default `RollingUpdate`"),
+    ),
+    rollingUpdate: Schema.optional(
+      refusing(
+        "Rolling update (`spec.strategy.rollingUpdate`)",
+        Schema.Struct({
+          maxSurge: Schema.optional(noted(IntOrPercent, "default 25%")),
+          maxUnavailable: Schema.optional(noted(IntOrPercent, "default 25%")),
+        }),
+        {},
+      ),
+    ),
+  }),
+  {},
+)
+const StatefulSetUpdateStrategySchema = refusing(
+  "StatefulSet update strategy (`spec.updateStrategy`)",
+  Schema.Struct({
+    type: Schema.optional(
+      noted(Schema.Literals(["RollingUpdate", "OnDelete"]), "default `RollingUpdate`"),
+    ),
+    rollingUpdate: Schema.optional(
+      refusing(
+        "StatefulSet rolling update (`spec.updateStrategy.rollingUpdate`)",
+        Schema.Struct({
+          partition: Schema.optional(noted(NonNegativeInt, "default 0")),
+          maxUnavailable: Schema.optional(noted(IntOrPercent, "default 1")),
+        }),
+        {},
+      ),
+    ),
+  }),
+  {},
+)
+const DeploymentUpdateFields = {
+  strategy: Schema.optional(DeploymentStrategySchema),
+  minReadySeconds: Schema.optional(noted(NonNegativeInt, "default 0")),
+  progressDeadlineSeconds: Schema.optional(
+    noted(
+      Schema.Number.check(
+        Schema.isInt({ message: "must be an integer" }),
+        Schema.isGreaterThan(0, { message: "must be greater than 0" }),
+      ),
+      "default 600",
+    ),
+  ),
+}
+const StatefulSetUpdateFields = {
+  updateStrategy: Schema.optional(StatefulSetUpdateStrategySchema),
+}
+// End of the update strategies.
+// ---------------------------------------------------------------------------------------------
+
+const ReplicatedSpecFields = {
+  replicas: Replicas,
+  selector: Schema.optional(SelectorSchema),
   template: TemplateSchema,
-})
+}
 
-export const PodManifest = Schema.Struct({
-  apiVersion: Schema.Literal("v1"),
-  kind: Schema.Literal("Pod"),
-  metadata: ObjectMetaSchema,
-  spec: PodSpecSchema,
-})
+const DeploymentSpecSchema = refusing(
+  "Deployment spec (`spec`)",
+  Schema.Struct({ ...ReplicatedSpecFields, ...DeploymentUpdateFields }),
+  { revisionHistoryLimit: NOT_YET, paused: NOT_YET },
+)
 
-export const ReplicatedManifest = Schema.Struct({
-  apiVersion: Schema.Literal("apps/v1"),
-  kind: Schema.Literals(["Deployment", "StatefulSet"]),
-  metadata: ObjectMetaSchema,
-  spec: ReplicatedSpecSchema,
-})
+const StatefulSetSpecSchema = refusing(
+  "StatefulSet spec (`spec`)",
+  Schema.Struct({ ...ReplicatedSpecFields, ...StatefulSetUpdateFields }),
+  {
+    serviceName: `${NOT_YET}: services come from the beemesh.io/services annotation; remove serviceName`,
+    volumeClaimTemplates: VOLUMES,
+    persistentVolumeClaimRetentionPolicy: VOLUMES,
+    podManagementPolicy: NOT_YET,
+    revisionHistoryLimit: NOT_YET,
+    minReadySeconds: NOT_YET,
+    ordinals: NOT_YET,
+  },
+)
+
+export const PodManifest = refusing(
+  "v1 Pod",
+  Schema.Struct({
+    apiVersion: Schema.Literal("v1"),
+    kind: Schema.Literal("Pod"),
+    metadata: ObjectMetaSchema,
+    spec: PodSpecSchema,
+    status: EmptyStatus,
+  }),
+  {},
+)
+
+export const DeploymentManifest = refusing(
+  "apps/v1 Deployment",
+  Schema.Struct({
+    apiVersion: Schema.Literal("apps/v1"),
+    kind: Schema.Literal("Deployment"),
+    metadata: ObjectMetaSchema,
+    spec: DeploymentSpecSchema,
+    status: EmptyStatus,
+  }),
+  {},
+)
+
+export const StatefulSetManifest = refusing(
+  "apps/v1 StatefulSet",
+  Schema.Struct({
+    apiVersion: Schema.Literal("apps/v1"),
+    kind: Schema.Literal("StatefulSet"),
+    metadata: ObjectMetaSchema,
+    spec: StatefulSetSpecSchema,
+    status: EmptyStatus,
+  }),
+  {},
+)
+
+/** Every manifest the agent accepts, in the order the README's table lists them. */
+export const MANIFESTS = [PodManifest, DeploymentManifest, StatefulSetManifest] as const
 
 export const Header = Schema.Struct({ apiVersion: Schema.String, kind: Schema.String })
 
