@@ -78,6 +78,10 @@ export interface ApiOptions {
   readonly runExit?: <A, E>(effect: Effect.Effect<A, E>) => Promise<Exit.Exit<A, E>>
 }
 
+/** What a defect is answered with; the cause goes to the agent's log. */
+export const INTERNAL_ERROR =
+  "the agent failed while handling this request (not a problem with the request); the agent's log has the details"
+
 /** Turns an effect's exit into its value; a typed failure becomes an ApiError, a defect a 500. */
 export const settle = <A, E extends { readonly _tag: string; readonly message: string }>(
   exit: Exit.Exit<A, E>,
@@ -87,7 +91,7 @@ export const settle = <A, E extends { readonly _tag: string; readonly message: s
   if (failure?._tag === "Fail") {
     throw new ApiError(httpStatusOf(failure.error), failure.error._tag, failure.error.message)
   }
-  throw new ApiError(500, "InternalError", Cause.pretty(exit.cause))
+  throw new ApiError(500, "InternalError", INTERNAL_ERROR, Cause.pretty(exit.cause))
 }
 
 const bearer = (header: string | undefined): string | undefined =>
@@ -281,11 +285,15 @@ export const makeApi = (options: ApiOptions) => {
       c.json({ error: "NotFound", message: `no route ${c.req.method} ${c.req.path}` }, 404),
     )
     .onError((error, c) => {
+      const logged = (detail: string) =>
+        void runExit(Effect.logError(`${c.req.method} ${c.req.path} failed: ${detail}`))
       if (error instanceof ApiError) {
+        if (error.detail !== undefined) logged(error.detail)
         // The rest of an oversize body is never read: close the connection rather than reuse it.
         if (error.status === 413) c.header("connection", "close")
         return c.json({ error: error.tag, message: error.message }, error.status)
       }
-      return c.json({ error: "InternalError", message: error.message }, 500)
+      logged(error.stack ?? error.message)
+      return c.json({ error: "InternalError", message: INTERNAL_ERROR }, 500)
     })
 }

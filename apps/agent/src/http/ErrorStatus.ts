@@ -15,12 +15,16 @@ import { DirectoryUnavailable } from "../Directory"
 import { ManifestInvalid } from "../Manifest"
 import { DeployFailed, PodNameTaken, WorkloadNotFound } from "../Workloads"
 
-/** A failure the adapter itself raises (bad token, bad body …), with its status. */
+/**
+ * A failure the adapter itself raises (bad token, bad body …), with its status. `detail` is for the
+ * agent's log only (a defect's cause): answers never carry stacks or the agent's own paths.
+ */
 export class ApiError extends Error {
   constructor(
     readonly status: ContentfulStatusCode,
     readonly tag: string,
     message: string,
+    readonly detail?: string,
   ) {
     super(message)
   }
