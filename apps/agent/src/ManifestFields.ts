@@ -169,7 +169,7 @@ export const fieldTables = (manifests: ReadonlyArray<{ readonly ast: SchemaAST.A
     })
     const refused = (annotation(objects, REFUSED) ?? {}) as Readonly<Record<string, string>>
     for (const [name, reason] of Object.entries(refused)) {
-      rows.push(`| \`${name}\` | refused | ${cell(reason.replace(/^is /, ""))} |`)
+      rows.push(`| \`${name}\` | refused | ${cell(reason.replace(/^is (refused: )?/, ""))} |`)
     }
     const other = annotation(objects, REFUSED_OTHER)
     if (typeof other === "string")
@@ -189,4 +189,21 @@ export const fieldTables = (manifests: ReadonlyArray<{ readonly ast: SchemaAST.A
     if (objects !== undefined) visit(objects)
   }
   return `${sections.join("\n\n")}\n`
+}
+
+export const README_BEGIN =
+  "<!-- fields:begin (generated from src/ManifestSchema.ts by `pnpm readme:fields`) -->"
+export const README_END = "<!-- fields:end -->"
+
+/** `readme` with the field tables of `manifests` between the markers. */
+export const readmeWithFieldTables = (
+  readme: string,
+  manifests: ReadonlyArray<{ readonly ast: SchemaAST.AST }>,
+): string => {
+  const begin = readme.indexOf(README_BEGIN)
+  const end = readme.indexOf(README_END)
+  if (begin < 0 || end < begin) {
+    throw new Error(`the README has no ${README_BEGIN} … ${README_END} section`)
+  }
+  return `${readme.slice(0, begin + README_BEGIN.length)}\n\n${fieldTables(manifests)}\n${readme.slice(end)}`
 }

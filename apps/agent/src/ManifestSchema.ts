@@ -156,7 +156,7 @@ const ContainerSchema = refusing(
     ports: Schema.optional(Schema.Array(ContainerPortSchema)),
     resources: Schema.optional(ResourcesSchema),
     securityContext: Schema.optional(
-      noted(Schema.Unknown, "honoured or refused field by field (below)"),
+      noted(Schema.Unknown, "honoured or refused field by field (see securityContext below)"),
     ),
   }),
   {
@@ -195,7 +195,7 @@ const PodSpecSchema = refusing(
     hostPID: Schema.optional(noted(Schema.Boolean, "`true` refused")),
     hostIPC: Schema.optional(noted(Schema.Boolean, "`true` refused")),
     securityContext: Schema.optional(
-      noted(Schema.Unknown, "honoured or refused field by field (below)"),
+      noted(Schema.Unknown, "honoured or refused field by field (see securityContext below)"),
     ),
   }),
   {
