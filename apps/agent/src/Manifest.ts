@@ -4,7 +4,9 @@
  *
  * Beemesh rules on top of Kubernetes: only the sidecar is ever published, so `hostPort`,
  * `hostNetwork`, `hostPID`, `hostIPC` and privileged containers are refused; `securityContext` is
- * honoured or refused field by field (SecurityContext.ts); an app's
+ * honoured or refused field by field (SecurityContext.ts); every other field the Schemas
+ * (ManifestSchema.ts) do not declare is refused by path (ManifestFields.ts), and the body is read
+ * within limits (ManifestYaml.ts); an app's
  * `containerPort` is the port its sidecar serves. Services and upstreams come from annotations:
  *   beemesh.io/services:  "orders=80,admin=9090"   service name → app port (default: the
  *                                                   workload's name on its first containerPort)

@@ -66,6 +66,10 @@ const LABEL_KEY_RULE =
 const LABEL_VALUE_RULE =
   "empty, or 1-63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
 
+/** What a message quotes back of a value that may be a megabyte long. */
+const shortQuote = (text: string) =>
+  JSON.stringify(text.length > 60 ? `${text.slice(0, 60)}…` : text)
+
 /**
  * A map whose keys are label keys. Checked on the whole map: a Record with a refined key schema
  * drops the keys that fail, which would lose a label silently.
@@ -74,10 +78,9 @@ const keyedByLabelKey = (values: Schema.Codec<string>, valueRule?: (value: strin
   Schema.Record(Schema.String, values).check(
     Schema.makeFilter((map: Readonly<Record<string, string>>) => {
       for (const [key, value] of Object.entries(map)) {
-        if (!isLabelKey(key))
-          return `key ${JSON.stringify(key.slice(0, 80))} must be ${LABEL_KEY_RULE}`
+        if (!isLabelKey(key)) return `key ${shortQuote(key)} must be a label key: ${LABEL_KEY_RULE}`
         if (valueRule !== undefined && !valueRule(value)) {
-          return `value ${JSON.stringify(value.slice(0, 80))} of ${key} must be ${LABEL_VALUE_RULE}`
+          return `value ${shortQuote(value)} of ${key} must be a label value: ${LABEL_VALUE_RULE}`
         }
       }
       return undefined

@@ -377,6 +377,24 @@ export const BAD_INPUT: ReadonlyArray<BadInput> = [
     message: /unsupported kind v1 K+…/,
   },
   {
+    name: "a strategy type of 500 KB",
+    body: deployment({ strategy: { type: "R".repeat(500_000) } }),
+    status: 400,
+    message: /spec\.strategy\.type: must be one of RollingUpdate, Recreate/,
+  },
+  {
+    name: "a label value of 500 KB",
+    body: pod({}, { labels: { app: "v".repeat(500_000) } }),
+    status: 400,
+    message: /metadata\.labels: value "v+…" of app must be a label value/,
+  },
+  {
+    name: "an env name of 500 KB with a space",
+    body: withContainer({ env: [{ name: `${"A".repeat(500_000)} B`, value: "x" }] }),
+    status: 400,
+    message: /env\[0\]\.name: must be an environment variable name/,
+  },
+  {
     name: "five thousand containers",
     body: pod({
       containers: Array.from({ length: 5000 }, (_, i) => container({ name: `c${i}`, ports: [] })),
