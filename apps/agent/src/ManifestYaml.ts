@@ -5,6 +5,8 @@
  * billions of nodes), and nesting too deep to read refused instead of overflowing the stack.
  * Duplicate keys are found here in linear time: the library's own check (`uniqueKeys`) compares
  * every key with every earlier one, so a megabyte of keys would hold the agent for minutes.
+ * The library reads a few microseconds per byte, and deep nesting on one line far slower (nine
+ * seconds for a megabyte of `[`): that nesting is refused by a scan of the text before parsing.
  */
 import {
   Composer,
@@ -23,9 +25,15 @@ export interface YamlLimits {
   readonly maxDocuments: number
   /** Alias nodes a document may expand (the yaml library's `maxAliasCount`). */
   readonly maxAliasCount: number
+  /** Flow collections (`[`, `{`), or `- ` sequences on one line, open at once. */
+  readonly maxFlowDepth: number
 }
 
-export const defaultYamlLimits: YamlLimits = { maxDocuments: 32, maxAliasCount: 50 }
+export const defaultYamlLimits: YamlLimits = {
+  maxDocuments: 32,
+  maxAliasCount: 50,
+  maxFlowDepth: 32,
+}
 
 /** Why a body was refused, and in which document (0-based). */
 export interface YamlProblem {
@@ -42,13 +50,57 @@ const located = (error: YAMLError, lines: LineCounter): string => {
   return `not valid YAML or JSON: ${first.replace(/ at line \d+, column \d+.*$/, "")} (line ${line}, column ${col})`
 }
 
+const OPENS_NODE = new Set(["[", "{", ",", ":", "-", "?", "\n"])
+
+/**
+ * The offset where more than `max` flow collections (or `- ` sequences on one line) are open,
+ * found without parsing: a bracket
+ * counts where a node may start (after a line start or an indicator), never inside quotes or
+ * comments, so `foo[1]` in a plain scalar does not. Undercounting only leaves it to the parser.
+ */
+const flowTooDeep = (text: string, max: number): number | undefined => {
+  let depth = 0
+  let quote: string | undefined
+  let previous = "\n"
+  let dashes = 0
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i] as string
+    if (quote !== undefined) {
+      if (c === "\\" && quote === '"') i++
+      else if (c === quote) quote = undefined
+      continue
+    }
+    if (c === " " || c === "\t" || c === "\r") continue
+    if (c === "#" && /[\s]/.test(text[i - 1] ?? "\n")) {
+      const end = text.indexOf("\n", i)
+      i = end < 0 ? text.length : end - 1
+      continue
+    }
+    // A bracket or dash that does not open a node (as in `foo[1]`) is text, like a letter.
+    let opens = true
+    if (c === "[" || c === "{") {
+      opens = OPENS_NODE.has(previous)
+      if (opens && ++depth > max) return i
+    } else if (c === "-") {
+      // `- - - …` on one line: each dash opens a nested block sequence.
+      opens = (previous === "\n" || previous === "-") && /[ \t]/.test(text[i + 1] ?? "")
+      if (opens && ++dashes > max) return i
+    } else if (c === "\n") dashes = 0
+    else if ((c === "]" || c === "}") && depth > 0) depth--
+    else if ((c === '"' || c === "'") && OPENS_NODE.has(previous)) quote = c
+    previous = opens ? c : "x"
+  }
+  return undefined
+}
+
 /** The first key that is not a plain value or appears twice in its map, with its offset. */
 const badKey = (
   root: unknown,
 ): { readonly reason: string; readonly offset: number } | undefined => {
   const pending: Array<unknown> = [root]
   for (let node = pending.pop(); node !== undefined; node = pending.pop()) {
-    if (isSeq(node)) pending.push(...node.items)
+    // One at a time: spreading a list of a million items overflows the call stack.
+    if (isSeq(node)) for (const item of node.items) pending.push(item)
     if (!isMap(node)) continue
     const seen = new Set<string>()
     for (const pair of node.items) {
@@ -76,6 +128,16 @@ export const readDocuments = (
   limits: YamlLimits = defaultYamlLimits,
 ): ReadonlyArray<unknown> | YamlProblem => {
   const lines = new LineCounter()
+  const deep = flowTooDeep(text, limits.maxFlowDepth)
+  if (deep !== undefined) {
+    const before = text.slice(0, deep)
+    const line = before.split("\n").length
+    const markers = before.match(/^---/gm)?.length ?? 0
+    return {
+      document: Math.max(0, markers - (text.startsWith("---") ? 1 : 0)),
+      reason: `${TOO_DEEP}: more than ${limits.maxFlowDepth} [, { or - open at once (line ${line})`,
+    }
+  }
   const composer = new Composer({ uniqueKeys: false })
   const values: Array<unknown> = []
   let index = 0
