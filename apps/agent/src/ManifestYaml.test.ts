@@ -34,6 +34,18 @@ describe("reading a body as YAML documents", () => {
     })
   })
 
+  it("refuses block nesting deeper than the limit, wherever the stack would give out", () => {
+    const block = Array.from({ length: 33 }, (_, i) => `${" ".repeat(i)}a:`).join("\n")
+    expect(readDocuments(`${block} 1`)).toMatchObject({
+      document: 0,
+      reason: expect.stringMatching(
+        /nested too deeply to be a manifest: more than 32 levels \(line 33/,
+      ),
+    })
+    const fine = Array.from({ length: 32 }, (_, i) => `${" ".repeat(i)}a:`).join("\n")
+    expect(Array.isArray(readDocuments(`${fine} 1`))).toBe(true)
+  })
+
   it("names the document where the nesting is", () => {
     expect(readDocuments(`---\na: 1\n---\nb: ${"[".repeat(33)}`)).toMatchObject({ document: 1 })
   })
@@ -51,7 +63,7 @@ describe("reading a body as YAML documents", () => {
       readDocuments("a: 1\n---\nb: 2\n---\nc: 3", {
         maxDocuments: 2,
         maxAliasCount: 50,
-        maxFlowDepth: 32,
+        maxDepth: 32,
       }),
     ).toEqual({
       document: 2,
@@ -60,7 +72,7 @@ describe("reading a body as YAML documents", () => {
     const aliases = `a: &a [1]\nb: [${Array.from({ length: 6 }, () => "*a").join(", ")}]`
     expect(Array.isArray(readDocuments(aliases))).toBe(true)
     expect(
-      readDocuments(aliases, { maxDocuments: 2, maxAliasCount: 5, maxFlowDepth: 32 }),
+      readDocuments(aliases, { maxDocuments: 2, maxAliasCount: 5, maxDepth: 32 }),
     ).toMatchObject({
       reason: /aliases expand to too many nodes \(at most 5 alias/,
     })

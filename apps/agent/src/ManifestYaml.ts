@@ -25,14 +25,14 @@ export interface YamlLimits {
   readonly maxDocuments: number
   /** Alias nodes a document may expand (the yaml library's `maxAliasCount`). */
   readonly maxAliasCount: number
-  /** Flow collections (`[`, `{`), or `- ` sequences on one line, open at once. */
-  readonly maxFlowDepth: number
+  /** Collections nested in each other; also flow collections (`[`, `{`) or `- ` open on one line. */
+  readonly maxDepth: number
 }
 
 export const defaultYamlLimits: YamlLimits = {
   maxDocuments: 32,
   maxAliasCount: 50,
-  maxFlowDepth: 32,
+  maxDepth: 32,
 }
 
 /** Why a body was refused, and in which document (0-based). */
@@ -42,9 +42,10 @@ export interface YamlProblem {
 }
 
 const TOO_DEEP = "nested too deeply to be a manifest"
+const tooDeep = (maxDepth: number) => `${TOO_DEEP}: more than ${maxDepth} levels`
 
-const located = (error: YAMLError, lines: LineCounter): string => {
-  if (/call stack/i.test(error.message)) return TOO_DEEP
+const located = (error: YAMLError, lines: LineCounter, maxDepth: number): string => {
+  if (/call stack/i.test(error.message)) return tooDeep(maxDepth)
   const { line, col } = lines.linePos(error.pos[0])
   const first = error.message.split("\n")[0] ?? error.message
   return `not valid YAML or JSON: ${first.replace(/ at line \d+, column \d+.*$/, "")} (line ${line}, column ${col})`
@@ -93,30 +94,45 @@ const flowTooDeep = (text: string, max: number): number | undefined => {
   return undefined
 }
 
-/** The first key that is not a plain value or appears twice in its map, with its offset. */
-const badKey = (
+/**
+ * The first node nested deeper than `maxDepth`, or key that is not a plain value or appears twice
+ * in its map, with its offset. Iterative, so that the answer does not depend on the stack left.
+ */
+const badNode = (
   root: unknown,
+  maxDepth: number,
 ): { readonly reason: string; readonly offset: number } | undefined => {
-  const pending: Array<unknown> = [root]
-  for (let node = pending.pop(); node !== undefined; node = pending.pop()) {
+  const pending: Array<readonly [unknown, number]> = [[root, 0]]
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [node, depth] = next
+    if (!isSeq(node) && !isMap(node)) continue
+    if (depth >= maxDepth) {
+      return {
+        reason: tooDeep(maxDepth),
+        offset: node.range?.[0] ?? 0,
+      }
+    }
     // One at a time: spreading a list of a million items overflows the call stack.
-    if (isSeq(node)) for (const item of node.items) pending.push(item)
+    if (isSeq(node)) for (const item of node.items) pending.push([item, depth + 1])
     if (!isMap(node)) continue
     const seen = new Set<string>()
     for (const pair of node.items) {
       const key = pair.key as Node | null
       const offset = key?.range?.[0] ?? node.range?.[0] ?? 0
       if (!isScalar(key) || isAlias(key)) {
-        return { reason: "a key that is not a plain string or number", offset }
+        return {
+          reason: "not valid as a manifest: a key that is not a plain string or number",
+          offset,
+        }
       }
       const name = String(key.value)
       if (seen.has(name))
         return {
-          reason: `the key ${JSON.stringify(name.slice(0, 60))} appears twice in one map`,
+          reason: `not valid as a manifest: the key ${JSON.stringify(name.slice(0, 60))} appears twice in one map`,
           offset,
         }
       seen.add(name)
-      pending.push(pair.value)
+      pending.push([pair.value, depth + 1])
     }
   }
   return undefined
@@ -128,14 +144,14 @@ export const readDocuments = (
   limits: YamlLimits = defaultYamlLimits,
 ): ReadonlyArray<unknown> | YamlProblem => {
   const lines = new LineCounter()
-  const deep = flowTooDeep(text, limits.maxFlowDepth)
+  const deep = flowTooDeep(text, limits.maxDepth)
   if (deep !== undefined) {
     const before = text.slice(0, deep)
     const line = before.split("\n").length
     const markers = before.match(/^---/gm)?.length ?? 0
     return {
       document: Math.max(0, markers - (text.startsWith("---") ? 1 : 0)),
-      reason: `${TOO_DEEP}: more than ${limits.maxFlowDepth} [, { or - open at once (line ${line})`,
+      reason: `${TOO_DEEP}: more than ${limits.maxDepth} [, { or - open at once (line ${line})`,
     }
   }
   const composer = new Composer({ uniqueKeys: false })
@@ -150,21 +166,20 @@ export const readDocuments = (
         }
       }
       const [error] = document.errors
-      if (error !== undefined) return { document: index, reason: located(error, lines) }
-      const key = badKey(document.contents)
-      if (key !== undefined) {
-        const { line, col } = lines.linePos(key.offset)
-        return {
-          document: index,
-          reason: `not valid as a manifest: ${key.reason} (line ${line}, column ${col})`,
-        }
+      if (error !== undefined)
+        return { document: index, reason: located(error, lines, limits.maxDepth) }
+      const bad = badNode(document.contents, limits.maxDepth)
+      if (bad !== undefined) {
+        const { line, col } = lines.linePos(bad.offset)
+        return { document: index, reason: `${bad.reason} (line ${line}, column ${col})` }
       }
       values.push(document.toJS({ maxAliasCount: limits.maxAliasCount }))
       index++
     }
   } catch (error) {
     // The library throws (rather than reports) on these two; both are the body's fault.
-    if (error instanceof RangeError) return { document: index, reason: TOO_DEEP }
+    // The parser gave out before `badNode` could count: deeper than any limit.
+    if (error instanceof RangeError) return { document: index, reason: tooDeep(limits.maxDepth) }
     if (error instanceof ReferenceError && /alias/i.test(error.message)) {
       return {
         document: index,
