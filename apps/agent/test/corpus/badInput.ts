@@ -198,7 +198,7 @@ export const BAD_INPUT: ReadonlyArray<BadInput> = [
     name: "a billion replicas",
     body: deployment({ replicas: 1e9 }),
     status: 400,
-    message: /at most 50 replicas/,
+    message: /at most \d+ replicas are allowed per workload/,
   },
   {
     name: "a port as a string",
