@@ -14,7 +14,7 @@ import { ReplicaPods } from "./ReplicaPods"
 import { StateStore } from "./StateStore"
 import { newReplica, type Replica, replicasOf, statusOf, WorkloadTable } from "./WorkloadTable"
 
-export type ManagerOptions = Pick<TemplateOptions, "sidecarImage" | "slirp">
+export type ManagerOptions = Pick<TemplateOptions, "sidecarImage" | "slirp" | "relays">
 
 const make = (options: ManagerOptions) =>
   Effect.gen(function* () {
