@@ -40,7 +40,8 @@ const format = (formatter: unknown, args: ReadonlyArray<unknown>): string => {
 
 export class HolePunchWatch {
   private readonly pending = new Map<string, ReturnType<typeof setTimeout>>()
-  private readonly lastWord = new Map<string, string>()
+  /** DCUtR's most telling line about each pending peer, with its rank (see heard). */
+  private readonly lastWord = new Map<string, { readonly line: string; readonly rank: number }>()
   private counts = { attempted: 0, succeeded: 0, failed: 0 }
 
   constructor(
@@ -61,7 +62,7 @@ export class HolePunchWatch {
         this.report({
           peer,
           outcome: "failed",
-          detail: this.lastWord.get(peer) ?? "no direct connection followed the relayed one",
+          detail: this.lastWord.get(peer)?.line ?? "no direct connection followed the relayed one",
         })
         this.lastWord.delete(peer)
       }, this.windowMs)
@@ -78,10 +79,17 @@ export class HolePunchWatch {
     this.report({ peer, outcome: "succeeded", detail: `direct connection via ${remoteAddr}` })
   }
 
-  /** A line DCUtR logged: kept for the pending peer it names, or for all when it names none. */
-  heard(line: string) {
+  /**
+   * A line DCUtR logged. Kept for the pending peers it concerns unless a more telling line is
+   * already kept: an error beats an ordinary line, a line naming the peer beats one naming no
+   * pending peer (some of DCUtR's lines name none; they concern every pending peer), and among
+   * equals the later line wins.
+   */
+  heard(line: string, isError = false) {
     const named = [...this.pending.keys()].filter((peer) => line.includes(peer))
-    for (const peer of named.length > 0 ? named : this.pending.keys()) this.lastWord.set(peer, line)
+    const rank = (isError ? 2 : 0) + (named.length > 0 ? 1 : 0)
+    for (const peer of named.length > 0 ? named : this.pending.keys())
+      if ((this.lastWord.get(peer)?.rank ?? -1) <= rank) this.lastWord.set(peer, { line, rank })
   }
 
   close() {
@@ -99,12 +107,12 @@ export class HolePunchWatch {
         const inner = base.forComponent(name)
         if (name !== "libp2p:dcutr") return inner
         const tap =
-          (write: (formatter: unknown, ...args: Array<unknown>) => void) =>
+          (write: (formatter: unknown, ...args: Array<unknown>) => void, isError: boolean) =>
           (formatter: unknown, ...args: Array<unknown>) => {
-            this.heard(format(formatter, args))
+            this.heard(format(formatter, args), isError)
             write(formatter, ...args)
           }
-        return Object.assign(tap(inner), inner, { error: tap(inner.error) }) as Logger
+        return Object.assign(tap(inner, false), inner, { error: tap(inner.error, true) }) as Logger
       },
     }
   }
