@@ -217,9 +217,11 @@ export const startP2pNode: <S extends ServiceMap = NoServices>(
     const node = yield* Effect.acquireRelease(start(options, privateKey, watch), (node) =>
       stop(node, options.stopTimeoutMs),
     )
-    node.addEventListener("connection:open", (event) =>
-      watch.opened(event.detail.remotePeer.toString(), event.detail.remoteAddr.toString()),
-    )
+    // Without DCUtR a relayed connection is no attempt at anything.
+    if (options.holePunching === true)
+      node.addEventListener("connection:open", (event) =>
+        watch.opened(event.detail.remotePeer.toString(), event.detail.remoteAddr.toString()),
+      )
     const dialTimeoutMs = options.dialTimeoutMs ?? 5_000
     const dial = Effect.fn("P2pNode.dial")(function* (address: string | Multiaddr) {
       const target = yield* Effect.try({

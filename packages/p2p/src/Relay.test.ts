@@ -89,6 +89,13 @@ describe("circuit relay", () => {
         )
         expect(counts).toEqual({ attempted: 1, succeeded: 0, failed: 1 })
         expect(caller.holePunch().attempted).toBe(1)
+        // A node without DCUtR counts no attempts on its relayed connections.
+        const plain = yield* makeP2pNode()
+        yield* plain.dial(hidden.relayAddresses[0]!)
+        expect(plain.node.getConnections(hidden.peerId)[0]?.remoteAddr.toString()).toContain(
+          "/p2p-circuit",
+        )
+        expect(plain.holePunch()).toEqual({ attempted: 0, succeeded: 0, failed: 0 })
       }),
     )
   }, 30_000)
