@@ -26,6 +26,7 @@ import {
   type HolePunchOutcome,
   HolePunchWatch,
 } from "./HolePunch.js"
+import { keepRelaySlots } from "./internal/RelaySlots.js"
 import { loadOrCreateKey } from "./KeyFile.js"
 import {
   circuitAddress,
@@ -83,6 +84,11 @@ export interface P2pNodeOptions<S extends ServiceMap = NoServices> {
    * The node does not start when a relay cannot be reached or refuses the slot.
    */
   readonly relays?: ReadonlyArray<string>
+  /**
+   * How often the slots at `relays` are checked; a lost one (the relay restarted, the path was
+   * cut) is taken again. Default 5 s.
+   */
+  readonly relaySlotCheckMs?: number
   /** Run a circuit relay v2 server for nodes behind NAT, with these limits. Default: none. */
   readonly relayServer?: RelayServerOptions
   /**
@@ -223,6 +229,13 @@ export const startP2pNode: <S extends ServiceMap = NoServices>(
         watch.opened(event.detail.remotePeer.toString(), event.detail.remoteAddr.toString()),
       )
     const dialTimeoutMs = options.dialTimeoutMs ?? 5_000
+    if ((options.relays ?? []).length > 0)
+      yield* keepRelaySlots(
+        node,
+        options.relays ?? [],
+        options.relaySlotCheckMs ?? 5_000,
+        dialTimeoutMs * 2,
+      )
     const dial = Effect.fn("P2pNode.dial")(function* (address: string | Multiaddr) {
       const target = yield* Effect.try({
         try: () => (typeof address === "string" ? multiaddr(address) : address),

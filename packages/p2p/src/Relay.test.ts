@@ -1,6 +1,8 @@
 import { createServer } from "node:net"
+import { generateKeyPair } from "@libp2p/crypto/keys"
 import type { Stream } from "@libp2p/interface"
-import { Effect, type Scope } from "effect"
+import { multiaddr } from "@multiformats/multiaddr"
+import { Effect, Exit, Scope } from "effect"
 import { describe, expect, it } from "vitest"
 import { makeP2pNode } from "./P2pNode.js"
 import { circuitAddress, relayAddressProblem, relayServerInit } from "./Relay.js"
@@ -96,6 +98,52 @@ describe("circuit relay", () => {
           "/p2p-circuit",
         )
         expect(plain.holePunch()).toEqual({ attempted: 0, succeeded: 0, failed: 0 })
+      }),
+    )
+  }, 30_000)
+
+  it("takes its slot again when the relay comes back after a restart", async () => {
+    const relayKey = await generateKeyPair("Ed25519")
+    const port = await closedPort()
+    await run(
+      Effect.gen(function* () {
+        const startRelay = Effect.gen(function* () {
+          const scope = yield* Scope.make()
+          const relay = yield* makeP2pNode({
+            privateKey: relayKey,
+            listen: [`/ip4/127.0.0.1/tcp/${port}`],
+            relayServer: {},
+          }).pipe(Scope.provide(scope))
+          return { relay, scope }
+        })
+        const first = yield* startRelay
+        const relayAddress = first.relay.multiaddrs()[0]!.toString()
+        const hidden = yield* makeP2pNode({
+          announce: [`/ip4/127.0.0.1/tcp/${yield* Effect.promise(closedPort)}`],
+          relays: [relayAddress],
+          relaySlotCheckMs: 200,
+        })
+        const caller = yield* makeP2pNode()
+        yield* caller.dial(hidden.relayAddresses[0]!)
+        yield* Scope.close(first.scope, Exit.void)
+        yield* Effect.promise(() => caller.node.hangUp(hidden.peerId))
+        const second = yield* startRelay
+        const reached = yield* Effect.promise(async () => {
+          const deadline = Date.now() + 15_000
+          for (;;) {
+            const ok = await caller.node
+              .dial(multiaddr(hidden.relayAddresses[0]!), { signal: AbortSignal.timeout(2_000) })
+              .then(
+                () => true,
+                () => false,
+              )
+            if (ok) return true
+            if (Date.now() > deadline) return false
+            await new Promise((r) => setTimeout(r, 200))
+          }
+        })
+        expect(reached).toBe(true)
+        yield* Scope.close(second.scope, Exit.void)
       }),
     )
   }, 30_000)
