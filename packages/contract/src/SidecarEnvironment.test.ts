@@ -217,6 +217,37 @@ const encoded = (value: SidecarEnvironmentInput) => {
   return r.success
 }
 
+describe("SidecarEnvironment relays (a host behind NAT)", () => {
+  const relay = "/ip4/10.77.0.11/tcp/4001/p2p/12D3KooWGzxzKZYveHXtpG6AsrUJBcWxHBFS2HsEoGTxrMLvKXtf"
+
+  it("are absent unless given, and decode as a list", () => {
+    expect(decoded(valid).relays).toBeUndefined()
+    expect(decoded({ ...valid, BEEMESH_RELAYS: `${relay}, ${relay}` }).relays).toEqual([
+      relay,
+      relay,
+    ])
+  })
+
+  it("must name the relay's peer id and be TCP addresses", () => {
+    rejects("BEEMESH_RELAYS", "/ip4/10.77.0.11/tcp/4001", "does not name the relay's peer id")
+    rejects("BEEMESH_RELAYS", "/ip4/10.77.0.11/udp/4001/p2p/x", "is not a TCP address")
+  })
+
+  it("round trip through the agent's encoding", () => {
+    const env = encode({
+      namespace: "a",
+      workload: "b",
+      pod: "b",
+      podToken: Redacted.make("x".repeat(16)),
+      advertise: ["/ip4/10.78.0.11/tcp/1"],
+      relays: [relay],
+    })
+    if (Result.isFailure(env)) throw new Error(env.failure.message)
+    expect(env.success.BEEMESH_RELAYS).toBe(relay)
+    expect(decoded(env.success).relays).toEqual([relay])
+  })
+})
+
 describe("SidecarEnvironment.encode", () => {
   it("writes what the agent gives, in the variables' string forms", () => {
     expect(encoded(input)).toEqual({

@@ -13,6 +13,7 @@ import {
   parseIpv4,
   parseLabel,
   parsePodName,
+  parseRelays,
   parseToken,
 } from "./internal/envRules.js"
 import { parsedString } from "./internal/parsedString.js"
@@ -44,13 +45,24 @@ export interface SidecarEnvironment {
   readonly healthPort: number
   /** Path of a protobuf-encoded Ed25519 private key; absent means an ephemeral identity. */
   readonly identityKeyFile: string | undefined
+  /**
+   * The host is behind a NAT: relays (multiaddrs with /p2p/<id>) the sidecar holds a slot at and
+   * registers `<relay>/p2p-circuit` addresses for. Absent: its advertised address is reachable.
+   */
+  readonly relays: ReadonlyArray<string> | undefined
 }
 
 type Defaulted = "services" | "upstreams" | "agentUrl" | "listenPort" | "healthHost" | "healthPort"
 
 /** What the agent encodes: settings with a default may be left out. */
-export type SidecarEnvironmentInput = Omit<SidecarEnvironment, Defaulted | "identityKeyFile"> &
-  Partial<Pick<SidecarEnvironment, Defaulted>> & { readonly identityKeyFile?: string | undefined }
+export type SidecarEnvironmentInput = Omit<
+  SidecarEnvironment,
+  Defaulted | "identityKeyFile" | "relays"
+> &
+  Partial<Pick<SidecarEnvironment, Defaulted>> & {
+    readonly identityKeyFile?: string | undefined
+    readonly relays?: ReadonlyArray<string> | undefined
+  }
 
 /** One variable that failed to decode or encode. */
 export interface Problem {
@@ -166,6 +178,15 @@ export const variables = {
       "an absolute path to a protobuf-encoded Ed25519 private key (unset: ephemeral identity)",
     optional: true,
   }),
+  BEEMESH_RELAYS: variable(
+    "relays",
+    parsedString(Schema.Array(Schema.String), parseRelays, (xs) => xs.join(",")),
+    {
+      expected:
+        "comma-separated relay multiaddrs with the relay's peer id such as '/ip4/10.77.0.11/tcp/4001/p2p/12D3KooW…' (unset: the host is reachable)",
+      optional: true,
+    },
+  ),
 } as const
 
 type Name = keyof typeof variables

@@ -1,3 +1,5 @@
 export * from "./Errors.js"
+export * from "./HolePunch.js"
 export * from "./KeyFile.js"
 export * from "./P2pNode.js"
+export * from "./Relay.js"

@@ -29,7 +29,7 @@ export type BeemeshLibp2p = Libp2p<{ dht: KadDHT; identify: Identify; ping: Ping
 
 /**
  * The node's settings (listen/announce addresses, identity, dial timeout, connection limits,
- * bootstrap; see @beemesh/p2p for each and its default) and the DHT's.
+ * bootstrap, relays and hole punching; see @beemesh/p2p for each and its default) and the DHT's.
  */
 export interface Libp2pNodeOptions
   extends Pick<
@@ -42,6 +42,9 @@ export interface Libp2pNodeOptions
       | "maxConnections"
       | "inboundConnectionThreshold"
       | "maxIncomingPendingConnections"
+      | "relays"
+      | "relayServer"
+      | "holePunching"
     >,
     P2pIdentity {
   /** Kademlia protocol id. Default {@link DHT_PROTOCOL}. */

@@ -17,7 +17,7 @@ import { newReplica, type Replica, replicasOf, statusOf, WorkloadTable } from ".
 /** Pods removed at once when a workload goes: Podman serves them in parallel, within reason. */
 const REMOVE_CONCURRENCY = 8
 
-export type ManagerOptions = Pick<TemplateOptions, "sidecarImage" | "slirp">
+export type ManagerOptions = Pick<TemplateOptions, "sidecarImage" | "slirp" | "relays">
 
 const make = (options: ManagerOptions) =>
   Effect.gen(function* () {
