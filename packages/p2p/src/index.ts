@@ -1,3 +1,11 @@
-export * from "./Errors.js"
-export * from "./KeyFile.js"
-export * from "./P2pNode.js"
+export { DialFailed, KeyFileError, NodeStartFailed } from "./Errors.js"
+export { loadKey, loadOrCreateKey } from "./KeyFile.js"
+export {
+  type BaseServices,
+  makeP2pNode,
+  type NoServices,
+  type P2pIdentity,
+  type P2pNode,
+  type P2pNodeOptions,
+  startP2pNode,
+} from "./P2pNode.js"
