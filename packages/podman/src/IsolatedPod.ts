@@ -33,8 +33,9 @@ import {
   PodSpecInvalid,
 } from "./Errors.js"
 import { ensureHolderImage } from "./HolderImage.js"
+import { IMAGE_HINT } from "./internal/failures.js"
 import { LABEL_POD, ownerLabels } from "./Ownership.js"
-import { IMAGE_HINT, PodmanClient } from "./PodmanClient.js"
+import { PodmanClient } from "./PodmanClient.js"
 import {
   allocateHostPort,
   containerCreateRequest,
