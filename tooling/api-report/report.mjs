@@ -6,10 +6,14 @@
  *
  *   beemesh-api-report           check: fails when the public API differs from the checked-in report
  *   beemesh-api-report --update  rewrite the reports (then review and commit the diff)
+ *
+ * Either way it then fails when a name the reports export is missing from the README's `## API`
+ * section: an export nobody documented is either an accident or an undocumented promise.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs"
 import { join, relative } from "node:path"
 import { Extractor, ExtractorConfig } from "@microsoft/api-extractor"
+import { readmeProblem } from "./documented.mjs"
 
 const update = process.argv.includes("--update")
 const packageDir = process.cwd()
@@ -103,6 +107,20 @@ for (const entry of entries) {
   } else if (result.apiReportChanged) {
     console.log(`${manifest.name}: updated ${report}`)
   }
+}
+
+const readmeFile = join(packageDir, "README.md")
+const problem = readmeProblem(
+  manifest.name,
+  entries.map((entry) => ({
+    entry: entry.name,
+    report: readFileSync(join(packageDir, "api", `${entry.name}.api.md`), "utf8"),
+  })),
+  existsSync(readmeFile) ? readFileSync(readmeFile, "utf8") : "",
+)
+if (problem !== undefined) {
+  failed = true
+  console.error(problem)
 }
 process.exit(failed ? 1 : 0)
 
