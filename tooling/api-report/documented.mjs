@@ -6,14 +6,24 @@
 
 /**
  * Top-level names an api-extractor report exports: `export class|interface|type|const|function|
- * enum|namespace X`, and `declare namespace X` (how the report writes `export * as X`; members of
- * such a namespace are documented with it, as one module).
+ * enum|namespace X`, `export { A as X }`, and `declare namespace X` (how the report writes
+ * `export * as X`; members of such a namespace are documented with it, as one module).
  */
 export function exportedNames(report) {
   const names = new Set()
   const declaration =
     /^(?:export (?:declare )?(?:abstract )?(?:class|interface|type|const|let|function|enum|namespace)|declare namespace) ([A-Za-z_$][\w$]*)/gm
   for (const match of report.matchAll(declaration)) names.add(match[1])
+  // Re-exports under another name: `export { DialFailed as Alias }` at the top level.
+  for (const match of report.matchAll(/^export \{([^}]*)\}/gm)) {
+    for (const item of match[1].split(",")) {
+      const name = item
+        .trim()
+        .split(/\s+as\s+/)
+        .pop()
+      if (name) names.add(name)
+    }
+  }
   return [...names].sort()
 }
 

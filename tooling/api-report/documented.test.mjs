@@ -26,6 +26,8 @@ const decode: (text: string) => number;
 
 export class ServeFailed extends ServeFailed_base<{}> {
 }
+
+export { ServeFailed as ListenFailed }
 \`\`\`
 `
 
@@ -43,8 +45,14 @@ ${api}
 `
 
 describe("exportedNames", () => {
-  it("lists top-level exports and namespaces, not the members of a namespace", () => {
-    assert.deepEqual(exportedNames(report), ["Codec", "ServeFailed", "ServeOptions", "serve"])
+  it("lists top-level exports, aliases and namespaces, not the members of a namespace", () => {
+    assert.deepEqual(exportedNames(report), [
+      "Codec",
+      "ListenFailed",
+      "ServeFailed",
+      "ServeOptions",
+      "serve",
+    ])
   })
 })
 
@@ -59,7 +67,7 @@ describe("apiSection", () => {
 
 describe("readmeProblem", () => {
   const api =
-    "- `serve(port)` (`ServeOptions`): serves.\n- `ServeFailed`: the bind failed.\n- `Codec.decode`: decodes."
+    "- `serve(port)` (`ServeOptions`): serves.\n- `ServeFailed` (`ListenFailed`): the bind failed.\n- `Codec.decode`: decodes."
   it("accepts a README whose API section names every export", () => {
     assert.equal(
       readmeProblem("@beemesh/example", [{ entry: "index", report }], readme(api)),
@@ -80,7 +88,7 @@ describe("readmeProblem", () => {
     const problem = readmeProblem(
       "@beemesh/example",
       [{ entry: "index", report }],
-      readme("- `serveAll`, `ServeFailed`, `ServeOptions`, `Codec`"),
+      readme("- `serveAll`, `ServeFailed`, `ListenFailed`, `ServeOptions`, `Codec`"),
     )
     assert.match(problem, /index: serve$/m)
   })
