@@ -34,7 +34,8 @@ import {
 } from "./Errors.js"
 import { ensureHolderImage } from "./HolderImage.js"
 import { IMAGE_HINT } from "./internal/failures.js"
-import { LABEL_POD, ownerLabels } from "./Ownership.js"
+import { ownerLabels } from "./internal/owner.js"
+import { LABEL_POD } from "./Ownership.js"
 import { PodmanClient } from "./PodmanClient.js"
 import {
   allocateHostPort,

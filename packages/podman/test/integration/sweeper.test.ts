@@ -12,7 +12,7 @@ import {
   PodmanClient,
   sweepOrphanedPods,
 } from "../../src/index.js"
-import { ownerLabels, processStartTime } from "../../src/Ownership.js"
+import { ownerLabels, processStartTime } from "../../src/internal/owner.js"
 import { testClientLayer } from "../support/layer.js"
 import { testLabels, uniqueName } from "../support/pods.js"
 
