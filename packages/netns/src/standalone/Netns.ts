@@ -76,7 +76,7 @@ export interface NetnsShape {
   ) => Effect.Effect<ScopedProcess, CommandNotFound | CommandFailed, Scope.Scope>
 }
 
-export const NETNS_DIR = "/run/netns"
+const NETNS_DIR = "/run/netns"
 
 const hintFor = (error: CommandError) =>
   error._tag === "CommandNotFound"
