@@ -20,8 +20,13 @@ import { parsedString } from "./internal/parsedString.js"
 import * as PortList from "./PortList.js"
 import { HEALTH_PORT, PROXY_PORT } from "./SidecarPorts.js"
 
-/** Where a pod reaches the agent's API by default: the host's loopback, through slirp4netns. */
-export const DEFAULT_AGENT_URL = "http://host.containers.internal:8080"
+/**
+ * Where a pod reaches the agent's API by default: the host's loopback as slirp4netns maps it to
+ * the gateway of its default network (10.0.2.0/24), on the agent's default port. The agent always
+ * passes `http://<gateway>:<apiPort>` for the pod's own CIDR and port; the default only serves a
+ * sidecar started by hand.
+ */
+export const DEFAULT_AGENT_URL = "http://10.0.2.2:8080"
 
 /** A service the app wants to reach, and the port on the pod's loopback it reaches it at. */
 export interface Upstream {

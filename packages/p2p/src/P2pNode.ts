@@ -124,7 +124,7 @@ export interface P2pNode<S extends ServiceMap = NoServices> {
   readonly holePunch: () => HolePunchCounts
 }
 
-export const DEFAULT_LISTEN = "/ip4/127.0.0.1/tcp/0"
+const DEFAULT_LISTEN = "/ip4/127.0.0.1/tcp/0"
 
 const withTimeout = (ms: number, signal?: AbortSignal) =>
   signal === undefined
@@ -132,7 +132,7 @@ const withTimeout = (ms: number, signal?: AbortSignal) =>
     : AbortSignal.any([signal, AbortSignal.timeout(ms)])
 
 /** The node's identity, by the precedence {@link P2pIdentity} describes. */
-export const resolveIdentity = (options: P2pIdentity): Effect.Effect<PrivateKey, KeyFileError> => {
+const resolveIdentity = (options: P2pIdentity): Effect.Effect<PrivateKey, KeyFileError> => {
   if (options.privateKey !== undefined) return Effect.succeed(options.privateKey)
   if (options.keyFile !== undefined) return loadOrCreateKey(options.keyFile)
   return Effect.promise(() => generateKeyPair("Ed25519"))

@@ -19,12 +19,7 @@ import { drain } from "./internal/query.js"
 /** Our Kademlia protocol id: a private DHT, never mixed with the public IPFS one. */
 export const DHT_PROTOCOL = "/beemesh/kad/1.0.0"
 
-/** The libp2p services every Beemesh node runs. */
-export interface BeemeshServices {
-  readonly dht: KadDHT
-  readonly identify: Identify
-  readonly ping: Ping
-}
+/** The libp2p node every Beemesh node runs: the DHT beside identify and ping. */
 export type BeemeshLibp2p = Libp2p<{ dht: KadDHT; identify: Identify; ping: Ping }>
 
 /**
