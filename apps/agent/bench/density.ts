@@ -5,7 +5,9 @@
  *   - creation: from the request until all N answer (plain: curl on every published port; beemesh:
  *     every replica Running in the status, then every replica's sidecar registered as a provider);
  *   - at rest, over a quiet window: CPU (millicores) and PSS/RSS per role, named by process, and
- *     the host's memory in use (MemTotal − MemAvailable) against the value before creation;
+ *     the host's memory in use (MemTotal − MemAvailable) against the value before creation; also
+ *     the whole machine's busy time (which counts short-lived processes a snapshot misses) less
+ *     the machine's own idle load measured before either side ran;
  *   - API latency at density (beemesh): GET /v1/workloads and /health, p50/p99 of 200 each;
  *   - teardown: from the request until no pod, container or slirp4netns process of the run is left.
  * The two sides run one after the other (110 pods twice at once would not fit the point); the
@@ -26,6 +28,7 @@ import {
   descendants,
   type GroupCost,
   hostUsedMiB,
+  machineMillicores,
   type Proc,
   processesOf,
   snapshot,
@@ -73,12 +76,12 @@ const slirpCount = () =>
 const atRest = async (before: Map<number, Proc>, roleOf: (p: Proc) => string | undefined) => {
   await sleep(SETTLE * 1000)
   const start = snapshot()
-  await sleep(QUIET * 1000)
+  const machineBusy = await machineMillicores(QUIET)
   const end = snapshot()
   const roles = costByRole(start, end, QUIET, (p) =>
     before.has(p.pid) && roleOf(p)?.startsWith("agent") !== true ? undefined : roleOf(p),
   )
-  return { roles, hostUsedMiB: hostUsedMiB() }
+  return { roles, machineBusy, hostUsedMiB: hostUsedMiB() }
 }
 
 const perPod = (roles: ReadonlyArray<GroupCost>) => ({
@@ -278,6 +281,8 @@ const main = async () => {
     console.warn(
       `warning: ${others} pods/containers already run here; the figures include their noise`,
     )
+  // The machine's own idle load, subtracted from the busy time at rest of each side.
+  const idleMachine = await machineMillicores(Math.min(QUIET, 20))
   const plainResult = await plain()
   const meshResult = await beemesh()
   const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`
@@ -287,10 +292,14 @@ const main = async () => {
   console.log(
     `  creation → all answering                      ${s(plainResult.creationMs).padStart(12)} ${s(meshResult.creationMs).padStart(11)}   (beemesh all Running: ${s(meshResult.runningMs)})`,
   )
+  const machine = (busy: number) => `${((busy - idleMachine) / N).toFixed(2)}`
   const pp = perPod(plainResult.roles)
   const mp = perPod(meshResult.roles)
   console.log(
-    `  CPU per pod at rest (millicores)              ${pp.millicores.toFixed(2).padStart(12)} ${mp.millicores.toFixed(2).padStart(11)}`,
+    `  CPU per pod at rest, processes counted (mc)   ${pp.millicores.toFixed(2).padStart(12)} ${mp.millicores.toFixed(2).padStart(11)}`,
+  )
+  console.log(
+    `  machine CPU per pod at rest, less idle (mc)   ${machine(plainResult.machineBusy).padStart(12)} ${machine(meshResult.machineBusy).padStart(11)}`,
   )
   console.log(
     `  PSS per pod, processes counted (MiB)          ${pp.pssMiB.toFixed(1).padStart(12)} ${mp.pssMiB.toFixed(1).padStart(11)}`,
@@ -309,7 +318,7 @@ const main = async () => {
   mkdirSync(dirname(OUT), { recursive: true })
   writeFileSync(
     OUT,
-    `${JSON.stringify({ replicas: N, quietSeconds: QUIET, plain: plainResult, beemesh: meshResult }, null, 2)}\n`,
+    `${JSON.stringify({ replicas: N, quietSeconds: QUIET, idleMachineMillicores: idleMachine, plain: plainResult, beemesh: meshResult }, null, 2)}\n`,
   )
   console.log(`\nwrote ${OUT}`)
 }

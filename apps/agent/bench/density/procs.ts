@@ -158,3 +158,38 @@ export const processesOf = (netnsPaths: ReadonlyArray<string>): Set<number> => {
   }
   return out
 }
+
+/** The machine's busy and total CPU time so far, in ticks (the first line of /proc/stat). */
+export const machineTicks = () => {
+  const fields = readFileSync("/proc/stat", "utf8")
+    .split("\n")[0]!
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number)
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = fields as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ]
+  return {
+    busy: user + nice + system + irq + softirq + steal,
+    total: user + nice + system + idle + iowait + irq + softirq + steal,
+  }
+}
+
+/**
+ * Millicores the whole machine was busy during `seconds` of `wait` (every process, including
+ * short-lived ones a per-process snapshot misses: podman calls, health checks).
+ */
+export const machineMillicores = async (seconds: number) => {
+  const before = machineTicks()
+  await new Promise((resolve) => setTimeout(resolve, seconds * 1000))
+  const after = machineTicks()
+  return ((after.busy - before.busy) / TICKS_PER_SECOND / seconds) * 1000
+}
