@@ -104,6 +104,8 @@ export const NodeLayer = Layer.unwrap(
       listen: config.listen,
       bootstrap: config.bootstrap,
       keyFile: join(config.dataDir, "identity.key"),
+      // Behind a NAT: a slot at the given relays. Reachable: a relay for the hosts that are not.
+      ...(config.relays === undefined ? { relayServer: {} } : { relays: config.relays }),
     })
   }),
 )
@@ -161,6 +163,7 @@ export const DeployerLayer = Layer.unwrap(
       sidecarImage: config.sidecarImage,
       slirp: config.slirp,
       advertiseHost: config.advertiseHost,
+      ...(config.relays === undefined ? {} : { relays: config.relays }),
       apiPort: config.apiPort,
       podTokenKey: secrets.podTokenKey,
       stateFile: join(config.dataDir, "workloads.json"),

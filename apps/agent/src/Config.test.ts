@@ -71,6 +71,20 @@ describe("parseCommand", () => {
     })
   })
 
+  it("takes the relays of a host behind NAT from flags, the environment or the file", async () => {
+    const relay = "/ip4/10.77.0.11/tcp/4001/p2p/12D3KooWabc"
+    const fromFlag = await run(["run", "--relay", relay, "--relay", `${relay}d`])
+    expect(fromFlag._tag === "Run" && fromFlag.config.relays).toEqual([relay, `${relay}d`])
+    const fromEnv = await run(["run"], { env: { BEEMESH_RELAYS: `${relay},${relay}d` } })
+    expect(fromEnv._tag === "Run" && fromEnv.config.relays).toEqual([relay, `${relay}d`])
+    const fromFile = await run(["run", "--config", "/c.yaml"], {
+      readFile: async () => `relays: [${relay}]\n`,
+    })
+    expect(fromFile._tag === "Run" && fromFile.config.relays).toEqual([relay])
+    const reachable = await run(["run"])
+    expect(reachable._tag === "Run" && reachable.config.relays).toBeUndefined()
+  })
+
   it("takes json as the log format from a flag, and refuses an unknown one", async () => {
     const command = await run(["run", "--log-format", "json"])
     expect(command._tag === "Run" && command.config.logFormat).toBe("json")
@@ -98,6 +112,10 @@ describe("parseCommand", () => {
     [["run", "--api", "127.0.0.1:99999"], /is not HOST:PORT/],
     [["run", "--listen", "0.0.0.0:4001"], /is not a TCP multiaddr/],
     [["run", "--bootstrap", "/ip4/127.0.0.1/tcp/4001"], /with the peer id/],
+    [
+      ["run", "--relay", "/ip4/10.77.0.11/tcp/4001"],
+      /relays: .*reachable agent's TCP multiaddr with its peer id/,
+    ],
     [["run", "--slirp", "mtu=70000"], /slirp: slirp4netns option mtu=70000 is invalid/],
     [["run", "--slirp", "colour=blue"], /slirp: .*colour/],
     [["run", "--log-level", "loud"], /"loud" is not one of debug, info, warn, error/],

@@ -21,6 +21,12 @@ export interface AgentConfig {
   readonly listen: ReadonlyArray<string>
   /** Multiaddrs (with /p2p/<id>) of agents to join. */
   readonly bootstrap: ReadonlyArray<string>
+  /**
+   * This host is behind a NAT: reachable agents (multiaddrs with /p2p/<id>) whose relays the
+   * agent and its sidecars hold a slot at. Undefined: the host is reachable and its agent runs a
+   * relay for the others.
+   */
+  readonly relays?: ReadonlyArray<string> | undefined
   readonly dataDir: string
   readonly slirp: SlirpOptions
   readonly podmanSocket: string | undefined
@@ -59,6 +65,9 @@ Options (flag / environment variable / config file key):
   --listen MULTIADDR     BEEMESH_LISTEN           listen         libp2p listen address, repeatable or
                                                                  comma-separated (default /ip4/0.0.0.0/tcp/4001)
   --bootstrap MULTIADDR  BEEMESH_BOOTSTRAP        bootstrap      agent to join, /ip4/…/tcp/…/p2p/<peer id>
+  --relay MULTIADDR      BEEMESH_RELAYS           relays         this host is behind a NAT: hold a slot at this
+                                                                 reachable agent's relay, /ip4/…/tcp/…/p2p/<peer id>;
+                                                                 repeatable. Without it the agent runs a relay
   --data-dir DIR         BEEMESH_DATA_DIR         dataDir        identity, tokens, state (default
                                                                  /var/lib/beemesh as root, else
                                                                  $XDG_DATA_HOME/beemesh)
@@ -93,6 +102,7 @@ const FileSchema = Schema.Struct({
   api: Schema.optional(Schema.String),
   listen: Schema.optional(Schema.Union([Schema.String, Schema.Array(Schema.String)])),
   bootstrap: Schema.optional(Schema.Union([Schema.String, Schema.Array(Schema.String)])),
+  relays: Schema.optional(Schema.Union([Schema.String, Schema.Array(Schema.String)])),
   dataDir: Schema.optional(Schema.String),
   slirp: Schema.optional(Schema.String),
   podmanSocket: Schema.optional(Schema.String),
@@ -132,6 +142,7 @@ export const parseCommand = (sources: ConfigSources): Effect.Effect<Command, Con
             api: { type: "string" },
             listen: { type: "string", multiple: true },
             bootstrap: { type: "string", multiple: true },
+            relay: { type: "string", multiple: true },
             "data-dir": { type: "string" },
             slirp: { type: "string" },
             "podman-socket": { type: "string" },
@@ -194,6 +205,15 @@ export const parseCommand = (sources: ConfigSources): Effect.Effect<Command, Con
     ]
     const bootstrap =
       list(pick(values.bootstrap, list(env.BEEMESH_BOOTSTRAP), list(file.bootstrap))) ?? []
+    const relays = list(pick(values.relay, list(env.BEEMESH_RELAYS), list(file.relays)))
+    for (const address of relays ?? []) {
+      if (!MULTIADDR.test(address) || !address.includes("/p2p/")) {
+        return yield* new ConfigInvalid({
+          source: "relays",
+          reason: `"${address}" must be a reachable agent's TCP multiaddr with its peer id, like /ip4/192.0.2.1/tcp/4001/p2p/12D3KooW…`,
+        })
+      }
+    }
     for (const address of listen) {
       if (!MULTIADDR.test(address)) {
         return yield* new ConfigInvalid({
@@ -269,6 +289,7 @@ export const parseCommand = (sources: ConfigSources): Effect.Effect<Command, Con
       apiPort,
       listen,
       bootstrap,
+      ...(relays === undefined || relays.length === 0 ? {} : { relays }),
       dataDir,
       slirp,
       podmanSocket: pick(values["podman-socket"], env.BEEMESH_PODMAN_SOCKET, file.podmanSocket),

@@ -182,7 +182,7 @@ describe("parseManifests", () => {
     [
       "too many replicas",
       deployment.replace("replicas: 2", "replicas: 500"),
-      /at most 50 replicas/,
+      /at most 250 replicas/,
     ],
     [
       "negative replicas",

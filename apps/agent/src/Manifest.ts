@@ -93,7 +93,7 @@ export interface ManifestOptions {
 /** The sidecar listens on 8080 (libp2p) and 8081 (health, metrics) inside every pod. */
 export const defaultManifestOptions: ManifestOptions = {
   reservedPorts: SidecarPorts.RESERVED,
-  maxReplicas: 50,
+  maxReplicas: 250,
 }
 
 const SUPPORTED = "v1 Pod, apps/v1 Deployment, apps/v1 StatefulSet"

@@ -29,10 +29,12 @@ interface Held {
 const podKey = (identity: PodIdentity) => `${identity.namespace}/${identity.pod}`
 
 /** Endpoint addresses carry the sidecar's peer id, so that resolvers know whom they dial. */
-const withPeerId = (address: string, peerId: string) =>
-  address.includes("/p2p/") ? address : `${address}/p2p/${peerId}`
+/** The peer an address reaches: its last `/p2p/<id>` (a circuit address names its relay first). */
+export const peerIdOf = (address: string) => /\/p2p\/([^/]+)$/.exec(address)?.[1]
 
-const peerIdOf = (address: string) => /\/p2p\/([^/]+)$/.exec(address)?.[1]
+/** The address ending in the sidecar's peer id (`<relay>/p2p-circuit` gains `/p2p/<sidecar>`). */
+export const withPeerId = (address: string, peerId: string) =>
+  peerIdOf(address) === undefined ? `${address}/p2p/${peerId}` : address
 
 const unavailable = (error: { readonly message: string }) =>
   new DirectoryUnavailable({ reason: error.message })

@@ -26,6 +26,15 @@ const rssKiB = (pid: number): number => {
     .find((l) => l.startsWith("VmRSS:"))
   return Number(line?.split(/\s+/)[1] ?? Number.NaN)
 }
+/**
+ * Proportional set size (shared pages split among the processes that map them: what one more
+ * sidecar really costs when many run) and private memory (pages no other process maps), KiB.
+ */
+const smapsKiB = (pid: number) => {
+  const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8")
+  const kib = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, "m").exec(rollup)?.[1] ?? 0)
+  return { pss: kib("Pss"), private: kib("Private_Clean") + kib("Private_Dirty") }
+}
 const mib = (kib: number) => Math.round((kib / 1024) * 10) / 10
 
 const children: Array<ChildProcess> = []
@@ -54,8 +63,12 @@ const listen = (server: Server, port = 0) =>
 /** 100 connections, each doing 1 KiB echo round trips back to back for LOAD_SECONDS; peak RSS of the pids. */
 const load = async (port: number, pids: ReadonlyArray<number>) => {
   const peaks = pids.map(() => 0)
+  const pssPeaks = pids.map(() => 0)
   const sampler = setInterval(() => {
-    for (const [i, pid] of pids.entries()) peaks[i] = Math.max(peaks[i]!, rssKiB(pid))
+    for (const [i, pid] of pids.entries()) {
+      peaks[i] = Math.max(peaks[i]!, rssKiB(pid))
+      pssPeaks[i] = Math.max(pssPeaks[i]!, smapsKiB(pid).pss)
+    }
   }, 100)
   let roundTrips = 0
   const stopAt = Date.now() + LOAD_SECONDS * 1000
@@ -83,12 +96,12 @@ const load = async (port: number, pids: ReadonlyArray<number>) => {
   )
   clearInterval(sampler)
   for (const s of sockets) s.destroy()
-  return { peaks, roundTrips }
+  return { peaks, pssPeaks, roundTrips }
 }
 
 const idleRss = async (pid: number) => {
   await new Promise((r) => setTimeout(r, 2000))
-  return rssKiB(pid)
+  return { rss: rssKiB(pid), ...smapsKiB(pid) }
 }
 
 const main = async () => {
@@ -185,14 +198,26 @@ const main = async () => {
     },
     {
       what: "RSS idle (MiB)",
-      sidecar: mib(idleA),
-      baseline: mib(idleBare),
+      sidecar: mib(idleA.rss),
+      baseline: mib(idleBare.rss),
+      baselineIs: "idle node process",
+    },
+    {
+      what: "PSS idle (MiB)",
+      sidecar: mib(idleA.pss),
+      baseline: mib(idleBare.pss),
+      baselineIs: "idle node process",
+    },
+    {
+      what: "private idle (MiB)",
+      sidecar: mib(idleA.private),
+      baseline: mib(idleBare.private),
       baselineIs: "idle node process",
     },
     {
       what: "RSS idle, provider side (MiB)",
-      sidecar: mib(idleB),
-      baseline: mib(idleForwarder),
+      sidecar: mib(idleB.rss),
+      baseline: mib(idleForwarder.rss),
       baselineIs: "idle node TCP forwarder",
     },
     {
@@ -205,6 +230,12 @@ const main = async () => {
       what: `RSS peak, ${CONNECTIONS} conns, provider side (MiB)`,
       sidecar: mib(viaSidecars.peaks[1]!),
       baseline: mib(viaForwarder.peaks[0]!),
+      baselineIs: "node TCP forwarder, same load",
+    },
+    {
+      what: `PSS peak, ${CONNECTIONS} conns, caller side (MiB)`,
+      sidecar: mib(viaSidecars.pssPeaks[0]!),
+      baseline: mib(viaForwarder.pssPeaks[0]!),
       baselineIs: "node TCP forwarder, same load",
     },
     {

@@ -182,6 +182,7 @@ export const HealthLayer: Layer.Layer<
             proxy: metrics.snapshot(),
             registration: registrar.status(),
             connections: node.node.getConnections().length,
+            holePunch: node.holePunch(),
           }),
       },
       config.healthHost,

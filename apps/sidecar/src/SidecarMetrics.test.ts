@@ -58,4 +58,23 @@ describe("renderMetrics", () => {
     }
     expect(seen.size).toBe(10)
   })
+
+  it("renders hole punch outcomes when the node reports them", () => {
+    const withPunch = renderMetrics({
+      proxy: { inbound: direction(0), outbound: direction(0), bufferedBytes: 0, services: [] },
+      registration: {
+        registered: false,
+        registrations: 0,
+        renewals: 0,
+        failures: 0,
+        lastError: undefined,
+      },
+      connections: 1,
+      holePunch: { attempted: 3, succeeded: 1, failed: 2 },
+    }).split("\n")
+    expect(withPunch).toContain('beemesh_sidecar_hole_punch_total{outcome="attempted"} 3')
+    expect(withPunch).toContain('beemesh_sidecar_hole_punch_total{outcome="succeeded"} 1')
+    expect(withPunch).toContain('beemesh_sidecar_hole_punch_total{outcome="failed"} 2')
+    expect(lines.some((l) => l.startsWith("beemesh_sidecar_hole_punch_total"))).toBe(false)
+  })
 })

@@ -2,6 +2,7 @@
  * The sidecar's counters as Prometheus metric families, written by @beemesh/service's
  * PrometheusText (text exposition format 0.0.4).
  */
+import type { HolePunchCounts } from "@beemesh/p2p"
 import type { DirectionSnapshot, ProxyMetricsSnapshot } from "@beemesh/proxy"
 import { PrometheusText } from "@beemesh/service"
 import type { RegistrationStatus } from "./Registrar"
@@ -11,6 +12,8 @@ export interface SidecarCounters {
   readonly registration: RegistrationStatus
   /** Open libp2p connections of the sidecar's node. */
   readonly connections: number
+  /** DCUtR hole punching on relayed connections (see @beemesh/p2p). */
+  readonly holePunch?: HolePunchCounts
 }
 
 const directions = ["inbound", "outbound"] as const
@@ -87,5 +90,20 @@ export const renderMetrics = (c: SidecarCounters): string => {
       samples: [[{}, c.registration.failures]],
     },
   ]
-  return PrometheusText.renderFamilies(families)
+  const holePunch = c.holePunch
+  return PrometheusText.renderFamilies(
+    holePunch === undefined
+      ? families
+      : [
+          ...families,
+          {
+            name: "beemesh_sidecar_hole_punch_total",
+            help: "DCUtR on relayed connections: attempted (a relayed connection opened), succeeded (a direct one followed), failed.",
+            type: "counter",
+            samples: (["attempted", "succeeded", "failed"] as const).map(
+              (outcome) => [{ outcome }, holePunch[outcome]] as const,
+            ),
+          },
+        ],
+  )
 }

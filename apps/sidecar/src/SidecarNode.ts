@@ -1,9 +1,17 @@
 /**
  * The sidecar's libp2p node: its own workload identity (never the host's key), TCP + Noise +
  * Yamux, listening on the pod's container port and announcing the host address + published port
- * the agent gave it. Started when the layer is built, stopped when its scope closes.
+ * the agent gave it; behind a NAT, it holds a slot at the agent-given relays and also announces
+ * its circuit addresses there. Runs DCUtR. Started when the layer is built, stopped when its scope
+ * closes.
  */
-import { loadKey, type NodeStartFailed, type P2pNodeOptions, startP2pNode } from "@beemesh/p2p"
+import {
+  type HolePunchCounts,
+  loadKey,
+  type NodeStartFailed,
+  type P2pNodeOptions,
+  startP2pNode,
+} from "@beemesh/p2p"
 import { generateKeyPair } from "@libp2p/crypto/keys"
 import type { Libp2p, PrivateKey } from "@libp2p/interface"
 import { Context, Data, Effect, Layer } from "effect"
@@ -23,6 +31,8 @@ export interface SidecarNodeOptions {
   readonly listenPort: number
   readonly announce: ReadonlyArray<string>
   readonly identityKeyFile: string | undefined
+  /** Relays to hold a slot at (the host is behind a NAT). */
+  readonly relays?: ReadonlyArray<string> | undefined
   /** Extra libp2p settings the proxy asks for (yamux stream limits, connection manager). */
   readonly yamux?: P2pNodeOptions["yamux"]
   readonly connectionManager?: Pick<
@@ -34,8 +44,9 @@ export interface SidecarNodeOptions {
 export interface SidecarNodeShape {
   readonly node: Libp2p
   readonly peerId: string
-  /** What the sidecar registers: the announced addresses. */
+  /** What the sidecar registers: the announced addresses, then its relayed ones. */
   readonly advertise: ReadonlyArray<string>
+  readonly holePunch: () => HolePunchCounts
 }
 
 /** Loads the workload key from a file, or makes an ephemeral one. */
@@ -53,18 +64,23 @@ export class SidecarNode extends Context.Service<SidecarNode, SidecarNodeShape>(
 ) {
   static readonly make = Effect.fn("SidecarNode.make")(function* (options: SidecarNodeOptions) {
     const privateKey = yield* loadIdentity(options.identityKeyFile)
-    const { node } = yield* startP2pNode(privateKey, {
+    const p2p = yield* startP2pNode(privateKey, {
       listen: [`/ip4/${options.listenHost}/tcp/${options.listenPort}`],
       announce: options.announce,
+      ...(options.relays === undefined ? {} : { relays: options.relays }),
+      holePunching: true,
       ...(options.yamux === undefined ? {} : { yamux: options.yamux }),
       ...options.connectionManager,
       // libp2p's stop waits for connections to close; bound it so shutdown stays quick.
       stopTimeoutMs: 500,
     })
+    const { node } = p2p
     return {
       node,
       peerId: node.peerId.toString(),
-      advertise: options.announce,
+      // The direct address first: a peer behind the same NAT reaches it, the others fail fast.
+      advertise: [...options.announce, ...p2p.relayAddresses],
+      holePunch: p2p.holePunch,
     } satisfies SidecarNodeShape
   })
 
@@ -80,6 +96,7 @@ export class SidecarNode extends Context.Service<SidecarNode, SidecarNodeShape>(
           listenPort: config.listenPort,
           announce: config.advertise,
           identityKeyFile: config.identityKeyFile,
+          relays: config.relays,
           ...extra,
         })
       }),

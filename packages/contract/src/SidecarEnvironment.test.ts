@@ -53,7 +53,7 @@ describe("SidecarEnvironment.decode", () => {
         { name: "admin", port: 9090 },
       ],
       upstreams: [{ service: "billing", port: 9001 }],
-      agentUrl: "http://host.containers.internal:8080",
+      agentUrl: "http://10.0.2.2:8080",
       advertise: ["/ip4/127.0.0.1/tcp/40123"],
       listenPort: 8080,
       healthHost: "127.0.0.1",
@@ -204,7 +204,7 @@ const input: SidecarEnvironmentInput = {
     { service: "orders", port: 9001 },
     { service: "cart", port: 9002 },
   ],
-  agentUrl: "http://host.containers.internal:18080",
+  agentUrl: "http://10.0.2.2:18080",
   podToken: Redacted.make("tok-0123456789abcdef"),
   advertise: ["/ip4/127.0.0.1/tcp/41000"],
   listenPort: 8080,
@@ -217,6 +217,37 @@ const encoded = (value: SidecarEnvironmentInput) => {
   return r.success
 }
 
+describe("SidecarEnvironment relays (a host behind NAT)", () => {
+  const relay = "/ip4/10.77.0.11/tcp/4001/p2p/12D3KooWGzxzKZYveHXtpG6AsrUJBcWxHBFS2HsEoGTxrMLvKXtf"
+
+  it("are absent unless given, and decode as a list", () => {
+    expect(decoded(valid).relays).toBeUndefined()
+    expect(decoded({ ...valid, BEEMESH_RELAYS: `${relay}, ${relay}` }).relays).toEqual([
+      relay,
+      relay,
+    ])
+  })
+
+  it("must name the relay's peer id and be TCP addresses", () => {
+    rejects("BEEMESH_RELAYS", "/ip4/10.77.0.11/tcp/4001", "does not name the relay's peer id")
+    rejects("BEEMESH_RELAYS", "/ip4/10.77.0.11/udp/4001/p2p/x", "is not a TCP address")
+  })
+
+  it("round trip through the agent's encoding", () => {
+    const env = encode({
+      namespace: "a",
+      workload: "b",
+      pod: "b",
+      podToken: Redacted.make("x".repeat(16)),
+      advertise: ["/ip4/10.78.0.11/tcp/1"],
+      relays: [relay],
+    })
+    if (Result.isFailure(env)) throw new Error(env.failure.message)
+    expect(env.success.BEEMESH_RELAYS).toBe(relay)
+    expect(decoded(env.success).relays).toEqual([relay])
+  })
+})
+
 describe("SidecarEnvironment.encode", () => {
   it("writes what the agent gives, in the variables' string forms", () => {
     expect(encoded(input)).toEqual({
@@ -225,7 +256,7 @@ describe("SidecarEnvironment.encode", () => {
       BEEMESH_POD: "web-1",
       BEEMESH_SERVICES: "web=80",
       BEEMESH_UPSTREAMS: "orders=9001,cart=9002",
-      BEEMESH_AGENT_URL: "http://host.containers.internal:18080",
+      BEEMESH_AGENT_URL: "http://10.0.2.2:18080",
       BEEMESH_POD_TOKEN: "tok-0123456789abcdef",
       BEEMESH_ADVERTISE: "/ip4/127.0.0.1/tcp/41000",
       BEEMESH_LISTEN_PORT: "8080",

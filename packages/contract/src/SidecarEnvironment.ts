@@ -13,14 +13,20 @@ import {
   parseIpv4,
   parseLabel,
   parsePodName,
+  parseRelays,
   parseToken,
 } from "./internal/envRules.js"
 import { parsedString } from "./internal/parsedString.js"
 import * as PortList from "./PortList.js"
 import { HEALTH_PORT, PROXY_PORT } from "./SidecarPorts.js"
 
-/** Where a pod reaches the agent's API by default: the host's loopback, through slirp4netns. */
-export const DEFAULT_AGENT_URL = "http://host.containers.internal:8080"
+/**
+ * Where a pod reaches the agent's API by default: the host's loopback as slirp4netns maps it to
+ * the gateway of its default network (10.0.2.0/24), on the agent's default port. The agent always
+ * passes `http://<gateway>:<apiPort>` for the pod's own CIDR and port; the default only serves a
+ * sidecar started by hand.
+ */
+export const DEFAULT_AGENT_URL = "http://10.0.2.2:8080"
 
 /** A service the app wants to reach, and the port on the pod's loopback it reaches it at. */
 export interface Upstream {
@@ -44,13 +50,24 @@ export interface SidecarEnvironment {
   readonly healthPort: number
   /** Path of a protobuf-encoded Ed25519 private key; absent means an ephemeral identity. */
   readonly identityKeyFile: string | undefined
+  /**
+   * The host is behind a NAT: relays (multiaddrs with /p2p/<id>) the sidecar holds a slot at and
+   * registers `<relay>/p2p-circuit` addresses for. Absent: its advertised address is reachable.
+   */
+  readonly relays: ReadonlyArray<string> | undefined
 }
 
 type Defaulted = "services" | "upstreams" | "agentUrl" | "listenPort" | "healthHost" | "healthPort"
 
 /** What the agent encodes: settings with a default may be left out. */
-export type SidecarEnvironmentInput = Omit<SidecarEnvironment, Defaulted | "identityKeyFile"> &
-  Partial<Pick<SidecarEnvironment, Defaulted>> & { readonly identityKeyFile?: string | undefined }
+export type SidecarEnvironmentInput = Omit<
+  SidecarEnvironment,
+  Defaulted | "identityKeyFile" | "relays"
+> &
+  Partial<Pick<SidecarEnvironment, Defaulted>> & {
+    readonly identityKeyFile?: string | undefined
+    readonly relays?: ReadonlyArray<string> | undefined
+  }
 
 /** One variable that failed to decode or encode. */
 export interface Problem {
@@ -166,6 +183,15 @@ export const variables = {
       "an absolute path to a protobuf-encoded Ed25519 private key (unset: ephemeral identity)",
     optional: true,
   }),
+  BEEMESH_RELAYS: variable(
+    "relays",
+    parsedString(Schema.Array(Schema.String), parseRelays, (xs) => xs.join(",")),
+    {
+      expected:
+        "comma-separated relay multiaddrs with the relay's peer id such as '/ip4/10.77.0.11/tcp/4001/p2p/12D3KooW…' (unset: the host is reachable)",
+      optional: true,
+    },
+  ),
 } as const
 
 type Name = keyof typeof variables

@@ -21,12 +21,8 @@ import {
 import type { CommandError } from "./Errors.js"
 import { HostTools } from "./HostTools.js"
 import { run } from "./internal/command.js"
-import {
-  describeTarget,
-  enterArgv,
-  type NamespaceTarget,
-  resolveTarget,
-} from "./NamespaceTarget.js"
+import { describeTarget, enterArgv, resolveTarget } from "./internal/namespaceEntry.js"
+import type { NamespaceTarget } from "./NamespaceTarget.js"
 
 export interface AppliedEgress {
   readonly target: NamespaceTarget

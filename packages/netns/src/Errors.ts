@@ -44,15 +44,3 @@ export class SlirpUnavailable extends Data.TaggedError("SlirpUnavailable")<{
     return `slirp4netns unavailable: ${this.reason}; fix: ${this.hint}`
   }
 }
-
-/** Where each program comes from on Debian 12, for fix hints. */
-export const INSTALL_HINTS: Record<string, string> = {
-  slirp4netns: "apt-get install slirp4netns (or tooling/scripts/host-setup.sh)",
-  nft: "apt-get install nftables (or tooling/scripts/host-setup.sh)",
-  ip: "apt-get install iproute2 (or tooling/scripts/host-setup.sh)",
-  nsenter: "apt-get install util-linux",
-  unshare: "apt-get install util-linux",
-  setpriv: "apt-get install util-linux",
-  sysctl: "apt-get install procps",
-  newuidmap: "apt-get install uidmap (or tooling/scripts/host-setup.sh)",
-}

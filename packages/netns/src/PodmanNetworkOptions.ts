@@ -1,7 +1,8 @@
 /** Podman's form of the options: `slirp4netns:enable_ipv6=true,allow_host_loopback=true,…`. */
 import { Effect, Result } from "effect"
+import { KEYS, type Key } from "./internal/slirpKeys.js"
 import { fromPairs, type OptionNames } from "./internal/slirpRules.js"
-import { KEYS, type Key, type SlirpOptions, SlirpOptionsInvalid } from "./SlirpOptions.js"
+import { type SlirpOptions, SlirpOptionsInvalid } from "./SlirpOptions.js"
 
 const PODMAN_KEYS: Record<Key, string> = {
   enableIpv6: "enable_ipv6",

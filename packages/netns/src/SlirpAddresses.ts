@@ -8,8 +8,8 @@ import {
   IPV6_DNS,
   IPV6_GATEWAY,
   IPV6_PREFIX,
-  type SlirpOptions,
-} from "./SlirpOptions.js"
+} from "./internal/slirpLimits.js"
+import type { SlirpOptions } from "./SlirpOptions.js"
 
 export interface SlirpAddresses {
   readonly network: string

@@ -1,7 +1,8 @@
 /** slirp4netns' command-line form of the options. */
 import { Effect, Result } from "effect"
+import type { Key } from "./internal/slirpKeys.js"
 import { fromPairs, invalid, type OptionNames } from "./internal/slirpRules.js"
-import type { Key, SlirpOptions, SlirpOptionsInvalid } from "./SlirpOptions.js"
+import type { SlirpOptions, SlirpOptionsInvalid } from "./SlirpOptions.js"
 
 const CLI_VALUE_FLAGS: Partial<Record<string, Key>> = {
   "--mtu": "mtu",

@@ -1,7 +1,8 @@
 /** Validation of slirp4netns options given as data (the agent's config, a pod spec). */
 import { Effect, Result, Schema } from "effect"
+import { KEYS, type Key } from "./internal/slirpKeys.js"
 import { checkSemantics, invalid, SCHEMA_NAMES } from "./internal/slirpRules.js"
-import { KEYS, type Key, SlirpOptions, SlirpOptionsInvalid } from "./SlirpOptions.js"
+import { SlirpOptions, SlirpOptionsInvalid } from "./SlirpOptions.js"
 
 /** Checks the rules that span fields or need arithmetic (CIDR room, MTU with IPv6, addresses). */
 export const validateSlirpOptions = (

@@ -1,22 +1,39 @@
 /**
  * The one way a Beemesh process assembles its libp2p node: TCP + Noise + Yamux with identify and
  * ping, an identity, listen and announce addresses, connection-manager limits fit for many nodes
- * on one address, a bounded dial, and bootstrap with retry. Started when acquired, stopped when its
+ * on one address, a bounded dial, and bootstrap with retry; circuit relay v2 (dialling relayed
+ * addresses always; a relay server or slots at relays when asked) and DCUtR hole punching, whose
+ * outcomes are logged and counted. Started when acquired, stopped when its
  * scope closes. Callers add their own services (the registry its DHT) and muxer settings (the
  * sidecar the proxy's stream limits).
  */
 import { noise } from "@chainsafe/libp2p-noise"
 import { type YamuxMuxerInit, yamux } from "@chainsafe/libp2p-yamux"
+import { circuitRelayServer, circuitRelayTransport } from "@libp2p/circuit-relay-v2"
 import { generateKeyPair } from "@libp2p/crypto/keys"
+import { dcutr } from "@libp2p/dcutr"
 import { type Identify, identify } from "@libp2p/identify"
 import type { Libp2p, PeerId, PrivateKey, ServiceMap } from "@libp2p/interface"
 import { type Ping, ping } from "@libp2p/ping"
 import { tcp } from "@libp2p/tcp"
 import { type Multiaddr, multiaddr } from "@multiformats/multiaddr"
-import { Duration, Effect, type Scope } from "effect"
+import { Duration, Effect, Queue, type Scope } from "effect"
 import { createLibp2p, type ServiceFactoryMap } from "libp2p"
 import { DialFailed, type KeyFileError, NodeStartFailed } from "./Errors.js"
+import {
+  DEFAULT_HOLE_PUNCH_WINDOW_MS,
+  type HolePunchCounts,
+  type HolePunchOutcome,
+  HolePunchWatch,
+} from "./HolePunch.js"
+import { keepRelaySlots } from "./internal/RelaySlots.js"
 import { loadOrCreateKey } from "./KeyFile.js"
+import {
+  circuitAddress,
+  type RelayServerOptions,
+  relayAddressProblem,
+  relayServerInit,
+} from "./Relay.js"
 
 /** The services every Beemesh node runs. */
 export type BaseServices = {
@@ -61,6 +78,26 @@ export interface P2pNodeOptions<S extends ServiceMap = NoServices> {
    * bound.
    */
   readonly stopTimeoutMs?: number
+  /**
+   * Relays (multiaddrs ending in `/p2p/<relay id>`) at which this node, unreachable from the
+   * mesh (behind a NAT), holds a slot; it is then reached at `<relay>/p2p-circuit/p2p/<self>`.
+   * The node does not start when a relay cannot be reached or refuses the slot.
+   */
+  readonly relays?: ReadonlyArray<string>
+  /**
+   * How often the slots at `relays` are checked; a lost one (the relay restarted, the path was
+   * cut) is taken again. Default 5 s.
+   */
+  readonly relaySlotCheckMs?: number
+  /** Run a circuit relay v2 server for nodes behind NAT, with these limits. Default: none. */
+  readonly relayServer?: RelayServerOptions
+  /**
+   * Run DCUtR, which tries to replace a relayed connection with a direct one (both ends must run
+   * it). Default false.
+   */
+  readonly holePunching?: boolean
+  /** How long after a relayed connection a direct one counts as a hole punched. Default 20 s. */
+  readonly holePunchWindowMs?: number
 }
 
 /**
@@ -81,9 +118,13 @@ export interface P2pNode<S extends ServiceMap = NoServices> {
   readonly multiaddrs: () => ReadonlyArray<Multiaddr>
   /** Dials a peer by multiaddr, within the dial timeout. */
   readonly dial: (address: string | Multiaddr) => Effect.Effect<PeerId, DialFailed>
+  /** Where the node is reached through its relays (`<relay>/p2p-circuit/p2p/<self>`). */
+  readonly relayAddresses: ReadonlyArray<string>
+  /** DCUtR hole punching so far. */
+  readonly holePunch: () => HolePunchCounts
 }
 
-export const DEFAULT_LISTEN = "/ip4/127.0.0.1/tcp/0"
+const DEFAULT_LISTEN = "/ip4/127.0.0.1/tcp/0"
 
 const withTimeout = (ms: number, signal?: AbortSignal) =>
   signal === undefined
@@ -91,28 +132,47 @@ const withTimeout = (ms: number, signal?: AbortSignal) =>
     : AbortSignal.any([signal, AbortSignal.timeout(ms)])
 
 /** The node's identity, by the precedence {@link P2pIdentity} describes. */
-export const resolveIdentity = (options: P2pIdentity): Effect.Effect<PrivateKey, KeyFileError> => {
+const resolveIdentity = (options: P2pIdentity): Effect.Effect<PrivateKey, KeyFileError> => {
   if (options.privateKey !== undefined) return Effect.succeed(options.privateKey)
   if (options.keyFile !== undefined) return loadOrCreateKey(options.keyFile)
   return Effect.promise(() => generateKeyPair("Ed25519"))
 }
 
-const start = <S extends ServiceMap>(options: P2pNodeOptions<S>, privateKey: PrivateKey) => {
-  const listen = [...(options.listen ?? [DEFAULT_LISTEN])]
+const start = <S extends ServiceMap>(
+  options: P2pNodeOptions<S>,
+  privateKey: PrivateKey,
+  watch: HolePunchWatch,
+) => {
+  const relays = options.relays ?? []
+  const listen = [
+    ...(options.listen ?? [DEFAULT_LISTEN]),
+    ...relays.map((relay) => `${relay}/p2p-circuit`),
+  ]
   const services = {
     identify: identify(),
     ping: ping(),
+    ...(options.holePunching === true ? { dcutr: dcutr() } : {}),
+    ...(options.relayServer === undefined
+      ? {}
+      : { relay: circuitRelayServer(relayServerInit(options.relayServer)) }),
     ...options.services,
   } as ServiceFactoryMap<S & BaseServices>
+  const problems = relays.flatMap((relay) => relayAddressProblem(relay) ?? [])
+  if (problems.length > 0)
+    return Effect.fail(
+      new NodeStartFailed({ listen, cause: new Error(`bad relay: ${problems.join("; ")}`) }),
+    )
   return Effect.tryPromise({
     try: () =>
       createLibp2p<S & BaseServices>({
         privateKey,
+        logger: watch.logger(),
         addresses: {
           listen,
           ...(options.announce === undefined ? {} : { announce: [...options.announce] }),
         },
-        transports: [tcp()],
+        // Every node can dial a relayed address; only nodes with `relays` listen on one.
+        transports: [tcp(), circuitRelayTransport()],
         connectionEncrypters: [noise()],
         streamMuxers: [yamux(options.yamux)],
         connectionManager: {
@@ -143,10 +203,39 @@ export const startP2pNode: <S extends ServiceMap = NoServices>(
     privateKey: PrivateKey,
     options: P2pNodeOptions<S> = {},
   ) {
-    const node = yield* Effect.acquireRelease(start(options, privateKey), (node) =>
+    const outcomes = yield* Queue.unbounded<HolePunchOutcome>()
+    const watch = new HolePunchWatch(
+      options.holePunchWindowMs ?? DEFAULT_HOLE_PUNCH_WINDOW_MS,
+      (outcome) => Queue.offerUnsafe(outcomes, outcome),
+    )
+    yield* Effect.addFinalizer(() => Effect.sync(() => watch.close()))
+    yield* Queue.take(outcomes).pipe(
+      Effect.flatMap((o) =>
+        o.outcome === "succeeded"
+          ? Effect.logInfo(`hole punch to ${o.peer} succeeded: ${o.detail}`)
+          : Effect.logWarning(
+              `hole punch to ${o.peer} failed, traffic stays on the relay: ${o.detail}`,
+            ),
+      ),
+      Effect.forever,
+      Effect.forkScoped,
+    )
+    const node = yield* Effect.acquireRelease(start(options, privateKey, watch), (node) =>
       stop(node, options.stopTimeoutMs),
     )
+    // Without DCUtR a relayed connection is no attempt at anything.
+    if (options.holePunching === true)
+      node.addEventListener("connection:open", (event) =>
+        watch.opened(event.detail.remotePeer.toString(), event.detail.remoteAddr.toString()),
+      )
     const dialTimeoutMs = options.dialTimeoutMs ?? 5_000
+    if ((options.relays ?? []).length > 0)
+      yield* keepRelaySlots(
+        node,
+        options.relays ?? [],
+        options.relaySlotCheckMs ?? 5_000,
+        dialTimeoutMs * 2,
+      )
     const dial = Effect.fn("P2pNode.dial")(function* (address: string | Multiaddr) {
       const target = yield* Effect.try({
         try: () => (typeof address === "string" ? multiaddr(address) : address),
@@ -185,6 +274,10 @@ export const startP2pNode: <S extends ServiceMap = NoServices>(
       privateKey,
       multiaddrs: () => node.getMultiaddrs(),
       dial,
+      relayAddresses: (options.relays ?? []).map((relay) =>
+        circuitAddress(relay, node.peerId.toString()),
+      ),
+      holePunch: watch.snapshot,
     } satisfies P2pNode<S>
   },
 )

@@ -1,3 +1,26 @@
-export * from "./Errors.js"
-export * from "./KeyFile.js"
-export * from "./P2pNode.js"
+export { DialFailed, KeyFileError, NodeStartFailed } from "./Errors.js"
+export {
+  DEFAULT_HOLE_PUNCH_WINDOW_MS,
+  type HolePunchCounts,
+  type HolePunchOutcome,
+  HolePunchWatch,
+} from "./HolePunch.js"
+export { loadKey, loadOrCreateKey } from "./KeyFile.js"
+export {
+  type BaseServices,
+  makeP2pNode,
+  type NoServices,
+  type P2pIdentity,
+  type P2pNode,
+  type P2pNodeOptions,
+  startP2pNode,
+} from "./P2pNode.js"
+export {
+  circuitAddress,
+  DEFAULT_MAX_HOP_STREAMS,
+  DEFAULT_MAX_RESERVATIONS,
+  isRelayed,
+  type RelayServerOptions,
+  relayAddressProblem,
+  relayServerInit,
+} from "./Relay.js"

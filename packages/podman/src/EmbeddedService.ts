@@ -96,7 +96,7 @@ const resolveExecutable = (command: string): string | undefined =>
  * the service (and everything in its process group) when the process that started it dies.
  * setpriv executes timeout in place (same pid and group); timeout forwards the signal to its group.
  */
-export const serviceCommand = (
+const serviceCommand = (
   podman: string,
   args: ReadonlyArray<string>,
   guard: { readonly setpriv: string; readonly timeout: string } | undefined,

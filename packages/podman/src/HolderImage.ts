@@ -12,9 +12,9 @@ import { Effect } from "effect"
 import { HolderImageUnavailable } from "./Errors.js"
 import { PodmanClient } from "./PodmanClient.js"
 
-export const HOLDER_IMAGE_REPOSITORY = "localhost/beemesh/holder"
+const HOLDER_IMAGE_REPOSITORY = "localhost/beemesh/holder"
 /** Where Debian's `catatonit` package puts its static binary. */
-export const DEFAULT_CATATONIT = "/usr/bin/catatonit"
+const DEFAULT_CATATONIT = "/usr/bin/catatonit"
 
 const CONTAINERFILE = `FROM scratch
 COPY catatonit /catatonit
@@ -27,7 +27,7 @@ const PT_INTERP = 3
  * Why an ELF file cannot run in an empty image (not ELF, not 64-bit, or asks for a dynamic loader),
  * or undefined when it can.
  */
-export const staticElfProblem = (bytes: Uint8Array): string | undefined => {
+const staticElfProblem = (bytes: Uint8Array): string | undefined => {
   const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   if (view.length < 64 || view.readUInt32BE(0) !== 0x7f454c46) return "it is not an ELF binary"
   if (view[4] !== 2 || view[5] !== 1) return "it is not a 64-bit little-endian ELF binary"

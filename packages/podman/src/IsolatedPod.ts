@@ -33,8 +33,10 @@ import {
   PodSpecInvalid,
 } from "./Errors.js"
 import { ensureHolderImage } from "./HolderImage.js"
-import { LABEL_POD, ownerLabels } from "./Ownership.js"
-import { IMAGE_HINT, PodmanClient } from "./PodmanClient.js"
+import { IMAGE_HINT } from "./internal/failures.js"
+import { ownerLabels } from "./internal/owner.js"
+import { LABEL_POD } from "./Ownership.js"
+import { PodmanClient } from "./PodmanClient.js"
 import {
   allocateHostPort,
   containerCreateRequest,

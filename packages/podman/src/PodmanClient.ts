@@ -22,8 +22,6 @@ import type {
 } from "./Requests.js"
 import type * as R from "./Responses.js"
 
-export { classifyFailure, IMAGE_HINT } from "./internal/failures.js"
-export { API_PREFIX } from "./internal/query.js"
 export { makePodmanClient }
 
 export interface PodmanClientShape {

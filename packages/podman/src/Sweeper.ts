@@ -4,7 +4,8 @@
  */
 import { Effect } from "effect"
 import type { PodmanError } from "./Errors.js"
-import { LABEL_OWNER_PID, ownerState } from "./Ownership.js"
+import { ownerState } from "./internal/owner.js"
+import { LABEL_OWNER_PID } from "./Ownership.js"
 import { PodmanClient } from "./PodmanClient.js"
 
 export interface SweepOptions {

@@ -10,6 +10,7 @@ import {
   type ResolveFailed,
 } from "./Errors.js"
 import { readFrame } from "./internal/frames.js"
+import { ProviderSelector } from "./internal/providerSelector.js"
 import { describeEnd, runBridge } from "./internal/runBridge.js"
 import { closeServer, listenTcp } from "./internal/tcp.js"
 import { Libp2pNode } from "./Libp2pNode.js"
@@ -21,7 +22,6 @@ import {
   type ProxyTarget,
   StatusCode,
 } from "./Protocol.js"
-import { ProviderSelector } from "./ProviderSelector.js"
 import { type Provider, Resolver } from "./Resolver.js"
 
 export interface UpstreamOptions {

@@ -6,14 +6,44 @@
  * - {@link Resolver}: where providers come from (the registry in the sidecar, a table in tests).
  * - {@link ProxyMetrics}: counters and gauges as a plain snapshot, per service in {@link TrafficTable}.
  */
-export * from "./constants.js"
-export * from "./Errors.js"
-export * from "./Inbound.js"
-export * from "./Libp2pNode.js"
-export * from "./Metrics.js"
-export * from "./Outbound.js"
+export {
+  defaults,
+  proxyConnectionManagerOptions,
+  proxyNodeFlags,
+  proxyYamuxOptions,
+} from "./constants.js"
+export {
+  AllProvidersFailed,
+  ListenFailed,
+  NoProviders,
+  ProtocolRegistrationFailed,
+  ProviderFailed,
+  ProxyTimeout,
+  ResolveFailed,
+  TargetConnectFailed,
+} from "./Errors.js"
+export { type ExposedTarget, Inbound, type InboundOptions } from "./Inbound.js"
+export { Libp2pNode } from "./Libp2pNode.js"
+export {
+  type Direction,
+  type DirectionSnapshot,
+  MetricsRegistry,
+  ProxyMetrics,
+  type ProxyMetricsSnapshot,
+} from "./Metrics.js"
+export {
+  Outbound,
+  type OutboundOptions,
+  type UpstreamListener,
+  type UpstreamOptions,
+} from "./Outbound.js"
 export * as Protocol from "./Protocol.js"
 export { PROXY_PROTOCOL } from "./Protocol.js"
-export * from "./ProviderSelector.js"
-export * from "./Resolver.js"
-export * from "./Traffic.js"
+export { type Provider, Resolver } from "./Resolver.js"
+export {
+  MAX_TRAFFIC_SERIES,
+  SETUP_BUCKETS_SECONDS,
+  type ServiceTrafficSnapshot,
+  type SetupHistogram,
+  TrafficTable,
+} from "./Traffic.js"

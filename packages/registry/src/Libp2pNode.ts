@@ -19,17 +19,12 @@ import { drain } from "./internal/query.js"
 /** Our Kademlia protocol id: a private DHT, never mixed with the public IPFS one. */
 export const DHT_PROTOCOL = "/beemesh/kad/1.0.0"
 
-/** The libp2p services every Beemesh node runs. */
-export interface BeemeshServices {
-  readonly dht: KadDHT
-  readonly identify: Identify
-  readonly ping: Ping
-}
+/** The libp2p node every Beemesh node runs: the DHT beside identify and ping. */
 export type BeemeshLibp2p = Libp2p<{ dht: KadDHT; identify: Identify; ping: Ping }>
 
 /**
  * The node's settings (listen/announce addresses, identity, dial timeout, connection limits,
- * bootstrap; see @beemesh/p2p for each and its default) and the DHT's.
+ * bootstrap, relays and hole punching; see @beemesh/p2p for each and its default) and the DHT's.
  */
 export interface Libp2pNodeOptions
   extends Pick<
@@ -42,6 +37,9 @@ export interface Libp2pNodeOptions
       | "maxConnections"
       | "inboundConnectionThreshold"
       | "maxIncomingPendingConnections"
+      | "relays"
+      | "relayServer"
+      | "holePunching"
     >,
     P2pIdentity {
   /** Kademlia protocol id. Default {@link DHT_PROTOCOL}. */

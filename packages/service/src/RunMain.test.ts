@@ -3,7 +3,9 @@ import { createRequire } from "node:module"
 import { fileURLToPath } from "node:url"
 import { Data, Deferred, Effect, Exit } from "effect"
 import { describe, expect, it } from "vitest"
-import { ExitCode, outcomeOf, type ProcessPort, runMain } from "./RunMain.js"
+import { ExitCode } from "./ExitCode.js"
+import { outcomeOf } from "./internal/outcome.js"
+import { type ProcessPort, runMain } from "./RunMain.js"
 
 class Refused extends Data.TaggedError("Refused")<{ readonly who: string }> {
   override get message() {

@@ -2,17 +2,9 @@
  * How a Beemesh process runs its main program: in a scope that SIGTERM or SIGINT closes
  * gracefully, with one set of exit codes for every app.
  */
-import { Cause, Effect, Exit, type Scope } from "effect"
-
-/** The exit codes of every Beemesh process. */
-export const ExitCode = {
-  /** Done, or stopped by a signal after a graceful shutdown. */
-  ok: 0,
-  /** Failed at run time (a port taken, a peer refusing, a release step hanging …). */
-  failure: 1,
-  /** Bad configuration or usage: nothing was started. */
-  usage: 2,
-} as const
+import { Effect, type Scope } from "effect"
+import { ExitCode } from "./ExitCode.js"
+import { outcomeOf } from "./internal/outcome.js"
 
 export interface RunMainOptions<E> {
   /** Prefixes every line the runner writes to stderr, e.g. `beemesh-agent`. */
@@ -24,34 +16,6 @@ export interface RunMainOptions<E> {
    * release step hangs. Default: no deadline.
    */
   readonly hardExitMs?: number
-}
-
-export interface Outcome {
-  readonly code: number
-  /** What to tell the operator on stderr, when anything. */
-  readonly message?: string
-}
-
-/**
- * The exit code and message of a finished program: its number (or 0) on success, 0 when only
- * interrupted (a signal), the failure's code and message otherwise, 1 with the cause for a defect.
- */
-export const outcomeOf = <E>(
-  exit: Exit.Exit<number | undefined, E>,
-  exitCode: (error: E) => number = () => ExitCode.failure,
-): Outcome => {
-  if (Exit.isSuccess(exit)) return { code: exit.value ?? ExitCode.ok }
-  if (Cause.hasInterruptsOnly(exit.cause)) return { code: ExitCode.ok }
-  const failure = exit.cause.reasons.find((reason) => reason._tag === "Fail")
-  if (failure?._tag === "Fail") {
-    const error = failure.error
-    const message =
-      typeof error === "object" && error !== null && "message" in error
-        ? String(error.message)
-        : Cause.pretty(exit.cause)
-    return { code: exitCode(error), message }
-  }
-  return { code: ExitCode.failure, message: Cause.pretty(exit.cause) }
 }
 
 /** Where the runner meets the process; the process itself unless a test hands in another. */
@@ -73,7 +37,7 @@ const nodeProcess: ProcessPort = {
 
 /**
  * Runs `program` as the process's main: its scope closes on the first SIGTERM or SIGINT (later
- * ones are ignored), then the process exits with the program's {@link Outcome}. The only
+ * ones are ignored), then the process exits with the program's exit code. The only
  * `runFork` of an app: call it from `main.ts`.
  */
 export const runMain = <E>(

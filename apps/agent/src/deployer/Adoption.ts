@@ -37,7 +37,7 @@ export const orphanOf = (pod: OwnedPod): OrphanPod => ({
 export const wantedReplica = (
   workload: Workload | undefined,
   pod: OwnedPod,
-  options: Pick<TemplateOptions, "sidecarImage" | "slirp">,
+  options: Pick<TemplateOptions, "sidecarImage" | "slirp" | "relays">,
 ): string | undefined => {
   const name = pod.labels[LABEL_REPLICA]
   return workload !== undefined &&
@@ -100,7 +100,7 @@ export const adopt = (
   pods: ReplicaPods["Service"],
   table: Table,
   saved: SavedState,
-  options: Pick<TemplateOptions, "sidecarImage" | "slirp">,
+  options: Pick<TemplateOptions, "sidecarImage" | "slirp" | "relays">,
 ) =>
   Effect.gen(function* () {
     for (const workload of saved.workloads)

@@ -14,7 +14,10 @@ import { ReplicaPods } from "./ReplicaPods"
 import { StateStore } from "./StateStore"
 import { newReplica, type Replica, replicasOf, statusOf, WorkloadTable } from "./WorkloadTable"
 
-export type ManagerOptions = Pick<TemplateOptions, "sidecarImage" | "slirp">
+/** Pods removed at once when a workload goes: Podman serves them in parallel, within reason. */
+const REMOVE_CONCURRENCY = 8
+
+export type ManagerOptions = Pick<TemplateOptions, "sidecarImage" | "slirp" | "relays">
 
 const make = (options: ManagerOptions) =>
   Effect.gen(function* () {
@@ -32,22 +35,28 @@ const make = (options: ManagerOptions) =>
         .destroy(replica)
         .pipe(Effect.andThen(Effect.sync(() => table.replicas.delete(replica.pod))))
 
+    // Replicas go in parallel, a few at a time: each waits out its containers' stop timeout, and one
+    // after another a 50-replica workload took two minutes to remove.
     const removeWorkload = (key: string) =>
       Effect.gen(function* () {
         const workload = table.desired.get(key)
         table.desired.delete(key)
-        for (const replica of replicasOf(table, key)) {
-          yield* destroyReplica(replica)
-          if (workload !== undefined) {
-            yield* directory
-              .unregister({
-                namespace: workload.namespace,
-                workload: workload.name,
-                pod: replica.name,
-              })
-              .pipe(Effect.ignore)
-          }
-        }
+        yield* Effect.forEach(
+          replicasOf(table, key),
+          (replica) =>
+            Effect.gen(function* () {
+              yield* destroyReplica(replica)
+              if (workload === undefined) return
+              yield* directory
+                .unregister({
+                  namespace: workload.namespace,
+                  workload: workload.name,
+                  pod: replica.name,
+                })
+                .pipe(Effect.ignore)
+            }),
+          { concurrency: REMOVE_CONCURRENCY, discard: true },
+        )
       })
 
     /** Orphans of `workload` are settled by applying it: adopted if it wants them, else removed. */

@@ -94,4 +94,13 @@ describe("replicaPodSpec", () => {
     expect(specHash(otherImage, options)).not.toBe(specHash(workload, options))
     expect(podNameOf(workload, "web-0")).toBe("bm-shop-web-0")
   })
+
+  it("behind a NAT: the sidecar gets the host's relays, and the pods are new ones", () => {
+    const relay = "/ip4/10.77.0.11/tcp/4001/p2p/12D3KooWrelay"
+    const natted = { ...options, relays: [relay] }
+    const env = replicaPodSpec(workload, "web-1", 41000, natted).containers?.[0]?.env ?? {}
+    expect(env.BEEMESH_RELAYS).toBe(relay)
+    expect(spec.containers?.[0]?.env?.BEEMESH_RELAYS).toBeUndefined()
+    expect(specHash(workload, natted)).not.toBe(specHash(workload, options))
+  })
 })

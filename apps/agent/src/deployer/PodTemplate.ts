@@ -23,6 +23,8 @@ export interface TemplateOptions {
   readonly slirp: SlirpOptions
   /** Host address the sidecars' port 8080 is published on and advertised at. */
   readonly advertiseHost: string
+  /** The host is behind a NAT: relays its sidecars hold a slot at (see the agent's `--relay`). */
+  readonly relays?: ReadonlyArray<string>
   /** The agent API's port, reached from pods at host.containers.internal. */
   readonly apiPort: number
   readonly podTokenKey: string
@@ -42,11 +44,17 @@ export const MAX_POD_NAME_LENGTH = 63
  */
 export const specHash = (
   workload: Workload,
-  options: Pick<TemplateOptions, "sidecarImage" | "slirp">,
+  options: Pick<TemplateOptions, "sidecarImage" | "slirp" | "relays">,
 ) =>
   createHash("sha256")
     .update(
-      JSON.stringify([{ ...workload, replicas: undefined }, options.sidecarImage, options.slirp]),
+      JSON.stringify([
+        { ...workload, replicas: undefined },
+        options.sidecarImage,
+        options.slirp,
+        // Only when set, so that pods of a reachable host keep the hash they always had.
+        ...(options.relays === undefined ? [] : [options.relays]),
+      ]),
     )
     .digest("hex")
     .slice(0, 16)
@@ -74,6 +82,7 @@ const sidecarEnvironment = (
       }),
     ),
     advertise: [`/ip4/${options.advertiseHost}/tcp/${hostPort}`],
+    ...(options.relays === undefined ? {} : { relays: options.relays }),
     listenPort: SidecarPorts.PROXY_PORT,
     healthPort: SidecarPorts.HEALTH_PORT,
   })

@@ -75,6 +75,21 @@ export const parseAdvertise = (raw: string): Result.Result<ReadonlyArray<string>
   return Result.succeed(items)
 }
 
+/** Relays a NATed host holds slots at: TCP multiaddrs that name the relay's peer id. */
+export const parseRelays = (raw: string): Result.Result<ReadonlyArray<string>, string> => {
+  const items = raw
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "")
+  if (items.length === 0) return Result.fail("no relay given")
+  for (const item of items) {
+    const problem = parseTcpMultiaddr(item)
+    if (problem !== undefined) return Result.fail(problem)
+    if (!item.includes("/p2p/")) return Result.fail(`"${item}" does not name the relay's peer id`)
+  }
+  return Result.succeed(items)
+}
+
 export const parseToken = (raw: string): Result.Result<string, string> =>
   raw.length >= 16 && /^[\x21-\x7e]+$/.test(raw)
     ? Result.succeed(raw)

@@ -1,13 +1,19 @@
 import { Effect } from "effect"
 import { execa } from "execa"
-import {
-  type CommandError,
-  CommandFailed,
-  CommandNotFound,
-  CommandTimedOut,
-  INSTALL_HINTS,
-} from "../Errors.js"
+import { type CommandError, CommandFailed, CommandNotFound, CommandTimedOut } from "../Errors.js"
 import type { HostToolsShape } from "../HostTools.js"
+
+/** Where each program comes from on Debian 12, for fix hints. */
+const INSTALL_HINTS: Record<string, string> = {
+  slirp4netns: "apt-get install slirp4netns (or tooling/scripts/host-setup.sh)",
+  nft: "apt-get install nftables (or tooling/scripts/host-setup.sh)",
+  ip: "apt-get install iproute2 (or tooling/scripts/host-setup.sh)",
+  nsenter: "apt-get install util-linux",
+  unshare: "apt-get install util-linux",
+  setpriv: "apt-get install util-linux",
+  sysctl: "apt-get install procps",
+  newuidmap: "apt-get install uidmap (or tooling/scripts/host-setup.sh)",
+}
 
 export interface RunOptions {
   readonly input?: string

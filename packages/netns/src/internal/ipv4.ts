@@ -1,7 +1,7 @@
 /** IPv4 arithmetic for slirp4netns' CIDR (network address, prefix, host numbers). */
 import { isIPv4 } from "node:net"
 import { Result } from "effect"
-import { GUEST_HOST, PREFIX_MAX } from "../SlirpOptions.js"
+import { GUEST_HOST, PREFIX_MAX } from "./slirpLimits.js"
 
 export const ipv4ToInt = (ip: string): number =>
   ip.split(".").reduce((acc, octet) => acc * 256 + Number(octet), 0)

@@ -5,17 +5,10 @@
  */
 import { isIPv4, isIPv6 } from "node:net"
 import { Result, Schema } from "effect"
-import {
-  ALLOWED,
-  type Key,
-  MTU_MAX,
-  MTU_MIN,
-  MTU_MIN_IPV6,
-  PORT_HANDLERS,
-  SlirpOptions,
-  SlirpOptionsInvalid,
-} from "../SlirpOptions.js"
+import { SlirpOptions, SlirpOptionsInvalid } from "../SlirpOptions.js"
 import { isInterfaceName, parseCidr } from "./ipv4.js"
+import { ALLOWED, type Key } from "./slirpKeys.js"
+import { MTU_MAX, MTU_MIN, MTU_MIN_IPV6, PORT_HANDLERS } from "./slirpLimits.js"
 
 export const invalid = (option: string, value: unknown, key: Key, reason: string) =>
   new SlirpOptionsInvalid({

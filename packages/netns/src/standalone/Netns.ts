@@ -9,9 +9,10 @@ import { Context, Data, Effect, Layer, type Scope } from "effect"
 import type { CommandError, CommandFailed, CommandNotFound } from "../Errors.js"
 import { HostTools } from "../HostTools.js"
 import { type CommandResult, type RunOptions, run } from "../internal/command.js"
+import { enterArgv } from "../internal/namespaceEntry.js"
 import { type ScopedProcess, spawnScoped } from "../internal/process.js"
 import { releaseOnFailure } from "../internal/scope.js"
-import { enterArgv, type NamespaceTarget, type RunAs } from "../NamespaceTarget.js"
+import type { NamespaceTarget, RunAs } from "../NamespaceTarget.js"
 
 export type { CommandResult } from "../internal/command.js"
 export type { ScopedProcess } from "../internal/process.js"
@@ -75,7 +76,7 @@ export interface NetnsShape {
   ) => Effect.Effect<ScopedProcess, CommandNotFound | CommandFailed, Scope.Scope>
 }
 
-export const NETNS_DIR = "/run/netns"
+const NETNS_DIR = "/run/netns"
 
 const hintFor = (error: CommandError) =>
   error._tag === "CommandNotFound"

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { defaultHostTools } from "../HostTools.js"
-import { enterArgv } from "../NamespaceTarget.js"
+import { enterArgv } from "../internal/namespaceEntry.js"
 import { defaultSlirpOptions } from "../SlirpOptions.js"
 import { slirpCommand } from "./Slirp.js"
 

@@ -10,6 +10,7 @@ import { Context, Data, Effect, Layer, type Scope } from "effect"
 import { type CommandError, SlirpUnavailable } from "../Errors.js"
 import { HostTools, type HostToolsShape } from "../HostTools.js"
 import { run } from "../internal/command.js"
+import { enterArgv, resolveTarget } from "../internal/namespaceEntry.js"
 import { spawnScoped } from "../internal/process.js"
 import { releaseOnFailure } from "../internal/scope.js"
 import {
@@ -20,7 +21,7 @@ import {
   seccompUsable,
   versionAtLeast,
 } from "../internal/slirpProbe.js"
-import { enterArgv, type NamespaceTarget, resolveTarget } from "../NamespaceTarget.js"
+import type { NamespaceTarget } from "../NamespaceTarget.js"
 import { type SlirpAddresses, slirpAddresses } from "../SlirpAddresses.js"
 import { renderSlirpArgs } from "../SlirpArgs.js"
 import type { SlirpOptions, SlirpOptionsInvalid } from "../SlirpOptions.js"

@@ -7,8 +7,30 @@ import { HostTools, type HostToolsShape } from "../HostTools.js"
 import { Netns } from "./Netns.js"
 import { Slirp } from "./Slirp.js"
 
-export * from "./Netns.js"
-export * from "./Slirp.js"
+export {
+  type CommandResult,
+  type CreateOptions,
+  type ExecOptions,
+  Netns,
+  NetnsFailed,
+  type NetnsHandle,
+  type NetnsShape,
+  type ScopedProcess,
+} from "./Netns.js"
+export {
+  type HostForward,
+  type HostForwardSpec,
+  Slirp,
+  SlirpApiFailed,
+  type SlirpHandle,
+  type SlirpInfo,
+  SlirpReadyTimeout,
+  type SlirpShape,
+  type SlirpStartError,
+  SlirpStartFailed,
+  type SlirpStartOptions,
+  SlirpUnavailable,
+} from "./Slirp.js"
 
 /** Netns and Slirp with HostTools (defaults replaced by `overrides`). */
 export const standaloneLayer = (overrides: Partial<HostToolsShape> = {}) =>

@@ -12,7 +12,8 @@ import {
   EgressVerifyFailed,
   renderEgressRuleset,
 } from "../EgressPolicy.js"
-import { describeTarget, type NamespaceTarget } from "../NamespaceTarget.js"
+import { describeTarget } from "../internal/namespaceEntry.js"
+import type { NamespaceTarget } from "../NamespaceTarget.js"
 
 export type FakeEgressOperation = "install" | "verify" | "remove"
 

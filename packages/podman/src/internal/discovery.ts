@@ -3,10 +3,10 @@ import { Effect, type Scope } from "effect"
 import { startEmbeddedService } from "../EmbeddedService.js"
 import { PodmanUnavailable } from "../Errors.js"
 import type { PodmanClientOptions, PodmanClientShape } from "../PodmanClient.js"
-import { parseContainerHost, type SocketCandidate, socketCandidates } from "../Socket.js"
 import { makeApi } from "./client.js"
 import { request } from "./http.js"
 import { API_PREFIX } from "./query.js"
+import { parseContainerHost, type SocketCandidate, socketCandidates } from "./socket.js"
 
 const answers = (path: string) =>
   request(path, { method: "GET", path: `${API_PREFIX}/_ping`, idleTimeoutMs: 3000 }).pipe(

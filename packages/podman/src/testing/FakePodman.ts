@@ -11,7 +11,8 @@
  */
 import { Effect, Layer, PubSub, Stream } from "effect"
 import { ImageMissing, NameInUse, NotFound, RuntimeFailure } from "../Errors.js"
-import { IMAGE_HINT, PodmanClient, type PodmanClientShape } from "../PodmanClient.js"
+import { IMAGE_HINT } from "../internal/failures.js"
+import { PodmanClient, type PodmanClientShape } from "../PodmanClient.js"
 import type {
   ContainerCreateRequest,
   ExecResult,

@@ -9,11 +9,10 @@ import {
   LABEL_OWNER,
   LABEL_OWNER_PID,
   LABEL_OWNER_START,
-  ownerLabels,
   PodmanClient,
-  processStartTime,
   sweepOrphanedPods,
 } from "../../src/index.js"
+import { ownerLabels, processStartTime } from "../../src/internal/owner.js"
 import { testClientLayer } from "../support/layer.js"
 import { testLabels, uniqueName } from "../support/pods.js"
 

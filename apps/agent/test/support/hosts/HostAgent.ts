@@ -94,6 +94,8 @@ export interface AgentStart {
   readonly podmanSocket: string
   readonly bootstrap: ReadonlyArray<string>
   readonly sidecarImage?: string
+  /** The host is behind a NAT: relays (agent multiaddrs) it and its sidecars hold slots at. */
+  readonly relays?: ReadonlyArray<string>
 }
 
 export interface AgentIdentity {
@@ -136,6 +138,7 @@ export const startHostAgent = async (
       "--podman-socket",
       start.podmanSocket,
       ...start.bootstrap.flatMap((address) => ["--bootstrap", address]),
+      ...(start.relays ?? []).flatMap((address) => ["--relay", address]),
       ...(start.sidecarImage === undefined ? [] : ["--sidecar-image", start.sidecarImage]),
     ]),
     logFile: paths.logFile,

@@ -4,8 +4,8 @@
  * The bridge lives in its own namespace, not the machine's: nothing of the test subnet is routable
  * from the root namespace, the machine's own firewall (and br_netfilter, where loaded) never sees
  * the frames, and partitions are bridge-family nftables rules that only this namespace holds.
- * A NAT router fits the same shape: a namespace with one leg on this bridge and another on a
- * private bridge behind it, masquerading (see README).
+ * A NAT router (NatRouter.ts) has one leg on this bridge and a bridge of its own for the hosts
+ * behind it, which attachHost wires the same way.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"

@@ -32,6 +32,7 @@ import {
   startHostPodman,
   stopHostPodman,
 } from "./HostPodman"
+import { createNatRouter, type NatRouter, routeViaRouter } from "./NatRouter"
 import { attachHost, createSwitch, netnsPath, setPartitions, setPort } from "./Network"
 import { pidsInNetns, stopPid } from "./processes"
 import {
@@ -59,6 +60,14 @@ export interface SimulatedHostsOptions {
   readonly keep?: boolean
 }
 
+/** Where a NATed host lives: behind the run's NAT router, holding slots at these agents' relays. */
+export interface BehindNat {
+  readonly relays: ReadonlyArray<SimulatedHost>
+}
+
+/** First three octets of the private /24 behind the NAT router (10.78.0.1 is the router). */
+export const NAT_SUBNET = "10.78.0"
+
 export interface ProbeResult {
   readonly outcome: "open" | "refused" | "timeout" | "error"
   readonly data: string
@@ -68,7 +77,10 @@ export interface SimulatedHost extends AgentIdentity {
   readonly index: number
   readonly name: string
   readonly netns: string
+  /** The host's own address: on the switch subnet, or on the private one behind the NAT. */
   readonly address: string
+  /** Behind the NAT router: the router's address on the switch, the source peers see. */
+  readonly natAddress: string | undefined
   readonly dir: string
   readonly podmanPaths: HostPodmanPaths
   readonly agentPaths: HostAgentPaths
@@ -116,6 +128,9 @@ export class SimulatedHosts {
   private readonly entries: Array<RunRecord["hosts"][number]> = []
   private readonly blocked: Array<readonly [string, string]> = []
   private nextIndex = 1
+  private router: NatRouter | undefined
+  /** The namespace holding each host's bridge port: the switch, or the NAT router. */
+  private readonly portNetns = new Map<string, string>()
 
   private constructor(
     readonly runId: string,
@@ -179,22 +194,45 @@ export class SimulatedHosts {
       ownerPid: process.pid,
       keep: this.keep,
       switchNetns: this.switchNetns,
+      ...(this.router === undefined ? {} : { routers: [this.router.netns] }),
       hosts: this.entries,
     }
     writeFileSync(runFile(this.runDir), JSON.stringify(record, null, 2))
   }
 
-  /** Starts one more host joined to host 1 (or none, for the first). */
-  async addHost(): Promise<SimulatedHost> {
+  /** The NAT router, created with the first host behind it. */
+  private async natRouter(): Promise<NatRouter> {
+    if (this.router !== undefined) return this.router
+    const router: NatRouter = {
+      netns: `${NETNS_PREFIX}${this.runId}-nat`,
+      publicAddress: `${this.subnet}.254`,
+      privateSubnet: NAT_SUBNET,
+    }
+    this.router = router
+    this.record()
+    await createNatRouter(this.switchNetns, router, "nat")
+    return router
+  }
+
+  /**
+   * Starts one more host joined to host 1 (or none, for the first). `behindNat`: the host sits on
+   * the private subnet behind the run's NAT router (masquerade, nothing gets in) and its agent is
+   * started with `--relay` for each given host.
+   */
+  async addHost(options: { readonly behindNat?: BehindNat } = {}): Promise<SimulatedHost> {
     const index = this.nextIndex++
     const name = `h${index}`
     const netns = `${NETNS_PREFIX}${this.runId}-${name}`
-    const address = `${this.subnet}.${10 + index}`
+    const nat = options.behindNat === undefined ? undefined : await this.natRouter()
+    const address = `${nat?.privateSubnet ?? this.subnet}.${10 + index}`
     const dir = join(this.runDir, name)
     mkdirSync(dir, { recursive: true, mode: 0o700 })
     this.entries.push({ name, netns, dir })
     this.record()
-    await attachHost(this.switchNetns, netns, name, `${address}/24`)
+    const portNetns = nat?.netns ?? this.switchNetns
+    this.portNetns.set(name, portNetns)
+    await attachHost(portNetns, netns, name, `${address}/24`)
+    if (nat !== undefined) await routeViaRouter(netns, nat)
     const podmanPaths = hostPodmanPaths(dir)
     await startHostPodman(podmanPaths, netns)
     await must(
@@ -219,6 +257,9 @@ export class SimulatedHosts {
       address,
       podmanSocket: podmanPaths.socket,
       bootstrap: bootstrap === undefined || index === 1 ? [] : [bootstrap.multiaddr],
+      ...(options.behindNat === undefined
+        ? {}
+        : { relays: options.behindNat.relays.map((relay) => relay.multiaddr) }),
     })
     const host: SimulatedHost = {
       ...identity,
@@ -226,6 +267,7 @@ export class SimulatedHosts {
       name,
       netns,
       address,
+      natAddress: nat?.publicAddress,
       dir,
       podmanPaths,
       agentPaths,
@@ -270,7 +312,7 @@ export class SimulatedHosts {
    * not resets), then its agent is killed (SIGKILL), its pods removed and its Podman stopped.
    */
   async takeDown(host: SimulatedHost) {
-    await setPort(this.switchNetns, host.name, false)
+    await setPort(this.portNetns.get(host.name) ?? this.switchNetns, host.name, false)
     await stopHostAgent(host.agentPaths, 0)
     await removeAllPods(host.podmanPaths)
     await stopHostPodman(host.podmanPaths)

@@ -21,6 +21,8 @@ export interface RunRecord {
   /** Kept on purpose after its owner exits (the demo); only an explicit sweep removes it. */
   readonly keep: boolean
   readonly switchNetns: string
+  /** Namespaces of NAT routers, removed after the hosts behind them. */
+  readonly routers?: ReadonlyArray<string>
   readonly hosts: ReadonlyArray<{
     readonly name: string
     readonly netns: string
@@ -61,6 +63,10 @@ export const sweepRun = async (runDir: string) => {
   const record = readRun(runDir)
   if (record !== undefined) {
     await Promise.all(record.hosts.map(sweepHost))
+    for (const router of record.routers ?? []) {
+      for (const pid of pidsInNetns(netnsPath(router))) await stopPid(pid, 0)
+      await deleteNetns(router)
+    }
     for (const pid of pidsInNetns(netnsPath(record.switchNetns))) await stopPid(pid, 0)
     await deleteNetns(record.switchNetns)
   }

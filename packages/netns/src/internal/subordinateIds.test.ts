@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { subordinateRanges } from "./Preflight.js"
+import { subordinateRanges } from "./subordinateIds.js"
 
 describe("subordinateRanges", () => {
   const text = "alice:100000:65536\n# comment\n1001:165536:65536\nbob:231072:1000\nbroken:x\n"

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { ProviderSelector } from "./ProviderSelector.js"
+import { ProviderSelector } from "./providerSelector.js"
 
 const id = (p: string) => p
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { parseContainerHost, ROOTFUL_SOCKET, socketCandidates } from "./Socket.js"
+import { parseContainerHost, ROOTFUL_SOCKET, socketCandidates } from "./socket.js"
 
 describe("socket discovery", () => {
   it("tries the option, then CONTAINER_HOST, then the rootful default for root", () => {

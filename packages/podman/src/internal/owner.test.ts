@@ -1,11 +1,6 @@
 import { describe, expect, it } from "vitest"
-import {
-  LABEL_OWNER_PID,
-  LABEL_OWNER_START,
-  ownerLabels,
-  ownerState,
-  processStartTime,
-} from "./Ownership.js"
+import { LABEL_OWNER_PID, LABEL_OWNER_START } from "../Ownership.js"
+import { ownerLabels, ownerState, processStartTime } from "./owner.js"
 
 describe("ownership", () => {
   it("labels name this process with its pid and start time", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { classifyFailure } from "./PodmanClient.js"
+import { classifyFailure } from "./failures.js"
 
 const body = (cause: string, message: string, response: number) =>
   Buffer.from(JSON.stringify({ cause, message, response }))

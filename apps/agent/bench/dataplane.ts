@@ -1,0 +1,276 @@
+/**
+ * The data plane with real clients in real pods, against plain Podman with the same slirp4netns
+ * options and published ports — what a user would run instead. On each side a client container runs
+ * `hey` and `iperf3` against a server pod
+ * (busybox httpd :80, a Node keep-alive server :8000, iperf3 -s :5201):
+ *   beemesh: client pod → its sidecar's upstream port (127.0.0.1:9001-9003) → libp2p (Noise+Yamux)
+ *            → the server pod's published sidecar port → the app;
+ *   plain:   client container → 10.0.2.2:<published port> (slirp4netns host loopback) → the app.
+ * Measured, rounds interleaved (the side that goes first alternates), medians of the rounds:
+ *   - new connections: `hey -c 1 -disable-keepalive` rate and p50 (one TCP connection per request),
+ *     and the same with 20 concurrent clients;
+ *   - requests on an open connection: `hey -c 1` against the keep-alive server, p50 and p99;
+ *   - bulk: `iperf3 -t 5` throughput.
+ *   pnpm --filter @beemesh/agent bench:dataplane [-- --rounds 5]
+ * Prints a table and writes bench-results/dataplane.json.
+ */
+import { mkdirSync, writeFileSync } from "node:fs"
+import { mkdtemp, rm } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { parseArgs } from "node:util"
+import {
+  api,
+  appExec,
+  eventually,
+  freePort,
+  podman,
+  requirePrerequisites,
+  run,
+  startAgent,
+} from "../test/e2e/support"
+import { buildToolsImage, TOOLS_IMAGE } from "./dataplane/image"
+
+const { values: args } = parseArgs({
+  args: process.argv.slice(2).filter((a) => a !== "--"),
+  options: { rounds: { type: "string", default: "5" } },
+})
+const ROUNDS = Number(args.rounds)
+const ns = `dataplane-${process.pid}`
+const LABEL = `io.beemesh.test.dataplane=${process.pid}`
+const SLIRP = "slirp4netns:enable_ipv6=true,allow_host_loopback=true,cidr=10.0.2.0/24,mtu=1500"
+const OUT = join(dirname(fileURLToPath(import.meta.url)), "../bench-results/dataplane.json")
+
+const median = (values: ReadonlyArray<number>) =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
+
+const manifests = `
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: srv
+  namespace: ${ns}
+  annotations: { beemesh.io/services: "web=80,keep=8000,bulk=5201" }
+spec:
+  replicas: 1
+  template:
+    spec:
+      containers:
+        - { name: httpd, image: ${TOOLS_IMAGE}, command: [/bin/busybox, httpd, -f, -p, "80", -h, /www], ports: [{ containerPort: 80 }] }
+        - { name: keep, image: ${TOOLS_IMAGE}, command: [/usr/local/bin/node, /bench/keepalive.mjs], ports: [{ containerPort: 8000 }] }
+        - { name: iperf, image: ${TOOLS_IMAGE}, command: [/usr/bin/iperf3, -s, -p, "5201"], ports: [{ containerPort: 5201 }] }
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: cli
+  namespace: ${ns}
+  annotations: { beemesh.io/upstreams: "web=9001,bulk=9002,keep=9003" }
+spec:
+  containers:
+    - { name: app, image: ${TOOLS_IMAGE}, command: [/bin/busybox, sleep, "100000000"] }
+`
+
+interface Side {
+  readonly name: "plain" | "beemesh"
+  readonly exec: (argv: ReadonlyArray<string>) => Promise<string>
+  readonly web: string
+  /** The keep-alive server's URL. */
+  readonly keep: string
+  readonly bulk: { readonly host: string; readonly port: number }
+}
+
+/** hey's summary: requests/s and the latency distribution's percentiles, in ms. */
+const parseHey = (out: string) => {
+  const rate = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1])
+  const pct = (p: number) => Number(new RegExp(`${p}% in ([\\d.]+) secs`).exec(out)?.[1]) * 1000
+  const errors = /Error distribution:([\s\S]*)/.exec(out)?.[1]?.trim()
+  if (!Number.isFinite(rate)) throw new Error(`hey printed no rate:\n${out}`)
+  if (errors !== undefined && errors !== "") throw new Error(`hey saw errors:\n${errors}`)
+  return { rate, p50: pct(50), p99: pct(99) }
+}
+
+const measure = async (side: Side) => {
+  const hey = async (extra: ReadonlyArray<string>) =>
+    parseHey(await side.exec(["/usr/bin/hey", ...extra, side.web]))
+  const newConn = await hey(["-n", "1000", "-c", "1", "-disable-keepalive"])
+  const newConn20 = await hey(["-n", "2000", "-c", "20", "-disable-keepalive"])
+  const keepAlive = parseHey(await side.exec(["/usr/bin/hey", "-n", "5000", "-c", "1", side.keep]))
+  const iperf = JSON.parse(
+    await side.exec([
+      "/usr/bin/iperf3",
+      "-J",
+      "-t",
+      "5",
+      "-c",
+      side.bulk.host,
+      "-p",
+      String(side.bulk.port),
+    ]),
+  ) as { end: { sum_received: { bits_per_second: number } } }
+  return {
+    newConnRate: newConn.rate,
+    newConnP50Ms: newConn.p50,
+    newConn20Rate: newConn20.rate,
+    newConn20P50Ms: newConn20.p50,
+    keepAliveP50Ms: keepAlive.p50,
+    keepAliveP99Ms: keepAlive.p99,
+    bulkMiBps: iperf.end.sum_received.bits_per_second / 8 / 2 ** 20,
+  }
+}
+type Figures = Awaited<ReturnType<typeof measure>>
+
+const plainSide = async (): Promise<Side> => {
+  const [web, keep, bulk] = [await freePort(), await freePort(), await freePort()]
+  // The same three server processes as the beemesh pod, in a plain Podman pod that publishes them.
+  const pod = `bm-dataplane-srv-${process.pid}`
+  podman(
+    "pod",
+    "create",
+    "--name",
+    pod,
+    "--label",
+    LABEL,
+    "--network",
+    SLIRP,
+    "-p",
+    `127.0.0.1:${web}:80`,
+    "-p",
+    `127.0.0.1:${keep}:8000`,
+    "-p",
+    `127.0.0.1:${bulk}:5201`,
+  )
+  for (const argv of [
+    ["/bin/busybox", "httpd", "-f", "-p", "80", "-h", "/www"],
+    ["/usr/local/bin/node", "/bench/keepalive.mjs"],
+    ["/usr/bin/iperf3", "-s", "-p", "5201"],
+  ])
+    podman("run", "-d", "--pod", pod, "--label", LABEL, TOOLS_IMAGE, ...argv)
+  const client = `bm-dataplane-cli-${process.pid}`
+  podman(
+    "run",
+    "-d",
+    "--name",
+    client,
+    "--label",
+    LABEL,
+    "--network",
+    SLIRP,
+    TOOLS_IMAGE,
+    "/bin/busybox",
+    "sleep",
+    "100000000",
+  )
+  const exec = async (argv: ReadonlyArray<string>) => {
+    const result = run("podman", ["exec", client, ...argv])
+    if (result.status !== 0) throw new Error(`plain ${argv.join(" ")}: ${result.stderr}`)
+    return result.stdout
+  }
+  const url = `http://10.0.2.2:${web}/`
+  await eventually("the plain server to answer", async () =>
+    (await exec(["/bin/busybox", "wget", "-q", "-O", "-", url]).catch(() => "")).includes("bench")
+      ? true
+      : undefined,
+  )
+  return {
+    name: "plain",
+    exec,
+    web: url,
+    keep: `http://10.0.2.2:${keep}/`,
+    bulk: { host: "10.0.2.2", port: bulk },
+  }
+}
+
+const meshSide = async (agent: Awaited<ReturnType<typeof startAgent>>): Promise<Side> => {
+  const posted = await api(agent, "POST", "/v1/workloads", manifests)
+  if (posted.status !== 201) throw new Error(`deploy refused: ${JSON.stringify(posted.json)}`)
+  const container = `bm-${ns}-cli-app`
+  const exec = async (argv: ReadonlyArray<string>) => {
+    const result = await appExec(container, argv)
+    if (result.status !== 0) throw new Error(`beemesh ${argv.join(" ")}: ${result.stderr}`)
+    return result.stdout
+  }
+  const url = "http://127.0.0.1:9001/"
+  await eventually(
+    "the server to answer through the sidecars",
+    async () =>
+      (await exec(["/bin/busybox", "wget", "-q", "-O", "-", url]).catch(() => "")).includes("bench")
+        ? true
+        : undefined,
+    120_000,
+  )
+  return {
+    name: "beemesh",
+    exec,
+    web: url,
+    keep: "http://127.0.0.1:9003/",
+    bulk: { host: "127.0.0.1", port: 9002 },
+  }
+}
+
+const main = async () => {
+  requirePrerequisites()
+  buildToolsImage()
+  const dataDir = await mkdtemp(join(tmpdir(), "beemesh-dataplane-"))
+  const agent = await startAgent(dataDir, await freePort())
+  try {
+    const sides = [await plainSide(), await meshSide(agent)]
+    const results: Record<string, Array<Figures>> = { plain: [], beemesh: [] }
+    // Warm both paths (connection pools, JIT) before anything counts.
+    for (const side of sides)
+      for (const url of [side.web, side.keep])
+        await side.exec(["/usr/bin/hey", "-n", "300", "-c", "4", url])
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const side of round % 2 === 0 ? sides : [...sides].reverse()) {
+        results[side.name]!.push(await measure(side))
+        console.error(
+          `round ${round + 1}/${ROUNDS} ${side.name}: ${JSON.stringify(results[side.name]!.at(-1))}`,
+        )
+      }
+    }
+    const rows: Array<[string, keyof Figures, "higher" | "lower"]> = [
+      ["new connections, 1 client (req/s)", "newConnRate", "higher"],
+      ["new connection p50 (ms)", "newConnP50Ms", "lower"],
+      ["new connections, 20 clients (req/s)", "newConn20Rate", "higher"],
+      ["new connection p50, 20 clients (ms)", "newConn20P50Ms", "lower"],
+      ["keep-alive request p50 (ms)", "keepAliveP50Ms", "lower"],
+      ["keep-alive request p99 (ms)", "keepAliveP99Ms", "lower"],
+      ["bulk, iperf3 5 s (MiB/s)", "bulkMiBps", "higher"],
+    ]
+    const medians = Object.fromEntries(
+      Object.entries(results).map(([side, figures]) => [
+        side,
+        Object.fromEntries(rows.map(([, key]) => [key, median(figures.map((f) => f[key]))])),
+      ]),
+    ) as Record<"plain" | "beemesh", Record<keyof Figures, number>>
+    console.log(
+      `\nData plane, medians of ${ROUNDS} interleaved rounds   plain podman    beemesh   beemesh/plain`,
+    )
+    for (const [label, key] of rows) {
+      const p = medians.plain[key]
+      const b = medians.beemesh[key]
+      console.log(
+        `  ${label.padEnd(40)} ${p.toFixed(2).padStart(10)} ${b.toFixed(2).padStart(10)} ${(b / p).toFixed(2).padStart(10)}×`,
+      )
+    }
+    console.log(
+      `  added latency: new connection p50 ${(medians.beemesh.newConnP50Ms - medians.plain.newConnP50Ms).toFixed(2)} ms, keep-alive p50 ${(medians.beemesh.keepAliveP50Ms - medians.plain.keepAliveP50Ms).toFixed(2)} ms, p99 ${(medians.beemesh.keepAliveP99Ms - medians.plain.keepAliveP99Ms).toFixed(2)} ms (hey's resolution: 0.1 ms)`,
+    )
+    mkdirSync(dirname(OUT), { recursive: true })
+    writeFileSync(OUT, `${JSON.stringify({ rounds: ROUNDS, medians, results }, null, 2)}\n`)
+    console.log(`\nwrote ${OUT}`)
+  } finally {
+    await api(agent, "DELETE", `/v1/workloads/${ns}/srv`).catch(() => undefined)
+    await api(agent, "DELETE", `/v1/workloads/${ns}/cli`).catch(() => undefined)
+    await agent.stop()
+    await rm(dataDir, { recursive: true, force: true })
+    const ids = run("podman", ["ps", "-aq", "--filter", `label=${LABEL}`])
+      .stdout.split("\n")
+      .filter(Boolean)
+    if (ids.length > 0) run("podman", ["rm", "-f", "-t", "0", ...ids])
+    run("podman", ["pod", "rm", "-f", "-t", "0", "--ignore", `bm-dataplane-srv-${process.pid}`])
+  }
+}
+
+await main()

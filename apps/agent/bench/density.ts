@@ -1,0 +1,336 @@
+/**
+ * Density: N idle replicas of a busybox httpd (default 110, the Kubernetes per-node default pod
+ * count) under the agent, next to the same N as plain Podman containers with the same slirp4netns
+ * options and a published port — what a user would run instead. For each side it reports:
+ *   - creation: from the request until all N answer (plain: curl on every published port; beemesh:
+ *     every replica Running in the status, then every replica's sidecar registered as a provider);
+ *   - at rest, over a quiet window: CPU (millicores) and PSS/RSS per role, named by process, and
+ *     the host's memory in use (MemTotal − MemAvailable) against the value before creation; also
+ *     the whole machine's busy time (which counts short-lived processes a snapshot misses) less
+ *     the machine's own idle load measured before either side ran;
+ *   - API latency at density (beemesh): GET /v1/workloads and /health, p50/p99 of 200 each;
+ *   - teardown: from the request until no pod, container or slirp4netns process of the run is left.
+ * The two sides run one after the other (110 pods twice at once would not fit the point); the
+ * machine must be otherwise quiet — the script says so when it finds other pods.
+ *   pnpm --filter @beemesh/agent bench:density [-- --replicas 110 --quiet-seconds 60]
+ * Prints a table and writes bench-results/density.json.
+ */
+import { mkdirSync, writeFileSync } from "node:fs"
+import { mkdtemp, rm } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { parseArgs } from "node:util"
+import { buildDemoImages, ORDERS_IMAGE } from "../demo/images"
+import { api, freePort, podman, requirePrerequisites, run, startAgent } from "../test/e2e/support"
+import {
+  costByRole,
+  descendants,
+  type GroupCost,
+  hostUsedMiB,
+  machineMillicores,
+  type Proc,
+  processesOf,
+  snapshot,
+} from "./density/procs"
+
+const { values: args } = parseArgs({
+  // pnpm passes the `--` of `pnpm bench:density -- --replicas 5` through.
+  args: process.argv.slice(2).filter((a) => a !== "--"),
+  options: {
+    replicas: { type: "string", default: "110" },
+    "quiet-seconds": { type: "string", default: "60" },
+    "settle-seconds": { type: "string", default: "30" },
+  },
+})
+const N = Number(args.replicas)
+const QUIET = Number(args["quiet-seconds"])
+const SETTLE = Number(args["settle-seconds"])
+const ns = `density-${process.pid}`
+const LABEL = `io.beemesh.test.density=${process.pid}`
+const SLIRP = "slirp4netns:enable_ipv6=true,allow_host_loopback=true,cidr=10.0.2.0/24,mtu=1500"
+const OUT = join(dirname(fileURLToPath(import.meta.url)), "../bench-results/density.json")
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+const percentile = (values: ReadonlyArray<number>, p: number) =>
+  [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * p))]!
+
+const until = async (what: string, check: () => Promise<boolean> | boolean, timeoutMs: number) => {
+  const started = performance.now()
+  while (!(await check())) {
+    if (performance.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`)
+    await sleep(100)
+  }
+  return performance.now() - started
+}
+
+const slirpCount = () =>
+  run("pgrep", ["-c", "-x", "slirp4netns"]).stdout.trim() === ""
+    ? 0
+    : Number(run("pgrep", ["-c", "-x", "slirp4netns"]).stdout.trim())
+
+/**
+ * CPU and memory at rest: settle, then a quiet window. Every process started since `before` is
+ * counted (by `roleOf`), plus the agent, which ran before.
+ */
+const atRest = async (before: Map<number, Proc>, roleOf: (p: Proc) => string | undefined) => {
+  await sleep(SETTLE * 1000)
+  const start = snapshot()
+  const machineBusy = await machineMillicores(QUIET)
+  const end = snapshot()
+  const roles = costByRole(start, end, QUIET, (p) =>
+    before.has(p.pid) && roleOf(p)?.startsWith("agent") !== true ? undefined : roleOf(p),
+  )
+  return { roles, machineBusy, hostUsedMiB: hostUsedMiB() }
+}
+
+const perPod = (roles: ReadonlyArray<GroupCost>) => ({
+  millicores: roles.reduce((s, r) => s + r.millicores, 0) / N,
+  pssMiB: roles.reduce((s, r) => s + r.pssMiB, 0) / N,
+})
+
+const plain = async () => {
+  const usedBefore = hostUsedMiB()
+  const before = snapshot()
+  const ports: Array<number> = []
+  for (let i = 0; i < N; i++) ports.push(await freePort())
+  const started = performance.now()
+  // What a user would script: one `podman run -d` after another.
+  for (const [i, port] of ports.entries()) {
+    podman(
+      "run",
+      "-d",
+      "--name",
+      `bm-density-${process.pid}-${i}`,
+      "--label",
+      LABEL,
+      "--network",
+      SLIRP,
+      "-p",
+      `127.0.0.1:${port}:80`,
+      "--entrypoint",
+      "/bin/busybox",
+      ORDERS_IMAGE,
+      "httpd",
+      "-f",
+      "-p",
+      "80",
+      "-h",
+      "/www",
+    )
+  }
+  const pending = new Set(ports)
+  await until(
+    "every plain container to answer",
+    () => {
+      for (const port of pending) {
+        const answer = run("curl", [
+          "-s",
+          "--max-time",
+          "1",
+          `http://127.0.0.1:${port}/cgi-bin/orders`,
+        ])
+        if (answer.stdout.includes("open orders")) pending.delete(port)
+      }
+      return pending.size === 0
+    },
+    600_000,
+  )
+  const creationMs = performance.now() - started
+  const names = podman("ps", "-aq", "--filter", `label=${LABEL}`).split("\n").filter(Boolean)
+  const ours = processesOf(sandboxes(names))
+  const rest = await atRest(before, (p) => (ours.has(p.pid) ? p.comm : undefined))
+  const ids = podman("ps", "-aq", "--filter", `label=${LABEL}`).split("\n").filter(Boolean)
+  const down = performance.now()
+  podman("rm", "-f", ...ids)
+  await until(
+    "plain slirp4netns processes to exit",
+    () => slirpCount() <= countIn(before, "slirp4netns"),
+    600_000,
+  )
+  const teardownMs = performance.now() - down
+  return { creationMs, ...rest, hostDeltaMiB: rest.hostUsedMiB - usedBefore, teardownMs }
+}
+
+/** The network namespace paths of containers (each holder's, for beemesh pods). */
+const sandboxes = (containers: ReadonlyArray<string>) =>
+  containers.length === 0
+    ? []
+    : podman("inspect", "--format", "{{.NetworkSettings.SandboxKey}}", ...containers)
+        .split("\n")
+        .filter(Boolean)
+
+const countIn = (procs: Map<number, Proc>, comm: string) =>
+  [...procs.values()].filter((p) => p.comm === comm).length
+
+const deployment = `
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: idle, namespace: ${ns} }
+spec:
+  replicas: ${N}
+  template:
+    spec:
+      containers: [{ name: app, image: ${ORDERS_IMAGE}, ports: [{ containerPort: 80 }] }]
+`
+
+const beemesh = async () => {
+  const dataDir = await mkdtemp(join(tmpdir(), "beemesh-density-"))
+  const agent = await startAgent(dataDir, await freePort())
+  try {
+    await sleep(2000)
+    const usedBefore = hostUsedMiB()
+    const before = snapshot()
+    const agentPid = agent.child.pid!
+    const started = performance.now()
+    const posted = await api(agent, "POST", "/v1/workloads", deployment)
+    if (posted.status !== 201) throw new Error(`deploy refused: ${JSON.stringify(posted.json)}`)
+    await until(
+      "every replica Running",
+      async () => {
+        const status = await api(agent, "GET", `/v1/workloads/${ns}/idle`)
+        return (status.json?.ready as number | undefined) === N
+      },
+      900_000,
+    )
+    const runningMs = performance.now() - started
+    await until(
+      "every replica's sidecar registered",
+      async () => {
+        const listed = await api(agent, "GET", "/v1/services")
+        const services = (listed.json?.services ?? []) as Array<{
+          namespace: string
+          providers: Array<unknown>
+        }>
+        return services.some((s) => s.namespace === ns && s.providers.length >= N)
+      },
+      300_000,
+    )
+    const creationMs = performance.now() - started
+    const agentTree = descendants(agentPid)
+    const holders = podman("ps", "-a", "--format", "{{.Names}}")
+      .split("\n")
+      .filter((n) => n.startsWith(`bm-${ns}-`) && n.endsWith("-holder"))
+    const ours = processesOf(sandboxes(holders))
+    const rest = await atRest(before, (p) => {
+      if (p.pid === agentPid) return "agent"
+      if (agentTree.has(p.pid)) return `agent child (${p.comm})`
+      if (!ours.has(p.pid)) return undefined
+      return p.comm === "MainThread" || p.comm === "node" ? "sidecar (node)" : p.comm
+    })
+    const latency = async (path: string) => {
+      const samples: Array<number> = []
+      for (let i = 0; i < 200; i++) {
+        const t = performance.now()
+        await api(agent, "GET", path)
+        samples.push(performance.now() - t)
+      }
+      return { p50: percentile(samples, 0.5), p99: percentile(samples, 0.99) }
+    }
+    const apiLatencyMs = {
+      workloads: await latency("/v1/workloads"),
+      health: await latency("/health"),
+    }
+    const down = performance.now()
+    const deleted = await api(agent, "DELETE", `/v1/workloads/${ns}/idle`)
+    if (deleted.status >= 300) throw new Error(`delete failed: ${JSON.stringify(deleted.json)}`)
+    const deleteAnsweredMs = performance.now() - down
+    await until(
+      "every pod and slirp4netns of the run to be gone",
+      () => {
+        const pods = podman("pod", "ps", "--format", "{{.Name}}").split("\n")
+        return (
+          !pods.some((n) => n.startsWith(`bm-${ns}-`)) &&
+          slirpCount() <= countIn(before, "slirp4netns")
+        )
+      },
+      900_000,
+    )
+    const teardownMs = performance.now() - down
+    return {
+      runningMs,
+      creationMs,
+      ...rest,
+      hostDeltaMiB: rest.hostUsedMiB - usedBefore,
+      apiLatencyMs,
+      deleteAnsweredMs,
+      teardownMs,
+    }
+  } finally {
+    await api(agent, "DELETE", `/v1/workloads/${ns}/idle`).catch(() => undefined)
+    await agent.stop()
+    await rm(dataDir, { recursive: true, force: true })
+  }
+}
+
+const table = (title: string, roles: ReadonlyArray<GroupCost>) => {
+  console.log(`\n${title}\n  role                         procs   millicores   PSS MiB   RSS MiB`)
+  for (const r of roles)
+    console.log(
+      `  ${r.role.padEnd(28)} ${String(r.processes).padStart(5)} ${r.millicores.toFixed(1).padStart(12)} ${r.pssMiB.toFixed(1).padStart(9)} ${r.rssMiB.toFixed(1).padStart(9)}`,
+    )
+}
+
+const main = async () => {
+  requirePrerequisites()
+  buildDemoImages()
+  const others =
+    podman("pod", "ps", "-q").split("\n").filter(Boolean).length +
+    podman("ps", "-q").split("\n").filter(Boolean).length
+  if (others > 0)
+    console.warn(
+      `warning: ${others} pods/containers already run here; the figures include their noise`,
+    )
+  // The machine's own idle load, subtracted from the busy time at rest of each side.
+  const idleMachine = await machineMillicores(Math.min(QUIET, 20))
+  const plainResult = await plain()
+  const meshResult = await beemesh()
+  const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`
+  console.log(
+    `\nDensity, ${N} idle replicas (quiet window ${QUIET} s)      plain podman     beemesh`,
+  )
+  console.log(
+    `  creation → all answering                      ${s(plainResult.creationMs).padStart(12)} ${s(meshResult.creationMs).padStart(11)}   (beemesh all Running: ${s(meshResult.runningMs)})`,
+  )
+  const machine = (busy: number) => `${((busy - idleMachine) / N).toFixed(2)}`
+  const pp = perPod(plainResult.roles)
+  const mp = perPod(meshResult.roles)
+  console.log(
+    `  CPU per pod at rest, processes counted (mc)   ${pp.millicores.toFixed(2).padStart(12)} ${mp.millicores.toFixed(2).padStart(11)}`,
+  )
+  console.log(
+    `  machine CPU per pod at rest, less idle (mc)   ${machine(plainResult.machineBusy).padStart(12)} ${machine(meshResult.machineBusy).padStart(11)}`,
+  )
+  console.log(
+    `  PSS per pod, processes counted (MiB)          ${pp.pssMiB.toFixed(1).padStart(12)} ${mp.pssMiB.toFixed(1).padStart(11)}`,
+  )
+  console.log(
+    `  host memory in use per pod (MiB)              ${(plainResult.hostDeltaMiB / N).toFixed(1).padStart(12)} ${(meshResult.hostDeltaMiB / N).toFixed(1).padStart(11)}`,
+  )
+  console.log(
+    `  teardown → nothing left                       ${s(plainResult.teardownMs).padStart(12)} ${s(meshResult.teardownMs).padStart(11)}   (DELETE answered: ${s(meshResult.deleteAnsweredMs)})`,
+  )
+  console.log(
+    `  API at density p50/p99 (ms): GET /v1/workloads ${meshResult.apiLatencyMs.workloads.p50.toFixed(1)}/${meshResult.apiLatencyMs.workloads.p99.toFixed(1)}, GET /health ${meshResult.apiLatencyMs.health.p50.toFixed(1)}/${meshResult.apiLatencyMs.health.p99.toFixed(1)}`,
+  )
+  table("plain podman, at rest", plainResult.roles)
+  table("beemesh, at rest", meshResult.roles)
+  mkdirSync(dirname(OUT), { recursive: true })
+  writeFileSync(
+    OUT,
+    `${JSON.stringify({ replicas: N, quietSeconds: QUIET, idleMachineMillicores: idleMachine, plain: plainResult, beemesh: meshResult }, null, 2)}\n`,
+  )
+  console.log(`\nwrote ${OUT}`)
+}
+
+const cleanup = () => {
+  const ids = run("podman", ["ps", "-aq", "--filter", `label=${LABEL}`])
+    .stdout.split("\n")
+    .filter(Boolean)
+  if (ids.length > 0) run("podman", ["rm", "-f", ...ids])
+}
+try {
+  await main()
+} finally {
+  cleanup()
+}
