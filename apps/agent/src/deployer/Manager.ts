@@ -1,7 +1,8 @@
 /**
  * The WorkloadManager over the deployer's parts: apply (create, scale, replace; a request succeeds
  * whole or is rolled back whole, and the state is written once at its end), remove, status, and at start the adoption of the pods of an earlier
- * run (Adoption.ts). Every change runs under the table's lock and ends with the state saved.
+ * run (Adoption.ts). Every change runs under the table's lock and ends with the state saved; a
+ * replica the reconciler is recreating (without the lock) is waited for before it is destroyed.
  */
 import { Effect, Layer } from "effect"
 import { ServiceDirectory } from "../Directory"
@@ -12,7 +13,14 @@ import { checkApply } from "./ApplyCheck"
 import { podNameOf, specHash, type TemplateOptions, workloadKey } from "./PodTemplate"
 import { ReplicaPods } from "./ReplicaPods"
 import { StateStore } from "./StateStore"
-import { newReplica, type Replica, replicasOf, statusOf, WorkloadTable } from "./WorkloadTable"
+import {
+  awaitIdle,
+  newReplica,
+  type Replica,
+  replicasOf,
+  statusOf,
+  WorkloadTable,
+} from "./WorkloadTable"
 
 export type ManagerOptions = Pick<TemplateOptions, "sidecarImage" | "slirp">
 
@@ -27,10 +35,12 @@ const make = (options: ManagerOptions) =>
       store.save({ workloads: [...table.desired.values()], orphans: [...table.orphans.keys()] }),
     )
 
+    // A replica the reconciler is recreating is destroyed once it is done, not under its feet.
     const destroyReplica = (replica: Replica) =>
-      pods
-        .destroy(replica)
-        .pipe(Effect.andThen(Effect.sync(() => table.replicas.delete(replica.pod))))
+      awaitIdle(table, replica.pod).pipe(
+        Effect.andThen(pods.destroy(replica)),
+        Effect.andThen(Effect.sync(() => table.replicas.delete(replica.pod))),
+      )
 
     const removeWorkload = (key: string) =>
       Effect.gen(function* () {
