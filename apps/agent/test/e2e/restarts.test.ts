@@ -84,6 +84,10 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
+  // DELETE first: it waits for a pod being recreated, which a stopped agent could leave behind.
+  for (const workload of ["crashy", "steady"])
+    if (agent !== undefined)
+      await api(agent, "DELETE", `/v1/workloads/${ns}/${workload}`).catch(() => undefined)
   await agent?.stop()
   if (peerId !== undefined)
     for (const line of podman(
