@@ -159,15 +159,16 @@ export class Reconciler extends Context.Service<
           looks.push({ key, replica, problem })
         }
         const work = yield* table.lock.withPermits(1)(claim(looks))
-        let recreated = false
+        let recreated: boolean = false
         for (const item of work) recreated = (yield* recreate(item)) || recreated
         for (const orphan of [...table.orphans.keys()]) {
           if ((yield* pods.diagnose(orphan))?.message === "pod is gone")
             table.orphans.delete(orphan)
         }
+        return recreated
       })
 
-      const reconcileOnce = Effect.fn("Reconciler.reconcileOnce")(() => pass)
+      const reconcileOnce = Effect.fn("Reconciler.reconcileOnce")(() => Effect.asVoid(pass))
 
       const watch = (safetyScanMs: number) =>
         Effect.gen(function* () {
