@@ -4,12 +4,12 @@
  * deployer/: the pod template (PodTemplate), the state store (StateStore), the replica pods over
  * Podman (ReplicaPods), the shared table (WorkloadTable), the workload manager with adoption
  * (Manager, Adoption) and the reconciler (Reconciler). This module wires them in start order:
- * state loaded, owned pods adopted, then the reconcile loop.
+ * state loaded, owned pods adopted, then the reconcile loop (driven by Podman's events).
  */
 import { Effect, Layer } from "effect"
 import { workloadManagerLayer } from "./deployer/Manager"
 import type { TemplateOptions } from "./deployer/PodTemplate"
-import { Reconciler } from "./deployer/Reconciler"
+import { DEFAULT_SAFETY_SCAN_MS, Reconciler } from "./deployer/Reconciler"
 import { ReplicaPods } from "./deployer/ReplicaPods"
 import { StateStore } from "./deployer/StateStore"
 import { WorkloadTable } from "./deployer/WorkloadTable"
@@ -22,8 +22,11 @@ export interface DeployerOptions extends TemplateOptions {
   readonly stateFile: string
   /** Podman runs rootless (pod namespaces are owned by a user namespace). */
   readonly rootless: boolean
-  /** How often replicas are checked (default 2 s). */
-  readonly reconcileIntervalMs?: number
+  /**
+   * How often every replica is checked even without a Podman event (default 30 s): the fallback for
+   * what emits none (slirp4netns dying) and for events missed while the stream was down.
+   */
+  readonly safetyScanIntervalMs?: number
 }
 
 /**
@@ -41,7 +44,7 @@ export const deployerLayer = (options: DeployerOptions) => {
     Effect.gen(function* () {
       // Built means the state was loaded and the pods of an earlier run adopted: only then reconcile.
       yield* WorkloadManager
-      yield* Reconciler.runEvery(options.reconcileIntervalMs ?? 2000)
+      yield* Reconciler.run(options.safetyScanIntervalMs ?? DEFAULT_SAFETY_SCAN_MS)
     }),
   ).pipe(Layer.provide(Reconciler.layer))
   return loop.pipe(Layer.provideMerge(workloadManagerLayer(options)), Layer.provide(parts))

@@ -6,7 +6,26 @@ import { Context, Data, type Effect } from "effect"
 import type { StateWriteFailed } from "./deployer/StateStore"
 import type { ServicePort, Workload } from "./Manifest"
 
-export type ReplicaPhase = "Pending" | "Running" | "Restarting" | "Failed"
+/**
+ * `CrashLoopBackOff`: a container of the replica exited and the replica waits out its back-off
+ * before it is restarted (see `restartAt`).
+ */
+export type ReplicaPhase = "Pending" | "Running" | "Restarting" | "CrashLoopBackOff" | "Failed"
+
+/** How a container of the replica last ended, as `kubectl describe pod` shows "Last State". */
+export interface ReplicaTermination {
+  /** The container's name in the manifest (`sidecar` for the sidecar). */
+  readonly container: string
+  readonly exitCode: number
+  /** ISO 8601 time it was found exited. */
+  readonly at: string
+  /** Its last lines of output (at most `LOG_TAIL_LINES`, each at most `LOG_LINE_MAX` characters). */
+  readonly logTail: ReadonlyArray<string>
+}
+
+/** Bounds of `ReplicaTermination.logTail`: a status stays small whatever an app prints. */
+export const LOG_TAIL_LINES = 5
+export const LOG_LINE_MAX = 200
 
 export interface ReplicaStatus {
   readonly name: string
@@ -17,11 +36,29 @@ export interface ReplicaStatus {
   readonly hostPort: number | undefined
   readonly restarts: number
   readonly message: string | undefined
+  /** How a container of this replica last exited, once one has. */
+  readonly lastTermination?: ReplicaTermination | undefined
+  /** ISO 8601 time a replica in `CrashLoopBackOff` is restarted. */
+  readonly restartAt?: string | undefined
   /** The most recent events of this replica, oldest first (at most `MAX_REPLICA_EVENTS`). */
   readonly events: ReadonlyArray<ReplicaEvent>
 }
 
-export type ReplicaEventReason = "Created" | "Adopted" | "Unhealthy" | "Restarted" | "Failed"
+/**
+ * `Created` (pod created with its egress policy in force), `Started` (its containers started),
+ * `Exited` (a container ended, with its exit code), `BackOff` (the delay before the next restart),
+ * `Restarted` (recreated after a failure), `Unhealthy` (the pod, its holder or slirp4netns is
+ * gone), `Adopted` (taken over by a restarted agent), `Failed` (it could not be created).
+ */
+export type ReplicaEventReason =
+  | "Created"
+  | "Started"
+  | "Exited"
+  | "BackOff"
+  | "Adopted"
+  | "Unhealthy"
+  | "Restarted"
+  | "Failed"
 
 export interface ReplicaEvent {
   /** ISO 8601 time. */

@@ -9,6 +9,17 @@ export interface ReplicaStatus {
   readonly hostPort?: number | undefined
   readonly restarts: number
   readonly message?: string | undefined
+  /** How a container of the replica last exited (exit code, the tail of its output). */
+  readonly lastTermination?: {
+    readonly container: string
+    readonly exitCode: number
+    readonly at: string
+    readonly logTail: ReadonlyArray<string>
+  }
+  /** When a replica in CrashLoopBackOff is restarted. */
+  readonly restartAt?: string
+  /** The replica's recent events (created, started, exited, back-off, restarted …). */
+  readonly events?: ReadonlyArray<Record<string, unknown>>
 }
 
 export interface WorkloadStatus {

@@ -65,9 +65,11 @@ export const takeOver = (
     if (problem !== undefined) {
       // Reconcile recreates it (with its egress policy applied before anything runs).
       replica.phase = "Restarting"
-      replica.message = problem
-      yield* recordEvent(replica, "Unhealthy", `found ${pod} not whole: ${problem}`)
-      return yield* Effect.logInfo(`adopted pod ${pod} (${replica.workload}#${name}): ${problem}`)
+      replica.message = problem.message
+      yield* recordEvent(replica, "Unhealthy", `found ${pod} not whole: ${problem.message}`)
+      return yield* Effect.logInfo(
+        `adopted pod ${pod} (${replica.workload}#${name}): ${problem.message}`,
+      )
     }
     const adopted = yield* Effect.result(pods.adopt(replica))
     if (adopted._tag === "Success") {

@@ -1,7 +1,8 @@
 /**
  * The WorkloadManager over the deployer's parts: apply (create, scale, replace; a request succeeds
  * whole or is rolled back whole, and the state is written once at its end), remove, status, and at start the adoption of the pods of an earlier
- * run (Adoption.ts). Every change runs under the table's lock and ends with the state saved.
+ * run (Adoption.ts). Every change runs under the table's lock and ends with the state saved; a
+ * replica the reconciler is recreating (without the lock) is waited for before it is destroyed.
  */
 import { Effect, Layer } from "effect"
 import { ServiceDirectory } from "../Directory"
@@ -12,7 +13,14 @@ import { checkApply } from "./ApplyCheck"
 import { podNameOf, specHash, type TemplateOptions, workloadKey } from "./PodTemplate"
 import { ReplicaPods } from "./ReplicaPods"
 import { StateStore } from "./StateStore"
-import { newReplica, type Replica, replicasOf, statusOf, WorkloadTable } from "./WorkloadTable"
+import {
+  awaitIdle,
+  newReplica,
+  type Replica,
+  replicasOf,
+  statusOf,
+  WorkloadTable,
+} from "./WorkloadTable"
 
 /** Pods removed at once when a workload goes: Podman serves them in parallel, within reason. */
 const REMOVE_CONCURRENCY = 8
@@ -30,10 +38,12 @@ const make = (options: ManagerOptions) =>
       store.save({ workloads: [...table.desired.values()], orphans: [...table.orphans.keys()] }),
     )
 
+    // A replica the reconciler is recreating is destroyed once it is done, not under its feet.
     const destroyReplica = (replica: Replica) =>
-      pods
-        .destroy(replica)
-        .pipe(Effect.andThen(Effect.sync(() => table.replicas.delete(replica.pod))))
+      awaitIdle(table, replica.pod).pipe(
+        Effect.andThen(pods.destroy(replica)),
+        Effect.andThen(Effect.sync(() => table.replicas.delete(replica.pod))),
+      )
 
     // Replicas go in parallel, a few at a time: each waits out its containers' stop timeout, and one
     // after another a 50-replica workload took two minutes to remove.

@@ -12,14 +12,17 @@ import {
   destroyEnforcedPod,
   holderName,
   LABEL_OWNER,
+  LABEL_POD,
   type PodEgressFailed,
   PodmanClient,
+  type PodmanError,
+  type PodmanEvent,
   removePod,
   slirpProcessesFor,
 } from "@beemesh/podman"
-import { Context, Effect, Layer } from "effect"
+import { Clock, Context, Effect, Layer, Stream } from "effect"
 import type { Workload } from "../Manifest"
-import { DeployFailed } from "../Workloads"
+import { DeployFailed, LOG_LINE_MAX, LOG_TAIL_LINES } from "../Workloads"
 import {
   LABEL_SPEC,
   replicaPodSpec,
@@ -27,6 +30,7 @@ import {
   type TemplateOptions,
   workloadKey,
 } from "./PodTemplate"
+import type { Problem } from "./RestartPolicy"
 import { type Replica, recordEvent } from "./WorkloadTable"
 
 export interface ReplicaPodsOptions extends TemplateOptions {
@@ -47,8 +51,13 @@ export class ReplicaPods extends Context.Service<
     /** Creates the replica's pod, enforced; sets its host port, egress and phase Running. */
     readonly create: (workload: Workload, replica: Replica) => Effect.Effect<void, DeployFailed>
     readonly destroy: (replica: Replica) => Effect.Effect<void>
-    /** Why the replica's pod is not whole, or undefined when it is. */
-    readonly diagnose: (pod: string) => Effect.Effect<string | undefined>
+    /** Why the replica's pod is not whole (with the exit of a container), or undefined when it is. */
+    readonly diagnose: (pod: string) => Effect.Effect<Problem | undefined>
+    /**
+     * The names of owned pods Podman reports a change of (a container died or was removed, a pod
+     * was removed or stopped), as they happen; fails when the event stream breaks.
+     */
+    readonly changes: () => Stream.Stream<string, PodmanError>
     /** Verifies (or re-applies) a running pod's egress policy; sets the replica's egress. */
     readonly adopt: (replica: Replica) => Effect.Effect<void, PodEgressFailed>
     /** The spec hash a pod of `workload` carries when it is current. */
@@ -106,10 +115,16 @@ const make = (options: ReplicaPodsOptions) =>
       replica.phase = "Running"
       replica.message = undefined
       replica.spec = spec.labels?.[LABEL_SPEC]
+      replica.startedAt = yield* Clock.currentTimeMillis
       yield* recordEvent(
         replica,
         "Created",
         `pod ${pod.name} created and started with its egress policy in force; sidecar on ${pod.hostIp}:${pod.hostPort}`,
+      )
+      yield* recordEvent(
+        replica,
+        "Started",
+        `containers ${spec.containers.map((c) => c.name).join(", ")} started`,
       )
       yield* Effect.logInfo(
         `replica ${workloadKey(workload.namespace, replica.name)} running as pod ${pod.name} (sidecar published on ${pod.hostIp}:${pod.hostPort})`,
@@ -123,23 +138,50 @@ const make = (options: ReplicaPodsOptions) =>
       replica.egress = undefined
     })
 
+    /** How a container ended: its exit code and the tail of its output (bounded). */
+    const exitOf = (pod: string, container: string) =>
+      Effect.gen(function* () {
+        const inspect = yield* client.containers.inspect(container).pipe(Effect.option)
+        const logs = yield* client.containers
+          .logs(container, { tail: LOG_TAIL_LINES })
+          .pipe(Effect.orElseSucceed(() => ({ stdout: "", stderr: "" })))
+        return {
+          container: container.startsWith(`${pod}-`) ? container.slice(pod.length + 1) : container,
+          exitCode: inspect._tag === "Some" ? inspect.value.State.ExitCode : -1,
+          logTail: logTail(logs.stdout, logs.stderr),
+        }
+      })
+
     const diagnose = Effect.fn("ReplicaPods.diagnose")(function* (pod: string) {
       const inspect = yield* client.pods.inspect(pod).pipe(Effect.option)
-      if (inspect._tag === "None") return "pod is gone"
+      if (inspect._tag === "None") return { message: "pod is gone" }
       const down = (inspect.value.Containers ?? []).filter((c) => c.State !== "running")
-      if (down.length > 0)
-        return `container ${down.map((c) => c.Name).join(", ")} is ${down[0]!.State}`
+      const first = down[0]
+      if (first !== undefined) {
+        const message = `container ${down.map((c) => c.Name).join(", ")} is ${first.State}`
+        // The holder owns the pod's network: without it the pod is gone, whatever exit code.
+        if (first.Name === holderName(pod) || first.State !== "exited") return { message }
+        const exited = yield* exitOf(pod, first.Name)
+        return { message: `${message} with code ${exited.exitCode}`, exited }
+      }
       const holder = yield* client.containers.inspect(holderName(pod)).pipe(Effect.option)
       const sandbox = holder._tag === "Some" ? holder.value.NetworkSettings?.SandboxKey : undefined
       if (sandbox !== undefined && sandbox !== "" && slirpProcessesFor(sandbox).length === 0)
-        return "slirp4netns is gone"
+        return { message: "slirp4netns is gone" }
       return undefined
     })
+
+    const changes = () =>
+      client.events({ type: ["container", "pod"] }).pipe(
+        Stream.map(changedPod(options.owner)),
+        Stream.filter((pod): pod is string => pod !== undefined),
+      )
 
     const adopt = Effect.fn("ReplicaPods.adopt")(function* (replica: Replica) {
       replica.egress = yield* adoptEnforcedPod(replica.pod, { rootless: options.rootless }).pipe(
         Effect.provide(services),
       )
+      replica.startedAt = yield* Clock.currentTimeMillis
     })
 
     const removeStray = (pod: string) =>
@@ -156,9 +198,32 @@ const make = (options: ReplicaPodsOptions) =>
       create,
       destroy,
       diagnose,
+      changes,
       adopt,
       specOf: (workload) => specHash(workload, options),
       removeStray,
       listOwned,
     })
   })
+
+/** The owned pod an event is about, when it is a change that can leave a replica not whole. */
+const changedPod =
+  (owner: string) =>
+  (event: PodmanEvent): string | undefined => {
+    if (event.type === "container")
+      return (event.action === "died" || event.action === "remove") &&
+        event.attributes[LABEL_OWNER] === owner
+        ? event.attributes[LABEL_POD]
+        : undefined
+    return event.type === "pod" && (event.action === "remove" || event.action === "stop")
+      ? event.name
+      : undefined
+  }
+
+/** The last lines of a container's output, each cut to a bounded length. */
+const logTail = (stdout: string, stderr: string) =>
+  [...stdout.split("\n"), ...stderr.split("\n")]
+    .map((line) => line.trimEnd())
+    .filter((line) => line !== "")
+    .slice(-LOG_TAIL_LINES)
+    .map((line) => (line.length > LOG_LINE_MAX ? `${line.slice(0, LOG_LINE_MAX - 1)}…` : line))

@@ -16,7 +16,7 @@ describe("workload status, as kubectl shows it", () => {
           ["Progressing", "True", "ReplicasAvailable"],
           ["ReplicaFailure", "False", "NoFailure"],
         ])
-        expect(status?.pods[0]?.events.map((e) => e.reason)).toEqual(["Created"])
+        expect(status?.pods[0]?.events.map((e) => e.reason)).toEqual(["Created", "Started"])
       }),
     ),
   )
@@ -47,13 +47,15 @@ describe("workload status, as kubectl shows it", () => {
           )?.events
           expect(events?.map((e) => [e.at, e.reason])).toEqual([
             ["1970-01-01T00:00:00.000Z", "Created"],
+            ["1970-01-01T00:00:00.000Z", "Started"],
             ["1970-01-01T00:01:00.000Z", "Unhealthy"],
             ["1970-01-01T00:01:00.000Z", "Failed"],
             ["1970-01-01T00:02:00.000Z", "Unhealthy"],
             ["1970-01-01T00:02:00.000Z", "Created"],
+            ["1970-01-01T00:02:00.000Z", "Started"],
             ["1970-01-01T00:02:00.000Z", "Restarted"],
           ])
-          expect(events?.[1]?.message).toBe("pod is gone")
+          expect(events?.[2]?.message).toBe("pod is gone")
         }),
       ),
   )

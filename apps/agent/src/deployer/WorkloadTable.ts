@@ -4,7 +4,7 @@
  * one at a time.
  */
 import type { AppliedEgress } from "@beemesh/netns"
-import { Clock, Context, Effect, Layer, Semaphore } from "effect"
+import { Clock, Context, Deferred, Effect, Layer, Semaphore } from "effect"
 import { replicaNames, type Workload } from "../Manifest"
 import {
   MAX_REPLICA_EVENTS,
@@ -13,6 +13,7 @@ import {
   type ReplicaEventReason,
   type ReplicaPhase,
   type ReplicaStatus,
+  type ReplicaTermination,
   type WorkloadCondition,
   type WorkloadStatus,
 } from "../Workloads"
@@ -32,6 +33,13 @@ export interface Replica {
   /** The spec hash of its pod as created or adopted (undefined while it has none). */
   spec: string | undefined
   readonly events: Array<ReplicaEvent>
+  /** When its current pod was created or adopted (epoch ms): how long it ran before it failed. */
+  startedAt: number | undefined
+  /** The delay before the next restart after a container exit (RestartPolicy). */
+  backoffMs: number
+  /** When a replica in CrashLoopBackOff is restarted (epoch ms). */
+  restartAt: number | undefined
+  lastTermination: ReplicaTermination | undefined
 }
 
 /** Notes an event of the replica, keeping the most recent `MAX_REPLICA_EVENTS`. */
@@ -52,6 +60,10 @@ export const newReplica = (workload: Workload, name: string): Replica => ({
   egress: undefined,
   spec: undefined,
   events: [],
+  startedAt: undefined,
+  backoffMs: 0,
+  restartAt: undefined,
+  lastTermination: undefined,
 })
 
 export interface Table {
@@ -62,7 +74,19 @@ export interface Table {
   /** Pod names of owned pods no state wanted (kept, never recreated). */
   readonly orphans: Map<string, OrphanPod>
   readonly lock: Semaphore.Semaphore
+  /**
+   * Pods the reconciler is recreating without holding `lock` (so that the API is not blocked for
+   * the seconds a pod takes); done when it is. Whoever destroys a replica waits for it first.
+   */
+  readonly inFlight: Map<string, Deferred.Deferred<void>>
 }
+
+/** Waits until the reconciler is done with the replica's pod (at once when it is not at work). */
+export const awaitIdle = (table: Table, pod: string) =>
+  Effect.suspend(() => {
+    const working = table.inFlight.get(pod)
+    return working === undefined ? Effect.void : Deferred.await(working)
+  })
 
 export const replicasOf = (table: Table, key: string) =>
   [...table.replicas.values()].filter((r) => r.workload === key)
@@ -78,6 +102,11 @@ export const statusOf = (table: Table, workload: Workload, spec: string): Worklo
       hostPort: r.hostPort,
       restarts: r.restarts,
       message: r.message,
+      lastTermination: r.lastTermination,
+      restartAt:
+        r.phase === "CrashLoopBackOff" && r.restartAt !== undefined
+          ? new Date(r.restartAt).toISOString()
+          : undefined,
       events: [...r.events],
     }),
   )
@@ -155,6 +184,7 @@ export class WorkloadTable extends Context.Service<WorkloadTable, Table>()(
         replicas: new Map(),
         orphans: new Map(),
         lock: yield* Semaphore.make(1),
+        inFlight: new Map(),
       } satisfies Table
     }),
   )

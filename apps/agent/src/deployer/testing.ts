@@ -5,8 +5,13 @@
 import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { defaultSlirpOptions } from "@beemesh/netns"
-import { type FakeIsolation, makeFakeIsolation } from "@beemesh/podman/testing"
+import { defaultSlirpOptions, Egress } from "@beemesh/netns"
+import { PodmanClient, type PodmanClientShape } from "@beemesh/podman"
+import {
+  type FakeIsolation,
+  type FakePodmanBehaviour,
+  makeFakeIsolation,
+} from "@beemesh/podman/testing"
 import { Context, Effect, Layer } from "effect"
 import { ServiceDirectory } from "../Directory"
 import type { Workload } from "../Manifest"
@@ -62,18 +67,27 @@ export interface FakeHost {
   readonly unregistered: Array<PodIdentity>
 }
 
-export const makeFakeHost = Effect.gen(function* () {
-  const fake = yield* makeFakeIsolation({ images: [SIDECAR_IMAGE, APP_IMAGE] })
-  const dir = yield* Effect.acquireRelease(
-    Effect.promise(() => mkdtemp(join(tmpdir(), "beemesh-deployer-"))),
-    (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true })),
-  )
-  const unregistered: Array<PodIdentity> = []
-  return { fake, stateFile: join(dir, "workloads.json"), unregistered } satisfies FakeHost
-})
+export const makeFakeHostWith = (behaviour: Omit<FakePodmanBehaviour, "images">) =>
+  Effect.gen(function* () {
+    const fake = yield* makeFakeIsolation({ ...behaviour, images: [SIDECAR_IMAGE, APP_IMAGE] })
+    const dir = yield* Effect.acquireRelease(
+      Effect.promise(() => mkdtemp(join(tmpdir(), "beemesh-deployer-"))),
+      (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true })),
+    )
+    const unregistered: Array<PodIdentity> = []
+    return { fake, stateFile: join(dir, "workloads.json"), unregistered } satisfies FakeHost
+  })
 
-/** An agent's deployer on `host` (no reconcile loop: tests call reconcileOnce). */
-export const startDeployer = (host: FakeHost) =>
+export const makeFakeHost = makeFakeHostWith({})
+
+/**
+ * An agent's deployer on `host` (no reconcile loop: tests call reconcileOnce or fork `watch`).
+ * `podman` replaces the host's fake client as the deployer sees it (to hold a call, for example).
+ */
+export const startDeployer = (
+  host: FakeHost,
+  podman: (fake: PodmanClientShape) => PodmanClientShape = (fake) => fake,
+) =>
   Effect.gen(function* () {
     const directory = Layer.succeed(ServiceDirectory, {
       register: () => Effect.die("not used"),
@@ -88,7 +102,13 @@ export const startDeployer = (host: FakeHost) =>
     const context = yield* Layer.build(
       Layer.mergeAll(workloadManagerLayer(podOptions), Reconciler.layer).pipe(
         Layer.provideMerge(parts),
-        Layer.provide(Layer.merge(host.fake.layer, directory)),
+        Layer.provide(
+          Layer.mergeAll(
+            Layer.succeed(PodmanClient, podman(host.fake.podman)),
+            Layer.succeed(Egress, host.fake.egress),
+            directory,
+          ),
+        ),
       ),
     )
     return {

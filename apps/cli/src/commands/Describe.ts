@@ -1,7 +1,7 @@
 /** `beemesh describe workload|pod|service NAME`: one object in detail, with recent events. */
 import { Effect } from "effect"
 import { stringify } from "yaml"
-import { type ServiceView, type WorkloadStatus, workloadPath } from "../Api"
+import { type ReplicaStatus, type ServiceView, type WorkloadStatus, workloadPath } from "../Api"
 import { type Invocation, options } from "../Cli"
 import type { AgentClient } from "../Client"
 import { AgentFailed } from "../Errors"
@@ -31,6 +31,23 @@ const eventLines = (events: ReadonlyArray<Record<string, unknown>> | undefined) 
     .join("\n")}\n`
 }
 
+/** "Last State" as kubectl shows it: the exit code, when, and the last lines the container wrote. */
+export const lastStateLines = (p: ReplicaStatus, indent = "") => {
+  const t = p.lastTermination
+  if (t === undefined) return ""
+  return `${indent}Last State: container ${t.container} exited with code ${t.exitCode} at ${t.at}${
+    p.restartAt === undefined ? "" : `; restarting at ${p.restartAt}`
+  }\n${t.logTail.map((line) => `${indent}  | ${line}\n`).join("")}`
+}
+
+/** The workload's events, or else its replicas' events merged in time order (each naming its pod). */
+const workloadEvents = (w: WorkloadStatus) => {
+  if (w.events !== undefined || !w.pods.some((p) => p.events !== undefined)) return w.events
+  return w.pods
+    .flatMap((p) => (p.events ?? []).map((e): Record<string, unknown> => ({ pod: p.pod, ...e })))
+    .sort((a, b) => String(a.at).localeCompare(String(b.at)))
+}
+
 export const describeWorkload = (w: WorkloadStatus) =>
   `Name:       ${w.name}
 Namespace:  ${w.namespace}
@@ -47,7 +64,10 @@ ${renderTable(
     p.hostPort === undefined ? "-" : String(p.hostPort),
     p.message ?? "",
   ]),
-)}${eventLines(w.events)}`
+)}${w.pods
+  .filter((p) => p.lastTermination !== undefined)
+  .map((p) => `  ${p.pod}:\n${lastStateLines(p, "    ")}`)
+  .join("")}${eventLines(workloadEvents(w))}`
 
 export const describe = (invocation: Invocation, client: AgentClient, io: Io) =>
   Effect.gen(function* () {
@@ -82,13 +102,15 @@ export const describe = (invocation: Invocation, client: AgentClient, io: Io) =>
           reason: `no pod ${rawName} on this agent (\`beemesh get pods\` lists them)`,
         })
       }
-      const events = owner.events?.filter(
-        (e) => JSON.stringify(e).includes(pod.pod) || JSON.stringify(e).includes(`"${pod.name}"`),
-      )
+      const events =
+        pod.events ??
+        owner.events?.filter(
+          (e) => JSON.stringify(e).includes(pod.pod) || JSON.stringify(e).includes(`"${pod.name}"`),
+        )
       print(
         { namespace: owner.namespace, workload: owner.name, ...pod },
         () =>
-          `${stringify({ pod: pod.pod, namespace: owner.namespace, workload: owner.name, replica: pod.name, phase: pod.phase, restarts: pod.restarts, hostPort: pod.hostPort ?? null, message: pod.message ?? null })}Containers: \`beemesh logs ${pod.pod} [-c sidecar]\`\n${eventLines(events)}`,
+          `${stringify({ pod: pod.pod, namespace: owner.namespace, workload: owner.name, replica: pod.name, phase: pod.phase, restarts: pod.restarts, hostPort: pod.hostPort ?? null, message: pod.message ?? null })}${lastStateLines(pod)}Containers: \`beemesh logs ${pod.pod} [-c sidecar]\`\n${eventLines(events)}`,
       )
       return 0
     }

@@ -43,12 +43,19 @@ interface FakeContainer {
   status: "created" | "running" | "exited"
   /** The process while running, else 0. */
   pid: number
+  /** The exit code of its last run (0 until it exited). */
+  exitCode: number
 }
 
 /** A PodmanClient over in-memory state, with what a test needs to look behind it. */
 export interface FakePodman extends PodmanClientShape {
   /** Whether `pid` is the process of a running fake container (its namespace exists). */
   readonly isRunningPid: (pid: number) => boolean
+  /**
+   * The container's process exits by itself with `exitCode` (a crash, or an app that is done): it
+   * is `exited`, inspect reports the code, and a `died` event is emitted, as Podman does.
+   */
+  readonly exitContainer: (name: string, exitCode: number) => Effect.Effect<void, NotFound>
 }
 
 let counter = 0
@@ -108,11 +115,23 @@ export const makeFakePodman = (behaviour: FakePodmanBehaviour = {}): Effect.Effe
         containers.get(name) ?? [...containers.values()].find((x) => x.id === name) ?? infraOf(name)
       return c ? Effect.succeed(c) : Effect.fail(new NotFound({ kind: "container", name }))
     }
+    /** Containers whose process ended since the last `flushDied` (Podman reports each as `died`). */
+    const died: Array<FakeContainer> = []
     const setStatus = (c: FakeContainer, status: FakeContainer["status"]) => {
       if (status === "running" && c.status !== "running") c.pid = ++lastPid
       if (status !== "running") c.pid = 0
+      if (status !== "running" && c.status === "running") died.push(c)
       c.status = status
     }
+    const flushDied = Effect.suspend(() =>
+      Effect.forEach(
+        died.splice(0),
+        (c) => emit("container", "died", c.id, c.req.name, c.req.labels),
+        {
+          discard: true,
+        },
+      ),
+    )
     const podContainers = (pod: FakePod) =>
       [...containers.values()].filter((c) => c.req.pod === pod.req.name)
     const running = (name: string) =>
@@ -210,6 +229,7 @@ export const makeFakePodman = (behaviour: FakePodmanBehaviour = {}): Effect.Effe
                     },
                     status: "created",
                     pid: 0,
+                    exitCode: 0,
                   }
             const pod: FakePod = { id, req, infra, state: "Created" }
             pods.set(req.name, pod)
@@ -228,6 +248,7 @@ export const makeFakePodman = (behaviour: FakePodmanBehaviour = {}): Effect.Effe
             if (stateOf(p) === "Running") {
               setPodState(p, "Exited", "exited")
             }
+            yield* flushDied
             yield* emit("pod", "stop", p.id, p.req.name)
           }),
         remove: (name, opts) =>
@@ -242,7 +263,12 @@ export const makeFakePodman = (behaviour: FakePodmanBehaviour = {}): Effect.Effe
                 }),
               )
             }
-            for (const c of podContainers(p)) containers.delete(c.req.name)
+            setPodState(p, stateOf(p), "exited")
+            yield* flushDied
+            for (const c of podContainers(p)) {
+              containers.delete(c.req.name)
+              yield* emit("container", "remove", c.id, c.req.name, c.req.labels)
+            }
             pods.delete(p.req.name)
             yield* emit("pod", "remove", p.id, p.req.name)
           }),
@@ -285,7 +311,7 @@ export const makeFakePodman = (behaviour: FakePodmanBehaviour = {}): Effect.Effe
             }
             if (containers.has(req.name))
               return yield* Effect.fail(new NameInUse({ kind: "container", name: req.name }))
-            const c: FakeContainer = { id: newId(), req, status: "created", pid: 0 }
+            const c: FakeContainer = { id: newId(), req, status: "created", pid: 0, exitCode: 0 }
             containers.set(req.name, c)
             yield* emit("container", "create", c.id, req.name, req.labels)
             return c.id
@@ -305,6 +331,7 @@ export const makeFakePodman = (behaviour: FakePodmanBehaviour = {}): Effect.Effe
           Effect.gen(function* () {
             const c = yield* getContainer(name)
             if (c.status === "running") setStatus(c, "exited")
+            yield* flushDied
           }),
         remove: (name, opts) =>
           Effect.gen(function* () {
@@ -331,8 +358,10 @@ export const makeFakePodman = (behaviour: FakePodmanBehaviour = {}): Effect.Effe
                 }),
               )
             }
+            if (c.status === "running") setStatus(c, "exited")
+            yield* flushDied
             containers.delete(c.req.name)
-            yield* emit("container", "remove", c.id, c.req.name)
+            yield* emit("container", "remove", c.id, c.req.name, c.req.labels)
           }),
         inspect: (name) =>
           getContainer(name).pipe(
@@ -345,7 +374,7 @@ export const makeFakePodman = (behaviour: FakePodmanBehaviour = {}): Effect.Effe
                   Status: c.status,
                   Running: c.status === "running",
                   Pid: c.pid,
-                  ExitCode: 0,
+                  ExitCode: c.exitCode,
                 },
                 Config: { Labels: { ...c.req.labels }, User: c.req.user ?? "" },
                 HostConfig: {
@@ -470,7 +499,17 @@ export const makeFakePodman = (behaviour: FakePodmanBehaviour = {}): Effect.Effe
     const isRunningPid = (pid: number) =>
       pid > 0 &&
       [...containers.values(), ...infras()].some((c) => c.status === "running" && c.pid === pid)
-    return { ...api, isRunningPid }
+    // Looked up when run, not when called: a test may keep the effect and run it again later.
+    const exitContainer = (name: string, exitCode: number) =>
+      Effect.suspend(() => getContainer(name)).pipe(
+        Effect.flatMap((c) => {
+          if (c.status !== "running") return Effect.void
+          c.exitCode = exitCode
+          setStatus(c, "exited")
+          return flushDied
+        }),
+      )
+    return { ...api, isRunningPid, exitContainer }
   })
 
 /** The fake as a PodmanClient layer. */

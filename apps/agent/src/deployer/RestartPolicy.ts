@@ -1,0 +1,80 @@
+/**
+ * When a replica that is not whole comes back (pure). As the kubelet does for a container that
+ * exits: the first restart is immediate, each next one waits 10 s, doubling, capped at 5 min; a
+ * replica that ran 10 min before it failed starts over at an immediate restart. A pod that is gone
+ * (removed, its holder or slirp4netns dead) is replaced at once, as a ReplicaSet replaces a deleted
+ * pod; so is a replica whose creation failed (it is retried on every reconcile pass).
+ */
+import type { ReplicaPhase } from "../Workloads"
+
+export const RESTART_BACKOFF = {
+  initialMs: 10_000,
+  maxMs: 5 * 60_000,
+  /** A replica that ran this long without failing has its back-off reset. */
+  resetAfterMs: 10 * 60_000,
+} as const
+
+/** Why a replica is not whole, as ReplicaPods finds it. */
+export interface Problem {
+  readonly message: string
+  /** Set when a container of the pod exited (rather than the pod or its network being gone). */
+  readonly exited?: {
+    readonly container: string
+    readonly exitCode: number
+    readonly logTail: ReadonlyArray<string>
+  }
+}
+
+export interface RestartState {
+  readonly phase: ReplicaPhase
+  /** When its current pod was created (or adopted), epoch ms. */
+  readonly startedAt: number | undefined
+  /** The delay before the next restart after a container exit (0: immediate). */
+  readonly backoffMs: number
+  /** When a replica in CrashLoopBackOff is due, epoch ms. */
+  readonly restartAt: number | undefined
+}
+
+export type Decision =
+  /** Whole, or nothing to do yet. */
+  | { readonly _tag: "Leave" }
+  /** Never created: create it. */
+  | { readonly _tag: "Create" }
+  /** Recreate it now; `backoffMs` is the delay for the next container exit. */
+  | { readonly _tag: "Restart"; readonly backoffMs: number }
+  /** A container exited: wait `delayMs` before restarting it. */
+  | { readonly _tag: "BackOff"; readonly delayMs: number; readonly backoffMs: number }
+
+/** The back-off after a container exit: this delay, and the one for the exit after it. */
+export const nextBackoff = (currentMs: number, ranForMs: number) => {
+  const delayMs = ranForMs >= RESTART_BACKOFF.resetAfterMs ? 0 : currentMs
+  return {
+    delayMs,
+    backoffMs:
+      delayMs === 0 ? RESTART_BACKOFF.initialMs : Math.min(delayMs * 2, RESTART_BACKOFF.maxMs),
+  }
+}
+
+export const decide = (
+  replica: RestartState,
+  problem: Problem | undefined,
+  now: number,
+): Decision => {
+  if (replica.phase === "Pending") return { _tag: "Create" }
+  if (replica.phase === "CrashLoopBackOff")
+    return now >= (replica.restartAt ?? now)
+      ? { _tag: "Restart", backoffMs: replica.backoffMs }
+      : { _tag: "Leave" }
+  if (problem === undefined) return { _tag: "Leave" }
+  if (replica.phase === "Failed" || problem.exited === undefined)
+    return { _tag: "Restart", backoffMs: replica.backoffMs }
+  const { delayMs, backoffMs } = nextBackoff(replica.backoffMs, now - (replica.startedAt ?? now))
+  return delayMs === 0 ? { _tag: "Restart", backoffMs } : { _tag: "BackOff", delayMs, backoffMs }
+}
+
+/** `10s`, `2m40s`, `5m`: as the kubelet's back-off messages show a delay. */
+export const formatDelay = (ms: number) => {
+  const s = Math.round(ms / 1000)
+  const m = Math.floor(s / 60)
+  return m === 0 ? `${s}s` : s % 60 === 0 ? `${m}m` : `${m}m${s % 60}s`
+}
