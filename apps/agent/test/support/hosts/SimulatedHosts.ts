@@ -32,6 +32,7 @@ import {
   startHostPodman,
   stopHostPodman,
 } from "./HostPodman"
+import { type CountingListener, startCountingListener } from "./Listener"
 import { attachHost, createSwitch, netnsPath, setPartitions, setPort } from "./Network"
 import { pidsInNetns, stopPid } from "./processes"
 import {
@@ -57,6 +58,12 @@ export interface SimulatedHostsOptions {
   readonly subnet?: string
   /** Keep the run after this process exits (the demo); only an explicit sweep removes it. */
   readonly keep?: boolean
+  /**
+   * The /64 the hosts also live on, as its first four groups (host i is `<prefix>::<10+i>`);
+   * default: a random unique local prefix (fd00::/8 with a random 40-bit global ID, RFC 4193),
+   * checked to exist nowhere on this machine.
+   */
+  readonly ipv6Prefix?: string
 }
 
 export interface ProbeResult {
@@ -69,6 +76,8 @@ export interface SimulatedHost extends AgentIdentity {
   readonly name: string
   readonly netns: string
   readonly address: string
+  /** The host's IPv6 address on the bridge (a unique local address of this run). */
+  readonly address6: string
   readonly dir: string
   readonly podmanPaths: HostPodmanPaths
   readonly agentPaths: HostAgentPaths
@@ -87,6 +96,22 @@ export interface SimulatedHost extends AgentIdentity {
    * network from it). Resolves to stdout; rejects with stderr when the command fails.
    */
   readonly execInApp: (container: string, ...cmd: ReadonlyArray<string>) => Promise<string>
+}
+
+/**
+ * A random unique local /64 prefix (RFC 4193) that no address or route on this machine uses, so
+ * the hosts' IPv6 traffic, like their IPv4, can go nowhere but between them.
+ */
+const uniqueLocalPrefix = async () => {
+  const used = `${await must(["ip", "-6", "addr"])}\n${await must(["ip", "-6", "route"])}`
+  for (;;) {
+    const id = randomBytes(5)
+    // Written as `ip` prints it (no leading zeros in a group), so the check below compares alike.
+    const global = [0xfd00 | id[0]!, id.readUInt16BE(1), id.readUInt16BE(3)]
+      .map((group) => group.toString(16))
+      .join(":")
+    if (!used.includes(`${global}:`)) return `${global}:77`
+  }
 }
 
 const requirePrerequisites = async (images: ReadonlyArray<string>) => {
@@ -122,6 +147,7 @@ export class SimulatedHosts {
     readonly runDir: string,
     readonly switchNetns: string,
     private readonly subnet: string,
+    private readonly subnet6: string,
     private readonly keep: boolean,
     private readonly imageArchive: string,
   ) {}
@@ -139,6 +165,7 @@ export class SimulatedHosts {
       runDir,
       `${NETNS_PREFIX}${runId}-sw`,
       options.subnet ?? "10.77.0",
+      options.ipv6Prefix ?? (await uniqueLocalPrefix()),
       options.keep ?? false,
       archive,
     )
@@ -190,11 +217,12 @@ export class SimulatedHosts {
     const name = `h${index}`
     const netns = `${NETNS_PREFIX}${this.runId}-${name}`
     const address = `${this.subnet}.${10 + index}`
+    const address6 = `${this.subnet6}::${10 + index}`
     const dir = join(this.runDir, name)
     mkdirSync(dir, { recursive: true, mode: 0o700 })
     this.entries.push({ name, netns, dir })
     this.record()
-    await attachHost(this.switchNetns, netns, name, `${address}/24`)
+    await attachHost(this.switchNetns, netns, name, `${address}/24`, `${address6}/64`)
     const podmanPaths = hostPodmanPaths(dir)
     await startHostPodman(podmanPaths, netns)
     await must(
@@ -226,6 +254,7 @@ export class SimulatedHosts {
       name,
       netns,
       address,
+      address6,
       dir,
       podmanPaths,
       agentPaths,
@@ -309,6 +338,14 @@ export class SimulatedHosts {
       { timeoutMs: timeoutMs + 10_000 },
     )
     return JSON.parse(out) as ProbeResult
+  }
+
+  /**
+   * Counting TCP and UDP listeners on one port at `host`'s IPv4 and IPv6 addresses, run inside
+   * the host (stopped by `stop()`, or at teardown with everything else in the host).
+   */
+  listen(host: SimulatedHost): Promise<CountingListener> {
+    return startCountingListener(host.netns, [host.address, host.address6])
   }
 
   /** Starts a capture of every frame on the bridge. */
