@@ -8,7 +8,7 @@
  * host namespaces, which have no route anywhere else.
  */
 import { randomBytes } from "node:crypto"
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs"
+import { chmodSync, copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs"
 import { basename, dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { type Capture, startCapture } from "./Capture"
@@ -28,10 +28,12 @@ import {
   type HostPodmanPaths,
   hostPodmanPaths,
   remotePodman,
+  remotePodmanArgv,
   removeAllPods,
   startHostPodman,
   stopHostPodman,
 } from "./HostPodman"
+import { hostUserOf, prepareHostUser, userPodman } from "./HostUser"
 import { type CountingListener, startCountingListener } from "./Listener"
 import { attachHost, createSwitch, netnsPath, setPartitions, setPort } from "./Network"
 import { pidsInNetns, stopPid } from "./processes"
@@ -88,7 +90,9 @@ export interface SimulatedHost extends AgentIdentity {
     body?: string,
     token?: string,
   ) => Promise<ApiResponse>
-  /** The podman CLI against this host's own Podman. */
+  /** Whether the agent and its Podman run as an unprivileged user (see addHost). */
+  readonly rootless: boolean
+  /** The podman CLI against this host's own Podman (the user's rootless one when rootless). */
   readonly podman: (...args: ReadonlyArray<string>) => Promise<string>
   /**
    * Runs a command inside an app container, entered with `nsenter --all` at its process: `podman
@@ -211,8 +215,12 @@ export class SimulatedHosts {
     writeFileSync(runFile(this.runDir), JSON.stringify(record, null, 2))
   }
 
-  /** Starts one more host joined to host 1 (or none, for the first). */
-  async addHost(): Promise<SimulatedHost> {
+  /**
+   * Starts one more host joined to host 1 (or none, for the first). With `rootlessUser` (an
+   * existing user with subordinate IDs, such as host setup's `beemesh-test`) its agent runs as
+   * that user on a rootless Podman of the host's own instead of the host's rootful one.
+   */
+  async addHost(options: { readonly rootlessUser?: string } = {}): Promise<SimulatedHost> {
     const index = this.nextIndex++
     const name = `h${index}`
     const netns = `${NETNS_PREFIX}${this.runId}-${name}`
@@ -224,30 +232,31 @@ export class SimulatedHosts {
     this.record()
     await attachHost(this.switchNetns, netns, name, `${address}/24`, `${address6}/64`)
     const podmanPaths = hostPodmanPaths(dir)
-    await startHostPodman(podmanPaths, netns)
-    await must(
-      [
-        "podman",
-        "--remote",
-        "--url",
-        `unix://${podmanPaths.socket}`,
-        "load",
-        "-q",
-        "-i",
-        this.imageArchive,
-      ],
-      {
+    const user =
+      options.rootlessUser === undefined
+        ? undefined
+        : await prepareHostUser(options.rootlessUser, this.runDir, dir)
+    if (user === undefined) {
+      await startHostPodman(podmanPaths, netns)
+      await must(remotePodmanArgv(podmanPaths, ["load", "-q", "-i", this.imageArchive]), {
         timeoutMs: 300_000,
-      },
-    )
+      })
+    } else {
+      chmodSync(this.imageArchive, 0o644)
+      const loaded = await userPodman(user, ["load", "-q", "-i", this.imageArchive], 300_000)
+      if (loaded.status !== 0)
+        throw new Error(`loading the images for ${options.rootlessUser}: ${loaded.stderr}`)
+    }
     const agentPaths = hostAgentPaths(dir)
     const bootstrap = this.hosts[0]
     const identity = await startHostAgent(agentPaths, {
       netns,
       address,
-      podmanSocket: podmanPaths.socket,
+      ...(user === undefined ? { podmanSocket: podmanPaths.socket } : { runAs: user }),
       bootstrap: bootstrap === undefined || index === 1 ? [] : [bootstrap.multiaddr],
     })
+    const podmanCli = (args: ReadonlyArray<string>) =>
+      user === undefined ? remotePodman(podmanPaths, args) : userPodman(user, args)
     const host: SimulatedHost = {
       ...identity,
       index,
@@ -263,8 +272,9 @@ export class SimulatedHosts {
           token,
           ...(body === undefined ? {} : { body }),
         }),
+      rootless: user !== undefined,
       podman: async (...args) => {
-        const result = await remotePodman(podmanPaths, args)
+        const result = await podmanCli(args)
         if (result.status !== 0)
           throw new Error(`podman (${name}) ${args.join(" ")}: ${result.stderr.trim()}`)
         return result.stdout.trim()
@@ -364,10 +374,13 @@ export class SimulatedHosts {
       const paths = [hostAgentPaths(host.dir).logFile, hostPodmanPaths(host.dir).logFile]
       for (const file of paths) if (existsSync(file)) copyFileSync(file, join(out, basename(file)))
       const podman = hostPodmanPaths(host.dir)
-      const names = await remotePodman(podman, ["ps", "-a", "--format", "{{.Names}}"], 10_000)
+      const user = hostUserOf(host.dir)
+      const cli = (args: ReadonlyArray<string>) =>
+        user === undefined ? remotePodman(podman, args, 10_000) : userPodman(user, args, 10_000)
+      const names = await cli(["ps", "-a", "--format", "{{.Names}}"])
       if (names.status !== 0) continue
       for (const name of names.stdout.split("\n").filter((n) => n !== "")) {
-        const logs = await remotePodman(podman, ["logs", "-t", name], 10_000)
+        const logs = await cli(["logs", "-t", name])
         writeFileSync(join(out, `${name}.log`), logs.stdout + logs.stderr)
       }
     }
