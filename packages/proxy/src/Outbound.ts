@@ -43,14 +43,23 @@ export interface UpstreamListener {
 }
 
 export interface OutboundOptions {
-  /** Resolve + dial + open stream + handshake, per provider tried. */
+  /** Dial + open stream + handshake, per provider tried (default 10 s). */
   readonly connectTimeoutMs?: number
+  /**
+   * Dialling a provider, and opening a stream on a connection to it, each within this (default
+   * 750 ms); past it the next provider is tried. Short, because a provider on a lost host is
+   * silent: without it each call to it waits out `connectTimeoutMs`.
+   */
+  readonly dialTimeoutMs?: number
   readonly idleTimeoutMs?: number
   /** Concurrent connections over all upstream listeners; more are reset at once. */
   readonly maxStreams?: number
   /** Providers tried per connection. */
   readonly maxAttempts?: number
+  /** How long a provider that failed is tried last (default 10 s), doubling on failures in a row… */
   readonly failureCooldownMs?: number
+  /** …up to this (default 60 s). */
+  readonly maxFailureCooldownMs?: number
   readonly streamReadBufferBytes?: number
 }
 
@@ -91,12 +100,14 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
   const resolver = yield* Resolver
   const metrics = yield* ProxyMetrics
   const connectTimeoutMs = options.connectTimeoutMs ?? defaults.connectTimeoutMs
+  const dialTimeoutMs = Math.min(options.dialTimeoutMs ?? defaults.dialTimeoutMs, connectTimeoutMs)
   const idleTimeoutMs = options.idleTimeoutMs ?? defaults.idleTimeoutMs
   const maxStreams = options.maxStreams ?? defaults.maxStreams
   const maxAttempts = options.maxAttempts ?? defaults.maxAttempts
   const readBuffer = options.streamReadBufferBytes ?? defaults.streamReadBufferBytes
   const selector = new ProviderSelector({
     failureCooldownMs: options.failureCooldownMs ?? defaults.failureCooldownMs,
+    maxFailureCooldownMs: options.maxFailureCooldownMs ?? defaults.maxFailureCooldownMs,
   })
   const counters = metrics.outbound
   // Connection fibers run with the layer's services (loggers, tracer), not the caller of listen().
@@ -115,7 +126,7 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
       if (provider.multiaddrs.length > 0) {
         await node.peerStore.merge(provider.peerId, { multiaddrs: [...provider.multiaddrs] })
       }
-      return node.dial(provider.peerId, { signal: AbortSignal.timeout(connectTimeoutMs) })
+      return node.dial(provider.peerId, { signal: AbortSignal.timeout(dialTimeoutMs) })
     })().finally(() => dialing.delete(key))
     dialing.set(key, dial)
     return dial
@@ -133,7 +144,10 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
   /**
    * One provider: connection (existing or dialled), stream, request, status. One deadline for the
    * whole attempt, enforced by abort signals and timers rather than a racing fiber: this runs once
-   * per accepted connection.
+   * per accepted connection. Reaching the provider (the dial, then the stream, which needs its
+   * answer) has the short `dialTimeoutMs` each: a silent peer (its host lost, or a connection that
+   * died without a reset) is given up quickly; the provider's own connect to its app keeps the
+   * rest of the deadline.
    */
   const attempt = (service: string, target: ProxyTarget, provider: Provider) =>
     Effect.gen(function* () {
@@ -147,7 +161,7 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
       const stream = yield* Effect.tryPromise({
         try: (interrupt) =>
           connection.newStream(PROXY_PROTOCOL, {
-            signal: AbortSignal.any([interrupt, timeout]),
+            signal: AbortSignal.any([interrupt, timeout, AbortSignal.timeout(dialTimeoutMs)]),
             maxOutboundStreams: maxStreams + 1,
           }),
         catch: stageError(service, provider.peerId, "open-stream"),

@@ -232,6 +232,8 @@ describe("three simulated hosts", () => {
     await cluster.takeDown(b)
     const tookDownMs = Date.now() - downAt
     let failures = 0
+    // When each failed call started (after the cut), how long it took and how it ended.
+    const failed: Array<string> = []
     let firstOfStreak = 0
     await waitFor(
       "five calls in a row from A answered by C after B went down",
@@ -242,6 +244,9 @@ describe("three simulated hosts", () => {
           streak.push(result)
         } else {
           failures += 1
+          failed.push(
+            `${Math.round(Date.now() - result.ms - downAt)} ms: ${Math.round(result.ms)} ms, answered by ${result.answeredBy ?? "nobody"} (${result.output.slice(-160)})`,
+          )
           streak.length = 0
           // Seen as the wait's last error if the deadline passes.
           throw new Error(
@@ -255,7 +260,7 @@ describe("three simulated hosts", () => {
     )
     const failoverMs = firstOfStreak - downAt
     console.log(
-      `host loss: B cut off and killed in ${tookDownMs} ms; calls answered by C again ${Math.round(failoverMs)} ms after the cut (${failures} failed calls meanwhile)`,
+      `host loss: B cut off and killed in ${tookDownMs} ms; calls answered by C again ${Math.round(failoverMs)} ms after the cut (${failures} failed calls meanwhile${failed.map((f) => `\n  ${f}`).join("")})`,
     )
     expect(failoverMs).toBeLessThan(60_000)
   })

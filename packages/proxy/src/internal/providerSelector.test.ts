@@ -31,4 +31,42 @@ describe("ProviderSelector", () => {
     expect(selector.order("two", ["a", "b"], id, 0)).toEqual(["a", "b"])
     expect(selector.order("none", [], id, 0)).toEqual([])
   })
+
+  it("sets a provider that keeps failing aside for longer each time, up to the cap", () => {
+    const selector = new ProviderSelector({ failureCooldownMs: 1000, maxFailureCooldownMs: 3000 })
+    const cooling = (now: number) => selector.isCooling("a", now)
+    selector.markFailed("a", 0)
+    expect([cooling(999), cooling(1000)]).toEqual([true, false])
+    selector.markFailed("a", 1000)
+    expect([cooling(2999), cooling(3000)]).toEqual([true, false])
+    selector.markFailed("a", 3000)
+    expect([cooling(5999), cooling(6000)]).toEqual([true, false])
+    selector.markFailed("a", 6000)
+    expect([cooling(8999), cooling(9000)]).toEqual([true, false])
+  })
+
+  it("counts failures during a cooldown (concurrent callers on one dead provider) as one", () => {
+    const selector = new ProviderSelector({ failureCooldownMs: 1000, maxFailureCooldownMs: 60_000 })
+    for (const now of [0, 5, 10, 500]) selector.markFailed("a", now)
+    expect([selector.isCooling("a", 999), selector.isCooling("a", 1000)]).toEqual([true, false])
+  })
+
+  it("starts over at the base cooldown once the provider has worked again", () => {
+    const selector = new ProviderSelector({ failureCooldownMs: 1000, maxFailureCooldownMs: 60_000 })
+    selector.markFailed("a", 0)
+    selector.markFailed("a", 1000)
+    selector.markHealthy("a")
+    selector.markFailed("a", 5000)
+    expect([selector.isCooling("a", 5999), selector.isCooling("a", 6000)]).toEqual([true, false])
+  })
+
+  it("skips a dead provider while the others are healthy, and tries it again later", () => {
+    const selector = new ProviderSelector({ failureCooldownMs: 1000, maxFailureCooldownMs: 4000 })
+    selector.markFailed("dead", 0)
+    for (const now of [1, 2, 3, 4]) {
+      expect(selector.order("svc", ["dead", "b", "c"], id, now).slice(0, 2)).not.toContain("dead")
+    }
+    expect(selector.order("svc", ["dead", "b", "c"], id, 1000)).toContain("dead")
+    expect(selector.order("svc", ["dead"], id, 5)).toEqual(["dead"])
+  })
 })

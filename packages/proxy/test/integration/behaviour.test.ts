@@ -1,5 +1,6 @@
 import type * as net from "node:net"
 import { it } from "@effect/vitest"
+import { multiaddr } from "@multiformats/multiaddr"
 import { Effect } from "effect"
 import { describe, expect } from "vitest"
 import { PROXY_PROTOCOL } from "../../src/index.js"
@@ -240,6 +241,50 @@ describe("failures", () => {
       expect(warnings.length).toBeGreaterThanOrEqual(1)
       expect(warnings[0]!.text).toContain("failed at dial")
     }),
+  )
+
+  it.live(
+    "first provider silent (its host lost): the next one serves within the dial timeout, and later calls skip it",
+    () =>
+      Effect.gen(function* () {
+        const app = yield* startServer(echoApp)
+        // A lost host answers nothing, not even a reset: its address accepts TCP and never speaks.
+        let silentAccepted = 0
+        const silentHost = yield* startServer(() => {
+          silentAccepted++
+        })
+        const lost = yield* Effect.scoped(makeNode.pipe(Effect.map(providerOf)))
+        const silent = {
+          peerId: lost.peerId,
+          multiaddrs: [multiaddr(`/ip4/127.0.0.1/tcp/${silentHost.port}`)],
+        }
+        const mesh = yield* makeMesh({
+          inbound: { services: { echo: { host: "127.0.0.1", port: app.port } } },
+          table: (server) => ({ echo: [silent, providerOf(server)] }),
+          outbound: { connectTimeoutMs: 10_000, dialTimeoutMs: 500 },
+        })
+        const listener = yield* mesh.listen("echo")
+        const calls = yield* Effect.promise(async () => {
+          const out: Array<{ reply: string; ms: number }> = []
+          for (let i = 0; i < 4; i++) {
+            const started = performance.now()
+            const socket = await connect(listener.port)
+            socket.end(`ping ${i}`)
+            out.push({ reply: (await readAll(socket)).toString(), ms: performance.now() - started })
+          }
+          return out
+        })
+        expect(calls.map((c) => c.reply)).toEqual(["ping 0", "ping 1", "ping 2", "ping 3"])
+        // The first call waited for the dial timeout, not the 10 s connect timeout …
+        expect(calls[0]!.ms).toBeGreaterThanOrEqual(450)
+        expect(calls[0]!.ms).toBeLessThan(5_000)
+        // … and the silent provider, first in line again for the third call, was skipped.
+        expect(silentAccepted).toBe(1)
+        const warnings = mesh.logs.filter(
+          (l) => l.level === "Warn" && l.text.includes(silent.peerId.toString()),
+        )
+        expect(warnings.map((l) => l.text)).toEqual([expect.stringContaining("failed at dial")])
+      }),
   )
 
   it.live("reset in the middle: the app sees the caller's reset, the caller sees the app's", () =>

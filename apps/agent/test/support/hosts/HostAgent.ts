@@ -10,6 +10,7 @@ import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { ProcessExited } from "./errors"
 import { inNetns } from "./exec"
+import { asUser, type HostUser } from "./HostUser"
 import { isAlive, readPid, startDetached, stopPid } from "./processes"
 import { waitFor } from "./wait"
 
@@ -91,11 +92,14 @@ export const apiRequest = (
 export interface AgentStart {
   readonly netns: string
   readonly address: string
-  readonly podmanSocket: string
+  /** The host's Podman service; without one the agent starts its own (rootless hosts). */
+  readonly podmanSocket?: string
   readonly bootstrap: ReadonlyArray<string>
   readonly sidecarImage?: string
   /** The host is behind a NAT: relays (agent multiaddrs) it and its sidecars hold slots at. */
   readonly relays?: ReadonlyArray<string>
+  /** Runs the agent as this user (a rootless host) instead of root. */
+  readonly runAs?: HostUser
 }
 
 export interface AgentIdentity {
@@ -124,6 +128,7 @@ export const startHostAgent = async (
   })
   const agent = startDetached({
     argv: inNetns(start.netns, [
+      ...(start.runAs === undefined ? [] : asUser(start.runAs)),
       process.execPath,
       AGENT_BUNDLE,
       "run",
@@ -135,14 +140,14 @@ export const startHostAgent = async (
       `/ip4/${start.address}/tcp/${P2P_PORT}`,
       "--advertise-host",
       start.address,
-      "--podman-socket",
-      start.podmanSocket,
+      ...(start.podmanSocket === undefined ? [] : ["--podman-socket", start.podmanSocket]),
       ...start.bootstrap.flatMap((address) => ["--bootstrap", address]),
       ...(start.relays ?? []).flatMap((address) => ["--relay", address]),
       ...(start.sidecarImage === undefined ? [] : ["--sidecar-image", start.sidecarImage]),
     ]),
     logFile: paths.logFile,
     pidFile: paths.pidFile,
+    ...(start.runAs === undefined ? {} : { env: start.runAs.env }),
   })
   const health = await waitFor(
     `the agent of ${start.address} to answer /health (log: ${paths.logFile})`,

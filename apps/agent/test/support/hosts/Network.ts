@@ -36,12 +36,17 @@ export const createSwitch = async (switchNetns: string) => {
   await ip(switchNetns, "link", "set", BRIDGE, "up")
 }
 
-/** Creates the host's namespace and wires it to the bridge with `address/prefix` on its eth0. */
+/**
+ * Creates the host's namespace and wires it to the bridge with `address/prefix` on its eth0, and
+ * an IPv6 `address/prefix` too when given (without duplicate address detection, which would hold
+ * the address back for seconds on a link where only the harness assigns addresses).
+ */
 export const attachHost = async (
   switchNetns: string,
   hostNetns: string,
   port: string,
   cidr: string,
+  cidr6?: string,
 ) => {
   await createNetns(hostNetns)
   await ip(
@@ -59,6 +64,7 @@ export const attachHost = async (
   )
   await ip(switchNetns, "link", "set", port, "master", BRIDGE, "up")
   await ip(hostNetns, "addr", "add", cidr, "dev", "eth0")
+  if (cidr6 !== undefined) await ip(hostNetns, "-6", "addr", "add", cidr6, "dev", "eth0", "nodad")
   await ip(hostNetns, "link", "set", "eth0", "up")
 }
 

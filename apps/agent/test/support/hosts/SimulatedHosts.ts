@@ -8,7 +8,7 @@
  * host namespaces, which have no route anywhere else.
  */
 import { randomBytes } from "node:crypto"
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs"
+import { chmodSync, copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs"
 import { basename, dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { type Capture, startCapture } from "./Capture"
@@ -28,10 +28,13 @@ import {
   type HostPodmanPaths,
   hostPodmanPaths,
   remotePodman,
+  remotePodmanArgv,
   removeAllPods,
   startHostPodman,
   stopHostPodman,
 } from "./HostPodman"
+import { hostUserOf, prepareHostUser, userPodman } from "./HostUser"
+import { type CountingListener, startCountingListener } from "./Listener"
 import { createNatRouter, type NatRouter, routeViaRouter } from "./NatRouter"
 import { attachHost, createSwitch, netnsPath, setPartitions, setPort } from "./Network"
 import { pidsInNetns, stopPid } from "./processes"
@@ -58,6 +61,12 @@ export interface SimulatedHostsOptions {
   readonly subnet?: string
   /** Keep the run after this process exits (the demo); only an explicit sweep removes it. */
   readonly keep?: boolean
+  /**
+   * The /64 the hosts also live on, as its first four groups (host i is `<prefix>::<10+i>`);
+   * default: a random unique local prefix (fd00::/8 with a random 40-bit global ID, RFC 4193),
+   * checked to exist nowhere on this machine.
+   */
+  readonly ipv6Prefix?: string
 }
 
 /** Where a NATed host lives: behind the run's NAT router, holding slots at these agents' relays. */
@@ -81,6 +90,8 @@ export interface SimulatedHost extends AgentIdentity {
   readonly address: string
   /** Behind the NAT router: the router's address on the switch, the source peers see. */
   readonly natAddress: string | undefined
+  /** The host's IPv6 address on the bridge (a unique local address of this run); none behind the NAT. */
+  readonly address6: string | undefined
   readonly dir: string
   readonly podmanPaths: HostPodmanPaths
   readonly agentPaths: HostAgentPaths
@@ -91,7 +102,9 @@ export interface SimulatedHost extends AgentIdentity {
     body?: string,
     token?: string,
   ) => Promise<ApiResponse>
-  /** The podman CLI against this host's own Podman. */
+  /** Whether the agent and its Podman run as an unprivileged user (see addHost). */
+  readonly rootless: boolean
+  /** The podman CLI against this host's own Podman (the user's rootless one when rootless). */
   readonly podman: (...args: ReadonlyArray<string>) => Promise<string>
   /**
    * Runs a command inside an app container, entered with `nsenter --all` at its process: `podman
@@ -99,6 +112,22 @@ export interface SimulatedHost extends AgentIdentity {
    * network from it). Resolves to stdout; rejects with stderr when the command fails.
    */
   readonly execInApp: (container: string, ...cmd: ReadonlyArray<string>) => Promise<string>
+}
+
+/**
+ * A random unique local /64 prefix (RFC 4193) that no address or route on this machine uses, so
+ * the hosts' IPv6 traffic, like their IPv4, can go nowhere but between them.
+ */
+const uniqueLocalPrefix = async () => {
+  const used = `${await must(["ip", "-6", "addr"])}\n${await must(["ip", "-6", "route"])}`
+  for (;;) {
+    const id = randomBytes(5)
+    // Written as `ip` prints it (no leading zeros in a group), so the check below compares alike.
+    const global = [0xfd00 | id[0]!, id.readUInt16BE(1), id.readUInt16BE(3)]
+      .map((group) => group.toString(16))
+      .join(":")
+    if (!used.includes(`${global}:`)) return `${global}:77`
+  }
 }
 
 const requirePrerequisites = async (images: ReadonlyArray<string>) => {
@@ -137,6 +166,7 @@ export class SimulatedHosts {
     readonly runDir: string,
     readonly switchNetns: string,
     private readonly subnet: string,
+    private readonly subnet6: string,
     private readonly keep: boolean,
     private readonly imageArchive: string,
   ) {}
@@ -154,6 +184,7 @@ export class SimulatedHosts {
       runDir,
       `${NETNS_PREFIX}${runId}-sw`,
       options.subnet ?? "10.77.0",
+      options.ipv6Prefix ?? (await uniqueLocalPrefix()),
       options.keep ?? false,
       archive,
     )
@@ -217,50 +248,62 @@ export class SimulatedHosts {
   /**
    * Starts one more host joined to host 1 (or none, for the first). `behindNat`: the host sits on
    * the private subnet behind the run's NAT router (masquerade, nothing gets in) and its agent is
-   * started with `--relay` for each given host.
+   * started with `--relay` for each given host. With `rootlessUser` (an existing user with
+   * subordinate IDs, such as host setup's `beemesh-test`) its agent runs as that user on a
+   * rootless Podman of the host's own instead of the host's rootful one.
    */
-  async addHost(options: { readonly behindNat?: BehindNat } = {}): Promise<SimulatedHost> {
+  async addHost(
+    options: { readonly behindNat?: BehindNat; readonly rootlessUser?: string } = {},
+  ): Promise<SimulatedHost> {
     const index = this.nextIndex++
     const name = `h${index}`
     const netns = `${NETNS_PREFIX}${this.runId}-${name}`
     const nat = options.behindNat === undefined ? undefined : await this.natRouter()
     const address = `${nat?.privateSubnet ?? this.subnet}.${10 + index}`
+    const address6 = nat === undefined ? `${this.subnet6}::${10 + index}` : undefined
     const dir = join(this.runDir, name)
     mkdirSync(dir, { recursive: true, mode: 0o700 })
     this.entries.push({ name, netns, dir })
     this.record()
     const portNetns = nat?.netns ?? this.switchNetns
     this.portNetns.set(name, portNetns)
-    await attachHost(portNetns, netns, name, `${address}/24`)
+    await attachHost(
+      portNetns,
+      netns,
+      name,
+      `${address}/24`,
+      address6 === undefined ? undefined : `${address6}/64`,
+    )
     if (nat !== undefined) await routeViaRouter(netns, nat)
     const podmanPaths = hostPodmanPaths(dir)
-    await startHostPodman(podmanPaths, netns)
-    await must(
-      [
-        "podman",
-        "--remote",
-        "--url",
-        `unix://${podmanPaths.socket}`,
-        "load",
-        "-q",
-        "-i",
-        this.imageArchive,
-      ],
-      {
+    const user =
+      options.rootlessUser === undefined
+        ? undefined
+        : await prepareHostUser(options.rootlessUser, this.runDir, dir)
+    if (user === undefined) {
+      await startHostPodman(podmanPaths, netns)
+      await must(remotePodmanArgv(podmanPaths, ["load", "-q", "-i", this.imageArchive]), {
         timeoutMs: 300_000,
-      },
-    )
+      })
+    } else {
+      chmodSync(this.imageArchive, 0o644)
+      const loaded = await userPodman(user, ["load", "-q", "-i", this.imageArchive], 300_000)
+      if (loaded.status !== 0)
+        throw new Error(`loading the images for ${options.rootlessUser}: ${loaded.stderr}`)
+    }
     const agentPaths = hostAgentPaths(dir)
     const bootstrap = this.hosts[0]
     const identity = await startHostAgent(agentPaths, {
       netns,
       address,
-      podmanSocket: podmanPaths.socket,
+      ...(user === undefined ? { podmanSocket: podmanPaths.socket } : { runAs: user }),
       bootstrap: bootstrap === undefined || index === 1 ? [] : [bootstrap.multiaddr],
       ...(options.behindNat === undefined
         ? {}
         : { relays: options.behindNat.relays.map((relay) => relay.multiaddr) }),
     })
+    const podmanCli = (args: ReadonlyArray<string>) =>
+      user === undefined ? remotePodman(podmanPaths, args) : userPodman(user, args)
     const host: SimulatedHost = {
       ...identity,
       index,
@@ -268,6 +311,7 @@ export class SimulatedHosts {
       netns,
       address,
       natAddress: nat?.publicAddress,
+      address6,
       dir,
       podmanPaths,
       agentPaths,
@@ -276,8 +320,9 @@ export class SimulatedHosts {
           token,
           ...(body === undefined ? {} : { body }),
         }),
+      rootless: user !== undefined,
       podman: async (...args) => {
-        const result = await remotePodman(podmanPaths, args)
+        const result = await podmanCli(args)
         if (result.status !== 0)
           throw new Error(`podman (${name}) ${args.join(" ")}: ${result.stderr.trim()}`)
         return result.stdout.trim()
@@ -353,6 +398,17 @@ export class SimulatedHosts {
     return JSON.parse(out) as ProbeResult
   }
 
+  /**
+   * Counting TCP and UDP listeners on one port at `host`'s IPv4 and IPv6 addresses, run inside
+   * the host (stopped by `stop()`, or at teardown with everything else in the host).
+   */
+  listen(host: SimulatedHost): Promise<CountingListener> {
+    return startCountingListener(
+      host.netns,
+      host.address6 === undefined ? [host.address] : [host.address, host.address6],
+    )
+  }
+
   /** Starts a capture of every frame on the bridge. */
   capture(name = "capture"): Promise<Capture> {
     return startCapture(this.switchNetns, this.runDir, name)
@@ -369,10 +425,13 @@ export class SimulatedHosts {
       const paths = [hostAgentPaths(host.dir).logFile, hostPodmanPaths(host.dir).logFile]
       for (const file of paths) if (existsSync(file)) copyFileSync(file, join(out, basename(file)))
       const podman = hostPodmanPaths(host.dir)
-      const names = await remotePodman(podman, ["ps", "-a", "--format", "{{.Names}}"], 10_000)
+      const user = hostUserOf(host.dir)
+      const cli = (args: ReadonlyArray<string>) =>
+        user === undefined ? remotePodman(podman, args, 10_000) : userPodman(user, args, 10_000)
+      const names = await cli(["ps", "-a", "--format", "{{.Names}}"])
       if (names.status !== 0) continue
       for (const name of names.stdout.split("\n").filter((n) => n !== "")) {
-        const logs = await remotePodman(podman, ["logs", "-t", name], 10_000)
+        const logs = await cli(["logs", "-t", name])
         writeFileSync(join(out, `${name}.log`), logs.stdout + logs.stderr)
       }
     }

@@ -8,6 +8,7 @@ import { join } from "node:path"
 import { must, run } from "./exec"
 import { hostAgentPaths, stopHostAgent } from "./HostAgent"
 import { hostPodmanPaths, removeAllPods, stopHostPodman } from "./HostPodman"
+import { sweepHostUser } from "./HostUser"
 import { deleteNetns, netnsPath } from "./Network"
 import { isAlive, pidsInNetns, stopPid } from "./processes"
 
@@ -53,6 +54,7 @@ export const sweepHost = async (host: RunRecord["hosts"][number]) => {
   const podman = hostPodmanPaths(host.dir)
   if (existsSync(podman.root)) await removeAllPods(podman).catch(() => false)
   await stopHostPodman(podman)
+  await sweepHostUser(host.dir)
   for (const pid of pidsInNetns(netnsPath(host.netns))) await stopPid(pid, 0)
   for (const point of mountsUnder(host.dir)) await run(["umount", "-l", point])
   await deleteNetns(host.netns)
