@@ -24,6 +24,7 @@ import {
 } from "./ManifestSchema"
 import { parseCpu, parseQuantity } from "./Quantity"
 import { type AppSecurity, translateSecurityContext } from "./SecurityContext"
+import { readUpdatePolicy, type UpdatePolicy } from "./UpdateStrategy"
 
 export { parseCpu, parseQuantity } from "./Quantity"
 
@@ -65,6 +66,8 @@ export interface Workload {
   readonly containers: ReadonlyArray<ContainerTemplate>
   readonly services: ReadonlyArray<ServicePort>
   readonly upstreams: ReadonlyArray<Upstream>
+  /** How a Deployment or StatefulSet moves to a new version (absent: the defaults; Pods: none). */
+  readonly update?: UpdatePolicy | undefined
 }
 
 export class ManifestInvalid extends Data.TaggedError("ManifestInvalid")<{
@@ -175,9 +178,11 @@ const toWorkload = (value: unknown, options: ManifestOptions): Workload | string
         return `spec.selector.matchLabels ${key}=${wanted} does not match spec.template.metadata.labels`
       }
     }
+    const update = readUpdatePolicy(replicated.ok.kind, spec)
+    if (typeof update === "string") return update
     const annotations = { ...metadata.annotations, ...spec.template.metadata?.annotations }
     const labels = { ...metadata.labels, ...templateLabels }
-    return build(
+    const workload = build(
       replicated.ok.kind,
       metadata,
       replicas,
@@ -186,6 +191,12 @@ const toWorkload = (value: unknown, options: ManifestOptions): Workload | string
       spec.template.spec,
       options,
     )
+    const given =
+      spec.strategy !== undefined ||
+      spec.updateStrategy !== undefined ||
+      spec.progressDeadlineSeconds !== undefined
+    // Absent means the defaults, so that manifests without these fields keep their spec hash.
+    return typeof workload === "string" ? workload : given ? { ...workload, update } : workload
   }
   return `unsupported kind ${apiVersion} ${kind}; supported: ${SUPPORTED}`
 }

@@ -82,6 +82,39 @@ const TemplateSchema = Schema.Struct({
   spec: PodSpecSchema,
 })
 
+/** An absolute count or a percentage of the replicas ("25%"), as Kubernetes' IntOrString. */
+const IntOrPercent = Schema.Union([
+  Schema.Number.check(
+    Schema.isInt({ message: 'must be an integer or a percentage like "25%"' }),
+    Schema.isGreaterThanOrEqualTo(0, { message: "must not be negative" }),
+  ),
+  Schema.String.check(
+    Schema.isPattern(/^\d+%$/, { message: 'must be an integer or a percentage like "25%"' }),
+  ),
+])
+
+/** Deployment `spec.strategy`. */
+const DeploymentStrategySchema = Schema.Struct({
+  type: Schema.optional(Schema.Literals(["RollingUpdate", "Recreate"])),
+  rollingUpdate: Schema.optional(
+    Schema.Struct({
+      maxSurge: Schema.optional(IntOrPercent),
+      maxUnavailable: Schema.optional(IntOrPercent),
+    }),
+  ),
+})
+
+/** StatefulSet `spec.updateStrategy`; `partition` and `maxUnavailable` are refused in Manifest.ts. */
+const StatefulSetUpdateStrategySchema = Schema.Struct({
+  type: Schema.optional(Schema.Literals(["RollingUpdate", "OnDelete"])),
+  rollingUpdate: Schema.optional(
+    Schema.Struct({
+      partition: Schema.optional(Schema.Unknown),
+      maxUnavailable: Schema.optional(Schema.Unknown),
+    }),
+  ),
+})
+
 const ReplicatedSpecSchema = Schema.Struct({
   replicas: Schema.optional(
     Schema.Number.check(
@@ -91,6 +124,14 @@ const ReplicatedSpecSchema = Schema.Struct({
   ),
   selector: Schema.optional(Schema.Struct({ matchLabels: Schema.optional(StringMap) })),
   template: TemplateSchema,
+  strategy: Schema.optional(DeploymentStrategySchema),
+  updateStrategy: Schema.optional(StatefulSetUpdateStrategySchema),
+  progressDeadlineSeconds: Schema.optional(
+    Schema.Number.check(
+      Schema.isInt({ message: "must be an integer number of seconds" }),
+      Schema.isGreaterThan(0, { message: "must be greater than 0" }),
+    ),
+  ),
 })
 
 export const PodManifest = Schema.Struct({
@@ -109,5 +150,6 @@ export const ReplicatedManifest = Schema.Struct({
 
 export const Header = Schema.Struct({ apiVersion: Schema.String, kind: Schema.String })
 
+export type ReplicatedSpecInput = typeof ReplicatedSpecSchema.Type
 export type PodSpecInput = typeof PodSpecSchema.Type
 export type ContainerInput = typeof ContainerSchema.Type

@@ -5,6 +5,7 @@
 import { Context, Data, type Effect } from "effect"
 import type { StateWriteFailed } from "./deployer/StateStore"
 import type { ServicePort, Workload } from "./Manifest"
+import type { PodIdentity } from "./Tokens"
 
 export type ReplicaPhase = "Pending" | "Running" | "Restarting" | "Failed"
 
@@ -16,6 +17,10 @@ export interface ReplicaStatus {
   /** Host port the sidecar's 8080 is published on. */
   readonly hostPort: number | undefined
   readonly restarts: number
+  /** The version of the workload its pod runs (spec hash and images hash). */
+  readonly revision?: string | undefined
+  /** Its sidecar registered since its pod was (re)created. */
+  readonly registered?: boolean | undefined
   readonly message: string | undefined
   /** The most recent events of this replica, oldest first (at most `MAX_REPLICA_EVENTS`). */
   readonly events: ReadonlyArray<ReplicaEvent>
@@ -46,6 +51,8 @@ export interface WorkloadStatus {
   readonly kind: Workload["kind"]
   readonly replicas: number
   readonly services: ReadonlyArray<ServicePort>
+  /** The current version (spec hash and images hash): what "updated" replicas run. */
+  readonly revision?: string | undefined
   /** Replicas wanted (as `replicas`), running, running the current spec, and serving. */
   readonly desired: number
   readonly ready: number
@@ -125,5 +132,10 @@ export class WorkloadManager extends Context.Service<
       name: string,
     ) => Effect.Effect<void, WorkloadNotFound | StateWriteFailed>
     readonly orphans: () => Effect.Effect<ReadonlyArray<OrphanPod>>
+    /**
+     * A pod's sidecar registered (true) or withdrew (false): a registered replica is ready, which
+     * is what an update waits for before it removes an old replica.
+     */
+    readonly registered: (identity: PodIdentity, registered: boolean) => Effect.Effect<void>
   }
 >()("@beemesh/agent/WorkloadManager") {}

@@ -14,10 +14,13 @@ import { Effect } from "effect"
 import { replicaNames, type Workload } from "../Manifest"
 import type { OrphanPod } from "../Workloads"
 import {
+  imagesOfRevision,
   LABEL_NAMESPACE,
   LABEL_REPLICA,
   LABEL_SPEC,
   LABEL_WORKLOAD,
+  revisionOf,
+  revisionOfLabels,
   specHash,
   type TemplateOptions,
   workloadKey,
@@ -33,6 +36,12 @@ export const orphanOf = (pod: OwnedPod): OrphanPod => ({
   replica: pod.labels[LABEL_REPLICA] ?? "",
 })
 
+/** A Deployment's replicas are `<name>-<index>` with any index (updates take fresh ones). */
+const isReplicaName = (workload: Workload, name: string) =>
+  workload.kind === "Deployment"
+    ? name.startsWith(`${workload.name}-`) && /^\d+$/.test(name.slice(workload.name.length + 1))
+    : replicaNames(workload).includes(name)
+
 /** The replica name `pod` stands for in `workload`, if the pod is one `workload` wants as it is. */
 export const wantedReplica = (
   workload: Workload | undefined,
@@ -42,24 +51,31 @@ export const wantedReplica = (
   const name = pod.labels[LABEL_REPLICA]
   return workload !== undefined &&
     name !== undefined &&
-    replicaNames(workload).includes(name) &&
+    isReplicaName(workload, name) &&
     pod.labels[LABEL_SPEC] === specHash(workload, options)
     ? name
     : undefined
 }
 
-/** Takes a running pod over as the replica `name` of `workload` (recreating it if it must). */
+/**
+ * Takes a running pod over as the replica `name` of `workload` (recreating it if it must);
+ * `labels` are the pod's. The first pod taken over names the workload's revision, when it has
+ * none yet: the images it runs stay current until the workload is applied again.
+ */
 export const takeOver = (
   pods: ReplicaPods["Service"],
   table: Table,
   workload: Workload,
   name: string,
   pod: string,
+  labels: Readonly<Record<string, string>>,
 ) =>
   Effect.gen(function* () {
     const replica = newReplica(workload, name)
     // A pod is taken over only when it carries the workload's current spec.
-    replica.spec = pods.specOf(workload)
+    replica.spec = revisionOfLabels(labels)
+    const key = workloadKey(workload.namespace, workload.name)
+    if (!table.revisions.has(key)) table.revisions.set(key, replica.spec)
     table.replicas.set(pod, replica)
     const problem = yield* pods.diagnose(pod)
     if (problem !== undefined) {
@@ -81,7 +97,7 @@ export const takeOver = (
     replica.phase = "Restarting"
     replica.message = adopted.failure.message
     yield* pods.destroy(replica)
-    yield* pods.create(workload, replica).pipe(
+    yield* pods.create(workload, replica, imagesOfRevision(replica.spec)).pipe(
       Effect.andThen(recordEvent(replica, "Restarted", `pod ${pod} recreated`)),
       Effect.catch((error) =>
         Effect.sync(() => {
@@ -112,7 +128,7 @@ export const adopt = (
       )
       const name = wantedReplica(workload, pod, options)
       if (workload !== undefined && name !== undefined) {
-        yield* takeOver(pods, table, workload, name, pod.name)
+        yield* takeOver(pods, table, workload, name, pod.name, pod.labels)
       } else if (!saved.found || keptOrphans.has(pod.name)) {
         table.orphans.set(pod.name, orphanOf(pod))
         yield* Effect.logWarning(
@@ -122,5 +138,14 @@ export const adopt = (
         yield* Effect.logInfo(`removing leftover pod ${pod.name} from an earlier run`)
         yield* pods.removeStray(pod.name)
       }
+    }
+    // Workloads none of whose pods were found run the images their tags name now.
+    for (const [key, workload] of table.desired) {
+      if (table.revisions.has(key)) continue
+      const images = yield* pods.imagesOf(workload).pipe(
+        Effect.tapError((error) => Effect.logWarning(error.message)),
+        Effect.orElseSucceed(() => ""),
+      )
+      table.revisions.set(key, revisionOf(specHash(workload, options), images))
     }
   })

@@ -1,18 +1,36 @@
 /**
- * The WorkloadManager over the deployer's parts: apply (create, scale, replace; a request succeeds
- * whole or is rolled back whole, and the state is written once at its end), remove, status, and at start the adoption of the pods of an earlier
- * run (Adoption.ts). Every change runs under the table's lock and ends with the state saved.
+ * The WorkloadManager over the deployer's parts: apply (create, scale, record an update, replace a
+ * Pod; a request succeeds whole or is rolled back whole, and the state is written once at its
+ * end), remove, status, readiness from the sidecars' registrations, and at start the adoption of
+ * the pods of an earlier run (Adoption.ts). Every change runs under the table's lock and ends with
+ * the state saved.
  */
-import { Effect, Layer } from "effect"
+import { Clock, Effect, Layer } from "effect"
 import { ServiceDirectory } from "../Directory"
 import { replicaNames, type Workload } from "../Manifest"
 import { WorkloadManager, WorkloadNotFound } from "../Workloads"
 import { adopt, takeOver, wantedReplica } from "./Adoption"
 import { checkApply } from "./ApplyCheck"
-import { podNameOf, specHash, type TemplateOptions, workloadKey } from "./PodTemplate"
+import {
+  imagesOfRevision,
+  podNameOf,
+  revisionOf,
+  specHash,
+  type TemplateOptions,
+  workloadKey,
+} from "./PodTemplate"
 import { ReplicaPods } from "./ReplicaPods"
+import { freeReplicaName, indexOf, isAvailable } from "./Rollout"
+import { planScale } from "./RolloutPlan"
 import { StateStore } from "./StateStore"
-import { newReplica, type Replica, replicasOf, statusOf, WorkloadTable } from "./WorkloadTable"
+import {
+  newReplica,
+  type Replica,
+  type Rollout,
+  replicasOf,
+  statusOf,
+  WorkloadTable,
+} from "./WorkloadTable"
 
 export type ManagerOptions = Pick<TemplateOptions, "sidecarImage" | "slirp">
 
@@ -36,6 +54,8 @@ const make = (options: ManagerOptions) =>
       Effect.gen(function* () {
         const workload = table.desired.get(key)
         table.desired.delete(key)
+        table.revisions.delete(key)
+        table.rollouts.delete(key)
         for (const replica of replicasOf(table, key)) {
           yield* destroyReplica(replica)
           if (workload !== undefined) {
@@ -56,65 +76,152 @@ const make = (options: ManagerOptions) =>
         for (const orphan of [...table.orphans.values()]) {
           if (orphan.namespace !== workload.namespace || orphan.workload !== workload.name) continue
           table.orphans.delete(orphan.pod)
-          const labels = (yield* pods.listOwned()).find((p) => p.name === orphan.pod)
-          const name = labels === undefined ? undefined : wantedReplica(workload, labels, options)
-          if (name !== undefined && !table.replicas.has(orphan.pod))
-            yield* takeOver(pods, table, workload, name, orphan.pod)
+          const found = (yield* pods.listOwned()).find((p) => p.name === orphan.pod)
+          const name = found === undefined ? undefined : wantedReplica(workload, found, options)
+          if (found !== undefined && name !== undefined && !table.replicas.has(orphan.pod))
+            yield* takeOver(pods, table, workload, name, orphan.pod, found.labels)
           else yield* pods.removeStray(orphan.pod)
         }
       })
 
-    /** Brings one workload to `workload`: creates, scales, or replaces its pods. */
-    const applyOne = (workload: Workload) =>
+    /** Creates or removes replicas to reach the workload's count (its revision unchanged). */
+    const scale = (workload: Workload, key: string, images: string) =>
+      Effect.gen(function* () {
+        const wanted =
+          workload.kind === "Deployment"
+            ? undefined
+            : new Set(replicaNames(workload).map((name) => podNameOf(workload, name)))
+        const plan =
+          workload.kind === "Deployment"
+            ? planScale(
+                workload.replicas,
+                replicasOf(table, key).map((r) => ({
+                  pod: r.pod,
+                  index: indexOf(workload, r.name),
+                  available: isAvailable(r),
+                })),
+              )
+            : { create: 0, remove: [] }
+        const names =
+          workload.kind === "Deployment"
+            ? Array.from({ length: plan.create }, () => undefined)
+            : replicaNames(workload).filter(
+                (name) => !table.replicas.has(podNameOf(workload, name)),
+              )
+        for (const given of names) {
+          const replica = newReplica(workload, given ?? freeReplicaName(table, workload))
+          yield* pods.create(workload, replica, images)
+          table.replicas.set(replica.pod, replica)
+        }
+        // Scaling down: replicas beyond the new count go.
+        for (const replica of replicasOf(table, key)) {
+          if (wanted === undefined ? plan.remove.includes(replica.pod) : !wanted.has(replica.pod))
+            yield* destroyReplica(replica)
+        }
+      })
+
+    /**
+     * Brings one workload to `workload` at `revision`. New: its pods are created. Same revision:
+     * scaled. A Deployment or StatefulSet at a new revision: the update is only recorded here;
+     * the reconciler's passes carry it out (Rollout.ts), so its old pods keep serving meanwhile.
+     * A Pod at a new revision is replaced.
+     */
+    const applyOne = (workload: Workload, revision: string) =>
       Effect.gen(function* () {
         const key = workloadKey(workload.namespace, workload.name)
         const previous = table.desired.get(key)
-        // A changed workload replaces all its pods; the same one again only scales.
-        if (previous !== undefined && specHash(previous, options) !== specHash(workload, options))
-          yield* removeWorkload(key)
+        const previousRevision = table.revisions.get(key)
+        const rollout = table.rollouts.get(key)
+        const updating = previous !== undefined && previousRevision !== revision
+        if (
+          workload.kind !== "Pod" &&
+          (rollout !== undefined || (updating && replicasOf(table, key).length > 0))
+        ) {
+          const now = yield* Clock.currentTimeMillis
+          const next = rollout ?? {
+            versions: new Map(),
+            progressAt: now,
+            newReady: 0,
+            stalled: undefined,
+          }
+          if (updating && previousRevision !== undefined) {
+            next.versions.set(previousRevision, previous)
+            next.progressAt = now
+            next.newReady = 0
+            next.stalled = undefined
+          }
+          table.rollouts.set(key, next)
+          table.desired.set(key, workload)
+          table.revisions.set(key, revision)
+          return
+        }
+        if (updating) yield* removeWorkload(key)
         // Known before its pods start: their sidecars register at once and are checked against it.
         table.desired.set(key, workload)
+        table.revisions.set(key, revision)
         yield* settleOrphans(workload)
-        for (const name of replicaNames(workload)) {
-          const pod = podNameOf(workload, name)
-          if (table.replicas.has(pod)) continue
-          const replica = newReplica(workload, name)
-          yield* pods.create(workload, replica)
-          table.replicas.set(pod, replica)
-        }
-        // Scaling down: replicas beyond the new count go.
-        const wanted = new Set(replicaNames(workload).map((name) => podNameOf(workload, name)))
-        for (const replica of replicasOf(table, key).filter((r) => !wanted.has(r.pod)))
-          yield* destroyReplica(replica)
+        yield* scale(workload, key, imagesOfRevision(revision))
       })
 
+    interface Undo {
+      readonly key: string
+      readonly previous: Workload | undefined
+      readonly revision: string | undefined
+      readonly rollout: Rollout | undefined
+      /** Pods were created or removed (not only an update recorded). */
+      readonly touched: boolean
+    }
+
     /** Puts a workload back as it was before a failed request: gone, or its previous version. */
-    const restore = (key: string, previous: Workload | undefined) =>
-      (previous === undefined ? removeWorkload(key) : applyOne(previous)).pipe(
+    const restore = ({ key, previous, revision, rollout, touched }: Undo) =>
+      Effect.gen(function* () {
+        if (previous === undefined || revision === undefined) return yield* removeWorkload(key)
+        if (rollout === undefined) table.rollouts.delete(key)
+        else table.rollouts.set(key, rollout)
+        if (touched) return yield* applyOne(previous, revision)
+        table.desired.set(key, previous)
+        table.revisions.set(key, revision)
+      }).pipe(
         Effect.catch((error) =>
           Effect.logError(`restoring ${key} after a failed apply: ${error.message}`),
         ),
       )
 
-    /** All or nothing: checked first, then applied in order; a failure restores those before it. */
+    /**
+     * All or nothing: checked first (names, then images: a missing one refuses the request before
+     * anything changes), then applied in order; a failure restores those before it.
+     */
     const applyAll = (workloads: ReadonlyArray<Workload>) =>
       Effect.gen(function* () {
         const refused = checkApply(table, workloads)
         if (refused !== undefined) return yield* Effect.fail(refused)
-        const done: Array<{ readonly key: string; readonly previous: Workload | undefined }> = []
-        for (const workload of workloads) {
+        const revisions: Array<string> = []
+        for (const workload of workloads)
+          revisions.push(revisionOf(specHash(workload, options), yield* pods.imagesOf(workload)))
+        const done: Array<Undo> = []
+        for (const [index, workload] of workloads.entries()) {
           const key = workloadKey(workload.namespace, workload.name)
-          const step = { key, previous: table.desired.get(key) }
-          const result = yield* Effect.result(applyOne(workload))
+          const rollout = table.rollouts.get(key)
+          const before = {
+            key,
+            previous: table.desired.get(key),
+            revision: table.revisions.get(key),
+            rollout:
+              rollout === undefined
+                ? undefined
+                : { ...rollout, versions: new Map(rollout.versions) },
+          }
+          const result = yield* Effect.result(applyOne(workload, revisions[index]!))
+          const step = { ...before, touched: !table.rollouts.has(key) }
           if (result._tag === "Failure") {
-            for (const { key, previous } of [step, ...done.reverse()]) yield* restore(key, previous)
+            for (const undo of [step, ...done.reverse()]) yield* restore(undo)
             return yield* Effect.fail(result.failure)
           }
           done.push(step)
         }
         // Written once, after the whole request succeeded.
         yield* persist
-        return workloads.map((workload) => statusOf(table, workload, specHash(workload, options)))
+        return workloads.map((workload) => statusOf(table, workload))
       })
 
     const removeOne = (namespace: string, name: string) =>
@@ -143,20 +250,23 @@ const make = (options: ManagerOptions) =>
       apply: Effect.fn("WorkloadManager.apply")((workloads) =>
         table.lock.withPermits(1)(applyAll(workloads)),
       ),
-      list: () =>
-        Effect.sync(() =>
-          [...table.desired.values()].map((w) => statusOf(table, w, specHash(w, options))),
-        ),
+      list: () => Effect.sync(() => [...table.desired.values()].map((w) => statusOf(table, w))),
       get: (namespace, name) => {
         const workload = table.desired.get(workloadKey(namespace, name))
         return workload === undefined
           ? Effect.fail(new WorkloadNotFound({ namespace, name }))
-          : Effect.succeed(statusOf(table, workload, specHash(workload, options)))
+          : Effect.succeed(statusOf(table, workload))
       },
       remove: Effect.fn("WorkloadManager.remove")((namespace, name) =>
         table.lock.withPermits(1)(removeOne(namespace, name)),
       ),
       orphans: () => Effect.sync(() => [...table.orphans.values()]),
+      registered: (identity, registered) =>
+        Effect.sync(() => {
+          const replica = table.replicas.get(podNameOf(identity, identity.pod))
+          if (replica?.workload === workloadKey(identity.namespace, identity.workload))
+            replica.ready = registered
+        }),
     })
   })
 

@@ -1,13 +1,45 @@
 /**
  * Keeps every desired replica whole: a replica whose pod, container or slirp4netns died is
  * recreated (enforced, as at creation) and counted as a restart; one never created is created.
- * Orphans are left alone, only forgotten once their pod is gone.
+ * A replica is recreated at its own revision (an old replica of a Deployment being updated stays
+ * old; one whose version is no longer known is removed). Then each workload takes one step of
+ * its update or scaling (Rollout.ts). Orphans are left alone, only forgotten once their pod is gone.
  */
 import { Context, Duration, Effect, Layer, Schedule } from "effect"
-import { replicaNames } from "../Manifest"
-import { podNameOf } from "./PodTemplate"
+import { ServiceDirectory } from "../Directory"
+import { replicaNames, type Workload } from "../Manifest"
+import { imagesOfRevision, podNameOf } from "./PodTemplate"
 import { ReplicaPods } from "./ReplicaPods"
-import { newReplica, recordEvent, WorkloadTable } from "./WorkloadTable"
+import { advance, retireReplica } from "./Rollout"
+import {
+  newReplica,
+  type Replica,
+  recordEvent,
+  replicasOf,
+  type Table,
+  WorkloadTable,
+} from "./WorkloadTable"
+
+/** The replicas to keep whole: a Deployment's as they are (Rollout.ts counts them), else by name. */
+const replicasToKeep = (table: Table, key: string, workload: Workload): ReadonlyArray<Replica> =>
+  workload.kind === "Deployment"
+    ? replicasOf(table, key)
+    : replicaNames(workload).map((name) => {
+        const pod = podNameOf(workload, name)
+        const replica = table.replicas.get(pod) ?? newReplica(workload, name)
+        table.replicas.set(pod, replica)
+        return replica
+      })
+
+/** The version a replica is recreated at, and its images; undefined when it is not known. */
+const versionOf = (table: Table, key: string, workload: Workload, replica: Replica) => {
+  const revision = table.revisions.get(key) ?? ""
+  // StatefulSets and Pods always come back at the current revision, as in Kubernetes.
+  if (workload.kind !== "Deployment" || replica.spec === undefined || replica.spec === revision)
+    return { workload, images: imagesOfRevision(revision) }
+  const old = table.rollouts.get(key)?.versions.get(replica.spec)
+  return old === undefined ? undefined : { workload: old, images: imagesOfRevision(replica.spec) }
+}
 
 export class Reconciler extends Context.Service<
   Reconciler,
@@ -21,16 +53,23 @@ export class Reconciler extends Context.Service<
     Effect.gen(function* () {
       const table = yield* WorkloadTable
       const pods = yield* ReplicaPods
+      const directory = yield* ServiceDirectory
 
       const pass = Effect.gen(function* () {
-        for (const workload of table.desired.values()) {
-          for (const name of replicaNames(workload)) {
-            const pod = podNameOf(workload, name)
-            const replica = table.replicas.get(pod) ?? newReplica(workload, name)
-            table.replicas.set(pod, replica)
+        for (const [key, workload] of [...table.desired]) {
+          for (const replica of replicasToKeep(table, key, workload)) {
+            const { name, pod } = replica
             const problem =
               replica.phase === "Pending" ? "not created yet" : yield* pods.diagnose(pod)
             if (problem === undefined) continue
+            const version = versionOf(table, key, workload, replica)
+            if (version === undefined) {
+              yield* Effect.logWarning(
+                `replica ${replica.workload}#${name} of an earlier revision: ${problem}; removing it`,
+              )
+              yield* retireReplica(pods, directory, table, workload, replica)
+              continue
+            }
             yield* Effect.logWarning(
               `replica ${replica.workload}#${name}: ${problem}; recreating pod ${pod}`,
             )
@@ -42,8 +81,9 @@ export class Reconciler extends Context.Service<
             }
             replica.phase = "Restarting"
             replica.message = problem
+            replica.ready = false
             yield* pods.destroy(replica)
-            yield* pods.create(workload, replica).pipe(
+            yield* pods.create(version.workload, replica, version.images).pipe(
               Effect.andThen(
                 restart
                   ? recordEvent(
@@ -64,6 +104,7 @@ export class Reconciler extends Context.Service<
               ),
             )
           }
+          yield* advance(pods, directory, table, key)
         }
         for (const orphan of [...table.orphans.keys()]) {
           if ((yield* pods.diagnose(orphan)) === "pod is gone") table.orphans.delete(orphan)
