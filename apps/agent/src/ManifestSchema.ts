@@ -83,23 +83,21 @@ const TemplateSchema = Schema.Struct({
 })
 
 /** An absolute count or a percentage of the replicas ("25%"), as Kubernetes' IntOrString. */
-const IntOrPercent = Schema.Union([
-  Schema.Number.check(
-    Schema.isInt({ message: 'must be an integer or a percentage like "25%"' }),
-    Schema.isGreaterThanOrEqualTo(0, { message: "must not be negative" }),
-  ),
-  Schema.String.check(
-    Schema.isPattern(/^\d+%$/, { message: 'must be an integer or a percentage like "25%"' }),
-  ),
-])
+const intOrPercent = (field: string) => {
+  const message = `${field} must be a non-negative integer or a percentage like "25%"`
+  return Schema.Union([
+    Schema.Number.check(Schema.isInt({ message }), Schema.isGreaterThanOrEqualTo(0, { message })),
+    Schema.String.check(Schema.isPattern(/^\d+%$/, { message })),
+  ])
+}
 
 /** Deployment `spec.strategy`. */
 const DeploymentStrategySchema = Schema.Struct({
   type: Schema.optional(Schema.Literals(["RollingUpdate", "Recreate"])),
   rollingUpdate: Schema.optional(
     Schema.Struct({
-      maxSurge: Schema.optional(IntOrPercent),
-      maxUnavailable: Schema.optional(IntOrPercent),
+      maxSurge: Schema.optional(intOrPercent("spec.strategy.rollingUpdate.maxSurge")),
+      maxUnavailable: Schema.optional(intOrPercent("spec.strategy.rollingUpdate.maxUnavailable")),
     }),
   ),
 })
@@ -128,8 +126,10 @@ const ReplicatedSpecSchema = Schema.Struct({
   updateStrategy: Schema.optional(StatefulSetUpdateStrategySchema),
   progressDeadlineSeconds: Schema.optional(
     Schema.Number.check(
-      Schema.isInt({ message: "must be an integer number of seconds" }),
-      Schema.isGreaterThan(0, { message: "must be greater than 0" }),
+      Schema.isInt({
+        message: "spec.progressDeadlineSeconds must be an integer number of seconds",
+      }),
+      Schema.isGreaterThan(0, { message: "spec.progressDeadlineSeconds must be greater than 0" }),
     ),
   ),
 })
