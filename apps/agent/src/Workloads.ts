@@ -108,6 +108,16 @@ export class PodNameTaken extends Data.TaggedError("PodNameTaken")<{
   }
 }
 
+/** A sidecar registered for a replica whose pod is not whole: it must not get traffic yet. */
+export class ReplicaNotReady extends Data.TaggedError("ReplicaNotReady")<{
+  readonly pod: string
+  readonly reason: string
+}> {
+  override get message() {
+    return `pod ${this.pod} is not ready (${this.reason}); its services are published once every container runs`
+  }
+}
+
 export class WorkloadManager extends Context.Service<
   WorkloadManager,
   {
@@ -133,9 +143,13 @@ export class WorkloadManager extends Context.Service<
     ) => Effect.Effect<void, WorkloadNotFound | StateWriteFailed>
     readonly orphans: () => Effect.Effect<ReadonlyArray<OrphanPod>>
     /**
-     * A pod's sidecar registered (true) or withdrew (false): a registered replica is ready, which
-     * is what an update waits for before it removes an old replica.
+     * A pod's sidecar registers (true) or withdraws (false). A registered replica is ready, which
+     * is what an update waits for before it removes an old replica; a registration from a pod
+     * whose containers do not all run is refused (ReplicaNotReady), so that it gets no traffic.
      */
-    readonly registered: (identity: PodIdentity, registered: boolean) => Effect.Effect<void>
+    readonly registered: (
+      identity: PodIdentity,
+      registered: boolean,
+    ) => Effect.Effect<void, ReplicaNotReady>
   }
 >()("@beemesh/agent/WorkloadManager") {}

@@ -8,7 +8,7 @@
 import { Clock, Effect, Layer } from "effect"
 import { ServiceDirectory } from "../Directory"
 import { replicaNames, type Workload } from "../Manifest"
-import { WorkloadManager, WorkloadNotFound } from "../Workloads"
+import { ReplicaNotReady, WorkloadManager, WorkloadNotFound } from "../Workloads"
 import { adopt, takeOver, wantedReplica } from "./Adoption"
 import { checkApply } from "./ApplyCheck"
 import {
@@ -261,12 +261,14 @@ const make = (options: ManagerOptions) =>
         table.lock.withPermits(1)(removeOne(namespace, name)),
       ),
       orphans: () => Effect.sync(() => [...table.orphans.values()]),
-      registered: (identity, registered) =>
-        Effect.sync(() => {
-          const replica = table.replicas.get(podNameOf(identity, identity.pod))
-          if (replica?.workload === workloadKey(identity.namespace, identity.workload))
-            replica.ready = registered
-        }),
+      registered: Effect.fn("WorkloadManager.registered")(function* (identity, registered) {
+        const replica = table.replicas.get(podNameOf(identity, identity.pod))
+        if (replica?.workload !== workloadKey(identity.namespace, identity.workload)) return
+        const problem = registered ? yield* pods.diagnose(replica.pod) : undefined
+        replica.ready = registered && problem === undefined
+        if (problem !== undefined)
+          return yield* new ReplicaNotReady({ pod: replica.pod, reason: problem })
+      }),
     })
   })
 

@@ -272,3 +272,26 @@ describe("StatefulSet updates", () => {
     ),
   )
 })
+
+describe("readiness is the sidecar's registration", () => {
+  it.effect(
+    "a registration from a pod whose app is down is refused, and its replica is not ready",
+    () =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const { host, deployer } = yield* setUp(deployment("web", 1))
+          const identity = { namespace: "shop", workload: "web", pod: "web-0" }
+          yield* host.fake.podman.containers.stop("bm-shop-web-0-app")
+          const refused = yield* Effect.flip(deployer.manager.registered(identity, true))
+          expect(refused).toMatchObject({ _tag: "ReplicaNotReady", pod: "bm-shop-web-0" })
+          expect(refused.message).toMatch(/container bm-shop-web-0-app is exited/)
+          expect((yield* status(deployer)).pods[0]?.registered).toBe(false)
+          yield* deployer.reconciler.reconcileOnce()
+          yield* deployer.manager.registered(identity, true)
+          expect((yield* status(deployer)).pods[0]?.registered).toBe(true)
+          yield* deployer.manager.registered(identity, false)
+          expect((yield* status(deployer)).pods[0]?.registered).toBe(false)
+        }),
+      ),
+  )
+})

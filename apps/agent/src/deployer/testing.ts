@@ -114,7 +114,10 @@ export const registerRunning = (
     ),
     (replica) => {
       const [namespace = "", workload = ""] = replica.workload.split("/")
-      return deployer.manager.registered({ namespace, workload, pod: replica.name }, true)
+      // A refused registration (its app is down) is retried by a real sidecar: here, next call.
+      return deployer.manager
+        .registered({ namespace, workload, pod: replica.name }, true)
+        .pipe(Effect.ignore)
     },
     { discard: true },
   )

@@ -211,6 +211,8 @@ export const makeApi = (options: ApiOptions) => {
           )
         }
       }
+      // Registered means serving: a pod whose app is down is refused; an update waits for this.
+      await run(options.workloads.registered(identity, true))
       const lease = await run(
         options.directory.register({
           identity,
@@ -219,15 +221,13 @@ export const makeApi = (options: ApiOptions) => {
           services: body.services,
         }),
       )
-      // Registered means serving: an update waits for this before it removes an old replica.
-      await run(options.workloads.registered(identity, true))
       if (body.traffic !== undefined) options.traffic?.report(identity, body.peerId, body.traffic)
       return c.json(lease satisfies Registration.Lease, Registration.REGISTERED)
     })
     .delete("/:pod/services", async (c) => {
       const identity = pod(c.req.header("authorization"), c.req.param("pod"))
       await run(options.directory.unregister(identity))
-      await run(options.workloads.registered(identity, false))
+      await run(options.workloads.registered(identity, false).pipe(Effect.ignore))
       options.traffic?.forget(identity)
       return c.body(null, Registration.UNREGISTERED)
     })
