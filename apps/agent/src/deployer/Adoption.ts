@@ -10,7 +10,7 @@
  *   its workload.
  * - With a state file, any other owned pod is removed: the file says it is no longer wanted.
  */
-import { Effect } from "effect"
+import { Clock, Effect } from "effect"
 import { replicaNames, type Workload } from "../Manifest"
 import type { OrphanPod } from "../Workloads"
 import {
@@ -27,7 +27,7 @@ import {
 } from "./PodTemplate"
 import type { OwnedPod, ReplicaPods } from "./ReplicaPods"
 import type { SavedState } from "./StateStore"
-import { newReplica, recordEvent, type Table } from "./WorkloadTable"
+import { newReplica, recordEvent, replicasOf, type Table } from "./WorkloadTable"
 
 export const orphanOf = (pod: OwnedPod): OrphanPod => ({
   pod: pod.name,
@@ -111,6 +111,22 @@ export const takeOver = (
     )
   })
 
+/**
+ * With a saved revision, an update survives a restart: a pod of a replica of the workload at
+ * another revision is taken over too (as an old replica that keeps serving), and the update goes
+ * on. (A file from before revisions knows no revision: only pods of the current spec are taken.)
+ */
+const replicaOfUpdate = (table: Table, workload: Workload | undefined, pod: OwnedPod) => {
+  const name = pod.labels[LABEL_REPLICA]
+  return workload !== undefined &&
+    workload.kind !== "Pod" &&
+    name !== undefined &&
+    table.revisions.has(workloadKey(workload.namespace, workload.name)) &&
+    isReplicaName(workload, name)
+    ? name
+    : undefined
+}
+
 /** Fills the table from the saved state and the owned pods (see the rule above). */
 export const adopt = (
   pods: ReplicaPods["Service"],
@@ -119,14 +135,18 @@ export const adopt = (
   options: Pick<TemplateOptions, "sidecarImage" | "slirp">,
 ) =>
   Effect.gen(function* () {
-    for (const workload of saved.workloads)
-      table.desired.set(workloadKey(workload.namespace, workload.name), workload)
+    for (const workload of saved.workloads) {
+      const key = workloadKey(workload.namespace, workload.name)
+      table.desired.set(key, workload)
+      const revision = saved.revisions?.[key]
+      if (revision !== undefined) table.revisions.set(key, revision)
+    }
     const keptOrphans = new Set(saved.orphans)
     for (const pod of yield* pods.listOwned()) {
       const workload = table.desired.get(
         workloadKey(pod.labels[LABEL_NAMESPACE] ?? "", pod.labels[LABEL_WORKLOAD] ?? ""),
       )
-      const name = wantedReplica(workload, pod, options)
+      const name = wantedReplica(workload, pod, options) ?? replicaOfUpdate(table, workload, pod)
       if (workload !== undefined && name !== undefined) {
         yield* takeOver(pods, table, workload, name, pod.name, pod.labels)
       } else if (!saved.found || keptOrphans.has(pod.name)) {
@@ -139,9 +159,18 @@ export const adopt = (
         yield* pods.removeStray(pod.name)
       }
     }
-    // Workloads none of whose pods were found run the images their tags name now.
+    const now = yield* Clock.currentTimeMillis
     for (const [key, workload] of table.desired) {
-      if (table.revisions.has(key)) continue
+      const revision = table.revisions.get(key)
+      if (replicasOf(table, key).some((r) => r.spec !== revision))
+        table.rollouts.set(key, {
+          versions: new Map(),
+          progressAt: now,
+          newReady: 0,
+          stalled: undefined,
+        })
+      // Workloads none of whose pods were found run the images their tags name now.
+      if (revision !== undefined) continue
       const images = yield* pods.imagesOf(workload).pipe(
         Effect.tapError((error) => Effect.logWarning(error.message)),
         Effect.orElseSucceed(() => ""),

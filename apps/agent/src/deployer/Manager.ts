@@ -42,7 +42,11 @@ const make = (options: ManagerOptions) =>
     const directory = yield* ServiceDirectory
 
     const persist = Effect.suspend(() =>
-      store.save({ workloads: [...table.desired.values()], orphans: [...table.orphans.keys()] }),
+      store.save({
+        workloads: [...table.desired.values()],
+        orphans: [...table.orphans.keys()],
+        revisions: Object.fromEntries(table.revisions),
+      }),
     )
 
     const destroyReplica = (replica: Replica) =>

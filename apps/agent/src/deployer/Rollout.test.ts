@@ -295,3 +295,32 @@ describe("readiness is the sidecar's registration", () => {
       ),
   )
 })
+
+describe("an update survives a restart of the agent", () => {
+  it.effect(
+    "the old replicas are taken over as they are and keep serving; the update goes on",
+    () =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const { host, deployer } = yield* setUp(deployment("web", 2))
+          yield* deployer.manager.apply([deployment("web", 2, V2)])
+          const neverReady = (name: string) => !["web-0", "web-1"].includes(name)
+          yield* passUntil(deployer, () => Effect.succeed(false), 3, neverReady)
+          const before = yield* podIds(host)
+          expect(before.size).toBe(3)
+          const restarted = yield* startDeployer(host)
+          expect(yield* podIds(host)).toEqual(before)
+          expect(yield* versions(restarted)).toEqual({
+            current: ["web-2"],
+            old: ["web-0", "web-1"],
+          })
+          expect(restarted.table.rollouts.has("shop/web")).toBe(true)
+          yield* passUntil(restarted, () =>
+            status(restarted).pipe(Effect.map((s) => s.updated === 2 && s.pods.length === 2)),
+          )
+          expect(yield* versions(restarted)).toEqual({ current: ["web-2", "web-1"], old: [] })
+          expect(restarted.table.rollouts.size).toBe(0)
+        }),
+      ),
+  )
+})

@@ -49,6 +49,8 @@ export const StateFile = Schema.Struct({
   workloads: Schema.Array(StoredWorkload),
   /** Pods found running with no state that wanted them: kept until an operator decides. */
   orphans: Schema.optional(Strings),
+  /** The revision each workload was applied at, by `namespace/name`: an update survives a restart. */
+  revisions: Schema.optional(Schema.Record(Schema.String, Schema.String)),
 })
 export type StateFile = typeof StateFile.Type
 
