@@ -268,7 +268,8 @@ const make = (options: ManagerOptions) =>
       registered: Effect.fn("WorkloadManager.registered")(function* (identity, registered) {
         const replica = table.replicas.get(podNameOf(identity, identity.pod))
         if (replica?.workload !== workloadKey(identity.namespace, identity.workload)) return
-        const problem = registered ? yield* pods.diagnose(replica.pod) : undefined
+        // Checked when it becomes ready (renewals of a ready one are not: the reconciler watches it).
+        const problem = registered && !replica.ready ? yield* pods.diagnose(replica.pod) : undefined
         replica.ready = registered && problem === undefined
         if (problem !== undefined)
           return yield* new ReplicaNotReady({ pod: replica.pod, reason: problem })

@@ -281,6 +281,8 @@ describe("readiness is the sidecar's registration", () => {
         Effect.gen(function* () {
           const { host, deployer } = yield* setUp(deployment("web", 1))
           const identity = { namespace: "shop", workload: "web", pod: "web-0" }
+          // Not ready (as a replica is until its first registration), and its app is down.
+          yield* deployer.manager.registered(identity, false)
           yield* host.fake.podman.containers.stop("bm-shop-web-0-app")
           const refused = yield* Effect.flip(deployer.manager.registered(identity, true))
           expect(refused).toMatchObject({ _tag: "ReplicaNotReady", pod: "bm-shop-web-0" })
