@@ -20,7 +20,7 @@ import {
   workloadKey,
 } from "./PodTemplate"
 import { ReplicaPods } from "./ReplicaPods"
-import { freeReplicaName, indexOf, isAvailable } from "./Rollout"
+import { freeReplicaName, slotOf } from "./Rollout"
 import { planScale } from "./RolloutPlan"
 import { StateStore } from "./StateStore"
 import {
@@ -88,40 +88,33 @@ const make = (options: ManagerOptions) =>
         }
       })
 
+    const createNamed = (workload: Workload, name: string, images: string) =>
+      Effect.gen(function* () {
+        const replica = newReplica(workload, name)
+        yield* pods.create(workload, replica, images)
+        table.replicas.set(replica.pod, replica)
+      })
+
     /** Creates or removes replicas to reach the workload's count (its revision unchanged). */
     const scale = (workload: Workload, key: string, images: string) =>
       Effect.gen(function* () {
-        const wanted =
-          workload.kind === "Deployment"
-            ? undefined
-            : new Set(replicaNames(workload).map((name) => podNameOf(workload, name)))
-        const plan =
-          workload.kind === "Deployment"
-            ? planScale(
-                workload.replicas,
-                replicasOf(table, key).map((r) => ({
-                  pod: r.pod,
-                  index: indexOf(workload, r.name),
-                  available: isAvailable(r),
-                })),
-              )
-            : { create: 0, remove: [] }
-        const names =
-          workload.kind === "Deployment"
-            ? Array.from({ length: plan.create }, () => undefined)
-            : replicaNames(workload).filter(
-                (name) => !table.replicas.has(podNameOf(workload, name)),
-              )
-        for (const given of names) {
-          const replica = newReplica(workload, given ?? freeReplicaName(table, workload))
-          yield* pods.create(workload, replica, images)
-          table.replicas.set(replica.pod, replica)
+        if (workload.kind === "Deployment") {
+          const plan = planScale(workload.replicas, replicasOf(table, key).map(slotOf(workload)))
+          for (let n = 0; n < plan.create; n++)
+            yield* createNamed(workload, freeReplicaName(table, workload), images)
+          for (const pod of plan.remove) {
+            const replica = table.replicas.get(pod)
+            if (replica !== undefined) yield* destroyReplica(replica)
+          }
+          return
         }
+        for (const name of replicaNames(workload))
+          if (!table.replicas.has(podNameOf(workload, name)))
+            yield* createNamed(workload, name, images)
         // Scaling down: replicas beyond the new count go.
-        for (const replica of replicasOf(table, key)) {
-          if (wanted === undefined ? plan.remove.includes(replica.pod) : !wanted.has(replica.pod))
-            yield* destroyReplica(replica)
-        }
+        const wanted = new Set(replicaNames(workload).map((name) => podNameOf(workload, name)))
+        for (const replica of replicasOf(table, key).filter((r) => !wanted.has(r.pod)))
+          yield* destroyReplica(replica)
       })
 
     /**

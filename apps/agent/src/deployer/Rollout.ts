@@ -21,6 +21,15 @@ export const indexOf = (workload: Pick<Workload, "name">, replica: string) =>
 /** A replica serves: its pod runs and its sidecar registered. */
 export const isAvailable = (replica: Replica) => replica.phase === "Running" && replica.ready
 
+/** A replica as RolloutPlan sees it. */
+export const slotOf =
+  (workload: Pick<Workload, "name">) =>
+  (replica: Replica): Slot => ({
+    pod: replica.pod,
+    index: indexOf(workload, replica.name),
+    available: isAvailable(replica),
+  })
+
 /** Pod names held by a replica, an orphan, or a Pod's or StatefulSet's stable replica name. */
 const takenPods = (table: Table) => {
   const taken = new Set([...table.replicas.keys(), ...table.orphans.keys()])
@@ -100,11 +109,7 @@ export const advance = (
     const replicas = replicasOf(table, key)
     const current = replicas.filter((r) => r.spec === revision)
     const old = replicas.filter((r) => r.spec !== revision)
-    const slot = (r: Replica): Slot => ({
-      pod: r.pod,
-      index: indexOf(workload, r.name),
-      available: isAvailable(r),
-    })
+    const slot = slotOf(workload)
     let changed = false
     if (workload.kind === "Deployment") {
       const plan = planDeployment(policy, workload.replicas, current.map(slot), old.map(slot))
@@ -126,13 +131,7 @@ export const advance = (
         const replica = table.replicas.get(podNameOf(workload, name))
         return replica === undefined
           ? []
-          : [
-              {
-                ...slot(replica),
-                index: indexOf(workload, name),
-                current: replica.spec === revision,
-              },
-            ]
+          : [{ ...slot(replica), current: replica.spec === revision }]
       })
       const pod = planStatefulSet(policy, ordinals)
       const replica = pod === undefined ? undefined : table.replicas.get(pod)
