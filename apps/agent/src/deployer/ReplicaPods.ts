@@ -56,6 +56,7 @@ export class ReplicaPods extends Context.Service<
     ) => Effect.Effect<void, DeployFailed>
     /** The hash of the IDs of the workload's app images; DeployFailed when one is missing. */
     readonly imagesOf: (workload: Workload) => Effect.Effect<string, DeployFailed>
+    /** Removes the replica's pod (then its egress rules); it is no longer ready. */
     readonly destroy: (replica: Replica) => Effect.Effect<void>
     /** Why the replica's pod is not whole, or undefined when it is. */
     readonly diagnose: (pod: string) => Effect.Effect<string | undefined>
@@ -153,6 +154,7 @@ const make = (options: ReplicaPodsOptions) =>
         Effect.provide(services),
       )
       replica.egress = undefined
+      replica.ready = false
     })
 
     const diagnose = Effect.fn("ReplicaPods.diagnose")(function* (pod: string) {
