@@ -88,11 +88,14 @@ const make = (options: ManagerOptions) =>
         }
       })
 
+    /** Known before its pod starts, so that its sidecar's first registration finds it. */
     const createNamed = (workload: Workload, name: string, images: string) =>
       Effect.gen(function* () {
         const replica = newReplica(workload, name)
-        yield* pods.create(workload, replica, images)
         table.replicas.set(replica.pod, replica)
+        yield* pods
+          .create(workload, replica, images)
+          .pipe(Effect.tapError(() => Effect.sync(() => table.replicas.delete(replica.pod))))
       })
 
     /** Creates or removes replicas to reach the workload's count (its revision unchanged). */

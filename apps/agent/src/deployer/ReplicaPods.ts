@@ -109,6 +109,8 @@ const make = (options: ReplicaPodsOptions) =>
       replica: Replica,
       images: string,
     ) {
+      // Ready again once its new sidecar registers (which may happen before this returns).
+      replica.ready = false
       const hostPort = yield* allocateHostPort(options.advertiseHost)
       const spec = replicaPodSpec(workload, replica.name, hostPort, options, images)
       // Never touches a pod it did not create (the name may be another's); removes what it did.
@@ -138,7 +140,6 @@ const make = (options: ReplicaPodsOptions) =>
       replica.phase = "Running"
       replica.message = undefined
       replica.spec = revisionOf(specHash(workload, options), images)
-      replica.ready = false
       yield* recordEvent(
         replica,
         "Created",
