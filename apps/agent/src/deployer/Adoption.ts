@@ -97,6 +97,8 @@ export const takeOver = (
     replica.phase = "Restarting"
     replica.message = adopted.failure.message
     yield* pods.destroy(replica)
+    // A replica of an update's previous revision: the reconciler decides (its spec is not saved).
+    if (replica.spec !== table.revisions.get(key)) return
     yield* pods.create(workload, replica, imagesOfRevision(replica.spec)).pipe(
       Effect.andThen(recordEvent(replica, "Restarted", `pod ${pod} recreated`)),
       Effect.catch((error) =>

@@ -325,4 +325,32 @@ describe("an update survives a restart of the agent", () => {
         }),
       ),
   )
+
+  it.effect(
+    "an old replica that cannot be adopted goes; it is not recreated at a mixed version",
+    () =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const { host, deployer } = yield* setUp(deployment("web", 2))
+          yield* deployer.manager.apply([deployment("web", 2, V2)])
+          const neverReady = (name: string) => !["web-0", "web-1"].includes(name)
+          yield* passUntil(deployer, () => Effect.succeed(false), 2, neverReady)
+          const before = yield* podIds(host)
+          // web-0's policy is gone and cannot be put back when the agent restarts.
+          host.fake.egress.flush(deployer.table.replicas.get("bm-shop-web-0")!.egress!.target)
+          host.fake.egress.failOn("install", "nft: no such table")
+          const restarted = yield* startDeployer(host)
+          host.fake.egress.failOn("install", undefined)
+          yield* passUntil(restarted, () => Effect.succeed(false), 1, neverReady)
+          // The old web-0 went; its name now holds a replica of the current revision (surge 1).
+          expect(yield* versions(restarted)).toEqual({
+            current: ["web-2", "web-0"],
+            old: ["web-1"],
+          })
+          const after = yield* podIds(host)
+          expect(after.get("bm-shop-web-0")).not.toBe(before.get("bm-shop-web-0"))
+          expect(after.get("bm-shop-web-1")).toBe(before.get("bm-shop-web-1"))
+        }),
+      ),
+  )
 })
