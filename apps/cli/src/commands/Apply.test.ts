@@ -23,6 +23,16 @@ describe("apply follows the rollout", () => {
   it("waits while an update is under way, even with every old replica ready", () => {
     expect(rolloutState(status({ ready: 3, updated: 1 }))).toBe("waiting")
     expect(rolloutState(status({ ready: 1, updated: 2 }))).toBe("waiting")
+    // The previous version applied again: its replicas are current, a newer one is still going.
+    const going = {
+      type: "Progressing",
+      status: "True",
+      reason: "ReplicasUpdating",
+      message: "2 of 2 replicas run the current spec",
+    }
+    expect(rolloutState(status({ ready: 3, updated: 2, conditions: [going] }))).toBe("waiting")
+    const over = { ...going, reason: "ReplicasAvailable" }
+    expect(rolloutState(status({ ready: 2, updated: 2, conditions: [over] }))).toBe("done")
   })
 
   it("fails with the agent's reason when the update cannot progress", () => {

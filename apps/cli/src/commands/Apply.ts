@@ -21,14 +21,19 @@ const progressLine = (w: WorkloadStatus) =>
 
 /**
  * Where a workload's rollout stands: done when every replica is ready (and, from an agent that
- * rolls updates, runs the current revision), failed when the agent says it cannot progress.
+ * rolls updates, runs the current revision with no replica of an older one left), failed when
+ * the agent says it cannot progress.
  */
 export const rolloutState = (
   w: WorkloadStatus,
 ): "done" | "waiting" | { readonly reason: string; readonly message: string } => {
   const progressing = w.conditions?.find((c) => c.type === "Progressing")
   if (progressing?.status === "False") return progressing
-  return w.ready >= w.replicas && (w.updated ?? w.replicas) >= w.replicas ? "done" : "waiting"
+  // An update is over when the agent says so: replicas of the replaced version may still be going.
+  const settled = progressing === undefined || progressing.reason === "ReplicasAvailable"
+  return settled && w.ready >= w.replicas && (w.updated ?? w.replicas) >= w.replicas
+    ? "done"
+    : "waiting"
 }
 
 /** Polls each workload until its rollout is done, printing a line whenever its count changes. */
