@@ -23,11 +23,13 @@ import {
   MAX_NAME_LENGTH,
   PodManifest,
   type PodSpecInput,
+  type ReplicatedSpecInput,
   StatefulSetManifest,
 } from "./ManifestSchema"
 import { defaultYamlLimits, readDocuments, type YamlLimits } from "./ManifestYaml"
 import { parseCpu, parseQuantity } from "./Quantity"
 import { type AppSecurity, translateSecurityContext } from "./SecurityContext"
+import { readUpdatePolicy, type UpdatePolicy } from "./UpdateStrategy"
 
 export { parseCpu, parseQuantity } from "./Quantity"
 
@@ -69,6 +71,8 @@ export interface Workload {
   readonly containers: ReadonlyArray<ContainerTemplate>
   readonly services: ReadonlyArray<ServicePort>
   readonly upstreams: ReadonlyArray<Upstream>
+  /** How a Deployment or StatefulSet moves to a new version (absent: the defaults; Pods: none). */
+  readonly update?: UpdatePolicy | undefined
 }
 
 export class ManifestInvalid extends Data.TaggedError("ManifestInvalid")<{
@@ -219,9 +223,11 @@ const toWorkload = (value: unknown, options: ManifestOptions): Workload | string
         return `spec.selector.matchLabels ${key}=${wanted} does not match spec.template.metadata.labels`
       }
     }
+    const update = readUpdatePolicy(replicated.ok.kind, spec)
+    if (typeof update === "string") return update
     const annotations = { ...metadata.annotations, ...spec.template.metadata?.annotations }
     const labels = { ...metadata.labels, ...templateLabels }
-    return build(
+    const workload = build(
       replicated.ok.kind,
       metadata,
       replicas,
@@ -230,6 +236,13 @@ const toWorkload = (value: unknown, options: ManifestOptions): Workload | string
       spec.template.spec,
       options,
     )
+    const fields: ReplicatedSpecInput = spec
+    const given =
+      fields.strategy !== undefined ||
+      fields.updateStrategy !== undefined ||
+      fields.progressDeadlineSeconds !== undefined
+    // Absent means the defaults, so that manifests without these fields keep their spec hash.
+    return typeof workload === "string" ? workload : given ? { ...workload, update } : workload
   }
   return `unsupported kind ${quote(apiVersion, 40).slice(1, -1)} ${quote(kind, 40).slice(1, -1)}; supported: ${SUPPORTED}`
 }

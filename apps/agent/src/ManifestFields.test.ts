@@ -46,7 +46,6 @@ const ROLLING = `apiVersion: apps/v1
 kind: Deployment
 metadata: {name: web}
 spec:
-  minReadySeconds: 5
   progressDeadlineSeconds: 120
   strategy: {type: RollingUpdate, rollingUpdate: {maxSurge: 1, maxUnavailable: 25%}}
   selector: {matchLabels: {app: web}}
@@ -58,7 +57,7 @@ apiVersion: apps/v1
 kind: StatefulSet
 metadata: {name: db}
 spec:
-  updateStrategy: {type: RollingUpdate, rollingUpdate: {partition: 0, maxUnavailable: 1}}
+  updateStrategy: {type: RollingUpdate}
   template: {spec: {containers: [{name: db, image: localhost/db:1}]}}
 `
 
@@ -92,18 +91,23 @@ describe("manifest fields", () => {
     ["maxSurge: 1", "maxSurge: -1", /maxSurge: must not be negative/],
     ["maxUnavailable: 25%", "maxUnavailable: 25 %", /maxUnavailable: must be a non-negative/],
     ["progressDeadlineSeconds: 120", "progressDeadlineSeconds: 0", /greater than 0/],
-    ["minReadySeconds: 5", "minReadySeconds: -5", /minReadySeconds: must not be negative/],
+    // Not applied by the deployer (yet), so refused rather than dropped.
+    [
+      "progressDeadlineSeconds: 120",
+      "progressDeadlineSeconds: 120\n  minReadySeconds: 5",
+      /minReadySeconds: not supported/,
+    ],
     [
       "type: RollingUpdate, rollingUpdate: {maxSurge",
       "type: Canary, rollingUpdate: {maxSurge",
       /one of RollingUpdate, Recreate/,
     ],
-    ["partition: 0", "partition: x", /partition: must be a number/],
     [
-      "type: RollingUpdate, rollingUpdate: {partition",
-      "type: Ordered, rollingUpdate: {partition",
-      /one of RollingUpdate, OnDelete/,
+      "updateStrategy: {type: RollingUpdate}",
+      "updateStrategy: {type: RollingUpdate, rollingUpdate: {partition: 0}}",
+      /partition: is not supported/,
     ],
+    ["type: RollingUpdate}", "type: Ordered}", /one of RollingUpdate, OnDelete/],
   ])("refuses %s changed to %s", (from, to, reason) => {
     expect(refusal(ROLLING.replace(from, to))).toMatch(reason)
   })

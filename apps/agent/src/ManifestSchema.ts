@@ -349,11 +349,11 @@ const StatefulSetUpdateStrategySchema = refusing(
     rollingUpdate: Schema.optional(
       refusing(
         "StatefulSet rolling update (`spec.updateStrategy.rollingUpdate`)",
-        Schema.Struct({
-          partition: Schema.optional(noted(NonNegativeInt, "default 0")),
-          maxUnavailable: Schema.optional(noted(IntOrPercent, "default 1")),
-        }),
-        {},
+        Schema.Struct({}),
+        {
+          partition: "is not supported: every ordinal is updated; remove it",
+          maxUnavailable: "is not supported: one ordinal at a time; remove it",
+        },
       ),
     ),
   }),
@@ -361,7 +361,6 @@ const StatefulSetUpdateStrategySchema = refusing(
 )
 const DeploymentUpdateFields = {
   strategy: Schema.optional(DeploymentStrategySchema),
-  minReadySeconds: Schema.optional(noted(NonNegativeInt, "default 0")),
   progressDeadlineSeconds: Schema.optional(
     noted(
       Schema.Number.check(
@@ -387,7 +386,7 @@ const ReplicatedSpecFields = {
 const DeploymentSpecSchema = refusing(
   "Deployment spec (`spec`)",
   Schema.Struct({ ...ReplicatedSpecFields, ...DeploymentUpdateFields }),
-  { revisionHistoryLimit: NOT_YET, paused: NOT_YET },
+  { revisionHistoryLimit: NOT_YET, paused: NOT_YET, minReadySeconds: NOT_YET },
 )
 
 const StatefulSetSpecSchema = refusing(
@@ -446,4 +445,8 @@ export const MANIFESTS = [PodManifest, DeploymentManifest, StatefulSetManifest] 
 export const Header = Schema.Struct({ apiVersion: Schema.String, kind: Schema.String })
 
 export type PodSpecInput = typeof PodSpecSchema.Type
+/** The update fields of either replicated kind, as UpdateStrategy.ts reads them. */
+export type ReplicatedSpecInput = Partial<
+  typeof DeploymentSpecSchema.Type & typeof StatefulSetSpecSchema.Type
+>
 export type ContainerInput = typeof ContainerSchema.Type

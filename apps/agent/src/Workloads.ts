@@ -5,6 +5,7 @@
 import { Context, Data, type Effect } from "effect"
 import type { StateWriteFailed } from "./deployer/StateStore"
 import type { ServicePort, Workload } from "./Manifest"
+import type { PodIdentity } from "./Tokens"
 
 /**
  * `CrashLoopBackOff`: a container of the replica exited and the replica waits out its back-off
@@ -35,6 +36,10 @@ export interface ReplicaStatus {
   /** Host port the sidecar's 8080 is published on. */
   readonly hostPort: number | undefined
   readonly restarts: number
+  /** The version of the workload its pod runs (spec hash and images hash). */
+  readonly revision?: string | undefined
+  /** Its sidecar registered since its pod was (re)created. */
+  readonly registered?: boolean | undefined
   readonly message: string | undefined
   /** How a container of this replica last exited, once one has. */
   readonly lastTermination?: ReplicaTermination | undefined
@@ -83,6 +88,8 @@ export interface WorkloadStatus {
   readonly kind: Workload["kind"]
   readonly replicas: number
   readonly services: ReadonlyArray<ServicePort>
+  /** The current version (spec hash and images hash): what "updated" replicas run. */
+  readonly revision?: string | undefined
   /** Replicas wanted (as `replicas`), running, running the current spec, and serving. */
   readonly desired: number
   readonly ready: number
@@ -138,6 +145,16 @@ export class PodNameTaken extends Data.TaggedError("PodNameTaken")<{
   }
 }
 
+/** A sidecar registered for a replica whose pod is not whole: it must not get traffic yet. */
+export class ReplicaNotReady extends Data.TaggedError("ReplicaNotReady")<{
+  readonly pod: string
+  readonly reason: string
+}> {
+  override get message() {
+    return `pod ${this.pod} is not ready (${this.reason}); its services are published once every container runs`
+  }
+}
+
 export class WorkloadManager extends Context.Service<
   WorkloadManager,
   {
@@ -162,5 +179,14 @@ export class WorkloadManager extends Context.Service<
       name: string,
     ) => Effect.Effect<void, WorkloadNotFound | StateWriteFailed>
     readonly orphans: () => Effect.Effect<ReadonlyArray<OrphanPod>>
+    /**
+     * A pod's sidecar registers (true) or withdraws (false). A registered replica is ready, which
+     * is what an update waits for before it removes an old replica; a registration from a pod
+     * whose containers do not all run is refused (ReplicaNotReady), so that it gets no traffic.
+     */
+    readonly registered: (
+      identity: PodIdentity,
+      registered: boolean,
+    ) => Effect.Effect<void, ReplicaNotReady>
   }
 >()("@beemesh/agent/WorkloadManager") {}

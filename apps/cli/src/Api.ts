@@ -28,6 +28,16 @@ export interface WorkloadStatus {
   readonly kind: string
   readonly replicas: number
   readonly ready: number
+  /** Replicas running the current revision (an agent that rolls updates reports it). */
+  readonly updated?: number | undefined
+  readonly conditions?:
+    | ReadonlyArray<{
+        readonly type: string
+        readonly status: string
+        readonly reason: string
+        readonly message: string
+      }>
+    | undefined
   readonly services: ReadonlyArray<{ readonly name: string; readonly port: number }>
   readonly pods: ReadonlyArray<ReplicaStatus>
   /** Recent events, when the agent reports them. */

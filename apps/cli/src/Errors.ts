@@ -76,6 +76,17 @@ export class RolloutTimeout extends Data.TaggedError("RolloutTimeout")<{
   }
 }
 
+/** The agent reports that an update cannot progress (Progressing=False). */
+export class RolloutFailed extends Data.TaggedError("RolloutFailed")<{
+  readonly workload: string
+  readonly reason: string
+  readonly detail: string
+}> {
+  override get message() {
+    return `${this.workload}: ${this.reason}: ${this.detail} (fix the manifest and apply it again, or apply the previous one)`
+  }
+}
+
 export type CliError =
   | UsageError
   | ContextError
@@ -84,6 +95,7 @@ export type CliError =
   | AgentUnauthorized
   | AgentFailed
   | RolloutTimeout
+  | RolloutFailed
 
 export const exitCodeOf = (error: CliError): number =>
   error._tag === "UsageError" ? ExitCode.usage : ExitCode.failure

@@ -10,21 +10,24 @@
  *   its workload.
  * - With a state file, any other owned pod is removed: the file says it is no longer wanted.
  */
-import { Effect } from "effect"
+import { Clock, Effect } from "effect"
 import { replicaNames, type Workload } from "../Manifest"
 import type { OrphanPod } from "../Workloads"
 import {
+  imagesOfRevision,
   LABEL_NAMESPACE,
   LABEL_REPLICA,
   LABEL_SPEC,
   LABEL_WORKLOAD,
+  revisionOf,
+  revisionOfLabels,
   specHash,
   type TemplateOptions,
   workloadKey,
 } from "./PodTemplate"
 import type { OwnedPod, ReplicaPods } from "./ReplicaPods"
 import type { SavedState } from "./StateStore"
-import { newReplica, recordEvent, type Table } from "./WorkloadTable"
+import { newReplica, recordEvent, replicasOf, type Table } from "./WorkloadTable"
 
 export const orphanOf = (pod: OwnedPod): OrphanPod => ({
   pod: pod.name,
@@ -32,6 +35,12 @@ export const orphanOf = (pod: OwnedPod): OrphanPod => ({
   workload: pod.labels[LABEL_WORKLOAD] ?? "",
   replica: pod.labels[LABEL_REPLICA] ?? "",
 })
+
+/** A Deployment's replicas are `<name>-<index>` with any index (updates take fresh ones). */
+const isReplicaName = (workload: Workload, name: string) =>
+  workload.kind === "Deployment"
+    ? name.startsWith(`${workload.name}-`) && /^\d+$/.test(name.slice(workload.name.length + 1))
+    : replicaNames(workload).includes(name)
 
 /** The replica name `pod` stands for in `workload`, if the pod is one `workload` wants as it is. */
 export const wantedReplica = (
@@ -42,24 +51,31 @@ export const wantedReplica = (
   const name = pod.labels[LABEL_REPLICA]
   return workload !== undefined &&
     name !== undefined &&
-    replicaNames(workload).includes(name) &&
+    isReplicaName(workload, name) &&
     pod.labels[LABEL_SPEC] === specHash(workload, options)
     ? name
     : undefined
 }
 
-/** Takes a running pod over as the replica `name` of `workload` (recreating it if it must). */
+/**
+ * Takes a running pod over as the replica `name` of `workload` (recreating it if it must);
+ * `labels` are the pod's. The first pod taken over names the workload's revision, when it has
+ * none yet: the images it runs stay current until the workload is applied again.
+ */
 export const takeOver = (
   pods: ReplicaPods["Service"],
   table: Table,
   workload: Workload,
   name: string,
   pod: string,
+  labels: Readonly<Record<string, string>>,
 ) =>
   Effect.gen(function* () {
     const replica = newReplica(workload, name)
     // A pod is taken over only when it carries the workload's current spec.
-    replica.spec = pods.specOf(workload)
+    replica.spec = revisionOfLabels(labels)
+    const key = workloadKey(workload.namespace, workload.name)
+    if (!table.revisions.has(key)) table.revisions.set(key, replica.spec)
     table.replicas.set(pod, replica)
     const problem = yield* pods.diagnose(pod)
     if (problem !== undefined) {
@@ -83,7 +99,9 @@ export const takeOver = (
     replica.phase = "Restarting"
     replica.message = adopted.failure.message
     yield* pods.destroy(replica)
-    yield* pods.create(workload, replica).pipe(
+    // A replica of an update's previous revision: the reconciler decides (its spec is not saved).
+    if (replica.spec !== table.revisions.get(key)) return
+    yield* pods.create(workload, replica, imagesOfRevision(replica.spec)).pipe(
       Effect.andThen(recordEvent(replica, "Restarted", `pod ${pod} recreated`)),
       Effect.catch((error) =>
         Effect.sync(() => {
@@ -97,6 +115,22 @@ export const takeOver = (
     )
   })
 
+/**
+ * With a saved revision, an update survives a restart: a pod of a replica of the workload at
+ * another revision is taken over too (as an old replica that keeps serving), and the update goes
+ * on. (A file from before revisions knows no revision: only pods of the current spec are taken.)
+ */
+const replicaOfUpdate = (table: Table, workload: Workload | undefined, pod: OwnedPod) => {
+  const name = pod.labels[LABEL_REPLICA]
+  return workload !== undefined &&
+    workload.kind !== "Pod" &&
+    name !== undefined &&
+    table.revisions.has(workloadKey(workload.namespace, workload.name)) &&
+    isReplicaName(workload, name)
+    ? name
+    : undefined
+}
+
 /** Fills the table from the saved state and the owned pods (see the rule above). */
 export const adopt = (
   pods: ReplicaPods["Service"],
@@ -105,16 +139,20 @@ export const adopt = (
   options: Pick<TemplateOptions, "sidecarImage" | "slirp" | "relays">,
 ) =>
   Effect.gen(function* () {
-    for (const workload of saved.workloads)
-      table.desired.set(workloadKey(workload.namespace, workload.name), workload)
+    for (const workload of saved.workloads) {
+      const key = workloadKey(workload.namespace, workload.name)
+      table.desired.set(key, workload)
+      const revision = saved.revisions?.[key]
+      if (revision !== undefined) table.revisions.set(key, revision)
+    }
     const keptOrphans = new Set(saved.orphans)
     for (const pod of yield* pods.listOwned()) {
       const workload = table.desired.get(
         workloadKey(pod.labels[LABEL_NAMESPACE] ?? "", pod.labels[LABEL_WORKLOAD] ?? ""),
       )
-      const name = wantedReplica(workload, pod, options)
+      const name = wantedReplica(workload, pod, options) ?? replicaOfUpdate(table, workload, pod)
       if (workload !== undefined && name !== undefined) {
-        yield* takeOver(pods, table, workload, name, pod.name)
+        yield* takeOver(pods, table, workload, name, pod.name, pod.labels)
       } else if (!saved.found || keptOrphans.has(pod.name)) {
         table.orphans.set(pod.name, orphanOf(pod))
         yield* Effect.logWarning(
@@ -124,5 +162,23 @@ export const adopt = (
         yield* Effect.logInfo(`removing leftover pod ${pod.name} from an earlier run`)
         yield* pods.removeStray(pod.name)
       }
+    }
+    const now = yield* Clock.currentTimeMillis
+    for (const [key, workload] of table.desired) {
+      const revision = table.revisions.get(key)
+      if (replicasOf(table, key).some((r) => r.spec !== revision))
+        table.rollouts.set(key, {
+          versions: new Map(),
+          progressAt: now,
+          newReady: 0,
+          stalled: undefined,
+        })
+      // Workloads none of whose pods were found run the images their tags name now.
+      if (revision !== undefined) continue
+      const images = yield* pods.imagesOf(workload).pipe(
+        Effect.tapError((error) => Effect.logWarning(error.message)),
+        Effect.orElseSucceed(() => ""),
+      )
+      table.revisions.set(key, revisionOf(specHash(workload, options), images))
     }
   })

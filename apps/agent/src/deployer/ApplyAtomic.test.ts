@@ -3,7 +3,14 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import type { Workload } from "../Manifest"
 import { LABEL_SPEC, specHash } from "./PodTemplate"
-import { deployment, type FakeHost, makeFakeHost, podOptions, startDeployer } from "./testing"
+import {
+  deployment,
+  type FakeHost,
+  makeFakeHost,
+  passUntil,
+  podOptions,
+  startDeployer,
+} from "./testing"
 
 const pods = (host: FakeHost) =>
   host.fake.podman.pods
@@ -134,5 +141,32 @@ describe("pod names are unique across kinds and namespaces", () => {
           expect(error.message).toMatch(/names this workload twice/)
         }),
       ),
+  )
+})
+
+describe("pod names after an update", () => {
+  it.effect("a Deployment's replicas renamed by an update hold their names against a Pod", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const host = yield* makeFakeHost
+        yield* host.fake.podman.images.build({ contextDir: "/x", tag: "localhost/web:2" })
+        const deployer = yield* startDeployer(host)
+        yield* deployer.manager.apply([deployment("web", 1)])
+        yield* deployer.manager.apply([deployment("web", 1, "localhost/web:2")])
+        yield* passUntil(deployer, () =>
+          deployer.manager
+            .get("shop", "web")
+            .pipe(Effect.map((s) => s.updated === 1 && s.pods.length === 1)),
+        )
+        expect((yield* deployer.manager.get("shop", "web")).pods.map((p) => p.name)).toEqual([
+          "web-1",
+        ])
+        const error = yield* Effect.flip(deployer.manager.apply([podOf("web-1")]))
+        expect(error).toMatchObject({
+          _tag: "PodNameTaken",
+          holder: "replica web-1 of Deployment shop/web",
+        })
+      }),
+    ),
   )
 })

@@ -7,7 +7,7 @@
 import { replicaNames, type Workload } from "../Manifest"
 import { DeployFailed, PodNameTaken } from "../Workloads"
 import { MAX_POD_NAME_LENGTH, podNameOf, workloadKey } from "./PodTemplate"
-import type { Table } from "./WorkloadTable"
+import { replicasOf, type Table } from "./WorkloadTable"
 
 const describeWorkload = (w: Workload) => `${w.kind} ${w.namespace}/${w.name}`
 
@@ -21,6 +21,9 @@ export const checkApply = (
     if (applying.has(key)) continue
     for (const name of replicaNames(workload))
       holders.set(podNameOf(workload, name), `replica ${name} of ${describeWorkload(workload)}`)
+    // An updated Deployment's replicas take fresh names: those held now count too.
+    for (const replica of replicasOf(table, key))
+      holders.set(replica.pod, `replica ${replica.name} of ${describeWorkload(workload)}`)
   }
   for (const orphan of table.orphans.values()) {
     // Applying an orphan's own workload settles it (adopted or removed).

@@ -1,7 +1,7 @@
 import { readFile, rm, writeFile } from "node:fs/promises"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { deployment, type FakeHost, makeFakeHost, startDeployer } from "./testing"
+import { deployment, type FakeHost, makeFakeHost, passUntil, startDeployer } from "./testing"
 
 const podNames = (host: FakeHost) =>
   host.fake.podman.pods.list().pipe(Effect.map((pods) => pods.map((p) => p.Name).sort()))
@@ -56,15 +56,21 @@ describe("WorkloadManager on the fake Podman and the fake Egress", () => {
       ),
   )
 
-  it.effect("a changed spec replaces the pods", () =>
+  it.effect("a changed spec replaces the pods (as its update rolls out)", () =>
     Effect.scoped(
       Effect.gen(function* () {
         const host = yield* makeFakeHost
         yield* host.fake.podman.images.build({ context: "/x", tag: "localhost/web:2" } as never)
-        const { manager } = yield* startDeployer(host)
+        const deployer = yield* startDeployer(host)
+        const { manager } = deployer
         yield* manager.apply([deployment("web", 2)])
         const before = yield* podIds(host)
         yield* manager.apply([deployment("web", 2, "localhost/web:2")])
+        yield* passUntil(deployer, () =>
+          manager
+            .get("shop", "web")
+            .pipe(Effect.map((s) => s.updated === 2 && s.pods.length === 2)),
+        )
         const after = yield* podIds(host)
         expect(after).toHaveLength(2)
         expect(after.some((id) => before.includes(id))).toBe(false)

@@ -1,22 +1,34 @@
 /**
- * The WorkloadManager over the deployer's parts: apply (create, scale, replace; a request succeeds
- * whole or is rolled back whole, and the state is written once at its end), remove, status, and at start the adoption of the pods of an earlier
- * run (Adoption.ts). Every change runs under the table's lock and ends with the state saved; a
- * replica the reconciler is recreating (without the lock) is waited for before it is destroyed.
+ * The WorkloadManager over the deployer's parts: apply (create, scale, record an update, replace a
+ * Pod; a request succeeds whole or is rolled back whole, and the state is written once at its
+ * end), remove, status, readiness from the sidecars' registrations, and at start the adoption of
+ * the pods of an earlier run (Adoption.ts). Every change runs under the table's lock and ends with
+ * the state saved; a replica the reconciler is recreating
+ * (without the lock) is waited for before it is destroyed.
  */
-import { Effect, Layer } from "effect"
+import { Clock, Effect, Layer } from "effect"
 import { ServiceDirectory } from "../Directory"
 import { replicaNames, type Workload } from "../Manifest"
-import { WorkloadManager, WorkloadNotFound } from "../Workloads"
+import { ReplicaNotReady, WorkloadManager, WorkloadNotFound } from "../Workloads"
 import { adopt, takeOver, wantedReplica } from "./Adoption"
 import { checkApply } from "./ApplyCheck"
-import { podNameOf, specHash, type TemplateOptions, workloadKey } from "./PodTemplate"
+import {
+  imagesOfRevision,
+  podNameOf,
+  revisionOf,
+  specHash,
+  type TemplateOptions,
+  workloadKey,
+} from "./PodTemplate"
 import { ReplicaPods } from "./ReplicaPods"
+import { freeReplicaName, slotOf } from "./Rollout"
+import { planScale } from "./RolloutPlan"
 import { StateStore } from "./StateStore"
 import {
   awaitIdle,
   newReplica,
   type Replica,
+  type Rollout,
   replicasOf,
   statusOf,
   WorkloadTable,
@@ -35,7 +47,11 @@ const make = (options: ManagerOptions) =>
     const directory = yield* ServiceDirectory
 
     const persist = Effect.suspend(() =>
-      store.save({ workloads: [...table.desired.values()], orphans: [...table.orphans.keys()] }),
+      store.save({
+        workloads: [...table.desired.values()],
+        orphans: [...table.orphans.keys()],
+        revisions: Object.fromEntries(table.revisions),
+      }),
     )
 
     // A replica the reconciler is recreating is destroyed once it is done, not under its feet.
@@ -51,6 +67,8 @@ const make = (options: ManagerOptions) =>
       Effect.gen(function* () {
         const workload = table.desired.get(key)
         table.desired.delete(key)
+        table.revisions.delete(key)
+        table.rollouts.delete(key)
         yield* Effect.forEach(
           replicasOf(table, key),
           (replica) =>
@@ -75,65 +93,148 @@ const make = (options: ManagerOptions) =>
         for (const orphan of [...table.orphans.values()]) {
           if (orphan.namespace !== workload.namespace || orphan.workload !== workload.name) continue
           table.orphans.delete(orphan.pod)
-          const labels = (yield* pods.listOwned()).find((p) => p.name === orphan.pod)
-          const name = labels === undefined ? undefined : wantedReplica(workload, labels, options)
-          if (name !== undefined && !table.replicas.has(orphan.pod))
-            yield* takeOver(pods, table, workload, name, orphan.pod)
+          const found = (yield* pods.listOwned()).find((p) => p.name === orphan.pod)
+          const name = found === undefined ? undefined : wantedReplica(workload, found, options)
+          if (found !== undefined && name !== undefined && !table.replicas.has(orphan.pod))
+            yield* takeOver(pods, table, workload, name, orphan.pod, found.labels)
           else yield* pods.removeStray(orphan.pod)
         }
       })
 
-    /** Brings one workload to `workload`: creates, scales, or replaces its pods. */
-    const applyOne = (workload: Workload) =>
+    /** Known before its pod starts, so that its sidecar's first registration finds it. */
+    const createNamed = (workload: Workload, name: string, images: string) =>
       Effect.gen(function* () {
-        const key = workloadKey(workload.namespace, workload.name)
-        const previous = table.desired.get(key)
-        // A changed workload replaces all its pods; the same one again only scales.
-        if (previous !== undefined && specHash(previous, options) !== specHash(workload, options))
-          yield* removeWorkload(key)
-        // Known before its pods start: their sidecars register at once and are checked against it.
-        table.desired.set(key, workload)
-        yield* settleOrphans(workload)
-        for (const name of replicaNames(workload)) {
-          const pod = podNameOf(workload, name)
-          if (table.replicas.has(pod)) continue
-          const replica = newReplica(workload, name)
-          yield* pods.create(workload, replica)
-          table.replicas.set(pod, replica)
+        const replica = newReplica(workload, name)
+        table.replicas.set(replica.pod, replica)
+        yield* pods
+          .create(workload, replica, images)
+          .pipe(Effect.tapError(() => Effect.sync(() => table.replicas.delete(replica.pod))))
+      })
+
+    /** Creates or removes replicas to reach the workload's count (its revision unchanged). */
+    const scale = (workload: Workload, key: string, images: string) =>
+      Effect.gen(function* () {
+        if (workload.kind === "Deployment") {
+          const plan = planScale(workload.replicas, replicasOf(table, key).map(slotOf(workload)))
+          for (let n = 0; n < plan.create; n++)
+            yield* createNamed(workload, freeReplicaName(table, workload), images)
+          for (const pod of plan.remove) {
+            const replica = table.replicas.get(pod)
+            if (replica !== undefined) yield* destroyReplica(replica)
+          }
+          return
         }
+        for (const name of replicaNames(workload))
+          if (!table.replicas.has(podNameOf(workload, name)))
+            yield* createNamed(workload, name, images)
         // Scaling down: replicas beyond the new count go.
         const wanted = new Set(replicaNames(workload).map((name) => podNameOf(workload, name)))
         for (const replica of replicasOf(table, key).filter((r) => !wanted.has(r.pod)))
           yield* destroyReplica(replica)
       })
 
+    /**
+     * Brings one workload to `workload` at `revision`. New: its pods are created. Same revision:
+     * scaled. A Deployment or StatefulSet at a new revision: the update is only recorded here;
+     * the reconciler's passes carry it out (Rollout.ts), so its old pods keep serving meanwhile.
+     * A Pod at a new revision is replaced.
+     */
+    const applyOne = (workload: Workload, revision: string) =>
+      Effect.gen(function* () {
+        const key = workloadKey(workload.namespace, workload.name)
+        const previous = table.desired.get(key)
+        const previousRevision = table.revisions.get(key)
+        const rollout = table.rollouts.get(key)
+        const updating = previous !== undefined && previousRevision !== revision
+        if (
+          workload.kind !== "Pod" &&
+          (rollout !== undefined || (updating && replicasOf(table, key).length > 0))
+        ) {
+          const now = yield* Clock.currentTimeMillis
+          const next = rollout ?? {
+            versions: new Map(),
+            progressAt: now,
+            newReady: 0,
+            stalled: undefined,
+          }
+          if (updating && previousRevision !== undefined) {
+            next.versions.set(previousRevision, previous)
+            next.progressAt = now
+            next.newReady = 0
+            next.stalled = undefined
+          }
+          table.rollouts.set(key, next)
+          table.desired.set(key, workload)
+          table.revisions.set(key, revision)
+          return
+        }
+        if (updating) yield* removeWorkload(key)
+        // Known before its pods start: their sidecars register at once and are checked against it.
+        table.desired.set(key, workload)
+        table.revisions.set(key, revision)
+        yield* settleOrphans(workload)
+        yield* scale(workload, key, imagesOfRevision(revision))
+      })
+
+    interface Undo {
+      readonly key: string
+      readonly previous: Workload | undefined
+      readonly revision: string | undefined
+      readonly rollout: Rollout | undefined
+      /** Pods were created or removed (not only an update recorded). */
+      readonly touched: boolean
+    }
+
     /** Puts a workload back as it was before a failed request: gone, or its previous version. */
-    const restore = (key: string, previous: Workload | undefined) =>
-      (previous === undefined ? removeWorkload(key) : applyOne(previous)).pipe(
+    const restore = ({ key, previous, revision, rollout, touched }: Undo) =>
+      Effect.gen(function* () {
+        if (previous === undefined || revision === undefined) return yield* removeWorkload(key)
+        if (rollout === undefined) table.rollouts.delete(key)
+        else table.rollouts.set(key, rollout)
+        if (touched) return yield* applyOne(previous, revision)
+        table.desired.set(key, previous)
+        table.revisions.set(key, revision)
+      }).pipe(
         Effect.catch((error) =>
           Effect.logError(`restoring ${key} after a failed apply: ${error.message}`),
         ),
       )
 
-    /** All or nothing: checked first, then applied in order; a failure restores those before it. */
+    /**
+     * All or nothing: checked first (names, then images: a missing one refuses the request before
+     * anything changes), then applied in order; a failure restores those before it.
+     */
     const applyAll = (workloads: ReadonlyArray<Workload>) =>
       Effect.gen(function* () {
         const refused = checkApply(table, workloads)
         if (refused !== undefined) return yield* Effect.fail(refused)
-        const done: Array<{ readonly key: string; readonly previous: Workload | undefined }> = []
-        for (const workload of workloads) {
+        const revisions: Array<string> = []
+        for (const workload of workloads)
+          revisions.push(revisionOf(specHash(workload, options), yield* pods.imagesOf(workload)))
+        const done: Array<Undo> = []
+        for (const [index, workload] of workloads.entries()) {
           const key = workloadKey(workload.namespace, workload.name)
-          const step = { key, previous: table.desired.get(key) }
-          const result = yield* Effect.result(applyOne(workload))
+          const rollout = table.rollouts.get(key)
+          const before = {
+            key,
+            previous: table.desired.get(key),
+            revision: table.revisions.get(key),
+            rollout:
+              rollout === undefined
+                ? undefined
+                : { ...rollout, versions: new Map(rollout.versions) },
+          }
+          const result = yield* Effect.result(applyOne(workload, revisions[index]!))
+          const step = { ...before, touched: !table.rollouts.has(key) }
           if (result._tag === "Failure") {
-            for (const { key, previous } of [step, ...done.reverse()]) yield* restore(key, previous)
+            for (const undo of [step, ...done.reverse()]) yield* restore(undo)
             return yield* Effect.fail(result.failure)
           }
           done.push(step)
         }
         // Written once, after the whole request succeeded.
         yield* persist
-        return workloads.map((workload) => statusOf(table, workload, specHash(workload, options)))
+        return workloads.map((workload) => statusOf(table, workload))
       })
 
     const removeOne = (namespace: string, name: string) =>
@@ -162,20 +263,26 @@ const make = (options: ManagerOptions) =>
       apply: Effect.fn("WorkloadManager.apply")((workloads) =>
         table.lock.withPermits(1)(applyAll(workloads)),
       ),
-      list: () =>
-        Effect.sync(() =>
-          [...table.desired.values()].map((w) => statusOf(table, w, specHash(w, options))),
-        ),
+      list: () => Effect.sync(() => [...table.desired.values()].map((w) => statusOf(table, w))),
       get: (namespace, name) => {
         const workload = table.desired.get(workloadKey(namespace, name))
         return workload === undefined
           ? Effect.fail(new WorkloadNotFound({ namespace, name }))
-          : Effect.succeed(statusOf(table, workload, specHash(workload, options)))
+          : Effect.succeed(statusOf(table, workload))
       },
       remove: Effect.fn("WorkloadManager.remove")((namespace, name) =>
         table.lock.withPermits(1)(removeOne(namespace, name)),
       ),
       orphans: () => Effect.sync(() => [...table.orphans.values()]),
+      registered: Effect.fn("WorkloadManager.registered")(function* (identity, registered) {
+        const replica = table.replicas.get(podNameOf(identity, identity.pod))
+        if (replica?.workload !== workloadKey(identity.namespace, identity.workload)) return
+        // Checked when it becomes ready (renewals of a ready one are not: the reconciler watches it).
+        const problem = registered && !replica.ready ? yield* pods.diagnose(replica.pod) : undefined
+        replica.ready = registered && problem === undefined
+        if (problem !== undefined)
+          return yield* new ReplicaNotReady({ pod: replica.pod, reason: problem.message })
+      }),
     })
   })
 

@@ -16,6 +16,8 @@ export const LABEL_NAMESPACE = "io.beemesh.namespace"
 export const LABEL_WORKLOAD = "io.beemesh.workload"
 export const LABEL_REPLICA = "io.beemesh.replica"
 export const LABEL_SPEC = "io.beemesh.spec"
+/** The hash of the app images' IDs the pod was created from (see imagesHash). */
+export const LABEL_IMAGES = "io.beemesh.images"
 
 /** What the template takes from the agent's settings. */
 export interface TemplateOptions {
@@ -38,26 +40,41 @@ export const podNameOf = (workload: Pick<Workload, "namespace">, replica: string
 /** Podman's limit on pod names (a hostname). */
 export const MAX_POD_NAME_LENGTH = 63
 
+const shortHash = (value: unknown) =>
+  createHash("sha256").update(JSON.stringify(value)).digest("hex").slice(0, 16)
+
 /**
- * Changes whenever anything that shapes a pod changes (not the replica count: scaling keeps the
- * running pods); a running pod with another hash is replaced.
+ * Changes whenever anything in the manifest that shapes a pod changes (not the replica count:
+ * scaling keeps the running pods; not the update policy: it says how pods change, not what they
+ * are); a running pod with another hash is replaced.
  */
 export const specHash = (
   workload: Workload,
   options: Pick<TemplateOptions, "sidecarImage" | "slirp" | "relays">,
 ) =>
-  createHash("sha256")
-    .update(
-      JSON.stringify([
-        { ...workload, replicas: undefined },
-        options.sidecarImage,
-        options.slirp,
-        // Only when set, so that pods of a reachable host keep the hash they always had.
-        ...(options.relays === undefined ? [] : [options.relays]),
-      ]),
-    )
-    .digest("hex")
-    .slice(0, 16)
+  shortHash([
+    { ...workload, replicas: undefined, update: undefined },
+    options.sidecarImage,
+    options.slirp,
+    // Only when set, so that pods of a reachable host keep the hash they always had.
+    ...(options.relays === undefined ? [] : [options.relays]),
+  ])
+
+/**
+ * The identity of the app images, by the IDs Podman gives them in container order: a tag rebuilt
+ * to another image changes it, an unchanged image does not.
+ */
+export const imagesHash = (imageIds: ReadonlyArray<string>) => shortHash(imageIds)
+
+/** A version of a workload's pods: its spec hash and its images' hash. */
+export const revisionOf = (spec: string, images: string) => `${spec}.${images}`
+
+/** The images part of a revision. */
+export const imagesOfRevision = (revision: string) => revision.slice(revision.indexOf(".") + 1)
+
+/** The revision a pod's labels name (a pod from before image hashes has an empty images part). */
+export const revisionOfLabels = (labels: Readonly<Record<string, string>>) =>
+  revisionOf(labels[LABEL_SPEC] ?? "", labels[LABEL_IMAGES] ?? "")
 
 /** The sidecar's environment for one replica, in the contract's encoding the sidecar decodes. */
 const sidecarEnvironment = (
@@ -100,6 +117,7 @@ export const replicaPodSpec = (
   replica: string,
   hostPort: number,
   options: TemplateOptions,
+  images?: string,
 ): PodSpecInput => {
   const sidecar: ContainerSpec = {
     name: "sidecar",
@@ -136,6 +154,7 @@ export const replicaPodSpec = (
       [LABEL_WORKLOAD]: workload.name,
       [LABEL_REPLICA]: replica,
       [LABEL_SPEC]: specHash(workload, options),
+      ...(images === undefined ? {} : { [LABEL_IMAGES]: images }),
     },
     network: options.slirp,
     hostIp: options.advertiseHost,

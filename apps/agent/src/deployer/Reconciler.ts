@@ -1,22 +1,58 @@
 /**
  * Keeps every desired replica whole: a replica whose pod, container or slirp4netns died is
  * recreated (enforced, as at creation) and counted as a restart, after the back-off of
- * RestartPolicy when a container exited; one never created is created. Orphans are left alone,
- * only forgotten once their pod is gone.
+ * RestartPolicy when a container exited; one never created is created. A replica is recreated at
+ * its own revision (an old replica of a Deployment being updated stays old; one whose version is
+ * no longer known is removed). Then each workload takes one step of its update or scaling
+ * (Rollout.ts). Orphans are left alone, only forgotten once their pod is gone.
  *
- * A pass holds the table's lock only to look and to decide (no Podman call under it), and recreates
- * pods without it, marking them in `table.inFlight`: the API's apply and remove are never held up
- * by a pod being recreated unless they touch that very replica.
+ * A pass holds the table's lock only to look and to decide (no Podman call under it), and
+ * recreates pods without it, marking them in `table.inFlight`: the API's apply and remove are
+ * never held up by a pod being recreated unless they touch that very replica. An update's step
+ * runs under the lock (it decides and acts on the whole workload at once).
  */
 import { Clock, Context, Deferred, Duration, Effect, Layer, Queue, Stream } from "effect"
+import { ServiceDirectory } from "../Directory"
 import { replicaNames, type Workload } from "../Manifest"
-import { podNameOf } from "./PodTemplate"
+import { imagesOfRevision, podNameOf } from "./PodTemplate"
 import { ReplicaPods } from "./ReplicaPods"
 import { decide, formatDelay, type Problem } from "./RestartPolicy"
-import { newReplica, type Replica, recordEvent, type Table, WorkloadTable } from "./WorkloadTable"
+import { advance, retireReplica } from "./Rollout"
+import {
+  newReplica,
+  type Replica,
+  recordEvent,
+  replicasOf,
+  type Table,
+  WorkloadTable,
+} from "./WorkloadTable"
 
 /** Events are what drive reconcile; this pass catches what Podman reports no event for. */
 export const DEFAULT_SAFETY_SCAN_MS = 30_000
+
+/** While an update is in progress a pass runs at least this often (its steps and deadline). */
+const UPDATE_STEP_MS = 2_000
+
+/** The replicas to keep whole: a Deployment's as they are (Rollout.ts counts them), else by name. */
+const replicasToKeep = (table: Table, key: string, workload: Workload): ReadonlyArray<Replica> =>
+  workload.kind === "Deployment"
+    ? replicasOf(table, key)
+    : replicaNames(workload).map((name) => {
+        const pod = podNameOf(workload, name)
+        const replica = table.replicas.get(pod) ?? newReplica(workload, name)
+        table.replicas.set(pod, replica)
+        return replica
+      })
+
+/** The version a replica is recreated at, and its images; undefined when it is not known. */
+const versionOf = (table: Table, key: string, workload: Workload, replica: Replica) => {
+  const revision = table.revisions.get(key) ?? ""
+  // StatefulSets and Pods always come back at the current revision, as in Kubernetes.
+  if (workload.kind !== "Deployment" || replica.spec === undefined || replica.spec === revision)
+    return { workload, images: imagesOfRevision(revision) }
+  const old = table.rollouts.get(key)?.versions.get(replica.spec)
+  return old === undefined ? undefined : { workload: old, images: imagesOfRevision(replica.spec) }
+}
 
 /** A replica the pass looks at, and what it found. */
 interface Look {
@@ -25,11 +61,16 @@ interface Look {
   readonly problem: Problem | undefined
 }
 
-/** A replica the pass recreates without the lock. */
+/**
+ * A replica the pass recreates without the lock (at the version `workload` and `images` give), or
+ * removes (`retire`: its version is no longer known).
+ */
 interface Work {
   readonly workload: Workload
+  readonly images: string
   readonly replica: Replica
   readonly restart: boolean
+  readonly retire: boolean
   readonly done: Deferred.Deferred<void>
 }
 
@@ -50,16 +91,14 @@ export class Reconciler extends Context.Service<
     Effect.gen(function* () {
       const table = yield* WorkloadTable
       const pods = yield* ReplicaPods
+      const directory = yield* ServiceDirectory
 
       /** Under the lock: the desired replicas not being worked on (never-created ones entered). */
       const snapshot = Effect.sync(() => {
         const found: Array<{ key: string; replica: Replica }> = []
         for (const [key, workload] of table.desired) {
-          for (const name of replicaNames(workload)) {
-            const pod = podNameOf(workload, name)
-            const replica = table.replicas.get(pod) ?? newReplica(workload, name)
-            table.replicas.set(pod, replica)
-            if (!table.inFlight.has(pod)) found.push({ key, replica })
+          for (const replica of replicasToKeep(table, key, workload)) {
+            if (!table.inFlight.has(replica.pod)) found.push({ key, replica })
           }
         }
         return found
@@ -80,6 +119,16 @@ export class Reconciler extends Context.Service<
               continue
             const decision = decide(replica, problem, now)
             if (decision._tag === "Leave") continue
+            const version = versionOf(table, key, workload, replica)
+            if (version === undefined) {
+              yield* Effect.logWarning(
+                `replica ${replica.workload}#${replica.name} of an earlier revision: ${problem?.message}; removing it`,
+              )
+              const done = yield* Deferred.make<void>()
+              table.inFlight.set(replica.pod, done)
+              work.push({ workload, images: "", replica, restart: false, retire: true, done })
+              continue
+            }
             if (decision._tag !== "Create" && replica.phase !== "CrashLoopBackOff") {
               yield* noteFailure(replica, problem, now)
             }
@@ -105,9 +154,10 @@ export class Reconciler extends Context.Service<
             replica.phase = "Restarting"
             replica.restartAt = undefined
             replica.message = problem?.message ?? replica.message
+            replica.ready = false
             const done = yield* Deferred.make<void>()
             table.inFlight.set(replica.pod, done)
-            work.push({ workload, replica, restart, done })
+            work.push({ ...version, replica, restart, retire: false, done })
           }
           return work
         })
@@ -116,10 +166,14 @@ export class Reconciler extends Context.Service<
        * Without the lock: the pod replaced; whoever waits for the replica is let go after. True
        * when it runs again.
        */
-      const recreate = ({ workload, replica, restart, done }: Work) =>
+      const recreate = ({ workload, images, replica, restart, retire, done }: Work) =>
         Effect.gen(function* () {
+          if (retire) {
+            yield* retireReplica(pods, directory, table, workload, replica)
+            return false
+          }
           if (restart) yield* pods.destroy(replica)
-          return yield* pods.create(workload, replica).pipe(
+          return yield* pods.create(workload, replica, images).pipe(
             Effect.andThen(
               restart
                 ? recordEvent(
@@ -161,6 +215,12 @@ export class Reconciler extends Context.Service<
         const work = yield* table.lock.withPermits(1)(claim(looks))
         let recreated: boolean = false
         for (const item of work) recreated = (yield* recreate(item)) || recreated
+        // One step of each workload's update or scaling.
+        yield* table.lock.withPermits(1)(
+          Effect.forEach([...table.desired.keys()], (key) => advance(pods, directory, table, key), {
+            discard: true,
+          }),
+        )
         for (const orphan of [...table.orphans.keys()]) {
           if ((yield* pods.diagnose(orphan))?.message === "pod is gone")
             table.orphans.delete(orphan)
@@ -233,9 +293,12 @@ const noteFailure = (replica: Replica, problem: Problem | undefined, now: number
     yield* recordEvent(replica, "Exited", problem.message)
   })
 
-/** How long until the next replica in CrashLoopBackOff is due, at most `safetyScanMs`. */
+/**
+ * How long until the next replica in CrashLoopBackOff is due, at most `safetyScanMs` (and at most
+ * UPDATE_STEP_MS while an update is in progress).
+ */
 const untilNextDue = (table: Table, now: number, safetyScanMs: number) => {
-  let wait = safetyScanMs
+  let wait = table.rollouts.size > 0 ? Math.min(safetyScanMs, UPDATE_STEP_MS) : safetyScanMs
   for (const replica of table.replicas.values())
     if (replica.phase === "CrashLoopBackOff" && replica.restartAt !== undefined)
       wait = Math.min(wait, Math.max(0, replica.restartAt - now))

@@ -24,8 +24,9 @@ import { Clock, Context, Effect, Layer, Stream } from "effect"
 import type { Workload } from "../Manifest"
 import { DeployFailed, LOG_LINE_MAX, LOG_TAIL_LINES } from "../Workloads"
 import {
-  LABEL_SPEC,
+  imagesHash,
   replicaPodSpec,
+  revisionOf,
   specHash,
   type TemplateOptions,
   workloadKey,
@@ -48,8 +49,18 @@ export interface OwnedPod {
 export class ReplicaPods extends Context.Service<
   ReplicaPods,
   {
-    /** Creates the replica's pod, enforced; sets its host port, egress and phase Running. */
-    readonly create: (workload: Workload, replica: Replica) => Effect.Effect<void, DeployFailed>
+    /**
+     * Creates the replica's pod, enforced, labelled with `images` (the hash of the image IDs the
+     * workload's version was applied with); sets its host port, egress, revision and phase Running.
+     */
+    readonly create: (
+      workload: Workload,
+      replica: Replica,
+      images: string,
+    ) => Effect.Effect<void, DeployFailed>
+    /** The hash of the IDs of the workload's app images; DeployFailed when one is missing. */
+    readonly imagesOf: (workload: Workload) => Effect.Effect<string, DeployFailed>
+    /** Removes the replica's pod (then its egress rules); it is no longer ready. */
     readonly destroy: (replica: Replica) => Effect.Effect<void>
     /** Why the replica's pod is not whole (with the exit of a container), or undefined when it is. */
     readonly diagnose: (pod: string) => Effect.Effect<Problem | undefined>
@@ -60,8 +71,6 @@ export class ReplicaPods extends Context.Service<
     readonly changes: () => Stream.Stream<string, PodmanError>
     /** Verifies (or re-applies) a running pod's egress policy; sets the replica's egress. */
     readonly adopt: (replica: Replica) => Effect.Effect<void, PodEgressFailed>
-    /** The spec hash a pod of `workload` carries when it is current. */
-    readonly specOf: (workload: Workload) => string
     /** Removes a pod no replica stands for. */
     readonly removeStray: (pod: string) => Effect.Effect<void>
     /** The pods carrying this agent's owner label (none when Podman cannot list them). */
@@ -82,12 +91,37 @@ const make = (options: ReplicaPodsOptions) =>
         ? `build the sidecar image first: tooling/run pnpm --filter @beemesh/sidecar image`
         : `build or load ${image} into this host's Podman image store (podman build -t ${image} …); nothing is pulled`
 
+    const imagesOf = Effect.fn("ReplicaPods.imagesOf")(function* (workload: Workload) {
+      const ids: Array<string> = []
+      for (const container of workload.containers) {
+        const image = yield* client.images.inspect(container.image).pipe(
+          Effect.mapError(
+            (error) =>
+              new DeployFailed({
+                namespace: workload.namespace,
+                name: workload.name,
+                reason:
+                  error._tag === "NotFound"
+                    ? `container ${container.name}: image ${container.image} is not in this host's image store; ${imageHint(container.image)}`
+                    : `container ${container.name}: inspecting image ${container.image} failed: ${error.message}`,
+                fault: error._tag === "NotFound" ? "client" : "server",
+              }),
+          ),
+        )
+        ids.push(image.Id)
+      }
+      return imagesHash(ids)
+    })
+
     const create = Effect.fn("ReplicaPods.create")(function* (
       workload: Workload,
       replica: Replica,
+      images: string,
     ) {
+      // Ready again once its new sidecar registers (which may happen before this returns).
+      replica.ready = false
       const hostPort = yield* allocateHostPort(options.advertiseHost)
-      const spec = replicaPodSpec(workload, replica.name, hostPort, options)
+      const spec = replicaPodSpec(workload, replica.name, hostPort, options, images)
       // Never touches a pod it did not create (the name may be another's); removes what it did.
       const pod = yield* createEnforcedPod(spec, {
         owner: options.owner,
@@ -114,7 +148,7 @@ const make = (options: ReplicaPodsOptions) =>
       replica.hostPort = pod.hostPort
       replica.phase = "Running"
       replica.message = undefined
-      replica.spec = spec.labels?.[LABEL_SPEC]
+      replica.spec = revisionOf(specHash(workload, options), images)
       replica.startedAt = yield* Clock.currentTimeMillis
       yield* recordEvent(
         replica,
@@ -136,6 +170,7 @@ const make = (options: ReplicaPodsOptions) =>
         Effect.provide(services),
       )
       replica.egress = undefined
+      replica.ready = false
     })
 
     /** How a container ended: its exit code and the tail of its output (bounded). */
@@ -196,11 +231,11 @@ const make = (options: ReplicaPodsOptions) =>
 
     return ReplicaPods.of({
       create,
+      imagesOf,
       destroy,
       diagnose,
       changes,
       adopt,
-      specOf: (workload) => specHash(workload, options),
       removeStray,
       listOwned,
     })

@@ -34,6 +34,14 @@ const StoredWorkload = Schema.Struct({
   containers: Schema.Array(Container).check(Schema.isMinLength(1)),
   services: Schema.Array(Schema.Struct({ name: Schema.String, port: Port })),
   upstreams: Schema.Array(Schema.Struct({ service: Schema.String, port: Port })),
+  update: Schema.optional(
+    Schema.Struct({
+      type: Schema.Literals(["RollingUpdate", "Recreate", "OnDelete"]),
+      maxSurge: Schema.Union([Count, Schema.String]),
+      maxUnavailable: Schema.Union([Count, Schema.String]),
+      progressDeadlineSeconds: Count,
+    }),
+  ),
 })
 
 export const StateFile = Schema.Struct({
@@ -41,6 +49,8 @@ export const StateFile = Schema.Struct({
   workloads: Schema.Array(StoredWorkload),
   /** Pods found running with no state that wanted them: kept until an operator decides. */
   orphans: Schema.optional(Strings),
+  /** The revision each workload was applied at, by `namespace/name`: an update survives a restart. */
+  revisions: Schema.optional(Schema.Record(Schema.String, Schema.String)),
 })
 export type StateFile = typeof StateFile.Type
 

@@ -19,6 +19,8 @@ export interface SavedState {
   readonly workloads: ReadonlyArray<Workload>
   /** Pod names kept as orphans (see WorkloadManager's adoption rule). */
   readonly orphans: ReadonlyArray<string>
+  /** The revision of each workload by `namespace/name` (none in a file from before revisions). */
+  readonly revisions?: Readonly<Record<string, string>> | undefined
 }
 
 /** The state file exists but is not a state this agent can trust; the agent must not start. */
@@ -75,6 +77,7 @@ const readState = (file: string) =>
       found: true,
       workloads: state.workloads.map(toWorkload),
       orphans: state.orphans ?? [],
+      revisions: state.revisions,
     } satisfies SavedState
   })
 
@@ -108,6 +111,7 @@ export class StateStore extends Context.Service<
     readonly save: (state: {
       readonly workloads: ReadonlyArray<Workload>
       readonly orphans: ReadonlyArray<string>
+      readonly revisions?: Readonly<Record<string, string>>
     }) => Effect.Effect<void, StateWriteFailed>
   }
 >()("@beemesh/agent/StateStore") {
@@ -120,6 +124,7 @@ export class StateStore extends Context.Service<
           version: STATE_VERSION,
           workloads: state.workloads,
           orphans: state.orphans,
+          ...(state.revisions === undefined ? {} : { revisions: state.revisions }),
         }
         return Effect.tryPromise({
           try: () => writeDurably(file, `${JSON.stringify(content, null, 2)}\n`),

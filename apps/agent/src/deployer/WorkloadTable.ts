@@ -30,8 +30,10 @@ export interface Replica {
   message: string | undefined
   /** The egress rules in force in the pod's namespace, released after the pod is removed. */
   egress: AppliedEgress | undefined
-  /** The spec hash of its pod as created or adopted (undefined while it has none). */
+  /** The revision (revisionOf) of its pod as created or adopted (undefined while it has none). */
   spec: string | undefined
+  /** Its sidecar registered since the pod was (re)created: it serves. */
+  ready: boolean
   readonly events: Array<ReplicaEvent>
   /** When its current pod was created or adopted (epoch ms): how long it ran before it failed. */
   startedAt: number | undefined
@@ -40,6 +42,18 @@ export interface Replica {
   /** When a replica in CrashLoopBackOff is restarted (epoch ms). */
   restartAt: number | undefined
   lastTermination: ReplicaTermination | undefined
+}
+
+/** A workload moving to a new revision (Rollout.ts drives it). */
+export interface Rollout {
+  /** Earlier versions by revision: an old replica that dies is recreated from its own. */
+  readonly versions: Map<string, Workload>
+  /** When it last made progress: a new replica created or ready, an old one removed. */
+  progressAt: number
+  /** New replicas ready at the last look, to notice progress. */
+  newReady: number
+  /** Why it failed, once it made no progress within its deadline (Progressing=False). */
+  stalled: string | undefined
 }
 
 /** Notes an event of the replica, keeping the most recent `MAX_REPLICA_EVENTS`. */
@@ -59,6 +73,7 @@ export const newReplica = (workload: Workload, name: string): Replica => ({
   message: undefined,
   egress: undefined,
   spec: undefined,
+  ready: false,
   events: [],
   startedAt: undefined,
   backoffMs: 0,
@@ -69,6 +84,10 @@ export const newReplica = (workload: Workload, name: string): Replica => ({
 export interface Table {
   /** By `namespace/name`. */
   readonly desired: Map<string, Workload>
+  /** The revision of each desired workload, by `namespace/name`. */
+  readonly revisions: Map<string, string>
+  /** Updates in progress, by `namespace/name`. */
+  readonly rollouts: Map<string, Rollout>
   /** By Podman pod name. */
   readonly replicas: Map<string, Replica>
   /** Pod names of owned pods no state wanted (kept, never recreated). */
@@ -91,9 +110,12 @@ export const awaitIdle = (table: Table, pod: string) =>
 export const replicasOf = (table: Table, key: string) =>
   [...table.replicas.values()].filter((r) => r.workload === key)
 
-/** The workload's status; `spec` is the hash of its current spec (what "updated" means). */
-export const statusOf = (table: Table, workload: Workload, spec: string): WorkloadStatus => {
-  const replicas = replicasOf(table, workloadKey(workload.namespace, workload.name))
+/** The workload's status; "updated" means running its current revision. */
+export const statusOf = (table: Table, workload: Workload): WorkloadStatus => {
+  const key = workloadKey(workload.namespace, workload.name)
+  const spec = table.revisions.get(key)
+  const rollout = table.rollouts.get(key)
+  const replicas = replicasOf(table, key)
   const pods = replicas.map(
     (r): ReplicaStatus => ({
       name: r.name,
@@ -101,6 +123,8 @@ export const statusOf = (table: Table, workload: Workload, spec: string): Worklo
       phase: r.phase,
       hostPort: r.hostPort,
       restarts: r.restarts,
+      revision: r.spec,
+      registered: r.ready,
       message: r.message,
       lastTermination: r.lastTermination,
       restartAt:
@@ -120,6 +144,7 @@ export const statusOf = (table: Table, workload: Workload, spec: string): Worklo
     namespace: workload.namespace,
     name: workload.name,
     kind: workload.kind,
+    revision: spec,
     replicas: workload.replicas,
     services: workload.services,
     desired,
@@ -140,19 +165,21 @@ export const statusOf = (table: Table, workload: Workload, spec: string): Worklo
             "MinimumReplicasUnavailable",
             `${available} of ${desired} replicas available`,
           ),
-      updated >= desired
-        ? condition(
-            "Progressing",
-            "True",
-            "ReplicasAvailable",
-            `all ${desired} replicas run the current spec`,
-          )
-        : condition(
-            "Progressing",
-            "True",
-            "ReplicasUpdating",
-            `${updated} of ${desired} replicas run the current spec`,
-          ),
+      rollout?.stalled !== undefined
+        ? condition("Progressing", "False", "ProgressDeadlineExceeded", rollout.stalled)
+        : updated >= desired && rollout === undefined
+          ? condition(
+              "Progressing",
+              "True",
+              "ReplicasAvailable",
+              `all ${desired} replicas run the current spec`,
+            )
+          : condition(
+              "Progressing",
+              "True",
+              "ReplicasUpdating",
+              `${updated} of ${desired} replicas run the current spec`,
+            ),
       failed === undefined
         ? condition("ReplicaFailure", "False", "NoFailure", "no replica failed")
         : condition(
@@ -181,6 +208,8 @@ export class WorkloadTable extends Context.Service<WorkloadTable, Table>()(
     Effect.gen(function* () {
       return {
         desired: new Map(),
+        revisions: new Map(),
+        rollouts: new Map(),
         replicas: new Map(),
         orphans: new Map(),
         lock: yield* Semaphore.make(1),

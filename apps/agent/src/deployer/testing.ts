@@ -117,3 +117,43 @@ export const startDeployer = (
       table: Context.get(context, WorkloadTable),
     }
   })
+
+export type Deployer = Effect.Success<ReturnType<typeof startDeployer>>
+
+/**
+ * What the sidecars of running replicas do on a real host: register, which makes their replicas
+ * ready. `except` names replicas whose sidecar never registers (an app that never comes up).
+ */
+export const registerRunning = (
+  deployer: Deployer,
+  except: (replica: string) => boolean = () => false,
+) =>
+  Effect.forEach(
+    [...deployer.table.replicas.values()].filter(
+      (r) => r.phase === "Running" && !r.ready && !except(r.name),
+    ),
+    (replica) => {
+      const [namespace = "", workload = ""] = replica.workload.split("/")
+      // A refused registration (its app is down) is retried by a real sidecar: here, next call.
+      return deployer.manager
+        .registered({ namespace, workload, pod: replica.name }, true)
+        .pipe(Effect.ignore)
+    },
+    { discard: true },
+  )
+
+/** Reconcile passes, each after the running sidecars registered, until `done` or `passes` ran. */
+export const passUntil = <E>(
+  deployer: Deployer,
+  done: () => Effect.Effect<boolean, E>,
+  passes = 20,
+  except?: (replica: string) => boolean,
+) =>
+  Effect.gen(function* () {
+    for (let n = 0; n < passes; n++) {
+      if (yield* done()) return n
+      yield* registerRunning(deployer, except)
+      yield* deployer.reconciler.reconcileOnce()
+    }
+    return passes
+  })

@@ -36,6 +36,7 @@ const options: ApiOptions = {
       }),
     remove: unreachable("remove"),
     orphans: unreachable("orphans"),
+    registered: () => Effect.void,
   },
   manifests: { put: unreachable("putManifest"), get: unreachable("getManifest") },
   directory: {

@@ -215,6 +215,8 @@ export const makeApi = (options: ApiOptions) => {
           )
         }
       }
+      // Registered means serving: a pod whose app is down is refused; an update waits for this.
+      await run(options.workloads.registered(identity, true))
       const lease = await run(
         options.directory.register({
           identity,
@@ -229,6 +231,7 @@ export const makeApi = (options: ApiOptions) => {
     .delete("/:pod/services", async (c) => {
       const identity = pod(c.req.header("authorization"), c.req.param("pod"))
       await run(options.directory.unregister(identity))
+      await run(options.workloads.registered(identity, false).pipe(Effect.ignore))
       options.traffic?.forget(identity)
       return c.body(null, Registration.UNREGISTERED)
     })

@@ -15,6 +15,7 @@ const withDefects = () => {
       get: broken,
       remove: broken,
       orphans: broken,
+      registered: broken,
     },
     manifests: { put: broken, get: broken },
     directory: { register: broken, unregister: broken, resolve: broken },

@@ -9,7 +9,7 @@ import { Data } from "effect"
 import { describe, expect, it } from "vitest"
 import { DirectoryUnavailable } from "../Directory"
 import { ManifestInvalid } from "../Manifest"
-import { DeployFailed, PodNameTaken, WorkloadNotFound } from "../Workloads"
+import { DeployFailed, PodNameTaken, ReplicaNotReady, WorkloadNotFound } from "../Workloads"
 import { ApiError, httpStatusOf } from "./ErrorStatus"
 
 const deployFailed = (fault: "client" | "server") =>
@@ -30,6 +30,11 @@ describe("httpStatusOf", () => {
     ["a deployment the request made impossible", deployFailed("client"), 422],
     ["a deployment the host failed", deployFailed("server"), 500],
     ["no directory", new DirectoryUnavailable({ reason: "x" }), 503],
+    [
+      "a sidecar whose pod is not whole",
+      new ReplicaNotReady({ pod: "bm-shop-web-0", reason: "x" }),
+      503,
+    ],
     ["a put no peer took", new PublishRejected({ key: "k", rejections: 2, firstError: "x" }), 503],
     ["a failed DHT query", new DhtOperationFailed({ operation: "get", key: "k", cause: "x" }), 503],
     ["the adapter's own refusal", new ApiError(403, "Forbidden", "x"), 403],

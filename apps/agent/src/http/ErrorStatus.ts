@@ -13,7 +13,7 @@ import { Data } from "effect"
 import type { ContentfulStatusCode } from "hono/utils/http-status"
 import { DirectoryUnavailable } from "../Directory"
 import { ManifestInvalid } from "../Manifest"
-import { DeployFailed, PodNameTaken, WorkloadNotFound } from "../Workloads"
+import { DeployFailed, PodNameTaken, ReplicaNotReady, WorkloadNotFound } from "../Workloads"
 
 /**
  * A failure the adapter itself raises (bad token, bad body …), with its status. `detail` is for the
@@ -53,6 +53,8 @@ const STATUS: ReadonlyArray<readonly [ErrorClass, ContentfulStatusCode]> = [
   [ManifestNotFound, 404],
   [RecordTooLarge, 413],
   [DirectoryUnavailable, 503],
+  // The sidecar retries a 503: it registers once its pod's containers all run.
+  [ReplicaNotReady, 503],
   [PublishRejected, 503],
   [DhtOperationFailed, 503],
 ]

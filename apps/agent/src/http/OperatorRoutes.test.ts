@@ -41,6 +41,7 @@ const workloads = {
   get: () => Effect.die("not used"),
   remove: () => Effect.die("not used"),
   orphans: () => Effect.succeed([]),
+  registered: () => Effect.void,
 }
 
 const makeTestApi = Effect.gen(function* () {

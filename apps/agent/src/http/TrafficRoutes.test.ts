@@ -32,6 +32,7 @@ const makeAgent = () => {
         }),
       remove: () => Effect.die("unused"),
       orphans: () => Effect.die("unused"),
+      registered: () => Effect.void,
     },
     manifests: { put: () => Effect.die("unused"), get: () => Effect.die("unused") },
     directory: {

@@ -153,6 +153,20 @@ describe("the beemesh CLI against a real agent", () => {
     expect(applied.stdout).toMatch(new RegExp(`${ns}/web: 1/1 ready`))
   })
 
+  it("apply of an update that cannot come up fails with the agent's reason; applying the previous one ends it", async () => {
+    const crashing = ordersManifest
+      .replace("replicas: 2", "replicas: 2\n  progressDeadlineSeconds: 8")
+      .replace("ports:", 'command: ["/bin/busybox", "false"], ports:')
+    const stuck = await cli(["apply", "-f", "-", "--timeout", "120"], crashing)
+    expect(stuck.status, stuck.stdout).toBe(1)
+    expect(stuck.stderr).toMatch(
+      new RegExp(`${ns}/orders: ProgressDeadlineExceeded: .*replica orders-2: `),
+    )
+    const back = await cli(["apply", "-f", "-", "--timeout", "120"], ordersManifest)
+    expect(back.status, back.stderr).toBe(0)
+    expect(back.stdout).toMatch(new RegExp(`${ns}/orders: 2/2 ready`))
+  })
+
   it("get lists workloads, pods, services and peers as tables, JSON and YAML", async () => {
     const table = await cli(["get", "workloads", "-n", ns])
     expect(table.stdout).toMatch(/^NAMESPACE\s+NAME\s+KIND\s+READY\s+SERVICES$/m)

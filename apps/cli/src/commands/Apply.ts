@@ -1,9 +1,12 @@
-/** `beemesh apply -f …`: send the manifests, then follow the rollout until every replica is ready. */
+/**
+ * `beemesh apply -f …`: send the manifests, then follow the rollout until every replica is ready
+ * and runs the current revision; an update the agent reports stuck fails the command.
+ */
 import { Effect } from "effect"
 import { type WorkloadStatus, workloadPath } from "../Api"
 import { type Invocation, options } from "../Cli"
 import type { AgentClient } from "../Client"
-import { RolloutTimeout } from "../Errors"
+import { RolloutFailed, RolloutTimeout } from "../Errors"
 import type { Io } from "../Io"
 import { readManifests } from "../Manifests"
 
@@ -16,7 +19,24 @@ const progressLine = (w: WorkloadStatus) =>
       : ""
   }`
 
-/** Polls each workload until ready == replicas, printing a line whenever its count changes. */
+/**
+ * Where a workload's rollout stands: done when every replica is ready (and, from an agent that
+ * rolls updates, runs the current revision with no replica of an older one left), failed when
+ * the agent says it cannot progress.
+ */
+export const rolloutState = (
+  w: WorkloadStatus,
+): "done" | "waiting" | { readonly reason: string; readonly message: string } => {
+  const progressing = w.conditions?.find((c) => c.type === "Progressing")
+  if (progressing?.status === "False") return progressing
+  // An update is over when the agent says so: replicas of the replaced version may still be going.
+  const settled = progressing === undefined || progressing.reason === "ReplicasAvailable"
+  return settled && w.ready >= w.replicas && (w.updated ?? w.replicas) >= w.replicas
+    ? "done"
+    : "waiting"
+}
+
+/** Polls each workload until its rollout is done, printing a line whenever its count changes. */
 export const waitForRollout = (
   client: AgentClient,
   io: Io,
@@ -37,7 +57,16 @@ export const waitForRollout = (
         if (printed.get(key) !== line) io.out(`${line}\n`)
         printed.set(key, line)
       }
-      const notReady = statuses.filter((s) => s.ready < s.replicas)
+      for (const status of statuses) {
+        const state = rolloutState(status)
+        if (typeof state === "object")
+          return yield* new RolloutFailed({
+            workload: `${status.namespace}/${status.name}`,
+            reason: state.reason,
+            detail: state.message,
+          })
+      }
+      const notReady = statuses.filter((s) => rolloutState(s) === "waiting")
       pending = notReady
       if (notReady.length === 0) break
       if (io.now() > deadline) {

@@ -80,6 +80,8 @@ export const makeFakePodman = (behaviour: FakePodmanBehaviour = {}): Effect.Effe
     const pods = new Map<string, FakePod>()
     const containers = new Map<string, FakeContainer>()
     const images = new Set((behaviour.images ?? []).map(imageKey))
+    // A build gives the tag a new image, as Podman does: inspect reports the build's ID.
+    const imageIds = new Map<string, string>()
     const hub = yield* PubSub.unbounded<PodmanEvent>()
     const history: Array<{ readonly at: number; readonly event: PodmanEvent }> = []
     const emit = (
@@ -460,7 +462,7 @@ export const makeFakePodman = (behaviour: FakePodmanBehaviour = {}): Effect.Effe
         inspect: (ref) =>
           images.has(imageKey(ref))
             ? Effect.succeed({
-                Id: imageKey(ref),
+                Id: imageIds.get(imageKey(ref)) ?? imageKey(ref),
                 Config: {
                   User:
                     Object.entries(behaviour.imageUsers ?? {}).find(
@@ -471,11 +473,13 @@ export const makeFakePodman = (behaviour: FakePodmanBehaviour = {}): Effect.Effe
             : Effect.fail(new NotFound({ kind: "image", name: ref })),
         build: (req) =>
           Effect.sync(() => {
+            const id = newId()
             images.add(imageKey(req.tag))
-            return { tag: req.tag, id: newId(), output: `FakePodman: recorded ${req.tag}\n` }
+            imageIds.set(imageKey(req.tag), id)
+            return { tag: req.tag, id, output: `FakePodman: recorded ${req.tag}\n` }
           }),
         remove: (ref) =>
-          images.delete(imageKey(ref))
+          images.delete(imageKey(ref)) && (imageIds.delete(imageKey(ref)) || true)
             ? Effect.void
             : Effect.fail(new NotFound({ kind: "image", name: ref })),
       },
