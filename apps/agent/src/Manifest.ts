@@ -13,7 +13,12 @@
  *   beemesh.io/upstreams: "orders=9001,cart=9002"  service (same namespace) → local port the
  *                                                   sidecar listens on inside the pod
  */
-import { PortList, type SidecarEnvironment, SidecarPorts } from "@beemesh/contract"
+import {
+  PortList,
+  type ReadinessProbe,
+  type SidecarEnvironment,
+  SidecarPorts,
+} from "@beemesh/contract"
 import { Data, Effect, Exit, Result, Schema } from "effect"
 import { fieldPath, fieldProblem, quote } from "./ManifestFields"
 import {
@@ -28,6 +33,7 @@ import {
 } from "./ManifestSchema"
 import { defaultYamlLimits, readDocuments, type YamlLimits } from "./ManifestYaml"
 import { parseCpu, parseQuantity } from "./Quantity"
+import { readReadinessProbe } from "./ReadinessProbes"
 import { type AppSecurity, translateSecurityContext } from "./SecurityContext"
 import { readUpdatePolicy, type UpdatePolicy } from "./UpdateStrategy"
 
@@ -54,6 +60,8 @@ export interface ContainerTemplate {
   readonly cpuLimitMillis: number | undefined
   /** From the pod's and the container's securityContext; undefined when neither has one. */
   readonly security?: AppSecurity | undefined
+  /** Run by the pod's sidecar, which registers the services only while it passes. */
+  readonly readinessProbe?: ReadinessProbe.ReadinessProbe | undefined
 }
 
 /** A service the workload provides: its name and the app's port inside the pod. */
@@ -268,6 +276,9 @@ const build = (
     names.add(container.name)
     const template = toContainer(container, where, spec.securityContext)
     if (typeof template === "string") return template
+    const probePort = template.readinessProbe?.port
+    if (probePort !== undefined && options.reservedPorts.includes(probePort))
+      return `${where}: readinessProbe port ${probePort} is the sidecar's inside the pod; probe a port of the app`
     for (const port of template.ports) {
       if (options.reservedPorts.includes(port)) {
         return `${where}: containerPort ${port} is reserved for the sidecar inside the pod; use another port`
@@ -332,6 +343,8 @@ const toContainer = (
   if (typeof memory === "string") return memory
   const cpu = parseCpu(container.resources?.limits?.cpu, where)
   if (typeof cpu === "string") return cpu
+  const readinessProbe = readReadinessProbe(container, where)
+  if (typeof readinessProbe === "string") return readinessProbe
   return {
     name: container.name,
     image: container.image,
@@ -343,6 +356,8 @@ const toContainer = (
     memoryLimitBytes: memory.value,
     cpuLimitMillis: cpu.value,
     ...(security === undefined ? {} : { security }),
+    // Only when given, so that workloads without probes keep the spec hash they always had.
+    ...(readinessProbe === undefined ? {} : { readinessProbe }),
   }
 }
 

@@ -119,7 +119,7 @@ describe("manifest fields", () => {
       spec: { containers: [{ name: "a", image: "i", ...extra }] },
     })
     expect(fieldProblem(PodManifest.ast, container({ startupProbe: {} }))).toBe(
-      "spec.containers[0].startupProbe: not supported by beemesh yet: probes are not run; remove it",
+      "spec.containers[0].startupProbe: not supported by beemesh yet: only readinessProbe is run; remove it",
     )
     expect(fieldProblem(PodManifest.ast, container({ Image: "x" }))).toMatch(
       /^spec\.containers\[0\]\.Image: unknown field; did you mean image\?$/,

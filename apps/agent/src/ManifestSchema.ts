@@ -24,7 +24,8 @@ export const NOTE = "beemesh/note"
 const NOT_YET = "not supported by beemesh yet"
 const SERVER_SET = "is set by a Kubernetes API server, not read from a manifest; remove it"
 const VOLUMES = `${NOT_YET}: volumes (and volume mounts) are not available to apps`
-const PROBES = `${NOT_YET}: probes are not run; remove it`
+const PROBES = `${NOT_YET}: only readinessProbe is run; remove it`
+const PROBE_HOST = "is refused: probes reach the app on the pod's 127.0.0.1; remove host"
 
 /** An object of a manifest: a section of the README table, with the fields it refuses by name. */
 const refusing = <S extends Schema.Top>(
@@ -144,6 +145,46 @@ const ResourcesSchema = refusing(
   { requests: `${NOT_YET}: there is no scheduler; only limits are enforced`, claims: NOT_YET },
 )
 
+const PositiveInt = Schema.Number.check(
+  Schema.isInt({ message: "must be an integer" }),
+  Schema.isGreaterThanOrEqualTo(1, { message: "must be at least 1" }),
+)
+const ProbePort = noted(
+  Schema.Union([Port, Schema.String]),
+  "a port number or the name of one of the container's ports",
+)
+const HttpGetProbeSchema = refusing(
+  "HTTP probe (`readinessProbe.httpGet`)",
+  Schema.Struct({
+    port: ProbePort,
+    path: Schema.optional(noted(Schema.String, "default `/`")),
+    scheme: Schema.optional(noted(Schema.Literal("HTTP"), "`HTTP` only")),
+  }),
+  { host: PROBE_HOST, httpHeaders: `${NOT_YET}; remove httpHeaders` },
+)
+const TcpSocketProbeSchema = refusing(
+  "TCP probe (`readinessProbe.tcpSocket`)",
+  Schema.Struct({ port: ProbePort }),
+  { host: PROBE_HOST },
+)
+const ReadinessProbeSchema = refusing(
+  "Readiness probe (`readinessProbe`), run by the pod's sidecar",
+  Schema.Struct({
+    httpGet: Schema.optional(HttpGetProbeSchema),
+    tcpSocket: Schema.optional(TcpSocketProbeSchema),
+    initialDelaySeconds: Schema.optional(noted(NonNegativeInt, "default 0")),
+    periodSeconds: Schema.optional(noted(PositiveInt, "default 10")),
+    timeoutSeconds: Schema.optional(noted(PositiveInt, "default 1")),
+    successThreshold: Schema.optional(noted(PositiveInt, "default 1")),
+    failureThreshold: Schema.optional(noted(PositiveInt, "default 3")),
+  }),
+  {
+    exec: `${NOT_YET}: exec probes are not run; use httpGet or tcpSocket`,
+    grpc: `${NOT_YET}: grpc probes are not run; use httpGet or tcpSocket`,
+    terminationGracePeriodSeconds: NOT_YET,
+  },
+)
+
 const ContainerSchema = refusing(
   "Container (`containers[]`)",
   Schema.Struct({
@@ -161,10 +202,15 @@ const ContainerSchema = refusing(
     securityContext: Schema.optional(
       noted(Schema.Unknown, "honoured or refused field by field (see securityContext below)"),
     ),
+    readinessProbe: Schema.optional(
+      noted(
+        ReadinessProbeSchema,
+        "`httpGet` or `tcpSocket`, run by the sidecar: traffic only while it passes",
+      ),
+    ),
   }),
   {
     livenessProbe: PROBES,
-    readinessProbe: PROBES,
     startupProbe: PROBES,
     volumeMounts: VOLUMES,
     volumeDevices: VOLUMES,

@@ -16,7 +16,10 @@ import {
 import { Duration, Effect, Exit, Fiber, Layer, Scope } from "effect"
 import { AgentClient } from "./AgentClient"
 import { AgentResolverLayer } from "./AgentResolver"
+import { makeGatedRegistrar } from "./GatedRegistrar"
 import { type HealthListenFailed, serveHealth } from "./HealthServer"
+import { runProbe } from "./ProbeRunner"
+import { makeReadinessGate } from "./ReadinessGate"
 import { Registrar } from "./Registrar"
 import { SidecarConfig, type SidecarSettings } from "./SidecarConfig"
 import { renderMetrics } from "./SidecarMetrics"
@@ -125,7 +128,10 @@ export const DrainLayer: Layer.Layer<never, never, Inbound | Outbound> = Layer.e
   }),
 )
 
-/** Registration, renewed with the proxy's traffic report each time. */
+/**
+ * Registration, renewed with the proxy's traffic report each time; with readiness probes, held
+ * only while every probe passes (withdrawn when one fails, back when it passes again).
+ */
 export const RegistrarLayer: Layer.Layer<
   Registrar,
   never,
@@ -137,21 +143,22 @@ export const RegistrarLayer: Layer.Layer<
     const node = yield* SidecarNode
     const client = yield* AgentClient
     const metrics = yield* ProxyMetrics
-    return yield* Registrar.make(
-      client,
-      {
-        namespace: config.namespace,
-        workload: config.workload,
-        pod: config.pod,
-        peerId: node.peerId,
-        multiaddrs: node.advertise,
-        services: config.services,
-      },
-      {
-        unregisterTimeoutMs: shutdownBudget.unregisterMs,
-        traffic: () => trafficReport(metrics.traffic.snapshot()),
-      },
-    )
+    const registration = {
+      namespace: config.namespace,
+      workload: config.workload,
+      pod: config.pod,
+      peerId: node.peerId,
+      multiaddrs: node.advertise,
+      services: config.services,
+    }
+    const options = {
+      unregisterTimeoutMs: shutdownBudget.unregisterMs,
+      traffic: () => trafficReport(metrics.traffic.snapshot()),
+    }
+    const probes = config.readinessProbes ?? []
+    if (probes.length === 0) return yield* Registrar.make(client, registration, options)
+    const gate = yield* makeReadinessGate(probes, runProbe)
+    return yield* makeGatedRegistrar(client, registration, gate, options)
   }),
 )
 

@@ -318,3 +318,35 @@ describe("SidecarEnvironment.encode", () => {
     )
   })
 })
+
+describe("SidecarEnvironment readiness probes", () => {
+  const probe = {
+    container: "web",
+    action: "httpGet" as const,
+    port: 80,
+    path: "/ready",
+    initialDelaySeconds: 0,
+    periodSeconds: 2,
+    timeoutSeconds: 1,
+    successThreshold: 1,
+    failureThreshold: 3,
+  }
+
+  it("are none unless given", () => {
+    expect(decoded(valid).readinessProbes).toBeUndefined()
+  })
+
+  it("round trip through the agent's encoding as JSON", () => {
+    const env = encoded({ ...input, readinessProbes: [probe] })
+    expect(JSON.parse(env.BEEMESH_READINESS_PROBES ?? "")).toEqual([probe])
+    expect(decoded(env).readinessProbes).toEqual([probe])
+  })
+
+  it("refuse a probe that is not JSON or has a bad port, naming the variable", () => {
+    rejects("BEEMESH_READINESS_PROBES", "httpGet:80", "JSON")
+    const bad = JSON.stringify([{ ...probe, port: 0 }])
+    expect(problemsOf({ ...valid, BEEMESH_READINESS_PROBES: bad }).message).toContain(
+      "BEEMESH_READINESS_PROBES",
+    )
+  })
+})

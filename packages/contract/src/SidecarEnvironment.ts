@@ -18,6 +18,7 @@ import {
 } from "./internal/envRules.js"
 import { parsedString } from "./internal/parsedString.js"
 import * as PortList from "./PortList.js"
+import { type ReadinessProbe, ReadinessProbesJson } from "./ReadinessProbe.js"
 import { HEALTH_PORT, PROXY_PORT } from "./SidecarPorts.js"
 
 /**
@@ -55,6 +56,8 @@ export interface SidecarEnvironment {
    * registers `<relay>/p2p-circuit` addresses for. Absent: its advertised address is reachable.
    */
   readonly relays: ReadonlyArray<string> | undefined
+  /** Readiness probes of the pod's apps: the services are registered only while all pass. */
+  readonly readinessProbes: ReadonlyArray<ReadinessProbe> | undefined
 }
 
 type Defaulted = "services" | "upstreams" | "agentUrl" | "listenPort" | "healthHost" | "healthPort"
@@ -62,11 +65,12 @@ type Defaulted = "services" | "upstreams" | "agentUrl" | "listenPort" | "healthH
 /** What the agent encodes: settings with a default may be left out. */
 export type SidecarEnvironmentInput = Omit<
   SidecarEnvironment,
-  Defaulted | "identityKeyFile" | "relays"
+  Defaulted | "identityKeyFile" | "relays" | "readinessProbes"
 > &
   Partial<Pick<SidecarEnvironment, Defaulted>> & {
     readonly identityKeyFile?: string | undefined
     readonly relays?: ReadonlyArray<string> | undefined
+    readonly readinessProbes?: ReadonlyArray<ReadinessProbe> | undefined
   }
 
 /** One variable that failed to decode or encode. */
@@ -192,6 +196,11 @@ export const variables = {
       optional: true,
     },
   ),
+  BEEMESH_READINESS_PROBES: variable("readinessProbes", ReadinessProbesJson, {
+    expected:
+      'a JSON list of probes such as [{"container":"web","action":"httpGet","port":80,"path":"/ready","initialDelaySeconds":0,"periodSeconds":10,"timeoutSeconds":1,"successThreshold":1,"failureThreshold":3}] (unset: none)',
+    optional: true,
+  }),
 } as const
 
 type Name = keyof typeof variables

@@ -6,6 +6,7 @@
  * - {@link Traffic}: the proxy traffic report a sidecar sends with each renewal.
  * - {@link SidecarEnvironment}: the sidecar's `BEEMESH_*` variables; the agent encodes, the
  *   sidecar decodes.
+ * - {@link ReadinessProbe}: a readiness probe as the sidecar runs it (`httpGet`, `tcpSocket`).
  * - {@link SidecarPorts}, {@link SidecarIdentity}: the ports and the UID the sidecar runs with.
  * - {@link DnsLabel}, {@link PortList}: the name rule and the `name=port` list form.
  * - {@link HostLoopback}: how host-loopback addresses are handed to pods.
@@ -13,6 +14,7 @@
 export * as DnsLabel from "./DnsLabel.js"
 export * as HostLoopback from "./HostLoopback.js"
 export * as PortList from "./PortList.js"
+export * as ReadinessProbe from "./ReadinessProbe.js"
 export * as Registration from "./Registration.js"
 export * as Resolution from "./Resolution.js"
 export * as SidecarEnvironment from "./SidecarEnvironment.js"

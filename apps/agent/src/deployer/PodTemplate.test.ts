@@ -104,3 +104,33 @@ describe("replicaPodSpec", () => {
     expect(specHash(workload, natted)).not.toBe(specHash(workload, options))
   })
 })
+
+describe("readiness probes in the pod", () => {
+  const probe = {
+    container: "app",
+    action: "httpGet" as const,
+    port: 80,
+    path: "/ready",
+    initialDelaySeconds: 0,
+    periodSeconds: 10,
+    timeoutSeconds: 1,
+    successThreshold: 1,
+    failureThreshold: 3,
+  }
+  const probed: Workload = {
+    ...workload,
+    containers: workload.containers.map((c) => ({ ...c, readinessProbe: probe })),
+  }
+
+  it("are handed to the sidecar (which runs them), not to the app", () => {
+    const [sidecar, app] = replicaPodSpec(probed, "web-1", 41000, options).containers ?? []
+    expect(JSON.parse(sidecar?.env?.BEEMESH_READINESS_PROBES ?? "null")).toEqual([probe])
+    expect(app?.env).not.toHaveProperty("BEEMESH_READINESS_PROBES")
+  })
+
+  it("a pod without probes gets no probe variable, and a probe changes the spec hash", () => {
+    const [sidecar] = replicaPodSpec(workload, "web-1", 41000, options).containers ?? []
+    expect(sidecar?.env).not.toHaveProperty("BEEMESH_READINESS_PROBES")
+    expect(specHash(probed, options)).not.toBe(specHash(workload, options))
+  })
+})

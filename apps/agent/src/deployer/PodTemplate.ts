@@ -83,6 +83,9 @@ const sidecarEnvironment = (
   hostPort: number,
   options: TemplateOptions,
 ): Record<string, string> => {
+  const readinessProbes = workload.containers.flatMap((c) =>
+    c.readinessProbe === undefined ? [] : [c.readinessProbe],
+  )
   const encoded = SidecarEnvironment.encode({
     namespace: workload.namespace,
     workload: workload.name,
@@ -100,6 +103,7 @@ const sidecarEnvironment = (
     ),
     advertise: [`/ip4/${options.advertiseHost}/tcp/${hostPort}`],
     ...(options.relays === undefined ? {} : { relays: options.relays }),
+    ...(readinessProbes.length === 0 ? {} : { readinessProbes }),
     listenPort: SidecarPorts.PROXY_PORT,
     healthPort: SidecarPorts.HEALTH_PORT,
   })

@@ -3,7 +3,7 @@
  * Schemas, so a file damaged by hand or by a crash is refused whole instead of read as "nothing
  * wanted".
  */
-import { DnsLabel } from "@beemesh/contract"
+import { DnsLabel, ReadinessProbe } from "@beemesh/contract"
 import { Schema } from "effect"
 import type { Workload } from "../Manifest"
 
@@ -23,6 +23,7 @@ const Container = Schema.Struct({
   ports: Schema.Array(Port),
   memoryLimitBytes: Schema.optional(Count),
   cpuLimitMillis: Schema.optional(Count),
+  readinessProbe: Schema.optional(ReadinessProbe.ReadinessProbe),
 })
 
 const StoredWorkload = Schema.Struct({

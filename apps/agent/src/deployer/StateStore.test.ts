@@ -63,6 +63,33 @@ describe("StateStore", () => {
     }),
   )
 
+  it.effect(
+    "keeps a container's readiness probe, so a restarted agent computes the same spec",
+    () =>
+      Effect.gen(function* () {
+        const s = yield* store()
+        const probed: Workload = {
+          ...workload,
+          containers: workload.containers.map((c) => ({
+            ...c,
+            readinessProbe: {
+              container: c.name,
+              action: "httpGet" as const,
+              port: 80,
+              path: "/ready",
+              initialDelaySeconds: 0,
+              periodSeconds: 10,
+              timeoutSeconds: 1,
+              successThreshold: 1,
+              failureThreshold: 3,
+            },
+          })),
+        }
+        yield* s.save({ workloads: [probed], orphans: [] })
+        expect((yield* s.load()).workloads).toEqual([probed])
+      }),
+  )
+
   const unusable: ReadonlyArray<readonly [string, string, RegExp]> = [
     ["empty", "", /is empty/],
     ["whitespace only", "  \n", /is empty/],

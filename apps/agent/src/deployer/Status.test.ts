@@ -94,4 +94,42 @@ describe("workload status, as kubectl shows it", () => {
       }),
     ),
   )
+
+  it.effect(
+    "with a readiness probe, a running replica is available only while its sidecar is registered",
+    () =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const host = yield* makeFakeHost
+          const { manager } = yield* startDeployer(host)
+          const plain = deployment("web", 2)
+          const probed = {
+            ...plain,
+            containers: plain.containers.map((c) => ({
+              ...c,
+              readinessProbe: {
+                container: c.name,
+                action: "tcpSocket" as const,
+                port: 80,
+                initialDelaySeconds: 0,
+                periodSeconds: 10,
+                timeoutSeconds: 1,
+                successThreshold: 1,
+                failureThreshold: 3,
+              },
+            })),
+          }
+          yield* manager.apply([probed])
+          const identity = { namespace: "shop", workload: "web" }
+          yield* manager.registered({ ...identity, pod: "web-0" }, true)
+          const status = yield* manager.get("shop", "web")
+          expect(status).toMatchObject({ desired: 2, ready: 2, available: 1 })
+          const waiting = status.pods.find((p) => p.name === "web-1")
+          expect(waiting?.message).toMatch(/readiness probe has not passed/)
+          // The sidecar withdraws when the probe fails.
+          yield* manager.registered({ ...identity, pod: "web-0" }, false)
+          expect(yield* manager.get("shop", "web")).toMatchObject({ ready: 2, available: 0 })
+        }),
+      ),
+  )
 })

@@ -110,12 +110,16 @@ export const awaitIdle = (table: Table, pod: string) =>
 export const replicasOf = (table: Table, key: string) =>
   [...table.replicas.values()].filter((r) => r.workload === key)
 
+const NOT_READY_BY_PROBE =
+  "not ready: its readiness probe has not passed (the sidecar registers the services when it does; its /readyz says why)"
+
 /** The workload's status; "updated" means running its current revision. */
 export const statusOf = (table: Table, workload: Workload): WorkloadStatus => {
   const key = workloadKey(workload.namespace, workload.name)
   const spec = table.revisions.get(key)
   const rollout = table.rollouts.get(key)
   const replicas = replicasOf(table, key)
+  const probed = workload.containers.some((c) => c.readinessProbe !== undefined)
   const pods = replicas.map(
     (r): ReplicaStatus => ({
       name: r.name,
@@ -125,7 +129,8 @@ export const statusOf = (table: Table, workload: Workload): WorkloadStatus => {
       restarts: r.restarts,
       revision: r.spec,
       registered: r.ready,
-      message: r.message,
+      message:
+        r.message ?? (probed && r.phase === "Running" && !r.ready ? NOT_READY_BY_PROBE : undefined),
       lastTermination: r.lastTermination,
       restartAt:
         r.phase === "CrashLoopBackOff" && r.restartAt !== undefined
@@ -137,8 +142,11 @@ export const statusOf = (table: Table, workload: Workload): WorkloadStatus => {
   const desired = replicaNames(workload).length
   const ready = pods.filter((p) => p.phase === "Running").length
   const updated = replicas.filter((r) => r.spec === spec && r.phase === "Running").length
-  // No readiness probes or minReadySeconds yet: a running replica is an available one.
-  const available = ready
+  // With readiness probes, the sidecar registers only while they pass: available means that.
+  // Without, a running replica is an available one (no minReadySeconds yet).
+  const available = probed
+    ? pods.filter((p) => p.phase === "Running" && p.registered).length
+    : ready
   const failed = pods.find((p) => p.phase === "Failed")
   return {
     namespace: workload.namespace,

@@ -603,15 +603,22 @@ export const BAD_INPUT: ReadonlyArray<BadInput> = [
     message: /spec\.containers\[0\]\.livenessProbe: not supported by beemesh yet/,
   },
   {
-    name: "a readinessProbe in a template",
+    name: "an exec readinessProbe in a template",
     body: deployment({
       template: {
         metadata: { labels: { app: "api" } },
-        spec: { containers: [container({ readinessProbe: {} })] },
+        spec: { containers: [container({ readinessProbe: { exec: { command: ["true"] } } })] },
       },
     }),
     status: 400,
-    message: /spec\.template\.spec\.containers\[0\]\.readinessProbe: not supported by beemesh yet/,
+    message:
+      /spec\.template\.spec\.containers\[0\]\.readinessProbe\.exec: not supported by beemesh yet/,
+  },
+  {
+    name: "a readinessProbe that reaches another host",
+    body: withContainer({ readinessProbe: { httpGet: { port: 80, host: "10.0.2.2" } } }),
+    status: 400,
+    message: /readinessProbe\.httpGet\.host: is refused/,
   },
   {
     name: "a hostPath volume",

@@ -1,0 +1,67 @@
+/**
+ * Runs one readiness probe once against the pod's loopback, which the sidecar shares with its
+ * apps: `httpGet` passes on an HTTP status 200-399 (redirects are not followed, as in Kubernetes),
+ * `tcpSocket` when a connection opens. Never fails: a failure is a result with the reason.
+ */
+import { request } from "node:http"
+import { connect } from "node:net"
+import { ReadinessProbe } from "@beemesh/contract"
+import { Duration, Effect } from "effect"
+import type { ProbeResult } from "./ProbeThresholds"
+
+const HOST = "127.0.0.1"
+
+const reasonOf = (error: unknown): string => {
+  const code = (error as { code?: unknown }).code
+  return code === "ECONNREFUSED"
+    ? "connection refused"
+    : error instanceof Error
+      ? error.message
+      : String(error)
+}
+
+const httpGet = (port: number, path: string) =>
+  Effect.callback<ProbeResult>((resume, signal) => {
+    const req = request({ host: HOST, port, path, method: "GET", signal }, (res) => {
+      const status = res.statusCode ?? 0
+      res.resume()
+      resume(
+        Effect.succeed({
+          ok: status >= 200 && status < 400,
+          message: `HTTP ${status}`,
+        }),
+      )
+    })
+    req.on("error", (error) => {
+      if (!signal.aborted) resume(Effect.succeed({ ok: false, message: reasonOf(error) }))
+    })
+    req.end()
+  })
+
+const tcpSocket = (port: number) =>
+  Effect.callback<ProbeResult>((resume, signal) => {
+    const socket = connect({ host: HOST, port })
+    signal.addEventListener("abort", () => socket.destroy())
+    socket.once("connect", () => {
+      socket.destroy()
+      resume(Effect.succeed({ ok: true, message: "connected" }))
+    })
+    socket.once("error", (error) => resume(Effect.succeed({ ok: false, message: reasonOf(error) })))
+  })
+
+/** One run of the probe, bounded by its timeoutSeconds. */
+export const runProbe = (probe: ReadinessProbe.ReadinessProbe): Effect.Effect<ProbeResult> =>
+  (probe.action === "httpGet"
+    ? httpGet(probe.port, probe.path ?? "/")
+    : tcpSocket(probe.port)
+  ).pipe(
+    Effect.timeoutOption(Duration.seconds(probe.timeoutSeconds)),
+    Effect.map((result) =>
+      result._tag === "Some"
+        ? { ...result.value, message: `${ReadinessProbe.describe(probe)}: ${result.value.message}` }
+        : {
+            ok: false,
+            message: `${ReadinessProbe.describe(probe)}: no answer within ${probe.timeoutSeconds}s (timeoutSeconds)`,
+          },
+    ),
+  )
