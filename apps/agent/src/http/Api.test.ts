@@ -36,6 +36,8 @@ const options: ApiOptions = {
       }),
     remove: unreachable("remove"),
     orphans: unreachable("orphans"),
+    configs: unreachable("configs"),
+    removeConfig: unreachable("removeConfig"),
     registered: () => Effect.void,
   },
   manifests: { put: unreachable("putManifest"), get: unreachable("getManifest") },
