@@ -13,7 +13,7 @@
  *   PUT    /v1/pods/:pod/services             pod token: register or renew the pod's services
  *   DELETE /v1/pods/:pod/services             pod token: unregister
  *   GET    /v1/services/:namespace/:service   pod or operator token: resolve providers
- *   PUT    /v1/manifests/:namespace/:name     operator: store a (valid) manifest in the DHT
+ *   PUT    /v1/manifests/:namespace/:name     operator: store a (valid) manifest in the DHT (no Secret)
  *   GET    /v1/manifests/:namespace/:name     operator: the newest stored version, from any agent
  * and the `routes` given by the agent: pod logs, peers, the services list, traffic (see their
  * modules). A registration may carry the sidecar's traffic report (@beemesh/contract Traffic).
@@ -290,7 +290,15 @@ export const makeApi = (options: ApiOptions) => {
     })
     .put("/:namespace/:name", tooLarge(options.maxManifestBytes ?? 1024 * 1024), async (c) => {
       const text = await c.req.text()
-      await run(parseApply(text, manifestOptions))
+      const parsed = await run(parseApply(text, manifestOptions))
+      // The DHT is readable by every agent of the mesh, and records are not encrypted.
+      const secret = parsed.configs.find((object) => object.kind === "Secret")
+      if (secret !== undefined)
+        throw new ApiError(
+          400,
+          "ManifestInvalid",
+          `Secret ${secret.namespace}/${secret.name} cannot be stored in the DHT, which every agent of the mesh reads unencrypted; apply Secrets to each agent with POST /v1/workloads`,
+        )
       const stored = await run(
         options.manifests.put(c.req.param("namespace"), c.req.param("name"), text),
       )
