@@ -6,7 +6,9 @@
  * (Manager, Adoption) and the reconciler (Reconciler). This module wires them in start order:
  * state loaded, owned pods adopted, then the reconcile loop (driven by Podman's events).
  */
+import { dirname, join } from "node:path"
 import { Effect, Layer } from "effect"
+import { ConfigStore } from "./deployer/ConfigStore"
 import { workloadManagerLayer } from "./deployer/Manager"
 import type { TemplateOptions } from "./deployer/PodTemplate"
 import { DEFAULT_SAFETY_SCAN_MS, Reconciler } from "./deployer/Reconciler"
@@ -20,6 +22,10 @@ export interface DeployerOptions extends TemplateOptions {
   readonly owner: string
   /** Where desired workloads are kept across restarts. */
   readonly stateFile: string
+  /** Where ConfigMaps and Secrets are kept (default: configs.json next to the state file). */
+  readonly configFile?: string
+  /** The key Secrets are sealed with, 0600 (default: secrets.key next to the state file). */
+  readonly secretKeyFile?: string
   /** Podman runs rootless (pod namespaces are owned by a user namespace). */
   readonly rootless: boolean
   /**
@@ -35,11 +41,15 @@ export interface DeployerOptions extends TemplateOptions {
  * namespaces). DELETE, not a stop, removes a workload.
  */
 export const deployerLayer = (options: DeployerOptions) => {
+  const configs = ConfigStore.layer({
+    file: options.configFile ?? join(dirname(options.stateFile), "configs.json"),
+    keyFile: options.secretKeyFile ?? join(dirname(options.stateFile), "secrets.key"),
+  })
   const parts = Layer.mergeAll(
     WorkloadTable.layer,
     ReplicaPods.layer(options),
     StateStore.layer(options.stateFile),
-  )
+  ).pipe(Layer.provideMerge(configs))
   const loop = Layer.effectDiscard(
     Effect.gen(function* () {
       // Built means the state was loaded and the pods of an earlier run adopted: only then reconcile.

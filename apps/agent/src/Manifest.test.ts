@@ -245,8 +245,10 @@ describe("parseManifests", () => {
   })
 
   it("names the document the problem is in", () => {
-    const error = refusal(`${deployment}\n---\n{apiVersion: v1, kind: Secret, metadata: {name: s}}`)
+    const error = refusal(
+      `${deployment}\n---\n{apiVersion: v1, kind: PersistentVolumeClaim, metadata: {name: s}}`,
+    )
     expect(error.document).toBe(1)
-    expect(error.message).toMatch(/^manifest document 2: unsupported kind v1 Secret/)
+    expect(error.message).toMatch(/^manifest document 2: unsupported kind v1 PersistentVolumeClaim/)
   })
 })

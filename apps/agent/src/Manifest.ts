@@ -20,8 +20,10 @@ import {
   SidecarPorts,
 } from "@beemesh/contract"
 import { Data, Effect, Exit, Result, Schema } from "effect"
+import { type ConfigObject, type EnvSource, type KeyRef, toConfigObject } from "./ConfigObjects"
 import { fieldPath, fieldProblem, quote } from "./ManifestFields"
 import {
+  ConfigMapManifest,
   type ContainerInput,
   DeploymentManifest,
   Header,
@@ -29,6 +31,7 @@ import {
   PodManifest,
   type PodSpecInput,
   type ReplicatedSpecInput,
+  SecretManifest,
   StatefulSetManifest,
 } from "./ManifestSchema"
 import { defaultYamlLimits, readDocuments, type YamlLimits } from "./ManifestYaml"
@@ -43,7 +46,10 @@ export type WorkloadKind = "Pod" | "Deployment" | "StatefulSet"
 
 export interface EnvVar {
   readonly name: string
+  /** Empty when `from` is given. */
   readonly value: string
+  /** A key of a ConfigMap or Secret, resolved when a pod is created (ConfigObjects.ts). */
+  readonly from?: KeyRef | undefined
 }
 
 export interface ContainerTemplate {
@@ -53,6 +59,8 @@ export interface ContainerTemplate {
   readonly args: ReadonlyArray<string> | undefined
   readonly workingDir: string | undefined
   readonly env: ReadonlyArray<EnvVar>
+  /** Absent when the container has none (the spec hash of such workloads is unchanged). */
+  readonly envFrom?: ReadonlyArray<EnvSource> | undefined
   readonly ports: ReadonlyArray<number>
   /** Memory limit in bytes, from `resources.limits.memory`. */
   readonly memoryLimitBytes: number | undefined
@@ -81,6 +89,11 @@ export interface Workload {
   readonly upstreams: ReadonlyArray<Upstream>
   /** How a Deployment or StatefulSet moves to a new version (absent: the defaults; Pods: none). */
   readonly update?: UpdatePolicy | undefined
+  /**
+   * A keyed hash of the ConfigMaps and Secrets the containers refer to, set by the agent when it
+   * applies the workload: a changed object changes the spec hash, so its users roll.
+   */
+  readonly configHash?: string | undefined
 }
 
 export class ManifestInvalid extends Data.TaggedError("ManifestInvalid")<{
@@ -108,26 +121,50 @@ export const defaultManifestOptions: ManifestOptions = {
   maxReplicas: 250,
 }
 
-const SUPPORTED = "v1 Pod, apps/v1 Deployment, apps/v1 StatefulSet"
+const SUPPORTED = "v1 Pod, apps/v1 Deployment, apps/v1 StatefulSet, v1 ConfigMap, v1 Secret"
+
+/** What one request applies: workloads and the ConfigMaps and Secrets they may use. */
+export interface ApplyRequest {
+  readonly workloads: ReadonlyArray<Workload>
+  readonly configs: ReadonlyArray<ConfigObject>
+}
 
 /** Parses every document of a YAML or JSON text into workloads; the first problem fails the whole text. */
 export const parseManifests = (
   text: string,
   options: ManifestOptions = defaultManifestOptions,
 ): Effect.Effect<ReadonlyArray<Workload>, ManifestInvalid> =>
+  parseApply(text, options).pipe(Effect.map((request) => request.workloads))
+
+/** Parses every document into workloads, ConfigMaps and Secrets; the first problem fails all. */
+export const parseApply = (
+  text: string,
+  options: ManifestOptions = defaultManifestOptions,
+): Effect.Effect<ApplyRequest, ManifestInvalid> =>
   Effect.suspend(() => {
     const documents = readDocuments(text, options.yaml ?? defaultYamlLimits)
     if ("reason" in documents) return Effect.fail(new ManifestInvalid(documents))
     const workloads: Array<Workload> = []
+    const configs: Array<ConfigObject> = []
+    const configSeen = new Set<string>()
     for (const [index, value] of documents.entries()) {
       if (value === null || value === undefined) continue
-      const result = toWorkload(value, options)
+      const config = toConfig(value)
+      const result = config ?? toWorkload(value, options)
       if (typeof result === "string") {
         return Effect.fail(new ManifestInvalid({ document: index, reason: result }))
       }
-      workloads.push(result)
+      if ("data" in result) {
+        const key = `${result.kind} ${result.namespace}/${result.name}`
+        if (configSeen.has(key))
+          return Effect.fail(
+            new ManifestInvalid({ document: index, reason: `${key} appears more than once` }),
+          )
+        configSeen.add(key)
+        configs.push(result)
+      } else workloads.push(result)
     }
-    if (workloads.length === 0) {
+    if (workloads.length === 0 && configs.length === 0) {
       return Effect.fail(new ManifestInvalid({ document: 0, reason: "no manifest in the body" }))
     }
     const seen = new Set<string>()
@@ -143,8 +180,27 @@ export const parseManifests = (
       }
       seen.add(key)
     }
-    return Effect.succeed(workloads)
+    return Effect.succeed({ workloads, configs })
   })
+
+/** A ConfigMap or Secret document as an object (or why it is refused); undefined for other kinds. */
+const toConfig = (value: unknown): ConfigObject | string | undefined => {
+  const header = Schema.decodeUnknownExit(Header)(value)
+  if (Exit.isFailure(header) || header.value.apiVersion !== "v1") return undefined
+  if (header.value.kind === "ConfigMap") {
+    const decoded = decodeOrReason(ConfigMapManifest, value)
+    if (typeof decoded === "string") return decoded
+    const { metadata, data, binaryData } = decoded.ok
+    return toConfigObject("ConfigMap", metadata, { text: data, base64: binaryData })
+  }
+  if (header.value.kind === "Secret") {
+    const decoded = decodeOrReason(SecretManifest, value)
+    if (typeof decoded === "string") return decoded
+    const { metadata, type, data, stringData } = decoded.ok
+    return toConfigObject("Secret", metadata, { type, text: stringData, base64: data })
+  }
+  return undefined
+}
 
 /** `["spec"]["containers"][0]` (a Schema issue's path) as `spec.containers[0]`. */
 const readablePath = (brackets: string): string =>
@@ -321,10 +377,36 @@ const toContainer = (
   if (typeof security === "string") return security
   const env: Array<EnvVar> = []
   for (const variable of container.env ?? []) {
-    if (variable.valueFrom !== undefined) {
-      return `${where}: env ${variable.name} uses valueFrom, which is not supported; give a value`
+    const from = variable.valueFrom
+    if (from === undefined) {
+      env.push({ name: variable.name, value: variable.value ?? "" })
+      continue
     }
-    env.push({ name: variable.name, value: variable.value ?? "" })
+    const refs = [
+      ...(from.configMapKeyRef === undefined ? [] : [["ConfigMap", from.configMapKeyRef] as const]),
+      ...(from.secretKeyRef === undefined ? [] : [["Secret", from.secretKeyRef] as const]),
+    ]
+    const [ref] = refs
+    if (variable.value !== undefined || refs.length !== 1 || ref === undefined)
+      return `${where}: env ${variable.name} needs exactly one of value, valueFrom.configMapKeyRef and valueFrom.secretKeyRef`
+    const [kind, { name, key, optional }] = ref
+    env.push({
+      name: variable.name,
+      value: "",
+      from: { kind, name, key, optional: optional ?? false },
+    })
+  }
+  const envFrom: Array<EnvSource> = []
+  for (const source of container.envFrom ?? []) {
+    const refs = [
+      ...(source.configMapRef === undefined ? [] : [["ConfigMap", source.configMapRef] as const]),
+      ...(source.secretRef === undefined ? [] : [["Secret", source.secretRef] as const]),
+    ]
+    const [ref] = refs
+    if (refs.length !== 1 || ref === undefined)
+      return `${where}: each envFrom entry needs exactly one of configMapRef and secretRef`
+    const [kind, { name, optional }] = ref
+    envFrom.push({ kind, name, prefix: source.prefix ?? "", optional: optional ?? false })
   }
   const ports: Array<number> = []
   for (const port of container.ports ?? []) {
@@ -352,6 +434,7 @@ const toContainer = (
     args: container.args,
     workingDir: container.workingDir,
     env,
+    ...(envFrom.length === 0 ? {} : { envFrom }),
     ports,
     memoryLimitBytes: memory.value,
     cpuLimitMillis: cpu.value,

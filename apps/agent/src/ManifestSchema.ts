@@ -118,12 +118,66 @@ const ContainerPortSchema = refusing(
   { hostIP: "is refused: only the sidecar is ever published" },
 )
 
+/** A key of a ConfigMap or Secret, as Kubernetes allows it. */
+export const CONFIG_KEY = /^[-._a-zA-Z0-9]{1,253}$/
+const ConfigKey = Schema.String.check(
+  Schema.makeFilter((key: string) =>
+    CONFIG_KEY.test(key) && key !== "." && key !== ".."
+      ? undefined
+      : "must be a key of a ConfigMap or Secret: 1-253 letters, digits, '-', '_' or '.'",
+  ),
+)
+const Optional = Schema.optional(
+  noted(Schema.Boolean, "default false: a missing object (or key) refuses the workload"),
+)
+
+const keyRef = (title: string) =>
+  refusing(
+    title,
+    Schema.Struct({
+      name: noted(Dns1123Label, "in the workload's namespace"),
+      key: ConfigKey,
+      optional: Optional,
+    }),
+    {},
+  )
+
+const ValueFromSchema = refusing(
+  "Value source (`env[].valueFrom`)",
+  Schema.Struct({
+    configMapKeyRef: Schema.optional(keyRef("ConfigMap key (`valueFrom.configMapKeyRef`)")),
+    secretKeyRef: Schema.optional(keyRef("Secret key (`valueFrom.secretKeyRef`)")),
+  }),
+  {
+    fieldRef: `${NOT_YET}; use configMapKeyRef, secretKeyRef or a value`,
+    resourceFieldRef: `${NOT_YET}; use configMapKeyRef, secretKeyRef or a value`,
+    fileKeyRef: `${NOT_YET}; use configMapKeyRef, secretKeyRef or a value`,
+  },
+)
+
 const EnvVarSchema = refusing(
   "Environment variable (`env[]`)",
   Schema.Struct({
     name: EnvName,
     value: Schema.optional(Schema.String),
-    valueFrom: Schema.optional(noted(Schema.Unknown, `refused: ${NOT_YET}; give a value`)),
+    valueFrom: Schema.optional(ValueFromSchema),
+  }),
+  {},
+)
+
+const sourceRef = (title: string) =>
+  refusing(
+    title,
+    Schema.Struct({ name: noted(Dns1123Label, "in the workload's namespace"), optional: Optional }),
+    {},
+  )
+
+const EnvFromSchema = refusing(
+  "Environment source (`envFrom[]`)",
+  Schema.Struct({
+    prefix: Schema.optional(noted(Schema.String, "put before every key")),
+    configMapRef: Schema.optional(sourceRef("ConfigMap source (`envFrom[].configMapRef`)")),
+    secretRef: Schema.optional(sourceRef("Secret source (`envFrom[].secretRef`)")),
   }),
   {},
 )
@@ -197,6 +251,9 @@ const ContainerSchema = refusing(
     args: Schema.optional(Schema.Array(Schema.String)),
     workingDir: Schema.optional(Schema.String),
     env: Schema.optional(Schema.Array(EnvVarSchema)),
+    envFrom: Schema.optional(
+      noted(Schema.Array(EnvFromSchema), "keys that are not variable names are skipped"),
+    ),
     ports: Schema.optional(Schema.Array(ContainerPortSchema)),
     resources: Schema.optional(ResourcesSchema),
     securityContext: Schema.optional(
@@ -214,7 +271,6 @@ const ContainerSchema = refusing(
     startupProbe: PROBES,
     volumeMounts: VOLUMES,
     volumeDevices: VOLUMES,
-    envFrom: `${NOT_YET}; give each variable in env`,
     lifecycle: NOT_YET,
     restartPolicy: NOT_YET,
     resizePolicy: NOT_YET,
@@ -485,8 +541,60 @@ export const StatefulSetManifest = refusing(
   {},
 )
 
+/** ConfigMap and Secret maps: keys as Kubernetes allows them, checked on the whole map. */
+const ConfigData = (what: string) =>
+  Schema.Record(Schema.String, Schema.String).check(
+    Schema.makeFilter((map: Readonly<Record<string, string>>) => {
+      for (const key of Object.keys(map))
+        if (!CONFIG_KEY.test(key) || key === "." || key === "..")
+          return `key ${shortQuote(key)} must be 1-253 letters, digits, '-', '_' or '.'`
+      return what === "base64" ? base64Problem(map) : undefined
+    }),
+  )
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
+const base64Problem = (map: Readonly<Record<string, string>>) => {
+  for (const [key, value] of Object.entries(map))
+    if (!BASE64.test(value)) return `value of ${shortQuote(key)} must be base64 (standard, padded)`
+  return undefined
+}
+
+const IMMUTABLE = `${NOT_YET}: objects are replaced by applying them again; remove it`
+
+export const ConfigMapManifest = refusing(
+  "v1 ConfigMap",
+  Schema.Struct({
+    apiVersion: Schema.Literal("v1"),
+    kind: Schema.Literal("ConfigMap"),
+    metadata: ObjectMetaSchema,
+    data: Schema.optional(noted(ConfigData("text"), "UTF-8 values")),
+    binaryData: Schema.optional(noted(ConfigData("base64"), "base64 values")),
+  }),
+  { immutable: IMMUTABLE },
+)
+
+export const SecretManifest = refusing(
+  "v1 Secret",
+  Schema.Struct({
+    apiVersion: Schema.Literal("v1"),
+    kind: Schema.Literal("Secret"),
+    metadata: ObjectMetaSchema,
+    type: Schema.optional(
+      noted(Schema.String, "`Opaque` only (default); other types are refused by name"),
+    ),
+    data: Schema.optional(noted(ConfigData("base64"), "base64 values")),
+    stringData: Schema.optional(noted(ConfigData("text"), "UTF-8 values; win over `data`")),
+  }),
+  { immutable: IMMUTABLE },
+)
+
 /** Every manifest the agent accepts, in the order the README's table lists them. */
-export const MANIFESTS = [PodManifest, DeploymentManifest, StatefulSetManifest] as const
+export const MANIFESTS = [
+  PodManifest,
+  DeploymentManifest,
+  StatefulSetManifest,
+  ConfigMapManifest,
+  SecretManifest,
+] as const
 
 export const Header = Schema.Struct({ apiVersion: Schema.String, kind: Schema.String })
 

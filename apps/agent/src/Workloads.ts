@@ -3,6 +3,7 @@
  * lives in deployer/ (composed by Deployer.ts); the API only sees this service.
  */
 import { Context, Data, type Effect } from "effect"
+import type { ConfigKind, ConfigObject } from "./ConfigObjects"
 import type { StateWriteFailed } from "./deployer/StateStore"
 import type { ServicePort, Workload } from "./Manifest"
 import type { PodIdentity } from "./Tokens"
@@ -155,6 +156,38 @@ export class ReplicaNotReady extends Data.TaggedError("ReplicaNotReady")<{
   }
 }
 
+/** A ConfigMap or Secret as listed: its keys, never its values. */
+export interface ConfigSummary {
+  readonly kind: ConfigKind
+  readonly namespace: string
+  readonly name: string
+  readonly keys: ReadonlyArray<string>
+  /** The workloads (`namespace/name`) that refer to it. */
+  readonly usedBy: ReadonlyArray<string>
+}
+
+export class ConfigNotFound extends Data.TaggedError("ConfigNotFound")<{
+  readonly kind: ConfigKind
+  readonly namespace: string
+  readonly name: string
+}> {
+  override get message() {
+    return `${this.kind} ${this.namespace}/${this.name} does not exist (GET /v1/configs lists ConfigMaps and Secrets)`
+  }
+}
+
+/** Deleting an object a workload refers to would break its next pod: refused, naming the users. */
+export class ConfigInUse extends Data.TaggedError("ConfigInUse")<{
+  readonly kind: ConfigKind
+  readonly namespace: string
+  readonly name: string
+  readonly usedBy: ReadonlyArray<string>
+}> {
+  override get message() {
+    return `${this.kind} ${this.namespace}/${this.name} is used by ${this.usedBy.join(", ")}; delete or change those workloads first`
+  }
+}
+
 export class WorkloadManager extends Context.Service<
   WorkloadManager,
   {
@@ -164,6 +197,8 @@ export class WorkloadManager extends Context.Service<
      */
     readonly apply: (
       workloads: ReadonlyArray<Workload>,
+      /** ConfigMaps and Secrets applied with them (before them: the workloads may use them). */
+      configs?: ReadonlyArray<ConfigObject>,
     ) => Effect.Effect<
       ReadonlyArray<WorkloadStatus>,
       DeployFailed | PodNameTaken | StateWriteFailed
@@ -179,6 +214,14 @@ export class WorkloadManager extends Context.Service<
       name: string,
     ) => Effect.Effect<void, WorkloadNotFound | StateWriteFailed>
     readonly orphans: () => Effect.Effect<ReadonlyArray<OrphanPod>>
+    /** The ConfigMaps and Secrets held, with their keys (never their values). */
+    readonly configs: () => Effect.Effect<ReadonlyArray<ConfigSummary>>
+    /** Removes a ConfigMap or Secret no workload refers to. */
+    readonly removeConfig: (
+      kind: ConfigKind,
+      namespace: string,
+      name: string,
+    ) => Effect.Effect<void, ConfigNotFound | ConfigInUse | StateWriteFailed>
     /**
      * A pod's sidecar registers (true) or withdraws (false). A registered replica is ready, which
      * is what an update waits for before it removes an old replica; a registration from a pod

@@ -18,6 +18,7 @@ import {
   parseCommand,
 } from "./Config"
 import { doctor, type Environment, renderReport } from "./Doctor"
+import { ConfigStoreInvalid } from "./deployer/ConfigStore"
 import { StateFileInvalid } from "./deployer/StateStore"
 
 const LEVELS: Record<LogLevel, "Debug" | "Info" | "Warn" | "Error"> = {
@@ -79,9 +80,11 @@ const loggerFor = (format: LogFormat) =>
 
 runMain(program.pipe(Effect.provide(loggerFor("text"))), {
   name: "beemesh-agent",
-  // A bad state file is the operator's to fix, like a bad configuration.
+  // A bad state file (or configs file, or key) is the operator's to fix, like a bad configuration.
   exitCode: (error) =>
-    error instanceof ConfigInvalid || error instanceof StateFileInvalid
+    error instanceof ConfigInvalid ||
+    error instanceof StateFileInvalid ||
+    error instanceof ConfigStoreInvalid
       ? ExitCode.usage
       : ExitCode.failure,
 })

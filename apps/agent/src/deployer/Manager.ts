@@ -7,11 +7,27 @@
  * (without the lock) is waited for before it is destroyed.
  */
 import { Clock, Effect, Layer } from "effect"
+import {
+  type ConfigKind,
+  type ConfigObject,
+  configHash,
+  configKey,
+  referenceProblem,
+  referencesOf,
+} from "../ConfigObjects"
 import { ServiceDirectory } from "../Directory"
 import { replicaNames, type Workload } from "../Manifest"
-import { ReplicaNotReady, WorkloadManager, WorkloadNotFound } from "../Workloads"
+import {
+  ConfigInUse,
+  ConfigNotFound,
+  DeployFailed,
+  ReplicaNotReady,
+  WorkloadManager,
+  WorkloadNotFound,
+} from "../Workloads"
 import { adopt, takeOver, wantedReplica } from "./Adoption"
 import { checkApply } from "./ApplyCheck"
+import { ConfigStore, lookupIn } from "./ConfigStore"
 import {
   imagesOfRevision,
   podNameOf,
@@ -45,6 +61,7 @@ const make = (options: ManagerOptions) =>
     const pods = yield* ReplicaPods
     const store = yield* StateStore
     const directory = yield* ServiceDirectory
+    const configs = yield* ConfigStore
 
     const persist = Effect.suspend(() =>
       store.save({
@@ -200,11 +217,79 @@ const make = (options: ManagerOptions) =>
         ),
       )
 
+    /** The workload with the hash of what it refers to now (none when it refers to nothing). */
+    const withConfigHash = (workload: Workload): Workload => {
+      const { configHash: _, ...rest } = workload
+      const hash = configHash(
+        workload.containers,
+        lookupIn(configs.objects, workload.namespace),
+        configs.hashKey,
+      )
+      return hash === undefined ? rest : { ...rest, configHash: hash }
+    }
+
     /**
-     * All or nothing: checked first (names, then images: a missing one refuses the request before
-     * anything changes), then applied in order; a failure restores those before it.
+     * The request's objects put in place, its workloads checked against them and hashed, and every
+     * other workload whose objects changed added (so that it rolls); or why the request is refused.
      */
-    const applyAll = (workloads: ReadonlyArray<Workload>) =>
+    const withConfigs = (
+      requested: ReadonlyArray<Workload>,
+      objects: ReadonlyArray<ConfigObject>,
+    ): ReadonlyArray<Workload> | DeployFailed => {
+      for (const object of objects)
+        configs.objects.set(configKey(object.kind, object.namespace, object.name), object)
+      const workloads: Array<Workload> = []
+      for (const workload of requested) {
+        const problem = referenceProblem(
+          workload,
+          workload.containers,
+          lookupIn(configs.objects, workload.namespace),
+        )
+        if (problem !== undefined)
+          return new DeployFailed({
+            namespace: workload.namespace,
+            name: workload.name,
+            reason: problem,
+            fault: "client",
+          })
+        workloads.push(withConfigHash(workload))
+      }
+      const applying = new Set(requested.map((w) => workloadKey(w.namespace, w.name)))
+      if (objects.length === 0) return workloads
+      for (const [key, workload] of table.desired) {
+        if (applying.has(key) || referencesOf(workload.containers).length === 0) continue
+        const updated = withConfigHash(workload)
+        if (updated.configHash !== workload.configHash) workloads.push(updated)
+      }
+      return workloads
+    }
+
+    /**
+     * All or nothing: the ConfigMaps and Secrets put in place, then checked (references, names,
+     * then images: a missing one refuses the request before anything changes), then applied in
+     * order; a failure restores those before it, and the objects as they were.
+     */
+    const applyAll = (requested: ReadonlyArray<Workload>, objects: ReadonlyArray<ConfigObject>) => {
+      const before = new Map(configs.objects)
+      const putBack = Effect.sync(() => {
+        configs.objects.clear()
+        for (const [key, object] of before) configs.objects.set(key, object)
+      })
+      return Effect.gen(function* () {
+        const workloads = withConfigs(requested, objects)
+        if (workloads instanceof DeployFailed) return yield* Effect.fail(workloads)
+        if (objects.length > 0) yield* configs.save()
+        return yield* applyWorkloads(workloads)
+      }).pipe(
+        Effect.onError(() =>
+          objects.length === 0
+            ? Effect.void
+            : putBack.pipe(Effect.andThen(configs.save()), Effect.ignore),
+        ),
+      )
+    }
+
+    const applyWorkloads = (workloads: ReadonlyArray<Workload>) =>
       Effect.gen(function* () {
         const refused = checkApply(table, workloads)
         if (refused !== undefined) return yield* Effect.fail(refused)
@@ -254,14 +339,47 @@ const make = (options: ManagerOptions) =>
         yield* Effect.logInfo(`removed workload ${key}`)
       })
 
+    const usersOf = (kind: ConfigKind, namespace: string, name: string) =>
+      [...table.desired.entries()]
+        .filter(
+          ([, w]) =>
+            w.namespace === namespace &&
+            referencesOf(w.containers).some((r) => r.kind === kind && r.name === name),
+        )
+        .map(([key]) => key)
+
+    const removeConfig = (kind: ConfigKind, namespace: string, name: string) =>
+      Effect.gen(function* () {
+        const key = configKey(kind, namespace, name)
+        if (!configs.objects.has(key)) return yield* new ConfigNotFound({ kind, namespace, name })
+        const usedBy = usersOf(kind, namespace, name)
+        if (usedBy.length > 0) return yield* new ConfigInUse({ kind, namespace, name, usedBy })
+        configs.objects.delete(key)
+        yield* configs.save()
+        yield* Effect.logInfo(`removed ${kind} ${namespace}/${name}`)
+      })
+
     const saved = yield* store.load()
     yield* table.lock.withPermits(1)(adopt(pods, table, saved, options))
     // Orphans found without a state file are written down, so that the next start keeps them too.
     if (!saved.found && table.orphans.size > 0) yield* persist
 
     return WorkloadManager.of({
-      apply: Effect.fn("WorkloadManager.apply")((workloads) =>
-        table.lock.withPermits(1)(applyAll(workloads)),
+      apply: Effect.fn("WorkloadManager.apply")((workloads, objects = []) =>
+        table.lock.withPermits(1)(applyAll(workloads, objects)),
+      ),
+      configs: () =>
+        Effect.sync(() =>
+          [...configs.objects.values()].map((o) => ({
+            kind: o.kind,
+            namespace: o.namespace,
+            name: o.name,
+            keys: Object.keys(o.data).sort(),
+            usedBy: usersOf(o.kind, o.namespace, o.name),
+          })),
+        ),
+      removeConfig: Effect.fn("WorkloadManager.removeConfig")((kind, namespace, name) =>
+        table.lock.withPermits(1)(removeConfig(kind, namespace, name)),
       ),
       list: () => Effect.sync(() => [...table.desired.values()].map((w) => statusOf(table, w))),
       get: (namespace, name) => {

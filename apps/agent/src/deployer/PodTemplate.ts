@@ -122,6 +122,8 @@ export const replicaPodSpec = (
   hostPort: number,
   options: TemplateOptions,
   images?: string,
+  /** Each app container's environment with its ConfigMap and Secret references resolved. */
+  resolvedEnv?: ReadonlyArray<Readonly<Record<string, string>>>,
 ): PodSpecInput => {
   const sidecar: ContainerSpec = {
     name: "sidecar",
@@ -132,14 +134,14 @@ export const replicaPodSpec = (
     env: sidecarEnvironment(workload, replica, hostPort, options),
   }
   const apps = workload.containers.map(
-    (c): ContainerSpec => ({
+    (c, index): ContainerSpec => ({
       name: c.name,
       role: "app",
       image: c.image,
       ...(c.command === undefined ? {} : { entrypoint: c.command }),
       ...(c.args === undefined ? {} : { command: c.args }),
       ...(c.workingDir === undefined ? {} : { workdir: c.workingDir }),
-      env: Object.fromEntries(c.env.map((e) => [e.name, e.value])),
+      env: resolvedEnv?.[index] ?? Object.fromEntries(c.env.map((e) => [e.name, e.value])),
       ...appSecuritySpec(c.security),
       ...(c.memoryLimitBytes === undefined && c.cpuLimitMillis === undefined
         ? {}

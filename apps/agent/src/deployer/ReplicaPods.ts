@@ -21,8 +21,10 @@ import {
   slirpProcessesFor,
 } from "@beemesh/podman"
 import { Clock, Context, Effect, Layer, Stream } from "effect"
+import { resolveEnv } from "../ConfigObjects"
 import type { Workload } from "../Manifest"
 import { DeployFailed, LOG_LINE_MAX, LOG_TAIL_LINES } from "../Workloads"
+import { ConfigStore, lookupIn } from "./ConfigStore"
 import {
   imagesHash,
   replicaPodSpec,
@@ -83,6 +85,7 @@ export class ReplicaPods extends Context.Service<
 const make = (options: ReplicaPodsOptions) =>
   Effect.gen(function* () {
     const client = yield* PodmanClient
+    const configs = yield* ConfigStore
     const egress = yield* Egress
     const services = Layer.merge(Layer.succeed(PodmanClient, client), Layer.succeed(Egress, egress))
 
@@ -120,8 +123,22 @@ const make = (options: ReplicaPodsOptions) =>
     ) {
       // Ready again once its new sidecar registers (which may happen before this returns).
       replica.ready = false
+      // Resolved now, from the objects as they are: the state keeps references, never values.
+      const lookup = lookupIn(configs.objects, workload.namespace)
+      const envs: Array<Record<string, string>> = []
+      for (const container of workload.containers) {
+        const resolved = resolveEnv(container, lookup)
+        if ("problem" in resolved)
+          return yield* new DeployFailed({
+            namespace: workload.namespace,
+            name: workload.name,
+            reason: `replica ${replica.name}, container ${container.name}: ${resolved.problem}`,
+            fault: "client",
+          })
+        envs.push(resolved.env)
+      }
       const hostPort = yield* allocateHostPort(options.advertiseHost)
-      const spec = replicaPodSpec(workload, replica.name, hostPort, options, images)
+      const spec = replicaPodSpec(workload, replica.name, hostPort, options, images, envs)
       // Never touches a pod it did not create (the name may be another's); removes what it did.
       const pod = yield* createEnforcedPod(spec, {
         owner: options.owner,

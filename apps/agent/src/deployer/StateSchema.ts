@@ -13,13 +13,38 @@ const Port = Schema.Number.check(Schema.isInt(), Schema.isBetween({ minimum: 1, 
 const Count = Schema.Number.check(Schema.isInt(), Schema.isGreaterThanOrEqualTo(0))
 const Strings = Schema.Array(Schema.String)
 
+const ConfigKind = Schema.Literals(["ConfigMap", "Secret"])
+
 const Container = Schema.Struct({
   name: Schema.String,
   image: Schema.String,
   command: Schema.optional(Strings),
   args: Schema.optional(Strings),
   workingDir: Schema.optional(Schema.String),
-  env: Schema.Array(Schema.Struct({ name: Schema.String, value: Schema.String })),
+  env: Schema.Array(
+    Schema.Struct({
+      name: Schema.String,
+      value: Schema.String,
+      from: Schema.optional(
+        Schema.Struct({
+          kind: ConfigKind,
+          name: Schema.String,
+          key: Schema.String,
+          optional: Schema.Boolean,
+        }),
+      ),
+    }),
+  ),
+  envFrom: Schema.optional(
+    Schema.Array(
+      Schema.Struct({
+        kind: ConfigKind,
+        name: Schema.String,
+        prefix: Schema.String,
+        optional: Schema.Boolean,
+      }),
+    ),
+  ),
   ports: Schema.Array(Port),
   memoryLimitBytes: Schema.optional(Count),
   cpuLimitMillis: Schema.optional(Count),
@@ -43,6 +68,7 @@ const StoredWorkload = Schema.Struct({
       progressDeadlineSeconds: Count,
     }),
   ),
+  configHash: Schema.optional(Schema.String),
 })
 
 export const StateFile = Schema.Struct({
@@ -63,6 +89,8 @@ export const toWorkload = (stored: (typeof StoredWorkload)["Type"]): Workload =>
     command: c.command,
     args: c.args,
     workingDir: c.workingDir,
+    env: c.env.map((e) => ({ name: e.name, value: e.value, from: e.from })),
+    envFrom: c.envFrom,
     memoryLimitBytes: c.memoryLimitBytes,
     cpuLimitMillis: c.cpuLimitMillis,
   })),

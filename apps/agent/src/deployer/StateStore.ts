@@ -81,7 +81,8 @@ const readState = (file: string) =>
     } satisfies SavedState
   })
 
-const writeDurably = async (file: string, content: string) => {
+/** Writes `content` so that a crash leaves the old file or the new one (mode 0600). */
+export const writeDurably = async (file: string, content: string) => {
   const temporary = `${file}.tmp`
   const handle = await open(temporary, "w", 0o600)
   try {

@@ -4,7 +4,7 @@
  */
 import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { dirname, join } from "node:path"
 import { defaultSlirpOptions, Egress } from "@beemesh/netns"
 import { PodmanClient, type PodmanClientShape } from "@beemesh/podman"
 import {
@@ -17,6 +17,7 @@ import { ServiceDirectory } from "../Directory"
 import type { Workload } from "../Manifest"
 import type { PodIdentity } from "../Tokens"
 import { WorkloadManager } from "../Workloads"
+import { ConfigStore } from "./ConfigStore"
 import { workloadManagerLayer } from "./Manager"
 import { Reconciler } from "./Reconciler"
 import { ReplicaPods, type ReplicaPodsOptions } from "./ReplicaPods"
@@ -94,11 +95,15 @@ export const startDeployer = (
       unregister: (identity) => Effect.sync(() => void host.unregistered.push(identity)),
       resolve: () => Effect.succeed([]),
     })
+    const configs = ConfigStore.layer({
+      file: join(dirname(host.stateFile), "configs.json"),
+      keyFile: join(dirname(host.stateFile), "secrets.key"),
+    })
     const parts = Layer.mergeAll(
       WorkloadTable.layer,
       ReplicaPods.layer(podOptions),
       StateStore.layer(host.stateFile),
-    )
+    ).pipe(Layer.provideMerge(configs))
     const context = yield* Layer.build(
       Layer.mergeAll(workloadManagerLayer(podOptions), Reconciler.layer).pipe(
         Layer.provideMerge(parts),
@@ -113,6 +118,7 @@ export const startDeployer = (
     )
     return {
       manager: Context.get(context, WorkloadManager),
+      configs: Context.get(context, ConfigStore),
       reconciler: Context.get(context, Reconciler),
       table: Context.get(context, WorkloadTable),
     }

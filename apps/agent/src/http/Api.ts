@@ -4,14 +4,16 @@
  *
  *   GET    /health                            liveness + the network validation report
  *   GET    /metrics                           Prometheus text
- *   POST   /v1/workloads                      operator: Pod/Deployment/StatefulSet, YAML or JSON
+ *   POST   /v1/workloads                      operator: Pod/Deployment/StatefulSet, ConfigMap/Secret
  *   GET    /v1/workloads                      operator
  *   GET    /v1/workloads/:namespace/:name     operator
  *   DELETE /v1/workloads/:namespace/:name     operator
+ *   GET    /v1/configs                        operator: ConfigMaps and Secrets (keys, never values)
+ *   DELETE /v1/configs/:kind/:namespace/:name operator: kind configmaps or secrets; refused in use
  *   PUT    /v1/pods/:pod/services             pod token: register or renew the pod's services
  *   DELETE /v1/pods/:pod/services             pod token: unregister
  *   GET    /v1/services/:namespace/:service   pod or operator token: resolve providers
- *   PUT    /v1/manifests/:namespace/:name     operator: store a (valid) manifest in the DHT
+ *   PUT    /v1/manifests/:namespace/:name     operator: store a (valid) manifest in the DHT (no Secret)
  *   GET    /v1/manifests/:namespace/:name     operator: the newest stored version, from any agent
  * and the `routes` given by the agent: pod logs, peers, the services list, traffic (see their
  * modules). A registration may carry the sidecar's traffic report (@beemesh/contract Traffic).
@@ -21,7 +23,7 @@ import { Cause, Effect, Exit, Schema } from "effect"
 import { Hono } from "hono"
 import { bodyLimit } from "hono/body-limit"
 import type { ServiceDirectory } from "../Directory"
-import { defaultManifestOptions, type ManifestOptions, parseManifests } from "../Manifest"
+import { defaultManifestOptions, type ManifestOptions, parseApply } from "../Manifest"
 import type { ServiceTraffic } from "../ServiceTraffic"
 import { constantTimeEqual, type PodIdentity, verifyPodToken } from "../Tokens"
 import type { WorkloadManager } from "../Workloads"
@@ -162,9 +164,15 @@ export const makeApi = (options: ApiOptions) => {
     })
     .post("/", tooLarge(options.maxManifestBytes ?? 1024 * 1024), async (c) => {
       const text = await c.req.text()
-      const parsed = await run(parseManifests(text, manifestOptions))
-      const statuses = await run(options.workloads.apply(parsed))
-      return c.json({ workloads: statuses }, 201)
+      const parsed = await run(parseApply(text, manifestOptions))
+      const statuses = await run(options.workloads.apply(parsed.workloads, parsed.configs))
+      const configs = parsed.configs.map(({ kind, namespace, name, data }) => ({
+        kind,
+        namespace,
+        name,
+        keys: Object.keys(data).sort(),
+      }))
+      return c.json({ workloads: statuses, configs }, 201)
     })
     .get("/", async (c) =>
       c.json({
@@ -177,6 +185,28 @@ export const makeApi = (options: ApiOptions) => {
     )
     .delete("/:namespace/:name", async (c) => {
       await run(options.workloads.remove(c.req.param("namespace"), c.req.param("name")))
+      return c.body(null, 204)
+    })
+
+  const configKind = (path: string) => {
+    if (path === "configmaps") return "ConfigMap" as const
+    if (path === "secrets") return "Secret" as const
+    throw new ApiError(404, "NotFound", `no kind ${path}; use configmaps or secrets`)
+  }
+  const configs = new Hono()
+    .use(async (c, next) => {
+      operator(c.req.header("authorization"))
+      await next()
+    })
+    .get("/", async (c) => c.json({ configs: await run(options.workloads.configs()) }))
+    .delete("/:kind/:namespace/:name", async (c) => {
+      await run(
+        options.workloads.removeConfig(
+          configKind(c.req.param("kind")),
+          c.req.param("namespace"),
+          c.req.param("name"),
+        ),
+      )
       return c.body(null, 204)
     })
 
@@ -260,7 +290,15 @@ export const makeApi = (options: ApiOptions) => {
     })
     .put("/:namespace/:name", tooLarge(options.maxManifestBytes ?? 1024 * 1024), async (c) => {
       const text = await c.req.text()
-      await run(parseManifests(text, manifestOptions))
+      const parsed = await run(parseApply(text, manifestOptions))
+      // The DHT is readable by every agent of the mesh, and records are not encrypted.
+      const secret = parsed.configs.find((object) => object.kind === "Secret")
+      if (secret !== undefined)
+        throw new ApiError(
+          400,
+          "ManifestInvalid",
+          `Secret ${secret.namespace}/${secret.name} cannot be stored in the DHT, which every agent of the mesh reads unencrypted; apply Secrets to each agent with POST /v1/workloads`,
+        )
       const stored = await run(
         options.manifests.put(c.req.param("namespace"), c.req.param("name"), text),
       )
@@ -279,6 +317,7 @@ export const makeApi = (options: ApiOptions) => {
       c.text(await options.metrics(), 200, { "content-type": "text/plain; version=0.0.4" }),
     )
     .route("/v1/workloads", workloads)
+    .route("/v1/configs", configs)
     .route("/v1/pods", pods)
     .route("/v1/services", services)
     .route("/v1/manifests", manifests)

@@ -15,6 +15,8 @@ const withDefects = () => {
       get: broken,
       remove: broken,
       orphans: broken,
+      configs: broken,
+      removeConfig: broken,
       registered: broken,
     },
     manifests: { put: broken, get: broken },

@@ -13,7 +13,14 @@ import { Data } from "effect"
 import type { ContentfulStatusCode } from "hono/utils/http-status"
 import { DirectoryUnavailable } from "../Directory"
 import { ManifestInvalid } from "../Manifest"
-import { DeployFailed, PodNameTaken, ReplicaNotReady, WorkloadNotFound } from "../Workloads"
+import {
+  ConfigInUse,
+  ConfigNotFound,
+  DeployFailed,
+  PodNameTaken,
+  ReplicaNotReady,
+  WorkloadNotFound,
+} from "../Workloads"
 
 /**
  * A failure the adapter itself raises (bad token, bad body …), with its status. `detail` is for the
@@ -50,6 +57,8 @@ const STATUS: ReadonlyArray<readonly [ErrorClass, ContentfulStatusCode]> = [
   [InvalidName, 400],
   [WorkloadNotFound, 404],
   [PodNameTaken, 409],
+  [ConfigNotFound, 404],
+  [ConfigInUse, 409],
   [ManifestNotFound, 404],
   [RecordTooLarge, 413],
   [DirectoryUnavailable, 503],

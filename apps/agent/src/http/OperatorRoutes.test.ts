@@ -41,6 +41,8 @@ const workloads = {
   get: () => Effect.die("not used"),
   remove: () => Effect.die("not used"),
   orphans: () => Effect.succeed([]),
+  configs: () => Effect.succeed([]),
+  removeConfig: () => Effect.die("unused"),
   registered: () => Effect.void,
 }
 

@@ -32,6 +32,8 @@ const makeAgent = () => {
         }),
       remove: () => Effect.die("unused"),
       orphans: () => Effect.die("unused"),
+      configs: () => Effect.die("unused"),
+      removeConfig: () => Effect.die("unused"),
       registered: () => Effect.void,
     },
     manifests: { put: () => Effect.die("unused"), get: () => Effect.die("unused") },

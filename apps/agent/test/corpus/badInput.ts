@@ -651,19 +651,62 @@ export const BAD_INPUT: ReadonlyArray<BadInput> = [
     message: /spec\.nodeSelector: not supported/,
   },
   {
-    name: "envFrom",
-    body: withContainer({ envFrom: [{ configMapRef: { name: "c" } }] }),
+    name: "envFrom with both a ConfigMap and a Secret in one entry",
+    body: withContainer({ envFrom: [{ configMapRef: { name: "c" }, secretRef: { name: "s" } }] }),
     status: 400,
-    message: /envFrom: not supported/,
+    message: /each envFrom entry needs exactly one of configMapRef and secretRef/,
   },
   {
-    name: "env valueFrom",
+    name: "env valueFrom fieldRef",
     body: withContainer({
-      env: [{ name: "A", valueFrom: { secretKeyRef: { name: "s", key: "k" } } }],
+      env: [{ name: "A", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } }],
     }),
     status: 400,
-    message: /uses valueFrom, which is not supported/,
+    message: /valueFrom\.fieldRef: not supported/,
   },
+  {
+    name: "env with both a value and valueFrom",
+    body: withContainer({
+      env: [{ name: "A", value: "x", valueFrom: { secretKeyRef: { name: "s", key: "k" } } }],
+    }),
+    status: 400,
+    message: /env A needs exactly one of value/,
+  },
+  {
+    name: "a Secret of a type other than Opaque",
+    body: JSON.stringify({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "tls" },
+      type: "kubernetes.io/tls",
+      data: {},
+    }),
+    status: 400,
+    message: /Secret type "kubernetes\.io\/tls" is not supported; only Opaque/,
+  },
+  {
+    name: "a Secret whose data is not base64",
+    body: JSON.stringify({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "s" },
+      data: { password: "not base64!" },
+    }),
+    status: 400,
+    message: /data: value of "password" must be base64/,
+  },
+  {
+    name: "a ConfigMap key that is not a key",
+    body: JSON.stringify({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "c" },
+      data: { "../etc/passwd": "x" },
+    }),
+    status: 400,
+    message: /key "\.\.\/etc\/passwd" must be 1-253 letters/,
+  },
+
   {
     name: "resource requests",
     body: withContainer({ resources: { requests: { cpu: "1" } } }),
