@@ -49,6 +49,19 @@ const Container = Schema.Struct({
   memoryLimitBytes: Schema.optional(Count),
   cpuLimitMillis: Schema.optional(Count),
   readinessProbe: Schema.optional(ReadinessProbe.ReadinessProbe),
+  // The app's securityContext as the agent enforces it: without it a restarted agent would
+  // recreate the app without its user, read-only root or dropped capabilities.
+  security: Schema.optional(
+    Schema.Struct({
+      runAsUser: Schema.optional(Count),
+      runAsGroup: Schema.optional(Count),
+      runAsNonRoot: Schema.Boolean,
+      readOnlyRootFilesystem: Schema.Boolean,
+      noNewPrivileges: Schema.Boolean,
+      capDrop: Strings,
+      capAdd: Strings,
+    }),
+  ),
 })
 
 const StoredWorkload = Schema.Struct({
@@ -84,7 +97,7 @@ export type StateFile = typeof StateFile.Type
 /** A stored workload as the agent's model (JSON has no `undefined`: absent fields come back). */
 export const toWorkload = (stored: (typeof StoredWorkload)["Type"]): Workload => ({
   ...stored,
-  containers: stored.containers.map((c) => ({
+  containers: stored.containers.map(({ security, ...c }) => ({
     ...c,
     command: c.command,
     args: c.args,
@@ -93,5 +106,14 @@ export const toWorkload = (stored: (typeof StoredWorkload)["Type"]): Workload =>
     envFrom: c.envFrom,
     memoryLimitBytes: c.memoryLimitBytes,
     cpuLimitMillis: c.cpuLimitMillis,
+    ...(security === undefined
+      ? {}
+      : {
+          security: {
+            ...security,
+            runAsUser: security.runAsUser,
+            runAsGroup: security.runAsGroup,
+          },
+        }),
   })),
 })

@@ -90,6 +90,31 @@ describe("StateStore", () => {
       }),
   )
 
+  it.effect(
+    "keeps a container's securityContext, so a restarted agent recreates the app as it was",
+    () =>
+      Effect.gen(function* () {
+        const s = yield* store()
+        const secured: Workload = {
+          ...workload,
+          containers: workload.containers.map((c) => ({
+            ...c,
+            security: {
+              runAsUser: 1000,
+              runAsGroup: undefined,
+              runAsNonRoot: true,
+              readOnlyRootFilesystem: true,
+              noNewPrivileges: true,
+              capDrop: ["ALL"],
+              capAdd: ["NET_BIND_SERVICE"],
+            },
+          })),
+        }
+        yield* s.save({ workloads: [secured], orphans: [] })
+        expect((yield* s.load()).workloads).toEqual([secured])
+      }),
+  )
+
   const unusable: ReadonlyArray<readonly [string, string, RegExp]> = [
     ["empty", "", /is empty/],
     ["whitespace only", "  \n", /is empty/],
