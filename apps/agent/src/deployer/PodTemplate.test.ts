@@ -79,6 +79,18 @@ describe("replicaPodSpec", () => {
     })
   })
 
+  it("names the upstreams in the pod's /etc/hosts at the address its sidecar serves them on", () => {
+    expect(spec.hosts).toEqual([
+      { name: "orders", address: "127.0.0.2" },
+      { name: "orders.shop", address: "127.0.0.2" },
+      { name: "orders.shop.svc", address: "127.0.0.2" },
+      { name: "orders.shop.svc.cluster.local", address: "127.0.0.2" },
+    ])
+    expect(replicaPodSpec({ ...workload, upstreams: [] }, "web-1", 41000, options).hosts).toBe(
+      undefined,
+    )
+  })
+
   it("labels the pod with its replica and a spec hash that changes with the pods, not the count", () => {
     expect(spec.labels).toMatchObject({
       "io.beemesh.namespace": "shop",

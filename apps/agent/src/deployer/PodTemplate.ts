@@ -4,7 +4,7 @@
  * whether a running pod still matches its workload.
  */
 import { createHash } from "node:crypto"
-import { SidecarEnvironment, SidecarIdentity, SidecarPorts } from "@beemesh/contract"
+import { SidecarEnvironment, SidecarIdentity, SidecarPorts, UpstreamNames } from "@beemesh/contract"
 import { gatewayAddress, type SlirpOptions } from "@beemesh/netns"
 import { type ContainerSpec, type PodSpecInput, SIDECAR_PORT } from "@beemesh/podman"
 import { Redacted, Result } from "effect"
@@ -157,6 +157,10 @@ export const replicaPodSpec = (
       ...(images === undefined ? {} : { [LABEL_IMAGES]: images }),
     },
     network: options.slirp,
+    // The upstreams' names (`orders`, `orders.<ns>.svc` …) at the addresses the sidecar serves them.
+    ...(workload.upstreams.length === 0
+      ? {}
+      : { hosts: UpstreamNames.hostEntries(workload.namespace, workload.upstreams) }),
     hostIp: options.advertiseHost,
     hostPort,
     containers: [sidecar, ...apps],
