@@ -40,6 +40,9 @@ export const podNameOf = (workload: Pick<Workload, "namespace">, replica: string
 /** Podman's limit on pod names (a hostname). */
 export const MAX_POD_NAME_LENGTH = 63
 
+/** Marks the pods whose upstreams have names (see specHash). */
+const UPSTREAM_NAMES = "upstream-names/1"
+
 const shortHash = (value: unknown) =>
   createHash("sha256").update(JSON.stringify(value)).digest("hex").slice(0, 16)
 
@@ -58,6 +61,8 @@ export const specHash = (
     options.slirp,
     // Only when set, so that pods of a reachable host keep the hash they always had.
     ...(options.relays === undefined ? [] : [options.relays]),
+    // Pods with upstreams from before upstreams had names lack the hosts entries: replace them.
+    ...(workload.upstreams.length === 0 ? [] : [UPSTREAM_NAMES]),
   ])
 
 /**
