@@ -234,6 +234,11 @@ describe("parseManifests", () => {
       /beemesh.io\/upstreams: entry "stock=0x2329": "0x2329" is not a port number/,
     ],
     [
+      "an upstream named localhost (its name would point localhost away from the pod)",
+      deployment.replace("stock=9001", "localhost=9001"),
+      /"localhost" cannot be an upstream/,
+    ],
+    [
       "a workload twice",
       `${deployment}\n---\n${deployment}`,
       /shop\/orders appears more than once/,

@@ -498,6 +498,9 @@ const parseUpstreams = (annotation: string | undefined): ReadonlyArray<Upstream>
   if (typeof pairs === "string") return pairs
   const upstreams: Array<Upstream> = []
   for (const { name: service, port } of pairs) {
+    if (service === "localhost") {
+      return `beemesh.io/upstreams: "localhost" cannot be an upstream: apps reach upstreams by name, and localhost must stay the pod itself`
+    }
     if (upstreams.some((upstream) => upstream.port === port)) {
       return `beemesh.io/upstreams: port ${port} is used twice`
     }

@@ -3,6 +3,8 @@
  * the order node → proxy → upstream listeners → drain → registration → health, and stop in the
  * reverse order: health off, unregister, drain open streams, close listeners, stop the node.
  */
+
+import { UpstreamNames } from "@beemesh/contract"
 import {
   Inbound,
   Libp2pNode,
@@ -70,7 +72,8 @@ export const noIpv6Loopback = (error: ListenFailed): boolean => {
 }
 
 /**
- * Upstream listeners on 127.0.0.1:<port> and [::1]:<port> per configured upstream service. The listeners live
+ * Upstream listeners on 127.0.0.1:<port>, [::1]:<port> and the upstream's own loopback address
+ * (UpstreamNames, where its names resolve) per configured upstream service. The listeners live
  * in their own scope whose closing is awaited for at most `listenerCloseMs`: @beemesh/proxy's
  * Outbound closes a listener with `server.close()`, which waits until every accepted connection
  * has ended, so a long request still open after the drain would otherwise hold up the shutdown
@@ -91,9 +94,13 @@ export const UpstreamsLayer: Layer.Layer<never, ListenFailed, SidecarConfig | Ou
           ),
         ),
       )
-      for (const u of config.upstreams) {
+      for (const [index, u] of config.upstreams.entries()) {
         yield* outbound
           .listen({ service: u.service, host: "127.0.0.1", port: u.port })
+          .pipe(Scope.provide(listeners))
+        // The address the pod's /etc/hosts gives the upstream's names (`http://orders:<port>/`).
+        yield* outbound
+          .listen({ service: u.service, host: UpstreamNames.addressOf(index), port: u.port })
           .pipe(Scope.provide(listeners))
         // Also [::1]:<port>, for apps that resolve "localhost" to ::1 first. A pod whose network
         // has no IPv6 has no ::1: that is not an error, only the IPv4 listener serves then.

@@ -317,6 +317,18 @@ describe("SidecarEnvironment.encode", () => {
       "port 8081 is used by both BEEMESH_HEALTH_PORT and BEEMESH_UPSTREAMS (orders)",
     )
   })
+
+  it("refuses more upstreams than there are loopback addresses for their names", () => {
+    const upstreams = Array.from({ length: 254 }, (_, i) => ({ service: `u${i}`, port: 10000 + i }))
+    const r = encode({ ...input, upstreams })
+    if (Result.isSuccess(r)) throw new Error("expected a refusal")
+    expect(r.failure.problems[0]).toMatchObject({
+      variable: "BEEMESH_UPSTREAMS",
+      reason: "254 upstreams are listed",
+      expected: "at most 253 upstreams (one loopback address each)",
+    })
+    expect(Result.isSuccess(encode({ ...input, upstreams: upstreams.slice(0, 253) }))).toBe(true)
+  })
 })
 
 describe("SidecarEnvironment readiness probes", () => {

@@ -20,6 +20,7 @@ import { parsedString } from "./internal/parsedString.js"
 import * as PortList from "./PortList.js"
 import { type ReadinessProbe, ReadinessProbesJson } from "./ReadinessProbe.js"
 import { HEALTH_PORT, PROXY_PORT } from "./SidecarPorts.js"
+import { MAX_UPSTREAMS } from "./UpstreamNames.js"
 
 /**
  * Where a pod reaches the agent's API by default: the host's loopback as slirp4netns maps it to
@@ -242,7 +243,7 @@ export const decode = (env: Env): Result.Result<SidecarEnvironment, SidecarEnvir
   }
   if (problems.length > 0) return Result.fail(new SidecarEnvironmentInvalid({ problems }))
   const settings = values as unknown as SidecarEnvironment
-  const clash = portClash(settings, env)
+  const clash = portClash(settings, env) ?? tooManyUpstreams(settings.upstreams, env)
   return clash === undefined
     ? Result.succeed(settings)
     : Result.fail(new SidecarEnvironmentInvalid({ problems: [clash] }))
@@ -274,7 +275,8 @@ export const encode = (
       })
   }
   if (problems.length > 0) return Result.fail(new SidecarEnvironmentInvalid({ problems }))
-  const clash = portClash(decodedDefaults(input), env)
+  const clash =
+    portClash(decodedDefaults(input), env) ?? tooManyUpstreams(input.upstreams ?? [], env)
   return clash === undefined
     ? Result.succeed(env)
     : Result.fail(new SidecarEnvironmentInvalid({ problems: [clash] }))
@@ -286,6 +288,17 @@ const decodedDefaults = (input: SidecarEnvironmentInput) => ({
   listenPort: input.listenPort ?? PROXY_PORT,
   healthPort: input.healthPort ?? HEALTH_PORT,
 })
+
+/** Each upstream gets a loopback address of its own (UpstreamNames): there are that many. */
+const tooManyUpstreams = (upstreams: ReadonlyArray<Upstream>, env: Env): Problem | undefined =>
+  upstreams.length <= MAX_UPSTREAMS
+    ? undefined
+    : {
+        variable: "BEEMESH_UPSTREAMS",
+        value: env.BEEMESH_UPSTREAMS ?? `${upstreams.length} upstreams`,
+        expected: `at most ${MAX_UPSTREAMS} upstreams (one loopback address each)`,
+        reason: `${upstreams.length} upstreams are listed`,
+      }
 
 /** The sidecar's own listeners share the pod's loopback with the app: no two may use one port. */
 const portClash = (

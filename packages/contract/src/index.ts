@@ -10,6 +10,7 @@
  * - {@link SidecarPorts}, {@link SidecarIdentity}: the ports and the UID the sidecar runs with.
  * - {@link DnsLabel}, {@link PortList}: the name rule and the `name=port` list form.
  * - {@link HostLoopback}: how host-loopback addresses are handed to pods.
+ * - {@link UpstreamNames}: the names and loopback addresses apps reach their upstreams at.
  */
 export * as DnsLabel from "./DnsLabel.js"
 export * as HostLoopback from "./HostLoopback.js"
@@ -21,3 +22,4 @@ export * as SidecarEnvironment from "./SidecarEnvironment.js"
 export * as SidecarIdentity from "./SidecarIdentity.js"
 export * as SidecarPorts from "./SidecarPorts.js"
 export * as Traffic from "./Traffic.js"
+export * as UpstreamNames from "./UpstreamNames.js"

@@ -62,6 +62,17 @@ describe("Podman requests of an isolated pod", () => {
     ])
   })
 
+  it("adds the spec's host entries after host.containers.internal", () => {
+    const named = Schema.decodeUnknownSync(PodSpec)({
+      ...input,
+      hosts: [{ name: "orders", address: "127.0.0.2" }],
+    })
+    expect(holderCreateRequest(named, "127.0.0.1", 1, {}, "h").hostadd).toEqual([
+      "host.containers.internal:10.0.2.2",
+      "orders:127.0.0.2",
+    ])
+  })
+
   it("gives containers no ports, explicit rlimits, runc, a short stop timeout and their role", () => {
     const app = containerCreateRequest(spec, spec.containers[1]!, { l: "1" })
     expect(app.portmappings).toBeUndefined()

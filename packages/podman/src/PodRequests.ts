@@ -24,6 +24,7 @@ import {
   capabilityName,
   DEFAULT_APP_ID_BASE,
   HOLDER_NAME,
+  HOST_GATEWAY_NAME,
   type PodSpec,
   SIDECAR_PORT,
 } from "./PodSpec.js"
@@ -111,7 +112,10 @@ export const holderCreateRequest = (
   network_options: { slirp4netns: renderPodmanNetworkOptions(spec.network) },
   // Podman 4.3 otherwise points this name at the host's primary address, which a loopback-bound
   // agent does not answer; slirp4netns maps the CIDR's .2 to the host's loopback.
-  hostadd: [`host.containers.internal:${gatewayAddress(spec.network)}`],
+  hostadd: [
+    `${HOST_GATEWAY_NAME}:${gatewayAddress(spec.network)}`,
+    ...(spec.hosts ?? []).map((host) => `${host.name}:${host.address}`),
+  ],
   portmappings: [
     { host_ip: hostIp, host_port: hostPort, container_port: SIDECAR_PORT, protocol: "tcp" },
   ],

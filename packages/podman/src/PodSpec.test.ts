@@ -83,6 +83,29 @@ describe("PodSpec", () => {
     expect(failure({ ...base, containers: "nope" })).toMatchObject({ field: "(spec)" })
   })
 
+  it("accepts extra host entries and refuses bad names, addresses and Podman's own names", () => {
+    const hosts = [{ name: "orders.shop.svc", address: "127.0.0.2" }]
+    expect(decode({ ...base, hosts })._tag).toBe("Success")
+    expect(failure({ ...base, hosts: [{ name: "Orders", address: "127.0.0.2" }] })).toMatchObject({
+      field: "hosts[0].name",
+      reason: expect.stringContaining("lower-case DNS name"),
+    })
+    expect(failure({ ...base, hosts: [{ name: "orders", address: "::1" }] })).toMatchObject({
+      field: "hosts[0].address",
+      reason: expect.stringContaining("not an IPv4 address"),
+    })
+    for (const name of ["localhost", "host.containers.internal"]) {
+      expect(failure({ ...base, hosts: [{ name, address: "127.0.0.2" }] })).toMatchObject({
+        field: "hosts[0].name",
+        reason: expect.stringContaining("set by Podman"),
+      })
+    }
+    expect(failure({ ...base, hosts: [...hosts, ...hosts] })).toMatchObject({
+      field: "hosts[1].name",
+      reason: expect.stringContaining("appears twice"),
+    })
+  })
+
   it("reserves the holder's name and refuses an app healthcheck, saying why", () => {
     expect(failure({ ...base, containers: [sidecar, { ...app, name: "holder" }] })).toMatchObject({
       field: "containers[1].name",

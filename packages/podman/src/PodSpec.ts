@@ -103,6 +103,13 @@ export const PodSpec = Schema.Struct({
   /** Host address the port is published on (default 127.0.0.1). */
   hostIp: Schema.optionalKey(Schema.String),
   containers: Schema.Array(ContainerSpec),
+  /**
+   * Extra /etc/hosts entries of the pod (the holder owns the file; apps cannot write it), for
+   * example the names an app reaches its upstreams at. IPv4 addresses only.
+   */
+  hosts: Schema.optionalKey(
+    Schema.Array(Schema.Struct({ name: Schema.String, address: Schema.String })),
+  ),
   /** OCI runtime for every container (default runc; crun fails on cgroup v1 hosts). */
   ociRuntime: Schema.optionalKey(Schema.String),
   /** Seconds between SIGTERM and SIGKILL when the pod stops (default 2). */
@@ -124,6 +131,34 @@ const isPort = (n: number) => Number.isInteger(n) && n >= 1 && n <= 65535
 const CAPABILITY = /^(CAP_)?[A-Z][A-Z_]*$/
 /** `CAP_NET_RAW` → `NET_RAW`; `ALL` stays. */
 export const capabilityName = (name: string) => name.toUpperCase().replace(/^CAP_/, "")
+
+/** The name Podman itself points at the slirp4netns gateway (see PodRequests). */
+export const HOST_GATEWAY_NAME = "host.containers.internal"
+
+const HOSTNAME =
+  /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/
+
+/** Why a pod's extra host entries are refused: [field, reason], or undefined. */
+const hostsProblem = (
+  hosts: ReadonlyArray<{ readonly name: string; readonly address: string }>,
+): readonly [string, string] | undefined => {
+  const seen = new Set<string>()
+  for (const [i, { name, address }] of hosts.entries()) {
+    if (!HOSTNAME.test(name)) {
+      return [`hosts[${i}].name`, `"${name}" is not a lower-case DNS name such as orders.shop.svc`]
+    }
+    if (name === "localhost" || name === HOST_GATEWAY_NAME) {
+      return [`hosts[${i}].name`, `"${name}" is set by Podman and may not be pointed elsewhere`]
+    }
+    if (seen.has(name)) return [`hosts[${i}].name`, `"${name}" appears twice`]
+    seen.add(name)
+    if (!IPV4.test(address)) {
+      return [`hosts[${i}].address`, `"${address}" is not an IPv4 address such as 127.0.0.2`]
+    }
+  }
+  return undefined
+}
 
 /** Why an app's security settings are refused, or undefined. */
 const securityProblem = (security: ContainerSecurity): readonly [string, string] | undefined => {
@@ -195,6 +230,8 @@ const check = (spec: PodSpec): Result.Result<PodSpec, PodSpecInvalid> => {
   if (spec.hostPort !== undefined && !isPort(spec.hostPort)) {
     return bad("hostPort", `${spec.hostPort} is not a TCP port (1-65535)`)
   }
+  const hostProblem = hostsProblem(spec.hosts ?? [])
+  if (hostProblem !== undefined) return bad(hostProblem[0], hostProblem[1])
   if (spec.appIdBase !== undefined) {
     const base = spec.appIdBase
     const last = base + APP_ID_COUNT - 1

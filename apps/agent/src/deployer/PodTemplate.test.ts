@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto"
 import { defaultSlirpOptions } from "@beemesh/netns"
 import { decodePodSpec } from "@beemesh/podman"
 import { Effect } from "effect"
@@ -40,6 +41,19 @@ const options = {
   rootless: false,
 }
 
+/** The spec hash as agents computed it before upstreams had names. */
+const hashOfOlderAgent = (w: Workload) =>
+  createHash("sha256")
+    .update(
+      JSON.stringify([
+        { ...w, replicas: undefined, update: undefined },
+        options.sidecarImage,
+        options.slirp,
+      ]),
+    )
+    .digest("hex")
+    .slice(0, 16)
+
 describe("replicaPodSpec", () => {
   const spec = replicaPodSpec(workload, "web-1", 41000, options)
 
@@ -77,6 +91,22 @@ describe("replicaPodSpec", () => {
       workload: "web",
       pod: "web-1",
     })
+  })
+
+  it("names the upstreams in the pod's /etc/hosts at the address its sidecar serves them on", () => {
+    expect(spec.hosts).toEqual([
+      { name: "orders", address: "127.0.0.2" },
+      { name: "orders.shop", address: "127.0.0.2" },
+      { name: "orders.shop.svc", address: "127.0.0.2" },
+      { name: "orders.shop.svc.cluster.local", address: "127.0.0.2" },
+    ])
+    expect(replicaPodSpec({ ...workload, upstreams: [] }, "web-1", 41000, options).hosts).toBe(
+      undefined,
+    )
+    // Pods of an older agent lack the names: a workload with upstreams gets new pods, others not.
+    expect(specHash(workload, options)).not.toBe(hashOfOlderAgent(workload))
+    const alone = { ...workload, upstreams: [] }
+    expect(specHash(alone, options)).toBe(hashOfOlderAgent(alone))
   })
 
   it("labels the pod with its replica and a spec hash that changes with the pods, not the count", () => {

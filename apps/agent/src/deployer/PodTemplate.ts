@@ -4,7 +4,7 @@
  * whether a running pod still matches its workload.
  */
 import { createHash } from "node:crypto"
-import { SidecarEnvironment, SidecarIdentity, SidecarPorts } from "@beemesh/contract"
+import { SidecarEnvironment, SidecarIdentity, SidecarPorts, UpstreamNames } from "@beemesh/contract"
 import { gatewayAddress, type SlirpOptions } from "@beemesh/netns"
 import { type ContainerSpec, type PodSpecInput, SIDECAR_PORT } from "@beemesh/podman"
 import { Redacted, Result } from "effect"
@@ -40,6 +40,9 @@ export const podNameOf = (workload: Pick<Workload, "namespace">, replica: string
 /** Podman's limit on pod names (a hostname). */
 export const MAX_POD_NAME_LENGTH = 63
 
+/** Marks the pods whose upstreams have names (see specHash). */
+const UPSTREAM_NAMES = "upstream-names/1"
+
 const shortHash = (value: unknown) =>
   createHash("sha256").update(JSON.stringify(value)).digest("hex").slice(0, 16)
 
@@ -58,6 +61,8 @@ export const specHash = (
     options.slirp,
     // Only when set, so that pods of a reachable host keep the hash they always had.
     ...(options.relays === undefined ? [] : [options.relays]),
+    // Pods with upstreams from before upstreams had names lack the hosts entries: replace them.
+    ...(workload.upstreams.length === 0 ? [] : [UPSTREAM_NAMES]),
   ])
 
 /**
@@ -163,6 +168,10 @@ export const replicaPodSpec = (
       ...(images === undefined ? {} : { [LABEL_IMAGES]: images }),
     },
     network: options.slirp,
+    // The upstreams' names (`orders`, `orders.<ns>.svc` …) at the addresses the sidecar serves them.
+    ...(workload.upstreams.length === 0
+      ? {}
+      : { hosts: UpstreamNames.hostEntries(workload.namespace, workload.upstreams) }),
     hostIp: options.advertiseHost,
     hostPort,
     containers: [sidecar, ...apps],

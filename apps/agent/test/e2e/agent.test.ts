@@ -161,6 +161,23 @@ describe("beemesh-agent on one host", () => {
     expect(inbound[0]! + inbound[1]!).toBeGreaterThan(0)
   })
 
+  it("lets web's app reach orders by name (short, namespaced, cluster names) as well as at 127.0.0.1", async () => {
+    for (const host of ["orders", `orders.${ns}`, `orders.${ns}.svc.cluster.local`, "127.0.0.1"]) {
+      const answer = await appGet(`bm-${ns}-web-app`, `http://${host}:9001/cgi-bin/orders`)
+      expect({ host, ...answer }).toEqual({
+        host,
+        status: 0,
+        stdout: expect.stringMatching(new RegExp(`answered by pod bm-${ns}-orders-[01]`)),
+        stderr: "",
+      })
+    }
+    // The holder owns /etc/hosts: the names are its entries, which the app cannot rewrite.
+    const hosts = await appExec(`bm-${ns}-web-app`, ["/bin/busybox", "cat", "/etc/hosts"])
+    expect(hosts.stdout).toMatch(
+      new RegExp(`^127\\.0\\.0\\.2\\s(.*\\s)?orders\\.${ns}\\.svc(\\s|$)`, "m"),
+    )
+  })
+
   it("publishes only the sidecar's port and carries the default slirp4netns options", () => {
     const pod = `bm-${ns}-web`
     // The pod's holder container owns its network namespace and the one published port.
@@ -174,7 +191,13 @@ describe("beemesh-agent on one host", () => {
       /^--(mtu|cidr|enable-ipv6|disable-host-loopback)/.test(a),
     )
     expect(flags.sort()).toEqual(["--cidr=10.0.2.0/24", "--enable-ipv6", "--mtu=1500"])
-    expect(holder.ExtraHosts).toEqual(["host.containers.internal:10.0.2.2"])
+    // The gateway's name, then the names of web's one upstream (orders) at its own address.
+    expect(holder.ExtraHosts).toEqual([
+      "host.containers.internal:10.0.2.2",
+      ...["orders", `orders.${ns}`, `orders.${ns}.svc`, `orders.${ns}.svc.cluster.local`].map(
+        (name) => `${name}:127.0.0.2`,
+      ),
+    ])
     expect(podman("inspect", `${pod}-app`, "--format", "{{json .HostConfig.PortBindings}}")).toBe(
       "{}",
     )

@@ -7,6 +7,7 @@
  * Pod A: sidecar with upstream `web` on 127.0.0.1:9001 and [::1]:9001; A's app calls it.
  */
 import { randomBytes } from "node:crypto"
+import { UpstreamNames } from "@beemesh/contract"
 import {
   allocateHostPort,
   type IsolatedPod,
@@ -191,6 +192,15 @@ describe("sidecar in real Podman pods", () => {
         ])
         expect(overIpv6.stderr).toBe("")
         expect(overIpv6.stdout.trim()).toBe("hello-from-b")
+        // And on the upstream's own loopback address, where the agent's host entries put its names.
+        const atItsAddress = yield* exec(a.pod, [
+          "/bin/wget",
+          "-q",
+          "-O-",
+          `http://${UpstreamNames.addressOf(0)}:9001/index.html`,
+        ])
+        expect(atItsAddress.stderr).toBe("")
+        expect(atItsAddress.stdout.trim()).toBe("hello-from-b")
         const afterA = yield* metricsOf(a.pod)
         const afterB = yield* metricsOf(b.pod)
         expect(afterA('beemesh_sidecar_proxy_streams_total{direction="outbound"}')).toBeGreaterThan(
