@@ -2,7 +2,7 @@ import type { Connection, Stream, StreamHandler } from "@libp2p/interface"
 import { Context, Effect, FiberSet, Layer } from "effect"
 import { defaults } from "./constants.js"
 import { ProtocolRegistrationFailed, TargetConnectFailed } from "./Errors.js"
-import { pauseStream, readFrame } from "./internal/frames.js"
+import { FrameError, pauseStream, readFrame } from "./internal/frames.js"
 import { describeEnd, runBridge } from "./internal/runBridge.js"
 import { connectTcp } from "./internal/tcp.js"
 import { Libp2pNode } from "./Libp2pNode.js"
@@ -153,10 +153,15 @@ const make = Effect.fnUntraced(function* (options: InboundOptions) {
     run(
       serve(stream, connection, openedAt).pipe(
         Effect.catch((error) =>
-          Effect.sync(() => {
-            if (stream.status === "open")
-              stream.abort(error instanceof Error ? error : new Error(String(error)))
-          }).pipe(Effect.andThen(Effect.logError(`inbound stream failed: ${error.message}`))),
+          error instanceof FrameError && error.unused
+            ? // An opener's ready stream closed unused (see OutboundOptions.readyStreams).
+              Effect.sync(() => {
+                stream.close().catch(() => stream.abort(error))
+              }).pipe(Effect.andThen(Effect.logDebug(`inbound stream unused: ${error.message}`)))
+            : Effect.sync(() => {
+                if (stream.status === "open")
+                  stream.abort(error instanceof Error ? error : new Error(String(error)))
+              }).pipe(Effect.andThen(Effect.logError(`inbound stream failed: ${error.message}`))),
         ),
         Effect.ensuring(Effect.sync(() => active--)),
       ),

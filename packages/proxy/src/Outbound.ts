@@ -11,6 +11,7 @@ import {
 } from "./Errors.js"
 import { readFrame } from "./internal/frames.js"
 import { ProviderSelector } from "./internal/providerSelector.js"
+import { ReadyStreams } from "./internal/readyStreams.js"
 import { describeEnd, runBridge } from "./internal/runBridge.js"
 import { closeServer, listenTcp } from "./internal/tcp.js"
 import { Libp2pNode } from "./Libp2pNode.js"
@@ -61,6 +62,17 @@ export interface OutboundOptions {
   /** …up to this (default 60 s). */
   readonly maxFailureCooldownMs?: number
   readonly streamReadBufferBytes?: number
+  /**
+   * Streams kept open and negotiated ahead of need per provider (default 0: none). A new
+   * connection takes one and skips a round trip (multistream-select) and the stream's setup on
+   * its path; the pool refills in the background. Each costs the provider an idle stream.
+   */
+  readonly readyStreams?: number
+  /**
+   * A ready stream unused for this long is closed and not replaced (default 5 s); keep it below
+   * the providers' `handshakeTimeoutMs`, which would otherwise close it first.
+   */
+  readonly readyStreamMaxAgeMs?: number
 }
 
 /**
@@ -110,6 +122,14 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
     maxFailureCooldownMs: options.maxFailureCooldownMs ?? defaults.maxFailureCooldownMs,
   })
   const counters = metrics.outbound
+  const openStream = (connection: Connection, signal: AbortSignal) =>
+    connection.newStream(PROXY_PROTOCOL, { signal, maxOutboundStreams: maxStreams + 1 })
+  const ready = new ReadyStreams({
+    size: options.readyStreams ?? defaults.readyStreams,
+    maxAgeMs: options.readyStreamMaxAgeMs ?? defaults.readyStreamMaxAgeMs,
+    open: (connection) => openStream(connection, AbortSignal.timeout(dialTimeoutMs)),
+  })
+  yield* Effect.addFinalizer(() => Effect.sync(() => ready.close()))
   // Connection fibers run with the layer's services (loggers, tracer), not the caller of listen().
   const layerContext = yield* Effect.context<never>()
   const dialing = new Map<string, Promise<Connection>>()
@@ -141,31 +161,16 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
         reason: cause instanceof Error ? cause.message : String(cause),
       })
 
-  /**
-   * One provider: connection (existing or dialled), stream, request, status. One deadline for the
-   * whole attempt, enforced by abort signals and timers rather than a racing fiber: this runs once
-   * per accepted connection. Reaching the provider (the dial, then the stream, which needs its
-   * answer) has the short `dialTimeoutMs` each: a silent peer (its host lost, or a connection that
-   * died without a reset) is given up quickly; the provider's own connect to its app keeps the
-   * rest of the deadline.
-   */
-  const attempt = (service: string, target: ProxyTarget, provider: Provider) =>
+  /** Request and status on an open stream; a refusal fails with stage "refused". */
+  const handshake = (
+    service: string,
+    target: ProxyTarget,
+    provider: Provider,
+    stream: Stream,
+    deadline: number,
+  ) =>
     Effect.gen(function* () {
       const peer = provider.peerId.toString()
-      const deadline = Date.now() + connectTimeoutMs
-      const timeout = AbortSignal.timeout(connectTimeoutMs)
-      const connection = yield* Effect.tryPromise({
-        try: () => connectionTo(provider),
-        catch: stageError(service, provider.peerId, "dial"),
-      })
-      const stream = yield* Effect.tryPromise({
-        try: (interrupt) =>
-          connection.newStream(PROXY_PROTOCOL, {
-            signal: AbortSignal.any([interrupt, timeout, AbortSignal.timeout(dialTimeoutMs)]),
-            maxOutboundStreams: maxStreams + 1,
-          }),
-        catch: stageError(service, provider.peerId, "open-stream"),
-      })
       stream.maxReadBufferLength = Math.max(stream.maxReadBufferLength, readBuffer)
       stream.send(encodeRequest(target))
       const status = yield* readFrame(
@@ -187,6 +192,42 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
         })
       }
       return { stream, rest: status.rest, peer, label: provider.label ?? peer } satisfies Opened
+    })
+
+  /**
+   * One provider: connection (existing or dialled), stream (a ready one, else a new one),
+   * request, status. One deadline for the whole attempt, enforced by abort signals and timers
+   * rather than a racing fiber: this runs once per accepted connection. Reaching the provider
+   * (the dial, then the stream, which needs its answer) has the short `dialTimeoutMs` each: a
+   * silent peer (its host lost, or a connection that died without a reset) is given up quickly;
+   * the provider's own connect to its app keeps the rest of the deadline.
+   */
+  const attempt = (service: string, target: ProxyTarget, provider: Provider) =>
+    Effect.gen(function* () {
+      const peer = provider.peerId.toString()
+      const deadline = Date.now() + connectTimeoutMs
+      const timeout = AbortSignal.timeout(connectTimeoutMs)
+      const connection = yield* Effect.tryPromise({
+        try: () => connectionTo(provider),
+        catch: stageError(service, provider.peerId, "dial"),
+      })
+      const pooled = ready.take(peer, connection)
+      if (pooled !== undefined) {
+        const result = yield* Effect.result(handshake(service, target, provider, pooled, deadline))
+        if (Result.isSuccess(result)) return result.success
+        // A refusal is the provider's answer. A broken ready stream (closed by the provider's
+        // handshake timeout just now) says nothing about the provider: use a new stream.
+        if (result.failure.stage === "refused") return yield* result.failure
+      }
+      const stream = yield* Effect.tryPromise({
+        try: (interrupt) =>
+          openStream(
+            connection,
+            AbortSignal.any([interrupt, timeout, AbortSignal.timeout(dialTimeoutMs)]),
+          ),
+        catch: stageError(service, provider.peerId, "open-stream"),
+      })
+      return yield* handshake(service, target, provider, stream, deadline)
     })
 
   const open = Effect.fnUntraced(function* (service: string, target: ProxyTarget) {
