@@ -127,7 +127,13 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
   const ready = new ReadyStreams({
     size: options.readyStreams ?? defaults.readyStreams,
     maxAgeMs: options.readyStreamMaxAgeMs ?? defaults.readyStreamMaxAgeMs,
-    open: (connection) => openStream(connection, AbortSignal.timeout(dialTimeoutMs)),
+    // A timer cleared once the stream is open, not AbortSignal.timeout: that one fires (and
+    // builds a DOMException) long after every stream it guarded is open.
+    open: (connection) => {
+      const controller = new AbortController()
+      const timer = setTimeout(() => controller.abort(), dialTimeoutMs)
+      return openStream(connection, controller.signal).finally(() => clearTimeout(timer))
+    },
   })
   yield* Effect.addFinalizer(() => Effect.sync(() => ready.close()))
   // Connection fibers run with the layer's services (loggers, tracer), not the caller of listen().
@@ -206,7 +212,6 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
     Effect.gen(function* () {
       const peer = provider.peerId.toString()
       const deadline = Date.now() + connectTimeoutMs
-      const timeout = AbortSignal.timeout(connectTimeoutMs)
       const connection = yield* Effect.tryPromise({
         try: () => connectionTo(provider),
         catch: stageError(service, provider.peerId, "dial"),
@@ -223,7 +228,10 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
         try: (interrupt) =>
           openStream(
             connection,
-            AbortSignal.any([interrupt, timeout, AbortSignal.timeout(dialTimeoutMs)]),
+            AbortSignal.any([
+              interrupt,
+              AbortSignal.timeout(Math.max(1, Math.min(dialTimeoutMs, deadline - Date.now()))),
+            ]),
           ),
         catch: stageError(service, provider.peerId, "open-stream"),
       })
