@@ -1,6 +1,7 @@
 /**
  * Proxy benchmark: direct TCP vs one plain TCP hop (a node pipe proxy) vs the full Beemesh path
  * (app → outbound proxy → libp2p/noise/yamux → inbound proxy → app), all on loopback, in one run.
+ * Scenario `ready` is the full path with 4 ready streams per provider (as the sidecar runs it).
  * Each scenario runs in its own Node process, once with Node's defaults and once with
  * `proxyNodeFlags` (what the sidecar runs with), so the table compares both side by side.
  *
