@@ -30,6 +30,8 @@ describe("ready streams (OutboundOptions.readyStreams)", () => {
         expect(yield* Effect.promise(() => echo(listener.port, "first"))).toBe("first")
         yield* Effect.promise(() => waitFor("two ready streams", () => proxyStreams().length === 2))
         const ready = new Set(proxyStreams().map((s) => s.id))
+        // Waiting ready streams carry nothing: a provider's drain does not wait for them.
+        expect(mesh.inbound.activeStreams()).toBe(0)
 
         // The next connection rides one of them: once it is over and the pool refilled, one of
         // the two ready streams is gone (it carried the connection) and a new one took its place.
