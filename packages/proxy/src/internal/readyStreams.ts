@@ -42,13 +42,6 @@ export class ReadyStreams {
     return taken
   }
 
-  /** Ready streams held now (all peers). */
-  size(): number {
-    let total = 0
-    for (const pool of this.pools.values()) total += pool.length
-    return total
-  }
-
   /** Closes every ready stream and stops refilling. */
   close(): void {
     this.closed = true
@@ -77,7 +70,11 @@ export class ReadyStreams {
           // connection opens its own stream and reports the failure if there is one.
           () => {},
         )
-        .finally(() => this.opening.set(peer, (this.opening.get(peer) ?? 1) - 1))
+        .finally(() => {
+          const left = (this.opening.get(peer) ?? 1) - 1
+          if (left > 0) this.opening.set(peer, left)
+          else this.opening.delete(peer)
+        })
     }
   }
 
@@ -92,6 +89,10 @@ export class ReadyStreams {
         const index = pool.indexOf(ready)
         if (index >= 0) pool.splice(index, 1)
         discard(stream)
+        // Providers come and go: forget a peer whose pool ran empty while idle.
+        if (pool.length === 0 && !this.opening.has(peer) && this.pools.get(peer) === pool) {
+          this.pools.delete(peer)
+        }
       }, this.options.maxAgeMs).unref(),
     }
     pool.push(ready)
