@@ -173,7 +173,7 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
     target: ProxyTarget,
     provider: Provider,
     stream: Stream,
-    deadline: number,
+    timeoutMs: number,
   ) =>
     Effect.gen(function* () {
       const peer = provider.peerId.toString()
@@ -183,7 +183,7 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
         stream,
         decodeStatus,
         `status from ${peer}`,
-        Math.max(1, deadline - Date.now()),
+        Math.max(1, timeoutMs),
       ).pipe(
         Effect.mapError(stageError(service, provider.peerId, "handshake")),
         Effect.onError(() => Effect.sync(() => stream.abort(new Error("proxy handshake failed")))),
@@ -218,10 +218,15 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
       })
       const pooled = ready.take(peer, connection)
       if (pooled !== undefined) {
-        const result = yield* Effect.result(handshake(service, target, provider, pooled, deadline))
+        // The answer on a ready stream is also the first sign that the provider is alive (a
+        // new stream's is multistream-select's), so it gets the same short bound: a silent
+        // provider is given up after two of them (this, then the new stream below).
+        const timeoutMs = Math.min(dialTimeoutMs, deadline - Date.now())
+        const result = yield* Effect.result(handshake(service, target, provider, pooled, timeoutMs))
         if (Result.isSuccess(result)) return result.success
         // A refusal is the provider's answer. A broken ready stream (closed by the provider's
-        // handshake timeout just now) says nothing about the provider: use a new stream.
+        // handshake timeout just now) or a slow answer (its app slow to accept) says nothing
+        // certain about the provider: use a new stream, with the rest of the deadline.
         if (result.failure.stage === "refused") return yield* result.failure
       }
       const stream = yield* Effect.tryPromise({
@@ -235,7 +240,7 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
           ),
         catch: stageError(service, provider.peerId, "open-stream"),
       })
-      return yield* handshake(service, target, provider, stream, deadline)
+      return yield* handshake(service, target, provider, stream, deadline - Date.now())
     })
 
   const open = Effect.fnUntraced(function* (service: string, target: ProxyTarget) {

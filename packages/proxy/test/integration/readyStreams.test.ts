@@ -1,8 +1,19 @@
+import * as net from "node:net"
 import { it } from "@effect/vitest"
-import { Effect } from "effect"
+import { multiaddr } from "@multiformats/multiaddr"
+import { Effect, Layer } from "effect"
 import { describe, expect } from "vitest"
-import { PROXY_PROTOCOL } from "../../src/index.js"
-import { connect, echoApp, makeMesh, readAll, startServer, waitFor } from "./fixtures.js"
+import { Inbound, Libp2pNode, PROXY_PROTOCOL, ProxyMetrics } from "../../src/index.js"
+import {
+  connect,
+  echoApp,
+  makeMesh,
+  makeNode,
+  providerOf,
+  readAll,
+  startServer,
+  waitFor,
+} from "./fixtures.js"
 
 const echo = async (port: number, text: string) => {
   const socket = await connect(port)
@@ -68,5 +79,77 @@ describe("ready streams (OutboundOptions.readyStreams)", () => {
         expect(mesh.clientMetrics.snapshot().outbound.errors).toBe(0)
         expect(mesh.logs.filter((l) => l.level === "Error" || l.level === "Warn")).toEqual([])
       }),
+  )
+})
+
+describe("ready streams to a provider that goes silent", () => {
+  it.live("the next provider serves within two dial timeouts, not the connect timeout", () =>
+    Effect.gen(function* () {
+      const app = yield* startServer(echoApp)
+      const services = { echo: { host: "127.0.0.1", port: app.port } }
+      // Provider "far": its own node, reached through a relay that can stop forwarding (a lost
+      // host says nothing, not even a reset) while the connection and its ready streams stay.
+      const far = yield* makeNode
+      yield* Layer.build(
+        Inbound.layer({ services }).pipe(
+          Layer.provide(ProxyMetrics.layer),
+          Layer.provide(Libp2pNode.layer(far)),
+        ),
+      )
+      const farPort = Number(far.getMultiaddrs()[0]!.toString().split("/")[4])
+      let silent = false
+      const upstreams = new Set<net.Socket>()
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => {
+          for (const socket of upstreams) socket.destroy()
+        }),
+      )
+      const relay = yield* startServer((socket) => {
+        const upstream = net.connect({ host: "127.0.0.1", port: farPort })
+        upstreams.add(upstream)
+        upstream.on("error", () => socket.destroy())
+        socket.on("close", () => upstream.destroy())
+        upstream.on("close", () => socket.destroy())
+        socket.on("data", (chunk) => silent || upstream.write(chunk))
+        upstream.on("data", (chunk) => silent || socket.write(chunk))
+      })
+      const viaRelay = {
+        peerId: far.peerId,
+        multiaddrs: [multiaddr(`/ip4/127.0.0.1/tcp/${relay.port}`)],
+      }
+      const mesh = yield* makeMesh({
+        inbound: { services },
+        table: (server) => ({ echo: [viaRelay, providerOf(server)] }),
+        outbound: { dialTimeoutMs: 500, readyStreams: 2 },
+      })
+      const listener = yield* mesh.listen("echo")
+      // Both providers serve, and the caller holds ready streams to "far".
+      for (let i = 0; i < 4; i++) {
+        expect(yield* Effect.promise(() => echo(listener.port, `warm ${i}`))).toBe(`warm ${i}`)
+      }
+      const farStreams = () =>
+        mesh.clientNode
+          .getConnections(far.peerId)
+          .flatMap((c) => c.streams)
+          .filter((s) => s.protocol === PROXY_PROTOCOL).length
+      yield* Effect.promise(() => waitFor("ready streams to far", () => farStreams() === 2))
+
+      silent = true
+      const calls = yield* Effect.promise(async () => {
+        const out: Array<{ reply: string; ms: number }> = []
+        for (let i = 0; i < 4; i++) {
+          const started = performance.now()
+          out.push({
+            reply: await echo(listener.port, `call ${i}`),
+            ms: performance.now() - started,
+          })
+        }
+        return out
+      })
+      expect(calls.map((c) => c.reply)).toEqual(["call 0", "call 1", "call 2", "call 3"])
+      // A call that met "far" first waited two dial timeouts (its ready stream, then a new
+      // stream), far below the 10 s connect timeout.
+      expect(Math.max(...calls.map((c) => c.ms))).toBeLessThan(3_000)
+    }),
   )
 })
