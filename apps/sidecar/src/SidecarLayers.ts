@@ -211,7 +211,9 @@ export const sidecarLayer = (settings: SidecarSettings) => {
     Layer.provideMerge(Layer.mergeAll(SidecarConfig.layer(settings), ProxyMetrics.layer)),
   )
   const node = NodeLayer.pipe(Layer.provideMerge(base))
-  const proxy = Layer.mergeAll(InboundLayer, Outbound.layer()).pipe(
+  // Streams negotiated ahead per provider: a new connection skips multistream-select's round
+  // trip across both pods' slirp4netns (see the proxy README, "Ready streams").
+  const proxy = Layer.mergeAll(InboundLayer, Outbound.layer({ readyStreams: 4 })).pipe(
     Layer.provideMerge(Layer.mergeAll(ProxyNodeLayer, AgentResolverLayer)),
     Layer.provideMerge(node),
   )

@@ -1,6 +1,7 @@
 /**
  * Proxy benchmark: direct TCP vs one plain TCP hop (a node pipe proxy) vs the full Beemesh path
  * (app → outbound proxy → libp2p/noise/yamux → inbound proxy → app), all on loopback, in one run.
+ * Scenario `ready` is the full path with 4 ready streams per provider (as the sidecar runs it).
  * Each scenario runs in its own Node process, once with Node's defaults and once with
  * `proxyNodeFlags` (what the sidecar runs with), so the table compares both side by side.
  *
@@ -35,6 +36,7 @@ const scenarios = {
   direct: "direct TCP",
   hop: "one TCP hop (node pipe)",
   full: "full path (proxy→libp2p→proxy)",
+  ready: "full path, 4 ready streams",
 } as const
 type ScenarioKey = keyof typeof scenarios
 const isScenario = (key: string | undefined): key is ScenarioKey =>
@@ -203,7 +205,7 @@ const runScenario = (key: ScenarioKey) =>
       }).pipe(Layer.provide(ProxyMetrics.layer), Layer.provide(Libp2pNode.layer(serverNode))),
     )
     const clientCtx = yield* Layer.build(
-      Outbound.layer().pipe(
+      Outbound.layer(key === "ready" ? { readyStreams: 4 } : {}).pipe(
         Layer.provide(ProxyMetrics.layer),
         Layer.provide(Libp2pNode.layer(clientNode)),
         Layer.provide(Resolver.static(table)),
@@ -275,14 +277,15 @@ const printTable = (results: ReadonlyArray<Result>) => {
 
 const child = option("--child")
 if (child !== undefined) {
-  if (!isScenario(child)) throw new Error(`--child ${child}: expected one of direct, hop, full`)
+  if (!isScenario(child))
+    throw new Error(`--child ${child}: expected one of ${Object.keys(scenarios).join(", ")}`)
   const measured = await Effect.runPromise(runScenario(child))
   const maxRssMiB = Math.round(process.resourceUsage().maxRSS / 1024)
   console.log(JSON.stringify({ ...measured, maxRssMiB }))
 } else {
   const only = option("--only")
   if (only !== undefined && !isScenario(only)) {
-    throw new Error(`--only ${only}: expected one of direct, hop, full`)
+    throw new Error(`--only ${only}: expected one of ${Object.keys(scenarios).join(", ")}`)
   }
   const keys = only === undefined ? (Object.keys(scenarios) as ScenarioKey[]) : [only]
   const repeat = Number(process.env.BENCH_REPEAT ?? 1)

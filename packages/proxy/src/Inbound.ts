@@ -2,7 +2,7 @@ import type { Connection, Stream, StreamHandler } from "@libp2p/interface"
 import { Context, Effect, FiberSet, Layer } from "effect"
 import { defaults } from "./constants.js"
 import { ProtocolRegistrationFailed, TargetConnectFailed } from "./Errors.js"
-import { pauseStream, readFrame } from "./internal/frames.js"
+import { FrameError, pauseStream, readFrame } from "./internal/frames.js"
 import { describeEnd, runBridge } from "./internal/runBridge.js"
 import { connectTcp } from "./internal/tcp.js"
 import { Libp2pNode } from "./Libp2pNode.js"
@@ -45,7 +45,11 @@ export interface InboundOptions {
 export class Inbound extends Context.Service<
   Inbound,
   {
-    /** Streams currently being served (handshaking or bridged). */
+    /**
+     * Streams currently being served: their request arrived (connecting to the target, or
+     * bridged). Streams still waiting for a request (a caller's ready streams) are not counted:
+     * nothing is in flight on them. All of them count against `maxStreams`.
+     */
     readonly activeStreams: () => number
   }
 >()("@beemesh/proxy/Inbound") {
@@ -91,6 +95,7 @@ const make = Effect.fnUntraced(function* (options: InboundOptions) {
     stream: Stream,
     connection: Connection,
     openedAt: number,
+    onRequest: () => void,
   ) {
     const peer = connection.remotePeer.toString()
     const request = yield* readFrame(
@@ -99,6 +104,7 @@ const make = Effect.fnUntraced(function* (options: InboundOptions) {
       `request from ${peer}`,
       handshakeTimeoutMs,
     )
+    onRequest()
     const target = lookup(request.value)
     const name = targetToString(request.value)
     if (target === undefined) {
@@ -137,6 +143,7 @@ const make = Effect.fnUntraced(function* (options: InboundOptions) {
   })
 
   const run = yield* FiberSet.makeRuntime<never>()
+  let streams = 0
   let active = 0
 
   const handler: StreamHandler = (stream, connection) => {
@@ -145,20 +152,35 @@ const make = Effect.fnUntraced(function* (options: InboundOptions) {
     // request frame is read, and allow a paused stream one full yamux window.
     pauseStream(stream)
     stream.maxReadBufferLength = Math.max(stream.maxReadBufferLength, readBuffer)
-    if (active >= maxStreams) {
+    if (streams >= maxStreams) {
       refuse(stream, StatusCode.Overloaded, `limit of ${maxStreams} concurrent streams reached`)
       return
     }
-    active++
+    streams++
+    let requested = false
+    const onRequest = () => {
+      requested = true
+      active++
+    }
     run(
-      serve(stream, connection, openedAt).pipe(
+      serve(stream, connection, openedAt, onRequest).pipe(
         Effect.catch((error) =>
-          Effect.sync(() => {
-            if (stream.status === "open")
-              stream.abort(error instanceof Error ? error : new Error(String(error)))
-          }).pipe(Effect.andThen(Effect.logError(`inbound stream failed: ${error.message}`))),
+          error instanceof FrameError && error.unused
+            ? // An opener's ready stream closed unused (see OutboundOptions.readyStreams).
+              Effect.sync(() => {
+                stream.close().catch(() => stream.abort(error))
+              }).pipe(Effect.andThen(Effect.logDebug(`inbound stream unused: ${error.message}`)))
+            : Effect.sync(() => {
+                if (stream.status === "open")
+                  stream.abort(error instanceof Error ? error : new Error(String(error)))
+              }).pipe(Effect.andThen(Effect.logError(`inbound stream failed: ${error.message}`))),
         ),
-        Effect.ensuring(Effect.sync(() => active--)),
+        Effect.ensuring(
+          Effect.sync(() => {
+            streams--
+            if (requested) active--
+          }),
+        ),
       ),
     )
   }

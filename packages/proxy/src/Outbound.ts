@@ -11,6 +11,7 @@ import {
 } from "./Errors.js"
 import { readFrame } from "./internal/frames.js"
 import { ProviderSelector } from "./internal/providerSelector.js"
+import { ReadyStreams } from "./internal/readyStreams.js"
 import { describeEnd, runBridge } from "./internal/runBridge.js"
 import { closeServer, listenTcp } from "./internal/tcp.js"
 import { Libp2pNode } from "./Libp2pNode.js"
@@ -61,6 +62,17 @@ export interface OutboundOptions {
   /** …up to this (default 60 s). */
   readonly maxFailureCooldownMs?: number
   readonly streamReadBufferBytes?: number
+  /**
+   * Streams kept open and negotiated ahead of need per provider (default 0: none). A new
+   * connection takes one and skips a round trip (multistream-select) and the stream's setup on
+   * its path; the pool refills in the background. Each costs the provider an idle stream.
+   */
+  readonly readyStreams?: number
+  /**
+   * A ready stream unused for this long is closed and not replaced (default 5 s); keep it below
+   * the providers' `handshakeTimeoutMs`, which would otherwise close it first.
+   */
+  readonly readyStreamMaxAgeMs?: number
 }
 
 /**
@@ -110,6 +122,20 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
     maxFailureCooldownMs: options.maxFailureCooldownMs ?? defaults.maxFailureCooldownMs,
   })
   const counters = metrics.outbound
+  const openStream = (connection: Connection, signal: AbortSignal) =>
+    connection.newStream(PROXY_PROTOCOL, { signal, maxOutboundStreams: maxStreams + 1 })
+  const ready = new ReadyStreams({
+    size: options.readyStreams ?? defaults.readyStreams,
+    maxAgeMs: options.readyStreamMaxAgeMs ?? defaults.readyStreamMaxAgeMs,
+    // A timer cleared once the stream is open, not AbortSignal.timeout: that one fires (and
+    // builds a DOMException) long after every stream it guarded is open.
+    open: (connection) => {
+      const controller = new AbortController()
+      const timer = setTimeout(() => controller.abort(), dialTimeoutMs)
+      return openStream(connection, controller.signal).finally(() => clearTimeout(timer))
+    },
+  })
+  yield* Effect.addFinalizer(() => Effect.sync(() => ready.close()))
   // Connection fibers run with the layer's services (loggers, tracer), not the caller of listen().
   const layerContext = yield* Effect.context<never>()
   const dialing = new Map<string, Promise<Connection>>()
@@ -141,38 +167,23 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
         reason: cause instanceof Error ? cause.message : String(cause),
       })
 
-  /**
-   * One provider: connection (existing or dialled), stream, request, status. One deadline for the
-   * whole attempt, enforced by abort signals and timers rather than a racing fiber: this runs once
-   * per accepted connection. Reaching the provider (the dial, then the stream, which needs its
-   * answer) has the short `dialTimeoutMs` each: a silent peer (its host lost, or a connection that
-   * died without a reset) is given up quickly; the provider's own connect to its app keeps the
-   * rest of the deadline.
-   */
-  const attempt = (service: string, target: ProxyTarget, provider: Provider) =>
+  /** Request and status on an open stream; a refusal fails with stage "refused". */
+  const handshake = (
+    service: string,
+    target: ProxyTarget,
+    provider: Provider,
+    stream: Stream,
+    timeoutMs: number,
+  ) =>
     Effect.gen(function* () {
       const peer = provider.peerId.toString()
-      const deadline = Date.now() + connectTimeoutMs
-      const timeout = AbortSignal.timeout(connectTimeoutMs)
-      const connection = yield* Effect.tryPromise({
-        try: () => connectionTo(provider),
-        catch: stageError(service, provider.peerId, "dial"),
-      })
-      const stream = yield* Effect.tryPromise({
-        try: (interrupt) =>
-          connection.newStream(PROXY_PROTOCOL, {
-            signal: AbortSignal.any([interrupt, timeout, AbortSignal.timeout(dialTimeoutMs)]),
-            maxOutboundStreams: maxStreams + 1,
-          }),
-        catch: stageError(service, provider.peerId, "open-stream"),
-      })
       stream.maxReadBufferLength = Math.max(stream.maxReadBufferLength, readBuffer)
       stream.send(encodeRequest(target))
       const status = yield* readFrame(
         stream,
         decodeStatus,
         `status from ${peer}`,
-        Math.max(1, deadline - Date.now()),
+        Math.max(1, timeoutMs),
       ).pipe(
         Effect.mapError(stageError(service, provider.peerId, "handshake")),
         Effect.onError(() => Effect.sync(() => stream.abort(new Error("proxy handshake failed")))),
@@ -187,6 +198,49 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
         })
       }
       return { stream, rest: status.rest, peer, label: provider.label ?? peer } satisfies Opened
+    })
+
+  /**
+   * One provider: connection (existing or dialled), stream (a ready one, else a new one),
+   * request, status. One deadline for the whole attempt, enforced by abort signals and timers
+   * rather than a racing fiber: this runs once per accepted connection. Reaching the provider
+   * (the dial, then the stream, which needs its answer) has the short `dialTimeoutMs` each: a
+   * silent peer (its host lost, or a connection that died without a reset) is given up quickly;
+   * the provider's own connect to its app keeps the rest of the deadline.
+   */
+  const attempt = (service: string, target: ProxyTarget, provider: Provider) =>
+    Effect.gen(function* () {
+      const peer = provider.peerId.toString()
+      const deadline = Date.now() + connectTimeoutMs
+      const connection = yield* Effect.tryPromise({
+        try: () => connectionTo(provider),
+        catch: stageError(service, provider.peerId, "dial"),
+      })
+      const pooled = ready.take(peer, connection)
+      if (pooled !== undefined) {
+        // The answer on a ready stream is also the first sign that the provider is alive (a
+        // new stream's is multistream-select's), so it gets the same short bound: a silent
+        // provider is given up after two of them (this, then the new stream below).
+        const timeoutMs = Math.min(dialTimeoutMs, deadline - Date.now())
+        const result = yield* Effect.result(handshake(service, target, provider, pooled, timeoutMs))
+        if (Result.isSuccess(result)) return result.success
+        // A refusal is the provider's answer. A broken ready stream (closed by the provider's
+        // handshake timeout just now) or a slow answer (its app slow to accept) says nothing
+        // certain about the provider: use a new stream, with the rest of the deadline.
+        if (result.failure.stage === "refused") return yield* result.failure
+      }
+      const stream = yield* Effect.tryPromise({
+        try: (interrupt) =>
+          openStream(
+            connection,
+            AbortSignal.any([
+              interrupt,
+              AbortSignal.timeout(Math.max(1, Math.min(dialTimeoutMs, deadline - Date.now()))),
+            ]),
+          ),
+        catch: stageError(service, provider.peerId, "open-stream"),
+      })
+      return yield* handshake(service, target, provider, stream, deadline - Date.now())
     })
 
   const open = Effect.fnUntraced(function* (service: string, target: ProxyTarget) {

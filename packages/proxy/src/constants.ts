@@ -33,6 +33,10 @@ export const defaults = {
    * libp2p's default buffer of 4 MiB would reset slow streams. Must exceed the window.
    */
   streamReadBufferBytes: 16 * 1024 * 1024 + 256 * 1024,
+  /** Outbound: streams negotiated ahead of need per provider (0: none, each connection opens its own). */
+  readyStreams: 0,
+  /** Outbound: an unused ready stream is closed after this; below Inbound's `handshakeTimeoutMs`. */
+  readyStreamMaxAgeMs: 5_000,
 } as const
 
 /**

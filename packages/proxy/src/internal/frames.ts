@@ -7,6 +7,13 @@ import { type Decoded, MAX_FRAME_BYTES } from "../Protocol.js"
 /** The frame could not be read: malformed, or the stream ended or reset first. */
 export class FrameError extends Error {
   override readonly name = "FrameError"
+  constructor(
+    message: string,
+    /** The stream ended (a FIN, not a reset) before its first byte: the opener did not use it. */
+    readonly unused = false,
+  ) {
+    super(message)
+  }
 }
 
 export interface FrameRead<A> {
@@ -69,7 +76,11 @@ export const readFrame = <A>(
       finish(Effect.succeed({ value: decoded.value, rest }))
     }
     const onEnd = () =>
-      finish(Effect.fail(new FrameError(`${what}: stream ended before the frame`)))
+      finish(
+        Effect.fail(
+          new FrameError(`${what}: stream ended before the frame`, received.byteLength === 0),
+        ),
+      )
     const onClose = (event: Event) => {
       const error = (event as Event & { error?: Error }).error
       finish(
