@@ -12,6 +12,7 @@ import {
   parseFilePath,
   parseIpv4,
   parseLabel,
+  parseMeshKeyHex,
   parsePodName,
   parseRelays,
   parseToken,
@@ -55,6 +56,12 @@ export interface SidecarEnvironment {
    * registers `<relay>/p2p-circuit` addresses for. Absent: its advertised address is reachable.
    */
   readonly relays: ReadonlyArray<string> | undefined
+  /**
+   * The mesh key (64 hex digits) the sidecar's libp2p node runs its private network with, so that
+   * only members connect to it. Like the pod token it reaches the sidecar only through its own
+   * environment, which the pod's apps cannot read. Absent: an open node (a sidecar run by hand).
+   */
+  readonly meshKey: Redacted.Redacted<string> | undefined
 }
 
 type Defaulted = "services" | "upstreams" | "agentUrl" | "listenPort" | "healthHost" | "healthPort"
@@ -62,11 +69,12 @@ type Defaulted = "services" | "upstreams" | "agentUrl" | "listenPort" | "healthH
 /** What the agent encodes: settings with a default may be left out. */
 export type SidecarEnvironmentInput = Omit<
   SidecarEnvironment,
-  Defaulted | "identityKeyFile" | "relays"
+  Defaulted | "identityKeyFile" | "relays" | "meshKey"
 > &
   Partial<Pick<SidecarEnvironment, Defaulted>> & {
     readonly identityKeyFile?: string | undefined
     readonly relays?: ReadonlyArray<string> | undefined
+    readonly meshKey?: Redacted.Redacted<string> | undefined
   }
 
 /** One variable that failed to decode or encode. */
@@ -192,6 +200,11 @@ export const variables = {
       optional: true,
     },
   ),
+  BEEMESH_MESH_KEY: variable("meshKey", text(parseMeshKeyHex), {
+    expected: "the mesh key issued by the agent, 64 hex digits (unset: an open node)",
+    optional: true,
+    secret: true,
+  }),
 } as const
 
 type Name = keyof typeof variables

@@ -24,7 +24,7 @@ export type BeemeshLibp2p = Libp2p<{ dht: KadDHT; identify: Identify; ping: Ping
 
 /**
  * The node's settings (listen/announce addresses, identity, dial timeout, connection limits,
- * bootstrap, relays and hole punching; see @beemesh/p2p for each and its default) and the DHT's.
+ * bootstrap, relays, hole punching and the mesh key; see @beemesh/p2p for each and its default) and the DHT's.
  */
 export interface Libp2pNodeOptions
   extends Pick<
@@ -40,6 +40,7 @@ export interface Libp2pNodeOptions
       | "relays"
       | "relayServer"
       | "holePunching"
+      | "meshKey"
     >,
     P2pIdentity {
   /** Kademlia protocol id. Default {@link DHT_PROTOCOL}. */
