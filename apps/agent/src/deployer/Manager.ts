@@ -13,11 +13,11 @@ import { ReplicaNotReady, WorkloadManager, WorkloadNotFound } from "../Workloads
 import { adopt, takeOver, wantedReplica } from "./Adoption"
 import { checkApply } from "./ApplyCheck"
 import {
+  type HashOptions,
   imagesOfRevision,
   podNameOf,
   revisionOf,
   specHash,
-  type TemplateOptions,
   workloadKey,
 } from "./PodTemplate"
 import { ReplicaPods } from "./ReplicaPods"
@@ -37,7 +37,7 @@ import {
 /** Pods removed at once when a workload goes: Podman serves them in parallel, within reason. */
 const REMOVE_CONCURRENCY = 8
 
-export type ManagerOptions = Pick<TemplateOptions, "sidecarImage" | "slirp" | "relays">
+export type ManagerOptions = HashOptions
 
 const make = (options: ManagerOptions) =>
   Effect.gen(function* () {
