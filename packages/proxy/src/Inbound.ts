@@ -34,6 +34,8 @@ export interface InboundOptions {
   readonly idleTimeoutMs?: number
   /** Concurrent inbound streams; more are refused with status Overloaded. */
   readonly maxStreams?: number
+  /** Concurrent inbound streams from one peer; more are refused with status Overloaded. */
+  readonly maxStreamsPerPeer?: number
   readonly streamReadBufferBytes?: number
 }
 
@@ -63,6 +65,7 @@ const make = Effect.fnUntraced(function* (options: InboundOptions) {
   const handshakeTimeoutMs = options.handshakeTimeoutMs ?? defaults.handshakeTimeoutMs
   const idleTimeoutMs = options.idleTimeoutMs ?? defaults.idleTimeoutMs
   const maxStreams = options.maxStreams ?? defaults.maxStreams
+  const maxStreamsPerPeer = options.maxStreamsPerPeer ?? defaults.maxStreamsPerPeer
   const readBuffer = options.streamReadBufferBytes ?? defaults.streamReadBufferBytes
   const services = options.services ?? {}
   const ports = new Set(options.ports ?? [])
@@ -138,6 +141,13 @@ const make = Effect.fnUntraced(function* (options: InboundOptions) {
 
   const run = yield* FiberSet.makeRuntime<never>()
   let active = 0
+  const activeByPeer = new Map<string, number>()
+  const release = (peer: string) => {
+    const left = (activeByPeer.get(peer) ?? 1) - 1
+    if (left === 0) activeByPeer.delete(peer)
+    else activeByPeer.set(peer, left)
+    active--
+  }
 
   const handler: StreamHandler = (stream, connection) => {
     const openedAt = performance.now()
@@ -149,6 +159,17 @@ const make = Effect.fnUntraced(function* (options: InboundOptions) {
       refuse(stream, StatusCode.Overloaded, `limit of ${maxStreams} concurrent streams reached`)
       return
     }
+    const peer = connection.remotePeer.toString()
+    const fromPeer = activeByPeer.get(peer) ?? 0
+    if (fromPeer >= maxStreamsPerPeer) {
+      refuse(
+        stream,
+        StatusCode.Overloaded,
+        `limit of ${maxStreamsPerPeer} concurrent streams from one peer reached`,
+      )
+      return
+    }
+    activeByPeer.set(peer, fromPeer + 1)
     active++
     run(
       serve(stream, connection, openedAt).pipe(
@@ -158,7 +179,7 @@ const make = Effect.fnUntraced(function* (options: InboundOptions) {
               stream.abort(error instanceof Error ? error : new Error(String(error)))
           }).pipe(Effect.andThen(Effect.logError(`inbound stream failed: ${error.message}`))),
         ),
-        Effect.ensuring(Effect.sync(() => active--)),
+        Effect.ensuring(Effect.sync(() => release(peer))),
       ),
     )
   }
