@@ -45,6 +45,11 @@ export interface Libp2pNodeOptions
     P2pIdentity {
   /** Kademlia protocol id. Default {@link DHT_PROTOCOL}. */
   readonly dhtProtocol?: string
+  /**
+   * Records and bytes one signer may keep in this node's store (beyond them its puts are refused
+   * as over-quota). Default {@link DhtRecords.DEFAULT_SIGNER_QUOTA}.
+   */
+  readonly signerQuota?: DhtRecords.SignerQuotaLimits
   /** Extra kad-dht validators/selectors, keyed by a key's first segment, beside the registry's. */
   readonly validators?: Validators
   readonly selectors?: Selectors
@@ -78,7 +83,10 @@ const dhtService = (options: Libp2pNodeOptions) =>
     peerInfoMapper: passthroughMapper,
     // A lone node must answer (from its own store) instead of waiting for a first peer.
     allowQueryWithZeroPeers: true,
-    validators: { ...DhtRecords.validators(), ...options.validators },
+    validators: {
+      ...DhtRecords.validators(Date.now, options.signerQuota),
+      ...options.validators,
+    },
     selectors: { ...DhtRecords.selectors(), ...options.selectors },
   })
 
@@ -103,6 +111,7 @@ const make = Effect.fn("Libp2pNode.make")(function* (options: Libp2pNodeOptions)
     dhtProtocol: _protocol,
     validators: _validators,
     selectors: _selectors,
+    signerQuota: _quota,
     ...nodeOptions
   } = options
   const joinTimeoutMs = (options.dialTimeoutMs ?? 5_000) * 2
