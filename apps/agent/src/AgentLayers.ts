@@ -15,6 +15,7 @@ import {
   type PreflightReport,
   preflightReportJson,
 } from "@beemesh/netns"
+import type { MeshKey } from "@beemesh/p2p"
 import { PodmanClient } from "@beemesh/podman"
 import { Libp2pNode, type ManifestRecord, Registry } from "@beemesh/registry"
 import { PrometheusText } from "@beemesh/service"
@@ -31,6 +32,7 @@ import { peersRoutes, peersView } from "./http/PeersRoutes"
 import { serveApi } from "./http/Server"
 import { servicesRoutes } from "./http/ServicesRoutes"
 import { trafficRoutes } from "./http/TrafficRoutes"
+import { agentMeshKey } from "./MeshMembership"
 import { registryDirectoryLayer } from "./RegistryDirectory"
 import { ServiceTraffic } from "./ServiceTraffic"
 import { loadOrCreateSecret } from "./Tokens"
@@ -56,9 +58,11 @@ export interface Secrets {
   readonly operatorTokenFile: string
   /** Signs the pods' tokens. */
   readonly podTokenKey: string
+  /** The mesh's private network key: the host node and every sidecar run with it. */
+  readonly meshKey: MeshKey
 }
 
-/** The operator token and the pod-token key, kept in the data directory. */
+/** The operator token and the pod-token key, kept in the data directory, and the mesh key. */
 export class AgentSecrets extends Context.Service<AgentSecrets, Secrets>()(
   "@beemesh/agent/AgentSecrets",
 ) {}
@@ -92,15 +96,18 @@ export const SecretsLayer = Layer.effect(
       operatorToken: yield* loadOrCreateSecret(operatorTokenFile),
       operatorTokenFile,
       podTokenKey: yield* loadOrCreateSecret(join(config.dataDir, "pod-token.key")),
+      meshKey: yield* agentMeshKey(config),
     }
   }),
 )
 
-/** The host's libp2p node, with its identity kept in the data directory. */
+/** The host's libp2p node, with its identity kept in the data directory, in the mesh's network. */
 export const NodeLayer = Layer.unwrap(
   Effect.gen(function* () {
     const { config } = yield* AgentSettings
+    const { meshKey } = yield* AgentSecrets
     return Libp2pNode.layer({
+      meshKey,
       listen: config.listen,
       bootstrap: config.bootstrap,
       keyFile: join(config.dataDir, "identity.key"),
@@ -166,6 +173,7 @@ export const DeployerLayer = Layer.unwrap(
       ...(config.relays === undefined ? {} : { relays: config.relays }),
       apiPort: config.apiPort,
       podTokenKey: secrets.podTokenKey,
+      meshKey: secrets.meshKey,
       stateFile: join(config.dataDir, "workloads.json"),
       rootless: environment.uid !== 0,
     })

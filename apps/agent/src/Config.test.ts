@@ -143,4 +143,38 @@ describe("parseCommand", () => {
       'configuration leaseSeconds: "1" is not a whole number of seconds from 3 to 3600',
     )
   })
+
+  it("takes the mesh key file from --mesh-key, BEEMESH_MESH_KEY or meshKey, as an absolute path", async () => {
+    const fromFlag = await run(["run", "--mesh-key", "/etc/beemesh/mesh.key"])
+    expect(fromFlag._tag === "Run" && fromFlag.config.meshKeyFile).toBe("/etc/beemesh/mesh.key")
+    const fromEnv = await run(["run"], { env: { BEEMESH_MESH_KEY: "/k/env.key" } })
+    expect(fromEnv._tag === "Run" && fromEnv.config.meshKeyFile).toBe("/k/env.key")
+    const fromFile = await run(["run", "--config", "/c.yaml"], {
+      readFile: async () => "meshKey: /k/file.key\n",
+    })
+    expect(fromFile._tag === "Run" && fromFile.config.meshKeyFile).toBe("/k/file.key")
+    const none = await run(["run"])
+    expect(none._tag === "Run" && none.config.meshKeyFile).toBeUndefined()
+    expect(await refusal(["run", "--mesh-key", "mesh.key"])).toContain(
+      'configuration meshKey: "mesh.key" must be an absolute path',
+    )
+  })
+
+  it("mesh init writes to --mesh-key, else to the data directory's mesh.key", async () => {
+    expect(await run(["mesh", "init"])).toEqual({
+      _tag: "MeshInit",
+      path: "/var/lib/beemesh/mesh.key",
+    })
+    expect(await run(["mesh", "init", "--data-dir", "/d"])).toEqual({
+      _tag: "MeshInit",
+      path: "/d/mesh.key",
+    })
+    expect(await run(["mesh", "init", "--mesh-key", "/etc/beemesh/mesh.key"])).toEqual({
+      _tag: "MeshInit",
+      path: "/etc/beemesh/mesh.key",
+    })
+    expect(await refusal(["mesh"])).toContain("mesh needs a subcommand: mesh init")
+    expect(await refusal(["mesh", "rotate"])).toContain('unknown mesh subcommand "rotate"')
+    expect(await refusal(["mesh", "init", "now"])).toContain('unexpected argument "now"')
+  })
 })

@@ -40,7 +40,15 @@ export interface AgentConfig {
    * traffic) every third of it. Undefined: the directory's default (30 s).
    */
   readonly leaseSeconds: number | undefined
+  /**
+   * The mesh key file every agent of the mesh holds (see `mesh init`). Undefined: the agent's own
+   * `<dataDir>/mesh.key`, created at first start (a mesh of this host alone).
+   */
+  readonly meshKeyFile: string | undefined
 }
+
+/** Where the agent keeps its own mesh key when none is given. */
+export const defaultMeshKeyFile = (dataDir: string) => `${dataDir}/mesh.key`
 
 export class ConfigInvalid extends Data.TaggedError("ConfigInvalid")<{
   /** Where the value came from: a flag, a variable or the file. */
@@ -57,6 +65,9 @@ export const HELP = `beemesh-agent ${AGENT_VERSION} — runs workloads as isolat
 Usage:
   beemesh-agent run [options]      start the agent (HTTP API, libp2p node, pods)
   beemesh-agent doctor [options]   check this host's network prerequisites and print the report
+  beemesh-agent mesh init [options]
+                                   create a mesh key (mode 0600) at --mesh-key FILE, else
+                                   <data dir>/mesh.key, and print where; copy it to every agent
   beemesh-agent --help | --version
 
 Options (flag / environment variable / config file key):
@@ -82,6 +93,12 @@ Options (flag / environment variable / config file key):
                                                                  (one object per line); default text
   --lease-seconds N      BEEMESH_LEASE_SECONDS    leaseSeconds   sidecar registration lease, 3..3600 (default 30);
                                                                  sidecars renew and report traffic every N/3 s
+  --mesh-key FILE        BEEMESH_MESH_KEY         meshKey        the mesh key shared by every agent of the mesh
+                                                                 (absolute path, mode 0600); only peers holding it
+                                                                 connect to this agent and its sidecars. Default:
+                                                                 <data dir>/mesh.key, created at first start (a
+                                                                 mesh of this host alone); required with
+                                                                 --bootstrap or --relay
 `
 
 export type Command =
@@ -89,6 +106,7 @@ export type Command =
   | { readonly _tag: "Version" }
   | { readonly _tag: "Run"; readonly config: AgentConfig }
   | { readonly _tag: "Doctor"; readonly config: AgentConfig; readonly json: boolean }
+  | { readonly _tag: "MeshInit"; readonly path: string }
 
 export interface ConfigSources {
   readonly argv: ReadonlyArray<string>
@@ -111,6 +129,7 @@ const FileSchema = Schema.Struct({
   logLevel: Schema.optional(Schema.String),
   logFormat: Schema.optional(Schema.String),
   leaseSeconds: Schema.optional(Schema.Union([Schema.Number, Schema.String])),
+  meshKey: Schema.optional(Schema.String),
 })
 
 const LOG_LEVELS: ReadonlyArray<LogLevel> = ["debug", "info", "warn", "error"]
@@ -151,6 +170,7 @@ export const parseCommand = (sources: ConfigSources): Effect.Effect<Command, Con
             "log-level": { type: "string" },
             "log-format": { type: "string" },
             "lease-seconds": { type: "string" },
+            "mesh-key": { type: "string" },
           },
         }),
       catch: (error) =>
@@ -169,16 +189,25 @@ export const parseCommand = (sources: ConfigSources): Effect.Effect<Command, Con
         reason: "no command given; use run or doctor (see --help)",
       })
     }
-    if (verb !== "run" && verb !== "doctor") {
+    if (verb !== "run" && verb !== "doctor" && verb !== "mesh") {
       return yield* new ConfigInvalid({
         source: "command line",
-        reason: `unknown command "${verb}"; use run or doctor (see --help)`,
+        reason: `unknown command "${verb}"; use run, doctor or mesh init (see --help)`,
       })
     }
-    if (rest.length > 0) {
+    if (verb === "mesh" && rest[0] !== "init") {
       return yield* new ConfigInvalid({
         source: "command line",
-        reason: `unexpected argument "${rest[0]}"`,
+        reason:
+          rest[0] === undefined
+            ? "mesh needs a subcommand: mesh init (see --help)"
+            : `unknown mesh subcommand "${rest[0]}"; use mesh init (see --help)`,
+      })
+    }
+    if (rest.length > (verb === "mesh" ? 1 : 0)) {
+      return yield* new ConfigInvalid({
+        source: "command line",
+        reason: `unexpected argument "${rest[verb === "mesh" ? 1 : 0]}"`,
       })
     }
 
@@ -284,6 +313,16 @@ export const parseCommand = (sources: ConfigSources): Effect.Effect<Command, Con
       })
     }
 
+    const meshKeyFile = pick(values["mesh-key"], env.BEEMESH_MESH_KEY, file.meshKey)
+    if (meshKeyFile !== undefined && !meshKeyFile.startsWith("/")) {
+      return yield* new ConfigInvalid({
+        source: "meshKey",
+        reason: `"${meshKeyFile}" must be an absolute path`,
+      })
+    }
+    if (verb === "mesh")
+      return { _tag: "MeshInit", path: meshKeyFile ?? defaultMeshKeyFile(dataDir) } as const
+
     const config: AgentConfig = {
       apiHost,
       apiPort,
@@ -300,6 +339,7 @@ export const parseCommand = (sources: ConfigSources): Effect.Effect<Command, Con
       logLevel: logLevel as LogLevel,
       logFormat,
       leaseSeconds,
+      meshKeyFile,
     }
     return verb === "run"
       ? ({ _tag: "Run", config } as const)

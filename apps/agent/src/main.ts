@@ -1,10 +1,11 @@
 /**
- * beemesh-agent: the composition root. Reads the configuration once, then runs `doctor` or the
+ * beemesh-agent: the composition root. Reads the configuration once, then runs `doctor`, `mesh init` or the
  * agent's layers (AgentLayers.ts) until SIGINT/SIGTERM. Exit codes: 0 ok, 1 failure at run time,
  * 2 bad configuration or an unusable state file.
  */
 import { readFile } from "node:fs/promises"
 import { userInfo } from "node:os"
+import { createMeshKeyFile, MeshKeyError } from "@beemesh/p2p"
 import { Libp2pNode } from "@beemesh/registry"
 import { ExitCode, runMain } from "@beemesh/service"
 import { Context, Effect, Layer, Logger, References } from "effect"
@@ -57,6 +58,13 @@ const program = Effect.gen(function* () {
       )
       return report.ok ? ExitCode.ok : ExitCode.failure
     }
+    case "MeshInit": {
+      const key = yield* createMeshKeyFile(command.path)
+      process.stdout.write(
+        `mesh key ${key.fingerprint} written to ${command.path} (mode 0600)\ncopy it to every agent of the mesh and start each with --mesh-key FILE\n`,
+      )
+      return ExitCode.ok
+    }
     case "Run":
       return yield* Effect.gen(function* () {
         const agent = yield* Layer.build(agentLayer(command.config, environment))
@@ -80,11 +88,13 @@ const loggerFor = (format: LogFormat) =>
 
 runMain(program.pipe(Effect.provide(loggerFor("text"))), {
   name: "beemesh-agent",
-  // A bad state file (or configs file, or key) is the operator's to fix, like a bad configuration.
+  // A bad state file (or configs file, secrets key or mesh key file) is the operator's to fix,
+  // like a bad configuration.
   exitCode: (error) =>
     error instanceof ConfigInvalid ||
     error instanceof StateFileInvalid ||
-    error instanceof ConfigStoreInvalid
+    error instanceof ConfigStoreInvalid ||
+    error instanceof MeshKeyError
       ? ExitCode.usage
       : ExitCode.failure,
 })

@@ -1,6 +1,7 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { generateMeshKey, makeP2pNode } from "@beemesh/p2p"
 import { generateKeyPair, privateKeyToProtobuf } from "@libp2p/crypto/keys"
 import { peerIdFromPrivateKey } from "@libp2p/peer-id"
 import { Effect } from "effect"
@@ -88,5 +89,34 @@ describe("SidecarNode", () => {
       ),
     )
     expect(error._tag).toBe("NodeStartFailed")
+  })
+})
+
+describe("SidecarNode with the mesh key", () => {
+  it("a member with the key connects; a fresh identity without it does not, and is not stored", async () => {
+    const meshKey = generateMeshKey()
+    await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const sidecar = yield* SidecarNode.make({
+            listenHost: "127.0.0.1",
+            listenPort: 0,
+            announce: [],
+            identityKeyFile: undefined,
+            meshKey,
+          })
+          const address = sidecar.node.getMultiaddrs()[0]!
+          const member = yield* makeP2pNode({ meshKey, dialTimeoutMs: 3_000 })
+          yield* member.dial(address)
+          const stranger = yield* makeP2pNode({ dialTimeoutMs: 3_000 })
+          const refused = yield* Effect.flip(stranger.dial(address))
+          expect(refused._tag).toBe("DialFailed")
+          expect(sidecar.node.getConnections(stranger.peerId)).toEqual([])
+          expect(yield* Effect.promise(() => sidecar.node.peerStore.has(stranger.peerId))).toBe(
+            false,
+          )
+        }),
+      ),
+    )
   })
 })

@@ -2,19 +2,21 @@
  * The sidecar's libp2p node: its own workload identity (never the host's key), TCP + Noise +
  * Yamux, listening on the pod's container port and announcing the host address + published port
  * the agent gave it; behind a NAT, it holds a slot at the agent-given relays and also announces
- * its circuit addresses there. Runs DCUtR. Started when the layer is built, stopped when its scope
+ * its circuit addresses there. Runs DCUtR. With the agent's mesh key it runs the mesh's private
+ * network: peers without the key never complete a connection to it. Started when the layer is built, stopped when its scope
  * closes.
  */
 import {
   type HolePunchCounts,
   loadKey,
+  MeshKey,
   type NodeStartFailed,
   type P2pNodeOptions,
   startP2pNode,
 } from "@beemesh/p2p"
 import { generateKeyPair } from "@libp2p/crypto/keys"
 import type { Libp2p, PrivateKey } from "@libp2p/interface"
-import { Context, Data, Effect, Layer } from "effect"
+import { Context, Data, Effect, Layer, Redacted } from "effect"
 import { SidecarConfig } from "./SidecarConfig"
 
 export class IdentityKeyUnusable extends Data.TaggedError("IdentityKeyUnusable")<{
@@ -33,6 +35,8 @@ export interface SidecarNodeOptions {
   readonly identityKeyFile: string | undefined
   /** Relays to hold a slot at (the host is behind a NAT). */
   readonly relays?: ReadonlyArray<string> | undefined
+  /** The mesh key (from the agent): only members complete a connection. Absent: an open node. */
+  readonly meshKey?: MeshKey | undefined
   /** Extra libp2p settings the proxy asks for (yamux stream limits, connection manager). */
   readonly yamux?: P2pNodeOptions["yamux"]
   readonly connectionManager?: Pick<
@@ -69,6 +73,7 @@ export class SidecarNode extends Context.Service<SidecarNode, SidecarNodeShape>(
       announce: options.announce,
       ...(options.relays === undefined ? {} : { relays: options.relays }),
       holePunching: true,
+      ...(options.meshKey === undefined ? {} : { meshKey: options.meshKey }),
       ...(options.yamux === undefined ? {} : { yamux: options.yamux }),
       ...options.connectionManager,
       // libp2p's stop waits for connections to close; bound it so shutdown stays quick.
@@ -97,6 +102,10 @@ export class SidecarNode extends Context.Service<SidecarNode, SidecarNodeShape>(
           announce: config.advertise,
           identityKeyFile: config.identityKeyFile,
           relays: config.relays,
+          meshKey:
+            config.meshKey === undefined
+              ? undefined
+              : new MeshKey({ hex: Redacted.value(config.meshKey) }),
           ...extra,
         })
       }),

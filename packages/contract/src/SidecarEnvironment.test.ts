@@ -362,3 +362,38 @@ describe("SidecarEnvironment readiness probes", () => {
     )
   })
 })
+
+describe("SidecarEnvironment mesh key", () => {
+  const hex = "0123456789abcdef".repeat(4)
+
+  it("is absent unless given, and travels redacted", () => {
+    expect(decoded(valid).meshKey).toBeUndefined()
+    const key = decoded({ ...valid, BEEMESH_MESH_KEY: hex }).meshKey
+    expect(key === undefined ? undefined : Redacted.value(key)).toBe(hex)
+    expect(String(key)).not.toContain("0123456789abcdef")
+  })
+
+  it("must be 64 lowercase hex digits, and a bad one is never printed", () => {
+    const short = problemsOf({ ...valid, BEEMESH_MESH_KEY: "abc" })
+    expect(short.problems[0]).toMatchObject({ variable: "BEEMESH_MESH_KEY", value: "<redacted>" })
+    expect(short.problems[0]?.reason).toContain("64 lowercase hex digits")
+    const error = problemsOf({ ...valid, BEEMESH_MESH_KEY: `${hex}zz` })
+    expect(error.message).not.toContain(hex)
+    expect(error.message).toContain("<redacted>")
+  })
+
+  it("round trips through the agent's encoding", () => {
+    const env = encode({
+      namespace: "a",
+      workload: "b",
+      pod: "b",
+      podToken: Redacted.make("x".repeat(16)),
+      advertise: ["/ip4/10.78.0.11/tcp/1"],
+      meshKey: Redacted.make(hex),
+    })
+    if (Result.isFailure(env)) throw new Error(env.failure.message)
+    expect(env.success.BEEMESH_MESH_KEY).toBe(hex)
+    const back = decoded(env.success).meshKey
+    expect(back === undefined ? undefined : Redacted.value(back)).toBe(hex)
+  })
+})

@@ -12,6 +12,7 @@ import {
   parseFilePath,
   parseIpv4,
   parseLabel,
+  parseMeshKeyHex,
   parsePodName,
   parseRelays,
   parseToken,
@@ -59,6 +60,12 @@ export interface SidecarEnvironment {
   readonly relays: ReadonlyArray<string> | undefined
   /** Readiness probes of the pod's apps: the services are registered only while all pass. */
   readonly readinessProbes: ReadonlyArray<ReadinessProbe> | undefined
+  /**
+   * The mesh key (64 hex digits) the sidecar's libp2p node runs its private network with, so that
+   * only members connect to it. Like the pod token it reaches the sidecar only through its own
+   * environment, which the pod's apps cannot read. Absent: an open node (a sidecar run by hand).
+   */
+  readonly meshKey: Redacted.Redacted<string> | undefined
 }
 
 type Defaulted = "services" | "upstreams" | "agentUrl" | "listenPort" | "healthHost" | "healthPort"
@@ -66,12 +73,13 @@ type Defaulted = "services" | "upstreams" | "agentUrl" | "listenPort" | "healthH
 /** What the agent encodes: settings with a default may be left out. */
 export type SidecarEnvironmentInput = Omit<
   SidecarEnvironment,
-  Defaulted | "identityKeyFile" | "relays" | "readinessProbes"
+  Defaulted | "identityKeyFile" | "relays" | "readinessProbes" | "meshKey"
 > &
   Partial<Pick<SidecarEnvironment, Defaulted>> & {
     readonly identityKeyFile?: string | undefined
     readonly relays?: ReadonlyArray<string> | undefined
     readonly readinessProbes?: ReadonlyArray<ReadinessProbe> | undefined
+    readonly meshKey?: Redacted.Redacted<string> | undefined
   }
 
 /** One variable that failed to decode or encode. */
@@ -201,6 +209,11 @@ export const variables = {
     expected:
       'a JSON list of probes such as [{"container":"web","action":"httpGet","port":80,"path":"/ready","initialDelaySeconds":0,"periodSeconds":10,"timeoutSeconds":1,"successThreshold":1,"failureThreshold":3}] (unset: none)',
     optional: true,
+  }),
+  BEEMESH_MESH_KEY: variable("meshKey", text(parseMeshKeyHex), {
+    expected: "the mesh key issued by the agent, 64 hex digits (unset: an open node)",
+    optional: true,
+    secret: true,
   }),
 } as const
 

@@ -15,6 +15,7 @@ import { dcutr } from "@libp2p/dcutr"
 import { type Identify, identify } from "@libp2p/identify"
 import type { Libp2p, PeerId, PrivateKey, ServiceMap } from "@libp2p/interface"
 import { type Ping, ping } from "@libp2p/ping"
+import { preSharedKey } from "@libp2p/pnet"
 import { tcp } from "@libp2p/tcp"
 import { type Multiaddr, multiaddr } from "@multiformats/multiaddr"
 import { Duration, Effect, Queue, type Scope } from "effect"
@@ -28,6 +29,7 @@ import {
 } from "./HolePunch.js"
 import { keepRelaySlots } from "./internal/RelaySlots.js"
 import { loadOrCreateKey } from "./KeyFile.js"
+import { type MeshKey, swarmKeyBytes } from "./MeshKey.js"
 import {
   circuitAddress,
   type RelayServerOptions,
@@ -98,6 +100,14 @@ export interface P2pNodeOptions<S extends ServiceMap = NoServices> {
   readonly holePunching?: boolean
   /** How long after a relayed connection a direct one counts as a hole punched. Default 20 s. */
   readonly holePunchWindowMs?: number
+  /**
+   * The mesh key: every connection is wrapped in libp2p's private network protector under it, so
+   * only peers holding the same key complete a connection with this node (inbound and outbound).
+   * Default: none, an open node any peer can connect to.
+   */
+  readonly meshKey?: MeshKey
+  /** How long a peer has to complete the private network's nonce exchange. Default 2 s. */
+  readonly meshHandshakeTimeoutMs?: number
 }
 
 /**
@@ -173,6 +183,14 @@ const start = <S extends ServiceMap>(
         },
         // Every node can dial a relayed address; only nodes with `relays` listen on one.
         transports: [tcp(), circuitRelayTransport()],
+        ...(options.meshKey === undefined
+          ? {}
+          : {
+              connectionProtector: preSharedKey({
+                psk: swarmKeyBytes(options.meshKey),
+                timeout: options.meshHandshakeTimeoutMs ?? 2_000,
+              }),
+            }),
         connectionEncrypters: [noise()],
         streamMuxers: [yamux(options.yamux)],
         connectionManager: {

@@ -7,6 +7,18 @@ export {
 } from "./HolePunch.js"
 export { loadKey, loadOrCreateKey } from "./KeyFile.js"
 export {
+  createMeshKeyFile,
+  formatMeshKey,
+  generateMeshKey,
+  loadMeshKeyFile,
+  loadOrCreateMeshKeyFile,
+  MESH_KEY_BYTES,
+  MeshKey,
+  MeshKeyError,
+  parseMeshKey,
+  swarmKeyBytes,
+} from "./MeshKey.js"
+export {
   type BaseServices,
   makeP2pNode,
   type NoServices,

@@ -34,6 +34,8 @@ export interface InboundOptions {
   readonly idleTimeoutMs?: number
   /** Concurrent inbound streams; more are refused with status Overloaded. */
   readonly maxStreams?: number
+  /** Concurrent inbound streams from one peer; more are refused with status Overloaded. */
+  readonly maxStreamsPerPeer?: number
   readonly streamReadBufferBytes?: number
 }
 
@@ -67,6 +69,7 @@ const make = Effect.fnUntraced(function* (options: InboundOptions) {
   const handshakeTimeoutMs = options.handshakeTimeoutMs ?? defaults.handshakeTimeoutMs
   const idleTimeoutMs = options.idleTimeoutMs ?? defaults.idleTimeoutMs
   const maxStreams = options.maxStreams ?? defaults.maxStreams
+  const maxStreamsPerPeer = options.maxStreamsPerPeer ?? defaults.maxStreamsPerPeer
   const readBuffer = options.streamReadBufferBytes ?? defaults.streamReadBufferBytes
   const services = options.services ?? {}
   const ports = new Set(options.ports ?? [])
@@ -145,6 +148,14 @@ const make = Effect.fnUntraced(function* (options: InboundOptions) {
   const run = yield* FiberSet.makeRuntime<never>()
   let streams = 0
   let active = 0
+  // Every open stream counts against its peer's limit, ready (not yet requested) ones too: a
+  // flood of idle streams is what the limit is for.
+  const streamsByPeer = new Map<string, number>()
+  const release = (peer: string) => {
+    const left = (streamsByPeer.get(peer) ?? 1) - 1
+    if (left === 0) streamsByPeer.delete(peer)
+    else streamsByPeer.set(peer, left)
+  }
 
   const handler: StreamHandler = (stream, connection) => {
     const openedAt = performance.now()
@@ -156,6 +167,17 @@ const make = Effect.fnUntraced(function* (options: InboundOptions) {
       refuse(stream, StatusCode.Overloaded, `limit of ${maxStreams} concurrent streams reached`)
       return
     }
+    const peer = connection.remotePeer.toString()
+    const fromPeer = streamsByPeer.get(peer) ?? 0
+    if (fromPeer >= maxStreamsPerPeer) {
+      refuse(
+        stream,
+        StatusCode.Overloaded,
+        `limit of ${maxStreamsPerPeer} concurrent streams from one peer reached`,
+      )
+      return
+    }
+    streamsByPeer.set(peer, fromPeer + 1)
     streams++
     let requested = false
     const onRequest = () => {
@@ -181,6 +203,7 @@ const make = Effect.fnUntraced(function* (options: InboundOptions) {
             if (requested) active--
           }),
         ),
+        Effect.ensuring(Effect.sync(() => release(peer))),
       ),
     )
   }

@@ -18,6 +18,12 @@ export const defaults = {
   idleTimeoutMs: 5 * 60_000,
   /** Concurrent bridged connections per Inbound / per Outbound. */
   maxStreams: 4096,
+  /**
+   * Concurrent inbound streams from one peer: half of `maxStreams`, so that no single peer (a
+   * flood of idle streams from one connection) can fill a sidecar and shut out every other
+   * caller, while one busy pod pair still gets thousands of streams.
+   */
+  maxStreamsPerPeer: 2048,
   /** Providers tried per connection before giving up. */
   maxAttempts: 3,
   /**

@@ -1,5 +1,7 @@
 import type { SelectFn, Selectors, ValidateFn, Validators } from "@libp2p/kad-dht"
 import { Result } from "effect"
+import { RecordRejected } from "./Errors.js"
+import { SignerQuota, type SignerQuotaLimits } from "./internal/SignerQuota.js"
 import * as ManifestRecord from "./ManifestRecord.js"
 import { MANIFEST_PREFIX, SERVICE_PREFIX } from "./Names.js"
 import * as ServiceRecord from "./ServiceRecord.js"
@@ -9,21 +11,40 @@ import * as ServiceRecord from "./ServiceRecord.js"
  * segment (`/beemesh-svc/...` → `beemesh-svc`) and runs the validator on every value it stores
  * (PUT_VALUE from a peer), reads from its own datastore, or receives in a GET_VALUE answer, so
  * forged, mis-keyed and expired records never enter or leave a node that runs this code.
- * Every node of the mesh must install them (Libp2pNode does).
+ * Every node of the mesh must install them (Libp2pNode does). Each signer (a record's provider
+ * or publisher) may keep at most `DEFAULT_SIGNER_QUOTA` records here, so no member can fill a
+ * node's store.
  */
 
+/** Records and bytes one signer may keep in a node's store. */
+export const DEFAULT_SIGNER_QUOTA: SignerQuotaLimits = {
+  // Hundreds of services per sidecar identity or manifests per agent would be far beyond use.
+  maxRecords: 1024,
+  // 128 manifests of the largest size (256 KiB).
+  maxBytes: 32 * 1024 * 1024,
+}
+
+export type { SignerQuotaLimits }
+
+const withinQuota = (quota: SignerQuota, signer: string, key: Uint8Array, bytes: number) => {
+  const refusal = quota.admit(signer, Buffer.from(key).toString("base64"), bytes)
+  if (refusal !== undefined) throw new RecordRejected({ reason: "over-quota", detail: refusal })
+}
+
 const serviceValidator =
-  (now: () => number): ValidateFn =>
+  (now: () => number, quota: SignerQuota): ValidateFn =>
   async (key, value) => {
     const verified = await ServiceRecord.verifyBytes(value, { now: now(), key })
     if (Result.isFailure(verified)) throw verified.failure
+    withinQuota(quota, verified.success.record.provider, key, value.length)
   }
 
 const manifestValidator =
-  (now: () => number): ValidateFn =>
+  (now: () => number, quota: SignerQuota): ValidateFn =>
   async (key, value) => {
     const verified = await ManifestRecord.verifyBytes(value, { now: now(), key })
     if (Result.isFailure(verified)) throw verified.failure
+    withinQuota(quota, verified.success.publisher, key, value.length)
   }
 
 /** Index of the newest record; records that do not decode never win. */
@@ -43,10 +64,17 @@ const newestSelector =
     return Math.max(best, 0)
   }
 
-export const validators = (now: () => number = Date.now): Validators => ({
-  [SERVICE_PREFIX]: serviceValidator(now),
-  [MANIFEST_PREFIX]: manifestValidator(now),
-})
+/** One node's validators; the quota is shared by both prefixes and lives as long as they do. */
+export const validators = (
+  now: () => number = Date.now,
+  limits: SignerQuotaLimits = DEFAULT_SIGNER_QUOTA,
+): Validators => {
+  const quota = new SignerQuota(limits)
+  return {
+    [SERVICE_PREFIX]: serviceValidator(now, quota),
+    [MANIFEST_PREFIX]: manifestValidator(now, quota),
+  }
+}
 
 export const selectors = (): Selectors => ({
   [SERVICE_PREFIX]: newestSelector(ServiceRecord.peek, ServiceRecord.newer),

@@ -24,6 +24,7 @@ export type RejectionReason =
   | "key-mismatch"
   | "expired"
   | "future-dated"
+  | "over-quota"
 
 /** A signed record that failed verification (tampered, foreign key, expired, too large …). */
 export class RecordRejected extends Data.TaggedError("RecordRejected")<{

@@ -24,7 +24,7 @@ export type BeemeshLibp2p = Libp2p<{ dht: KadDHT; identify: Identify; ping: Ping
 
 /**
  * The node's settings (listen/announce addresses, identity, dial timeout, connection limits,
- * bootstrap, relays and hole punching; see @beemesh/p2p for each and its default) and the DHT's.
+ * bootstrap, relays, hole punching and the mesh key; see @beemesh/p2p for each and its default) and the DHT's.
  */
 export interface Libp2pNodeOptions
   extends Pick<
@@ -40,10 +40,16 @@ export interface Libp2pNodeOptions
       | "relays"
       | "relayServer"
       | "holePunching"
+      | "meshKey"
     >,
     P2pIdentity {
   /** Kademlia protocol id. Default {@link DHT_PROTOCOL}. */
   readonly dhtProtocol?: string
+  /**
+   * Records and bytes one signer may keep in this node's store (beyond them its puts are refused
+   * as over-quota). Default {@link DhtRecords.DEFAULT_SIGNER_QUOTA}.
+   */
+  readonly signerQuota?: DhtRecords.SignerQuotaLimits
   /** Extra kad-dht validators/selectors, keyed by a key's first segment, beside the registry's. */
   readonly validators?: Validators
   readonly selectors?: Selectors
@@ -77,7 +83,10 @@ const dhtService = (options: Libp2pNodeOptions) =>
     peerInfoMapper: passthroughMapper,
     // A lone node must answer (from its own store) instead of waiting for a first peer.
     allowQueryWithZeroPeers: true,
-    validators: { ...DhtRecords.validators(), ...options.validators },
+    validators: {
+      ...DhtRecords.validators(Date.now, options.signerQuota),
+      ...options.validators,
+    },
     selectors: { ...DhtRecords.selectors(), ...options.selectors },
   })
 
@@ -102,6 +111,7 @@ const make = Effect.fn("Libp2pNode.make")(function* (options: Libp2pNodeOptions)
     dhtProtocol: _protocol,
     validators: _validators,
     selectors: _selectors,
+    signerQuota: _quota,
     ...nodeOptions
   } = options
   const joinTimeoutMs = (options.dialTimeoutMs ?? 5_000) * 2

@@ -43,4 +43,32 @@ describe("ManifestRecord", () => {
     const asService = await SignedEnvelope.open(v1, ServiceRecord.DOMAIN, 1 << 20)
     expect(Result.isFailure(asService) && asService.failure.reason).toBe("bad-signature")
   })
+
+  it("refuses a sequence beyond now plus the clock skew: a huge sequence cannot lock a manifest", async () => {
+    const key = await generateKeyPair("Ed25519")
+    const now = 1_700_000_000_000
+    const record: ManifestRecord.ManifestRecord = {
+      kind: "beemesh.manifest/v1",
+      namespace: "prod",
+      name: "web",
+      publisher: peerIdFromPrivateKey(key).toString(),
+      issuedAt: now,
+      sequence: 2 ** 53 - 1,
+      content: "kind: Pod",
+    }
+    const huge = await Effect.runPromise(ManifestRecord.sign(key, record))
+    const refused = await ManifestRecord.verifyBytes(huge, { now })
+    expect(Result.isFailure(refused) && refused.failure.reason).toBe("future-dated")
+    expect(Result.isFailure(refused) && refused.failure.message).toMatch(
+      /sequence 9007199254740991 lies .* ms ahead \(sequences are times in ms; allowed skew 30000 ms\)/,
+    )
+    const atEdge = await Effect.runPromise(
+      ManifestRecord.sign(key, { ...record, sequence: now + ManifestRecord.MAX_CLOCK_SKEW_MS }),
+    )
+    expect(Result.isSuccess(await ManifestRecord.verifyBytes(atEdge, { now }))).toBe(true)
+    const validate = DhtRecords.validators(() => now)["beemesh-manifest"]!
+    await expect(validate(Names.manifestKey("prod", "web"), huge)).rejects.toMatchObject({
+      reason: "future-dated",
+    })
+  })
 })

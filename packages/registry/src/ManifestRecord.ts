@@ -8,6 +8,12 @@ import * as SignedEnvelope from "./SignedEnvelope.js"
  * A workload manifest stored under `/beemesh-manifest/<namespace>/<name>`. Signed by its
  * publisher; when peers hold different versions, the newest (sequence, then issue time) wins.
  * Any mesh member may publish a newer version: signatures authenticate, they do not authorise.
+ *
+ * Sequences are times: a publisher takes the current time in ms (or one more than the newest it
+ * saw), and a record whose sequence lies further ahead than the allowed clock skew is refused as
+ * future-dated. Without this bound one record with sequence 2^53 would outrank every later
+ * version for good; with it, a record placed at the edge outranks the operator's for at most
+ * MAX_CLOCK_SKEW_MS.
  */
 
 export const DOMAIN = "beemesh/manifest/v1"
@@ -86,6 +92,12 @@ export const verifyBytes = async (
   }
   if (record.issuedAt > options.now + MAX_CLOCK_SKEW_MS) {
     return reject("future-dated", `issued ${record.issuedAt - options.now} ms in the future`)
+  }
+  if (record.sequence > options.now + MAX_CLOCK_SKEW_MS) {
+    return reject(
+      "future-dated",
+      `sequence ${record.sequence} lies ${record.sequence - options.now} ms ahead (sequences are times in ms; allowed skew ${MAX_CLOCK_SKEW_MS} ms)`,
+    )
   }
   return Result.succeed(record)
 }

@@ -14,6 +14,7 @@ import { Clock, Effect } from "effect"
 import { replicaNames, type Workload } from "../Manifest"
 import type { OrphanPod } from "../Workloads"
 import {
+  type HashOptions,
   imagesOfRevision,
   LABEL_NAMESPACE,
   LABEL_REPLICA,
@@ -22,7 +23,6 @@ import {
   revisionOf,
   revisionOfLabels,
   specHash,
-  type TemplateOptions,
   workloadKey,
 } from "./PodTemplate"
 import type { OwnedPod, ReplicaPods } from "./ReplicaPods"
@@ -46,7 +46,7 @@ const isReplicaName = (workload: Workload, name: string) =>
 export const wantedReplica = (
   workload: Workload | undefined,
   pod: OwnedPod,
-  options: Pick<TemplateOptions, "sidecarImage" | "slirp" | "relays">,
+  options: HashOptions,
 ): string | undefined => {
   const name = pod.labels[LABEL_REPLICA]
   return workload !== undefined &&
@@ -136,7 +136,7 @@ export const adopt = (
   pods: ReplicaPods["Service"],
   table: Table,
   saved: SavedState,
-  options: Pick<TemplateOptions, "sidecarImage" | "slirp" | "relays">,
+  options: HashOptions,
 ) =>
   Effect.gen(function* () {
     for (const workload of saved.workloads) {

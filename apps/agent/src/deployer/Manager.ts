@@ -29,11 +29,11 @@ import { adopt, takeOver, wantedReplica } from "./Adoption"
 import { checkApply } from "./ApplyCheck"
 import { ConfigStore, lookupIn } from "./ConfigStore"
 import {
+  type HashOptions,
   imagesOfRevision,
   podNameOf,
   revisionOf,
   specHash,
-  type TemplateOptions,
   workloadKey,
 } from "./PodTemplate"
 import { ReplicaPods } from "./ReplicaPods"
@@ -53,7 +53,7 @@ import {
 /** Pods removed at once when a workload goes: Podman serves them in parallel, within reason. */
 const REMOVE_CONCURRENCY = 8
 
-export type ManagerOptions = Pick<TemplateOptions, "sidecarImage" | "slirp" | "relays">
+export type ManagerOptions = HashOptions
 
 const make = (options: ManagerOptions) =>
   Effect.gen(function* () {

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto"
 import { defaultSlirpOptions } from "@beemesh/netns"
+import { generateMeshKey, MeshKey } from "@beemesh/p2p"
 import { decodePodSpec } from "@beemesh/podman"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
@@ -132,6 +133,24 @@ describe("replicaPodSpec", () => {
     expect(env.BEEMESH_RELAYS).toBe(relay)
     expect(spec.containers?.[0]?.env?.BEEMESH_RELAYS).toBeUndefined()
     expect(specHash(workload, natted)).not.toBe(specHash(workload, options))
+  })
+
+  it("the sidecar gets the mesh key as a secret variable; the spec label holds only its fingerprint; a rotated key makes new pods", () => {
+    const meshKey = generateMeshKey()
+    const keyed = { ...options, meshKey }
+    const pod = replicaPodSpec(workload, "web-1", 41000, keyed)
+    expect(pod.containers?.[0]?.env?.BEEMESH_MESH_KEY).toBe(meshKey.hex)
+    for (const app of pod.containers?.slice(1) ?? [])
+      expect(JSON.stringify(app)).not.toContain(meshKey.hex)
+    expect(JSON.stringify(pod.labels)).not.toContain(meshKey.hex)
+    expect(spec.containers?.[0]?.env?.BEEMESH_MESH_KEY).toBeUndefined()
+    expect(specHash(workload, keyed)).not.toBe(specHash(workload, options))
+    expect(specHash(workload, { ...options, meshKey: new MeshKey({ hex: meshKey.hex }) })).toBe(
+      specHash(workload, keyed),
+    )
+    expect(specHash(workload, { ...options, meshKey: generateMeshKey() })).not.toBe(
+      specHash(workload, keyed),
+    )
   })
 })
 

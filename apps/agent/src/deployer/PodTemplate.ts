@@ -6,6 +6,7 @@
 import { createHash } from "node:crypto"
 import { SidecarEnvironment, SidecarIdentity, SidecarPorts, UpstreamNames } from "@beemesh/contract"
 import { gatewayAddress, type SlirpOptions } from "@beemesh/netns"
+import type { MeshKey } from "@beemesh/p2p"
 import { type ContainerSpec, type PodSpecInput, SIDECAR_PORT } from "@beemesh/podman"
 import { Redacted, Result } from "effect"
 import type { Workload } from "../Manifest"
@@ -30,7 +31,15 @@ export interface TemplateOptions {
   /** The agent API's port, reached from pods at host.containers.internal. */
   readonly apiPort: number
   readonly podTokenKey: string
+  /**
+   * The mesh key the sidecars run their private network with (handed over in their environment,
+   * which apps cannot read). Absent: open sidecars.
+   */
+  readonly meshKey?: MeshKey
 }
+
+/** What decides a pod's spec hash besides its workload. */
+export type HashOptions = Pick<TemplateOptions, "sidecarImage" | "slirp" | "relays" | "meshKey">
 
 export const workloadKey = (namespace: string, name: string) => `${namespace}/${name}`
 
@@ -51,10 +60,7 @@ const shortHash = (value: unknown) =>
  * scaling keeps the running pods; not the update policy: it says how pods change, not what they
  * are); a running pod with another hash is replaced.
  */
-export const specHash = (
-  workload: Workload,
-  options: Pick<TemplateOptions, "sidecarImage" | "slirp" | "relays">,
-) =>
+export const specHash = (workload: Workload, options: HashOptions) =>
   shortHash([
     { ...workload, replicas: undefined, update: undefined },
     options.sidecarImage,
@@ -63,6 +69,9 @@ export const specHash = (
     ...(options.relays === undefined ? [] : [options.relays]),
     // Pods with upstreams from before upstreams had names lack the hosts entries: replace them.
     ...(workload.upstreams.length === 0 ? [] : [UPSTREAM_NAMES]),
+    // A rotated mesh key replaces the pods: their sidecars hold the old one. Only a fingerprint:
+    // the label is readable by anyone who can list pods.
+    ...(options.meshKey === undefined ? [] : [`mesh:${options.meshKey.fingerprint}`]),
   ])
 
 /**
@@ -109,6 +118,7 @@ const sidecarEnvironment = (
     advertise: [`/ip4/${options.advertiseHost}/tcp/${hostPort}`],
     ...(options.relays === undefined ? {} : { relays: options.relays }),
     ...(readinessProbes.length === 0 ? {} : { readinessProbes }),
+    ...(options.meshKey === undefined ? {} : { meshKey: Redacted.make(options.meshKey.hex) }),
     listenPort: SidecarPorts.PROXY_PORT,
     healthPort: SidecarPorts.HEALTH_PORT,
   })

@@ -73,6 +73,7 @@ try "write-etc-hosts" $B sh -c 'echo "10.0.2.99 host.containers.internal" >> /et
 try "sysctl-port-start" $B sh -c 'echo 1024 > /proc/sys/net/ipv4/ip_unprivileged_port_start'
 try "see-sidecar-process" $B sh -c 'cat /proc/[0-9]*/cmdline | tr "\\0" " " | grep -q "[n]ode"'
 try "read-sidecar-token" $B sh -c 'cat /proc/[0-9]*/environ | tr "\\0" "\\n" | grep -q "[B]EEMESH_POD_TOKEN"'
+try "read-sidecar-mesh-key" $B sh -c 'cat /proc/[0-9]*/environ | tr "\\0" "\\n" | grep -q "[B]EEMESH_MESH_KEY"'
 try "signal-every-process" $B kill -KILL -1
 echo "ATTACK-PIDS $($B ls /proc | $B grep -E '^[0-9]+$' | $B tr '\\n' ' ')"
 echo "ATTACK done"

@@ -95,6 +95,11 @@ export const parseToken = (raw: string): Result.Result<string, string> =>
     ? Result.succeed(raw)
     : Result.fail("the token must be at least 16 printable characters without spaces")
 
+export const parseMeshKeyHex = (raw: string): Result.Result<string, string> =>
+  /^[0-9a-f]{64}$/.test(raw)
+    ? Result.succeed(raw)
+    : Result.fail("the mesh key must be 64 lowercase hex digits (32 bytes)")
+
 export const parseIpv4 = (raw: string): Result.Result<string, string> =>
   isIPv4(raw) ? Result.succeed(raw) : Result.fail(`"${raw}" is not an IPv4 address`)
 

@@ -1,6 +1,7 @@
 import { Effect, Exit, Scope } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { drain } from "../../src/internal/query.js"
+import * as ManifestRecord from "../../src/ManifestRecord.js"
 import * as Names from "../../src/Names.js"
 import type { EndpointSpec } from "../../src/Registry.js"
 import * as ServiceRecord from "../../src/ServiceRecord.js"
@@ -365,6 +366,37 @@ describe(`registry on a ${MESH_SIZE}-node mesh`, () => {
         }
         const missing = yield* Effect.flip(node(2).registry.getManifest("shop", "nope"))
         expect(missing._tag).toBe("ManifestNotFound")
+      }),
+    )
+  })
+
+  it("manifest sequence games: a record with sequence 2^53 is refused by every peer, and the operator's next version wins", async () => {
+    await Effect.runPromise(
+      Effect.gen(function* () {
+        const mallory = node(8)
+        const key = Names.manifestKey("shop", "locked")
+        const signed = yield* ManifestRecord.sign(mallory.libp2p.privateKey, {
+          kind: "beemesh.manifest/v1",
+          namespace: "shop",
+          name: "locked",
+          publisher: mallory.libp2p.peerId.toString(),
+          issuedAt: Date.now(),
+          sequence: 2 ** 53 - 1,
+          content: "kind: Pod\nowner: mallory",
+        })
+        const outcome = yield* rawPut(mallory, key, signed)
+        expect(outcome.accepted, "accepted by peers").toBe(0)
+        expect(outcome.refused, "refused by peers").toBeGreaterThan(0)
+        const mine = yield* node(2).registry.putManifest("shop", "locked", "kind: Pod\nowner: ops")
+        expect(mine.sequence).toBeLessThan(Date.now() + ManifestRecord.MAX_CLOCK_SKEW_MS)
+        for (const observer of [node(4), node(8), node(2)]) {
+          const got = yield* eventually(
+            `node ${observer.index} to get the operator's manifest`,
+            observer.registry.getManifest("shop", "locked").pipe(Effect.option),
+            (m) => m._tag === "Some" && m.value.sequence === mine.sequence,
+          )
+          expect(got._tag === "Some" && got.value.content).toBe("kind: Pod\nowner: ops")
+        }
       }),
     )
   })

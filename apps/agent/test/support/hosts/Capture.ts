@@ -1,5 +1,5 @@
 /** A packet capture on the simulated bridge (tcpdump in the switch namespace), read after stopping. */
-import { readFileSync } from "node:fs"
+import { readFileSync, statSync } from "node:fs"
 import { join } from "node:path"
 import { inNetns, must } from "./exec"
 import { BRIDGE } from "./Network"
@@ -34,6 +34,9 @@ export const startCapture = async (
       "-i",
       BRIDGE,
       "-nn",
+      // Without it libpcap hands packets over in blocks (up to a second late): a connection that
+      // ends at once would be over, and the capture stopped, before its packets reach the file.
+      "--immediate-mode",
       "-U",
       "-s",
       "0",
@@ -55,6 +58,21 @@ export const startCapture = async (
   )
   return {
     stop: async () => {
+      // Packets that just crossed the bridge may still be on their way to the file: stop once it
+      // has not grown for two polls in a row, or after a second (the mesh's own traffic may never
+      // pause).
+      let last = -1
+      await waitFor(
+        `the capture ${file} to settle`,
+        () => {
+          const size = statSync(file).size
+          const settled = size === last
+          last = size
+          return settled ? true : undefined
+        },
+        1_000,
+        100,
+      ).catch(() => undefined)
       // SIGINT makes tcpdump flush and close the file.
       process.kill(pid, "SIGINT")
       await waitFor("tcpdump to exit", () => (isAlive(pid) ? undefined : true), 5_000, 50).catch(

@@ -95,6 +95,8 @@ export interface AgentStart {
   /** The host's Podman service; without one the agent starts its own (rootless hosts). */
   readonly podmanSocket?: string
   readonly bootstrap: ReadonlyArray<string>
+  /** The run's mesh key file (every host of a run holds the same key). */
+  readonly meshKeyFile: string
   readonly sidecarImage?: string
   /** The host is behind a NAT: relays (agent multiaddrs) it and its sidecars hold slots at. */
   readonly relays?: ReadonlyArray<string>
@@ -141,6 +143,8 @@ export const startHostAgent = async (
       "--advertise-host",
       start.address,
       ...(start.podmanSocket === undefined ? [] : ["--podman-socket", start.podmanSocket]),
+      "--mesh-key",
+      start.meshKeyFile,
       ...start.bootstrap.flatMap((address) => ["--bootstrap", address]),
       ...(start.relays ?? []).flatMap((address) => ["--relay", address]),
       ...(start.sidecarImage === undefined ? [] : ["--sidecar-image", start.sidecarImage]),

@@ -8,9 +8,10 @@
  * host namespaces, which have no route anywhere else.
  */
 import { randomBytes } from "node:crypto"
-import { chmodSync, copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs"
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs"
 import { basename, dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { formatMeshKey, generateMeshKey, type MeshKey } from "@beemesh/p2p"
 import { type Capture, startCapture } from "./Capture"
 import { PrerequisiteMissing } from "./errors"
 import { inNetns, must, run } from "./exec"
@@ -153,6 +154,8 @@ const requirePrerequisites = async (images: ReadonlyArray<string>) => {
 
 export class SimulatedHosts {
   readonly hosts: Array<SimulatedHost> = []
+  /** The key every agent of this run (and so every sidecar) runs the mesh's private network with. */
+  readonly meshKey: MeshKey = generateMeshKey()
   /** Every host ever started, ready or not: what teardown and the run file cover. */
   private readonly entries: Array<RunRecord["hosts"][number]> = []
   private readonly blocked: Array<readonly [string, string]> = []
@@ -293,9 +296,14 @@ export class SimulatedHosts {
     }
     const agentPaths = hostAgentPaths(dir)
     const bootstrap = this.hosts[0]
+    // Each host its own copy, owned by whoever runs its agent: the agent refuses a shared mode.
+    const meshKeyFile = join(dir, "mesh.key")
+    writeFileSync(meshKeyFile, formatMeshKey(this.meshKey), { mode: 0o600 })
+    if (user !== undefined) chownSync(meshKeyFile, user.uid, user.gid)
     const identity = await startHostAgent(agentPaths, {
       netns,
       address,
+      meshKeyFile,
       ...(user === undefined ? { podmanSocket: podmanPaths.socket } : { runAs: user }),
       bootstrap: bootstrap === undefined || index === 1 ? [] : [bootstrap.multiaddr],
       ...(options.behindNat === undefined
