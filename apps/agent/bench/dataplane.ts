@@ -270,6 +270,8 @@ const main = async () => {
       .filter(Boolean)
     if (ids.length > 0) run("podman", ["rm", "-f", "-t", "0", ...ids])
     run("podman", ["pod", "rm", "-f", "-t", "0", "--ignore", `bm-dataplane-srv-${process.pid}`])
+    // Built on every run: nothing of the benchmark stays on the machine.
+    run("podman", ["rmi", "-f", TOOLS_IMAGE])
   }
 }
 
