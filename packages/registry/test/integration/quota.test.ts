@@ -1,25 +1,8 @@
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { drain } from "../../src/internal/query.js"
 import * as ManifestRecord from "../../src/ManifestRecord.js"
 import * as Names from "../../src/Names.js"
-import { eventually, type MeshNode, startMesh } from "../support/mesh.js"
-
-/** Puts a raw value; counts the peers that stored it and those that refused. */
-const rawPut = (n: MeshNode, key: Uint8Array, value: Uint8Array) =>
-  drain(
-    "put",
-    "raw",
-    8_000,
-    (signal) => n.libp2p.dht.put(key, value, { signal }),
-    { accepted: 0, refused: 0 },
-    (s, e) =>
-      e.name === "PEER_RESPONSE" && e.messageName === "PUT_VALUE"
-        ? { ...s, accepted: s.accepted + 1 }
-        : e.name === "QUERY_ERROR"
-          ? { ...s, refused: s.refused + 1 }
-          : s,
-  ).pipe(Effect.map(({ state }) => state))
+import { eventually, rawPut, startMesh } from "../support/mesh.js"
 
 describe("a record flood from one member (real 3-node DHT)", () => {
   it("each node keeps at most the signer's quota of records; other signers' puts still land", async () => {

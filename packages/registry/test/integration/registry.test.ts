@@ -5,7 +5,7 @@ import * as ManifestRecord from "../../src/ManifestRecord.js"
 import * as Names from "../../src/Names.js"
 import type { EndpointSpec } from "../../src/Registry.js"
 import * as ServiceRecord from "../../src/ServiceRecord.js"
-import { eventually, type MeshNode, startMesh, startNode } from "../support/mesh.js"
+import { eventually, type MeshNode, rawPut, startMesh, startNode } from "../support/mesh.js"
 
 /**
  * Ten real libp2p nodes (TCP + Noise + Yamux + Kad-DHT) on 127.0.0.1, in this process.
@@ -50,21 +50,6 @@ const providersSeenBy = (n: MeshNode, namespace: string, service: string) =>
   n.registry
     .resolve(namespace, service, { fresh: true })
     .pipe(Effect.map((rs) => rs.map((r) => r.provider).sort()))
-
-const rawPut = (n: MeshNode, key: Uint8Array, value: Uint8Array) =>
-  drain(
-    "put",
-    "raw",
-    8_000,
-    (signal) => n.libp2p.dht.put(key, value, { signal }),
-    { accepted: 0, refused: 0 },
-    (s, e) =>
-      e.name === "PEER_RESPONSE" && e.messageName === "PUT_VALUE"
-        ? { ...s, accepted: s.accepted + 1 }
-        : e.name === "QUERY_ERROR"
-          ? { ...s, refused: s.refused + 1 }
-          : s,
-  ).pipe(Effect.map(({ state }) => state))
 
 const rawGetValues = (n: MeshNode, key: Uint8Array) =>
   drain(

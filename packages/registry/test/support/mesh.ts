@@ -1,4 +1,5 @@
 import { Context, Data, Effect, Layer, Scope } from "effect"
+import { drain } from "../../src/internal/query.js"
 import { Libp2pNode, type Libp2pNodeOptions, type Libp2pNodeShape } from "../../src/Libp2pNode.js"
 import { Registry, type RegistryOptions, type RegistryShape } from "../../src/Registry.js"
 
@@ -107,3 +108,19 @@ export const startMesh = (size: number, options: MeshOptions = {}) =>
     )
     return nodes
   })
+
+/** Puts a raw value from `n`; counts the peers that stored it and those that refused it. */
+export const rawPut = (n: MeshNode, key: Uint8Array, value: Uint8Array) =>
+  drain(
+    "put",
+    "raw",
+    8_000,
+    (signal) => n.libp2p.dht.put(key, value, { signal }),
+    { accepted: 0, refused: 0 },
+    (s, e) =>
+      e.name === "PEER_RESPONSE" && e.messageName === "PUT_VALUE"
+        ? { ...s, accepted: s.accepted + 1 }
+        : e.name === "QUERY_ERROR"
+          ? { ...s, refused: s.refused + 1 }
+          : s,
+  ).pipe(Effect.map(({ state }) => state))
