@@ -20,6 +20,7 @@ import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
+import { defaultSlirpOptions, renderPodmanNetworkFlag } from "@beemesh/netns"
 import {
   api,
   appExec,
@@ -39,7 +40,8 @@ const { values: args } = parseArgs({
 const ROUNDS = Number(args.rounds)
 const ns = `dataplane-${process.pid}`
 const LABEL = `io.beemesh.test.dataplane=${process.pid}`
-const SLIRP = "slirp4netns:enable_ipv6=true,allow_host_loopback=true,cidr=10.0.2.0/24,mtu=1500"
+/** The agent's default pod network, as Podman's `--network` flag: the baseline runs on the same. */
+const SLIRP = renderPodmanNetworkFlag(defaultSlirpOptions)
 const OUT = join(dirname(fileURLToPath(import.meta.url)), "../bench-results/dataplane.json")
 
 const median = (values: ReadonlyArray<number>) =>

@@ -21,6 +21,7 @@ import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
+import { defaultSlirpOptions, renderPodmanNetworkFlag } from "@beemesh/netns"
 import { buildDemoImages, ORDERS_IMAGE } from "../demo/images"
 import { api, freePort, podman, requirePrerequisites, run, startAgent } from "../test/e2e/support"
 import {
@@ -48,7 +49,8 @@ const QUIET = Number(args["quiet-seconds"])
 const SETTLE = Number(args["settle-seconds"])
 const ns = `density-${process.pid}`
 const LABEL = `io.beemesh.test.density=${process.pid}`
-const SLIRP = "slirp4netns:enable_ipv6=true,allow_host_loopback=true,cidr=10.0.2.0/24,mtu=1500"
+/** The agent's default pod network, as Podman's `--network` flag: the baseline runs on the same. */
+const SLIRP = renderPodmanNetworkFlag(defaultSlirpOptions)
 const OUT = join(dirname(fileURLToPath(import.meta.url)), "../bench-results/density.json")
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))

@@ -12,6 +12,7 @@ import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { defaultSlirpOptions, renderPodmanNetworkFlag } from "@beemesh/netns"
 import { buildDemoImages, ORDERS_IMAGE, WEB_IMAGE } from "../demo/images"
 import {
   api,
@@ -71,7 +72,7 @@ const bareRun = async () => {
     "--label",
     "io.beemesh.test=1",
     "--network",
-    "slirp4netns:enable_ipv6=true,allow_host_loopback=true,cidr=10.0.2.0/24,mtu=1500",
+    renderPodmanNetworkFlag(defaultSlirpOptions),
     "-p",
     `127.0.0.1:${port}:80`,
     "--entrypoint",
