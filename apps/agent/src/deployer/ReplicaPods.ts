@@ -210,17 +210,12 @@ const make = (options: ReplicaPodsOptions) =>
       const down = (inspect.value.Containers ?? []).filter((c) => c.State !== "running")
       const first = down[0]
       if (first !== undefined) {
-        // "stopped" is an exit not yet cleaned up: reported as the exit it is.
+        // Podman says "stopped" between a container's exit and its clean-up, "exited" after: both
+        // are an exit with a code (a pass woken by the exit event often sees "stopped").
         const state = first.State === "stopped" ? "exited" : first.State
         const message = `container ${down.map((c) => c.Name).join(", ")} is ${state}`
         // The holder owns the pod's network: without it the pod is gone, whatever exit code.
-        // Podman says "stopped" between a container's exit and its clean-up, "exited" after: both
-        // are an exit with a code (a pass woken by the exit event often sees "stopped").
-        if (
-          first.Name === holderName(pod) ||
-          (first.State !== "exited" && first.State !== "stopped")
-        )
-          return { message }
+        if (first.Name === holderName(pod) || state !== "exited") return { message }
         const exited = yield* exitOf(pod, first.Name)
         return { message: `${message} with code ${exited.exitCode}`, exited }
       }
