@@ -1,3 +1,27 @@
+export {
+  CERTIFICATE_DOMAIN,
+  type CertificateClaims,
+  CertificateRejected,
+  type CertificateRejection,
+  type CertificateRequest,
+  type CertificateRole,
+  issueCertificate,
+  issueRevocations,
+  MAX_CERTIFICATE_BYTES,
+  MAX_CLOCK_SKEW_MS,
+  MAX_REVOCATIONS_BYTES,
+  MAX_SIDECAR_LIFETIME_MS,
+  type Member,
+  openCertificate,
+  REVOCATIONS_DOMAIN,
+  type RevocationClaims,
+  type Revoked,
+  revokedSet,
+  type VerifyChainOptions,
+  verifyChain,
+  verifyRevocations,
+  type WorkloadClaims,
+} from "./Certificate.js"
 export { DialFailed, KeyFileError, NodeStartFailed } from "./Errors.js"
 export {
   DEFAULT_HOLE_PUNCH_WINDOW_MS,
