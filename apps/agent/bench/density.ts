@@ -15,6 +15,7 @@
  *   pnpm --filter @beemesh/agent bench:density [-- --replicas 110 --quiet-seconds 60]
  * Prints a table and writes bench-results/density.json.
  */
+import { spawnSync } from "node:child_process"
 import { mkdirSync, writeFileSync } from "node:fs"
 import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
@@ -106,6 +107,10 @@ const plain = async () => {
       `bm-density-${process.pid}-${i}`,
       "--label",
       LABEL,
+      // The agent stops its containers with 2 s before SIGKILL (busybox httpd ignores SIGTERM as
+      // PID 1); the baseline gets the same, or its teardown would measure Podman's 10 s default.
+      "--stop-timeout",
+      "2",
       "--network",
       SLIRP,
       "-p",
@@ -144,7 +149,7 @@ const plain = async () => {
   const rest = await atRest(before, (p) => (ours.has(p.pid) ? p.comm : undefined))
   const ids = podman("ps", "-aq", "--filter", `label=${LABEL}`).split("\n").filter(Boolean)
   const down = performance.now()
-  podman("rm", "-f", ...ids)
+  removeAll(ids)
   await until(
     "plain slirp4netns processes to exit",
     () => slirpCount() <= countIn(before, "slirp4netns"),
@@ -185,7 +190,8 @@ const beemesh = async () => {
     const before = snapshot()
     const agentPid = agent.child.pid!
     const started = performance.now()
-    const posted = await api(agent, "POST", "/v1/workloads", deployment)
+    // The answer comes once every replica's pod is created: give 110 of them time.
+    const posted = await api(agent, "POST", "/v1/workloads", deployment, agent.token, 900_000)
     if (posted.status !== 201) throw new Error(`deploy refused: ${JSON.stringify(posted.json)}`)
     await until(
       "every replica Running",
@@ -234,7 +240,14 @@ const beemesh = async () => {
       health: await latency("/health"),
     }
     const down = performance.now()
-    const deleted = await api(agent, "DELETE", `/v1/workloads/${ns}/idle`)
+    const deleted = await api(
+      agent,
+      "DELETE",
+      `/v1/workloads/${ns}/idle`,
+      undefined,
+      agent.token,
+      900_000,
+    )
     if (deleted.status >= 300) throw new Error(`delete failed: ${JSON.stringify(deleted.json)}`)
     const deleteAnsweredMs = performance.now() - down
     await until(
@@ -259,8 +272,13 @@ const beemesh = async () => {
       teardownMs,
     }
   } finally {
-    await api(agent, "DELETE", `/v1/workloads/${ns}/idle`).catch(() => undefined)
+    await api(agent, "DELETE", `/v1/workloads/${ns}/idle`, undefined, agent.token, 900_000).catch(
+      () => undefined,
+    )
     await agent.stop()
+    // The agent leaves its pods running when it stops (they outlive restarts): a failed run must
+    // not leave a hundred of them behind.
+    removePods(podman("pod", "ps", "-q", "--filter", `name=bm-${ns}-`).split("\n").filter(Boolean))
     await rm(dataDir, { recursive: true, force: true })
   }
 }
@@ -285,8 +303,9 @@ const main = async () => {
     )
   // The machine's own idle load, subtracted from the busy time at rest of each side.
   const idleMachine = await machineMillicores(Math.min(QUIET, 20))
-  const plainResult = await plain()
+  // Beemesh first: on a shared machine the side that matters gets the quieter minutes.
   const meshResult = await beemesh()
+  const plainResult = await plain()
   const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`
   console.log(
     `\nDensity, ${N} idle replicas (quiet window ${QUIET} s)      plain podman     beemesh`,
@@ -325,14 +344,35 @@ const main = async () => {
   console.log(`\nwrote ${OUT}`)
 }
 
-const cleanup = () => {
-  const ids = run("podman", ["ps", "-aq", "--filter", `label=${LABEL}`])
-    .stdout.split("\n")
-    .filter(Boolean)
-  if (ids.length > 0) run("podman", ["rm", "-f", ...ids])
+/** `podman rm -f` of many containers: one command, as a user would, with time for 110 of them. */
+function removeAll(ids: ReadonlyArray<string>) {
+  if (ids.length === 0) return
+  const result = spawnSync("podman", ["rm", "-f", ...ids], { encoding: "utf8", timeout: 900_000 })
+  if (result.error !== undefined) throw result.error
+  if (result.status !== 0) throw new Error(`podman rm -f failed: ${result.stderr}`)
 }
+
+function removePods(ids: ReadonlyArray<string>) {
+  if (ids.length === 0) return
+  const result = spawnSync("podman", ["pod", "rm", "-f", "-t", "0", ...ids], {
+    encoding: "utf8",
+    timeout: 900_000,
+  })
+  if (result.error !== undefined) throw result.error
+}
+
+const cleanup = () =>
+  removeAll(
+    run("podman", ["ps", "-aq", "--filter", `label=${LABEL}`])
+      .stdout.split("\n")
+      .filter(Boolean),
+  )
 try {
   await main()
+} catch (error) {
+  // Said before the clean-up, which can take minutes and fail on its own.
+  console.error(error)
+  process.exitCode = 1
 } finally {
   cleanup()
 }

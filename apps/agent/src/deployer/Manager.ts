@@ -52,6 +52,12 @@ import {
 
 /** Pods removed at once when a workload goes: Podman serves them in parallel, within reason. */
 const REMOVE_CONCURRENCY = 8
+/**
+ * A Deployment's new replicas are created a few at a time: each spends most of its time waiting
+ * on Podman and its pod's start, and one after another 110 replicas took minutes. More than this
+ * only queues in Podman's service on a small host.
+ */
+const CREATE_CONCURRENCY = 4
 
 export type ManagerOptions = HashOptions
 
@@ -123,9 +129,12 @@ const make = (options: ManagerOptions) =>
       Effect.gen(function* () {
         const replica = newReplica(workload, name)
         table.replicas.set(replica.pod, replica)
-        yield* pods
-          .create(workload, replica, images)
-          .pipe(Effect.tapError(() => Effect.sync(() => table.replicas.delete(replica.pod))))
+        // Not interrupted half-way when a sibling creation fails: it finishes (or cleans up after
+        // itself) and the failed apply's undo then removes what was made.
+        yield* pods.create(workload, replica, images).pipe(
+          Effect.tapError(() => Effect.sync(() => table.replicas.delete(replica.pod))),
+          Effect.uninterruptible,
+        )
       })
 
     /** Creates or removes replicas to reach the workload's count (its revision unchanged). */
@@ -133,8 +142,13 @@ const make = (options: ManagerOptions) =>
       Effect.gen(function* () {
         if (workload.kind === "Deployment") {
           const plan = planScale(workload.replicas, replicasOf(table, key).map(slotOf(workload)))
-          for (let n = 0; n < plan.create; n++)
-            yield* createNamed(workload, freeReplicaName(table, workload), images)
+          // Each name is taken when its creation starts (createNamed claims it in the table first).
+          yield* Effect.forEach(
+            Array.from({ length: plan.create }),
+            () =>
+              Effect.suspend(() => createNamed(workload, freeReplicaName(table, workload), images)),
+            { concurrency: CREATE_CONCURRENCY, discard: true },
+          )
           for (const pod of plan.remove) {
             const replica = table.replicas.get(pod)
             if (replica !== undefined) yield* destroyReplica(replica)

@@ -208,12 +208,13 @@ export const api = async (
   path: string,
   body?: string,
   token = agent.token,
+  timeoutMs = 120_000,
 ) => {
   const response = await fetch(`${agent.url}${path}`, {
     method,
     headers: token === "" ? {} : { authorization: `Bearer ${token}` },
     ...(body === undefined ? {} : { body }),
-    signal: AbortSignal.timeout(120_000),
+    signal: AbortSignal.timeout(timeoutMs),
   })
   const text = await response.text()
   return {
