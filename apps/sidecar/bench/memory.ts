@@ -3,6 +3,7 @@
  * carries 100 concurrent connections. Baselines in the same run: the Node runtime alone (image
  * rootfs size; an idle `node` process) and a minimal Node TCP forwarder (net.pipe) carrying the
  * same 100 connections. Everything runs on 127.0.0.1. Writes bench-results/memory.json.
+ *   pnpm --filter @beemesh/sidecar bench [-- --skip-image]
  *
  * Topology: client ─tcp→ sidecar A (upstream) ═libp2p═▶ sidecar B (service) ─tcp→ echo server.
  */
@@ -41,11 +42,12 @@ const children: Array<ChildProcess> = []
 const start = (args: ReadonlyArray<string>, env: Record<string, string> = {}) => {
   const child = spawn(NODE_BINARY, args, {
     env: { ...process.env, ...env },
-    stdio: ["ignore", "ignore", "pipe"],
+    stdio: ["ignore", process.env.BENCH_DEBUG ? "inherit" : "ignore", "pipe"],
   })
   let stderr = ""
   child.stderr?.on("data", (d) => {
     stderr += String(d)
+    if (process.env.BENCH_DEBUG) process.stderr.write(d)
   })
   child.on("exit", (code) => {
     if (code !== 0 && code !== null)
@@ -104,11 +106,14 @@ const idleRss = async (pid: number) => {
   return { rss: rssKiB(pid), ...smapsKiB(pid) }
 }
 
+// `--skip-image`: no image build (it needs Podman, and rebuilds the image tag others may be using).
+const SKIP_IMAGE = process.argv.includes("--skip-image")
+
 const main = async () => {
   await bundleSidecar()
   let imageBytes: number | undefined
   try {
-    imageBytes = (await buildSidecarImage()).sizeBytes
+    if (!SKIP_IMAGE) imageBytes = (await buildSidecarImage()).sizeBytes
   } catch (e) {
     console.error(`image size not measured: ${e instanceof Error ? e.message : e}`)
   }

@@ -5,6 +5,7 @@
  */
 import { Registration, Resolution } from "@beemesh/contract"
 import { Context, Data, Effect, Layer, Redacted, Schema } from "effect"
+import { httpText } from "./HttpText"
 import { SidecarConfig } from "./SidecarConfig"
 
 /** The agent did not answer: connection refused, reset or timed out. Worth retrying. */
@@ -79,16 +80,16 @@ export class AgentClient extends Context.Service<AgentClient, AgentClientShape>(
       return Effect.gen(function* () {
         const res = yield* Effect.tryPromise({
           try: async (signal) => {
-            const r = await fetch(url, {
+            return await httpText(url, {
               method,
               headers: {
                 authorization: `Bearer ${Redacted.value(options.podToken)}`,
                 ...(body === undefined ? {} : { "content-type": "application/json" }),
               },
               ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-              signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
+              timeoutMs,
+              signal,
             })
-            return { status: r.status, text: await r.text() }
           },
           catch: (cause) =>
             new AgentUnreachable({ method, url, reason: describe(cause, timeoutMs) }),

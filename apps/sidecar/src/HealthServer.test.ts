@@ -1,30 +1,41 @@
 import { PrometheusText } from "@beemesh/service"
 import { Effect, Exit, Scope } from "effect"
 import { describe, expect, it } from "vitest"
-import { makeHealthApp, type Readiness, runHealthcheck, serveHealth } from "./HealthServer"
+import { healthAnswer, type Readiness, runHealthcheck, serveHealth } from "./HealthServer"
+import { httpText } from "./HttpText"
 
 const probe = (readiness: Readiness) => ({ readiness: () => readiness, metrics: () => "m 1\n" })
 
 describe("health app", () => {
   it("answers liveness", async () => {
-    const res = await makeHealthApp(probe({ ready: false, reasons: ["x"] })).request("/healthz")
+    const res = healthAnswer(probe({ ready: false, reasons: ["x"] }), "GET", "/healthz")
     expect(res.status).toBe(200)
   })
 
   it("answers 503 with the reasons while not ready, 200 when ready", async () => {
-    const notReady = await makeHealthApp(
+    const notReady = healthAnswer(
       probe({ ready: false, reasons: ["not registered"] }),
-    ).request("/readyz")
+      "GET",
+      "/readyz",
+    )
     expect(notReady.status).toBe(503)
-    expect(await notReady.json()).toEqual({ ready: false, reasons: ["not registered"] })
-    const ready = await makeHealthApp(probe({ ready: true, reasons: [] })).request("/readyz")
+    expect(JSON.parse(notReady.body)).toEqual({ ready: false, reasons: ["not registered"] })
+    const ready = healthAnswer(probe({ ready: true, reasons: [] }), "GET", "/readyz")
     expect(ready.status).toBe(200)
   })
 
   it("serves metrics as Prometheus text", async () => {
-    const res = await makeHealthApp(probe({ ready: true, reasons: [] })).request("/metrics")
-    expect(res.headers.get("content-type")).toBe(PrometheusText.CONTENT_TYPE)
-    expect(await res.text()).toBe("m 1\n")
+    const res = healthAnswer(probe({ ready: true, reasons: [] }), "GET", "/metrics")
+    expect(res.contentType).toBe(PrometheusText.CONTENT_TYPE)
+    expect(res.body).toBe("m 1\n")
+  })
+
+  it("refuses other methods and paths, naming the routes", () => {
+    const ok = probe({ ready: true, reasons: [] })
+    expect(healthAnswer(ok, "POST", "/healthz").status).toBe(405)
+    const missing = healthAnswer(ok, "GET", "/nope")
+    expect(missing.status).toBe(404)
+    expect(missing.body).toContain("/readyz")
   })
 })
 
@@ -44,6 +55,11 @@ describe("health server and healthcheck command", () => {
     expect(await runHealthcheck("127.0.0.1", port)).toBe(1)
     ready = true
     expect(await runHealthcheck("127.0.0.1", port)).toBe(0)
+    const metrics = await httpText(`http://127.0.0.1:${port}/metrics?x=1`, {
+      method: "GET",
+      timeoutMs: 2000,
+    })
+    expect(metrics.status).toBe(200)
     await Effect.runPromise(Scope.close(scope, Exit.void))
     expect(await runHealthcheck("127.0.0.1", port)).toBe(1)
   })

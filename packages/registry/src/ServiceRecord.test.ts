@@ -99,7 +99,7 @@ describe("ServiceRecord", () => {
     expect(await rejection(new TextEncoder().encode("{not json"))).toBe("malformed")
     expect(await rejection(new TextEncoder().encode('{"v":1,"payload":"!!"}'))).toBe("malformed")
     const huge = recordOf(alice, {
-      endpoints: Array.from({ length: 64 }, (_, i) => ({
+      endpoints: Array.from({ length: ServiceRecord.MAX_ENDPOINTS }, (_, i) => ({
         workload: "w",
         pod: `p${i}`,
         multiaddrs: Array.from({ length: 16 }, () => `/ip4/127.0.0.1/tcp/${i}`),
@@ -108,6 +108,32 @@ describe("ServiceRecord", () => {
     })
     const error = await Effect.runPromise(Effect.flip(ServiceRecord.sign(alice, huge)))
     expect(error._tag).toBe("RecordTooLarge")
+  })
+
+  it("holds an agent's every replica of a service: 250 endpoints of realistic size", async () => {
+    const peer = "12D3KooWJWoaqZhDaoEFshF7Rh1bpY9ohihFhzcW6d69Lr2NASuq"
+    const record = recordOf(alice, {
+      endpoints: Array.from({ length: 250 }, (_, i) => ({
+        workload: "a-deployment-with-a-long-name",
+        pod: `bm-production-a-deployment-with-a-long-name-${i}`,
+        multiaddrs: [
+          `/ip4/192.168.100.200/tcp/${40000 + i}/p2p/${peer}`,
+          `/ip6/fd00:1234:5678:9abc::1/tcp/${40000 + i}/p2p/${peer}`,
+        ],
+        ports: [{ name: "http", port: 8080 }],
+      })),
+    })
+    expect(await rejection(await sign(alice, record))).toBe("accepted")
+    const tooMany = recordOf(alice, {
+      endpoints: Array.from({ length: ServiceRecord.MAX_ENDPOINTS + 1 }, (_, i) => ({
+        workload: "w",
+        pod: `p${i}`,
+        multiaddrs: [],
+        ports: [],
+      })),
+    })
+    const error = await Effect.runPromise(Effect.flip(ServiceRecord.sign(alice, tooMany)))
+    expect(error._tag).toBe("RecordRejected")
   })
 
   it("rejects a schema violation even when properly signed", async () => {

@@ -13,8 +13,18 @@ import * as SignedEnvelope from "./SignedEnvelope.js"
 
 /** Signature domain of service records (see SignedEnvelope). */
 export const DOMAIN = "beemesh/service-record/v1"
-/** Largest signed service record we create or accept (a DHT value should stay small). */
-export const MAX_BYTES = 8 * 1024
+/**
+ * Most endpoints one record lists: one provider (an agent) lists every local pod of the service in
+ * it, and an agent runs up to 250 replicas of a workload.
+ */
+export const MAX_ENDPOINTS = 256
+/**
+ * Largest signed service record we create or accept. A DHT value should stay small, but it must
+ * hold MAX_ENDPOINTS endpoints of realistic size (two multiaddrs with peer ids each, about 420
+ * bytes once base64 in the envelope): 8 KiB held about 25, and a 110-replica Deployment never got
+ * past registering its first pods.
+ */
+export const MAX_BYTES = 128 * 1024
 /** How far in the future a record's issue time may lie (clock skew between hosts). */
 export const MAX_CLOCK_SKEW_MS = 30_000
 /** Bounds on the TTL a publisher may claim: short enough that dead providers age out. */
@@ -58,7 +68,7 @@ export const ServiceRecord = Schema.Struct({
   ttlMs: Schema.Int.check(Schema.isBetween({ minimum: MIN_TTL_MS, maximum: MAX_TTL_MS })),
   /** Newest wins: strictly increasing per (service, provider). */
   sequence: NonNegativeInt,
-  endpoints: Schema.Array(Endpoint).check(Schema.isMaxLength(64)),
+  endpoints: Schema.Array(Endpoint).check(Schema.isMaxLength(MAX_ENDPOINTS)),
 })
 export type ServiceRecord = typeof ServiceRecord.Type
 
