@@ -587,6 +587,78 @@ export const SecretManifest = refusing(
   { immutable: IMMUTABLE },
 )
 
+// ---------------------------------------------------------------------------------------------
+// v1 Service (ClusterIP semantics): ServiceObjects.ts reads it and refuses by name what the mesh
+// cannot do (other types, headless, UDP, more than one port).
+const NO_ADDRESS =
+  "is refused: a beemesh Service has no cluster address; clients reach it by name through their sidecar (beemesh.io/upstreams); remove it"
+const ServicePortSchema = refusing(
+  "Service port (`spec.ports[]`)",
+  Schema.Struct({
+    name: Schema.optional(Dns1123Label),
+    port: noted(Port, "the port clients use (their upstream's port)"),
+    targetPort: Schema.optional(
+      noted(
+        Schema.Union([Port, Schema.String]),
+        "the app's port, or the name of a containerPort; default: `port`",
+      ),
+    ),
+    protocol: Schema.optional(noted(Schema.String, "`TCP` only")),
+  }),
+  {
+    nodePort: "is refused: only the sidecar is ever published; remove nodePort",
+    appProtocol: `${NOT_YET}; remove appProtocol`,
+  },
+)
+const ServiceSpecSchema = refusing(
+  "Service spec (`spec`)",
+  Schema.Struct({
+    type: Schema.optional(noted(Schema.String, "`ClusterIP` only (default)")),
+    selector: Schema.optional(
+      noted(Labels, "pod labels of workloads in the namespace; none: selects nothing"),
+    ),
+    ports: noted(
+      Schema.Array(ServicePortSchema).check(
+        Schema.isMinLength(1, { message: "needs at least one port" }),
+      ),
+      "exactly one (the mesh names a service by its name alone)",
+    ),
+  }),
+  {
+    clusterIP: NO_ADDRESS,
+    clusterIPs: NO_ADDRESS,
+    externalIPs: NO_ADDRESS,
+    externalName: "is refused: only ClusterIP Services are supported; remove externalName",
+    loadBalancerIP: NO_ADDRESS,
+    loadBalancerSourceRanges: NO_ADDRESS,
+    loadBalancerClass: NO_ADDRESS,
+    allocateLoadBalancerNodePorts: NO_ADDRESS,
+    externalTrafficPolicy: NO_ADDRESS,
+    healthCheckNodePort: NO_ADDRESS,
+    internalTrafficPolicy: `${NOT_YET}: any ready replica in the mesh serves; remove it`,
+    trafficDistribution: `${NOT_YET}: any ready replica in the mesh serves; remove it`,
+    sessionAffinity: `${NOT_YET}: each connection goes to any ready replica; remove it`,
+    sessionAffinityConfig: `${NOT_YET}: each connection goes to any ready replica; remove it`,
+    publishNotReadyAddresses: `${NOT_YET}: only ready replicas are published; remove it`,
+    ipFamilies: NO_ADDRESS,
+    ipFamilyPolicy: NO_ADDRESS,
+  },
+)
+
+export const ServiceManifest = refusing(
+  "v1 Service",
+  Schema.Struct({
+    apiVersion: Schema.Literal("v1"),
+    kind: Schema.Literal("Service"),
+    metadata: ObjectMetaSchema,
+    spec: ServiceSpecSchema,
+    status: EmptyStatus,
+  }),
+  {},
+)
+// End of v1 Service.
+// ---------------------------------------------------------------------------------------------
+
 /** Every manifest the agent accepts, in the order the README's table lists them. */
 export const MANIFESTS = [
   PodManifest,
@@ -594,6 +666,7 @@ export const MANIFESTS = [
   StatefulSetManifest,
   ConfigMapManifest,
   SecretManifest,
+  ServiceManifest,
 ] as const
 
 export const Header = Schema.Struct({ apiVersion: Schema.String, kind: Schema.String })

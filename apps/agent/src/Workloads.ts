@@ -6,6 +6,7 @@ import { Context, Data, type Effect } from "effect"
 import type { ConfigKind, ConfigObject } from "./ConfigObjects"
 import type { StateWriteFailed } from "./deployer/StateStore"
 import type { ServicePort, Workload } from "./Manifest"
+import type { ServiceObject } from "./ServiceObjects"
 import type { PodIdentity } from "./Tokens"
 
 /**
@@ -188,6 +189,20 @@ export class ConfigInUse extends Data.TaggedError("ConfigInUse")<{
   }
 }
 
+/** A `v1 Service` as listed: what it is, and the workloads (`namespace/name`) it selects. */
+export interface ServiceSummary extends ServiceObject {
+  readonly selects: ReadonlyArray<string>
+}
+
+export class ServiceNotFound extends Data.TaggedError("ServiceNotFound")<{
+  readonly namespace: string
+  readonly name: string
+}> {
+  override get message() {
+    return `Service ${this.namespace}/${this.name} does not exist (GET /v1/configs lists them with the ConfigMaps and Secrets)`
+  }
+}
+
 export class WorkloadManager extends Context.Service<
   WorkloadManager,
   {
@@ -199,6 +214,8 @@ export class WorkloadManager extends Context.Service<
       workloads: ReadonlyArray<Workload>,
       /** ConfigMaps and Secrets applied with them (before them: the workloads may use them). */
       configs?: ReadonlyArray<ConfigObject>,
+      /** Services applied with them: the workloads they select (new or running) get them. */
+      services?: ReadonlyArray<ServiceObject>,
     ) => Effect.Effect<
       ReadonlyArray<WorkloadStatus>,
       DeployFailed | PodNameTaken | StateWriteFailed
@@ -222,6 +239,13 @@ export class WorkloadManager extends Context.Service<
       namespace: string,
       name: string,
     ) => Effect.Effect<void, ConfigNotFound | ConfigInUse | StateWriteFailed>
+    /** The Services held, with the workloads each selects. */
+    readonly services: () => Effect.Effect<ReadonlyArray<ServiceSummary>>
+    /** Removes a Service: the workloads it selected stop offering it (they roll). */
+    readonly removeService: (
+      namespace: string,
+      name: string,
+    ) => Effect.Effect<void, ServiceNotFound | DeployFailed | PodNameTaken | StateWriteFailed>
     /**
      * A pod's sidecar registers (true) or withdraws (false). A registered replica is ready, which
      * is what an update waits for before it removes an old replica; a registration from a pod

@@ -3,9 +3,11 @@
  * workloads, the replicas (by pod name), the orphans, and the lock that keeps their changes
  * one at a time.
  */
+
 import type { AppliedEgress } from "@beemesh/netns"
 import { Clock, Context, Deferred, Effect, Layer, Semaphore } from "effect"
 import { replicaNames, type Workload } from "../Manifest"
+import { offeredServices } from "../ServiceObjects"
 import {
   MAX_REPLICA_EVENTS,
   type OrphanPod,
@@ -154,7 +156,7 @@ export const statusOf = (table: Table, workload: Workload): WorkloadStatus => {
     kind: workload.kind,
     revision: spec,
     replicas: workload.replicas,
-    services: workload.services,
+    services: offeredServices(workload),
     desired,
     ready,
     updated,
