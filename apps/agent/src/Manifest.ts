@@ -103,6 +103,8 @@ export interface Workload {
    * it applies the workload or a Service: a change rolls its pods, as any change of their spec.
    */
   readonly selectedBy?: ReadonlyArray<ServicePort> | undefined
+  /** A Pod's `restartPolicy` when it is not `Always` (the default, and every other kind's). */
+  readonly restartPolicy?: "OnFailure" | "Never" | undefined
 }
 
 export class ManifestInvalid extends Data.TaggedError("ManifestInvalid")<{
@@ -304,7 +306,12 @@ const toWorkload = (value: unknown, options: ManifestOptions): Workload | string
     const pod = decodeOrReason(PodManifest, value)
     if (typeof pod === "string") return pod
     const { metadata, spec } = pod.ok
-    return build("Pod", metadata, 1, metadata.labels, metadata.annotations, spec, options)
+    const workload = build("Pod", metadata, 1, metadata.labels, metadata.annotations, spec, options)
+    const policy = spec.restartPolicy
+    // Only when not the default, so that Pods without it keep the spec hash they always had.
+    return typeof workload === "string" || policy === undefined || policy === "Always"
+      ? workload
+      : { ...workload, restartPolicy: policy }
   }
   if ((kind === "Deployment" || kind === "StatefulSet") && apiVersion === "apps/v1") {
     const replicated =
@@ -317,6 +324,9 @@ const toWorkload = (value: unknown, options: ManifestOptions): Workload | string
     if (replicas > options.maxReplicas) {
       return `spec.replicas is ${replicas}; at most ${options.maxReplicas} replicas are allowed per workload`
     }
+    const policy = spec.template.spec.restartPolicy
+    if (policy !== undefined && policy !== "Always")
+      return `spec.template.spec.restartPolicy: a ${kind}'s pods restart Always (as in Kubernetes); ${policy} is for a v1 Pod`
     const templateLabels = spec.template.metadata?.labels ?? {}
     for (const [key, wanted] of Object.entries(spec.selector?.matchLabels ?? {})) {
       if (templateLabels[key] !== wanted) {

@@ -292,7 +292,10 @@ const PodSpecSchema = refusing(
       }),
     ),
     restartPolicy: Schema.optional(
-      noted(Schema.Literal("Always"), "`Always` only: the agent restarts every app that exits"),
+      noted(
+        Schema.Literals(["Always", "OnFailure", "Never"]),
+        "default `Always`; `OnFailure` and `Never` for a v1 Pod only",
+      ),
     ),
     hostNetwork: Schema.optional(
       noted(Schema.Boolean, "`true` refused: every pod has its own network"),

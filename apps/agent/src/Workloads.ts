@@ -11,9 +11,17 @@ import type { PodIdentity } from "./Tokens"
 
 /**
  * `CrashLoopBackOff`: a container of the replica exited and the replica waits out its back-off
- * before it is restarted (see `restartAt`).
+ * before it is restarted (see `restartAt`). `Succeeded`: an app of a Pod whose restartPolicy does
+ * not restart it ended with code 0; `Failed`: it ended with another code (or the replica could not
+ * be created, which is retried).
  */
-export type ReplicaPhase = "Pending" | "Running" | "Restarting" | "CrashLoopBackOff" | "Failed"
+export type ReplicaPhase =
+  | "Pending"
+  | "Running"
+  | "Restarting"
+  | "CrashLoopBackOff"
+  | "Succeeded"
+  | "Failed"
 
 /** How a container of the replica last ended, as `kubectl describe pod` shows "Last State". */
 export interface ReplicaTermination {

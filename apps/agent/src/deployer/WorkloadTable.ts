@@ -44,6 +44,8 @@ export interface Replica {
   /** When a replica in CrashLoopBackOff is restarted (epoch ms). */
   restartAt: number | undefined
   lastTermination: ReplicaTermination | undefined
+  /** Its app ended and its Pod's restartPolicy keeps it so (phase Succeeded or Failed). */
+  ended: boolean
 }
 
 /** A workload moving to a new revision (Rollout.ts drives it). */
@@ -81,6 +83,7 @@ export const newReplica = (workload: Workload, name: string): Replica => ({
   backoffMs: 0,
   restartAt: undefined,
   lastTermination: undefined,
+  ended: false,
 })
 
 export interface Table {

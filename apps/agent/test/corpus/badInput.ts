@@ -747,10 +747,21 @@ export const BAD_INPUT: ReadonlyArray<BadInput> = [
     message: /spec\.selector\.matchExpressions: not supported/,
   },
   {
-    name: "restartPolicy Never",
-    body: pod({ restartPolicy: "Never" }),
+    name: "restartPolicy Never in a Deployment",
+    body: deployment({
+      template: {
+        metadata: { labels: { app: "api" } },
+        spec: { containers: [{ name: "app", image: IMAGE }], restartPolicy: "Never" },
+      },
+    }),
     status: 400,
-    message: /spec\.restartPolicy: must be Always/,
+    message: /spec\.template\.spec\.restartPolicy: a Deployment's pods restart Always/,
+  },
+  {
+    name: "an unknown restartPolicy",
+    body: pod({ restartPolicy: "Sometimes" }),
+    status: 400,
+    message: /spec\.restartPolicy: must be one of Always, OnFailure, Never/,
   },
   {
     name: "a StatefulSet serviceName",
