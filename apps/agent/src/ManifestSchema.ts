@@ -498,7 +498,7 @@ const StatefulSetSpecSchema = refusing(
   "StatefulSet spec (`spec`)",
   Schema.Struct({ ...ReplicatedSpecFields, ...StatefulSetUpdateFields }),
   {
-    serviceName: `${NOT_YET}: services come from the beemesh.io/services annotation; remove serviceName`,
+    serviceName: `${NOT_YET}: no per-pod names; offer services through a v1 Service; remove serviceName`,
     volumeClaimTemplates: VOLUMES,
     persistentVolumeClaimRetentionPolicy: VOLUMES,
     podManagementPolicy: NOT_YET,
@@ -648,6 +648,28 @@ const ServiceSpecSchema = refusing(
   },
 )
 
+/** What `kubectl create service … -o yaml` writes: `status: {loadBalancer: {}}`. */
+const ServiceStatus = Schema.optional(
+  noted(
+    refusing(
+      "Service status (`status`)",
+      Schema.Struct({
+        loadBalancer: Schema.optional(
+          refusing("Load balancer status (`status.loadBalancer`)", Schema.Struct({}), {}).annotate({
+            [REFUSED_OTHER]:
+              "is written by a Kubernetes API server, never read from a manifest; remove status",
+          }),
+        ),
+      }),
+      {},
+    ).annotate({
+      [REFUSED_OTHER]:
+        "is written by a Kubernetes API server, never read from a manifest; remove status",
+    }),
+    "empty only (`status: {}` or `{loadBalancer: {}}`, as kubectl writes it)",
+  ),
+)
+
 export const ServiceManifest = refusing(
   "v1 Service",
   Schema.Struct({
@@ -655,7 +677,7 @@ export const ServiceManifest = refusing(
     kind: Schema.Literal("Service"),
     metadata: ObjectMetaSchema,
     spec: ServiceSpecSchema,
-    status: EmptyStatus,
+    status: ServiceStatus,
   }),
   {},
 )

@@ -67,6 +67,32 @@ describe("v1 Service manifests", () => {
     }),
   )
 
+  it.effect("what kubectl create service writes is accepted; a status with content is not", () =>
+    Effect.gen(function* () {
+      const kubectl = `apiVersion: v1
+kind: Service
+metadata:
+  creationTimestamp: null
+  labels: {app: orders}
+  name: orders
+spec:
+  ports:
+  - name: 80-8088
+    port: 80
+    protocol: TCP
+    targetPort: 8088
+  selector: {app: orders}
+  type: ClusterIP
+status:
+  loadBalancer: {}
+`
+      expect((yield* parseApply(kubectl)).services[0]).toMatchObject({ port: 80, targetPort: 8088 })
+      expect(
+        yield* refusal(kubectl.replace("loadBalancer: {}", "loadBalancer: {ingress: []}")),
+      ).toContain("status.loadBalancer: is written by a Kubernetes API server")
+    }),
+  )
+
   it.effect("what the mesh does not do is refused by name", () =>
     Effect.gen(function* () {
       expect(yield* refusal(service("{type: NodePort, ports: [{port: 80}]}"))).toContain(
