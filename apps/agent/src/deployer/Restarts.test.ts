@@ -346,6 +346,26 @@ describe("a Pod's restartPolicy (fake host)", () => {
     ),
   )
 
+  it.effect("a restarted agent keeps the policy: the ended Pod is left as it ended", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const host = yield* makeFakeHost
+        yield* Effect.scoped(
+          Effect.gen(function* () {
+            const { manager } = yield* startDeployer(host)
+            yield* manager.apply([job("Never")])
+          }),
+        )
+        yield* host.fake.podman.exitContainer("bm-shop-job-app", 0)
+        const { manager, reconciler } = yield* startDeployer(host)
+        yield* reconciler.reconcileOnce()
+        yield* reconciler.reconcileOnce()
+        const [replica] = (yield* manager.get("shop", "job")).pods
+        expect(replica).toMatchObject({ phase: "Succeeded", restarts: 0 })
+      }),
+    ),
+  )
+
   it.effect("OnFailure: restarted after a non-zero exit, Succeeded after exit 0", () =>
     Effect.scoped(
       Effect.gen(function* () {
