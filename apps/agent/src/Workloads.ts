@@ -98,6 +98,11 @@ export interface WorkloadStatus {
   readonly kind: Workload["kind"]
   readonly replicas: number
   readonly services: ReadonlyArray<ServicePort>
+  /**
+   * While an update runs: the services of every version still running, which its replicas may
+   * register (an old replica renews what it was started with, such as a Service since deleted).
+   */
+  readonly registrable?: ReadonlyArray<ServicePort> | undefined
   /** The current version (spec hash and images hash): what "updated" replicas run. */
   readonly revision?: string | undefined
   /** Replicas wanted (as `replicas`), running, running the current spec, and serving. */

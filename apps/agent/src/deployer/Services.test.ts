@@ -104,12 +104,18 @@ describe("v1 Services in the workload manager (fake host)", () => {
         yield* manager.removeService("shop", "orders")
         expect((yield* manager.get("shop", "api")).services).toEqual([{ name: "api", port: 8088 }])
         expect((yield* manager.get("shop", "api")).revision).not.toBe(withService)
+        // The old replica keeps renewing what it was started with until it is replaced.
+        expect((yield* manager.get("shop", "api")).registrable).toEqual([
+          { name: "api", port: 8088 },
+          { name: "orders", port: 8088 },
+        ])
         yield* passUntil(deployer, () =>
           manager
             .get("shop", "api")
             .pipe(Effect.map((s) => s.updated === 1 && s.pods.length === 1)),
         )
         expect(servicesEnv(sidecars)).toBe("api=8088")
+        expect((yield* manager.get("shop", "api")).registrable).toBeUndefined()
         expect(yield* manager.services()).toEqual([])
         const missing = yield* Effect.flip(manager.removeService("shop", "orders"))
         expect(missing.message).toContain("Service shop/orders does not exist")

@@ -118,6 +118,15 @@ export const replicasOf = (table: Table, key: string) =>
 const NOT_READY_BY_PROBE =
   "not ready: its readiness probe has not passed (the sidecar registers the services when it does; its /readyz says why)"
 
+/** The services of these versions of a workload, each name=port once. */
+const registrable = (versions: ReadonlyArray<Workload>) => {
+  const seen = new Map<string, { name: string; port: number }>()
+  for (const version of versions)
+    for (const service of offeredServices(version))
+      seen.set(`${service.name}=${service.port}`, service)
+  return [...seen.values()]
+}
+
 /** The workload's status; "updated" means running its current revision. */
 export const statusOf = (table: Table, workload: Workload): WorkloadStatus => {
   const key = workloadKey(workload.namespace, workload.name)
@@ -160,6 +169,9 @@ export const statusOf = (table: Table, workload: Workload): WorkloadStatus => {
     revision: spec,
     replicas: workload.replicas,
     services: offeredServices(workload),
+    ...(rollout === undefined
+      ? {}
+      : { registrable: registrable([workload, ...rollout.versions.values()]) }),
     desired,
     ready,
     updated,

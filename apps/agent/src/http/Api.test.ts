@@ -274,6 +274,34 @@ describe("the agent's pod API speaks the contract the sidecar uses", () => {
     ])
   })
 
+  it("during an update, a replica may renew a service of a version still running, and no other", async () => {
+    const updating = makeApi({
+      ...options,
+      workloads: {
+        ...options.workloads,
+        get: (namespace, name) =>
+          options.workloads.get(namespace, name).pipe(
+            Effect.map((status) => ({
+              ...status,
+              registrable: [...status.services, { name: "orders", port: 8088 }],
+            })),
+          ),
+      },
+      directory: {
+        ...options.directory,
+        register: () => Effect.succeed({ ttlSeconds: 30, renewAfterSeconds: 10 }),
+      },
+    })
+    const put = (services: Array<{ name: string; port: number }>) =>
+      updating.request(Registration.path("web-0"), {
+        method: "PUT",
+        headers: { authorization: `Bearer ${webToken}` },
+        body: registration(services),
+      })
+    expect((await put([{ name: "orders", port: 8088 }])).status).toBe(Registration.REGISTERED)
+    expect((await put([{ name: "orders", port: 9999 }])).status).toBe(403)
+  })
+
   it("unregisters at the contract's path", async () => {
     const response = await call("DELETE", Registration.path("web-0"))
     expect(response.status).toBe(Registration.UNREGISTERED)

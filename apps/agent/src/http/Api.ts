@@ -241,9 +241,10 @@ export const makeApi = (options: ApiOptions) => {
         )
       }
       const workload = await run(options.workloads.get(identity.namespace, identity.workload))
+      // During an update, an old replica renews the services its version declared.
+      const allowed = workload.registrable ?? workload.services
       for (const service of body.services) {
-        const declared = workload.services.find((s) => s.name === service.name)
-        if (declared === undefined || declared.port !== service.port) {
+        if (!allowed.some((s) => s.name === service.name && s.port === service.port)) {
           throw new ApiError(
             403,
             "Forbidden",
