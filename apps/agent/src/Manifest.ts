@@ -1,6 +1,7 @@
 /**
  * Kubernetes-style workload manifests (Pod, apps/v1 Deployment, apps/v1 StatefulSet; YAML or JSON,
- * one or more documents) translated into the agent's `Workload` model.
+ * one or more documents) translated into the agent's `Workload` model, with the ConfigMaps,
+ * Secrets (ConfigObjects.ts) and Services (ServiceObjects.ts) of the same request.
  *
  * Beemesh rules on top of Kubernetes: only the sidecar is ever published, so `hostPort`,
  * `hostNetwork`, `hostPID`, `hostIPC` and privileged containers are refused; `securityContext` is

@@ -1,6 +1,7 @@
 /**
  * The Schemas of the Kubernetes manifests the agent accepts (v1 Pod, apps/v1 Deployment and
- * StatefulSet), with the messages a refused field gets. Manifest.ts turns them into workloads.
+ * StatefulSet, v1 ConfigMap, Secret and Service), with the messages a refused field gets.
+ * Manifest.ts turns them into workloads and objects.
  *
  * Every object is closed: ManifestFields.ts walks these schemas and refuses any key they do not
  * declare, with the reason each object gives for the Kubernetes fields it knows but refuses
