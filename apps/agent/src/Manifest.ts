@@ -1,6 +1,7 @@
 /**
  * Kubernetes-style workload manifests (Pod, apps/v1 Deployment, apps/v1 StatefulSet; YAML or JSON,
- * one or more documents) translated into the agent's `Workload` model.
+ * one or more documents) translated into the agent's `Workload` model, with the ConfigMaps,
+ * Secrets (ConfigObjects.ts) and Services (ServiceObjects.ts) of the same request.
  *
  * Beemesh rules on top of Kubernetes: only the sidecar is ever published, so `hostPort`,
  * `hostNetwork`, `hostPID`, `hostIPC` and privileged containers are refused; `securityContext` is
@@ -32,12 +33,14 @@ import {
   type PodSpecInput,
   type ReplicatedSpecInput,
   SecretManifest,
+  ServiceManifest,
   StatefulSetManifest,
 } from "./ManifestSchema"
 import { defaultYamlLimits, readDocuments, type YamlLimits } from "./ManifestYaml"
 import { parseCpu, parseQuantity } from "./Quantity"
 import { readReadinessProbe } from "./ReadinessProbes"
 import { type AppSecurity, translateSecurityContext } from "./SecurityContext"
+import { type ServiceObject, serviceKey, toServiceObject } from "./ServiceObjects"
 import { readUpdatePolicy, type UpdatePolicy } from "./UpdateStrategy"
 
 export { parseCpu, parseQuantity } from "./Quantity"
@@ -94,6 +97,15 @@ export interface Workload {
    * applies the workload: a changed object changes the spec hash, so its users roll.
    */
   readonly configHash?: string | undefined
+  /** The containers' named ports (`ports[].name` → containerPort), when any has a name. */
+  readonly portNames?: Readonly<Record<string, number>> | undefined
+  /**
+   * The services `v1 Service` objects add to its pods (ServiceObjects.ts), set by the agent when
+   * it applies the workload or a Service: a change rolls its pods, as any change of their spec.
+   */
+  readonly selectedBy?: ReadonlyArray<ServicePort> | undefined
+  /** A Pod's `restartPolicy` when it is not `Always` (the default, and every other kind's). */
+  readonly restartPolicy?: "OnFailure" | "Never" | undefined
 }
 
 export class ManifestInvalid extends Data.TaggedError("ManifestInvalid")<{
@@ -121,12 +133,14 @@ export const defaultManifestOptions: ManifestOptions = {
   maxReplicas: 250,
 }
 
-const SUPPORTED = "v1 Pod, apps/v1 Deployment, apps/v1 StatefulSet, v1 ConfigMap, v1 Secret"
+const SUPPORTED =
+  "v1 Pod, apps/v1 Deployment, apps/v1 StatefulSet, v1 ConfigMap, v1 Secret, v1 Service"
 
-/** What one request applies: workloads and the ConfigMaps and Secrets they may use. */
+/** What one request applies: workloads, the ConfigMaps and Secrets they may use, Services. */
 export interface ApplyRequest {
   readonly workloads: ReadonlyArray<Workload>
   readonly configs: ReadonlyArray<ConfigObject>
+  readonly services: ReadonlyArray<ServiceObject>
 }
 
 /** Parses every document of a YAML or JSON text into workloads; the first problem fails the whole text. */
@@ -147,8 +161,24 @@ export const parseApply = (
     const workloads: Array<Workload> = []
     const configs: Array<ConfigObject> = []
     const configSeen = new Set<string>()
+    const services: Array<ServiceObject> = []
     for (const [index, value] of documents.entries()) {
       if (value === null || value === undefined) continue
+      const service = toService(value)
+      if (typeof service === "string")
+        return Effect.fail(new ManifestInvalid({ document: index, reason: service }))
+      if (service !== undefined) {
+        const key = serviceKey(service.namespace, service.name)
+        if (services.some((s) => serviceKey(s.namespace, s.name) === key))
+          return Effect.fail(
+            new ManifestInvalid({
+              document: index,
+              reason: `Service ${key} appears more than once`,
+            }),
+          )
+        services.push(service)
+        continue
+      }
       const config = toConfig(value)
       const result = config ?? toWorkload(value, options)
       if (typeof result === "string") {
@@ -164,7 +194,7 @@ export const parseApply = (
         configs.push(result)
       } else workloads.push(result)
     }
-    if (workloads.length === 0 && configs.length === 0) {
+    if (workloads.length === 0 && configs.length === 0 && services.length === 0) {
       return Effect.fail(new ManifestInvalid({ document: 0, reason: "no manifest in the body" }))
     }
     const seen = new Set<string>()
@@ -180,7 +210,7 @@ export const parseApply = (
       }
       seen.add(key)
     }
-    return Effect.succeed({ workloads, configs })
+    return Effect.succeed({ workloads, configs, services })
   })
 
 /** A ConfigMap or Secret document as an object (or why it is refused); undefined for other kinds. */
@@ -200,6 +230,15 @@ const toConfig = (value: unknown): ConfigObject | string | undefined => {
     return toConfigObject("Secret", metadata, { type, text: stringData, base64: data })
   }
   return undefined
+}
+
+/** A Service document as an object (or why it is refused); undefined for other kinds. */
+const toService = (value: unknown): ServiceObject | string | undefined => {
+  const header = Schema.decodeUnknownExit(Header)(value)
+  if (Exit.isFailure(header) || header.value.apiVersion !== "v1" || header.value.kind !== "Service")
+    return undefined
+  const decoded = decodeOrReason(ServiceManifest, value)
+  return typeof decoded === "string" ? decoded : toServiceObject(decoded.ok)
 }
 
 /** `["spec"]["containers"][0]` (a Schema issue's path) as `spec.containers[0]`. */
@@ -268,7 +307,12 @@ const toWorkload = (value: unknown, options: ManifestOptions): Workload | string
     const pod = decodeOrReason(PodManifest, value)
     if (typeof pod === "string") return pod
     const { metadata, spec } = pod.ok
-    return build("Pod", metadata, 1, metadata.labels, metadata.annotations, spec, options)
+    const workload = build("Pod", metadata, 1, metadata.labels, metadata.annotations, spec, options)
+    const policy = spec.restartPolicy
+    // Only when not the default, so that Pods without it keep the spec hash they always had.
+    return typeof workload === "string" || policy === undefined || policy === "Always"
+      ? workload
+      : { ...workload, restartPolicy: policy }
   }
   if ((kind === "Deployment" || kind === "StatefulSet") && apiVersion === "apps/v1") {
     const replicated =
@@ -281,6 +325,9 @@ const toWorkload = (value: unknown, options: ManifestOptions): Workload | string
     if (replicas > options.maxReplicas) {
       return `spec.replicas is ${replicas}; at most ${options.maxReplicas} replicas are allowed per workload`
     }
+    const policy = spec.template.spec.restartPolicy
+    if (policy !== undefined && policy !== "Always")
+      return `spec.template.spec.restartPolicy: a ${kind}'s pods restart Always (as in Kubernetes); ${policy} is for a v1 Pod`
     const templateLabels = spec.template.metadata?.labels ?? {}
     for (const [key, wanted] of Object.entries(spec.selector?.matchLabels ?? {})) {
       if (templateLabels[key] !== wanted) {
@@ -326,6 +373,7 @@ const build = (
   const containers: Array<ContainerTemplate> = []
   const names = new Set<string>()
   const appPorts = new Map<number, string>()
+  const portNames: Record<string, number> = {}
   for (const container of spec.containers) {
     const where = `container ${container.name}`
     if (names.has(container.name)) return `${where} appears twice; container names must be unique`
@@ -343,6 +391,12 @@ const build = (
       if (owner !== undefined)
         return `${where}: containerPort ${port} is already used by container ${owner}`
       appPorts.set(port, container.name)
+    }
+    for (const port of container.ports ?? []) {
+      if (port.name === undefined) continue
+      if (Object.hasOwn(portNames, port.name))
+        return `${where}: port name ${port.name} is used twice in the pod; port names must be unique`
+      portNames[port.name] = port.containerPort
     }
     containers.push(template)
   }
@@ -365,6 +419,8 @@ const build = (
     containers,
     services,
     upstreams,
+    // Only when given, so that workloads without named ports keep the spec hash they always had.
+    ...(Object.keys(portNames).length === 0 ? {} : { portNames }),
   }
 }
 

@@ -1,6 +1,7 @@
 /**
  * The Schemas of the Kubernetes manifests the agent accepts (v1 Pod, apps/v1 Deployment and
- * StatefulSet), with the messages a refused field gets. Manifest.ts turns them into workloads.
+ * StatefulSet, v1 ConfigMap, Secret and Service), with the messages a refused field gets.
+ * Manifest.ts turns them into workloads and objects.
  *
  * Every object is closed: ManifestFields.ts walks these schemas and refuses any key they do not
  * declare, with the reason each object gives for the Kubernetes fields it knows but refuses
@@ -292,7 +293,10 @@ const PodSpecSchema = refusing(
       }),
     ),
     restartPolicy: Schema.optional(
-      noted(Schema.Literal("Always"), "`Always` only: the agent restarts every app that exits"),
+      noted(
+        Schema.Literals(["Always", "OnFailure", "Never"]),
+        "default `Always`; `OnFailure` and `Never` for a v1 Pod only",
+      ),
     ),
     hostNetwork: Schema.optional(
       noted(Schema.Boolean, "`true` refused: every pod has its own network"),
@@ -495,7 +499,7 @@ const StatefulSetSpecSchema = refusing(
   "StatefulSet spec (`spec`)",
   Schema.Struct({ ...ReplicatedSpecFields, ...StatefulSetUpdateFields }),
   {
-    serviceName: `${NOT_YET}: services come from the beemesh.io/services annotation; remove serviceName`,
+    serviceName: `${NOT_YET}: no per-pod names; offer services through a v1 Service; remove serviceName`,
     volumeClaimTemplates: VOLUMES,
     persistentVolumeClaimRetentionPolicy: VOLUMES,
     podManagementPolicy: NOT_YET,
@@ -587,6 +591,100 @@ export const SecretManifest = refusing(
   { immutable: IMMUTABLE },
 )
 
+// ---------------------------------------------------------------------------------------------
+// v1 Service (ClusterIP semantics): ServiceObjects.ts reads it and refuses by name what the mesh
+// cannot do (other types, headless, UDP, more than one port).
+const NO_ADDRESS =
+  "is refused: a beemesh Service has no cluster address; clients reach it by name through their sidecar (beemesh.io/upstreams); remove it"
+const ServicePortSchema = refusing(
+  "Service port (`spec.ports[]`)",
+  Schema.Struct({
+    name: Schema.optional(Dns1123Label),
+    port: noted(Port, "the port clients use (their upstream's port)"),
+    targetPort: Schema.optional(
+      noted(
+        Schema.Union([Port, Schema.String]),
+        "the app's port, or the name of a containerPort; default: `port`",
+      ),
+    ),
+    protocol: Schema.optional(noted(Schema.String, "`TCP` only")),
+  }),
+  {
+    nodePort: "is refused: only the sidecar is ever published; remove nodePort",
+    appProtocol: `${NOT_YET}; remove appProtocol`,
+  },
+)
+const ServiceSpecSchema = refusing(
+  "Service spec (`spec`)",
+  Schema.Struct({
+    type: Schema.optional(noted(Schema.String, "`ClusterIP` only (default)")),
+    selector: Schema.optional(
+      noted(Labels, "pod labels of workloads in the namespace; none: selects nothing"),
+    ),
+    ports: noted(
+      Schema.Array(ServicePortSchema).check(
+        Schema.isMinLength(1, { message: "needs at least one port" }),
+      ),
+      "exactly one (the mesh names a service by its name alone)",
+    ),
+  }),
+  {
+    clusterIP: NO_ADDRESS,
+    clusterIPs: NO_ADDRESS,
+    externalIPs: NO_ADDRESS,
+    externalName: "is refused: only ClusterIP Services are supported; remove externalName",
+    loadBalancerIP: NO_ADDRESS,
+    loadBalancerSourceRanges: NO_ADDRESS,
+    loadBalancerClass: NO_ADDRESS,
+    allocateLoadBalancerNodePorts: NO_ADDRESS,
+    externalTrafficPolicy: NO_ADDRESS,
+    healthCheckNodePort: NO_ADDRESS,
+    internalTrafficPolicy: `${NOT_YET}: any ready replica in the mesh serves; remove it`,
+    trafficDistribution: `${NOT_YET}: any ready replica in the mesh serves; remove it`,
+    sessionAffinity: `${NOT_YET}: each connection goes to any ready replica; remove it`,
+    sessionAffinityConfig: `${NOT_YET}: each connection goes to any ready replica; remove it`,
+    publishNotReadyAddresses: `${NOT_YET}: only ready replicas are published; remove it`,
+    ipFamilies: NO_ADDRESS,
+    ipFamilyPolicy: NO_ADDRESS,
+  },
+)
+
+/** What `kubectl create service … -o yaml` writes: `status: {loadBalancer: {}}`. */
+const ServiceStatus = Schema.optional(
+  noted(
+    refusing(
+      "Service status (`status`)",
+      Schema.Struct({
+        loadBalancer: Schema.optional(
+          refusing("Load balancer status (`status.loadBalancer`)", Schema.Struct({}), {}).annotate({
+            [REFUSED_OTHER]:
+              "is written by a Kubernetes API server, never read from a manifest; remove status",
+          }),
+        ),
+      }),
+      {},
+    ).annotate({
+      [REFUSED_OTHER]:
+        "is written by a Kubernetes API server, never read from a manifest; remove status",
+    }),
+    "empty only (`status: {}` or `{loadBalancer: {}}`, as kubectl writes it)",
+  ),
+)
+
+export const ServiceManifest = refusing(
+  "v1 Service",
+  Schema.Struct({
+    apiVersion: Schema.Literal("v1"),
+    kind: Schema.Literal("Service"),
+    metadata: ObjectMetaSchema,
+    spec: ServiceSpecSchema,
+    status: ServiceStatus,
+  }),
+  {},
+)
+// End of v1 Service.
+// ---------------------------------------------------------------------------------------------
+
 /** Every manifest the agent accepts, in the order the README's table lists them. */
 export const MANIFESTS = [
   PodManifest,
@@ -594,6 +692,7 @@ export const MANIFESTS = [
   StatefulSetManifest,
   ConfigMapManifest,
   SecretManifest,
+  ServiceManifest,
 ] as const
 
 export const Header = Schema.Struct({ apiVersion: Schema.String, kind: Schema.String })

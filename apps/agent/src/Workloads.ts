@@ -6,13 +6,22 @@ import { Context, Data, type Effect } from "effect"
 import type { ConfigKind, ConfigObject } from "./ConfigObjects"
 import type { StateWriteFailed } from "./deployer/StateStore"
 import type { ServicePort, Workload } from "./Manifest"
+import type { ServiceObject } from "./ServiceObjects"
 import type { PodIdentity } from "./Tokens"
 
 /**
  * `CrashLoopBackOff`: a container of the replica exited and the replica waits out its back-off
- * before it is restarted (see `restartAt`).
+ * before it is restarted (see `restartAt`). `Succeeded`: an app of a Pod whose restartPolicy does
+ * not restart it ended with code 0; `Failed`: it ended with another code (or the replica could not
+ * be created, which is retried).
  */
-export type ReplicaPhase = "Pending" | "Running" | "Restarting" | "CrashLoopBackOff" | "Failed"
+export type ReplicaPhase =
+  | "Pending"
+  | "Running"
+  | "Restarting"
+  | "CrashLoopBackOff"
+  | "Succeeded"
+  | "Failed"
 
 /** How a container of the replica last ended, as `kubectl describe pod` shows "Last State". */
 export interface ReplicaTermination {
@@ -89,6 +98,11 @@ export interface WorkloadStatus {
   readonly kind: Workload["kind"]
   readonly replicas: number
   readonly services: ReadonlyArray<ServicePort>
+  /**
+   * While an update runs: the services of every version still running, which its replicas may
+   * register (an old replica renews what it was started with, such as a Service since deleted).
+   */
+  readonly registrable?: ReadonlyArray<ServicePort> | undefined
   /** The current version (spec hash and images hash): what "updated" replicas run. */
   readonly revision?: string | undefined
   /** Replicas wanted (as `replicas`), running, running the current spec, and serving. */
@@ -188,6 +202,20 @@ export class ConfigInUse extends Data.TaggedError("ConfigInUse")<{
   }
 }
 
+/** A `v1 Service` as listed: what it is, and the workloads (`namespace/name`) it selects. */
+export interface ServiceSummary extends ServiceObject {
+  readonly selects: ReadonlyArray<string>
+}
+
+export class ServiceNotFound extends Data.TaggedError("ServiceNotFound")<{
+  readonly namespace: string
+  readonly name: string
+}> {
+  override get message() {
+    return `Service ${this.namespace}/${this.name} does not exist (GET /v1/configs lists them with the ConfigMaps and Secrets)`
+  }
+}
+
 export class WorkloadManager extends Context.Service<
   WorkloadManager,
   {
@@ -199,6 +227,8 @@ export class WorkloadManager extends Context.Service<
       workloads: ReadonlyArray<Workload>,
       /** ConfigMaps and Secrets applied with them (before them: the workloads may use them). */
       configs?: ReadonlyArray<ConfigObject>,
+      /** Services applied with them: the workloads they select (new or running) get them. */
+      services?: ReadonlyArray<ServiceObject>,
     ) => Effect.Effect<
       ReadonlyArray<WorkloadStatus>,
       DeployFailed | PodNameTaken | StateWriteFailed
@@ -222,6 +252,13 @@ export class WorkloadManager extends Context.Service<
       namespace: string,
       name: string,
     ) => Effect.Effect<void, ConfigNotFound | ConfigInUse | StateWriteFailed>
+    /** The Services held, with the workloads each selects. */
+    readonly services: () => Effect.Effect<ReadonlyArray<ServiceSummary>>
+    /** Removes a Service: the workloads it selected stop offering it (they roll). */
+    readonly removeService: (
+      namespace: string,
+      name: string,
+    ) => Effect.Effect<void, ServiceNotFound | DeployFailed | PodNameTaken | StateWriteFailed>
     /**
      * A pod's sidecar registers (true) or withdraws (false). A registered replica is ready, which
      * is what an update waits for before it removes an old replica; a registration from a pod

@@ -4,7 +4,7 @@ import { join } from "node:path"
 import { Effect, Exit } from "effect"
 import { describe, expect, it } from "vitest"
 import { parseInvocation } from "./Cli"
-import { readManifests, workloadNames } from "./Manifests"
+import { deletePath, manifestObjects, readManifests } from "./Manifests"
 import { renderTable } from "./Output"
 
 describe("command line", () => {
@@ -40,11 +40,28 @@ describe("manifests", () => {
     const text = await Effect.runPromise(
       readManifests([join(dir, "m"), "-"], async () => "kind: Pod\nmetadata: { name: d }"),
     )
-    expect(await Effect.runPromise(workloadNames(text))).toEqual([
+    const objects = await Effect.runPromise(manifestObjects(text))
+    expect(objects.map((o) => `${o.namespace}/${o.name}`)).toEqual([
       "x/a",
       "default/c",
       "default/b",
       "default/d",
+    ])
+  })
+
+  it("delete -f removes each kind through its route: workloads first, then what they use", async () => {
+    const text = [
+      "{apiVersion: v1, kind: ConfigMap, metadata: {name: settings, namespace: shop}}",
+      "{apiVersion: v1, kind: Service, metadata: {name: orders, namespace: shop}}",
+      "{apiVersion: apps/v1, kind: Deployment, metadata: {name: orders, namespace: shop}}",
+      "{apiVersion: v1, kind: Secret, metadata: {name: creds}}",
+    ].join("\n---\n")
+    const objects = await Effect.runPromise(manifestObjects(text))
+    expect(objects.map(deletePath)).toEqual([
+      "/v1/workloads/shop/orders",
+      "/v1/configs/services/shop/orders",
+      "/v1/configs/configmaps/shop/settings",
+      "/v1/configs/secrets/default/creds",
     ])
   })
 

@@ -17,7 +17,7 @@ Commands:
   apply -f FILE|DIR|-       create or update workloads, then wait until their replicas are ready
   get KIND                  list workloads, pods, services or peers (a table, or -o json|yaml)
   describe KIND NAME        one workload, pod or service in detail, with recent events
-  delete KIND NAME | -f F   remove workloads
+  delete KIND NAME | -f F   remove workloads (-f: also ConfigMaps, Secrets, Services)
   logs POD [-c C] [-f]      a replica's container output
   top [-n NS]               traffic per service: connections, bytes, errors, setup time
   context set|use|show      the agents this CLI knows (URL and token per name)
@@ -61,7 +61,9 @@ ${GLOBAL}
   delete: `Usage: beemesh delete workload NAME [-n NAMESPACE]
        beemesh delete -f FILE|DIR|-
 
-Removes the workloads (their pods, and their service records from the mesh).
+Removes the workloads (their pods, and their service records from the mesh). With -f, the
+files' ConfigMaps, Secrets and Services go too, each through its own route, after the workloads
+(the agent refuses to delete a ConfigMap or Secret a workload still uses).
 
 ${GLOBAL}
 `,

@@ -3,12 +3,14 @@
  * state file. A Secret's data is sealed with AES-256-GCM under the agent's key (a file of 32 random
  * bytes, mode 0600, created at first start), bound to the Secret's namespace and name; so neither
  * this file nor the state file ever holds a secret's value in plaintext. The key also keys the
- * hash of referenced content in workload revisions (ConfigObjects.configHash).
+ * hash of referenced content in workload revisions (ConfigObjects.configHash). The same file
+ * keeps the `v1 Service` objects (ServiceObjects.ts), which hold nothing secret.
  */
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from "node:crypto"
 import { open, readFile, stat } from "node:fs/promises"
 import { Context, Data, Effect, Layer, Schema } from "effect"
 import { type ConfigObject, configKey, type Lookup } from "../ConfigObjects"
+import { type ServiceObject, serviceKey } from "../ServiceObjects"
 import { StateWriteFailed, writeDurably } from "./StateStore"
 
 const KEY_BYTES = 32
@@ -34,9 +36,19 @@ const StoredObject = Schema.Struct({
   /** A Secret's data, sealed: base64 of IV, tag and ciphertext of its JSON. */
   sealed: Schema.optional(Schema.String),
 })
+const Port = Schema.Number.check(Schema.isInt(), Schema.isBetween({ minimum: 1, maximum: 65535 }))
+const StoredService = Schema.Struct({
+  namespace: Schema.String,
+  name: Schema.String,
+  selector: Schema.Record(Schema.String, Schema.String),
+  port: Port,
+  targetPort: Schema.Union([Port, Schema.String]),
+})
 const ConfigFile = Schema.Struct({
   version: Schema.Literal(1),
   objects: Schema.Array(StoredObject),
+  /** Absent in files written before Services. */
+  services: Schema.optional(Schema.Array(StoredService)),
 })
 type StoredObject = typeof StoredObject.Type
 
@@ -92,19 +104,23 @@ const loadKey = async (file: string): Promise<Uint8Array> => {
   return key
 }
 
-const loadObjects = async (file: string, key: Uint8Array): Promise<Array<ConfigObject>> => {
+const loadObjects = async (
+  file: string,
+  key: Uint8Array,
+): Promise<{ objects: Array<ConfigObject>; services: ReadonlyArray<ServiceObject> }> => {
   const text = await readFile(file, "utf8").catch((error: NodeJS.ErrnoException) => {
     if (error.code === "ENOENT") return undefined
     throw error
   })
-  if (text === undefined) return []
+  if (text === undefined) return { objects: [], services: [] }
   const decoded = Schema.decodeUnknownSync(ConfigFile)(JSON.parse(text))
-  return decoded.objects.map((stored) => ({
+  const objects = decoded.objects.map((stored) => ({
     kind: stored.kind,
     namespace: stored.namespace,
     name: stored.name,
     data: stored.kind === "Secret" ? unseal(key, stored, stored.sealed ?? "") : (stored.data ?? {}),
   }))
+  return { objects, services: decoded.services ?? [] }
 }
 
 export interface ConfigStoreOptions {
@@ -119,6 +135,8 @@ export class ConfigStore extends Context.Service<
   {
     /** The objects by `configKey`; the workload manager changes it under its lock, then saves. */
     readonly objects: Map<string, ConfigObject>
+    /** The Services by `serviceKey`; changed and saved as `objects` are. */
+    readonly services: Map<string, ServiceObject>
     /** The key of `configHash` (derived from the agent's key, never the key itself). */
     readonly hashKey: Uint8Array
     /** Writes every object, Secrets sealed. */
@@ -139,7 +157,10 @@ export class ConfigStore extends Context.Service<
           catch: (error) =>
             new ConfigStoreInvalid({ file: options.file, reason: errorText(error) }),
         })
-        const objects = new Map(loaded.map((o) => [configKey(o.kind, o.namespace, o.name), o]))
+        const objects = new Map(
+          loaded.objects.map((o) => [configKey(o.kind, o.namespace, o.name), o]),
+        )
+        const services = new Map(loaded.services.map((s) => [serviceKey(s.namespace, s.name), s]))
         const save = Effect.fn("ConfigStore.save")(() =>
           Effect.tryPromise({
             try: () => {
@@ -149,7 +170,15 @@ export class ConfigStore extends Context.Service<
                     ? { kind: o.kind, namespace: o.namespace, name: o.name, sealed: seal(key, o) }
                     : { kind: o.kind, namespace: o.namespace, name: o.name, data: o.data },
               )
-              const content = JSON.stringify({ version: 1, objects: stored }, null, 2)
+              const content = JSON.stringify(
+                {
+                  version: 1,
+                  objects: stored,
+                  ...(services.size === 0 ? {} : { services: [...services.values()] }),
+                },
+                null,
+                2,
+              )
               return writeDurably(options.file, `${content}\n`)
             },
             catch: (error) =>
@@ -157,7 +186,7 @@ export class ConfigStore extends Context.Service<
           }),
         )
         const hashKey = createHmac("sha256", key).update("beemesh config hash").digest()
-        return { objects, hashKey, save }
+        return { objects, services, hashKey, save }
       }),
     )
 }

@@ -6,6 +6,7 @@
  * the state saved; a replica the reconciler is recreating
  * (without the lock) is waited for before it is destroyed.
  */
+import { SidecarPorts } from "@beemesh/contract"
 import { Clock, Effect, Layer } from "effect"
 import {
   type ConfigKind,
@@ -18,10 +19,18 @@ import {
 import { ServiceDirectory } from "../Directory"
 import { replicaNames, type Workload } from "../Manifest"
 import {
+  describeService,
+  type ServiceObject,
+  selects,
+  serviceKey,
+  withSelectedServices,
+} from "../ServiceObjects"
+import {
   ConfigInUse,
   ConfigNotFound,
   DeployFailed,
   ReplicaNotReady,
+  ServiceNotFound,
   WorkloadManager,
   WorkloadNotFound,
 } from "../Workloads"
@@ -278,30 +287,96 @@ const make = (options: ManagerOptions) =>
       return workloads
     }
 
+    const portRules = { reservedPorts: SidecarPorts.RESERVED }
+
+    /**
+     * The workloads with the services the Services held now add to them: the requested ones, and
+     * every other one whose share changed (so that it rolls); or why one of them is refused.
+     */
+    const withServices = (
+      workloads: ReadonlyArray<Workload>,
+    ): ReadonlyArray<Workload> | DeployFailed => {
+      const out: Array<Workload> = []
+      const refuse = (workload: Workload, reason: string) =>
+        new DeployFailed({
+          namespace: workload.namespace,
+          name: workload.name,
+          reason,
+          fault: "client",
+        })
+      for (const workload of workloads) {
+        const updated = withSelectedServices(workload, configs.services.values(), portRules)
+        if (typeof updated === "string") return refuse(workload, updated)
+        out.push(updated)
+      }
+      const applying = new Set(workloads.map((w) => workloadKey(w.namespace, w.name)))
+      for (const [key, workload] of table.desired) {
+        if (applying.has(key)) continue
+        const updated = withSelectedServices(workload, configs.services.values(), portRules)
+        if (typeof updated === "string") return refuse(workload, updated)
+        if (JSON.stringify(updated.selectedBy) !== JSON.stringify(workload.selectedBy))
+          out.push(updated)
+      }
+      return out
+    }
+
     /**
      * All or nothing: the ConfigMaps and Secrets put in place, then checked (references, names,
      * then images: a missing one refuses the request before anything changes), then applied in
      * order; a failure restores those before it, and the objects as they were.
      */
-    const applyAll = (requested: ReadonlyArray<Workload>, objects: ReadonlyArray<ConfigObject>) => {
+    const applyAll = (
+      requested: ReadonlyArray<Workload>,
+      objects: ReadonlyArray<ConfigObject>,
+      services: ReadonlyArray<ServiceObject>,
+    ) => {
       const before = new Map(configs.objects)
+      const servicesBefore = new Map(configs.services)
+      const changed = objects.length > 0 || services.length > 0
       const putBack = Effect.sync(() => {
         configs.objects.clear()
         for (const [key, object] of before) configs.objects.set(key, object)
+        configs.services.clear()
+        for (const [key, service] of servicesBefore) configs.services.set(key, service)
       })
       return Effect.gen(function* () {
-        const workloads = withConfigs(requested, objects)
+        for (const service of services)
+          configs.services.set(serviceKey(service.namespace, service.name), service)
+        const configured = withConfigs(requested, objects)
+        if (configured instanceof DeployFailed) return yield* Effect.fail(configured)
+        const workloads = withServices(configured)
         if (workloads instanceof DeployFailed) return yield* Effect.fail(workloads)
-        if (objects.length > 0) yield* configs.save()
+        if (changed) yield* configs.save()
         return yield* applyWorkloads(workloads)
       }).pipe(
         Effect.onError(() =>
-          objects.length === 0
-            ? Effect.void
-            : putBack.pipe(Effect.andThen(configs.save()), Effect.ignore),
+          changed ? putBack.pipe(Effect.andThen(configs.save()), Effect.ignore) : Effect.void,
         ),
       )
     }
+
+    /** A Service goes: the workloads it selected are applied without it (they roll). */
+    const removeService = (namespace: string, name: string) =>
+      Effect.gen(function* () {
+        const key = serviceKey(namespace, name)
+        const service = configs.services.get(key)
+        if (service === undefined) return yield* new ServiceNotFound({ namespace, name })
+        configs.services.delete(key)
+        yield* Effect.gen(function* () {
+          const workloads = withServices([])
+          if (workloads instanceof DeployFailed) return yield* Effect.fail(workloads)
+          yield* configs.save()
+          if (workloads.length > 0) yield* applyWorkloads(workloads)
+        }).pipe(
+          Effect.onError(() =>
+            Effect.sync(() => configs.services.set(key, service)).pipe(
+              Effect.andThen(configs.save()),
+              Effect.ignore,
+            ),
+          ),
+        )
+        yield* Effect.logInfo(`removed ${describeService(service)}`)
+      })
 
     const applyWorkloads = (workloads: ReadonlyArray<Workload>) =>
       Effect.gen(function* () {
@@ -379,8 +454,20 @@ const make = (options: ManagerOptions) =>
     if (!saved.found && table.orphans.size > 0) yield* persist
 
     return WorkloadManager.of({
-      apply: Effect.fn("WorkloadManager.apply")((workloads, objects = []) =>
-        table.lock.withPermits(1)(applyAll(workloads, objects)),
+      apply: Effect.fn("WorkloadManager.apply")((workloads, objects = [], services = []) =>
+        table.lock.withPermits(1)(applyAll(workloads, objects, services)),
+      ),
+      services: () =>
+        Effect.sync(() =>
+          [...configs.services.values()].map((service) => ({
+            ...service,
+            selects: [...table.desired.entries()]
+              .filter(([, workload]) => selects(service, workload))
+              .map(([key]) => key),
+          })),
+        ),
+      removeService: Effect.fn("WorkloadManager.removeService")((namespace, name) =>
+        table.lock.withPermits(1)(removeService(namespace, name)),
       ),
       configs: () =>
         Effect.sync(() =>

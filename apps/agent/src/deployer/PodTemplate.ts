@@ -11,6 +11,7 @@ import { type ContainerSpec, type PodSpecInput, SIDECAR_PORT } from "@beemesh/po
 import { Redacted, Result } from "effect"
 import type { Workload } from "../Manifest"
 import { appSecuritySpec } from "../SecurityContext"
+import { offeredServices } from "../ServiceObjects"
 import { issuePodToken } from "../Tokens"
 
 export const LABEL_NAMESPACE = "io.beemesh.namespace"
@@ -62,7 +63,8 @@ const shortHash = (value: unknown) =>
  */
 export const specHash = (workload: Workload, options: HashOptions) =>
   shortHash([
-    { ...workload, replicas: undefined, update: undefined },
+    // Port names shape no pod (what a Service makes of them is `selectedBy`).
+    { ...workload, replicas: undefined, update: undefined, portNames: undefined },
     options.sidecarImage,
     options.slirp,
     // Only when set, so that pods of a reachable host keep the hash they always had.
@@ -104,7 +106,7 @@ const sidecarEnvironment = (
     namespace: workload.namespace,
     workload: workload.name,
     pod: replica,
-    services: workload.services,
+    services: offeredServices(workload),
     upstreams: workload.upstreams,
     // The gateway address, not a name: the sidecar depends on no file an app might influence.
     agentUrl: `http://${gatewayAddress(options.slirp)}:${options.apiPort}`,

@@ -117,8 +117,19 @@ export class Reconciler extends Context.Service<
               table.inFlight.has(replica.pod)
             )
               continue
-            const decision = decide(replica, problem, now)
+            const decision = decide(replica, problem, now, workload.restartPolicy ?? "Always")
             if (decision._tag === "Leave") continue
+            if (decision._tag === "End") {
+              yield* noteFailure(replica, problem, now)
+              replica.phase = decision.phase
+              replica.ended = true
+              replica.ready = false
+              replica.message = `${problem?.message}; not restarted (restartPolicy ${workload.restartPolicy})`
+              yield* Effect.logInfo(
+                `replica ${replica.workload}#${replica.name}: ${replica.message}`,
+              )
+              continue
+            }
             const version = versionOf(table, key, workload, replica)
             if (version === undefined) {
               yield* Effect.logWarning(
@@ -209,7 +220,9 @@ export class Reconciler extends Context.Service<
         const looks: Array<Look> = []
         for (const { key, replica } of found) {
           const problem =
-            replica.phase === "Pending" ? undefined : yield* pods.diagnose(replica.pod)
+            replica.phase === "Pending" || replica.ended
+              ? undefined
+              : yield* pods.diagnose(replica.pod)
           looks.push({ key, replica, problem })
         }
         const work = yield* table.lock.withPermits(1)(claim(looks))

@@ -55,6 +55,38 @@ describe("restart policy, as the kubelet's", () => {
     expect(decide(waiting, crashed, 15_000)).toEqual({ _tag: "Restart", backoffMs: 20_000 })
   })
 
+  it("restartPolicy: OnFailure restarts only a non-zero exit, Never none; both end the replica", () => {
+    const clean: Problem = {
+      message: "container bm-shop-job-app is exited with code 0",
+      exited: { container: "app", exitCode: 0, logTail: [] },
+    }
+    expect(decide(running(0), crashed, 5_000, "OnFailure")).toEqual({
+      _tag: "Restart",
+      backoffMs: 10_000,
+    })
+    expect(decide(running(0), clean, 5_000, "OnFailure")).toEqual({
+      _tag: "End",
+      phase: "Succeeded",
+    })
+    expect(decide(running(0), crashed, 5_000, "Never")).toEqual({ _tag: "End", phase: "Failed" })
+    expect(decide(running(0), clean, 5_000, "Never")).toEqual({ _tag: "End", phase: "Succeeded" })
+    expect(decide(running(0), clean, 5_000, "Always")._tag).toBe("Restart")
+    // Ended: left as it is, whatever is found later.
+    const ended: RestartState = { ...running(0), phase: "Succeeded", ended: true }
+    expect(decide(ended, { message: "pod is gone" }, 5_000, "Never")._tag).toBe("Leave")
+  })
+
+  it("the sidecar and the pod's network are repaired whatever the restartPolicy", () => {
+    const sidecar: Problem = {
+      message: "container bm-shop-job-sidecar is exited with code 0",
+      exited: { container: "sidecar", exitCode: 0, logTail: [] },
+    }
+    expect(decide(running(0), sidecar, 5_000, "Never")._tag).toBe("Restart")
+    expect(decide(running(0), { message: "slirp4netns is gone" }, 5_000, "Never")._tag).toBe(
+      "Restart",
+    )
+  })
+
   it.each([
     [10_000, "10s"],
     [160_000, "2m40s"],

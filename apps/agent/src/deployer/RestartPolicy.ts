@@ -4,8 +4,19 @@
  * replica that ran 10 min before it failed starts over at an immediate restart. A pod that is gone
  * (removed, its holder or slirp4netns dead) is replaced at once, as a ReplicaSet replaces a deleted
  * pod; so is a replica whose creation failed (it is retried on every reconcile pass).
+ *
+ * A Pod's `restartPolicy` decides whether an app that exited comes back: `Always` (the default,
+ * and the only one a Deployment or StatefulSet takes), `OnFailure` (only after a non-zero code) or
+ * `Never`. An app that is not restarted ends the replica: Succeeded on code 0, else Failed, and it
+ * is left as it is. The sidecar and the pod's network are the agent's, not the app's: losing them
+ * is repaired whatever the policy.
  */
 import type { ReplicaPhase } from "../Workloads"
+
+export type RestartPolicy = "Always" | "OnFailure" | "Never"
+
+/** The sidecar's container name in a Problem: its exit is the agent's to repair. */
+const SIDECAR = "sidecar"
 
 export const RESTART_BACKOFF = {
   initialMs: 10_000,
@@ -33,6 +44,8 @@ export interface RestartState {
   readonly backoffMs: number
   /** When a replica in CrashLoopBackOff is due, epoch ms. */
   readonly restartAt: number | undefined
+  /** Its app ended and its restartPolicy keeps it so: nothing more is done with it. */
+  readonly ended?: boolean | undefined
 }
 
 export type Decision =
@@ -44,6 +57,8 @@ export type Decision =
   | { readonly _tag: "Restart"; readonly backoffMs: number }
   /** A container exited: wait `delayMs` before restarting it. */
   | { readonly _tag: "BackOff"; readonly delayMs: number; readonly backoffMs: number }
+  /** An app exited and the policy does not restart it: the replica ends in this phase. */
+  | { readonly _tag: "End"; readonly phase: "Succeeded" | "Failed" }
 
 /** The back-off after a container exit: this delay, and the one for the exit after it. */
 export const nextBackoff = (currentMs: number, ranForMs: number) => {
@@ -55,11 +70,17 @@ export const nextBackoff = (currentMs: number, ranForMs: number) => {
   }
 }
 
+/** Whether the policy restarts an app that exited with `exitCode`. */
+export const restarts = (policy: RestartPolicy, exitCode: number) =>
+  policy === "Always" || (policy === "OnFailure" && exitCode !== 0)
+
 export const decide = (
   replica: RestartState,
   problem: Problem | undefined,
   now: number,
+  policy: RestartPolicy = "Always",
 ): Decision => {
+  if (replica.ended === true) return { _tag: "Leave" }
   if (replica.phase === "Pending") return { _tag: "Create" }
   if (replica.phase === "CrashLoopBackOff")
     return now >= (replica.restartAt ?? now)
@@ -68,6 +89,9 @@ export const decide = (
   if (problem === undefined) return { _tag: "Leave" }
   if (replica.phase === "Failed" || problem.exited === undefined)
     return { _tag: "Restart", backoffMs: replica.backoffMs }
+  const { container, exitCode } = problem.exited
+  if (container !== SIDECAR && !restarts(policy, exitCode))
+    return { _tag: "End", phase: exitCode === 0 ? "Succeeded" : "Failed" }
   const { delayMs, backoffMs } = nextBackoff(replica.backoffMs, now - (replica.startedAt ?? now))
   return delayMs === 0 ? { _tag: "Restart", backoffMs } : { _tag: "BackOff", delayMs, backoffMs }
 }

@@ -312,3 +312,78 @@ describe("reconcile and the API", () => {
       ),
   )
 })
+
+describe("a Pod's restartPolicy (fake host)", () => {
+  const job = (restartPolicy: "OnFailure" | "Never") => ({
+    ...deployment("job", 1),
+    kind: "Pod" as const,
+    restartPolicy,
+  })
+
+  it.effect("Never: an app that exited stays exited, Failed or Succeeded by its code", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const host = yield* makeFakeHost
+        const { manager, reconciler } = yield* startDeployer(host)
+        yield* manager.apply([job("Never")])
+        yield* reconciler.watch(HOUR).pipe(Effect.forkScoped)
+        const pod = Effect.suspend(() => manager.get("shop", "job")).pipe(
+          Effect.map((s) => s.pods[0] as ReplicaStatus),
+        )
+        yield* host.fake.podman.exitContainer("bm-shop-job-app", 4)
+        const failed = yield* settle(pod, (p) => p.phase === "Failed", "Failed")
+        expect(failed).toMatchObject({
+          restarts: 0,
+          lastTermination: { container: "app", exitCode: 4 },
+          message: expect.stringContaining("not restarted (restartPolicy Never)"),
+        })
+        yield* reconciler.reconcileOnce()
+        yield* idle
+        expect(yield* pod).toMatchObject({ phase: "Failed", restarts: 0 })
+        // The pod is kept as it ended (its logs stay readable).
+        expect((yield* host.fake.podman.pods.inspect("bm-shop-job")).Name).toBe("bm-shop-job")
+      }),
+    ),
+  )
+
+  it.effect("a restarted agent keeps the policy: the ended Pod is left as it ended", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const host = yield* makeFakeHost
+        yield* Effect.scoped(
+          Effect.gen(function* () {
+            const { manager } = yield* startDeployer(host)
+            yield* manager.apply([job("Never")])
+          }),
+        )
+        yield* host.fake.podman.exitContainer("bm-shop-job-app", 0)
+        const { manager, reconciler } = yield* startDeployer(host)
+        yield* reconciler.reconcileOnce()
+        yield* reconciler.reconcileOnce()
+        const [replica] = (yield* manager.get("shop", "job")).pods
+        expect(replica).toMatchObject({ phase: "Succeeded", restarts: 0 })
+      }),
+    ),
+  )
+
+  it.effect("OnFailure: restarted after a non-zero exit, Succeeded after exit 0", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const host = yield* makeFakeHost
+        const { manager, reconciler } = yield* startDeployer(host)
+        yield* manager.apply([job("OnFailure")])
+        yield* reconciler.watch(HOUR).pipe(Effect.forkScoped)
+        const pod = Effect.suspend(() => manager.get("shop", "job")).pipe(
+          Effect.map((s) => s.pods[0] as ReplicaStatus),
+        )
+        yield* host.fake.podman.exitContainer("bm-shop-job-app", 1)
+        yield* settle(pod, (p) => p.restarts === 1 && p.phase === "Running", "restart")
+        yield* host.fake.podman.exitContainer("bm-shop-job-app", 0)
+        const done = yield* settle(pod, (p) => p.phase === "Succeeded", "Succeeded")
+        expect(done).toMatchObject({ restarts: 1, lastTermination: { exitCode: 0 } })
+        yield* reconciler.reconcileOnce()
+        expect(yield* pod).toMatchObject({ phase: "Succeeded", restarts: 1 })
+      }),
+    ),
+  )
+})

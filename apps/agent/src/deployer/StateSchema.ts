@@ -82,6 +82,10 @@ const StoredWorkload = Schema.Struct({
     }),
   ),
   configHash: Schema.optional(Schema.String),
+  portNames: Schema.optional(Schema.Record(Schema.String, Port)),
+  // What Services add to its pods: without it a restarted agent would see a changed spec.
+  selectedBy: Schema.optional(Schema.Array(Schema.Struct({ name: Schema.String, port: Port }))),
+  restartPolicy: Schema.optional(Schema.Literals(["OnFailure", "Never"])),
 })
 
 export const StateFile = Schema.Struct({

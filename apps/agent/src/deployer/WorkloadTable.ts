@@ -3,9 +3,11 @@
  * workloads, the replicas (by pod name), the orphans, and the lock that keeps their changes
  * one at a time.
  */
+
 import type { AppliedEgress } from "@beemesh/netns"
 import { Clock, Context, Deferred, Effect, Layer, Semaphore } from "effect"
 import { replicaNames, type Workload } from "../Manifest"
+import { offeredServices } from "../ServiceObjects"
 import {
   MAX_REPLICA_EVENTS,
   type OrphanPod,
@@ -42,6 +44,8 @@ export interface Replica {
   /** When a replica in CrashLoopBackOff is restarted (epoch ms). */
   restartAt: number | undefined
   lastTermination: ReplicaTermination | undefined
+  /** Its app ended and its Pod's restartPolicy keeps it so (phase Succeeded or Failed). */
+  ended: boolean
 }
 
 /** A workload moving to a new revision (Rollout.ts drives it). */
@@ -79,6 +83,7 @@ export const newReplica = (workload: Workload, name: string): Replica => ({
   backoffMs: 0,
   restartAt: undefined,
   lastTermination: undefined,
+  ended: false,
 })
 
 export interface Table {
@@ -112,6 +117,15 @@ export const replicasOf = (table: Table, key: string) =>
 
 const NOT_READY_BY_PROBE =
   "not ready: its readiness probe has not passed (the sidecar registers the services when it does; its /readyz says why)"
+
+/** The services of these versions of a workload, each name=port once. */
+const registrable = (versions: ReadonlyArray<Workload>) => {
+  const seen = new Map<string, { name: string; port: number }>()
+  for (const version of versions)
+    for (const service of offeredServices(version))
+      seen.set(`${service.name}=${service.port}`, service)
+  return [...seen.values()]
+}
 
 /** The workload's status; "updated" means running its current revision. */
 export const statusOf = (table: Table, workload: Workload): WorkloadStatus => {
@@ -154,7 +168,10 @@ export const statusOf = (table: Table, workload: Workload): WorkloadStatus => {
     kind: workload.kind,
     revision: spec,
     replicas: workload.replicas,
-    services: workload.services,
+    services: offeredServices(workload),
+    ...(rollout === undefined
+      ? {}
+      : { registrable: registrable([workload, ...rollout.versions.values()]) }),
     desired,
     ready,
     updated,

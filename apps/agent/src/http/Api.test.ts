@@ -38,6 +38,8 @@ const options: ApiOptions = {
     orphans: unreachable("orphans"),
     configs: unreachable("configs"),
     removeConfig: unreachable("removeConfig"),
+    services: unreachable("services"),
+    removeService: unreachable("removeService"),
     registered: () => Effect.void,
   },
   manifests: { put: unreachable("putManifest"), get: unreachable("getManifest") },
@@ -101,9 +103,9 @@ describe("agent HTTP API refusals (nothing reaches the workloads or the registry
       "POST",
       "/v1/workloads",
       OPERATOR,
-      "{apiVersion: v1, kind: Service, metadata: {name: s}}",
+      "{apiVersion: networking.k8s.io/v1, kind: Ingress, metadata: {name: s}}",
       400,
-      /unsupported kind v1 Service/,
+      /unsupported kind networking.k8s.io\/v1 Ingress/,
     ],
     [
       "a hostPort",
@@ -195,7 +197,7 @@ describe("agent HTTP API refusals (nothing reaches the workloads or the registry
       OPERATOR,
       undefined,
       404,
-      /no kind pods; use configmaps or secrets/,
+      /no kind pods; use configmaps, secrets or services/,
     ],
     ["a pod token on configs", "GET", "/v1/configs", webToken, undefined, 403, /operator token/],
     [
@@ -270,6 +272,34 @@ describe("the agent's pod API speaks the contract the sidecar uses", () => {
         services: body.services,
       },
     ])
+  })
+
+  it("during an update, a replica may renew a service of a version still running, and no other", async () => {
+    const updating = makeApi({
+      ...options,
+      workloads: {
+        ...options.workloads,
+        get: (namespace, name) =>
+          options.workloads.get(namespace, name).pipe(
+            Effect.map((status) => ({
+              ...status,
+              registrable: [...status.services, { name: "orders", port: 8088 }],
+            })),
+          ),
+      },
+      directory: {
+        ...options.directory,
+        register: () => Effect.succeed({ ttlSeconds: 30, renewAfterSeconds: 10 }),
+      },
+    })
+    const put = (services: Array<{ name: string; port: number }>) =>
+      updating.request(Registration.path("web-0"), {
+        method: "PUT",
+        headers: { authorization: `Bearer ${webToken}` },
+        body: registration(services),
+      })
+    expect((await put([{ name: "orders", port: 8088 }])).status).toBe(Registration.REGISTERED)
+    expect((await put([{ name: "orders", port: 9999 }])).status).toBe(403)
   })
 
   it("unregisters at the contract's path", async () => {

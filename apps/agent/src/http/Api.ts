@@ -4,12 +4,15 @@
  *
  *   GET    /health                            liveness + the network validation report
  *   GET    /metrics                           Prometheus text
- *   POST   /v1/workloads                      operator: Pod/Deployment/StatefulSet, ConfigMap/Secret
+ *   POST   /v1/workloads                      operator: Pod/Deployment/StatefulSet, ConfigMap/Secret,
+ *                                             Service
  *   GET    /v1/workloads                      operator
  *   GET    /v1/workloads/:namespace/:name     operator
  *   DELETE /v1/workloads/:namespace/:name     operator
- *   GET    /v1/configs                        operator: ConfigMaps and Secrets (keys, never values)
- *   DELETE /v1/configs/:kind/:namespace/:name operator: kind configmaps or secrets; refused in use
+ *   GET    /v1/configs                        operator: ConfigMaps and Secrets (keys, never values),
+ *                                             Services (with the workloads they select)
+ *   DELETE /v1/configs/:kind/:namespace/:name operator: kind configmaps, secrets (refused in use)
+ *                                             or services (the workloads it selected roll)
  *   PUT    /v1/pods/:pod/services             pod token: register or renew the pod's services
  *   DELETE /v1/pods/:pod/services             pod token: unregister
  *   GET    /v1/services/:namespace/:service   pod or operator token: resolve providers
@@ -165,14 +168,16 @@ export const makeApi = (options: ApiOptions) => {
     .post("/", tooLarge(options.maxManifestBytes ?? 1024 * 1024), async (c) => {
       const text = await c.req.text()
       const parsed = await run(parseApply(text, manifestOptions))
-      const statuses = await run(options.workloads.apply(parsed.workloads, parsed.configs))
+      const statuses = await run(
+        options.workloads.apply(parsed.workloads, parsed.configs, parsed.services),
+      )
       const configs = parsed.configs.map(({ kind, namespace, name, data }) => ({
         kind,
         namespace,
         name,
         keys: Object.keys(data).sort(),
       }))
-      return c.json({ workloads: statuses, configs }, 201)
+      return c.json({ workloads: statuses, configs, services: parsed.services }, 201)
     })
     .get("/", async (c) =>
       c.json({
@@ -191,22 +196,25 @@ export const makeApi = (options: ApiOptions) => {
   const configKind = (path: string) => {
     if (path === "configmaps") return "ConfigMap" as const
     if (path === "secrets") return "Secret" as const
-    throw new ApiError(404, "NotFound", `no kind ${path}; use configmaps or secrets`)
+    if (path === "services") return "Service" as const
+    throw new ApiError(404, "NotFound", `no kind ${path}; use configmaps, secrets or services`)
   }
   const configs = new Hono()
     .use(async (c, next) => {
       operator(c.req.header("authorization"))
       await next()
     })
-    .get("/", async (c) => c.json({ configs: await run(options.workloads.configs()) }))
+    .get("/", async (c) =>
+      c.json({
+        configs: await run(options.workloads.configs()),
+        services: await run(options.workloads.services()),
+      }),
+    )
     .delete("/:kind/:namespace/:name", async (c) => {
-      await run(
-        options.workloads.removeConfig(
-          configKind(c.req.param("kind")),
-          c.req.param("namespace"),
-          c.req.param("name"),
-        ),
-      )
+      const kind = configKind(c.req.param("kind"))
+      const [namespace, name] = [c.req.param("namespace"), c.req.param("name")]
+      if (kind === "Service") await run(options.workloads.removeService(namespace, name))
+      else await run(options.workloads.removeConfig(kind, namespace, name))
       return c.body(null, 204)
     })
 
@@ -233,9 +241,10 @@ export const makeApi = (options: ApiOptions) => {
         )
       }
       const workload = await run(options.workloads.get(identity.namespace, identity.workload))
+      // During an update, an old replica renews the services its version declared.
+      const allowed = workload.registrable ?? workload.services
       for (const service of body.services) {
-        const declared = workload.services.find((s) => s.name === service.name)
-        if (declared === undefined || declared.port !== service.port) {
+        if (!allowed.some((s) => s.name === service.name && s.port === service.port)) {
           throw new ApiError(
             403,
             "Forbidden",

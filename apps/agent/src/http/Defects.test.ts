@@ -17,6 +17,8 @@ const withDefects = () => {
       orphans: broken,
       configs: broken,
       removeConfig: broken,
+      services: broken,
+      removeService: broken,
       registered: broken,
     },
     manifests: { put: broken, get: broken },

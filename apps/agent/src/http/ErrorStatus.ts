@@ -19,6 +19,7 @@ import {
   DeployFailed,
   PodNameTaken,
   ReplicaNotReady,
+  ServiceNotFound,
   WorkloadNotFound,
 } from "../Workloads"
 
@@ -59,6 +60,7 @@ const STATUS: ReadonlyArray<readonly [ErrorClass, ContentfulStatusCode]> = [
   [PodNameTaken, 409],
   [ConfigNotFound, 404],
   [ConfigInUse, 409],
+  [ServiceNotFound, 404],
   [ManifestNotFound, 404],
   [RecordTooLarge, 413],
   [DirectoryUnavailable, 503],

@@ -43,6 +43,8 @@ const workloads = {
   orphans: () => Effect.succeed([]),
   configs: () => Effect.succeed([]),
   removeConfig: () => Effect.die("unused"),
+  services: () => Effect.die("unused"),
+  removeService: () => Effect.die("unused"),
   registered: () => Effect.void,
 }
 

@@ -34,6 +34,8 @@ const makeAgent = () => {
       orphans: () => Effect.die("unused"),
       configs: () => Effect.die("unused"),
       removeConfig: () => Effect.die("unused"),
+      services: () => Effect.die("unused"),
+      removeService: () => Effect.die("unused"),
       registered: () => Effect.void,
     },
     manifests: { put: () => Effect.die("unused"), get: () => Effect.die("unused") },

@@ -55,6 +55,15 @@ export const deployment = (spec: Json = {}, kind = "Deployment"): string =>
 
 const security = (context: Json) => withContainer({ securityContext: context })
 
+/** A v1 Service of the corpus namespace with this `spec`. */
+const service = (spec: Json): string =>
+  JSON.stringify({
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name: "api", namespace: NAMESPACE },
+    spec,
+  })
+
 const BILLION_LAUGHS = [
   'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]',
   "b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]",
@@ -738,10 +747,21 @@ export const BAD_INPUT: ReadonlyArray<BadInput> = [
     message: /spec\.selector\.matchExpressions: not supported/,
   },
   {
-    name: "restartPolicy Never",
-    body: pod({ restartPolicy: "Never" }),
+    name: "restartPolicy Never in a Deployment",
+    body: deployment({
+      template: {
+        metadata: { labels: { app: "api" } },
+        spec: { containers: [{ name: "app", image: IMAGE }], restartPolicy: "Never" },
+      },
+    }),
     status: 400,
-    message: /spec\.restartPolicy: must be Always/,
+    message: /spec\.template\.spec\.restartPolicy: a Deployment's pods restart Always/,
+  },
+  {
+    name: "an unknown restartPolicy",
+    body: pod({ restartPolicy: "Sometimes" }),
+    status: 400,
+    message: /spec\.restartPolicy: must be one of Always, OnFailure, Never/,
   },
   {
     name: "a StatefulSet serviceName",
@@ -815,5 +835,40 @@ export const BAD_INPUT: ReadonlyArray<BadInput> = [
     body: deployment().replace('"apps/v1"', '"apps/v2"'),
     status: 400,
     message: /unsupported kind apps\/v2 Deployment/,
+  },
+  {
+    name: "a NodePort Service",
+    body: service({ type: "NodePort", selector: { app: "api" }, ports: [{ port: 80 }] }),
+    status: 400,
+    message: /spec\.type "NodePort" is refused: only ClusterIP Services are supported/,
+  },
+  {
+    name: "a headless Service",
+    body: service({ clusterIP: "None", selector: { app: "api" }, ports: [{ port: 80 }] }),
+    status: 400,
+    message: /spec\.clusterIP: is refused: a beemesh Service has no cluster address/,
+  },
+  {
+    name: "a UDP Service",
+    body: service({ selector: { app: "api" }, ports: [{ port: 53, protocol: "UDP" }] }),
+    status: 400,
+    message: /spec\.ports\[0\]\.protocol "UDP" is refused: only TCP is carried/,
+  },
+  {
+    name: "a Service with session affinity",
+    body: service({ sessionAffinity: "ClientIP", ports: [{ port: 80 }] }),
+    status: 400,
+    message: /spec\.sessionAffinity: not supported by beemesh yet/,
+  },
+  {
+    name: "a Service with two ports",
+    body: service({
+      ports: [
+        { name: "a", port: 80 },
+        { name: "b", port: 81 },
+      ],
+    }),
+    status: 400,
+    message: /spec\.ports has 2 ports; beemesh supports one port per Service/,
   },
 ]

@@ -88,11 +88,15 @@ export const apply = (invocation: Invocation, client: AgentClient, io: Io) =>
       return yield* o.usage(`unexpected argument "${invocation.positionals[0]}"`)
     const timeout = yield* o.number("timeout", 120)
     const text = yield* readManifests(files, io.readStdin)
-    const answer = yield* client.json<{ workloads: ReadonlyArray<WorkloadStatus> }>(
-      "POST",
-      "/v1/workloads",
-      text,
-    )
+    const answer = yield* client.json<{
+      workloads: ReadonlyArray<WorkloadStatus>
+      configs?: ReadonlyArray<{ kind: string; namespace: string; name: string }>
+      services?: ReadonlyArray<{ namespace: string; name: string }>
+    }>("POST", "/v1/workloads", text)
+    for (const c of answer.configs ?? [])
+      io.out(`${c.kind.toLowerCase()} ${c.namespace}/${c.name} applied\n`)
+    for (const s of answer.services ?? []) io.out(`service ${s.namespace}/${s.name} applied\n`)
+    // Workloads last: they include those a changed ConfigMap, Secret or Service rolls.
     for (const w of answer.workloads)
       io.out(`${w.kind.toLowerCase()} ${w.namespace}/${w.name} applied\n`)
     if (o.flag("no-wait")) return 0
