@@ -1,6 +1,7 @@
 /**
- * Runs an exec probe's command (an nsenter argument vector) as a process group of its own, so that
- * a timeout kills whatever it started in the pod too, not only nsenter.
+ * Runs an exec probe's command (an nsenter argument vector) as a process group of its own and
+ * kills the whole group at the timeout: whatever the command started in the pod dies with it, and
+ * a child that keeps the output pipe open cannot hold the probe past its timeout.
  */
 import { Effect } from "effect"
 import { execa } from "execa"
@@ -16,25 +17,27 @@ export const runCommand: CommandRunner = ([file, ...args], timeoutMs) =>
       stdin: "ignore",
       all: true,
       maxBuffer: OUTPUT_LIMIT,
-      timeout: timeoutMs,
-      killSignal: "SIGKILL",
-      cancelSignal: signal,
     })
     const killGroup = () => {
-      if (child.pid !== undefined) {
-        try {
-          process.kill(-child.pid, "SIGKILL")
-        } catch {
-          // The group is gone already.
-        }
+      if (child.pid === undefined) return
+      try {
+        process.kill(-child.pid, "SIGKILL")
+      } catch {
+        // The group is gone already.
       }
     }
+    let timedOut = false
+    const timer = setTimeout(() => {
+      timedOut = true
+      killGroup()
+    }, timeoutMs)
     signal.addEventListener("abort", killGroup)
     const result = await child
-    if (result.timedOut || signal.aborted) killGroup()
+    clearTimeout(timer)
+    signal.removeEventListener("abort", killGroup)
     return {
-      exitCode: result.exitCode,
-      timedOut: result.timedOut,
+      exitCode: timedOut ? undefined : result.exitCode,
+      timedOut,
       output: String(result.all ?? ""),
     }
   })
