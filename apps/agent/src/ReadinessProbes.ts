@@ -73,7 +73,3 @@ export const readProbe = (
     failureThreshold: probe.failureThreshold ?? d.failureThreshold,
   } as ReadinessProbe.ReadinessProbe
 }
-
-/** The container's readiness probe (see readProbe). */
-export const readReadinessProbe = (container: ContainerInput, where: string) =>
-  readProbe(container, "readinessProbe", where)
