@@ -44,7 +44,7 @@ export class ProbeNotFound extends Data.TaggedError("ProbeNotFound")<{
   readonly container: string
 }> {
   override get message() {
-    return `pod ${this.pod} has no ${this.probe} probe${this.probe === "readiness" ? "" : " of that kind"} on container ${this.container} in its manifest`
+    return `pod ${this.pod} has no ${this.probe} probe on container ${this.container} in its manifest`
   }
 }
 
