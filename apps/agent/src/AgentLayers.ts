@@ -25,6 +25,7 @@ import type { AgentConfig } from "./Config"
 import { deployerLayer } from "./Deployer"
 import { ServiceDirectory } from "./Directory"
 import { check, type Environment, ValidationFailed } from "./Doctor"
+import { ReplicaProbes } from "./deployer/ReplicaProbes"
 import { makeApi } from "./http/Api"
 import { dashboardRoutes } from "./http/DashboardRoutes"
 import { logsRoutes } from "./http/LogsRoutes"
@@ -200,6 +201,7 @@ export const ApiLayer = Layer.effect(
     const podman = yield* PodmanClient
     const registry = yield* Registry
     const workloads = yield* WorkloadManager
+    const probes = yield* ReplicaProbes
     const directory = yield* ServiceDirectory
     const services = yield* Effect.context<never>()
     const gateway = gatewayAddress(config.slirp)
@@ -233,6 +235,7 @@ export const ApiLayer = Layer.effect(
       ],
       addressForPods: (address) => HostLoopback.forPods(address, gateway),
       workloads,
+      probes,
       directory,
       operatorToken: secrets.operatorToken,
       podTokenKey: secrets.podTokenKey,

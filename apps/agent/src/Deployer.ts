@@ -3,16 +3,19 @@
  * injected and the egress policy in force before the sidecar or any app starts. Its parts live in
  * deployer/: the pod template (PodTemplate), the state store (StateStore), the replica pods over
  * Podman (ReplicaPods), the shared table (WorkloadTable), the workload manager with adoption
- * (Manager, Adoption) and the reconciler (Reconciler). This module wires them in start order:
+ * (Manager, Adoption), the reconciler (Reconciler) and the agent's part of the pods' probes
+ * (ReplicaProbes: exec probes, restarts on liveness failures). This module wires them in start order:
  * state loaded, owned pods adopted, then the reconcile loop (driven by Podman's events).
  */
 import { dirname, join } from "node:path"
 import { Effect, Layer } from "effect"
+import { runCommand } from "./deployer/CommandRunner"
 import { ConfigStore } from "./deployer/ConfigStore"
 import { workloadManagerLayer } from "./deployer/Manager"
 import type { TemplateOptions } from "./deployer/PodTemplate"
 import { DEFAULT_SAFETY_SCAN_MS, Reconciler } from "./deployer/Reconciler"
 import { ReplicaPods } from "./deployer/ReplicaPods"
+import { ReplicaProbes } from "./deployer/ReplicaProbes"
 import { StateStore } from "./deployer/StateStore"
 import { WorkloadTable } from "./deployer/WorkloadTable"
 import { WorkloadManager } from "./Workloads"
@@ -57,5 +60,10 @@ export const deployerLayer = (options: DeployerOptions) => {
       yield* Reconciler.run(options.safetyScanIntervalMs ?? DEFAULT_SAFETY_SCAN_MS)
     }),
   ).pipe(Layer.provide(Reconciler.layer))
-  return loop.pipe(Layer.provideMerge(workloadManagerLayer(options)), Layer.provide(parts))
+  return loop.pipe(
+    Layer.provideMerge(
+      Layer.merge(workloadManagerLayer(options), ReplicaProbes.layer({ runCommand })),
+    ),
+    Layer.provide(parts),
+  )
 }

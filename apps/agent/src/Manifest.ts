@@ -38,7 +38,7 @@ import {
 } from "./ManifestSchema"
 import { defaultYamlLimits, readDocuments, type YamlLimits } from "./ManifestYaml"
 import { parseCpu, parseQuantity } from "./Quantity"
-import { readReadinessProbe } from "./ReadinessProbes"
+import { readProbe } from "./ReadinessProbes"
 import { type AppSecurity, translateSecurityContext } from "./SecurityContext"
 import { type ServiceObject, serviceKey, toServiceObject } from "./ServiceObjects"
 import { readUpdatePolicy, type UpdatePolicy } from "./UpdateStrategy"
@@ -73,6 +73,10 @@ export interface ContainerTemplate {
   readonly security?: AppSecurity | undefined
   /** Run by the pod's sidecar, which registers the services only while it passes. */
   readonly readinessProbe?: ReadinessProbe.ReadinessProbe | undefined
+  /** Run by the pod's sidecar; failing failureThreshold times restarts the replica. */
+  readonly livenessProbe?: ReadinessProbe.ReadinessProbe | undefined
+  /** Run by the pod's sidecar first: the other probes wait until it passes. */
+  readonly startupProbe?: ReadinessProbe.ReadinessProbe | undefined
 }
 
 /** A service the workload provides: its name and the app's port inside the pod. */
@@ -380,9 +384,15 @@ const build = (
     names.add(container.name)
     const template = toContainer(container, where, spec.securityContext)
     if (typeof template === "string") return template
-    const probePort = template.readinessProbe?.port
-    if (probePort !== undefined && options.reservedPorts.includes(probePort))
-      return `${where}: readinessProbe port ${probePort} is the sidecar's inside the pod; probe a port of the app`
+    for (const field of ["readinessProbe", "livenessProbe", "startupProbe"] as const) {
+      const probe = template[field]
+      if (
+        probe !== undefined &&
+        probe.action !== "exec" &&
+        options.reservedPorts.includes(probe.port)
+      )
+        return `${where}: ${field} port ${probe.port} is the sidecar's inside the pod; probe a port of the app`
+    }
     for (const port of template.ports) {
       if (options.reservedPorts.includes(port)) {
         return `${where}: containerPort ${port} is reserved for the sidecar inside the pod; use another port`
@@ -481,8 +491,12 @@ const toContainer = (
   if (typeof memory === "string") return memory
   const cpu = parseCpu(container.resources?.limits?.cpu, where)
   if (typeof cpu === "string") return cpu
-  const readinessProbe = readReadinessProbe(container, where)
+  const readinessProbe = readProbe(container, "readinessProbe", where)
   if (typeof readinessProbe === "string") return readinessProbe
+  const livenessProbe = readProbe(container, "livenessProbe", where)
+  if (typeof livenessProbe === "string") return livenessProbe
+  const startupProbe = readProbe(container, "startupProbe", where)
+  if (typeof startupProbe === "string") return startupProbe
   return {
     name: container.name,
     image: container.image,
@@ -497,6 +511,8 @@ const toContainer = (
     ...(security === undefined ? {} : { security }),
     // Only when given, so that workloads without probes keep the spec hash they always had.
     ...(readinessProbe === undefined ? {} : { readinessProbe }),
+    ...(livenessProbe === undefined ? {} : { livenessProbe }),
+    ...(startupProbe === undefined ? {} : { startupProbe }),
   }
 }
 

@@ -118,8 +118,8 @@ describe("manifest fields", () => {
       ...pod,
       spec: { containers: [{ name: "a", image: "i", ...extra }] },
     })
-    expect(fieldProblem(PodManifest.ast, container({ startupProbe: {} }))).toBe(
-      "spec.containers[0].startupProbe: not supported by beemesh yet: only readinessProbe is run; remove it",
+    expect(fieldProblem(PodManifest.ast, container({ lifecycle: {} }))).toBe(
+      "spec.containers[0].lifecycle: not supported by beemesh yet",
     )
     expect(fieldProblem(PodManifest.ast, container({ Image: "x" }))).toMatch(
       /^spec\.containers\[0\]\.Image: unknown field; did you mean image\?$/,
@@ -139,7 +139,8 @@ describe("manifest fields", () => {
   it("lists every declared and every refused field in the README", () => {
     const tables = fieldTables(MANIFESTS)
     for (const row of [
-      "`livenessProbe` | refused",
+      "`lifecycle` | refused",
+      "`livenessProbe` | optional",
       "`image` | required",
       "`strategy` | optional",
       "`updateStrategy` | optional",

@@ -25,7 +25,6 @@ export const NOTE = "beemesh/note"
 const NOT_YET = "not supported by beemesh yet"
 const SERVER_SET = "is set by a Kubernetes API server, not read from a manifest; remove it"
 const VOLUMES = `${NOT_YET}: volumes (and volume mounts) are not available to apps`
-const PROBES = `${NOT_YET}: only readinessProbe is run; remove it`
 const PROBE_HOST = "is refused: probes reach the app on the pod's 127.0.0.1; remove host"
 
 /** An object of a manifest: a section of the README table, with the fields it refuses by name. */
@@ -209,7 +208,7 @@ const ProbePort = noted(
   "a port number or the name of one of the container's ports",
 )
 const HttpGetProbeSchema = refusing(
-  "HTTP probe (`readinessProbe.httpGet`)",
+  "HTTP probe (`httpGet` of a probe)",
   Schema.Struct({
     port: ProbePort,
     path: Schema.optional(noted(Schema.String, "default `/`")),
@@ -218,26 +217,52 @@ const HttpGetProbeSchema = refusing(
   { host: PROBE_HOST, httpHeaders: `${NOT_YET}; remove httpHeaders` },
 )
 const TcpSocketProbeSchema = refusing(
-  "TCP probe (`readinessProbe.tcpSocket`)",
+  "TCP probe (`tcpSocket` of a probe)",
   Schema.Struct({ port: ProbePort }),
   { host: PROBE_HOST },
 )
-const ReadinessProbeSchema = refusing(
-  "Readiness probe (`readinessProbe`), run by the pod's sidecar",
+const ExecProbeSchema = refusing(
+  "Exec probe (`exec` of a probe), run by the agent in the container",
   Schema.Struct({
-    httpGet: Schema.optional(HttpGetProbeSchema),
-    tcpSocket: Schema.optional(TcpSocketProbeSchema),
-    initialDelaySeconds: Schema.optional(noted(NonNegativeInt, "default 0")),
-    periodSeconds: Schema.optional(noted(PositiveInt, "default 10")),
-    timeoutSeconds: Schema.optional(noted(PositiveInt, "default 1")),
-    successThreshold: Schema.optional(noted(PositiveInt, "default 1")),
-    failureThreshold: Schema.optional(noted(PositiveInt, "default 3")),
+    command: noted(
+      Schema.Array(Schema.String).check(
+        Schema.isMinLength(1, { message: "needs the program to run" }),
+        Schema.isMaxLength(64, { message: "must have at most 64 arguments" }),
+      ),
+      "run as is, without a shell; passes when it exits 0",
+    ),
   }),
-  {
-    exec: `${NOT_YET}: exec probes are not run; use httpGet or tcpSocket`,
-    grpc: `${NOT_YET}: grpc probes are not run; use httpGet or tcpSocket`,
-    terminationGracePeriodSeconds: NOT_YET,
-  },
+  {},
+)
+const probeSchema = (title: string, successNote: string) =>
+  refusing(
+    title,
+    Schema.Struct({
+      httpGet: Schema.optional(HttpGetProbeSchema),
+      tcpSocket: Schema.optional(TcpSocketProbeSchema),
+      exec: Schema.optional(ExecProbeSchema),
+      initialDelaySeconds: Schema.optional(noted(NonNegativeInt, "default 0")),
+      periodSeconds: Schema.optional(noted(PositiveInt, "default 10")),
+      timeoutSeconds: Schema.optional(noted(PositiveInt, "default 1")),
+      successThreshold: Schema.optional(noted(PositiveInt, successNote)),
+      failureThreshold: Schema.optional(noted(PositiveInt, "default 3")),
+    }),
+    {
+      grpc: `${NOT_YET}: grpc probes are not run; use httpGet, tcpSocket or exec`,
+      terminationGracePeriodSeconds: NOT_YET,
+    },
+  )
+const ReadinessProbeSchema = probeSchema(
+  "Readiness probe (`readinessProbe`), run by the pod's sidecar",
+  "default 1",
+)
+const LivenessProbeSchema = probeSchema(
+  "Liveness probe (`livenessProbe`), run by the pod's sidecar",
+  "must be 1 (default 1)",
+)
+const StartupProbeSchema = probeSchema(
+  "Startup probe (`startupProbe`), run by the pod's sidecar",
+  "must be 1 (default 1)",
 )
 
 const ContainerSchema = refusing(
@@ -263,13 +288,23 @@ const ContainerSchema = refusing(
     readinessProbe: Schema.optional(
       noted(
         ReadinessProbeSchema,
-        "`httpGet` or `tcpSocket`, run by the sidecar: traffic only while it passes",
+        "`httpGet`, `tcpSocket` or `exec`, scheduled by the sidecar: traffic only while it passes",
+      ),
+    ),
+    livenessProbe: Schema.optional(
+      noted(
+        LivenessProbeSchema,
+        "`httpGet`, `tcpSocket` or `exec`: failing `failureThreshold` times restarts the replica (with back-off)",
+      ),
+    ),
+    startupProbe: Schema.optional(
+      noted(
+        StartupProbeSchema,
+        "`httpGet`, `tcpSocket` or `exec`: readiness and liveness wait until it passes; failing `failureThreshold` times restarts the replica",
       ),
     ),
   }),
   {
-    livenessProbe: PROBES,
-    startupProbe: PROBES,
     volumeMounts: VOLUMES,
     volumeDevices: VOLUMES,
     lifecycle: NOT_YET,

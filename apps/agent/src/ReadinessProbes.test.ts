@@ -1,3 +1,4 @@
+import type { ReadinessProbe } from "@beemesh/contract"
 import { Effect, Exit } from "effect"
 import { describe, expect, it } from "vitest"
 import { parseManifests } from "./Manifest"
@@ -16,7 +17,7 @@ spec:
 
 const probeOf = (text: string) => {
   const [workload] = Effect.runSync(parseManifests(text))
-  return workload?.containers[0]?.readinessProbe
+  return workload?.containers[0]?.readinessProbe as ReadinessProbe.NetworkProbe | undefined
 }
 
 const refusal = (text: string): string => {
@@ -73,9 +74,10 @@ describe("readinessProbe", () => {
   })
 
   it.each([
+    ["{ exec: { command: [] } }", /readinessProbe\.exec\.command: needs the program to run/],
     [
-      "{ exec: { command: [cat, /ready] } }",
-      /readinessProbe\.exec: not supported by beemesh yet: exec probes are not run/,
+      "{ exec: { command: [cat, /ready] }, tcpSocket: { port: 80 } }",
+      /readinessProbe needs exactly one of httpGet or tcpSocket or exec/,
     ],
     [
       "{ grpc: { port: 80 } }",
@@ -124,13 +126,88 @@ describe("readinessProbe", () => {
     expect(refusal(pod(probe))).toMatch(reason)
   })
 
-  it("livenessProbe and startupProbe are still refused by name", () => {
-    const text = pod("{ tcpSocket: { port: 80 } }")
-    expect(refusal(text.replace("readinessProbe", "livenessProbe"))).toMatch(
-      /spec\.containers\[0\]\.livenessProbe: not supported by beemesh yet: only readinessProbe is run/,
-    )
-    expect(refusal(text.replace("readinessProbe", "startupProbe"))).toMatch(
-      /spec\.containers\[0\]\.startupProbe: not supported by beemesh yet/,
-    )
+  it("exec runs the command as given, with the defaults", () => {
+    expect(probeOf(pod("{ exec: { command: [test, -f, /tmp/ready] } }"))).toEqual({
+      container: "app",
+      action: "exec",
+      command: ["test", "-f", "/tmp/ready"],
+      initialDelaySeconds: 0,
+      periodSeconds: 10,
+      timeoutSeconds: 1,
+      successThreshold: 1,
+      failureThreshold: 3,
+    })
+  })
+})
+
+describe("livenessProbe and startupProbe", () => {
+  const containerOf = (text: string) => Effect.runSync(parseManifests(text))[0]?.containers[0]
+
+  it.each(["livenessProbe", "startupProbe"])(
+    "%s: httpGet on a named port and exec, with Kubernetes' defaults",
+    (field) => {
+      const http = pod("{ httpGet: { port: http, path: /healthz } }").replace(
+        "readinessProbe",
+        field,
+      )
+      expect(containerOf(http)).toMatchObject({
+        [field]: {
+          container: "app",
+          action: "httpGet",
+          port: 80,
+          path: "/healthz",
+          periodSeconds: 10,
+          failureThreshold: 3,
+        },
+      })
+      const exec = pod("{ exec: { command: [cat, /alive] }, failureThreshold: 30 }").replace(
+        "readinessProbe",
+        field,
+      )
+      expect(containerOf(exec)).toMatchObject({
+        [field]: {
+          action: "exec",
+          command: ["cat", "/alive"],
+          failureThreshold: 30,
+          successThreshold: 1,
+        },
+      })
+      expect(containerOf(exec)).not.toHaveProperty("readinessProbe")
+    },
+  )
+
+  it.each([
+    [
+      "livenessProbe",
+      "{ tcpSocket: { port: 80 }, successThreshold: 2 }",
+      /livenessProbe\.successThreshold must be 1/,
+    ],
+    [
+      "startupProbe",
+      "{ exec: { command: [/bin/true] }, successThreshold: 3 }",
+      /startupProbe\.successThreshold must be 1/,
+    ],
+    [
+      "livenessProbe",
+      "{ grpc: { port: 80 } }",
+      /livenessProbe\.grpc: not supported by beemesh yet/,
+    ],
+    [
+      "startupProbe",
+      "{ tcpSocket: { port: 8081 } }",
+      /startupProbe port 8081 is the sidecar's inside the pod/,
+    ],
+    [
+      "livenessProbe",
+      "{ periodSeconds: 5 }",
+      /livenessProbe needs exactly one of httpGet or tcpSocket or exec/,
+    ],
+    [
+      "startupProbe",
+      "{ httpGet: { port: 80, host: 10.0.0.1 } }",
+      /startupProbe\.httpGet\.host: is refused/,
+    ],
+  ])("%s %s is refused by name", (field, probe, reason) => {
+    expect(refusal(pod(probe).replace("readinessProbe", field))).toMatch(reason)
   })
 })

@@ -63,7 +63,9 @@ export interface ReplicaStatus {
  * `Created` (pod created with its egress policy in force), `Started` (its containers started),
  * `Exited` (a container ended, with its exit code), `BackOff` (the delay before the next restart),
  * `Restarted` (recreated after a failure), `Unhealthy` (the pod, its holder or slirp4netns is
- * gone), `Adopted` (taken over by a restarted agent), `Failed` (it could not be created).
+ * gone, or a liveness or startup probe failed), `Killing` (a container is stopped because its
+ * probe failed; the restart follows), `Adopted` (taken over by a restarted agent), `Failed` (it
+ * could not be created).
  */
 export type ReplicaEventReason =
   | "Created"
@@ -72,6 +74,7 @@ export type ReplicaEventReason =
   | "BackOff"
   | "Adopted"
   | "Unhealthy"
+  | "Killing"
   | "Restarted"
   | "Failed"
 

@@ -1,9 +1,10 @@
 /**
- * The sidecar's side of the agent's pod API (@beemesh/contract Registration and Resolution):
- * register or renew, unregister, resolve. Every request carries `Authorization: Bearer <pod
- * token>` and has a timeout; an answer that does not match the contract is a rejection.
+ * The sidecar's side of the agent's pod API (@beemesh/contract Registration, Resolution and
+ * ProbeReport): register or renew, unregister, resolve, run an exec probe, report a probe
+ * failure. Every request carries `Authorization: Bearer <pod token>` and has a timeout; an answer
+ * that does not match the contract is a rejection.
  */
-import { Registration, Resolution } from "@beemesh/contract"
+import { ProbeReport, Registration, Resolution } from "@beemesh/contract"
 import { Context, Data, Effect, Layer, Redacted, Schema } from "effect"
 import { httpText } from "./HttpText"
 import { SidecarConfig } from "./SidecarConfig"
@@ -60,6 +61,13 @@ export interface AgentClientShape {
   readonly resolve: (
     service: string,
   ) => Effect.Effect<ReadonlyArray<Resolution.Provider>, AgentError>
+  /** Has the agent run an exec probe of this pod once, waiting at most `timeoutMs`. */
+  readonly execProbe: (
+    request: ProbeReport.ExecRequest,
+    timeoutMs: number,
+  ) => Effect.Effect<ProbeReport.ExecResult, AgentError>
+  /** Reports a liveness or startup probe failure: the agent restarts the replica. */
+  readonly probeFailed: (failure: ProbeReport.ProbeFailure) => Effect.Effect<void, AgentError>
 }
 
 export class AgentClient extends Context.Service<AgentClient, AgentClientShape>()(
@@ -70,11 +78,12 @@ export class AgentClient extends Context.Service<AgentClient, AgentClientShape>(
     const podPath = Registration.path(options.pod)
 
     const request = <A>(
-      method: "GET" | "PUT" | "DELETE",
+      method: "GET" | "PUT" | "POST" | "DELETE",
       path: string,
       expectStatus: number,
       response: Schema.Codec<A, unknown> | undefined,
       body?: unknown,
+      requestTimeoutMs: number = timeoutMs,
     ): Effect.Effect<A | undefined, AgentError> => {
       const url = `${options.agentUrl}${path}`
       return Effect.gen(function* () {
@@ -87,12 +96,12 @@ export class AgentClient extends Context.Service<AgentClient, AgentClientShape>(
                 ...(body === undefined ? {} : { "content-type": "application/json" }),
               },
               ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-              timeoutMs,
+              timeoutMs: requestTimeoutMs,
               signal,
             })
           },
           catch: (cause) =>
-            new AgentUnreachable({ method, url, reason: describe(cause, timeoutMs) }),
+            new AgentUnreachable({ method, url, reason: describe(cause, requestTimeoutMs) }),
         })
         if (res.status !== expectStatus)
           return yield* new AgentRejected({ method, url, status: res.status, body: res.text })
@@ -130,6 +139,27 @@ export class AgentClient extends Context.Service<AgentClient, AgentClientShape>(
         const path = Resolution.path(options.namespace, service)
         const res = yield* request("GET", path, Resolution.RESOLVED, Resolution.ResolveResponse)
         return (res as Resolution.ResolveResponse).providers
+      }),
+      execProbe: Effect.fn("AgentClient.execProbe")(function* (
+        body: ProbeReport.ExecRequest,
+        requestTimeoutMs: number,
+      ) {
+        const path = ProbeReport.execPath(options.pod)
+        const res = yield* request(
+          "POST",
+          path,
+          ProbeReport.EXECUTED,
+          ProbeReport.ExecResult,
+          body,
+          requestTimeoutMs,
+        )
+        return res as ProbeReport.ExecResult
+      }),
+      probeFailed: Effect.fn("AgentClient.probeFailed")(function* (
+        failure: ProbeReport.ProbeFailure,
+      ) {
+        const path = ProbeReport.failurePath(options.pod)
+        yield* request("POST", path, ProbeReport.RECORDED, undefined, failure)
       }),
     }
   }

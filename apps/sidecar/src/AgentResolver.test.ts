@@ -36,6 +36,8 @@ describe("makeAgentResolver", () => {
     const client: AgentClientShape = {
       register: () => Effect.die("unused"),
       unregister: () => Effect.die("unused"),
+      execProbe: () => Effect.die("unused"),
+      probeFailed: () => Effect.die("unused"),
       resolve: (service) =>
         Effect.sync(() => calls.push(service)).pipe(
           Effect.andThen(Effect.sleep(Duration.millis(20))),
@@ -84,6 +86,8 @@ describe("makeAgentResolver", () => {
     const client: AgentClientShape = {
       register: () => Effect.die("unused"),
       unregister: () => Effect.die("unused"),
+      execProbe: () => Effect.die("unused"),
+      probeFailed: () => Effect.die("unused"),
       resolve: () =>
         Effect.fail(new AgentUnreachable({ method: "GET", url: "http://x", reason: "down" })),
     }

@@ -1,7 +1,8 @@
 /**
- * Runs one readiness probe once against the pod's loopback, which the sidecar shares with its
- * apps: `httpGet` passes on an HTTP status 200-399 (redirects are not followed, as in Kubernetes),
- * `tcpSocket` when a connection opens. Never fails: a failure is a result with the reason.
+ * Runs one probe once against the pod's loopback, which the sidecar shares with its apps:
+ * `httpGet` passes on an HTTP status 200-399 (redirects are not followed, as in Kubernetes),
+ * `tcpSocket` when a connection opens; `exec` is handed to `runExec` (the agent runs it in the
+ * app container). Never fails: a failure is a result with the reason.
  */
 import { request } from "node:http"
 import { connect } from "node:net"
@@ -49,13 +50,31 @@ const tcpSocket = (port: number) =>
     socket.once("error", (error) => resume(Effect.succeed({ ok: false, message: reasonOf(error) })))
   })
 
+/** How an exec probe is run (by the agent, which can enter the app container). */
+export type ExecRunner = (probe: ReadinessProbe.ExecProbe) => Effect.Effect<ProbeResult>
+
+/** Exec probes: the agent bounds the command by timeoutSeconds; the slack is for the request. */
+export const EXEC_PROBE = { execSlackSeconds: 2 } as const
+
+const noExec: ExecRunner = () =>
+  Effect.succeed({ ok: false, message: "exec probes are run by the agent, which is not wired in" })
+
 /** One run of the probe, bounded by its timeoutSeconds. */
-export const runProbe = (probe: ReadinessProbe.ReadinessProbe): Effect.Effect<ProbeResult> =>
-  (probe.action === "httpGet"
-    ? httpGet(probe.port, probe.path ?? "/")
-    : tcpSocket(probe.port)
+export const runProbe = (
+  probe: ReadinessProbe.ReadinessProbe,
+  runExec: ExecRunner = noExec,
+): Effect.Effect<ProbeResult> =>
+  (probe.action === "exec"
+    ? runExec(probe)
+    : probe.action === "httpGet"
+      ? httpGet(probe.port, probe.path ?? "/")
+      : tcpSocket(probe.port)
   ).pipe(
-    Effect.timeoutOption(Duration.seconds(probe.timeoutSeconds)),
+    Effect.timeoutOption(
+      Duration.seconds(
+        probe.timeoutSeconds + (probe.action === "exec" ? EXEC_PROBE.execSlackSeconds : 0),
+      ),
+    ),
     Effect.map((result) =>
       result._tag === "Some"
         ? { ...result.value, message: `${ReadinessProbe.describe(probe)}: ${result.value.message}` }

@@ -1,7 +1,8 @@
 /**
  * Runs the pod's readiness probes on their own schedules (initialDelaySeconds, then every
  * periodSeconds) and publishes whether all of them are ready: the registration follows it
- * (GatedRegistrar). Each probe keeps its Kubernetes threshold state (ProbeThresholds).
+ * (GatedRegistrar). Each probe keeps its Kubernetes threshold state (ProbeThresholds). With
+ * startup probes (StartupGate), nothing runs and the pod is not ready until they all passed.
  */
 import { ReadinessProbe } from "@beemesh/contract"
 import { Duration, Effect, SubscriptionRef } from "effect"
@@ -25,17 +26,31 @@ const reasonOf = ({ probe, state }: ProbeStatus): string =>
     ? `readiness probe of container ${probe.container} (${ReadinessProbe.describe(probe)}) has not passed yet`
     : `readiness probe of container ${probe.container} failing: ${state.lastFailure}`
 
+/** What holds the readiness probes off: the pod's startup probes until they pass. */
+export interface StartupHold {
+  readonly started: Effect.Effect<void>
+  /** Why it still holds (empty once started). */
+  readonly reasons: () => ReadonlyArray<string>
+}
+
+const noHold: StartupHold = { started: Effect.void, reasons: () => [] }
+
 /** Starts the probes in the current scope; they stop when it closes. */
 export const makeReadinessGate = Effect.fn("ReadinessGate.make")(function* (
   probes: ReadonlyArray<ReadinessProbe.ReadinessProbe>,
   run: (probe: ReadinessProbe.ReadinessProbe) => Effect.Effect<ProbeResult>,
+  startup: StartupHold = noHold,
 ) {
   const statuses: Array<ProbeStatus> = probes.map((probe) => ({ probe, state: initialProbeState }))
   const ready = yield* SubscriptionRef.make(false)
+  // Without readiness probes of its own, a pod with startup probes is ready once they passed.
+  if (probes.length === 0)
+    yield* Effect.forkScoped(Effect.andThen(startup.started, SubscriptionRef.set(ready, true)))
 
   const probeLoop = (index: number) =>
     Effect.gen(function* () {
       const probe = probes[index] as ReadinessProbe.ReadinessProbe
+      yield* startup.started
       yield* Effect.sleep(Duration.seconds(probe.initialDelaySeconds))
       while (true) {
         const result = yield* run(probe)
@@ -60,6 +75,9 @@ export const makeReadinessGate = Effect.fn("ReadinessGate.make")(function* (
   return {
     ready,
     probes: () => statuses,
-    reasons: () => statuses.filter((s) => !s.state.ready).map(reasonOf),
+    reasons: () => {
+      const held = startup.reasons()
+      return held.length > 0 ? held : statuses.filter((s) => !s.state.ready).map(reasonOf)
+    },
   } satisfies ReadinessGateShape
 })

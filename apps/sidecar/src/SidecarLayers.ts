@@ -20,8 +20,7 @@ import { AgentClient } from "./AgentClient"
 import { AgentResolverLayer } from "./AgentResolver"
 import { makeGatedRegistrar } from "./GatedRegistrar"
 import { type HealthListenFailed, serveHealth } from "./HealthServer"
-import { runProbe } from "./ProbeRunner"
-import { makeReadinessGate } from "./ReadinessGate"
+import { startPodProbes } from "./PodProbes"
 import { Registrar } from "./Registrar"
 import { SidecarConfig, type SidecarSettings } from "./SidecarConfig"
 import { renderMetrics } from "./SidecarMetrics"
@@ -137,7 +136,8 @@ export const DrainLayer: Layer.Layer<never, never, Inbound | Outbound> = Layer.e
 
 /**
  * Registration, renewed with the proxy's traffic report each time; with readiness probes, held
- * only while every probe passes (withdrawn when one fails, back when it passes again).
+ * only while every probe passes (withdrawn when one fails, back when it passes again), and with
+ * startup probes not before they passed. Liveness probes run alongside (PodProbes).
  */
 export const RegistrarLayer: Layer.Layer<
   Registrar,
@@ -162,9 +162,15 @@ export const RegistrarLayer: Layer.Layer<
       unregisterTimeoutMs: shutdownBudget.unregisterMs,
       traffic: () => trafficReport(metrics.traffic.snapshot()),
     }
-    const probes = config.readinessProbes ?? []
-    if (probes.length === 0) return yield* Registrar.make(client, registration, options)
-    const gate = yield* makeReadinessGate(probes, runProbe)
+    const gate = yield* startPodProbes(
+      {
+        readiness: config.readinessProbes ?? [],
+        liveness: config.livenessProbes ?? [],
+        startup: config.startupProbes ?? [],
+      },
+      client,
+    )
+    if (gate === undefined) return yield* Registrar.make(client, registration, options)
     return yield* makeGatedRegistrar(client, registration, gate, options)
   }),
 )

@@ -1,8 +1,10 @@
 /**
- * A readiness probe as the sidecar runs it: the agent translates a container's
- * `readinessProbe` (`httpGet` or `tcpSocket`, both against the pod's 127.0.0.1, which the sidecar
- * shares with its apps) into this form, and the sidecar decodes the list from
- * `BEEMESH_READINESS_PROBES` (JSON) and registers the pod's services only while every probe passes.
+ * A probe as the sidecar runs it (readiness, liveness or startup): the agent translates a
+ * container's probe into this form and the sidecar decodes the lists from
+ * `BEEMESH_READINESS_PROBES`, `BEEMESH_LIVENESS_PROBES` and `BEEMESH_STARTUP_PROBES` (JSON).
+ * `httpGet` and `tcpSocket` reach the pod's 127.0.0.1, which the sidecar shares with its apps;
+ * `exec` runs in the app container, which only the agent can enter: the sidecar asks the agent to
+ * run it (ProbeReport), so that one scheduler keeps every probe's thresholds.
  */
 import { Schema } from "effect"
 
@@ -19,27 +21,49 @@ export const DEFAULTS = {
   failureThreshold: 3,
 } as const
 
-export const ReadinessProbe = Schema.Struct({
-  /** The container the probe belongs to (for messages). */
-  container: Schema.String,
-  /** `httpGet`: GET http://127.0.0.1:<port><path>, ready on 200-399; `tcpSocket`: a connection opens. */
-  action: Schema.Literals(["httpGet", "tcpSocket"]),
-  port: Port,
-  /** The request path of an `httpGet` probe (starts with `/`). */
-  path: Schema.optional(Schema.String),
+const timing = {
   initialDelaySeconds: Seconds,
   periodSeconds: Count,
   timeoutSeconds: Count,
   successThreshold: Count,
   failureThreshold: Count,
+}
+
+/** `httpGet`: GET http://127.0.0.1:<port><path>, passing on 200-399; `tcpSocket`: a connection opens. */
+export const NetworkProbe = Schema.Struct({
+  /** The container the probe belongs to. */
+  container: Schema.String,
+  action: Schema.Literals(["httpGet", "tcpSocket"]),
+  port: Port,
+  /** The request path of an `httpGet` probe (starts with `/`). */
+  path: Schema.optional(Schema.String),
+  ...timing,
 })
+export type NetworkProbe = typeof NetworkProbe.Type
+
+/** `exec`: the command runs in the container (by the agent) and passes when it exits 0. */
+export const ExecProbe = Schema.Struct({
+  container: Schema.String,
+  action: Schema.Literal("exec"),
+  /** For messages only: the agent runs the command of its own copy of the manifest. */
+  command: Schema.Array(Schema.String).check(Schema.isMinLength(1)),
+  ...timing,
+})
+export type ExecProbe = typeof ExecProbe.Type
+
+export const ReadinessProbe = Schema.Union([NetworkProbe, ExecProbe])
 export type ReadinessProbe = typeof ReadinessProbe.Type
 
-/** The list's form in the sidecar's environment. */
+/** The list's form in the sidecar's environment (readiness, liveness and startup alike). */
 export const ReadinessProbesJson = Schema.fromJsonString(Schema.Array(ReadinessProbe))
 
-/** What a probe checks, for messages: `httpGet http://127.0.0.1:8080/healthz` or `tcpSocket 127.0.0.1:5432`. */
+/**
+ * What a probe checks, for messages: `httpGet http://127.0.0.1:8080/healthz`,
+ * `tcpSocket 127.0.0.1:5432` or `exec [cat /tmp/ready]`.
+ */
 export const describe = (probe: ReadinessProbe): string =>
-  probe.action === "httpGet"
-    ? `httpGet http://127.0.0.1:${probe.port}${probe.path ?? "/"}`
-    : `tcpSocket 127.0.0.1:${probe.port}`
+  probe.action === "exec"
+    ? `exec [${probe.command.join(" ").slice(0, 120)}]`
+    : probe.action === "httpGet"
+      ? `httpGet http://127.0.0.1:${probe.port}${probe.path ?? "/"}`
+      : `tcpSocket 127.0.0.1:${probe.port}`

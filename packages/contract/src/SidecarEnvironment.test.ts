@@ -397,3 +397,29 @@ describe("SidecarEnvironment mesh key", () => {
     expect(back === undefined ? undefined : Redacted.value(back)).toBe(hex)
   })
 })
+
+describe("liveness and startup probes in the environment", () => {
+  const exec = {
+    container: "web",
+    action: "exec" as const,
+    command: ["cat", "/tmp/alive"],
+    initialDelaySeconds: 0,
+    periodSeconds: 2,
+    timeoutSeconds: 1,
+    successThreshold: 1,
+    failureThreshold: 3,
+  }
+
+  it("round trip through the agent's encoding, exec probes included", () => {
+    const env = encoded({ ...input, livenessProbes: [exec], startupProbes: [exec] })
+    expect(decoded(env).livenessProbes).toEqual([exec])
+    expect(decoded(env).startupProbes).toEqual([exec])
+  })
+
+  it("refuse an exec probe without a command, naming the variable", () => {
+    const bad = JSON.stringify([{ ...exec, command: [] }])
+    expect(problemsOf({ ...valid, BEEMESH_LIVENESS_PROBES: bad }).message).toContain(
+      "BEEMESH_LIVENESS_PROBES",
+    )
+  })
+})

@@ -60,6 +60,10 @@ export interface SidecarEnvironment {
   readonly relays: ReadonlyArray<string> | undefined
   /** Readiness probes of the pod's apps: the services are registered only while all pass. */
   readonly readinessProbes: ReadonlyArray<ReadinessProbe> | undefined
+  /** Liveness probes: one past its failureThreshold is reported to the agent, which restarts. */
+  readonly livenessProbes: ReadonlyArray<ReadinessProbe> | undefined
+  /** Startup probes: readiness and liveness wait until all pass; one that never does restarts. */
+  readonly startupProbes: ReadonlyArray<ReadinessProbe> | undefined
   /**
    * The mesh key (64 hex digits) the sidecar's libp2p node runs its private network with, so that
    * only members connect to it. Like the pod token it reaches the sidecar only through its own
@@ -73,12 +77,20 @@ type Defaulted = "services" | "upstreams" | "agentUrl" | "listenPort" | "healthH
 /** What the agent encodes: settings with a default may be left out. */
 export type SidecarEnvironmentInput = Omit<
   SidecarEnvironment,
-  Defaulted | "identityKeyFile" | "relays" | "readinessProbes" | "meshKey"
+  | Defaulted
+  | "identityKeyFile"
+  | "relays"
+  | "readinessProbes"
+  | "livenessProbes"
+  | "startupProbes"
+  | "meshKey"
 > &
   Partial<Pick<SidecarEnvironment, Defaulted>> & {
     readonly identityKeyFile?: string | undefined
     readonly relays?: ReadonlyArray<string> | undefined
     readonly readinessProbes?: ReadonlyArray<ReadinessProbe> | undefined
+    readonly livenessProbes?: ReadonlyArray<ReadinessProbe> | undefined
+    readonly startupProbes?: ReadonlyArray<ReadinessProbe> | undefined
     readonly meshKey?: Redacted.Redacted<string> | undefined
   }
 
@@ -208,6 +220,15 @@ export const variables = {
   BEEMESH_READINESS_PROBES: variable("readinessProbes", ReadinessProbesJson, {
     expected:
       'a JSON list of probes such as [{"container":"web","action":"httpGet","port":80,"path":"/ready","initialDelaySeconds":0,"periodSeconds":10,"timeoutSeconds":1,"successThreshold":1,"failureThreshold":3}] (unset: none)',
+    optional: true,
+  }),
+  BEEMESH_LIVENESS_PROBES: variable("livenessProbes", ReadinessProbesJson, {
+    expected:
+      'a JSON list of probes in the form of BEEMESH_READINESS_PROBES, such as [{"container":"web","action":"exec","command":["cat","/tmp/alive"],"initialDelaySeconds":0,"periodSeconds":10,"timeoutSeconds":1,"successThreshold":1,"failureThreshold":3}] (unset: none)',
+    optional: true,
+  }),
+  BEEMESH_STARTUP_PROBES: variable("startupProbes", ReadinessProbesJson, {
+    expected: "a JSON list of probes in the form of BEEMESH_READINESS_PROBES (unset: none)",
     optional: true,
   }),
   BEEMESH_MESH_KEY: variable("meshKey", text(parseMeshKeyHex), {

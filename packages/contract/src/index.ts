@@ -6,7 +6,9 @@
  * - {@link Traffic}: the proxy traffic report a sidecar sends with each renewal.
  * - {@link SidecarEnvironment}: the sidecar's `BEEMESH_*` variables; the agent encodes, the
  *   sidecar decodes.
- * - {@link ReadinessProbe}: a readiness probe as the sidecar runs it (`httpGet`, `tcpSocket`).
+ * - {@link ReadinessProbe}: a probe as the sidecar runs it (`httpGet`, `tcpSocket`, `exec`).
+ * - {@link ProbeReport}: exec probes the agent runs for the sidecar, and probe failures that
+ *   restart a replica.
  * - {@link SidecarPorts}, {@link SidecarIdentity}: the ports and the UID the sidecar runs with.
  * - {@link DnsLabel}, {@link PortList}: the name rule and the `name=port` list form.
  * - {@link HostLoopback}: how host-loopback addresses are handed to pods.
@@ -15,6 +17,7 @@
 export * as DnsLabel from "./DnsLabel.js"
 export * as HostLoopback from "./HostLoopback.js"
 export * as PortList from "./PortList.js"
+export * as ProbeReport from "./ProbeReport.js"
 export * as ReadinessProbe from "./ReadinessProbe.js"
 export * as Registration from "./Registration.js"
 export * as Resolution from "./Resolution.js"

@@ -1,3 +1,4 @@
+export { type AppProcesses, appExecArgv } from "./AppExec.js"
 export {
   type EmbeddedService,
   type EmbeddedServiceOptions,

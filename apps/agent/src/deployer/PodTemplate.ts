@@ -99,9 +99,11 @@ const sidecarEnvironment = (
   hostPort: number,
   options: TemplateOptions,
 ): Record<string, string> => {
-  const readinessProbes = workload.containers.flatMap((c) =>
-    c.readinessProbe === undefined ? [] : [c.readinessProbe],
-  )
+  const probes = (field: "readinessProbe" | "livenessProbe" | "startupProbe") =>
+    workload.containers.flatMap((c) => (c[field] === undefined ? [] : [c[field]]))
+  const readinessProbes = probes("readinessProbe")
+  const livenessProbes = probes("livenessProbe")
+  const startupProbes = probes("startupProbe")
   const encoded = SidecarEnvironment.encode({
     namespace: workload.namespace,
     workload: workload.name,
@@ -120,6 +122,8 @@ const sidecarEnvironment = (
     advertise: [`/ip4/${options.advertiseHost}/tcp/${hostPort}`],
     ...(options.relays === undefined ? {} : { relays: options.relays }),
     ...(readinessProbes.length === 0 ? {} : { readinessProbes }),
+    ...(livenessProbes.length === 0 ? {} : { livenessProbes }),
+    ...(startupProbes.length === 0 ? {} : { startupProbes }),
     ...(options.meshKey === undefined ? {} : { meshKey: Redacted.make(options.meshKey.hex) }),
     listenPort: SidecarPorts.PROXY_PORT,
     healthPort: SidecarPorts.HEALTH_PORT,

@@ -6,8 +6,10 @@
  */
 import { Egress } from "@beemesh/netns"
 import {
+  type AppProcesses,
   adoptEnforcedPod,
   allocateHostPort,
+  containerName,
   createEnforcedPod,
   destroyEnforcedPod,
   holderName,
@@ -73,6 +75,23 @@ export class ReplicaPods extends Context.Service<
     readonly changes: () => Stream.Stream<string, PodmanError>
     /** Verifies (or re-applies) a running pod's egress policy; sets the replica's egress. */
     readonly adopt: (replica: Replica) => Effect.Effect<void, PodEgressFailed>
+    /**
+     * The processes to enter to run a command in an app container (undefined when the container
+     * or the pod's holder does not run).
+     */
+    readonly appProcesses: (
+      pod: string,
+      container: string,
+    ) => Effect.Effect<AppProcesses | undefined>
+    /**
+     * Stops an app container (SIGTERM, then SIGKILL after `graceSeconds`), as the kubelet kills
+     * one that failed its liveness probe; the reconciler sees it exit and restarts the replica.
+     */
+    readonly kill: (
+      pod: string,
+      container: string,
+      graceSeconds: number,
+    ) => Effect.Effect<void, PodmanError>
     /** Removes a pod no replica stands for. */
     readonly removeStray: (pod: string) => Effect.Effect<void>
     /** The pods carrying this agent's owner label (none when Podman cannot list them). */
@@ -239,6 +258,29 @@ const make = (options: ReplicaPodsOptions) =>
       replica.startedAt = yield* Clock.currentTimeMillis
     })
 
+    const appProcesses = Effect.fn("ReplicaPods.appProcesses")(function* (
+      pod: string,
+      container: string,
+    ) {
+      const app = yield* client.containers
+        .inspect(containerName(pod, container))
+        .pipe(Effect.option)
+      const holder = yield* client.containers.inspect(holderName(pod)).pipe(Effect.option)
+      if (app._tag === "None" || holder._tag === "None") return undefined
+      const appPid = app.value.State.Pid
+      const holderPid = holder.value.State.Pid
+      if (app.value.State.Status !== "running" || appPid <= 0 || holderPid <= 0) return undefined
+      return { appPid, holderPid, rootless: options.rootless } satisfies AppProcesses
+    })
+
+    const kill = Effect.fn("ReplicaPods.kill")(function* (
+      pod: string,
+      container: string,
+      graceSeconds: number,
+    ) {
+      yield* client.containers.stop(containerName(pod, container), { timeoutSeconds: graceSeconds })
+    })
+
     const removeStray = (pod: string) =>
       removePod(pod, 1).pipe(Effect.provideService(PodmanClient, client))
 
@@ -258,6 +300,8 @@ const make = (options: ReplicaPodsOptions) =>
       adopt,
       removeStray,
       listOwned,
+      appProcesses,
+      kill,
     })
   })
 

@@ -49,6 +49,8 @@ const Container = Schema.Struct({
   memoryLimitBytes: Schema.optional(Count),
   cpuLimitMillis: Schema.optional(Count),
   readinessProbe: Schema.optional(ReadinessProbe.ReadinessProbe),
+  livenessProbe: Schema.optional(ReadinessProbe.ReadinessProbe),
+  startupProbe: Schema.optional(ReadinessProbe.ReadinessProbe),
   // The app's securityContext as the agent enforces it: without it a restarted agent would
   // recreate the app without its user, read-only root or dropped capabilities.
   security: Schema.optional(

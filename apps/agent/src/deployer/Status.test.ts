@@ -132,4 +132,39 @@ describe("workload status, as kubectl shows it", () => {
         }),
       ),
   )
+
+  it.effect(
+    "with only a startup probe, a running replica is not available until its sidecar registers, and the status says the startup probe holds it",
+    () =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const host = yield* makeFakeHost
+          const { manager } = yield* startDeployer(host)
+          const plain = deployment("web", 1)
+          yield* manager.apply([
+            {
+              ...plain,
+              containers: plain.containers.map((c) => ({
+                ...c,
+                startupProbe: {
+                  container: c.name,
+                  action: "exec" as const,
+                  command: ["cat", "/tmp/started"],
+                  initialDelaySeconds: 0,
+                  periodSeconds: 1,
+                  timeoutSeconds: 1,
+                  successThreshold: 1,
+                  failureThreshold: 30,
+                },
+              })),
+            },
+          ])
+          const before = yield* manager.get("shop", "web")
+          expect(before).toMatchObject({ ready: 1, available: 0 })
+          expect(before.pods[0]?.message).toMatch(/startup probe has not passed/)
+          yield* manager.registered({ namespace: "shop", workload: "web", pod: "web-0" }, true)
+          expect(yield* manager.get("shop", "web")).toMatchObject({ ready: 1, available: 1 })
+        }),
+      ),
+  )
 })

@@ -117,6 +117,8 @@ export const replicasOf = (table: Table, key: string) =>
 
 const NOT_READY_BY_PROBE =
   "not ready: its readiness probe has not passed (the sidecar registers the services when it does; its /readyz says why)"
+const NOT_STARTED_BY_PROBE =
+  "not ready: its startup probe has not passed (no other probe runs and the sidecar does not register until it does; its /readyz says why)"
 
 /** The services of these versions of a workload, each name=port once. */
 const registrable = (versions: ReadonlyArray<Workload>) => {
@@ -133,7 +135,10 @@ export const statusOf = (table: Table, workload: Workload): WorkloadStatus => {
   const spec = table.revisions.get(key)
   const rollout = table.rollouts.get(key)
   const replicas = replicasOf(table, key)
-  const probed = workload.containers.some((c) => c.readinessProbe !== undefined)
+  // A startup probe holds readiness off as a readiness probe does (the sidecar registers after it).
+  const readinessProbed = workload.containers.some((c) => c.readinessProbe !== undefined)
+  const probed = readinessProbed || workload.containers.some((c) => c.startupProbe !== undefined)
+  const notReady = readinessProbed ? NOT_READY_BY_PROBE : NOT_STARTED_BY_PROBE
   const pods = replicas.map(
     (r): ReplicaStatus => ({
       name: r.name,
@@ -143,8 +148,7 @@ export const statusOf = (table: Table, workload: Workload): WorkloadStatus => {
       restarts: r.restarts,
       revision: r.spec,
       registered: r.ready,
-      message:
-        r.message ?? (probed && r.phase === "Running" && !r.ready ? NOT_READY_BY_PROBE : undefined),
+      message: r.message ?? (probed && r.phase === "Running" && !r.ready ? notReady : undefined),
       lastTermination: r.lastTermination,
       restartAt:
         r.phase === "CrashLoopBackOff" && r.restartAt !== undefined
@@ -156,7 +160,8 @@ export const statusOf = (table: Table, workload: Workload): WorkloadStatus => {
   const desired = replicaNames(workload).length
   const ready = pods.filter((p) => p.phase === "Running").length
   const updated = replicas.filter((r) => r.spec === spec && r.phase === "Running").length
-  // With readiness probes, the sidecar registers only while they pass: available means that.
+  // With readiness (or startup) probes, the sidecar registers only while they pass: available
+  // means that.
   // Without, a running replica is an available one (no minReadySeconds yet).
   const available = probed
     ? pods.filter((p) => p.phase === "Running" && p.registered).length

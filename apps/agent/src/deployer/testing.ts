@@ -21,6 +21,7 @@ import { ConfigStore } from "./ConfigStore"
 import { workloadManagerLayer } from "./Manager"
 import { Reconciler } from "./Reconciler"
 import { ReplicaPods, type ReplicaPodsOptions } from "./ReplicaPods"
+import { type CommandRunner, ReplicaProbes } from "./ReplicaProbes"
 import { StateStore } from "./StateStore"
 import { WorkloadTable } from "./WorkloadTable"
 
@@ -81,13 +82,21 @@ export const makeFakeHostWith = (behaviour: Omit<FakePodmanBehaviour, "images">)
 
 export const makeFakeHost = makeFakeHostWith({})
 
+/** Exec probes as a host without nsenter targets would run them: none is expected here. */
+const noCommands: CommandRunner = (argv) =>
+  Effect.die(new Error(`unexpected command in a unit test: ${argv.join(" ")}`))
+
 /**
  * An agent's deployer on `host` (no reconcile loop: tests call reconcileOnce or fork `watch`).
- * `podman` replaces the host's fake client as the deployer sees it (to hold a call, for example).
+ * `podman` replaces the host's fake client as the deployer sees it (to hold a call, for example);
+ * `probes` configures how exec probes run.
  */
 export const startDeployer = (
   host: FakeHost,
   podman: (fake: PodmanClientShape) => PodmanClientShape = (fake) => fake,
+  probes: { readonly runCommand: CommandRunner; readonly maxInFlight?: number } = {
+    runCommand: noCommands,
+  },
 ) =>
   Effect.gen(function* () {
     const directory = Layer.succeed(ServiceDirectory, {
@@ -105,7 +114,11 @@ export const startDeployer = (
       StateStore.layer(host.stateFile),
     ).pipe(Layer.provideMerge(configs))
     const context = yield* Layer.build(
-      Layer.mergeAll(workloadManagerLayer(podOptions), Reconciler.layer).pipe(
+      Layer.mergeAll(
+        workloadManagerLayer(podOptions),
+        Reconciler.layer,
+        ReplicaProbes.layer(probes),
+      ).pipe(
         Layer.provideMerge(parts),
         Layer.provide(
           Layer.mergeAll(
@@ -120,6 +133,7 @@ export const startDeployer = (
       manager: Context.get(context, WorkloadManager),
       configs: Context.get(context, ConfigStore),
       reconciler: Context.get(context, Reconciler),
+      probes: Context.get(context, ReplicaProbes),
       table: Context.get(context, WorkloadTable),
     }
   })

@@ -15,17 +15,20 @@
  *                                             or services (the workloads it selected roll)
  *   PUT    /v1/pods/:pod/services             pod token: register or renew the pod's services
  *   DELETE /v1/pods/:pod/services             pod token: unregister
+ *   POST   /v1/pods/:pod/probes/exec          pod token: run the pod's exec probe once
+ *   POST   /v1/pods/:pod/probes/failures      pod token: a liveness/startup probe failed: restart
  *   GET    /v1/services/:namespace/:service   pod or operator token: resolve providers
  *   PUT    /v1/manifests/:namespace/:name     operator: store a (valid) manifest in the DHT (no Secret)
  *   GET    /v1/manifests/:namespace/:name     operator: the newest stored version, from any agent
  * and the `routes` given by the agent: pod logs, peers, the services list, traffic (see their
  * modules). A registration may carry the sidecar's traffic report (@beemesh/contract Traffic).
  */
-import { Registration, Resolution } from "@beemesh/contract"
+import { ProbeReport, Registration, Resolution } from "@beemesh/contract"
 import { Cause, Effect, Exit, Schema } from "effect"
 import { Hono } from "hono"
 import { bodyLimit } from "hono/body-limit"
 import type { ServiceDirectory } from "../Directory"
+import type { ReplicaProbes } from "../deployer/ReplicaProbes"
 import { defaultManifestOptions, type ManifestOptions, parseApply } from "../Manifest"
 import type { ServiceTraffic } from "../ServiceTraffic"
 import { constantTimeEqual, type PodIdentity, verifyPodToken } from "../Tokens"
@@ -58,6 +61,8 @@ export interface StoredManifest {
 
 export interface ApiOptions {
   readonly workloads: WorkloadManager["Service"]
+  /** Exec probes and probe failures of the sidecars (absent: those routes answer 404). */
+  readonly probes?: ReplicaProbes["Service"]
   readonly manifests: ManifestStore
   readonly directory: ServiceDirectory["Service"]
   /** Where the sidecars' traffic reports go (sent with registrations and renewals). */
@@ -273,6 +278,32 @@ export const makeApi = (options: ApiOptions) => {
       await run(options.workloads.registered(identity, false).pipe(Effect.ignore))
       options.traffic?.forget(identity)
       return c.body(null, Registration.UNREGISTERED)
+    })
+    .post("/:pod/probes/:action", tooLarge(ProbeReport.MAX_PROBE_REPORT_BYTES), async (c) => {
+      const identity = pod(c.req.header("authorization"), c.req.param("pod"))
+      const action = c.req.param("action")
+      const probes = options.probes
+      if (probes === undefined || (action !== "exec" && action !== "failures"))
+        throw new ApiError(404, "NotFound", `no route POST ${c.req.path}`)
+      const raw: unknown = await c.req.json().catch(() => {
+        throw new ApiError(400, "BadRequest", "the body must be JSON")
+      })
+      const decode = <A>(schema: Schema.Codec<A, unknown>): A => {
+        const decoded = Schema.decodeUnknownExit(schema)(raw)
+        if (Exit.isSuccess(decoded)) return decoded.value
+        const reason = decoded.cause.reasons.find((r) => r._tag === "Fail")
+        throw new ApiError(
+          400,
+          "ProbeReportInvalid",
+          `probe report: ${reason?._tag === "Fail" ? reason.error.message : "not the contract's form"}`,
+        )
+      }
+      if (action === "exec") {
+        const result = await run(probes.exec(identity, decode(ProbeReport.ExecRequest)))
+        return c.json(result satisfies ProbeReport.ExecResult, ProbeReport.EXECUTED)
+      }
+      await run(probes.failed(identity, decode(ProbeReport.ProbeFailure)))
+      return c.body(null, ProbeReport.RECORDED)
     })
 
   const services = new Hono().get("/:namespace/:service", async (c) => {

@@ -12,6 +12,7 @@ import {
 import { Data } from "effect"
 import type { ContentfulStatusCode } from "hono/utils/http-status"
 import { DirectoryUnavailable } from "../Directory"
+import { ProbeNotFound } from "../deployer/ReplicaProbes"
 import { ManifestInvalid } from "../Manifest"
 import {
   ConfigInUse,
@@ -57,6 +58,7 @@ const STATUS: ReadonlyArray<readonly [ErrorClass, ContentfulStatusCode]> = [
   [RegistrationInvalid, 400],
   [InvalidName, 400],
   [WorkloadNotFound, 404],
+  [ProbeNotFound, 404],
   [PodNameTaken, 409],
   [ConfigNotFound, 404],
   [ConfigInUse, 409],

@@ -606,22 +606,28 @@ export const BAD_INPUT: ReadonlyArray<BadInput> = [
   },
   // Fields Kubernetes has and beemesh does not (yet).
   {
-    name: "a livenessProbe",
-    body: withContainer({ livenessProbe: { httpGet: { port: 80 } } }),
+    name: "a livenessProbe with successThreshold 2",
+    body: withContainer({ livenessProbe: { httpGet: { port: 80 }, successThreshold: 2 } }),
     status: 400,
-    message: /spec\.containers\[0\]\.livenessProbe: not supported by beemesh yet/,
+    message: /livenessProbe\.successThreshold must be 1/,
   },
   {
-    name: "an exec readinessProbe in a template",
+    name: "a grpc startupProbe",
+    body: withContainer({ startupProbe: { grpc: { port: 80 } } }),
+    status: 400,
+    message: /spec\.containers\[0\]\.startupProbe\.grpc: not supported by beemesh yet/,
+  },
+  {
+    name: "an exec readinessProbe without a command in a template",
     body: deployment({
       template: {
         metadata: { labels: { app: "api" } },
-        spec: { containers: [container({ readinessProbe: { exec: { command: ["true"] } } })] },
+        spec: { containers: [container({ readinessProbe: { exec: { command: [] } } })] },
       },
     }),
     status: 400,
     message:
-      /spec\.template\.spec\.containers\[0\]\.readinessProbe\.exec: not supported by beemesh yet/,
+      /spec\.template\.spec\.containers\[0\]\.readinessProbe\.exec\.command: needs the program to run/,
   },
   {
     name: "a readinessProbe that reaches another host",
