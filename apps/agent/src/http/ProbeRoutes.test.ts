@@ -20,6 +20,8 @@ const options: ApiOptions = {
     orphans: unused,
     configs: unused,
     removeConfig: unused,
+    services: unused,
+    removeService: unused,
     registered: unused,
   },
   probes: {
