@@ -66,6 +66,11 @@ export interface SidecarEnvironment {
    * environment, which the pod's apps cannot read. Absent: an open node (a sidecar run by hand).
    */
   readonly meshKey: Redacted.Redacted<string> | undefined
+  /**
+   * The same-host socket directory as mounted in the sidecar (SameHostSockets.MOUNT): the
+   * sidecar listens there and dials providers' sockets there. Absent: network addresses only.
+   */
+  readonly sameHostDirectory: string | undefined
 }
 
 type Defaulted = "services" | "upstreams" | "agentUrl" | "listenPort" | "healthHost" | "healthPort"
@@ -73,13 +78,14 @@ type Defaulted = "services" | "upstreams" | "agentUrl" | "listenPort" | "healthH
 /** What the agent encodes: settings with a default may be left out. */
 export type SidecarEnvironmentInput = Omit<
   SidecarEnvironment,
-  Defaulted | "identityKeyFile" | "relays" | "readinessProbes" | "meshKey"
+  Defaulted | "identityKeyFile" | "relays" | "readinessProbes" | "meshKey" | "sameHostDirectory"
 > &
   Partial<Pick<SidecarEnvironment, Defaulted>> & {
     readonly identityKeyFile?: string | undefined
     readonly relays?: ReadonlyArray<string> | undefined
     readonly readinessProbes?: ReadonlyArray<ReadinessProbe> | undefined
     readonly meshKey?: Redacted.Redacted<string> | undefined
+    readonly sameHostDirectory?: string | undefined
   }
 
 /** One variable that failed to decode or encode. */
@@ -214,6 +220,11 @@ export const variables = {
     expected: "the mesh key issued by the agent, 64 hex digits (unset: an open node)",
     optional: true,
     secret: true,
+  }),
+  BEEMESH_SAMEHOST_DIR: variable("sameHostDirectory", text(parseFilePath), {
+    expected:
+      "the absolute path of the host's same-host socket directory in the container, '/run/beemesh/samehost' (unset: other pods are dialled at their network addresses only)",
+    optional: true,
   }),
 } as const
 
