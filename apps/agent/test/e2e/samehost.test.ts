@@ -149,10 +149,22 @@ describe("same-host path", () => {
     expect(connections(orders, "tcp")).toBe(0)
 
     // The app sees neither the directory nor the socket: nothing to connect to (its own mounts).
-    for (const path of [SameHostSockets.MOUNT, `${SameHostSockets.MOUNT}/${ordersSocket}`]) {
+    for (const path of [
+      SameHostSockets.MOUNT,
+      `${SameHostSockets.MOUNT}/${ordersSocket}`,
+      join(directory, ordersSocket),
+    ]) {
       const look = await appExec(`bm-${ns}-web-app`, ["/bin/busybox", "ls", "-la", path])
       expect(look.status).not.toBe(0)
     }
+    // Nor through another process's root (its own PID namespace and user namespace).
+    const around = await appExec(`bm-${ns}-web-app`, [
+      "/bin/busybox",
+      "sh",
+      "-c",
+      `/bin/busybox ls /proc/*/root${SameHostSockets.MOUNT} 2>/dev/null; true`,
+    ])
+    expect(around.stdout).not.toContain(ordersSocket)
 
     // Removing orders removes its socket; web's stays.
     expect((await api(a, "DELETE", `/v1/workloads/${ns}/orders`)).status).toBeLessThan(300)
