@@ -4,7 +4,14 @@
  * `hey` and `iperf3` against a server pod
  * (busybox httpd :80, a Node keep-alive server :8000, iperf3 -s :5201):
  *   beemesh: client pod → its sidecar's upstream port (127.0.0.1:9001-9003) → libp2p (Noise+Yamux)
- *            → the server pod's published sidecar port → the app;
+ *            → the server pod's sidecar → the app. Both pods run on one agent, so the sidecars
+ *            connect on the same-host path (their unix sockets, no slirp4netns), and the
+ *            benchmark records the transport the client's sidecar reports (`meshTransport`);
+ *   beemesh-tcp: the same client pod run by a second agent on this host, in the first agent's
+ *            mesh (its own socket directory, so its sidecar cannot attribute the server's socket):
+ *            its sidecar dials the server's published port, through both pods' slirp4netns — the
+ *            path between pods of different hosts, and the path between all pods before the
+ *            same-host path;
  *   plain:   client container → 10.0.2.2:<published port> (slirp4netns host loopback) → the app.
  * Measured, rounds interleaved (the side that goes first alternates), medians of the rounds:
  *   - new connections: `hey -c 1 -disable-keepalive` rate and p50 (one TCP connection per request),
@@ -29,6 +36,7 @@ import {
   podman,
   requirePrerequisites,
   run,
+  runAsync,
   startAgent,
 } from "../test/e2e/support"
 import { buildToolsImage, TOOLS_IMAGE } from "./dataplane/image"
@@ -47,6 +55,18 @@ const OUT = join(dirname(fileURLToPath(import.meta.url)), "../bench-results/data
 const median = (values: ReadonlyArray<number>) =>
   [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
 
+/** The client pod (its app only sleeps: the benchmark runs hey and iperf3 in it). */
+const clientManifest = (name: string) => `apiVersion: v1
+kind: Pod
+metadata:
+  name: ${name}
+  namespace: ${ns}
+  annotations: { beemesh.io/upstreams: "web=9001,bulk=9002,keep=9003" }
+spec:
+  containers:
+    - { name: app, image: ${TOOLS_IMAGE}, command: [/bin/busybox, sleep, "100000000"] }
+`
+
 const manifests = `
 apiVersion: apps/v1
 kind: Deployment
@@ -63,24 +83,19 @@ spec:
         - { name: keep, image: ${TOOLS_IMAGE}, command: [/usr/local/bin/node, /bench/keepalive.mjs], ports: [{ containerPort: 8000 }] }
         - { name: iperf, image: ${TOOLS_IMAGE}, command: [/usr/bin/iperf3, -s, -p, "5201"], ports: [{ containerPort: 5201 }] }
 ---
-apiVersion: v1
-kind: Pod
-metadata:
-  name: cli
-  namespace: ${ns}
-  annotations: { beemesh.io/upstreams: "web=9001,bulk=9002,keep=9003" }
-spec:
-  containers:
-    - { name: app, image: ${TOOLS_IMAGE}, command: [/bin/busybox, sleep, "100000000"] }
-`
+${clientManifest("cli")}`
+
+type SideName = "plain" | "beemesh" | "beemesh-tcp"
 
 interface Side {
-  readonly name: "plain" | "beemesh"
+  readonly name: SideName
   readonly exec: (argv: ReadonlyArray<string>) => Promise<string>
   readonly web: string
   /** The keep-alive server's URL. */
   readonly keep: string
   readonly bulk: { readonly host: string; readonly port: number }
+  /** The client sidecar's libp2p connections by transport (beemesh only). */
+  readonly transport?: () => Promise<{ unix: number; tcp: number }>
 }
 
 /** hey's summary: requests/s and the latency distribution's percentiles, in ms. */
@@ -184,31 +199,75 @@ const plainSide = async (): Promise<Side> => {
   }
 }
 
-const meshSide = async (agent: Awaited<ReturnType<typeof startAgent>>): Promise<Side> => {
-  const posted = await api(agent, "POST", "/v1/workloads", manifests)
+/** Through the sidecars: `manifest` deploys (at least) the client pod `client` on `agent`. */
+const meshSide = async (
+  name: "beemesh" | "beemesh-tcp",
+  agent: Awaited<ReturnType<typeof startAgent>>,
+  manifest: string,
+  client: string,
+): Promise<Side> => {
+  const posted = await api(agent, "POST", "/v1/workloads", manifest)
   if (posted.status !== 201) throw new Error(`deploy refused: ${JSON.stringify(posted.json)}`)
-  const container = `bm-${ns}-cli-app`
+  const container = `bm-${ns}-${client}-app`
   const exec = async (argv: ReadonlyArray<string>) => {
     const result = await appExec(container, argv)
-    if (result.status !== 0) throw new Error(`beemesh ${argv.join(" ")}: ${result.stderr}`)
+    if (result.status !== 0) throw new Error(`${name} ${argv.join(" ")}: ${result.stderr}`)
     return result.stdout
   }
   const url = "http://127.0.0.1:9001/"
   await eventually(
-    "the server to answer through the sidecars",
+    `the server to answer ${client} through the sidecars`,
     async () =>
       (await exec(["/bin/busybox", "wget", "-q", "-O", "-", url]).catch(() => "")).includes("bench")
         ? true
         : undefined,
-    120_000,
+    180_000,
   )
   return {
-    name: "beemesh",
+    name,
     exec,
     web: url,
     keep: "http://127.0.0.1:9003/",
     bulk: { host: "127.0.0.1", port: 9002 },
+    transport: async () => {
+      const result = await runAsync("podman", [
+        "exec",
+        `bm-${ns}-${client}-sidecar`,
+        "/usr/local/bin/node",
+        "-e",
+        'fetch("http://127.0.0.1:8081/metrics").then((r) => r.text()).then((t) => process.stdout.write(t))',
+      ])
+      const count = (t: string) =>
+        Number(
+          new RegExp(
+            `beemesh_sidecar_libp2p_connections_by_transport\\{transport="${t}"\\} (\\d+)`,
+          ).exec(result.stdout)?.[1] ?? Number.NaN,
+        )
+      return { unix: count("unix"), tcp: count("tcp") }
+    },
   }
+}
+
+/** A second agent on this host, in the first one's mesh (its key, bootstrapped to it). */
+const startSecondAgent = async (
+  first: Awaited<ReturnType<typeof startAgent>>,
+  firstDir: string,
+) => {
+  const health = (await api(first, "GET", "/health")).json as {
+    peerId: string
+    multiaddrs: Array<string>
+  }
+  const address = health.multiaddrs.find((a) => a.startsWith("/ip4/127.0.0.1/tcp/"))
+  if (address === undefined) throw new Error(`the first agent listens on no loopback address`)
+  const dataDir = await mkdtemp(join(tmpdir(), "beemesh-dataplane-b-"))
+  const bootstrap = address.includes("/p2p/") ? address : `${address}/p2p/${health.peerId}`
+  const agent = await startAgent(dataDir, await freePort(), undefined, [
+    "--bootstrap",
+    bootstrap,
+    "--mesh-key",
+    join(firstDir, "mesh.key"),
+  ])
+  return { agent, dataDir }
 }
 
 const main = async () => {
@@ -216,15 +275,22 @@ const main = async () => {
   buildToolsImage()
   const dataDir = await mkdtemp(join(tmpdir(), "beemesh-dataplane-"))
   const agent = await startAgent(dataDir, await freePort())
+  let second: Awaited<ReturnType<typeof startSecondAgent>> | undefined
   try {
-    const sides = [await plainSide(), await meshSide(agent)]
-    const results: Record<string, Array<Figures>> = { plain: [], beemesh: [] }
+    const plain = await plainSide()
+    const mesh = await meshSide("beemesh", agent, manifests, "cli")
+    second = await startSecondAgent(agent, dataDir)
+    const meshTcp = await meshSide("beemesh-tcp", second.agent, clientManifest("clitcp"), "clitcp")
+    const sides = [plain, mesh, meshTcp]
+    const results: Record<SideName, Array<Figures>> = { plain: [], beemesh: [], "beemesh-tcp": [] }
     // Warm both paths (connection pools, JIT) before anything counts.
     for (const side of sides)
       for (const url of [side.web, side.keep])
         await side.exec(["/usr/bin/hey", "-n", "300", "-c", "4", url])
     for (let round = 0; round < ROUNDS; round++) {
-      for (const side of round % 2 === 0 ? sides : [...sides].reverse()) {
+      // Each side goes first in turn.
+      const order = sides.map((_, i) => sides[(i + round) % sides.length]!)
+      for (const side of order) {
         results[side.name]!.push(await measure(side))
         console.error(
           `round ${round + 1}/${ROUNDS} ${side.name}: ${JSON.stringify(results[side.name]!.at(-1))}`,
@@ -245,26 +311,42 @@ const main = async () => {
         side,
         Object.fromEntries(rows.map(([, key]) => [key, median(figures.map((f) => f[key]))])),
       ]),
-    ) as Record<"plain" | "beemesh", Record<keyof Figures, number>>
+    ) as Record<SideName, Record<keyof Figures, number>>
     console.log(
-      `\nData plane, medians of ${ROUNDS} interleaved rounds   plain podman    beemesh   beemesh/plain`,
+      `\nData plane, medians of ${ROUNDS} interleaved rounds   plain podman  beemesh-tcp    beemesh   tcp/plain  beemesh/plain`,
     )
     for (const [label, key] of rows) {
       const p = medians.plain[key]
+      const t = medians["beemesh-tcp"][key]
       const b = medians.beemesh[key]
       console.log(
-        `  ${label.padEnd(40)} ${p.toFixed(2).padStart(10)} ${b.toFixed(2).padStart(10)} ${(b / p).toFixed(2).padStart(10)}×`,
+        `  ${label.padEnd(40)} ${p.toFixed(2).padStart(10)} ${t.toFixed(2).padStart(12)} ${b.toFixed(2).padStart(10)} ${(t / p).toFixed(2).padStart(10)}× ${(b / p).toFixed(2).padStart(10)}×`,
       )
     }
+    const meshTransport = {
+      beemesh: await mesh.transport?.(),
+      "beemesh-tcp": await meshTcp.transport?.(),
+    }
+    console.log(
+      `  client sidecars' connections by transport: ${JSON.stringify(meshTransport)} (unix: the same-host path)`,
+    )
     console.log(
       `  added latency: new connection p50 ${(medians.beemesh.newConnP50Ms - medians.plain.newConnP50Ms).toFixed(2)} ms, keep-alive p50 ${(medians.beemesh.keepAliveP50Ms - medians.plain.keepAliveP50Ms).toFixed(2)} ms, p99 ${(medians.beemesh.keepAliveP99Ms - medians.plain.keepAliveP99Ms).toFixed(2)} ms (hey's resolution: 0.1 ms)`,
     )
     mkdirSync(dirname(OUT), { recursive: true })
-    writeFileSync(OUT, `${JSON.stringify({ rounds: ROUNDS, medians, results }, null, 2)}\n`)
+    writeFileSync(
+      OUT,
+      `${JSON.stringify({ rounds: ROUNDS, meshTransport, medians, results }, null, 2)}\n`,
+    )
     console.log(`\nwrote ${OUT}`)
   } finally {
     await api(agent, "DELETE", `/v1/workloads/${ns}/srv`).catch(() => undefined)
     await api(agent, "DELETE", `/v1/workloads/${ns}/cli`).catch(() => undefined)
+    if (second !== undefined) {
+      await api(second.agent, "DELETE", `/v1/workloads/${ns}/clitcp`).catch(() => undefined)
+      await second.agent.stop()
+      await rm(second.dataDir, { recursive: true, force: true })
+    }
     await agent.stop()
     await rm(dataDir, { recursive: true, force: true })
     const ids = run("podman", ["ps", "-aq", "--filter", `label=${LABEL}`])

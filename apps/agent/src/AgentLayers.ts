@@ -26,6 +26,7 @@ import { deployerLayer } from "./Deployer"
 import { ServiceDirectory } from "./Directory"
 import { check, type Environment, ValidationFailed } from "./Doctor"
 import { ReplicaProbes } from "./deployer/ReplicaProbes"
+import { prepareSameHostDirectory, sameHostDirectoryOf } from "./deployer/SameHostDirectory"
 import { makeApi } from "./http/Api"
 import { dashboardRoutes } from "./http/DashboardRoutes"
 import { logsRoutes } from "./http/LogsRoutes"
@@ -166,6 +167,8 @@ export const DeployerLayer = Layer.unwrap(
     const { config, environment } = yield* AgentSettings
     const host = yield* Libp2pNode
     const secrets = yield* AgentSecrets
+    const sameHostDirectory = sameHostDirectoryOf(config.dataDir)
+    yield* prepareSameHostDirectory(sameHostDirectory)
     return deployerLayer({
       owner: host.peerId.toString(),
       sidecarImage: config.sidecarImage,
@@ -177,6 +180,7 @@ export const DeployerLayer = Layer.unwrap(
       meshKey: secrets.meshKey,
       stateFile: join(config.dataDir, "workloads.json"),
       rootless: environment.uid !== 0,
+      sameHostDirectory,
     })
   }),
 )

@@ -23,7 +23,7 @@ import { type HealthListenFailed, serveHealth } from "./HealthServer"
 import { startPodProbes } from "./PodProbes"
 import { Registrar } from "./Registrar"
 import { SidecarConfig, type SidecarSettings } from "./SidecarConfig"
-import { renderMetrics } from "./SidecarMetrics"
+import { countByTransport, renderMetrics } from "./SidecarMetrics"
 import { SidecarNode } from "./SidecarNode"
 import { trafficReport } from "./TrafficReport"
 
@@ -202,6 +202,9 @@ export const HealthLayer: Layer.Layer<
             proxy: metrics.snapshot(),
             registration: registrar.status(),
             connections: node.node.getConnections().length,
+            connectionsByTransport: countByTransport(
+              node.node.getConnections().map((c) => c.remoteAddr.toString()),
+            ),
             holePunch: node.holePunch(),
           }),
       },
@@ -219,7 +222,14 @@ export const sidecarLayer = (settings: SidecarSettings) => {
   const node = NodeLayer.pipe(Layer.provideMerge(base))
   // Streams negotiated ahead per provider: a new connection skips multistream-select's round
   // trip across both pods' slirp4netns (see the proxy README, "Ready streams").
-  const proxy = Layer.mergeAll(InboundLayer, Outbound.layer({ readyStreams: 4 })).pipe(
+  // With the host's socket directory, providers of this host are dialled on their sockets.
+  const outbound = Outbound.layer({
+    readyStreams: 4,
+    ...(settings.sameHostDirectory === undefined
+      ? {}
+      : { sameHost: { directory: settings.sameHostDirectory } }),
+  })
+  const proxy = Layer.mergeAll(InboundLayer, outbound).pipe(
     Layer.provideMerge(Layer.mergeAll(ProxyNodeLayer, AgentResolverLayer)),
     Layer.provideMerge(node),
   )

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { renderMetrics } from "./SidecarMetrics"
+import { countByTransport, renderMetrics } from "./SidecarMetrics"
 
 const direction = (n: number) => ({
   bytesIn: n,
@@ -76,5 +76,31 @@ describe("renderMetrics", () => {
     expect(withPunch).toContain('beemesh_sidecar_hole_punch_total{outcome="succeeded"} 1')
     expect(withPunch).toContain('beemesh_sidecar_hole_punch_total{outcome="failed"} 2')
     expect(lines.some((l) => l.startsWith("beemesh_sidecar_hole_punch_total"))).toBe(false)
+  })
+})
+
+describe("connections by transport", () => {
+  it("tells the same-host socket, relayed and published-port connections apart", () => {
+    expect(
+      countByTransport([
+        "/unix/%2Frun%2Fbeemesh%2Fsamehost%2Fabc.12D3KooW/p2p/12D3KooW",
+        "/ip4/10.0.2.2/tcp/40123/p2p/12D3KooW",
+        "/ip4/10.0.2.2/tcp/4001/p2p/12D3KooR/p2p-circuit/p2p/12D3KooW",
+      ]),
+    ).toEqual({ tcp: 1, unix: 1, relay: 1 })
+    const text = renderMetrics({
+      proxy: { inbound: direction(0), outbound: direction(0), bufferedBytes: 0, services: [] },
+      registration: {
+        registered: true,
+        registrations: 1,
+        renewals: 0,
+        failures: 0,
+        lastError: undefined,
+      },
+      connections: 3,
+      connectionsByTransport: { tcp: 2, unix: 1, relay: 0 },
+    })
+    expect(text).toContain('beemesh_sidecar_libp2p_connections_by_transport{transport="unix"} 1')
+    expect(text).toContain('beemesh_sidecar_libp2p_connections_by_transport{transport="tcp"} 2')
   })
 })

@@ -12,11 +12,32 @@ export interface SidecarCounters {
   readonly registration: RegistrationStatus
   /** Open libp2p connections of the sidecar's node. */
   readonly connections: number
+  /** The same connections by how they reach the peer (see `transportOf`). */
+  readonly connectionsByTransport?: Readonly<Record<Transport, number>>
   /** DCUtR hole punching on relayed connections (see @beemesh/p2p). */
   readonly holePunch?: HolePunchCounts
 }
 
 const directions = ["inbound", "outbound"] as const
+
+export const transports = ["tcp", "unix", "relay"] as const
+export type Transport = (typeof transports)[number]
+
+/**
+ * How a connection reaches its peer, by its remote address: `unix` is the same-host path (a
+ * sidecar of this host, on its socket), `relay` a circuit, `tcp` a published port.
+ */
+export const transportOf = (remoteAddr: string): Transport =>
+  remoteAddr.startsWith("/unix/") ? "unix" : remoteAddr.includes("/p2p-circuit") ? "relay" : "tcp"
+
+/** Counts of connections per transport. */
+export const countByTransport = (
+  remoteAddrs: ReadonlyArray<string>,
+): Readonly<Record<Transport, number>> => {
+  const counts = { tcp: 0, unix: 0, relay: 0 }
+  for (const addr of remoteAddrs) counts[transportOf(addr)]++
+  return counts
+}
 
 const perDirection = (
   proxy: ProxyMetricsSnapshot,
@@ -71,6 +92,18 @@ export const renderMetrics = (c: SidecarCounters): string => {
       type: "gauge",
       samples: [[{}, c.connections]],
     },
+    ...(c.connectionsByTransport === undefined
+      ? []
+      : [
+          {
+            name: "beemesh_sidecar_libp2p_connections_by_transport",
+            help: "Open libp2p connections by transport: tcp (a published port), unix (the same-host socket), relay.",
+            type: "gauge" as const,
+            samples: transports.map(
+              (t) => [{ transport: t }, c.connectionsByTransport?.[t] ?? 0] as const,
+            ),
+          },
+        ]),
     {
       name: "beemesh_sidecar_registered",
       help: "1 while the pod's services hold an unexpired lease from the agent.",

@@ -1,7 +1,9 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises"
+import { lstat, mkdtemp, readdir, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { SameHostSockets } from "@beemesh/contract"
 import { generateMeshKey, makeP2pNode } from "@beemesh/p2p"
+import { SameHost } from "@beemesh/proxy"
 import { generateKeyPair, privateKeyToProtobuf } from "@libp2p/crypto/keys"
 import { peerIdFromPrivateKey } from "@libp2p/peer-id"
 import { Effect } from "effect"
@@ -64,6 +66,45 @@ describe("SidecarNode", () => {
       ),
     )
     expect(node.status).toBe("stopped")
+  })
+
+  it("listens on its same-host socket, registers it after the published address, removes it when stopped", async () => {
+    const sockets = await mkdtemp(join(tmpdir(), "sidecar-samehost-"))
+    const prefix = SameHostSockets.socketPrefix("shop", "web-0")
+    // A predecessor's socket of this pod (removed), another pod's (kept).
+    await writeFile(join(sockets, `${prefix}.12D3KooWstale`), "")
+    await writeFile(join(sockets, "0123456789ab.12D3KooWother"), "")
+    const socket = await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const n = yield* SidecarNode.make({
+            listenHost: "127.0.0.1",
+            listenPort: 0,
+            announce: ["/ip4/127.0.0.1/tcp/40123"],
+            identityKeyFile: undefined,
+            sameHost: { directory: sockets, namespace: "shop", pod: "web-0" },
+          })
+          const path = join(sockets, `${prefix}.${n.peerId}`)
+          expect(n.sameHostSocket).toBe(path)
+          expect(n.advertise).toEqual([
+            "/ip4/127.0.0.1/tcp/40123",
+            SameHost.unixAddress(path).toString(),
+          ])
+          // Not announced to peers (identify): only the published address.
+          expect(n.node.getMultiaddrs().map(String)).toEqual([
+            `/ip4/127.0.0.1/tcp/40123/p2p/${n.peerId}`,
+          ])
+          expect((yield* Effect.promise(() => lstat(path))).isSocket()).toBe(true)
+          expect((yield* Effect.promise(() => readdir(sockets))).sort()).toEqual(
+            ["0123456789ab.12D3KooWother", `${prefix}.${n.peerId}`].sort(),
+          )
+          return path
+        }),
+      ),
+    )
+    expect(await readdir(sockets)).toEqual(["0123456789ab.12D3KooWother"])
+    expect(socket.startsWith(sockets)).toBe(true)
+    await rm(sockets, { recursive: true, force: true })
   })
 
   it("fails with a named error when the port is taken", async () => {

@@ -14,9 +14,12 @@ import {
   type P2pNodeOptions,
   startP2pNode,
 } from "@beemesh/p2p"
+import { SameHost } from "@beemesh/proxy"
 import { generateKeyPair } from "@libp2p/crypto/keys"
 import type { Libp2p, PrivateKey } from "@libp2p/interface"
+import { peerIdFromPrivateKey } from "@libp2p/peer-id"
 import { Context, Data, Effect, Layer, Redacted } from "effect"
+import { prepareSameHostSocket, type SameHostPod } from "./SameHostSocket"
 import { SidecarConfig } from "./SidecarConfig"
 
 export class IdentityKeyUnusable extends Data.TaggedError("IdentityKeyUnusable")<{
@@ -37,6 +40,8 @@ export interface SidecarNodeOptions {
   readonly relays?: ReadonlyArray<string> | undefined
   /** The mesh key (from the agent): only members complete a connection. Absent: an open node. */
   readonly meshKey?: MeshKey | undefined
+  /** The host's same-host socket directory and this pod: also listen on a unix socket there. */
+  readonly sameHost?: SameHostPod | undefined
   /** Extra libp2p settings the proxy asks for (yamux stream limits, connection manager). */
   readonly yamux?: P2pNodeOptions["yamux"]
   readonly connectionManager?: Pick<
@@ -50,6 +55,8 @@ export interface SidecarNodeShape {
   readonly peerId: string
   /** What the sidecar registers: the announced addresses, then its relayed ones. */
   readonly advertise: ReadonlyArray<string>
+  /** The unix socket it listens on for the sidecars of its host, if any. */
+  readonly sameHostSocket: string | undefined
   readonly holePunch: () => HolePunchCounts
 }
 
@@ -68,8 +75,17 @@ export class SidecarNode extends Context.Service<SidecarNode, SidecarNodeShape>(
 ) {
   static readonly make = Effect.fn("SidecarNode.make")(function* (options: SidecarNodeOptions) {
     const privateKey = yield* loadIdentity(options.identityKeyFile)
+    const socket =
+      options.sameHost === undefined
+        ? undefined
+        : yield* prepareSameHostSocket(
+            options.sameHost,
+            peerIdFromPrivateKey(privateKey).toString(),
+          )
+    // Registered with the agent, not announced to peers: identify would hand it to every peer.
+    const local = socket === undefined ? [] : [SameHost.unixAddress(socket).toString()]
     const p2p = yield* startP2pNode(privateKey, {
-      listen: [`/ip4/${options.listenHost}/tcp/${options.listenPort}`],
+      listen: [`/ip4/${options.listenHost}/tcp/${options.listenPort}`, ...local],
       announce: options.announce,
       ...(options.relays === undefined ? {} : { relays: options.relays }),
       holePunching: true,
@@ -84,7 +100,9 @@ export class SidecarNode extends Context.Service<SidecarNode, SidecarNodeShape>(
       node,
       peerId: node.peerId.toString(),
       // The direct address first: a peer behind the same NAT reaches it, the others fail fast.
-      advertise: [...options.announce, ...p2p.relayAddresses],
+      // The published address first, then the socket (only the host's sidecars can use it).
+      advertise: [...options.announce, ...local, ...p2p.relayAddresses],
+      sameHostSocket: socket,
       holePunch: p2p.holePunch,
     } satisfies SidecarNodeShape
   })
@@ -106,6 +124,14 @@ export class SidecarNode extends Context.Service<SidecarNode, SidecarNodeShape>(
             config.meshKey === undefined
               ? undefined
               : new MeshKey({ hex: Redacted.value(config.meshKey) }),
+          sameHost:
+            config.sameHostDirectory === undefined
+              ? undefined
+              : {
+                  directory: config.sameHostDirectory,
+                  namespace: config.namespace,
+                  pod: config.pod,
+                },
           ...extra,
         })
       }),

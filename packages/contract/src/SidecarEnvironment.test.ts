@@ -423,3 +423,21 @@ describe("liveness and startup probes in the environment", () => {
     )
   })
 })
+
+describe("SidecarEnvironment same-host directory", () => {
+  it("is absent unless given, an absolute path, and round trips", () => {
+    expect(decoded(valid).sameHostDirectory).toBeUndefined()
+    rejects("BEEMESH_SAMEHOST_DIR", "run/beemesh", "absolute path")
+    const env = encode({
+      namespace: "a",
+      workload: "b",
+      pod: "b",
+      podToken: Redacted.make("x".repeat(16)),
+      advertise: ["/ip4/10.78.0.11/tcp/1"],
+      sameHostDirectory: "/run/beemesh/samehost",
+    })
+    if (Result.isFailure(env)) throw new Error(env.failure.message)
+    expect(env.success.BEEMESH_SAMEHOST_DIR).toBe("/run/beemesh/samehost")
+    expect(decoded(env.success).sameHostDirectory).toBe("/run/beemesh/samehost")
+  })
+})

@@ -70,6 +70,11 @@ export interface SidecarEnvironment {
    * environment, which the pod's apps cannot read. Absent: an open node (a sidecar run by hand).
    */
   readonly meshKey: Redacted.Redacted<string> | undefined
+  /**
+   * The same-host socket directory as mounted in the sidecar (SameHostSockets.MOUNT): the
+   * sidecar listens there and dials providers' sockets there. Absent: network addresses only.
+   */
+  readonly sameHostDirectory: string | undefined
 }
 
 type Defaulted = "services" | "upstreams" | "agentUrl" | "listenPort" | "healthHost" | "healthPort"
@@ -84,6 +89,7 @@ export type SidecarEnvironmentInput = Omit<
   | "livenessProbes"
   | "startupProbes"
   | "meshKey"
+  | "sameHostDirectory"
 > &
   Partial<Pick<SidecarEnvironment, Defaulted>> & {
     readonly identityKeyFile?: string | undefined
@@ -92,6 +98,7 @@ export type SidecarEnvironmentInput = Omit<
     readonly livenessProbes?: ReadonlyArray<ReadinessProbe> | undefined
     readonly startupProbes?: ReadonlyArray<ReadinessProbe> | undefined
     readonly meshKey?: Redacted.Redacted<string> | undefined
+    readonly sameHostDirectory?: string | undefined
   }
 
 /** One variable that failed to decode or encode. */
@@ -235,6 +242,11 @@ export const variables = {
     expected: "the mesh key issued by the agent, 64 hex digits (unset: an open node)",
     optional: true,
     secret: true,
+  }),
+  BEEMESH_SAMEHOST_DIR: variable("sameHostDirectory", text(parseFilePath), {
+    expected:
+      "the absolute path of the host's same-host socket directory in the container, '/run/beemesh/samehost' (unset: other pods are dialled at their network addresses only)",
+    optional: true,
   }),
 } as const
 

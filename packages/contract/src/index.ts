@@ -13,6 +13,7 @@
  * - {@link DnsLabel}, {@link PortList}: the name rule and the `name=port` list form.
  * - {@link HostLoopback}: how host-loopback addresses are handed to pods.
  * - {@link UpstreamNames}: the names and loopback addresses apps reach their upstreams at.
+ * - {@link SameHostSockets}: where sidecars share their unix sockets, and how they are named.
  */
 export * as DnsLabel from "./DnsLabel.js"
 export * as HostLoopback from "./HostLoopback.js"
@@ -21,6 +22,7 @@ export * as ProbeReport from "./ProbeReport.js"
 export * as ReadinessProbe from "./ReadinessProbe.js"
 export * as Registration from "./Registration.js"
 export * as Resolution from "./Resolution.js"
+export * as SameHostSockets from "./SameHostSockets.js"
 export * as SidecarEnvironment from "./SidecarEnvironment.js"
 export * as SidecarIdentity from "./SidecarIdentity.js"
 export * as SidecarPorts from "./SidecarPorts.js"

@@ -24,6 +24,7 @@ import {
   StatusCode,
 } from "./Protocol.js"
 import { type Provider, Resolver } from "./Resolver.js"
+import { localAddressOf, unixPathOf } from "./SameHost.js"
 
 export interface UpstreamOptions {
   /** The service to resolve (and, unless `target` says otherwise, to ask the provider for). */
@@ -73,6 +74,20 @@ export interface OutboundOptions {
    * the providers' `handshakeTimeoutMs`, which would otherwise close it first.
    */
   readonly readyStreamMaxAgeMs?: number
+  /**
+   * The same-host path (see SameHost): a provider whose registered addresses name a unix socket
+   * in this directory, named for its peer id, is dialled there first; a failed or slow dial
+   * there (a stale socket) falls back to its other addresses. Absent: unix addresses are never
+   * dialled.
+   */
+  readonly sameHost?: SameHostOptions
+}
+
+export interface SameHostOptions {
+  /** The directory of sockets this caller shares with the other sidecars of its host. */
+  readonly directory: string
+  /** Bound on a dial over the unix socket before falling back (default 250 ms). */
+  readonly dialTimeoutMs?: number
 }
 
 /**
@@ -139,7 +154,20 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
   // Connection fibers run with the layer's services (loggers, tracer), not the caller of listen().
   const layerContext = yield* Effect.context<never>()
   const dialing = new Map<string, Promise<Connection>>()
+  const sameHost = options.sameHost
+  const sameHostDialTimeoutMs = sameHost?.dialTimeoutMs ?? defaults.sameHostDialTimeoutMs
   let active = 0
+
+  /** The provider's socket on this host, if there is one it can be told by (else undefined). */
+  const dialLocal = async (provider: Provider): Promise<Connection | undefined> => {
+    if (sameHost === undefined) return undefined
+    const local = await localAddressOf(provider.multiaddrs, provider.peerId, sameHost.directory)
+    if (local === undefined) return undefined
+    // A stale socket refuses at once; a provider that stopped answering is left after the bound.
+    return node
+      .dial(local, { signal: AbortSignal.timeout(sameHostDialTimeoutMs) })
+      .catch(() => undefined)
+  }
 
   /** An open connection to the peer, or one shared dial for all callers that need it now. */
   const connectionTo = (provider: Provider): Promise<Connection> => {
@@ -149,8 +177,12 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
     const pending = dialing.get(key)
     if (pending !== undefined) return pending
     const dial = (async () => {
-      if (provider.multiaddrs.length > 0) {
-        await node.peerStore.merge(provider.peerId, { multiaddrs: [...provider.multiaddrs] })
+      const local = await dialLocal(provider)
+      if (local !== undefined) return local
+      // Unix addresses only through dialLocal: never one that cannot be told to be the provider's.
+      const network = provider.multiaddrs.filter((a) => unixPathOf(a) === undefined)
+      if (network.length > 0) {
+        await node.peerStore.merge(provider.peerId, { multiaddrs: network })
       }
       return node.dial(provider.peerId, { signal: AbortSignal.timeout(dialTimeoutMs) })
     })().finally(() => dialing.delete(key))

@@ -12,6 +12,12 @@ export const defaults = {
    * on another simulated host: p99 ~50 ms under the multi-host benchmark's load).
    */
   dialTimeoutMs: 750,
+  /**
+   * Outbound, same-host path: a dial over a provider's unix socket. It crosses no network (Noise
+   * and Yamux setup over a local socket take a few ms), so past this the socket is taken for
+   * stale and the provider's network addresses are dialled.
+   */
+  sameHostDialTimeoutMs: 250,
   /** How long a new inbound stream may take to send its request frame. */
   handshakeTimeoutMs: 10_000,
   /** No byte in either direction for this long resets the connection. */

@@ -34,12 +34,14 @@ export {
 export {
   Outbound,
   type OutboundOptions,
+  type SameHostOptions,
   type UpstreamListener,
   type UpstreamOptions,
 } from "./Outbound.js"
 export * as Protocol from "./Protocol.js"
 export { PROXY_PROTOCOL } from "./Protocol.js"
 export { type Provider, Resolver } from "./Resolver.js"
+export * as SameHost from "./SameHost.js"
 export {
   MAX_TRAFFIC_SERIES,
   SETUP_BUCKETS_SECONDS,

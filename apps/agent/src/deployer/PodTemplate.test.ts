@@ -183,3 +183,28 @@ describe("readiness probes in the pod", () => {
     expect(specHash(probed, options)).not.toBe(specHash(workload, options))
   })
 })
+
+describe("replicaPodSpec with the same-host directory", () => {
+  const withSameHost = { ...options, sameHostDirectory: "/var/lib/beemesh/samehost" }
+  const spec = replicaPodSpec(workload, "web-1", 41000, withSameHost)
+  const sidecar = spec.containers.find((c) => c.role === "sidecar")
+  const apps = spec.containers.filter((c) => c.role === "app")
+
+  it("mounts it into the sidecar only, where the sidecar is told to find it", () => {
+    expect(sidecar?.mounts).toEqual([
+      { source: "/var/lib/beemesh/samehost", destination: "/run/beemesh/samehost" },
+    ])
+    expect(sidecar?.env?.BEEMESH_SAMEHOST_DIR).toBe("/run/beemesh/samehost")
+    expect(apps.length).toBeGreaterThan(0)
+    for (const app of apps) {
+      expect(app.mounts).toBeUndefined()
+      expect(app.env?.BEEMESH_SAMEHOST_DIR).toBeUndefined()
+    }
+  })
+
+  it("replaces pods from before the path (their sidecars lack the mount)", () => {
+    expect(specHash(workload, withSameHost)).not.toBe(specHash(workload, options))
+    const without = replicaPodSpec(workload, "web-1", 41000, options)
+    expect(without.containers.find((c) => c.role === "sidecar")?.mounts).toBeUndefined()
+  })
+})

@@ -4,7 +4,13 @@
  * whether a running pod still matches its workload.
  */
 import { createHash } from "node:crypto"
-import { SidecarEnvironment, SidecarIdentity, SidecarPorts, UpstreamNames } from "@beemesh/contract"
+import {
+  SameHostSockets,
+  SidecarEnvironment,
+  SidecarIdentity,
+  SidecarPorts,
+  UpstreamNames,
+} from "@beemesh/contract"
 import { gatewayAddress, type SlirpOptions } from "@beemesh/netns"
 import type { MeshKey } from "@beemesh/p2p"
 import { type ContainerSpec, type PodSpecInput, SIDECAR_PORT } from "@beemesh/podman"
@@ -37,10 +43,22 @@ export interface TemplateOptions {
    * which apps cannot read). Absent: open sidecars.
    */
   readonly meshKey?: MeshKey
+  /**
+   * The host's same-host socket directory (SameHostDirectory.ts), mounted into sidecars only:
+   * pods of this agent then reach each other on unix sockets instead of through slirp4netns.
+   * Absent: network addresses only.
+   */
+  readonly sameHostDirectory?: string
 }
 
 /** What decides a pod's spec hash besides its workload. */
-export type HashOptions = Pick<TemplateOptions, "sidecarImage" | "slirp" | "relays" | "meshKey">
+export type HashOptions = Pick<
+  TemplateOptions,
+  "sidecarImage" | "slirp" | "relays" | "meshKey" | "sameHostDirectory"
+>
+
+/** Marks the pods whose sidecars have the same-host directory (see specHash). */
+const SAME_HOST = "samehost/1"
 
 export const workloadKey = (namespace: string, name: string) => `${namespace}/${name}`
 
@@ -74,6 +92,9 @@ export const specHash = (workload: Workload, options: HashOptions) =>
     // A rotated mesh key replaces the pods: their sidecars hold the old one. Only a fingerprint:
     // the label is readable by anyone who can list pods.
     ...(options.meshKey === undefined ? [] : [`mesh:${options.meshKey.fingerprint}`]),
+    // Pods from before the same-host path lack its mount: replace them (not its host path,
+    // which only moves with the data directory).
+    ...(options.sameHostDirectory === undefined ? [] : [SAME_HOST]),
   ])
 
 /**
@@ -125,6 +146,9 @@ const sidecarEnvironment = (
     ...(livenessProbes.length === 0 ? {} : { livenessProbes }),
     ...(startupProbes.length === 0 ? {} : { startupProbes }),
     ...(options.meshKey === undefined ? {} : { meshKey: Redacted.make(options.meshKey.hex) }),
+    ...(options.sameHostDirectory === undefined
+      ? {}
+      : { sameHostDirectory: SameHostSockets.MOUNT }),
     listenPort: SidecarPorts.PROXY_PORT,
     healthPort: SidecarPorts.HEALTH_PORT,
   })
@@ -153,6 +177,10 @@ export const replicaPodSpec = (
     user: SidecarIdentity.podmanUser(SidecarIdentity.UID),
     ports: [SIDECAR_PORT],
     env: sidecarEnvironment(workload, replica, hostPort, options),
+    // The sidecar's only mount: app containers never get the socket directory.
+    ...(options.sameHostDirectory === undefined
+      ? {}
+      : { mounts: [{ source: options.sameHostDirectory, destination: SameHostSockets.MOUNT }] }),
   }
   const apps = workload.containers.map(
     (c, index): ContainerSpec => ({

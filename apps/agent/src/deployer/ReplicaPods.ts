@@ -29,6 +29,8 @@ import { DeployFailed, LOG_LINE_MAX, LOG_TAIL_LINES } from "../Workloads"
 import { ConfigStore, lookupIn } from "./ConfigStore"
 import {
   imagesHash,
+  LABEL_NAMESPACE,
+  LABEL_REPLICA,
   replicaPodSpec,
   revisionOf,
   specHash,
@@ -36,6 +38,7 @@ import {
   workloadKey,
 } from "./PodTemplate"
 import type { Problem } from "./RestartPolicy"
+import { removeSocketsOf, sweepSockets } from "./SameHostDirectory"
 import { type Replica, recordEvent } from "./WorkloadTable"
 
 export interface ReplicaPodsOptions extends TemplateOptions {
@@ -107,6 +110,33 @@ const make = (options: ReplicaPodsOptions) =>
     const configs = yield* ConfigStore
     const egress = yield* Egress
     const services = Layer.merge(Layer.succeed(PodmanClient, client), Layer.succeed(Egress, egress))
+    const sameHost = options.sameHostDirectory
+
+    /** A killed sidecar leaves its socket behind: remove the replica's with its pod. */
+    const removeSockets = (workload: string, replica: string) =>
+      sameHost === undefined
+        ? Effect.void
+        : removeSocketsOf(sameHost, workload.slice(0, workload.indexOf("/")), replica)
+
+    /** Removes the sockets of pods that are gone (strays, pods removed while the agent was down). */
+    const sweep = () =>
+      sameHost === undefined
+        ? Effect.void
+        : sweepSockets(
+            sameHost,
+            listOwned().pipe(
+              Effect.map((pods) =>
+                pods.map((p) => ({
+                  namespace: p.labels[LABEL_NAMESPACE] ?? "",
+                  pod: p.labels[LABEL_REPLICA] ?? "",
+                })),
+              ),
+            ),
+          ).pipe(
+            Effect.tap((n) =>
+              n === 0 ? Effect.void : Effect.logInfo(`removed ${n} stale same-host sockets`),
+            ),
+          )
 
     const imageHint = (image: string) =>
       image === options.sidecarImage
@@ -165,6 +195,8 @@ const make = (options: ReplicaPodsOptions) =>
         rootless: options.rootless,
       }).pipe(
         Effect.provide(services),
+        // A sidecar that started before the creation failed may have made its socket.
+        Effect.tapError(() => removeSockets(replica.workload, replica.name)),
         Effect.mapError(
           (error) =>
             new DeployFailed({
@@ -205,6 +237,7 @@ const make = (options: ReplicaPodsOptions) =>
       yield* destroyEnforcedPod({ name: replica.pod, egress: replica.egress }, 2).pipe(
         Effect.provide(services),
       )
+      yield* removeSockets(replica.workload, replica.name)
       replica.egress = undefined
       replica.ready = false
     })
@@ -282,7 +315,10 @@ const make = (options: ReplicaPodsOptions) =>
     })
 
     const removeStray = (pod: string) =>
-      removePod(pod, 1).pipe(Effect.provideService(PodmanClient, client))
+      removePod(pod, 1).pipe(
+        Effect.provideService(PodmanClient, client),
+        Effect.andThen(Effect.suspend(sweep)),
+      )
 
     const listOwned = () =>
       client.pods.list({ labels: { [LABEL_OWNER]: options.owner } }).pipe(
@@ -290,6 +326,9 @@ const make = (options: ReplicaPodsOptions) =>
         Effect.tapError((e) => Effect.logWarning(`listing owned pods failed: ${e.message}`)),
         Effect.orElseSucceed(() => []),
       )
+
+    // Sockets of pods removed while the agent was down.
+    yield* sweep()
 
     return ReplicaPods.of({
       create,

@@ -164,6 +164,9 @@ describe("three simulated hosts", () => {
     const addresses = (await providers(a)).flatMap((p) => p.multiaddrs)
     expect(addresses.some((m) => m.startsWith(`/ip4/${b.address}/tcp/`))).toBe(true)
     expect(addresses.some((m) => m.startsWith(`/ip4/${c.address}/tcp/`))).toBe(true)
+    // They registered their same-host sockets too; A cannot attribute those (another agent's
+    // directory), so it dials their published ports (the capture below sees that TCP).
+    expect(addresses.some((m) => m.startsWith("/unix/"))).toBe(true)
   })
 
   it("carries the call encrypted: a marker in the request never crosses the bridge in plaintext", async () => {

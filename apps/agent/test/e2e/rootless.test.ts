@@ -64,9 +64,16 @@ const userPods = () =>
     .filter((name) => name !== "")
     .sort()
 
-/** Copies an image from root's store into the user's (nothing is pulled); skipped when present. */
+/**
+ * Copies an image from root's store into the user's (nothing is pulled); skipped when the user's
+ * has the same image (a tag left from an earlier build would test old code).
+ */
 const loadIntoUserStore = (image: string) => {
-  if (userPodman(["image", "exists", image]).status === 0) return
+  const idOf = (result: { status: number; stdout: string }) =>
+    result.status === 0 ? result.stdout.trim() : undefined
+  const rootId = idOf(run("podman", ["image", "inspect", "--format", "{{.Id}}", image]))
+  const userId = idOf(userPodman(["image", "inspect", "--format", "{{.Id}}", image]))
+  if (userId !== undefined && userId === rootId) return
   const archive = join(tmpdir(), `beemesh-rootless-${process.pid}.tar`)
   try {
     execFileSync("podman", ["save", "--format", "oci-archive", "-o", archive, image])
@@ -144,6 +151,18 @@ describe("beemesh-agent rootless", () => {
       return /web: orders said: (orders: 3 open orders, answered by pod \S+)/.exec(logs.stdout)?.[1]
     })
     expect(answer).toContain(`bm-${ns}-orders`)
+    // On the same-host path: the sidecars (UID 1337 of the user's namespace, a subordinate ID on
+    // the host) create and connect their sockets in the agent user's directory.
+    const metrics = await userPodmanAsync([
+      "exec",
+      `bm-${ns}-web-sidecar`,
+      "/usr/local/bin/node",
+      "-e",
+      'fetch("http://127.0.0.1:8081/metrics").then((r) => r.text()).then((t) => process.stdout.write(t))',
+    ])
+    expect(metrics.stdout).toContain(
+      'beemesh_sidecar_libp2p_connections_by_transport{transport="unix"} 1',
+    )
   })
 
   it("blocks the app's own connections while the sidecar UID gets out (rules in the user namespace)", async () => {
