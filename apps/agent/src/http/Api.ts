@@ -2,21 +2,24 @@
  * The agent's HTTP API (hono). Effects run here, at the edge; every failure is a tagged error
  * mapped to a status by one `onError`, answered as JSON `{error, message}` that says what to fix.
  *
- *   GET    /health                            liveness + the network validation report
- *   GET    /metrics                           Prometheus text
+ *   GET    /health                            anyone: ok and the peer id; operator token: the
+ *                                             network validation report and addresses too
+ *   GET    /metrics                           metrics or operator token: Prometheus text
  *   POST   /v1/workloads                      operator: Pod/Deployment/StatefulSet, ConfigMap/Secret
  *   GET    /v1/workloads                      operator
  *   GET    /v1/workloads/:namespace/:name     operator
  *   DELETE /v1/workloads/:namespace/:name     operator
  *   GET    /v1/configs                        operator: ConfigMaps and Secrets (keys, never values)
  *   DELETE /v1/configs/:kind/:namespace/:name operator: kind configmaps or secrets; refused in use
- *   PUT    /v1/pods/:pod/services             pod token: register or renew the pod's services
+ *   PUT    /v1/pods/:pod/services             pod token: register or renew the pod's services at
+ *                                             the addresses the agent gave the pod
  *   DELETE /v1/pods/:pod/services             pod token: unregister
  *   GET    /v1/services/:namespace/:service   pod or operator token: resolve providers
  *   PUT    /v1/manifests/:namespace/:name     operator: store a (valid) manifest in the DHT (no Secret)
  *   GET    /v1/manifests/:namespace/:name     operator: the newest stored version, from any agent
  * and the `routes` given by the agent: pod logs, peers, the services list, traffic (see their
  * modules). A registration may carry the sidecar's traffic report (@beemesh/contract Traffic).
+ * A pod token counts only while its pod runs at the generation it was issued for (Tokens.ts).
  */
 import { Registration, Resolution } from "@beemesh/contract"
 import { Cause, Effect, Exit, Schema } from "effect"
@@ -24,9 +27,10 @@ import { Hono } from "hono"
 import { bodyLimit } from "hono/body-limit"
 import type { ServiceDirectory } from "../Directory"
 import { defaultManifestOptions, type ManifestOptions, parseApply } from "../Manifest"
+import { type AddressRules, addressProblem } from "../RegistrationAddresses"
 import type { ServiceTraffic } from "../ServiceTraffic"
-import { constantTimeEqual, type PodIdentity, verifyPodToken } from "../Tokens"
-import type { WorkloadManager } from "../Workloads"
+import { constantTimeEqual, type PodIdentity, verifyPodCredential } from "../Tokens"
+import type { LiveReplica, WorkloadManager } from "../Workloads"
 import { ApiError, httpStatusOf, RegistrationInvalid } from "./ErrorStatus"
 
 export { RegistrationInvalid }
@@ -61,7 +65,17 @@ export interface ApiOptions {
   readonly traffic?: ServiceTraffic
   readonly operatorToken: string
   readonly podTokenKey: string
-  readonly health: () => Promise<{ readonly ok: boolean } & Record<string, unknown>>
+  /** Where the agent publishes pods: what a sidecar may register (RegistrationAddresses.ts). */
+  readonly addresses: AddressRules
+  /**
+   * Reads /metrics and nothing else, for a scraper (Prometheus) that should not hold the operator
+   * token. Absent: only the operator token reads /metrics.
+   */
+  readonly metricsToken?: string
+  /** The full report (operator token); without a token only `ok` and `peerId` are answered. */
+  readonly health: () => Promise<
+    { readonly ok: boolean; readonly peerId?: string } & Record<string, unknown>
+  >
   readonly metrics: () => Promise<string>
   readonly manifestOptions?: ManifestOptions
   /** Largest accepted workload body (default 1 MiB). */
@@ -101,7 +115,7 @@ const bearer = (header: string | undefined): string | undefined =>
 
 type Caller =
   | { readonly kind: "operator" }
-  | { readonly kind: "pod"; readonly identity: PodIdentity }
+  | { readonly kind: "pod"; readonly identity: PodIdentity; readonly replica: LiveReplica }
 
 export const makeApi = (options: ApiOptions) => {
   const manifestOptions = options.manifestOptions ?? defaultManifestOptions
@@ -111,7 +125,7 @@ export const makeApi = (options: ApiOptions) => {
     effect: Effect.Effect<A, E>,
   ): Promise<A> => settle(await runExit(effect))
 
-  const caller = (authorization: string | undefined): Caller => {
+  const caller = async (authorization: string | undefined): Promise<Caller> => {
     const token = bearer(authorization)
     if (token === undefined) {
       throw new ApiError(
@@ -121,12 +135,29 @@ export const makeApi = (options: ApiOptions) => {
       )
     }
     if (constantTimeEqual(token, options.operatorToken)) return { kind: "operator" }
-    const identity = verifyPodToken(options.podTokenKey, token)
-    if (identity !== undefined) return { kind: "pod", identity }
-    throw new ApiError(401, "Unauthorized", "the bearer token is not valid for this agent")
+    const credential = verifyPodCredential(options.podTokenKey, token)
+    if (credential === undefined)
+      throw new ApiError(401, "Unauthorized", "the bearer token is not valid for this agent")
+    // Signed by this agent, but only good while its pod runs as the one it was issued to.
+    const { identity, generation } = credential
+    const replica = await run(options.workloads.live(identity))
+    const pod = `${identity.namespace}/${identity.workload}/${identity.pod}`
+    if (replica === undefined)
+      throw new ApiError(
+        401,
+        "PodTokenRevoked",
+        `this pod token is for pod ${pod}, which this agent does not run (deleted, or never created here); a pod token is valid only while its pod runs`,
+      )
+    if (!constantTimeEqual(generation, replica.generation))
+      throw new ApiError(
+        401,
+        "PodTokenRevoked",
+        `this pod token is for an earlier pod ${pod}, since deleted or recreated under the same name; only the sidecar of the pod running now holds a valid token`,
+      )
+    return { kind: "pod", identity, replica }
   }
-  const operator = (authorization: string | undefined) => {
-    if (caller(authorization).kind !== "operator") {
+  const operator = async (authorization: string | undefined) => {
+    if ((await caller(authorization)).kind !== "operator") {
       throw new ApiError(
         403,
         "Forbidden",
@@ -134,8 +165,8 @@ export const makeApi = (options: ApiOptions) => {
       )
     }
   }
-  const pod = (authorization: string | undefined, podName: string): PodIdentity => {
-    const who = caller(authorization)
+  const pod = async (authorization: string | undefined, podName: string) => {
+    const who = await caller(authorization)
     if (who.kind !== "pod") {
       throw new ApiError(403, "Forbidden", "service registration needs the pod's own token")
     }
@@ -146,7 +177,7 @@ export const makeApi = (options: ApiOptions) => {
         `this pod token belongs to pod ${who.identity.pod}, not ${podName}`,
       )
     }
-    return who.identity
+    return who
   }
 
   const tooLarge = (limit: number) =>
@@ -159,7 +190,7 @@ export const makeApi = (options: ApiOptions) => {
 
   const workloads = new Hono()
     .use(async (c, next) => {
-      operator(c.req.header("authorization"))
+      await operator(c.req.header("authorization"))
       await next()
     })
     .post("/", tooLarge(options.maxManifestBytes ?? 1024 * 1024), async (c) => {
@@ -195,7 +226,7 @@ export const makeApi = (options: ApiOptions) => {
   }
   const configs = new Hono()
     .use(async (c, next) => {
-      operator(c.req.header("authorization"))
+      await operator(c.req.header("authorization"))
       await next()
     })
     .get("/", async (c) => c.json({ configs: await run(options.workloads.configs()) }))
@@ -212,7 +243,7 @@ export const makeApi = (options: ApiOptions) => {
 
   const pods = new Hono()
     .put("/:pod/services", tooLarge(Registration.MAX_REGISTRATION_BYTES), async (c) => {
-      const identity = pod(c.req.header("authorization"), c.req.param("pod"))
+      const { identity, replica } = await pod(c.req.header("authorization"), c.req.param("pod"))
       const raw: unknown = await c.req.json().catch(() => {
         throw new ApiError(400, "BadRequest", "the body must be JSON")
       })
@@ -245,6 +276,12 @@ export const makeApi = (options: ApiOptions) => {
           )
         }
       }
+      const misaddressed = addressProblem(body.multiaddrs, options.addresses, {
+        hostPort: replica.hostPort,
+        peerId: body.peerId,
+      })
+      if (misaddressed !== undefined)
+        throw new ApiError(422, "RegistrationAddressRefused", misaddressed)
       // Registered means serving: a pod whose app is down is refused; an update waits for this.
       await run(options.workloads.registered(identity, true))
       const lease = await run(
@@ -259,7 +296,7 @@ export const makeApi = (options: ApiOptions) => {
       return c.json(lease satisfies Registration.Lease, Registration.REGISTERED)
     })
     .delete("/:pod/services", async (c) => {
-      const identity = pod(c.req.header("authorization"), c.req.param("pod"))
+      const { identity } = await pod(c.req.header("authorization"), c.req.param("pod"))
       await run(options.directory.unregister(identity))
       await run(options.workloads.registered(identity, false).pipe(Effect.ignore))
       options.traffic?.forget(identity)
@@ -267,7 +304,7 @@ export const makeApi = (options: ApiOptions) => {
     })
 
   const services = new Hono().get("/:namespace/:service", async (c) => {
-    const who = caller(c.req.header("authorization"))
+    const who = await caller(c.req.header("authorization"))
     const providers = await run(
       options.directory.resolve(c.req.param("namespace"), c.req.param("service")),
     )
@@ -285,7 +322,7 @@ export const makeApi = (options: ApiOptions) => {
 
   const manifests = new Hono()
     .use(async (c, next) => {
-      operator(c.req.header("authorization"))
+      await operator(c.req.header("authorization"))
       await next()
     })
     .put("/:namespace/:name", tooLarge(options.maxManifestBytes ?? 1024 * 1024), async (c) => {
@@ -311,11 +348,27 @@ export const makeApi = (options: ApiOptions) => {
   const app = new Hono()
     .get("/health", async (c) => {
       const report = await options.health()
-      return c.json(report, report.ok ? 200 : 503)
+      const token = bearer(c.req.header("authorization"))
+      // Liveness for anyone; the rest (addresses, paths, versions) is the operator's.
+      const full = token !== undefined && constantTimeEqual(token, options.operatorToken)
+      const answer = full ? report : { ok: report.ok, peerId: report.peerId }
+      return c.json(answer, report.ok ? 200 : 503)
     })
-    .get("/metrics", async (c) =>
-      c.text(await options.metrics(), 200, { "content-type": "text/plain; version=0.0.4" }),
-    )
+    .get("/metrics", async (c) => {
+      const token = bearer(c.req.header("authorization"))
+      const allowed =
+        token !== undefined &&
+        (constantTimeEqual(token, options.operatorToken) ||
+          (options.metricsToken !== undefined && constantTimeEqual(token, options.metricsToken)))
+      // The families name every namespace, workload and service this agent runs.
+      if (!allowed)
+        throw new ApiError(
+          401,
+          "Unauthorized",
+          "GET /metrics needs Authorization: Bearer <metrics token> (the file metrics-token in the agent's data directory) or the operator token",
+        )
+      return c.text(await options.metrics(), 200, { "content-type": "text/plain; version=0.0.4" })
+    })
     .route("/v1/workloads", workloads)
     .route("/v1/configs", configs)
     .route("/v1/pods", pods)

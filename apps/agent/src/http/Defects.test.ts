@@ -18,11 +18,13 @@ const withDefects = () => {
       configs: broken,
       removeConfig: broken,
       registered: broken,
+      live: broken,
     },
     manifests: { put: broken, get: broken },
     directory: { register: broken, unregister: broken, resolve: broken },
     operatorToken: OPERATOR,
     podTokenKey: "k".repeat(43),
+    addresses: { advertiseHost: "127.0.0.1", relays: [] },
     health: async () => {
       throw new TypeError("cannot read properties of undefined (reading 'ok') in /srv/agent")
     },

@@ -44,6 +44,7 @@ const workloads = {
   configs: () => Effect.succeed([]),
   removeConfig: () => Effect.die("unused"),
   registered: () => Effect.void,
+  live: () => Effect.succeed(undefined),
 }
 
 const makeTestApi = Effect.gen(function* () {
@@ -85,6 +86,7 @@ const makeTestApi = Effect.gen(function* () {
     },
     operatorToken: OPERATOR,
     podTokenKey: "k".repeat(43),
+    addresses: { advertiseHost: "127.0.0.1", relays: [] },
     health: async () => ({ ok: true }),
     metrics: async () => "",
     routes: [

@@ -8,7 +8,7 @@ import { trafficRoutes } from "./TrafficRoutes"
 
 const OPERATOR = "o".repeat(43)
 const KEY = "k".repeat(43)
-const webToken = issuePodToken(KEY, { namespace: "shop", workload: "web", pod: "web-0" })
+const webToken = issuePodToken(KEY, { namespace: "shop", workload: "web", pod: "web-0" }, "g1")
 
 const makeAgent = () => {
   const traffic = new ServiceTraffic()
@@ -35,6 +35,7 @@ const makeAgent = () => {
       configs: () => Effect.die("unused"),
       removeConfig: () => Effect.die("unused"),
       registered: () => Effect.void,
+      live: () => Effect.succeed({ generation: "g1", hostPort: 41000 }),
     },
     manifests: { put: () => Effect.die("unused"), get: () => Effect.die("unused") },
     directory: {
@@ -45,6 +46,7 @@ const makeAgent = () => {
     traffic,
     operatorToken: OPERATOR,
     podTokenKey: KEY,
+    addresses: { advertiseHost: "127.0.0.1", relays: [] },
     health: async () => ({ ok: true }),
     metrics: async () => "",
     routes: [
