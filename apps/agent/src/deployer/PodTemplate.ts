@@ -10,6 +10,7 @@ import type { MeshKey } from "@beemesh/p2p"
 import { type ContainerSpec, type PodSpecInput, SIDECAR_PORT } from "@beemesh/podman"
 import { Redacted, Result } from "effect"
 import type { Workload } from "../Manifest"
+import { publishedAddress } from "../RegistrationAddresses"
 import { appSecuritySpec } from "../SecurityContext"
 import { issuePodToken } from "../Tokens"
 
@@ -127,7 +128,8 @@ const sidecarEnvironment = (
         replica.generation,
       ),
     ),
-    advertise: [`/ip4/${options.advertiseHost}/tcp/${hostPort}`],
+    // The one address its registrations may carry besides relay circuits (RegistrationAddresses).
+    advertise: [publishedAddress(options.advertiseHost, hostPort)],
     ...(options.relays === undefined ? {} : { relays: options.relays }),
     ...(readinessProbes.length === 0 ? {} : { readinessProbes }),
     ...(options.meshKey === undefined ? {} : { meshKey: Redacted.make(options.meshKey.hex) }),
