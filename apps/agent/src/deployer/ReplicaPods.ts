@@ -140,9 +140,11 @@ const make = (options: ReplicaPodsOptions) =>
         envs.push(resolved.env)
       }
       const hostPort = yield* allocateHostPort(options.advertiseHost)
-      // A new pod, a new generation: the tokens of the pods this name had before are void. Set
-      // before the pod starts, so that its sidecar's first registration is accepted.
+      // A new pod, a new generation: the tokens of the pods this name had before are void. Both
+      // set before the pod starts: its sidecar's first registration (which may come before this
+      // returns) is checked against them.
       replica.generation = newGeneration()
+      replica.hostPort = hostPort
       const spec = replicaPodSpec(
         workload,
         { name: replica.name, generation: replica.generation },
@@ -173,7 +175,12 @@ const make = (options: ReplicaPodsOptions) =>
             }),
         ),
         // The pod was not left behind (see createEnforcedPod): nothing holds that token.
-        Effect.tapError(() => Effect.sync(() => (replica.generation = undefined))),
+        Effect.tapError(() =>
+          Effect.sync(() => {
+            replica.generation = undefined
+            replica.hostPort = undefined
+          }),
+        ),
       )
       replica.egress = pod.egress
       replica.hostPort = pod.hostPort
