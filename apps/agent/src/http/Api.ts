@@ -29,8 +29,8 @@ import type { ServiceDirectory } from "../Directory"
 import { defaultManifestOptions, type ManifestOptions, parseApply } from "../Manifest"
 import { type AddressRules, addressProblem } from "../RegistrationAddresses"
 import type { ServiceTraffic } from "../ServiceTraffic"
-import { constantTimeEqual, type PodIdentity, verifyPodCredential } from "../Tokens"
-import type { LiveReplica, WorkloadManager } from "../Workloads"
+import type { WorkloadManager } from "../Workloads"
+import { makeCallers } from "./Callers"
 import { ApiError, httpStatusOf, RegistrationInvalid } from "./ErrorStatus"
 
 export { RegistrationInvalid }
@@ -110,13 +110,6 @@ export const settle = <A, E extends { readonly _tag: string; readonly message: s
   throw new ApiError(500, "InternalError", INTERNAL_ERROR, Cause.pretty(exit.cause))
 }
 
-const bearer = (header: string | undefined): string | undefined =>
-  header?.startsWith("Bearer ") ? header.slice("Bearer ".length).trim() : undefined
-
-type Caller =
-  | { readonly kind: "operator" }
-  | { readonly kind: "pod"; readonly identity: PodIdentity; readonly replica: LiveReplica }
-
 export const makeApi = (options: ApiOptions) => {
   const manifestOptions = options.manifestOptions ?? defaultManifestOptions
   const runExit =
@@ -125,60 +118,12 @@ export const makeApi = (options: ApiOptions) => {
     effect: Effect.Effect<A, E>,
   ): Promise<A> => settle(await runExit(effect))
 
-  const caller = async (authorization: string | undefined): Promise<Caller> => {
-    const token = bearer(authorization)
-    if (token === undefined) {
-      throw new ApiError(
-        401,
-        "Unauthorized",
-        "send Authorization: Bearer <token> (operator token or pod token)",
-      )
-    }
-    if (constantTimeEqual(token, options.operatorToken)) return { kind: "operator" }
-    const credential = verifyPodCredential(options.podTokenKey, token)
-    if (credential === undefined)
-      throw new ApiError(401, "Unauthorized", "the bearer token is not valid for this agent")
-    // Signed by this agent, but only good while its pod runs as the one it was issued to.
-    const { identity, generation } = credential
-    const replica = await run(options.workloads.live(identity))
-    const pod = `${identity.namespace}/${identity.workload}/${identity.pod}`
-    if (replica === undefined)
-      throw new ApiError(
-        401,
-        "PodTokenRevoked",
-        `this pod token is for pod ${pod}, which this agent does not run (deleted, or never created here); a pod token is valid only while its pod runs`,
-      )
-    if (!constantTimeEqual(generation, replica.generation))
-      throw new ApiError(
-        401,
-        "PodTokenRevoked",
-        `this pod token is for an earlier pod ${pod}, since deleted or recreated under the same name; only the sidecar of the pod running now holds a valid token`,
-      )
-    return { kind: "pod", identity, replica }
-  }
-  const operator = async (authorization: string | undefined) => {
-    if ((await caller(authorization)).kind !== "operator") {
-      throw new ApiError(
-        403,
-        "Forbidden",
-        "workload endpoints need the operator token, not a pod token",
-      )
-    }
-  }
-  const pod = async (authorization: string | undefined, podName: string) => {
-    const who = await caller(authorization)
-    if (who.kind !== "pod") {
-      throw new ApiError(403, "Forbidden", "service registration needs the pod's own token")
-    }
-    if (who.identity.pod !== podName) {
-      throw new ApiError(
-        403,
-        "Forbidden",
-        `this pod token belongs to pod ${who.identity.pod}, not ${podName}`,
-      )
-    }
-    return who
-  }
+  const { caller, operator, pod, isOperator, mayReadMetrics } = makeCallers({
+    operatorToken: options.operatorToken,
+    podTokenKey: options.podTokenKey,
+    ...(options.metricsToken === undefined ? {} : { metricsToken: options.metricsToken }),
+    live: (identity) => run(options.workloads.live(identity)),
+  })
 
   const tooLarge = (limit: number) =>
     bodyLimit({
@@ -348,25 +293,15 @@ export const makeApi = (options: ApiOptions) => {
   const app = new Hono()
     .get("/health", async (c) => {
       const report = await options.health()
-      const token = bearer(c.req.header("authorization"))
       // Liveness for anyone; the rest (addresses, paths, versions) is the operator's.
-      const full = token !== undefined && constantTimeEqual(token, options.operatorToken)
-      const answer = full ? report : { ok: report.ok, peerId: report.peerId }
+      const answer = isOperator(c.req.header("authorization"))
+        ? report
+        : { ok: report.ok, peerId: report.peerId }
       return c.json(answer, report.ok ? 200 : 503)
     })
     .get("/metrics", async (c) => {
-      const token = bearer(c.req.header("authorization"))
-      const allowed =
-        token !== undefined &&
-        (constantTimeEqual(token, options.operatorToken) ||
-          (options.metricsToken !== undefined && constantTimeEqual(token, options.metricsToken)))
       // The families name every namespace, workload and service this agent runs.
-      if (!allowed)
-        throw new ApiError(
-          401,
-          "Unauthorized",
-          "GET /metrics needs Authorization: Bearer <metrics token> (the file metrics-token in the agent's data directory) or the operator token",
-        )
+      mayReadMetrics(c.req.header("authorization"))
       return c.text(await options.metrics(), 200, { "content-type": "text/plain; version=0.0.4" })
     })
     .route("/v1/workloads", workloads)
