@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import type { Workload } from "../Manifest"
+import type { LiveReplica, WorkloadManager } from "../Workloads"
 import { LABEL_GENERATION } from "./PodTemplate"
 import { deployment, type FakeHost, makeFakeHost, passUntil, startDeployer } from "./testing"
 
@@ -37,6 +38,43 @@ describe("a replica's generation: what its sidecar's pod token is bound to", () 
           expect(second?.generation).toBeDefined()
           expect(second?.generation).not.toBe(first?.generation)
           expect(yield* labelOf(host, "bm-shop-db-0")).toBe(second?.generation)
+        }),
+      ),
+  )
+
+  it.effect(
+    "known when the sidecar starts (its first registration may come before the creation returns)",
+    () =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const host = yield* makeFakeHost
+          const seen: Array<LiveReplica | undefined> = []
+          let manager: WorkloadManager["Service"] | undefined
+          const deployer = yield* startDeployer(host, (fake) => ({
+            ...fake,
+            containers: {
+              ...fake.containers,
+              start: (name) =>
+                fake.containers.start(name).pipe(
+                  Effect.andThen(
+                    name === "bm-shop-db-0-sidecar" && manager !== undefined
+                      ? manager.live(web0).pipe(
+                          Effect.tap((live) =>
+                            Effect.sync(() => {
+                              seen.push(live)
+                            }),
+                          ),
+                        )
+                      : Effect.void,
+                  ),
+                ),
+            },
+          }))
+          manager = deployer.manager
+          yield* manager.apply([statefulSet()])
+          const live = yield* manager.live(web0)
+          expect(seen).toEqual([live])
+          expect(live?.hostPort).toBeGreaterThan(0)
         }),
       ),
   )
