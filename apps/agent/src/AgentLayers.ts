@@ -60,6 +60,8 @@ export interface Secrets {
   readonly operatorTokenFile: string
   /** Signs the pods' tokens. */
   readonly podTokenKey: string
+  /** Reads /metrics only: for a scraper, which then needs no operator token. */
+  readonly metricsToken: string
   /** The mesh's private network key: the host node and every sidecar run with it. */
   readonly meshKey: MeshKey
 }
@@ -98,6 +100,7 @@ export const SecretsLayer = Layer.effect(
       operatorToken: yield* loadOrCreateSecret(operatorTokenFile),
       operatorTokenFile,
       podTokenKey: yield* loadOrCreateSecret(join(config.dataDir, "pod-token.key")),
+      metricsToken: yield* loadOrCreateSecret(join(config.dataDir, "metrics-token")),
       meshKey: yield* agentMeshKey(config),
     }
   }),
@@ -243,6 +246,8 @@ export const ApiLayer = Layer.effect(
       directory,
       operatorToken: secrets.operatorToken,
       podTokenKey: secrets.podTokenKey,
+      metricsToken: secrets.metricsToken,
+      addresses: { advertiseHost: config.advertiseHost, relays: config.relays ?? [] },
       health: async () => ({
         ok: report.ok,
         peerId: host.peerId.toString(),

@@ -3,7 +3,13 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, Exit } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
-import { issuePodToken, loadOrCreateSecret, verifyPodToken } from "./Tokens"
+import {
+  issuePodToken,
+  loadOrCreateSecret,
+  newGeneration,
+  verifyPodCredential,
+  verifyPodToken,
+} from "./Tokens"
 
 let dir: string
 beforeEach(async () => {
@@ -51,5 +57,33 @@ describe("pod tokens", () => {
     expect(verifyPodToken("k".repeat(43), `${forged}.${signature}`)).toBeUndefined()
     expect(verifyPodToken("k".repeat(43), "not-a-token")).toBeUndefined()
     expect(verifyPodToken("k".repeat(43), `${token}.extra`)).toBeUndefined()
+  })
+})
+
+describe("pod tokens bound to a generation", () => {
+  const identity = { namespace: "shop", workload: "orders", pod: "orders-0" }
+  const key = "k".repeat(43)
+
+  it("carry the generation they were issued for, under the signature", () => {
+    const generation = newGeneration()
+    const token = issuePodToken(key, identity, generation)
+    expect(verifyPodCredential(key, token)).toEqual({ identity, generation })
+    const [, signature] = token.split(".")
+    const other = Buffer.from(JSON.stringify(["shop", "orders", "orders-0", "g2"])).toString(
+      "base64url",
+    )
+    expect(verifyPodCredential(key, `${other}.${signature}`)).toBeUndefined()
+  })
+
+  it("a token from before generations has the empty one", () => {
+    expect(verifyPodCredential(key, issuePodToken(key, identity))).toEqual({
+      identity,
+      generation: "",
+    })
+  })
+
+  it("generations are fresh each time", () => {
+    const drawn = new Set(Array.from({ length: 1000 }, newGeneration))
+    expect(drawn.size).toBe(1000)
   })
 })

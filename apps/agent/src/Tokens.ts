@@ -3,10 +3,14 @@
  *
  * - The operator token guards the workload endpoints. It is created at first start in the data
  *   directory (mode 0600) and read by the operator from there.
- * - A pod token guards the sidecar endpoints. It names the pod and its workload and is signed with
- *   the agent's pod-token key (HMAC-SHA256), so the agent can check it without keeping state and
- *   still recognises its pods after a restart. A pod token lets a sidecar register only the
- *   services of its own workload.
+ * - A pod token guards the sidecar endpoints. It names the pod, its workload and the pod's
+ *   generation, and is signed with the agent's pod-token key (HMAC-SHA256). The signature proves
+ *   the agent issued it; the generation binds it to one creation of the pod: a random nonce drawn
+ *   each time the pod is created, kept with the replica and in the pod's labels (so a restarted
+ *   agent reads it back from the pods it adopts). The API accepts a pod token only while the agent
+ *   runs that replica at that generation, so a deleted or recreated pod's token is refused even
+ *   though the new pod has the same name. A pod token lets a sidecar register only the services of
+ *   its own workload.
  */
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto"
 import { chmod, mkdir, readFile, stat, writeFile } from "node:fs/promises"
@@ -29,6 +33,21 @@ export interface PodIdentity {
 }
 
 const TOKEN_BYTES = 32
+
+/** A pod token's claims: whose it is, and which creation of that pod it was issued to. */
+export interface PodCredential {
+  readonly identity: PodIdentity
+  /**
+   * The pod's generation (see newGeneration); "" for a token from before generations, which only a
+   * pod from before generations (one without a generation label) matches.
+   */
+  readonly generation: string
+}
+
+const GENERATION_BYTES = 16
+
+/** A fresh generation for a pod being created: unguessable, never reused. */
+export const newGeneration = (): string => randomBytes(GENERATION_BYTES).toString("base64url")
 
 /** Reads a secret file, creating it with fresh random bytes (mode 0600) when it does not exist. */
 export const loadOrCreateSecret = Effect.fn("Tokens.loadOrCreateSecret")(function* (path: string) {
@@ -80,16 +99,20 @@ export const constantTimeEqual = (a: string, b: string): boolean => {
 const sign = (key: string, payload: string) =>
   createHmac("sha256", key).update(payload).digest("base64url")
 
-/** `<base64url(JSON identity)>.<HMAC>` — opaque to the sidecar. */
-export const issuePodToken = (key: string, identity: PodIdentity): string => {
+/**
+ * `<base64url(JSON [namespace, workload, pod, generation])>.<HMAC>` — opaque to the sidecar.
+ * Without a generation it is the format of tokens from before generations.
+ */
+export const issuePodToken = (key: string, identity: PodIdentity, generation = ""): string => {
+  const claims = [identity.namespace, identity.workload, identity.pod]
   const payload = Buffer.from(
-    JSON.stringify([identity.namespace, identity.workload, identity.pod]),
+    JSON.stringify(generation === "" ? claims : [...claims, generation]),
   ).toString("base64url")
   return `${payload}.${sign(key, payload)}`
 }
 
-/** The identity a pod token was issued for, or undefined when it is not one of ours. */
-export const verifyPodToken = (key: string, token: string): PodIdentity | undefined => {
+/** The claims of a pod token this agent signed, or undefined when it is not one of ours. */
+export const verifyPodCredential = (key: string, token: string): PodCredential | undefined => {
   const [payload, signature, extra] = token.split(".")
   if (payload === undefined || signature === undefined || extra !== undefined) return undefined
   if (!constantTimeEqual(sign(key, payload), signature)) return undefined
@@ -97,14 +120,19 @@ export const verifyPodToken = (key: string, token: string): PodIdentity | undefi
     const parsed: unknown = JSON.parse(Buffer.from(payload, "base64url").toString("utf8"))
     if (
       !Array.isArray(parsed) ||
-      parsed.length !== 3 ||
+      (parsed.length !== 3 && parsed.length !== 4) ||
       !parsed.every((x) => typeof x === "string")
     ) {
       return undefined
     }
-    const [namespace, workload, pod] = parsed as [string, string, string]
-    return { namespace, workload, pod }
+    const [namespace, workload, pod, generation = ""] = parsed as Array<string>
+    if (namespace === undefined || workload === undefined || pod === undefined) return undefined
+    return { identity: { namespace, workload, pod }, generation }
   } catch {
     return undefined
   }
 }
+
+/** The identity a pod token was issued for, or undefined when it is not one of ours. */
+export const verifyPodToken = (key: string, token: string): PodIdentity | undefined =>
+  verifyPodCredential(key, token)?.identity

@@ -173,6 +173,14 @@ export class ReplicaNotReady extends Data.TaggedError("ReplicaNotReady")<{
   }
 }
 
+/** A replica whose pod this agent runs now, as its sidecar's token and registration are checked. */
+export interface LiveReplica {
+  /** The generation its pod was created with: a pod token must carry it (see Tokens.ts). */
+  readonly generation: string
+  /** Host port its sidecar's 8080 is published on (undefined while it has none). */
+  readonly hostPort: number | undefined
+}
+
 /** A ConfigMap or Secret as listed: its keys, never its values. */
 export interface ConfigSummary {
   readonly kind: ConfigKind
@@ -271,5 +279,10 @@ export class WorkloadManager extends Context.Service<
       identity: PodIdentity,
       registered: boolean,
     ) => Effect.Effect<void, ReplicaNotReady>
+    /**
+     * The replica `identity` names, while this agent runs a pod for it (created or adopted, not yet
+     * removed); undefined otherwise (deleted, never created here, or an orphan).
+     */
+    readonly live: (identity: PodIdentity) => Effect.Effect<LiveReplica | undefined>
   }
 >()("@beemesh/agent/WorkloadManager") {}

@@ -50,7 +50,7 @@ describe("a replica's sidecar container", () => {
     ],
     upstreams: [{ service: "orders", port: 9001 }],
   }
-  const spec = replicaPodSpec(workload, "db-0", 41000, {
+  const spec = replicaPodSpec(workload, { name: "db-0", generation: "g-db-0" }, 41000, {
     sidecarImage: "localhost/beemesh/sidecar:0.1.0",
     slirp: defaultSlirpOptions,
     advertiseHost: "192.0.2.7",

@@ -108,6 +108,13 @@ export interface P2pNodeOptions<S extends ServiceMap = NoServices> {
   readonly meshKey?: MeshKey
   /** How long a peer has to complete the private network's nonce exchange. Default 2 s. */
   readonly meshHandshakeTimeoutMs?: number
+  /**
+   * How long an inbound connection may take to complete its whole upgrade (private network, Noise,
+   * Yamux); a peer that stalls anywhere in it is dropped then. Default 5 s (libp2p's is 10 s): a
+   * real upgrade takes milliseconds, and each stalled one holds one of the
+   * `maxIncomingPendingConnections` slots until it is dropped.
+   */
+  readonly inboundUpgradeTimeoutMs?: number
 }
 
 /**
@@ -198,6 +205,7 @@ const start = <S extends ServiceMap>(
           inboundConnectionThreshold: options.inboundConnectionThreshold ?? 1000,
           maxIncomingPendingConnections: options.maxIncomingPendingConnections ?? 256,
           dialTimeout: options.dialTimeoutMs ?? 5_000,
+          inboundUpgradeTimeout: options.inboundUpgradeTimeoutMs ?? 5_000,
         },
         services,
       }),

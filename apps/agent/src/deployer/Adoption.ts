@@ -16,6 +16,7 @@ import type { OrphanPod } from "../Workloads"
 import {
   type HashOptions,
   imagesOfRevision,
+  LABEL_GENERATION,
   LABEL_NAMESPACE,
   LABEL_REPLICA,
   LABEL_SPEC,
@@ -74,6 +75,8 @@ export const takeOver = (
     const replica = newReplica(workload, name)
     // A pod is taken over only when it carries the workload's current spec.
     replica.spec = revisionOfLabels(labels)
+    // Its sidecar's token keeps working; a pod from before generations matches only old tokens.
+    replica.generation = labels[LABEL_GENERATION] ?? ""
     const key = workloadKey(workload.namespace, workload.name)
     if (!table.revisions.has(key)) table.revisions.set(key, replica.spec)
     table.replicas.set(pod, replica)

@@ -493,6 +493,14 @@ const make = (options: ManagerOptions) =>
         table.lock.withPermits(1)(removeOne(namespace, name)),
       ),
       orphans: () => Effect.sync(() => [...table.orphans.values()]),
+      live: (identity) =>
+        Effect.sync(() => {
+          const replica = table.replicas.get(podNameOf(identity, identity.pod))
+          return replica?.workload !== workloadKey(identity.namespace, identity.workload) ||
+            replica.generation === undefined
+            ? undefined
+            : { generation: replica.generation, hostPort: replica.hostPort }
+        }),
       registered: Effect.fn("WorkloadManager.registered")(function* (identity, registered) {
         const replica = table.replicas.get(podNameOf(identity, identity.pod))
         if (replica?.workload !== workloadKey(identity.namespace, identity.workload)) return

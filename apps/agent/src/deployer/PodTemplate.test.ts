@@ -5,8 +5,11 @@ import { decodePodSpec } from "@beemesh/podman"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import type { Workload } from "../Manifest"
-import { verifyPodToken } from "../Tokens"
-import { podNameOf, replicaPodSpec, specHash } from "./PodTemplate"
+import { verifyPodCredential, verifyPodToken } from "../Tokens"
+import { LABEL_GENERATION, podNameOf, replicaPodSpec, specHash } from "./PodTemplate"
+
+/** One creation of replica web-1. */
+const web1 = { name: "web-1", generation: "g-web-1" }
 
 const workload: Workload = {
   kind: "Deployment",
@@ -56,7 +59,7 @@ const hashOfOlderAgent = (w: Workload) =>
     .slice(0, 16)
 
 describe("replicaPodSpec", () => {
-  const spec = replicaPodSpec(workload, "web-1", 41000, options)
+  const spec = replicaPodSpec(workload, web1, 41000, options)
 
   it("is a valid isolated pod: one sidecar published on the given port, apps without ports", async () => {
     const decoded = await Effect.runPromise(decodePodSpec(spec))
@@ -94,6 +97,18 @@ describe("replicaPodSpec", () => {
     })
   })
 
+  it("binds the pod token to the pod's generation, which its labels carry for a restarted agent", () => {
+    const env = spec.containers?.[0]?.env ?? {}
+    expect(spec.labels?.[LABEL_GENERATION]).toBe("g-web-1")
+    expect(verifyPodCredential(options.podTokenKey, env.BEEMESH_POD_TOKEN ?? "")?.generation).toBe(
+      "g-web-1",
+    )
+    const recreated = replicaPodSpec(workload, { ...web1, generation: "g-web-1b" }, 41000, options)
+    expect(recreated.containers?.[0]?.env?.BEEMESH_POD_TOKEN).not.toBe(env.BEEMESH_POD_TOKEN)
+    // The spec hash is the workload's, not the creation's: a recreated pod is not an update.
+    expect(recreated.labels?.["io.beemesh.spec"]).toBe(spec.labels?.["io.beemesh.spec"])
+  })
+
   it("names the upstreams in the pod's /etc/hosts at the address its sidecar serves them on", () => {
     expect(spec.hosts).toEqual([
       { name: "orders", address: "127.0.0.2" },
@@ -101,7 +116,7 @@ describe("replicaPodSpec", () => {
       { name: "orders.shop.svc", address: "127.0.0.2" },
       { name: "orders.shop.svc.cluster.local", address: "127.0.0.2" },
     ])
-    expect(replicaPodSpec({ ...workload, upstreams: [] }, "web-1", 41000, options).hosts).toBe(
+    expect(replicaPodSpec({ ...workload, upstreams: [] }, web1, 41000, options).hosts).toBe(
       undefined,
     )
     // Pods of an older agent lack the names: a workload with upstreams gets new pods, others not.
@@ -129,7 +144,7 @@ describe("replicaPodSpec", () => {
   it("behind a NAT: the sidecar gets the host's relays, and the pods are new ones", () => {
     const relay = "/ip4/10.77.0.11/tcp/4001/p2p/12D3KooWrelay"
     const natted = { ...options, relays: [relay] }
-    const env = replicaPodSpec(workload, "web-1", 41000, natted).containers?.[0]?.env ?? {}
+    const env = replicaPodSpec(workload, web1, 41000, natted).containers?.[0]?.env ?? {}
     expect(env.BEEMESH_RELAYS).toBe(relay)
     expect(spec.containers?.[0]?.env?.BEEMESH_RELAYS).toBeUndefined()
     expect(specHash(workload, natted)).not.toBe(specHash(workload, options))
@@ -138,7 +153,7 @@ describe("replicaPodSpec", () => {
   it("the sidecar gets the mesh key as a secret variable; the spec label holds only its fingerprint; a rotated key makes new pods", () => {
     const meshKey = generateMeshKey()
     const keyed = { ...options, meshKey }
-    const pod = replicaPodSpec(workload, "web-1", 41000, keyed)
+    const pod = replicaPodSpec(workload, web1, 41000, keyed)
     expect(pod.containers?.[0]?.env?.BEEMESH_MESH_KEY).toBe(meshKey.hex)
     for (const app of pod.containers?.slice(1) ?? [])
       expect(JSON.stringify(app)).not.toContain(meshKey.hex)
@@ -172,13 +187,13 @@ describe("readiness probes in the pod", () => {
   }
 
   it("are handed to the sidecar (which runs them), not to the app", () => {
-    const [sidecar, app] = replicaPodSpec(probed, "web-1", 41000, options).containers ?? []
+    const [sidecar, app] = replicaPodSpec(probed, web1, 41000, options).containers ?? []
     expect(JSON.parse(sidecar?.env?.BEEMESH_READINESS_PROBES ?? "null")).toEqual([probe])
     expect(app?.env).not.toHaveProperty("BEEMESH_READINESS_PROBES")
   })
 
   it("a pod without probes gets no probe variable, and a probe changes the spec hash", () => {
-    const [sidecar] = replicaPodSpec(workload, "web-1", 41000, options).containers ?? []
+    const [sidecar] = replicaPodSpec(workload, web1, 41000, options).containers ?? []
     expect(sidecar?.env).not.toHaveProperty("BEEMESH_READINESS_PROBES")
     expect(specHash(probed, options)).not.toBe(specHash(workload, options))
   })
@@ -186,7 +201,7 @@ describe("readiness probes in the pod", () => {
 
 describe("replicaPodSpec with the same-host directory", () => {
   const withSameHost = { ...options, sameHostDirectory: "/var/lib/beemesh/samehost" }
-  const spec = replicaPodSpec(workload, "web-1", 41000, withSameHost)
+  const spec = replicaPodSpec(workload, web1, 41000, withSameHost)
   const sidecar = spec.containers.find((c) => c.role === "sidecar")
   const apps = spec.containers.filter((c) => c.role === "app")
 
@@ -204,7 +219,7 @@ describe("replicaPodSpec with the same-host directory", () => {
 
   it("replaces pods from before the path (their sidecars lack the mount)", () => {
     expect(specHash(workload, withSameHost)).not.toBe(specHash(workload, options))
-    const without = replicaPodSpec(workload, "web-1", 41000, options)
+    const without = replicaPodSpec(workload, web1, 41000, options)
     expect(without.containers.find((c) => c.role === "sidecar")?.mounts).toBeUndefined()
   })
 })

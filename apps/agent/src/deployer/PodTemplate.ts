@@ -16,6 +16,7 @@ import type { MeshKey } from "@beemesh/p2p"
 import { type ContainerSpec, type PodSpecInput, SIDECAR_PORT } from "@beemesh/podman"
 import { Redacted, Result } from "effect"
 import type { Workload } from "../Manifest"
+import { publishedAddress } from "../RegistrationAddresses"
 import { appSecuritySpec } from "../SecurityContext"
 import { offeredServices } from "../ServiceObjects"
 import { issuePodToken } from "../Tokens"
@@ -26,6 +27,18 @@ export const LABEL_REPLICA = "io.beemesh.replica"
 export const LABEL_SPEC = "io.beemesh.spec"
 /** The hash of the app images' IDs the pod was created from (see imagesHash). */
 export const LABEL_IMAGES = "io.beemesh.images"
+/**
+ * The pod's generation: drawn anew each time the pod is created and signed into its sidecar's pod
+ * token, so that a token outlives neither its pod's deletion nor its recreation (see Tokens.ts).
+ * Not a secret (a token also needs the agent's key); a restarted agent reads it back from here.
+ */
+export const LABEL_GENERATION = "io.beemesh.generation"
+
+/** One creation of a replica's pod: the replica's name and the pod's generation. */
+export interface ReplicaInstance {
+  readonly name: string
+  readonly generation: string
+}
 
 /** What the template takes from the agent's settings. */
 export interface TemplateOptions {
@@ -116,7 +129,7 @@ export const revisionOfLabels = (labels: Readonly<Record<string, string>>) =>
 /** The sidecar's environment for one replica, in the contract's encoding the sidecar decodes. */
 const sidecarEnvironment = (
   workload: Workload,
-  replica: string,
+  replica: ReplicaInstance,
   hostPort: number,
   options: TemplateOptions,
 ): Record<string, string> => {
@@ -128,19 +141,20 @@ const sidecarEnvironment = (
   const encoded = SidecarEnvironment.encode({
     namespace: workload.namespace,
     workload: workload.name,
-    pod: replica,
+    pod: replica.name,
     services: offeredServices(workload),
     upstreams: workload.upstreams,
     // The gateway address, not a name: the sidecar depends on no file an app might influence.
     agentUrl: `http://${gatewayAddress(options.slirp)}:${options.apiPort}`,
     podToken: Redacted.make(
-      issuePodToken(options.podTokenKey, {
-        namespace: workload.namespace,
-        workload: workload.name,
-        pod: replica,
-      }),
+      issuePodToken(
+        options.podTokenKey,
+        { namespace: workload.namespace, workload: workload.name, pod: replica.name },
+        replica.generation,
+      ),
     ),
-    advertise: [`/ip4/${options.advertiseHost}/tcp/${hostPort}`],
+    // The one address its registrations may carry besides relay circuits (RegistrationAddresses).
+    advertise: [publishedAddress(options.advertiseHost, hostPort)],
     ...(options.relays === undefined ? {} : { relays: options.relays }),
     ...(readinessProbes.length === 0 ? {} : { readinessProbes }),
     ...(livenessProbes.length === 0 ? {} : { livenessProbes }),
@@ -155,7 +169,7 @@ const sidecarEnvironment = (
   // Manifests and the agent's configuration are validated by the same rules before this point.
   if (Result.isFailure(encoded))
     throw new Error(
-      `replica ${replica}: the sidecar environment is invalid: ${encoded.failure.message}`,
+      `replica ${replica.name}: the sidecar environment is invalid: ${encoded.failure.message}`,
     )
   return encoded.success
 }
@@ -163,7 +177,7 @@ const sidecarEnvironment = (
 /** The pod spec of one replica. */
 export const replicaPodSpec = (
   workload: Workload,
-  replica: string,
+  replica: ReplicaInstance,
   hostPort: number,
   options: TemplateOptions,
   images?: string,
@@ -203,11 +217,12 @@ export const replicaPodSpec = (
     }),
   )
   return {
-    name: podNameOf(workload, replica),
+    name: podNameOf(workload, replica.name),
     labels: {
       [LABEL_NAMESPACE]: workload.namespace,
       [LABEL_WORKLOAD]: workload.name,
-      [LABEL_REPLICA]: replica,
+      [LABEL_REPLICA]: replica.name,
+      [LABEL_GENERATION]: replica.generation,
       [LABEL_SPEC]: specHash(workload, options),
       ...(images === undefined ? {} : { [LABEL_IMAGES]: images }),
     },

@@ -20,11 +20,13 @@ import {
   type PodmanError,
   type PodmanEvent,
   removePod,
+  SIDECAR_PORT,
   slirpProcessesFor,
 } from "@beemesh/podman"
 import { Clock, Context, Effect, Layer, Stream } from "effect"
 import { resolveEnv } from "../ConfigObjects"
 import type { Workload } from "../Manifest"
+import { newGeneration } from "../Tokens"
 import { DeployFailed, LOG_LINE_MAX, LOG_TAIL_LINES } from "../Workloads"
 import { ConfigStore, lookupIn } from "./ConfigStore"
 import {
@@ -187,7 +189,19 @@ const make = (options: ReplicaPodsOptions) =>
         envs.push(resolved.env)
       }
       const hostPort = yield* allocateHostPort(options.advertiseHost)
-      const spec = replicaPodSpec(workload, replica.name, hostPort, options, images, envs)
+      // A new pod, a new generation: the tokens of the pods this name had before are void. Both
+      // set before the pod starts: its sidecar's first registration (which may come before this
+      // returns) is checked against them.
+      replica.generation = newGeneration()
+      replica.hostPort = hostPort
+      const spec = replicaPodSpec(
+        workload,
+        { name: replica.name, generation: replica.generation },
+        hostPort,
+        options,
+        images,
+        envs,
+      )
       // Never touches a pod it did not create (the name may be another's); removes what it did.
       const pod = yield* createEnforcedPod(spec, {
         owner: options.owner,
@@ -210,6 +224,13 @@ const make = (options: ReplicaPodsOptions) =>
                   ? "client"
                   : "server",
             }),
+        ),
+        // The pod was not left behind (see createEnforcedPod): nothing holds that token.
+        Effect.tapError(() =>
+          Effect.sync(() => {
+            replica.generation = undefined
+            replica.hostPort = undefined
+          }),
         ),
       )
       replica.egress = pod.egress
@@ -240,6 +261,8 @@ const make = (options: ReplicaPodsOptions) =>
       yield* removeSockets(replica.workload, replica.name)
       replica.egress = undefined
       replica.ready = false
+      // Its sidecar could still unregister while the pod stopped; from now on its token is void.
+      replica.generation = undefined
     })
 
     /** How a container ended: its exit code and the tail of its output (bounded). */
@@ -289,6 +312,14 @@ const make = (options: ReplicaPodsOptions) =>
         Effect.provide(services),
       )
       replica.startedAt = yield* Clock.currentTimeMillis
+      // Where its sidecar is published, as Podman bound it (on the holder, which owns the pod's
+      // network): the address its sidecar may register.
+      const holder = yield* client.containers.inspect(holderName(replica.pod)).pipe(Effect.option)
+      const bound =
+        holder._tag === "Some"
+          ? holder.value.HostConfig.PortBindings?.[`${SIDECAR_PORT}/tcp`]?.[0]?.HostPort
+          : undefined
+      replica.hostPort = bound === undefined ? undefined : Number(bound)
     })
 
     const appProcesses = Effect.fn("ReplicaPods.appProcesses")(function* (

@@ -36,6 +36,11 @@ export interface Replica {
   spec: string | undefined
   /** Its sidecar registered since the pod was (re)created: it serves. */
   ready: boolean
+  /**
+   * Its pod's generation (LABEL_GENERATION), which its sidecar's pod token must carry; set before
+   * the pod starts, cleared once the pod is removed. Undefined: no pod, no valid token.
+   */
+  generation: string | undefined
   readonly events: Array<ReplicaEvent>
   /** When its current pod was created or adopted (epoch ms): how long it ran before it failed. */
   startedAt: number | undefined
@@ -78,6 +83,7 @@ export const newReplica = (workload: Workload, name: string): Replica => ({
   egress: undefined,
   spec: undefined,
   ready: false,
+  generation: undefined,
   events: [],
   startedAt: undefined,
   backoffMs: 0,

@@ -7,7 +7,9 @@ import { type ApiOptions, makeApi } from "./Api"
 
 const OPERATOR = "o".repeat(43)
 const KEY = "k".repeat(43)
-const webToken = issuePodToken(KEY, { namespace: "shop", workload: "web", pod: "web-0" })
+const web0 = { namespace: "shop", workload: "web", pod: "web-0" }
+/** The pod web-0 runs at generation g1, its sidecar published on 127.0.0.1:41000. */
+const webToken = issuePodToken(KEY, web0, "g1")
 
 const calls: Array<string> = []
 /** Services that record being reached: these tests are about requests refused before that. */
@@ -41,6 +43,12 @@ const options: ApiOptions = {
     services: unreachable("services"),
     removeService: unreachable("removeService"),
     registered: () => Effect.void,
+    live: (identity) =>
+      Effect.succeed(
+        identity.namespace === "shop" && identity.workload === "web" && identity.pod === "web-0"
+          ? { generation: "g1", hostPort: 41000 }
+          : undefined,
+      ),
   },
   manifests: { put: unreachable("putManifest"), get: unreachable("getManifest") },
   directory: {
@@ -50,6 +58,8 @@ const options: ApiOptions = {
   },
   operatorToken: OPERATOR,
   podTokenKey: KEY,
+  addresses: { advertiseHost: "127.0.0.1", relays: [] },
+  metricsToken: "m".repeat(43),
   health: async () => ({ ok: true }),
   metrics: async () => "",
   maxManifestBytes: 4096,
@@ -323,5 +333,134 @@ describe("the agent's pod API speaks the contract the sidecar uses", () => {
       "/ip4/10.0.2.2/tcp/41000/p2p/12D3KooWweb",
       "/ip4/192.0.2.7/tcp/41001",
     ])
+  })
+})
+
+describe("a pod token counts only while its pod runs at the generation it was issued for", () => {
+  const refused = async (token: string, method = "PUT") => {
+    calls.length = 0
+    const response = await request(
+      method,
+      Registration.path("web-0"),
+      token,
+      method === "PUT" ? registration([{ name: "web", port: 80 }]) : undefined,
+    )
+    expect(calls).toEqual([])
+    return response
+  }
+
+  it("refuses the token of an earlier pod of the same name (recreated since), on every pod route", async () => {
+    const earlier = issuePodToken(KEY, web0, "g0")
+    for (const method of ["PUT", "DELETE"]) {
+      const response = await refused(earlier, method)
+      expect(response.status).toBe(401)
+      expect(response.json.error).toBe("PodTokenRevoked")
+      expect(response.json.message).toMatch(
+        /earlier pod shop\/web\/web-0, since deleted or recreated/,
+      )
+    }
+    const resolve = await request("GET", Resolution.path("shop", "orders"), earlier)
+    expect(resolve.status).toBe(401)
+  })
+
+  it("refuses a token from before generations once the pod has one", async () => {
+    const response = await refused(issuePodToken(KEY, web0))
+    expect([response.status, response.json.error]).toEqual([401, "PodTokenRevoked"])
+  })
+
+  it("refuses a well-signed token for a pod this agent does not run", async () => {
+    const response = await refused(issuePodToken(KEY, { ...web0, pod: "web-7" }, "g1"))
+    expect(response.status).toBe(401)
+    expect(response.json.message).toMatch(/pod shop\/web\/web-7, which this agent does not run/)
+  })
+})
+
+describe("a registration's addresses are the ones the agent gave the pod", () => {
+  const registeredAt = (multiaddrs: ReadonlyArray<string>, api = podApi) =>
+    api.request(Registration.path("web-0"), {
+      method: "PUT",
+      headers: { authorization: `Bearer ${webToken}` },
+      body: JSON.stringify({
+        namespace: "shop",
+        workload: "web",
+        pod: "web-0",
+        peerId: "12D3KooWweb",
+        multiaddrs,
+        services: [{ name: "web", port: 80 }],
+      }),
+    })
+
+  it.each([
+    ["another port of the host", "/ip4/127.0.0.1/tcp/41001"],
+    ["another host", "/ip4/192.0.2.9/tcp/41000"],
+    ["the right port with another peer id", "/ip4/127.0.0.1/tcp/41000/p2p/12D3KooWother"],
+    ["a relay the agent does not use", "/ip4/192.0.2.1/tcp/4001/p2p/12D3KooWrelay/p2p-circuit"],
+  ])("refuses %s with 422 naming the address, and registers nothing", async (_, address) => {
+    registered.length = 0
+    const response = await registeredAt(["/ip4/127.0.0.1/tcp/41000", address])
+    expect(response.status).toBe(422)
+    const answer = (await response.json()) as { error: string; message: string }
+    expect(answer.error).toBe("RegistrationAddressRefused")
+    expect(answer.message).toContain(`address ${address} is not this pod's`)
+    expect(answer.message).toContain("/ip4/127.0.0.1/tcp/41000")
+    expect(registered).toEqual([])
+  })
+
+  it("accepts its published port with its own peer id, and circuits through the agent's relays", async () => {
+    const relay = "/ip4/192.0.2.1/tcp/4001/p2p/12D3KooWrelay"
+    const natted = makeApi({
+      ...options,
+      directory: {
+        ...options.directory,
+        register: () => Effect.succeed({ ttlSeconds: 30, renewAfterSeconds: 10 }),
+      },
+      addresses: { advertiseHost: "127.0.0.1", relays: [relay] },
+    })
+    const response = await registeredAt(
+      ["/ip4/127.0.0.1/tcp/41000/p2p/12D3KooWweb", `${relay}/p2p-circuit/p2p/12D3KooWweb`],
+      natted,
+    )
+    expect(response.status).toBe(Registration.REGISTERED)
+  })
+})
+
+describe("what /health and /metrics tell whom", () => {
+  const detailed = makeApi({
+    ...options,
+    health: async () => ({
+      ok: true,
+      peerId: "12D3KooWagent",
+      multiaddrs: ["/ip4/127.0.0.1/tcp/4001"],
+      validation: { checks: [] },
+    }),
+    metrics: async () => 'beemesh_workload_replicas{namespace="shop",workload="web"} 1\n',
+  })
+  const get = (path: string, token?: string) =>
+    detailed.request(
+      path,
+      token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } },
+    )
+
+  it("/health without the operator token: only whether the agent is ok, and its peer id", async () => {
+    for (const token of [undefined, webToken, "m".repeat(43)]) {
+      const response = await get("/health", token)
+      expect(response.status).toBe(200)
+      expect(await response.json()).toEqual({ ok: true, peerId: "12D3KooWagent" })
+    }
+    const full = await (await get("/health", OPERATOR)).json()
+    expect(full).toMatchObject({ multiaddrs: ["/ip4/127.0.0.1/tcp/4001"], validation: {} })
+  })
+
+  it("/metrics needs the metrics or the operator token; a pod token or none is refused", async () => {
+    for (const token of [undefined, webToken, "x".repeat(43)]) {
+      const response = await get("/metrics", token)
+      expect(response.status).toBe(401)
+      expect(await response.text()).toMatch(/metrics-token in the agent's data directory/)
+    }
+    for (const token of ["m".repeat(43), OPERATOR]) {
+      const response = await get("/metrics", token)
+      expect(response.status).toBe(200)
+      expect(await response.text()).toContain('workload="web"')
+    }
   })
 })

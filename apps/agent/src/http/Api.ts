@@ -2,8 +2,9 @@
  * The agent's HTTP API (hono). Effects run here, at the edge; every failure is a tagged error
  * mapped to a status by one `onError`, answered as JSON `{error, message}` that says what to fix.
  *
- *   GET    /health                            liveness + the network validation report
- *   GET    /metrics                           Prometheus text
+ *   GET    /health                            anyone: ok and the peer id; operator token: the
+ *                                             network validation report and addresses too
+ *   GET    /metrics                           metrics or operator token: Prometheus text
  *   POST   /v1/workloads                      operator: Pod/Deployment/StatefulSet, ConfigMap/Secret,
  *                                             Service
  *   GET    /v1/workloads                      operator
@@ -13,7 +14,8 @@
  *                                             Services (with the workloads they select)
  *   DELETE /v1/configs/:kind/:namespace/:name operator: kind configmaps, secrets (refused in use)
  *                                             or services (the workloads it selected roll)
- *   PUT    /v1/pods/:pod/services             pod token: register or renew the pod's services
+ *   PUT    /v1/pods/:pod/services             pod token: register or renew the pod's services at
+ *                                             the addresses the agent gave the pod
  *   DELETE /v1/pods/:pod/services             pod token: unregister
  *   POST   /v1/pods/:pod/probes/exec          pod token: run the pod's exec probe once
  *   POST   /v1/pods/:pod/probes/failures      pod token: a liveness/startup probe failed: restart
@@ -22,6 +24,7 @@
  *   GET    /v1/manifests/:namespace/:name     operator: the newest stored version, from any agent
  * and the `routes` given by the agent: pod logs, peers, the services list, traffic (see their
  * modules). A registration may carry the sidecar's traffic report (@beemesh/contract Traffic).
+ * A pod token counts only while its pod runs at the generation it was issued for (Tokens.ts).
  */
 import { ProbeReport, Registration, Resolution } from "@beemesh/contract"
 import { Cause, Effect, Exit, Schema } from "effect"
@@ -30,9 +33,10 @@ import { bodyLimit } from "hono/body-limit"
 import type { ServiceDirectory } from "../Directory"
 import type { ReplicaProbes } from "../deployer/ReplicaProbes"
 import { defaultManifestOptions, type ManifestOptions, parseApply } from "../Manifest"
+import { type AddressRules, addressProblem } from "../RegistrationAddresses"
 import type { ServiceTraffic } from "../ServiceTraffic"
-import { constantTimeEqual, type PodIdentity, verifyPodToken } from "../Tokens"
 import type { WorkloadManager } from "../Workloads"
+import { makeCallers } from "./Callers"
 import { ApiError, httpStatusOf, RegistrationInvalid } from "./ErrorStatus"
 
 export { RegistrationInvalid }
@@ -69,7 +73,17 @@ export interface ApiOptions {
   readonly traffic?: ServiceTraffic
   readonly operatorToken: string
   readonly podTokenKey: string
-  readonly health: () => Promise<{ readonly ok: boolean } & Record<string, unknown>>
+  /** Where the agent publishes pods: what a sidecar may register (RegistrationAddresses.ts). */
+  readonly addresses: AddressRules
+  /**
+   * Reads /metrics and nothing else, for a scraper (Prometheus) that should not hold the operator
+   * token. Absent: only the operator token reads /metrics.
+   */
+  readonly metricsToken?: string
+  /** The full report (operator token); without a token only `ok` and `peerId` are answered. */
+  readonly health: () => Promise<
+    { readonly ok: boolean; readonly peerId?: string } & Record<string, unknown>
+  >
   readonly metrics: () => Promise<string>
   readonly manifestOptions?: ManifestOptions
   /** Largest accepted workload body (default 1 MiB). */
@@ -104,13 +118,6 @@ export const settle = <A, E extends { readonly _tag: string; readonly message: s
   throw new ApiError(500, "InternalError", INTERNAL_ERROR, Cause.pretty(exit.cause))
 }
 
-const bearer = (header: string | undefined): string | undefined =>
-  header?.startsWith("Bearer ") ? header.slice("Bearer ".length).trim() : undefined
-
-type Caller =
-  | { readonly kind: "operator" }
-  | { readonly kind: "pod"; readonly identity: PodIdentity }
-
 export const makeApi = (options: ApiOptions) => {
   const manifestOptions = options.manifestOptions ?? defaultManifestOptions
   const runExit =
@@ -119,43 +126,12 @@ export const makeApi = (options: ApiOptions) => {
     effect: Effect.Effect<A, E>,
   ): Promise<A> => settle(await runExit(effect))
 
-  const caller = (authorization: string | undefined): Caller => {
-    const token = bearer(authorization)
-    if (token === undefined) {
-      throw new ApiError(
-        401,
-        "Unauthorized",
-        "send Authorization: Bearer <token> (operator token or pod token)",
-      )
-    }
-    if (constantTimeEqual(token, options.operatorToken)) return { kind: "operator" }
-    const identity = verifyPodToken(options.podTokenKey, token)
-    if (identity !== undefined) return { kind: "pod", identity }
-    throw new ApiError(401, "Unauthorized", "the bearer token is not valid for this agent")
-  }
-  const operator = (authorization: string | undefined) => {
-    if (caller(authorization).kind !== "operator") {
-      throw new ApiError(
-        403,
-        "Forbidden",
-        "workload endpoints need the operator token, not a pod token",
-      )
-    }
-  }
-  const pod = (authorization: string | undefined, podName: string): PodIdentity => {
-    const who = caller(authorization)
-    if (who.kind !== "pod") {
-      throw new ApiError(403, "Forbidden", "service registration needs the pod's own token")
-    }
-    if (who.identity.pod !== podName) {
-      throw new ApiError(
-        403,
-        "Forbidden",
-        `this pod token belongs to pod ${who.identity.pod}, not ${podName}`,
-      )
-    }
-    return who.identity
-  }
+  const { caller, operator, pod, isOperator, mayReadMetrics } = makeCallers({
+    operatorToken: options.operatorToken,
+    podTokenKey: options.podTokenKey,
+    ...(options.metricsToken === undefined ? {} : { metricsToken: options.metricsToken }),
+    live: (identity) => run(options.workloads.live(identity)),
+  })
 
   const tooLarge = (limit: number) =>
     bodyLimit({
@@ -167,7 +143,7 @@ export const makeApi = (options: ApiOptions) => {
 
   const workloads = new Hono()
     .use(async (c, next) => {
-      operator(c.req.header("authorization"))
+      await operator(c.req.header("authorization"))
       await next()
     })
     .post("/", tooLarge(options.maxManifestBytes ?? 1024 * 1024), async (c) => {
@@ -206,7 +182,7 @@ export const makeApi = (options: ApiOptions) => {
   }
   const configs = new Hono()
     .use(async (c, next) => {
-      operator(c.req.header("authorization"))
+      await operator(c.req.header("authorization"))
       await next()
     })
     .get("/", async (c) =>
@@ -225,7 +201,7 @@ export const makeApi = (options: ApiOptions) => {
 
   const pods = new Hono()
     .put("/:pod/services", tooLarge(Registration.MAX_REGISTRATION_BYTES), async (c) => {
-      const identity = pod(c.req.header("authorization"), c.req.param("pod"))
+      const { identity, replica } = await pod(c.req.header("authorization"), c.req.param("pod"))
       const raw: unknown = await c.req.json().catch(() => {
         throw new ApiError(400, "BadRequest", "the body must be JSON")
       })
@@ -259,6 +235,12 @@ export const makeApi = (options: ApiOptions) => {
           )
         }
       }
+      const misaddressed = addressProblem(body.multiaddrs, options.addresses, {
+        hostPort: replica.hostPort,
+        peerId: body.peerId,
+      })
+      if (misaddressed !== undefined)
+        throw new ApiError(422, "RegistrationAddressRefused", misaddressed)
       // Registered means serving: a pod whose app is down is refused; an update waits for this.
       await run(options.workloads.registered(identity, true))
       const lease = await run(
@@ -273,14 +255,14 @@ export const makeApi = (options: ApiOptions) => {
       return c.json(lease satisfies Registration.Lease, Registration.REGISTERED)
     })
     .delete("/:pod/services", async (c) => {
-      const identity = pod(c.req.header("authorization"), c.req.param("pod"))
+      const { identity } = await pod(c.req.header("authorization"), c.req.param("pod"))
       await run(options.directory.unregister(identity))
       await run(options.workloads.registered(identity, false).pipe(Effect.ignore))
       options.traffic?.forget(identity)
       return c.body(null, Registration.UNREGISTERED)
     })
     .post("/:pod/probes/:action", tooLarge(ProbeReport.MAX_PROBE_REPORT_BYTES), async (c) => {
-      const identity = pod(c.req.header("authorization"), c.req.param("pod"))
+      const { identity } = await pod(c.req.header("authorization"), c.req.param("pod"))
       const action = c.req.param("action")
       const probes = options.probes
       if (probes === undefined || (action !== "exec" && action !== "failures"))
@@ -307,7 +289,7 @@ export const makeApi = (options: ApiOptions) => {
     })
 
   const services = new Hono().get("/:namespace/:service", async (c) => {
-    const who = caller(c.req.header("authorization"))
+    const who = await caller(c.req.header("authorization"))
     const providers = await run(
       options.directory.resolve(c.req.param("namespace"), c.req.param("service")),
     )
@@ -325,7 +307,7 @@ export const makeApi = (options: ApiOptions) => {
 
   const manifests = new Hono()
     .use(async (c, next) => {
-      operator(c.req.header("authorization"))
+      await operator(c.req.header("authorization"))
       await next()
     })
     .put("/:namespace/:name", tooLarge(options.maxManifestBytes ?? 1024 * 1024), async (c) => {
@@ -351,11 +333,17 @@ export const makeApi = (options: ApiOptions) => {
   const app = new Hono()
     .get("/health", async (c) => {
       const report = await options.health()
-      return c.json(report, report.ok ? 200 : 503)
+      // Liveness for anyone; the rest (addresses, paths, versions) is the operator's.
+      const answer = isOperator(c.req.header("authorization"))
+        ? report
+        : { ok: report.ok, peerId: report.peerId }
+      return c.json(answer, report.ok ? 200 : 503)
     })
-    .get("/metrics", async (c) =>
-      c.text(await options.metrics(), 200, { "content-type": "text/plain; version=0.0.4" }),
-    )
+    .get("/metrics", async (c) => {
+      // The families name every namespace, workload and service this agent runs.
+      mayReadMetrics(c.req.header("authorization"))
+      return c.text(await options.metrics(), 200, { "content-type": "text/plain; version=0.0.4" })
+    })
     .route("/v1/workloads", workloads)
     .route("/v1/configs", configs)
     .route("/v1/pods", pods)

@@ -20,11 +20,13 @@ const withDefects = () => {
       services: broken,
       removeService: broken,
       registered: broken,
+      live: broken,
     },
     manifests: { put: broken, get: broken },
     directory: { register: broken, unregister: broken, resolve: broken },
     operatorToken: OPERATOR,
     podTokenKey: "k".repeat(43),
+    addresses: { advertiseHost: "127.0.0.1", relays: [] },
     health: async () => {
       throw new TypeError("cannot read properties of undefined (reading 'ok') in /srv/agent")
     },

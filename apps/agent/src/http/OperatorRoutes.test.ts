@@ -46,6 +46,7 @@ const workloads = {
   services: () => Effect.die("unused"),
   removeService: () => Effect.die("unused"),
   registered: () => Effect.void,
+  live: () => Effect.succeed(undefined),
 }
 
 const makeTestApi = Effect.gen(function* () {
@@ -87,6 +88,7 @@ const makeTestApi = Effect.gen(function* () {
     },
     operatorToken: OPERATOR,
     podTokenKey: "k".repeat(43),
+    addresses: { advertiseHost: "127.0.0.1", relays: [] },
     health: async () => ({ ok: true }),
     metrics: async () => "",
     routes: [

@@ -23,6 +23,7 @@ const options: ApiOptions = {
     services: unused,
     removeService: unused,
     registered: unused,
+    live: () => Effect.succeed({ generation: "", hostPort: 41000 }),
   },
   probes: {
     exec: (identity, request) =>
@@ -41,6 +42,7 @@ const options: ApiOptions = {
   directory: { register: unused, unregister: unused, resolve: unused },
   operatorToken: "o".repeat(43),
   podTokenKey: KEY,
+  addresses: { advertiseHost: "127.0.0.1", relays: [] },
   health: async () => ({ ok: true }),
   metrics: async () => "",
 }

@@ -8,7 +8,7 @@ import { trafficRoutes } from "./TrafficRoutes"
 
 const OPERATOR = "o".repeat(43)
 const KEY = "k".repeat(43)
-const webToken = issuePodToken(KEY, { namespace: "shop", workload: "web", pod: "web-0" })
+const webToken = issuePodToken(KEY, { namespace: "shop", workload: "web", pod: "web-0" }, "g1")
 
 const makeAgent = () => {
   const traffic = new ServiceTraffic()
@@ -37,6 +37,7 @@ const makeAgent = () => {
       services: () => Effect.die("unused"),
       removeService: () => Effect.die("unused"),
       registered: () => Effect.void,
+      live: () => Effect.succeed({ generation: "g1", hostPort: 41000 }),
     },
     manifests: { put: () => Effect.die("unused"), get: () => Effect.die("unused") },
     directory: {
@@ -47,6 +48,7 @@ const makeAgent = () => {
     traffic,
     operatorToken: OPERATOR,
     podTokenKey: KEY,
+    addresses: { advertiseHost: "127.0.0.1", relays: [] },
     health: async () => ({ ok: true }),
     metrics: async () => "",
     routes: [

@@ -9,7 +9,7 @@
  */
 import { spawnSync } from "node:child_process"
 import { randomBytes } from "node:crypto"
-import { existsSync } from "node:fs"
+import { existsSync, readFileSync } from "node:fs"
 import { mkdir, mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -188,7 +188,11 @@ describe("service traffic at the agent", () => {
   })
 
   it("/metrics carries them as beemesh_service_* with the setup-time histogram", async () => {
-    const response = await fetch(`${agent.url}/metrics`)
+    // The metrics token reads /metrics (and nothing else); the operator token would too.
+    const metricsToken = readFileSync(join(dataDir, "metrics-token"), "utf8").trim()
+    const response = await fetch(`${agent.url}/metrics`, {
+      headers: { authorization: `Bearer ${metricsToken}` },
+    })
     const text = await response.text()
     const labels = `namespace="${ns}",service="orders",caller="web",callee="orders",reporter="caller"`
     expect(sample(text, "beemesh_service_connections_total", labels)).toBe(CONNECTIONS)

@@ -31,6 +31,7 @@ beforeAll(async () => {
     directory: { register: unreachable, unregister: unreachable, resolve: unreachable },
     operatorToken: OPERATOR,
     podTokenKey: "k".repeat(43),
+    addresses: { advertiseHost: "127.0.0.1", relays: [] },
     health: async () => ({ ok: true }),
     metrics: async () => "",
     maxManifestBytes: MAX_BODY,

@@ -380,7 +380,13 @@ export const makeFakePodman = (behaviour: FakePodmanBehaviour = {}): Effect.Effe
                 },
                 Config: { Labels: { ...c.req.labels }, User: c.req.user ?? "" },
                 HostConfig: {
-                  PortBindings: {},
+                  // As Podman reports a container's published ports (the holder's 8080).
+                  PortBindings: Object.fromEntries(
+                    (c.req.portmappings ?? []).map((m) => [
+                      `${m.container_port}/${m.protocol ?? "tcp"}`,
+                      [{ HostIp: m.host_ip ?? "", HostPort: String(m.host_port) }],
+                    ]),
+                  ),
                   Ulimits: (c.req.r_limits ?? []).map((l) => ({
                     Name: `RLIMIT_${l.type.toUpperCase()}`,
                     Soft: l.soft,
