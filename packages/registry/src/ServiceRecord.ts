@@ -1,7 +1,9 @@
+import { MAX_CERTIFICATE_BYTES, type Member } from "@beemesh/p2p"
 import type { PrivateKey } from "@libp2p/interface"
 import { Effect, Result, Schema } from "effect"
 import { RecordRejected, type RecordTooLarge } from "./Errors.js"
 import { keySegments, labelProblem, SERVICE_PREFIX, subdomainProblem } from "./Names.js"
+import { admit, type MembershipPolicy } from "./Provenance.js"
 import * as SignedEnvelope from "./SignedEnvelope.js"
 
 /**
@@ -13,8 +15,12 @@ import * as SignedEnvelope from "./SignedEnvelope.js"
 
 /** Signature domain of service records (see SignedEnvelope). */
 export const DOMAIN = "beemesh/service-record/v1"
-/** Largest signed service record we create or accept (a DHT value should stay small). */
-export const MAX_BYTES = 8 * 1024
+/**
+ * Largest signed service record we create or accept (a DHT value should stay small): 8 KiB of
+ * endpoints plus 1 KiB for the agent certificate a record carries in a mesh with membership
+ * (an agent certificate is about 450 bytes, 600 once the payload is base64 in the envelope).
+ */
+export const MAX_BYTES = 9 * 1024
 /** How far in the future a record's issue time may lie (clock skew between hosts). */
 export const MAX_CLOCK_SKEW_MS = 30_000
 /** Bounds on the TTL a publisher may claim: short enough that dead providers age out. */
@@ -59,6 +65,8 @@ export const ServiceRecord = Schema.Struct({
   /** Newest wins: strictly increasing per (service, provider). */
   sequence: NonNegativeInt,
   endpoints: Schema.Array(Endpoint).check(Schema.isMaxLength(64)),
+  /** The provider's agent certificate (`bmc1.…`); required by nodes with a membership. */
+  certificate: Schema.optionalKey(Schema.String.check(Schema.isMaxLength(MAX_CERTIFICATE_BYTES))),
 })
 export type ServiceRecord = typeof ServiceRecord.Type
 
@@ -66,6 +74,8 @@ export type ServiceRecord = typeof ServiceRecord.Type
 export interface SignedServiceRecord {
   readonly record: ServiceRecord
   readonly bytes: Uint8Array
+  /** Who the provider is, when verified under a membership policy. */
+  readonly member?: Member
 }
 
 export const isTombstone = (record: ServiceRecord) => record.endpoints.length === 0
@@ -100,6 +110,8 @@ export interface VerifyOptions {
    * match the record, so a record cannot be replayed under another name or another peer's key.
    */
   readonly key?: Uint8Array
+  /** When set, the record must carry a certificate that makes its provider a member agent. */
+  readonly membership?: MembershipPolicy
 }
 
 const reject = (reason: RecordRejected["reason"], detail: string) =>
@@ -117,8 +129,9 @@ const keyMismatch = (key: Uint8Array, record: ServiceRecord): string | undefined
 }
 
 /**
- * Full verification: envelope size and signature, schema, signer = provider, key binding, and
- * freshness (not expired, not issued in the future beyond the allowed skew).
+ * Full verification: envelope size and signature, schema, signer = provider, key binding,
+ * freshness (not expired, not issued in the future beyond the allowed skew) and, under a
+ * membership policy, the provider's certificate.
  */
 export const verifyBytes = async (
   bytes: Uint8Array,
@@ -155,7 +168,11 @@ export const verifyBytes = async (
   if (expiresAt(record) <= options.now) {
     return reject("expired", `expired ${options.now - expiresAt(record)} ms ago`)
   }
-  return Result.succeed({ record, bytes })
+  if (options.membership === undefined) return Result.succeed({ record, bytes })
+  const member = await admit(record.certificate, record.provider, options.membership, options.now)
+  return Result.isFailure(member)
+    ? Result.fail(member.failure)
+    : Result.succeed({ record, bytes, member: member.success })
 }
 
 /** Effect form of {@link verifyBytes}. */
