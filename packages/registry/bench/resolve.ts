@@ -16,6 +16,7 @@ import { parseArgs } from "node:util"
 import { Effect, Exit, Scope } from "effect"
 import { drain } from "../src/internal/query.js"
 import * as Names from "../src/Names.js"
+import * as ServiceRecord from "../src/ServiceRecord.js"
 import { certifiedAgents } from "../test/support/membership.js"
 import { type MeshNode, startMesh } from "../test/support/mesh.js"
 
@@ -193,7 +194,52 @@ const measure = (size: number, rssBefore: number) =>
     )
   })
 
+/**
+ * The checks alone, without DHT walks: verifying one signed record as every validator and resolve
+ * do, plain (signature, schema, freshness) and with the membership (plus the certificate chain),
+ * interleaved, on a record as the registry publishes it.
+ */
+const verifyCost = (rounds: number) =>
+  Effect.gen(function* () {
+    const agents = yield* certifiedAgents(1)
+    const key = agents.keys[0]!
+    const membership = agents.membership(0)
+    const record = (certificate?: string): ServiceRecord.ServiceRecord => ({
+      kind: "beemesh.service/v1",
+      namespace: "bench",
+      service: "svc",
+      provider: agents.peerIds[0]!,
+      issuedAt: Date.now(),
+      ttlMs: 60_000,
+      sequence: Date.now(),
+      endpoints: [
+        {
+          workload: "w",
+          pod: "w-0",
+          multiaddrs: [`/ip4/127.0.0.1/tcp/4001/p2p/${agents.peerIds[0]}`],
+          ports: [{ port: 8080 }],
+        },
+      ],
+      ...(certificate === undefined ? {} : { certificate }),
+    })
+    const plain = yield* ServiceRecord.sign(key, record())
+    const certified = yield* ServiceRecord.sign(key, record(agents.certificates[0]))
+    const times = { plain: [] as number[], membership: [] as number[] }
+    for (let i = 0; i < rounds; i++) {
+      const now = Date.now()
+      const [plainMs] = yield* timed(ServiceRecord.verify(plain.bytes, { now }))
+      const [memberMs] = yield* timed(ServiceRecord.verify(certified.bytes, { now, membership }))
+      times.plain.push(plainMs * 1000)
+      times.membership.push(memberMs * 1000)
+    }
+    return {
+      recordBytes: { plain: plain.bytes.length, membership: certified.bytes.length },
+      verifyUs: { plain: stats(times.plain), membership: stats(times.membership) },
+    }
+  })
+
 const main = async () => {
+  const verification = await Effect.runPromise(verifyCost(2000))
   const results: SizeResult[] = []
   for (const size of sizes) {
     const remaining = budgetMs - (Date.now() - started)
@@ -222,7 +268,7 @@ const main = async () => {
     s === undefined ? "-" : `${s.p50.toFixed(1)} / ${s.p99.toFixed(1)}`
   const header = [
     "nodes",
-    "records",
+    "mesh",
     "form ms",
     "RSS MiB (/node)",
     "register p50/p99 ms",
@@ -247,6 +293,10 @@ const main = async () => {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
   const line = (cells: ReadonlyArray<string>) =>
     `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`
+  const us = (s: Stats) => `p50 ${s.p50.toFixed(0)} µs, p99 ${s.p99.toFixed(0)} µs`
+  console.log(
+    `verify one record (${verification.verifyUs.plain.n} interleaved rounds): plain ${us(verification.verifyUs.plain)} (${verification.recordBytes.plain} B); membership ${us(verification.verifyUs.membership)} (${verification.recordBytes.membership} B)\n`,
+  )
   console.log(line(header))
   console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`)
   for (const r of rows) console.log(line(r))
@@ -260,6 +310,7 @@ const main = async () => {
     servicesPerSize: serviceCount,
     notes:
       "all nodes in one process on 127.0.0.1; per size two meshes side by side, plain (no membership) and membership (certified agents; certificates checked by validators and resolve), samples interleaved; cold = resolve({fresh:true}) = findProviders + one DHT get per provider + verification; cached = second resolve; baseline = one raw kad-dht get of the same record key",
+    verification,
     results,
   }
   await mkdir(new URL("../bench-results/", import.meta.url), { recursive: true })

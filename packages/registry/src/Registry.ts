@@ -53,6 +53,9 @@ const collectValues = (values: ReadonlyArray<Uint8Array>, event: QueryEvent) =>
       ? [...values, event.record.value]
       : values
 
+const failedCorrection = (error: unknown) =>
+  error instanceof Error && error.message === "Could not send correction"
+
 const make = Effect.fn("Registry.make")(function* (options: RegistryOptions) {
   const { node, dht, peerId, privateKey, membership } = yield* Libp2pNode
   const ttlMs = options.recordTtlMs ?? 60_000
@@ -217,7 +220,11 @@ const make = Effect.fn("Registry.make")(function* (options: RegistryOptions) {
     } satisfies Registration
   })
 
-  /** Every value a DHT get for `key` found (not yet verified). */
+  /**
+   * Every value a DHT get for `key` found (not yet verified). kad-dht ends a get by sending the
+   * best value to peers that answered an older one, and throws when one of those corrections
+   * fails (a peer busy or gone): the values already found are still the answer.
+   */
   const getValues = (key: Uint8Array) =>
     drain(
       "get",
@@ -226,6 +233,7 @@ const make = Effect.fn("Registry.make")(function* (options: RegistryOptions) {
       (signal) => dht.get(key, { signal }),
       [] as Uint8Array[],
       collectValues,
+      failedCorrection,
     ).pipe(Effect.map(({ state }) => state))
 
   const policy = membership === undefined ? {} : { membership }
