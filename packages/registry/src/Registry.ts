@@ -1,3 +1,4 @@
+import type { Member } from "@beemesh/p2p"
 import type { QueryEvent } from "@libp2p/kad-dht"
 import { Clock, Context, Effect, Layer, Result, Schedule, Semaphore } from "effect"
 import { ManifestNotFound, PublishRejected } from "./Errors.js"
@@ -34,9 +35,8 @@ interface LocalService {
 /** A verified record and, under a membership, who its provider was at verification. */
 interface Verified {
   readonly record: ServiceRecord.ServiceRecord
-  readonly member?: SignedMember
+  readonly member?: Member
 }
-type SignedMember = NonNullable<ServiceRecord.SignedServiceRecord["member"]>
 
 interface CacheEntry {
   readonly validUntil: number
