@@ -4,6 +4,7 @@ import { RecordRejected } from "./Errors.js"
 import { SignerQuota, type SignerQuotaLimits } from "./internal/SignerQuota.js"
 import * as ManifestRecord from "./ManifestRecord.js"
 import { MANIFEST_PREFIX, SERVICE_PREFIX } from "./Names.js"
+import type { MembershipPolicy } from "./Provenance.js"
 import * as ServiceRecord from "./ServiceRecord.js"
 
 /**
@@ -13,7 +14,8 @@ import * as ServiceRecord from "./ServiceRecord.js"
  * forged, mis-keyed and expired records never enter or leave a node that runs this code.
  * Every node of the mesh must install them (Libp2pNode does). Each signer (a record's provider
  * or publisher) may keep at most `DEFAULT_SIGNER_QUOTA` records here, so no member can fill a
- * node's store.
+ * node's store. With a membership policy, a record must also carry a certificate that makes its
+ * signer a member agent (checked before the quota, so refused records count for nothing).
  */
 
 /** Records and bytes one signer may keep in a node's store. */
@@ -32,17 +34,25 @@ const withinQuota = (quota: SignerQuota, signer: string, key: Uint8Array, bytes:
 }
 
 const serviceValidator =
-  (now: () => number, quota: SignerQuota): ValidateFn =>
+  (now: () => number, quota: SignerQuota, membership: MembershipPolicy | undefined): ValidateFn =>
   async (key, value) => {
-    const verified = await ServiceRecord.verifyBytes(value, { now: now(), key })
+    const verified = await ServiceRecord.verifyBytes(value, {
+      now: now(),
+      key,
+      ...(membership === undefined ? {} : { membership }),
+    })
     if (Result.isFailure(verified)) throw verified.failure
     withinQuota(quota, verified.success.record.provider, key, value.length)
   }
 
 const manifestValidator =
-  (now: () => number, quota: SignerQuota): ValidateFn =>
+  (now: () => number, quota: SignerQuota, membership: MembershipPolicy | undefined): ValidateFn =>
   async (key, value) => {
-    const verified = await ManifestRecord.verifyBytes(value, { now: now(), key })
+    const verified = await ManifestRecord.verifyBytes(value, {
+      now: now(),
+      key,
+      ...(membership === undefined ? {} : { membership }),
+    })
     if (Result.isFailure(verified)) throw verified.failure
     withinQuota(quota, verified.success.publisher, key, value.length)
   }
@@ -64,15 +74,19 @@ const newestSelector =
     return Math.max(best, 0)
   }
 
-/** One node's validators; the quota is shared by both prefixes and lives as long as they do. */
+/**
+ * One node's validators; the quota is shared by both prefixes and lives as long as they do.
+ * `membership`: the mesh's policy, when records must come from member agents.
+ */
 export const validators = (
   now: () => number = Date.now,
   limits: SignerQuotaLimits = DEFAULT_SIGNER_QUOTA,
+  membership?: MembershipPolicy,
 ): Validators => {
   const quota = new SignerQuota(limits)
   return {
-    [SERVICE_PREFIX]: serviceValidator(now, quota),
-    [MANIFEST_PREFIX]: manifestValidator(now, quota),
+    [SERVICE_PREFIX]: serviceValidator(now, quota, membership),
+    [MANIFEST_PREFIX]: manifestValidator(now, quota, membership),
   }
 }
 

@@ -15,7 +15,12 @@ export class InvalidName extends Data.TaggedError("InvalidName")<{
   }
 }
 
-/** Why a signed record was refused; `reason` is one of a fixed set so callers can branch on it. */
+/**
+ * Why a signed record was refused; `reason` is one of a fixed set so callers can branch on it.
+ * The last five apply when the node has a membership (see Provenance): no certificate, one that
+ * is not for the signer or does not verify, one from another mesh authority, a revoked agent, and
+ * a certificate past its validity.
+ */
 export type RejectionReason =
   | "oversize"
   | "malformed"
@@ -25,6 +30,11 @@ export type RejectionReason =
   | "expired"
   | "future-dated"
   | "over-quota"
+  | "uncertified"
+  | "not-a-member"
+  | "foreign-authority"
+  | "revoked"
+  | "membership-expired"
 
 /** A signed record that failed verification (tampered, foreign key, expired, too large …). */
 export class RecordRejected extends Data.TaggedError("RecordRejected")<{

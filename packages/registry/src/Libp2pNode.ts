@@ -15,6 +15,7 @@ import { Context, Effect, Layer } from "effect"
 import * as DhtRecords from "./DhtRecords.js"
 import type { DhtOperationFailed, DialFailed } from "./Errors.js"
 import { drain } from "./internal/query.js"
+import type { Membership } from "./Provenance.js"
 
 /** Our Kademlia protocol id: a private DHT, never mixed with the public IPFS one. */
 export const DHT_PROTOCOL = "/beemesh/kad/1.0.0"
@@ -50,6 +51,12 @@ export interface Libp2pNodeOptions
    * as over-quota). Default {@link DhtRecords.DEFAULT_SIGNER_QUOTA}.
    */
   readonly signerQuota?: DhtRecords.SignerQuotaLimits
+  /**
+   * The mesh's membership: records this node signs carry its agent certificate, and its DHT
+   * validators and the registry accept only records whose signer's certificate chains to the
+   * authority and is neither expired nor revoked. Default none (any valid signature is accepted).
+   */
+  readonly membership?: Membership
   /** Extra kad-dht validators/selectors, keyed by a key's first segment, beside the registry's. */
   readonly validators?: Validators
   readonly selectors?: Selectors
@@ -72,6 +79,8 @@ export interface Libp2pNodeShape {
   readonly join: Effect.Effect<void, DhtOperationFailed>
   /** Number of peers in the DHT routing table (0 for a lone node). */
   readonly routingTableSize: () => number
+  /** The membership the node was started with (the registry signs and checks records by it). */
+  readonly membership: Membership | undefined
 }
 
 const dhtService = (options: Libp2pNodeOptions) =>
@@ -84,7 +93,7 @@ const dhtService = (options: Libp2pNodeOptions) =>
     // A lone node must answer (from its own store) instead of waiting for a first peer.
     allowQueryWithZeroPeers: true,
     validators: {
-      ...DhtRecords.validators(Date.now, options.signerQuota),
+      ...DhtRecords.validators(Date.now, options.signerQuota, options.membership),
       ...options.validators,
     },
     selectors: { ...DhtRecords.selectors(), ...options.selectors },
@@ -112,6 +121,7 @@ const make = Effect.fn("Libp2pNode.make")(function* (options: Libp2pNodeOptions)
     validators: _validators,
     selectors: _selectors,
     signerQuota: _quota,
+    membership: _membership,
     ...nodeOptions
   } = options
   const joinTimeoutMs = (options.dialTimeoutMs ?? 5_000) * 2
@@ -134,6 +144,7 @@ const make = Effect.fn("Libp2pNode.make")(function* (options: Libp2pNodeOptions)
     dial: p2p.dial,
     join: joinOf(node, joinTimeoutMs),
     routingTableSize: () => (dht as Partial<SingleKadDHT>).routingTable?.size ?? 0,
+    membership: options.membership,
   })
 })
 

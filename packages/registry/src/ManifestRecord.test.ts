@@ -19,6 +19,7 @@ describe("ManifestRecord", () => {
       publisher: peerIdFromPrivateKey(key).toString(),
       issuedAt: 1000,
       sequence: 1,
+      ttlMs: 60_000,
       content: "kind: Pod",
     }
     const dhtKey = Names.manifestKey("prod", "web")
@@ -54,6 +55,7 @@ describe("ManifestRecord", () => {
       publisher: peerIdFromPrivateKey(key).toString(),
       issuedAt: now,
       sequence: 2 ** 53 - 1,
+      ttlMs: 60_000,
       content: "kind: Pod",
     }
     const huge = await Effect.runPromise(ManifestRecord.sign(key, record))

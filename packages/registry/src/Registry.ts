@@ -1,17 +1,12 @@
+import type { Member } from "@beemesh/p2p"
 import type { QueryEvent } from "@libp2p/kad-dht"
-import { Clock, Context, Effect, Layer, Result, Schedule, type Scope, Semaphore } from "effect"
-import {
-  type DhtOperationFailed,
-  type InvalidName,
-  ManifestNotFound,
-  PublishRejected,
-  type RecordRejected,
-  type RecordTooLarge,
-} from "./Errors.js"
+import { Clock, Context, Effect, Layer, Result, Schedule, Semaphore } from "effect"
+import { ManifestNotFound, PublishRejected } from "./Errors.js"
 import { drain } from "./internal/query.js"
 import { Libp2pNode } from "./Libp2pNode.js"
 import * as ManifestRecord from "./ManifestRecord.js"
 import * as Names from "./Names.js"
+import { admit, stillMember } from "./Provenance.js"
 import type {
   EndpointSpec,
   Registration,
@@ -37,9 +32,15 @@ interface LocalService {
   published: ServiceRecord.SignedServiceRecord | undefined
 }
 
+/** A verified record and, under a membership, who its provider was at verification. */
+interface Verified {
+  readonly record: ServiceRecord.ServiceRecord
+  readonly member?: Member
+}
+
 interface CacheEntry {
   readonly validUntil: number
-  readonly records: ReadonlyArray<ServiceRecord.ServiceRecord>
+  readonly records: ReadonlyArray<Verified>
 }
 
 const text = (key: Uint8Array) => new TextDecoder().decode(key)
@@ -52,8 +53,11 @@ const collectValues = (values: ReadonlyArray<Uint8Array>, event: QueryEvent) =>
       ? [...values, event.record.value]
       : values
 
+const failedCorrection = (error: unknown) =>
+  error instanceof Error && error.message === "Could not send correction"
+
 const make = Effect.fn("Registry.make")(function* (options: RegistryOptions) {
-  const { node, dht, peerId, privateKey } = yield* Libp2pNode
+  const { node, dht, peerId, privateKey, membership } = yield* Libp2pNode
   const ttlMs = options.recordTtlMs ?? 60_000
   const refreshMs = options.refreshIntervalMs ?? Math.max(500, Math.floor(ttlMs / 3))
   const cacheTtlMs = options.cacheTtlMs ?? 5_000
@@ -61,6 +65,8 @@ const make = Effect.fn("Registry.make")(function* (options: RegistryOptions) {
   const queryMs = options.queryTimeoutMs ?? 10_000
   const concurrency = options.resolveConcurrency ?? 8
   const refreshConcurrency = options.refreshConcurrency ?? 8
+  const manifestTtlMs = options.manifestTtlMs ?? 24 * 60 * 60 * 1000
+  const manifestRefreshMs = Math.max(500, Math.floor(manifestTtlMs / 3))
   const self = peerId.toString()
 
   const local = new Map<string, LocalService>()
@@ -73,7 +79,23 @@ const make = Effect.fn("Registry.make")(function* (options: RegistryOptions) {
   // One publish at a time per service (its sequence numbers must go out in order); different
   // services publish in parallel, so a registration never waits behind another service's refresh.
   const publishLocks = new Map<string, Semaphore.Semaphore>()
+  // Manifest versions this node published and still re-signs before they expire.
+  const ownManifests = new Map<string, ManifestRecord.ManifestRecord>()
   let nextEndpointId = 0
+
+  /** This agent's certificate, checked as every peer will check it, before anything is signed. */
+  const ownCertificate = Effect.fn("Registry.ownCertificate")(function* (now: number) {
+    if (membership === undefined) return {}
+    const certificate = membership.certificate()
+    const admitted = yield* Effect.promise(() => admit(certificate, self, membership, now))
+    if (Result.isFailure(admitted)) return yield* admitted.failure
+    return { certificate }
+  })
+  /** A live member (under a membership): certificate unexpired, nothing in it revoked since. */
+  const live = (verified: Verified, now: number) =>
+    ServiceRecord.expiresAt(verified.record) > now &&
+    (membership === undefined ||
+      (verified.member !== undefined && stillMember(verified.member, membership, now)))
 
   const cacheKey = (name: Names.ServiceName) => `${name.namespace}/${name.service}`
   const publishLock = (name: Names.ServiceName) => {
@@ -118,7 +140,9 @@ const make = Effect.fn("Registry.make")(function* (options: RegistryOptions) {
       const now = yield* Clock.currentTimeMillis
       const sequence = Math.max((sequences.get(cacheKey(entry.name)) ?? 0) + 1, now)
       sequences.set(cacheKey(entry.name), sequence)
+      const certified = yield* ownCertificate(now)
       const signed = yield* ServiceRecord.sign(privateKey, {
+        ...certified,
         kind: "beemesh.service/v1",
         namespace: entry.name.namespace,
         service: entry.name.service,
@@ -196,7 +220,11 @@ const make = Effect.fn("Registry.make")(function* (options: RegistryOptions) {
     } satisfies Registration
   })
 
-  /** Every value a DHT get for `key` found (not yet verified). */
+  /**
+   * Every value a DHT get for `key` found (not yet verified). kad-dht ends a get by sending the
+   * best value to peers that answered an older one, and throws when one of those corrections
+   * fails (a peer busy or gone): the values already found are still the answer.
+   */
   const getValues = (key: Uint8Array) =>
     drain(
       "get",
@@ -205,19 +233,28 @@ const make = Effect.fn("Registry.make")(function* (options: RegistryOptions) {
       (signal) => dht.get(key, { signal }),
       [] as Uint8Array[],
       collectValues,
+      failedCorrection,
     ).pipe(Effect.map(({ state }) => state))
+
+  const policy = membership === undefined ? {} : { membership }
 
   /** The newest verified record among the values found for one provider key. */
   const newestVerified = (key: Uint8Array, values: ReadonlyArray<Uint8Array>, now: number) =>
     Effect.forEach(values, (bytes) =>
-      Effect.promise(() => ServiceRecord.verifyBytes(bytes, { now, key })),
+      Effect.promise(() => ServiceRecord.verifyBytes(bytes, { now, key, ...policy })),
     ).pipe(
       Effect.map((results) =>
         results
           .filter(Result.isSuccess)
-          .map((r) => r.success.record)
-          .reduce<ServiceRecord.ServiceRecord | undefined>(
-            (best, r) => (best === undefined || ServiceRecord.newer(r, best) ? r : best),
+          .map(
+            ({ success }): Verified => ({
+              record: success.record,
+              ...(success.member === undefined ? {} : { member: success.member }),
+            }),
+          )
+          .reduce<Verified | undefined>(
+            (best, r) =>
+              best === undefined || ServiceRecord.newer(r.record, best.record) ? r : best,
             undefined,
           ),
       ),
@@ -259,20 +296,27 @@ const make = Effect.fn("Registry.make")(function* (options: RegistryOptions) {
         { concurrency },
       )
       const records = found
-        .filter(
-          (r): r is ServiceRecord.ServiceRecord => r !== undefined && !ServiceRecord.isTombstone(r),
-        )
-        .sort((a, b) => a.provider.localeCompare(b.provider))
+        .filter((r): r is Verified => r !== undefined && !ServiceRecord.isTombstone(r.record))
+        .sort((a, b) => a.record.provider.localeCompare(b.record.provider))
       // Counted from now: a lookup that waited on an unreachable peer must not cache a stale answer.
       const now = yield* Clock.currentTimeMillis
       if (records.length > 0) {
-        const firstExpiry = Math.min(...records.map(ServiceRecord.expiresAt))
+        const firstExpiry = Math.min(
+          ...records.map((r) =>
+            Math.min(ServiceRecord.expiresAt(r.record), r.member?.expiresAt ?? Infinity),
+          ),
+        )
         cache.set(cacheKey(name), { validUntil: Math.min(now + cacheTtlMs, firstExpiry), records })
       } else {
         cache.delete(cacheKey(name))
       }
-      return records.filter((r) => ServiceRecord.expiresAt(r) > now)
+      return liveRecords(records, now)
     })
+
+  // Every answer, cached or fresh, is re-checked: an agent revoked after its records were verified
+  // disappears from the next resolve, without a lookup.
+  const liveRecords = (records: ReadonlyArray<Verified>, now: number) =>
+    records.filter((r) => live(r, now)).map((r) => r.record)
 
   const refreshInBackground = (name: Names.ServiceName) => {
     const key = cacheKey(name)
@@ -295,11 +339,11 @@ const make = Effect.fn("Registry.make")(function* (options: RegistryOptions) {
     const now = yield* Clock.currentTimeMillis
     const cached = cache.get(cacheKey(name))
     if (resolveOptions.fresh !== true && cached !== undefined) {
-      const live = cached.records.filter((r) => ServiceRecord.expiresAt(r) > now)
-      if (now < cached.validUntil) return live
-      if (serveStale && live.length > 0) {
+      const current = liveRecords(cached.records, now)
+      if (now < cached.validUntil) return current
+      if (serveStale && current.length > 0) {
         yield* refreshInBackground(name)
-        return live
+        return current
       }
     }
     return yield* lookup(name)
@@ -311,7 +355,7 @@ const make = Effect.fn("Registry.make")(function* (options: RegistryOptions) {
       const values = yield* getValues(key)
       const now = yield* Clock.currentTimeMillis
       const verified = yield* Effect.forEach(values, (bytes) =>
-        Effect.promise(() => ManifestRecord.verifyBytes(bytes, { now, key })),
+        Effect.promise(() => ManifestRecord.verifyBytes(bytes, { now, key, ...policy })),
       )
       return verified
         .filter(Result.isSuccess)
@@ -342,19 +386,48 @@ const make = Effect.fn("Registry.make")(function* (options: RegistryOptions) {
     yield* Names.validateLabel("manifest name", name)
     const existing = yield* fetchManifest(namespace, name)
     const now = yield* Clock.currentTimeMillis
-    const record: ManifestRecord.ManifestRecord = {
+    return yield* publishManifest({
       kind: "beemesh.manifest/v1",
       namespace,
       name,
       publisher: self,
       issuedAt: now,
       sequence: Math.max(now, (existing?.sequence ?? -1) + 1),
+      ttlMs: manifestTtlMs,
       content,
+    })
+  })
+
+  /** Signs (with this agent's certificate) and stores a version; keeps it to re-sign later. */
+  const publishManifest = Effect.fn("Registry.publishManifest")(function* (
+    draft: ManifestRecord.ManifestRecord,
+  ) {
+    const { certificate: _previous, ...rest } = draft
+    const record: ManifestRecord.ManifestRecord = {
+      ...rest,
+      ...(yield* ownCertificate(draft.issuedAt)),
     }
     const bytes = yield* ManifestRecord.sign(privateKey, record)
-    yield* put(Names.manifestKey(namespace, name), bytes)
+    const key = Names.manifestKey(record.namespace, record.name)
+    yield* put(key, bytes)
+    ownManifests.set(text(key), record)
     return record
   })
+
+  /**
+   * Re-signs a version this node published (same sequence, new issue time) unless a newer
+   * version has replaced it: then the newer one's publisher keeps it alive, and this node lets go.
+   */
+  const refreshManifest = (mine: ManifestRecord.ManifestRecord) =>
+    Effect.gen(function* () {
+      const current = yield* fetchManifest(mine.namespace, mine.name)
+      if (current !== undefined && current.sequence > mine.sequence) {
+        ownManifests.delete(text(Names.manifestKey(mine.namespace, mine.name)))
+        return
+      }
+      const now = yield* Clock.currentTimeMillis
+      yield* publishManifest({ ...mine, issuedAt: now })
+    })
 
   // Refresh: re-sign live registrations before their TTL runs out (the DHT never republishes).
   // Rounds start at a fixed rate (a slow round is followed at once by the next, not after a
@@ -367,6 +440,25 @@ const make = Effect.fn("Registry.make")(function* (options: RegistryOptions) {
       { concurrency: refreshConcurrency, discard: true },
     ),
   ).pipe(Effect.repeat(Schedule.fixed(refreshMs)), Effect.delay(refreshMs), Effect.forkScoped)
+
+  yield* Effect.suspend(() =>
+    Effect.forEach(
+      [...ownManifests.values()],
+      (mine) =>
+        refreshManifest(mine).pipe(
+          Effect.catch((e) =>
+            Effect.logWarning(
+              `re-publishing manifest ${mine.namespace}/${mine.name} failed: ${e.message}`,
+            ),
+          ),
+        ),
+      { concurrency: refreshConcurrency, discard: true },
+    ),
+  ).pipe(
+    Effect.repeat(Schedule.fixed(manifestRefreshMs)),
+    Effect.delay(manifestRefreshMs),
+    Effect.forkScoped,
+  )
 
   return Registry.of({ register, resolve, putManifest, getManifest })
 })

@@ -12,7 +12,6 @@ import type {
   RecordTooLarge,
 } from "./Errors.js"
 import type * as ManifestRecord from "./ManifestRecord.js"
-import type * as Names from "./Names.js"
 import type * as ServiceRecord from "./ServiceRecord.js"
 
 export interface RegistryOptions {
@@ -44,6 +43,12 @@ export interface RegistryOptions {
    * resets streams beyond 32 inbound per connection, which 16 parallel publishes reach.
    */
   readonly refreshConcurrency?: number
+  /**
+   * Lifetime of a manifest version this node publishes: past it every node refuses the version.
+   * The node re-signs its versions every third of it while it runs (unless a newer version
+   * replaced them), so a manifest outlives its publisher by at most this. Default 24 h.
+   */
+  readonly manifestTtlMs?: number
 }
 
 /** What a sidecar registers: one pod's endpoint of a service. */
@@ -99,7 +104,7 @@ export interface RegistryShape {
     content: string,
   ) => Effect.Effect<
     ManifestRecord.ManifestRecord,
-    InvalidName | RecordTooLarge | PublishRejected | DhtOperationFailed
+    InvalidName | RecordTooLarge | RecordRejected | PublishRejected | DhtOperationFailed
   >
   /** The newest valid version of a manifest. */
   readonly getManifest: (

@@ -1,7 +1,9 @@
+import { MAX_CERTIFICATE_BYTES, type Member } from "@beemesh/p2p"
 import type { PrivateKey } from "@libp2p/interface"
 import { Effect, Result, Schema } from "effect"
 import { RecordRejected, type RecordTooLarge } from "./Errors.js"
 import { keySegments, labelProblem, SERVICE_PREFIX, subdomainProblem } from "./Names.js"
+import { admit, type MembershipPolicy } from "./Provenance.js"
 import * as SignedEnvelope from "./SignedEnvelope.js"
 
 /**
@@ -21,8 +23,8 @@ export const MAX_ENDPOINTS = 256
 /**
  * Largest signed service record we create or accept. A DHT value should stay small, but it must
  * hold MAX_ENDPOINTS endpoints of realistic size (two multiaddrs with peer ids each, about 420
- * bytes once base64 in the envelope): 8 KiB held about 25, and a 110-replica Deployment never got
- * past registering its first pods.
+ * bytes once base64 in the envelope) and the agent certificate (about 600 bytes): 8 KiB held about
+ * 25, and a 110-replica Deployment never got past registering its first pods.
  */
 export const MAX_BYTES = 128 * 1024
 /** How far in the future a record's issue time may lie (clock skew between hosts). */
@@ -69,6 +71,8 @@ export const ServiceRecord = Schema.Struct({
   /** Newest wins: strictly increasing per (service, provider). */
   sequence: NonNegativeInt,
   endpoints: Schema.Array(Endpoint).check(Schema.isMaxLength(MAX_ENDPOINTS)),
+  /** The provider's agent certificate (`bmc1.…`); required by nodes with a membership. */
+  certificate: Schema.optionalKey(Schema.String.check(Schema.isMaxLength(MAX_CERTIFICATE_BYTES))),
 })
 export type ServiceRecord = typeof ServiceRecord.Type
 
@@ -76,6 +80,8 @@ export type ServiceRecord = typeof ServiceRecord.Type
 export interface SignedServiceRecord {
   readonly record: ServiceRecord
   readonly bytes: Uint8Array
+  /** Who the provider is, when verified under a membership policy. */
+  readonly member?: Member
 }
 
 export const isTombstone = (record: ServiceRecord) => record.endpoints.length === 0
@@ -110,6 +116,8 @@ export interface VerifyOptions {
    * match the record, so a record cannot be replayed under another name or another peer's key.
    */
   readonly key?: Uint8Array
+  /** When set, the record must carry a certificate that makes its provider a member agent. */
+  readonly membership?: MembershipPolicy
 }
 
 const reject = (reason: RecordRejected["reason"], detail: string) =>
@@ -127,8 +135,9 @@ const keyMismatch = (key: Uint8Array, record: ServiceRecord): string | undefined
 }
 
 /**
- * Full verification: envelope size and signature, schema, signer = provider, key binding, and
- * freshness (not expired, not issued in the future beyond the allowed skew).
+ * Full verification: envelope size and signature, schema, signer = provider, key binding,
+ * freshness (not expired, not issued in the future beyond the allowed skew) and, under a
+ * membership policy, the provider's certificate.
  */
 export const verifyBytes = async (
   bytes: Uint8Array,
@@ -165,7 +174,11 @@ export const verifyBytes = async (
   if (expiresAt(record) <= options.now) {
     return reject("expired", `expired ${options.now - expiresAt(record)} ms ago`)
   }
-  return Result.succeed({ record, bytes })
+  if (options.membership === undefined) return Result.succeed({ record, bytes })
+  const member = await admit(record.certificate, record.provider, options.membership, options.now)
+  return Result.isFailure(member)
+    ? Result.fail(member.failure)
+    : Result.succeed({ record, bytes, member: member.success })
 }
 
 /** Effect form of {@link verifyBytes}. */

@@ -37,6 +37,7 @@ describe("DhtRecords validators with a signer quota", () => {
         publisher: peerIdFromPrivateKey(key).toString(),
         issuedAt: now,
         sequence: now,
+        ttlMs: 60_000,
         content: "x".repeat(1000),
       }
       return [

@@ -3,6 +3,7 @@ import {
   InvalidName,
   ManifestNotFound,
   PublishRejected,
+  RecordRejected,
   RecordTooLarge,
 } from "@beemesh/registry"
 import { Data } from "effect"
@@ -36,6 +37,11 @@ describe("httpStatusOf", () => {
       503,
     ],
     ["a put no peer took", new PublishRejected({ key: "k", rejections: 2, firstError: "x" }), 503],
+    [
+      "this agent's own certificate refused",
+      new RecordRejected({ reason: "revoked", detail: "x" }),
+      503,
+    ],
     ["a failed DHT query", new DhtOperationFailed({ operation: "get", key: "k", cause: "x" }), 503],
     ["the adapter's own refusal", new ApiError(403, "Forbidden", "x"), 403],
   ])("answers %s with its status", (_, error, status) => {

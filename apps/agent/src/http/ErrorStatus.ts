@@ -7,6 +7,7 @@ import {
   InvalidName,
   ManifestNotFound,
   PublishRejected,
+  RecordRejected,
   RecordTooLarge,
 } from "@beemesh/registry"
 import { Data } from "effect"
@@ -69,6 +70,9 @@ const STATUS: ReadonlyArray<readonly [ErrorClass, ContentfulStatusCode]> = [
   // The sidecar retries a 503: it registers once its pod's containers all run.
   [ReplicaNotReady, 503],
   [PublishRejected, 503],
+  // The registry refuses to sign with this agent's own membership certificate (revoked or
+  // expired): the mesh will not take its records until the operator renews it.
+  [RecordRejected, 503],
   [DhtOperationFailed, 503],
 ]
 

@@ -11,7 +11,8 @@ export interface Drained<S> {
 /**
  * Runs one kad-dht query (always under an abort signal: kad-dht's own default is 180 s) and
  * folds its events. Reaching the deadline is not an error: DHT walks are best effort, and the
- * caller decides whether the partial result suffices. Interruption aborts the query.
+ * caller decides whether the partial result suffices. Interruption aborts the query. An error
+ * `partialOn` accepts ends the query with what arrived until then, like the deadline.
  */
 export const drain = <S>(
   operation: string,
@@ -20,6 +21,7 @@ export const drain = <S>(
   run: (signal: AbortSignal) => AsyncIterable<QueryEvent>,
   initial: S,
   step: (state: S, event: QueryEvent) => S,
+  partialOn: (error: unknown) => boolean = () => false,
 ): Effect.Effect<Drained<S>, DhtOperationFailed> =>
   Effect.tryPromise({
     try: async (interrupt) => {
@@ -31,6 +33,7 @@ export const drain = <S>(
         }
       } catch (error) {
         if (deadline.aborted && !interrupt.aborted) return { state, timedOut: true }
+        if (!interrupt.aborted && partialOn(error)) return { state, timedOut: false }
         throw error
       }
       return { state, timedOut: false }

@@ -23,6 +23,7 @@ describe("a record flood from one member (real 3-node DHT)", () => {
               publisher: mallory.libp2p.peerId.toString(),
               issuedAt: Date.now(),
               sequence: Date.now(),
+              ttlMs: 60_000,
               content: "x".repeat(150 * 1024),
             })
             outcomes.push(yield* rawPut(mallory, Names.manifestKey("flood", `m${i}`), signed))

@@ -367,6 +367,7 @@ describe(`registry on a ${MESH_SIZE}-node mesh`, () => {
           publisher: mallory.libp2p.peerId.toString(),
           issuedAt: Date.now(),
           sequence: 2 ** 53 - 1,
+          ttlMs: 60_000,
           content: "kind: Pod\nowner: mallory",
         })
         const outcome = yield* rawPut(mallory, key, signed)

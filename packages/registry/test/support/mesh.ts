@@ -68,6 +68,8 @@ export interface MeshOptions {
   readonly registry?: RegistryOptions
   /** Extra libp2p node options (bootstrap is set by the mesh). */
   readonly node?: Omit<Libp2pNodeOptions, "bootstrap">
+  /** Options of one node (its key, its membership …), over `node`. */
+  readonly perNode?: (index: number) => Omit<Libp2pNodeOptions, "bootstrap">
   /** Minimum routing-table size every node must reach before the mesh counts as formed. */
   readonly minRoutingTable?: number
   readonly formTimeoutMs?: number
@@ -83,15 +85,16 @@ export const startMesh = (size: number, options: MeshOptions = {}) =>
   Effect.gen(function* () {
     const parent = yield* Effect.scope
     const registryOptions = options.registry ?? {}
+    const nodeOptions = (i: number) => ({ ...options.node, ...options.perNode?.(i) })
     const seeds: MeshNode[] = []
     for (let i = 0; i < Math.min(2, size); i++) {
       const bootstrap = seeds.map((s) => s.libp2p.multiaddrs()[0]!.toString())
-      seeds.push(yield* startNode(parent, i, { ...options.node, bootstrap }, registryOptions))
+      seeds.push(yield* startNode(parent, i, { ...nodeOptions(i), bootstrap }, registryOptions))
     }
     const bootstrap = seeds.map((s) => s.libp2p.multiaddrs()[0]!.toString())
     const rest = yield* Effect.forEach(
       Array.from({ length: size - seeds.length }, (_, i) => i + seeds.length),
-      (i) => startNode(parent, i, { ...options.node, bootstrap }, registryOptions),
+      (i) => startNode(parent, i, { ...nodeOptions(i), bootstrap }, registryOptions),
       { concurrency: 8 },
     )
     const nodes = [...seeds, ...rest]
