@@ -39,6 +39,7 @@ import { parseCpu, parseQuantity } from "./Quantity"
 import { readReadinessProbe } from "./ReadinessProbes"
 import { type AppSecurity, translateSecurityContext } from "./SecurityContext"
 import { readUpdatePolicy, type UpdatePolicy } from "./UpdateStrategy"
+import { readVolumeMounts, readVolumes, type Volume, type VolumeMount } from "./Volumes"
 
 export { parseCpu, parseQuantity } from "./Quantity"
 
@@ -70,6 +71,8 @@ export interface ContainerTemplate {
   readonly security?: AppSecurity | undefined
   /** Run by the pod's sidecar, which registers the services only while it passes. */
   readonly readinessProbe?: ReadinessProbe.ReadinessProbe | undefined
+  /** Absent when the container mounts nothing (the spec hash of such workloads is unchanged). */
+  readonly volumeMounts?: ReadonlyArray<VolumeMount> | undefined
 }
 
 /** A service the workload provides: its name and the app's port inside the pod. */
@@ -89,6 +92,8 @@ export interface Workload {
   readonly upstreams: ReadonlyArray<Upstream>
   /** How a Deployment or StatefulSet moves to a new version (absent: the defaults; Pods: none). */
   readonly update?: UpdatePolicy | undefined
+  /** `configMap`, `secret` and `emptyDir` volumes; absent when there are none. */
+  readonly volumes?: ReadonlyArray<Volume> | undefined
   /**
    * A keyed hash of the ConfigMaps and Secrets the containers refer to, set by the agent when it
    * applies the workload: a changed object changes the spec hash, so its users roll.
@@ -323,6 +328,8 @@ const build = (
   if (spec.hostNetwork === true)
     return "spec.hostNetwork is refused: every pod gets its own network"
   if (spec.hostPID === true || spec.hostIPC === true) return "spec.hostPID/hostIPC are refused"
+  const volumes = readVolumes(spec.volumes ?? [])
+  if (typeof volumes === "string") return volumes
   const containers: Array<ContainerTemplate> = []
   const names = new Set<string>()
   const appPorts = new Map<number, string>()
@@ -330,7 +337,7 @@ const build = (
     const where = `container ${container.name}`
     if (names.has(container.name)) return `${where} appears twice; container names must be unique`
     names.add(container.name)
-    const template = toContainer(container, where, spec.securityContext)
+    const template = toContainer(container, where, spec.securityContext, volumes)
     if (typeof template === "string") return template
     const probePort = template.readinessProbe?.port
     if (probePort !== undefined && options.reservedPorts.includes(probePort))
@@ -365,6 +372,7 @@ const build = (
     containers,
     services,
     upstreams,
+    ...(volumes.length === 0 ? {} : { volumes }),
   }
 }
 
@@ -372,6 +380,7 @@ const toContainer = (
   container: ContainerInput,
   where: string,
   podSecurity: unknown,
+  volumes: ReadonlyArray<Volume>,
 ): ContainerTemplate | string => {
   const security = translateSecurityContext(podSecurity, container.securityContext, where)
   if (typeof security === "string") return security
@@ -427,6 +436,8 @@ const toContainer = (
   if (typeof cpu === "string") return cpu
   const readinessProbe = readReadinessProbe(container, where)
   if (typeof readinessProbe === "string") return readinessProbe
+  const volumeMounts = readVolumeMounts(container.volumeMounts ?? [], volumes, where)
+  if (typeof volumeMounts === "string") return volumeMounts
   return {
     name: container.name,
     image: container.image,
@@ -441,6 +452,7 @@ const toContainer = (
     ...(security === undefined ? {} : { security }),
     // Only when given, so that workloads without probes keep the spec hash they always had.
     ...(readinessProbe === undefined ? {} : { readinessProbe }),
+    ...(volumeMounts.length === 0 ? {} : { volumeMounts }),
   }
 }
 

@@ -27,12 +27,14 @@ import { DeployFailed, LOG_LINE_MAX, LOG_TAIL_LINES } from "../Workloads"
 import { ConfigStore, lookupIn } from "./ConfigStore"
 import {
   imagesHash,
+  podNameOf,
   replicaPodSpec,
   revisionOf,
   specHash,
   type TemplateOptions,
   workloadKey,
 } from "./PodTemplate"
+import { PodVolumes } from "./PodVolumes"
 import type { Problem } from "./RestartPolicy"
 import { type Replica, recordEvent } from "./WorkloadTable"
 
@@ -86,6 +88,7 @@ const make = (options: ReplicaPodsOptions) =>
   Effect.gen(function* () {
     const client = yield* PodmanClient
     const configs = yield* ConfigStore
+    const volumes = yield* PodVolumes
     const egress = yield* Egress
     const services = Layer.merge(Layer.succeed(PodmanClient, client), Layer.succeed(Egress, egress))
 
@@ -137,8 +140,23 @@ const make = (options: ReplicaPodsOptions) =>
           })
         envs.push(resolved.env)
       }
+      const podName = podNameOf(workload, replica.name)
+      const paths =
+        workload.volumes === undefined
+          ? undefined
+          : yield* volumes.prepare(podName, workload, lookup).pipe(
+              Effect.mapError(
+                (error) =>
+                  new DeployFailed({
+                    namespace: workload.namespace,
+                    name: workload.name,
+                    reason: `replica ${replica.name}: ${error.message}`,
+                    fault: error.fault,
+                  }),
+              ),
+            )
       const hostPort = yield* allocateHostPort(options.advertiseHost)
-      const spec = replicaPodSpec(workload, replica.name, hostPort, options, images, envs)
+      const spec = replicaPodSpec(workload, replica.name, hostPort, options, images, envs, paths)
       // Never touches a pod it did not create (the name may be another's); removes what it did.
       const pod = yield* createEnforcedPod(spec, {
         owner: options.owner,
@@ -159,6 +177,12 @@ const make = (options: ReplicaPodsOptions) =>
                   ? "client"
                   : "server",
             }),
+        ),
+        // Only volumes it prepared: a name in use is another's pod, whose volumes it leaves be.
+        Effect.tapError((error) =>
+          paths === undefined || error.reason.includes("NameInUse")
+            ? Effect.void
+            : volumes.release(podName),
         ),
       )
       replica.egress = pod.egress
@@ -186,6 +210,7 @@ const make = (options: ReplicaPodsOptions) =>
       yield* destroyEnforcedPod({ name: replica.pod, egress: replica.egress }, 2).pipe(
         Effect.provide(services),
       )
+      yield* volumes.release(replica.pod)
       replica.egress = undefined
       replica.ready = false
     })
@@ -240,7 +265,10 @@ const make = (options: ReplicaPodsOptions) =>
     })
 
     const removeStray = (pod: string) =>
-      removePod(pod, 1).pipe(Effect.provideService(PodmanClient, client))
+      removePod(pod, 1).pipe(
+        Effect.provideService(PodmanClient, client),
+        Effect.andThen(volumes.release(pod)),
+      )
 
     const listOwned = () =>
       client.pods.list({ labels: { [LABEL_OWNER]: options.owner } }).pipe(

@@ -15,6 +15,29 @@ const Strings = Schema.Array(Schema.String)
 
 const ConfigKind = Schema.Literals(["ConfigMap", "Secret"])
 
+const Mode = Schema.Number.check(Schema.isInt(), Schema.isBetween({ minimum: 0, maximum: 0o777 }))
+
+const Volume = Schema.Union([
+  Schema.Struct({
+    name: Schema.String,
+    kind: ConfigKind,
+    object: Schema.String,
+    items: Schema.optional(
+      Schema.Array(
+        Schema.Struct({ key: Schema.String, path: Schema.String, mode: Schema.optional(Mode) }),
+      ),
+    ),
+    defaultMode: Mode,
+    optional: Schema.Boolean,
+  }),
+  Schema.Struct({
+    name: Schema.String,
+    kind: Schema.Literal("EmptyDir"),
+    medium: Schema.Literals(["", "Memory"]),
+    sizeLimitBytes: Schema.optional(Count),
+  }),
+])
+
 const Container = Schema.Struct({
   name: Schema.String,
   image: Schema.String,
@@ -62,6 +85,16 @@ const Container = Schema.Struct({
       capAdd: Strings,
     }),
   ),
+  volumeMounts: Schema.optional(
+    Schema.Array(
+      Schema.Struct({
+        name: Schema.String,
+        mountPath: Schema.String,
+        readOnly: Schema.Boolean,
+        subPath: Schema.optional(Schema.String),
+      }),
+    ),
+  ),
 })
 
 const StoredWorkload = Schema.Struct({
@@ -82,6 +115,7 @@ const StoredWorkload = Schema.Struct({
     }),
   ),
   configHash: Schema.optional(Schema.String),
+  volumes: Schema.optional(Schema.Array(Volume)),
 })
 
 export const StateFile = Schema.Struct({

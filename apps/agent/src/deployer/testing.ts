@@ -16,9 +16,11 @@ import { Context, Effect, Layer } from "effect"
 import { ServiceDirectory } from "../Directory"
 import type { Workload } from "../Manifest"
 import type { PodIdentity } from "../Tokens"
+import { projectedFiles } from "../Volumes"
 import { WorkloadManager } from "../Workloads"
 import { ConfigStore } from "./ConfigStore"
 import { workloadManagerLayer } from "./Manager"
+import { PodVolumes, type PodVolumesShape, VolumeSetupFailed } from "./PodVolumes"
 import { Reconciler } from "./Reconciler"
 import { ReplicaPods, type ReplicaPodsOptions } from "./ReplicaPods"
 import { StateStore } from "./StateStore"
@@ -60,9 +62,42 @@ export const deployment = (name: string, replicas: number, image = APP_IMAGE): W
   upstreams: [],
 })
 
+/**
+ * PodVolumes in memory: the volumes each pod has (by name) and the files its ConfigMap and Secret
+ * volumes would hold; refuses what the real one refuses for a missing object or key.
+ */
+export const makeFakeVolumes = () => {
+  const prepared = new Map<string, ReadonlyMap<string, ReadonlyArray<string>>>()
+  const shape: PodVolumesShape = {
+    prepare: (pod, workload, lookup) =>
+      Effect.gen(function* () {
+        const volumes = new Map<string, ReadonlyArray<string>>()
+        for (const volume of workload.volumes ?? []) {
+          const files = volume.kind === "EmptyDir" ? [] : projectedFiles(volume, lookup)
+          if ("problem" in files)
+            return yield* new VolumeSetupFailed({ pod, reason: files.problem, fault: "client" })
+          volumes.set(
+            volume.name,
+            files.map((file) => `${file.path}=${file.bytes.toString()}`),
+          )
+        }
+        prepared.set(pod, volumes)
+        return new Map([...volumes.keys()].map((name) => [name, `/fake/${pod}/${name}`]))
+      }),
+    release: (pod) => Effect.sync(() => void prepared.delete(pod)),
+    sweep: (keep) =>
+      Effect.sync(() => {
+        for (const pod of [...prepared.keys()]) if (!keep.has(pod)) prepared.delete(pod)
+      }),
+  }
+  return { prepared, shape }
+}
+
 /** One host: the fakes and a state file that outlive any one agent built over them. */
 export interface FakeHost {
   readonly fake: FakeIsolation
+  /** The pods' volumes as PodVolumes left them. */
+  readonly volumes: ReturnType<typeof makeFakeVolumes>
   readonly stateFile: string
   /** Every pod whose services were withdrawn. */
   readonly unregistered: Array<PodIdentity>
@@ -76,7 +111,13 @@ export const makeFakeHostWith = (behaviour: Omit<FakePodmanBehaviour, "images">)
       (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true })),
     )
     const unregistered: Array<PodIdentity> = []
-    return { fake, stateFile: join(dir, "workloads.json"), unregistered } satisfies FakeHost
+    const volumes = makeFakeVolumes()
+    return {
+      fake,
+      volumes,
+      stateFile: join(dir, "workloads.json"),
+      unregistered,
+    } satisfies FakeHost
   })
 
 export const makeFakeHost = makeFakeHostWith({})
@@ -111,6 +152,7 @@ export const startDeployer = (
           Layer.mergeAll(
             Layer.succeed(PodmanClient, podman(host.fake.podman)),
             Layer.succeed(Egress, host.fake.egress),
+            Layer.succeed(PodVolumes, host.volumes.shape),
             directory,
           ),
         ),
