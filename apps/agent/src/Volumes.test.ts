@@ -113,6 +113,14 @@ describe("volumes in manifests", () => {
       refusal(pod("[{name: c, configMap: {name: s, items: [{key: k, path: a/../../b}]}}]", "[]")),
     ).toContain("must not contain '..'")
     expect(
+      refusal(
+        pod(
+          "[{name: c, configMap: {name: s, items: [{key: k, path: a}, {key: l, path: a/b}]}}]",
+          "[]",
+        ),
+      ),
+    ).toContain("items path a is a file, so a/b cannot be inside it")
+    expect(
       refusal(pod("[{name: x, emptyDir: {}}]", "[{name: x, mountPath: /x, subPath: ../up}]")),
     ).toContain("volumeMounts[0].subPath \"../up\" must not contain '..'")
     expect(refusal(pod("[{name: x, emptyDir: {}}]", "[{name: x, mountPath: /}]"))).toContain(

@@ -111,6 +111,10 @@ export const readVolumes = (inputs: ReadonlyArray<VolumeInput>): ReadonlyArray<V
       if (paths.has(item.path)) return `${field} is used twice`
       paths.add(item.path)
     }
+    for (const path of paths)
+      for (const other of paths)
+        if (other.startsWith(`${path}/`))
+          return `${where}: items path ${path} is a file, so ${other} cannot be inside it`
     volumes.push({
       name: input.name,
       kind,
