@@ -164,6 +164,8 @@ const make = (options: ReplicaPodsOptions) =>
         rootless: options.rootless,
       }).pipe(
         Effect.provide(services),
+        // The directory is this agent's even when the name is another's pod: never left behind.
+        Effect.tapError(() => (paths === undefined ? Effect.void : volumes.release(podName))),
         Effect.mapError(
           (error) =>
             new DeployFailed({
@@ -177,12 +179,6 @@ const make = (options: ReplicaPodsOptions) =>
                   ? "client"
                   : "server",
             }),
-        ),
-        // Only volumes it prepared: a name in use is another's pod, whose volumes it leaves be.
-        Effect.tapError((error) =>
-          paths === undefined || error.reason.includes("NameInUse")
-            ? Effect.void
-            : volumes.release(podName),
         ),
       )
       replica.egress = pod.egress
