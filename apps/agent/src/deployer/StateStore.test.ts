@@ -47,6 +47,39 @@ describe("StateStore", () => {
     }),
   )
 
+  it.effect("keeps a workload's volumes and mounts across a restart", () =>
+    Effect.gen(function* () {
+      const [app] = workload.containers
+      const withVolumes: Workload = {
+        ...workload,
+        volumes: [
+          {
+            name: "cfg",
+            kind: "ConfigMap",
+            object: "settings",
+            items: [{ key: "a", path: "conf/a", mode: 0o400 }],
+            defaultMode: 0o644,
+            optional: false,
+          },
+          { name: "creds", kind: "Secret", object: "creds", defaultMode: 0o440, optional: true },
+          { name: "mem", kind: "EmptyDir", medium: "Memory", sizeLimitBytes: 1024 },
+        ],
+        containers: [
+          {
+            ...app!,
+            volumeMounts: [
+              { name: "cfg", mountPath: "/etc/app", readOnly: true },
+              { name: "mem", mountPath: "/mem", readOnly: false, subPath: "x" },
+            ],
+          },
+        ],
+      }
+      const s = yield* store()
+      yield* s.save({ workloads: [withVolumes], orphans: [] })
+      expect((yield* s.load()).workloads).toEqual([withVolumes])
+    }),
+  )
+
   it.effect("saves a versioned state and loads the same workloads and orphans back", () =>
     Effect.gen(function* () {
       const s = yield* store()
