@@ -56,6 +56,8 @@ export interface PodVolumesShape {
   readonly release: (pod: string) => Effect.Effect<void>
   /** Releases the volumes of every pod not in `keep`. */
   readonly sweep: (keep: ReadonlySet<string>) => Effect.Effect<void>
+  /** The pods that have volumes on the host. */
+  readonly pods: () => Effect.Effect<ReadonlyArray<string>>
 }
 
 /** Room a tmpfs of projected files needs besides their bytes: a page per file and directory. */
@@ -235,15 +237,17 @@ const make = (options: PodVolumesOptions): PodVolumesShape => {
       Effect.withSpan("PodVolumes.prepare"),
     )
 
+  const pods = () =>
+    Effect.promise(() => readdir(options.root).catch((): Array<string> => [])).pipe(
+      Effect.map((entries) => entries.sort()),
+    )
+
   const sweep = (keep: ReadonlySet<string>) =>
     Effect.gen(function* () {
-      const entries = yield* Effect.promise(() =>
-        readdir(options.root).catch((): Array<string> => []),
-      )
-      for (const pod of entries) if (!keep.has(pod)) yield* release(pod)
+      for (const pod of yield* pods()) if (!keep.has(pod)) yield* release(pod)
     }).pipe(Effect.withSpan("PodVolumes.sweep"))
 
-  return { prepare, release, sweep }
+  return { prepare, release, sweep, pods }
 }
 
 export class PodVolumes extends Context.Service<PodVolumes, PodVolumesShape>()(

@@ -16,7 +16,7 @@ import { Context, Effect, Layer } from "effect"
 import { ServiceDirectory } from "../Directory"
 import type { Workload } from "../Manifest"
 import type { PodIdentity } from "../Tokens"
-import { projectedFiles } from "../Volumes"
+import { type ProjectedFile, projectedFiles } from "../Volumes"
 import { WorkloadManager } from "../Workloads"
 import { ConfigStore } from "./ConfigStore"
 import { workloadManagerLayer } from "./Manager"
@@ -64,24 +64,43 @@ export const deployment = (name: string, replicas: number, image = APP_IMAGE): W
 
 /**
  * PodVolumes in memory: the volumes each pod has (by name) and the files its ConfigMap and Secret
- * volumes would hold; refuses what the real one refuses for a missing object or key.
+ * volumes would hold; refuses what the real one refuses (podVolumesContract runs against both).
  */
 export const makeFakeVolumes = () => {
   const prepared = new Map<string, ReadonlyMap<string, ReadonlyArray<string>>>()
   const shape: PodVolumesShape = {
     prepare: (pod, workload, lookup) =>
       Effect.gen(function* () {
-        const volumes = new Map<string, ReadonlyArray<string>>()
+        const volumes = new Map<string, ReadonlyArray<ProjectedFile>>()
+        prepared.delete(pod)
         for (const volume of workload.volumes ?? []) {
           const files = volume.kind === "EmptyDir" ? [] : projectedFiles(volume, lookup)
           if ("problem" in files)
             return yield* new VolumeSetupFailed({ pod, reason: files.problem, fault: "client" })
-          volumes.set(
-            volume.name,
-            files.map((file) => `${file.path}=${file.bytes.toString()}`),
-          )
+          volumes.set(volume.name, files)
         }
-        prepared.set(pod, volumes)
+        for (const container of workload.containers)
+          for (const { name, subPath } of container.volumeMounts ?? []) {
+            const volume = workload.volumes?.find((v) => v.name === name)
+            const files = volumes.get(name) ?? []
+            if (volume === undefined || volume.kind === "EmptyDir" || subPath === undefined)
+              continue
+            if (!files.some((f) => f.path === subPath || f.path.startsWith(`${subPath}/`)))
+              return yield* new VolumeSetupFailed({
+                pod,
+                reason: `subPath ${subPath} is not in volume ${name}`,
+                fault: "client",
+              })
+          }
+        prepared.set(
+          pod,
+          new Map(
+            [...volumes].map(([name, files]) => [
+              name,
+              files.map((file) => `${file.path}=${file.bytes.toString()}`),
+            ]),
+          ),
+        )
         return new Map([...volumes.keys()].map((name) => [name, `/fake/${pod}/${name}`]))
       }),
     release: (pod) => Effect.sync(() => void prepared.delete(pod)),
@@ -89,6 +108,7 @@ export const makeFakeVolumes = () => {
       Effect.sync(() => {
         for (const pod of [...prepared.keys()]) if (!keep.has(pod)) prepared.delete(pod)
       }),
+    pods: () => Effect.sync(() => [...prepared.keys()].sort()),
   }
   return { prepared, shape }
 }

@@ -2,7 +2,7 @@
  * PodVolumes on the real host (root; real tmpfs mounts, no Podman): what `prepare` leaves on the
  * host for a pod's volumes, and that `release`, a failed `prepare` and `sweep` leave nothing.
  */
-import { existsSync } from "node:fs"
+import { existsSync, mkdtempSync } from "node:fs"
 import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { ConfigObject, Lookup } from "../../src/ConfigObjects"
 import { PodVolumes, type PodVolumesShape } from "../../src/deployer/PodVolumes"
 import type { Workload } from "../../src/Manifest"
+import { podVolumesContract } from "../support/podVolumesContract"
 
 const APP_ROOT = 200_000
 const SECRET = "hunter2"
@@ -54,6 +55,23 @@ const workload: Pick<Workload, "volumes" | "containers"> = {
 let root: string
 let volumes: PodVolumesShape
 
+/** A PodVolumes of its own directory for each contract case; all swept in afterAll. */
+const contractRoots: Array<string> = []
+podVolumesContract("on the host (root, real tmpfs mounts)", () => {
+  const dir = join(mkdtempSync(join(tmpdir(), "beemesh-volumes-contract-")), "volumes")
+  contractRoots.push(dir)
+  return makeVolumes(dir, false)
+})
+
+const makeVolumes = (dir: string, rootless: boolean) =>
+  Effect.runSync(
+    Effect.gen(function* () {
+      return yield* PodVolumes
+    }).pipe(
+      Effect.provide(PodVolumes.layer({ root: dir, appRootId: rootless ? 1 : APP_ROOT, rootless })),
+    ),
+  )
+
 const mountsUnder = async (dir: string) =>
   (await readFile("/proc/self/mountinfo", "utf8"))
     .split("\n")
@@ -71,9 +89,10 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  if (root === undefined) return
-  await Effect.runPromise(volumes.sweep(new Set()))
-  await rm(join(root, ".."), { recursive: true, force: true })
+  for (const dir of [...contractRoots, ...(root === undefined ? [] : [root])]) {
+    await Effect.runPromise(makeVolumes(dir, false).sweep(new Set()))
+    await rm(join(dir, ".."), { recursive: true, force: true })
+  }
 })
 
 describe("PodVolumes on the host", () => {
@@ -112,57 +131,16 @@ describe("PodVolumes on the host", () => {
     expect(existsSync(dir)).toBe(false)
   })
 
-  it("a prepare that fails (a missing key) leaves nothing, and says whose fault it is", async () => {
-    const broken: Pick<Workload, "volumes" | "containers"> = {
-      volumes: [
-        workload.volumes![3]!,
-        {
-          name: "cfg",
-          kind: "ConfigMap",
-          object: "settings",
-          items: [{ key: "nope", path: "n" }],
-          defaultMode: 0o644,
-          optional: false,
-        },
-      ],
-      containers: [],
-    }
-    const exit = await Effect.runPromiseExit(volumes.prepare("pod-b", broken, lookup))
-    expect(Exit.isFailure(exit)).toBe(true)
-    if (Exit.isFailure(exit)) {
-      const failure = exit.cause.reasons.find((r) => r._tag === "Fail")
-      expect(failure?._tag === "Fail" ? failure.error : undefined).toMatchObject({
-        fault: "client",
-        reason: "volume cfg: key nope of ConfigMap settings is missing",
-      })
-    }
-    expect(await mountsUnder(join(root, "pod-b"))).toEqual([])
-    expect(existsSync(join(root, "pod-b"))).toBe(false)
-  })
-
-  it("a subPath that is not in a ConfigMap volume is refused", async () => {
-    const exit = await Effect.runPromiseExit(
-      volumes.prepare(
-        "pod-c",
-        {
-          volumes: workload.volumes,
-          containers: [container([{ name: "cfg", mountPath: "/c", readOnly: true, subPath: "x" }])],
-        },
-        lookup,
-      ),
-    )
-    expect(Exit.isFailure(exit)).toBe(true)
-    expect(existsSync(join(root, "pod-c"))).toBe(false)
-  })
-
-  it("sweep releases every pod but those it keeps; a rootless agent refuses volumes", async () => {
+  it("sweep unmounts what it releases and leaves the kept pods' mounts", async () => {
     await Effect.runPromise(volumes.prepare("keep", workload, lookup))
     await Effect.runPromise(volumes.prepare("gone", workload, lookup))
     await Effect.runPromise(volumes.sweep(new Set(["keep"])))
     expect(await readdir(root)).toEqual(["keep"])
     expect(await mountsUnder(join(root, "gone"))).toEqual([])
     expect((await mountsUnder(join(root, "keep"))).length).toBe(3)
+  })
 
+  it("a rootless agent refuses volumes, saying why", async () => {
     const rootless = Effect.runSync(
       Effect.gen(function* () {
         return yield* PodVolumes
