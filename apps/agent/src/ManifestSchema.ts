@@ -329,7 +329,7 @@ const VolumeMountSchema = refusing(
   "Volume mount (`containers[].volumeMounts[]`)",
   Schema.Struct({
     name: noted(Schema.String, "a volume of `spec.volumes`"),
-    mountPath: noted(Schema.String, "absolute, without `..` or `:`"),
+    mountPath: noted(Schema.String, "absolute, not `/`, without `.` or `..` parts, `:` or `,`"),
     readOnly: Schema.optional(
       noted(Schema.Boolean, "default false; configMap and secret volumes are always read-only"),
     ),
