@@ -6,7 +6,7 @@
  */
 import { randomBytes } from "node:crypto"
 import { existsSync } from "node:fs"
-import { mkdtemp, readFile, rm, stat } from "node:fs/promises"
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -191,6 +191,28 @@ describe("configMap, secret and emptyDir volumes on a real agent", () => {
       },
       90_000,
     )
+  })
+
+  it("a restarted agent keeps its pods' volumes and sweeps a directory no pod stands for", async () => {
+    await agent!.stop()
+    // What a crash between preparing a pod's volumes and creating the pod would leave.
+    const stray = join(volumesDir(), `bm-${ns}-stray`)
+    await mkdir(join(stray, "cfg"), { recursive: true, mode: 0o700 })
+    expect(
+      run("mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", join(stray, "cfg")]).status,
+    ).toBe(0)
+    await writeFile(join(stray, "cfg", "leftover"), "x")
+    agent = await startAgent(dataDir, await freePort())
+    expect(existsSync(stray)).toBe(false)
+    expect(await hostMountsUnder(stray)).toEqual([])
+    // The pod it keeps (adopted, or recreated with fresh volumes) has its files.
+    await eventually("the kept pod to serve its files after the restart", async () => {
+      expect((await sh("writer", `${BUSYBOX} cat /etc/app/conf/app.conf`)).stdout).toBe(
+        "level=info",
+      )
+      expect((await sh("writer", `${BUSYBOX} cat /run/creds/password`)).stdout).toBe(SECRET)
+      return true
+    })
   })
 
   it("after the deletes nothing remains on the host: no pod, no mount, no directory", async () => {
