@@ -194,6 +194,7 @@ describe("configMap, secret and emptyDir volumes on a real agent", () => {
   })
 
   it("a restarted agent keeps its pods' volumes and sweeps a directory no pod stands for", async () => {
+    const writerId = podman("inspect", `${POD}-writer`, "--format", "{{.Id}}")
     await agent!.stop()
     // What a crash between preparing a pod's volumes and creating the pod would leave.
     const stray = join(volumesDir(), `bm-${ns}-stray`)
@@ -213,6 +214,8 @@ describe("configMap, secret and emptyDir volumes on a real agent", () => {
       expect((await sh("writer", `${BUSYBOX} cat /run/creds/password`)).stdout).toBe(SECRET)
       return true
     })
+    // Adopted, not recreated: the restarted agent computes the spec hash the pod carries.
+    expect(podman("inspect", `${POD}-writer`, "--format", "{{.Id}}")).toBe(writerId)
   })
 
   it("after the deletes nothing remains on the host: no pod, no mount, no directory", async () => {
