@@ -9,6 +9,7 @@
  * workload using it, which rolls them as any other change of their spec does.
  */
 import { createHmac } from "node:crypto"
+import { type Volume, volumeReferenceProblem, volumeReferences } from "./Volumes"
 
 export type ConfigKind = "ConfigMap" | "Secret"
 
@@ -75,21 +76,29 @@ export const toConfigObject = (
   return { kind, namespace: metadata.namespace ?? "default", name: metadata.name, data }
 }
 
-/** What a container refers to, as `{kind, name, optional}`. */
-export const referencesOf = (
-  containers: ReadonlyArray<{
+/** What a workload's containers and volumes use. */
+export interface ConfigUser {
+  readonly containers: ReadonlyArray<{
     readonly env: ReadonlyArray<{ readonly name: string; readonly from?: KeyRef | undefined }>
     readonly envFrom?: ReadonlyArray<EnvSource> | undefined
-  }>,
+  }>
+  readonly volumes?: ReadonlyArray<Volume> | undefined
+}
+
+/** What a workload refers to (environment and volumes), as `{kind, name, optional}`. */
+export const referencesOf = (
+  workload: ConfigUser,
 ): ReadonlyArray<{
   readonly kind: ConfigKind
   readonly name: string
   readonly optional: boolean
-}> =>
-  containers.flatMap((c) => [
+}> => [
+  ...workload.containers.flatMap((c) => [
     ...c.env.flatMap((e) => (e.from === undefined ? [] : [e.from])),
     ...(c.envFrom ?? []),
-  ])
+  ]),
+  ...volumeReferences(workload.volumes),
+]
 
 export type Lookup = (kind: ConfigKind, name: string) => ConfigObject | undefined
 
@@ -98,11 +107,10 @@ export type Lookup = (kind: ConfigKind, name: string) => ConfigObject | undefine
  * unless the reference is optional.
  */
 export const referenceProblem = (
-  workload: { readonly namespace: string; readonly name: string },
-  containers: Parameters<typeof referencesOf>[0],
+  workload: { readonly namespace: string; readonly name: string } & ConfigUser,
   lookup: Lookup,
 ): string | undefined => {
-  for (const c of containers) {
+  for (const c of workload.containers) {
     for (const e of c.env) {
       const ref = e.from
       if (ref === undefined || ref.optional) continue
@@ -117,20 +125,20 @@ export const referenceProblem = (
       return `envFrom refers to ${source.kind} ${workload.namespace}/${source.name}, which does not exist; apply it (in the same request or before) or mark it optional`
     }
   }
-  return undefined
+  return volumeReferenceProblem(workload.namespace, workload.volumes, lookup)
 }
 
 /**
- * A hash of every object the containers refer to (its content, or its absence), keyed with the
- * agent's secret key so that it says nothing about a secret's value; undefined when they refer to
+ * A hash of every object the workload refers to (its content, or its absence), keyed with the
+ * agent's secret key so that it says nothing about a secret's value; undefined when it refers to
  * none (so that workloads without references keep the spec hash they always had).
  */
 export const configHash = (
-  containers: Parameters<typeof referencesOf>[0],
+  workload: ConfigUser,
   lookup: Lookup,
   key: Uint8Array,
 ): string | undefined => {
-  const refs = referencesOf(containers)
+  const refs = referencesOf(workload)
   if (refs.length === 0) return undefined
   const names = [...new Set(refs.map((r) => `${r.kind}/${r.name}`))].sort()
   const content = names.map((name) => {

@@ -8,11 +8,13 @@
  * state loaded, owned pods adopted, then the reconcile loop (driven by Podman's events).
  */
 import { dirname, join } from "node:path"
+import { DEFAULT_APP_ID_BASE } from "@beemesh/podman"
 import { Effect, Layer } from "effect"
 import { runCommand } from "./deployer/CommandRunner"
 import { ConfigStore } from "./deployer/ConfigStore"
 import { workloadManagerLayer } from "./deployer/Manager"
 import type { TemplateOptions } from "./deployer/PodTemplate"
+import { PodVolumes } from "./deployer/PodVolumes"
 import { DEFAULT_SAFETY_SCAN_MS, Reconciler } from "./deployer/Reconciler"
 import { ReplicaPods } from "./deployer/ReplicaPods"
 import { ReplicaProbes } from "./deployer/ReplicaProbes"
@@ -31,6 +33,8 @@ export interface DeployerOptions extends TemplateOptions {
   readonly secretKeyFile?: string
   /** Podman runs rootless (pod namespaces are owned by a user namespace). */
   readonly rootless: boolean
+  /** Where pods' volumes are mounted, one directory per pod (default: volumes/ next to the state file). */
+  readonly volumesDir?: string
   /**
    * How often every replica is checked even without a Podman event (default 30 s): the fallback for
    * what emits none (slirp4netns dying) and for events missed while the stream was down.
@@ -48,11 +52,17 @@ export const deployerLayer = (options: DeployerOptions) => {
     file: options.configFile ?? join(dirname(options.stateFile), "configs.json"),
     keyFile: options.secretKeyFile ?? join(dirname(options.stateFile), "secrets.key"),
   })
+  const volumes = PodVolumes.layer({
+    root: options.volumesDir ?? join(dirname(options.stateFile), "volumes"),
+    // The agent's pods take the default app ID map: app root is this host ID (rootful).
+    appRootId: DEFAULT_APP_ID_BASE,
+    rootless: options.rootless,
+  })
   const parts = Layer.mergeAll(
     WorkloadTable.layer,
     ReplicaPods.layer(options),
     StateStore.layer(options.stateFile),
-  ).pipe(Layer.provideMerge(configs))
+  ).pipe(Layer.provideMerge(Layer.merge(configs, volumes)))
   const loop = Layer.effectDiscard(
     Effect.gen(function* () {
       // Built means the state was loaded and the pods of an earlier run adopted: only then reconcile.

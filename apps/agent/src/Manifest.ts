@@ -42,6 +42,7 @@ import { readProbe } from "./ReadinessProbes"
 import { type AppSecurity, translateSecurityContext } from "./SecurityContext"
 import { type ServiceObject, serviceKey, toServiceObject } from "./ServiceObjects"
 import { readUpdatePolicy, type UpdatePolicy } from "./UpdateStrategy"
+import { readVolumeMounts, readVolumes, type Volume, type VolumeMount } from "./Volumes"
 
 export { parseCpu, parseQuantity } from "./Quantity"
 
@@ -77,6 +78,8 @@ export interface ContainerTemplate {
   readonly livenessProbe?: ReadinessProbe.ReadinessProbe | undefined
   /** Run by the pod's sidecar first: the other probes wait until it passes. */
   readonly startupProbe?: ReadinessProbe.ReadinessProbe | undefined
+  /** Absent when the container mounts nothing (the spec hash of such workloads is unchanged). */
+  readonly volumeMounts?: ReadonlyArray<VolumeMount> | undefined
 }
 
 /** A service the workload provides: its name and the app's port inside the pod. */
@@ -96,6 +99,8 @@ export interface Workload {
   readonly upstreams: ReadonlyArray<Upstream>
   /** How a Deployment or StatefulSet moves to a new version (absent: the defaults; Pods: none). */
   readonly update?: UpdatePolicy | undefined
+  /** `configMap`, `secret` and `emptyDir` volumes; absent when there are none. */
+  readonly volumes?: ReadonlyArray<Volume> | undefined
   /**
    * A keyed hash of the ConfigMaps and Secrets the containers refer to, set by the agent when it
    * applies the workload: a changed object changes the spec hash, so its users roll.
@@ -374,6 +379,8 @@ const build = (
   if (spec.hostNetwork === true)
     return "spec.hostNetwork is refused: every pod gets its own network"
   if (spec.hostPID === true || spec.hostIPC === true) return "spec.hostPID/hostIPC are refused"
+  const volumes = readVolumes(spec.volumes ?? [])
+  if (typeof volumes === "string") return volumes
   const containers: Array<ContainerTemplate> = []
   const names = new Set<string>()
   const appPorts = new Map<number, string>()
@@ -382,7 +389,7 @@ const build = (
     const where = `container ${container.name}`
     if (names.has(container.name)) return `${where} appears twice; container names must be unique`
     names.add(container.name)
-    const template = toContainer(container, where, spec.securityContext)
+    const template = toContainer(container, where, spec.securityContext, volumes)
     if (typeof template === "string") return template
     for (const field of ["readinessProbe", "livenessProbe", "startupProbe"] as const) {
       const probe = template[field]
@@ -431,6 +438,7 @@ const build = (
     upstreams,
     // Only when given, so that workloads without named ports keep the spec hash they always had.
     ...(Object.keys(portNames).length === 0 ? {} : { portNames }),
+    ...(volumes.length === 0 ? {} : { volumes }),
   }
 }
 
@@ -438,6 +446,7 @@ const toContainer = (
   container: ContainerInput,
   where: string,
   podSecurity: unknown,
+  volumes: ReadonlyArray<Volume>,
 ): ContainerTemplate | string => {
   const security = translateSecurityContext(podSecurity, container.securityContext, where)
   if (typeof security === "string") return security
@@ -497,6 +506,8 @@ const toContainer = (
   if (typeof livenessProbe === "string") return livenessProbe
   const startupProbe = readProbe(container, "startupProbe", where)
   if (typeof startupProbe === "string") return startupProbe
+  const volumeMounts = readVolumeMounts(container.volumeMounts ?? [], volumes, where)
+  if (typeof volumeMounts === "string") return volumeMounts
   return {
     name: container.name,
     image: container.image,
@@ -513,6 +524,7 @@ const toContainer = (
     ...(readinessProbe === undefined ? {} : { readinessProbe }),
     ...(livenessProbe === undefined ? {} : { livenessProbe }),
     ...(startupProbe === undefined ? {} : { startupProbe }),
+    ...(volumeMounts.length === 0 ? {} : { volumeMounts }),
   }
 }
 

@@ -24,7 +24,8 @@ export const NOTE = "beemesh/note"
 
 const NOT_YET = "not supported by beemesh yet"
 const SERVER_SET = "is set by a Kubernetes API server, not read from a manifest; remove it"
-const VOLUMES = `${NOT_YET}: volumes (and volume mounts) are not available to apps`
+const CLAIMS = `${NOT_YET}: there are no persistent volumes; use emptyDir, configMap or secret volumes`
+const VOLUME_TYPE = `${NOT_YET}: use configMap, secret or emptyDir`
 const PROBE_HOST = "is refused: probes reach the app on the pod's 127.0.0.1; remove host"
 
 /** An object of a manifest: a section of the README table, with the fields it refuses by name. */
@@ -265,6 +266,108 @@ const StartupProbeSchema = probeSchema(
   "must be 1 (default 1)",
 )
 
+/** A file mode as Kubernetes writes it (0644 is 420); only the permission bits. */
+const FileMode = Schema.Number.check(
+  Schema.isInt({ message: "must be an integer file mode" }),
+  Schema.isBetween(
+    { minimum: 0, maximum: 0o777 },
+    { message: "must be a file mode between 0 and 0777 (511), such as 0644 (420)" },
+  ),
+)
+const KeyToPathSchema = refusing(
+  "Projected key (`volumes[].configMap.items[]`, `volumes[].secret.items[]`)",
+  Schema.Struct({
+    key: ConfigKey,
+    path: noted(Schema.String, "relative, without `..`; directories are created"),
+    mode: Schema.optional(noted(FileMode, "default: the volume's `defaultMode`")),
+  }),
+  {},
+)
+const projectedFields = {
+  items: Schema.optional(
+    noted(Schema.Array(KeyToPathSchema), "default: every key, as a file named after it"),
+  ),
+  defaultMode: Schema.optional(noted(FileMode, "default 0644 (420); owner: root of the app")),
+  optional: Optional,
+}
+const ConfigMapVolumeSchema = refusing(
+  "ConfigMap volume (`volumes[].configMap`)",
+  Schema.Struct({ name: noted(Dns1123Label, "in the workload's namespace"), ...projectedFields }),
+  {},
+)
+const SecretVolumeSchema = refusing(
+  "Secret volume (`volumes[].secret`), on tmpfs",
+  Schema.Struct({
+    secretName: noted(Dns1123Label, "in the workload's namespace"),
+    ...projectedFields,
+  }),
+  {},
+)
+const EmptyDirSchema = refusing(
+  "emptyDir volume (`volumes[].emptyDir`)",
+  Schema.Struct({
+    medium: Schema.optional(
+      noted(Schema.Literals(["", "Memory"]), '`""` (the host\'s disk) or `Memory` (tmpfs)'),
+    ),
+    sizeLimit: Schema.optional(noted(Quantity, "the tmpfs size; `Memory` only")),
+  }),
+  {},
+)
+const VolumeSchema = refusing(
+  "Volume (`spec.volumes[]`)",
+  Schema.Struct({
+    name: noted(DnsLabel.DnsLabel, "named by `volumeMounts[].name`"),
+    configMap: Schema.optional(ConfigMapVolumeSchema),
+    secret: Schema.optional(SecretVolumeSchema),
+    emptyDir: Schema.optional(EmptyDirSchema),
+  }),
+  {
+    hostPath: "is refused: apps never see the host's files; use emptyDir",
+    persistentVolumeClaim: CLAIMS,
+    ephemeral: CLAIMS,
+    projected: VOLUME_TYPE,
+    downwardAPI: VOLUME_TYPE,
+    image: VOLUME_TYPE,
+    csi: VOLUME_TYPE,
+    nfs: VOLUME_TYPE,
+    iscsi: VOLUME_TYPE,
+    gitRepo: VOLUME_TYPE,
+    awsElasticBlockStore: VOLUME_TYPE,
+    azureDisk: VOLUME_TYPE,
+    azureFile: VOLUME_TYPE,
+    cephfs: VOLUME_TYPE,
+    cinder: VOLUME_TYPE,
+    fc: VOLUME_TYPE,
+    flexVolume: VOLUME_TYPE,
+    flocker: VOLUME_TYPE,
+    gcePersistentDisk: VOLUME_TYPE,
+    glusterfs: VOLUME_TYPE,
+    photonPersistentDisk: VOLUME_TYPE,
+    portworxVolume: VOLUME_TYPE,
+    quobyte: VOLUME_TYPE,
+    rbd: VOLUME_TYPE,
+    scaleIO: VOLUME_TYPE,
+    storageos: VOLUME_TYPE,
+    vsphereVolume: VOLUME_TYPE,
+  },
+)
+const VolumeMountSchema = refusing(
+  "Volume mount (`containers[].volumeMounts[]`)",
+  Schema.Struct({
+    name: noted(Schema.String, "a volume of `spec.volumes`"),
+    mountPath: noted(Schema.String, "absolute, not `/`, without `.` or `..` parts, `:` or `,`"),
+    readOnly: Schema.optional(
+      noted(Schema.Boolean, "default false; configMap and secret volumes are always read-only"),
+    ),
+    subPath: Schema.optional(noted(Schema.String, "relative, without `..`")),
+  }),
+  {
+    mountPropagation: `${NOT_YET}; remove it`,
+    recursiveReadOnly: `${NOT_YET}; remove it`,
+    subPathExpr: `${NOT_YET}; use subPath`,
+  },
+)
+
 const ContainerSchema = refusing(
   "Container (`containers[]`)",
   Schema.Struct({
@@ -303,10 +406,10 @@ const ContainerSchema = refusing(
         "`httpGet`, `tcpSocket` or `exec`: readiness and liveness wait until it passes; failing `failureThreshold` times restarts the replica",
       ),
     ),
+    volumeMounts: Schema.optional(Schema.Array(VolumeMountSchema)),
   }),
   {
-    volumeMounts: VOLUMES,
-    volumeDevices: VOLUMES,
+    volumeDevices: `${NOT_YET}: there are no block volumes`,
     lifecycle: NOT_YET,
     restartPolicy: NOT_YET,
     resizePolicy: NOT_YET,
@@ -341,9 +444,11 @@ const PodSpecSchema = refusing(
     securityContext: Schema.optional(
       noted(Schema.Unknown, "honoured or refused field by field (see securityContext below)"),
     ),
+    volumes: Schema.optional(
+      noted(Schema.Array(VolumeSchema), "`configMap`, `secret` and `emptyDir`"),
+    ),
   }),
   {
-    volumes: VOLUMES,
     initContainers: NOT_YET,
     ephemeralContainers: NOT_YET,
     nodeSelector: `${NOT_YET}: an agent runs what it is given on its own host`,
@@ -535,8 +640,8 @@ const StatefulSetSpecSchema = refusing(
   Schema.Struct({ ...ReplicatedSpecFields, ...StatefulSetUpdateFields }),
   {
     serviceName: `${NOT_YET}: no per-pod names; offer services through a v1 Service; remove serviceName`,
-    volumeClaimTemplates: VOLUMES,
-    persistentVolumeClaimRetentionPolicy: VOLUMES,
+    volumeClaimTemplates: CLAIMS,
+    persistentVolumeClaimRetentionPolicy: CLAIMS,
     podManagementPolicy: NOT_YET,
     revisionHistoryLimit: NOT_YET,
     minReadySeconds: NOT_YET,
@@ -738,3 +843,4 @@ export type ReplicatedSpecInput = Partial<
   typeof DeploymentSpecSchema.Type & typeof StatefulSetSpecSchema.Type
 >
 export type ContainerInput = typeof ContainerSchema.Type
+export type VolumeInput = typeof VolumeSchema.Type

@@ -17,8 +17,22 @@ import {
   LineCounter,
   type Node,
   Parser,
+  type ScalarTag,
   type YAMLError,
 } from "yaml"
+
+/**
+ * `0644` as an octal number, as kubectl reads it (YAML 1.1): file modes (`defaultMode`, `mode`) are
+ * written so in every Kubernetes example, and YAML 1.2 would read 0400 as four hundred (0620).
+ */
+const LEGACY_OCTAL: ScalarTag = {
+  identify: (value) => typeof value === "number",
+  default: true,
+  tag: "tag:yaml.org,2002:int",
+  format: "OCT",
+  test: /^0[0-7]+$/,
+  resolve: (text) => Number.parseInt(text, 8),
+}
 
 export interface YamlLimits {
   /** Documents per request. */
@@ -154,7 +168,10 @@ export const readDocuments = (
       reason: `${TOO_DEEP}: more than ${limits.maxDepth} [, { or - open at once (line ${line})`,
     }
   }
-  const composer = new Composer({ uniqueKeys: false })
+  const composer = new Composer({
+    uniqueKeys: false,
+    customTags: (tags) => [LEGACY_OCTAL, ...tags],
+  })
   const values: Array<unknown> = []
   let index = 0
   try {

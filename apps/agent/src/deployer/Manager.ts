@@ -45,6 +45,7 @@ import {
   specHash,
   workloadKey,
 } from "./PodTemplate"
+import { PodVolumes } from "./PodVolumes"
 import { ReplicaPods } from "./ReplicaPods"
 import { freeReplicaName, slotOf } from "./Rollout"
 import { planScale } from "./RolloutPlan"
@@ -74,6 +75,7 @@ const make = (options: ManagerOptions) =>
   Effect.gen(function* () {
     const table = yield* WorkloadTable
     const pods = yield* ReplicaPods
+    const volumes = yield* PodVolumes
     const store = yield* StateStore
     const directory = yield* ServiceDirectory
     const configs = yield* ConfigStore
@@ -244,7 +246,7 @@ const make = (options: ManagerOptions) =>
     const withConfigHash = (workload: Workload): Workload => {
       const { configHash: _, ...rest } = workload
       const hash = configHash(
-        workload.containers,
+        workload,
         lookupIn(configs.objects, workload.namespace),
         configs.hashKey,
       )
@@ -263,11 +265,7 @@ const make = (options: ManagerOptions) =>
         configs.objects.set(configKey(object.kind, object.namespace, object.name), object)
       const workloads: Array<Workload> = []
       for (const workload of requested) {
-        const problem = referenceProblem(
-          workload,
-          workload.containers,
-          lookupIn(configs.objects, workload.namespace),
-        )
+        const problem = referenceProblem(workload, lookupIn(configs.objects, workload.namespace))
         if (problem !== undefined)
           return new DeployFailed({
             namespace: workload.namespace,
@@ -280,7 +278,7 @@ const make = (options: ManagerOptions) =>
       const applying = new Set(requested.map((w) => workloadKey(w.namespace, w.name)))
       if (objects.length === 0) return workloads
       for (const [key, workload] of table.desired) {
-        if (applying.has(key) || referencesOf(workload.containers).length === 0) continue
+        if (applying.has(key) || referencesOf(workload).length === 0) continue
         const updated = withConfigHash(workload)
         if (updated.configHash !== workload.configHash) workloads.push(updated)
       }
@@ -433,7 +431,7 @@ const make = (options: ManagerOptions) =>
         .filter(
           ([, w]) =>
             w.namespace === namespace &&
-            referencesOf(w.containers).some((r) => r.kind === kind && r.name === name),
+            referencesOf(w).some((r) => r.kind === kind && r.name === name),
         )
         .map(([key]) => key)
 
@@ -450,6 +448,10 @@ const make = (options: ManagerOptions) =>
 
     const saved = yield* store.load()
     yield* table.lock.withPermits(1)(adopt(pods, table, saved, options))
+    // Volumes of pods that are gone (removed while the agent was down, or by a crash mid-create).
+    yield* volumes.sweep(
+      new Set([...[...table.replicas.values()].map((r) => r.pod), ...table.orphans.keys()]),
+    )
     // Orphans found without a state file are written down, so that the next start keeps them too.
     if (!saved.found && table.orphans.size > 0) yield* persist
 

@@ -4,6 +4,7 @@
  * whether a running pod still matches its workload.
  */
 import { createHash } from "node:crypto"
+import { join } from "node:path"
 import {
   SameHostSockets,
   SidecarEnvironment,
@@ -183,7 +184,22 @@ export const replicaPodSpec = (
   images?: string,
   /** Each app container's environment with its ConfigMap and Secret references resolved. */
   resolvedEnv?: ReadonlyArray<Readonly<Record<string, string>>>,
+  /** The host directory of each of the workload's volumes (PodVolumes.prepare). */
+  volumePaths?: ReadonlyMap<string, string>,
 ): PodSpecInput => {
+  const mountsOf = (c: Workload["containers"][number]) =>
+    (c.volumeMounts ?? []).flatMap((m) => {
+      const source = volumePaths?.get(m.name)
+      if (source === undefined)
+        throw new Error(`replica ${replica}: volume ${m.name} was not prepared before its pod`)
+      return [
+        {
+          source: m.subPath === undefined ? source : join(source, m.subPath),
+          destination: m.mountPath,
+          readOnly: m.readOnly,
+        },
+      ]
+    })
   const sidecar: ContainerSpec = {
     name: "sidecar",
     role: "sidecar",
@@ -205,6 +221,7 @@ export const replicaPodSpec = (
       ...(c.args === undefined ? {} : { command: c.args }),
       ...(c.workingDir === undefined ? {} : { workdir: c.workingDir }),
       env: resolvedEnv?.[index] ?? Object.fromEntries(c.env.map((e) => [e.name, e.value])),
+      ...(c.volumeMounts === undefined ? {} : { mounts: mountsOf(c) }),
       ...appSecuritySpec(c.security),
       ...(c.memoryLimitBytes === undefined && c.cpuLimitMillis === undefined
         ? {}

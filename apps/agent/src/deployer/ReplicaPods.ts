@@ -33,12 +33,14 @@ import {
   imagesHash,
   LABEL_NAMESPACE,
   LABEL_REPLICA,
+  podNameOf,
   replicaPodSpec,
   revisionOf,
   specHash,
   type TemplateOptions,
   workloadKey,
 } from "./PodTemplate"
+import { PodVolumes } from "./PodVolumes"
 import type { Problem } from "./RestartPolicy"
 import { removeSocketsOf, sweepSockets } from "./SameHostDirectory"
 import { type Replica, recordEvent } from "./WorkloadTable"
@@ -110,6 +112,7 @@ const make = (options: ReplicaPodsOptions) =>
   Effect.gen(function* () {
     const client = yield* PodmanClient
     const configs = yield* ConfigStore
+    const volumes = yield* PodVolumes
     const egress = yield* Egress
     const services = Layer.merge(Layer.succeed(PodmanClient, client), Layer.succeed(Egress, egress))
     const sameHost = options.sameHostDirectory
@@ -188,6 +191,21 @@ const make = (options: ReplicaPodsOptions) =>
           })
         envs.push(resolved.env)
       }
+      const podName = podNameOf(workload, replica.name)
+      const paths =
+        workload.volumes === undefined
+          ? undefined
+          : yield* volumes.prepare(podName, workload, lookup).pipe(
+              Effect.mapError(
+                (error) =>
+                  new DeployFailed({
+                    namespace: workload.namespace,
+                    name: workload.name,
+                    reason: `replica ${replica.name}: ${error.message}`,
+                    fault: error.fault,
+                  }),
+              ),
+            )
       const hostPort = yield* allocateHostPort(options.advertiseHost)
       // A new pod, a new generation: the tokens of the pods this name had before are void. Both
       // set before the pod starts: its sidecar's first registration (which may come before this
@@ -201,6 +219,7 @@ const make = (options: ReplicaPodsOptions) =>
         options,
         images,
         envs,
+        paths,
       )
       // Never touches a pod it did not create (the name may be another's); removes what it did.
       const pod = yield* createEnforcedPod(spec, {
@@ -211,6 +230,8 @@ const make = (options: ReplicaPodsOptions) =>
         Effect.provide(services),
         // A sidecar that started before the creation failed may have made its socket.
         Effect.tapError(() => removeSockets(replica.workload, replica.name)),
+        // The directory is this agent's even when the name is another's pod: never left behind.
+        Effect.tapError(() => (paths === undefined ? Effect.void : volumes.release(podName))),
         Effect.mapError(
           (error) =>
             new DeployFailed({
@@ -259,6 +280,7 @@ const make = (options: ReplicaPodsOptions) =>
         Effect.provide(services),
       )
       yield* removeSockets(replica.workload, replica.name)
+      yield* volumes.release(replica.pod)
       replica.egress = undefined
       replica.ready = false
       // Its sidecar could still unregister while the pod stopped; from now on its token is void.
@@ -349,6 +371,7 @@ const make = (options: ReplicaPodsOptions) =>
       removePod(pod, 1).pipe(
         Effect.provideService(PodmanClient, client),
         Effect.andThen(Effect.suspend(sweep)),
+        Effect.andThen(volumes.release(pod)),
       )
 
     const listOwned = () =>

@@ -8,6 +8,7 @@ import { it } from "@effect/vitest"
 import { Context, Effect, Exit, Layer } from "effect"
 import { describe, expect } from "vitest"
 import { ConfigStore } from "./ConfigStore"
+import { PodVolumes } from "./PodVolumes"
 import { ReplicaPods } from "./ReplicaPods"
 import { deployment, makeFakeHost, podOptions } from "./testing"
 import { newReplica } from "./WorkloadTable"
@@ -48,6 +49,7 @@ const replicaPods = (failApps: boolean) =>
           Layer.mergeAll(
             Layer.succeed(PodmanClient, podman),
             Layer.succeed(Egress, host.fake.egress),
+            Layer.succeed(PodVolumes, host.volumes.shape),
             ConfigStore.layer({
               file: join(directory, "..", `${mine}-configs.json`),
               keyFile: join(directory, "..", `${mine}-secrets.key`),

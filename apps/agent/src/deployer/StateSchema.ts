@@ -15,6 +15,29 @@ const Strings = Schema.Array(Schema.String)
 
 const ConfigKind = Schema.Literals(["ConfigMap", "Secret"])
 
+const Mode = Schema.Number.check(Schema.isInt(), Schema.isBetween({ minimum: 0, maximum: 0o777 }))
+
+const Volume = Schema.Union([
+  Schema.Struct({
+    name: Schema.String,
+    kind: ConfigKind,
+    object: Schema.String,
+    items: Schema.optional(
+      Schema.Array(
+        Schema.Struct({ key: Schema.String, path: Schema.String, mode: Schema.optional(Mode) }),
+      ),
+    ),
+    defaultMode: Mode,
+    optional: Schema.Boolean,
+  }),
+  Schema.Struct({
+    name: Schema.String,
+    kind: Schema.Literal("EmptyDir"),
+    medium: Schema.Literals(["", "Memory"]),
+    sizeLimitBytes: Schema.optional(Count),
+  }),
+])
+
 const Container = Schema.Struct({
   name: Schema.String,
   image: Schema.String,
@@ -64,6 +87,16 @@ const Container = Schema.Struct({
       capAdd: Strings,
     }),
   ),
+  volumeMounts: Schema.optional(
+    Schema.Array(
+      Schema.Struct({
+        name: Schema.String,
+        mountPath: Schema.String,
+        readOnly: Schema.Boolean,
+        subPath: Schema.optional(Schema.String),
+      }),
+    ),
+  ),
 })
 
 const StoredWorkload = Schema.Struct({
@@ -75,6 +108,8 @@ const StoredWorkload = Schema.Struct({
   containers: Schema.Array(Container).check(Schema.isMinLength(1)),
   services: Schema.Array(Schema.Struct({ name: Schema.String, port: Port })),
   upstreams: Schema.Array(Schema.Struct({ service: Schema.String, port: Port })),
+  // Where the manifest reader puts it: the spec hash is of the workload's JSON, keys in order.
+  volumes: Schema.optional(Schema.Array(Volume)),
   update: Schema.optional(
     Schema.Struct({
       type: Schema.Literals(["RollingUpdate", "Recreate", "OnDelete"]),
@@ -100,26 +135,36 @@ export const StateFile = Schema.Struct({
 })
 export type StateFile = typeof StateFile.Type
 
-/** A stored workload as the agent's model (JSON has no `undefined`: absent fields come back). */
+/**
+ * A stored workload as the agent's model (JSON has no `undefined`: absent fields come back), its
+ * keys in the order the manifest reader gives them: the spec hash is of the workload's JSON, so a
+ * restarted agent must hash what it loaded as it hashed what it applied.
+ */
 export const toWorkload = (stored: (typeof StoredWorkload)["Type"]): Workload => ({
   ...stored,
-  containers: stored.containers.map(({ security, ...c }) => ({
-    ...c,
-    command: c.command,
-    args: c.args,
-    workingDir: c.workingDir,
-    env: c.env.map((e) => ({ name: e.name, value: e.value, from: e.from })),
-    envFrom: c.envFrom,
-    memoryLimitBytes: c.memoryLimitBytes,
-    cpuLimitMillis: c.cpuLimitMillis,
-    ...(security === undefined
-      ? {}
-      : {
-          security: {
-            ...security,
-            runAsUser: security.runAsUser,
-            runAsGroup: security.runAsGroup,
-          },
-        }),
-  })),
+  containers: stored.containers.map(
+    ({ security, readinessProbe, volumeMounts, envFrom, ...c }) => ({
+      name: c.name,
+      image: c.image,
+      command: c.command,
+      args: c.args,
+      workingDir: c.workingDir,
+      env: c.env.map((e) => ({ name: e.name, value: e.value, from: e.from })),
+      ...(envFrom === undefined ? {} : { envFrom }),
+      ports: c.ports,
+      memoryLimitBytes: c.memoryLimitBytes,
+      cpuLimitMillis: c.cpuLimitMillis,
+      ...(security === undefined
+        ? {}
+        : {
+            security: {
+              ...security,
+              runAsUser: security.runAsUser,
+              runAsGroup: security.runAsGroup,
+            },
+          }),
+      ...(readinessProbe === undefined ? {} : { readinessProbe }),
+      ...(volumeMounts === undefined ? {} : { volumeMounts }),
+    }),
+  ),
 })

@@ -3,8 +3,10 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import type { Workload } from "../Manifest"
+import { parseManifests, type Workload } from "../Manifest"
+import { specHash } from "./PodTemplate"
 import { StateStore } from "./StateStore"
+import { podOptions } from "./testing"
 
 const workload: Workload = {
   kind: "Deployment",
@@ -44,6 +46,70 @@ describe("StateStore", () => {
     Effect.gen(function* () {
       const loaded = yield* (yield* store()).load()
       expect(loaded).toEqual({ found: false, workloads: [], orphans: [] })
+    }),
+  )
+
+  it.effect("a restarted agent hashes what it loaded as it hashed what it applied", () =>
+    Effect.gen(function* () {
+      const [parsed] = yield* parseManifests(`
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  strategy: {type: Recreate}
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      volumes: [{name: cfg, configMap: {name: settings, items: [{key: a, path: a}]}}]
+      containers:
+        - name: app
+          image: localhost/web:1
+          ports: [{containerPort: 80}]
+          envFrom: [{configMapRef: {name: settings}}]
+          securityContext: {runAsUser: 5}
+          readinessProbe: {tcpSocket: {port: 80}}
+          volumeMounts: [{name: cfg, mountPath: /cfg}]
+`)
+      // As the manager applies it: with the hash of what it refers to.
+      const applied: Workload = { ...parsed!, configHash: "0123456789abcdef" }
+      const s = yield* store()
+      yield* s.save({ workloads: [applied], orphans: [] })
+      const [loaded] = (yield* s.load()).workloads
+      expect(specHash(loaded!, podOptions)).toBe(specHash(applied, podOptions))
+    }),
+  )
+
+  it.effect("keeps a workload's volumes and mounts across a restart", () =>
+    Effect.gen(function* () {
+      const [app] = workload.containers
+      const withVolumes: Workload = {
+        ...workload,
+        volumes: [
+          {
+            name: "cfg",
+            kind: "ConfigMap",
+            object: "settings",
+            items: [{ key: "a", path: "conf/a", mode: 0o400 }],
+            defaultMode: 0o644,
+            optional: false,
+          },
+          { name: "creds", kind: "Secret", object: "creds", defaultMode: 0o440, optional: true },
+          { name: "mem", kind: "EmptyDir", medium: "Memory", sizeLimitBytes: 1024 },
+        ],
+        containers: [
+          {
+            ...app!,
+            volumeMounts: [
+              { name: "cfg", mountPath: "/etc/app", readOnly: true },
+              { name: "mem", mountPath: "/mem", readOnly: false, subPath: "x" },
+            ],
+          },
+        ],
+      }
+      const s = yield* store()
+      yield* s.save({ workloads: [withVolumes], orphans: [] })
+      expect((yield* s.load()).workloads).toEqual([withVolumes])
     }),
   )
 

@@ -16,9 +16,11 @@ import { Context, Effect, Layer } from "effect"
 import { ServiceDirectory } from "../Directory"
 import type { Workload } from "../Manifest"
 import type { PodIdentity } from "../Tokens"
+import { type ProjectedFile, projectedFiles } from "../Volumes"
 import { WorkloadManager } from "../Workloads"
 import { ConfigStore } from "./ConfigStore"
 import { workloadManagerLayer } from "./Manager"
+import { PodVolumes, type PodVolumesShape, VolumeSetupFailed } from "./PodVolumes"
 import { Reconciler } from "./Reconciler"
 import { ReplicaPods, type ReplicaPodsOptions } from "./ReplicaPods"
 import { type CommandRunner, ReplicaProbes } from "./ReplicaProbes"
@@ -61,9 +63,62 @@ export const deployment = (name: string, replicas: number, image = APP_IMAGE): W
   upstreams: [],
 })
 
+/**
+ * PodVolumes in memory: the volumes each pod has (by name) and the files its ConfigMap and Secret
+ * volumes would hold; refuses what the real one refuses (podVolumesContract runs against both).
+ */
+export const makeFakeVolumes = () => {
+  const prepared = new Map<string, ReadonlyMap<string, ReadonlyArray<string>>>()
+  const shape: PodVolumesShape = {
+    prepare: (pod, workload, lookup) =>
+      Effect.gen(function* () {
+        const volumes = new Map<string, ReadonlyArray<ProjectedFile>>()
+        prepared.delete(pod)
+        for (const volume of workload.volumes ?? []) {
+          const files = volume.kind === "EmptyDir" ? [] : projectedFiles(volume, lookup)
+          if ("problem" in files)
+            return yield* new VolumeSetupFailed({ pod, reason: files.problem, fault: "client" })
+          volumes.set(volume.name, files)
+        }
+        for (const container of workload.containers)
+          for (const { name, subPath } of container.volumeMounts ?? []) {
+            const volume = workload.volumes?.find((v) => v.name === name)
+            const files = volumes.get(name) ?? []
+            if (volume === undefined || volume.kind === "EmptyDir" || subPath === undefined)
+              continue
+            if (!files.some((f) => f.path === subPath || f.path.startsWith(`${subPath}/`)))
+              return yield* new VolumeSetupFailed({
+                pod,
+                reason: `subPath ${subPath} is not in volume ${name}`,
+                fault: "client",
+              })
+          }
+        prepared.set(
+          pod,
+          new Map(
+            [...volumes].map(([name, files]) => [
+              name,
+              files.map((file) => `${file.path}=${file.bytes.toString()}`),
+            ]),
+          ),
+        )
+        return new Map([...volumes.keys()].map((name) => [name, `/fake/${pod}/${name}`]))
+      }),
+    release: (pod) => Effect.sync(() => void prepared.delete(pod)),
+    sweep: (keep) =>
+      Effect.sync(() => {
+        for (const pod of [...prepared.keys()]) if (!keep.has(pod)) prepared.delete(pod)
+      }),
+    pods: () => Effect.sync(() => [...prepared.keys()].sort()),
+  }
+  return { prepared, shape }
+}
+
 /** One host: the fakes and a state file that outlive any one agent built over them. */
 export interface FakeHost {
   readonly fake: FakeIsolation
+  /** The pods' volumes as PodVolumes left them. */
+  readonly volumes: ReturnType<typeof makeFakeVolumes>
   readonly stateFile: string
   /** Every pod whose services were withdrawn. */
   readonly unregistered: Array<PodIdentity>
@@ -77,7 +132,13 @@ export const makeFakeHostWith = (behaviour: Omit<FakePodmanBehaviour, "images">)
       (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true })),
     )
     const unregistered: Array<PodIdentity> = []
-    return { fake, stateFile: join(dir, "workloads.json"), unregistered } satisfies FakeHost
+    const volumes = makeFakeVolumes()
+    return {
+      fake,
+      volumes,
+      stateFile: join(dir, "workloads.json"),
+      unregistered,
+    } satisfies FakeHost
   })
 
 export const makeFakeHost = makeFakeHostWith({})
@@ -124,6 +185,7 @@ export const startDeployer = (
           Layer.mergeAll(
             Layer.succeed(PodmanClient, podman(host.fake.podman)),
             Layer.succeed(Egress, host.fake.egress),
+            Layer.succeed(PodVolumes, host.volumes.shape),
             directory,
           ),
         ),

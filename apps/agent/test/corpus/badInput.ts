@@ -639,19 +639,65 @@ export const BAD_INPUT: ReadonlyArray<BadInput> = [
     name: "a hostPath volume",
     body: pod({ volumes: [{ name: "root", hostPath: { path: "/" } }] }),
     status: 400,
-    message: /spec\.volumes: not supported by beemesh yet/,
+    message: /spec\.volumes\[0\]\.hostPath: is refused: apps never see the host's files/,
   },
   {
-    name: "an emptyDir volume",
-    body: pod({ volumes: [{ name: "tmp", emptyDir: {} }] }),
+    name: "a persistentVolumeClaim volume",
+    body: pod({ volumes: [{ name: "data", persistentVolumeClaim: { claimName: "data" } }] }),
     status: 400,
-    message: /spec\.volumes: not supported/,
+    message: /spec\.volumes\[0\]\.persistentVolumeClaim: not supported by beemesh yet/,
   },
   {
-    name: "volumeMounts",
+    name: "an emptyDir on disk with a sizeLimit",
+    body: pod({ volumes: [{ name: "tmp", emptyDir: { sizeLimit: "1Gi" } }] }),
+    status: 400,
+    message: /sizeLimit is enforced only with medium: Memory/,
+  },
+  {
+    name: "an emptyDir of an unknown medium",
+    body: pod({ volumes: [{ name: "tmp", emptyDir: { medium: "HugePages" } }] }),
+    status: 400,
+    message: /spec\.volumes\[0\]\.emptyDir\.medium: must be one of , Memory/,
+  },
+  {
+    name: "a volume with two sources",
+    body: pod({ volumes: [{ name: "both", emptyDir: {}, configMap: { name: "settings" } }] }),
+    status: 400,
+    message: /needs exactly one of configMap, secret and emptyDir/,
+  },
+  {
+    name: "a configMap item path that leaves the volume",
+    body: pod({
+      volumes: [
+        {
+          name: "cfg",
+          configMap: { name: "settings", items: [{ key: "a", path: "../etc/passwd" }] },
+        },
+      ],
+    }),
+    status: 400,
+    message: /items\[0\]\.path "\.\.\/etc\/passwd" must not contain '\.\.'/,
+  },
+  {
+    name: "a secret volume's defaultMode beyond 0777",
+    body: pod({ volumes: [{ name: "s", secret: { secretName: "creds", defaultMode: 4095 } }] }),
+    status: 400,
+    message: /defaultMode: must be a file mode between 0 and 0777/,
+  },
+  {
+    name: "a volumeMount of an undeclared volume",
     body: withContainer({ volumeMounts: [{ name: "tmp", mountPath: "/tmp" }] }),
     status: 400,
-    message: /volumeMounts: not supported/,
+    message: /volumeMounts\[0\] names volume "tmp", which spec\.volumes does not declare/,
+  },
+  {
+    name: "a relative mountPath",
+    body: pod({
+      volumes: [{ name: "tmp", emptyDir: {} }],
+      containers: [container({ volumeMounts: [{ name: "tmp", mountPath: "tmp" }] })],
+    }),
+    status: 400,
+    message: /mountPath "tmp" must be an absolute path/,
   },
   {
     name: "initContainers",

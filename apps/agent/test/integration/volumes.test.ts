@@ -1,0 +1,152 @@
+/**
+ * PodVolumes on the real host (root; real tmpfs mounts, no Podman): what `prepare` leaves on the
+ * host for a pod's volumes, and that `release`, a failed `prepare` and `sweep` leave nothing.
+ */
+import { existsSync, mkdtempSync } from "node:fs"
+import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Effect, Exit } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import type { ConfigObject, Lookup } from "../../src/ConfigObjects"
+import { PodVolumes, type PodVolumesShape } from "../../src/deployer/PodVolumes"
+import type { Workload } from "../../src/Manifest"
+import { podVolumesContract } from "../support/podVolumesContract"
+
+const APP_ROOT = 200_000
+const SECRET = "hunter2"
+const b64 = (text: string) => Buffer.from(text).toString("base64")
+const objects: ReadonlyArray<ConfigObject> = [
+  { kind: "ConfigMap", namespace: "t", name: "settings", data: { "app.conf": b64("level=1") } },
+  { kind: "Secret", namespace: "t", name: "creds", data: { password: b64(SECRET) } },
+]
+const lookup: Lookup = (kind, name) => objects.find((o) => o.kind === kind && o.name === name)
+
+const container = (mounts: NonNullable<Workload["containers"][number]["volumeMounts"]>) => ({
+  name: "app",
+  image: "localhost/web:1",
+  command: undefined,
+  args: undefined,
+  workingDir: undefined,
+  env: [],
+  ports: [],
+  memoryLimitBytes: undefined,
+  cpuLimitMillis: undefined,
+  volumeMounts: mounts,
+})
+
+const workload: Pick<Workload, "volumes" | "containers"> = {
+  volumes: [
+    {
+      name: "cfg",
+      kind: "ConfigMap",
+      object: "settings",
+      items: [{ key: "app.conf", path: "conf/app.conf", mode: 0o640 }],
+      defaultMode: 0o644,
+      optional: false,
+    },
+    { name: "creds", kind: "Secret", object: "creds", defaultMode: 0o400, optional: false },
+    { name: "scratch", kind: "EmptyDir", medium: "" },
+    { name: "mem", kind: "EmptyDir", medium: "Memory", sizeLimitBytes: 1024 * 1024 },
+  ],
+  containers: [container([{ name: "scratch", mountPath: "/s", readOnly: false, subPath: "a/b" }])],
+}
+
+let root: string
+let volumes: PodVolumesShape
+
+/** A PodVolumes of its own directory for each contract case; all swept in afterAll. */
+const contractRoots: Array<string> = []
+podVolumesContract("on the host (root, real tmpfs mounts)", () => {
+  const dir = join(mkdtempSync(join(tmpdir(), "beemesh-volumes-contract-")), "volumes")
+  contractRoots.push(dir)
+  return makeVolumes(dir, false)
+})
+
+const makeVolumes = (dir: string, rootless: boolean) =>
+  Effect.runSync(
+    Effect.gen(function* () {
+      return yield* PodVolumes
+    }).pipe(
+      Effect.provide(PodVolumes.layer({ root: dir, appRootId: rootless ? 1 : APP_ROOT, rootless })),
+    ),
+  )
+
+const mountsUnder = async (dir: string) =>
+  (await readFile("/proc/self/mountinfo", "utf8"))
+    .split("\n")
+    .filter((line) => (line.split(" ")[4] ?? "").startsWith(`${dir}/`))
+
+beforeAll(async () => {
+  if (process.getuid?.() !== 0)
+    throw new Error("the volume integration tests need root (they mount tmpfs); CI runs as root")
+  root = join(await mkdtemp(join(tmpdir(), "beemesh-volumes-")), "volumes")
+  volumes = Effect.runSync(
+    Effect.gen(function* () {
+      return yield* PodVolumes
+    }).pipe(Effect.provide(PodVolumes.layer({ root, appRootId: APP_ROOT, rootless: false }))),
+  )
+})
+
+afterAll(async () => {
+  for (const dir of [...contractRoots, ...(root === undefined ? [] : [root])]) {
+    await Effect.runPromise(makeVolumes(dir, false).sweep(new Set()))
+    await rm(join(dir, ".."), { recursive: true, force: true })
+  }
+})
+
+describe("PodVolumes on the host", () => {
+  it("tmpfs per projected or Memory volume, files owned by the apps' root with their modes", async () => {
+    const paths = await Effect.runPromise(volumes.prepare("pod-a", workload, lookup))
+    const dir = join(root, "pod-a")
+    expect(Object.fromEntries(paths)).toEqual({
+      cfg: join(dir, "cfg"),
+      creds: join(dir, "creds"),
+      scratch: join(dir, "scratch"),
+      mem: join(dir, "mem"),
+    })
+    expect((await stat(dir)).mode & 0o777).toBe(0o700)
+    const mounts = await mountsUnder(dir)
+    expect(mounts.map((line) => line.split(" ")[4]).sort()).toEqual(
+      ["cfg", "creds", "mem"].map((name) => join(dir, name)).sort(),
+    )
+    for (const line of mounts) expect(line).toMatch(/ rw,nosuid,nodev,relatime - tmpfs tmpfs rw,/)
+    expect(mounts.find((line) => line.includes(`${dir}/mem `))).toMatch(/size=1024k/)
+
+    const file = await stat(join(dir, "cfg", "conf", "app.conf"))
+    expect([file.uid, file.gid, file.mode & 0o777]).toEqual([APP_ROOT, APP_ROOT, 0o640])
+    const parent = await stat(join(dir, "cfg", "conf"))
+    expect([parent.uid, parent.mode & 0o777]).toEqual([APP_ROOT, 0o755])
+    expect(await readFile(join(dir, "cfg", "conf", "app.conf"), "utf8")).toBe("level=1")
+    const secret = await stat(join(dir, "creds", "password"))
+    expect([secret.uid, secret.mode & 0o777]).toEqual([APP_ROOT, 0o400])
+    expect(await readFile(join(dir, "creds", "password"), "utf8")).toBe(SECRET)
+    const scratch = await stat(join(dir, "scratch"))
+    expect([scratch.uid, scratch.mode & 0o777]).toEqual([APP_ROOT, 0o777])
+    const subPath = await stat(join(dir, "scratch", "a", "b"))
+    expect([subPath.uid, subPath.isDirectory()]).toEqual([APP_ROOT, true])
+
+    await Effect.runPromise(volumes.release("pod-a"))
+    expect(await mountsUnder(dir)).toEqual([])
+    expect(existsSync(dir)).toBe(false)
+  })
+
+  it("sweep unmounts what it releases and leaves the kept pods' mounts", async () => {
+    await Effect.runPromise(volumes.prepare("keep", workload, lookup))
+    await Effect.runPromise(volumes.prepare("gone", workload, lookup))
+    await Effect.runPromise(volumes.sweep(new Set(["keep"])))
+    expect(await readdir(root)).toEqual(["keep"])
+    expect(await mountsUnder(join(root, "gone"))).toEqual([])
+    expect((await mountsUnder(join(root, "keep"))).length).toBe(3)
+  })
+
+  it("a rootless agent refuses volumes, saying why", async () => {
+    const rootless = Effect.runSync(
+      Effect.gen(function* () {
+        return yield* PodVolumes
+      }).pipe(Effect.provide(PodVolumes.layer({ root, appRootId: 1, rootless: true }))),
+    )
+    const exit = await Effect.runPromiseExit(rootless.prepare("x", workload, lookup))
+    expect(Exit.isFailure(exit) ? String(exit.cause) : "").toMatch(/volumes need a rootful agent/)
+  })
+})
