@@ -10,10 +10,12 @@
  * - {@link SidecarPorts}, {@link SidecarIdentity}: the ports and the UID the sidecar runs with.
  * - {@link DnsLabel}, {@link PortList}: the name rule and the `name=port` list form.
  * - {@link HostLoopback}: how host-loopback addresses are handed to pods.
+ * - {@link NetworkPolicy}: ingress policies as the agent hands them to sidecars, and `decide`.
  * - {@link UpstreamNames}: the names and loopback addresses apps reach their upstreams at.
  */
 export * as DnsLabel from "./DnsLabel.js"
 export * as HostLoopback from "./HostLoopback.js"
+export * as NetworkPolicy from "./NetworkPolicy.js"
 export * as PortList from "./PortList.js"
 export * as ReadinessProbe from "./ReadinessProbe.js"
 export * as Registration from "./Registration.js"
