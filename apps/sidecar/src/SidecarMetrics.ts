@@ -14,7 +14,29 @@ export interface SidecarCounters {
   readonly connections: number
   /** DCUtR hole punching on relayed connections (see @beemesh/p2p). */
   readonly holePunch?: HolePunchCounts
+  /**
+   * The door's denial reasons, when the sidecar has a door: `beemesh_sidecar_proxy_denied_total`
+   * then has a sample for each (0 until the first denial), and for any other reason counted.
+   */
+  readonly denialReasons?: ReadonlyArray<string>
 }
+
+const deniedFamily = (
+  proxy: ProxyMetricsSnapshot,
+  reasons: ReadonlyArray<string>,
+): PrometheusText.Family => ({
+  name: "beemesh_sidecar_proxy_denied_total",
+  help: "Streams refused by a door: inbound by this sidecar's door (per reason), outbound by a provider's.",
+  type: "counter",
+  samples: directions.flatMap((direction) => {
+    const counts = proxy.denied[direction]
+    const all = new Set([
+      ...(direction === "inbound" ? reasons : ["policy"]),
+      ...Object.keys(counts),
+    ])
+    return [...all].map((reason) => [{ direction, reason }, counts[reason] ?? 0] as const)
+  }),
+})
 
 const directions = ["inbound", "outbound"] as const
 
@@ -91,11 +113,13 @@ export const renderMetrics = (c: SidecarCounters): string => {
     },
   ]
   const holePunch = c.holePunch
+  const withDoor =
+    c.denialReasons === undefined ? families : [...families, deniedFamily(c.proxy, c.denialReasons)]
   return PrometheusText.renderFamilies(
     holePunch === undefined
-      ? families
+      ? withDoor
       : [
-          ...families,
+          ...withDoor,
           {
             name: "beemesh_sidecar_hole_punch_total",
             help: "DCUtR on relayed connections: attempted (a relayed connection opened), succeeded (a direct one followed), failed.",
