@@ -34,8 +34,15 @@ export interface DoorDenial {
  * caches its decisions (per peer and target) rather than verifying anything per stream.
  */
 export interface Door {
-  /** `undefined` admits the caller; a denial refuses the stream with status `Denied`. */
-  readonly check: (peer: string, target: ProxyTarget) => DoorDenial | undefined
+  /**
+   * `undefined` admits the caller; a denial refuses the stream with status `Denied`. A promise
+   * when the answer is not known yet (the peer's membership still being verified); it must
+   * settle within the door's own bound, and a rejection counts as a failed stream.
+   */
+  readonly check: (
+    peer: string,
+    target: ProxyTarget,
+  ) => DoorDenial | undefined | Promise<DoorDenial | undefined>
 }
 
 export interface InboundOptions {
@@ -134,7 +141,15 @@ const make = Effect.fnUntraced(function* (options: InboundOptions) {
       yield* Effect.logWarning(`refused stream from ${peer}: ${name} is not exposed`)
       return
     }
-    const denial = door?.check(peer, request.value)
+    const verdict = door?.check(peer, request.value)
+    const denial =
+      verdict instanceof Promise
+        ? yield* Effect.tryPromise({
+            try: () => verdict,
+            catch: (cause) =>
+              new Error(`the door failed on a stream from ${peer}: ${String(cause)}`),
+          })
+        : verdict
     if (denial !== undefined) {
       metrics.denied("inbound", denial.reason)
       metrics.traffic.of("inbound", seriesName(request.value), "").refused++
