@@ -33,6 +33,7 @@ import { serveApi } from "./http/Server"
 import { servicesRoutes } from "./http/ServicesRoutes"
 import { trafficRoutes } from "./http/TrafficRoutes"
 import { agentMeshKey } from "./MeshMembership"
+import { NetworkPolicies } from "./NetworkPolicies"
 import { registryDirectoryLayer } from "./RegistryDirectory"
 import { ServiceTraffic } from "./ServiceTraffic"
 import { loadOrCreateSecret } from "./Tokens"
@@ -200,6 +201,7 @@ export const ApiLayer = Layer.effect(
     const podman = yield* PodmanClient
     const registry = yield* Registry
     const workloads = yield* WorkloadManager
+    const networkPolicies = yield* NetworkPolicies
     const directory = yield* ServiceDirectory
     const services = yield* Effect.context<never>()
     const gateway = gatewayAddress(config.slirp)
@@ -233,6 +235,7 @@ export const ApiLayer = Layer.effect(
       ],
       addressForPods: (address) => HostLoopback.forPods(address, gateway),
       workloads,
+      networkPolicies,
       directory,
       operatorToken: secrets.operatorToken,
       podTokenKey: secrets.podTokenKey,
@@ -266,6 +269,14 @@ export const ApiLayer = Layer.effect(
   }),
 )
 
+/** The NetworkPolicies this agent holds, in networkpolicies.json of its data directory. */
+export const NetworkPoliciesLayer = Layer.unwrap(
+  Effect.gen(function* () {
+    const { config } = yield* AgentSettings
+    return NetworkPolicies.layer(join(config.dataDir, "networkpolicies.json"))
+  }),
+)
+
 /** The whole agent for one configuration. */
 export const agentLayer = (config: AgentConfig, environment: Environment) => {
   const base = Layer.mergeAll(AgentSettings.layer(config, environment), netnsLayer())
@@ -276,6 +287,7 @@ export const agentLayer = (config: AgentConfig, environment: Environment) => {
     PodmanLayer,
   ).pipe(Layer.provideMerge(secrets))
   return ApiLayer.pipe(
+    Layer.provideMerge(NetworkPoliciesLayer),
     Layer.provideMerge(DeployerLayer),
     Layer.provideMerge(StartedLogLayer),
     Layer.provideMerge(hosts),

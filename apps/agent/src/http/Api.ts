@@ -4,12 +4,14 @@
  *
  *   GET    /health                            liveness + the network validation report
  *   GET    /metrics                           Prometheus text
- *   POST   /v1/workloads                      operator: Pod/Deployment/StatefulSet, ConfigMap/Secret
+ *   POST   /v1/workloads                      operator: Pod/Deployment/StatefulSet, ConfigMap/Secret, NetworkPolicy
  *   GET    /v1/workloads                      operator
  *   GET    /v1/workloads/:namespace/:name     operator
  *   DELETE /v1/workloads/:namespace/:name     operator
  *   GET    /v1/configs                        operator: ConfigMaps and Secrets (keys, never values)
  *   DELETE /v1/configs/:kind/:namespace/:name operator: kind configmaps or secrets; refused in use
+ *   GET    /v1/networkpolicies                operator: the NetworkPolicies held
+ *   DELETE /v1/networkpolicies/:namespace/:name operator
  *   PUT    /v1/pods/:pod/services             pod token: register or renew the pod's services
  *   DELETE /v1/pods/:pod/services             pod token: unregister
  *   GET    /v1/services/:namespace/:service   pod or operator token: resolve providers
@@ -24,6 +26,7 @@ import { Hono } from "hono"
 import { bodyLimit } from "hono/body-limit"
 import type { ServiceDirectory } from "../Directory"
 import { defaultManifestOptions, type ManifestOptions, parseApply } from "../Manifest"
+import type { NetworkPolicies } from "../NetworkPolicies"
 import type { ServiceTraffic } from "../ServiceTraffic"
 import { constantTimeEqual, type PodIdentity, verifyPodToken } from "../Tokens"
 import type { WorkloadManager } from "../Workloads"
@@ -55,6 +58,8 @@ export interface StoredManifest {
 
 export interface ApiOptions {
   readonly workloads: WorkloadManager["Service"]
+  /** Where applied NetworkPolicies go; without it, a request with one is refused (501). */
+  readonly networkPolicies?: NetworkPolicies["Service"]
   readonly manifests: ManifestStore
   readonly directory: ServiceDirectory["Service"]
   /** Where the sidecars' traffic reports go (sent with registrations and renewals). */
@@ -165,14 +170,31 @@ export const makeApi = (options: ApiOptions) => {
     .post("/", tooLarge(options.maxManifestBytes ?? 1024 * 1024), async (c) => {
       const text = await c.req.text()
       const parsed = await run(parseApply(text, manifestOptions))
-      const statuses = await run(options.workloads.apply(parsed.workloads, parsed.configs))
+      const policies = options.networkPolicies
+      if (parsed.policies.length > 0 && policies === undefined)
+        throw new ApiError(501, "NotImplemented", "this agent does not hold NetworkPolicies")
+      // All or nothing: the policies are put back as they were if the workloads fail.
+      const undo =
+        parsed.policies.length > 0 && policies !== undefined
+          ? await run(policies.apply(parsed.policies))
+          : undefined
+      const statuses =
+        parsed.workloads.length + parsed.configs.length === 0
+          ? []
+          : await run(options.workloads.apply(parsed.workloads, parsed.configs)).catch(
+              async (error: unknown) => {
+                if (undo !== undefined) await runExit(undo)
+                throw error
+              },
+            )
       const configs = parsed.configs.map(({ kind, namespace, name, data }) => ({
         kind,
         namespace,
         name,
         keys: Object.keys(data).sort(),
       }))
-      return c.json({ workloads: statuses, configs }, 201)
+      const networkPolicies = parsed.policies.map(({ namespace, name }) => ({ namespace, name }))
+      return c.json({ workloads: statuses, configs, networkPolicies }, 201)
     })
     .get("/", async (c) =>
       c.json({
@@ -207,6 +229,24 @@ export const makeApi = (options: ApiOptions) => {
           c.req.param("name"),
         ),
       )
+      return c.body(null, 204)
+    })
+
+  const networkPolicies = new Hono()
+    .use(async (c, next) => {
+      operator(c.req.header("authorization"))
+      await next()
+    })
+    .get("/", async (c) =>
+      c.json({
+        networkPolicies:
+          options.networkPolicies === undefined ? [] : await run(options.networkPolicies.list()),
+      }),
+    )
+    .delete("/:namespace/:name", async (c) => {
+      if (options.networkPolicies === undefined)
+        throw new ApiError(501, "NotImplemented", "this agent does not hold NetworkPolicies")
+      await run(options.networkPolicies.remove(c.req.param("namespace"), c.req.param("name")))
       return c.body(null, 204)
     })
 
@@ -318,6 +358,7 @@ export const makeApi = (options: ApiOptions) => {
     )
     .route("/v1/workloads", workloads)
     .route("/v1/configs", configs)
+    .route("/v1/networkpolicies", networkPolicies)
     .route("/v1/pods", pods)
     .route("/v1/services", services)
     .route("/v1/manifests", manifests)

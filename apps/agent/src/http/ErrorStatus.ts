@@ -13,6 +13,7 @@ import { Data } from "effect"
 import type { ContentfulStatusCode } from "hono/utils/http-status"
 import { DirectoryUnavailable } from "../Directory"
 import { ManifestInvalid } from "../Manifest"
+import { NetworkPolicyNotFound } from "../NetworkPolicies"
 import {
   ConfigInUse,
   ConfigNotFound,
@@ -59,6 +60,7 @@ const STATUS: ReadonlyArray<readonly [ErrorClass, ContentfulStatusCode]> = [
   [PodNameTaken, 409],
   [ConfigNotFound, 404],
   [ConfigInUse, 409],
+  [NetworkPolicyNotFound, 404],
   [ManifestNotFound, 404],
   [RecordTooLarge, 413],
   [DirectoryUnavailable, 503],
