@@ -1,11 +1,12 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import type { NetworkPolicy } from "@beemesh/contract"
+import type { NetworkPolicy, Registration } from "@beemesh/contract"
 import { Effect, Exit, type Layer } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { makeApi } from "./http/Api"
 import { NetworkPolicies } from "./NetworkPolicies"
+import { issuePodToken } from "./Tokens"
 
 const policy = (namespace: string, name: string, app = "api"): NetworkPolicy.Policy => ({
   namespace,
@@ -111,10 +112,14 @@ describe("NetworkPolicies through the API", () => {
     makeApi({
       workloads: {
         apply: () => (applyFails ? Effect.die("the workloads failed") : Effect.succeed([])),
+        registered: () => Effect.void,
+        get: (namespace: string, name: string) => Effect.succeed({ namespace, name, services: [] }),
       } as never,
       networkPolicies: store,
       manifests: {} as never,
-      directory: {} as never,
+      directory: {
+        register: () => Effect.succeed({ ttlSeconds: 30, renewAfterSeconds: 10 }),
+      } as never,
       operatorToken: OPERATOR,
       podTokenKey: "k".repeat(43),
       health: async () => ({ ok: true }),
@@ -143,6 +148,37 @@ describe("NetworkPolicies through the API", () => {
         expect((await call(api, "DELETE", "/v1/networkpolicies/shop/deny")).status).toBe(204)
         const gone = await call(api, "DELETE", "/v1/networkpolicies/shop/deny")
         expect(gone.status).toBe(404)
+      }),
+    )
+  })
+
+  it("hands a registering sidecar its namespace's policies with the lease", async () => {
+    await withStore(NetworkPolicies.memory, (store) =>
+      Effect.promise(async () => {
+        const api = apiWith(store, false)
+        expect((await call(api, "POST", "/v1/workloads", POLICY)).status).toBe(201)
+        const token = issuePodToken("k".repeat(43), {
+          namespace: "shop",
+          workload: "web",
+          pod: "web-0",
+        })
+        const response = await api.request("/v1/pods/web-0/services", {
+          method: "PUT",
+          headers: { authorization: `Bearer ${token}` },
+          body: JSON.stringify({
+            namespace: "shop",
+            workload: "web",
+            pod: "web-0",
+            peerId: "12D3KooWx",
+            multiaddrs: [],
+            services: [],
+          }),
+        })
+        expect(response.status).toBe(200)
+        const lease = (await response.json()) as Registration.Lease
+        expect(lease.networkPolicies?.namespace).toBe("shop")
+        expect(lease.networkPolicies?.version).toBe(store.forNamespace("shop").version)
+        expect(lease.networkPolicies?.policies.map((p) => p.name)).toEqual(["deny"])
       }),
     )
   })

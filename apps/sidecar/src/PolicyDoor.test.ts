@@ -76,7 +76,8 @@ const nodeOf = (w: World, key: PrivateKey, chain: ReadonlyArray<string>) =>
       authority: idOf(w.authority),
       chain: () => chain,
       revoked: () => revokedSet(undefined),
-      timeoutMs: 1_500,
+      // Generous: on a loaded machine a chain can take seconds to arrive.
+      timeoutMs: 4_000,
       recheckMs: 200,
     },
   })

@@ -4,7 +4,7 @@
  * reverse order: health off, unregister, drain open streams, close listeners, stop the node.
  */
 
-import { UpstreamNames } from "@beemesh/contract"
+import { type Registration, UpstreamNames } from "@beemesh/contract"
 import {
   Inbound,
   Libp2pNode,
@@ -18,6 +18,7 @@ import {
 import { Duration, Effect, Exit, Fiber, Layer, Scope } from "effect"
 import { AgentClient } from "./AgentClient"
 import { AgentResolverLayer } from "./AgentResolver"
+import { DoorPolicies } from "./DoorPolicies"
 import { makeGatedRegistrar } from "./GatedRegistrar"
 import { type HealthListenFailed, serveHealth } from "./HealthServer"
 import { runProbe } from "./ProbeRunner"
@@ -142,11 +143,12 @@ export const DrainLayer: Layer.Layer<never, never, Inbound | Outbound> = Layer.e
 export const RegistrarLayer: Layer.Layer<
   Registrar,
   never,
-  AgentClient | SidecarConfig | SidecarNode | ProxyMetrics
+  AgentClient | SidecarConfig | SidecarNode | ProxyMetrics | DoorPolicies
 > = Layer.effect(
   Registrar,
   Effect.gen(function* () {
     const config = yield* SidecarConfig
+    const policies = yield* DoorPolicies
     const node = yield* SidecarNode
     const client = yield* AgentClient
     const metrics = yield* ProxyMetrics
@@ -161,6 +163,9 @@ export const RegistrarLayer: Layer.Layer<
     const options = {
       unregisterTimeoutMs: shutdownBudget.unregisterMs,
       traffic: () => trafficReport(metrics.traffic.snapshot()),
+      onLease: (lease: Registration.Lease) => {
+        policies.offer(lease.networkPolicies)
+      },
     }
     const probes = config.readinessProbes ?? []
     if (probes.length === 0) return yield* Registrar.make(client, registration, options)
@@ -172,10 +177,11 @@ export const RegistrarLayer: Layer.Layer<
 export const HealthLayer: Layer.Layer<
   never,
   HealthListenFailed,
-  SidecarConfig | SidecarNode | Registrar | ProxyMetrics
+  SidecarConfig | SidecarNode | Registrar | ProxyMetrics | DoorPolicies
 > = Layer.effectDiscard(
   Effect.gen(function* () {
     const config = yield* SidecarConfig
+    const policies = yield* DoorPolicies
     const node = yield* SidecarNode
     const registrar = yield* Registrar
     const metrics = yield* ProxyMetrics
@@ -197,6 +203,7 @@ export const HealthLayer: Layer.Layer<
             registration: registrar.status(),
             connections: node.node.getConnections().length,
             holePunch: node.holePunch(),
+            networkPolicies: { version: policies.version(), count: policies.policies().length },
           }),
       },
       config.healthHost,
@@ -208,7 +215,9 @@ export const HealthLayer: Layer.Layer<
 /** The whole sidecar for one configuration. */
 export const sidecarLayer = (settings: SidecarSettings) => {
   const base = AgentClient.layer.pipe(
-    Layer.provideMerge(Layer.mergeAll(SidecarConfig.layer(settings), ProxyMetrics.layer)),
+    Layer.provideMerge(
+      Layer.mergeAll(SidecarConfig.layer(settings), ProxyMetrics.layer, DoorPolicies.layer),
+    ),
   )
   const node = NodeLayer.pipe(Layer.provideMerge(base))
   // Streams negotiated ahead per provider: a new connection skips multistream-select's round

@@ -19,7 +19,27 @@ export interface SidecarCounters {
    * then has a sample for each (0 until the first denial), and for any other reason counted.
    */
   readonly denialReasons?: ReadonlyArray<string>
+  /** The NetworkPolicies handed over by the agent: their set's version and how many. */
+  readonly networkPolicies?: { readonly version: number; readonly count: number }
 }
+
+const policyFamilies = (p: {
+  readonly version: number
+  readonly count: number
+}): ReadonlyArray<PrometheusText.Family> => [
+  {
+    name: "beemesh_sidecar_network_policies",
+    help: "NetworkPolicies of the pod's namespace the sidecar holds (from its agent's last lease).",
+    type: "gauge",
+    samples: [[{}, p.count]],
+  },
+  {
+    name: "beemesh_sidecar_network_policies_version",
+    help: "Version of that set: the agent's time of its last change, in ms (0: none handed over yet).",
+    type: "gauge",
+    samples: [[{}, p.version]],
+  },
+]
 
 const deniedFamily = (
   proxy: ProxyMetricsSnapshot,
@@ -113,8 +133,11 @@ export const renderMetrics = (c: SidecarCounters): string => {
     },
   ]
   const holePunch = c.holePunch
-  const withDoor =
-    c.denialReasons === undefined ? families : [...families, deniedFamily(c.proxy, c.denialReasons)]
+  const withDoor = [
+    ...families,
+    ...(c.denialReasons === undefined ? [] : [deniedFamily(c.proxy, c.denialReasons)]),
+    ...(c.networkPolicies === undefined ? [] : policyFamilies(c.networkPolicies)),
+  ]
   return PrometheusText.renderFamilies(
     holePunch === undefined
       ? withDoor

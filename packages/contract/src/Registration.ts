@@ -10,6 +10,7 @@
  * MAX_REGISTRATION_BYTES.
  */
 import { Schema } from "effect"
+import { PolicySet } from "./NetworkPolicy.js"
 import { TrafficReport } from "./Traffic.js"
 
 export const MAX_MULTIADDRS = 16
@@ -44,6 +45,11 @@ const PositiveSeconds = Schema.Number.check(Schema.isGreaterThan(0))
 export const Lease = Schema.Struct({
   ttlSeconds: PositiveSeconds,
   renewAfterSeconds: PositiveSeconds,
+  /**
+   * The NetworkPolicies of the pod's namespace as the agent holds them now: the sidecar's door
+   * enforces the newest set (by version) it was handed. Absent from agents that hold none.
+   */
+  networkPolicies: Schema.optionalKey(PolicySet),
 })
 export type Lease = typeof Lease.Type
 

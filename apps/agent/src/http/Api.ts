@@ -296,7 +296,13 @@ export const makeApi = (options: ApiOptions) => {
         }),
       )
       if (body.traffic !== undefined) options.traffic?.report(identity, body.peerId, body.traffic)
-      return c.json(lease satisfies Registration.Lease, Registration.REGISTERED)
+      // Every renewal hands the sidecar its namespace's policies: a change reaches it within
+      // renewAfterSeconds.
+      const answer: Registration.Lease =
+        options.networkPolicies === undefined
+          ? lease
+          : { ...lease, networkPolicies: options.networkPolicies.forNamespace(identity.namespace) }
+      return c.json(answer, Registration.REGISTERED)
     })
     .delete("/:pod/services", async (c) => {
       const identity = pod(c.req.header("authorization"), c.req.param("pod"))
