@@ -4,7 +4,7 @@
  * reverse order: health off, unregister, drain open streams, close listeners, stop the node.
  */
 
-import { UpstreamNames } from "@beemesh/contract"
+import { type Registration, UpstreamNames } from "@beemesh/contract"
 import {
   Inbound,
   Libp2pNode,
@@ -25,7 +25,7 @@ import { makeReadinessGate } from "./ReadinessGate"
 import { Registrar } from "./Registrar"
 import { SidecarConfig, type SidecarSettings } from "./SidecarConfig"
 import { renderMetrics } from "./SidecarMetrics"
-import { SidecarNode } from "./SidecarNode"
+import { MemberChain, SidecarNode } from "./SidecarNode"
 import { trafficReport } from "./TrafficReport"
 
 /** Time budgets of a shutdown that must end within 2 s in total. */
@@ -142,12 +142,13 @@ export const DrainLayer: Layer.Layer<never, never, Inbound | Outbound> = Layer.e
 export const RegistrarLayer: Layer.Layer<
   Registrar,
   never,
-  AgentClient | SidecarConfig | SidecarNode | ProxyMetrics
+  AgentClient | SidecarConfig | SidecarNode | ProxyMetrics | MemberChain
 > = Layer.effect(
   Registrar,
   Effect.gen(function* () {
     const config = yield* SidecarConfig
     const node = yield* SidecarNode
+    const chain = yield* MemberChain
     const client = yield* AgentClient
     const metrics = yield* ProxyMetrics
     const registration = {
@@ -161,6 +162,10 @@ export const RegistrarLayer: Layer.Layer<
     const options = {
       unregisterTimeoutMs: shutdownBudget.unregisterMs,
       traffic: () => trafficReport(metrics.traffic.snapshot()),
+      // Each lease renews the membership chain; the node presents a new one to its peers.
+      onLease: (lease: Registration.Lease) => {
+        if (lease.certificates !== undefined) chain.set(lease.certificates)
+      },
     }
     const probes = config.readinessProbes ?? []
     if (probes.length === 0) return yield* Registrar.make(client, registration, options)
@@ -208,7 +213,9 @@ export const HealthLayer: Layer.Layer<
 /** The whole sidecar for one configuration. */
 export const sidecarLayer = (settings: SidecarSettings) => {
   const base = AgentClient.layer.pipe(
-    Layer.provideMerge(Layer.mergeAll(SidecarConfig.layer(settings), ProxyMetrics.layer)),
+    Layer.provideMerge(
+      Layer.mergeAll(SidecarConfig.layer(settings), ProxyMetrics.layer, MemberChain.layer),
+    ),
   )
   const node = NodeLayer.pipe(Layer.provideMerge(base))
   // Streams negotiated ahead per provider: a new connection skips multistream-select's round

@@ -76,6 +76,15 @@ export interface ApiOptions {
    * PeersRoutes, ServicesRoutes …), mounted after the routes above.
    */
   readonly routes?: ReadonlyArray<readonly [string, Hono]>
+  /**
+   * The membership chain handed to a registering sidecar with its lease (`Lease.certificates`),
+   * renewed with every renewal. Absent: leases carry none.
+   */
+  readonly certify?: (
+    identity: PodIdentity,
+    peerId: string,
+    renewAfterSeconds: number,
+  ) => Effect.Effect<ReadonlyArray<string>, { readonly _tag: string; readonly message: string }>
   /** Runs effects at the edge (default: Effect.runPromiseExit); the agent passes its logger's context. */
   readonly runExit?: <A, E>(effect: Effect.Effect<A, E>) => Promise<Exit.Exit<A, E>>
 }
@@ -256,7 +265,16 @@ export const makeApi = (options: ApiOptions) => {
         }),
       )
       if (body.traffic !== undefined) options.traffic?.report(identity, body.peerId, body.traffic)
-      return c.json(lease satisfies Registration.Lease, Registration.REGISTERED)
+      const certificates =
+        options.certify === undefined
+          ? undefined
+          : await run(options.certify(identity, body.peerId, lease.renewAfterSeconds))
+      return c.json(
+        (certificates === undefined
+          ? lease
+          : { ...lease, certificates }) satisfies Registration.Lease,
+        Registration.REGISTERED,
+      )
     })
     .delete("/:pod/services", async (c) => {
       const identity = pod(c.req.header("authorization"), c.req.param("pod"))
