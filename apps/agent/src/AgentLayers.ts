@@ -15,7 +15,7 @@ import {
   type PreflightReport,
   preflightReportJson,
 } from "@beemesh/netns"
-import type { MeshKey } from "@beemesh/p2p"
+import { loadOrCreateKey, type MeshKey, revokedSet } from "@beemesh/p2p"
 import { PodmanClient } from "@beemesh/podman"
 import { Libp2pNode, type ManifestRecord, Registry } from "@beemesh/registry"
 import { PrometheusText } from "@beemesh/service"
@@ -32,13 +32,19 @@ import { peersRoutes, peersView } from "./http/PeersRoutes"
 import { serveApi } from "./http/Server"
 import { servicesRoutes } from "./http/ServicesRoutes"
 import { trafficRoutes } from "./http/TrafficRoutes"
-import { agentMeshKey } from "./MeshMembership"
+import {
+  type AgentMembership,
+  agentMembership,
+  agentMeshKey,
+  type PrivateKey,
+} from "./MeshMembership"
 import { NetworkPolicies } from "./NetworkPolicies"
 import { registryDirectoryLayer } from "./RegistryDirectory"
 import { ServiceTraffic } from "./ServiceTraffic"
+import { sidecarChain } from "./SidecarCertificates"
 import { loadOrCreateSecret } from "./Tokens"
 import { trafficFamilies } from "./TrafficMetrics"
-import { WorkloadManager } from "./Workloads"
+import { ReplicaNotReady, WorkloadManager } from "./Workloads"
 
 /** The configuration and process environment main.ts read once. */
 export class AgentSettings extends Context.Service<
@@ -61,6 +67,10 @@ export interface Secrets {
   readonly podTokenKey: string
   /** The mesh's private network key: the host node and every sidecar run with it. */
   readonly meshKey: MeshKey
+  /** The host node's identity (`<dataDir>/identity.key`): it signs the sidecars' certificates. */
+  readonly identityKey: PrivateKey
+  /** The mesh authority and this agent's certificate. */
+  readonly membership: AgentMembership
 }
 
 /** The operator token and the pod-token key, kept in the data directory, and the mesh key. */
@@ -93,11 +103,14 @@ export const SecretsLayer = Layer.effect(
     const { config } = yield* AgentSettings
     yield* Effect.promise(() => mkdir(config.dataDir, { recursive: true, mode: 0o700 }))
     const operatorTokenFile = join(config.dataDir, "operator-token")
+    const identityKey = yield* loadOrCreateKey(join(config.dataDir, "identity.key"))
     return {
       operatorToken: yield* loadOrCreateSecret(operatorTokenFile),
       operatorTokenFile,
       podTokenKey: yield* loadOrCreateSecret(join(config.dataDir, "pod-token.key")),
       meshKey: yield* agentMeshKey(config),
+      identityKey,
+      membership: yield* agentMembership(config, identityKey),
     }
   }),
 )
@@ -106,12 +119,17 @@ export const SecretsLayer = Layer.effect(
 export const NodeLayer = Layer.unwrap(
   Effect.gen(function* () {
     const { config } = yield* AgentSettings
-    const { meshKey } = yield* AgentSecrets
+    const { meshKey, identityKey, membership } = yield* AgentSecrets
     return Libp2pNode.layer({
       meshKey,
+      membership: {
+        authority: membership.authority,
+        chain: () => [membership.certificate],
+        revoked: () => revokedSet(undefined),
+      },
       listen: config.listen,
       bootstrap: config.bootstrap,
-      keyFile: join(config.dataDir, "identity.key"),
+      privateKey: identityKey,
       // Behind a NAT: a slot at the given relays. Reachable: a relay for the hosts that are not.
       ...(config.relays === undefined ? { relayServer: {} } : { relays: config.relays }),
     })
@@ -175,6 +193,7 @@ export const DeployerLayer = Layer.unwrap(
       apiPort: config.apiPort,
       podTokenKey: secrets.podTokenKey,
       meshKey: secrets.meshKey,
+      meshAuthority: secrets.membership.authority,
       stateFile: join(config.dataDir, "workloads.json"),
       rootless: environment.uid !== 0,
     })
@@ -239,6 +258,23 @@ export const ApiLayer = Layer.effect(
       directory,
       operatorToken: secrets.operatorToken,
       podTokenKey: secrets.podTokenKey,
+      certify: (identity, peerId, renewAfterSeconds) =>
+        Effect.gen(function* () {
+          const pod = yield* workloads.podClaims?.(identity) ?? Effect.undefined
+          if (pod === undefined)
+            return yield* new ReplicaNotReady({
+              pod: identity.pod,
+              reason: "this agent runs no such replica to certify",
+            })
+          return yield* sidecarChain(
+            secrets.identityKey,
+            secrets.membership,
+            peerId,
+            { ...identity, ...pod },
+            renewAfterSeconds,
+            Date.now(),
+          )
+        }),
       health: async () => ({
         ok: report.ok,
         peerId: host.peerId.toString(),

@@ -5,10 +5,26 @@
  * arrives, so the door's decision cache survives renewals that change nothing.
  */
 import type { NetworkPolicy } from "@beemesh/contract"
+import type { WorkloadClaims } from "@beemesh/p2p"
 import { Context, Effect, Layer } from "effect"
 
 export class PolicyHolder {
   private current: NetworkPolicy.PolicySet | undefined
+  private me: WorkloadClaims | undefined
+  private meText = ""
+
+  /** This pod as its own certificate names it (the target side of every decision). */
+  self(): WorkloadClaims | undefined {
+    return this.me
+  }
+
+  /** Keeps the claims; the same object while renewals name the same workload and labels. */
+  setSelf(claims: WorkloadClaims | undefined): void {
+    const text = JSON.stringify(claims ?? null)
+    if (text === this.meText) return
+    this.meText = text
+    this.me = claims
+  }
 
   /** Keeps `set` if it is newer than the one held; true when it replaced it. */
   offer(set: NetworkPolicy.PolicySet | undefined): boolean {

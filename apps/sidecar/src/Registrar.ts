@@ -32,7 +32,7 @@ export interface RegistrarOptions {
   readonly unregisterTimeoutMs?: number
   /** The traffic report sent with every registration and renewal (none when absent). */
   readonly traffic?: () => Traffic.TrafficReport
-  /** Told of every lease the agent grants (what it hands over with it: NetworkPolicies …). */
+  /** Told every lease as it arrives (its membership certificates, its NetworkPolicies …). */
   readonly onLease?: (lease: Registration.Lease) => void
 }
 

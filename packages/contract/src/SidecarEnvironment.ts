@@ -13,6 +13,7 @@ import {
   parseIpv4,
   parseLabel,
   parseMeshKeyHex,
+  parsePeerId,
   parsePodName,
   parseRelays,
   parseToken,
@@ -66,6 +67,12 @@ export interface SidecarEnvironment {
    * environment, which the pod's apps cannot read. Absent: an open node (a sidecar run by hand).
    */
   readonly meshKey: Redacted.Redacted<string> | undefined
+  /**
+   * The mesh authority's peer id: the sidecar's node runs certified membership (agent
+   * certificates signed by it; its own chain comes with each registration Lease). Absent: no
+   * membership check (a sidecar run by hand, or an agent from before certificates).
+   */
+  readonly meshAuthority: string | undefined
 }
 
 type Defaulted = "services" | "upstreams" | "agentUrl" | "listenPort" | "healthHost" | "healthPort"
@@ -73,13 +80,14 @@ type Defaulted = "services" | "upstreams" | "agentUrl" | "listenPort" | "healthH
 /** What the agent encodes: settings with a default may be left out. */
 export type SidecarEnvironmentInput = Omit<
   SidecarEnvironment,
-  Defaulted | "identityKeyFile" | "relays" | "readinessProbes" | "meshKey"
+  Defaulted | "identityKeyFile" | "relays" | "readinessProbes" | "meshKey" | "meshAuthority"
 > &
   Partial<Pick<SidecarEnvironment, Defaulted>> & {
     readonly identityKeyFile?: string | undefined
     readonly relays?: ReadonlyArray<string> | undefined
     readonly readinessProbes?: ReadonlyArray<ReadinessProbe> | undefined
     readonly meshKey?: Redacted.Redacted<string> | undefined
+    readonly meshAuthority?: string | undefined
   }
 
 /** One variable that failed to decode or encode. */
@@ -214,6 +222,10 @@ export const variables = {
     expected: "the mesh key issued by the agent, 64 hex digits (unset: an open node)",
     optional: true,
     secret: true,
+  }),
+  BEEMESH_MESH_AUTHORITY: variable("meshAuthority", text(parsePeerId), {
+    expected: "the mesh authority's libp2p peer id, like 12D3KooW… (unset: no membership check)",
+    optional: true,
   }),
 } as const
 

@@ -18,7 +18,7 @@ const run = <A, E>(effect: Effect.Effect<A, E, Scope.Scope>) =>
   Effect.runPromise(Effect.scoped(effect))
 
 const HOUR = 60 * 60 * 1000
-const BOUND_MS = 1_500
+const BOUND_MS = 3_000
 const idOf = (key: PrivateKey) => peerIdFromPrivateKey(key as never).toString()
 const newKey = () => Effect.promise(() => generateKeyPair("Ed25519"))
 const issue = (issuer: PrivateKey, request: Omit<CertificateRequest, "serial">) =>
@@ -128,7 +128,7 @@ describe("membership on every connection", () => {
         yield* Effect.promise(() => sidecar.node.services.ping.ping(b.node.peerId))
       }),
     )
-  }, 20_000)
+  }, 30_000)
 
   it("a fresh identity holding the mesh key but no certificate is dropped within the bound and refused when it redials", async () => {
     await run(
@@ -139,19 +139,20 @@ describe("membership on every connection", () => {
         const started = Date.now()
         yield* stranger.dial(a.node.multiaddrs()[0]!)
         expect(a.node.member(stranger.peerId)).toBeUndefined()
-        yield* until("the stranger's disconnection", () => disconnected(a.node, stranger), 5_000)
-        expect(Date.now() - started).toBeLessThan(BOUND_MS + 1_000)
+        yield* until("the stranger's disconnection", () => disconnected(a.node, stranger), 10_000)
+        // The bound plus slack for a loaded machine (the bound itself is a timer).
+        expect(Date.now() - started).toBeLessThan(BOUND_MS + 4_000)
         // Redialling buys no new window: the member refuses the connection as soon as Noise
         // names the peer (the dialler may see it complete for a moment before the close).
         yield* Effect.exit(stranger.dial(a.node.multiaddrs()[0]!))
-        yield* until("the redial's close", () => disconnected(a.node, stranger), 1_000)
+        yield* until("the redial's close", () => disconnected(a.node, stranger), 5_000)
         expect(a.node.member(stranger.peerId)).toBeUndefined()
         // Nor does the member dial it while the refusal lasts.
         const outbound = yield* Effect.flip(a.node.dial(stranger.multiaddrs()[0]!))
         expect(outbound._tag).toBe("DialFailed")
       }),
     )
-  }, 20_000)
+  }, 30_000)
 
   it("a member's certificate presented by another key (wrong subject) is refused", async () => {
     await run(
@@ -170,7 +171,7 @@ describe("membership on every connection", () => {
         expect(refusals).toContain(thief.peerId.toString())
       }),
     )
-  }, 20_000)
+  }, 30_000)
 
   it("a certificate signed by another authority is refused", async () => {
     await run(
@@ -188,7 +189,7 @@ describe("membership on every connection", () => {
         )
       }),
     )
-  }, 20_000)
+  }, 30_000)
 
   it("an expired sidecar certificate is refused, and one that expires while connected is dropped", async () => {
     await run(
@@ -209,7 +210,7 @@ describe("membership on every connection", () => {
 
         const shortKey = yield* newKey()
         const short = yield* nodeOf(m, shortKey, {
-          current: [a.chain.current[0]!, yield* sidecarCert(a.key, shortKey, Date.now() + 2_500)],
+          current: [a.chain.current[0]!, yield* sidecarCert(a.key, shortKey, Date.now() + 4_000)],
         })
         yield* short.dial(a.node.multiaddrs()[0]!)
         expect(yield* a.node.awaitMember(short.peerId)).toMatchObject({ role: "sidecar" })
@@ -220,7 +221,7 @@ describe("membership on every connection", () => {
         )
       }),
     )
-  }, 20_000)
+  }, 30_000)
 
   it("a revoked agent is disconnected once the revocation list changes, and its sidecars with it", async () => {
     await run(
@@ -244,41 +245,49 @@ describe("membership on every connection", () => {
         const opened = yield* Effect.promise(() => verifyRevocations(list, idOf(m.authority)))
         m.revoked = revokedSet(Result.getOrThrow(opened))
         a.node.recheckMembers()
-        yield* until("the revoked agent's disconnection", () => disconnected(a.node, b.node), 3_000)
-        yield* until("its sidecar's disconnection", () => disconnected(a.node, sidecar), 3_000)
+        yield* until(
+          "the revoked agent's disconnection",
+          () => disconnected(a.node, b.node),
+          10_000,
+        )
+        yield* until("its sidecar's disconnection", () => disconnected(a.node, sidecar), 10_000)
         yield* Effect.exit(b.node.dial(a.node.multiaddrs()[0]!))
-        yield* until("the redial's close", () => disconnected(a.node, b.node), 1_000)
+        yield* until("the redial's close", () => disconnected(a.node, b.node), 5_000)
         expect(a.node.member(b.node.peerId)).toBeUndefined()
       }),
     )
-  }, 20_000)
+  }, 30_000)
 
-  it("a renewed chain is presented again to connected peers", async () => {
+  it("a renewed chain is presented again to connected peers, which keep it past the first one's expiry", async () => {
     await run(
       Effect.gen(function* () {
         const m = yield* mesh
         const a = yield* agentNode(m)
         const sidecarKey = yield* newKey()
+        const firstExpiry = Date.now() + 6_000
         const chain = {
-          current: [a.chain.current[0]!, yield* sidecarCert(a.key, sidecarKey, Date.now() + 3_000)],
+          current: [a.chain.current[0]!, yield* sidecarCert(a.key, sidecarKey, firstExpiry)],
         }
         const sidecar = yield* nodeOf(m, sidecarKey, chain)
         yield* sidecar.dial(a.node.multiaddrs()[0]!)
         const first = yield* a.node.awaitMember(sidecar.peerId)
-        const renewed = yield* sidecarCert(a.key, sidecarKey, Date.now() + 60_000)
-        chain.current = [a.chain.current[0]!, renewed]
+        expect(first?.expiresAt).toBe(firstExpiry)
+        chain.current = [
+          a.chain.current[0]!,
+          yield* sidecarCert(a.key, sidecarKey, Date.now() + 60_000),
+        ]
         const second = yield* until(
           "the renewed certificate",
           () => {
             const now = a.node.member(sidecar.peerId)
-            return now !== undefined && now.expiresAt !== first?.expiresAt ? now : undefined
+            return now !== undefined && now.expiresAt !== firstExpiry ? now : undefined
           },
-          3_000,
+          5_000,
         )
-        expect(second.expiresAt).toBeGreaterThan(Date.now() + 30_000)
-        yield* Effect.sleep(3_500)
+        expect(second.expiresAt).toBeGreaterThan(firstExpiry)
+        yield* Effect.sleep(Math.max(0, firstExpiry - Date.now()) + 1_000)
         expect(connected(a.node, sidecar)).toBe(true)
       }),
     )
-  }, 20_000)
+  }, 30_000)
 })

@@ -13,6 +13,7 @@ export {
   MAX_SIDECAR_LIFETIME_MS,
   type Member,
   openCertificate,
+  peerIdOfKey,
   REVOCATIONS_DOMAIN,
   type RevocationClaims,
   type Revoked,

@@ -24,7 +24,8 @@ export type BeemeshLibp2p = Libp2p<{ dht: KadDHT; identify: Identify; ping: Ping
 
 /**
  * The node's settings (listen/announce addresses, identity, dial timeout, connection limits,
- * bootstrap, relays, hole punching and the mesh key; see @beemesh/p2p for each and its default) and the DHT's.
+ * bootstrap, relays, hole punching, the mesh key and certified membership; see @beemesh/p2p for
+ * each and its default) and the DHT's.
  */
 export interface Libp2pNodeOptions
   extends Pick<
@@ -41,6 +42,7 @@ export interface Libp2pNodeOptions
       | "relayServer"
       | "holePunching"
       | "meshKey"
+      | "membership"
     >,
     P2pIdentity {
   /** Kademlia protocol id. Default {@link DHT_PROTOCOL}. */

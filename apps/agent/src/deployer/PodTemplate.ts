@@ -36,10 +36,18 @@ export interface TemplateOptions {
    * which apps cannot read). Absent: open sidecars.
    */
   readonly meshKey?: MeshKey
+  /**
+   * The mesh authority's peer id: the sidecars run certified membership under it (their chain
+   * comes with each registration lease). Absent: no membership check.
+   */
+  readonly meshAuthority?: string
 }
 
 /** What decides a pod's spec hash besides its workload. */
-export type HashOptions = Pick<TemplateOptions, "sidecarImage" | "slirp" | "relays" | "meshKey">
+export type HashOptions = Pick<
+  TemplateOptions,
+  "sidecarImage" | "slirp" | "relays" | "meshKey" | "meshAuthority"
+>
 
 export const workloadKey = (namespace: string, name: string) => `${namespace}/${name}`
 
@@ -72,6 +80,8 @@ export const specHash = (workload: Workload, options: HashOptions) =>
     // A rotated mesh key replaces the pods: their sidecars hold the old one. Only a fingerprint:
     // the label is readable by anyone who can list pods.
     ...(options.meshKey === undefined ? [] : [`mesh:${options.meshKey.fingerprint}`]),
+    // A new authority replaces the pods: their sidecars would refuse the new certificates.
+    ...(options.meshAuthority === undefined ? [] : [`authority:${options.meshAuthority}`]),
   ])
 
 /**
@@ -119,6 +129,7 @@ const sidecarEnvironment = (
     ...(options.relays === undefined ? {} : { relays: options.relays }),
     ...(readinessProbes.length === 0 ? {} : { readinessProbes }),
     ...(options.meshKey === undefined ? {} : { meshKey: Redacted.make(options.meshKey.hex) }),
+    ...(options.meshAuthority === undefined ? {} : { meshAuthority: options.meshAuthority }),
     listenPort: SidecarPorts.PROXY_PORT,
     healthPort: SidecarPorts.HEALTH_PORT,
   })

@@ -81,6 +81,15 @@ export interface ApiOptions {
    * PeersRoutes, ServicesRoutes …), mounted after the routes above.
    */
   readonly routes?: ReadonlyArray<readonly [string, Hono]>
+  /**
+   * The membership chain handed to a registering sidecar with its lease (`Lease.certificates`),
+   * renewed with every renewal. Absent: leases carry none.
+   */
+  readonly certify?: (
+    identity: PodIdentity,
+    peerId: string,
+    renewAfterSeconds: number,
+  ) => Effect.Effect<ReadonlyArray<string>, { readonly _tag: string; readonly message: string }>
   /** Runs effects at the edge (default: Effect.runPromiseExit); the agent passes its logger's context. */
   readonly runExit?: <A, E>(effect: Effect.Effect<A, E>) => Promise<Exit.Exit<A, E>>
 }
@@ -296,12 +305,19 @@ export const makeApi = (options: ApiOptions) => {
         }),
       )
       if (body.traffic !== undefined) options.traffic?.report(identity, body.peerId, body.traffic)
+      const certificates =
+        options.certify === undefined
+          ? undefined
+          : await run(options.certify(identity, body.peerId, lease.renewAfterSeconds))
       // Every renewal hands the sidecar its namespace's policies: a change reaches it within
       // renewAfterSeconds.
-      const answer: Registration.Lease =
-        options.networkPolicies === undefined
-          ? lease
-          : { ...lease, networkPolicies: options.networkPolicies.forNamespace(identity.namespace) }
+      const answer: Registration.Lease = {
+        ...lease,
+        ...(certificates === undefined ? {} : { certificates }),
+        ...(options.networkPolicies === undefined
+          ? {}
+          : { networkPolicies: options.networkPolicies.forNamespace(identity.namespace) }),
+      }
       return c.json(answer, Registration.REGISTERED)
     })
     .delete("/:pod/services", async (c) => {
