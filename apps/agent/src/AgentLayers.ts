@@ -39,6 +39,7 @@ import {
   type PrivateKey,
 } from "./MeshMembership"
 import { NetworkPolicies } from "./NetworkPolicies"
+import { runPolicySync } from "./PolicySync"
 import { registryDirectoryLayer } from "./RegistryDirectory"
 import { ServiceTraffic } from "./ServiceTraffic"
 import { sidecarChain } from "./SidecarCertificates"
@@ -313,6 +314,24 @@ export const NetworkPoliciesLayer = Layer.unwrap(
   }),
 )
 
+/** Publishes this agent's policy changes in the DHT and adopts newer sets of the namespaces it serves. */
+export const PolicySyncLayer = Layer.effectDiscard(
+  Effect.gen(function* () {
+    const store = yield* NetworkPolicies
+    const registry = yield* Registry
+    const workloads = yield* WorkloadManager
+    yield* runPolicySync({
+      store,
+      records: {
+        put: (namespace, name, content) => registry.putManifest(namespace, name, content),
+        get: (namespace, name) => registry.getManifest(namespace, name),
+      },
+      namespaces: () =>
+        workloads.list().pipe(Effect.map((statuses) => statuses.map((s) => s.namespace))),
+    })
+  }),
+)
+
 /** The whole agent for one configuration. */
 export const agentLayer = (config: AgentConfig, environment: Environment) => {
   const base = Layer.mergeAll(AgentSettings.layer(config, environment), netnsLayer())
@@ -322,7 +341,7 @@ export const agentLayer = (config: AgentConfig, environment: Environment) => {
     DirectoryLayer.pipe(Layer.provideMerge(NodeLayer)),
     PodmanLayer,
   ).pipe(Layer.provideMerge(secrets))
-  return ApiLayer.pipe(
+  return Layer.mergeAll(ApiLayer, PolicySyncLayer).pipe(
     Layer.provideMerge(NetworkPoliciesLayer),
     Layer.provideMerge(DeployerLayer),
     Layer.provideMerge(StartedLogLayer),

@@ -183,6 +183,23 @@ describe("NetworkPolicies through the API", () => {
     )
   })
 
+  it("refuses a manifest stored under the name agents share policies at", async () => {
+    await withStore(NetworkPolicies.memory, (store) =>
+      Effect.promise(async () => {
+        const response = await call(
+          apiWith(store, false),
+          "PUT",
+          "/v1/manifests/shop/beemesh-networkpolicies",
+          POD,
+        )
+        expect(response.status).toBe(400)
+        expect(((await response.json()) as { message: string }).message).toMatch(
+          /where agents share a namespace's NetworkPolicies; choose another name/,
+        )
+      }),
+    )
+  })
+
   it("keeps nothing of a request whose workloads fail (all or nothing)", async () => {
     await withStore(NetworkPolicies.memory, (store) =>
       Effect.promise(async () => {

@@ -50,6 +50,13 @@ export class NetworkPolicies extends Context.Service<
     ) => Effect.Effect<void, NetworkPolicyNotFound | StateWriteFailed>
     /** The namespace's set as the sidecars of that namespace enforce it (empty: the default). */
     readonly forNamespace: (namespace: string) => NetworkPolicy.PolicySet
+    /**
+     * Takes a namespace's set from another agent if it is newer than the one held (its version
+     * kept); true when it replaced it.
+     */
+    readonly adopt: (set: NetworkPolicy.PolicySet) => Effect.Effect<boolean, StateWriteFailed>
+    /** Told the namespace of every local change (apply, undo, remove), to publish it. */
+    readonly onChange: (listener: (namespace: string) => void) => void
   }
 >()("@beemesh/agent/NetworkPolicies") {
   /** Kept in memory only (tests, or an agent without a data directory). */
@@ -108,10 +115,19 @@ function make(file: string | undefined, sets: Map<string, NetworkPolicy.PolicySe
             catch: (error) => new StateWriteFailed({ file, reason: String(error) }),
           }),
     )
+    const listeners: Array<(namespace: string) => void> = []
     // An emptied namespace keeps its (empty) set: its version tells holders that it changed.
     const put = (namespace: string, policies: ReadonlyArray<NetworkPolicy.Policy>) => {
       sets.set(namespace, { namespace, version: nextVersion(), policies })
+      for (const listener of listeners) listener(namespace)
     }
+    const adopt = (set: NetworkPolicy.PolicySet) =>
+      Effect.suspend(() => {
+        if (set.version <= (sets.get(set.namespace)?.version ?? 0)) return Effect.succeed(false)
+        sets.set(set.namespace, set)
+        lastVersion = Math.max(lastVersion, set.version)
+        return save.pipe(Effect.as(true))
+      })
 
     const apply = (policies: ReadonlyArray<NetworkPolicy.Policy>) =>
       Effect.gen(function* () {
@@ -152,6 +168,10 @@ function make(file: string | undefined, sets: Map<string, NetworkPolicy.PolicySe
       list: () => Effect.sync(() => [...sets.values()].flatMap((set) => set.policies)),
       remove,
       forNamespace: (namespace) => sets.get(namespace) ?? { namespace, version: 0, policies: [] },
+      adopt,
+      onChange: (listener) => {
+        listeners.push(listener)
+      },
     })
   })
 }

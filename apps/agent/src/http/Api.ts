@@ -27,6 +27,7 @@ import { bodyLimit } from "hono/body-limit"
 import type { ServiceDirectory } from "../Directory"
 import { defaultManifestOptions, type ManifestOptions, parseApply } from "../Manifest"
 import type { NetworkPolicies } from "../NetworkPolicies"
+import { POLICY_RECORD } from "../PolicySync"
 import type { ServiceTraffic } from "../ServiceTraffic"
 import { constantTimeEqual, type PodIdentity, verifyPodToken } from "../Tokens"
 import type { WorkloadManager } from "../Workloads"
@@ -351,6 +352,12 @@ export const makeApi = (options: ApiOptions) => {
       await next()
     })
     .put("/:namespace/:name", tooLarge(options.maxManifestBytes ?? 1024 * 1024), async (c) => {
+      if (c.req.param("name") === POLICY_RECORD)
+        throw new ApiError(
+          400,
+          "ManifestInvalid",
+          `the manifest name ${POLICY_RECORD} is where agents share a namespace's NetworkPolicies; choose another name`,
+        )
       const text = await c.req.text()
       const parsed = await run(parseApply(text, manifestOptions))
       // The DHT is readable by every agent of the mesh, and records are not encrypted.
