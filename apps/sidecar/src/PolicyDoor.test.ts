@@ -229,3 +229,77 @@ describe("PolicyDoor on real libp2p nodes", () => {
     )
   }, 30_000)
 })
+
+describe("PolicyDoor decisions", () => {
+  const member = (namespace: string, serial: string) => ({
+    role: "sidecar" as const,
+    peer: "peer-a",
+    agent: "agent",
+    expiresAt: Date.now() + HOUR,
+    serials: [serial],
+    workload: workload(namespace, "web"),
+  })
+  /** A policy list that counts evaluations (decide filters it once per evaluation). */
+  const counted = () => {
+    const counter = { evaluations: 0 }
+    const list = new Proxy([] as Array<NetworkPolicy.Policy>, {
+      get(target, property, receiver) {
+        if (property === "filter") counter.evaluations++
+        return Reflect.get(target, property, receiver)
+      },
+    })
+    return { counter, list }
+  }
+
+  it("evaluates once per verified chain and target, again after the policies or the chain change", () => {
+    let current = member("shop", "serial-1")
+    let policies = counted()
+    const self = workload("shop", "api")
+    const door = makePolicyDoor({
+      member: () => current,
+      awaitMember: async () => undefined,
+      self: () => self,
+      services: { api: 8000 },
+      policies: () => policies.list,
+    })
+    const api = { _tag: "Service", name: "api" } as const
+    for (let i = 0; i < 100; i++) expect(door.check("peer-a", api)).toBeUndefined()
+    expect(policies.counter.evaluations).toBe(1)
+    door.check("peer-a", { _tag: "Port", port: 8000 })
+    expect(policies.counter.evaluations).toBe(2)
+    policies = counted()
+    door.check("peer-a", api)
+    expect(policies.counter.evaluations).toBe(1)
+    // A renewed chain is a new Member: decided anew (its claims may differ).
+    current = member("other", "serial-2")
+    expect(door.check("peer-a", api)).toMatchObject({ reason: "namespace" })
+    expect(policies.counter.evaluations).toBe(2)
+  })
+
+  it("waits for a chain still being verified, and denies a peer that never proves one", async () => {
+    const later = member("shop", "serial-3")
+    const door = makePolicyDoor({
+      member: () => undefined,
+      awaitMember: async (peer) => (peer === "late" ? later : undefined),
+      self: () => workload("shop", "api"),
+      services: { api: 8000 },
+      policies: () => [],
+    })
+    const api = { _tag: "Service", name: "api" } as const
+    expect(await door.check("late", api)).toBeUndefined()
+    expect(await door.check("never", api)).toMatchObject({ reason: "not-a-member" })
+  })
+
+  it("denies everyone while this sidecar has no certificate of its own", () => {
+    const door = makePolicyDoor({
+      member: () => member("shop", "serial-4"),
+      awaitMember: async () => undefined,
+      self: () => undefined,
+      services: {},
+      policies: () => [],
+    })
+    expect(door.check("peer-a", { _tag: "Port", port: 80 })).toMatchObject({
+      reason: "no-identity",
+    })
+  })
+})
