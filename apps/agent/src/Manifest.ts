@@ -259,6 +259,10 @@ const toNetworkPolicy = (value: unknown): NetworkPolicy.Policy | string | undefi
     }
   }
   for (const [r, rule] of (spec.ingress ?? []).entries())
+    for (const [p, port] of (rule.ports ?? []).entries())
+      if (typeof port.port === "string")
+        return `${name}: spec.ingress[${r}].ports[${p}].port ${quote(port.port, 40)}: named ports are not supported by beemesh yet (sidecars know their services' port numbers only); use the container port number`
+  for (const [r, rule] of (spec.ingress ?? []).entries())
     for (const [p, peer] of (rule.from ?? []).entries())
       if (peer.podSelector === undefined && peer.namespaceSelector === undefined)
         return `${name}: spec.ingress[${r}].from[${p}] selects nothing; give podSelector or namespaceSelector`

@@ -637,7 +637,7 @@ const PolicyPortSchema = refusing(
     port: Schema.optional(
       noted(
         Schema.Union([Port, Schema.String]),
-        "a container port number or name (a service's app port)",
+        "a container port number (a service's app port); names are refused",
       ),
     ),
     protocol: Schema.optional(noted(Schema.Literal("TCP"), "`TCP` only")),

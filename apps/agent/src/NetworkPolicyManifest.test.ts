@@ -40,7 +40,7 @@ spec:
       ports:
         - port: 8000
           protocol: TCP
-        - port: http
+        - port: 9000
 `
 
 describe("NetworkPolicy manifests", () => {
@@ -63,7 +63,7 @@ describe("NetworkPolicy manifests", () => {
                 },
               },
             ],
-            ports: [{ port: 8000 }, { port: "http" }],
+            ports: [{ port: 8000 }, { port: 9000 }],
           },
         ],
       },
@@ -100,6 +100,11 @@ describe("NetworkPolicy manifests", () => {
       /ipBlock.*callers are certified workloads, never addresses/,
     ],
     ["UDP ports", "  ingress: [{ports: [{port: 53, protocol: UDP}]}]\n", /protocol/],
+    [
+      "named ports",
+      "  ingress: [{ports: [{port: http}]}]\n",
+      /named ports are not supported by beemesh yet/,
+    ],
     ["endPort", "  ingress: [{ports: [{port: 80, endPort: 90}]}]\n", /endPort/],
     [
       "a peer selecting nothing",
