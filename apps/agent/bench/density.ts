@@ -271,6 +271,13 @@ const beemesh = async () => {
       deleteAnsweredMs,
       teardownMs,
     }
+  } catch (error) {
+    // The agent's own account of a failed run: it says which replicas did what.
+    const logFile = join(dirname(OUT), "density-agent.log")
+    mkdirSync(dirname(OUT), { recursive: true })
+    writeFileSync(logFile, agent.logs())
+    console.error(`the agent's log: ${logFile}`)
+    throw error
   } finally {
     await api(agent, "DELETE", `/v1/workloads/${ns}/idle`, undefined, agent.token, 900_000).catch(
       () => undefined,

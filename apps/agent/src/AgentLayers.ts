@@ -15,7 +15,7 @@ import {
   type PreflightReport,
   preflightReportJson,
 } from "@beemesh/netns"
-import type { MeshKey } from "@beemesh/p2p"
+import { loadOrCreateKey, type MeshKey, revokedSet } from "@beemesh/p2p"
 import { PodmanClient } from "@beemesh/podman"
 import { Libp2pNode, type ManifestRecord, Registry } from "@beemesh/registry"
 import { PrometheusText } from "@beemesh/service"
@@ -34,12 +34,20 @@ import { peersRoutes, peersView } from "./http/PeersRoutes"
 import { serveApi } from "./http/Server"
 import { servicesRoutes } from "./http/ServicesRoutes"
 import { trafficRoutes } from "./http/TrafficRoutes"
-import { agentMeshKey } from "./MeshMembership"
+import {
+  type AgentMembership,
+  agentMembership,
+  agentMeshKey,
+  type PrivateKey,
+} from "./MeshMembership"
+import { NetworkPolicies } from "./NetworkPolicies"
+import { runPolicySync } from "./PolicySync"
 import { registryDirectoryLayer } from "./RegistryDirectory"
 import { ServiceTraffic } from "./ServiceTraffic"
+import { sidecarChain } from "./SidecarCertificates"
 import { loadOrCreateSecret } from "./Tokens"
 import { trafficFamilies } from "./TrafficMetrics"
-import { WorkloadManager } from "./Workloads"
+import { ReplicaNotReady, WorkloadManager } from "./Workloads"
 
 /** The configuration and process environment main.ts read once. */
 export class AgentSettings extends Context.Service<
@@ -64,6 +72,10 @@ export interface Secrets {
   readonly metricsToken: string
   /** The mesh's private network key: the host node and every sidecar run with it. */
   readonly meshKey: MeshKey
+  /** The host node's identity (`<dataDir>/identity.key`): it signs the sidecars' certificates. */
+  readonly identityKey: PrivateKey
+  /** The mesh authority and this agent's certificate. */
+  readonly membership: AgentMembership
 }
 
 /** The operator token and the pod-token key, kept in the data directory, and the mesh key. */
@@ -96,12 +108,15 @@ export const SecretsLayer = Layer.effect(
     const { config } = yield* AgentSettings
     yield* Effect.promise(() => mkdir(config.dataDir, { recursive: true, mode: 0o700 }))
     const operatorTokenFile = join(config.dataDir, "operator-token")
+    const identityKey = yield* loadOrCreateKey(join(config.dataDir, "identity.key"))
     return {
       operatorToken: yield* loadOrCreateSecret(operatorTokenFile),
       operatorTokenFile,
       podTokenKey: yield* loadOrCreateSecret(join(config.dataDir, "pod-token.key")),
       metricsToken: yield* loadOrCreateSecret(join(config.dataDir, "metrics-token")),
       meshKey: yield* agentMeshKey(config),
+      identityKey,
+      membership: yield* agentMembership(config, identityKey),
     }
   }),
 )
@@ -110,12 +125,23 @@ export const SecretsLayer = Layer.effect(
 export const NodeLayer = Layer.unwrap(
   Effect.gen(function* () {
     const { config } = yield* AgentSettings
-    const { meshKey } = yield* AgentSecrets
+    const { meshKey, identityKey, membership } = yield* AgentSecrets
     return Libp2pNode.layer({
       meshKey,
+      membership: {
+        authority: membership.authority,
+        chain: () => [membership.certificate],
+        revoked: () => revokedSet(undefined),
+      },
+      // The same authority decides whose DHT records count (service records, manifests).
+      provenance: {
+        authority: membership.authority,
+        certificate: () => membership.certificate,
+        revoked: () => revokedSet(undefined),
+      },
       listen: config.listen,
       bootstrap: config.bootstrap,
-      keyFile: join(config.dataDir, "identity.key"),
+      privateKey: identityKey,
       // Behind a NAT: a slot at the given relays. Reachable: a relay for the hosts that are not.
       ...(config.relays === undefined ? { relayServer: {} } : { relays: config.relays }),
     })
@@ -181,6 +207,7 @@ export const DeployerLayer = Layer.unwrap(
       apiPort: config.apiPort,
       podTokenKey: secrets.podTokenKey,
       meshKey: secrets.meshKey,
+      meshAuthority: secrets.membership.authority,
       stateFile: join(config.dataDir, "workloads.json"),
       rootless: environment.uid !== 0,
       sameHostDirectory,
@@ -209,6 +236,7 @@ export const ApiLayer = Layer.effect(
     const registry = yield* Registry
     const workloads = yield* WorkloadManager
     const probes = yield* ReplicaProbes
+    const networkPolicies = yield* NetworkPolicies
     const directory = yield* ServiceDirectory
     const services = yield* Effect.context<never>()
     const gateway = gatewayAddress(config.slirp)
@@ -243,11 +271,29 @@ export const ApiLayer = Layer.effect(
       addressForPods: (address) => HostLoopback.forPods(address, gateway),
       workloads,
       probes,
+      networkPolicies,
       directory,
       operatorToken: secrets.operatorToken,
       podTokenKey: secrets.podTokenKey,
       metricsToken: secrets.metricsToken,
       addresses: { advertiseHost: config.advertiseHost, relays: config.relays ?? [] },
+      certify: (identity, peerId, renewAfterSeconds) =>
+        Effect.gen(function* () {
+          const pod = yield* workloads.podClaims?.(identity) ?? Effect.undefined
+          if (pod === undefined)
+            return yield* new ReplicaNotReady({
+              pod: identity.pod,
+              reason: "this agent runs no such replica to certify",
+            })
+          return yield* sidecarChain(
+            secrets.identityKey,
+            secrets.membership,
+            peerId,
+            { ...identity, ...pod },
+            renewAfterSeconds,
+            Date.now(),
+          )
+        }),
       health: async () => ({
         ok: report.ok,
         peerId: host.peerId.toString(),
@@ -278,6 +324,32 @@ export const ApiLayer = Layer.effect(
   }),
 )
 
+/** The NetworkPolicies this agent holds, in networkpolicies.json of its data directory. */
+export const NetworkPoliciesLayer = Layer.unwrap(
+  Effect.gen(function* () {
+    const { config } = yield* AgentSettings
+    return NetworkPolicies.layer(join(config.dataDir, "networkpolicies.json"))
+  }),
+)
+
+/** Publishes this agent's policy changes in the DHT and adopts newer sets of the namespaces it serves. */
+export const PolicySyncLayer = Layer.effectDiscard(
+  Effect.gen(function* () {
+    const store = yield* NetworkPolicies
+    const registry = yield* Registry
+    const workloads = yield* WorkloadManager
+    yield* runPolicySync({
+      store,
+      records: {
+        put: (namespace, name, content) => registry.putManifest(namespace, name, content),
+        get: (namespace, name) => registry.getManifest(namespace, name),
+      },
+      namespaces: () =>
+        workloads.list().pipe(Effect.map((statuses) => statuses.map((s) => s.namespace))),
+    })
+  }),
+)
+
 /** The whole agent for one configuration. */
 export const agentLayer = (config: AgentConfig, environment: Environment) => {
   const base = Layer.mergeAll(AgentSettings.layer(config, environment), netnsLayer())
@@ -287,7 +359,8 @@ export const agentLayer = (config: AgentConfig, environment: Environment) => {
     DirectoryLayer.pipe(Layer.provideMerge(NodeLayer)),
     PodmanLayer,
   ).pipe(Layer.provideMerge(secrets))
-  return ApiLayer.pipe(
+  return Layer.mergeAll(ApiLayer, PolicySyncLayer).pipe(
+    Layer.provideMerge(NetworkPoliciesLayer),
     Layer.provideMerge(DeployerLayer),
     Layer.provideMerge(StartedLogLayer),
     Layer.provideMerge(hosts),

@@ -45,7 +45,17 @@ export interface AgentConfig {
    * `<dataDir>/mesh.key`, created at first start (a mesh of this host alone).
    */
   readonly meshKeyFile: string | undefined
+  /**
+   * The mesh authority's peer id (see `mesh init`): peers must present certificates signed by it.
+   * Undefined: the agent's own authority (`<dataDir>/mesh-authority.key`), created at first start.
+   */
+  readonly meshAuthority?: string | undefined
+  /** This agent's membership certificate (`mesh certify`), required with `meshAuthority`. */
+  readonly certificateFile?: string | undefined
 }
+
+/** Where the agent keeps its own mesh authority key when no authority is given. */
+export const defaultAuthorityKeyFile = (dataDir: string) => `${dataDir}/mesh-authority.key`
 
 /** Where the agent keeps its own mesh key when none is given. */
 export const defaultMeshKeyFile = (dataDir: string) => `${dataDir}/mesh.key`
@@ -99,6 +109,13 @@ Options (flag / environment variable / config file key):
                                                                  <data dir>/mesh.key, created at first start (a
                                                                  mesh of this host alone); required with
                                                                  --bootstrap or --relay
+  --mesh-authority PEERID BEEMESH_MESH_AUTHORITY  meshAuthority  the mesh authority's peer id (mesh init prints
+                                                                 it); every connection of this agent and its
+                                                                 sidecars must prove a certificate chaining to it.
+                                                                 Default: this host's own authority
+                                                                 (<data dir>/mesh-authority.key); with
+                                                                 --bootstrap or --relay give it and --certificate
+  --certificate FILE     BEEMESH_CERTIFICATE      certificate    this agent's membership certificate (mesh certify)
 `
 
 export type Command =
@@ -130,9 +147,12 @@ const FileSchema = Schema.Struct({
   logFormat: Schema.optional(Schema.String),
   leaseSeconds: Schema.optional(Schema.Union([Schema.Number, Schema.String])),
   meshKey: Schema.optional(Schema.String),
+  meshAuthority: Schema.optional(Schema.String),
+  certificate: Schema.optional(Schema.String),
 })
 
 const LOG_LEVELS: ReadonlyArray<LogLevel> = ["debug", "info", "warn", "error"]
+const PEER_ID = /^[1-9A-HJ-NP-Za-km-z]{46,128}$/
 const MULTIADDR = /^\/(ip4|ip6|dns|dns4|dns6)\/[^/]+\/tcp\/\d+(\/p2p\/[1-9A-HJ-NP-Za-km-z]+)?$/
 
 const list = (
@@ -171,6 +191,8 @@ export const parseCommand = (sources: ConfigSources): Effect.Effect<Command, Con
             "log-format": { type: "string" },
             "lease-seconds": { type: "string" },
             "mesh-key": { type: "string" },
+            "mesh-authority": { type: "string" },
+            certificate: { type: "string" },
           },
         }),
       catch: (error) =>
@@ -323,6 +345,25 @@ export const parseCommand = (sources: ConfigSources): Effect.Effect<Command, Con
     if (verb === "mesh")
       return { _tag: "MeshInit", path: meshKeyFile ?? defaultMeshKeyFile(dataDir) } as const
 
+    const meshAuthority = pick(
+      values["mesh-authority"],
+      env.BEEMESH_MESH_AUTHORITY,
+      file.meshAuthority,
+    )
+    if (meshAuthority !== undefined && !PEER_ID.test(meshAuthority)) {
+      return yield* new ConfigInvalid({
+        source: "meshAuthority",
+        reason: `"${meshAuthority}" is not a libp2p peer id (mesh init prints the authority's, 12D3KooW…)`,
+      })
+    }
+    const certificateFile = pick(values.certificate, env.BEEMESH_CERTIFICATE, file.certificate)
+    if (certificateFile !== undefined && !certificateFile.startsWith("/")) {
+      return yield* new ConfigInvalid({
+        source: "certificate",
+        reason: `"${certificateFile}" must be an absolute path`,
+      })
+    }
+
     const config: AgentConfig = {
       apiHost,
       apiPort,
@@ -340,6 +381,8 @@ export const parseCommand = (sources: ConfigSources): Effect.Effect<Command, Con
       logFormat,
       leaseSeconds,
       meshKeyFile,
+      ...(meshAuthority === undefined ? {} : { meshAuthority }),
+      ...(certificateFile === undefined ? {} : { certificateFile }),
     }
     return verb === "run"
       ? ({ _tag: "Run", config } as const)

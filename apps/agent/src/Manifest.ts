@@ -15,6 +15,7 @@
  *                                                   sidecar listens on inside the pod
  */
 import {
+  type NetworkPolicy,
   PortList,
   type ReadinessProbe,
   type SidecarEnvironment,
@@ -29,6 +30,7 @@ import {
   DeploymentManifest,
   Header,
   MAX_NAME_LENGTH,
+  NetworkPolicyManifest,
   PodManifest,
   type PodSpecInput,
   type ReplicatedSpecInput,
@@ -143,13 +145,14 @@ export const defaultManifestOptions: ManifestOptions = {
 }
 
 const SUPPORTED =
-  "v1 Pod, apps/v1 Deployment, apps/v1 StatefulSet, v1 ConfigMap, v1 Secret, v1 Service"
+  "v1 Pod, apps/v1 Deployment, apps/v1 StatefulSet, v1 ConfigMap, v1 Secret, v1 Service, networking.k8s.io/v1 NetworkPolicy"
 
-/** What one request applies: workloads, the ConfigMaps and Secrets they may use, Services. */
+/** What one request applies: workloads, the ConfigMaps and Secrets they may use, Services, NetworkPolicies. */
 export interface ApplyRequest {
   readonly workloads: ReadonlyArray<Workload>
   readonly configs: ReadonlyArray<ConfigObject>
   readonly services: ReadonlyArray<ServiceObject>
+  readonly policies: ReadonlyArray<NetworkPolicy.Policy>
 }
 
 /** Parses every document of a YAML or JSON text into workloads; the first problem fails the whole text. */
@@ -169,6 +172,7 @@ export const parseApply = (
     if ("reason" in documents) return Effect.fail(new ManifestInvalid(documents))
     const workloads: Array<Workload> = []
     const configs: Array<ConfigObject> = []
+    const policies: Array<NetworkPolicy.Policy> = []
     const configSeen = new Set<string>()
     const services: Array<ServiceObject> = []
     for (const [index, value] of documents.entries()) {
@@ -188,6 +192,19 @@ export const parseApply = (
         services.push(service)
         continue
       }
+      const policy = toNetworkPolicy(value)
+      if (typeof policy === "string")
+        return Effect.fail(new ManifestInvalid({ document: index, reason: policy }))
+      if (policy !== undefined) {
+        const key = `NetworkPolicy ${policy.namespace}/${policy.name}`
+        if (configSeen.has(key))
+          return Effect.fail(
+            new ManifestInvalid({ document: index, reason: `${key} appears more than once` }),
+          )
+        configSeen.add(key)
+        policies.push(policy)
+        continue
+      }
       const config = toConfig(value)
       const result = config ?? toWorkload(value, options)
       if (typeof result === "string") {
@@ -203,7 +220,12 @@ export const parseApply = (
         configs.push(result)
       } else workloads.push(result)
     }
-    if (workloads.length === 0 && configs.length === 0 && services.length === 0) {
+    if (
+      workloads.length === 0 &&
+      configs.length === 0 &&
+      services.length === 0 &&
+      policies.length === 0
+    ) {
       return Effect.fail(new ManifestInvalid({ document: 0, reason: "no manifest in the body" }))
     }
     const seen = new Set<string>()
@@ -219,7 +241,7 @@ export const parseApply = (
       }
       seen.add(key)
     }
-    return Effect.succeed({ workloads, configs, services })
+    return Effect.succeed({ workloads, configs, services, policies })
   })
 
 /** A ConfigMap or Secret document as an object (or why it is refused); undefined for other kinds. */
@@ -249,6 +271,102 @@ const toService = (value: unknown): ServiceObject | string | undefined => {
   const decoded = decodeOrReason(ServiceManifest, value)
   return typeof decoded === "string" ? decoded : toServiceObject(decoded.ok)
 }
+
+/** A NetworkPolicy document as the sidecars enforce it (or why it is refused); undefined for other kinds. */
+const toNetworkPolicy = (value: unknown): NetworkPolicy.Policy | string | undefined => {
+  const header = Schema.decodeUnknownExit(Header)(value)
+  if (
+    Exit.isFailure(header) ||
+    header.value.apiVersion !== "networking.k8s.io/v1" ||
+    header.value.kind !== "NetworkPolicy"
+  )
+    return undefined
+  const decoded = decodeOrReason(NetworkPolicyManifest, value)
+  if (typeof decoded === "string") return decoded
+  const { metadata, spec } = decoded.ok
+  const name = `NetworkPolicy ${metadata.name}`
+  for (const type of spec.policyTypes ?? []) {
+    if (type === "Egress")
+      return `${name}: spec.policyTypes Egress is not supported by beemesh yet: sidecars enforce ingress only; remove it`
+    if (type !== "Ingress")
+      return `${name}: spec.policyTypes ${quote(type, 40)} is not a policy type; use Ingress`
+  }
+  const selectors = [
+    ["spec.podSelector", spec.podSelector] as const,
+    ...(spec.ingress ?? []).flatMap((rule, r) =>
+      (rule.from ?? []).flatMap((peer, p) => [
+        [`spec.ingress[${r}].from[${p}].podSelector`, peer.podSelector] as const,
+        [`spec.ingress[${r}].from[${p}].namespaceSelector`, peer.namespaceSelector] as const,
+      ]),
+    ),
+  ]
+  for (const [path, selector] of selectors) {
+    for (const [i, requirement] of (selector?.matchExpressions ?? []).entries()) {
+      const needsValues = requirement.operator === "In" || requirement.operator === "NotIn"
+      const count = requirement.values?.length ?? 0
+      if (needsValues && count === 0)
+        return `${name}: ${path}.matchExpressions[${i}] with operator ${requirement.operator} needs values`
+      if (!needsValues && count > 0)
+        return `${name}: ${path}.matchExpressions[${i}] with operator ${requirement.operator} takes no values; remove them`
+    }
+  }
+  for (const [r, rule] of (spec.ingress ?? []).entries())
+    for (const [p, port] of (rule.ports ?? []).entries())
+      if (typeof port.port === "string")
+        return `${name}: spec.ingress[${r}].ports[${p}].port ${quote(port.port, 40)}: named ports are not supported by beemesh yet (sidecars know their services' port numbers only); use the container port number`
+  for (const [r, rule] of (spec.ingress ?? []).entries())
+    for (const [p, peer] of (rule.from ?? []).entries())
+      if (peer.podSelector === undefined && peer.namespaceSelector === undefined)
+        return `${name}: spec.ingress[${r}].from[${p}] selects nothing; give podSelector or namespaceSelector`
+  return {
+    namespace: metadata.namespace ?? "default",
+    name: metadata.name,
+    podSelector: selectorOf(spec.podSelector),
+    ingress: (spec.ingress ?? []).map((rule) => ({
+      ...(rule.from === undefined
+        ? {}
+        : {
+            from: rule.from.map((peer) => ({
+              ...(peer.podSelector === undefined
+                ? {}
+                : { podSelector: selectorOf(peer.podSelector) }),
+              ...(peer.namespaceSelector === undefined
+                ? {}
+                : { namespaceSelector: selectorOf(peer.namespaceSelector) }),
+            })),
+          }),
+      ...(rule.ports === undefined
+        ? {}
+        : {
+            ports: rule.ports.map((port) => (port.port === undefined ? {} : { port: port.port })),
+          }),
+    })),
+  }
+}
+
+interface SelectorInput {
+  readonly matchLabels?: Readonly<Record<string, string>> | undefined
+  readonly matchExpressions?:
+    | ReadonlyArray<{
+        readonly key: string
+        readonly operator: NetworkPolicy.SelectorOperator
+        readonly values?: ReadonlyArray<string> | undefined
+      }>
+    | undefined
+}
+
+const selectorOf = (selector: SelectorInput): NetworkPolicy.LabelSelector => ({
+  ...(selector.matchLabels === undefined ? {} : { matchLabels: selector.matchLabels }),
+  ...(selector.matchExpressions === undefined
+    ? {}
+    : {
+        matchExpressions: selector.matchExpressions.map(({ key, operator, values }) => ({
+          key,
+          operator,
+          ...(values === undefined ? {} : { values }),
+        })),
+      }),
+})
 
 /** `["spec"]["containers"][0]` (a Schema issue's path) as `spec.containers[0]`. */
 const readablePath = (brackets: string): string =>

@@ -824,6 +824,101 @@ export const ServiceManifest = refusing(
 )
 // End of v1 Service.
 // ---------------------------------------------------------------------------------------------
+const PolicySelectorSchema = (title: string) =>
+  refusing(
+    title,
+    Schema.Struct({
+      matchLabels: Schema.optional(Labels),
+      matchExpressions: Schema.optional(
+        Schema.Array(
+          refusing(
+            "Selector requirement (`matchExpressions[]`)",
+            Schema.Struct({
+              key: noted(Schema.String, "a label key"),
+              operator: noted(
+                Schema.Literals(["In", "NotIn", "Exists", "DoesNotExist"]),
+                "`In`, `NotIn` (need `values`), `Exists`, `DoesNotExist` (no `values`)",
+              ),
+              values: Schema.optional(Schema.Array(Schema.String)),
+            }),
+            {},
+          ),
+        ),
+      ),
+    }),
+    {},
+  )
+
+const PolicyPeerSchema = refusing(
+  "Policy peer (`ingress[].from[]`)",
+  Schema.Struct({
+    podSelector: Schema.optional(
+      PolicySelectorSchema("Pod selector of a peer (`from[].podSelector`)"),
+    ),
+    namespaceSelector: Schema.optional(
+      noted(
+        PolicySelectorSchema("Namespace selector (`from[].namespaceSelector`)"),
+        "namespaces have one label, `kubernetes.io/metadata.name` (their name)",
+      ),
+    ),
+  }),
+  {
+    ipBlock:
+      "is refused: callers are certified workloads, never addresses; select them with podSelector or namespaceSelector",
+  },
+)
+
+const PolicyPortSchema = refusing(
+  "Policy port (`ingress[].ports[]`)",
+  Schema.Struct({
+    port: Schema.optional(
+      noted(
+        Schema.Union([Port, Schema.String]),
+        "a container port number (a service's app port); names are refused",
+      ),
+    ),
+    protocol: Schema.optional(noted(Schema.Literal("TCP"), "`TCP` only")),
+  }),
+  { endPort: `${NOT_YET}: list the ports` },
+)
+
+const IngressRuleSchema = refusing(
+  "Ingress rule (`spec.ingress[]`)",
+  Schema.Struct({
+    from: Schema.optional(Schema.Array(PolicyPeerSchema)),
+    ports: Schema.optional(Schema.Array(PolicyPortSchema)),
+  }),
+  {},
+)
+
+export const NetworkPolicyManifest = refusing(
+  "networking.k8s.io/v1 NetworkPolicy",
+  Schema.Struct({
+    apiVersion: Schema.Literal("networking.k8s.io/v1"),
+    kind: Schema.Literal("NetworkPolicy"),
+    metadata: ObjectMetaSchema,
+    spec: refusing(
+      "NetworkPolicy spec (`spec`)",
+      Schema.Struct({
+        podSelector: noted(
+          PolicySelectorSchema("Pod selector (`spec.podSelector`)"),
+          "the pods of the namespace it applies to; `{}` selects all",
+        ),
+        policyTypes: Schema.optional(
+          noted(
+            Schema.Array(Schema.String),
+            "`Ingress` only (the default); `Egress` is refused by name",
+          ),
+        ),
+        ingress: Schema.optional(Schema.Array(IngressRuleSchema)),
+      }),
+      {
+        egress: `${NOT_YET}: sidecars enforce ingress only; remove egress`,
+      },
+    ),
+  }),
+  {},
+)
 
 /** Every manifest the agent accepts, in the order the README's table lists them. */
 export const MANIFESTS = [
@@ -833,6 +928,7 @@ export const MANIFESTS = [
   ConfigMapManifest,
   SecretManifest,
   ServiceManifest,
+  NetworkPolicyManifest,
 ] as const
 
 export const Header = Schema.Struct({ apiVersion: Schema.String, kind: Schema.String })

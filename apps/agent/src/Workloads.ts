@@ -181,6 +181,14 @@ export interface LiveReplica {
   readonly hostPort: number | undefined
 }
 
+/** A replica's pod as a sidecar certificate names it. */
+export interface PodClaims {
+  /** The pod's labels (the workload's and its template's), which NetworkPolicy selectors match. */
+  readonly labels: Readonly<Record<string, string>>
+  /** Which creation of the pod: a recreated pod's sidecar gets certificates naming the new one. */
+  readonly generation: string
+}
+
 /** A ConfigMap or Secret as listed: its keys, never its values. */
 export interface ConfigSummary {
   readonly kind: ConfigKind
@@ -284,5 +292,10 @@ export class WorkloadManager extends Context.Service<
      * removed); undefined otherwise (deleted, never created here, or an orphan).
      */
     readonly live: (identity: PodIdentity) => Effect.Effect<LiveReplica | undefined>
+    /**
+     * What a sidecar certificate says about the pod `identity` names: its labels and which
+     * creation of the pod it is; undefined when this agent runs no such replica.
+     */
+    readonly podClaims?: (identity: PodIdentity) => Effect.Effect<PodClaims | undefined>
   }
 >()("@beemesh/agent/WorkloadManager") {}

@@ -32,6 +32,8 @@ export interface RegistrarOptions {
   readonly unregisterTimeoutMs?: number
   /** The traffic report sent with every registration and renewal (none when absent). */
   readonly traffic?: () => Traffic.TrafficReport
+  /** Told every lease as it arrives (its membership certificates, its NetworkPolicies …). */
+  readonly onLease?: (lease: Registration.Lease) => void
 }
 
 export interface RegistrarShape {
@@ -80,6 +82,7 @@ export class Registrar extends Context.Service<Registrar, RegistrarShape>()(
     const loop = Effect.gen(function* () {
       while (true) {
         const lease = yield* registerOnce
+        options.onLease?.(lease)
         if (state.registrations === 0) yield* Effect.logInfo("registered with the agent")
         else state.renewals++
         state.registrations++

@@ -4,7 +4,8 @@
  * reverse order: health off, unregister, drain open streams, close listeners, stop the node.
  */
 
-import { UpstreamNames } from "@beemesh/contract"
+import { type Registration, UpstreamNames } from "@beemesh/contract"
+import { openCertificate } from "@beemesh/p2p"
 import {
   Inbound,
   Libp2pNode,
@@ -15,16 +16,18 @@ import {
   proxyConnectionManagerOptions,
   proxyYamuxOptions,
 } from "@beemesh/proxy"
-import { Duration, Effect, Exit, Fiber, Layer, Scope } from "effect"
+import { Duration, Effect, Exit, Fiber, Layer, Result, Scope } from "effect"
 import { AgentClient } from "./AgentClient"
 import { AgentResolverLayer } from "./AgentResolver"
+import { DoorPolicies } from "./DoorPolicies"
 import { makeGatedRegistrar } from "./GatedRegistrar"
 import { type HealthListenFailed, serveHealth } from "./HealthServer"
 import { startPodProbes } from "./PodProbes"
+import { DENIAL_REASONS, makePolicyDoor } from "./PolicyDoor"
 import { Registrar } from "./Registrar"
 import { SidecarConfig, type SidecarSettings } from "./SidecarConfig"
 import { countByTransport, renderMetrics } from "./SidecarMetrics"
-import { SidecarNode } from "./SidecarNode"
+import { MemberChain, SidecarNode } from "./SidecarNode"
 import { trafficReport } from "./TrafficReport"
 
 /** Time budgets of a shutdown that must end within 2 s in total. */
@@ -52,14 +55,28 @@ export const ProxyNodeLayer: Layer.Layer<Libp2pNode, never, SidecarNode> = Layer
 export const InboundLayer: Layer.Layer<
   Inbound,
   ProtocolRegistrationFailed,
-  SidecarConfig | Libp2pNode | ProxyMetrics
+  SidecarConfig | Libp2pNode | ProxyMetrics | SidecarNode | DoorPolicies
 > = Layer.unwrap(
   Effect.gen(function* () {
     const config = yield* SidecarConfig
+    const node = yield* SidecarNode
+    const policies = yield* DoorPolicies
+    // With certified membership every stream passes the door (PolicyDoor.ts); without it (no
+    // mesh authority) peers have no certified workload to decide on.
+    const door = node.membershipRequired
+      ? makePolicyDoor({
+          member: (peer) => node.member(peer),
+          awaitMember: (peer) => Effect.runPromise(node.awaitMember(peer)),
+          self: () => policies.self(),
+          services: Object.fromEntries(config.services.map((s) => [s.name, s.port])),
+          policies: () => policies.policies(),
+        })
+      : undefined
     return Inbound.layer({
       services: Object.fromEntries(
         config.services.map((s) => [s.name, { host: "127.0.0.1", port: s.port }]),
       ),
+      ...(door === undefined ? {} : { door }),
     })
   }),
 )
@@ -142,12 +159,14 @@ export const DrainLayer: Layer.Layer<never, never, Inbound | Outbound> = Layer.e
 export const RegistrarLayer: Layer.Layer<
   Registrar,
   never,
-  AgentClient | SidecarConfig | SidecarNode | ProxyMetrics
+  AgentClient | SidecarConfig | SidecarNode | ProxyMetrics | MemberChain | DoorPolicies
 > = Layer.effect(
   Registrar,
   Effect.gen(function* () {
     const config = yield* SidecarConfig
+    const policies = yield* DoorPolicies
     const node = yield* SidecarNode
+    const chain = yield* MemberChain
     const client = yield* AgentClient
     const metrics = yield* ProxyMetrics
     const registration = {
@@ -161,6 +180,19 @@ export const RegistrarLayer: Layer.Layer<
     const options = {
       unregisterTimeoutMs: shutdownBudget.unregisterMs,
       traffic: () => trafficReport(metrics.traffic.snapshot()),
+      // Each lease renews the membership chain (the node presents a new one to its peers) and
+      // hands over the namespace's NetworkPolicies.
+      onLease: (lease: Registration.Lease) => {
+        if (lease.certificates !== undefined) {
+          chain.set(lease.certificates)
+          const own = lease.certificates[1]
+          if (own !== undefined)
+            void openCertificate(own).then((opened) => {
+              if (Result.isSuccess(opened)) policies.setSelf(opened.success.workload)
+            })
+        }
+        policies.offer(lease.networkPolicies)
+      },
     }
     const gate = yield* startPodProbes(
       {
@@ -178,10 +210,11 @@ export const RegistrarLayer: Layer.Layer<
 export const HealthLayer: Layer.Layer<
   never,
   HealthListenFailed,
-  SidecarConfig | SidecarNode | Registrar | ProxyMetrics
+  SidecarConfig | SidecarNode | Registrar | ProxyMetrics | DoorPolicies
 > = Layer.effectDiscard(
   Effect.gen(function* () {
     const config = yield* SidecarConfig
+    const policies = yield* DoorPolicies
     const node = yield* SidecarNode
     const registrar = yield* Registrar
     const metrics = yield* ProxyMetrics
@@ -206,6 +239,8 @@ export const HealthLayer: Layer.Layer<
               node.node.getConnections().map((c) => c.remoteAddr.toString()),
             ),
             holePunch: node.holePunch(),
+            networkPolicies: { version: policies.version(), count: policies.policies().length },
+            ...(node.membershipRequired ? { denialReasons: DENIAL_REASONS } : {}),
           }),
       },
       config.healthHost,
@@ -217,7 +252,14 @@ export const HealthLayer: Layer.Layer<
 /** The whole sidecar for one configuration. */
 export const sidecarLayer = (settings: SidecarSettings) => {
   const base = AgentClient.layer.pipe(
-    Layer.provideMerge(Layer.mergeAll(SidecarConfig.layer(settings), ProxyMetrics.layer)),
+    Layer.provideMerge(
+      Layer.mergeAll(
+        SidecarConfig.layer(settings),
+        ProxyMetrics.layer,
+        MemberChain.layer,
+        DoorPolicies.layer,
+      ),
+    ),
   )
   const node = NodeLayer.pipe(Layer.provideMerge(base))
   // Streams negotiated ahead per provider: a new connection skips multistream-select's round

@@ -12,7 +12,13 @@ const direction = (n: number) => ({
 
 describe("renderMetrics", () => {
   const text = renderMetrics({
-    proxy: { inbound: direction(10), outbound: direction(20), bufferedBytes: 7, services: [] },
+    proxy: {
+      inbound: direction(10),
+      outbound: direction(20),
+      bufferedBytes: 7,
+      services: [],
+      denied: { inbound: {}, outbound: {} },
+    },
     registration: {
       registered: true,
       registrations: 3,
@@ -61,7 +67,13 @@ describe("renderMetrics", () => {
 
   it("renders hole punch outcomes when the node reports them", () => {
     const withPunch = renderMetrics({
-      proxy: { inbound: direction(0), outbound: direction(0), bufferedBytes: 0, services: [] },
+      proxy: {
+        inbound: direction(0),
+        outbound: direction(0),
+        bufferedBytes: 0,
+        services: [],
+        denied: { inbound: {}, outbound: {} },
+      },
       registration: {
         registered: false,
         registrations: 0,
@@ -77,6 +89,37 @@ describe("renderMetrics", () => {
     expect(withPunch).toContain('beemesh_sidecar_hole_punch_total{outcome="failed"} 2')
     expect(lines.some((l) => l.startsWith("beemesh_sidecar_hole_punch_total"))).toBe(false)
   })
+
+  it("renders door denials per direction and reason when the sidecar has a door", () => {
+    const withDoor = renderMetrics({
+      proxy: {
+        inbound: direction(0),
+        outbound: direction(0),
+        bufferedBytes: 0,
+        services: [],
+        denied: { inbound: { policy: 2 }, outbound: { policy: 1 } },
+      },
+      registration: {
+        registered: true,
+        registrations: 1,
+        renewals: 0,
+        failures: 0,
+        lastError: undefined,
+      },
+      connections: 1,
+      denialReasons: ["not-a-member", "policy"],
+    }).split("\n")
+    expect(withDoor).toContain(
+      'beemesh_sidecar_proxy_denied_total{direction="inbound",reason="not-a-member"} 0',
+    )
+    expect(withDoor).toContain(
+      'beemesh_sidecar_proxy_denied_total{direction="inbound",reason="policy"} 2',
+    )
+    expect(withDoor).toContain(
+      'beemesh_sidecar_proxy_denied_total{direction="outbound",reason="policy"} 1',
+    )
+    expect(lines.some((l) => l.startsWith("beemesh_sidecar_proxy_denied_total"))).toBe(false)
+  })
 })
 
 describe("connections by transport", () => {
@@ -89,7 +132,13 @@ describe("connections by transport", () => {
       ]),
     ).toEqual({ tcp: 1, unix: 1, relay: 1 })
     const text = renderMetrics({
-      proxy: { inbound: direction(0), outbound: direction(0), bufferedBytes: 0, services: [] },
+      proxy: {
+        inbound: direction(0),
+        outbound: direction(0),
+        denied: { inbound: {}, outbound: {} },
+        bufferedBytes: 0,
+        services: [],
+      },
       registration: {
         registered: true,
         registrations: 1,

@@ -16,7 +16,49 @@ export interface SidecarCounters {
   readonly connectionsByTransport?: Readonly<Record<Transport, number>>
   /** DCUtR hole punching on relayed connections (see @beemesh/p2p). */
   readonly holePunch?: HolePunchCounts
+  /**
+   * The door's denial reasons, when the sidecar has a door: `beemesh_sidecar_proxy_denied_total`
+   * then has a sample for each (0 until the first denial), and for any other reason counted.
+   */
+  readonly denialReasons?: ReadonlyArray<string>
+  /** The NetworkPolicies handed over by the agent: their set's version and how many. */
+  readonly networkPolicies?: { readonly version: number; readonly count: number }
 }
+
+const policyFamilies = (p: {
+  readonly version: number
+  readonly count: number
+}): ReadonlyArray<PrometheusText.Family> => [
+  {
+    name: "beemesh_sidecar_network_policies",
+    help: "NetworkPolicies of the pod's namespace the sidecar holds (from its agent's last lease).",
+    type: "gauge",
+    samples: [[{}, p.count]],
+  },
+  {
+    name: "beemesh_sidecar_network_policies_version",
+    help: "Version of that set: the agent's time of its last change, in ms (0: none handed over yet).",
+    type: "gauge",
+    samples: [[{}, p.version]],
+  },
+]
+
+const deniedFamily = (
+  proxy: ProxyMetricsSnapshot,
+  reasons: ReadonlyArray<string>,
+): PrometheusText.Family => ({
+  name: "beemesh_sidecar_proxy_denied_total",
+  help: "Streams refused by a door: inbound by this sidecar's door (per reason), outbound by a provider's.",
+  type: "counter",
+  samples: directions.flatMap((direction) => {
+    const counts = proxy.denied[direction]
+    const all = new Set([
+      ...(direction === "inbound" ? reasons : ["policy"]),
+      ...Object.keys(counts),
+    ])
+    return [...all].map((reason) => [{ direction, reason }, counts[reason] ?? 0] as const)
+  }),
+})
 
 const directions = ["inbound", "outbound"] as const
 
@@ -124,11 +166,16 @@ export const renderMetrics = (c: SidecarCounters): string => {
     },
   ]
   const holePunch = c.holePunch
+  const withDoor = [
+    ...families,
+    ...(c.denialReasons === undefined ? [] : [deniedFamily(c.proxy, c.denialReasons)]),
+    ...(c.networkPolicies === undefined ? [] : policyFamilies(c.networkPolicies)),
+  ]
   return PrometheusText.renderFamilies(
     holePunch === undefined
-      ? families
+      ? withDoor
       : [
-          ...families,
+          ...withDoor,
           {
             name: "beemesh_sidecar_hole_punch_total",
             help: "DCUtR on relayed connections: attempted (a relayed connection opened), succeeded (a direct one followed), failed.",

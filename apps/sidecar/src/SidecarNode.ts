@@ -3,15 +3,19 @@
  * Yamux, listening on the pod's container port and announcing the host address + published port
  * the agent gave it; behind a NAT, it holds a slot at the agent-given relays and also announces
  * its circuit addresses there. Runs DCUtR. With the agent's mesh key it runs the mesh's private
- * network: peers without the key never complete a connection to it. Started when the layer is built, stopped when its scope
- * closes.
+ * network: peers without the key never complete a connection to it; with the agent's mesh
+ * authority every connection must prove certified membership (its own chain comes with each
+ * lease, see MemberChain). Started when the layer is built, stopped when its scope closes.
  */
 import {
   type HolePunchCounts,
   loadKey,
+  type MembershipOptions,
   MeshKey,
   type NodeStartFailed,
+  type P2pNode,
   type P2pNodeOptions,
+  revokedSet,
   startP2pNode,
 } from "@beemesh/p2p"
 import { SameHost } from "@beemesh/proxy"
@@ -42,6 +46,11 @@ export interface SidecarNodeOptions {
   readonly meshKey?: MeshKey | undefined
   /** The host's same-host socket directory and this pod: also listen on a unix socket there. */
   readonly sameHost?: SameHostPod | undefined
+  /**
+   * Certified membership (the authority from the agent, the chain from the latest lease): every
+   * connection must prove membership within the bound. Absent: no check.
+   */
+  readonly membership?: Pick<MembershipOptions, "authority" | "chain" | "revoked"> | undefined
   /** Extra libp2p settings the proxy asks for (yamux stream limits, connection manager). */
   readonly yamux?: P2pNodeOptions["yamux"]
   readonly connectionManager?: Pick<
@@ -50,8 +59,37 @@ export interface SidecarNodeOptions {
   >
 }
 
+/**
+ * The sidecar's membership chain, `[agent, sidecar]` certificates from its latest registration
+ * lease; empty until the first, so the sidecar presents nothing and its peers drop it: it serves
+ * no peer before the agent has certified it.
+ */
+export class MemberChain extends Context.Service<
+  MemberChain,
+  {
+    readonly current: () => ReadonlyArray<string>
+    readonly set: (chain: ReadonlyArray<string>) => void
+  }
+>()("@beemesh/sidecar/MemberChain") {
+  static readonly layer = Layer.sync(MemberChain, () => {
+    let chain: ReadonlyArray<string> = []
+    return {
+      current: () => chain,
+      set: (next: ReadonlyArray<string>) => {
+        chain = next
+      },
+    }
+  })
+}
+
 export interface SidecarNodeShape {
   readonly node: Libp2p
+  /** What a connected peer proved (see @beemesh/p2p's membership); undefined: not a member. */
+  readonly member: P2pNode["member"]
+  /** Waits up to the membership bound for a connected peer's proof. */
+  readonly awaitMember: P2pNode["awaitMember"]
+  /** Whether the node checks membership at all (the agent gave an authority). */
+  readonly membershipRequired: boolean
   readonly peerId: string
   /** What the sidecar registers: the announced addresses, then its relayed ones. */
   readonly advertise: ReadonlyArray<string>
@@ -90,6 +128,7 @@ export class SidecarNode extends Context.Service<SidecarNode, SidecarNodeShape>(
       ...(options.relays === undefined ? {} : { relays: options.relays }),
       holePunching: true,
       ...(options.meshKey === undefined ? {} : { meshKey: options.meshKey }),
+      ...(options.membership === undefined ? {} : { membership: options.membership }),
       ...(options.yamux === undefined ? {} : { yamux: options.yamux }),
       ...options.connectionManager,
       // libp2p's stop waits for connections to close; bound it so shutdown stays quick.
@@ -104,16 +143,20 @@ export class SidecarNode extends Context.Service<SidecarNode, SidecarNodeShape>(
       advertise: [...options.announce, ...local, ...p2p.relayAddresses],
       sameHostSocket: socket,
       holePunch: p2p.holePunch,
+      member: p2p.member,
+      awaitMember: p2p.awaitMember,
+      membershipRequired: p2p.membershipRequired,
     } satisfies SidecarNodeShape
   })
 
   static readonly layer = (
     extra: Pick<SidecarNodeOptions, "yamux" | "connectionManager"> = {},
-  ): Layer.Layer<SidecarNode, IdentityKeyUnusable | NodeStartFailed, SidecarConfig> =>
+  ): Layer.Layer<SidecarNode, IdentityKeyUnusable | NodeStartFailed, SidecarConfig | MemberChain> =>
     Layer.effect(
       SidecarNode,
       Effect.gen(function* () {
         const config = yield* SidecarConfig
+        const chain = yield* MemberChain
         return yield* SidecarNode.make({
           listenHost: "0.0.0.0",
           listenPort: config.listenPort,
@@ -131,6 +174,14 @@ export class SidecarNode extends Context.Service<SidecarNode, SidecarNodeShape>(
                   directory: config.sameHostDirectory,
                   namespace: config.namespace,
                   pod: config.pod,
+                },
+          membership:
+            config.meshAuthority === undefined
+              ? undefined
+              : {
+                  authority: config.meshAuthority,
+                  chain: chain.current,
+                  revoked: () => revokedSet(undefined),
                 },
           ...extra,
         })

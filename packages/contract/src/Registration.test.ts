@@ -49,6 +49,16 @@ describe("Registration", () => {
     expect(Result.isFailure(lease({ ttlSeconds: 30 }))).toBe(true)
   })
 
+  it("may carry the sidecar's chain of at most two certificates", () => {
+    const lease = Schema.decodeUnknownResult(Registration.Lease)
+    const terms = { ttlSeconds: 30, renewAfterSeconds: 10 }
+    expect(lease({ ...terms, certificates: ["bmc1.a.b", "bmc1.c.d"] })).toEqual(
+      Result.succeed({ ...terms, certificates: ["bmc1.a.b", "bmc1.c.d"] }),
+    )
+    expect(Result.isFailure(lease({ ...terms, certificates: ["a", "b", "c"] }))).toBe(true)
+    expect(Result.isFailure(lease({ ...terms, certificates: ["x".repeat(4097)] }))).toBe(true)
+  })
+
   it("puts pod and service names into paths safely", () => {
     expect(Registration.path("web-0")).toBe("/v1/pods/web-0/services")
     expect(Registration.path("a/b")).toBe("/v1/pods/a%2Fb/services")

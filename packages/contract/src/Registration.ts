@@ -10,6 +10,7 @@
  * MAX_REGISTRATION_BYTES.
  */
 import { Schema } from "effect"
+import { PolicySet } from "./NetworkPolicy.js"
 import { TrafficReport } from "./Traffic.js"
 
 export const MAX_MULTIADDRS = 16
@@ -40,10 +41,24 @@ export type Registration = typeof Registration.Type
 
 const PositiveSeconds = Schema.Number.check(Schema.isGreaterThan(0))
 
+/** Largest certificate in a Lease (the same bound as @beemesh/p2p's MAX_CERTIFICATE_BYTES). */
+const Certificate = Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(4096))
+
 /** The answer to the PUT: the registration lives `ttlSeconds` unless renewed. */
 export const Lease = Schema.Struct({
   ttlSeconds: PositiveSeconds,
   renewAfterSeconds: PositiveSeconds,
+  /**
+   * The sidecar's membership chain, `[agent certificate, sidecar certificate]`: the agent's, and
+   * one it signs for the registering sidecar's peer id and workload, short-lived and renewed with
+   * every renewal. Absent from agents without certified membership.
+   */
+  certificates: Schema.optionalKey(Schema.Array(Certificate).check(Schema.isMaxLength(2))),
+  /**
+   * The NetworkPolicies of the pod's namespace as the agent holds them now: the sidecar's door
+   * enforces the newest set (by version) it was handed. Absent from agents that hold none.
+   */
+  networkPolicies: Schema.optionalKey(PolicySet),
 })
 export type Lease = typeof Lease.Type
 

@@ -441,3 +441,28 @@ describe("SidecarEnvironment same-host directory", () => {
     expect(decoded(env.success).sameHostDirectory).toBe("/run/beemesh/samehost")
   })
 })
+
+describe("SidecarEnvironment mesh authority", () => {
+  const authority = "12D3KooWA5WvmLtbRyfaPHzYBgMuD8kVFr7Ek5khaKPBB6A4jRE2"
+
+  it("is absent unless given, and round trips through the agent's encoding", () => {
+    expect(decoded(valid).meshAuthority).toBeUndefined()
+    const env = encode({
+      namespace: "a",
+      workload: "b",
+      pod: "b",
+      podToken: Redacted.make("x".repeat(16)),
+      advertise: ["/ip4/10.78.0.11/tcp/1"],
+      meshAuthority: authority,
+    })
+    if (Result.isFailure(env)) throw new Error(env.failure.message)
+    expect(env.success.BEEMESH_MESH_AUTHORITY).toBe(authority)
+    expect(decoded(env.success).meshAuthority).toBe(authority)
+  })
+
+  it("must be a peer id", () => {
+    const bad = problemsOf({ ...valid, BEEMESH_MESH_AUTHORITY: "not-a-peer" })
+    expect(bad.problems[0]).toMatchObject({ variable: "BEEMESH_MESH_AUTHORITY" })
+    expect(bad.message).toContain("is not a libp2p peer id")
+  })
+})

@@ -13,6 +13,7 @@ import {
   parseIpv4,
   parseLabel,
   parseMeshKeyHex,
+  parsePeerId,
   parsePodName,
   parseRelays,
   parseToken,
@@ -75,6 +76,12 @@ export interface SidecarEnvironment {
    * sidecar listens there and dials providers' sockets there. Absent: network addresses only.
    */
   readonly sameHostDirectory: string | undefined
+  /**
+   * The mesh authority's peer id: the sidecar's node runs certified membership (agent
+   * certificates signed by it; its own chain comes with each registration Lease). Absent: no
+   * membership check (a sidecar run by hand, or an agent from before certificates).
+   */
+  readonly meshAuthority: string | undefined
 }
 
 type Defaulted = "services" | "upstreams" | "agentUrl" | "listenPort" | "healthHost" | "healthPort"
@@ -90,6 +97,7 @@ export type SidecarEnvironmentInput = Omit<
   | "startupProbes"
   | "meshKey"
   | "sameHostDirectory"
+  | "meshAuthority"
 > &
   Partial<Pick<SidecarEnvironment, Defaulted>> & {
     readonly identityKeyFile?: string | undefined
@@ -99,6 +107,7 @@ export type SidecarEnvironmentInput = Omit<
     readonly startupProbes?: ReadonlyArray<ReadinessProbe> | undefined
     readonly meshKey?: Redacted.Redacted<string> | undefined
     readonly sameHostDirectory?: string | undefined
+    readonly meshAuthority?: string | undefined
   }
 
 /** One variable that failed to decode or encode. */
@@ -246,6 +255,10 @@ export const variables = {
   BEEMESH_SAMEHOST_DIR: variable("sameHostDirectory", text(parseFilePath), {
     expected:
       "the absolute path of the host's same-host socket directory in the container, '/run/beemesh/samehost' (unset: other pods are dialled at their network addresses only)",
+    optional: true,
+  }),
+  BEEMESH_MESH_AUTHORITY: variable("meshAuthority", text(parsePeerId), {
+    expected: "the mesh authority's libp2p peer id, like 12D3KooW… (unset: no membership check)",
     optional: true,
   }),
 } as const

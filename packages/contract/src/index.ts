@@ -12,11 +12,13 @@
  * - {@link SidecarPorts}, {@link SidecarIdentity}: the ports and the UID the sidecar runs with.
  * - {@link DnsLabel}, {@link PortList}: the name rule and the `name=port` list form.
  * - {@link HostLoopback}: how host-loopback addresses are handed to pods.
+ * - {@link NetworkPolicy}: ingress policies as the agent hands them to sidecars, and `decide`.
  * - {@link UpstreamNames}: the names and loopback addresses apps reach their upstreams at.
  * - {@link SameHostSockets}: where sidecars share their unix sockets, and how they are named.
  */
 export * as DnsLabel from "./DnsLabel.js"
 export * as HostLoopback from "./HostLoopback.js"
+export * as NetworkPolicy from "./NetworkPolicy.js"
 export * as PortList from "./PortList.js"
 export * as ProbeReport from "./ProbeReport.js"
 export * as ReadinessProbe from "./ReadinessProbe.js"

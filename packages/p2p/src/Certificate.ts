@@ -236,7 +236,8 @@ export const issueCertificate = Effect.fn("Certificate.issue")(function* (
   return text
 })
 
-const peerIdOfKey = (key: PrivateKey): string => peerIdFromPrivateKey(key).toString()
+/** The peer id (text) of a key: what a certificate names as its subject or issuer. */
+export const peerIdOfKey = (key: PrivateKey): string => peerIdFromPrivateKey(key).toString()
 
 /** Role-specific rules that hold for a certificate on its own. */
 const shapeProblem = (claims: CertificateClaims): CertificateRejected | undefined => {

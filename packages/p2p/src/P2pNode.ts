@@ -20,6 +20,7 @@ import { tcp } from "@libp2p/tcp"
 import { type Multiaddr, multiaddr } from "@multiformats/multiaddr"
 import { Duration, Effect, Queue, type Scope } from "effect"
 import { createLibp2p, type ServiceFactoryMap } from "libp2p"
+import type { Member } from "./Certificate.js"
 import { DialFailed, type KeyFileError, NodeStartFailed } from "./Errors.js"
 import {
   DEFAULT_HOLE_PUNCH_WINDOW_MS,
@@ -27,8 +28,10 @@ import {
   type HolePunchOutcome,
   HolePunchWatch,
 } from "./HolePunch.js"
+import { MembershipGate } from "./internal/MembershipGate.js"
 import { keepRelaySlots } from "./internal/RelaySlots.js"
 import { loadOrCreateKey } from "./KeyFile.js"
+import type { MemberListener, MembershipOptions } from "./Membership.js"
 import { type MeshKey, swarmKeyBytes } from "./MeshKey.js"
 import {
   circuitAddress,
@@ -115,6 +118,12 @@ export interface P2pNodeOptions<S extends ServiceMap = NoServices> {
    * `maxIncomingPendingConnections` slots until it is dropped.
    */
   readonly inboundUpgradeTimeoutMs?: number
+  /**
+   * Certified membership on every connection (see Membership.ts): peers present their chain
+   * on `/beemesh/member/1.0.0` and are disconnected unless it verifies within the bound.
+   * Default: none, every peer that completes a connection is served.
+   */
+  readonly membership?: MembershipOptions
 }
 
 /**
@@ -139,6 +148,19 @@ export interface P2pNode<S extends ServiceMap = NoServices> {
   readonly relayAddresses: ReadonlyArray<string>
   /** DCUtR hole punching so far. */
   readonly holePunch: () => HolePunchCounts
+  /** Whether the node runs with `membership` (otherwise `member` knows nobody). */
+  readonly membershipRequired: boolean
+  /** What a connected peer proved (its verified chain), or undefined: not (yet) a member. */
+  readonly member: (peer: PeerId | string) => Member | undefined
+  /**
+   * Waits until a connected peer proved membership; undefined once it is refused, gone, or the
+   * membership bound passed (a stream can arrive before the chain of its connection).
+   */
+  readonly awaitMember: (peer: PeerId | string) => Effect.Effect<Member | undefined>
+  /** Calls `listener` whenever a peer is admitted, re-admitted (renewal) or dropped. */
+  readonly onMemberChange: (listener: MemberListener) => () => void
+  /** Re-checks connected members against expiry and `revoked()` now (else every second). */
+  readonly recheckMembers: () => void
 }
 
 const DEFAULT_LISTEN = "/ip4/127.0.0.1/tcp/0"
@@ -159,6 +181,7 @@ const start = <S extends ServiceMap>(
   options: P2pNodeOptions<S>,
   privateKey: PrivateKey,
   watch: HolePunchWatch,
+  gate: MembershipGate | undefined,
 ) => {
   const relays = options.relays ?? []
   const listen = [
@@ -198,6 +221,7 @@ const start = <S extends ServiceMap>(
                 timeout: options.meshHandshakeTimeoutMs ?? 2_000,
               }),
             }),
+        ...(gate === undefined ? {} : { connectionGater: gate.gater }),
         connectionEncrypters: [noise()],
         streamMuxers: [yamux(options.yamux)],
         connectionManager: {
@@ -230,6 +254,10 @@ export const startP2pNode: <S extends ServiceMap = NoServices>(
     options: P2pNodeOptions<S> = {},
   ) {
     const outcomes = yield* Queue.unbounded<HolePunchOutcome>()
+    const logs = yield* Queue.unbounded<{
+      readonly level: "info" | "warning"
+      readonly message: string
+    }>()
     const watch = new HolePunchWatch(
       options.holePunchWindowMs ?? DEFAULT_HOLE_PUNCH_WINDOW_MS,
       (outcome) => Queue.offerUnsafe(outcomes, outcome),
@@ -246,9 +274,27 @@ export const startP2pNode: <S extends ServiceMap = NoServices>(
       Effect.forever,
       Effect.forkScoped,
     )
-    const node = yield* Effect.acquireRelease(start(options, privateKey, watch), (node) =>
+    const gate =
+      options.membership === undefined
+        ? undefined
+        : new MembershipGate(options.membership, (level, message) =>
+            Queue.offerUnsafe(logs, { level, message }),
+          )
+    yield* Queue.take(logs).pipe(
+      Effect.flatMap(({ level, message }) =>
+        level === "info" ? Effect.logInfo(message) : Effect.logWarning(message),
+      ),
+      Effect.forever,
+      Effect.forkScoped,
+    )
+    const node = yield* Effect.acquireRelease(start(options, privateKey, watch, gate), (node) =>
       stop(node, options.stopTimeoutMs),
     )
+    if (gate !== undefined)
+      yield* Effect.acquireRelease(
+        Effect.promise(() => gate.attach(node)),
+        () => Effect.sync(() => gate.detach()),
+      )
     // Without DCUtR a relayed connection is no attempt at anything.
     if (options.holePunching === true)
       node.addEventListener("connection:open", (event) =>
@@ -304,6 +350,14 @@ export const startP2pNode: <S extends ServiceMap = NoServices>(
         circuitAddress(relay, node.peerId.toString()),
       ),
       holePunch: watch.snapshot,
+      membershipRequired: gate !== undefined,
+      member: (peer) => gate?.member(peer.toString()),
+      awaitMember: (peer) =>
+        gate === undefined
+          ? Effect.undefined
+          : Effect.promise(() => gate.whenMember(peer.toString())),
+      onMemberChange: (listener) => gate?.onChange(listener) ?? (() => {}),
+      recheckMembers: () => gate?.recheck(),
     } satisfies P2pNode<S>
   },
 )

@@ -13,6 +13,7 @@ export {
   MAX_SIDECAR_LIFETIME_MS,
   type Member,
   openCertificate,
+  peerIdOfKey,
   REVOCATIONS_DOMAIN,
   type RevocationClaims,
   type Revoked,
@@ -30,6 +31,15 @@ export {
   HolePunchWatch,
 } from "./HolePunch.js"
 export { loadKey, loadOrCreateKey } from "./KeyFile.js"
+export {
+  DEFAULT_MEMBERSHIP_RECHECK_MS,
+  DEFAULT_MEMBERSHIP_REFUSAL_MS,
+  DEFAULT_MEMBERSHIP_TIMEOUT_MS,
+  MAX_PRESENTATION_BYTES,
+  MEMBER_PROTOCOL,
+  type MemberListener,
+  type MembershipOptions,
+} from "./Membership.js"
 export {
   createMeshKeyFile,
   formatMeshKey,

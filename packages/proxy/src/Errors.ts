@@ -48,7 +48,7 @@ export class NoProviders extends Data.TaggedError("NoProviders")<{
 export class ProviderFailed extends Data.TaggedError("ProviderFailed")<{
   readonly service: string
   readonly peerId: string
-  readonly stage: "dial" | "open-stream" | "handshake" | "refused"
+  readonly stage: "dial" | "open-stream" | "handshake" | "refused" | "denied"
   readonly reason: string
 }> {
   override get message() {
@@ -63,6 +63,21 @@ export class AllProvidersFailed extends Data.TaggedError("AllProvidersFailed")<{
 }> {
   override get message() {
     return `all ${this.failures.length} provider(s) of service ${JSON.stringify(this.service)} failed: ${this.failures.map((f) => f.message).join("; ")}`
+  }
+}
+
+/**
+ * A provider's door refused this caller (status `Denied`: not a member, or no NetworkPolicy lets
+ * it reach the service). Other providers of the service are not tried: they enforce the same
+ * policies.
+ */
+export class CallDenied extends Data.TaggedError("CallDenied")<{
+  readonly service: string
+  readonly peerId: string
+  readonly reason: string
+}> {
+  override get message() {
+    return `denied by policy at provider ${this.peerId} of service ${JSON.stringify(this.service)}: ${this.reason}`
   }
 }
 

@@ -22,7 +22,32 @@ export interface ExposedTarget {
   readonly port: number
 }
 
+/** Why the door refused a caller: `reason` is a short label (a metric label), `message` a sentence. */
+export interface DoorDenial {
+  readonly reason: string
+  readonly message: string
+}
+
+/**
+ * Who may open a stream to which exposed target. Called once per stream after its request names
+ * an exposed target and before the target is connected, so it must be cheap: an implementation
+ * caches its decisions (per peer and target) rather than verifying anything per stream.
+ */
+export interface Door {
+  /**
+   * `undefined` admits the caller; a denial refuses the stream with status `Denied`. A promise
+   * when the answer is not known yet (the peer's membership still being verified); it must
+   * settle within the door's own bound, and a rejection counts as a failed stream.
+   */
+  readonly check: (
+    peer: string,
+    target: ProxyTarget,
+  ) => DoorDenial | undefined | Promise<DoorDenial | undefined>
+}
+
 export interface InboundOptions {
+  /** Checks every caller (see {@link Door}); without one, every peer that connects is admitted. */
+  readonly door?: Door
   /** Exposed services by name (what the registry advertises). */
   readonly services?: Readonly<Record<string, ExposedTarget>>
   /** Local ports peers may ask for by number, on `portHost`. */
@@ -75,6 +100,7 @@ const make = Effect.fnUntraced(function* (options: InboundOptions) {
   const ports = new Set(options.ports ?? [])
   const portHost = options.portHost ?? "127.0.0.1"
   const counters = metrics.inbound
+  const door = options.door
 
   const lookup = (target: ProxyTarget): ExposedTarget | undefined => {
     if (target._tag === "Port")
@@ -113,6 +139,22 @@ const make = Effect.fnUntraced(function* (options: InboundOptions) {
     if (target === undefined) {
       refuse(stream, StatusCode.UnknownTarget, `${name} is not exposed here`)
       yield* Effect.logWarning(`refused stream from ${peer}: ${name} is not exposed`)
+      return
+    }
+    const verdict = door?.check(peer, request.value)
+    const denial =
+      verdict instanceof Promise
+        ? yield* Effect.tryPromise({
+            try: () => verdict,
+            catch: (cause) =>
+              new Error(`the door failed on a stream from ${peer}: ${String(cause)}`),
+          })
+        : verdict
+    if (denial !== undefined) {
+      metrics.denied("inbound", denial.reason)
+      metrics.traffic.of("inbound", seriesName(request.value), "").refused++
+      refuse(stream, StatusCode.Denied, denial.message, false)
+      yield* Effect.logWarning(`denied stream from ${peer} to ${name}: ${denial.message}`)
       return
     }
     const series = metrics.traffic.of("inbound", seriesName(request.value), "")

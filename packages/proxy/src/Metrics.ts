@@ -31,6 +31,12 @@ export interface ProxyMetricsSnapshot {
   readonly bufferedBytes: number
   /** Per service and peer: connections, bytes, errors, refusals, setup time (see Traffic). */
   readonly services: ReadonlyArray<ServiceTrafficSnapshot>
+  /**
+   * Streams refused by the door (inbound: this side refused a caller, by the door's reason) or
+   * by a provider's door (outbound: by the reason the provider sent, `policy`). Also counted in
+   * `refused`.
+   */
+  readonly denied: Readonly<Record<Direction, Readonly<Record<string, number>>>>
 }
 
 interface MutableDirection {
@@ -66,6 +72,10 @@ export class MetricsRegistry {
   readonly inbound: MutableDirection = emptyDirection()
   readonly outbound: MutableDirection = emptyDirection()
   readonly traffic = new TrafficTable()
+  private readonly denials = {
+    inbound: new Map<string, number>(),
+    outbound: new Map<string, number>(),
+  }
   private readonly holders = new Set<BufferHolder>()
 
   track(holder: BufferHolder): void {
@@ -76,6 +86,12 @@ export class MetricsRegistry {
     this.holders.delete(holder)
   }
 
+  /** Counts a denial by the door (a few fixed reasons, so the series stay few). */
+  denied(direction: Direction, reason: string): void {
+    const counts = this.denials[direction]
+    counts.set(reason, (counts.get(reason) ?? 0) + 1)
+  }
+
   snapshot(): ProxyMetricsSnapshot {
     let bufferedBytes = 0
     for (const holder of this.holders) bufferedBytes += holder.bufferedBytes()
@@ -84,6 +100,10 @@ export class MetricsRegistry {
       outbound: { ...this.outbound },
       bufferedBytes,
       services: this.traffic.snapshot(),
+      denied: {
+        inbound: Object.fromEntries(this.denials.inbound),
+        outbound: Object.fromEntries(this.denials.outbound),
+      },
     }
   }
 }

@@ -4,6 +4,7 @@ import { Context, Effect, FiberSet, Layer, Result, Scope } from "effect"
 import { defaults } from "./constants.js"
 import {
   AllProvidersFailed,
+  CallDenied,
   ListenFailed,
   NoProviders,
   ProviderFailed,
@@ -225,7 +226,7 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
         return yield* new ProviderFailed({
           service,
           peerId: peer,
-          stage: "refused",
+          stage: status.value.code === StatusCode.Denied ? "denied" : "refused",
           reason: `${statusName(status.value.code)}: ${status.value.reason}`,
         })
       }
@@ -259,7 +260,8 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
         // A refusal is the provider's answer. A broken ready stream (closed by the provider's
         // handshake timeout just now) or a slow answer (its app slow to accept) says nothing
         // certain about the provider: use a new stream, with the rest of the deadline.
-        if (result.failure.stage === "refused") return yield* result.failure
+        if (result.failure.stage === "refused" || result.failure.stage === "denied")
+          return yield* result.failure
       }
       const stream = yield* Effect.tryPromise({
         try: (interrupt) =>
@@ -288,6 +290,14 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
         selector.markHealthy(provider.peerId.toString())
         return result.success
       }
+      if (result.failure.stage === "denied") {
+        // The provider is healthy; this caller may not use the service.
+        return yield* new CallDenied({
+          service,
+          peerId: result.failure.peerId,
+          reason: result.failure.reason,
+        })
+      }
       failures.push(result.failure)
       selector.markFailed(provider.peerId.toString(), Date.now())
       yield* Effect.logWarning(result.failure.message)
@@ -314,10 +324,14 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
         )
       }
     }).pipe(
-      Effect.catch((error: NoProviders | ResolveFailed | AllProvidersFailed) =>
+      Effect.catch((error: NoProviders | ResolveFailed | AllProvidersFailed | CallDenied) =>
         Effect.sync(() => {
           const series = metrics.traffic.of("outbound", upstream.service, "")
-          if (error._tag === "NoProviders") {
+          if (error._tag === "CallDenied") {
+            counters.refused++
+            series.refused++
+            metrics.denied("outbound", "policy")
+          } else if (error._tag === "NoProviders") {
             counters.refused++
             series.refused++
           } else {

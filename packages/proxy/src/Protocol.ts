@@ -38,6 +38,8 @@ export const StatusCode = {
   Overloaded: 3,
   /** The request frame was malformed. */
   BadRequest: 4,
+  /** The acceptor's door refused the caller: not a member, or no policy lets it reach the target. */
+  Denied: 5,
 } as const
 export type StatusCode = (typeof StatusCode)[keyof typeof StatusCode]
 

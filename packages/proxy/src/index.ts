@@ -14,6 +14,7 @@ export {
 } from "./constants.js"
 export {
   AllProvidersFailed,
+  CallDenied,
   ListenFailed,
   NoProviders,
   ProtocolRegistrationFailed,
@@ -22,7 +23,13 @@ export {
   ResolveFailed,
   TargetConnectFailed,
 } from "./Errors.js"
-export { type ExposedTarget, Inbound, type InboundOptions } from "./Inbound.js"
+export {
+  type Door,
+  type DoorDenial,
+  type ExposedTarget,
+  Inbound,
+  type InboundOptions,
+} from "./Inbound.js"
 export { Libp2pNode } from "./Libp2pNode.js"
 export {
   type Direction,

@@ -95,7 +95,7 @@ const prepare = (size: number, variant: Variant) =>
         : {
             perNode: (i: number) => ({
               privateKey: agents.keys[i]!,
-              membership: agents.membership(i),
+              provenance: agents.membership(i),
             }),
           }),
       minRoutingTable: 2,

@@ -25,7 +25,8 @@ export type BeemeshLibp2p = Libp2p<{ dht: KadDHT; identify: Identify; ping: Ping
 
 /**
  * The node's settings (listen/announce addresses, identity, dial timeout, connection limits,
- * bootstrap, relays, hole punching and the mesh key; see @beemesh/p2p for each and its default) and the DHT's.
+ * bootstrap, relays, hole punching, the mesh key and certified membership; see @beemesh/p2p for
+ * each and its default) and the DHT's.
  */
 export interface Libp2pNodeOptions
   extends Pick<
@@ -42,6 +43,7 @@ export interface Libp2pNodeOptions
       | "relayServer"
       | "holePunching"
       | "meshKey"
+      | "membership"
     >,
     P2pIdentity {
   /** Kademlia protocol id. Default {@link DHT_PROTOCOL}. */
@@ -52,11 +54,12 @@ export interface Libp2pNodeOptions
    */
   readonly signerQuota?: DhtRecords.SignerQuotaLimits
   /**
-   * The mesh's membership: records this node signs carry its agent certificate, and its DHT
+   * Record provenance under the mesh's membership (`membership`, above, is the same mesh's check
+   * on connections): records this node signs carry its agent certificate, and its DHT
    * validators and the registry accept only records whose signer's certificate chains to the
    * authority and is neither expired nor revoked. Default none (any valid signature is accepted).
    */
-  readonly membership?: Membership
+  readonly provenance?: Membership
   /** Extra kad-dht validators/selectors, keyed by a key's first segment, beside the registry's. */
   readonly validators?: Validators
   readonly selectors?: Selectors
@@ -80,7 +83,7 @@ export interface Libp2pNodeShape {
   /** Number of peers in the DHT routing table (0 for a lone node). */
   readonly routingTableSize: () => number
   /** The membership the node was started with (the registry signs and checks records by it). */
-  readonly membership: Membership | undefined
+  readonly provenance: Membership | undefined
 }
 
 const dhtService = (options: Libp2pNodeOptions) =>
@@ -93,7 +96,7 @@ const dhtService = (options: Libp2pNodeOptions) =>
     // A lone node must answer (from its own store) instead of waiting for a first peer.
     allowQueryWithZeroPeers: true,
     validators: {
-      ...DhtRecords.validators(Date.now, options.signerQuota, options.membership),
+      ...DhtRecords.validators(Date.now, options.signerQuota, options.provenance),
       ...options.validators,
     },
     selectors: { ...DhtRecords.selectors(), ...options.selectors },
@@ -121,7 +124,7 @@ const make = Effect.fn("Libp2pNode.make")(function* (options: Libp2pNodeOptions)
     validators: _validators,
     selectors: _selectors,
     signerQuota: _quota,
-    membership: _membership,
+    provenance: _provenance,
     ...nodeOptions
   } = options
   const joinTimeoutMs = (options.dialTimeoutMs ?? 5_000) * 2
@@ -144,7 +147,7 @@ const make = Effect.fn("Libp2pNode.make")(function* (options: Libp2pNodeOptions)
     dial: p2p.dial,
     join: joinOf(node, joinTimeoutMs),
     routingTableSize: () => (dht as Partial<SingleKadDHT>).routingTable?.size ?? 0,
-    membership: options.membership,
+    provenance: options.provenance,
   })
 })
 

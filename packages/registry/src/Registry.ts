@@ -57,7 +57,7 @@ const failedCorrection = (error: unknown) =>
   error instanceof Error && error.message === "Could not send correction"
 
 const make = Effect.fn("Registry.make")(function* (options: RegistryOptions) {
-  const { node, dht, peerId, privateKey, membership } = yield* Libp2pNode
+  const { node, dht, peerId, privateKey, provenance: membership } = yield* Libp2pNode
   const ttlMs = options.recordTtlMs ?? 60_000
   const refreshMs = options.refreshIntervalMs ?? Math.max(500, Math.floor(ttlMs / 3))
   const cacheTtlMs = options.cacheTtlMs ?? 5_000

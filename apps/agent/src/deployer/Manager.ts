@@ -512,6 +512,15 @@ const make = (options: ManagerOptions) =>
         if (problem !== undefined)
           return yield* new ReplicaNotReady({ pod: replica.pod, reason: problem.message })
       }),
+      podClaims: (identity) =>
+        Effect.sync(() => {
+          const replica = table.replicas.get(podNameOf(identity, identity.pod))
+          const key = workloadKey(identity.namespace, identity.workload)
+          const workload = table.desired.get(key)
+          if (replica?.workload !== key || workload === undefined) return undefined
+          // When the pod was created or adopted: a recreated pod has a later one.
+          return { labels: workload.labels, generation: String(replica.startedAt ?? 0) }
+        }),
     })
   })
 

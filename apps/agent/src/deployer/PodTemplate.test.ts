@@ -167,6 +167,20 @@ describe("replicaPodSpec", () => {
       specHash(workload, keyed),
     )
   })
+
+  it("the sidecar gets the mesh authority's peer id; a new authority makes new pods", () => {
+    const meshAuthority = "12D3KooWA5WvmLtbRyfaPHzYBgMuD8kVFr7Ek5khaKPBB6A4jRE2"
+    const certified = { ...options, meshAuthority }
+    const pod = replicaPodSpec(workload, web1, 41000, certified)
+    expect(pod.containers?.[0]?.env?.BEEMESH_MESH_AUTHORITY).toBe(meshAuthority)
+    expect(spec.containers?.[0]?.env?.BEEMESH_MESH_AUTHORITY).toBeUndefined()
+    expect(specHash(workload, certified)).not.toBe(specHash(workload, options))
+    const other = {
+      ...options,
+      meshAuthority: "12D3KooWBizUHYeeaTVbqVXEbtvknQqajxN5iL3yz1ivbL7pdC7c",
+    }
+    expect(specHash(workload, other)).not.toBe(specHash(workload, certified))
+  })
 })
 
 describe("readiness probes in the pod", () => {

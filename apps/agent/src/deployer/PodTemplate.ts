@@ -63,12 +63,17 @@ export interface TemplateOptions {
    * Absent: network addresses only.
    */
   readonly sameHostDirectory?: string
+  /**
+   * The mesh authority's peer id: the sidecars run certified membership under it (their chain
+   * comes with each registration lease). Absent: no membership check.
+   */
+  readonly meshAuthority?: string
 }
 
 /** What decides a pod's spec hash besides its workload. */
 export type HashOptions = Pick<
   TemplateOptions,
-  "sidecarImage" | "slirp" | "relays" | "meshKey" | "sameHostDirectory"
+  "sidecarImage" | "slirp" | "relays" | "meshKey" | "sameHostDirectory" | "meshAuthority"
 >
 
 /** Marks the pods whose sidecars have the same-host directory (see specHash). */
@@ -109,6 +114,8 @@ export const specHash = (workload: Workload, options: HashOptions) =>
     // Pods from before the same-host path lack its mount: replace them (not its host path,
     // which only moves with the data directory).
     ...(options.sameHostDirectory === undefined ? [] : [SAME_HOST]),
+    // A new authority replaces the pods: their sidecars would refuse the new certificates.
+    ...(options.meshAuthority === undefined ? [] : [`authority:${options.meshAuthority}`]),
   ])
 
 /**
@@ -164,6 +171,7 @@ const sidecarEnvironment = (
     ...(options.sameHostDirectory === undefined
       ? {}
       : { sameHostDirectory: SameHostSockets.MOUNT }),
+    ...(options.meshAuthority === undefined ? {} : { meshAuthority: options.meshAuthority }),
     listenPort: SidecarPorts.PROXY_PORT,
     healthPort: SidecarPorts.HEALTH_PORT,
   })

@@ -312,6 +312,46 @@ describe("the agent's pod API speaks the contract the sidecar uses", () => {
     expect((await put([{ name: "orders", port: 9999 }])).status).toBe(403)
   })
 
+  it("hands the sidecar its membership chain with the lease, for its peer id and renewal interval", async () => {
+    const asked: Array<unknown> = []
+    const certifying = makeApi({
+      ...options,
+      directory: {
+        ...options.directory,
+        register: () => Effect.succeed({ ttlSeconds: 30, renewAfterSeconds: 10 }),
+      },
+      certify: (identity, peerId, renewAfterSeconds) =>
+        Effect.sync(() => asked.push({ identity, peerId, renewAfterSeconds })).pipe(
+          Effect.as(["bmc1.agent.sig", "bmc1.sidecar.sig"]),
+        ),
+    })
+    const response = await certifying.request(Registration.path("web-0"), {
+      method: "PUT",
+      headers: { authorization: `Bearer ${webToken}` },
+      body: JSON.stringify({
+        namespace: "shop",
+        workload: "web",
+        pod: "web-0",
+        peerId: "12D3KooWweb",
+        multiaddrs: ["/ip4/127.0.0.1/tcp/41000"],
+        services: [{ name: "web", port: 80 }],
+      }),
+    })
+    expect(response.status).toBe(Registration.REGISTERED)
+    expect(Schema.decodeUnknownSync(Registration.Lease)(await response.json())).toEqual({
+      ttlSeconds: 30,
+      renewAfterSeconds: 10,
+      certificates: ["bmc1.agent.sig", "bmc1.sidecar.sig"],
+    })
+    expect(asked).toEqual([
+      {
+        identity: { namespace: "shop", workload: "web", pod: "web-0" },
+        peerId: "12D3KooWweb",
+        renewAfterSeconds: 10,
+      },
+    ])
+  })
+
   it("unregisters at the contract's path", async () => {
     const response = await call("DELETE", Registration.path("web-0"))
     expect(response.status).toBe(Registration.UNREGISTERED)

@@ -6,7 +6,7 @@
  *                                             network validation report and addresses too
  *   GET    /metrics                           metrics or operator token: Prometheus text
  *   POST   /v1/workloads                      operator: Pod/Deployment/StatefulSet, ConfigMap/Secret,
- *                                             Service
+ *                                             Service, NetworkPolicy
  *   GET    /v1/workloads                      operator
  *   GET    /v1/workloads/:namespace/:name     operator
  *   DELETE /v1/workloads/:namespace/:name     operator
@@ -14,6 +14,8 @@
  *                                             Services (with the workloads they select)
  *   DELETE /v1/configs/:kind/:namespace/:name operator: kind configmaps, secrets (refused in use)
  *                                             or services (the workloads it selected roll)
+ *   GET    /v1/networkpolicies                operator: the NetworkPolicies held
+ *   DELETE /v1/networkpolicies/:namespace/:name operator
  *   PUT    /v1/pods/:pod/services             pod token: register or renew the pod's services at
  *                                             the addresses the agent gave the pod
  *   DELETE /v1/pods/:pod/services             pod token: unregister
@@ -33,8 +35,11 @@ import { bodyLimit } from "hono/body-limit"
 import type { ServiceDirectory } from "../Directory"
 import type { ReplicaProbes } from "../deployer/ReplicaProbes"
 import { defaultManifestOptions, type ManifestOptions, parseApply } from "../Manifest"
+import type { NetworkPolicies } from "../NetworkPolicies"
+import { POLICY_RECORD } from "../PolicySync"
 import { type AddressRules, addressProblem } from "../RegistrationAddresses"
 import type { ServiceTraffic } from "../ServiceTraffic"
+import type { PodIdentity } from "../Tokens"
 import type { WorkloadManager } from "../Workloads"
 import { makeCallers } from "./Callers"
 import { ApiError, httpStatusOf, RegistrationInvalid } from "./ErrorStatus"
@@ -67,6 +72,8 @@ export interface ApiOptions {
   readonly workloads: WorkloadManager["Service"]
   /** Exec probes and probe failures of the sidecars (absent: those routes answer 404). */
   readonly probes?: ReplicaProbes["Service"]
+  /** Where applied NetworkPolicies go; without it, a request with one is refused (501). */
+  readonly networkPolicies?: NetworkPolicies["Service"]
   readonly manifests: ManifestStore
   readonly directory: ServiceDirectory["Service"]
   /** Where the sidecars' traffic reports go (sent with registrations and renewals). */
@@ -98,6 +105,15 @@ export interface ApiOptions {
    * PeersRoutes, ServicesRoutes …), mounted after the routes above.
    */
   readonly routes?: ReadonlyArray<readonly [string, Hono]>
+  /**
+   * The membership chain handed to a registering sidecar with its lease (`Lease.certificates`),
+   * renewed with every renewal. Absent: leases carry none.
+   */
+  readonly certify?: (
+    identity: PodIdentity,
+    peerId: string,
+    renewAfterSeconds: number,
+  ) => Effect.Effect<ReadonlyArray<string>, { readonly _tag: string; readonly message: string }>
   /** Runs effects at the edge (default: Effect.runPromiseExit); the agent passes its logger's context. */
   readonly runExit?: <A, E>(effect: Effect.Effect<A, E>) => Promise<Exit.Exit<A, E>>
 }
@@ -149,16 +165,34 @@ export const makeApi = (options: ApiOptions) => {
     .post("/", tooLarge(options.maxManifestBytes ?? 1024 * 1024), async (c) => {
       const text = await c.req.text()
       const parsed = await run(parseApply(text, manifestOptions))
-      const statuses = await run(
-        options.workloads.apply(parsed.workloads, parsed.configs, parsed.services),
-      )
+      const policies = options.networkPolicies
+      if (parsed.policies.length > 0 && policies === undefined)
+        throw new ApiError(501, "NotImplemented", "this agent does not hold NetworkPolicies")
+      // All or nothing: the policies are put back as they were if the workloads fail.
+      const undo =
+        parsed.policies.length > 0 && policies !== undefined
+          ? await run(policies.apply(parsed.policies))
+          : undefined
+      const statuses =
+        parsed.workloads.length + parsed.configs.length + parsed.services.length === 0
+          ? []
+          : await run(
+              options.workloads.apply(parsed.workloads, parsed.configs, parsed.services),
+            ).catch(async (error: unknown) => {
+              if (undo !== undefined) await runExit(undo)
+              throw error
+            })
       const configs = parsed.configs.map(({ kind, namespace, name, data }) => ({
         kind,
         namespace,
         name,
         keys: Object.keys(data).sort(),
       }))
-      return c.json({ workloads: statuses, configs, services: parsed.services }, 201)
+      const networkPolicies = parsed.policies.map(({ namespace, name }) => ({ namespace, name }))
+      return c.json(
+        { workloads: statuses, configs, services: parsed.services, networkPolicies },
+        201,
+      )
     })
     .get("/", async (c) =>
       c.json({
@@ -196,6 +230,24 @@ export const makeApi = (options: ApiOptions) => {
       const [namespace, name] = [c.req.param("namespace"), c.req.param("name")]
       if (kind === "Service") await run(options.workloads.removeService(namespace, name))
       else await run(options.workloads.removeConfig(kind, namespace, name))
+      return c.body(null, 204)
+    })
+
+  const networkPolicies = new Hono()
+    .use(async (c, next) => {
+      operator(c.req.header("authorization"))
+      await next()
+    })
+    .get("/", async (c) =>
+      c.json({
+        networkPolicies:
+          options.networkPolicies === undefined ? [] : await run(options.networkPolicies.list()),
+      }),
+    )
+    .delete("/:namespace/:name", async (c) => {
+      if (options.networkPolicies === undefined)
+        throw new ApiError(501, "NotImplemented", "this agent does not hold NetworkPolicies")
+      await run(options.networkPolicies.remove(c.req.param("namespace"), c.req.param("name")))
       return c.body(null, 204)
     })
 
@@ -252,7 +304,20 @@ export const makeApi = (options: ApiOptions) => {
         }),
       )
       if (body.traffic !== undefined) options.traffic?.report(identity, body.peerId, body.traffic)
-      return c.json(lease satisfies Registration.Lease, Registration.REGISTERED)
+      const certificates =
+        options.certify === undefined
+          ? undefined
+          : await run(options.certify(identity, body.peerId, lease.renewAfterSeconds))
+      // Every renewal hands the sidecar its namespace's policies: a change reaches it within
+      // renewAfterSeconds.
+      const answer: Registration.Lease = {
+        ...lease,
+        ...(certificates === undefined ? {} : { certificates }),
+        ...(options.networkPolicies === undefined
+          ? {}
+          : { networkPolicies: options.networkPolicies.forNamespace(identity.namespace) }),
+      }
+      return c.json(answer, Registration.REGISTERED)
     })
     .delete("/:pod/services", async (c) => {
       const { identity } = await pod(c.req.header("authorization"), c.req.param("pod"))
@@ -311,6 +376,12 @@ export const makeApi = (options: ApiOptions) => {
       await next()
     })
     .put("/:namespace/:name", tooLarge(options.maxManifestBytes ?? 1024 * 1024), async (c) => {
+      if (c.req.param("name") === POLICY_RECORD)
+        throw new ApiError(
+          400,
+          "ManifestInvalid",
+          `the manifest name ${POLICY_RECORD} is where agents share a namespace's NetworkPolicies; choose another name`,
+        )
       const text = await c.req.text()
       const parsed = await run(parseApply(text, manifestOptions))
       // The DHT is readable by every agent of the mesh, and records are not encrypted.
@@ -346,6 +417,7 @@ export const makeApi = (options: ApiOptions) => {
     })
     .route("/v1/workloads", workloads)
     .route("/v1/configs", configs)
+    .route("/v1/networkpolicies", networkPolicies)
     .route("/v1/pods", pods)
     .route("/v1/services", services)
     .route("/v1/manifests", manifests)

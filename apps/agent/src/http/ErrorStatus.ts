@@ -15,6 +15,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status"
 import { DirectoryUnavailable } from "../Directory"
 import { ProbeNotFound } from "../deployer/ReplicaProbes"
 import { ManifestInvalid } from "../Manifest"
+import { NetworkPolicyNotFound } from "../NetworkPolicies"
 import {
   ConfigInUse,
   ConfigNotFound,
@@ -64,6 +65,7 @@ const STATUS: ReadonlyArray<readonly [ErrorClass, ContentfulStatusCode]> = [
   [ConfigNotFound, 404],
   [ConfigInUse, 409],
   [ServiceNotFound, 404],
+  [NetworkPolicyNotFound, 404],
   [ManifestNotFound, 404],
   [RecordTooLarge, 413],
   [DirectoryUnavailable, 503],

@@ -4,7 +4,7 @@
  * Resolution) and records every call.
  */
 import type { AddressInfo } from "node:net"
-import { HostLoopback, Registration, Resolution } from "@beemesh/contract"
+import { HostLoopback, type NetworkPolicy, Registration, Resolution } from "@beemesh/contract"
 import { serve } from "@hono/node-server"
 import { Result, Schema } from "effect"
 import { Hono } from "hono"
@@ -30,6 +30,8 @@ export interface StandInAgentOptions {
    * that run as processes on the host, which dial the loopback itself.
    */
   readonly gatewayForPods?: string
+  /** The NetworkPolicies each lease hands over (read at every answer; none when absent). */
+  readonly networkPolicies?: () => NetworkPolicy.PolicySet | undefined
 }
 
 export interface StandInAgent {
@@ -41,6 +43,9 @@ export interface StandInAgent {
   readonly failNext: (count: number, status: number) => void
   readonly close: () => Promise<void>
 }
+
+const withPolicies = (set: NetworkPolicy.PolicySet | undefined) =>
+  set === undefined ? {} : { networkPolicies: set }
 
 const decodeRegistration = Schema.decodeUnknownResult(Registration.Registration)
 
@@ -81,6 +86,7 @@ export const startStandInAgent = async (options: StandInAgentOptions): Promise<S
         {
           ttlSeconds: options.ttlSeconds ?? 30,
           renewAfterSeconds: options.renewAfterSeconds ?? 10,
+          ...withPolicies(options.networkPolicies?.()),
         } satisfies Registration.Lease,
         Registration.REGISTERED,
       )

@@ -100,6 +100,12 @@ export const parseMeshKeyHex = (raw: string): Result.Result<string, string> =>
     ? Result.succeed(raw)
     : Result.fail("the mesh key must be 64 lowercase hex digits (32 bytes)")
 
+/** A libp2p peer id in its base58 form (Ed25519 ids start with 12D3KooW), checked by shape only. */
+export const parsePeerId = (raw: string): Result.Result<string, string> =>
+  /^[1-9A-HJ-NP-Za-km-z]{46,128}$/.test(raw)
+    ? Result.succeed(raw)
+    : Result.fail(`"${raw}" is not a libp2p peer id (base58, like 12D3KooW…)`)
+
 export const parseIpv4 = (raw: string): Result.Result<string, string> =>
   isIPv4(raw) ? Result.succeed(raw) : Result.fail(`"${raw}" is not an IPv4 address`)
 

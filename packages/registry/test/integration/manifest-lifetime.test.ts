@@ -27,7 +27,7 @@ describe("manifest lifetime (real 3-node DHT with membership)", () => {
           const agents = yield* certifiedAgents(3)
           const mesh = yield* startMesh(3, {
             registry: { manifestTtlMs: TTL_MS, queryTimeoutMs: 5_000 },
-            perNode: (i) => ({ privateKey: agents.keys[i]!, membership: agents.membership(i) }),
+            perNode: (i) => ({ privateKey: agents.keys[i]!, provenance: agents.membership(i) }),
           })
           const [publisher, observer, other] = mesh as [MeshNode, MeshNode, MeshNode]
           const first = yield* publisher.registry.putManifest("ops", "api", "kind: Pod")

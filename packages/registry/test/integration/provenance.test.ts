@@ -31,7 +31,7 @@ beforeAll(async () => {
     startMesh(MEMBERS + 1, {
       registry: { cacheTtlMs: 60_000, queryTimeoutMs: 8_000 },
       perNode: (i) =>
-        i < MEMBERS ? { privateKey: agents.keys[i]!, membership: agents.membership(i) } : {},
+        i < MEMBERS ? { privateKey: agents.keys[i]!, provenance: agents.membership(i) } : {},
     }),
   )
 }, 110_000)

@@ -97,6 +97,9 @@ export interface AgentStart {
   readonly bootstrap: ReadonlyArray<string>
   /** The run's mesh key file (every host of a run holds the same key). */
   readonly meshKeyFile: string
+  /** The run's mesh authority (peer id) and this agent's certificate from it. */
+  readonly meshAuthority: string
+  readonly certificateFile: string
   readonly sidecarImage?: string
   /** The host is behind a NAT: relays (agent multiaddrs) it and its sidecars hold slots at. */
   readonly relays?: ReadonlyArray<string>
@@ -145,6 +148,10 @@ export const startHostAgent = async (
       ...(start.podmanSocket === undefined ? [] : ["--podman-socket", start.podmanSocket]),
       "--mesh-key",
       start.meshKeyFile,
+      "--mesh-authority",
+      start.meshAuthority,
+      "--certificate",
+      start.certificateFile,
       ...start.bootstrap.flatMap((address) => ["--bootstrap", address]),
       ...(start.relays ?? []).flatMap((address) => ["--relay", address]),
       ...(start.sidecarImage === undefined ? [] : ["--sidecar-image", start.sidecarImage]),

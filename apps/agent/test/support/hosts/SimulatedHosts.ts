@@ -11,7 +11,15 @@ import { randomBytes } from "node:crypto"
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs"
 import { basename, dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { formatMeshKey, generateMeshKey, type MeshKey } from "@beemesh/p2p"
+import {
+  formatMeshKey,
+  generateMeshKey,
+  issueCertificate,
+  loadOrCreateKey,
+  type MeshKey,
+  peerIdOfKey,
+} from "@beemesh/p2p"
+import { Effect } from "effect"
 import { type Capture, startCapture } from "./Capture"
 import { PrerequisiteMissing } from "./errors"
 import { inNetns, must, run } from "./exec"
@@ -300,10 +308,35 @@ export class SimulatedHosts {
     const meshKeyFile = join(dir, "mesh.key")
     writeFileSync(meshKeyFile, formatMeshKey(this.meshKey), { mode: 0o600 })
     if (user !== undefined) chownSync(meshKeyFile, user.uid, user.gid)
+    // One mesh authority per run certifies every host's agent (its identity made here first).
+    const authorityKey = await Effect.runPromise(
+      loadOrCreateKey(join(this.runDir, "mesh-authority.key")),
+    )
+    const agentKeyFile = join(agentPaths.dataDir, "identity.key")
+    const agentKey = await Effect.runPromise(loadOrCreateKey(agentKeyFile))
+    const certificateFile = join(dir, "agent.cert")
+    writeFileSync(
+      certificateFile,
+      await Effect.runPromise(
+        issueCertificate(authorityKey, {
+          role: "agent",
+          subject: peerIdOfKey(agentKey),
+          serial: randomBytes(12).toString("hex"),
+          notBefore: Date.now() - 60_000,
+          notAfter: Date.now() + 24 * 60 * 60 * 1000,
+        }),
+      ),
+      { mode: 0o600 },
+    )
+    if (user !== undefined)
+      for (const owned of [agentPaths.dataDir, agentKeyFile, certificateFile])
+        chownSync(owned, user.uid, user.gid)
     const identity = await startHostAgent(agentPaths, {
       netns,
       address,
       meshKeyFile,
+      meshAuthority: peerIdOfKey(authorityKey),
+      certificateFile,
       ...(user === undefined ? { podmanSocket: podmanPaths.socket } : { runAs: user }),
       bootstrap: bootstrap === undefined || index === 1 ? [] : [bootstrap.multiaddr],
       ...(options.behindNat === undefined
