@@ -165,6 +165,7 @@ export const RegistrarLayer: Layer.Layer<
       // Each lease renews the membership chain; the node presents a new one to its peers.
       onLease: (lease: Registration.Lease) => {
         if (lease.certificates !== undefined) chain.set(lease.certificates)
+        if (lease.revocations !== undefined) void chain.offerRevocations(lease.revocations)
       },
     }
     const probes = config.readinessProbes ?? []
@@ -214,7 +215,11 @@ export const HealthLayer: Layer.Layer<
 export const sidecarLayer = (settings: SidecarSettings) => {
   const base = AgentClient.layer.pipe(
     Layer.provideMerge(
-      Layer.mergeAll(SidecarConfig.layer(settings), ProxyMetrics.layer, MemberChain.layer),
+      Layer.mergeAll(
+        SidecarConfig.layer(settings),
+        ProxyMetrics.layer,
+        MemberChain.layer.pipe(Layer.provide(SidecarConfig.layer(settings))),
+      ),
     ),
   )
   const node = NodeLayer.pipe(Layer.provideMerge(base))

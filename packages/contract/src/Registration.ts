@@ -53,6 +53,11 @@ export const Lease = Schema.Struct({
    * every renewal. Absent from agents without certified membership.
    */
   certificates: Schema.optionalKey(Schema.Array(Certificate).check(Schema.isMaxLength(2))),
+  /**
+   * The newest revocation list the agent holds (signed by the mesh authority), so the sidecar
+   * drops revoked peers too. Absent: none yet.
+   */
+  revocations: Schema.optionalKey(Schema.String.check(Schema.isMaxLength(256 * 1024))),
 })
 export type Lease = typeof Lease.Type
 

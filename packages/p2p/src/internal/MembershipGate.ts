@@ -15,40 +15,20 @@ import {
   type MemberListener,
   type MembershipOptions,
 } from "../Membership.js"
+import { encodeFrame, readFrame } from "./Frames.js"
 
 const encoder = new TextEncoder()
 
-/** `[u32 big-endian length][UTF-8 JSON {"chain": [...]}]`. */
-export const encodePresentation = (chain: ReadonlyArray<string>): Uint8Array => {
-  const body = encoder.encode(JSON.stringify({ chain }))
-  const frame = new Uint8Array(4 + body.length)
-  new DataView(frame.buffer).setUint32(0, body.length)
-  frame.set(body, 4)
-  return frame
-}
+/** `{"chain": [...]}` in one frame. */
+export const encodePresentation = (chain: ReadonlyArray<string>): Uint8Array =>
+  encodeFrame(encoder.encode(JSON.stringify({ chain })))
 
 /** Reads one presentation, refusing anything larger than the bound before buffering it. */
 const readPresentation = async (stream: Stream): Promise<ReadonlyArray<string> | string> => {
-  const chunks: Array<Uint8Array> = []
-  let received = 0
-  let expected: number | undefined
-  for await (const chunk of stream) {
-    const bytes = chunk instanceof Uint8Array ? chunk : chunk.subarray()
-    chunks.push(bytes)
-    received += bytes.length
-    if (expected === undefined && received >= 4) {
-      const head = Buffer.concat(chunks)
-      expected = head.readUInt32BE(0)
-      if (expected > MAX_PRESENTATION_BYTES)
-        return `presentation of ${expected} bytes, more than ${MAX_PRESENTATION_BYTES}`
-    }
-    if (received > MAX_PRESENTATION_BYTES + 4) return "presentation longer than announced"
-    if (expected !== undefined && received >= expected + 4) break
-  }
-  if (expected === undefined || received < expected + 4) return "presentation cut short"
-  const body = Buffer.concat(chunks).subarray(4, 4 + expected)
+  const body = await readFrame(stream, MAX_PRESENTATION_BYTES)
+  if (typeof body === "string") return `presentation: ${body}`
   try {
-    const parsed = JSON.parse(body.toString("utf8")) as { chain?: unknown }
+    const parsed = JSON.parse(Buffer.from(body).toString("utf8")) as { chain?: unknown }
     const chain = parsed?.chain
     return Array.isArray(chain) && chain.every((text) => typeof text === "string")
       ? chain
@@ -227,12 +207,7 @@ export class MembershipGate {
         this.refuse(peer, chain)
         return
       }
-      const verified = await verifyChain(chain, {
-        authority: this.options.authority,
-        peer,
-        now: this.now(),
-        revoked: this.options.revoked(),
-      })
+      const verified = await this.verify(chain, peer)
       if (Result.isFailure(verified)) {
         this.refuse(peer, verified.failure.message)
         return
@@ -249,6 +224,24 @@ export class MembershipGate {
       clearTimeout(timer)
       await stream.close().catch(() => {})
     }
+  }
+
+  /** Against each authority in turn (several during a rotation); the first's refusal otherwise. */
+  private async verify(chain: ReadonlyArray<string>, peer: string) {
+    const authorities =
+      typeof this.options.authority === "string" ? [this.options.authority] : this.options.authority
+    let first: Awaited<ReturnType<typeof verifyChain>> | undefined
+    for (const authority of authorities) {
+      const verified = await verifyChain(chain, {
+        authority,
+        peer,
+        now: this.now(),
+        revoked: this.options.revoked(),
+      })
+      if (Result.isSuccess(verified)) return verified
+      first ??= verified
+    }
+    return first ?? (await verifyChain(chain, { authority: "", peer, now: this.now() }))
   }
 
   private refuse(peer: string, reason: string): void {
