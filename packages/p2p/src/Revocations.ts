@@ -89,9 +89,22 @@ export const spreadRevocations = (
   Effect.gen(function* () {
     const agents = () =>
       p2p.node.getConnections().filter((c) => p2p.member(c.remotePeer)?.role === "agent")
+    // A list may arrive before the sender's own chain is verified here: wait for it, bounded.
+    const isAgent = (peer: string) =>
+      new Promise<boolean>((resolve) => {
+        if (p2p.member(peer)?.role === "agent") return resolve(true)
+        const done = (answer: boolean) => {
+          clearTimeout(timer)
+          stop()
+          resolve(answer)
+        }
+        const timer = setTimeout(() => done(p2p.member(peer)?.role === "agent"), timeoutMs)
+        const stop = p2p.onMemberChange((changed, member) => {
+          if (changed === peer) done(member?.role === "agent")
+        })
+      })
     const receive = async (stream: Stream, connection: Connection) => {
-      const member = await Effect.runPromise(p2p.awaitMember(connection.remotePeer))
-      if (member?.role !== "agent") {
+      if (!(await isAgent(connection.remotePeer.toString()))) {
         stream.abort(new Error("revocation lists are taken from member agents only"))
         return
       }
