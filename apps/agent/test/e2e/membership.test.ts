@@ -4,12 +4,20 @@
  * fresh libp2p identity holding the mesh key but no certificate completes a connection to the
  * agent and to a pod's published sidecar port, and both drop it within the membership bound and
  * refuse its redial; a real pod-to-pod call (web's upstream port → orders) works before and after.
+ * Then a revocation list naming the orders sidecar, PUT to the agent, reaches web's sidecar with
+ * its next lease, and the call fails.
  */
 import { randomBytes } from "node:crypto"
 import { mkdtemp, readFile, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { DEFAULT_MEMBERSHIP_TIMEOUT_MS, makeP2pNode, parseMeshKey } from "@beemesh/p2p"
+import {
+  DEFAULT_MEMBERSHIP_TIMEOUT_MS,
+  issueRevocations,
+  loadKey,
+  makeP2pNode,
+  parseMeshKey,
+} from "@beemesh/p2p"
 import { Effect, Result, type Scope } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { buildDemoImages, ORDERS_IMAGE } from "../../demo/images"
@@ -106,7 +114,8 @@ beforeAll(async () => {
   requirePrerequisites()
   buildDemoImages()
   dataDir = await mkdtemp(join(tmpdir(), "beemesh-e2e-membership-"))
-  agent = await startAgent(dataDir, await freePort())
+  // Short leases: sidecars renew (and get the newest revocation list) every 2 s.
+  agent = await startAgent(dataDir, await freePort(), undefined, ["--lease-seconds", "6"])
   peerId = String((await api(agent, "GET", "/health")).json?.peerId)
 })
 
@@ -121,7 +130,7 @@ afterAll(async () => {
 })
 
 describe("certified membership (real agent, real pods)", () => {
-  it("an identity with the mesh key but no certificate is dropped by the agent and by a pod's sidecar within the bound; pod-to-pod calls work", async () => {
+  it("an identity with the mesh key but no certificate is dropped by the agent and by a pod's sidecar within the bound; pod-to-pod calls work until the callee's sidecar is revoked", async () => {
     const a = agent!
     for (const manifest of manifests)
       expect((await api(a, "POST", "/v1/workloads", manifest)).status).toBe(201)
@@ -185,5 +194,39 @@ describe("certified membership (real agent, real pods)", () => {
     const after = await api(a, "GET", `/v1/workloads/${ns}/orders`)
     expect(after.json).toMatchObject({ ready: 1, pods: [{ restarts: 0 }] })
     expect(a.child.exitCode).toBeNull()
+
+    // Revoking the orders sidecar (a list signed with the agent's own authority key, PUT to the
+    // agent) reaches web's sidecar with its next lease: it drops orders and the call fails.
+    const authorityKey = await Effect.runPromise(loadKey(join(dataDir!, "mesh-authority.key")))
+    const list = await Effect.runPromise(
+      issueRevocations(authorityKey, {
+        issuedAt: Date.now(),
+        serials: [],
+        subjects: [sidecar.peerId],
+      }),
+    )
+    const put = await fetch(`${a.url}/v1/mesh/revocations`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${a.token}` },
+      body: list,
+    })
+    expect(await put.json()).toMatchObject({ adopted: true })
+    const revokedAt = Date.now()
+    await eventually(
+      "web's calls to the revoked orders sidecar to fail",
+      async () => {
+        const result = await runAsync("podman", [
+          "exec",
+          `bm-${ns}-web-sidecar`,
+          "/usr/local/bin/node",
+          "-e",
+          CLIENT,
+        ])
+        return /^HTTP\/1\.[01] 200/.test(result.stdout) ? undefined : true
+      },
+      30_000,
+    )
+    // One lease renewal (2 s) and one re-check, plus slack for a loaded machine.
+    expect(Date.now() - revokedAt).toBeLessThan(25_000)
   })
 })
