@@ -173,7 +173,15 @@ describe("certified membership (real agent, real pods)", () => {
           boundMs + 5_000,
         )
         const droppedAfterMs = Date.now() - started
-        // Redialling buys no new window: the connection is cut as soon as Noise names the peer.
+        // A first silence is only a disconnection: the redial gets one more bound, then the
+        // connection is cut as soon as Noise names the peer.
+        yield* Effect.exit(uncertified.dial(agentAddress))
+        yield* Effect.exit(uncertified.dial(sidecarAddress))
+        yield* until(
+          "the second disconnection",
+          () => (uncertified.node.getConnections().length === 0 ? true : undefined),
+          boundMs + 5_000,
+        )
         const redialled = Date.now()
         yield* Effect.exit(uncertified.dial(agentAddress))
         yield* Effect.exit(uncertified.dial(sidecarAddress))

@@ -1,6 +1,9 @@
 /** One length-prefixed message per stream: `[u32 big-endian length][bytes]`, bounded. */
 import type { Stream } from "@libp2p/interface"
 
+/** What `readFrame` answers for a stream that ended before its message did. */
+export const MESSAGE_CUT_SHORT = "message cut short"
+
 export const encodeFrame = (body: Uint8Array): Uint8Array => {
   const frame = new Uint8Array(4 + body.length)
   new DataView(frame.buffer).setUint32(0, body.length)
@@ -24,6 +27,6 @@ export const readFrame = async (stream: Stream, maxBytes: number): Promise<Uint8
     if (received > maxBytes + 4) return "message longer than announced"
     if (expected !== undefined && received >= expected + 4) break
   }
-  if (expected === undefined || received < expected + 4) return "message cut short"
+  if (expected === undefined || received < expected + 4) return MESSAGE_CUT_SHORT
   return new Uint8Array(Buffer.concat(chunks).subarray(4, 4 + expected))
 }

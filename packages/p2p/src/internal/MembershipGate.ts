@@ -15,7 +15,7 @@ import {
   type MemberListener,
   type MembershipOptions,
 } from "../Membership.js"
-import { encodeFrame, readFrame } from "./Frames.js"
+import { encodeFrame, MESSAGE_CUT_SHORT, readFrame } from "./Frames.js"
 
 const encoder = new TextEncoder()
 
@@ -23,9 +23,12 @@ const encoder = new TextEncoder()
 export const encodePresentation = (chain: ReadonlyArray<string>): Uint8Array =>
   encodeFrame(encoder.encode(JSON.stringify({ chain })))
 
+const CUT_SHORT = "cut short"
+
 /** Reads one presentation, refusing anything larger than the bound before buffering it. */
 const readPresentation = async (stream: Stream): Promise<ReadonlyArray<string> | string> => {
   const body = await readFrame(stream, MAX_PRESENTATION_BYTES)
+  if (body === MESSAGE_CUT_SHORT) return CUT_SHORT
   if (typeof body === "string") return `presentation: ${body}`
   try {
     const parsed = JSON.parse(Buffer.from(body).toString("utf8")) as { chain?: unknown }
@@ -41,6 +44,8 @@ const readPresentation = async (stream: Stream): Promise<ReadonlyArray<string> |
 export class MembershipGate {
   private readonly members = new Map<string, Member>()
   private readonly refusedUntil = new Map<string, number>()
+  /** When a peer last stayed silent past the bound (see the deadline in `opened`). */
+  private readonly silentAt = new Map<string, number>()
   private readonly deadlines = new Map<string, ReturnType<typeof setTimeout>>()
   private readonly listeners = new Set<MemberListener>()
   private node: Libp2p | undefined
@@ -134,6 +139,8 @@ export class MembershipGate {
         this.refuse(peer, "certificate revoked")
     }
     for (const [peer, until] of this.refusedUntil) if (until <= now) this.refusedUntil.delete(peer)
+    for (const [peer, at] of this.silentAt)
+      if (at + this.refusalMs <= now) this.silentAt.delete(peer)
     const chain = this.options.chain().join("\n")
     if (chain !== this.presented) {
       this.presented = chain
@@ -163,8 +170,16 @@ export class MembershipGate {
         peer,
         setTimeout(() => {
           this.deadlines.delete(peer)
-          if (!this.members.has(peer))
-            this.refuse(peer, `no valid certificate within ${this.timeoutMs} ms`)
+          if (this.members.has(peer)) return
+          // A first silence is only disconnected: a sidecar connects (to its relay) before its
+          // first lease brings its chain. A second one within the refusal time is refused.
+          const now = this.now()
+          const before = this.silentAt.get(peer)
+          const reason = `no valid certificate within ${this.timeoutMs} ms`
+          if (before === undefined || before + this.refusalMs <= now) {
+            this.silentAt.set(peer, now)
+            this.drop(peer, reason)
+          } else this.refuse(peer, reason)
         }, this.timeoutMs),
       )
   }
@@ -202,7 +217,9 @@ export class MembershipGate {
     )
     try {
       const chain = await readPresentation(stream).catch(() => undefined)
-      if (chain === undefined) return
+      // A stream that ended early (its connection closed, a hole punch gave up on it) proves
+      // nothing either way: the deadline decides about a peer that never completes one.
+      if (chain === undefined || chain === CUT_SHORT) return
       if (typeof chain === "string") {
         this.refuse(peer, chain)
         return
@@ -216,6 +233,7 @@ export class MembershipGate {
       if (timer !== undefined) clearTimeout(timer)
       this.deadlines.delete(peer)
       const before = this.members.get(peer)
+      this.silentAt.delete(peer)
       this.members.set(peer, verified.success)
       if (before === undefined)
         this.log("info", `peer ${peer} proved membership as ${verified.success.role}`)
@@ -246,6 +264,10 @@ export class MembershipGate {
 
   private refuse(peer: string, reason: string): void {
     this.refusedUntil.set(peer, this.now() + this.refusalMs)
+    this.drop(peer, reason)
+  }
+
+  private drop(peer: string, reason: string): void {
     const timer = this.deadlines.get(peer)
     if (timer !== undefined) clearTimeout(timer)
     this.deadlines.delete(peer)
