@@ -15,7 +15,7 @@ import {
   type PreflightReport,
   preflightReportJson,
 } from "@beemesh/netns"
-import { loadOrCreateKey, type MeshKey, revokedSet } from "@beemesh/p2p"
+import { loadOrCreateKey, type MeshKey, type RevocationList, spreadRevocations } from "@beemesh/p2p"
 import { PodmanClient } from "@beemesh/podman"
 import { Libp2pNode, type ManifestRecord, Registry } from "@beemesh/registry"
 import { PrometheusText } from "@beemesh/service"
@@ -30,6 +30,7 @@ import { prepareSameHostDirectory, sameHostDirectoryOf } from "./deployer/SameHo
 import { makeApi } from "./http/Api"
 import { dashboardRoutes } from "./http/DashboardRoutes"
 import { logsRoutes } from "./http/LogsRoutes"
+import { meshRoutes } from "./http/MeshRoutes"
 import { peersRoutes, peersView } from "./http/PeersRoutes"
 import { serveApi } from "./http/Server"
 import { servicesRoutes } from "./http/ServicesRoutes"
@@ -38,6 +39,7 @@ import {
   type AgentMembership,
   agentMembership,
   agentMeshKey,
+  meshRevocations,
   type PrivateKey,
 } from "./MeshMembership"
 import { NetworkPolicies } from "./NetworkPolicies"
@@ -76,6 +78,8 @@ export interface Secrets {
   readonly identityKey: PrivateKey
   /** The mesh authority and this agent's certificate. */
   readonly membership: AgentMembership
+  /** The newest revocation list (kept in the data directory, spread to every agent). */
+  readonly revocations: RevocationList
 }
 
 /** The operator token and the pod-token key, kept in the data directory, and the mesh key. */
@@ -109,6 +113,7 @@ export const SecretsLayer = Layer.effect(
     yield* Effect.promise(() => mkdir(config.dataDir, { recursive: true, mode: 0o700 }))
     const operatorTokenFile = join(config.dataDir, "operator-token")
     const identityKey = yield* loadOrCreateKey(join(config.dataDir, "identity.key"))
+    const membership = yield* agentMembership(config, identityKey)
     return {
       operatorToken: yield* loadOrCreateSecret(operatorTokenFile),
       operatorTokenFile,
@@ -116,7 +121,8 @@ export const SecretsLayer = Layer.effect(
       metricsToken: yield* loadOrCreateSecret(join(config.dataDir, "metrics-token")),
       meshKey: yield* agentMeshKey(config),
       identityKey,
-      membership: yield* agentMembership(config, identityKey),
+      membership,
+      revocations: yield* meshRevocations(config, membership.authority),
     }
   }),
 )
@@ -125,19 +131,19 @@ export const SecretsLayer = Layer.effect(
 export const NodeLayer = Layer.unwrap(
   Effect.gen(function* () {
     const { config } = yield* AgentSettings
-    const { meshKey, identityKey, membership } = yield* AgentSecrets
+    const { meshKey, identityKey, membership, revocations } = yield* AgentSecrets
     return Libp2pNode.layer({
       meshKey,
       membership: {
         authority: membership.authority,
         chain: () => [membership.certificate],
-        revoked: () => revokedSet(undefined),
+        revoked: revocations.revoked,
       },
       // The same authority decides whose DHT records count (service records, manifests).
       provenance: {
         authority: membership.authority,
         certificate: () => membership.certificate,
-        revoked: () => revokedSet(undefined),
+        revoked: revocations.revoked,
       },
       listen: config.listen,
       bootstrap: config.bootstrap,
@@ -145,6 +151,15 @@ export const NodeLayer = Layer.unwrap(
       // Behind a NAT: a slot at the given relays. Reachable: a relay for the hosts that are not.
       ...(config.relays === undefined ? { relayServer: {} } : { relays: config.relays }),
     })
+  }),
+)
+
+/** Revocation lists reach every agent over the mesh (see @beemesh/p2p's Revocations). */
+export const RevocationsLayer = Layer.effectDiscard(
+  Effect.gen(function* () {
+    const host = yield* Libp2pNode
+    const { revocations } = yield* AgentSecrets
+    yield* spreadRevocations(host, revocations)
   }),
 )
 
@@ -267,6 +282,7 @@ export const ApiLayer = Layer.effect(
         ["/v1/services", servicesRoutes({ operatorToken, workloads, directory, runExit })],
         ["/v1/traffic", trafficRoutes({ operatorToken, traffic: () => traffic.view() })],
         ["/ui", dashboardRoutes()],
+        ["/v1/mesh", meshRoutes({ operatorToken, revocations: secrets.revocations })],
       ],
       addressForPods: (address) => HostLoopback.forPods(address, gateway),
       workloads,
@@ -285,7 +301,7 @@ export const ApiLayer = Layer.effect(
               pod: identity.pod,
               reason: "this agent runs no such replica to certify",
             })
-          return yield* sidecarChain(
+          const certificates = yield* sidecarChain(
             secrets.identityKey,
             secrets.membership,
             peerId,
@@ -293,6 +309,8 @@ export const ApiLayer = Layer.effect(
             renewAfterSeconds,
             Date.now(),
           )
+          const revocations = secrets.revocations.current()
+          return revocations === undefined ? { certificates } : { certificates, revocations }
         }),
       health: async () => ({
         ok: report.ok,
@@ -356,7 +374,7 @@ export const agentLayer = (config: AgentConfig, environment: Environment) => {
   const validated = ValidationLayer.pipe(Layer.provideMerge(base))
   const secrets = SecretsLayer.pipe(Layer.provideMerge(validated))
   const hosts = Layer.mergeAll(
-    DirectoryLayer.pipe(Layer.provideMerge(NodeLayer)),
+    Layer.mergeAll(DirectoryLayer, RevocationsLayer).pipe(Layer.provideMerge(NodeLayer)),
     PodmanLayer,
   ).pipe(Layer.provideMerge(secrets))
   return Layer.mergeAll(ApiLayer, PolicySyncLayer).pipe(

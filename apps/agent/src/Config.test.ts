@@ -164,17 +164,91 @@ describe("parseCommand", () => {
     expect(await run(["mesh", "init"])).toEqual({
       _tag: "MeshInit",
       path: "/var/lib/beemesh/mesh.key",
+      authorityKeyPath: "/var/lib/beemesh/mesh-authority.key",
     })
     expect(await run(["mesh", "init", "--data-dir", "/d"])).toEqual({
       _tag: "MeshInit",
       path: "/d/mesh.key",
+      authorityKeyPath: "/d/mesh-authority.key",
     })
     expect(await run(["mesh", "init", "--mesh-key", "/etc/beemesh/mesh.key"])).toEqual({
       _tag: "MeshInit",
       path: "/etc/beemesh/mesh.key",
+      authorityKeyPath: "/var/lib/beemesh/mesh-authority.key",
     })
     expect(await refusal(["mesh"])).toContain("mesh needs a subcommand: mesh init")
     expect(await refusal(["mesh", "rotate"])).toContain('unknown mesh subcommand "rotate"')
     expect(await refusal(["mesh", "init", "now"])).toContain('unexpected argument "now"')
+  })
+
+  it("mesh certify and mesh revoke take the authority key and what to sign", async () => {
+    const peer = "12D3KooWA5WvmLtbRyfaPHzYBgMuD8kVFr7Ek5khaKPBB6A4jRE2"
+    expect(
+      await run([
+        "mesh",
+        "certify",
+        "--authority-key",
+        "/a.key",
+        "--peer-id",
+        peer,
+        "--days",
+        "30",
+      ]),
+    ).toEqual({
+      _tag: "MeshCertify",
+      authorityKey: "/a.key",
+      peerId: peer,
+      days: 30,
+      out: undefined,
+    })
+    expect(
+      await run([
+        "mesh",
+        "revoke",
+        "--authority-key",
+        "/a.key",
+        "--peer-id",
+        peer,
+        "--serial",
+        "s1",
+      ]),
+    ).toEqual({
+      _tag: "MeshRevoke",
+      authorityKey: "/a.key",
+      peerIds: [peer],
+      serials: ["s1"],
+      list: undefined,
+      out: undefined,
+    })
+    expect(await refusal(["mesh", "certify", "--peer-id", peer])).toContain("--authority-key FILE")
+    expect(await refusal(["mesh", "certify", "--authority-key", "/a.key"])).toContain(
+      "exactly one --peer-id",
+    )
+    expect(
+      await refusal(["mesh", "certify", "--authority-key", "/a.key", "--peer-id", "nope"]),
+    ).toContain('"nope" is not a libp2p peer id')
+    expect(await refusal(["mesh", "revoke", "--authority-key", "/a.key"])).toContain(
+      "--peer-id PEERID or --serial SERIAL",
+    )
+  })
+
+  it("takes the mesh authority, the certificate and a revocation list", async () => {
+    const peer = "12D3KooWA5WvmLtbRyfaPHzYBgMuD8kVFr7Ek5khaKPBB6A4jRE2"
+    const command = await run([
+      "run",
+      "--mesh-authority",
+      peer,
+      "--certificate",
+      "/c/agent.cert",
+      "--revocations",
+      "/c/revoked",
+    ])
+    expect(command._tag === "Run" && command.config).toMatchObject({
+      meshAuthority: peer,
+      certificateFile: "/c/agent.cert",
+      revocationsFile: "/c/revoked",
+    })
+    expect(await refusal(["run", "--mesh-authority", "x"])).toContain('"x" is not a libp2p peer id')
+    expect(await refusal(["run", "--certificate", "agent.cert"])).toContain("absolute path")
   })
 })

@@ -52,6 +52,8 @@ export interface AgentConfig {
   readonly meshAuthority?: string | undefined
   /** This agent's membership certificate (`mesh certify`), required with `meshAuthority`. */
   readonly certificateFile?: string | undefined
+  /** A revocation list (`mesh revoke`) to start with; newer lists arrive over the mesh or the API. */
+  readonly revocationsFile?: string | undefined
 }
 
 /** Where the agent keeps its own mesh authority key when no authority is given. */
@@ -77,7 +79,14 @@ Usage:
   beemesh-agent doctor [options]   check this host's network prerequisites and print the report
   beemesh-agent mesh init [options]
                                    create a mesh key (mode 0600) at --mesh-key FILE, else
-                                   <data dir>/mesh.key, and print where; copy it to every agent
+                                   <data dir>/mesh.key, and the mesh authority key at
+                                   --authority-key FILE, else <data dir>/mesh-authority.key
+                                   (kept if present); prints both and the authority's peer id
+  beemesh-agent mesh certify --authority-key FILE --peer-id PEERID [--days N] [--out FILE]
+                                   sign an agent's membership certificate (default 365 days)
+  beemesh-agent mesh revoke --authority-key FILE (--peer-id PEERID | --serial S)... [--list FILE]
+                                   [--out FILE]: sign a revocation list (keeping --list's entries);
+                                   give it to an agent (--revocations, PUT /v1/mesh/revocations)
   beemesh-agent --help | --version
 
 Options (flag / environment variable / config file key):
@@ -116,6 +125,8 @@ Options (flag / environment variable / config file key):
                                                                  (<data dir>/mesh-authority.key); with
                                                                  --bootstrap or --relay give it and --certificate
   --certificate FILE     BEEMESH_CERTIFICATE      certificate    this agent's membership certificate (mesh certify)
+  --revocations FILE     BEEMESH_REVOCATIONS      revocations    a revocation list (mesh revoke) to start with; newer
+                                                                 ones spread from agent to agent
 `
 
 export type Command =
@@ -123,7 +134,23 @@ export type Command =
   | { readonly _tag: "Version" }
   | { readonly _tag: "Run"; readonly config: AgentConfig }
   | { readonly _tag: "Doctor"; readonly config: AgentConfig; readonly json: boolean }
-  | { readonly _tag: "MeshInit"; readonly path: string }
+  | { readonly _tag: "MeshInit"; readonly path: string; readonly authorityKeyPath: string }
+  | {
+      readonly _tag: "MeshCertify"
+      readonly authorityKey: string
+      readonly peerId: string
+      readonly days: number
+      readonly out: string | undefined
+    }
+  | {
+      readonly _tag: "MeshRevoke"
+      readonly authorityKey: string
+      readonly peerIds: ReadonlyArray<string>
+      readonly serials: ReadonlyArray<string>
+      /** An earlier list whose entries the new one keeps. */
+      readonly list: string | undefined
+      readonly out: string | undefined
+    }
 
 export interface ConfigSources {
   readonly argv: ReadonlyArray<string>
@@ -149,9 +176,11 @@ const FileSchema = Schema.Struct({
   meshKey: Schema.optional(Schema.String),
   meshAuthority: Schema.optional(Schema.String),
   certificate: Schema.optional(Schema.String),
+  revocations: Schema.optional(Schema.String),
 })
 
 const LOG_LEVELS: ReadonlyArray<LogLevel> = ["debug", "info", "warn", "error"]
+const MESH_SUBCOMMANDS: ReadonlyArray<string> = ["init", "certify", "revoke"]
 const PEER_ID = /^[1-9A-HJ-NP-Za-km-z]{46,128}$/
 const MULTIADDR = /^\/(ip4|ip6|dns|dns4|dns6)\/[^/]+\/tcp\/\d+(\/p2p\/[1-9A-HJ-NP-Za-km-z]+)?$/
 
@@ -193,6 +222,13 @@ export const parseCommand = (sources: ConfigSources): Effect.Effect<Command, Con
             "mesh-key": { type: "string" },
             "mesh-authority": { type: "string" },
             certificate: { type: "string" },
+            revocations: { type: "string" },
+            "authority-key": { type: "string" },
+            "peer-id": { type: "string", multiple: true },
+            serial: { type: "string", multiple: true },
+            days: { type: "string" },
+            out: { type: "string" },
+            list: { type: "string" },
           },
         }),
       catch: (error) =>
@@ -217,13 +253,13 @@ export const parseCommand = (sources: ConfigSources): Effect.Effect<Command, Con
         reason: `unknown command "${verb}"; use run, doctor or mesh init (see --help)`,
       })
     }
-    if (verb === "mesh" && rest[0] !== "init") {
+    if (verb === "mesh" && !MESH_SUBCOMMANDS.includes(rest[0] ?? "")) {
       return yield* new ConfigInvalid({
         source: "command line",
         reason:
           rest[0] === undefined
-            ? "mesh needs a subcommand: mesh init (see --help)"
-            : `unknown mesh subcommand "${rest[0]}"; use mesh init (see --help)`,
+            ? "mesh needs a subcommand: mesh init, mesh certify or mesh revoke (see --help)"
+            : `unknown mesh subcommand "${rest[0]}"; use mesh init, mesh certify or mesh revoke (see --help)`,
       })
     }
     if (rest.length > (verb === "mesh" ? 1 : 0)) {
@@ -342,8 +378,13 @@ export const parseCommand = (sources: ConfigSources): Effect.Effect<Command, Con
         reason: `"${meshKeyFile}" must be an absolute path`,
       })
     }
-    if (verb === "mesh")
-      return { _tag: "MeshInit", path: meshKeyFile ?? defaultMeshKeyFile(dataDir) } as const
+    if (verb === "mesh" && rest[0] === "init")
+      return {
+        _tag: "MeshInit",
+        path: meshKeyFile ?? defaultMeshKeyFile(dataDir),
+        authorityKeyPath: values["authority-key"] ?? defaultAuthorityKeyFile(dataDir),
+      } as const
+    if (verb === "mesh") return yield* meshCommand(rest[0] ?? "", values)
 
     const meshAuthority = pick(
       values["mesh-authority"],
@@ -354,6 +395,13 @@ export const parseCommand = (sources: ConfigSources): Effect.Effect<Command, Con
       return yield* new ConfigInvalid({
         source: "meshAuthority",
         reason: `"${meshAuthority}" is not a libp2p peer id (mesh init prints the authority's, 12D3KooW…)`,
+      })
+    }
+    const revocationsFile = pick(values.revocations, env.BEEMESH_REVOCATIONS, file.revocations)
+    if (revocationsFile !== undefined && !revocationsFile.startsWith("/")) {
+      return yield* new ConfigInvalid({
+        source: "revocations",
+        reason: `"${revocationsFile}" must be an absolute path`,
       })
     }
     const certificateFile = pick(values.certificate, env.BEEMESH_CERTIFICATE, file.certificate)
@@ -383,10 +431,69 @@ export const parseCommand = (sources: ConfigSources): Effect.Effect<Command, Con
       meshKeyFile,
       ...(meshAuthority === undefined ? {} : { meshAuthority }),
       ...(certificateFile === undefined ? {} : { certificateFile }),
+      ...(revocationsFile === undefined ? {} : { revocationsFile }),
     }
     return verb === "run"
       ? ({ _tag: "Run", config } as const)
       : ({ _tag: "Doctor", config, json: values.json === true } as const)
+  })
+
+/** `mesh certify` and `mesh revoke`: the authority key and what to sign. */
+const meshCommand = (
+  subcommand: string,
+  values: {
+    readonly "authority-key"?: string | undefined
+    readonly "peer-id"?: ReadonlyArray<string> | undefined
+    readonly serial?: ReadonlyArray<string> | undefined
+    readonly days?: string | undefined
+    readonly out?: string | undefined
+    readonly list?: string | undefined
+  },
+): Effect.Effect<Command, ConfigInvalid> =>
+  Effect.gen(function* () {
+    const authorityKey = values["authority-key"]
+    if (authorityKey === undefined)
+      return yield* new ConfigInvalid({
+        source: "authority-key",
+        reason: `mesh ${subcommand} signs with the mesh authority's key: give --authority-key FILE (mesh init wrote it)`,
+      })
+    const peerIds = values["peer-id"] ?? []
+    for (const peer of peerIds)
+      if (!PEER_ID.test(peer))
+        return yield* new ConfigInvalid({
+          source: "peer-id",
+          reason: `"${peer}" is not a libp2p peer id (an agent's log and /health name it, 12D3KooW…)`,
+        })
+    if (subcommand === "certify") {
+      const [peerId, ...more] = peerIds
+      if (peerId === undefined || more.length > 0)
+        return yield* new ConfigInvalid({
+          source: "peer-id",
+          reason: "mesh certify certifies one agent: give exactly one --peer-id PEERID",
+        })
+      const days = Number(values.days ?? "365")
+      if (!Number.isInteger(days) || days < 1 || days > 3650)
+        return yield* new ConfigInvalid({
+          source: "days",
+          reason: `"${values.days}" is not a whole number of days from 1 to 3650`,
+        })
+      return { _tag: "MeshCertify", authorityKey, peerId, days, out: values.out } as const
+    }
+    const serials = values.serial ?? []
+    if (peerIds.length + serials.length === 0)
+      return yield* new ConfigInvalid({
+        source: "command line",
+        reason:
+          "mesh revoke needs what to revoke: --peer-id PEERID or --serial SERIAL (repeatable)",
+      })
+    return {
+      _tag: "MeshRevoke",
+      authorityKey,
+      peerIds,
+      serials,
+      list: values.list,
+      out: values.out,
+    } as const
   })
 
 const readConfigFile = (path: string, readFile: ConfigSources["readFile"]) =>

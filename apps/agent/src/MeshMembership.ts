@@ -4,7 +4,7 @@
  * every connection of the host node and of the sidecars must prove it.
  */
 import { randomUUID } from "node:crypto"
-import { readFile } from "node:fs/promises"
+import { readFile, writeFile } from "node:fs/promises"
 import {
   issueCertificate,
   loadMeshKeyFile,
@@ -12,6 +12,7 @@ import {
   loadOrCreateMeshKeyFile,
   MAX_CLOCK_SKEW_MS,
   peerIdOfKey,
+  RevocationList,
   verifyChain,
 } from "@beemesh/p2p"
 import { Effect, Result } from "effect"
@@ -130,4 +131,50 @@ export const agentMembership = (
       `mesh authority ${authority} from ${path} (this host's own; it certified this agent)`,
     )
     return { authority, certificate } satisfies AgentMembership
+  })
+
+/** Where the agent keeps the newest revocation list it adopted. */
+export const revocationsFileOf = (dataDir: string) => `${dataDir}/mesh-revocations`
+
+/**
+ * The revocation list: the newest of the one kept in the data directory and `--revocations FILE`
+ * (a bad given file stops the start); every newer list adopted later is kept there too.
+ */
+export const meshRevocations = (
+  config: Pick<AgentConfig, "dataDir" | "revocationsFile">,
+  authority: string,
+) =>
+  Effect.gen(function* () {
+    const list = new RevocationList(authority)
+    const kept = revocationsFileOf(config.dataDir)
+    const keptText = yield* Effect.promise(() => readFile(kept, "utf8").catch(() => undefined))
+    if (keptText !== undefined) yield* Effect.promise(() => list.offer(keptText))
+    if (config.revocationsFile !== undefined) {
+      const path = config.revocationsFile
+      const text = yield* Effect.tryPromise({
+        try: () => readFile(path, "utf8"),
+        catch: (error) =>
+          new ConfigInvalid({
+            source: "revocations",
+            reason: `cannot read ${path}: ${(error as Error).message}`,
+          }),
+      })
+      const offered = yield* Effect.promise(() => list.offer(text))
+      if (Result.isFailure(offered))
+        return yield* new ConfigInvalid({
+          source: "revocations",
+          reason: `${path}: ${offered.failure.message} (sign it with beemesh-agent mesh revoke)`,
+        })
+    }
+    list.onAdopted((text) => {
+      void writeFile(kept, `${text}\n`, { mode: 0o600 }).catch(() => {})
+    })
+    if (list.issuedAt() !== undefined) {
+      const current = list.current() ?? ""
+      yield* Effect.promise(() => writeFile(kept, `${current}\n`, { mode: 0o600 }))
+      yield* Effect.logInfo(
+        `revocation list of ${new Date(list.issuedAt() ?? 0).toISOString()}: ${list.revoked().subjects.size} peers, ${list.revoked().serials.size} certificates revoked`,
+      )
+    }
+    return list
   })

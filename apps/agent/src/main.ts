@@ -1,11 +1,11 @@
 /**
- * beemesh-agent: the composition root. Reads the configuration once, then runs `doctor`, `mesh init` or the
+ * beemesh-agent: the composition root. Reads the configuration once, then runs `doctor`, `mesh …` or the
  * agent's layers (AgentLayers.ts) until SIGINT/SIGTERM. Exit codes: 0 ok, 1 failure at run time,
  * 2 bad configuration or an unusable state file.
  */
 import { readFile } from "node:fs/promises"
 import { userInfo } from "node:os"
-import { createMeshKeyFile, MeshKeyError } from "@beemesh/p2p"
+import { MeshKeyError } from "@beemesh/p2p"
 import { Libp2pNode } from "@beemesh/registry"
 import { ExitCode, runMain } from "@beemesh/service"
 import { Context, Effect, Layer, Logger, References } from "effect"
@@ -21,6 +21,7 @@ import {
 import { doctor, type Environment, renderReport } from "./Doctor"
 import { ConfigStoreInvalid } from "./deployer/ConfigStore"
 import { StateFileInvalid } from "./deployer/StateStore"
+import { meshCertify, meshInit, meshRevoke } from "./MeshCommands"
 
 const LEVELS: Record<LogLevel, "Debug" | "Info" | "Warn" | "Error"> = {
   debug: "Debug",
@@ -58,13 +59,25 @@ const program = Effect.gen(function* () {
       )
       return report.ok ? ExitCode.ok : ExitCode.failure
     }
-    case "MeshInit": {
-      const key = yield* createMeshKeyFile(command.path)
+    case "MeshInit":
+      process.stdout.write(yield* meshInit(command.path, command.authorityKeyPath))
+      return ExitCode.ok
+    case "MeshCertify":
       process.stdout.write(
-        `mesh key ${key.fingerprint} written to ${command.path} (mode 0600)\ncopy it to every agent of the mesh and start each with --mesh-key FILE\n`,
+        yield* meshCertify(command.authorityKey, command.peerId, command.days, command.out),
       )
       return ExitCode.ok
-    }
+    case "MeshRevoke":
+      process.stdout.write(
+        yield* meshRevoke(
+          command.authorityKey,
+          command.peerIds,
+          command.serials,
+          command.list,
+          command.out,
+        ),
+      )
+      return ExitCode.ok
     case "Run":
       return yield* Effect.gen(function* () {
         const agent = yield* Layer.build(agentLayer(command.config, environment))

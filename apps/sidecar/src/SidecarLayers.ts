@@ -191,6 +191,7 @@ export const RegistrarLayer: Layer.Layer<
               if (Result.isSuccess(opened)) policies.setSelf(opened.success.workload)
             })
         }
+        if (lease.revocations !== undefined) void chain.offerRevocations(lease.revocations)
         policies.offer(lease.networkPolicies)
       },
     }
@@ -256,7 +257,7 @@ export const sidecarLayer = (settings: SidecarSettings) => {
       Layer.mergeAll(
         SidecarConfig.layer(settings),
         ProxyMetrics.layer,
-        MemberChain.layer,
+        MemberChain.layer.pipe(Layer.provide(SidecarConfig.layer(settings))),
         DoorPolicies.layer,
       ),
     ),

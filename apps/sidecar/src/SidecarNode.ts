@@ -15,6 +15,8 @@ import {
   type NodeStartFailed,
   type P2pNode,
   type P2pNodeOptions,
+  RevocationList,
+  type Revoked,
   revokedSet,
   startP2pNode,
 } from "@beemesh/p2p"
@@ -60,26 +62,40 @@ export interface SidecarNodeOptions {
 }
 
 /**
- * The sidecar's membership chain, `[agent, sidecar]` certificates from its latest registration
- * lease; empty until the first, so the sidecar presents nothing and its peers drop it: it serves
- * no peer before the agent has certified it.
+ * The sidecar's membership state from its registration leases: its chain, `[agent, sidecar]`
+ * certificates, empty until the first lease (so the sidecar presents nothing and its peers drop
+ * it: it serves no peer before the agent has certified it), and the newest revocation list the
+ * agent passed on (checked against the authority).
  */
 export class MemberChain extends Context.Service<
   MemberChain,
   {
     readonly current: () => ReadonlyArray<string>
     readonly set: (chain: ReadonlyArray<string>) => void
+    readonly revoked: () => Revoked
+    /** Adopts a newer list signed by the authority; others are ignored. */
+    readonly offerRevocations: (text: string) => Promise<void>
   }
 >()("@beemesh/sidecar/MemberChain") {
-  static readonly layer = Layer.sync(MemberChain, () => {
-    let chain: ReadonlyArray<string> = []
-    return {
-      current: () => chain,
-      set: (next: ReadonlyArray<string>) => {
-        chain = next
-      },
-    }
-  })
+  static readonly layer = Layer.effect(
+    MemberChain,
+    Effect.gen(function* () {
+      const config = yield* SidecarConfig
+      const list =
+        config.meshAuthority === undefined ? undefined : new RevocationList(config.meshAuthority)
+      let chain: ReadonlyArray<string> = []
+      return {
+        current: () => chain,
+        set: (next: ReadonlyArray<string>) => {
+          chain = next
+        },
+        revoked: () => list?.revoked() ?? revokedSet(undefined),
+        offerRevocations: async (text: string) => {
+          await list?.offer(text)
+        },
+      }
+    }),
+  )
 }
 
 export interface SidecarNodeShape {
@@ -181,7 +197,7 @@ export class SidecarNode extends Context.Service<SidecarNode, SidecarNodeShape>(
               : {
                   authority: config.meshAuthority,
                   chain: chain.current,
-                  revoked: () => revokedSet(undefined),
+                  revoked: chain.revoked,
                 },
           ...extra,
         })

@@ -59,6 +59,11 @@ export const Lease = Schema.Struct({
    * enforces the newest set (by version) it was handed. Absent from agents that hold none.
    */
   networkPolicies: Schema.optionalKey(PolicySet),
+  /**
+   * The newest revocation list the agent holds (signed by the mesh authority), so the sidecar
+   * drops revoked peers too. Absent: none yet.
+   */
+  revocations: Schema.optionalKey(Schema.String.check(Schema.isMaxLength(256 * 1024))),
 })
 export type Lease = typeof Lease.Type
 

@@ -24,8 +24,12 @@ export const DEFAULT_MEMBERSHIP_REFUSAL_MS = 30_000
 export const DEFAULT_MEMBERSHIP_RECHECK_MS = 1_000
 
 export interface MembershipOptions {
-  /** The mesh authority's peer id: agent certificates must be signed by it. */
-  readonly authority: string
+  /**
+   * The mesh authority's peer id: agent certificates must be signed by it. Several during a
+   * rotation: a chain from any of them is accepted (drop the old one once every agent holds a
+   * certificate from the new one).
+   */
+  readonly authority: string | ReadonlyArray<string>
   /**
    * This node's chain (`[agent]` or `[agent, sidecar]`), read whenever it is presented; when it
    * changes (renewal) it is presented again to every connected peer. Empty: nothing to present

@@ -70,3 +70,4 @@ export {
   relayAddressProblem,
   relayServerInit,
 } from "./Relay.js"
+export { REVOCATIONS_PROTOCOL, RevocationList, spreadRevocations } from "./Revocations.js"

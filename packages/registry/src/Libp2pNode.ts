@@ -1,4 +1,4 @@
-import { makeP2pNode, type P2pIdentity, type P2pNodeOptions } from "@beemesh/p2p"
+import { makeP2pNode, type P2pIdentity, type P2pNode, type P2pNodeOptions } from "@beemesh/p2p"
 import type { Identify } from "@libp2p/identify"
 import type { Libp2p, PeerId, PrivateKey } from "@libp2p/interface"
 import {
@@ -84,6 +84,11 @@ export interface Libp2pNodeShape {
   readonly routingTableSize: () => number
   /** The membership the node was started with (the registry signs and checks records by it). */
   readonly provenance: Membership | undefined
+  /** Certified membership of connected peers (see @beemesh/p2p's `P2pNode`). */
+  readonly member: P2pNode["member"]
+  readonly awaitMember: P2pNode["awaitMember"]
+  readonly onMemberChange: P2pNode["onMemberChange"]
+  readonly recheckMembers: P2pNode["recheckMembers"]
 }
 
 const dhtService = (options: Libp2pNodeOptions) =>
@@ -148,6 +153,10 @@ const make = Effect.fn("Libp2pNode.make")(function* (options: Libp2pNodeOptions)
     join: joinOf(node, joinTimeoutMs),
     routingTableSize: () => (dht as Partial<SingleKadDHT>).routingTable?.size ?? 0,
     provenance: options.provenance,
+    member: p2p.member,
+    awaitMember: p2p.awaitMember,
+    onMemberChange: p2p.onMemberChange,
+    recheckMembers: p2p.recheckMembers,
   })
 })
 

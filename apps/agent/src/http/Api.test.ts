@@ -322,7 +322,7 @@ describe("the agent's pod API speaks the contract the sidecar uses", () => {
       },
       certify: (identity, peerId, renewAfterSeconds) =>
         Effect.sync(() => asked.push({ identity, peerId, renewAfterSeconds })).pipe(
-          Effect.as(["bmc1.agent.sig", "bmc1.sidecar.sig"]),
+          Effect.as({ certificates: ["bmc1.agent.sig", "bmc1.sidecar.sig"] }),
         ),
     })
     const response = await certifying.request(Registration.path("web-0"), {

@@ -106,14 +106,18 @@ export interface ApiOptions {
    */
   readonly routes?: ReadonlyArray<readonly [string, Hono]>
   /**
-   * The membership chain handed to a registering sidecar with its lease (`Lease.certificates`),
-   * renewed with every renewal. Absent: leases carry none.
+   * What a registering sidecar gets with its lease for membership: its chain
+   * (`Lease.certificates`, renewed with every renewal) and the revocation list in force. Absent:
+   * leases carry neither.
    */
   readonly certify?: (
     identity: PodIdentity,
     peerId: string,
     renewAfterSeconds: number,
-  ) => Effect.Effect<ReadonlyArray<string>, { readonly _tag: string; readonly message: string }>
+  ) => Effect.Effect<
+    Pick<Registration.Lease, "certificates" | "revocations">,
+    { readonly _tag: string; readonly message: string }
+  >
   /** Runs effects at the edge (default: Effect.runPromiseExit); the agent passes its logger's context. */
   readonly runExit?: <A, E>(effect: Effect.Effect<A, E>) => Promise<Exit.Exit<A, E>>
 }
@@ -304,15 +308,15 @@ export const makeApi = (options: ApiOptions) => {
         }),
       )
       if (body.traffic !== undefined) options.traffic?.report(identity, body.peerId, body.traffic)
-      const certificates =
+      const membership =
         options.certify === undefined
-          ? undefined
+          ? {}
           : await run(options.certify(identity, body.peerId, lease.renewAfterSeconds))
       // Every renewal hands the sidecar its namespace's policies: a change reaches it within
       // renewAfterSeconds.
       const answer: Registration.Lease = {
         ...lease,
-        ...(certificates === undefined ? {} : { certificates }),
+        ...membership,
         ...(options.networkPolicies === undefined
           ? {}
           : { networkPolicies: options.networkPolicies.forNamespace(identity.namespace) }),

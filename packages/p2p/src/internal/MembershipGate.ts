@@ -15,40 +15,23 @@ import {
   type MemberListener,
   type MembershipOptions,
 } from "../Membership.js"
+import { encodeFrame, MESSAGE_CUT_SHORT, readFrame } from "./Frames.js"
 
 const encoder = new TextEncoder()
 
-/** `[u32 big-endian length][UTF-8 JSON {"chain": [...]}]`. */
-export const encodePresentation = (chain: ReadonlyArray<string>): Uint8Array => {
-  const body = encoder.encode(JSON.stringify({ chain }))
-  const frame = new Uint8Array(4 + body.length)
-  new DataView(frame.buffer).setUint32(0, body.length)
-  frame.set(body, 4)
-  return frame
-}
+/** `{"chain": [...]}` in one frame. */
+export const encodePresentation = (chain: ReadonlyArray<string>): Uint8Array =>
+  encodeFrame(encoder.encode(JSON.stringify({ chain })))
+
+const CUT_SHORT = "cut short"
 
 /** Reads one presentation, refusing anything larger than the bound before buffering it. */
 const readPresentation = async (stream: Stream): Promise<ReadonlyArray<string> | string> => {
-  const chunks: Array<Uint8Array> = []
-  let received = 0
-  let expected: number | undefined
-  for await (const chunk of stream) {
-    const bytes = chunk instanceof Uint8Array ? chunk : chunk.subarray()
-    chunks.push(bytes)
-    received += bytes.length
-    if (expected === undefined && received >= 4) {
-      const head = Buffer.concat(chunks)
-      expected = head.readUInt32BE(0)
-      if (expected > MAX_PRESENTATION_BYTES)
-        return `presentation of ${expected} bytes, more than ${MAX_PRESENTATION_BYTES}`
-    }
-    if (received > MAX_PRESENTATION_BYTES + 4) return "presentation longer than announced"
-    if (expected !== undefined && received >= expected + 4) break
-  }
-  if (expected === undefined || received < expected + 4) return "presentation cut short"
-  const body = Buffer.concat(chunks).subarray(4, 4 + expected)
+  const body = await readFrame(stream, MAX_PRESENTATION_BYTES)
+  if (body === MESSAGE_CUT_SHORT) return CUT_SHORT
+  if (typeof body === "string") return `presentation: ${body}`
   try {
-    const parsed = JSON.parse(body.toString("utf8")) as { chain?: unknown }
+    const parsed = JSON.parse(Buffer.from(body).toString("utf8")) as { chain?: unknown }
     const chain = parsed?.chain
     return Array.isArray(chain) && chain.every((text) => typeof text === "string")
       ? chain
@@ -61,6 +44,8 @@ const readPresentation = async (stream: Stream): Promise<ReadonlyArray<string> |
 export class MembershipGate {
   private readonly members = new Map<string, Member>()
   private readonly refusedUntil = new Map<string, number>()
+  /** When a peer last stayed silent past the bound (see the deadline in `opened`). */
+  private readonly silentAt = new Map<string, number>()
   private readonly deadlines = new Map<string, ReturnType<typeof setTimeout>>()
   private readonly listeners = new Set<MemberListener>()
   private node: Libp2p | undefined
@@ -154,6 +139,8 @@ export class MembershipGate {
         this.refuse(peer, "certificate revoked")
     }
     for (const [peer, until] of this.refusedUntil) if (until <= now) this.refusedUntil.delete(peer)
+    for (const [peer, at] of this.silentAt)
+      if (at + this.refusalMs <= now) this.silentAt.delete(peer)
     const chain = this.options.chain().join("\n")
     if (chain !== this.presented) {
       this.presented = chain
@@ -183,8 +170,16 @@ export class MembershipGate {
         peer,
         setTimeout(() => {
           this.deadlines.delete(peer)
-          if (!this.members.has(peer))
-            this.refuse(peer, `no valid certificate within ${this.timeoutMs} ms`)
+          if (this.members.has(peer)) return
+          // A first silence is only disconnected: a sidecar connects (to its relay) before its
+          // first lease brings its chain. A second one within the refusal time is refused.
+          const now = this.now()
+          const before = this.silentAt.get(peer)
+          const reason = `no valid certificate within ${this.timeoutMs} ms`
+          if (before === undefined || before + this.refusalMs <= now) {
+            this.silentAt.set(peer, now)
+            this.drop(peer, reason)
+          } else this.refuse(peer, reason)
         }, this.timeoutMs),
       )
   }
@@ -222,17 +217,14 @@ export class MembershipGate {
     )
     try {
       const chain = await readPresentation(stream).catch(() => undefined)
-      if (chain === undefined) return
+      // A stream that ended early (its connection closed, a hole punch gave up on it) proves
+      // nothing either way: the deadline decides about a peer that never completes one.
+      if (chain === undefined || chain === CUT_SHORT) return
       if (typeof chain === "string") {
         this.refuse(peer, chain)
         return
       }
-      const verified = await verifyChain(chain, {
-        authority: this.options.authority,
-        peer,
-        now: this.now(),
-        revoked: this.options.revoked(),
-      })
+      const verified = await this.verify(chain, peer)
       if (Result.isFailure(verified)) {
         this.refuse(peer, verified.failure.message)
         return
@@ -241,6 +233,7 @@ export class MembershipGate {
       if (timer !== undefined) clearTimeout(timer)
       this.deadlines.delete(peer)
       const before = this.members.get(peer)
+      this.silentAt.delete(peer)
       this.members.set(peer, verified.success)
       if (before === undefined)
         this.log("info", `peer ${peer} proved membership as ${verified.success.role}`)
@@ -251,8 +244,30 @@ export class MembershipGate {
     }
   }
 
+  /** Against each authority in turn (several during a rotation); the first's refusal otherwise. */
+  private async verify(chain: ReadonlyArray<string>, peer: string) {
+    const authorities =
+      typeof this.options.authority === "string" ? [this.options.authority] : this.options.authority
+    let first: Awaited<ReturnType<typeof verifyChain>> | undefined
+    for (const authority of authorities) {
+      const verified = await verifyChain(chain, {
+        authority,
+        peer,
+        now: this.now(),
+        revoked: this.options.revoked(),
+      })
+      if (Result.isSuccess(verified)) return verified
+      first ??= verified
+    }
+    return first ?? (await verifyChain(chain, { authority: "", peer, now: this.now() }))
+  }
+
   private refuse(peer: string, reason: string): void {
     this.refusedUntil.set(peer, this.now() + this.refusalMs)
+    this.drop(peer, reason)
+  }
+
+  private drop(peer: string, reason: string): void {
     const timer = this.deadlines.get(peer)
     if (timer !== undefined) clearTimeout(timer)
     this.deadlines.delete(peer)
