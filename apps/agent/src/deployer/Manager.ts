@@ -518,8 +518,10 @@ const make = (options: ManagerOptions) =>
           const key = workloadKey(identity.namespace, identity.workload)
           const workload = table.desired.get(key)
           if (replica?.workload !== key || workload === undefined) return undefined
-          // When the pod was created or adopted: a recreated pod has a later one.
-          return { labels: workload.labels, generation: String(replica.startedAt ?? 0) }
+          // The pod's generation (a new one per creation, as its pod token carries it): a
+          // recreated pod's sidecar gets certificates naming the new one.
+          if (replica.generation === undefined) return undefined
+          return { labels: workload.labels, generation: replica.generation }
         }),
     })
   })
