@@ -292,7 +292,12 @@ export const ApiLayer = Layer.effect(
       operatorToken: secrets.operatorToken,
       podTokenKey: secrets.podTokenKey,
       metricsToken: secrets.metricsToken,
-      addresses: { advertiseHost: config.advertiseHost, relays: config.relays ?? [] },
+      addresses: {
+        advertiseHost: config.advertiseHost,
+        relays: config.relays ?? [],
+        // Every sidecar gets the same-host directory (DeployerLayer): it registers its socket too.
+        sameHost: true,
+      },
       certify: (identity, peerId, renewAfterSeconds) =>
         Effect.gen(function* () {
           const pod = yield* workloads.podClaims?.(identity) ?? Effect.undefined

@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest"
-import { addressProblem, podAddresses, publishedAddress } from "./RegistrationAddresses"
+import {
+  addressProblem,
+  podAddresses,
+  publishedAddress,
+  sameHostAddress,
+} from "./RegistrationAddresses"
 
 const relay = "/ip4/192.0.2.1/tcp/4001/p2p/12D3KooWrelay"
 const pod = { hostPort: 41000, peerId: "12D3KooWpod" }
@@ -50,5 +55,24 @@ describe("the addresses a sidecar may register", () => {
       { hostPort: undefined, peerId: "12D3KooWpod" },
     )
     expect(problem).toMatch(/no address yet \(its pod has no published port\)/)
+  })
+
+  it("its own same-host socket, when sidecars have one, and no other pod's", () => {
+    const rules = { advertiseHost: "192.0.2.7", relays: [], sameHost: true }
+    const mine = { hostPort: 41000, peerId: "12D3KooWpod", namespace: "shop", pod: "web-0" }
+    const socket = sameHostAddress("shop", "web-0", "12D3KooWpod")
+    expect(socket).toMatch(/^\/unix\/%2Frun%2Fbeemesh%2Fsamehost%2F[0-9a-f]{12}\.12D3KooWpod$/)
+    expect(
+      addressProblem(
+        ["/ip4/192.0.2.7/tcp/41000", socket, `${socket}/p2p/12D3KooWpod`],
+        rules,
+        mine,
+      ),
+    ).toBeUndefined()
+    const other = sameHostAddress("shop", "db-0", "12D3KooWpod")
+    expect(addressProblem([other], rules, mine)).toContain(`address ${other} is not this pod's`)
+    expect(addressProblem([socket], { ...rules, sameHost: false }, mine)).toContain(
+      "is not this pod's",
+    )
   })
 })

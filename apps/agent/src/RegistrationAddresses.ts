@@ -7,19 +7,35 @@
  * down in silence would hide the misconfiguration or the compromised sidecar behind it.
  */
 
+import { SameHostSockets } from "@beemesh/contract"
+
 /** What the agent knows of where its pods are reached. */
 export interface AddressRules {
   /** The host address pods' ports are published on and advertised at (`--advertise-host`). */
   readonly advertiseHost: string
   /** The relays the agent's sidecars hold a slot at (behind a NAT); none when reachable. */
   readonly relays: ReadonlyArray<string>
+  /**
+   * Sidecars also listen on a same-host socket (the agent mounts its socket directory into them):
+   * each may register its own, `<MOUNT>/<socketPrefix(namespace, pod)>.<peer id>`.
+   */
+  readonly sameHost?: boolean
 }
 
 /** The registering pod: its published port and the peer id its sidecar registers with. */
 export interface RegisteringPod {
   readonly hostPort: number | undefined
   readonly peerId: string
+  /** The pod as its token names it: its same-host socket's name follows from them. */
+  readonly namespace?: string
+  readonly pod?: string
 }
+
+/** The `/unix/…` address of the pod's same-host socket, as its sidecar registers it. */
+export const sameHostAddress = (namespace: string, pod: string, peerId: string) =>
+  `/unix/${encodeURIComponent(
+    `${SameHostSockets.MOUNT}/${SameHostSockets.socketPrefix(namespace, pod)}.${peerId}`,
+  )}`
 
 /** The direct address of a published port, as the agent writes it into the sidecar's settings. */
 export const publishedAddress = (host: string, port: number) =>
@@ -29,6 +45,9 @@ export const publishedAddress = (host: string, port: number) =>
 export const podAddresses = (rules: AddressRules, pod: RegisteringPod): ReadonlyArray<string> => [
   ...(pod.hostPort === undefined ? [] : [publishedAddress(rules.advertiseHost, pod.hostPort)]),
   ...rules.relays.map((relay) => `${relay}/p2p-circuit`),
+  ...(rules.sameHost === true && pod.namespace !== undefined && pod.pod !== undefined
+    ? [sameHostAddress(pod.namespace, pod.pod, pod.peerId)]
+    : []),
 ]
 
 /** Why the first of `multiaddrs` that `pod` may not register is refused; undefined when none is. */

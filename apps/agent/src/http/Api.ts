@@ -294,6 +294,8 @@ export const makeApi = (options: ApiOptions) => {
       const misaddressed = addressProblem(body.multiaddrs, options.addresses, {
         hostPort: replica.hostPort,
         peerId: body.peerId,
+        namespace: identity.namespace,
+        pod: identity.pod,
       })
       if (misaddressed !== undefined)
         throw new ApiError(422, "RegistrationAddressRefused", misaddressed)
