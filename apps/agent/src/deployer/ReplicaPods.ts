@@ -376,7 +376,13 @@ const make = (options: ReplicaPodsOptions) =>
 
     const listOwned = () =>
       client.pods.list({ labels: { [LABEL_OWNER]: options.owner } }).pipe(
-        Effect.map((pods) => pods.map((p) => ({ name: p.Name, labels: p.Labels ?? {} }))),
+        // By name (web-2 before web-10): replicas are created several at a time, so Podman's
+        // order (by creation) differs from run to run; adoption and its reports should not.
+        Effect.map((pods) =>
+          pods
+            .map((p) => ({ name: p.Name, labels: p.Labels ?? {} }))
+            .sort((a, b) => a.name.localeCompare(b.name, "en", { numeric: true })),
+        ),
         Effect.tapError((e) => Effect.logWarning(`listing owned pods failed: ${e.message}`)),
         Effect.orElseSucceed(() => []),
       )
