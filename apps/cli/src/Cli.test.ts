@@ -1,8 +1,8 @@
-import { mkdir, mkdtemp, writeFile } from "node:fs/promises"
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, Exit } from "effect"
-import { describe, expect, it } from "vitest"
+import { describe, expect, it, onTestFinished } from "vitest"
 import { parseInvocation } from "./Cli"
 import { deletePath, manifestObjects, readManifests } from "./Manifests"
 import { renderTable } from "./Output"
@@ -30,6 +30,7 @@ describe("command line", () => {
 describe("manifests", () => {
   it("a directory's YAML and JSON files, in name order, and stdin, as one multi-document stream", async () => {
     const dir = await mkdtemp(join(tmpdir(), "beemesh-cli-"))
+    onTestFinished(() => rm(dir, { recursive: true, force: true }))
     await mkdir(join(dir, "m"))
     await writeFile(join(dir, "m", "b.json"), '{"kind":"Pod","metadata":{"name":"b"}}')
     await writeFile(

@@ -1,8 +1,8 @@
-import { mkdtemp, readFile, stat, writeFile } from "node:fs/promises"
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, Exit } from "effect"
-import { describe, expect, it } from "vitest"
+import { describe, expect, it, onTestFinished } from "vitest"
 import { type ContextFile, loadContexts, resolveTarget, saveContexts } from "./Contexts"
 
 const file: ContextFile = {
@@ -78,6 +78,7 @@ describe("context file", () => {
 
   it("is written with mode 0600 and read back; a missing file is empty", async () => {
     const dir = await mkdtemp(join(tmpdir(), "beemesh-cli-"))
+    onTestFinished(() => rm(dir, { recursive: true, force: true }))
     const path = join(dir, "beemesh", "config.yaml")
     expect(await Effect.runPromise(loadContexts(path))).toEqual({ contexts: {} })
     await Effect.runPromise(saveContexts(path, file))
@@ -88,6 +89,7 @@ describe("context file", () => {
 
   it("a file of the wrong shape says what shape is expected", async () => {
     const dir = await mkdtemp(join(tmpdir(), "beemesh-cli-"))
+    onTestFinished(() => rm(dir, { recursive: true, force: true }))
     const path = join(dir, "config.yaml")
     await writeFile(path, "contexts: { lab: { server: 1 } }\n")
     const exit = await Effect.runPromiseExit(loadContexts(path))
