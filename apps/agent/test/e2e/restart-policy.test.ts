@@ -56,9 +56,19 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
+  // Through the agent first (how a user removes them), then a sweep for anything it left: a pod
+  // that ended was found half-removed (its holder alone) after `pod rm` right behind the stop.
+  if (agent !== undefined)
+    for (const name of ["once", "flaky", "job"])
+      await api(agent, "DELETE", `/v1/workloads/${ns}/${name}`).catch(() => undefined)
   await agent?.stop()
-  if (peerId !== undefined)
-    for (const name of ownedPods()) run("podman", ["pod", "rm", "-f", "-t", "1", name])
+  if (peerId !== undefined) {
+    for (let attempt = 0; attempt < 5 && ownedPods().length > 0; attempt++) {
+      for (const name of ownedPods()) run("podman", ["pod", "rm", "-f", "-t", "1", name])
+      if (ownedPods().length > 0) await sleep(1_000)
+    }
+    expect(ownedPods(), "pods left behind").toEqual([])
+  }
   if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true })
 })
 
