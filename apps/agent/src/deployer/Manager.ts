@@ -25,10 +25,12 @@ import {
   serviceKey,
   withSelectedServices,
 } from "../ServiceObjects"
+import type { PodIdentity } from "../Tokens"
 import {
   ConfigInUse,
   ConfigNotFound,
   DeployFailed,
+  type LiveReplica,
   ReplicaNotReady,
   ServiceNotFound,
   WorkloadManager,
@@ -455,6 +457,15 @@ const make = (options: ManagerOptions) =>
     // Orphans found without a state file are written down, so that the next start keeps them too.
     if (!saved.found && table.orphans.size > 0) yield* persist
 
+    /** The replica `identity` names while its pod runs here (created or adopted, not removed). */
+    const liveReplica = (identity: PodIdentity): LiveReplica | undefined => {
+      const replica = table.replicas.get(podNameOf(identity, identity.pod))
+      return replica?.workload !== workloadKey(identity.namespace, identity.workload) ||
+        replica.generation === undefined
+        ? undefined
+        : { generation: replica.generation, hostPort: replica.hostPort }
+    }
+
     return WorkloadManager.of({
       apply: Effect.fn("WorkloadManager.apply")((workloads, objects = [], services = []) =>
         table.lock.withPermits(1)(applyAll(workloads, objects, services)),
@@ -495,14 +506,7 @@ const make = (options: ManagerOptions) =>
         table.lock.withPermits(1)(removeOne(namespace, name)),
       ),
       orphans: () => Effect.sync(() => [...table.orphans.values()]),
-      live: (identity) =>
-        Effect.sync(() => {
-          const replica = table.replicas.get(podNameOf(identity, identity.pod))
-          return replica?.workload !== workloadKey(identity.namespace, identity.workload) ||
-            replica.generation === undefined
-            ? undefined
-            : { generation: replica.generation, hostPort: replica.hostPort }
-        }),
+      live: (identity) => Effect.sync(() => liveReplica(identity)),
       registered: Effect.fn("WorkloadManager.registered")(function* (identity, registered) {
         const replica = table.replicas.get(podNameOf(identity, identity.pod))
         if (replica?.workload !== workloadKey(identity.namespace, identity.workload)) return
@@ -514,14 +518,13 @@ const make = (options: ManagerOptions) =>
       }),
       podClaims: (identity) =>
         Effect.sync(() => {
-          const replica = table.replicas.get(podNameOf(identity, identity.pod))
-          const key = workloadKey(identity.namespace, identity.workload)
-          const workload = table.desired.get(key)
-          if (replica?.workload !== key || workload === undefined) return undefined
           // The pod's generation (a new one per creation, as its pod token carries it): a
           // recreated pod's sidecar gets certificates naming the new one.
-          if (replica.generation === undefined) return undefined
-          return { labels: workload.labels, generation: replica.generation }
+          const replica = liveReplica(identity)
+          const workload = table.desired.get(workloadKey(identity.namespace, identity.workload))
+          return replica === undefined || workload === undefined
+            ? undefined
+            : { labels: workload.labels, generation: replica.generation }
         }),
     })
   })
