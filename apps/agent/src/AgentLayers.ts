@@ -190,6 +190,9 @@ export const PodmanLayer = Layer.unwrap(
         ? {}
         : { xdgRuntimeDir: environment.xdgRuntimeDir }),
       embedded: "fallback",
+      // Under the data directory, so an agent killed with SIGKILL leaves no directory in /tmp:
+      // the next start reuses it.
+      embeddedOptions: { directory: join(config.dataDir, "podman-service") },
     })
   }),
 )

@@ -7,7 +7,7 @@
  * that SIGTERM to the whole process group: rootless Podman re-executes itself inside its user
  * namespace as a child that would outlive a signal sent to the first process alone.
  */
-import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { delimiter, isAbsolute, join } from "node:path"
 import { Effect, type Scope } from "effect"
@@ -19,8 +19,16 @@ import { containerLimits } from "./internal/limits.js"
 export interface EmbeddedServiceOptions {
   /** The podman executable (default `podman` on PATH). */
   readonly podmanPath?: string
-  /** Where to listen; default a fresh private directory under the system temp dir. */
+  /** Where to listen; default `podman.sock` in the service's directory (see `directory`). */
   readonly socketPath?: string
+  /**
+   * A directory the caller owns (created 0700 when missing) for the service's configuration and
+   * socket, reused by the next start: an owner killed with SIGKILL cannot remove what it made, and
+   * a fresh temporary directory per start would be left behind each time. Default: a fresh private
+   * directory under the system temp dir, removed on release. When the socket's path would pass
+   * the 107 bytes a unix socket address holds, the socket alone goes to a temporary directory.
+   */
+  readonly directory?: string
   /**
    * Configuration of the service. `generated` (default) writes a containers.conf for this service
    * only, with `default_ulimits` no higher than our own hard limits and the OCI runtime below: a
@@ -51,6 +59,9 @@ export interface EmbeddedService {
   readonly socketPath: string
   readonly pid: number
 }
+
+/** `sun_path` holds 108 bytes with its terminating NUL. */
+const MAX_SOCKET_PATH_BYTES = 107
 
 const generatedConfig = (runtime: string) => {
   const { nofile, nproc } = containerLimits()
@@ -126,17 +137,40 @@ export const startEmbeddedService = (
     })
 
   return Effect.gen(function* () {
-    const dir = yield* Effect.acquireRelease(
-      Effect.sync(() => mkdtempSync(join(tmpdir(), "beemesh-podman-"))),
-      (d) => Effect.sync(() => rmSync(d, { recursive: true, force: true })),
-    )
-    const socketPath = options.socketPath ?? join(dir, "podman.sock")
+    const temporary = () =>
+      Effect.acquireRelease(
+        Effect.sync(() => mkdtempSync(join(tmpdir(), "beemesh-podman-"))),
+        (d) => Effect.sync(() => rmSync(d, { recursive: true, force: true })),
+      )
+    const dir =
+      options.directory === undefined
+        ? yield* temporary()
+        : yield* Effect.sync(() => {
+            mkdirSync(options.directory as string, { recursive: true, mode: 0o700 })
+            return options.directory as string
+          })
+    const socketPath =
+      options.socketPath ??
+      (Buffer.byteLength(join(dir, "podman.sock")) <= MAX_SOCKET_PATH_BYTES
+        ? join(dir, "podman.sock")
+        : join(yield* temporary(), "podman.sock"))
     const env: Record<string, string> = { ...options.env }
     if ((options.config ?? "generated") === "generated") {
       const confPath = join(dir, "containers.conf")
-      writeFileSync(confPath, generatedConfig(options.ociRuntime ?? "runc"))
+      yield* Effect.acquireRelease(
+        Effect.sync(() => writeFileSync(confPath, generatedConfig(options.ociRuntime ?? "runc"))),
+        () => Effect.sync(() => rmSync(confPath, { force: true })),
+      )
       env.CONTAINERS_CONF = confPath
     }
+    // A socket file left by an owner that was SIGKILLed: Podman would not bind over it. One that
+    // answers belongs to a running service, which is not ours to replace.
+    if (yield* ping(socketPath)) {
+      return yield* Effect.fail(
+        unavailable(socketPath, "another Podman service already listens on this socket"),
+      )
+    }
+    yield* Effect.sync(() => rmSync(socketPath, { force: true }))
     const podmanExecutable = resolveExecutable(podman)
     if (podmanExecutable === undefined) {
       return yield* Effect.fail(

@@ -263,7 +263,6 @@ export const createEnforcedPod = Effect.fn("IsolatedPod.createEnforced")(functio
   input: PodSpecInput,
   options: IsolatedPodOptions & EnforcedPodOptions,
 ) {
-  const client = yield* PodmanClient
   const egress = yield* Egress
   const pod = yield* createIsolatedPod(input, { ...options, startApps: false })
   // From here on the pod is ours: anything short of "policy in force, then started" removes it.

@@ -2,9 +2,17 @@
  * Finding the Podman service: PodmanUnavailable names every socket tried; the embedded service
  * starts when asked, answers, and is gone (process group and socket) after release.
  */
-import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
+import {
+  chownSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs"
 import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Scope } from "effect"
@@ -128,6 +136,49 @@ describe("Podman service discovery", () => {
   )
 
   it.live(
+    "with a directory: a SIGKILLed owner leaves only that directory, and the next start reuses it",
+    () =>
+      Effect.gen(function* () {
+        requirePrerequisites()
+        const directory = join(mkdtempSync(join(tmpdir(), "beemesh-test-svcdir-")), "service")
+        yield* Effect.addFinalizer(() =>
+          Effect.sync(() => rmSync(dirname(directory), { recursive: true, force: true })),
+        )
+        const temporaryBefore = serviceTemporaryDirs()
+        const killed = yield* ownerKilledLeavesNoService([], {
+          BEEMESH_TEST_SERVICE_DIR: directory,
+        })
+        expect(dirname(killed.socketPath)).toBe(directory)
+        expect(serviceTemporaryDirs()).toEqual(temporaryBefore)
+        // The service removes its socket when the parent-death signal stops it; a stale file left by
+        // a harder end (the service SIGKILLed too) must not stop the next start from binding.
+        writeFileSync(killed.socketPath, "")
+        const scope = yield* Scope.make()
+        const again = yield* startEmbeddedService({ directory }).pipe(Scope.provide(scope))
+        expect(again.socketPath).toBe(killed.socketPath)
+        yield* Scope.close(scope, Exit.void)
+        expect(readdirSync(directory)).toEqual([])
+        expect(serviceTemporaryDirs()).toEqual(temporaryBefore)
+      }),
+  )
+
+  it.live(
+    "a socket that answers is not replaced: PodmanUnavailable says another service listens",
+    () =>
+      Effect.gen(function* () {
+        requirePrerequisites()
+        const directory = mkdtempSync(join(tmpdir(), "beemesh-test-svcdir-"))
+        yield* Effect.addFinalizer(() =>
+          Effect.sync(() => rmSync(directory, { recursive: true, force: true })),
+        )
+        yield* startEmbeddedService({ directory })
+        const error = yield* Effect.flip(startEmbeddedService({ directory }))
+        expect(error._tag).toBe("PodmanUnavailable")
+        expect(error.message).toContain("another Podman service already listens")
+      }),
+  )
+
+  it.live(
     "rootless: an owner killed with SIGKILL leaves no service behind (nor the copy Podman re-executes in its user namespace)",
     () =>
       Effect.gen(function* () {
@@ -221,7 +272,14 @@ const ownerKilledLeavesNoService = (
         )
       yield* Effect.sleep(50)
     }
+    return service
   })
+
+/** The default (temporary) service directories in the system temp dir. */
+const serviceTemporaryDirs = () =>
+  readdirSync(tmpdir())
+    .filter((entry) => /^beemesh-podman-[A-Za-z0-9]{6}$/.test(entry))
+    .sort()
 
 /** Live (not zombie) processes whose command line names the socket: the service and its copies. */
 const processesServing = (socketPath: string): Array<number> =>
