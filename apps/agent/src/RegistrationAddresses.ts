@@ -33,9 +33,7 @@ export interface RegisteringPod {
 
 /** The `/unix/…` address of the pod's same-host socket, as its sidecar registers it. */
 export const sameHostAddress = (namespace: string, pod: string, peerId: string) =>
-  `/unix/${encodeURIComponent(
-    `${SameHostSockets.MOUNT}/${SameHostSockets.socketPrefix(namespace, pod)}.${peerId}`,
-  )}`
+  SameHostSockets.socketAddress(SameHostSockets.MOUNT, namespace, pod, peerId)
 
 /** The direct address of a published port, as the agent writes it into the sidecar's settings. */
 export const publishedAddress = (host: string, port: number) =>

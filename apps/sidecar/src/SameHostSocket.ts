@@ -23,11 +23,7 @@ export const prepareSameHostSocket = Effect.fn("SameHostSocket.prepare")(functio
   pod: SameHostPod,
   peerId: string,
 ) {
-  const path = SameHost.socketPath(
-    pod.directory,
-    SameHostSockets.socketPrefix(pod.namespace, pod.pod),
-    peerId,
-  )
+  const path = SameHostSockets.socketPath(pod.directory, pod.namespace, pod.pod, peerId)
   if (Buffer.byteLength(path) > SameHost.MAX_SOCKET_PATH_BYTES) {
     yield* Effect.logWarning(
       `same-host path off: the socket path ${path} is longer than ${SameHost.MAX_SOCKET_PATH_BYTES} bytes; use a shorter BEEMESH_SAMEHOST_DIR`,

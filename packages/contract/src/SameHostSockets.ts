@@ -21,3 +21,23 @@ export const socketPrefix = (namespace: string, pod: string): string =>
 /** Whether a file in the socket directory is one of the pod's sockets. */
 export const isSocketOfPod = (fileName: string, namespace: string, pod: string): boolean =>
   fileName.startsWith(`${socketPrefix(namespace, pod)}.`)
+
+/**
+ * The socket of the sidecar with `peerId` of `pod` in `directory` (the host's directory as this
+ * process sees it: `MOUNT` inside a sidecar). The name ends in `.<peer id>`, which is how a caller
+ * attributes a socket to the provider it resolved.
+ */
+export const socketPath = (
+  directory: string,
+  namespace: string,
+  pod: string,
+  peerId: string,
+): string => `${directory.replace(/\/+$/, "")}/${socketPrefix(namespace, pod)}.${peerId}`
+
+/** The libp2p address (`/unix/<path, URI-encoded>`) of that socket. */
+export const socketAddress = (
+  directory: string,
+  namespace: string,
+  pod: string,
+  peerId: string,
+): string => `/unix/${encodeURIComponent(socketPath(directory, namespace, pod, peerId))}`
