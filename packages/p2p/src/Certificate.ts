@@ -23,6 +23,7 @@
 import type { PrivateKey, PublicKey } from "@libp2p/interface"
 import { peerIdFromPrivateKey, peerIdFromString } from "@libp2p/peer-id"
 import { Data, Effect, Result, Schema } from "effect"
+import { domainSignedBytes } from "./DomainSignature.js"
 
 /** Signature domain of certificates. */
 export const CERTIFICATE_DOMAIN = "beemesh/certificate/v1"
@@ -137,14 +138,6 @@ const b64url = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64url")
 const unb64url = (text: string): Uint8Array | undefined =>
   /^[A-Za-z0-9_-]*$/.test(text) ? new Uint8Array(Buffer.from(text, "base64url")) : undefined
 
-const signedBytes = (domain: string, payload: Uint8Array): Uint8Array => {
-  const prefix = utf8.encode(domain)
-  const out = new Uint8Array(prefix.length + 1 + payload.length)
-  out.set(prefix, 0)
-  out.set(payload, prefix.length + 1)
-  return out
-}
-
 const reject = (reason: CertificateRejection, detail: string) =>
   Result.fail(new CertificateRejected({ reason, detail }))
 
@@ -158,7 +151,7 @@ const publicKeyOf = (peerId: string): PublicKey | undefined => {
 
 const seal = async (key: PrivateKey, domain: string, claims: unknown): Promise<string> => {
   const payload = utf8.encode(JSON.stringify(claims))
-  const signature = await key.sign(signedBytes(domain, payload))
+  const signature = await key.sign(domainSignedBytes(domain, payload))
   return `${PREFIX}.${b64url(payload)}.${b64url(signature)}`
 }
 
@@ -193,9 +186,9 @@ const open = async <A>(
   if (key === undefined) {
     return reject("malformed", `issuer ${issuer} is not a peer id that embeds its public key`)
   }
-  const valid = await Promise.resolve(key.verify(signedBytes(domain, payload), signature)).catch(
-    () => false,
-  )
+  const valid = await Promise.resolve(
+    key.verify(domainSignedBytes(domain, payload), signature),
+  ).catch(() => false)
   return valid
     ? Result.succeed(decoded.success)
     : reject("bad-signature", `not signed by its issuer ${issuer}`)

@@ -23,6 +23,7 @@ export {
   verifyRevocations,
   type WorkloadClaims,
 } from "./Certificate.js"
+export { domainSignedBytes } from "./DomainSignature.js"
 export { DialFailed, KeyFileError, NodeStartFailed } from "./Errors.js"
 export {
   DEFAULT_HOLE_PUNCH_WINDOW_MS,

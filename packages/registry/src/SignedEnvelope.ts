@@ -1,3 +1,4 @@
+import { domainSignedBytes } from "@beemesh/p2p"
 import { publicKeyFromProtobuf, publicKeyToProtobuf } from "@libp2p/crypto/keys"
 import type { PrivateKey, PublicKey } from "@libp2p/interface"
 import { peerIdFromPublicKey } from "@libp2p/peer-id"
@@ -21,14 +22,6 @@ export interface Opened {
 
 const utf8 = new TextEncoder()
 
-const signedBytes = (domain: string, payload: Uint8Array): Uint8Array => {
-  const prefix = utf8.encode(domain)
-  const out = new Uint8Array(prefix.length + 1 + payload.length)
-  out.set(prefix, 0)
-  out.set(payload, prefix.length + 1)
-  return out
-}
-
 const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64")
 const unb64 = (text: unknown): Uint8Array | undefined =>
   typeof text === "string" && /^[A-Za-z0-9+/]*={0,2}$/.test(text)
@@ -42,7 +35,7 @@ export const seal = async (
   payload: Uint8Array,
   maxBytes: number,
 ): Promise<Result.Result<Uint8Array, RecordTooLarge>> => {
-  const signature = await privateKey.sign(signedBytes(domain, payload))
+  const signature = await privateKey.sign(domainSignedBytes(domain, payload))
   const envelope = utf8.encode(
     JSON.stringify({
       v: 1,
@@ -100,7 +93,7 @@ export const open = async (
     return reject("malformed", "publicKey is not a libp2p public key")
   }
   const valid = await Promise.resolve(
-    publicKey.verify(signedBytes(domain, payload), signature),
+    publicKey.verify(domainSignedBytes(domain, payload), signature),
   ).catch(() => false)
   if (!valid) {
     return reject("bad-signature", `signature does not match the payload for ${domain}`)
