@@ -215,7 +215,10 @@ describe("liveness, startup and exec probes", () => {
       },
       150_000,
     )
-    const unhealthy = restarted.events.find((e) => e.reason === "Unhealthy")
+    // The reconciler also notes the container it sees stopping as Unhealthy: find the probe's.
+    const unhealthy = restarted.events.find(
+      (e) => e.reason === "Unhealthy" && e.message.startsWith("Liveness probe failed"),
+    )
     expect(unhealthy?.message).toMatch(
       /^Liveness probe failed: exec \[\/bin\/busybox cat \/tmp\/healthy\]: .*exited with code 1: cat: can't open '\/tmp\/healthy'/,
     )
