@@ -290,6 +290,21 @@ describe("v1 Services of several ports", () => {
     }),
   )
 
+  it.effect("more ports than a pod can register are refused, naming the limit", () =>
+    Effect.gen(function* () {
+      const ports = (count: number) =>
+        Array.from({ length: count }, (_, i) => `{name: p${i}, port: ${1000 + i}}`).join(", ")
+      const fits = yield* parseApply(service(`{ports: [${ports(31)}]}`))
+      expect(fits.services[0]?.ports).toHaveLength(31)
+      expect(yield* refusalOf(service(`{ports: [${ports(32)}]}`))).toEqual({
+        message: expect.stringContaining(
+          "spec.ports has 32 ports; a pod registers at most 32 services",
+        ),
+        unprocessable: false,
+      })
+    }),
+  )
+
   it.effect("a named targetPort of a later port that the workload lacks refuses the workload", () =>
     Effect.gen(function* () {
       const request = yield* parseApply(TWO_PORTS.replace("targetPort: 9100", "targetPort: stats"))

@@ -19,7 +19,7 @@
  * `configHash` is for ConfigMaps): a Service applied or deleted changes the spec hash of the
  * workloads it selects, which then roll as for any other change, old replicas serving meanwhile.
  */
-import { Registration, UpstreamNames } from "@beemesh/contract"
+import { DnsLabel, Registration, UpstreamNames } from "@beemesh/contract"
 import type { ServicePort, Workload } from "./Manifest"
 
 /** One port of a Service of several ports. */
@@ -104,8 +104,8 @@ export const toServiceObject = ({
       }
     const name = given.name
     const registered = UpstreamNames.registrationName(metadata.name, name)
-    if (registered.length > 63)
-      return `${where}.name ${short(name)}: the mesh registers this port as ${short(registered)}, longer than 63 characters; use a shorter name`
+    if (registered.length > DnsLabel.MAX_LENGTH)
+      return `${where}.name ${short(name)}: the mesh registers this port as ${short(registered)}, longer than ${DnsLabel.MAX_LENGTH} characters; use a shorter name`
     const sameName = ports.findIndex((other) => other.name === name)
     if (sameName >= 0)
       return {
