@@ -102,6 +102,17 @@ describe("parseManifests", () => {
     expect(replicaNames(both[1]!)).toEqual(["web"])
   })
 
+  it("reads an upstream to a port of a multi-port Service as service:portName=localPort", () => {
+    const [workload] = parse(
+      deployment.replace("stock=9001,charge=9002", "web:http=81,web:metrics=9090,stock=9001"),
+    )
+    expect(workload?.upstreams).toEqual([
+      { service: "web", port: 81, servicePort: "http" },
+      { service: "web", port: 9090, servicePort: "metrics" },
+      { service: "stock", port: 9001 },
+    ])
+  })
+
   it("gives a workload without containerPorts no service", () => {
     const [client] = parse(
       `{apiVersion: v1, kind: Pod, metadata: {name: client}, spec: {containers: [{name: app, image: c}]}}`,
@@ -237,6 +248,16 @@ describe("parseManifests", () => {
       "an upstream named localhost (its name would point localhost away from the pod)",
       deployment.replace("stock=9001", "localhost=9001"),
       /"localhost" cannot be an upstream/,
+    ],
+    [
+      "an upstream port named twice",
+      deployment.replace("stock=9001,charge=9002", "web:http=9001,web:http=9002"),
+      /beemesh.io\/upstreams: port http of service "web" appears twice/,
+    ],
+    [
+      "an upstream port name that is not a label",
+      deployment.replace("stock=9001", "stock:Http=9001"),
+      /beemesh.io\/upstreams: "stock:Http": the port name after ':' is not a DNS-1123 label/,
     ],
     [
       "a workload twice",

@@ -12,7 +12,8 @@
  *   beemesh.io/services:  "orders=80,admin=9090"   service name → app port (default: the
  *                                                   workload's name on its first containerPort)
  *   beemesh.io/upstreams: "orders=9001,cart=9002"  service (same namespace) → local port the
- *                                                   sidecar listens on inside the pod
+ *                                                   sidecar listens on inside the pod; a port of
+ *                                                   a multi-port Service is `web:metrics=9090`
  */
 import {
   type NetworkPolicy,
@@ -20,6 +21,7 @@ import {
   type ReadinessProbe,
   type SidecarEnvironment,
   SidecarPorts,
+  UpstreamList,
 } from "@beemesh/contract"
 import { Data, Effect, Exit, Result, Schema } from "effect"
 import { type ConfigObject, type EnvSource, type KeyRef, toConfigObject } from "./ConfigObjects"
@@ -42,7 +44,12 @@ import { defaultYamlLimits, readDocuments, type YamlLimits } from "./ManifestYam
 import { parseCpu, parseQuantity } from "./Quantity"
 import { readProbe } from "./ReadinessProbes"
 import { type AppSecurity, translateSecurityContext } from "./SecurityContext"
-import { type ServiceObject, serviceKey, toServiceObject } from "./ServiceObjects"
+import {
+  type ServiceObject,
+  type ServiceUnprocessable,
+  serviceKey,
+  toServiceObject,
+} from "./ServiceObjects"
 import { readUpdatePolicy, type UpdatePolicy } from "./UpdateStrategy"
 import { readVolumeMounts, readVolumes, type Volume, type VolumeMount } from "./Volumes"
 
@@ -123,6 +130,11 @@ export class ManifestInvalid extends Data.TaggedError("ManifestInvalid")<{
   /** Index of the YAML document (0-based) the problem is in. */
   readonly document: number
   readonly reason: string
+  /**
+   * Well-formed, but invalid as a whole as the Kubernetes API server judges it (a Service port
+   * without a name among several, a port name or number used twice): answered 422 as it does.
+   */
+  readonly unprocessable?: boolean | undefined
 }> {
   override get message() {
     return `manifest document ${this.document + 1}: ${this.reason}`
@@ -180,6 +192,14 @@ export const parseApply = (
       const service = toService(value)
       if (typeof service === "string")
         return Effect.fail(new ManifestInvalid({ document: index, reason: service }))
+      if (service !== undefined && "unprocessable" in service)
+        return Effect.fail(
+          new ManifestInvalid({
+            document: index,
+            reason: service.unprocessable,
+            unprocessable: true,
+          }),
+        )
       if (service !== undefined) {
         const key = serviceKey(service.namespace, service.name)
         if (services.some((s) => serviceKey(s.namespace, s.name) === key))
@@ -264,7 +284,7 @@ const toConfig = (value: unknown): ConfigObject | string | undefined => {
 }
 
 /** A Service document as an object (or why it is refused); undefined for other kinds. */
-const toService = (value: unknown): ServiceObject | string | undefined => {
+const toService = (value: unknown): ServiceObject | ServiceUnprocessable | string | undefined => {
   const header = Schema.decodeUnknownExit(Header)(value)
   if (Exit.isFailure(header) || header.value.apiVersion !== "v1" || header.value.kind !== "Service")
     return undefined
@@ -542,7 +562,7 @@ const build = (
   if (typeof upstreams === "string") return upstreams
   for (const upstream of upstreams) {
     if (options.reservedPorts.includes(upstream.port) || appPorts.has(upstream.port)) {
-      return `beemesh.io/upstreams: port ${upstream.port} for ${upstream.service} is already taken inside the pod`
+      return `beemesh.io/upstreams: port ${upstream.port} for ${UpstreamList.describe(upstream)} is already taken inside the pod`
     }
   }
   return {
@@ -692,21 +712,26 @@ const parseServices = (
 
 const parseUpstreams = (annotation: string | undefined): ReadonlyArray<Upstream> | string => {
   if (annotation === undefined) return []
-  const pairs = parsePortList(
-    annotation,
-    "beemesh.io/upstreams",
-    (name) => `"${name}" must be a service name (a DNS-1123 label) of this namespace`,
-  )
-  if (typeof pairs === "string") return pairs
+  const parsed = UpstreamList.parse(annotation)
+  if (Result.isFailure(parsed)) {
+    const problem = parsed.failure
+    const reason =
+      problem.kind === "name"
+        ? `"${problem.subject}" must be a service name (a DNS-1123 label) of this namespace`
+        : problem.kind === "entry"
+          ? `"${problem.subject}" is not name=port`
+          : problem.reason
+    return `beemesh.io/upstreams: ${reason}`
+  }
   const upstreams: Array<Upstream> = []
-  for (const { name: service, port } of pairs) {
-    if (service === "localhost") {
+  for (const upstream of parsed.success) {
+    if (upstream.service === "localhost") {
       return `beemesh.io/upstreams: "localhost" cannot be an upstream: apps reach upstreams by name, and localhost must stay the pod itself`
     }
-    if (upstreams.some((upstream) => upstream.port === port)) {
-      return `beemesh.io/upstreams: port ${port} is used twice`
+    if (upstreams.some((other) => other.port === upstream.port)) {
+      return `beemesh.io/upstreams: port ${upstream.port} is used twice`
     }
-    upstreams.push({ service, port })
+    upstreams.push(upstream)
   }
   return upstreams
 }

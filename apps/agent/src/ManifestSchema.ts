@@ -733,13 +733,19 @@ export const SecretManifest = refusing(
 
 // ---------------------------------------------------------------------------------------------
 // v1 Service (ClusterIP semantics): ServiceObjects.ts reads it and refuses by name what the mesh
-// cannot do (other types, headless, UDP, more than one port).
+// cannot do (other types, headless, UDP), and what the API server calls invalid (several ports,
+// one without a name; a port name or number used twice).
 const NO_ADDRESS =
   "is refused: a beemesh Service has no cluster address; clients reach it by name through their sidecar (beemesh.io/upstreams); remove it"
 const ServicePortSchema = refusing(
   "Service port (`spec.ports[]`)",
   Schema.Struct({
-    name: Schema.optional(Dns1123Label),
+    name: Schema.optional(
+      noted(
+        Dns1123Label,
+        "required when there are several ports; the port is registered as `<service>--<name>`",
+      ),
+    ),
     port: noted(Port, "the port clients use (their upstream's port)"),
     targetPort: Schema.optional(
       noted(
@@ -765,7 +771,7 @@ const ServiceSpecSchema = refusing(
       Schema.Array(ServicePortSchema).check(
         Schema.isMinLength(1, { message: "needs at least one port" }),
       ),
-      "exactly one (the mesh names a service by its name alone)",
+      "one or more; with several, each named (clients reach one as the upstream `<service>:<name>=<port>`)",
     ),
   }),
   {

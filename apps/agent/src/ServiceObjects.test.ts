@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { parseApply, type Workload } from "./Manifest"
-import { offeredServices, selectedServices, selects } from "./ServiceObjects"
+import { offeredServices, registeredPorts, selectedServices, selects } from "./ServiceObjects"
 
 const DEPLOYMENT_AND_SERVICE = `
 apiVersion: apps/v1
@@ -116,9 +116,6 @@ status:
       expect(yield* refusal(service("{ports: [{port: 80, nodePort: 30080}]}"))).toContain(
         "spec.ports[0].nodePort: is refused: only the sidecar is ever published",
       )
-      expect(
-        yield* refusal(service("{ports: [{name: a, port: 80}, {name: b, port: 81}]}")),
-      ).toContain("spec.ports has 2 ports; beemesh supports one port per Service")
       expect(yield* refusal(service("{ports: []}"))).toContain(
         "spec.ports: needs at least one port",
       )
@@ -153,4 +150,170 @@ status:
       { name: "orders", port: 8089 },
     ])
   })
+})
+
+const TWO_PORTS = `
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web-app, namespace: shop}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+        - name: app
+          image: localhost/web:1
+          ports: [{name: http, containerPort: 8088}, {name: metrics, containerPort: 9100}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {app: web}
+  ports:
+    - {name: http, port: 80, targetPort: http}
+    - {name: metrics, port: 9090, targetPort: 9100}
+`
+
+/** The request's refusal with whether it is answered 422 (unprocessable) or 400. */
+const refusalOf = (text: string) =>
+  parseApply(text).pipe(
+    Effect.flip,
+    Effect.map((error) => ({
+      message: error.message,
+      unprocessable: error.unprocessable === true,
+    })),
+  )
+
+describe("v1 Services of several ports", () => {
+  it.effect(
+    "each port is kept; the first also stands for the Service, as port and targetPort",
+    () =>
+      Effect.gen(function* () {
+        const request = yield* parseApply(TWO_PORTS)
+        expect(request.services).toEqual([
+          {
+            namespace: "shop",
+            name: "web",
+            selector: { app: "web" },
+            port: 80,
+            targetPort: "http",
+            ports: [
+              { name: "http", port: 80, targetPort: "http" },
+              { name: "metrics", port: 9090, targetPort: 9100 },
+            ],
+          },
+        ])
+      }),
+  )
+
+  it.effect("each port is registered as <service>--<port name>, the first also as <service>", () =>
+    Effect.gen(function* () {
+      const request = yield* parseApply(TWO_PORTS)
+      const [workload] = request.workloads
+      const [object] = request.services
+      if (workload === undefined || object === undefined) throw new Error("not parsed")
+      expect(registeredPorts(object)).toEqual([
+        { name: "web", targetPort: "http" },
+        { name: "web--http", targetPort: "http" },
+        { name: "web--metrics", targetPort: 9100 },
+      ])
+      expect(selectedServices(workload, [object], { reservedPorts: [8080, 8081] })).toEqual([
+        { name: "web", port: 8088 },
+        { name: "web--http", port: 8088 },
+        { name: "web--metrics", port: 9100 },
+      ])
+    }),
+  )
+
+  it.effect("a port without a name among several is refused (422), naming the field", () =>
+    Effect.gen(function* () {
+      expect(yield* refusalOf(service("{ports: [{name: a, port: 80}, {port: 81}]}"))).toEqual({
+        message: expect.stringContaining("spec.ports[1].name is required"),
+        unprocessable: true,
+      })
+    }),
+  )
+
+  it.effect("a port name or number used twice is refused (422), naming both", () =>
+    Effect.gen(function* () {
+      expect(
+        yield* refusalOf(service("{ports: [{name: a, port: 80}, {name: a, port: 81}]}")),
+      ).toEqual({
+        message: expect.stringContaining(
+          'spec.ports[1].name "a" is a duplicate of spec.ports[0].name',
+        ),
+        unprocessable: true,
+      })
+      expect(
+        yield* refusalOf(
+          service("{ports: [{name: a, port: 80}, {name: b, port: 81}, {name: c, port: 80}]}"),
+        ),
+      ).toEqual({
+        message: expect.stringContaining(
+          "spec.ports[2].port 80 is a duplicate of spec.ports[0].port",
+        ),
+        unprocessable: true,
+      })
+    }),
+  )
+
+  it.effect("a name the mesh cannot register a port under is refused (400)", () =>
+    Effect.gen(function* () {
+      expect(
+        yield* refusalOf(
+          "{apiVersion: v1, kind: Service, metadata: {name: a--b}, spec: {ports: [{port: 80}]}}",
+        ),
+      ).toEqual({
+        message: expect.stringContaining('metadata.name "a--b" must not contain "--"'),
+        unprocessable: false,
+      })
+      const long = "p".repeat(30)
+      const name = "s".repeat(35)
+      expect(
+        yield* refusalOf(
+          `{apiVersion: v1, kind: Service, metadata: {name: ${name}}, spec: {ports: [{name: a, port: 80}, {name: ${long}, port: 81}]}}`,
+        ),
+      ).toEqual({
+        message: expect.stringContaining("longer than 63 characters; use a shorter name"),
+        unprocessable: false,
+      })
+      expect(
+        yield* refusalOf(
+          service("{ports: [{name: a, port: 80}, {name: b, port: 81, protocol: UDP}]}"),
+        ),
+      ).toEqual({
+        message: expect.stringContaining('spec.ports[1].protocol "UDP" is refused'),
+        unprocessable: false,
+      })
+    }),
+  )
+
+  it.effect("more ports than a pod can register are refused, naming the limit", () =>
+    Effect.gen(function* () {
+      const ports = (count: number) =>
+        Array.from({ length: count }, (_, i) => `{name: p${i}, port: ${1000 + i}}`).join(", ")
+      const fits = yield* parseApply(service(`{ports: [${ports(31)}]}`))
+      expect(fits.services[0]?.ports).toHaveLength(31)
+      expect(yield* refusalOf(service(`{ports: [${ports(32)}]}`))).toEqual({
+        message: expect.stringContaining(
+          "spec.ports has 32 ports; a pod registers at most 32 services",
+        ),
+        unprocessable: false,
+      })
+    }),
+  )
+
+  it.effect("a named targetPort of a later port that the workload lacks refuses the workload", () =>
+    Effect.gen(function* () {
+      const request = yield* parseApply(TWO_PORTS.replace("targetPort: 9100", "targetPort: stats"))
+      const [workload] = request.workloads
+      const [object] = request.services
+      if (workload === undefined || object === undefined) throw new Error("not parsed")
+      expect(selectedServices(workload, [object], { reservedPorts: [8080, 8081] })).toContain(
+        "no container of it has a port named stats",
+      )
+    }),
+  )
 })

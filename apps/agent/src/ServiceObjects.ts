@@ -9,21 +9,50 @@
  * resolves to, so `http://orders:80/` works when the upstream's port is the Service's `port`.
  * The client needs no knowledge of the Service (it may be applied on another agent of the mesh).
  *
+ * A Service of several ports names each (as Kubernetes requires), and each port is registered
+ * under a name of its own, `<metadata.name>--<port name>` (UpstreamNames.registrationName); the
+ * first port is also registered as `<metadata.name>`, so that clients of a Service that had one
+ * port keep working when it gets more. A client reaches a port through the upstream
+ * `web:metrics=9090`: its sidecar serves every port of `web` at the one address `web` resolves to.
+ *
  * What a Service adds to a workload is written into it as `selectedBy` when it is applied (as
  * `configHash` is for ConfigMaps): a Service applied or deleted changes the spec hash of the
  * workloads it selects, which then roll as for any other change, old replicas serving meanwhile.
  */
+import { DnsLabel, Registration, UpstreamNames } from "@beemesh/contract"
 import type { ServicePort, Workload } from "./Manifest"
+
+/** One port of a Service of several ports. */
+export interface ServiceObjectPort {
+  readonly name: string
+  /** The port clients use. */
+  readonly port: number
+  /** The app's port, or the name of a containerPort of the selected workloads. */
+  readonly targetPort: number | string
+}
 
 export interface ServiceObject {
   readonly namespace: string
   readonly name: string
   /** Labels a workload's pods must carry; empty: the Service selects nothing (as in Kubernetes). */
   readonly selector: Readonly<Record<string, string>>
-  /** The port clients use. */
+  /** The port clients use (the first port's, of a Service of several). */
   readonly port: number
   /** The app's port, or the name of a containerPort of the selected workloads. */
   readonly targetPort: number | string
+  /**
+   * Every port, when there are several (absent with one, which `port` and `targetPort` are, so
+   * that one-port Services keep the form they were stored and listed in).
+   */
+  readonly ports?: ReadonlyArray<ServiceObjectPort> | undefined
+}
+
+/**
+ * A Service the API server would call invalid as a whole (a port without a name among several,
+ * a name or port used twice): answered 422, as Kubernetes does.
+ */
+export interface ServiceUnprocessable {
+  readonly unprocessable: string
 }
 
 export const serviceKey = (namespace: string, name: string) => `${namespace}/${name}`
@@ -47,27 +76,75 @@ interface ServiceInput {
 
 const short = (text: string) => JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text)
 
+const NAMED_PORT = /^[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?$/
+
 /** A decoded Service as an object, or why it is refused. */
-export const toServiceObject = ({ metadata, spec }: ServiceInput): ServiceObject | string => {
+export const toServiceObject = ({
+  metadata,
+  spec,
+}: ServiceInput): ServiceObject | ServiceUnprocessable | string => {
   if (spec.type !== undefined && spec.type !== "ClusterIP")
     return `spec.type ${short(spec.type)} is refused: only ClusterIP Services are supported (only sidecars are ever published, and clients reach a Service by name through their sidecar)`
-  if (spec.ports.length > 1)
-    return `spec.ports has ${spec.ports.length} ports; beemesh supports one port per Service (the mesh names a service by its name alone): give each port a Service of its own`
+  if (metadata.name.includes(UpstreamNames.PORT_SEPARATOR))
+    return `metadata.name ${short(metadata.name)} must not contain "${UpstreamNames.PORT_SEPARATOR}": the mesh registers a port of a Service as <service>${UpstreamNames.PORT_SEPARATOR}<port name>`
+  if (spec.ports.length === 0) return "spec.ports needs one port"
+  const several = spec.ports.length > 1
+  const ports: Array<ServiceObjectPort> = []
+  for (const [index, given] of spec.ports.entries()) {
+    const where = `spec.ports[${index}]`
+    if (given.protocol !== undefined && given.protocol !== "TCP")
+      return `${where}.protocol ${short(given.protocol)} is refused: only TCP is carried`
+    const target = given.targetPort ?? given.port
+    if (typeof target === "string" && !NAMED_PORT.test(target))
+      return `${where}.targetPort ${short(target)} must be a port number or the name of a containerPort (a DNS label of at most 15 characters)`
+    if (!several) break
+    if (given.name === undefined)
+      return {
+        unprocessable: `${where}.name is required: a Service of several ports names each, so that clients can tell them apart`,
+      }
+    const name = given.name
+    const registered = UpstreamNames.registrationName(metadata.name, name)
+    if (registered.length > DnsLabel.MAX_LENGTH)
+      return `${where}.name ${short(name)}: the mesh registers this port as ${short(registered)}, longer than ${DnsLabel.MAX_LENGTH} characters; use a shorter name`
+    const sameName = ports.findIndex((other) => other.name === name)
+    if (sameName >= 0)
+      return {
+        unprocessable: `${where}.name ${short(name)} is a duplicate of spec.ports[${sameName}].name: each port needs its own name`,
+      }
+    const samePort = ports.findIndex((other) => other.port === given.port)
+    if (samePort >= 0)
+      return {
+        unprocessable: `${where}.port ${given.port} is a duplicate of spec.ports[${samePort}].port: each port needs its own number`,
+      }
+    ports.push({ name, port: given.port, targetPort: target })
+  }
+  if (several && ports.length + 1 > Registration.MAX_SERVICES)
+    return `spec.ports has ${ports.length} ports; a pod registers at most ${Registration.MAX_SERVICES} services, one per port and one for the Service's name`
   const [first] = spec.ports
   if (first === undefined) return "spec.ports needs one port"
-  if (first.protocol !== undefined && first.protocol !== "TCP")
-    return `spec.ports[0].protocol ${short(first.protocol)} is refused: only TCP is carried`
-  const target = first.targetPort ?? first.port
-  if (typeof target === "string" && !/^[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?$/.test(target))
-    return `spec.ports[0].targetPort ${short(target)} must be a port number or the name of a containerPort (a DNS label of at most 15 characters)`
   return {
     namespace: metadata.namespace ?? "default",
     name: metadata.name,
     selector: spec.selector ?? {},
     port: first.port,
-    targetPort: target,
+    targetPort: first.targetPort ?? first.port,
+    ...(several ? { ports } : {}),
   }
 }
+
+/**
+ * What the Service registers for the pods it selects: its name for its first port and, with
+ * several ports, `<name>--<port name>` for each.
+ */
+export const registeredPorts = (
+  service: ServiceObject,
+): ReadonlyArray<{ readonly name: string; readonly targetPort: number | string }> => [
+  { name: service.name, targetPort: service.targetPort },
+  ...(service.ports ?? []).map((port) => ({
+    name: UpstreamNames.registrationName(service.name, port.name),
+    targetPort: port.targetPort,
+  })),
+]
 
 /** The Service selects the workload: same namespace, and every selector label on its pods. */
 export const selects = (
@@ -102,17 +179,17 @@ export const selectedServices = (
   for (const service of services) {
     if (!selects(service, workload)) continue
     const where = `${describeService(service)} selects ${workload.kind} ${workload.namespace}/${workload.name}, but`
-    const port =
-      typeof service.targetPort === "number"
-        ? service.targetPort
-        : workload.portNames?.[service.targetPort]
-    if (port === undefined)
-      return `${where} no container of it has a port named ${service.targetPort}; name a containerPort so or give targetPort as a number`
-    if (rules.reservedPorts.includes(port))
-      return `${where} targetPort ${port} is the sidecar's own port inside the pod; the app must listen on another port`
-    if (workload.upstreams.some((upstream) => upstream.port === port))
-      return `${where} targetPort ${port} is the local port of its upstream on the pod's loopback; use another port`
-    out.push({ name: service.name, port })
+    for (const registered of registeredPorts(service)) {
+      const target = registered.targetPort
+      const port = typeof target === "number" ? target : workload.portNames?.[target]
+      if (port === undefined)
+        return `${where} no container of it has a port named ${target}; name a containerPort so or give targetPort as a number`
+      if (rules.reservedPorts.includes(port))
+        return `${where} targetPort ${port} is the sidecar's own port inside the pod; the app must listen on another port`
+      if (workload.upstreams.some((upstream) => upstream.port === port))
+        return `${where} targetPort ${port} is the local port of its upstream on the pod's loopback; use another port`
+      out.push({ name: registered.name, port })
+    }
   }
   return out.sort((a, b) => a.name.localeCompare(b.name))
 }
@@ -126,6 +203,9 @@ export const withSelectedServices = (
   const selected = selectedServices(workload, services, rules)
   if (typeof selected === "string") return selected
   const { selectedBy: _, ...rest } = workload
+  const offered = offeredServices({ services: workload.services, selectedBy: selected })
+  if (offered.length > Registration.MAX_SERVICES)
+    return `${workload.kind} ${workload.namespace}/${workload.name} would offer ${offered.length} services with the Services that select it; a pod registers at most ${Registration.MAX_SERVICES} (one per port of each Service, and one for each Service's name)`
   return selected.length === 0 ? rest : { ...rest, selectedBy: selected }
 }
 

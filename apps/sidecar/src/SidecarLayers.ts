@@ -4,7 +4,7 @@
  * reverse order: health off, unregister, drain open streams, close listeners, stop the node.
  */
 
-import { type Registration, UpstreamNames } from "@beemesh/contract"
+import { type Registration, UpstreamList, UpstreamNames } from "@beemesh/contract"
 import { openCertificate } from "@beemesh/p2p"
 import {
   Inbound,
@@ -110,21 +110,29 @@ export const UpstreamsLayer: Layer.Layer<never, ListenFailed, SidecarConfig | Ou
           ),
         ),
       )
+      const addresses = UpstreamNames.upstreamAddresses(config.upstreams)
       for (const [index, u] of config.upstreams.entries()) {
+        // A port of a multi-port Service is resolved by its own registration name.
+        const service = UpstreamList.registered(u)
         yield* outbound
-          .listen({ service: u.service, host: "127.0.0.1", port: u.port })
+          .listen({ service, host: "127.0.0.1", port: u.port })
           .pipe(Scope.provide(listeners))
-        // The address the pod's /etc/hosts gives the upstream's names (`http://orders:<port>/`).
+        // The address the pod's /etc/hosts gives the upstream's names (`http://orders:<port>/`),
+        // shared by the ports of one service.
         yield* outbound
-          .listen({ service: u.service, host: UpstreamNames.addressOf(index), port: u.port })
+          .listen({
+            service,
+            host: addresses[index] ?? UpstreamNames.addressOf(index),
+            port: u.port,
+          })
           .pipe(Scope.provide(listeners))
         // Also [::1]:<port>, for apps that resolve "localhost" to ::1 first. A pod whose network
         // has no IPv6 has no ::1: that is not an error, only the IPv4 listener serves then.
-        yield* outbound.listen({ service: u.service, host: "::1", port: u.port }).pipe(
+        yield* outbound.listen({ service, host: "::1", port: u.port }).pipe(
           Scope.provide(listeners),
           Effect.catchIf(noIpv6Loopback, () =>
             Effect.logInfo(
-              `upstream ${u.service}: no IPv6 loopback in this network, listening on 127.0.0.1:${u.port} only`,
+              `upstream ${UpstreamList.describe(u)}: no IPv6 loopback in this network, listening on 127.0.0.1:${u.port} only`,
             ),
           ),
         )

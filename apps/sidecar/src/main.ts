@@ -5,7 +5,7 @@
  *   node sidecar.mjs              run the sidecar
  *   node sidecar.mjs healthcheck  ask the running sidecar's /readyz (exit 0 when ready)
  */
-import { SidecarEnvironment, SidecarPorts } from "@beemesh/contract"
+import { SidecarEnvironment, SidecarPorts, UpstreamList } from "@beemesh/contract"
 import { proxyNodeFlags } from "@beemesh/proxy"
 import { ExitCode, runMain } from "@beemesh/service"
 import { Deferred, Effect } from "effect"
@@ -20,7 +20,7 @@ const HARD_EXIT_MS = 1900
 const program = Effect.gen(function* () {
   const settings = yield* decodeSettings(process.env)
   yield* Effect.logInfo(
-    `sidecar ${settings.namespace}/${settings.workload}/${settings.pod}: services ${settings.services.map((s) => `${s.name}→${s.port}`).join(",") || "none"}, upstreams ${settings.upstreams.map((u) => `${u.service}←${u.port}`).join(",") || "none"}`,
+    `sidecar ${settings.namespace}/${settings.workload}/${settings.pod}: services ${settings.services.map((s) => `${s.name}→${s.port}`).join(",") || "none"}, upstreams ${settings.upstreams.map((u) => `${UpstreamList.describe(u)}←${u.port}`).join(",") || "none"}`,
   )
   const missing = proxyNodeFlags.filter((flag) => !process.execArgv.includes(flag))
   if (missing.length > 0) {

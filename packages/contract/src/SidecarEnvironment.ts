@@ -22,7 +22,10 @@ import { parsedString } from "./internal/parsedString.js"
 import * as PortList from "./PortList.js"
 import { type ReadinessProbe, ReadinessProbesJson } from "./ReadinessProbe.js"
 import { HEALTH_PORT, PROXY_PORT } from "./SidecarPorts.js"
-import { MAX_UPSTREAMS } from "./UpstreamNames.js"
+import { describe as describeUpstream, type Upstream, UpstreamList } from "./UpstreamList.js"
+import { MAX_UPSTREAMS, servicesOf } from "./UpstreamNames.js"
+
+export type { Upstream } from "./UpstreamList.js"
 
 /**
  * Where a pod reaches the agent's API by default: the host's loopback as slirp4netns maps it to
@@ -31,12 +34,6 @@ import { MAX_UPSTREAMS } from "./UpstreamNames.js"
  * sidecar started by hand.
  */
 export const DEFAULT_AGENT_URL = "http://10.0.2.2:8080"
-
-/** A service the app wants to reach, and the port on the pod's loopback it reaches it at. */
-export interface Upstream {
-  readonly service: string
-  readonly port: number
-}
 
 export interface SidecarEnvironment {
   readonly namespace: string
@@ -135,16 +132,6 @@ const same = (s: string) => s
 const text = (parse: (raw: string) => Result.Result<string, string>) =>
   parsedString(Schema.String, parse, same)
 const port = parsedString(Schema.Number, PortList.parsePort, String)
-/** The same `name=port` list as the services, read as service → local port. */
-const Upstreams = parsedString(
-  Schema.Array(Schema.Struct({ service: Schema.String, port: Schema.Number })),
-  (raw) =>
-    PortList.parse(raw).pipe(
-      Result.map((list) => list.map((p) => ({ service: p.name, port: p.port }))),
-      Result.mapError((problem) => problem.reason),
-    ),
-  (list) => PortList.format(list.map((u) => ({ name: u.service, port: u.port }))),
-)
 
 interface VariableRules {
   readonly expected: string
@@ -188,8 +175,9 @@ export const variables = {
       "a comma-separated list of service=appPort such as 'orders=80,admin=9090' (may be empty)",
     default: "",
   }),
-  BEEMESH_UPSTREAMS: variable("upstreams", Upstreams, {
-    expected: "a comma-separated list of service=localPort such as 'orders=9001' (may be empty)",
+  BEEMESH_UPSTREAMS: variable("upstreams", UpstreamList, {
+    expected:
+      "a comma-separated list of service=localPort or service:portName=localPort such as 'orders=9001,web:metrics=9090' (may be empty)",
     default: "",
   }),
   BEEMESH_AGENT_URL: variable("agentUrl", text(parseAgentUrl), {
@@ -348,16 +336,19 @@ const decodedDefaults = (input: SidecarEnvironmentInput) => ({
   healthPort: input.healthPort ?? HEALTH_PORT,
 })
 
-/** Each upstream gets a loopback address of its own (UpstreamNames): there are that many. */
-const tooManyUpstreams = (upstreams: ReadonlyArray<Upstream>, env: Env): Problem | undefined =>
-  upstreams.length <= MAX_UPSTREAMS
+/** Each upstream service gets a loopback address of its own (UpstreamNames): there are that many. */
+const tooManyUpstreams = (upstreams: ReadonlyArray<Upstream>, env: Env): Problem | undefined => {
+  const services = servicesOf(upstreams).length
+  return services <= MAX_UPSTREAMS
     ? undefined
     : {
         variable: "BEEMESH_UPSTREAMS",
         value: env.BEEMESH_UPSTREAMS ?? `${upstreams.length} upstreams`,
+        // Counted by service: the ports of one service share its address.
         expected: `at most ${MAX_UPSTREAMS} upstreams (one loopback address each)`,
-        reason: `${upstreams.length} upstreams are listed`,
+        reason: `${services} upstreams are listed`,
       }
+}
 
 /** The sidecar's own listeners share the pod's loopback with the app: no two may use one port. */
 const portClash = (
@@ -369,7 +360,10 @@ const portClash = (
     ...s.services.map((p): [string, number] => [`BEEMESH_SERVICES (${p.name})`, p.port]),
     ["BEEMESH_LISTEN_PORT", s.listenPort],
     ["BEEMESH_HEALTH_PORT", s.healthPort],
-    ...s.upstreams.map((u): [string, number] => [`BEEMESH_UPSTREAMS (${u.service})`, u.port]),
+    ...s.upstreams.map((u): [string, number] => [
+      `BEEMESH_UPSTREAMS (${describeUpstream(u)})`,
+      u.port,
+    ]),
   ]
   for (const [owner, port] of claims) {
     const previous = owners.get(port)

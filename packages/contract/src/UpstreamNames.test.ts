@@ -25,4 +25,24 @@ describe("UpstreamNames", () => {
       { name: "cart.shop.svc.cluster.local", address: "127.0.0.3" },
     ])
   })
+
+  it("gives the ports of one service the service's one address", () => {
+    const upstreams = [{ service: "web" }, { service: "orders" }, { service: "web" }]
+    expect(UpstreamNames.upstreamAddresses(upstreams)).toEqual([
+      "127.0.0.2",
+      "127.0.0.3",
+      "127.0.0.2",
+    ])
+    expect(
+      UpstreamNames.hostEntries("shop", upstreams).filter((e) => !e.name.includes(".")),
+    ).toEqual([
+      { name: "web", address: "127.0.0.2" },
+      { name: "orders", address: "127.0.0.3" },
+    ])
+  })
+
+  it("names a port of a Service <service>--<port name>", () => {
+    expect(UpstreamNames.registrationName("web", "metrics")).toBe("web--metrics")
+    expect(UpstreamNames.registrationName("web")).toBe("web")
+  })
 })

@@ -13,7 +13,9 @@
  * - {@link DnsLabel}, {@link PortList}: the name rule and the `name=port` list form.
  * - {@link HostLoopback}: how host-loopback addresses are handed to pods.
  * - {@link NetworkPolicy}: ingress policies as the agent hands them to sidecars, and `decide`.
- * - {@link UpstreamNames}: the names and loopback addresses apps reach their upstreams at.
+ * - {@link UpstreamNames}: the names and loopback addresses apps reach their upstreams at, and
+ *   the registration names of a multi-port Service's ports.
+ * - {@link UpstreamList}: the `service[:portName]=localPort` list of a pod's upstreams.
  * - {@link SameHostSockets}: where sidecars share their unix sockets, and how they are named.
  */
 export * as DnsLabel from "./DnsLabel.js"
@@ -29,4 +31,5 @@ export * as SidecarEnvironment from "./SidecarEnvironment.js"
 export * as SidecarIdentity from "./SidecarIdentity.js"
 export * as SidecarPorts from "./SidecarPorts.js"
 export * as Traffic from "./Traffic.js"
+export * as UpstreamList from "./UpstreamList.js"
 export * as UpstreamNames from "./UpstreamNames.js"

@@ -43,6 +43,16 @@ const StoredService = Schema.Struct({
   selector: Schema.Record(Schema.String, Schema.String),
   port: Port,
   targetPort: Schema.Union([Port, Schema.String]),
+  /** A Service of several ports (absent in files written before they were supported). */
+  ports: Schema.optionalKey(
+    Schema.Array(
+      Schema.Struct({
+        name: Schema.String,
+        port: Port,
+        targetPort: Schema.Union([Port, Schema.String]),
+      }),
+    ),
+  ),
 })
 const ConfigFile = Schema.Struct({
   version: Schema.Literal(1),

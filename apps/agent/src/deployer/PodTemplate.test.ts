@@ -109,6 +109,25 @@ describe("replicaPodSpec", () => {
     expect(recreated.labels?.["io.beemesh.spec"]).toBe(spec.labels?.["io.beemesh.spec"])
   })
 
+  it("gives the ports of a multi-port Service one name and address, and each port to the sidecar", () => {
+    const client = {
+      ...workload,
+      upstreams: [
+        { service: "web", port: 9080, servicePort: "http" },
+        { service: "orders", port: 9001 },
+        { service: "web", port: 9090, servicePort: "metrics" },
+      ],
+    }
+    const pod = replicaPodSpec(client, web1, 41000, options)
+    expect(pod.containers?.[0]?.env?.BEEMESH_UPSTREAMS).toBe(
+      "web:http=9080,orders=9001,web:metrics=9090",
+    )
+    expect(pod.hosts?.filter((entry) => !entry.name.includes("."))).toEqual([
+      { name: "web", address: "127.0.0.2" },
+      { name: "orders", address: "127.0.0.3" },
+    ])
+  })
+
   it("names the upstreams in the pod's /etc/hosts at the address its sidecar serves them on", () => {
     expect(spec.hosts).toEqual([
       { name: "orders", address: "127.0.0.2" },

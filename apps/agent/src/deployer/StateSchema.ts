@@ -107,7 +107,13 @@ const StoredWorkload = Schema.Struct({
   labels: Schema.Record(Schema.String, Schema.String),
   containers: Schema.Array(Container).check(Schema.isMinLength(1)),
   services: Schema.Array(Schema.Struct({ name: Schema.String, port: Port })),
-  upstreams: Schema.Array(Schema.Struct({ service: Schema.String, port: Port })),
+  upstreams: Schema.Array(
+    Schema.Struct({
+      service: Schema.String,
+      port: Port,
+      servicePort: Schema.optionalKey(Schema.String),
+    }),
+  ),
   // Where the manifest reader puts it: the spec hash is of the workload's JSON, keys in order.
   volumes: Schema.optional(Schema.Array(Volume)),
   update: Schema.optional(

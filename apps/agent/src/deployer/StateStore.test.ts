@@ -80,6 +80,28 @@ spec:
     }),
   )
 
+  it.effect(
+    "keeps upstreams to ports of a multi-port Service and their spec hash across a restart",
+    () =>
+      Effect.gen(function* () {
+        const [parsed] = yield* parseManifests(`
+apiVersion: v1
+kind: Pod
+metadata:
+  name: client
+  namespace: shop
+  annotations: {beemesh.io/upstreams: "web:http=80,web:metrics=9090,orders=9001"}
+spec:
+  containers: [{name: app, image: localhost/client:1}]
+`)
+        const s = yield* store()
+        yield* s.save({ workloads: [parsed!], orphans: [] })
+        const [loaded] = (yield* s.load()).workloads
+        expect(loaded?.upstreams).toEqual(parsed?.upstreams)
+        expect(specHash(loaded!, podOptions)).toBe(specHash(parsed!, podOptions))
+      }),
+  )
+
   it.effect("keeps a workload's volumes and mounts across a restart", () =>
     Effect.gen(function* () {
       const [app] = workload.containers

@@ -19,6 +19,11 @@ const deployFailed = (fault: "client" | "server") =>
 describe("httpStatusOf", () => {
   it.each([
     ["a bad manifest", new ManifestInvalid({ document: 0, reason: "x" }), 400],
+    [
+      "a manifest the API server calls invalid (a Service port name used twice)",
+      new ManifestInvalid({ document: 0, reason: "x", unprocessable: true }),
+      422,
+    ],
     ["a bad name", new InvalidName({ field: "namespace", value: "A", reason: "x" }), 400],
     ["an unknown workload", new WorkloadNotFound({ namespace: "shop", name: "web" }), 404],
     ["an unknown manifest", new ManifestNotFound({ namespace: "shop", name: "web" }), 404],

@@ -83,5 +83,6 @@ export const httpStatusOf = (error: unknown): ContentfulStatusCode => {
   if (error instanceof ApiError) return error.status
   // A deployment the request made impossible (a name taken by a foreign pod …) is unprocessable.
   if (error instanceof DeployFailed) return error.fault === "client" ? 422 : 500
+  if (error instanceof ManifestInvalid && error.unprocessable === true) return 422
   return STATUS.find(([errorClass]) => error instanceof errorClass)?.[1] ?? 500
 }

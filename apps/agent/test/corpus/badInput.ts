@@ -8,7 +8,7 @@
 export interface BadInput {
   readonly name: string
   readonly body: string | Uint8Array
-  readonly status: 400 | 413
+  readonly status: 400 | 413 | 422
   /** What the message must say (the field, the limit, what is wrong). */
   readonly message: RegExp
 }
@@ -913,14 +913,31 @@ export const BAD_INPUT: ReadonlyArray<BadInput> = [
     message: /spec\.sessionAffinity: not supported by beemesh yet/,
   },
   {
-    name: "a Service with two ports",
+    name: "a Service with two ports, one without a name",
+    body: service({ ports: [{ name: "a", port: 80 }, { port: 81 }] }),
+    status: 422,
+    message: /spec\.ports\[1\]\.name is required/,
+  },
+  {
+    name: "a Service with a port name twice",
     body: service({
       ports: [
         { name: "a", port: 80 },
-        { name: "b", port: 81 },
+        { name: "a", port: 81 },
       ],
     }),
-    status: 400,
-    message: /spec\.ports has 2 ports; beemesh supports one port per Service/,
+    status: 422,
+    message: /spec\.ports\[1\]\.name "a" is a duplicate of spec\.ports\[0\]\.name/,
+  },
+  {
+    name: "a Service with a port number twice",
+    body: service({
+      ports: [
+        { name: "a", port: 80 },
+        { name: "b", port: 80 },
+      ],
+    }),
+    status: 422,
+    message: /spec\.ports\[1\]\.port 80 is a duplicate of spec\.ports\[0\]\.port/,
   },
 ]

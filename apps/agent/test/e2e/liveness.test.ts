@@ -6,6 +6,9 @@
  *   probe off until then, so it is never restarted.
  * - `orders`: ready only while /tmp/ready exists in its app container (an exec probe the agent
  *   runs for the sidecar); a client through the mesh gets answers only once the file exists.
+ * - `sick`: its app writes /tmp/healthy at start and deletes it 4 s later; an exec liveness probe
+ *   (`cat /tmp/healthy`) then fails and the container is restarted, again and again.
+ * - `well`: the same exec liveness probe on a file that stays: it is never restarted.
  */
 import { spawnSync } from "node:child_process"
 import { randomBytes } from "node:crypto"
@@ -42,6 +45,23 @@ const lateCommand = JSON.stringify([
 ])
 const late = `{apiVersion: v1, kind: Pod, metadata: {name: late, namespace: ${ns}}, spec: {containers: [{name: app, image: ${IMAGE}, command: ${lateCommand}, ports: [{containerPort: 80}], startupProbe: {httpGet: {path: /alive, port: 80}, periodSeconds: 1, failureThreshold: 60}, livenessProbe: {httpGet: {path: /alive, port: 80}, periodSeconds: 1, failureThreshold: 1}}]}}`
 const orders = `{apiVersion: apps/v1, kind: Deployment, metadata: {name: orders, namespace: ${ns}}, spec: {replicas: 1, selector: {matchLabels: {app: orders}}, template: {metadata: {labels: {app: orders}}, spec: {containers: [{name: app, image: ${IMAGE}, ports: [{containerPort: 80}], readinessProbe: {exec: {command: [/bin/busybox, test, -f, /tmp/ready]}, periodSeconds: 1}}]}}}}`
+// Each start writes /tmp/healthy afresh, so a restart passes the probe again until the file goes.
+const sickCommand = JSON.stringify([
+  "/bin/busybox",
+  "sh",
+  "-c",
+  `/bin/busybox touch /tmp/healthy; (/bin/busybox sleep 4; /bin/busybox rm -f /tmp/healthy) & exec ${HTTPD.join(" ")}`,
+])
+const wellCommand = JSON.stringify([
+  "/bin/busybox",
+  "sh",
+  "-c",
+  `/bin/busybox touch /tmp/healthy; exec ${HTTPD.join(" ")}`,
+])
+const execLiveness =
+  "{exec: {command: [/bin/busybox, cat, /tmp/healthy]}, periodSeconds: 1, failureThreshold: 2}"
+const sick = `{apiVersion: v1, kind: Pod, metadata: {name: sick, namespace: ${ns}}, spec: {containers: [{name: app, image: ${IMAGE}, command: ${sickCommand}, ports: [{containerPort: 80}], livenessProbe: ${execLiveness}}]}}`
+const well = `{apiVersion: v1, kind: Pod, metadata: {name: well, namespace: ${ns}}, spec: {containers: [{name: app, image: ${IMAGE}, command: ${wellCommand}, ports: [{containerPort: 80}], livenessProbe: ${execLiveness}}]}}`
 const web = `{apiVersion: v1, kind: Pod, metadata: {name: web, namespace: ${ns}, annotations: {beemesh.io/upstreams: "orders=9001"}}, spec: {containers: [{name: app, image: ${WEB_IMAGE}, env: [{name: WEB_INTERVAL, value: "60"}]}]}}`
 
 interface Replica {
@@ -104,7 +124,7 @@ ENTRYPOINT ${JSON.stringify(HTTPD)}
     agent,
     "POST",
     "/v1/workloads",
-    [doomed, late, orders, web].join("\n---\n"),
+    [doomed, late, orders, web, sick, well].join("\n---\n"),
   )
   expect(applied.status).toBe(201)
 }, 180_000)
@@ -185,4 +205,39 @@ describe("liveness, startup and exec probes", () => {
     await new Promise((resolve) => setTimeout(resolve, 3_000))
     expect((await replicaOf("late"))?.restarts).toBe(0)
   }, 120_000)
+
+  it("a failing exec liveness probe restarts the container, with Unhealthy and Killing events", async () => {
+    const restarted = await eventually(
+      "sick restarted twice",
+      async () => {
+        const r = await replicaOf("sick")
+        return r !== undefined && r.restarts >= 2 ? r : undefined
+      },
+      150_000,
+    )
+    // The reconciler also notes the container it sees stopping as Unhealthy: find the probe's.
+    const unhealthy = restarted.events.find(
+      (e) => e.reason === "Unhealthy" && e.message.startsWith("Liveness probe failed"),
+    )
+    expect(unhealthy?.message).toMatch(
+      /^Liveness probe failed: exec \[\/bin\/busybox cat \/tmp\/healthy\]: .*exited with code 1: cat: can't open '\/tmp\/healthy'/,
+    )
+    expect(restarted.events.find((e) => e.reason === "Killing")?.message).toBe(
+      "Container app failed liveness probe, will be restarted",
+    )
+  }, 180_000)
+
+  it("a passing exec liveness probe leaves the container alone", async () => {
+    const running = await eventually("well running", async () => {
+      const r = await replicaOf("well")
+      return r?.phase === "Running" ? r : undefined
+    })
+    // Well past the time `sick` took to be restarted twice (probes every second, threshold 2).
+    await new Promise((resolve) => setTimeout(resolve, 8_000))
+    const later = await replicaOf("well")
+    expect(later?.restarts).toBe(0)
+    expect(later?.events.map((e) => e.reason)).not.toContain("Unhealthy")
+    expect(later?.events.map((e) => e.reason)).not.toContain("Killing")
+    expect(running.restarts).toBe(0)
+  }, 60_000)
 })

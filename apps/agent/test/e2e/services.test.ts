@@ -3,6 +3,9 @@
  * 8088 and a Service (port 80, targetPort the named containerPort) in one file, and a client pod
  * with the upstream `orders=80`: its app reaches `http://orders:80/`. `beemesh delete -f` with the
  * Service's file withdraws it: the Deployment rolls without it and the name stops answering.
+ * A Service of two ports (`web`: http 80 → 8088, metrics 9090 → 9100): a client with the
+ * upstreams `web:http=80,web:metrics=9090` reaches both at the one name, `http://web:80/` and
+ * `http://web:9090/`, and the plain `web=81` reaches the first port.
  */
 import { spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
@@ -69,13 +72,59 @@ spec:
       command: [/bin/busybox, sh, -c, "trap 'exit 0' TERM; while true; do /bin/busybox sleep 1; done"]
 `
 
+// Two app ports: httpd's CGI on 8088, and a second httpd serving a static `metrics` file on 9100.
+const webAppDoc = `apiVersion: apps/v1
+kind: Deployment
+metadata: { name: web-app, namespace: ${ns} }
+spec:
+  replicas: 1
+  selector: { matchLabels: { app: web } }
+  template:
+    metadata: { labels: { app: web } }
+    spec:
+      containers:
+        - name: app
+          image: ${ORDERS_IMAGE}
+          command:
+            - /bin/busybox
+            - sh
+            - -c
+            - >-
+              /bin/busybox mkdir -p /metrics &&
+              echo "metrics of $(/bin/busybox hostname)" > /metrics/metrics &&
+              /bin/busybox httpd -p 127.0.0.1:9100 -h /metrics &&
+              exec /bin/busybox httpd -f -p 127.0.0.1:8088 -h /www
+          ports: [{ name: http, containerPort: 8088 }, { name: metrics, containerPort: 9100 }]
+`
+const webServiceDoc = `apiVersion: v1
+kind: Service
+metadata: { name: web, namespace: ${ns} }
+spec:
+  selector: { app: web }
+  ports:
+    - { name: http, port: 80, targetPort: http }
+    - { name: metrics, port: 9090, targetPort: metrics }
+`
+const webClientDoc = `apiVersion: v1
+kind: Pod
+metadata:
+  name: webclient
+  namespace: ${ns}
+  annotations: { beemesh.io/upstreams: "web:http=80,web:metrics=9090,web=81" }
+spec:
+  containers:
+    - name: app
+      image: ${ORDERS_IMAGE}
+      command: [/bin/busybox, sh, -c, "trap 'exit 0' TERM; while true; do /bin/busybox sleep 1; done"]
+`
+
 const ownedPods = () =>
   podman("pod", "ls", "--filter", `label=io.beemesh.owner=${peerId}`, "--format", "{{.Name}}")
     .split("\n")
     .filter((line) => line !== "")
 
-const clientGet = (url: string) =>
-  appExec(`bm-${ns}-client-app`, [
+const clientGet = (url: string, pod = "client") =>
+  appExec(`bm-${ns}-${pod}-app`, [
     "/bin/busybox",
     "timeout",
     "4",
@@ -201,5 +250,74 @@ describe("v1 Services on a real agent", () => {
     const again = await api(agent!, "DELETE", `/v1/configs/services/${ns}/orders`)
     expect(again.status).toBe(404)
     expect(again.json?.message).toContain(`Service ${ns}/orders does not exist`)
+  })
+
+  it("a Service of two ports: a client reaches each by the one name, http://web:80/ and http://web:9090/", async () => {
+    const applied = await api(
+      agent!,
+      "POST",
+      "/v1/workloads",
+      `${webAppDoc}---\n${webServiceDoc}---\n${webClientDoc}`,
+    )
+    expect(applied.status, JSON.stringify(applied.json)).toBe(201)
+    expect(applied.json?.services).toEqual([
+      {
+        namespace: ns,
+        name: "web",
+        selector: { app: "web" },
+        port: 80,
+        targetPort: "http",
+        ports: [
+          { name: "http", port: 80, targetPort: "http" },
+          { name: "metrics", port: 9090, targetPort: "metrics" },
+        ],
+      },
+    ])
+    const status = await api(agent!, "GET", `/v1/workloads/${ns}/web-app`)
+    expect(status.json?.services).toEqual([
+      { name: "web-app", port: 8088 },
+      { name: "web", port: 8088 },
+      { name: "web--http", port: 8088 },
+      { name: "web--metrics", port: 9100 },
+    ])
+    const orders = await eventually(
+      "the client's app to reach http://web:80/",
+      async () => {
+        const got = await clientGet("http://web:80/cgi-bin/orders", "webclient")
+        return got.status === 0 ? got : undefined
+      },
+      90_000,
+    )
+    expect(orders.stdout).toMatch(new RegExp(`answered by pod bm-${ns}-web-app-0`))
+    const metrics = await eventually("the client's app to reach http://web:9090/", async () => {
+      const got = await clientGet("http://web:9090/metrics", "webclient")
+      return got.status === 0 ? got : undefined
+    })
+    expect(metrics.stdout.trim()).toBe(`metrics of bm-${ns}-web-app-0`)
+    // The namespaced name serves the second port too; the plain upstream `web` is the first port.
+    const namespaced = await clientGet(`http://web.${ns}.svc:9090/metrics`, "webclient")
+    expect(namespaced.stdout.trim()).toBe(`metrics of bm-${ns}-web-app-0`)
+    const plain = await clientGet("http://web:81/cgi-bin/orders", "webclient")
+    expect(plain.stdout).toMatch(/answered by pod/)
+    // Each port is its own registration in the registry.
+    for (const name of ["web--http", "web--metrics"]) {
+      const providers = (await api(agent!, "GET", `/v1/services/${ns}/${name}`)).json?.providers
+      expect(Array.isArray(providers) ? providers.length : 0, name).toBeGreaterThan(0)
+    }
+  })
+
+  it("a two-port Service with a port name twice is refused with 422 naming it; nothing is applied", async () => {
+    const duplicate = webServiceDoc
+      .replace("name: web,", "name: web2,")
+      .replace("name: metrics, port: 9090", "name: http, port: 9090")
+    const refused = await api(agent!, "POST", "/v1/workloads", duplicate)
+    expect(refused.status).toBe(422)
+    expect(refused.json?.message).toContain(
+      'spec.ports[1].name "http" is a duplicate of spec.ports[0].name',
+    )
+    const services = (await api(agent!, "GET", "/v1/configs")).json?.services as ReadonlyArray<{
+      name: string
+    }>
+    expect(services.map((service) => service.name)).not.toContain("web2")
   })
 })
