@@ -8,6 +8,10 @@ import { Uint8ArrayList } from "uint8arraylist"
  * protocol keeps a new stream paused until its target is connected and admitted, so nothing
  * reaches the target before then, and a refusal discards them.
  *
+ * The request waits for the caller's first bytes for one turn of the event loop (their read
+ * included), so that both usually travel in one yamux frame, one Noise message and one system call;
+ * a caller that waits for the server to speak first gets the request alone after that turn.
+ *
  * Until the status arrives, every byte read is also kept, so that a provider that refuses or a
  * stream that breaks does not lose them: the next attempt's stream gets them again behind its
  * request. Past `maxBytes` kept, the socket is paused until the status settles it.
@@ -18,6 +22,8 @@ export class EarlyData {
   private ended = false
   private stream: Stream | undefined
   private listening = false
+  /** The attached stream's request, while it waits for the caller's first bytes. */
+  private request: Uint8Array | undefined
 
   constructor(
     private readonly socket: Socket,
@@ -30,28 +36,37 @@ export class EarlyData {
   }
 
   /**
-   * Sends `request` and every byte read so far on `stream` (one write), then forwards what the
-   * socket sends next, its FIN included, until `detach` or `release`.
+   * Sends `request` and every byte read so far on `stream` (one write, after at most one turn of
+   * the event loop), then forwards what the socket sends next, its FIN included, until `detach`
+   * or `release`.
    */
   attach(stream: Stream, request: Uint8Array): void {
     this.detach()
     this.stream = stream
+    this.request = request
     stream.addEventListener("drain", this.onDrain)
-    const first = new Uint8ArrayList(request)
-    for (const chunk of this.chunks) first.append(chunk)
-    const more = stream.send(first)
-    if (this.ended) stream.close().catch(() => {})
     if (!this.listening) {
       this.listening = true
       this.socket.on("data", this.onData)
       this.socket.on("end", this.onEnd)
     }
-    if (more && this.kept < this.maxBytes && !this.ended) this.socket.resume()
-    else this.socket.pause()
+    if (this.chunks.length > 0 || this.ended) {
+      this.sendRequest()
+      return
+    }
+    this.socket.resume()
+    // An immediate queued from an immediate runs after the next poll phase, which reads the
+    // socket if the caller has sent anything.
+    setImmediate(() =>
+      setImmediate(() => {
+        if (this.stream === stream) this.sendRequest()
+      }),
+    )
   }
 
   /** Stops forwarding to the attached stream (it failed); what was read is kept for the next. */
   detach(): void {
+    this.request = undefined
     if (this.stream === undefined) return
     this.stream.removeEventListener("drain", this.onDrain)
     this.stream = undefined
@@ -78,6 +93,10 @@ export class EarlyData {
   private readonly onData = (chunk: Buffer): void => {
     this.chunks.push(chunk)
     this.kept += chunk.byteLength
+    if (this.request !== undefined) {
+      this.sendRequest()
+      return
+    }
     const stream = this.stream
     if (stream === undefined || stream.writeStatus !== "writable") {
       this.socket.pause()
@@ -88,8 +107,31 @@ export class EarlyData {
 
   private readonly onEnd = (): void => {
     this.ended = true
+    if (this.request !== undefined) {
+      this.sendRequest()
+      return
+    }
     const stream = this.stream
     if (stream !== undefined && stream.writeStatus === "writable") stream.close().catch(() => {})
+  }
+
+  /** The request and every byte read so far, in one write; the FIN too if the caller sent it. */
+  private sendRequest(): void {
+    const stream = this.stream
+    const request = this.request
+    if (stream === undefined || request === undefined) return
+    this.request = undefined
+    if (stream.writeStatus !== "writable") {
+      // The handshake fails on this stream; the bytes wait for the next one.
+      this.socket.pause()
+      return
+    }
+    const first = new Uint8ArrayList(request)
+    for (const chunk of this.chunks) first.append(chunk)
+    const more = stream.send(first)
+    if (this.ended) stream.close().catch(() => {})
+    if (more && this.kept < this.maxBytes && !this.ended) this.socket.resume()
+    else this.socket.pause()
   }
 
   private readonly onDrain = (): void => {
