@@ -73,6 +73,37 @@ describe("early data (the caller's bytes sent ahead of the provider's status)", 
     }),
   )
 
+  it.live("a caller that waits for the server to speak first is connected all the same", () =>
+    Effect.gen(function* () {
+      const app = yield* startServer((socket) => {
+        socket.write("220 ready\n")
+        socket.pipe(socket)
+      })
+      const mesh = yield* makeMesh({
+        inbound: { services: { smtp: { host: "127.0.0.1", port: app.port } } },
+        outbound: { readyStreams: 2 },
+      })
+      const listener = yield* mesh.listen("smtp")
+      const transcript = yield* Effect.promise(async () => {
+        const out: string[] = []
+        for (let i = 0; i < 3; i++) {
+          const socket = await connect(listener.port)
+          const greeting = await new Promise<string>((resolve) =>
+            socket.once("data", (chunk: Buffer) => resolve(chunk.toString())),
+          )
+          socket.end(`QUIT ${i}\n`)
+          out.push(greeting + (await readAll(socket)).toString())
+        }
+        return out
+      })
+      expect(transcript).toEqual([
+        "220 ready\nQUIT 0\n",
+        "220 ready\nQUIT 1\n",
+        "220 ready\nQUIT 2\n",
+      ])
+    }),
+  )
+
   it.live(
     "a provider that refuses after the bytes went ahead: the next one gets all of them, once; no more than the bound ran ahead",
     () =>
