@@ -21,6 +21,7 @@
  *   pnpm --filter @beemesh/agent bench:dataplane [-- --rounds 5]
  * Prints a table and writes bench-results/dataplane.json.
  */
+import { randomUUID } from "node:crypto"
 import { mkdirSync, writeFileSync } from "node:fs"
 import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
@@ -28,6 +29,8 @@ import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
 import { defaultSlirpOptions, renderPodmanNetworkFlag } from "@beemesh/netns"
+import { issueCertificate, loadKey, loadOrCreateKey, peerIdOfKey } from "@beemesh/p2p"
+import { Effect } from "effect"
 import {
   api,
   appExec,
@@ -248,7 +251,11 @@ const meshSide = async (
   }
 }
 
-/** A second agent on this host, in the first one's mesh (its key, bootstrapped to it). */
+/**
+ * A second agent on this host, in the first one's mesh: its mesh key, a certificate from the first
+ * agent's (self-certified) authority for an identity made here first, bootstrapped to it. An
+ * agent that joins others without a certificate refuses to start.
+ */
 const startSecondAgent = async (
   first: Awaited<ReturnType<typeof startAgent>>,
   firstDir: string,
@@ -261,12 +268,32 @@ const startSecondAgent = async (
   if (address === undefined) throw new Error(`the first agent listens on no loopback address`)
   const dataDir = await mkdtemp(join(tmpdir(), "beemesh-dataplane-b-"))
   const bootstrap = address.includes("/p2p/") ? address : `${address}/p2p/${health.peerId}`
+  const authorityKey = await Effect.runPromise(loadKey(join(firstDir, "mesh-authority.key")))
+  const identity = await Effect.runPromise(loadOrCreateKey(join(dataDir, "identity.key")))
+  const certificateFile = join(dataDir, "agent.cert")
+  const certificate = await Effect.runPromise(
+    issueCertificate(authorityKey, {
+      role: "agent",
+      subject: peerIdOfKey(identity),
+      serial: randomUUID(),
+      notBefore: Date.now() - 60_000,
+      notAfter: Date.now() + 24 * 60 * 60 * 1000,
+    }),
+  )
+  writeFileSync(certificateFile, certificate, { mode: 0o600 })
   const agent = await startAgent(dataDir, await freePort(), undefined, [
     "--bootstrap",
     bootstrap,
     "--mesh-key",
     join(firstDir, "mesh.key"),
-  ])
+    "--mesh-authority",
+    peerIdOfKey(authorityKey),
+    "--certificate",
+    certificateFile,
+  ]).catch(async (error: unknown) => {
+    await rm(dataDir, { recursive: true, force: true })
+    throw error
+  })
   return { agent, dataDir }
 }
 

@@ -10,6 +10,7 @@ import {
   ProviderFailed,
   type ResolveFailed,
 } from "./Errors.js"
+import { EarlyData } from "./internal/earlyData.js"
 import { readFrame } from "./internal/frames.js"
 import { ProviderSelector } from "./internal/providerSelector.js"
 import { ReadyStreams } from "./internal/readyStreams.js"
@@ -65,6 +66,12 @@ export interface OutboundOptions {
   readonly maxFailureCooldownMs?: number
   readonly streamReadBufferBytes?: number
   /**
+   * The caller's bytes are sent right behind the request, before the provider's status (one
+   * round trip less per connection), and kept until that status for the next provider in case
+   * this one refuses. Past this many kept bytes the caller waits for the status (default 64 KiB).
+   */
+  readonly earlyDataBytes?: number
+  /**
    * Streams kept open and negotiated ahead of need per provider (default 0: none). A new
    * connection takes one and skips a round trip (multistream-select) and the stream's setup on
    * its path; the pool refills in the background. Each costs the provider an idle stream.
@@ -115,6 +122,12 @@ export class Outbound extends Context.Service<
   }
 }
 
+/** One connection's request frame and the caller's bytes that go right behind it. */
+interface Early {
+  readonly request: Uint8Array
+  readonly data: EarlyData
+}
+
 interface Opened {
   readonly stream: Stream
   readonly rest: Uint8Array | undefined
@@ -133,6 +146,7 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
   const maxStreams = options.maxStreams ?? defaults.maxStreams
   const maxAttempts = options.maxAttempts ?? defaults.maxAttempts
   const readBuffer = options.streamReadBufferBytes ?? defaults.streamReadBufferBytes
+  const earlyDataBytes = options.earlyDataBytes ?? defaults.earlyDataBytes
   const selector = new ProviderSelector({
     failureCooldownMs: options.failureCooldownMs ?? defaults.failureCooldownMs,
     maxFailureCooldownMs: options.maxFailureCooldownMs ?? defaults.maxFailureCooldownMs,
@@ -200,10 +214,13 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
         reason: cause instanceof Error ? cause.message : String(cause),
       })
 
-  /** Request and status on an open stream; a refusal fails with stage "refused". */
+  /**
+   * Request and status on an open stream, the caller's bytes sent right behind the request
+   * (`early`); a refusal fails with stage "refused".
+   */
   const handshake = (
     service: string,
-    target: ProxyTarget,
+    early: Early,
     provider: Provider,
     stream: Stream,
     timeoutMs: number,
@@ -211,7 +228,7 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
     Effect.gen(function* () {
       const peer = provider.peerId.toString()
       stream.maxReadBufferLength = Math.max(stream.maxReadBufferLength, readBuffer)
-      stream.send(encodeRequest(target))
+      early.data.attach(stream, early.request)
       const status = yield* readFrame(
         stream,
         decodeStatus,
@@ -219,9 +236,15 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
         Math.max(1, timeoutMs),
       ).pipe(
         Effect.mapError(stageError(service, provider.peerId, "handshake")),
-        Effect.onError(() => Effect.sync(() => stream.abort(new Error("proxy handshake failed")))),
+        Effect.onError(() =>
+          Effect.sync(() => {
+            early.data.detach()
+            stream.abort(new Error("proxy handshake failed"))
+          }),
+        ),
       )
       if (status.value.code !== StatusCode.Ok) {
+        early.data.detach()
         stream.abort(new Error("refused"))
         return yield* new ProviderFailed({
           service,
@@ -241,7 +264,7 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
    * silent peer (its host lost, or a connection that died without a reset) is given up quickly;
    * the provider's own connect to its app keeps the rest of the deadline.
    */
-  const attempt = (service: string, target: ProxyTarget, provider: Provider) =>
+  const attempt = (service: string, early: Early, provider: Provider) =>
     Effect.gen(function* () {
       const peer = provider.peerId.toString()
       const deadline = Date.now() + connectTimeoutMs
@@ -255,7 +278,7 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
         // new stream's is multistream-select's), so it gets the same short bound: a silent
         // provider is given up after two of them (this, then the new stream below).
         const timeoutMs = Math.min(dialTimeoutMs, deadline - Date.now())
-        const result = yield* Effect.result(handshake(service, target, provider, pooled, timeoutMs))
+        const result = yield* Effect.result(handshake(service, early, provider, pooled, timeoutMs))
         if (Result.isSuccess(result)) return result.success
         // A refusal is the provider's answer. A broken ready stream (closed by the provider's
         // handshake timeout just now) or a slow answer (its app slow to accept) says nothing
@@ -274,10 +297,10 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
           ),
         catch: stageError(service, provider.peerId, "open-stream"),
       })
-      return yield* handshake(service, target, provider, stream, deadline - Date.now())
+      return yield* handshake(service, early, provider, stream, deadline - Date.now())
     })
 
-  const open = Effect.fnUntraced(function* (service: string, target: ProxyTarget) {
+  const open = Effect.fnUntraced(function* (service: string, early: Early) {
     const providers = yield* resolver.resolve(service)
     if (providers.length === 0) return yield* new NoProviders({ service })
     const ordered = selector
@@ -285,7 +308,7 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
       .slice(0, maxAttempts)
     const failures: ProviderFailed[] = []
     for (const provider of ordered) {
-      const result = yield* Effect.result(attempt(service, target, provider))
+      const result = yield* Effect.result(attempt(service, early, provider))
       if (Result.isSuccess(result)) {
         selector.markHealthy(provider.peerId.toString())
         return result.success
@@ -308,9 +331,17 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
   const serve = (socket: net.Socket, upstream: UpstreamOptions, acceptedAt: number) =>
     Effect.gen(function* () {
       const target: ProxyTarget = upstream.target ?? { _tag: "Service", name: upstream.service }
-      const opened = yield* open(upstream.service, target)
+      const early: Early = {
+        request: encodeRequest(target),
+        data: new EarlyData(socket, earlyDataBytes),
+      }
+      const opened = yield* open(upstream.service, early)
       const series = metrics.traffic.of("outbound", upstream.service, opened.label)
       series.connected((performance.now() - acceptedAt) / 1000)
+      // The bytes that went ahead of the status, counted as the bridge counts the rest.
+      const ahead = early.data.release()
+      counters.bytesOut += ahead
+      series.bytesOut += ahead
       const end = yield* runBridge(socket, opened.stream, {
         metrics,
         direction: "outbound",

@@ -45,6 +45,12 @@ export const defaults = {
    * libp2p's default buffer of 4 MiB would reset slow streams. Must exceed the window.
    */
   streamReadBufferBytes: 16 * 1024 * 1024 + 256 * 1024,
+  /**
+   * Outbound: the caller's bytes sent ahead of a provider's status and kept for a retry on the
+   * next provider; past this the caller waits for the status. A first request fits (an HTTP
+   * request's headers, a TLS ClientHello); a bulk upload does not need to run ahead.
+   */
+  earlyDataBytes: 64 * 1024,
   /** Outbound: streams negotiated ahead of need per provider (0: none, each connection opens its own). */
   readyStreams: 0,
   /** Outbound: an unused ready stream is closed after this; below Inbound's `handshakeTimeoutMs`. */
