@@ -3,7 +3,7 @@
  * e2e tests run the agent as, and that user's own Podman store, driven as that user.
  */
 import { execFileSync } from "node:child_process"
-import { chmodSync, chownSync, existsSync, mkdirSync, rmSync } from "node:fs"
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { type RunAs, run, runAsync } from "./support"
@@ -73,8 +73,24 @@ export const loadIntoUserStore = (user: RunAs, image: string) => {
   }
 }
 
-/** Removes every pod of the user's store and its pause process (catatonit -P, the user namespace). */
+/**
+ * Removes every pod of the user's store, then stops its pause process (catatonit -P, which holds
+ * the store's user namespace) by the PID file in its run directory: only this store's, never
+ * another store's of the same user.
+ */
 export const sweepUserPodman = (user: RunAs) => {
   for (const pod of podsAs(user)) podmanAs(user, ["pod", "rm", "-f", "-t", "1", pod])
-  run("pkill", ["-u", String(user.uid), "-f", "^catatonit -P"])
+  const pauseFile = join(user.env.XDG_RUNTIME_DIR ?? "", "libpod/tmp/pause.pid")
+  if (!existsSync(pauseFile)) return
+  const pid = Number(readFileSync(pauseFile, "utf8").trim())
+  // A PID file can outlive its process and the PID be reused: check it is catatonit's pause.
+  const cmdline = (() => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, "utf8")
+    } catch {
+      return ""
+    }
+  })()
+  if (Number.isInteger(pid) && pid > 0 && cmdline.startsWith("catatonit"))
+    process.kill(pid, "SIGKILL")
 }
