@@ -3,7 +3,8 @@
  * reads a ConfigMap file and a Secret file (content, mode, tmpfs) as its user, two containers share
  * an emptyDir, a Memory emptyDir holds no more than its sizeLimit; the sidecar and another pod see
  * none of it. The tmpfs mounts live in the user's Podman mount namespace only: the host sees empty
- * directories. After the deletes nothing remains in either namespace.
+ * directories. A restarted agent keeps its pods' volumes and sweeps what no pod stands for; after
+ * the deletes nothing remains in either namespace.
  */
 import { randomBytes } from "node:crypto"
 import { chownSync, existsSync } from "node:fs"
@@ -176,6 +177,32 @@ describe("configMap, secret and emptyDir volumes on a rootless agent", () => {
     )
     expect(await hostMounts(dataDir)).toEqual([])
     expect(await readdir(join(volumeDir, "creds"))).toEqual([])
+  })
+
+  it("a restarted agent keeps its pods' volumes and sweeps a directory no pod stands for", async () => {
+    const writerId = podmanAs(user, ["inspect", `${POD}-writer`, "--format", "{{.Id}}"]).stdout
+    await agent!.stop()
+    // What a crash between preparing a pod's volumes and creating the pod would leave: a tmpfs
+    // in Podman's mount namespace, with a file in it.
+    const stray = join(volumesDir(), `bm-${ns}-stray`)
+    for (const args of [
+      ["mkdir", "-p", join(stray, "cfg")],
+      ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", join(stray, "cfg")],
+      ["touch", join(stray, "cfg", "leftover")],
+    ])
+      expect(podmanAs(user, ["unshare", ...args]).status, args.join(" ")).toBe(0)
+    expect(userMounts(stray)).toEqual([join(stray, "cfg")])
+    agent = await startAgent(dataDir, await freePort(), user)
+    expect(existsSync(stray)).toBe(false)
+    expect(userMounts(stray)).toEqual([])
+    // The kept pod (adopted) still has its files.
+    await eventually("the kept pod to serve its files after the restart", async () => {
+      expect((await sh("writer", `${BUSYBOX} cat /run/creds/password`)).stdout).toBe(SECRET)
+      return true
+    })
+    expect(podmanAs(user, ["inspect", `${POD}-writer`, "--format", "{{.Id}}"]).stdout).toBe(
+      writerId,
+    )
   })
 
   it("after the deletes nothing remains: no pod, no mount in either namespace, no directory", async () => {
