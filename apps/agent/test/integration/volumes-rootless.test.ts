@@ -96,6 +96,14 @@ const mountPointsIn = (mountinfo: string, dir: string) =>
 const userMounts = (dir: string) => mountPointsIn(inside(["cat", "/proc/self/mountinfo"]), dir)
 const hostMounts = (dir: string) => mountPointsIn(readFileSync("/proc/self/mountinfo", "utf8"), dir)
 
+/** The first ID of the user's range in /etc/subuid: ID 1 of its Podman's user namespace. */
+const firstSubordinateId = () => {
+  const line = readFileSync("/etc/subuid", "utf8")
+    .split("\n")
+    .find((entry) => entry.startsWith(`${USER}:`) || entry.startsWith(`${ids?.uid}:`))
+  return Number(line?.split(":")[1])
+}
+
 const roots: Array<string> = []
 const newRoot = () => {
   const root = join(base, `volumes-${roots.length}`)
@@ -157,8 +165,11 @@ describe("PodVolumes rootless", () => {
       ["cfg", "creds", "mem"].map((name) => join(dir, name)).sort(),
     )
     const memLine = mountinfo.split("\n").find((line) => line.includes(` ${dir}/mem `))
+    // Options show owners as host IDs: the apps' root is the user's first subordinate ID.
     expect(memLine).toMatch(
-      / rw,nosuid,nodev,relatime .* - tmpfs tmpfs rw,size=1024k,mode=777,uid=1,gid=1/,
+      new RegExp(
+        ` rw,nosuid,nodev,relatime .*- tmpfs tmpfs rw,size=1024k,mode=777,uid=${firstSubordinateId()},gid=`,
+      ),
     )
     // Owners and modes as an app sees them (its root is ID 1 here), the files' bytes.
     const stats = inside([
@@ -193,17 +204,12 @@ describe("PodVolumes rootless", () => {
     const volumes = makeVolumes(root)
     await Effect.runPromise(volumes.prepare("keep", workload, lookup))
     await Effect.runPromise(volumes.prepare("gone", workload, lookup))
-    // What an app would leave: a directory of its own in the emptyDir, not the agent's to remove.
-    inside([
-      "setpriv",
-      "--reuid=1",
-      "--regid=1",
-      "--clear-groups",
-      "mkdir",
-      "-m",
-      "700",
-      join(root, "gone/scratch/mine"),
-    ])
+    // What an app would leave: its own directory in the emptyDir, owned by its root (a subordinate
+    // ID the agent's host user cannot remove: only root of Podman's namespace can).
+    const mine = join(root, "gone/scratch/mine")
+    inside(["mkdir", "-m", "700", mine])
+    inside(["touch", join(mine, "file")])
+    inside(["chown", "-R", "1:1", mine])
     await Effect.runPromise(volumes.sweep(new Set(["keep"])))
     expect(await readdir(root)).toEqual(["keep"])
     expect(userMounts(join(root, "gone"))).toEqual([])
