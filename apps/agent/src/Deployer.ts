@@ -8,7 +8,7 @@
  * state loaded, owned pods adopted, then the reconcile loop (driven by Podman's events).
  */
 import { dirname, join } from "node:path"
-import { DEFAULT_APP_ID_BASE } from "@beemesh/podman"
+import { appIdMap } from "@beemesh/podman"
 import { Effect, Layer } from "effect"
 import { runCommand } from "./deployer/CommandRunner"
 import { ConfigStore } from "./deployer/ConfigStore"
@@ -54,9 +54,10 @@ export const deployerLayer = (options: DeployerOptions) => {
   })
   const volumes = PodVolumes.layer({
     root: options.volumesDir ?? join(dirname(options.stateFile), "volumes"),
-    // The agent's pods take the default app ID map: app root is this host ID (rootful).
-    appRootId: DEFAULT_APP_ID_BASE,
-    rootless: options.rootless,
+    // The agent's pods take the default app ID map: app root is its first ID (a host ID rootful,
+    // an ID of Podman's user namespace rootless, where the volumes are then made).
+    appRootId: appIdMap(options.rootless)[0]?.host_id ?? 0,
+    ...(options.rootless ? { userNamespace: ["podman", "unshare"] } : {}),
   })
   const parts = Layer.mergeAll(
     WorkloadTable.layer,

@@ -16,7 +16,6 @@ import { Context, Effect, Layer } from "effect"
 import { ServiceDirectory } from "../Directory"
 import type { Workload } from "../Manifest"
 import type { PodIdentity } from "../Tokens"
-import { type ProjectedFile, projectedFiles } from "../Volumes"
 import { WorkloadManager } from "../Workloads"
 import { ConfigStore } from "./ConfigStore"
 import { workloadManagerLayer } from "./Manager"
@@ -25,6 +24,7 @@ import { Reconciler } from "./Reconciler"
 import { ReplicaPods, type ReplicaPodsOptions } from "./ReplicaPods"
 import { type CommandRunner, ReplicaProbes } from "./ReplicaProbes"
 import { StateStore } from "./StateStore"
+import { volumeLayouts } from "./VolumeLayout"
 import { WorkloadTable } from "./WorkloadTable"
 
 export const SIDECAR_IMAGE = "localhost/beemesh/sidecar:0.1.0"
@@ -72,37 +72,24 @@ export const makeFakeVolumes = () => {
   const shape: PodVolumesShape = {
     prepare: (pod, workload, lookup) =>
       Effect.gen(function* () {
-        const volumes = new Map<string, ReadonlyArray<ProjectedFile>>()
         prepared.delete(pod)
-        for (const volume of workload.volumes ?? []) {
-          const files = volume.kind === "EmptyDir" ? [] : projectedFiles(volume, lookup)
-          if ("problem" in files)
-            return yield* new VolumeSetupFailed({ pod, reason: files.problem, fault: "client" })
-          volumes.set(volume.name, files)
-        }
-        for (const container of workload.containers)
-          for (const { name, subPath } of container.volumeMounts ?? []) {
-            const volume = workload.volumes?.find((v) => v.name === name)
-            const files = volumes.get(name) ?? []
-            if (volume === undefined || volume.kind === "EmptyDir" || subPath === undefined)
-              continue
-            if (!files.some((f) => f.path === subPath || f.path.startsWith(`${subPath}/`)))
-              return yield* new VolumeSetupFailed({
-                pod,
-                reason: `subPath ${subPath} is not in volume ${name}`,
-                fault: "client",
-              })
-          }
+        const layouts = volumeLayouts(workload, lookup)
+        if ("problem" in layouts)
+          return yield* new VolumeSetupFailed({ pod, reason: layouts.problem, fault: "client" })
         prepared.set(
           pod,
           new Map(
-            [...volumes].map(([name, files]) => [
-              name,
-              files.map((file) => `${file.path}=${file.bytes.toString()}`),
+            layouts.map((layout) => [
+              layout.name,
+              layout.entries.flatMap((entry) =>
+                entry.kind === "file"
+                  ? [`${entry.path}=${Buffer.from(entry.bytes).toString()}`]
+                  : [],
+              ),
             ]),
           ),
         )
-        return new Map([...volumes.keys()].map((name) => [name, `/fake/${pod}/${name}`]))
+        return new Map(layouts.map((layout) => [layout.name, `/fake/${pod}/${layout.name}`]))
       }),
     release: (pod) => Effect.sync(() => void prepared.delete(pod)),
     sweep: (keep) =>

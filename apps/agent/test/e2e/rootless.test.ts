@@ -4,8 +4,7 @@
  * on slirp4netns, the egress rules are applied inside the user namespace that owns each pod's
  * network namespace, and the path through the sidecars works as it does rootful.
  */
-import { execFileSync } from "node:child_process"
-import { chmodSync, chownSync, existsSync, mkdirSync, rmSync } from "node:fs"
+import { chownSync } from "node:fs"
 import { mkdtemp, rm } from "node:fs/promises"
 import type { Server } from "node:net"
 import { tmpdir } from "node:os"
@@ -20,6 +19,16 @@ import {
   HOSTILE_USER1337_IMAGE,
 } from "./hostile"
 import {
+  containerPidAs,
+  loadIntoUserStore,
+  podmanAs,
+  podmanAsAsync,
+  podsAs,
+  ROOTLESS_USER,
+  rootlessUser,
+  sweepUserPodman,
+} from "./rootlessUser"
+import {
   type AgentProcess,
   api,
   appExec,
@@ -28,13 +37,11 @@ import {
   type RunAs,
   requirePrerequisites,
   run,
-  runAsync,
   SIDECAR_IMAGE,
   startAgent,
   startListener,
 } from "./support"
 
-const USER = "beemesh-test"
 const ns = "rootless"
 let user: RunAs
 let dataDir: string
@@ -42,64 +49,14 @@ let apiPort: number
 let agent: AgentProcess
 const listeners: Array<Server> = []
 
-/** The test user's podman, with its own environment (no shell: an argument vector). */
-const asUser = (args: ReadonlyArray<string>) => [
-  `--reuid=${user.uid}`,
-  `--regid=${user.gid}`,
-  "--clear-groups",
-  "env",
-  ...Object.entries(user.env).map(([k, v]) => `${k}=${v}`),
-  "podman",
-  ...args,
-]
-const userPodman = (args: ReadonlyArray<string>) => run("setpriv", asUser(args))
-const userPodmanAsync = (args: ReadonlyArray<string>) => runAsync("setpriv", asUser(args))
-
-const userPid = (container: string) =>
-  userPodman(["inspect", container, "--format", "{{.State.Pid}}"]).stdout.trim()
-
-const userPods = () =>
-  userPodman(["pod", "ls", "--format", "{{.Name}}"])
-    .stdout.split("\n")
-    .filter((name) => name !== "")
-    .sort()
-
-/**
- * Copies an image from root's store into the user's (nothing is pulled); skipped when the user's
- * has the same image (a tag left from an earlier build would test old code).
- */
-const loadIntoUserStore = (image: string) => {
-  const idOf = (result: { status: number; stdout: string }) =>
-    result.status === 0 ? result.stdout.trim() : undefined
-  const rootId = idOf(run("podman", ["image", "inspect", "--format", "{{.Id}}", image]))
-  const userId = idOf(userPodman(["image", "inspect", "--format", "{{.Id}}", image]))
-  if (userId !== undefined && userId === rootId) return
-  const archive = join(tmpdir(), `beemesh-rootless-${process.pid}.tar`)
-  try {
-    execFileSync("podman", ["save", "--format", "oci-archive", "-o", archive, image])
-    chmodSync(archive, 0o644)
-    const loaded = userPodman(["load", "-i", archive])
-    if (loaded.status !== 0)
-      throw new Error(`loading ${image} for ${USER} failed: ${loaded.stderr}`)
-  } finally {
-    rmSync(archive, { force: true })
-  }
-}
+const userPodman = (args: ReadonlyArray<string>) => podmanAs(user, args)
+const userPodmanAsync = (args: ReadonlyArray<string>) => podmanAsAsync(user, args)
+const userPid = (container: string) => containerPidAs(user)(container)
+const userPods = () => podsAs(user)
 
 beforeAll(async () => {
   requirePrerequisites()
-  const ids = run("id", ["-u", USER])
-  if (ids.status !== 0)
-    throw new Error(`user ${USER} is missing: run tooling/scripts/host-setup.sh as root`)
-  const uid = Number(ids.stdout)
-  const gid = Number(run("id", ["-g", USER]).stdout)
-  const home = `/home/${USER}`
-  const runtimeDir = `/run/user/${uid}`
-  for (const dir of [home, runtimeDir]) {
-    if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 })
-    chownSync(dir, uid, gid)
-  }
-  user = { uid, gid, env: { HOME: home, XDG_RUNTIME_DIR: runtimeDir } }
+  user = rootlessUser()
   buildDemoImages()
   buildHostileImages()
   for (const image of [
@@ -109,9 +66,9 @@ beforeAll(async () => {
     HOSTILE_IMAGE,
     HOSTILE_USER1337_IMAGE,
   ])
-    loadIntoUserStore(image)
+    loadIntoUserStore(user, image)
   dataDir = await mkdtemp(join(tmpdir(), "beemesh-e2e-rootless-"))
-  chownSync(dataDir, uid, gid)
+  chownSync(dataDir, user.uid, user.gid)
   apiPort = await freePort()
   agent = await startAgent(dataDir, apiPort, user)
 })
@@ -122,18 +79,15 @@ afterAll(async () => {
       await api(agent, "DELETE", `/v1/workloads/${ns}/${workload}`).catch(() => undefined)
   }
   await agent?.stop()
-  if (user !== undefined) {
-    for (const pod of userPods()) userPodman(["pod", "rm", "-f", "-t", "1", pod])
-    // Rootless Podman leaves a pause process (catatonit -P) holding its user namespace.
-    run("pkill", ["-u", String(user.uid), "-f", "^catatonit -P"])
-  }
+  // Rootless Podman leaves a pause process (catatonit -P) holding its user namespace.
+  if (user !== undefined) sweepUserPodman(user)
   for (const server of listeners) server.close()
   if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true })
 })
 
 describe("beemesh-agent rootless", () => {
   it("runs as an ordinary user and deploys onto that user's Podman", async () => {
-    expect(run("stat", ["-c", "%U", `/proc/${agent.child.pid}`]).stdout.trim()).toBe(USER)
+    expect(run("stat", ["-c", "%U", `/proc/${agent.child.pid}`]).stdout.trim()).toBe(ROOTLESS_USER)
     const health = await api(agent, "GET", "/health")
     expect(health.json).toMatchObject({ ok: true, podman: { embedded: true } })
     const orders = `{apiVersion: v1, kind: Pod, metadata: {name: orders, namespace: ${ns}}, spec: {containers: [{name: app, image: "${ORDERS_IMAGE}", ports: [{containerPort: 80}]}]}}`

@@ -1,0 +1,96 @@
+/**
+ * The unprivileged `beemesh-test` user (made by host setup, with subordinate IDs) that rootless
+ * e2e tests run the agent as, and that user's own Podman store, driven as that user.
+ */
+import { execFileSync } from "node:child_process"
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { type RunAs, run, runAsync } from "./support"
+
+export const ROOTLESS_USER = "beemesh-test"
+
+/** The user with its HOME and XDG_RUNTIME_DIR (made and given to it if missing). */
+export const rootlessUser = (): RunAs => {
+  const ids = run("id", ["-u", ROOTLESS_USER])
+  if (ids.status !== 0)
+    throw new Error(`user ${ROOTLESS_USER} is missing: run tooling/scripts/host-setup.sh as root`)
+  const uid = Number(ids.stdout)
+  const gid = Number(run("id", ["-g", ROOTLESS_USER]).stdout)
+  const home = `/home/${ROOTLESS_USER}`
+  const runtimeDir = `/run/user/${uid}`
+  for (const dir of [home, runtimeDir]) {
+    if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 })
+    chownSync(dir, uid, gid)
+  }
+  return { uid, gid, env: { HOME: home, XDG_RUNTIME_DIR: runtimeDir } }
+}
+
+/** The user's podman, with its own environment (no shell: an argument vector). */
+const asUser = (user: RunAs, args: ReadonlyArray<string>) => [
+  `--reuid=${user.uid}`,
+  `--regid=${user.gid}`,
+  "--clear-groups",
+  "env",
+  ...Object.entries(user.env).map(([k, v]) => `${k}=${v}`),
+  "podman",
+  ...args,
+]
+export const podmanAs = (user: RunAs, args: ReadonlyArray<string>) =>
+  run("setpriv", asUser(user, args))
+export const podmanAsAsync = (user: RunAs, args: ReadonlyArray<string>) =>
+  runAsync("setpriv", asUser(user, args))
+
+/** The PID of a container of the user's Podman. */
+export const containerPidAs = (user: RunAs) => (container: string) =>
+  podmanAs(user, ["inspect", container, "--format", "{{.State.Pid}}"]).stdout.trim()
+
+export const podsAs = (user: RunAs) =>
+  podmanAs(user, ["pod", "ls", "--format", "{{.Name}}"])
+    .stdout.split("\n")
+    .filter((name) => name !== "")
+    .sort()
+
+/**
+ * Copies an image from root's store into the user's (nothing is pulled); skipped when the user's
+ * has the same image (a tag left from an earlier build would test old code).
+ */
+export const loadIntoUserStore = (user: RunAs, image: string) => {
+  const idOf = (result: { status: number; stdout: string }) =>
+    result.status === 0 ? result.stdout.trim() : undefined
+  const rootId = idOf(run("podman", ["image", "inspect", "--format", "{{.Id}}", image]))
+  const userId = idOf(podmanAs(user, ["image", "inspect", "--format", "{{.Id}}", image]))
+  if (userId !== undefined && userId === rootId) return
+  const archive = join(tmpdir(), `beemesh-rootless-${process.pid}.tar`)
+  try {
+    execFileSync("podman", ["save", "--format", "oci-archive", "-o", archive, image])
+    chmodSync(archive, 0o644)
+    const loaded = podmanAs(user, ["load", "-i", archive])
+    if (loaded.status !== 0)
+      throw new Error(`loading ${image} for ${ROOTLESS_USER} failed: ${loaded.stderr}`)
+  } finally {
+    rmSync(archive, { force: true })
+  }
+}
+
+/**
+ * Removes every pod of the user's store, then stops its pause process (catatonit -P, which holds
+ * the store's user namespace) by the PID file in its run directory: only this store's, never
+ * another store's of the same user.
+ */
+export const sweepUserPodman = (user: RunAs) => {
+  for (const pod of podsAs(user)) podmanAs(user, ["pod", "rm", "-f", "-t", "1", pod])
+  const pauseFile = join(user.env.XDG_RUNTIME_DIR ?? "", "libpod/tmp/pause.pid")
+  if (!existsSync(pauseFile)) return
+  const pid = Number(readFileSync(pauseFile, "utf8").trim())
+  // A PID file can outlive its process and the PID be reused: check it is catatonit's pause.
+  const cmdline = (() => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, "utf8")
+    } catch {
+      return ""
+    }
+  })()
+  if (Number.isInteger(pid) && pid > 0 && cmdline.startsWith("catatonit"))
+    process.kill(pid, "SIGKILL")
+}
