@@ -10,6 +10,7 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "nod
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
+import { SidecarIdentity } from "@beemesh/contract"
 import { bundleSidecar, PACKAGE_DIR } from "./bundle"
 import { writeCompileCache } from "./compileCache"
 
@@ -54,8 +55,8 @@ export const buildSidecarImage = async (): Promise<BuiltImage> => {
     run("bash", [ROOTFS_SCRIPT, NODE_BINARY, join(context, "rootfs")])
     // The npm binary carries debug info (~18 MiB) that nothing in the image uses.
     run("strip", ["--strip-all", join(context, "rootfs/usr/local/bin/node")])
-    // Written by the very node the image runs: app/compile-cache, next to the bundle.
-    writeCompileCache(bundle, join(context, "rootfs/usr/local/bin/node"))
+    // Written by the very node the image runs, for the user it runs as: app/compile-cache.
+    writeCompileCache(bundle, join(context, "rootfs/usr/local/bin/node"), SidecarIdentity.UID)
     copyFileSync(join(PACKAGE_DIR, "image/Containerfile"), join(context, "Containerfile"))
     run("podman", [
       "build",

@@ -13,8 +13,9 @@
  * the same bytes for the same sources (the image stays reproducible). The cache records the
  * bundle's path too, so it is written from a path that depends only on the bundle's content;
  * `NODE_COMPILE_CACHE_PORTABLE` lets it serve the bundle at any other path with the same layout.
- * A node started with other flags (the `healthcheck` command) misses it and compiles as before;
- * the directory is read-only to the sidecar, so nothing is ever written at run time.
+ * Node keeps a cache per user (its directory ends in `-<uid>`): the image's is renamed for the
+ * sidecar's UID. A node started with other flags (the `healthcheck` command) misses it and
+ * compiles as before; the directory is read-only to the sidecar, so nothing is written at run time.
  */
 import { spawnSync } from "node:child_process"
 import { createHash } from "node:crypto"
@@ -25,6 +26,7 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
 } from "node:fs"
 import { dirname, join } from "node:path"
@@ -46,10 +48,14 @@ const files = (dir: string): Array<string> =>
 
 /**
  * Writes the cache of `bundlePath` into `<its directory>/compile-cache` (replacing one there),
- * readable by everyone, and returns that directory. `nodeBinary` must be the node that will run
- * the bundle (the same version).
+ * readable by everyone, for the user `forUid` (default: this process's), and returns that
+ * directory. `nodeBinary` must be the node that will run the bundle (the same version).
  */
-export const writeCompileCache = (bundlePath: string, nodeBinary: string): string => {
+export const writeCompileCache = (
+  bundlePath: string,
+  nodeBinary: string,
+  forUid: number = process.getuid?.() ?? 0,
+): string => {
   const source = readFileSync(bundlePath)
   const digest = createHash("sha256").update(source).digest("hex").slice(0, 16)
   // A path made of the content only (not $TMPDIR either): the same sources give the same bytes.
@@ -78,6 +84,16 @@ export const writeCompileCache = (bundlePath: string, nodeBinary: string): strin
       throw new Error(
         `writing the compile cache: expected one cache file in ${staged}, found ${written.length} (does ${nodeBinary} support NODE_COMPILE_CACHE, Node ≥ 22.1?)`,
       )
+    const [versionDir = ""] = readdirSync(staged)
+    const builder = `-${process.getuid?.() ?? 0}`
+    if (!versionDir.endsWith(builder))
+      throw new Error(
+        `writing the compile cache: node named its directory ${versionDir}, expected a name ending in ${builder} (its user id); this node version lays the cache out differently`,
+      )
+    renameSync(
+      join(staged, versionDir),
+      join(staged, `${versionDir.slice(0, -builder.length)}-${forUid}`),
+    )
     const target = join(dirname(bundlePath), COMPILE_CACHE_DIR)
     rmSync(target, { recursive: true, force: true })
     cpSync(staged, target, { recursive: true })

@@ -49,6 +49,12 @@ describe("the sidecar bundle", () => {
     expect(first[0]!.length).toBeGreaterThan(100_000)
     writeCompileCache(bundle, process.execPath)
     expect(cacheBytes(cacheDir)).toEqual(first)
+    // Node looks for its cache under a directory named for the user it runs as.
+    const uid = process.getuid?.() ?? 0
+    expect(readdirSync(cacheDir)).toEqual([expect.stringMatching(new RegExp(`-${uid}$`))])
+    writeCompileCache(bundle, process.execPath, 1337)
+    expect(readdirSync(cacheDir)).toEqual([expect.stringMatching(/^v\d+\.\d+\.\d+-.*-1337$/)])
+    expect(cacheBytes(cacheDir)).toEqual(first)
   }, 60_000)
 
   it("starts from its compile cache when moved elsewhere (as into the image's /app)", async () => {
