@@ -195,7 +195,8 @@ const main = async () => {
     0,
   )
 
-  const echo = createServer((s) => s.pipe(s))
+  // A connection the proxy resets (a client gone at the end of a phase) must not crash the bench.
+  const echo = createServer((s) => s.on("error", () => s.destroy()).pipe(s))
   const echoPort = await listen(echo)
   const tokens = { "bench-a": "bench-token-a-0123456789", "bench-b": "bench-token-b-0123456789" }
   const agent = await startStandInAgent({ tokens })
