@@ -1,6 +1,8 @@
 /**
  * Sidecar footprint: image size, and the resident memory of a sidecar process idle and while it
- * carries 100 concurrent connections. Baselines in the same run: the Node runtime alone (image
+ * carries 100 concurrent connections; so that memory is not bought with the data plane, also bulk
+ * throughput (CPU per MiB) and new connections per second through the same path. The sidecars run
+ * as the image runs them: the proxy's V8 flags and the bundle's compile cache. Baselines in the same run: the Node runtime alone (image
  * rootfs size; an idle `node` process) and a minimal Node TCP forwarder (net.pipe) carrying the
  * same 100 connections. Everything runs on 127.0.0.1. Writes bench-results/memory.json.
  *   pnpm --filter @beemesh/sidecar bench [-- --skip-image]
@@ -14,12 +16,16 @@ import { join } from "node:path"
 import { proxyNodeFlags } from "@beemesh/proxy"
 import { buildSidecarImage, NODE_BINARY } from "../image/build"
 import { BUNDLE_PATH, bundleSidecar, PACKAGE_DIR } from "../image/bundle"
+import { compileCacheEnvironment, writeCompileCache } from "../image/compileCache"
 import { freePort, waitFor } from "../test/support/net"
 import { startStandInAgent } from "../test/support/StandInAgent"
 
 const CONNECTIONS = 100
 const LOAD_SECONDS = 5
 const MESSAGE = Buffer.alloc(1024, 7)
+const BULK_MIB = 64
+const NEW_CONN_SECONDS = 3
+const NEW_CONN_PARALLEL = 10
 
 const rssKiB = (pid: number): number => {
   const line = readFileSync(`/proc/${pid}/status`, "utf8")
@@ -101,6 +107,70 @@ const load = async (port: number, pids: ReadonlyArray<number>) => {
   return { peaks, pssPeaks, roundTrips }
 }
 
+/** CPU time (user + system) of a process so far, ms. */
+const cpuMs = (pid: number): number => {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
+  return (Number(fields[11]) + Number(fields[12])) * 10
+}
+
+/** One connection echoes BULK_MIB through; MiB/s both ways and CPU of `pids` per MiB carried. */
+const bulk = async (port: number, pids: ReadonlyArray<number>) => {
+  const total = BULK_MIB * 1024 * 1024
+  const cpuBefore = pids.reduce((sum, pid) => sum + cpuMs(pid), 0)
+  const started = process.hrtime.bigint()
+  await new Promise<void>((resolve, reject) => {
+    const s = connect(port, "127.0.0.1")
+    const chunk = Buffer.alloc(64 * 1024, 1)
+    let sent = 0
+    let got = 0
+    const pump = () => {
+      while (sent < total) {
+        sent += chunk.length
+        if (!s.write(chunk)) return void s.once("drain", pump)
+      }
+    }
+    s.on("connect", pump)
+    s.on("error", reject)
+    s.on("data", (d) => {
+      got += d.length
+      if (got < total) return
+      s.destroy()
+      resolve()
+    })
+  })
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9
+  const cpu = pids.reduce((sum, pid) => sum + cpuMs(pid), 0) - cpuBefore
+  return { mibPerSecond: (2 * BULK_MIB) / seconds, cpuMsPerMib: cpu / (2 * BULK_MIB) }
+}
+
+/** New connections per second, NEW_CONN_PARALLEL at a time, each one 1 KiB round trip. */
+const newConnections = async (port: number) => {
+  let opened = 0
+  const stopAt = Date.now() + NEW_CONN_SECONDS * 1000
+  const once = () =>
+    new Promise<void>((resolve, reject) => {
+      const s = connect(port, "127.0.0.1")
+      let got = 0
+      s.on("error", reject)
+      s.on("connect", () => s.write(MESSAGE))
+      s.on("data", (d) => {
+        got += d.length
+        if (got < MESSAGE.length) return
+        s.destroy()
+        resolve()
+      })
+    })
+  await Promise.all(
+    Array.from({ length: NEW_CONN_PARALLEL }, async () => {
+      while (Date.now() < stopAt) {
+        await once()
+        opened++
+      }
+    }),
+  )
+  return opened / NEW_CONN_SECONDS
+}
+
 const idleRss = async (pid: number) => {
   await new Promise((r) => setTimeout(r, 2000))
   return { rss: rssKiB(pid), ...smapsKiB(pid) }
@@ -111,6 +181,7 @@ const SKIP_IMAGE = process.argv.includes("--skip-image")
 
 const main = async () => {
   await bundleSidecar()
+  writeCompileCache(BUNDLE_PATH, NODE_BINARY)
   let imageBytes: number | undefined
   try {
     if (!SKIP_IMAGE) imageBytes = (await buildSidecarImage()).sizeBytes
@@ -124,7 +195,8 @@ const main = async () => {
     0,
   )
 
-  const echo = createServer((s) => s.pipe(s))
+  // A connection the proxy resets (a client gone at the end of a phase) must not crash the bench.
+  const echo = createServer((s) => s.on("error", () => s.destroy()).pipe(s))
   const echoPort = await listen(echo)
   const tokens = { "bench-a": "bench-token-a-0123456789", "bench-b": "bench-token-b-0123456789" }
   const agent = await startStandInAgent({ tokens })
@@ -139,6 +211,7 @@ const main = async () => {
     BEEMESH_NAMESPACE: "bench",
     BEEMESH_WORKLOAD: "bench",
     BEEMESH_AGENT_URL: agent.url,
+    ...compileCacheEnvironment(BUNDLE_PATH),
   }
   // Started as the image's entrypoint starts it.
   const b = start([...proxyNodeFlags, BUNDLE_PATH], {
@@ -193,6 +266,10 @@ const main = async () => {
   ])
   const viaSidecars = await load(upstream, [a.pid!, b.pid!])
   const viaForwarder = await load(forwarderPort, [forwarder.pid!])
+  const bulkSidecars = await bulk(upstream, [a.pid!, b.pid!])
+  const bulkForwarder = await bulk(forwarderPort, [forwarder.pid!])
+  const newViaSidecars = await newConnections(upstream)
+  const newViaForwarder = await newConnections(forwarderPort)
 
   const rows = [
     {
@@ -247,6 +324,24 @@ const main = async () => {
       what: `1 KiB round trips in ${LOAD_SECONDS} s (${CONNECTIONS} conns)`,
       sidecar: viaSidecars.roundTrips,
       baseline: viaForwarder.roundTrips,
+      baselineIs: "node TCP forwarder",
+    },
+    {
+      what: `bulk echo of ${BULK_MIB} MiB, one conn (MiB/s)`,
+      sidecar: Math.round(bulkSidecars.mibPerSecond),
+      baseline: Math.round(bulkForwarder.mibPerSecond),
+      baselineIs: "node TCP forwarder",
+    },
+    {
+      what: "bulk CPU per MiB, all proxy processes (ms)",
+      sidecar: Math.round(bulkSidecars.cpuMsPerMib * 10) / 10,
+      baseline: Math.round(bulkForwarder.cpuMsPerMib * 10) / 10,
+      baselineIs: "node TCP forwarder",
+    },
+    {
+      what: `new connections/s (${NEW_CONN_PARALLEL} at a time, 1 KiB each)`,
+      sidecar: Math.round(newViaSidecars),
+      baseline: Math.round(newViaForwarder),
       baselineIs: "node TCP forwarder",
     },
   ]

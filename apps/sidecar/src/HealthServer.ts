@@ -3,11 +3,12 @@
  * (usable as a Podman healthcheck through the `healthcheck` command) and Prometheus metrics.
  */
 
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
+import type { IncomingMessage, ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import { PrometheusText } from "@beemesh/service"
 import { Data, Effect } from "effect"
 import { httpText } from "./HttpText"
+import { nodeHttp } from "./NodeHttp"
 
 export interface Readiness {
   readonly ready: boolean
@@ -83,8 +84,8 @@ export const serveHealth = Effect.fn("HealthServer.serve")(function* (
   port: number,
 ) {
   const server = yield* Effect.acquireRelease(
-    Effect.callback<ReturnType<typeof createServer>, HealthListenFailed>((resume) => {
-      const server = createServer(handler(probe))
+    Effect.callback<ReturnType<typeof nodeHttp.createServer>, HealthListenFailed>((resume) => {
+      const server = nodeHttp.createServer(handler(probe))
       server.once("error", (cause) =>
         resume(Effect.fail(new HealthListenFailed({ host, port, cause }))),
       )

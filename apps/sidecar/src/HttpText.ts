@@ -6,8 +6,8 @@
  * requests; `node:http` grew it by 2 MiB). A sidecar runs in every pod and talks to its agent a
  * few times a minute: that memory would be paid once per pod for nothing.
  */
-import { request as httpRequest } from "node:http"
 import { request as httpsRequest } from "node:https"
+import { nodeHttp } from "./NodeHttp"
 
 export interface HttpAnswer {
   readonly status: number
@@ -29,7 +29,7 @@ export interface HttpTextInit {
 export const httpText = (url: string, init: HttpTextInit): Promise<HttpAnswer> =>
   new Promise((resolve, reject) => {
     const target = new URL(url)
-    const send = target.protocol === "https:" ? httpsRequest : httpRequest
+    const send = target.protocol === "https:" ? httpsRequest : nodeHttp.request
     const maxBytes = init.maxBytes ?? 4 * 1024 * 1024
     const body = init.body === undefined ? undefined : Buffer.from(init.body)
     const req = send(target, {

@@ -4,10 +4,10 @@
  * `tcpSocket` when a connection opens; `exec` is handed to `runExec` (the agent runs it in the
  * app container). Never fails: a failure is a result with the reason.
  */
-import { request } from "node:http"
 import { connect } from "node:net"
 import { ReadinessProbe } from "@beemesh/contract"
 import { Duration, Effect } from "effect"
+import { nodeHttp } from "./NodeHttp"
 import type { ProbeResult } from "./ProbeThresholds"
 
 const HOST = "127.0.0.1"
@@ -23,7 +23,7 @@ const reasonOf = (error: unknown): string => {
 
 const httpGet = (port: number, path: string) =>
   Effect.callback<ProbeResult>((resume, signal) => {
-    const req = request({ host: HOST, port, path, method: "GET", signal }, (res) => {
+    const req = nodeHttp.request({ host: HOST, port, path, method: "GET", signal }, (res) => {
       const status = res.statusCode ?? 0
       res.resume()
       resume(

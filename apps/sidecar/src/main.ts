@@ -25,7 +25,7 @@ const program = Effect.gen(function* () {
   const missing = proxyNodeFlags.filter((flag) => !process.execArgv.includes(flag))
   if (missing.length > 0) {
     yield* Effect.logWarning(
-      `node was started without ${missing.join(" ")}: bridged traffic then costs about 1.5× the CPU per MiB (the image's entrypoint passes it: node ${proxyNodeFlags.join(" ")} sidecar.mjs)`,
+      `node was started without ${missing.join(" ")}: bridged traffic then costs more CPU per MiB and the heap more memory (the image's entrypoint passes them: node ${proxyNodeFlags.join(" ")} sidecar.mjs)`,
     )
   }
   const refusal = yield* Effect.gen(function* () {

@@ -2,7 +2,7 @@
  * The image command: offline, reproducible (same sources → same image id), FROM scratch with
  * Node 24, UID 1337, exec-form entrypoint with the proxy's V8 flags, labelled.
  */
-import { execFileSync } from "node:child_process"
+import { execFileSync, spawnSync } from "node:child_process"
 import { proxyNodeFlags } from "@beemesh/proxy"
 import { describe, expect, it } from "vitest"
 import { buildSidecarImage, SIDECAR_IMAGE } from "../../image/build"
@@ -66,5 +66,27 @@ describe("the sidecar image", () => {
       { encoding: "utf8" },
     ).trim()
     expect(version).toMatch(/^v24\.\d+\.\d+ 1337$/)
+  })
+
+  it("starts the sidecar from the compile cache built into it, as UID 1337", () => {
+    requirePrerequisites()
+    // Built by the test above (files run in order). Without its environment the sidecar exits 2
+    // once its modules are evaluated: enough to see whether V8 took the cached code.
+    const run = spawnSync(
+      "podman",
+      [
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--env",
+        "NODE_DEBUG_NATIVE=COMPILE_CACHE",
+        SIDECAR_IMAGE,
+      ],
+      { encoding: "utf8", timeout: 60_000 },
+    )
+    expect(run.status, run.stderr).toBe(2)
+    expect(run.stderr).toContain("code cache for ESM file:///app/sidecar.mjs was accepted")
+    expect(run.stderr).not.toMatch(/permission denied|rejected/)
   })
 })

@@ -1,7 +1,9 @@
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { SidecarIdentity, SidecarPorts } from "@beemesh/contract"
+import { proxyNodeFlags } from "@beemesh/proxy"
 import { describe, expect, it } from "vitest"
+import { compileCacheEnvironment } from "../../image/compileCache"
 
 // The image is built from a static Containerfile; the agent starts its container with the
 // contract's user and publishes the contract's port, so the file must say the same.
@@ -16,5 +18,27 @@ describe("the sidecar image's Containerfile", () => {
 
   it("exposes the proxy port", () => {
     expect(containerfile).toMatch(new RegExp(`^EXPOSE ${SidecarPorts.PROXY_PORT}$`, "m"))
+  })
+
+  it("runs the bundle with the proxy's V8 flags (the flags its compile cache was written with)", () => {
+    const line = /^ENTRYPOINT (.*)$/m.exec(containerfile)?.[1]
+    expect(line).toBeDefined()
+    expect(JSON.parse(line!)).toEqual([
+      "/usr/local/bin/node",
+      ...proxyNodeFlags,
+      "/app/sidecar.mjs",
+    ])
+  })
+
+  it("starts node from the compile cache copied next to the bundle", () => {
+    expect(containerfile).toMatch(/^COPY app\/ \/app\/$/m)
+    const env = new Map(
+      (/^ENV (.*)$/m.exec(containerfile)?.[1] ?? "").split(" ").map((kv) => {
+        const [key = "", ...value] = kv.split("=")
+        return [key, value.join("=")] as const
+      }),
+    )
+    for (const [key, value] of Object.entries(compileCacheEnvironment("/app/sidecar.mjs")))
+      expect(env.get(key), key).toBe(value)
   })
 })
