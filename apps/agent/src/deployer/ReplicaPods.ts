@@ -330,9 +330,8 @@ const make = (options: ReplicaPodsOptions) =>
           const exited = yield* exitOf(pod, first.Name)
           return { message: `${message} with code ${exited.exitCode}`, exited }
         }
-        const holder = yield* client.containers.inspect(holderName(pod)).pipe(Effect.option)
-        const sandbox =
-          holder._tag === "Some" ? holder.value.NetworkSettings?.SandboxKey : undefined
+        const holderId = inspect.value.Containers?.find((c) => c.Name === holderName(pod))?.Id
+        const sandbox = yield* sandboxOf(pod, holderId)
         if (
           sandbox !== undefined &&
           sandbox !== "" &&
@@ -340,6 +339,23 @@ const make = (options: ReplicaPodsOptions) =>
         )
           return { message: "slirp4netns is gone" }
         return undefined
+      })
+
+    /**
+     * The network namespace of a running holder does not change while it runs: read once per
+     * holder container, so that a safety scan asks Podman one question per pod, not two.
+     */
+    const sandboxes = new Map<string, string>()
+    const sandboxOf = (pod: string, holderId: string | undefined) =>
+      Effect.gen(function* () {
+        const known = holderId === undefined ? undefined : sandboxes.get(holderId)
+        if (known !== undefined) return known
+        const holder = yield* client.containers.inspect(holderName(pod)).pipe(Effect.option)
+        const sandbox =
+          holder._tag === "Some" ? holder.value.NetworkSettings?.SandboxKey : undefined
+        if (holder._tag === "Some" && holder.value.Id === holderId && sandbox)
+          sandboxes.set(holderId, sandbox)
+        return sandbox
       })
 
     /** The host's slirp4netns processes, read on first use (an empty needle matches them all). */
@@ -359,7 +375,10 @@ const make = (options: ReplicaPodsOptions) =>
       pods: ReadonlyArray<string>,
     ) {
       const slirps = slirpScan()
-      return yield* Effect.forEach(pods, (pod) => diagnoseWith(pod, slirps))
+      const problems = yield* Effect.forEach(pods, (pod) => diagnoseWith(pod, slirps))
+      // Holders of pods that went away (a pass sees every replica that runs).
+      if (sandboxes.size > 2 * pods.length + 16) sandboxes.clear()
+      return problems
     })
 
     const changes = () =>
