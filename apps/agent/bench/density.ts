@@ -12,7 +12,7 @@
  *   - teardown: from the request until no pod, container or slirp4netns process of the run is left.
  * The two sides run one after the other (110 pods twice at once would not fit the point); the
  * machine must be otherwise quiet — the script says so when it finds other pods.
- *   pnpm --filter @beemesh/agent bench:density [-- --replicas 110 --quiet-seconds 60 --skip-plain]
+ *   pnpm --filter @beemesh/agent bench:density [-- --replicas 110 --quiet-seconds 60 --skip-baseline]
  * Prints a table and writes bench-results/density.json.
  */
 import { spawnSync } from "node:child_process"
@@ -44,7 +44,7 @@ const { values: args } = parseArgs({
     "quiet-seconds": { type: "string", default: "60" },
     "settle-seconds": { type: "string", default: "30" },
     // Iterating on beemesh's own cost: the baseline does not change between runs.
-    "skip-plain": { type: "boolean", default: false },
+    "skip-baseline": { type: "boolean", default: false },
   },
 })
 const N = Number(args.replicas)
@@ -319,7 +319,7 @@ const main = async () => {
   // Kept at once: a failure of the baseline must not lose the side that took minutes.
   mkdirSync(dirname(OUT), { recursive: true })
   writeFileSync(OUT, `${JSON.stringify({ replicas: N, beemesh: meshResult }, null, 2)}\n`)
-  if (args["skip-plain"]) {
+  if (args["skip-baseline"]) {
     table(`beemesh, ${N} idle replicas, at rest (quiet window ${QUIET} s)`, meshResult.roles)
     const mp = perPod(meshResult.roles)
     console.log(
