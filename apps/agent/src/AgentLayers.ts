@@ -46,7 +46,7 @@ import { NetworkPolicies } from "./NetworkPolicies"
 import { runPolicySync } from "./PolicySync"
 import { registryDirectoryLayer } from "./RegistryDirectory"
 import { ServiceTraffic } from "./ServiceTraffic"
-import { sidecarChain } from "./SidecarCertificates"
+import { makeSidecarChains } from "./SidecarCertificates"
 import { loadOrCreateSecret } from "./Tokens"
 import { trafficFamilies } from "./TrafficMetrics"
 import { ReplicaNotReady, WorkloadManager } from "./Workloads"
@@ -262,6 +262,7 @@ export const ApiLayer = Layer.effect(
       Effect.runPromiseExitWith(services)(effect)
     const operatorToken = secrets.operatorToken
     const traffic = new ServiceTraffic()
+    const sidecarChains = makeSidecarChains(secrets.identityKey, secrets.membership)
     const app = makeApi({
       traffic,
       manifests: {
@@ -309,15 +310,14 @@ export const ApiLayer = Layer.effect(
               pod: identity.pod,
               reason: "this agent runs no such replica to certify",
             })
-          const certificates = yield* sidecarChain(
-            secrets.identityKey,
-            secrets.membership,
+          const revocations = secrets.revocations.current()
+          const certificates = yield* sidecarChains.chainFor(
             peerId,
             { ...identity, ...pod },
             renewAfterSeconds,
+            revocations,
             Date.now(),
           )
-          const revocations = secrets.revocations.current()
           return revocations === undefined ? { certificates } : { certificates, revocations }
         }),
       health: async () => ({

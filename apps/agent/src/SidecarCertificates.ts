@@ -45,3 +45,69 @@ export const sidecarChain = Effect.fn("SidecarCertificates.chain")(function* (
   })
   return [membership.certificate, sidecar] as const
 })
+
+/**
+ * The share of a sidecar certificate's lifetime after which a renewal brings a new one; before,
+ * the renewal hands over the one the sidecar holds. Signing and the sidecar's re-presenting the
+ * new chain to its peers cost every renewal; reused, a renewal changes nothing. After every
+ * renewal the sidecar still holds at least half a lifetime (1.5 renewal intervals, 15 s with the
+ * default lease): the next renewal, and its retries, fall inside it.
+ */
+export const SIDECAR_REISSUE_AFTER = 0.5
+
+interface Issued {
+  /** What the certificate was issued for: a change means a new certificate. */
+  readonly content: string
+  readonly issuedAt: number
+  readonly reissueAt: number
+  readonly expiresAt: number
+  readonly chain: readonly [string, string]
+}
+
+/**
+ * `sidecarChain` per pod, the chain a pod's sidecar was last given reused until it has used
+ * {@link SIDECAR_REISSUE_AFTER} of its lifetime, or until what it names changes (the sidecar's peer
+ * id, the pod's generation or labels, the agent's certificate, the renewal interval) or the
+ * revocation list in force changes.
+ */
+export const makeSidecarChains = (agentKey: PrivateKey, membership: AgentMembership) => {
+  const issued = new Map<string, Issued>()
+  const chainFor = Effect.fn("SidecarCertificates.chainFor")(function* (
+    peer: string,
+    workload: WorkloadClaims,
+    renewAfterSeconds: number,
+    revocations: string | undefined,
+    now: number,
+  ) {
+    const key = `${workload.namespace}/${workload.pod}`
+    const content = JSON.stringify([
+      peer,
+      workload,
+      renewAfterSeconds,
+      revocations ?? "",
+      membership.certificate,
+    ])
+    const held = issued.get(key)
+    // A clock set back is no reason to trust an old certificate longer.
+    if (
+      held !== undefined &&
+      held.content === content &&
+      now >= held.issuedAt &&
+      now < held.reissueAt
+    )
+      return held.chain
+    const chain = yield* sidecarChain(agentKey, membership, peer, workload, renewAfterSeconds, now)
+    const lifetime = sidecarLifetimeMs(renewAfterSeconds)
+    // Pods that went away leave their entry until it would have expired.
+    for (const [other, entry] of issued) if (entry.expiresAt <= now) issued.delete(other)
+    issued.set(key, {
+      content,
+      issuedAt: now,
+      reissueAt: now + lifetime * SIDECAR_REISSUE_AFTER,
+      expiresAt: now + lifetime,
+      chain,
+    })
+    return chain
+  })
+  return { chainFor, size: () => issued.size }
+}

@@ -253,6 +253,14 @@ export class WorkloadManager extends Context.Service<
       DeployFailed | PodNameTaken | StateWriteFailed
     >
     readonly list: () => Effect.Effect<ReadonlyArray<WorkloadStatus>>
+    /**
+     * The `services` and `registrable` of `get`, without the rest of the status (whose size grows
+     * with the replica count): what every lease renewal checks. Absent: `get` serves.
+     */
+    readonly offered?: (
+      namespace: string,
+      name: string,
+    ) => Effect.Effect<Pick<WorkloadStatus, "services" | "registrable">, WorkloadNotFound>
     readonly get: (
       namespace: string,
       name: string,

@@ -191,7 +191,12 @@ export const RegistrarLayer: Layer.Layer<
       // Each lease renews the membership chain (the node presents a new one to its peers) and
       // hands over the namespace's NetworkPolicies.
       onLease: (lease: Registration.Lease) => {
-        if (lease.certificates !== undefined) {
+        // Most renewals hand over the chain the sidecar holds (the agent reuses a certificate
+        // until half its lifetime is used): nothing to open or present again then.
+        if (
+          lease.certificates !== undefined &&
+          lease.certificates.join("\n") !== chain.current().join("\n")
+        ) {
           chain.set(lease.certificates)
           const own = lease.certificates[1]
           if (own !== undefined)

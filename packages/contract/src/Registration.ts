@@ -50,8 +50,9 @@ export const Lease = Schema.Struct({
   renewAfterSeconds: PositiveSeconds,
   /**
    * The sidecar's membership chain, `[agent certificate, sidecar certificate]`: the agent's, and
-   * one it signs for the registering sidecar's peer id and workload, short-lived and renewed with
-   * every renewal. Absent from agents without certified membership.
+   * one it signs for the registering sidecar's peer id and workload, short-lived, handed over with
+   * every renewal and signed anew once half its lifetime is used (or when what it names changes).
+   * Absent from agents without certified membership.
    */
   certificates: Schema.optionalKey(Schema.Array(Certificate).check(Schema.isMaxLength(2))),
   /**

@@ -55,6 +55,7 @@ import { StateStore } from "./StateStore"
 import {
   awaitIdle,
   newReplica,
+  offeredBy,
   type Replica,
   type Rollout,
   replicasOf,
@@ -496,6 +497,12 @@ const make = (options: ManagerOptions) =>
         table.lock.withPermits(1)(removeConfig(kind, namespace, name)),
       ),
       list: () => Effect.sync(() => [...table.desired.values()].map((w) => statusOf(table, w))),
+      offered: (namespace, name) => {
+        const workload = table.desired.get(workloadKey(namespace, name))
+        return workload === undefined
+          ? Effect.fail(new WorkloadNotFound({ namespace, name }))
+          : Effect.succeed(offeredBy(table, workload))
+      },
       get: (namespace, name) => {
         const workload = table.desired.get(workloadKey(namespace, name))
         return workload === undefined

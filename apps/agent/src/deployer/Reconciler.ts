@@ -217,14 +217,16 @@ export class Reconciler extends Context.Service<
 
       const pass = Effect.gen(function* () {
         const found = yield* table.lock.withPermits(1)(snapshot)
-        const looks: Array<Look> = []
-        for (const { key, replica } of found) {
-          const problem =
-            replica.phase === "Pending" || replica.ended
-              ? undefined
-              : yield* pods.diagnose(replica.pod)
-          looks.push({ key, replica, problem })
-        }
+        const examined = found.filter(
+          ({ replica }) => replica.phase !== "Pending" && !replica.ended,
+        )
+        const problems = yield* pods.diagnoseAll(examined.map(({ replica }) => replica.pod))
+        const problemOf = new Map(examined.map(({ replica }, i) => [replica, problems[i]]))
+        const looks: Array<Look> = found.map(({ key, replica }) => ({
+          key,
+          replica,
+          problem: problemOf.get(replica),
+        }))
         const work = yield* table.lock.withPermits(1)(claim(looks))
         let recreated: boolean = false
         for (const item of work) recreated = (yield* recreate(item)) || recreated

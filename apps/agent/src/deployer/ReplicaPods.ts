@@ -21,6 +21,7 @@ import {
   type PodmanEvent,
   removePod,
   SIDECAR_PORT,
+  type SlirpProcess,
   slirpProcessesFor,
 } from "@beemesh/podman"
 import { Clock, Context, Effect, Layer, Stream } from "effect"
@@ -75,6 +76,13 @@ export class ReplicaPods extends Context.Service<
     readonly destroy: (replica: Replica) => Effect.Effect<void>
     /** Why the replica's pod is not whole (with the exit of a container), or undefined when it is. */
     readonly diagnose: (pod: string) => Effect.Effect<Problem | undefined>
+    /**
+     * `diagnose` for many pods at once (a reconcile pass), in order: the host's slirp4netns
+     * processes are read once for all of them rather than once per pod.
+     */
+    readonly diagnoseAll: (
+      pods: ReadonlyArray<string>,
+    ) => Effect.Effect<ReadonlyArray<Problem | undefined>>
     /**
      * The names of owned pods Podman reports a change of (a container died or was removed, a pod
      * was removed or stopped), as they happen; fails when the event stream breaks.
@@ -301,26 +309,76 @@ const make = (options: ReplicaPodsOptions) =>
         }
       })
 
-    const diagnose = Effect.fn("ReplicaPods.diagnose")(function* (pod: string) {
-      const inspect = yield* client.pods.inspect(pod).pipe(Effect.option)
-      if (inspect._tag === "None") return { message: "pod is gone" }
-      const down = (inspect.value.Containers ?? []).filter((c) => c.State !== "running")
-      const first = down[0]
-      if (first !== undefined) {
-        // Podman says "stopped" between a container's exit and its clean-up, "exited" after: both
-        // are an exit with a code (a pass woken by the exit event often sees "stopped").
-        const state = first.State === "stopped" ? "exited" : first.State
-        const message = `container ${down.map((c) => c.Name).join(", ")} is ${state}`
-        // The holder owns the pod's network: without it the pod is gone, whatever exit code.
-        if (first.Name === holderName(pod) || state !== "exited") return { message }
-        const exited = yield* exitOf(pod, first.Name)
-        return { message: `${message} with code ${exited.exitCode}`, exited }
+    /**
+     * Why `pod` is not whole. `slirps` lists the host's slirp4netns processes, read at most once
+     * per call of `diagnoseAll`: each read walks all of /proc (a thousand processes with 110 pods),
+     * and a walk per pod made every safety scan cost the square of the pod count.
+     */
+    const diagnoseWith = (pod: string, slirps: () => ReadonlyArray<SlirpProcess>) =>
+      Effect.gen(function* () {
+        const inspect = yield* client.pods.inspect(pod).pipe(Effect.option)
+        if (inspect._tag === "None") return { message: "pod is gone" }
+        const down = (inspect.value.Containers ?? []).filter((c) => c.State !== "running")
+        const first = down[0]
+        if (first !== undefined) {
+          // Podman says "stopped" between a container's exit and its clean-up, "exited" after: both
+          // are an exit with a code (a pass woken by the exit event often sees "stopped").
+          const state = first.State === "stopped" ? "exited" : first.State
+          const message = `container ${down.map((c) => c.Name).join(", ")} is ${state}`
+          // The holder owns the pod's network: without it the pod is gone, whatever exit code.
+          if (first.Name === holderName(pod) || state !== "exited") return { message }
+          const exited = yield* exitOf(pod, first.Name)
+          return { message: `${message} with code ${exited.exitCode}`, exited }
+        }
+        const holderId = inspect.value.Containers?.find((c) => c.Name === holderName(pod))?.Id
+        const sandbox = yield* sandboxOf(pod, holderId)
+        if (
+          sandbox !== undefined &&
+          sandbox !== "" &&
+          !slirps().some((p) => p.args.some((arg) => arg.includes(sandbox)))
+        )
+          return { message: "slirp4netns is gone" }
+        return undefined
+      })
+
+    /**
+     * The network namespace of a running holder does not change while it runs: read once per
+     * holder container, so that a safety scan asks Podman one question per pod, not two.
+     */
+    const sandboxes = new Map<string, string>()
+    const sandboxOf = (pod: string, holderId: string | undefined) =>
+      Effect.gen(function* () {
+        const known = holderId === undefined ? undefined : sandboxes.get(holderId)
+        if (known !== undefined) return known
+        const holder = yield* client.containers.inspect(holderName(pod)).pipe(Effect.option)
+        const sandbox =
+          holder._tag === "Some" ? holder.value.NetworkSettings?.SandboxKey : undefined
+        if (holder._tag === "Some" && holder.value.Id === holderId && sandbox)
+          sandboxes.set(holderId, sandbox)
+        return sandbox
+      })
+
+    /** The host's slirp4netns processes, read on first use (an empty needle matches them all). */
+    const slirpScan = () => {
+      let found: ReadonlyArray<SlirpProcess> | undefined
+      return () => {
+        found ??= slirpProcessesFor("")
+        return found
       }
-      const holder = yield* client.containers.inspect(holderName(pod)).pipe(Effect.option)
-      const sandbox = holder._tag === "Some" ? holder.value.NetworkSettings?.SandboxKey : undefined
-      if (sandbox !== undefined && sandbox !== "" && slirpProcessesFor(sandbox).length === 0)
-        return { message: "slirp4netns is gone" }
-      return undefined
+    }
+
+    const diagnose = Effect.fn("ReplicaPods.diagnose")((pod: string) =>
+      diagnoseWith(pod, slirpScan()),
+    )
+
+    const diagnoseAll = Effect.fn("ReplicaPods.diagnoseAll")(function* (
+      pods: ReadonlyArray<string>,
+    ) {
+      const slirps = slirpScan()
+      const problems = yield* Effect.forEach(pods, (pod) => diagnoseWith(pod, slirps))
+      // Holders of pods that went away (a pass sees every replica that runs).
+      if (sandboxes.size > 2 * pods.length + 16) sandboxes.clear()
+      return problems
     })
 
     const changes = () =>
@@ -395,6 +453,7 @@ const make = (options: ReplicaPodsOptions) =>
       imagesOf,
       destroy,
       diagnose,
+      diagnoseAll,
       changes,
       adopt,
       removeStray,

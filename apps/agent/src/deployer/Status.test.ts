@@ -168,3 +168,26 @@ describe("workload status, as kubectl shows it", () => {
       ),
   )
 })
+
+describe("what a renewal checks", () => {
+  it.effect(
+    "offered answers the services and registrable of the status, and WorkloadNotFound for an unknown workload",
+    () =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const host = yield* makeFakeHost
+          const { manager } = yield* startDeployer(host)
+          yield* manager.apply([deployment("web", 3)])
+          const status = yield* manager.get("shop", "web")
+          const offered = yield* manager.offered!("shop", "web")
+          expect(offered.services.length).toBeGreaterThan(0)
+          expect(offered).toEqual({
+            services: status.services,
+            ...(status.registrable === undefined ? {} : { registrable: status.registrable }),
+          })
+          const missing = yield* Effect.flip(manager.offered!("shop", "nothing"))
+          expect(missing._tag).toBe("WorkloadNotFound")
+        }),
+      ),
+  )
+})

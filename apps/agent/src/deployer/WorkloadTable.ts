@@ -135,6 +135,20 @@ const registrable = (versions: ReadonlyArray<Workload>) => {
   return [...seen.values()]
 }
 
+/**
+ * What a replica of `workload` may register: its services, and during an update those of every
+ * version still running (`registrable`). What a lease renewal checks, without a whole status.
+ */
+export const offeredBy = (table: Table, workload: Workload) => {
+  const rollout = table.rollouts.get(workloadKey(workload.namespace, workload.name))
+  return {
+    services: offeredServices(workload),
+    ...(rollout === undefined
+      ? {}
+      : { registrable: registrable([workload, ...rollout.versions.values()]) }),
+  }
+}
+
 /** The workload's status; "updated" means running its current revision. */
 export const statusOf = (table: Table, workload: Workload): WorkloadStatus => {
   const key = workloadKey(workload.namespace, workload.name)
@@ -179,10 +193,7 @@ export const statusOf = (table: Table, workload: Workload): WorkloadStatus => {
     kind: workload.kind,
     revision: spec,
     replicas: workload.replicas,
-    services: offeredServices(workload),
-    ...(rollout === undefined
-      ? {}
-      : { registrable: registrable([workload, ...rollout.versions.values()]) }),
+    ...offeredBy(table, workload),
     desired,
     ready,
     updated,

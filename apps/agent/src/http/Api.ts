@@ -277,7 +277,10 @@ export const makeApi = (options: ApiOptions) => {
           `this pod token is for ${identity.namespace}/${identity.workload}/${identity.pod}; the body names ${body.namespace}/${body.workload}/${body.pod}`,
         )
       }
-      const workload = await run(options.workloads.get(identity.namespace, identity.workload))
+      const workload = await run(
+        options.workloads.offered?.(identity.namespace, identity.workload) ??
+          options.workloads.get(identity.namespace, identity.workload),
+      )
       // During an update, an old replica renews the services its version declared.
       const allowed = workload.registrable ?? workload.services
       for (const service of body.services) {

@@ -50,7 +50,9 @@ export class MembershipGate {
   private readonly listeners = new Set<MemberListener>()
   private node: Libp2p | undefined
   private presented = ""
-  private recheckTimer: ReturnType<typeof setInterval> | undefined
+  /** Armed while there is anything to re-check (see `watching`); an idle node wakes for none. */
+  private recheckTimer: ReturnType<typeof setTimeout> | undefined
+  private readonly recheckMs: number
   private readonly timeoutMs: number
   private readonly refusalMs: number
   private readonly now: () => number
@@ -61,6 +63,7 @@ export class MembershipGate {
   ) {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_MEMBERSHIP_TIMEOUT_MS
     this.refusalMs = options.refusalMs ?? DEFAULT_MEMBERSHIP_REFUSAL_MS
+    this.recheckMs = options.recheckMs ?? DEFAULT_MEMBERSHIP_RECHECK_MS
     this.now = options.now ?? Date.now
   }
 
@@ -110,18 +113,44 @@ export class MembershipGate {
     this.presented = this.options.chain().join("\n")
     // Connections opened while the node started, before the listeners were in place.
     for (const connection of node.getConnections()) this.opened(connection)
-    this.recheckTimer = setInterval(
-      () => this.recheck(),
-      this.options.recheckMs ?? DEFAULT_MEMBERSHIP_RECHECK_MS,
-    )
+    this.arm()
   }
 
   detach(): void {
-    clearInterval(this.recheckTimer)
+    clearTimeout(this.recheckTimer)
+    this.recheckTimer = undefined
+    this.detached = true
     for (const timer of this.deadlines.values()) clearTimeout(timer)
     this.deadlines.clear()
     this.node?.removeEventListener("connection:open", this.opened)
     this.node?.removeEventListener("peer:disconnect", this.disconnected)
+  }
+
+  private detached = false
+
+  /**
+   * Something a re-check can act on: a connection (a member whose chain may expire or be revoked,
+   * a peer to present a changed chain to) or a refusal or silence to forget. A node with none of
+   * these (an idle sidecar: nobody calls it) has nothing to re-check until a connection opens,
+   * which arms the timer again; its own chain is presented afresh on every new connection.
+   */
+  private watching(): boolean {
+    return (
+      this.members.size > 0 ||
+      this.refusedUntil.size > 0 ||
+      this.silentAt.size > 0 ||
+      (this.node?.getConnections().length ?? 0) > 0
+    )
+  }
+
+  /** Schedules the next re-check unless one is pending (or the gate is detached). */
+  private arm(): void {
+    if (this.recheckTimer !== undefined || this.detached) return
+    this.recheckTimer = setTimeout(() => {
+      this.recheckTimer = undefined
+      this.recheck()
+      if (this.watching()) this.arm()
+    }, this.recheckMs)
   }
 
   /** Re-checks expiry and revocation now, and presents this node's chain again if it changed. */
@@ -160,6 +189,11 @@ export class MembershipGate {
   private readonly opened = (event: CustomEvent<Connection> | Connection): void => {
     const connection = "detail" in event ? event.detail : event
     const peer = connection.remotePeer.toString()
+    if (this.recheckTimer === undefined) {
+      // Waking from idle: the chain this connection is about to be given is the one presented.
+      this.presented = this.options.chain().join("\n")
+      this.arm()
+    }
     if (this.isRefused(peer)) {
       connection.abort(new Error(`peer ${peer} is refused: it did not prove mesh membership`))
       return
