@@ -86,6 +86,8 @@ export interface CatalogShape {
     service: string,
     now: number,
   ) => ReadonlyArray<ServiceRecord.ServiceRecord>
+  /** Whether any entry of the service is held (withdrawn or expired ones included). */
+  readonly holds: (namespace: string, service: string) => boolean
   /** Asks `peer` for its whole catalog now; answers how many records it sent. */
   readonly sync: (peer: PeerId | string) => Effect.Effect<number, CatalogSyncFailed>
   /** Calls `listener` with every record stored from now on. */
@@ -260,6 +262,7 @@ const make = Effect.fn("Catalog.make")(function* (options: CatalogOptions) {
     topic,
     publish,
     lookup: store.lookup,
+    holds: store.holds,
     sync,
     onStored: store.onStored,
     onRejected: (listener) => {

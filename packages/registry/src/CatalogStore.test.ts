@@ -163,12 +163,14 @@ describe("CatalogStore", () => {
       "stored",
     )
     expect(providersOf(store)).toEqual([])
+    expect(store.holds("prod", "orders")).toBe(true)
     expect(await outcome(store, await sign(agentA, certA, { sequence: 5 }))).toBe("stale")
     expect(providersOf(store)).toEqual([])
     // Tombstones still travel to joining peers until they expire.
     expect(store.signed(NOW)).toHaveLength(1)
     expect(store.sweep(NOW + 60_000)).toBe(1)
     expect(store.signed(NOW + 60_000)).toHaveLength(0)
+    expect(store.holds("prod", "orders")).toBe(false)
   })
 
   it("expired records vanish from lookups at once, and from the store at the next sweep", async () => {

@@ -111,6 +111,13 @@ export class CatalogStore {
     return records.sort((a, b) => a.provider.localeCompare(b.provider))
   }
 
+  /**
+   * Whether the catalog holds any entry for the service, withdrawn or expired ones included: then
+   * its answer stands even when empty (a DHT copy could only be as old or older).
+   */
+  readonly holds = (namespace: string, service: string): boolean =>
+    this.services.has(serviceKey(namespace, service))
+
   /** The signed form of every live entry, tombstones included: what a joining peer is sent. */
   readonly signed = (now: number): ReadonlyArray<Uint8Array> => {
     const out: Uint8Array[] = []

@@ -358,7 +358,8 @@ const make = Effect.fn("Registry.make")(function* (options: RegistryOptions) {
     const now = yield* Clock.currentTimeMillis
     if (catalog !== undefined) {
       const replicated = catalog.lookup(name.namespace, name.service, now)
-      if (replicated.length > 0) return replicated
+      // A withdrawn or expired entry is an answer too: the DHT's copies are no newer.
+      if (replicated.length > 0 || catalog.holds(name.namespace, name.service)) return replicated
     }
     const cached = cache.get(cacheKey(name))
     if (resolveOptions.fresh !== true && cached !== undefined) {

@@ -126,8 +126,12 @@ export const startMesh = (size: number, options: MeshOptions = {}) =>
     const min = Math.min(options.minRoutingTable ?? 3, size - 1)
     // A join that ran before its bootstrap peers had identified the others finds nobody (more
     // likely the more protocols identify has to announce, e.g. with gossipsub): such nodes join
-    // again until their tables fill.
-    const lagging = () => nodes.filter((n) => n.libp2p.routingTableSize() < min)
+    // again until their tables fill, a few per poll (a join of a large, busy mesh takes seconds).
+    const lagging = () =>
+      nodes
+        .filter((n) => n.libp2p.routingTableSize() < min)
+        .sort(() => Math.random() - 0.5)
+        .slice(0, 4)
     yield* eventually(
       `every routing table to hold at least ${min} peers`,
       Effect.forEach(lagging(), (n) => n.libp2p.join.pipe(Effect.ignore), {
