@@ -134,10 +134,18 @@ export const startMesh = (size: number, options: MeshOptions = {}) =>
         .slice(0, 4)
     yield* eventually(
       `every routing table to hold at least ${min} peers`,
-      Effect.forEach(lagging(), (n) => n.libp2p.join.pipe(Effect.ignore), {
-        concurrency: 4,
-        discard: true,
-      }).pipe(Effect.andThen(Effect.sync(() => nodes.map((n) => n.libp2p.routingTableSize())))),
+      Effect.forEach(
+        lagging(),
+        (n) =>
+          // One whose bootstrap dials timed out on a busy machine knows nobody to ask yet.
+          (n.libp2p.routingTableSize() === 0
+            ? Effect.forEach(bootstrap, (seed) => n.libp2p.dial(seed).pipe(Effect.ignore), {
+                discard: true,
+              })
+            : Effect.void
+          ).pipe(Effect.andThen(n.libp2p.join.pipe(Effect.ignore))),
+        { concurrency: 4, discard: true },
+      ).pipe(Effect.andThen(Effect.sync(() => nodes.map((n) => n.libp2p.routingTableSize())))),
       (sizes) => sizes.every((s) => s >= min),
       { timeoutMs: options.formTimeoutMs ?? 60_000, intervalMs: 500 },
     )
