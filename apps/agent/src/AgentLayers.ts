@@ -17,7 +17,7 @@ import {
 } from "@beemesh/netns"
 import { loadOrCreateKey, type MeshKey, type RevocationList, spreadRevocations } from "@beemesh/p2p"
 import { PodmanClient } from "@beemesh/podman"
-import { Libp2pNode, type ManifestRecord, Registry } from "@beemesh/registry"
+import { Catalog, Libp2pNode, type ManifestRecord, Registry } from "@beemesh/registry"
 import { PrometheusText } from "@beemesh/service"
 import { Context, Effect, Layer, Stream } from "effect"
 import { agentFamilies } from "./AgentMetrics"
@@ -148,6 +148,8 @@ export const NodeLayer = Layer.unwrap(
       listen: config.listen,
       bootstrap: config.bootstrap,
       privateKey: identityKey,
+      // gossipsub for the replicated service catalog (see DirectoryLayer).
+      catalog: true,
       // Behind a NAT: a slot at the given relays. Reachable: a relay for the hosts that are not.
       ...(config.relays === undefined ? { relayServer: {} } : { relays: config.relays }),
     })
@@ -164,9 +166,11 @@ export const RevocationsLayer = Layer.effectDiscard(
 )
 
 /**
- * The DHT registry and, over it, the directory the pods register their services in. Sidecars
- * resolve per connection with a deadline of a few seconds while a lookup waits out every
- * unreachable peer (a host just lost): answers come from the last lookup while it refreshes.
+ * The registry and, over it, the directory the pods register their services in. Every agent holds
+ * the mesh's whole service catalog (replicated over gossipsub), so a resolve is a local lookup;
+ * the DHT is the fallback for services the catalog has nothing live for. Sidecars resolve per
+ * connection with a deadline of a few seconds while a DHT lookup waits out every unreachable peer
+ * (a host just lost): fallback answers come from the last lookup while it refreshes.
  */
 export const DirectoryLayer = Layer.unwrap(
   Effect.gen(function* () {
@@ -175,7 +179,10 @@ export const DirectoryLayer = Layer.unwrap(
       config.leaseSeconds === undefined ? {} : { leaseSeconds: config.leaseSeconds },
     )
   }),
-).pipe(Layer.provideMerge(Registry.layer({ serveStale: true })))
+).pipe(
+  Layer.provideMerge(Registry.layer({ serveStale: true })),
+  Layer.provideMerge(Catalog.layer()),
+)
 
 /** The Podman client; an embedded `podman system service` when none answers. */
 export const PodmanLayer = Layer.unwrap(

@@ -87,3 +87,22 @@ export class ManifestNotFound extends Data.TaggedError("ManifestNotFound")<{
     return `manifest ${this.namespace}/${this.name} not found in the DHT`
   }
 }
+
+/** `Catalog.layer` over a node started without gossipsub. */
+export class CatalogUnavailable extends Data.TaggedError("CatalogUnavailable")<{
+  readonly peerId: string
+}> {
+  override get message() {
+    return `the service catalog needs gossipsub on libp2p node ${this.peerId}: start it with Libp2pNode.layer({ catalog: true, … })`
+  }
+}
+
+/** gossipsub refused to publish a catalog record (the record is stored locally nonetheless). */
+export class CatalogPublishFailed extends Data.TaggedError("CatalogPublishFailed")<{
+  readonly service: string
+  readonly cause: unknown
+}> {
+  override get message() {
+    return `publishing the catalog record of ${this.service} failed: ${String(this.cause)}`
+  }
+}

@@ -1,4 +1,5 @@
 import { makeP2pNode, type P2pIdentity, type P2pNode, type P2pNodeOptions } from "@beemesh/p2p"
+import type { GossipSub } from "@libp2p/gossipsub"
 import type { Identify } from "@libp2p/identify"
 import type { Libp2p, PeerId, PrivateKey } from "@libp2p/interface"
 import {
@@ -14,6 +15,7 @@ import type { Multiaddr } from "@multiformats/multiaddr"
 import { Context, Effect, Layer } from "effect"
 import * as DhtRecords from "./DhtRecords.js"
 import type { DhtOperationFailed, DialFailed } from "./Errors.js"
+import { catalogPubsub } from "./internal/CatalogGossip.js"
 import { drain } from "./internal/query.js"
 import type { Membership } from "./Provenance.js"
 
@@ -63,6 +65,11 @@ export interface Libp2pNodeOptions
   /** Extra kad-dht validators/selectors, keyed by a key's first segment, beside the registry's. */
   readonly validators?: Validators
   readonly selectors?: Selectors
+  /**
+   * Run gossipsub (libp2p service `pubsub`) for the replicated service catalog: required by
+   * `Catalog.layer`. Its topic belongs to the mesh authority of `provenance`. Default false.
+   */
+  readonly catalog?: boolean
 }
 
 export interface Libp2pNodeShape {
@@ -72,6 +79,8 @@ export interface Libp2pNodeShape {
   /** The identity key, to sign records as this peer. */
   readonly privateKey: PrivateKey
   readonly dht: KadDHT
+  /** The gossipsub router, when the node runs the catalog (`catalog: true`). */
+  readonly pubsub: GossipSub | undefined
   readonly multiaddrs: () => ReadonlyArray<Multiaddr>
   /** Dials a peer by multiaddr, within the dial timeout. */
   readonly dial: (address: string | Multiaddr) => Effect.Effect<PeerId, DialFailed>
@@ -130,12 +139,16 @@ const make = Effect.fn("Libp2pNode.make")(function* (options: Libp2pNodeOptions)
     selectors: _selectors,
     signerQuota: _quota,
     provenance: _provenance,
+    catalog,
     ...nodeOptions
   } = options
   const joinTimeoutMs = (options.dialTimeoutMs ?? 5_000) * 2
   const p2p = yield* makeP2pNode<{ dht: KadDHT }>({
     ...nodeOptions,
-    services: { dht: dhtService(options) },
+    services: {
+      dht: dhtService(options),
+      ...(catalog === true ? { pubsub: catalogPubsub(options.provenance?.authority) } : {}),
+    },
     onBootstrapped: (node) =>
       joinOf(node, joinTimeoutMs).pipe(
         Effect.catch((error) => Effect.logWarning(`DHT join failed: ${error.message}`)),
@@ -148,6 +161,7 @@ const make = Effect.fn("Libp2pNode.make")(function* (options: Libp2pNodeOptions)
     peerId: p2p.peerId,
     privateKey: p2p.privateKey,
     dht,
+    pubsub: (node.services as { readonly pubsub?: GossipSub }).pubsub,
     multiaddrs: p2p.multiaddrs,
     dial: p2p.dial,
     join: joinOf(node, joinTimeoutMs),

@@ -1,6 +1,7 @@
 import type { Member } from "@beemesh/p2p"
 import type { QueryEvent } from "@libp2p/kad-dht"
-import { Clock, Context, Effect, Layer, Result, Schedule, Semaphore } from "effect"
+import { Clock, Context, Effect, Layer, Option, Result, Schedule, Semaphore } from "effect"
+import { Catalog } from "./Catalog.js"
 import { ManifestNotFound, PublishRejected } from "./Errors.js"
 import { drain } from "./internal/query.js"
 import { Libp2pNode } from "./Libp2pNode.js"
@@ -68,6 +69,9 @@ const make = Effect.fn("Registry.make")(function* (options: RegistryOptions) {
   const manifestTtlMs = options.manifestTtlMs ?? 24 * 60 * 60 * 1000
   const manifestRefreshMs = Math.max(500, Math.floor(manifestTtlMs / 3))
   const self = peerId.toString()
+  // With a replicated catalog beside it, the registry resolves from the catalog first and keeps
+  // the DHT as the fallback (and for peers that run without a catalog).
+  const catalog = Option.getOrUndefined(yield* Effect.serviceOption(Catalog))
 
   const local = new Map<string, LocalService>()
   const cache = new Map<string, CacheEntry>()
@@ -135,6 +139,24 @@ const make = Effect.fn("Registry.make")(function* (options: RegistryOptions) {
     return state.accepted
   })
 
+  const publishToDht = (entry: LocalService, signed: ServiceRecord.SignedServiceRecord) =>
+    Effect.gen(function* () {
+      yield* put(Names.serviceRecordKey(entry.name, self), signed.bytes)
+      const cid = Names.serviceCid(entry.name)
+      if (entry.endpoints.size > 0) {
+        yield* drain(
+          "provide",
+          cid.toString(),
+          queryMs,
+          (signal) => dht.provide(cid, { signal }),
+          0,
+          (n) => n,
+        )
+      } else {
+        yield* Effect.tryPromise(() => dht.cancelReprovide(cid)).pipe(Effect.ignore)
+      }
+    })
+
   const publish = Effect.fn("Registry.publish")(
     function* (entry: LocalService) {
       const now = yield* Clock.currentTimeMillis
@@ -154,20 +176,17 @@ const make = Effect.fn("Registry.make")(function* (options: RegistryOptions) {
       })
       entry.published = signed
       cache.delete(cacheKey(entry.name))
-      yield* put(Names.serviceRecordKey(entry.name, self), signed.bytes)
-      const cid = Names.serviceCid(entry.name)
-      if (entry.endpoints.size > 0) {
-        yield* drain(
-          "provide",
-          cid.toString(),
-          queryMs,
-          (signal) => dht.provide(cid, { signal }),
-          0,
-          (n) => n,
-        )
-      } else {
-        yield* Effect.tryPromise(() => dht.cancelReprovide(cid)).pipe(Effect.ignore)
-      }
+      if (catalog === undefined) return yield* publishToDht(entry, signed)
+      yield* catalog
+        .publish(signed)
+        .pipe(Effect.catchTag("CatalogPublishFailed", (e) => Effect.logWarning(e.message)))
+      // The catalog answers resolves; the DHT copy is the fallback, written behind the caller.
+      yield* publishToDht(entry, signed).pipe(
+        Effect.catch((e) =>
+          Effect.logWarning(`DHT copy of ${cacheKey(entry.name)} not published: ${e.message}`),
+        ),
+        Effect.forkIn(layerScope),
+      )
     },
     (effect, entry) => publishLock(entry.name).withPermits(1)(effect),
   )
@@ -337,6 +356,11 @@ const make = Effect.fn("Registry.make")(function* (options: RegistryOptions) {
   ) {
     const name = yield* Names.validateServiceName(namespace, service)
     const now = yield* Clock.currentTimeMillis
+    if (catalog !== undefined) {
+      const replicated = catalog.lookup(name.namespace, name.service, now)
+      // A withdrawn or expired entry is an answer too: the DHT's copies are no newer.
+      if (replicated.length > 0 || catalog.holds(name.namespace, name.service)) return replicated
+    }
     const cached = cache.get(cacheKey(name))
     if (resolveOptions.fresh !== true && cached !== undefined) {
       const current = liveRecords(cached.records, now)

@@ -1,3 +1,5 @@
+export * from "./Catalog.js"
+export * as CatalogStore from "./CatalogStore.js"
 export * as DhtRecords from "./DhtRecords.js"
 export * from "./Errors.js"
 export * from "./Libp2pNode.js"

@@ -1,32 +1,42 @@
-import { Libp2pNode, Registry } from "@beemesh/registry"
+import { Catalog, Libp2pNode, Registry } from "@beemesh/registry"
 import { Context, Effect, Layer } from "effect"
 import { describe, expect, it } from "vitest"
 import { ServiceDirectory } from "../../src/Directory"
 import { registryDirectoryLayer } from "../../src/RegistryDirectory"
 
-/** Two agents' registries on loopback: one registers through the directory, the other resolves. */
-const twoAgents = Effect.gen(function* () {
-  const scope = yield* Effect.scope
-  const nodeA = Libp2pNode.layer({ listen: ["/ip4/127.0.0.1/tcp/0"] })
-  const contextA = yield* Layer.buildWithScope(
-    registryDirectoryLayer({ leaseSeconds: 2 }).pipe(
-      Layer.provideMerge(Registry.layer({ cacheTtlMs: 0, queryTimeoutMs: 10_000 })),
-      Layer.provideMerge(nodeA),
-    ),
-    scope,
-  )
-  const addressA = Context.get(contextA, Libp2pNode).multiaddrs()[0]!.toString()
-  const contextB = yield* Layer.buildWithScope(
-    registryDirectoryLayer().pipe(
-      Layer.provideMerge(Registry.layer({ cacheTtlMs: 0, queryTimeoutMs: 10_000 })),
-      Layer.provideMerge(
-        Libp2pNode.layer({ listen: ["/ip4/127.0.0.1/tcp/0"], bootstrap: [addressA] }),
-      ),
-    ),
-    scope,
-  )
-  return { a: Context.get(contextA, ServiceDirectory), b: Context.get(contextB, ServiceDirectory) }
-})
+/**
+ * Two agents' registries on loopback: one registers through the directory, the other resolves.
+ * With `catalog`, both also run the replicated catalog (as the agent does), else the DHT alone.
+ */
+const twoAgents = (catalog: boolean) =>
+  Effect.gen(function* () {
+    const scope = yield* Effect.scope
+    const registry = (node: Layer.Layer<Libp2pNode, unknown>) => {
+      const withNode = Registry.layer({ cacheTtlMs: 0, queryTimeoutMs: 10_000 })
+      return catalog
+        ? withNode.pipe(Layer.provideMerge(Catalog.layer()), Layer.provideMerge(node))
+        : withNode.pipe(Layer.provideMerge(node))
+    }
+    const nodeA = Libp2pNode.layer({ listen: ["/ip4/127.0.0.1/tcp/0"], catalog })
+    const contextA = yield* Layer.buildWithScope(
+      registryDirectoryLayer({ leaseSeconds: 2 }).pipe(Layer.provideMerge(registry(nodeA))),
+      scope,
+    )
+    const addressA = Context.get(contextA, Libp2pNode).multiaddrs()[0]!.toString()
+    const nodeB = Libp2pNode.layer({
+      listen: ["/ip4/127.0.0.1/tcp/0"],
+      bootstrap: [addressA],
+      catalog,
+    })
+    const contextB = yield* Layer.buildWithScope(
+      registryDirectoryLayer().pipe(Layer.provideMerge(registry(nodeB))),
+      scope,
+    )
+    return {
+      a: Context.get(contextA, ServiceDirectory),
+      b: Context.get(contextB, ServiceDirectory),
+    }
+  })
 
 const identity = { namespace: "shop", workload: "orders", pod: "orders-0" }
 const registration = {
@@ -48,12 +58,15 @@ const eventually = <A, E>(what: string, effect: Effect.Effect<A, E>, done: (a: A
   return attempt
 }
 
-describe("ServiceDirectory over the DHT registry (two real libp2p nodes)", () => {
+describe.each([
+  ["the DHT registry", false],
+  ["the replicated catalog", true],
+])("ServiceDirectory over %s (two real libp2p nodes)", (_, catalog) => {
   it("publishes a registration that the other agent resolves, and withdraws it", async () => {
     await Effect.runPromise(
       Effect.scoped(
         Effect.gen(function* () {
-          const { a, b } = yield* twoAgents
+          const { a, b } = yield* twoAgents(catalog)
           const lease = yield* a.register(registration)
           expect(lease).toEqual({ ttlSeconds: 2, renewAfterSeconds: 1 })
           const providers = yield* eventually(
@@ -84,7 +97,7 @@ describe("ServiceDirectory over the DHT registry (two real libp2p nodes)", () =>
     await Effect.runPromise(
       Effect.scoped(
         Effect.gen(function* () {
-          const { a, b } = yield* twoAgents
+          const { a, b } = yield* twoAgents(catalog)
           yield* a.register(registration)
           yield* eventually("resolve on B", b.resolve("shop", "orders"), (p) => p.length === 1)
           // Renewals keep it; none for longer than the 2 s lease withdraws it.

@@ -32,4 +32,14 @@ export class SignerQuota {
     this.bySigner.set(signer, entry)
     return undefined
   }
+
+  /** Forgets the record under `key` (removed from the store), giving its share back. */
+  release(signer: string, key: string): void {
+    const entry = this.bySigner.get(signer)
+    const bytes = entry?.keys.get(key)
+    if (entry === undefined || bytes === undefined) return
+    entry.keys.delete(key)
+    entry.bytes -= bytes
+    if (entry.keys.size === 0) this.bySigner.delete(signer)
+  }
 }

@@ -1,4 +1,5 @@
-import { Context, Data, Effect, Layer, Scope } from "effect"
+import { Context, Data, Effect, Layer, Option, Scope } from "effect"
+import { Catalog, type CatalogOptions, type CatalogShape } from "../../src/Catalog.js"
 import { drain } from "../../src/internal/query.js"
 import { Libp2pNode, type Libp2pNodeOptions, type Libp2pNodeShape } from "../../src/Libp2pNode.js"
 import { Registry, type RegistryOptions, type RegistryShape } from "../../src/Registry.js"
@@ -8,6 +9,8 @@ export interface MeshNode {
   readonly index: number
   readonly libp2p: Libp2pNodeShape
   readonly registry: RegistryShape
+  /** The replicated catalog, when the mesh runs one. */
+  readonly catalog: CatalogShape | undefined
   readonly scope: Scope.Closeable
 }
 
@@ -49,23 +52,32 @@ export const startNode = (
   index: number,
   nodeOptions: Libp2pNodeOptions,
   registryOptions: RegistryOptions,
+  catalogOptions?: CatalogOptions,
 ) =>
   Effect.gen(function* () {
     const scope = yield* Scope.fork(parent)
-    const layer = Registry.layer(registryOptions).pipe(
-      Layer.provideMerge(Libp2pNode.layer(nodeOptions)),
-    )
+    const node = Libp2pNode.layer({ ...nodeOptions, catalog: catalogOptions !== undefined })
+    const layer =
+      catalogOptions === undefined
+        ? Registry.layer(registryOptions).pipe(Layer.provideMerge(node))
+        : Registry.layer(registryOptions).pipe(
+            Layer.provideMerge(Catalog.layer(catalogOptions)),
+            Layer.provideMerge(node),
+          )
     const context = yield* Layer.buildWithScope(layer, scope)
     return {
       index,
       libp2p: Context.get(context, Libp2pNode),
       registry: Context.get(context, Registry),
+      catalog: Option.getOrUndefined(Context.getOption(context, Catalog)),
       scope,
     } satisfies MeshNode
   })
 
 export interface MeshOptions {
   readonly registry?: RegistryOptions
+  /** Run the replicated service catalog on every node, with these options. Default: none. */
+  readonly catalog?: CatalogOptions
   /** Extra libp2p node options (bootstrap is set by the mesh). */
   readonly node?: Omit<Libp2pNodeOptions, "bootstrap">
   /** Options of one node (its key, its membership …), over `node`. */
@@ -89,12 +101,21 @@ export const startMesh = (size: number, options: MeshOptions = {}) =>
     const seeds: MeshNode[] = []
     for (let i = 0; i < Math.min(2, size); i++) {
       const bootstrap = seeds.map((s) => s.libp2p.multiaddrs()[0]!.toString())
-      seeds.push(yield* startNode(parent, i, { ...nodeOptions(i), bootstrap }, registryOptions))
+      seeds.push(
+        yield* startNode(
+          parent,
+          i,
+          { ...nodeOptions(i), bootstrap },
+          registryOptions,
+          options.catalog,
+        ),
+      )
     }
     const bootstrap = seeds.map((s) => s.libp2p.multiaddrs()[0]!.toString())
     const rest = yield* Effect.forEach(
       Array.from({ length: size - seeds.length }, (_, i) => i + seeds.length),
-      (i) => startNode(parent, i, { ...nodeOptions(i), bootstrap }, registryOptions),
+      (i) =>
+        startNode(parent, i, { ...nodeOptions(i), bootstrap }, registryOptions, options.catalog),
       { concurrency: 8 },
     )
     const nodes = [...seeds, ...rest]
@@ -103,11 +124,30 @@ export const startMesh = (size: number, options: MeshOptions = {}) =>
       yield* Effect.forEach(nodes, (n) => n.libp2p.join, { concurrency: 4, discard: true })
     }
     const min = Math.min(options.minRoutingTable ?? 3, size - 1)
+    // A join that ran before its bootstrap peers had identified the others finds nobody (more
+    // likely the more protocols identify has to announce, e.g. with gossipsub): such nodes join
+    // again until their tables fill, a few per poll (a join of a large, busy mesh takes seconds).
+    const lagging = () =>
+      nodes
+        .filter((n) => n.libp2p.routingTableSize() < min)
+        .sort(() => Math.random() - 0.5)
+        .slice(0, 4)
     yield* eventually(
       `every routing table to hold at least ${min} peers`,
-      Effect.sync(() => nodes.map((n) => n.libp2p.routingTableSize())),
+      Effect.forEach(
+        lagging(),
+        (n) =>
+          // One whose bootstrap dials timed out on a busy machine knows nobody to ask yet.
+          (n.libp2p.routingTableSize() === 0
+            ? Effect.forEach(bootstrap, (seed) => n.libp2p.dial(seed).pipe(Effect.ignore), {
+                discard: true,
+              })
+            : Effect.void
+          ).pipe(Effect.andThen(n.libp2p.join.pipe(Effect.ignore))),
+        { concurrency: 4, discard: true },
+      ).pipe(Effect.andThen(Effect.sync(() => nodes.map((n) => n.libp2p.routingTableSize())))),
       (sizes) => sizes.every((s) => s >= min),
-      { timeoutMs: options.formTimeoutMs ?? 60_000 },
+      { timeoutMs: options.formTimeoutMs ?? 60_000, intervalMs: 500 },
     )
     return nodes
   })
