@@ -127,15 +127,18 @@ export interface RunAs {
 /**
  * Starts `beemesh-agent run` on loopback with its own data directory; resolves once /health
  * answers. With `runAs`, setpriv runs it as that user (exec, so the PID is the agent's);
- * `extraArgs` are further `run` options (e.g. --log-format json).
+ * `extraArgs` are further `run` options (e.g. --log-format json), `nodeArgs` Node options placed
+ * before the bundle (a benchmark's `--report-on-signal`).
  */
 export const startAgent = async (
   dataDir: string,
   apiPort: number,
   runAs?: RunAs,
   extraArgs: ReadonlyArray<string> = [],
+  nodeArgs: ReadonlyArray<string> = [],
 ): Promise<AgentProcess> => {
   const argv = [
+    ...nodeArgs,
     AGENT_BUNDLE,
     "run",
     "--data-dir",
