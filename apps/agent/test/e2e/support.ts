@@ -10,6 +10,7 @@ import { createServer, type Server } from "node:net"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { slirpProcessesFor } from "@beemesh/podman"
+import { AGENT_NODE_OPTIONS } from "../../src/NodeOptions"
 
 export const AGENT_DIR = join(dirname(fileURLToPath(import.meta.url)), "../..")
 export const AGENT_BUNDLE = join(AGENT_DIR, "dist/agent.mjs")
@@ -127,8 +128,8 @@ export interface RunAs {
 /**
  * Starts `beemesh-agent run` on loopback with its own data directory; resolves once /health
  * answers. With `runAs`, setpriv runs it as that user (exec, so the PID is the agent's);
- * `extraArgs` are further `run` options (e.g. --log-format json), `nodeArgs` Node options placed
- * before the bundle (a benchmark's `--report-on-signal`).
+ * `extraArgs` are further `run` options (e.g. --log-format json); Node runs with the agent's own
+ * options (NodeOptions.ts) and `nodeArgs` (a benchmark's `--report-on-signal`).
  */
 export const startAgent = async (
   dataDir: string,
@@ -138,6 +139,7 @@ export const startAgent = async (
   nodeArgs: ReadonlyArray<string> = [],
 ): Promise<AgentProcess> => {
   const argv = [
+    ...AGENT_NODE_OPTIONS,
     ...nodeArgs,
     AGENT_BUNDLE,
     "run",
