@@ -17,6 +17,7 @@
  * idle and with 20 pods (a 20-replica Deployment, all ready), next to an idle `node` process.
  *
  *   pnpm --filter @beemesh/agent bench:deploy [-- --rounds 10 --replicas 10 --pods 20]
+ *     [--bundle <another agent.mjs> --node-options "<its Node options>"]
  * Prints a table and writes bench-results/deploy.json. Root, under the Podman lock.
  */
 import { spawnSync } from "node:child_process"
@@ -28,6 +29,7 @@ import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
 import { defaultSlirpOptions, renderPodmanNetworkFlag } from "@beemesh/netns"
 import { buildDemoImages, ORDERS_IMAGE } from "../demo/images"
+import { AGENT_NODE_OPTIONS } from "../src/NodeOptions"
 import {
   type AgentProcess,
   api,
@@ -49,6 +51,9 @@ const { values: args } = parseArgs({
     rounds: { type: "string", default: "10" },
     replicas: { type: "string", default: "10" },
     pods: { type: "string", default: "20" },
+    // Another build of the agent and its Node options: how a before/after comparison runs.
+    bundle: { type: "string" },
+    "node-options": { type: "string" },
   },
 })
 const ROUNDS = Number(args.rounds)
@@ -226,7 +231,11 @@ const main = async () => {
   buildPollerImage()
   const dataDir = await mkdtemp(join(tmpdir(), "beemesh-bench-agent-"))
   const reports = await mkdtemp(join(tmpdir(), "beemesh-bench-reports-"))
-  const agent = await startAgent(dataDir, await freePort(), undefined, [], reportFlags(reports))
+  const options = args["node-options"]?.split(" ").filter((o) => o !== "") ?? AGENT_NODE_OPTIONS
+  const agent = await startAgent(dataDir, await freePort(), undefined, [], {
+    options: [...options, ...reportFlags(reports)],
+    ...(args.bundle === undefined ? {} : { bundle: args.bundle }),
+  })
   const agentPid = agent.child.pid!
   const idleNode = spawnSync(
     process.execPath,
@@ -281,6 +290,7 @@ const main = async () => {
     await remove(agent, many)
 
     const results = {
+      agent: { bundle: args.bundle ?? "dist/agent.mjs", nodeOptions: options },
       rounds: ROUNDS,
       replicas: REPLICAS,
       deployToFirstAnswerMs: {
@@ -296,7 +306,7 @@ const main = async () => {
         beemesh: summary(sides.beemesh.many.map((s) => s.first)),
       },
       postAnsweredMs: summary(posts),
-      agent: { idle, [`with${PODS}Pods`]: withPods },
+      agentMemory: { idle, [`with${PODS}Pods`]: withPods },
       idleNode: { rssMiB: nodeField("Rss"), pssMiB: nodeField("Pss") },
     }
     const row = (

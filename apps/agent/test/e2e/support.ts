@@ -128,20 +128,20 @@ export interface RunAs {
 /**
  * Starts `beemesh-agent run` on loopback with its own data directory; resolves once /health
  * answers. With `runAs`, setpriv runs it as that user (exec, so the PID is the agent's);
- * `extraArgs` are further `run` options (e.g. --log-format json); Node runs with the agent's own
- * options (NodeOptions.ts) and `nodeArgs` (a benchmark's `--report-on-signal`).
+ * `extraArgs` are further `run` options (e.g. --log-format json). `node.options` are the Node
+ * options it runs with (default: the agent's own, NodeOptions.ts), `node.bundle` another build of
+ * the agent (a benchmark comparing two).
  */
 export const startAgent = async (
   dataDir: string,
   apiPort: number,
   runAs?: RunAs,
   extraArgs: ReadonlyArray<string> = [],
-  nodeArgs: ReadonlyArray<string> = [],
+  node: { readonly options?: ReadonlyArray<string>; readonly bundle?: string } = {},
 ): Promise<AgentProcess> => {
   const argv = [
-    ...AGENT_NODE_OPTIONS,
-    ...nodeArgs,
-    AGENT_BUNDLE,
+    ...(node.options ?? AGENT_NODE_OPTIONS),
+    node.bundle ?? AGENT_BUNDLE,
     "run",
     "--data-dir",
     dataDir,
