@@ -1,7 +1,7 @@
 /**
  * One deploy, traced: Podman's events (pod and container create/init/start), the agent's log and
  * the client's first answer, each as ms after the POST. Not a benchmark: a way to see where the
- * time of `bench:deploy` goes.   tsx bench/deploy/trace.ts [--replicas 1]
+ * time of `bench:deploy` goes.   tsx bench/deploy/trace.ts [--replicas 1] [--bundle <agent.mjs>]
  */
 import { spawn } from "node:child_process"
 import { mkdtemp, rm } from "node:fs/promises"
@@ -15,7 +15,7 @@ import { buildPollerImage, POLLER_IMAGE, POLLER_STARTED } from "./poller"
 
 const { values: args } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== "--"),
-  options: { replicas: { type: "string", default: "1" } },
+  options: { replicas: { type: "string", default: "1" }, bundle: { type: "string" } },
 })
 const REPLICAS = Number(args.replicas)
 const ns = `trace-${process.pid}`
@@ -24,12 +24,13 @@ requirePrerequisites()
 buildDemoImages()
 buildPollerImage()
 const dataDir = await mkdtemp(join(tmpdir(), "beemesh-trace-"))
-const agent = await startAgent(dataDir, await freePort(), undefined, [
-  "--log-level",
-  "debug",
-  "--log-format",
-  "json",
-])
+const agent = await startAgent(
+  dataDir,
+  await freePort(),
+  undefined,
+  ["--log-level", "debug", "--log-format", "json"],
+  args.bundle === undefined ? {} : { bundle: args.bundle },
+)
 const events = spawn("podman", ["events", "--format", "{{json .}}"], {
   stdio: ["ignore", "pipe", "ignore"],
 })
