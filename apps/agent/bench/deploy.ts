@@ -279,15 +279,19 @@ const main = async () => {
       }
     }
 
-    const many = `many-${PODS}`
-    const posted = await api(agent, "POST", "/v1/workloads", ordersManifest(many, PODS))
-    if (posted.status !== 201)
-      throw new Error(`${PODS}-replica deploy failed: ${JSON.stringify(posted.json)}`)
-    await eventually(`${PODS} replicas ready`, () => workloadReady(agent, many, PODS), 300_000)
-    await sleep(5000)
-    const withPods = await memoryFigures(agentPid, reports)
-    console.error(`agent with ${PODS} pods: ${JSON.stringify(withPods)}`)
-    await remove(agent, many)
+    // --pods 0 leaves the loaded measure out.
+    let withPods: typeof idle | undefined
+    if (PODS > 0) {
+      const many = `many-${PODS}`
+      const posted = await api(agent, "POST", "/v1/workloads", ordersManifest(many, PODS))
+      if (posted.status !== 201)
+        throw new Error(`${PODS}-replica deploy failed: ${JSON.stringify(posted.json)}`)
+      await eventually(`${PODS} replicas ready`, () => workloadReady(agent, many, PODS), 300_000)
+      await sleep(5000)
+      withPods = await memoryFigures(agentPid, reports)
+      console.error(`agent with ${PODS} pods: ${JSON.stringify(withPods)}`)
+      await remove(agent, many)
+    }
 
     const results = {
       agent: { bundle: args.bundle ?? "dist/agent.mjs", nodeOptions: options },
@@ -334,7 +338,7 @@ const main = async () => {
       `  ${"idle node process".padEnd(28)} ${String(results.idleNode.rssMiB).padStart(6)} ${String(results.idleNode.pssMiB).padStart(7)}`,
     )
     memRow("agent idle", idle)
-    memRow(`agent with ${PODS} pods`, withPods)
+    if (withPods !== undefined) memRow(`agent with ${PODS} pods`, withPods)
     mkdirSync(dirname(OUT), { recursive: true })
     writeFileSync(OUT, `${JSON.stringify(results, null, 2)}\n`)
     console.log(`\nwrote ${OUT}`)
