@@ -258,7 +258,7 @@ const main = async () => {
       plain: { one: [] as Array<Sample>, many: [] as Array<Sample> },
       beemesh: { one: [] as Array<Sample>, many: [] as Array<Sample> },
     }
-    const posts: Array<number> = []
+    const posts = { one: [] as Array<number>, many: [] as Array<number> }
     for (let round = 0; round < ROUNDS; round++) {
       const order =
         round % 2 === 0 ? (["plain", "beemesh"] as const) : (["beemesh", "plain"] as const)
@@ -268,7 +268,7 @@ const main = async () => {
           if (side === "plain") sample = await plainRound(round, replicas)
           else {
             const mesh = await meshRound(agent, round, replicas)
-            posts.push(mesh.postMs)
+            posts[replicas === 1 ? "one" : "many"].push(mesh.postMs)
             sample = mesh
           }
           sides[side][replicas === 1 ? "one" : "many"].push(sample)
@@ -309,7 +309,7 @@ const main = async () => {
         plain: summary(sides.plain.many.map((s) => s.first)),
         beemesh: summary(sides.beemesh.many.map((s) => s.first)),
       },
-      postAnsweredMs: summary(posts),
+      postAnsweredMs: { one: summary(posts.one), many: summary(posts.many) },
       agentMemory: { idle, [`with${PODS}Pods`]: withPods },
       idleNode: { rssMiB: nodeField("Rss"), pssMiB: nodeField("Pss") },
     }
@@ -327,7 +327,7 @@ const main = async () => {
     row(`${REPLICAS} replicas, first answer`, results.deployManyToFirstAnswerMs)
     row(`${REPLICAS} replicas, all answering`, results.deployToAllAnsweringMs)
     console.log(
-      `  POST /v1/workloads answered        p50 ${results.postAnsweredMs.p50} p99 ${results.postAnsweredMs.p99}`,
+      `  POST answered: 1 replica p50 ${results.postAnsweredMs.one.p50} p99 ${results.postAnsweredMs.one.p99}; ${REPLICAS} replicas p50 ${results.postAnsweredMs.many.p50} p99 ${results.postAnsweredMs.many.p99}`,
     )
     console.log("\nMemory, MiB                     RSS     PSS  private   heap used/total")
     const memRow = (label: string, m: typeof idle) =>
