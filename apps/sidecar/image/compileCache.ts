@@ -5,10 +5,11 @@
  * sidecar registers that much sooner.
  *
  * The cache is made by running the image once without configuration (the sidecar loads, refuses
- * to start and exits), so it matches the image's Node, bundle and V8 flags exactly: V8 ignores a
- * cache made with other flags. Its bytes differ from one run to the next, so the cache made for
- * given inputs is kept on this machine (under node_modules/.cache) and reused: building the same
- * sources again gives the same image id.
+ * to start and exits), as the image's own user, so it matches the image's Node, bundle, V8 flags
+ * and UID exactly: V8 ignores a cache made with other flags, and Node looks for it in a directory
+ * named after the UID (one made as root is never found by UID 1337). Its bytes differ from one
+ * run to the next, so the cache made for given inputs is kept on this machine (under
+ * node_modules/.cache) and reused: building the same sources again gives the same image id.
  */
 import { spawnSync } from "node:child_process"
 import { createHash } from "node:crypto"
@@ -31,7 +32,8 @@ export const COMPILE_CACHE_PATH = "/app/compile-cache"
 
 /** A digest of everything the cache depends on: the bundle, the Node binary, the Containerfile. */
 export const compileCacheKey = (inputs: ReadonlyArray<string>) => {
-  const hash = createHash("sha256")
+  // The version of how the cache is made: a cache made another way is never reused.
+  const hash = createHash("sha256").update("made as the image's user, v2")
   for (const file of inputs) hash.update(readFileSync(file))
   return hash.digest("hex").slice(0, 32)
 }
@@ -49,6 +51,9 @@ export const makeCompileCache = (image: string, stored: string) => {
   const parent = join(stored, "..")
   mkdirSync(parent, { recursive: true })
   const fresh = mkdtempSync(join(parent, "making-"))
+  // Node keeps its cache in a directory named after the process's UID: the image's user (the
+  // sidecar's) must make it, and may write only here.
+  chmodSync(fresh, 0o777)
   try {
     const result = spawnSync(
       "podman",
@@ -57,8 +62,6 @@ export const makeCompileCache = (image: string, stored: string) => {
         "--rm",
         "--network",
         "none",
-        "--user",
-        "0:0",
         "--ulimit",
         "nofile=1024:1024",
         "--ulimit",
