@@ -1,41 +1,85 @@
 /**
- * The agent's costs, side by side with a baseline in one run:
- *   - deploy → answering: from POST of a 1-replica `orders` workload until an already-running client
- *     pod gets orders' answer through the sidecars, versus a bare `podman run` of the same orders
- *     image (same slirp4netns options, port published) until curl gets the same answer;
- *   - agent RSS idle, and with 20 pods (a 20-replica Deployment), next to an idle `node` process.
- * Prints a table and writes bench-results/deploy.json.   pnpm --filter @beemesh/agent bench
+ * Deploy latency and the agent's memory, side by side with plain Podman in one run.
+ *
+ * Deploy → answering. On each side a client container (bench/deploy/poller.ts) is already running
+ * and asking for orders every 20 ms when the clock starts; the figure is the conmon stamp of the
+ * first answer in its log (and, for N replicas, of the answer that completes the set of N distinct
+ * replicas) minus the start:
+ *   beemesh: POST /v1/workloads of an `orders` Deployment → its answer through the client pod's
+ *            sidecar upstream (127.0.0.1:9001) and the orders pod's sidecar;
+ *   plain:   `podman run -d -p 127.0.0.1:<port>:80` of the same orders image with the same
+ *            slirp4netns options (N at once for N replicas) → its answer at 10.0.2.2:<port> to a
+ *            client container on the same slirp4netns options, polling the N ports in turn.
+ * Rounds interleaved (the side that goes first alternates), each round with 1 and with N replicas;
+ * p50 and p99 (nearest rank; with 10 rounds the p99 is the maximum).
+ *
+ * Memory. The agent's RSS, PSS and private memory (smaps_rollup) and V8 heap (a diagnostic report)
+ * idle and with 20 pods (a 20-replica Deployment, all ready), next to an idle `node` process.
+ *
+ *   pnpm --filter @beemesh/agent bench:deploy [-- --rounds 10 --replicas 10 --pods 20]
+ *     [--bundle <another agent.mjs> --node-options "<its Node options>"]
+ * Prints a table and writes bench-results/deploy.json. Root, under the Podman lock.
  */
 import { spawnSync } from "node:child_process"
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { mkdirSync, writeFileSync } from "node:fs"
 import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { parseArgs } from "node:util"
 import { defaultSlirpOptions, renderPodmanNetworkFlag } from "@beemesh/netns"
-import { buildDemoImages, ORDERS_IMAGE, WEB_IMAGE } from "../demo/images"
+import { buildDemoImages, ORDERS_IMAGE } from "../demo/images"
+import { AGENT_NODE_OPTIONS } from "../src/NodeOptions"
 import {
+  type AgentProcess,
   api,
   eventually,
   freePort,
   podman,
   requirePrerequisites,
   run,
+  runAsync,
   startAgent,
 } from "../test/e2e/support"
+import { awaitAnswers, hasStarted, logPathOf } from "./deploy/answers"
+import { heapOf, memoryOf, reportFlags } from "./deploy/memory"
+import { buildPollerImage, POLLER_IMAGE, POLLER_STARTED } from "./deploy/poller"
 
-const ITERATIONS = 3
+const { values: args } = parseArgs({
+  args: process.argv.slice(2).filter((a) => a !== "--"),
+  options: {
+    rounds: { type: "string", default: "10" },
+    replicas: { type: "string", default: "10" },
+    pods: { type: "string", default: "20" },
+    // Another build of the agent and its Node options: how a before/after comparison runs.
+    bundle: { type: "string" },
+    "node-options": { type: "string" },
+  },
+})
+const ROUNDS = Number(args.rounds)
+const REPLICAS = Number(args.replicas)
+const PODS = Number(args.pods)
 const ns = `bench-${process.pid}`
+const LABEL = `io.beemesh.test.deploy=${process.pid}`
+const SLIRP = renderPodmanNetworkFlag(defaultSlirpOptions)
+const ORDERS_PATH = "/cgi-bin/orders"
 const OUT = join(dirname(fileURLToPath(import.meta.url)), "../bench-results/deploy.json")
 
-const rssMiB = (pid: number) =>
-  Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? Number.NaN) /
-  1024
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-const median = (values: ReadonlyArray<number>) =>
-  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
+/** Nearest-rank percentile. */
+const percentile = (values: ReadonlyArray<number>, p: number) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)]!
+}
 
-const orders = (name: string, replicas: number) => `
+interface Sample {
+  /** ms from the start to the first answer, and to the answer that completed the set. */
+  readonly first: number
+  readonly all: number
+}
+
+const ordersManifest = (name: string, replicas: number) => `
 apiVersion: apps/v1
 kind: Deployment
 metadata: { name: ${name}, namespace: ${ns} }
@@ -45,121 +89,256 @@ spec:
     spec:
       containers: [{ name: app, image: ${ORDERS_IMAGE}, ports: [{ containerPort: 80 }] }]
 `
-const client = (service: string, apiPort: number) => `
+const pollerManifest = (name: string, service: string) => `
 apiVersion: v1
 kind: Pod
 metadata:
-  name: client-${service}
+  name: ${name}
   namespace: ${ns}
   annotations: { beemesh.io/upstreams: "${service}=9001" }
 spec:
   containers:
     - name: app
-      image: ${WEB_IMAGE}
-      env: [{ name: AGENT_PORT, value: "${apiPort}" }, { name: WEB_INTERVAL, value: "0.1" }]
+      image: ${POLLER_IMAGE}
+      env: [{ name: POLL_URLS, value: "http://127.0.0.1:9001${ORDERS_PATH}" }]
 `
 
-const bareRun = async () => {
-  const port = await freePort()
-  const name = `bm-bench-bare-${process.pid}-${port}`
-  const started = performance.now()
-  podman(
-    "run",
-    "-d",
-    "--rm",
-    "--name",
-    name,
-    "--label",
-    "io.beemesh.test=1",
-    "--network",
-    renderPodmanNetworkFlag(defaultSlirpOptions),
-    "-p",
-    `127.0.0.1:${port}:80`,
-    "--entrypoint",
-    "/bin/busybox",
-    ORDERS_IMAGE,
-    "httpd",
-    "-f",
-    "-p",
-    "80",
-    "-h",
-    "/www",
+/** Waits for the poller's loop to run, then a little longer so that it is mid-stride. */
+const pollerRunning = async (container: string) => {
+  const logPath = logPathOf(container)
+  await eventually(`${container} to start polling`, () =>
+    hasStarted(logPath, POLLER_STARTED) ? true : undefined,
   )
-  await eventually("the bare container to answer", () => {
-    const answer = run("curl", ["-s", "--max-time", "1", `http://127.0.0.1:${port}/cgi-bin/orders`])
-    return answer.stdout.includes("open orders") ? true : undefined
-  })
-  const elapsed = performance.now() - started
-  run("podman", ["rm", "-f", "-t", "0", name])
-  return elapsed
+  await sleep(300)
+  return logPath
 }
+
+const plainRound = async (round: number, replicas: number): Promise<Sample> => {
+  const ports: Array<number> = []
+  for (let i = 0; i < replicas; i++) ports.push(await freePort())
+  const client = `bm-bench-poll-${process.pid}-${round}-${replicas}`
+  const servers = ports.map((port) => `bm-bench-bare-${process.pid}-${port}`)
+  try {
+    podman(
+      "run",
+      "-d",
+      "--name",
+      client,
+      "--label",
+      "io.beemesh.test=1",
+      "--label",
+      LABEL,
+      "--network",
+      SLIRP,
+      "-e",
+      `POLL_URLS=${ports.map((port) => `http://10.0.2.2:${port}${ORDERS_PATH}`).join(" ")}`,
+      POLLER_IMAGE,
+    )
+    const logPath = await pollerRunning(client)
+    const started = Date.now()
+    const runs = await Promise.all(
+      ports.map((port, i) =>
+        runAsync("podman", [
+          "run",
+          "-d",
+          "--name",
+          servers[i]!,
+          "--label",
+          "io.beemesh.test=1",
+          "--label",
+          LABEL,
+          "--network",
+          SLIRP,
+          "-p",
+          `127.0.0.1:${port}:80`,
+          // The image's httpd binds 127.0.0.1 (behind a sidecar); a published port needs all.
+          "--entrypoint",
+          "/bin/busybox",
+          ORDERS_IMAGE,
+          "httpd",
+          "-f",
+          "-p",
+          "80",
+          "-h",
+          "/www",
+        ]),
+      ),
+    )
+    const failed = runs.find((r) => r.status !== 0)
+    if (failed !== undefined) throw new Error(`podman run failed: ${failed.stderr}`)
+    const answered = await awaitAnswers(logPath, started, replicas)
+    return { first: answered.first - started, all: answered.all - started }
+  } finally {
+    run("podman", ["rm", "-f", "-t", "0", client, ...servers])
+  }
+}
+
+const workloadReady = async (agent: AgentProcess, name: string, replicas: number) => {
+  const listed = await api(agent, "GET", "/v1/workloads")
+  const workloads = (listed.json?.workloads ?? []) as Array<{
+    namespace: string
+    name: string
+    ready: number
+  }>
+  const workload = workloads.find((w) => w.namespace === ns && w.name === name)
+  return workload !== undefined && workload.ready >= replicas ? true : undefined
+}
+
+const remove = async (agent: AgentProcess, name: string) => {
+  const removed = await api(agent, "DELETE", `/v1/workloads/${ns}/${name}`)
+  if (removed.status >= 300 && removed.status !== 404)
+    throw new Error(`DELETE ${name} answered ${removed.status}: ${JSON.stringify(removed.json)}`)
+}
+
+const meshRound = async (
+  agent: AgentProcess,
+  round: number,
+  replicas: number,
+): Promise<Sample & { readonly postMs: number }> => {
+  const service = `orders-${round}-${replicas}`
+  const poller = `poll-${round}-${replicas}`
+  try {
+    const client = await api(agent, "POST", "/v1/workloads", pollerManifest(poller, service))
+    if (client.status !== 201) throw new Error(`client refused: ${JSON.stringify(client.json)}`)
+    await eventually(`${poller} to be ready`, () => workloadReady(agent, poller, 1))
+    const logPath = await pollerRunning(`bm-${ns}-${poller}-app`)
+    const started = Date.now()
+    const posted = await api(agent, "POST", "/v1/workloads", ordersManifest(service, replicas))
+    const postMs = Date.now() - started
+    if (posted.status !== 201) throw new Error(`deploy refused: ${JSON.stringify(posted.json)}`)
+    const answered = await awaitAnswers(logPath, started, replicas)
+    return { first: answered.first - started, all: answered.all - started, postMs }
+  } finally {
+    await remove(agent, service)
+    await remove(agent, poller)
+  }
+}
+
+const memoryFigures = async (agentPid: number, reports: string) => ({
+  ...memoryOf(agentPid),
+  heap: await heapOf(agentPid, reports),
+})
+
+const summary = (samples: ReadonlyArray<number>) => ({
+  p50: Math.round(percentile(samples, 50)),
+  p99: Math.round(percentile(samples, 99)),
+  runs: samples.map(Math.round),
+})
 
 const main = async () => {
   requirePrerequisites()
   buildDemoImages()
+  buildPollerImage()
   const dataDir = await mkdtemp(join(tmpdir(), "beemesh-bench-agent-"))
-  const apiPort = await freePort()
-  const agent = await startAgent(dataDir, apiPort)
-  const agentPid = agent.child.pid!
-  const idleNode = spawnSync(process.execPath, ["-e", "console.log(process.memoryUsage.rss())"], {
-    encoding: "utf8",
+  const reports = await mkdtemp(join(tmpdir(), "beemesh-bench-reports-"))
+  const options = args["node-options"]?.split(" ").filter((o) => o !== "") ?? AGENT_NODE_OPTIONS
+  const agent = await startAgent(dataDir, await freePort(), undefined, [], {
+    options: [...options, ...reportFlags(reports)],
+    ...(args.bundle === undefined ? {} : { bundle: args.bundle }),
   })
-  const results: Record<string, unknown> = {}
+  const agentPid = agent.child.pid!
+  const idleNode = spawnSync(
+    process.execPath,
+    [
+      "-e",
+      "setTimeout(() => console.log(require('fs').readFileSync('/proc/self/smaps_rollup', 'utf8')), 500)",
+    ],
+    { encoding: "utf8" },
+  )
+  const nodeField = (name: string) =>
+    Math.round(
+      Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(idleNode.stdout)?.[1]) / 102.4,
+    ) / 10
   try {
-    await new Promise((resolve) => setTimeout(resolve, 2000))
-    const rssIdle = rssMiB(agentPid)
+    await sleep(5000)
+    const idle = await memoryFigures(agentPid, reports)
+    console.error(`agent idle: ${JSON.stringify(idle)}`)
 
-    const bare: Array<number> = []
-    const beemesh: Array<number> = []
-    for (let i = 0; i < ITERATIONS; i++) {
-      bare.push(await bareRun())
-      const service = `orders${i}`
-      await api(agent, "POST", "/v1/workloads", client(service, apiPort))
-      const podLogs = () => run("podman", ["logs", `bm-${ns}-client-${service}-app`]).stdout
-      const before = podLogs().split("\n").length
-      const started = performance.now()
-      const posted = await api(agent, "POST", "/v1/workloads", orders(service, 1))
-      if (posted.status !== 201) throw new Error(`deploy failed: ${JSON.stringify(posted.json)}`)
-      await eventually(`client-${service} to get an answer from ${service}`, () =>
-        podLogs()
-          .split("\n")
-          .slice(before - 1)
-          .some((line) => line.includes("open orders"))
-          ? true
-          : undefined,
-      )
-      beemesh.push(performance.now() - started)
-      await api(agent, "DELETE", `/v1/workloads/${ns}/${service}`)
-      await api(agent, "DELETE", `/v1/workloads/${ns}/client-${service}`)
+    const sides = {
+      plain: { one: [] as Array<Sample>, many: [] as Array<Sample> },
+      beemesh: { one: [] as Array<Sample>, many: [] as Array<Sample> },
+    }
+    const posts = { one: [] as Array<number>, many: [] as Array<number> }
+    for (let round = 0; round < ROUNDS; round++) {
+      const order =
+        round % 2 === 0 ? (["plain", "beemesh"] as const) : (["beemesh", "plain"] as const)
+      for (const replicas of [1, REPLICAS]) {
+        for (const side of order) {
+          let sample: Sample
+          if (side === "plain") sample = await plainRound(round, replicas)
+          else {
+            const mesh = await meshRound(agent, round, replicas)
+            posts[replicas === 1 ? "one" : "many"].push(mesh.postMs)
+            sample = mesh
+          }
+          sides[side][replicas === 1 ? "one" : "many"].push(sample)
+          console.error(
+            `round ${round + 1}/${ROUNDS} ${side} ×${replicas}: first ${Math.round(sample.first)} ms, all ${Math.round(sample.all)} ms`,
+          )
+        }
+      }
     }
 
-    const many = await api(agent, "POST", "/v1/workloads", orders("many", 20))
-    if (many.status !== 201)
-      throw new Error(`20-replica deploy failed: ${JSON.stringify(many.json)}`)
-    await new Promise((resolve) => setTimeout(resolve, 5000))
-    const rss20 = rssMiB(agentPid)
-    await api(agent, "DELETE", `/v1/workloads/${ns}/many`)
+    // --pods 0 leaves the loaded measure out.
+    let withPods: typeof idle | undefined
+    if (PODS > 0) {
+      const many = `many-${PODS}`
+      const posted = await api(agent, "POST", "/v1/workloads", ordersManifest(many, PODS))
+      if (posted.status !== 201)
+        throw new Error(`${PODS}-replica deploy failed: ${JSON.stringify(posted.json)}`)
+      await eventually(`${PODS} replicas ready`, () => workloadReady(agent, many, PODS), 300_000)
+      await sleep(5000)
+      withPods = await memoryFigures(agentPid, reports)
+      console.error(`agent with ${PODS} pods: ${JSON.stringify(withPods)}`)
+      await remove(agent, many)
+    }
 
-    Object.assign(results, {
-      iterations: ITERATIONS,
-      deployToAnsweringMs: { beemesh: beemesh.map(Math.round), bareRun: bare.map(Math.round) },
-      medianMs: { beemesh: Math.round(median(beemesh)), bareRun: Math.round(median(bare)) },
-      agentRssMiB: { idle: Math.round(rssIdle), with20Pods: Math.round(rss20) },
-      idleNodeRssMiB: Math.round(Number(idleNode.stdout) / 2 ** 20),
-    })
-    console.log("\nDeploy → answering (ms)              median   runs")
+    const results = {
+      agent: { bundle: args.bundle ?? "dist/agent.mjs", nodeOptions: options },
+      rounds: ROUNDS,
+      replicas: REPLICAS,
+      deployToFirstAnswerMs: {
+        plain: summary(sides.plain.one.map((s) => s.first)),
+        beemesh: summary(sides.beemesh.one.map((s) => s.first)),
+      },
+      deployToAllAnsweringMs: {
+        plain: summary(sides.plain.many.map((s) => s.all)),
+        beemesh: summary(sides.beemesh.many.map((s) => s.all)),
+      },
+      deployManyToFirstAnswerMs: {
+        plain: summary(sides.plain.many.map((s) => s.first)),
+        beemesh: summary(sides.beemesh.many.map((s) => s.first)),
+      },
+      postAnsweredMs: { one: summary(posts.one), many: summary(posts.many) },
+      agentMemory: { idle, [`with${PODS}Pods`]: withPods },
+      idleNode: { rssMiB: nodeField("Rss"), pssMiB: nodeField("Pss") },
+    }
+    const row = (
+      label: string,
+      figures: { plain: { p50: number; p99: number }; beemesh: { p50: number; p99: number } },
+    ) =>
+      console.log(
+        `  ${label.padEnd(34)} ${String(figures.plain.p50).padStart(6)} ${String(figures.plain.p99).padStart(6)}   ${String(figures.beemesh.p50).padStart(6)} ${String(figures.beemesh.p99).padStart(6)}   ${(figures.beemesh.p50 / figures.plain.p50).toFixed(2)}×`,
+      )
     console.log(
-      `  bare podman run + curl             ${String(Math.round(median(bare))).padStart(6)}   ${bare.map(Math.round).join(", ")}`,
+      `\nDeploy → answering, ms (${ROUNDS} interleaved rounds)   plain p50    p99   beemesh p50    p99   p50 ratio`,
     )
+    row("1 replica, first answer", results.deployToFirstAnswerMs)
+    row(`${REPLICAS} replicas, first answer`, results.deployManyToFirstAnswerMs)
+    row(`${REPLICAS} replicas, all answering`, results.deployToAllAnsweringMs)
     console.log(
-      `  beemesh (POST → through sidecars)  ${String(Math.round(median(beemesh))).padStart(6)}   ${beemesh.map(Math.round).join(", ")}`,
+      `  POST answered: 1 replica p50 ${results.postAnsweredMs.one.p50} p99 ${results.postAnsweredMs.one.p99}; ${REPLICAS} replicas p50 ${results.postAnsweredMs.many.p50} p99 ${results.postAnsweredMs.many.p99}`,
     )
-    console.log("\nMemory (RSS, MiB)")
+    console.log("\nMemory, MiB                     RSS     PSS  private   heap used/total")
+    const memRow = (label: string, m: typeof idle) =>
+      console.log(
+        `  ${label.padEnd(28)} ${String(m.rssMiB).padStart(6)} ${String(m.pssMiB).padStart(7)} ${String(m.privateMiB).padStart(8)}   ${m.heap.heapUsedMiB}/${m.heap.heapTotalMiB}`,
+      )
     console.log(
-      `  idle node process (baseline)       ${String(results.idleNodeRssMiB).padStart(6)}`,
+      `  ${"idle node process".padEnd(28)} ${String(results.idleNode.rssMiB).padStart(6)} ${String(results.idleNode.pssMiB).padStart(7)}`,
     )
-    console.log(`  agent idle                         ${String(Math.round(rssIdle)).padStart(6)}`)
-    console.log(`  agent with 20 pods                 ${String(Math.round(rss20)).padStart(6)}`)
+    memRow("agent idle", idle)
+    if (withPods !== undefined) memRow(`agent with ${PODS} pods`, withPods)
     mkdirSync(dirname(OUT), { recursive: true })
     writeFileSync(OUT, `${JSON.stringify(results, null, 2)}\n`)
     console.log(`\nwrote ${OUT}`)
@@ -174,7 +353,10 @@ const main = async () => {
       )
     }
     await agent.stop()
+    const left = run("podman", ["ps", "-aq", "--filter", `label=${LABEL}`]).stdout.trim()
+    if (left !== "") run("podman", ["rm", "-f", "-t", "0", ...left.split("\n")])
     await rm(dataDir, { recursive: true, force: true })
+    await rm(reports, { recursive: true, force: true })
   }
 }
 

@@ -12,6 +12,7 @@ import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } 
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
+import { AGENT_NODE_OPTIONS } from "../src/NodeOptions"
 import { findAgentProcesses } from "./agentProcesses"
 import { buildDemoImages } from "./images"
 import { startMultihost, stopMultihost } from "./multihost"
@@ -81,10 +82,14 @@ const start = async () => {
     mkdirSync(DATA_DIR, { recursive: true, mode: 0o700 })
     say(`starting the agent (logs: ${LOG_FILE})`)
     const log = openSync(LOG_FILE, "a")
-    const agent = spawn(process.execPath, [BUNDLE, "run", "--data-dir", DATA_DIR], {
-      detached: true,
-      stdio: ["ignore", log, log],
-    })
+    const agent = spawn(
+      process.execPath,
+      [...AGENT_NODE_OPTIONS, BUNDLE, "run", "--data-dir", DATA_DIR],
+      {
+        detached: true,
+        stdio: ["ignore", log, log],
+      },
+    )
     agent.unref()
     writeFileSync(PID_FILE, String(agent.pid))
   } else {

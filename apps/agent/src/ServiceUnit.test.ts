@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { parseCommand } from "./Config"
+import { AGENT_NODE_OPTIONS } from "./NodeOptions"
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "../../..")
 const UNIT = join(ROOT, "tooling/systemd/beemesh-agent.service")
@@ -75,5 +76,12 @@ describe("the systemd unit and the example configuration", () => {
     expect(Service!.Environment![0]).toContain("/usr/sbin")
     expect(Unit!.After).toEqual(["network-online.target"])
     expect(Install!.WantedBy).toEqual(["multi-user.target"])
+  })
+  it("starts Node with the agent's V8 options (NodeOptions.ts) in NODE_OPTIONS", async () => {
+    const unit = parseUnit(await readFile(UNIT, "utf8"))
+    const nodeOptions = (unit.Service!.Environment ?? [])
+      .filter((value) => value.startsWith("NODE_OPTIONS="))
+      .map((value) => value.slice("NODE_OPTIONS=".length))
+    expect(nodeOptions).toEqual([AGENT_NODE_OPTIONS.join(" ")])
   })
 })

@@ -148,17 +148,22 @@ const make = Effect.gen(function* () {
   /** Reads the table back and compares it with the policy. */
   const check = Effect.fnUntraced(function* (target: NamespaceTarget, policy: EgressPolicy) {
     const where = describeTarget(target)
-    const listed = yield* nft(target, ["-j", "list", "table", "inet", policy.table]).pipe(
-      Effect.map((r): string | undefined => r.stdout),
-      Effect.catchTag("CommandFailed", (e) =>
-        NO_SUCH.test(e.stderr) ? Effect.succeed(undefined) : Effect.fail(e),
-      ),
-      Effect.mapError(failed(target, policy.table)),
+    // Two reads of one namespace, each a process entering it: at once.
+    const [listed, portStart] = yield* Effect.all(
+      [
+        nft(target, ["-j", "list", "table", "inet", policy.table]).pipe(
+          Effect.map((r): string | undefined => r.stdout),
+          Effect.catchTag("CommandFailed", (e) =>
+            NO_SUCH.test(e.stderr) ? Effect.succeed(undefined) : Effect.fail(e),
+          ),
+          Effect.mapError(failed(target, policy.table)),
+        ),
+        checkPortStart(target, policy),
+      ],
+      { concurrency: "unbounded" },
     )
     const problem =
-      listed === undefined
-        ? "the table is absent"
-        : (verifyRuleset(policy, listed) ?? (yield* checkPortStart(target, policy)))
+      listed === undefined ? "the table is absent" : (verifyRuleset(policy, listed) ?? portStart)
     if (problem !== undefined) {
       return yield* new EgressVerifyFailed({ target: where, table: policy.table, problem })
     }
@@ -202,18 +207,23 @@ const make = Effect.gen(function* () {
     const policy = yield* decodeEgressPolicy(input)
     const namespace = yield* existing(target, policy.table)
     const ruleset = renderEgressRuleset(policy)
-    yield* nft(target, ["-f", "-"], ruleset).pipe(Effect.mapError(failed(target, policy.table)))
     const applied: AppliedEgress = { target, policy, ruleset, namespace }
-    // A table that does not verify, or whose sysctl cannot be set, is not left half in force.
-    yield* Effect.gen(function* () {
-      if (policy.unprivilegedPortStart !== undefined) {
-        yield* sysctl(target, [
-          "-w",
-          `${UNPRIVILEGED_PORT_SYSCTL}=${policy.unprivilegedPortStart}`,
-        ]).pipe(Effect.mapError(failed(target, policy.table)))
-      }
-      yield* check(target, policy)
-    }).pipe(Effect.onError(() => remove(applied).pipe(Effect.ignore)))
+    const setPortStart: Effect.Effect<unknown, CommandError> =
+      policy.unprivilegedPortStart === undefined
+        ? Effect.void
+        : sysctl(target, ["-w", `${UNPRIVILEGED_PORT_SYSCTL}=${policy.unprivilegedPortStart}`])
+    // The table and the sysctl do not depend on each other: written at once, then read back. A
+    // table that does not verify, or whose sysctl cannot be set, is not left half in force.
+    yield* Effect.all(
+      [
+        nft(target, ["-f", "-"], ruleset).pipe(Effect.mapError(failed(target, policy.table))),
+        setPortStart.pipe(Effect.mapError(failed(target, policy.table))),
+      ],
+      { concurrency: "unbounded", discard: true },
+    ).pipe(
+      Effect.andThen(check(target, policy)),
+      Effect.onError(() => remove(applied).pipe(Effect.ignore)),
+    )
     return applied
   })
 

@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import { Deferred, Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { createIsolatedPod } from "./IsolatedPod.js"
 import { PodmanClient } from "./PodmanClient.js"
@@ -122,5 +122,38 @@ describe("IsolatedPod on the fake client", () => {
     expect((await attempt(nonRoot("localhost/u1000:1"))).result._tag).toBe("Success")
     expect((await attempt(nonRoot("localhost/root:1", "1000"))).result._tag).toBe("Success")
     expect((await attempt(nonRoot("localhost/u1000:1", "0:0"))).result._tag).toBe("Failure")
+  })
+  it("creates the sidecar and the apps while the holder starts: they need it created, not running", async () => {
+    const result = await Effect.runPromise(
+      Effect.gen(function* () {
+        const fake = yield* makeFakePodman({ images: ["localhost/sidecar:1", "localhost/app:1"] })
+        const holderStarting = yield* Deferred.make<void>()
+        // Were the members created only after the holder started, they would wait here in vain.
+        const client = {
+          ...fake,
+          containers: {
+            ...fake.containers,
+            start: (name: string) =>
+              Deferred.succeed(holderStarting, undefined).pipe(
+                Effect.andThen(fake.containers.start(name)),
+              ),
+            create: (request: Parameters<typeof fake.containers.create>[0]) =>
+              request.name === "web-1-holder"
+                ? fake.containers.create(request)
+                : Deferred.await(holderStarting).pipe(
+                    Effect.timeout("2 seconds"),
+                    Effect.orDie,
+                    Effect.andThen(fake.containers.create(request)),
+                  ),
+          },
+        }
+        return yield* Effect.result(
+          createIsolatedPod({ ...input, hostPort: 18080 }, { owner: "unit" }).pipe(
+            Effect.provideService(PodmanClient, client),
+          ),
+        )
+      }),
+    )
+    expect(result._tag).toBe("Success")
   })
 })

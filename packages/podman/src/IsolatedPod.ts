@@ -23,7 +23,7 @@ import {
   type NamespaceTarget,
   podEgressPolicy,
 } from "@beemesh/netns"
-import { Effect, type Scope } from "effect"
+import { Effect, Result, type Scope } from "effect"
 import {
   type HolderImageUnavailable,
   ImageMissing,
@@ -101,18 +101,33 @@ export const createIsolatedPod = Effect.fn("IsolatedPod.create")(function* (
 ) {
   const client = yield* PodmanClient
   const spec = yield* decodePodSpec(input)
-  for (const image of new Set(spec.containers.map((c) => c.image))) {
-    if (!(yield* client.images.exists(image))) {
-      return yield* Effect.fail(
-        new ImageMissing({ image, hint: options.imageHint?.(image) ?? IMAGE_HINT }),
-      )
-    }
+  // The look-ups do not depend on each other: one round trip's time for all of them. Their
+  // failures are then reported in a fixed order (a missing image before a taken name).
+  const images = [...new Set(spec.containers.map((c) => c.image))]
+  const [present, nameTaken, holder] = yield* Effect.all(
+    [
+      Effect.forEach(images, (image) => client.images.exists(image), {
+        concurrency: "unbounded",
+      }),
+      client.pods.exists(spec.name),
+      options.holderImage === undefined
+        ? Effect.result(ensureHolderImage(options.catatonit))
+        : Effect.succeed(Result.succeed(options.holderImage)),
+    ],
+    { concurrency: "unbounded" },
+  )
+  const missing = images.find((_, i) => !present[i])
+  if (missing !== undefined) {
+    return yield* Effect.fail(
+      new ImageMissing({ image: missing, hint: options.imageHint?.(missing) ?? IMAGE_HINT }),
+    )
   }
   yield* refuseRootWhereNonRoot(spec)
-  if (yield* client.pods.exists(spec.name)) {
+  if (nameTaken) {
     return yield* Effect.fail(new NameInUse({ kind: "pod", name: spec.name }))
   }
-  const holderImage = options.holderImage ?? (yield* ensureHolderImage(options.catatonit))
+  if (holder._tag === "Failure") return yield* Effect.fail(holder.failure)
+  const holderImage = holder.success
   const hostIp = spec.hostIp ?? "127.0.0.1"
   const labels = { ...spec.labels, ...ownerLabels(options.owner), [LABEL_POD]: spec.name }
   const rootless = options.rootless ?? false
@@ -127,11 +142,20 @@ export const createIsolatedPod = Effect.fn("IsolatedPod.create")(function* (
         const holderId = yield* client.containers.create(
           holderCreateRequest(spec, hostIp, hostPort, labels, holderImage),
         )
-        for (const c of [sidecar, ...apps]) {
-          yield* client.containers.create(containerCreateRequest(spec, c, labels, rootless))
-        }
-        // The published port is bound here: a port taken meanwhile fails this start.
-        yield* client.containers.start(holderId)
+        // The members join the holder's namespaces, so they need it created, not started: its
+        // start (slirp4netns, the port) and their creation overlap.
+        yield* Effect.all(
+          [
+            // The published port is bound here: a port taken meanwhile fails this start.
+            client.containers.start(holderId),
+            Effect.forEach(
+              [sidecar, ...apps],
+              (c) => client.containers.create(containerCreateRequest(spec, c, labels, rootless)),
+              { concurrency: "unbounded", discard: true },
+            ),
+          ],
+          { concurrency: "unbounded", discard: true },
+        )
         if (options.startApps !== false) yield* startMembers(spec)
         return holderId
       }).pipe(Effect.onError(() => removePod(spec.name, 0)))

@@ -10,6 +10,7 @@ import { createServer, type Server } from "node:net"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { slirpProcessesFor } from "@beemesh/podman"
+import { AGENT_NODE_OPTIONS } from "../../src/NodeOptions"
 
 export const AGENT_DIR = join(dirname(fileURLToPath(import.meta.url)), "../..")
 export const AGENT_BUNDLE = join(AGENT_DIR, "dist/agent.mjs")
@@ -127,16 +128,20 @@ export interface RunAs {
 /**
  * Starts `beemesh-agent run` on loopback with its own data directory; resolves once /health
  * answers. With `runAs`, setpriv runs it as that user (exec, so the PID is the agent's);
- * `extraArgs` are further `run` options (e.g. --log-format json).
+ * `extraArgs` are further `run` options (e.g. --log-format json). `node.options` are the Node
+ * options it runs with (default: the agent's own, NodeOptions.ts), `node.bundle` another build of
+ * the agent (a benchmark comparing two).
  */
 export const startAgent = async (
   dataDir: string,
   apiPort: number,
   runAs?: RunAs,
   extraArgs: ReadonlyArray<string> = [],
+  node: { readonly options?: ReadonlyArray<string>; readonly bundle?: string } = {},
 ): Promise<AgentProcess> => {
   const argv = [
-    AGENT_BUNDLE,
+    ...(node.options ?? AGENT_NODE_OPTIONS),
+    node.bundle ?? AGENT_BUNDLE,
     "run",
     "--data-dir",
     dataDir,

@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from "node:fs"
 import { request } from "node:http"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { AGENT_NODE_OPTIONS } from "../../../src/NodeOptions"
 import { ProcessExited } from "./errors"
 import { inNetns } from "./exec"
 import { asUser, type HostUser } from "./HostUser"
@@ -135,6 +136,7 @@ export const startHostAgent = async (
     argv: inNetns(start.netns, [
       ...(start.runAs === undefined ? [] : asUser(start.runAs)),
       process.execPath,
+      ...AGENT_NODE_OPTIONS,
       AGENT_BUNDLE,
       "run",
       "--data-dir",
