@@ -9,7 +9,10 @@
  *     the whole machine's busy time (which counts short-lived processes a snapshot misses) less
  *     the machine's own idle load measured before either side ran;
  *   - API latency at density (beemesh): GET /v1/workloads and /health, p50/p99 of 200 each;
- *   - teardown: from the request until no pod, container or slirp4netns process of the run is left.
+ *   - scaling (beemesh): from N down to N/2 until the removed pods and their slirp4netns processes
+ *     are gone, then back up to N until every replica is Running and registered again;
+ *   - teardown: from the request until no pod, container or slirp4netns process of the run is left
+ *     (and, for beemesh, no service record of its pods).
  * The two sides run one after the other (110 pods twice at once would not fit the point); the
  * machine must be otherwise quiet — the script says so when it finds other pods.
  *   pnpm --filter @beemesh/agent bench:density [-- --replicas 110 --quiet-seconds 60 --skip-baseline --lease-seconds 30]
@@ -177,16 +180,33 @@ const sandboxes = (containers: ReadonlyArray<string>) =>
 const countIn = (procs: Map<number, Proc>, comm: string) =>
   [...procs.values()].filter((p) => p.comm === comm).length
 
-const deployment = `
+const deployment = (replicas: number) => `
 apiVersion: apps/v1
 kind: Deployment
 metadata: { name: idle, namespace: ${ns} }
 spec:
-  replicas: ${N}
+  replicas: ${replicas}
   template:
     spec:
       containers: [{ name: app, image: ${ORDERS_IMAGE}, ports: [{ containerPort: 80 }] }]
 `
+
+/** How many providers of the run's service the agent lists. */
+const providers = async (agent: Agent) => {
+  const listed = await api(agent, "GET", "/v1/services")
+  const services = (listed.json?.services ?? []) as Array<{
+    namespace: string
+    providers: Array<unknown>
+  }>
+  return services.filter((s) => s.namespace === ns).reduce((sum, s) => sum + s.providers.length, 0)
+}
+
+const podsOfRun = () =>
+  podman("pod", "ps", "--format", "{{.Name}}")
+    .split("\n")
+    .filter((n) => n.startsWith(`bm-${ns}-`)).length
+
+type Agent = Awaited<ReturnType<typeof startAgent>>
 
 const beemesh = async () => {
   const dataDir = await mkdtemp(join(tmpdir(), "beemesh-density-"))
@@ -201,9 +221,21 @@ const beemesh = async () => {
     const usedBefore = hostUsedMiB()
     const before = snapshot()
     const agentPid = agent.child.pid!
+    const allRegistered = (count: number) =>
+      until(
+        `${count} replicas Running and their sidecars registered`,
+        async () => {
+          const status = await api(agent, "GET", `/v1/workloads/${ns}/idle`)
+          return (
+            (status.json?.ready as number | undefined) === count &&
+            (await providers(agent)) >= count
+          )
+        },
+        900_000,
+      )
     const started = performance.now()
     // The answer comes once every replica's pod is created: give 110 of them time.
-    const posted = await api(agent, "POST", "/v1/workloads", deployment, agent.token, 900_000)
+    const posted = await api(agent, "POST", "/v1/workloads", deployment(N), agent.token, 900_000)
     if (posted.status !== 201) throw new Error(`deploy refused: ${JSON.stringify(posted.json)}`)
     await until(
       "every replica Running",
@@ -214,18 +246,7 @@ const beemesh = async () => {
       900_000,
     )
     const runningMs = performance.now() - started
-    await until(
-      "every replica's sidecar registered",
-      async () => {
-        const listed = await api(agent, "GET", "/v1/services")
-        const services = (listed.json?.services ?? []) as Array<{
-          namespace: string
-          providers: Array<unknown>
-        }>
-        return services.some((s) => s.namespace === ns && s.providers.length >= N)
-      },
-      300_000,
-    )
+    await allRegistered(N)
     const creationMs = performance.now() - started
     const agentTree = descendants(agentPid)
     const holders = podman("ps", "-a", "--format", "{{.Names}}")
@@ -251,6 +272,35 @@ const beemesh = async () => {
       workloads: await latency("/v1/workloads"),
       health: await latency("/health"),
     }
+    // Scaling: down to half, until the removed pods and their slirp4netns are gone and their
+    // records withdrawn; then back up, until every replica is Running and registered again.
+    const half = Math.floor(N / 2)
+    const scaleDownStarted = performance.now()
+    const scaledDown = await api(
+      agent,
+      "POST",
+      "/v1/workloads",
+      deployment(half),
+      agent.token,
+      900_000,
+    )
+    if (scaledDown.status !== 201)
+      throw new Error(`scale down refused: ${JSON.stringify(scaledDown.json)}`)
+    await until(
+      `only ${half} pods left`,
+      async () =>
+        podsOfRun() === half &&
+        slirpCount() <= countIn(before, "slirp4netns") + half &&
+        (await providers(agent)) <= half,
+      900_000,
+    )
+    const scaleDownMs = performance.now() - scaleDownStarted
+    const scaleUpStarted = performance.now()
+    const scaledUp = await api(agent, "POST", "/v1/workloads", deployment(N), agent.token, 900_000)
+    if (scaledUp.status !== 201)
+      throw new Error(`scale up refused: ${JSON.stringify(scaledUp.json)}`)
+    await allRegistered(N)
+    const scaleUpMs = performance.now() - scaleUpStarted
     const down = performance.now()
     const deleted = await api(
       agent,
@@ -263,14 +313,11 @@ const beemesh = async () => {
     if (deleted.status >= 300) throw new Error(`delete failed: ${JSON.stringify(deleted.json)}`)
     const deleteAnsweredMs = performance.now() - down
     await until(
-      "every pod and slirp4netns of the run to be gone",
-      () => {
-        const pods = podman("pod", "ps", "--format", "{{.Name}}").split("\n")
-        return (
-          !pods.some((n) => n.startsWith(`bm-${ns}-`)) &&
-          slirpCount() <= countIn(before, "slirp4netns")
-        )
-      },
+      "every pod, slirp4netns and service record of the run to be gone",
+      async () =>
+        podsOfRun() === 0 &&
+        slirpCount() <= countIn(before, "slirp4netns") &&
+        (await providers(agent)) === 0,
       900_000,
     )
     const teardownMs = performance.now() - down
@@ -280,6 +327,8 @@ const beemesh = async () => {
       ...rest,
       hostDeltaMiB: rest.hostUsedMiB - usedBefore,
       apiLatencyMs,
+      scaleDownMs,
+      scaleUpMs,
       deleteAnsweredMs,
       teardownMs,
     }
@@ -327,7 +376,20 @@ const main = async () => {
   // Kept at once: a failure of the baseline must not lose the side that took minutes.
   mkdirSync(dirname(OUT), { recursive: true })
   writeFileSync(OUT, `${JSON.stringify({ replicas: N, beemesh: meshResult }, null, 2)}\n`)
+  const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`
+  const scaling = () =>
+    console.log(
+      `  scale ${N} → ${Math.floor(N / 2)} (gone) / → ${N} (registered)               ${s(meshResult.scaleDownMs).padStart(11)} / ${s(meshResult.scaleUpMs)}`,
+    )
   if (args["skip-baseline"]) {
+    console.log(`\nDensity, ${N} idle replicas (beemesh only)`)
+    console.log(
+      `  creation → all answering                      ${s(meshResult.creationMs).padStart(11)}`,
+    )
+    scaling()
+    console.log(
+      `  teardown → nothing left                       ${s(meshResult.teardownMs).padStart(11)}   (DELETE answered: ${s(meshResult.deleteAnsweredMs)})`,
+    )
     table(`beemesh, ${N} idle replicas, at rest (quiet window ${QUIET} s)`, meshResult.roles)
     const mp = perPod(meshResult.roles)
     console.log(
@@ -341,7 +403,6 @@ const main = async () => {
     return
   }
   const plainResult = await plain()
-  const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`
   console.log(
     `\nDensity, ${N} idle replicas (quiet window ${QUIET} s)      plain podman     beemesh`,
   )
@@ -366,6 +427,7 @@ const main = async () => {
   console.log(
     `  teardown → nothing left                       ${s(plainResult.teardownMs).padStart(12)} ${s(meshResult.teardownMs).padStart(11)}   (DELETE answered: ${s(meshResult.deleteAnsweredMs)})`,
   )
+  scaling()
   console.log(
     `  API at density p50/p99 (ms): GET /v1/workloads ${meshResult.apiLatencyMs.workloads.p50.toFixed(1)}/${meshResult.apiLatencyMs.workloads.p99.toFixed(1)}, GET /health ${meshResult.apiLatencyMs.health.p50.toFixed(1)}/${meshResult.apiLatencyMs.health.p99.toFixed(1)}`,
   )

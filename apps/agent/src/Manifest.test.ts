@@ -43,6 +43,20 @@ spec:
 `
 
 describe("parseManifests", () => {
+  it("takes a pod's terminationGracePeriodSeconds (absent: not set, so specs keep their hash) and refuses a negative one", () => {
+    const withGrace = (value: string) =>
+      deployment.replace(
+        "    spec:\n      containers:",
+        `    spec:\n      terminationGracePeriodSeconds: ${value}\n      containers:`,
+      )
+    expect(parse(withGrace("5"))[0]?.terminationGracePeriodSeconds).toBe(5)
+    expect(parse(withGrace("0"))[0]?.terminationGracePeriodSeconds).toBe(0)
+    expect(parse(deployment)[0]).not.toHaveProperty("terminationGracePeriodSeconds")
+    expect(refusal(withGrace("-1")).reason).toMatch(
+      /terminationGracePeriodSeconds.*must not be negative/,
+    )
+  })
+
   it("translates an apps/v1 Deployment", () => {
     const [workload] = parse(deployment)
     expect(workload).toEqual({

@@ -124,7 +124,15 @@ export interface Workload {
   readonly selectedBy?: ReadonlyArray<ServicePort> | undefined
   /** A Pod's `restartPolicy` when it is not `Always` (the default, and every other kind's). */
   readonly restartPolicy?: "OnFailure" | "Never" | undefined
+  /**
+   * Seconds between SIGTERM and SIGKILL when a pod stops, for the containers that handle SIGTERM
+   * (absent: `DEFAULT_TERMINATION_GRACE_SECONDS`); the others are killed at once.
+   */
+  readonly terminationGracePeriodSeconds?: number | undefined
 }
+
+/** Kubernetes' default grace period of a stopping pod. */
+export const DEFAULT_TERMINATION_GRACE_SECONDS = 30
 
 export class ManifestInvalid extends Data.TaggedError("ManifestInvalid")<{
   /** Index of the YAML document (0-based) the problem is in. */
@@ -577,6 +585,9 @@ const build = (
     // Only when given, so that workloads without named ports keep the spec hash they always had.
     ...(Object.keys(portNames).length === 0 ? {} : { portNames }),
     ...(volumes.length === 0 ? {} : { volumes }),
+    ...(spec.terminationGracePeriodSeconds === undefined
+      ? {}
+      : { terminationGracePeriodSeconds: spec.terminationGracePeriodSeconds }),
   }
 }
 

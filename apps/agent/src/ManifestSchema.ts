@@ -447,6 +447,12 @@ const PodSpecSchema = refusing(
     volumes: Schema.optional(
       noted(Schema.Array(VolumeSchema), "`configMap`, `secret` and `emptyDir`"),
     ),
+    terminationGracePeriodSeconds: Schema.optional(
+      noted(
+        NonNegativeInt,
+        "default 30: how long a container that handles SIGTERM has to stop; one that cannot handle it is killed at once",
+      ),
+    ),
   }),
   {
     initContainers: NOT_YET,
@@ -465,7 +471,6 @@ const PodSpecSchema = refusing(
     serviceAccountName: NOT_YET,
     automountServiceAccountToken: NOT_YET,
     imagePullSecrets: `${NOT_YET}: images are never pulled`,
-    terminationGracePeriodSeconds: NOT_YET,
     activeDeadlineSeconds: NOT_YET,
     dnsPolicy: NOT_YET,
     dnsConfig: NOT_YET,

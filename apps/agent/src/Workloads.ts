@@ -137,6 +137,21 @@ export class WorkloadNotFound extends Data.TaggedError("WorkloadNotFound")<{
   }
 }
 
+/**
+ * A workload was removed except some of its pods, which Podman could not remove: they are kept as
+ * its orphans (listed by GET /v1/workloads), and removing the workload again retries them.
+ */
+export class WorkloadNotRemoved extends Data.TaggedError("WorkloadNotRemoved")<{
+  readonly namespace: string
+  readonly name: string
+  readonly failures: ReadonlyArray<{ readonly pod: string; readonly reason: string }>
+}> {
+  override get message() {
+    const pods = this.failures.map((f) => `${f.pod} (${f.reason})`).join("; ")
+    return `workload ${this.namespace}/${this.name} was removed but ${this.failures.length} of its pods could not be: ${pods}; they are kept as its orphans (GET /v1/workloads lists them): DELETE it again to retry`
+  }
+}
+
 /** A failure to deploy: nothing of the workload is left behind. */
 export class DeployFailed extends Data.TaggedError("DeployFailed")<{
   readonly namespace: string
@@ -269,7 +284,7 @@ export class WorkloadManager extends Context.Service<
     readonly remove: (
       namespace: string,
       name: string,
-    ) => Effect.Effect<void, WorkloadNotFound | StateWriteFailed>
+    ) => Effect.Effect<void, WorkloadNotFound | WorkloadNotRemoved | StateWriteFailed>
     readonly orphans: () => Effect.Effect<ReadonlyArray<OrphanPod>>
     /** The ConfigMaps and Secrets held, with their keys (never their values). */
     readonly configs: () => Effect.Effect<ReadonlyArray<ConfigSummary>>

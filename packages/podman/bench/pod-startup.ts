@@ -65,7 +65,7 @@ const enforcedPodOnce = (image: string) =>
     const start = process.hrtime.bigint()
     yield* Effect.acquireRelease(
       createEnforcedPod(benchSpec(name, image), { owner: "podman-bench" }),
-      (pod) => destroyEnforcedPod(pod, 1),
+      (pod) => destroyEnforcedPod(pod, 1).pipe(Effect.ignore),
     )
     return ms(start)
   }).pipe(Effect.scoped)

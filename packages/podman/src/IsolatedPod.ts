@@ -52,6 +52,9 @@ import {
   rootUserProblem,
   SIDECAR_PORT,
 } from "./PodSpec.js"
+import type { ContainerListEntry } from "./Responses.js"
+import { slirpProcessesFor } from "./SlirpProcesses.js"
+import { processHandlesSigterm } from "./Termination.js"
 
 export interface IsolatedPodOptions {
   /** Who owns the pod (e.g. the agent's peer id); written to `io.beemesh.owner`. */
@@ -214,19 +217,92 @@ const MAX_PORT_ATTEMPTS = 3
 const portWasTaken = (e: PodmanError | HolderImageUnavailable) =>
   e._tag === "RuntimeFailure" && /address already in use/.test(e.podmanMessage)
 
-/** Stops (SIGTERM, then SIGKILL after `timeoutSeconds`) and removes a pod; a missing pod is fine. */
-export const removePod = (
+/**
+ * Stops and removes a pod; a missing pod is fine. With `timeoutSeconds` every container gets
+ * SIGTERM, then SIGKILL after that many seconds. Without, each container is stopped as what it does
+ * with SIGTERM asks (Termination.ts): one whose main process does not catch it is killed at once,
+ * the others get their own stop timeout (their grace period). Fails when Podman could not remove it;
+ * slirp4netns processes of its network namespace that outlive it are killed (a removal cut short
+ * leaves them running).
+ */
+export const terminatePod = (
   name: string,
-  timeoutSeconds: number,
-): Effect.Effect<void, never, PodmanClient> =>
+  timeoutSeconds?: number,
+): Effect.Effect<void, PodmanError, PodmanClient> =>
   Effect.gen(function* () {
     const client = yield* PodmanClient
-    yield* client.pods.stop(name, { timeoutSeconds }).pipe(Effect.ignore)
-    yield* client.pods.remove(name, { force: true, timeoutSeconds }).pipe(
-      Effect.catchTag("NotFound", () => Effect.void),
-      Effect.tapError((e) => Effect.logWarning(`removing pod ${name} failed: ${e.message}`)),
-      Effect.ignore,
+    const holder = yield* client.containers.inspect(holderName(name)).pipe(Effect.option)
+    const sandbox = holder._tag === "Some" ? holder.value.NetworkSettings?.SandboxKey : undefined
+    if (timeoutSeconds === undefined) yield* killDeafMembers(name)
+    // An explicit timeout is applied by a stop first (removal then stops with each container's own).
+    else yield* client.pods.stop(name, { timeoutSeconds }).pipe(Effect.ignore)
+    yield* client.pods
+      .remove(name, { force: true })
+      .pipe(Effect.catchTag("NotFound", () => Effect.void))
+    if (sandbox !== undefined && sandbox !== "") yield* reapSlirp(name, sandbox)
+  })
+
+/**
+ * SIGKILL now to the running members whose main process does not handle SIGTERM, sent straight to
+ * the process read a moment before (no round trip through Podman's service, which then finds them
+ * exited); through Podman when that is refused.
+ */
+const killDeafMembers = (pod: string) =>
+  Effect.gen(function* () {
+    const client = yield* PodmanClient
+    const members = yield* client.containers
+      .list({ pod })
+      .pipe(Effect.orElseSucceed((): ReadonlyArray<ContainerListEntry> => []))
+    const refused = members.filter(
+      (c) =>
+        c.State === "running" &&
+        processHandlesSigterm(c.Pid ?? 0) === false &&
+        !killNow(c.Pid ?? 0),
     )
+    yield* Effect.forEach(
+      refused,
+      (c) => client.containers.stop(c.Id, { timeoutSeconds: 0 }).pipe(Effect.ignore),
+      { concurrency: "unbounded", discard: true },
+    )
+  })
+
+/** SIGKILL to `pid`; false when the signal was refused (not when the process is gone already). */
+const killNow = (pid: number) => {
+  try {
+    process.kill(pid, "SIGKILL")
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "ESRCH"
+  }
+}
+
+/** Stops and removes a pod as `terminatePod` does; a failure is logged, never raised. */
+export const removePod = (
+  name: string,
+  timeoutSeconds?: number,
+): Effect.Effect<void, never, PodmanClient> =>
+  terminatePod(name, timeoutSeconds).pipe(
+    Effect.tapError((e) => Effect.logWarning(`removing pod ${name} failed: ${e.message}`)),
+    Effect.ignore,
+  )
+
+/** How long slirp4netns may take to exit once its pod is gone, before it is killed. */
+const SLIRP_EXIT_MS = 2000
+
+/** slirp4netns exits when Podman tears the namespace down; one left behind is killed. */
+const reapSlirp = (pod: string, sandbox: string) =>
+  Effect.gen(function* () {
+    const deadline = Date.now() + SLIRP_EXIT_MS
+    let left = slirpProcessesFor(sandbox)
+    while (left.length > 0 && Date.now() < deadline) {
+      yield* Effect.sleep(100)
+      left = slirpProcessesFor(sandbox)
+    }
+    if (left.length === 0) return
+    yield* Effect.logWarning(
+      `pod ${pod}: slirp4netns (pid ${left.map((p) => p.pid).join(", ")}) outlived its pod; killing it`,
+    )
+    for (const process of left) killNow(process.pid)
   })
 
 /** The pod as a scoped resource: created and started now, stopped and removed with the scope. */
@@ -237,10 +313,7 @@ export const makeIsolatedPod = (
   IsolatedPod,
   PodSpecInvalid | PodmanError | HolderImageUnavailable,
   PodmanClient | Scope.Scope
-> =>
-  Effect.acquireRelease(createIsolatedPod(input, options), (pod) =>
-    removePod(pod.name, pod.spec.stopTimeoutSeconds ?? 2),
-  )
+> => Effect.acquireRelease(createIsolatedPod(input, options), (pod) => removePod(pod.name))
 
 // --- enforced pods: the egress policy in force before anything but the holder runs ---
 
@@ -328,22 +401,20 @@ export const adoptEnforcedPod = Effect.fn("IsolatedPod.adoptEnforced")(function*
 })
 
 /**
- * Stops and removes the pod, then releases its rules. In that order: the rules hold while any of its
- * containers may run, and they live in the pod's namespace, so once the pod is gone releasing them
- * is a no-op. A pod that could not be removed keeps its rules.
+ * Stops and removes the pod (as `terminatePod`: `stopTimeoutSeconds` given, every container gets
+ * that long; else each as what it does with SIGTERM asks), then releases its rules. In that order:
+ * the rules hold while any of its containers may run, and they live in the pod's namespace, so once
+ * the pod is gone releasing them is a no-op. A pod that could not be removed keeps its rules, and
+ * the failure is returned.
  */
 export const destroyEnforcedPod = (
   pod: { readonly name: string; readonly egress?: AppliedEgress | undefined },
-  stopTimeoutSeconds = 2,
-): Effect.Effect<void, never, PodmanClient | Egress> =>
+  stopTimeoutSeconds?: number,
+): Effect.Effect<void, PodmanError, PodmanClient | Egress> =>
   Effect.gen(function* () {
-    const client = yield* PodmanClient
     const egress = yield* Egress
-    yield* removePod(pod.name, stopTimeoutSeconds)
+    yield* terminatePod(pod.name, stopTimeoutSeconds)
     if (pod.egress === undefined) return
-    if (yield* client.pods.exists(pod.name).pipe(Effect.orElseSucceed(() => true))) {
-      return yield* Effect.logWarning(`pod ${pod.name} is still there: its egress rules stay`)
-    }
     yield* egress.remove(pod.egress).pipe(
       Effect.tapError((e) => Effect.logWarning(`egress rules of pod ${pod.name}: ${e.message}`)),
       Effect.ignore,
@@ -360,5 +431,8 @@ export const makeEnforcedPod = (
   PodmanClient | Egress | Scope.Scope
 > =>
   Effect.acquireRelease(createEnforcedPod(input, options), (pod) =>
-    destroyEnforcedPod(pod, pod.spec.stopTimeoutSeconds ?? 2),
+    destroyEnforcedPod(pod).pipe(
+      Effect.tapError((e) => Effect.logWarning(`removing pod ${pod.name} failed: ${e.message}`)),
+      Effect.ignore,
+    ),
   )

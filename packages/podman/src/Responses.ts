@@ -126,6 +126,8 @@ export const ContainerListEntry = Schema.Struct({
   PodName: Schema.optionalKey(Schema.String),
   IsInfra: Schema.optionalKey(Schema.Boolean),
   Labels: Schema.optionalKey(Labels),
+  /** The main process (0 when not running). */
+  Pid: Schema.optionalKey(Schema.Number),
 })
 export type ContainerListEntry = typeof ContainerListEntry.Type
 export const ContainerList = Schema.NullOr(Schema.Array(ContainerListEntry))

@@ -30,6 +30,7 @@ export {
   makeEnforcedPod,
   makeIsolatedPod,
   removePod,
+  terminatePod,
 } from "./IsolatedPod.js"
 export {
   LABEL_OWNER,
@@ -101,6 +102,7 @@ export type {
 } from "./Responses.js"
 export { type SlirpProcess, slirpProcessesFor } from "./SlirpProcesses.js"
 export { type SweepOptions, type SweepReport, sweepOrphanedPods } from "./Sweeper.js"
+export { handlesSigterm, processHandlesSigterm } from "./Termination.js"
 export {
   type WaitOptions,
   waitForHealthy,

@@ -101,7 +101,7 @@ export const takeOver = (
     replica.restarts += 1
     replica.phase = "Restarting"
     replica.message = adopted.failure.message
-    yield* pods.destroy(replica)
+    yield* pods.destroy(replica).pipe(Effect.catch((e) => Effect.logWarning(e.message)))
     // A replica of an update's previous revision: the reconciler decides (its spec is not saved).
     if (replica.spec !== table.revisions.get(key)) return
     yield* pods.create(workload, replica, imagesOfRevision(replica.spec)).pipe(

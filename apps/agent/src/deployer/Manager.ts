@@ -35,6 +35,7 @@ import {
   ServiceNotFound,
   WorkloadManager,
   WorkloadNotFound,
+  WorkloadNotRemoved,
 } from "../Workloads"
 import { adopt, takeOver, wantedReplica } from "./Adoption"
 import { checkApply } from "./ApplyCheck"
@@ -52,6 +53,7 @@ import { ReplicaPods } from "./ReplicaPods"
 import { freeReplicaName, slotOf } from "./Rollout"
 import { planScale } from "./RolloutPlan"
 import { StateStore } from "./StateStore"
+import { describeFailures, type RemovalFailure, removeReplicas } from "./Teardown"
 import {
   awaitIdle,
   newReplica,
@@ -63,8 +65,6 @@ import {
   WorkloadTable,
 } from "./WorkloadTable"
 
-/** Pods removed at once when a workload goes: Podman serves them in parallel, within reason. */
-const REMOVE_CONCURRENCY = 8
 /**
  * A Deployment's new replicas are created a few at a time: each spends most of its time waiting
  * on Podman and its pod's start, and one after another 110 replicas took minutes. More than this
@@ -91,38 +91,69 @@ const make = (options: ManagerOptions) =>
       }),
     )
 
-    // A replica the reconciler is recreating is destroyed once it is done, not under its feet.
+    // A replica the reconciler is recreating is destroyed once it is done, not under its feet. It
+    // leaves the table only once its pod is gone.
     const destroyReplica = (replica: Replica) =>
       awaitIdle(table, replica.pod).pipe(
         Effect.andThen(pods.destroy(replica)),
         Effect.andThen(Effect.sync(() => table.replicas.delete(replica.pod))),
       )
 
-    // Replicas go in parallel, a few at a time: each waits out its containers' stop timeout, and one
-    // after another a 50-replica workload took two minutes to remove.
+    /** A replica that goes for good: its pod, then its services' records. */
+    const retire = (workload: Pick<Workload, "namespace" | "name">) => (replica: Replica) =>
+      destroyReplica(replica).pipe(
+        Effect.andThen(
+          directory
+            .unregister({
+              namespace: workload.namespace,
+              workload: workload.name,
+              pod: replica.name,
+            })
+            .pipe(Effect.ignore),
+        ),
+      )
+
+    /**
+     * Removes a workload's replicas, several at once (Teardown.ts). Those whose pods could not be
+     * removed become its orphans, so that removing it again (or the next start) retries them;
+     * they are returned.
+     */
     const removeWorkload = (key: string) =>
       Effect.gen(function* () {
         const workload = table.desired.get(key)
         table.desired.delete(key)
         table.revisions.delete(key)
         table.rollouts.delete(key)
-        yield* Effect.forEach(
+        const [namespace, name] = [key.slice(0, key.indexOf("/")), key.slice(key.indexOf("/") + 1)]
+        const failures = yield* removeReplicas(
           replicasOf(table, key),
-          (replica) =>
-            Effect.gen(function* () {
-              yield* destroyReplica(replica)
-              if (workload === undefined) return
-              yield* directory
-                .unregister({
-                  namespace: workload.namespace,
-                  workload: workload.name,
-                  pod: replica.name,
-                })
-                .pipe(Effect.ignore)
-            }),
-          { concurrency: REMOVE_CONCURRENCY, discard: true },
+          retire(workload ?? { namespace, name }),
         )
+        for (const failure of failures) {
+          const replica = table.replicas.get(failure.pod)
+          if (replica === undefined) continue
+          table.replicas.delete(failure.pod)
+          table.orphans.set(failure.pod, {
+            pod: failure.pod,
+            namespace,
+            workload: name,
+            replica: replica.name,
+          })
+        }
+        return failures
       })
+
+    const refuseUnremoved = (workload: Workload, failures: ReadonlyArray<RemovalFailure>) =>
+      failures.length === 0
+        ? Effect.void
+        : Effect.fail(
+            new DeployFailed({
+              namespace: workload.namespace,
+              name: workload.name,
+              reason: `pods could not be removed: ${describeFailures(failures)}`,
+              fault: "server",
+            }),
+          )
 
     /** Orphans of `workload` are settled by applying it: adopted if it wants them, else removed. */
     const settleOrphans = (workload: Workload) =>
@@ -163,19 +194,17 @@ const make = (options: ManagerOptions) =>
               Effect.suspend(() => createNamed(workload, freeReplicaName(table, workload), images)),
             { concurrency: CREATE_CONCURRENCY, discard: true },
           )
-          for (const pod of plan.remove) {
-            const replica = table.replicas.get(pod)
-            if (replica !== undefined) yield* destroyReplica(replica)
-          }
-          return
+          // As fast as a removal of the workload: the same bounded parallel path.
+          const surplus = plan.remove.flatMap((pod) => table.replicas.get(pod) ?? [])
+          return yield* refuseUnremoved(workload, yield* removeReplicas(surplus, retire(workload)))
         }
         for (const name of replicaNames(workload))
           if (!table.replicas.has(podNameOf(workload, name)))
             yield* createNamed(workload, name, images)
-        // Scaling down: replicas beyond the new count go.
+        // Scaling down: replicas beyond the new count go, one at a time (a StatefulSet's order).
         const wanted = new Set(replicaNames(workload).map((name) => podNameOf(workload, name)))
-        for (const replica of replicasOf(table, key).filter((r) => !wanted.has(r.pod)))
-          yield* destroyReplica(replica)
+        const beyond = replicasOf(table, key).filter((r) => !wanted.has(r.pod))
+        yield* refuseUnremoved(workload, yield* removeReplicas(beyond, retire(workload), 1))
       })
 
     /**
@@ -213,7 +242,7 @@ const make = (options: ManagerOptions) =>
           table.revisions.set(key, revision)
           return
         }
-        if (updating) yield* removeWorkload(key)
+        if (updating) yield* refuseUnremoved(workload, yield* removeWorkload(key))
         // Known before its pods start: their sidecars register at once and are checked against it.
         table.desired.set(key, workload)
         table.revisions.set(key, revision)
@@ -233,7 +262,14 @@ const make = (options: ManagerOptions) =>
     /** Puts a workload back as it was before a failed request: gone, or its previous version. */
     const restore = ({ key, previous, revision, rollout, touched }: Undo) =>
       Effect.gen(function* () {
-        if (previous === undefined || revision === undefined) return yield* removeWorkload(key)
+        if (previous === undefined || revision === undefined) {
+          const failures = yield* removeWorkload(key)
+          if (failures.length > 0)
+            yield* Effect.logError(
+              `undoing ${key}: pods kept as orphans: ${describeFailures(failures)}`,
+            )
+          return
+        }
         if (rollout === undefined) table.rollouts.delete(key)
         else table.rollouts.set(key, rollout)
         if (touched) return yield* applyOne(previous, revision)
@@ -420,12 +456,13 @@ const make = (options: ManagerOptions) =>
         )
         if (!table.desired.has(key) && orphans.length === 0)
           return yield* new WorkloadNotFound({ namespace, name })
-        yield* removeWorkload(key)
+        const failures = yield* removeWorkload(key)
         for (const orphan of orphans) {
           yield* pods.removeStray(orphan.pod)
           table.orphans.delete(orphan.pod)
         }
         yield* persist
+        if (failures.length > 0) return yield* new WorkloadNotRemoved({ namespace, name, failures })
         yield* Effect.logInfo(`removed workload ${key}`)
       })
 

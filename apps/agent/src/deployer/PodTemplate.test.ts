@@ -61,6 +61,12 @@ const hashOfOlderAgent = (w: Workload) =>
 describe("replicaPodSpec", () => {
   const spec = replicaPodSpec(workload, web1, 41000, options)
 
+  it("stops its containers with the pod's grace period, Kubernetes' 30 s when it has none", () => {
+    expect(spec.stopTimeoutSeconds).toBe(30)
+    const graced = { ...workload, terminationGracePeriodSeconds: 7 }
+    expect(replicaPodSpec(graced, web1, 41000, options).stopTimeoutSeconds).toBe(7)
+  })
+
   it("is a valid isolated pod: one sidecar published on the given port, apps without ports", async () => {
     const decoded = await Effect.runPromise(decodePodSpec(spec))
     expect(decoded.name).toBe("bm-shop-web-1")

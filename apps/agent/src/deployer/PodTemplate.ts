@@ -16,7 +16,7 @@ import { gatewayAddress, type SlirpOptions } from "@beemesh/netns"
 import type { MeshKey } from "@beemesh/p2p"
 import { type ContainerSpec, type PodSpecInput, SIDECAR_PORT } from "@beemesh/podman"
 import { Redacted, Result } from "effect"
-import type { Workload } from "../Manifest"
+import { DEFAULT_TERMINATION_GRACE_SECONDS, type Workload } from "../Manifest"
 import { publishedAddress } from "../RegistrationAddresses"
 import { appSecuritySpec } from "../SecurityContext"
 import { offeredServices } from "../ServiceObjects"
@@ -259,6 +259,7 @@ export const replicaPodSpec = (
     hostIp: options.advertiseHost,
     hostPort,
     containers: [sidecar, ...apps],
-    stopTimeoutSeconds: 2,
+    // Only containers that handle SIGTERM wait it out (see terminatePod of @beemesh/podman).
+    stopTimeoutSeconds: workload.terminationGracePeriodSeconds ?? DEFAULT_TERMINATION_GRACE_SECONDS,
   }
 }

@@ -183,7 +183,9 @@ export class Reconciler extends Context.Service<
             yield* retireReplica(pods, directory, table, workload, replica)
             return false
           }
-          if (restart) yield* pods.destroy(replica)
+          // A pod that could not go makes the creation fail: the replica is retried.
+          if (restart)
+            yield* pods.destroy(replica).pipe(Effect.catch((e) => Effect.logWarning(e.message)))
           return yield* pods.create(workload, replica, images).pipe(
             Effect.andThen(
               restart

@@ -24,7 +24,7 @@ import {
   type SlirpProcess,
   slirpProcessesFor,
 } from "@beemesh/podman"
-import { Clock, Context, Effect, Layer, Stream } from "effect"
+import { Clock, Context, Data, Effect, Layer, Stream } from "effect"
 import { resolveEnv } from "../ConfigObjects"
 import type { Workload } from "../Manifest"
 import { newGeneration } from "../Tokens"
@@ -53,6 +53,16 @@ export interface ReplicaPodsOptions extends TemplateOptions {
   readonly rootless: boolean
 }
 
+/** Podman could not remove a replica's pod: it is still there (with its egress rules). */
+export class PodNotRemoved extends Data.TaggedError("PodNotRemoved")<{
+  readonly pod: string
+  readonly reason: string
+}> {
+  override get message() {
+    return `pod ${this.pod} could not be removed: ${this.reason}`
+  }
+}
+
 export interface OwnedPod {
   readonly name: string
   readonly labels: Readonly<Record<string, string>>
@@ -72,8 +82,12 @@ export class ReplicaPods extends Context.Service<
     ) => Effect.Effect<void, DeployFailed>
     /** The hash of the IDs of the workload's app images; DeployFailed when one is missing. */
     readonly imagesOf: (workload: Workload) => Effect.Effect<string, DeployFailed>
-    /** Removes the replica's pod (then its egress rules); it is no longer ready. */
-    readonly destroy: (replica: Replica) => Effect.Effect<void>
+    /**
+     * Removes the replica's pod (then its egress rules); it is no longer ready. Each container is
+     * stopped as what it does with SIGTERM asks: killed at once when it cannot handle it, else
+     * given its grace period (the pod's terminationGracePeriodSeconds).
+     */
+    readonly destroy: (replica: Replica) => Effect.Effect<void, PodNotRemoved>
     /** Why the replica's pod is not whole (with the exit of a container), or undefined when it is. */
     readonly diagnose: (pod: string) => Effect.Effect<Problem | undefined>
     /**
@@ -284,8 +298,9 @@ const make = (options: ReplicaPodsOptions) =>
     })
 
     const destroy = Effect.fn("ReplicaPods.destroy")(function* (replica: Replica) {
-      yield* destroyEnforcedPod({ name: replica.pod, egress: replica.egress }, 2).pipe(
+      yield* destroyEnforcedPod({ name: replica.pod, egress: replica.egress }).pipe(
         Effect.provide(services),
+        Effect.mapError((error) => new PodNotRemoved({ pod: replica.pod, reason: error.message })),
       )
       yield* removeSockets(replica.workload, replica.name)
       yield* volumes.release(replica.pod)

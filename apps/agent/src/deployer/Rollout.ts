@@ -79,8 +79,11 @@ export const retireReplica = (
     yield* directory
       .unregister({ namespace: workload.namespace, workload: workload.name, pod: replica.name })
       .pipe(Effect.ignore)
-    yield* pods.destroy(replica)
-    table.replicas.delete(replica.pod)
+    // One that could not go stays known (and running): a later pass retires it again.
+    yield* pods.destroy(replica).pipe(
+      Effect.andThen(Effect.sync(() => table.replicas.delete(replica.pod))),
+      Effect.catch((e) => Effect.logWarning(e.message)),
+    )
   })
 
 /** Why a replica of the new revision is not available, for the status. */
@@ -140,7 +143,7 @@ export const advance = (
         yield* directory
           .unregister({ namespace: workload.namespace, workload: workload.name, pod: replica.name })
           .pipe(Effect.ignore)
-        yield* pods.destroy(replica)
+        yield* pods.destroy(replica).pipe(Effect.catch((e) => Effect.logWarning(e.message)))
         yield* createReplica(pods, workload, replica, imagesOfRevision(revision))
         changed = true
       }

@@ -10,7 +10,13 @@ import { Data } from "effect"
 import { describe, expect, it } from "vitest"
 import { DirectoryUnavailable } from "../Directory"
 import { ManifestInvalid } from "../Manifest"
-import { DeployFailed, PodNameTaken, ReplicaNotReady, WorkloadNotFound } from "../Workloads"
+import {
+  DeployFailed,
+  PodNameTaken,
+  ReplicaNotReady,
+  WorkloadNotFound,
+  WorkloadNotRemoved,
+} from "../Workloads"
 import { ApiError, httpStatusOf } from "./ErrorStatus"
 
 const deployFailed = (fault: "client" | "server") =>
@@ -35,6 +41,15 @@ describe("httpStatusOf", () => {
     ],
     ["a deployment the request made impossible", deployFailed("client"), 422],
     ["a deployment the host failed", deployFailed("server"), 500],
+    [
+      "a removal Podman could not finish",
+      new WorkloadNotRemoved({
+        namespace: "shop",
+        name: "web",
+        failures: [{ pod: "bm-shop-web-0", reason: "busy" }],
+      }),
+      500,
+    ],
     ["no directory", new DirectoryUnavailable({ reason: "x" }), 503],
     [
       "a sidecar whose pod is not whole",

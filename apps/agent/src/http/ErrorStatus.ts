@@ -24,6 +24,7 @@ import {
   ReplicaNotReady,
   ServiceNotFound,
   WorkloadNotFound,
+  WorkloadNotRemoved,
 } from "../Workloads"
 
 /**
@@ -60,6 +61,8 @@ const STATUS: ReadonlyArray<readonly [ErrorClass, ContentfulStatusCode]> = [
   [RegistrationInvalid, 400],
   [InvalidName, 400],
   [WorkloadNotFound, 404],
+  // Some of its pods are still there (kept as orphans): the host failed, not the request.
+  [WorkloadNotRemoved, 500],
   [ProbeNotFound, 404],
   [PodNameTaken, 409],
   [ConfigNotFound, 404],

@@ -407,6 +407,7 @@ export const makeFakePodman = (behaviour: FakePodmanBehaviour = {}): Effect.Effe
                 Names: [c.req.name],
                 Image: c.req.image,
                 State: c.status,
+                Pid: c.pid,
                 ...(c.req.pod !== undefined ? { PodName: c.req.pod } : {}),
                 Labels: { ...c.req.labels },
               })),

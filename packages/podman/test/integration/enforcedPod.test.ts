@@ -91,7 +91,7 @@ describe("enforced pods on real Podman and nftables", () => {
         const images = yield* ensureTestImages(process.execPath)
         const name = uniqueName("adopt")
         const pod = yield* createEnforcedPod(testPodSpec(name, images, uniqueName("run")), owner)
-        yield* Effect.addFinalizer(() => destroyEnforcedPod(pod))
+        yield* Effect.addFinalizer(() => destroyEnforcedPod(pod).pipe(Effect.ignore))
         const verified = yield* adoptEnforcedPod(name)
         expect(verified.namespace).toBe(pod.egress.namespace)
         yield* egress.remove(pod.egress)

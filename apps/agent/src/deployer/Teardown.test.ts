@@ -1,0 +1,151 @@
+import { RuntimeFailure } from "@beemesh/podman"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { WorkloadNotRemoved } from "../Workloads"
+import { removeReplicas } from "./Teardown"
+import { deployment, type FakeHost, makeFakeHost, startDeployer } from "./testing"
+import { newReplica } from "./WorkloadTable"
+
+const replicas = (count: number) =>
+  Array.from({ length: count }, (_, i) => newReplica(deployment("web", count), `web-${i}`))
+
+const podNames = (host: FakeHost) =>
+  host.fake.podman.pods.list().pipe(Effect.map((pods) => pods.map((p) => p.Name).sort()))
+
+describe("removeReplicas", () => {
+  it.effect("every replica is tried whatever fails; each failure names its pod and why", () =>
+    Effect.gen(function* () {
+      const tried: Array<string> = []
+      const failures = yield* removeReplicas(replicas(5), (replica) =>
+        Effect.suspend(() => {
+          tried.push(replica.pod)
+          return replica.name === "web-1" || replica.name === "web-3"
+            ? Effect.fail({ message: `${replica.name} is busy` })
+            : Effect.void
+        }),
+      )
+      expect(tried.sort()).toEqual(replicas(5).map((r) => r.pod))
+      expect(failures).toEqual([
+        { pod: "bm-shop-web-1", reason: "web-1 is busy" },
+        { pod: "bm-shop-web-3", reason: "web-3 is busy" },
+      ])
+    }),
+  )
+
+  it.effect("no more than `concurrency` removals run at once, and they do overlap", () =>
+    Effect.gen(function* () {
+      let running = 0
+      let most = 0
+      const failures = yield* removeReplicas(
+        replicas(12),
+        () =>
+          Effect.acquireUseRelease(
+            Effect.sync(() => {
+              running += 1
+              most = Math.max(most, running)
+            }),
+            () => Effect.yieldNow,
+            () =>
+              Effect.sync(() => {
+                running -= 1
+              }),
+          ),
+        3,
+      )
+      expect(failures).toEqual([])
+      expect(most).toBe(3)
+    }),
+  )
+})
+
+describe("removing a workload's pods on the fake Podman", () => {
+  it.effect(
+    "a pod Podman cannot remove is reported by name and kept as an orphan; removing again retries it",
+    () =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const host = yield* makeFakeHost
+          let refusing = true
+          const { manager } = yield* startDeployer(host, (fake) => ({
+            ...fake,
+            pods: {
+              ...fake.pods,
+              remove: (name, opts) =>
+                refusing && name === "bm-shop-web-2"
+                  ? Effect.fail(
+                      new RuntimeFailure({
+                        operation: "pod remove",
+                        status: 500,
+                        podmanMessage: "device or resource busy",
+                      }),
+                    )
+                  : fake.pods.remove(name, opts),
+            },
+          }))
+          yield* manager.apply([deployment("web", 4)])
+          const error = yield* Effect.flip(manager.remove("shop", "web"))
+          expect(error).toBeInstanceOf(WorkloadNotRemoved)
+          expect(error.message).toMatch(/bm-shop-web-2 \(.*device or resource busy/)
+          // The others are gone, their records withdrawn; the one that stayed is known.
+          expect(yield* podNames(host)).toEqual(["bm-shop-web-2"])
+          expect(host.unregistered.map((p) => p.pod).sort()).toEqual(["web-0", "web-1", "web-3"])
+          expect((yield* manager.orphans()).map((o) => o.pod)).toEqual(["bm-shop-web-2"])
+          expect(yield* manager.list()).toEqual([])
+          // Its egress rules stay while its pod does.
+          expect(host.fake.egress.inForce().size).toBe(1)
+          refusing = false
+          yield* manager.remove("shop", "web")
+          expect(yield* podNames(host)).toEqual([])
+          expect(yield* manager.orphans()).toEqual([])
+        }),
+      ),
+  )
+
+  it.effect("scaling down removes the surplus on the same path and withdraws their records", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const host = yield* makeFakeHost
+        const { manager } = yield* startDeployer(host)
+        yield* manager.apply([deployment("web", 10)])
+        yield* manager.apply([deployment("web", 3)])
+        expect(yield* podNames(host)).toEqual(["bm-shop-web-0", "bm-shop-web-1", "bm-shop-web-2"])
+        expect(host.unregistered.map((p) => p.pod).sort()).toEqual(
+          Array.from({ length: 7 }, (_, i) => `web-${i + 3}`).sort(),
+        )
+        expect(host.fake.egress.inForce().size).toBe(3)
+      }),
+    ),
+  )
+
+  it.effect(
+    "a scale-down that cannot remove a pod fails naming it, and the workload is put back",
+    () =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const host = yield* makeFakeHost
+          const { manager } = yield* startDeployer(host, (fake) => ({
+            ...fake,
+            pods: {
+              ...fake.pods,
+              remove: (name, opts) =>
+                name === "bm-shop-web-4"
+                  ? Effect.fail(
+                      new RuntimeFailure({
+                        operation: "pod remove",
+                        status: 500,
+                        podmanMessage: "device or resource busy",
+                      }),
+                    )
+                  : fake.pods.remove(name, opts),
+            },
+          }))
+          yield* manager.apply([deployment("web", 5)])
+          const error = yield* Effect.flip(manager.apply([deployment("web", 2)]))
+          expect(error.message).toMatch(/bm-shop-web-4 \(.*device or resource busy/)
+          // All or nothing: the request failed, so the workload has its 5 replicas again.
+          expect((yield* manager.get("shop", "web")).pods).toHaveLength(5)
+          expect(yield* podNames(host)).toHaveLength(5)
+        }),
+      ),
+  )
+})
