@@ -49,11 +49,14 @@ const appEnv = async () => {
   )
 }
 
+/** The regular files under `dir` (what is stored at rest; sockets such as the Podman service's are not). */
 const filesUnder = async (dir: string): Promise<Array<string>> => {
   const entries = await readdir(dir, { withFileTypes: true })
   const nested = await Promise.all(
     entries.map((e) =>
-      e.isDirectory() ? filesUnder(join(dir, e.name)) : Promise.resolve([join(dir, e.name)]),
+      e.isDirectory()
+        ? filesUnder(join(dir, e.name))
+        : Promise.resolve(e.isFile() ? [join(dir, e.name)] : []),
     ),
   )
   return nested.flat()
