@@ -19,6 +19,7 @@ import {
   eventually,
   freePort,
   podman,
+  removePodsOwnedBy,
   requirePrerequisites,
   run,
   startAgent,
@@ -110,16 +111,7 @@ ENTRYPOINT ["/bin/busybox", "httpd", "-f", "-p", "127.0.0.1:80", "-u", "101:101"
 afterAll(async () => {
   await agent?.stop()
   if (peerId !== undefined) {
-    const pods = podman(
-      "pod",
-      "ls",
-      "--filter",
-      `label=io.beemesh.owner=${peerId}`,
-      "--format",
-      "{{.Name}}",
-    )
-    for (const pod of pods.split("\n").filter((p) => p !== ""))
-      run("podman", ["pod", "rm", "-f", "-t", "1", pod])
+    await removePodsOwnedBy(peerId)
   }
   spawnSync("podman", ["rmi", "-f", IMAGE], { stdio: "ignore" })
   if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true })

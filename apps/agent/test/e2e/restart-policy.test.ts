@@ -15,6 +15,7 @@ import {
   eventually,
   freePort,
   podman,
+  removePodsOwnedBy,
   requirePrerequisites,
   run,
   startAgent,
@@ -62,13 +63,7 @@ afterAll(async () => {
     for (const name of ["once", "flaky", "job"])
       await api(agent, "DELETE", `/v1/workloads/${ns}/${name}`).catch(() => undefined)
   await agent?.stop()
-  if (peerId !== undefined) {
-    for (let attempt = 0; attempt < 5 && ownedPods().length > 0; attempt++) {
-      for (const name of ownedPods()) run("podman", ["pod", "rm", "-f", "-t", "1", name])
-      if (ownedPods().length > 0) await sleep(1_000)
-    }
-    expect(ownedPods(), "pods left behind").toEqual([])
-  }
+  if (peerId !== undefined) await removePodsOwnedBy(peerId)
   if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true })
 })
 

@@ -19,6 +19,7 @@ import {
   eventually,
   freePort,
   podman,
+  removePodsOwnedBy,
   requirePrerequisites,
   run,
   startAgent,
@@ -89,18 +90,7 @@ afterAll(async () => {
     if (agent !== undefined)
       await api(agent, "DELETE", `/v1/workloads/${ns}/${workload}`).catch(() => undefined)
   await agent?.stop()
-  if (peerId !== undefined)
-    for (const line of podman(
-      "pod",
-      "ls",
-      "--filter",
-      `label=io.beemesh.owner=${peerId}`,
-      "--format",
-      "{{.Name}}",
-    )
-      .split("\n")
-      .filter((name) => name !== ""))
-      run("podman", ["pod", "rm", "-f", "-t", "1", line])
+  if (peerId !== undefined) await removePodsOwnedBy(peerId)
   if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true })
 })
 

@@ -19,6 +19,7 @@ import {
   eventually,
   freePort,
   podman,
+  removePodsOwnedBy,
   requirePrerequisites,
   run,
   startAgent,
@@ -74,18 +75,7 @@ afterAll(async () => {
   if (agent !== undefined)
     await api(agent, "DELETE", `/v1/workloads/${ns}/orders`).catch(() => undefined)
   await agent?.stop()
-  if (peerId !== "")
-    for (const pod of podman(
-      "pod",
-      "ls",
-      "--filter",
-      `label=io.beemesh.owner=${peerId}`,
-      "--format",
-      "{{.Name}}",
-    )
-      .split("\n")
-      .filter((name) => name !== ""))
-      run("podman", ["pod", "rm", "-f", "-t", "1", pod])
+  if (peerId !== "") await removePodsOwnedBy(peerId)
   if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true })
 })
 

@@ -62,6 +62,35 @@ export const podman = (...args: ReadonlyArray<string>) => {
   return result.stdout.trim()
 }
 
+/** The pods labelled as owned by the agent with `peerId`. */
+export const podsOwnedBy = (peerId: string): Array<string> =>
+  podman("pod", "ls", "--filter", `label=io.beemesh.owner=${peerId}`, "--format", "{{.Name}}")
+    .split("\n")
+    .filter((name) => name !== "")
+
+/**
+ * Removes every pod the agent with `peerId` owns (after the agent stopped), again while any is
+ * left, and throws naming what `podman pod rm` left and why: a pod whose app had just been
+ * stopped was found half-removed (its holder alone) after a single `pod rm -f`.
+ */
+export const removePodsOwnedBy = async (peerId: string, attempts = 5) => {
+  const failures = new Map<string, string>()
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    const left = podsOwnedBy(peerId)
+    if (left.length === 0) return
+    for (const pod of left) {
+      const removed = run("podman", ["pod", "rm", "-f", "-t", "1", pod])
+      if (removed.status !== 0) failures.set(pod, removed.stderr.trim())
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1_000))
+  }
+  const left = podsOwnedBy(peerId)
+  if (left.length > 0)
+    throw new Error(
+      `pods left behind after ${attempts} removals: ${left.map((pod) => `${pod} (${failures.get(pod) ?? "pod rm said nothing"})`).join(", ")}`,
+    )
+}
+
 export const freePort = (host = "127.0.0.1") =>
   new Promise<number>((resolve, reject) => {
     const server = createServer()

@@ -17,6 +17,7 @@ import {
   eventually,
   freePort,
   podman,
+  removePodsOwnedBy,
   requirePrerequisites,
   run,
   startAgent,
@@ -82,18 +83,7 @@ afterAll(async () => {
   if (agent !== undefined)
     await api(agent, "DELETE", `/v1/workloads/${ns}/db`).catch(() => undefined)
   await agent?.stop()
-  if (peerId !== undefined)
-    for (const name of podman(
-      "pod",
-      "ls",
-      "--filter",
-      `label=io.beemesh.owner=${peerId}`,
-      "--format",
-      "{{.Name}}",
-    )
-      .split("\n")
-      .filter((line) => line !== ""))
-      run("podman", ["pod", "rm", "-f", "-t", "1", name])
+  if (peerId !== undefined) await removePodsOwnedBy(peerId)
   if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true })
 })
 
