@@ -18,6 +18,7 @@ import {
   eventually,
   freePort,
   podman,
+  removePod,
   requirePrerequisites,
   run,
   runAsync,
@@ -108,8 +109,7 @@ afterAll(async () => {
   }
   await agent?.stop()
   // Safety net for a failed run: whatever still carries this agent's owner label goes.
-  if (peerId !== undefined)
-    for (const pod of ownedPods()) run("podman", ["pod", "rm", "-f", "-t", "1", pod])
+  if (peerId !== undefined) for (const pod of ownedPods()) await removePod(pod)
   for (const server of listeners) server.close()
   if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true })
 })

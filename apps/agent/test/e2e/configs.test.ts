@@ -15,8 +15,8 @@ import {
   appExec,
   freePort,
   podman,
+  removePod,
   requirePrerequisites,
-  run,
   startAgent,
 } from "./support"
 
@@ -72,8 +72,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await agent?.stop()
-  if (peerId !== undefined)
-    for (const name of ownedPods()) run("podman", ["pod", "rm", "-f", "-t", "1", name])
+  if (peerId !== undefined) for (const name of ownedPods()) await removePod(name)
   if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true })
 })
 

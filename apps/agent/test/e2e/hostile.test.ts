@@ -22,6 +22,7 @@ import {
   eventually,
   freePort,
   podman,
+  removePod,
   requirePrerequisites,
   run,
   runAsync,
@@ -88,8 +89,7 @@ afterAll(async () => {
       await api(agent, "DELETE", `/v1/workloads/${ns}/${workload}`).catch(() => undefined)
   }
   await agent?.stop()
-  if (peerId !== undefined)
-    for (const pod of ownedPods()) run("podman", ["pod", "rm", "-f", "-t", "1", pod])
+  if (peerId !== undefined) for (const pod of ownedPods()) await removePod(pod)
   for (const server of servers) server.close()
   if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true })
 })

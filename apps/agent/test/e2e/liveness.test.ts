@@ -23,10 +23,8 @@ import {
   appExec,
   eventually,
   freePort,
-  podman,
   removePodsOwnedBy,
   requirePrerequisites,
-  run,
   startAgent,
 } from "./support"
 

@@ -18,8 +18,8 @@ import {
   eventually,
   freePort,
   podman,
+  removePod,
   requirePrerequisites,
-  run,
   startAgent,
 } from "./support"
 
@@ -59,8 +59,7 @@ afterAll(async () => {
   if (agent !== undefined)
     await api(agent, "DELETE", `/v1/workloads/${ns}/orders`).catch(() => undefined)
   await agent?.stop()
-  if (peerId !== "")
-    for (const pod of ownedPods()) run("podman", ["pod", "rm", "-f", "-t", "1", pod])
+  if (peerId !== "") for (const pod of ownedPods()) await removePod(pod)
   if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true })
 })
 

@@ -18,10 +18,8 @@ import {
   appExec,
   eventually,
   freePort,
-  podman,
   removePodsOwnedBy,
   requirePrerequisites,
-  run,
   startAgent,
 } from "./support"
 

@@ -17,7 +17,6 @@ import {
   podman,
   removePodsOwnedBy,
   requirePrerequisites,
-  run,
   startAgent,
 } from "./support"
 

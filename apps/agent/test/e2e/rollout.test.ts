@@ -20,7 +20,6 @@ import {
   podman,
   removePodsOwnedBy,
   requirePrerequisites,
-  run,
   startAgent,
 } from "./support"
 

@@ -18,10 +18,8 @@ import {
   api,
   eventually,
   freePort,
-  podman,
   removePodsOwnedBy,
   requirePrerequisites,
-  run,
   startAgent,
 } from "./support"
 

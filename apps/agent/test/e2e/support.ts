@@ -69,6 +69,22 @@ export const podsOwnedBy = (peerId: string): Array<string> =>
     .filter((name) => name !== "")
 
 /**
+ * `podman pod rm -f -t 1 <name>`, again while Podman says a mount is busy: Podman 4.3 fails a
+ * removal that races the exit of a container's conmon ("unlinkat …/userdata/shm: device or
+ * resource busy") after removing part of the pod, the holder left alone (the agent's client
+ * retries the same way). Throws with Podman's message when the pod cannot be removed.
+ */
+export const removePod = async (name: string, attempts = 8) => {
+  for (let attempt = 1; ; attempt++) {
+    const removed = run("podman", ["pod", "rm", "-f", "-t", "1", name])
+    if (removed.status === 0 || /no pod with name or ID/.test(removed.stderr)) return
+    if (attempt >= attempts || !/device or resource busy/.test(removed.stderr))
+      throw new Error(`podman pod rm -f -t 1 ${name} failed: ${removed.stderr.trim()}`)
+    await new Promise((resolve) => setTimeout(resolve, 250))
+  }
+}
+
+/**
  * Removes every pod the agent with `peerId` owns (after the agent stopped), again while any is
  * left, and throws naming what `podman pod rm` left and why: a pod whose app had just been
  * stopped was found half-removed (its holder alone) after a single `pod rm -f`.
@@ -78,10 +94,8 @@ export const removePodsOwnedBy = async (peerId: string, attempts = 5) => {
   for (let attempt = 0; attempt < attempts; attempt++) {
     const left = podsOwnedBy(peerId)
     if (left.length === 0) return
-    for (const pod of left) {
-      const removed = run("podman", ["pod", "rm", "-f", "-t", "1", pod])
-      if (removed.status !== 0) failures.set(pod, removed.stderr.trim())
-    }
+    for (const pod of left)
+      await removePod(pod).catch((error: Error) => failures.set(pod, error.message))
     await new Promise((resolve) => setTimeout(resolve, 1_000))
   }
   const left = podsOwnedBy(peerId)

@@ -17,6 +17,7 @@ import {
   eventually,
   freePort,
   podman,
+  removePod,
   removePodsOwnedBy,
   requirePrerequisites,
   run,
@@ -99,7 +100,7 @@ describe("pod tokens bound to a live replica and its generation", () => {
 
   it("a recreated pod of the same name: the old token is refused, the new sidecar's works", async () => {
     const before = podId()
-    podman("pod", "rm", "-f", "-t", "1", POD)
+    await removePod(POD)
     await eventually(
       "db-0 recreated under the same name",
       async () => {

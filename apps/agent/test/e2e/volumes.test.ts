@@ -18,6 +18,7 @@ import {
   eventually,
   freePort,
   podman,
+  removePod,
   requirePrerequisites,
   run,
   startAgent,
@@ -95,8 +96,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await agent?.stop()
-  if (peerId !== undefined)
-    for (const name of ownedPods()) run("podman", ["pod", "rm", "-f", "-t", "1", name])
+  if (peerId !== undefined) for (const name of ownedPods()) await removePod(name)
   if (dataDir !== undefined) {
     for (const line of await hostMountsUnder(dataDir))
       run("umount", ["--lazy", line.split(" ")[4] ?? ""])
