@@ -18,7 +18,7 @@ import {
   eventually,
   freePort,
   podman,
-  removePod,
+  removePods,
   requirePrerequisites,
   run,
   runAsync,
@@ -109,7 +109,7 @@ afterAll(async () => {
   }
   await agent?.stop()
   // Safety net for a failed run: whatever still carries this agent's owner label goes.
-  if (peerId !== undefined) for (const pod of ownedPods()) await removePod(pod)
+  if (peerId !== undefined) await removePods(ownedPods())
   for (const server of listeners) server.close()
   if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true })
 })

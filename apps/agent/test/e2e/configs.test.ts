@@ -15,7 +15,7 @@ import {
   appExec,
   freePort,
   podman,
-  removePod,
+  removePods,
   requirePrerequisites,
   startAgent,
 } from "./support"
@@ -72,7 +72,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await agent?.stop()
-  if (peerId !== undefined) for (const name of ownedPods()) await removePod(name)
+  if (peerId !== undefined) await removePods(ownedPods())
   if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true })
 })
 

@@ -22,7 +22,7 @@ import {
   eventually,
   freePort,
   podman,
-  removePod,
+  removePods,
   requirePrerequisites,
   run,
   runAsync,
@@ -89,7 +89,7 @@ afterAll(async () => {
       await api(agent, "DELETE", `/v1/workloads/${ns}/${workload}`).catch(() => undefined)
   }
   await agent?.stop()
-  if (peerId !== undefined) for (const pod of ownedPods()) await removePod(pod)
+  if (peerId !== undefined) await removePods(ownedPods())
   for (const server of servers) server.close()
   if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true })
 })

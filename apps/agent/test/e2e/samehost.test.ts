@@ -18,7 +18,7 @@ import {
   eventually,
   freePort,
   podman,
-  removePod,
+  removePods,
   requirePrerequisites,
   runAsync,
   startAgent,
@@ -91,7 +91,7 @@ afterAll(async () => {
     if (agent !== undefined)
       await api(agent, "DELETE", `/v1/workloads/${ns}/${name}`).catch(() => undefined)
   await agent?.stop()
-  if (peerId !== "") for (const pod of ownedPods()) await removePod(pod)
+  if (peerId !== "") await removePods(ownedPods())
   if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true })
 })
 

@@ -23,7 +23,7 @@ import {
   eventually,
   freePort,
   podman,
-  removePod,
+  removePods,
   requirePrerequisites,
   startAgent,
 } from "./support"
@@ -166,7 +166,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await agent?.stop()
-  if (peerId !== undefined) for (const name of ownedPods()) await removePod(name)
+  if (peerId !== undefined) await removePods(ownedPods())
   if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true })
 })
 

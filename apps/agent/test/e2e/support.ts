@@ -69,19 +69,30 @@ export const podsOwnedBy = (peerId: string): Array<string> =>
     .filter((name) => name !== "")
 
 /**
- * `podman pod rm -f -t 1 <name>`, again while Podman says a mount is busy: Podman 4.3 fails a
- * removal that races the exit of a container's conmon ("unlinkat …/userdata/shm: device or
- * resource busy") after removing part of the pod, the holder left alone (the agent's client
- * retries the same way). Throws with Podman's message when the pod cannot be removed.
+ * `podman pod rm -f -t 1 <name>`, again while it fails: Podman 4.3 fails a removal that races a
+ * container's exit after removing part of the pod (the holder left alone), with "unlinkat
+ * …/userdata/shm: device or resource busy" (the exit of the container's conmon) or "sending
+ * SIGKILL … container state improper: stopped" (an app that ignores SIGTERM exiting as the stop
+ * timeout ends); the next attempt finishes the job. Throws with Podman's last message.
  */
 export const removePod = async (name: string, attempts = 8) => {
   for (let attempt = 1; ; attempt++) {
     const removed = run("podman", ["pod", "rm", "-f", "-t", "1", name])
     if (removed.status === 0 || /no pod with name or ID/.test(removed.stderr)) return
-    if (attempt >= attempts || !/device or resource busy/.test(removed.stderr))
-      throw new Error(`podman pod rm -f -t 1 ${name} failed: ${removed.stderr.trim()}`)
-    await new Promise((resolve) => setTimeout(resolve, 250))
+    if (attempt >= attempts)
+      throw new Error(
+        `podman pod rm -f -t 1 ${name} failed ${attempts} times: ${removed.stderr.trim()}`,
+      )
+    await new Promise((resolve) => setTimeout(resolve, 500))
   }
+}
+
+/** `removePod` for each of `names`, every one tried; throws naming those that could not go. */
+export const removePods = async (names: Iterable<string>) => {
+  const failed: Array<string> = []
+  for (const name of names)
+    await removePod(name).catch((error: Error) => failed.push(error.message))
+  if (failed.length > 0) throw new Error(`pods left behind: ${failed.join("; ")}`)
 }
 
 /**

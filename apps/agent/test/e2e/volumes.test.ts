@@ -18,7 +18,7 @@ import {
   eventually,
   freePort,
   podman,
-  removePod,
+  removePods,
   requirePrerequisites,
   run,
   startAgent,
@@ -96,7 +96,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await agent?.stop()
-  if (peerId !== undefined) for (const name of ownedPods()) await removePod(name)
+  if (peerId !== undefined) await removePods(ownedPods())
   if (dataDir !== undefined) {
     for (const line of await hostMountsUnder(dataDir))
       run("umount", ["--lazy", line.split(" ")[4] ?? ""])
