@@ -200,6 +200,7 @@ describe("Podman service discovery", () => {
         yield* ownerKilledLeavesNoService(
           ["setpriv", `--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", "--"],
           { HOME: "/tmp", XDG_RUNTIME_DIR: runtimeDir },
+          user,
         )
       }),
   )
@@ -222,8 +223,19 @@ const rootlessUser = () => {
 const ownerKilledLeavesNoService = (
   asUser: ReadonlyArray<string>,
   env: Readonly<Record<string, string>>,
+  user?: { readonly uid: number; readonly gid: number },
 ) =>
   Effect.gen(function* () {
+    // The service's files go to a directory this test removes: a killed owner cannot remove the
+    // temporary one it would otherwise make.
+    if (env.BEEMESH_TEST_SERVICE_DIR === undefined) {
+      const base = mkdtempSync(join(tmpdir(), "beemesh-test-svcdir-"))
+      if (user !== undefined) chownSync(base, user.uid, user.gid)
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => rmSync(base, { recursive: true, force: true })),
+      )
+      env = { ...env, BEEMESH_TEST_SERVICE_DIR: join(base, "service") }
+    }
     const packageDir = fileURLToPath(new URL("../..", import.meta.url))
     const command = [
       ...asUser,
