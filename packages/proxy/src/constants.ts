@@ -60,10 +60,18 @@ export const defaults = {
 /**
  * Yamux settings for a node that carries proxy traffic: yamux's default of 1000 streams per
  * connection is below what one busy pod pair can open at once. Use as `yamux(proxyYamuxOptions)`.
+ *
+ * `maxEarlyStreams`: streams that arrive before the accepting side has finished setting up the
+ * connection (its connection gater still runs, e.g. a membership check) are held, and by default
+ * the 11th of them aborts the whole connection. A caller whose app opens a burst of connections
+ * (plus the outbound ready streams) opens that many streams the moment its side of a new
+ * connection is up: with the default, 10 concurrent first calls to a provider all failed. Held
+ * streams count against `maxInboundStreams` like any other, so that bound still applies.
  */
 export const proxyYamuxOptions: YamuxMuxerInit = {
   maxInboundStreams: 8192,
   maxOutboundStreams: 8192,
+  maxEarlyStreams: 8192,
 }
 
 /**
