@@ -22,6 +22,7 @@ import { AgentResolverLayer } from "./AgentResolver"
 import { DoorPolicies } from "./DoorPolicies"
 import { makeGatedRegistrar } from "./GatedRegistrar"
 import { type HealthListenFailed, serveHealth } from "./HealthServer"
+import { runHeapCompaction } from "./HeapCompaction"
 import { startPodProbes } from "./PodProbes"
 import { DENIAL_REASONS, makePolicyDoor } from "./PolicyDoor"
 import { Registrar } from "./Registrar"
@@ -263,6 +264,22 @@ export const HealthLayer: Layer.Layer<
   }),
 )
 
+/** Memory-reducing collections while the proxy is quiet (HeapCompaction.ts). */
+export const HeapCompactionLayer: Layer.Layer<never, never, ProxyMetrics> = Layer.effectDiscard(
+  Effect.gen(function* () {
+    const metrics = yield* ProxyMetrics
+    // Moves with every byte or stream either way; read directly (no snapshot) every check.
+    const activity = () =>
+      metrics.inbound.bytesIn +
+      metrics.inbound.bytesOut +
+      metrics.inbound.streamsOpened +
+      metrics.outbound.bytesIn +
+      metrics.outbound.bytesOut +
+      metrics.outbound.streamsOpened
+    yield* runHeapCompaction(activity)
+  }),
+)
+
 /** The whole sidecar for one configuration. */
 export const sidecarLayer = (settings: SidecarSettings) => {
   const base = AgentClient.layer.pipe(
@@ -289,7 +306,7 @@ export const sidecarLayer = (settings: SidecarSettings) => {
     Layer.provideMerge(Layer.mergeAll(ProxyNodeLayer, AgentResolverLayer)),
     Layer.provideMerge(node),
   )
-  return HealthLayer.pipe(
+  return Layer.mergeAll(HealthLayer, HeapCompactionLayer).pipe(
     Layer.provideMerge(RegistrarLayer),
     // Built after the listeners, so released before them: drain first, then close.
     Layer.provideMerge(DrainLayer),
