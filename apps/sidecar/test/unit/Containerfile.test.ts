@@ -4,6 +4,7 @@ import { SidecarIdentity, SidecarPorts } from "@beemesh/contract"
 import { proxyNodeFlags } from "@beemesh/proxy"
 import { describe, expect, it } from "vitest"
 import { compileCacheEnvironment } from "../../image/compileCache"
+import { mallocEnvironment } from "../../image/malloc"
 
 // The image is built from a static Containerfile; the agent starts its container with the
 // contract's user and publishes the contract's port, so the file must say the same.
@@ -40,5 +41,11 @@ describe("the sidecar image's Containerfile", () => {
     )
     for (const [key, value] of Object.entries(compileCacheEnvironment("/app/sidecar.mjs")))
       expect(env.get(key), key).toBe(value)
+  })
+
+  it("tunes glibc's malloc as the footprint bench measured it", () => {
+    const env = /^ENV (.*)$/m.exec(containerfile)?.[1] ?? ""
+    for (const [key, value] of Object.entries(mallocEnvironment))
+      expect(env.split(" "), key).toContain(`${key}=${value}`)
   })
 })
