@@ -1,7 +1,7 @@
 /**
  * Gives V8 heap pages back once the sidecar is quiet: one memory-reducing full collection a few
  * seconds after start, and again after traffic, once the proxy has been quiet for a check period
- * and the heap grew since the last one.
+ * and the heap grew since the last one (never for an idle sidecar's own slow growth).
  *
  * Why: V8 runs no full collection in an idle sidecar (young-generation collections only), so the
  * pages startup filled stay resident for the pod's life, and so do the old-space pages a burst of
@@ -27,9 +27,8 @@ export interface HeapCompactionOptions {
   /** Later checks, each one compacting only if nothing was carried since the previous one. */
   readonly everyMs: number
   /**
-   * Growth of V8's resident heap since the last compaction that warrants another one: a traffic
-   * burst grows it by tens of MiB; an idle sidecar's slow drift (renewals every 10 s) must not
-   * cost a collection every few minutes in each of a host's hundred pods.
+   * Growth of V8's resident heap since the last compaction that warrants another one after
+   * traffic (a burst grows it by tens of MiB; a few calls are not worth a pause).
    */
   readonly growthBytes: number
 }
@@ -49,19 +48,24 @@ export interface HeapSample {
 export interface CompactionState {
   /** The activity counter at the previous check (undefined before the first). */
   readonly activity: number | undefined
+  /** The activity counter at the last compaction (undefined before the first). */
+  readonly compactedActivity: number | undefined
   /** V8's resident heap right after the last compaction (undefined before the first). */
   readonly compactedAt: number | undefined
 }
 
 export const initialCompactionState: CompactionState = {
   activity: undefined,
+  compactedActivity: undefined,
   compactedAt: undefined,
 }
 
 /**
- * Compact when the proxy carried nothing since the previous check (at the first check: since
- * start, when the counter is still 0) and the heap grew by `growthBytes` since the last compaction
- * (or none happened yet).
+ * The first compaction: when the proxy carried nothing since start (the counter is still 0).
+ * Later ones: when the proxy carried something since the last compaction, then nothing since the
+ * previous check, and the heap grew by `growthBytes` meanwhile. An idle sidecar's heap creeps up
+ * too (each renewal's garbage, promoted by young-generation collections), but V8's own full
+ * collections bound that; compacting it on a timer would cost every idle pod CPU.
  */
 export const shouldCompact = (
   state: CompactionState,
@@ -69,9 +73,12 @@ export const shouldCompact = (
   growthBytes: number,
 ): boolean => {
   const quiet = sample.activity === (state.activity ?? 0)
-  const grown =
-    state.compactedAt === undefined || sample.heapBytes >= state.compactedAt + growthBytes
-  return quiet && grown
+  if (state.compactedAt === undefined || state.compactedActivity === undefined) return quiet
+  return (
+    quiet &&
+    sample.activity !== state.compactedActivity &&
+    sample.heapBytes >= state.compactedAt + growthBytes
+  )
 }
 
 let collector: ((options: object) => void) | undefined
@@ -114,7 +121,8 @@ export const runHeapCompaction = Effect.fn("HeapCompaction.run")(function* (
         yield* Effect.logInfo(
           `heap compacted: ${(before / 1048576).toFixed(1)} → ${(after / 1048576).toFixed(1)} MiB resident in ${Math.round(performance.now() - started)} ms`,
         )
-        state = { activity: activity(), compactedAt: after }
+        const now = activity()
+        state = { activity: now, compactedActivity: now, compactedAt: after }
       } else state = { ...state, activity: sample.activity }
       yield* Effect.sleep(Duration.millis(options.everyMs))
     }
