@@ -76,7 +76,8 @@ export const HELP = `beemesh-agent ${AGENT_VERSION} — runs workloads as isolat
 
 Usage:
   beemesh-agent run [options]      start the agent (HTTP API, libp2p node, pods)
-  beemesh-agent doctor [options]   check this host's network prerequisites and print the report
+  beemesh-agent doctor [options]   check this host's network prerequisites (rootless: also that
+                                   podman unshare works) and print the report
   beemesh-agent mesh init [options]
                                    create a mesh key (mode 0600) at --mesh-key FILE, else
                                    <data dir>/mesh.key, and the mesh authority key at
