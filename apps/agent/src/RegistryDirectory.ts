@@ -3,7 +3,7 @@
  * per service, held in a scope of its own for as long as the sidecar renews its lease. A pod that
  * unregisters, or whose lease runs out (the sidecar died), is withdrawn (tombstones in the DHT).
  */
-import { Registry } from "@beemesh/registry"
+import { Catalog, Registry, type RegistryOptions } from "@beemesh/registry"
 import { Clock, Duration, Effect, Exit, Layer, Schedule, Scope } from "effect"
 import {
   DirectoryUnavailable,
@@ -135,3 +135,20 @@ export const makeRegistryDirectory = (options: RegistryDirectoryOptions = {}) =>
 
 export const registryDirectoryLayer = (options: RegistryDirectoryOptions = {}) =>
   Layer.effect(ServiceDirectory, makeRegistryDirectory(options))
+
+/**
+ * The directory over a registry on the libp2p node in context. With `catalog` (the agent's
+ * default) the replicated catalog runs beside the registry: resolves are local lookups and the DHT
+ * is the fallback; the node must then run gossipsub (Libp2pNodeOptions.catalog). Without it,
+ * registrations and resolves go through the DHT alone.
+ */
+export const registryDirectoryStack = (options: {
+  readonly catalog: boolean
+  readonly directory?: RegistryDirectoryOptions
+  readonly registry?: RegistryOptions
+}) => {
+  const directory = registryDirectoryLayer(options.directory).pipe(
+    Layer.provideMerge(Registry.layer(options.registry)),
+  )
+  return options.catalog ? directory.pipe(Layer.provideMerge(Catalog.layer())) : directory
+}
