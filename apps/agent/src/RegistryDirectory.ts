@@ -14,6 +14,12 @@ import {
 } from "./Directory"
 import type { PodIdentity } from "./Tokens"
 
+/**
+ * A pod's services (each port of a multi-port Service is a name of its own) registered at once, at
+ * most this many at a time: each publish walks the DHT, holding kad streams to the same few peers.
+ */
+export const REGISTER_CONCURRENCY = 4
+
 export interface RegistryDirectoryOptions {
   /** How long a registration lives without renewal (default 30 s). */
   readonly leaseSeconds?: number
@@ -64,13 +70,16 @@ export const makeRegistryDirectory = (options: RegistryDirectoryOptions = {}) =>
       } else {
         yield* release(key)
         const scope = yield* Scope.make()
-        yield* Effect.forEach(registration.services, (service) =>
-          registry.register(registration.identity.namespace, service.name, {
-            workload: registration.identity.workload,
-            pod: registration.identity.pod,
-            ports: [{ port: service.port }],
-            multiaddrs,
-          }),
+        yield* Effect.forEach(
+          registration.services,
+          (service) =>
+            registry.register(registration.identity.namespace, service.name, {
+              workload: registration.identity.workload,
+              pod: registration.identity.pod,
+              ports: [{ port: service.port }],
+              multiaddrs,
+            }),
+          { concurrency: REGISTER_CONCURRENCY, discard: true },
         ).pipe(
           Scope.provide(scope),
           Effect.onError(() => Scope.close(scope, Exit.void)),
