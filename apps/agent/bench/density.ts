@@ -25,7 +25,6 @@ import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
-import { defaultSlirpOptions, renderPodmanNetworkFlag } from "@beemesh/netns"
 import { buildDemoImages, ORDERS_IMAGE } from "../demo/images"
 import { api, freePort, podman, requirePrerequisites, run, startAgent } from "../test/e2e/support"
 import {
@@ -38,6 +37,7 @@ import {
   processesOf,
   snapshot,
 } from "./density/procs"
+import { plainOrdersArgs } from "./plainOrders"
 
 const { values: args } = parseArgs({
   // pnpm passes the `--` of `pnpm bench:density -- --replicas 5` through.
@@ -50,16 +50,21 @@ const { values: args } = parseArgs({
     "skip-baseline": { type: "boolean", default: false },
     // The agent's registration lease (its default when absent): sidecars renew every third of it.
     "lease-seconds": { type: "string" },
+    help: { type: "boolean", short: "h", default: false },
   },
 })
+if (args.help) {
+  console.log(
+    "pnpm --filter @beemesh/agent bench:density [-- --replicas 110 --quiet-seconds 60 --settle-seconds 30 --skip-baseline --lease-seconds <agent default>]",
+  )
+  process.exit(0)
+}
 const N = Number(args.replicas)
 const QUIET = Number(args["quiet-seconds"])
 const SETTLE = Number(args["settle-seconds"])
 const lease = args["lease-seconds"]
 const ns = `density-${process.pid}`
 const LABEL = `io.beemesh.test.density=${process.pid}`
-/** The agent's default pod network, as Podman's `--network` flag: the baseline runs on the same. */
-const SLIRP = renderPodmanNetworkFlag(defaultSlirpOptions)
 const OUT = join(dirname(fileURLToPath(import.meta.url)), "../bench-results/density.json")
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -111,29 +116,14 @@ const plain = async () => {
     const port = await freePort()
     ports.push(port)
     podman(
-      "run",
-      "-d",
-      "--name",
-      `bm-density-${process.pid}-${i}`,
-      "--label",
-      LABEL,
-      // The agent stops its containers with 2 s before SIGKILL (busybox httpd ignores SIGTERM as
-      // PID 1); the baseline gets the same, or its teardown would measure Podman's 10 s default.
-      "--stop-timeout",
-      "2",
-      "--network",
-      SLIRP,
-      "-p",
-      `127.0.0.1:${port}:80`,
-      "--entrypoint",
-      "/bin/busybox",
-      ORDERS_IMAGE,
-      "httpd",
-      "-f",
-      "-p",
-      "80",
-      "-h",
-      "/www",
+      ...plainOrdersArgs({
+        name: `bm-density-${process.pid}-${i}`,
+        port,
+        labels: ["io.beemesh.test=1", LABEL],
+        // The agent stops its containers with 2 s before SIGKILL (busybox httpd ignores SIGTERM as
+        // PID 1); the baseline gets the same, or its teardown would measure Podman's 10 s default.
+        stopTimeoutSeconds: 2,
+      }),
     )
   }
   const pending = new Set(ports)

@@ -27,7 +27,6 @@ import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
-import { defaultSlirpOptions, renderPodmanNetworkFlag } from "@beemesh/netns"
 import { buildDemoImages, ORDERS_IMAGE } from "../demo/images"
 import { AGENT_NODE_OPTIONS } from "../src/NodeOptions"
 import {
@@ -44,6 +43,7 @@ import {
 import { awaitAnswers, hasStarted, logPathOf } from "./deploy/answers"
 import { heapOf, memoryOf, reportFlags } from "./deploy/memory"
 import { buildPollerImage, POLLER_IMAGE, POLLER_STARTED } from "./deploy/poller"
+import { PLAIN_NETWORK, plainOrdersArgs } from "./plainOrders"
 
 const { values: args } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== "--"),
@@ -54,14 +54,20 @@ const { values: args } = parseArgs({
     // Another build of the agent and its Node options: how a before/after comparison runs.
     bundle: { type: "string" },
     "node-options": { type: "string" },
+    help: { type: "boolean", short: "h", default: false },
   },
 })
+if (args.help) {
+  console.log(
+    'pnpm --filter @beemesh/agent bench:deploy [-- --rounds 10 --replicas 10 --pods 20 --bundle <another agent.mjs> --node-options "<its Node options>"]',
+  )
+  process.exit(0)
+}
 const ROUNDS = Number(args.rounds)
 const REPLICAS = Number(args.replicas)
 const PODS = Number(args.pods)
 const ns = `bench-${process.pid}`
 const LABEL = `io.beemesh.test.deploy=${process.pid}`
-const SLIRP = renderPodmanNetworkFlag(defaultSlirpOptions)
 const ORDERS_PATH = "/cgi-bin/orders"
 const OUT = join(dirname(fileURLToPath(import.meta.url)), "../bench-results/deploy.json")
 
@@ -129,7 +135,7 @@ const plainRound = async (round: number, replicas: number): Promise<Sample> => {
       "--label",
       LABEL,
       "--network",
-      SLIRP,
+      PLAIN_NETWORK,
       "-e",
       `POLL_URLS=${ports.map((port) => `http://10.0.2.2:${port}${ORDERS_PATH}`).join(" ")}`,
       POLLER_IMAGE,
@@ -138,30 +144,10 @@ const plainRound = async (round: number, replicas: number): Promise<Sample> => {
     const started = Date.now()
     const runs = await Promise.all(
       ports.map((port, i) =>
-        runAsync("podman", [
-          "run",
-          "-d",
-          "--name",
-          servers[i]!,
-          "--label",
-          "io.beemesh.test=1",
-          "--label",
-          LABEL,
-          "--network",
-          SLIRP,
-          "-p",
-          `127.0.0.1:${port}:80`,
-          // The image's httpd binds 127.0.0.1 (behind a sidecar); a published port needs all.
-          "--entrypoint",
-          "/bin/busybox",
-          ORDERS_IMAGE,
-          "httpd",
-          "-f",
-          "-p",
-          "80",
-          "-h",
-          "/www",
-        ]),
+        runAsync(
+          "podman",
+          plainOrdersArgs({ name: servers[i]!, port, labels: ["io.beemesh.test=1", LABEL] }),
+        ),
       ),
     )
     const failed = runs.find((r) => r.status !== 0)

@@ -17,7 +17,7 @@ import {
 } from "@beemesh/netns"
 import { loadOrCreateKey, type MeshKey, type RevocationList, spreadRevocations } from "@beemesh/p2p"
 import { PodmanClient } from "@beemesh/podman"
-import { Catalog, Libp2pNode, type ManifestRecord, Registry } from "@beemesh/registry"
+import { Libp2pNode, type ManifestRecord, Registry } from "@beemesh/registry"
 import { PrometheusText } from "@beemesh/service"
 import { Context, Effect, Layer, Stream } from "effect"
 import { agentFamilies } from "./AgentMetrics"
@@ -44,7 +44,7 @@ import {
 } from "./MeshMembership"
 import { NetworkPolicies } from "./NetworkPolicies"
 import { runPolicySync } from "./PolicySync"
-import { registryDirectoryLayer } from "./RegistryDirectory"
+import { registryDirectoryStack } from "./RegistryDirectory"
 import { ServiceTraffic } from "./ServiceTraffic"
 import { makeSidecarChains } from "./SidecarCertificates"
 import { loadOrCreateSecret } from "./Tokens"
@@ -148,8 +148,8 @@ export const NodeLayer = Layer.unwrap(
       listen: config.listen,
       bootstrap: config.bootstrap,
       privateKey: identityKey,
-      // gossipsub for the replicated service catalog (see DirectoryLayer).
-      catalog: true,
+      // gossipsub for the replicated service catalog (see DirectoryLayer), unless it is off.
+      catalog: config.catalog !== false,
       // Behind a NAT: a slot at the given relays. Reachable: a relay for the hosts that are not.
       ...(config.relays === undefined ? { relayServer: {} } : { relays: config.relays }),
     })
@@ -168,20 +168,20 @@ export const RevocationsLayer = Layer.effectDiscard(
 /**
  * The registry and, over it, the directory the pods register their services in. Every agent holds
  * the mesh's whole service catalog (replicated over gossipsub), so a resolve is a local lookup;
- * the DHT is the fallback for services the catalog has nothing live for. Sidecars resolve per
+ * the DHT is the fallback for services the catalog has nothing live for, and the only source of an
+ * agent run with the catalog off (`--no-catalog`). Sidecars resolve per
  * connection with a deadline of a few seconds while a DHT lookup waits out every unreachable peer
  * (a host just lost): fallback answers come from the last lookup while it refreshes.
  */
 export const DirectoryLayer = Layer.unwrap(
   Effect.gen(function* () {
     const { config } = yield* AgentSettings
-    return registryDirectoryLayer(
-      config.leaseSeconds === undefined ? {} : { leaseSeconds: config.leaseSeconds },
-    )
+    return registryDirectoryStack({
+      catalog: config.catalog !== false,
+      directory: config.leaseSeconds === undefined ? {} : { leaseSeconds: config.leaseSeconds },
+      registry: { serveStale: true },
+    })
   }),
-).pipe(
-  Layer.provideMerge(Registry.layer({ serveStale: true })),
-  Layer.provideMerge(Catalog.layer()),
 )
 
 /** The Podman client; an embedded `podman system service` when none answers. */

@@ -251,4 +251,34 @@ describe("parseCommand", () => {
     expect(await refusal(["run", "--mesh-authority", "x"])).toContain('"x" is not a libp2p peer id')
     expect(await refusal(["run", "--certificate", "agent.cert"])).toContain("absolute path")
   })
+
+  it("runs the replicated catalog unless --no-catalog, BEEMESH_CATALOG or catalog turns it off", async () => {
+    const catalogOf = async (argv: ReadonlyArray<string>, extra: Partial<ConfigSources> = {}) => {
+      const command = await run(argv, extra)
+      return command._tag === "Run" ? command.config.catalog : "not run"
+    }
+    const file = (text: string) => ({
+      readFile: async () => text,
+    })
+    expect(await catalogOf(["run"])).toBeUndefined()
+    expect(await catalogOf(["run", "--no-catalog"])).toBe(false)
+    expect(await catalogOf(["run"], { env: { BEEMESH_CATALOG: "off" } })).toBe(false)
+    expect(await catalogOf(["run"], { env: { BEEMESH_CATALOG: "On" } })).toBeUndefined()
+    expect(await catalogOf(["run", "--config", "/c.yaml"], file("catalog: false\n"))).toBe(false)
+    expect(await catalogOf(["run", "--config", "/c.yaml"], file("catalog: off\n"))).toBe(false)
+    // The flag wins over the environment, the environment over the file.
+    expect(
+      await catalogOf(["run", "--config", "/c.yaml"], {
+        ...file("catalog: false\n"),
+        env: { BEEMESH_CATALOG: "true" },
+      }),
+    ).toBeUndefined()
+    expect(await catalogOf(["run", "--no-catalog"], { env: { BEEMESH_CATALOG: "on" } })).toBe(false)
+    expect(await refusal(["run"], { env: { BEEMESH_CATALOG: "maybe" } })).toContain(
+      '"maybe" is not on or off',
+    )
+    expect(await refusal(["run"], { env: { BEEMESH_CATALOG: "constructor" } })).toContain(
+      "is not on or off",
+    )
+  })
 })

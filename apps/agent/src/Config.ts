@@ -54,6 +54,11 @@ export interface AgentConfig {
   readonly certificateFile?: string | undefined
   /** A revocation list (`mesh revoke`) to start with; newer lists arrive over the mesh or the API. */
   readonly revocationsFile?: string | undefined
+  /**
+   * Whether the agent runs the replicated service catalog (gossipsub, every live service record
+   * held here). False: resolves go to the DHT alone. Undefined: it does.
+   */
+  readonly catalog?: boolean | undefined
 }
 
 /** Where the agent keeps its own mesh authority key when no authority is given. */
@@ -76,7 +81,8 @@ export const HELP = `beemesh-agent ${AGENT_VERSION} — runs workloads as isolat
 
 Usage:
   beemesh-agent run [options]      start the agent (HTTP API, libp2p node, pods)
-  beemesh-agent doctor [options]   check this host's network prerequisites and print the report
+  beemesh-agent doctor [options]   check this host's network prerequisites (rootless: also that
+                                   podman unshare works) and print the report
   beemesh-agent mesh init [options]
                                    create a mesh key (mode 0600) at --mesh-key FILE, else
                                    <data dir>/mesh.key, and the mesh authority key at
@@ -127,6 +133,10 @@ Options (flag / environment variable / config file key):
   --certificate FILE     BEEMESH_CERTIFICATE      certificate    this agent's membership certificate (mesh certify)
   --revocations FILE     BEEMESH_REVOCATIONS      revocations    a revocation list (mesh revoke) to start with; newer
                                                                  ones spread from agent to agent
+  --no-catalog           BEEMESH_CATALOG=off      catalog: false run without the replicated service catalog: this
+                                                                 agent neither holds nor gossips the mesh's service
+                                                                 records and resolves through the DHT alone (on by
+                                                                 default; on or off, true or false)
 `
 
 export type Command =
@@ -177,8 +187,16 @@ const FileSchema = Schema.Struct({
   meshAuthority: Schema.optional(Schema.String),
   certificate: Schema.optional(Schema.String),
   revocations: Schema.optional(Schema.String),
+  catalog: Schema.optional(Schema.Union([Schema.Boolean, Schema.String])),
 })
 
+/** The words an on/off option takes. */
+const SWITCH: ReadonlyMap<string, boolean> = new Map([
+  ["on", true],
+  ["true", true],
+  ["off", false],
+  ["false", false],
+])
 const LOG_LEVELS: ReadonlyArray<LogLevel> = ["debug", "info", "warn", "error"]
 const MESH_SUBCOMMANDS: ReadonlyArray<string> = ["init", "certify", "revoke"]
 const PEER_ID = /^[1-9A-HJ-NP-Za-km-z]{46,128}$/
@@ -223,6 +241,7 @@ export const parseCommand = (sources: ConfigSources): Effect.Effect<Command, Con
             "mesh-authority": { type: "string" },
             certificate: { type: "string" },
             revocations: { type: "string" },
+            "no-catalog": { type: "boolean" },
             "authority-key": { type: "string" },
             "peer-id": { type: "string", multiple: true },
             serial: { type: "string", multiple: true },
@@ -412,6 +431,22 @@ export const parseCommand = (sources: ConfigSources): Effect.Effect<Command, Con
       })
     }
 
+    const catalogText =
+      values["no-catalog"] === true
+        ? "off"
+        : pick(
+            undefined,
+            env.BEEMESH_CATALOG,
+            file.catalog === undefined ? undefined : String(file.catalog),
+          )
+    const catalog = catalogText === undefined ? true : SWITCH.get(catalogText.trim().toLowerCase())
+    if (catalog === undefined) {
+      return yield* new ConfigInvalid({
+        source: "catalog",
+        reason: `"${catalogText}" is not on or off (true or false); off runs the agent without the replicated service catalog`,
+      })
+    }
+
     const config: AgentConfig = {
       apiHost,
       apiPort,
@@ -432,6 +467,7 @@ export const parseCommand = (sources: ConfigSources): Effect.Effect<Command, Con
       ...(meshAuthority === undefined ? {} : { meshAuthority }),
       ...(certificateFile === undefined ? {} : { certificateFile }),
       ...(revocationsFile === undefined ? {} : { revocationsFile }),
+      ...(catalog ? {} : { catalog: false }),
     }
     return verb === "run"
       ? ({ _tag: "Run", config } as const)

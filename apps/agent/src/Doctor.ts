@@ -1,10 +1,13 @@
 /**
  * Network validation: the host checks (`beemesh-agent doctor`) and the failure that stops the
- * agent before it starts anything.
+ * agent before it starts anything. `doctor` also checks, for a rootless user, that `podman
+ * unshare` works (rootless volumes need it).
  */
-import { netnsLayer, Preflight, type PreflightReport } from "@beemesh/netns"
+import { netnsLayer, Preflight, type PreflightCheck, type PreflightReport } from "@beemesh/netns"
 import { Data, Effect } from "effect"
 import type { AgentConfig } from "./Config"
+import { runCommand } from "./deployer/CommandRunner"
+import { checkUnshare, UNSHARE_CHECK_NAME, type UnshareCheck } from "./UnshareCheck"
 
 /** What the agent learns about its process once, in main.ts. */
 export interface Environment {
@@ -14,6 +17,25 @@ export interface Environment {
   readonly user: string
 }
 
+/** What `doctor` reports: the network checks, and the agent's own. */
+export interface DoctorReport extends Omit<PreflightReport, "checks"> {
+  readonly checks: ReadonlyArray<PreflightCheck | UnshareCheck>
+}
+
+/** A failed check's fix, when it names one. */
+const hintOf = (c: PreflightCheck | UnshareCheck) =>
+  c.name === UNSHARE_CHECK_NAME
+    ? c.hint
+    : c.error !== undefined && "hint" in c.error
+      ? String(c.error.hint)
+      : undefined
+
+/** The fix after a failed check's detail, unless the detail (an error's message) names it. */
+const fix = (c: PreflightCheck | UnshareCheck) => {
+  const hint = hintOf(c)
+  return hint === undefined || c.detail.includes(hint) ? "" : ` — fix: ${hint}`
+}
+
 export class ValidationFailed extends Data.TaggedError("ValidationFailed")<{
   readonly report: PreflightReport
 }> {
@@ -21,10 +43,7 @@ export class ValidationFailed extends Data.TaggedError("ValidationFailed")<{
     const failed = this.report.checks.filter((c) => !c.ok)
     return [
       "network validation failed; the agent does not start:",
-      ...failed.map(
-        (c) =>
-          `  ✗ ${c.name}: ${c.detail}${c.error && "hint" in c.error ? ` — fix: ${String(c.error.hint)}` : ""}`,
-      ),
+      ...failed.map((c) => `  ✗ ${c.name}: ${c.detail}${fix(c)}`),
       "Run `beemesh-agent doctor` for the whole report.",
     ].join("\n")
   }
@@ -40,13 +59,26 @@ export const check = (config: AgentConfig, environment: Environment) =>
     return yield* preflight.check({ slirpOptions: config.slirp, ...rootlessCheck(environment) })
   })
 
-/** Runs the host checks on their own (the `doctor` command). */
+/** Runs the host checks on their own (the `doctor` command); rootless, `podman unshare` too. */
 export const doctor = (config: AgentConfig, environment: Environment) =>
-  check(config, environment).pipe(Effect.provide(netnsLayer()))
+  Effect.gen(function* () {
+    const network: DoctorReport = yield* check(config, environment).pipe(
+      Effect.provide(netnsLayer()),
+    )
+    if (environment.uid === 0) return network
+    const unshare = yield* checkUnshare(runCommand, environment.user)
+    return {
+      ...network,
+      ok: network.ok && unshare.ok,
+      checks: [...network.checks, unshare],
+    } satisfies DoctorReport
+  })
 
-/** The report for people. */
-export const renderReport = (report: PreflightReport) =>
+/** The report for people: a failed check with its fix. */
+export const renderReport = (report: DoctorReport) =>
   [
-    `network validation: ${report.ok ? "ok" : "FAILED"}`,
-    ...report.checks.map((c) => `  ${c.ok ? "✓" : "✗"} ${c.name}: ${c.detail}`),
+    `host validation: ${report.ok ? "ok" : "FAILED"}`,
+    ...report.checks.map(
+      (c) => `  ${c.ok ? "✓" : "✗"} ${c.name}: ${c.detail}${c.ok ? "" : fix(c)}`,
+    ),
   ].join("\n")

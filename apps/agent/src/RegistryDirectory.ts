@@ -3,7 +3,7 @@
  * per service, held in a scope of its own for as long as the sidecar renews its lease. A pod that
  * unregisters, or whose lease runs out (the sidecar died), is withdrawn (tombstones in the DHT).
  */
-import { Registry } from "@beemesh/registry"
+import { Catalog, Registry, type RegistryOptions } from "@beemesh/registry"
 import { Clock, Duration, Effect, Exit, Layer, Schedule, Scope } from "effect"
 import {
   DirectoryUnavailable,
@@ -13,6 +13,12 @@ import {
   ServiceDirectory,
 } from "./Directory"
 import type { PodIdentity } from "./Tokens"
+
+/**
+ * A pod's services (each port of a multi-port Service is a name of its own) registered at once, at
+ * most this many at a time: each publish walks the DHT, holding kad streams to the same few peers.
+ */
+export const REGISTER_CONCURRENCY = 4
 
 export interface RegistryDirectoryOptions {
   /** How long a registration lives without renewal (default 30 s). */
@@ -64,13 +70,16 @@ export const makeRegistryDirectory = (options: RegistryDirectoryOptions = {}) =>
       } else {
         yield* release(key)
         const scope = yield* Scope.make()
-        yield* Effect.forEach(registration.services, (service) =>
-          registry.register(registration.identity.namespace, service.name, {
-            workload: registration.identity.workload,
-            pod: registration.identity.pod,
-            ports: [{ port: service.port }],
-            multiaddrs,
-          }),
+        yield* Effect.forEach(
+          registration.services,
+          (service) =>
+            registry.register(registration.identity.namespace, service.name, {
+              workload: registration.identity.workload,
+              pod: registration.identity.pod,
+              ports: [{ port: service.port }],
+              multiaddrs,
+            }),
+          { concurrency: REGISTER_CONCURRENCY, discard: true },
         ).pipe(
           Scope.provide(scope),
           Effect.onError(() => Scope.close(scope, Exit.void)),
@@ -135,3 +144,20 @@ export const makeRegistryDirectory = (options: RegistryDirectoryOptions = {}) =>
 
 export const registryDirectoryLayer = (options: RegistryDirectoryOptions = {}) =>
   Layer.effect(ServiceDirectory, makeRegistryDirectory(options))
+
+/**
+ * The directory over a registry on the libp2p node in context. With `catalog` (the agent's
+ * default) the replicated catalog runs beside the registry: resolves are local lookups and the DHT
+ * is the fallback; the node must then run gossipsub (Libp2pNodeOptions.catalog). Without it,
+ * registrations and resolves go through the DHT alone.
+ */
+export const registryDirectoryStack = (options: {
+  readonly catalog: boolean
+  readonly directory?: RegistryDirectoryOptions
+  readonly registry?: RegistryOptions
+}) => {
+  const directory = registryDirectoryLayer(options.directory).pipe(
+    Layer.provideMerge(Registry.layer(options.registry)),
+  )
+  return options.catalog ? directory.pipe(Layer.provideMerge(Catalog.layer())) : directory
+}

@@ -1,16 +1,13 @@
-import { issueCertificate, type Revoked } from "@beemesh/p2p"
-import { generateKeyPair } from "@libp2p/crypto/keys"
+import type { Revoked } from "@beemesh/p2p"
 import type { PrivateKey } from "@libp2p/interface"
-import { peerIdFromPrivateKey } from "@libp2p/peer-id"
 import { Effect, Result } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
+import { certify as certifyAt, idOf, newKeys } from "../test/support/certificates.js"
 import { CatalogStore } from "./CatalogStore.js"
 import type { MembershipPolicy } from "./Provenance.js"
 import * as ServiceRecord from "./ServiceRecord.js"
 
 const NOW = 1_800_000_000_000
-const HOUR = 60 * 60 * 1000
-const idOf = (key: PrivateKey) => peerIdFromPrivateKey(key).toString()
 
 let authority: PrivateKey
 let foreignAuthority: PrivateKey
@@ -21,19 +18,10 @@ let certB: string
 let revoked: Revoked
 let policy: MembershipPolicy
 
-const certify = (issuer: PrivateKey, subject: PrivateKey) =>
-  Effect.runPromise(
-    issueCertificate(issuer, {
-      role: "agent",
-      subject: idOf(subject),
-      serial: `serial-${idOf(subject).slice(-8)}`,
-      notBefore: NOW - HOUR,
-      notAfter: NOW + HOUR,
-    }),
-  )
+const certify = (issuer: PrivateKey, subject: PrivateKey) => certifyAt(issuer, subject, NOW)
 
 beforeAll(async () => {
-  const keys = await Promise.all(Array.from({ length: 4 }, () => generateKeyPair("Ed25519")))
+  const keys = await newKeys(4)
   ;[authority, foreignAuthority, agentA, agentB] = keys as [
     PrivateKey,
     PrivateKey,

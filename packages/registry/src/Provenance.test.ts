@@ -1,9 +1,8 @@
-import { type CertificateRequest, issueCertificate, type Revoked } from "@beemesh/p2p"
-import { generateKeyPair } from "@libp2p/crypto/keys"
+import type { CertificateRequest, Revoked } from "@beemesh/p2p"
 import type { PrivateKey } from "@libp2p/interface"
-import { peerIdFromPrivateKey } from "@libp2p/peer-id"
 import { Effect, Result } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
+import { certify as certifyAt, idOf, newKeys } from "../test/support/certificates.js"
 import * as DhtRecords from "./DhtRecords.js"
 import * as ManifestRecord from "./ManifestRecord.js"
 import * as Names from "./Names.js"
@@ -12,7 +11,6 @@ import * as ServiceRecord from "./ServiceRecord.js"
 
 const NOW = 1_800_000_000_000
 const HOUR = 60 * 60 * 1000
-const idOf = (key: PrivateKey) => peerIdFromPrivateKey(key).toString()
 
 let authority: PrivateKey
 let otherAuthority: PrivateKey
@@ -24,7 +22,7 @@ let policy: MembershipPolicy
 let revoked: Revoked
 
 beforeAll(async () => {
-  const keys = await Promise.all(Array.from({ length: 5 }, () => generateKeyPair("Ed25519")))
+  const keys = await newKeys(5)
   ;[authority, otherAuthority, agent, rogue, sidecar] = keys as [
     PrivateKey,
     PrivateKey,
@@ -41,17 +39,7 @@ const certify = (
   issuer: PrivateKey,
   subject: PrivateKey,
   overrides: Partial<CertificateRequest> = {},
-) =>
-  Effect.runPromise(
-    issueCertificate(issuer, {
-      role: "agent",
-      subject: idOf(subject),
-      serial: `serial-${idOf(subject).slice(-8)}`,
-      notBefore: NOW - HOUR,
-      notAfter: NOW + HOUR,
-      ...overrides,
-    }),
-  )
+) => certifyAt(issuer, subject, NOW, overrides)
 
 const serviceRecord = (key: PrivateKey, certificate?: string): ServiceRecord.ServiceRecord => ({
   kind: "beemesh.service/v1",

@@ -7,7 +7,8 @@
  * An exec probe runs the command of the agent's own copy of the replica's manifest (the request
  * only names the probe), bounded by its timeoutSeconds (the process group is killed then), with at
  * most `maxInFlight` commands at a time on the host; a probe that waits its whole timeout for a
- * slot fails without running.
+ * slot fails without running. Its messages do not repeat the command: the sidecar puts the probe's
+ * description, which names it, in front of them.
  */
 import type { ProbeReport, ReadinessProbe } from "@beemesh/contract"
 import { appExecArgv } from "@beemesh/podman"
@@ -118,7 +119,6 @@ const make = (options: ReplicaProbesOptions) =>
           container: request.container,
         })
       const timeoutMs = probe.timeoutSeconds * 1000
-      const what = `command ${JSON.stringify(probe.command).slice(0, 120)}`
       const target = yield* pods.appProcesses(replica.pod, request.container)
       if (target === undefined)
         return { ok: false, message: `container ${request.container} is not running` }
@@ -134,20 +134,20 @@ const make = (options: ReplicaProbesOptions) =>
       if (outcome._tag === "None")
         return {
           ok: false,
-          message: `${what} waited ${probe.timeoutSeconds}s for one of the host's ${options.maxInFlight ?? DEFAULT_MAX_EXEC_IN_FLIGHT} exec probe slots (timeoutSeconds)`,
+          message: `waited ${probe.timeoutSeconds}s for one of the host's ${options.maxInFlight ?? DEFAULT_MAX_EXEC_IN_FLIGHT} exec probe slots (timeoutSeconds)`,
         }
       const { exitCode, timedOut, output } = outcome.value
       if (timedOut)
         return {
           ok: false,
-          message: `${what} did not finish within ${probe.timeoutSeconds}s (timeoutSeconds); killed`,
+          message: `did not finish within ${probe.timeoutSeconds}s (timeoutSeconds); killed`,
         }
       const tail = output.trim().slice(-OUTPUT_MAX)
       return exitCode === 0
-        ? { ok: true, message: `${what} exited 0` }
+        ? { ok: true, message: "exited 0" }
         : {
             ok: false,
-            message: `${what} exited with code ${exitCode ?? "unknown"}${tail === "" ? "" : `: ${tail}`}`,
+            message: `exited with code ${exitCode ?? "unknown"}${tail === "" ? "" : `: ${tail}`}`,
           }
     })
 

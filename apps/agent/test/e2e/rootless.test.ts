@@ -4,11 +4,7 @@
  * on slirp4netns, the egress rules are applied inside the user namespace that owns each pod's
  * network namespace, and the path through the sidecars works as it does rootful.
  */
-import { chownSync } from "node:fs"
-import { mkdtemp, rm } from "node:fs/promises"
 import type { Server } from "node:net"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { buildDemoImages, ORDERS_IMAGE, WEB_IMAGE } from "../../demo/images"
 import {
@@ -20,31 +16,26 @@ import {
 } from "./hostile"
 import {
   containerPidAs,
-  loadIntoUserStore,
   podmanAs,
   podmanAsAsync,
   podsAs,
   ROOTLESS_USER,
-  rootlessUser,
-  sweepUserPodman,
+  type RootlessAgent,
+  startRootlessAgent,
 } from "./rootlessUser"
 import {
   type AgentProcess,
   api,
   appExec,
   eventually,
-  freePort,
   type RunAs,
-  requirePrerequisites,
   run,
-  SIDECAR_IMAGE,
-  startAgent,
   startListener,
 } from "./support"
 
 const ns = "rootless"
 let user: RunAs
-let dataDir: string
+let rootless: RootlessAgent | undefined
 let apiPort: number
 let agent: AgentProcess
 const listeners: Array<Server> = []
@@ -55,22 +46,13 @@ const userPid = (container: string) => containerPidAs(user)(container)
 const userPods = () => podsAs(user)
 
 beforeAll(async () => {
-  requirePrerequisites()
-  user = rootlessUser()
-  buildDemoImages()
-  buildHostileImages()
-  for (const image of [
-    SIDECAR_IMAGE,
-    ORDERS_IMAGE,
-    WEB_IMAGE,
-    HOSTILE_IMAGE,
-    HOSTILE_USER1337_IMAGE,
-  ])
-    loadIntoUserStore(user, image)
-  dataDir = await mkdtemp(join(tmpdir(), "beemesh-e2e-rootless-"))
-  chownSync(dataDir, user.uid, user.gid)
-  apiPort = await freePort()
-  agent = await startAgent(dataDir, apiPort, user)
+  rootless = await startRootlessAgent("beemesh-e2e-rootless-", () => {
+    buildDemoImages()
+    buildHostileImages()
+    return [ORDERS_IMAGE, WEB_IMAGE, HOSTILE_IMAGE, HOSTILE_USER1337_IMAGE]
+  })
+  ;({ user, apiPort } = rootless)
+  agent = rootless.agent()
 })
 
 afterAll(async () => {
@@ -78,11 +60,9 @@ afterAll(async () => {
     if (agent !== undefined)
       await api(agent, "DELETE", `/v1/workloads/${ns}/${workload}`).catch(() => undefined)
   }
-  await agent?.stop()
-  // Rootless Podman leaves a pause process (catatonit -P) holding its user namespace.
-  if (user !== undefined) sweepUserPodman(user)
+  // Rootless Podman leaves a pause process (catatonit -P) holding its user namespace: close ends it.
+  await rootless?.close()
   for (const server of listeners) server.close()
-  if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true })
 })
 
 describe("beemesh-agent rootless", () => {

@@ -4,9 +4,19 @@
  */
 import { execFileSync } from "node:child_process"
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs"
+import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { type RunAs, run, runAsync } from "./support"
+import {
+  type AgentProcess,
+  freePort,
+  type RunAs,
+  requirePrerequisites,
+  run,
+  runAsync,
+  SIDECAR_IMAGE,
+  startAgent,
+} from "./support"
 
 export const ROOTLESS_USER = "beemesh-test"
 
@@ -93,4 +103,53 @@ export const sweepUserPodman = (user: RunAs) => {
   })()
   if (Number.isInteger(pid) && pid > 0 && cmdline.startsWith("catatonit"))
     process.kill(pid, "SIGKILL")
+}
+
+/** The agent run by the rootless user on a data directory of its own. */
+export interface RootlessAgent {
+  readonly user: RunAs
+  readonly dataDir: string
+  /** The API port of the first start. */
+  readonly apiPort: number
+  /** The agent of the last `start`. */
+  readonly agent: () => AgentProcess
+  /** Starts the agent again on the same data directory and a fresh port (stop the last first). */
+  readonly start: () => Promise<AgentProcess>
+  /** Stops the agent, removes the user's pods and pause process, then the data directory. */
+  readonly close: () => Promise<void>
+}
+
+/**
+ * Starts the agent as the rootless user: `appImages` builds the apps' images and names them; they
+ * and the sidecar's are copied into the user's store, and the agent runs on a data directory of
+ * its own (named after `prefix`) owned by the user. Leaves nothing behind when it fails.
+ */
+export const startRootlessAgent = async (
+  prefix: string,
+  appImages: () => ReadonlyArray<string>,
+): Promise<RootlessAgent> => {
+  requirePrerequisites()
+  const user = rootlessUser()
+  for (const image of [SIDECAR_IMAGE, ...appImages()]) loadIntoUserStore(user, image)
+  const dataDir = await mkdtemp(join(tmpdir(), prefix))
+  let agent: AgentProcess | undefined
+  const close = async () => {
+    await agent?.stop()
+    // Removes the pods and the pause process: the user namespace, with any tmpfs left in it, ends.
+    sweepUserPodman(user)
+    await rm(dataDir, { recursive: true, force: true })
+  }
+  const start = async () => {
+    agent = await startAgent(dataDir, await freePort(), user)
+    return agent
+  }
+  try {
+    chownSync(dataDir, user.uid, user.gid)
+    const apiPort = await freePort()
+    agent = await startAgent(dataDir, apiPort, user)
+    return { user, dataDir, apiPort, agent: () => agent!, start, close }
+  } catch (error) {
+    await close()
+    throw error
+  }
 }

@@ -6,15 +6,16 @@
  */
 import { randomBytes } from "node:crypto"
 import { existsSync } from "node:fs"
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises"
+import { mkdir, mkdtemp, rm, stat, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { buildDemoImages, ORDERS_IMAGE } from "../../demo/images"
+import { buildDemoImages } from "../../demo/images"
+import { hostMountinfo, mountPointsUnder } from "../support/mounts"
+import { expectAppsSeeTheirVolumes, volumeFixtures, volumeShell } from "./podVolumes"
 import {
   type AgentProcess,
   api,
-  appExec,
   eventually,
   freePort,
   podman,
@@ -25,66 +26,23 @@ import {
 } from "./support"
 
 const ns = `e2e-${randomBytes(3).toString("hex")}`
-// Random, so that finding it anywhere cannot be a coincidence.
-const SECRET = `s3cr3t-${randomBytes(12).toString("hex")}`
-const POD = `bm-${ns}-vol`
-const OTHER = `bm-${ns}-other`
+const fixtures = volumeFixtures(ns)
+const { POD, OTHER, configMap, secret, pod, other, secretValue: SECRET } = fixtures
 let dataDir: string
 let agent: AgentProcess | undefined
 let peerId: string | undefined
 
 const BUSYBOX = "/bin/busybox"
-const configMap = (level: string) =>
-  `{apiVersion: v1, kind: ConfigMap, metadata: {name: settings, namespace: ${ns}}, data: {app.conf: "level=${level}", greeting: hello}}`
-const secret = `{apiVersion: v1, kind: Secret, metadata: {name: creds, namespace: ${ns}}, stringData: {password: "${SECRET}"}}`
-// `writer` (root) and `reader` (uid 1000) share `scratch`; the reader proves at start that its
-// user reads the ConfigMap file and writes the emptyDir.
-const pod = `
-apiVersion: v1
-kind: Pod
-metadata: {name: vol, namespace: ${ns}}
-spec:
-  volumes:
-    - {name: cfg, configMap: {name: settings, items: [{key: app.conf, path: conf/app.conf}]}}
-    - {name: creds, secret: {secretName: creds, defaultMode: 0400}}
-    - {name: scratch, emptyDir: {}}
-    - {name: mem, emptyDir: {medium: Memory, sizeLimit: 4Mi}}
-  containers:
-    - name: writer
-      image: ${ORDERS_IMAGE}
-      command: [${BUSYBOX}, sh, -c, "echo written > /scratch/from-writer && exec ${BUSYBOX} httpd -f -p 80"]
-      ports: [{containerPort: 80}]
-      volumeMounts:
-        - {name: cfg, mountPath: /etc/app}
-        - {name: creds, mountPath: /run/creds}
-        - {name: scratch, mountPath: /scratch}
-        - {name: mem, mountPath: /mem}
-    - name: reader
-      image: ${ORDERS_IMAGE}
-      securityContext: {runAsUser: 1000, runAsGroup: 1000}
-      command: [${BUSYBOX}, sh, -c, "${BUSYBOX} cat /etc/app/conf/app.conf > /data/reader-saw; exec ${BUSYBOX} sleep 3600"]
-      volumeMounts:
-        - {name: cfg, mountPath: /etc/app}
-        - {name: scratch, mountPath: /data}
-`
-const other = `{apiVersion: v1, kind: Pod, metadata: {name: other, namespace: ${ns}}, spec: {containers: [{name: app, image: ${ORDERS_IMAGE}, command: [${BUSYBOX}, httpd, -f, -p, "80"], ports: [{containerPort: 80}]}]}}`
 
 const ownedPods = () =>
   podman("pod", "ls", "--filter", `label=io.beemesh.owner=${peerId}`, "--format", "{{.Name}}")
     .split("\n")
     .filter((line) => line !== "")
 
-const sh = async (container: string, script: string) => {
-  const result = await appExec(`${POD}-${container}`, [BUSYBOX, "sh", "-c", script])
-  return { ...result, stdout: result.stdout.trim() }
-}
-
 const pidOf = (container: string) => podman("inspect", container, "--format", "{{.State.Pid}}")
+const sh = volumeShell(POD, pidOf)
 const volumesDir = () => join(dataDir, "volumes")
-const hostMountsUnder = async (dir: string) =>
-  (await readFile("/proc/self/mountinfo", "utf8"))
-    .split("\n")
-    .filter((line) => (line.split(" ")[4] ?? "").startsWith(dir))
+const hostMountsUnder = async (dir: string) => mountPointsUnder(await hostMountinfo(), dir)
 
 beforeAll(async () => {
   requirePrerequisites()
@@ -98,8 +56,7 @@ afterAll(async () => {
   await agent?.stop()
   if (peerId !== undefined) await removePods(ownedPods())
   if (dataDir !== undefined) {
-    for (const line of await hostMountsUnder(dataDir))
-      run("umount", ["--lazy", line.split(" ")[4] ?? ""])
+    for (const point of await hostMountsUnder(dataDir)) run("umount", ["--lazy", point])
     await rm(dataDir, { recursive: true, force: true })
   }
 })
@@ -124,55 +81,12 @@ describe("configMap, secret and emptyDir volumes on a real agent", () => {
     )
     expect(applied.status, JSON.stringify(applied.json)).toBe(201)
 
-    // ConfigMap: the item at its path, read-only.
-    expect((await sh("writer", `${BUSYBOX} cat /etc/app/conf/app.conf`)).stdout).toBe("level=debug")
-    const readOnly = await sh("writer", `echo x > /etc/app/new`)
-    expect(readOnly.status).not.toBe(0)
-    expect(readOnly.stderr).toMatch(/Read-only file system/)
+    await expectAppsSeeTheirVolumes({ fixtures, pidOf, volumesDir: volumesDir() })
 
-    // Secret: the value, mode 0400 owned by the app's root, on a tmpfs.
-    expect((await sh("writer", `${BUSYBOX} cat /run/creds/password`)).stdout).toBe(SECRET)
-    expect((await sh("writer", `${BUSYBOX} stat -c '%a %u %g' /run/creds/password`)).stdout).toBe(
-      "400 0 0",
-    )
-    expect(
-      (await sh("writer", `${BUSYBOX} grep ' /run/creds ' /proc/self/mountinfo`)).stdout,
-    ).toMatch(/ \/run\/creds ro,.* - tmpfs tmpfs /)
-
-    // emptyDir: what the writer wrote, the reader sees; the reader (uid 1000) read the ConfigMap
-    // file and wrote the emptyDir itself.
-    await eventually(
-      "the reader to see the writer's file and to have read the ConfigMap",
-      async () => {
-        expect((await sh("reader", `${BUSYBOX} cat /data/from-writer`)).stdout).toBe("written")
-        expect((await sh("reader", `${BUSYBOX} cat /data/reader-saw`)).stdout).toBe("level=debug")
-        return true
-      },
-    )
-    expect((await sh("writer", `${BUSYBOX} stat -c '%u' /scratch/reader-saw`)).stdout).toBe("1000")
-
-    // Memory emptyDir: a tmpfs that holds its sizeLimit and no more.
-    expect((await sh("writer", `${BUSYBOX} grep ' /mem ' /proc/self/mountinfo`)).stdout).toMatch(
-      / \/mem rw,.* - tmpfs tmpfs rw,.*size=4096k/,
-    )
-    const full = await sh("writer", `${BUSYBOX} dd if=/dev/zero of=/mem/big bs=1048576 count=8`)
-    expect(full.status).not.toBe(0)
-    expect(full.stderr).toMatch(/No space left on device/)
-
-    // Another pod's app and this pod's sidecar have none of it mounted.
     const volumeDir = join(volumesDir(), POD)
-    for (const container of [`${OTHER}-app`, `${POD}-sidecar`, `${OTHER}-sidecar`]) {
-      const mountinfo = await readFile(`/proc/${pidOf(container)}/mountinfo`, "utf8")
-      expect(mountinfo.includes(volumesDir()), container).toBe(false)
-      expect(mountinfo.includes(" /run/creds "), container).toBe(false)
-    }
-    const otherLs = await appExec(`${OTHER}-app`, [BUSYBOX, "ls", "/run/creds", "/etc/app"])
-    expect(otherLs.status).not.toBe(0)
-
     // On the host: root's alone, the projected volumes and the Memory emptyDir are tmpfs mounts.
     expect((await stat(volumeDir)).mode & 0o777).toBe(0o700)
-    const mounts = (await hostMountsUnder(volumeDir)).map((line) => line.split(" ")[4])
-    expect(mounts.sort()).toEqual(
+    expect(await hostMountsUnder(volumeDir)).toEqual(
       ["cfg", "creds", "mem"].map((name) => join(volumeDir, name)).sort(),
     )
     const creds = await stat(join(volumeDir, "creds", "password"))

@@ -1,37 +1,35 @@
-import { Catalog, Libp2pNode, Registry } from "@beemesh/registry"
-import { Context, Effect, Layer } from "effect"
+import { Catalog, Libp2pNode } from "@beemesh/registry"
+import { Context, Effect, Layer, Option } from "effect"
 import { describe, expect, it } from "vitest"
 import { ServiceDirectory } from "../../src/Directory"
-import { registryDirectoryLayer } from "../../src/RegistryDirectory"
+import { registryDirectoryStack } from "../../src/RegistryDirectory"
 
 /**
- * Two agents' registries on loopback: one registers through the directory, the other resolves.
- * With `catalog`, both also run the replicated catalog (as the agent does), else the DHT alone.
+ * Two agents' registries on loopback, composed as the agent composes them: one registers through
+ * the directory, the other resolves. With `catalog`, both also run the replicated catalog (the
+ * agent's default), else the DHT alone (`--no-catalog`).
  */
 const twoAgents = (catalog: boolean) =>
   Effect.gen(function* () {
     const scope = yield* Effect.scope
-    const registry = (node: Layer.Layer<Libp2pNode, unknown>) => {
-      const withNode = Registry.layer({ cacheTtlMs: 0, queryTimeoutMs: 10_000 })
-      return catalog
-        ? withNode.pipe(Layer.provideMerge(Catalog.layer()), Layer.provideMerge(node))
-        : withNode.pipe(Layer.provideMerge(node))
-    }
+    const stack = (node: Layer.Layer<Libp2pNode, unknown>, leaseSeconds?: number) =>
+      registryDirectoryStack({
+        catalog,
+        directory: leaseSeconds === undefined ? {} : { leaseSeconds },
+        registry: { cacheTtlMs: 0, queryTimeoutMs: 10_000 },
+      }).pipe(Layer.provideMerge(node))
     const nodeA = Libp2pNode.layer({ listen: ["/ip4/127.0.0.1/tcp/0"], catalog })
-    const contextA = yield* Layer.buildWithScope(
-      registryDirectoryLayer({ leaseSeconds: 2 }).pipe(Layer.provideMerge(registry(nodeA))),
-      scope,
-    )
+    const contextA = yield* Layer.buildWithScope(stack(nodeA, 2), scope)
     const addressA = Context.get(contextA, Libp2pNode).multiaddrs()[0]!.toString()
     const nodeB = Libp2pNode.layer({
       listen: ["/ip4/127.0.0.1/tcp/0"],
       bootstrap: [addressA],
       catalog,
     })
-    const contextB = yield* Layer.buildWithScope(
-      registryDirectoryLayer().pipe(Layer.provideMerge(registry(nodeB))),
-      scope,
-    )
+    const contextB = yield* Layer.buildWithScope(stack(nodeB), scope)
+    // Off, nothing holds a catalog: every resolve is the DHT's.
+    for (const context of [contextA, contextB])
+      expect(Option.isSome(Context.getOption(context, Catalog))).toBe(catalog)
     return {
       a: Context.get(contextA, ServiceDirectory),
       b: Context.get(contextB, ServiceDirectory),

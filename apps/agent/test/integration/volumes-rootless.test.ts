@@ -13,49 +13,17 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import type { ConfigObject, Lookup } from "../../src/ConfigObjects"
-import { PodVolumes, type PodVolumesShape } from "../../src/deployer/PodVolumes"
-import type { Workload } from "../../src/Manifest"
-import { podVolumesContract } from "../support/podVolumesContract"
+import type { PodVolumesShape } from "../../src/deployer/PodVolumes"
+import { mountPointsUnder } from "../support/mounts"
+import {
+  lookup,
+  makePodVolumes,
+  podVolumesContract,
+  SECRET,
+  workloadWithVolumes as workload,
+} from "../support/podVolumesContract"
 
 const USER = "beemesh-test"
-const SECRET = "hunter2-rootless"
-const b64 = (text: string) => Buffer.from(text).toString("base64")
-const objects: ReadonlyArray<ConfigObject> = [
-  { kind: "ConfigMap", namespace: "t", name: "settings", data: { "app.conf": b64("level=1") } },
-  { kind: "Secret", namespace: "t", name: "creds", data: { password: b64(SECRET) } },
-]
-const lookup: Lookup = (kind, name) => objects.find((o) => o.kind === kind && o.name === name)
-
-const workload: Pick<Workload, "volumes" | "containers"> = {
-  volumes: [
-    {
-      name: "cfg",
-      kind: "ConfigMap",
-      object: "settings",
-      items: [{ key: "app.conf", path: "conf/app.conf", mode: 0o640 }],
-      defaultMode: 0o644,
-      optional: false,
-    },
-    { name: "creds", kind: "Secret", object: "creds", defaultMode: 0o400, optional: false },
-    { name: "scratch", kind: "EmptyDir", medium: "" },
-    { name: "mem", kind: "EmptyDir", medium: "Memory", sizeLimitBytes: 1024 * 1024 },
-  ],
-  containers: [
-    {
-      name: "app",
-      image: "localhost/web:1",
-      command: undefined,
-      args: undefined,
-      workingDir: undefined,
-      env: [],
-      ports: [],
-      memoryLimitBytes: undefined,
-      cpuLimitMillis: undefined,
-      volumeMounts: [{ name: "scratch", mountPath: "/s", readOnly: false, subPath: "a/b" }],
-    },
-  ],
-}
 
 /** The test's own base directory: the user's HOME, run directory and volume roots. */
 const base = mkdtempSync(join(tmpdir(), "beemesh-volumes-rootless-"))
@@ -81,20 +49,11 @@ const inside = (args: ReadonlyArray<string>) => {
 }
 
 const makeVolumes = (root: string): PodVolumesShape =>
-  Effect.runSync(
-    Effect.gen(function* () {
-      return yield* PodVolumes
-    }).pipe(Effect.provide(PodVolumes.layer({ root, appRootId: 1, userNamespace: enter() }))),
-  )
+  makePodVolumes({ root, appRootId: 1, userNamespace: enter() })
 
-const mountPointsIn = (mountinfo: string, dir: string) =>
-  mountinfo
-    .split("\n")
-    .filter((line) => (line.split(" ")[4] ?? "").startsWith(`${dir}/`))
-    .map((line) => line.split(" ")[4] ?? "")
-    .sort()
-const userMounts = (dir: string) => mountPointsIn(inside(["cat", "/proc/self/mountinfo"]), dir)
-const hostMounts = (dir: string) => mountPointsIn(readFileSync("/proc/self/mountinfo", "utf8"), dir)
+const userMounts = (dir: string) => mountPointsUnder(inside(["cat", "/proc/self/mountinfo"]), dir)
+const hostMounts = (dir: string) =>
+  mountPointsUnder(readFileSync("/proc/self/mountinfo", "utf8"), dir)
 
 /** The first ID of the user's range in /etc/subuid: ID 1 of its Podman's user namespace. */
 const firstSubordinateId = () => {
@@ -161,7 +120,7 @@ describe("PodVolumes rootless", () => {
     })
     // Podman's mount namespace: a tmpfs per projected or Memory volume, the last of its size.
     const mountinfo = inside(["cat", "/proc/self/mountinfo"])
-    expect(mountPointsIn(mountinfo, dir)).toEqual(
+    expect(mountPointsUnder(mountinfo, dir)).toEqual(
       ["cfg", "creds", "mem"].map((name) => join(dir, name)).sort(),
     )
     const memLine = mountinfo.split("\n").find((line) => line.includes(` ${dir}/mem `))

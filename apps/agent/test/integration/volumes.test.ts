@@ -10,49 +10,17 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import type { ConfigObject, Lookup } from "../../src/ConfigObjects"
-import { PodVolumes, type PodVolumesShape } from "../../src/deployer/PodVolumes"
-import type { Workload } from "../../src/Manifest"
-import { podVolumesContract } from "../support/podVolumesContract"
+import type { PodVolumesShape } from "../../src/deployer/PodVolumes"
+import { hostMountinfo, mountLinesUnder } from "../support/mounts"
+import {
+  lookup,
+  makePodVolumes,
+  podVolumesContract,
+  SECRET,
+  workloadWithVolumes as workload,
+} from "../support/podVolumesContract"
 
 const APP_ROOT = 200_000
-const SECRET = "hunter2"
-const b64 = (text: string) => Buffer.from(text).toString("base64")
-const objects: ReadonlyArray<ConfigObject> = [
-  { kind: "ConfigMap", namespace: "t", name: "settings", data: { "app.conf": b64("level=1") } },
-  { kind: "Secret", namespace: "t", name: "creds", data: { password: b64(SECRET) } },
-]
-const lookup: Lookup = (kind, name) => objects.find((o) => o.kind === kind && o.name === name)
-
-const container = (mounts: NonNullable<Workload["containers"][number]["volumeMounts"]>) => ({
-  name: "app",
-  image: "localhost/web:1",
-  command: undefined,
-  args: undefined,
-  workingDir: undefined,
-  env: [],
-  ports: [],
-  memoryLimitBytes: undefined,
-  cpuLimitMillis: undefined,
-  volumeMounts: mounts,
-})
-
-const workload: Pick<Workload, "volumes" | "containers"> = {
-  volumes: [
-    {
-      name: "cfg",
-      kind: "ConfigMap",
-      object: "settings",
-      items: [{ key: "app.conf", path: "conf/app.conf", mode: 0o640 }],
-      defaultMode: 0o644,
-      optional: false,
-    },
-    { name: "creds", kind: "Secret", object: "creds", defaultMode: 0o400, optional: false },
-    { name: "scratch", kind: "EmptyDir", medium: "" },
-    { name: "mem", kind: "EmptyDir", medium: "Memory", sizeLimitBytes: 1024 * 1024 },
-  ],
-  containers: [container([{ name: "scratch", mountPath: "/s", readOnly: false, subPath: "a/b" }])],
-}
 
 let root: string
 let volumes: PodVolumesShape
@@ -65,25 +33,9 @@ podVolumesContract("on the host (root, real tmpfs mounts)", () => {
   return makeVolumes(dir)
 })
 
-const makeVolumes = (dir: string, userNamespace?: ReadonlyArray<string>) =>
-  Effect.runSync(
-    Effect.gen(function* () {
-      return yield* PodVolumes
-    }).pipe(
-      Effect.provide(
-        PodVolumes.layer(
-          userNamespace === undefined
-            ? { root: dir, appRootId: APP_ROOT }
-            : { root: dir, appRootId: 1, userNamespace },
-        ),
-      ),
-    ),
-  )
+const makeVolumes = (dir: string) => makePodVolumes({ root: dir, appRootId: APP_ROOT })
 
-const mountsUnder = async (dir: string) =>
-  (await readFile("/proc/self/mountinfo", "utf8"))
-    .split("\n")
-    .filter((line) => (line.split(" ")[4] ?? "").startsWith(`${dir}/`))
+const mountsUnder = async (dir: string) => mountLinesUnder(await hostMountinfo(), dir)
 
 beforeAll(async () => {
   if (process.getuid?.() !== 0)

@@ -5,16 +5,24 @@
 import { Effect, Exit } from "effect"
 import { describe, expect, it } from "vitest"
 import type { ConfigObject, Lookup } from "../../src/ConfigObjects"
-import type { PodVolumesShape } from "../../src/deployer/PodVolumes"
+import {
+  PodVolumes,
+  type PodVolumesOptions,
+  type PodVolumesShape,
+} from "../../src/deployer/PodVolumes"
 import type { ContainerTemplate, Workload } from "../../src/Manifest"
 import type { Volume, VolumeMount } from "../../src/Volumes"
 
+/** The Secret's value in the fixtures' `creds`. */
+export const SECRET = "hunter2"
 const b64 = (text: string) => Buffer.from(text).toString("base64")
 const objects: ReadonlyArray<ConfigObject> = [
   { kind: "ConfigMap", namespace: "t", name: "settings", data: { "app.conf": b64("level=1") } },
-  { kind: "Secret", namespace: "t", name: "creds", data: { password: b64("hunter2") } },
+  { kind: "Secret", namespace: "t", name: "creds", data: { password: b64(SECRET) } },
 ]
-const lookup: Lookup = (kind, name) => objects.find((o) => o.kind === kind && o.name === name)
+/** The config objects the fixtures' volumes name: ConfigMap `settings`, Secret `creds`. */
+export const lookup: Lookup = (kind, name) =>
+  objects.find((o) => o.kind === kind && o.name === name)
 
 const container = (volumeMounts: ReadonlyArray<VolumeMount>): ContainerTemplate => ({
   name: "app",
@@ -47,6 +55,27 @@ const using = (
   vols: ReadonlyArray<Volume>,
   mounts: ReadonlyArray<VolumeMount> = [],
 ): Pick<Workload, "volumes" | "containers"> => ({ volumes: vols, containers: [container(mounts)] })
+
+/**
+ * A volume of each kind (the ConfigMap item with a mode of its own, the 1 MiB Memory emptyDir
+ * `mem`) and a subPath `a/b` of the emptyDir `scratch`: what the host tests inspect after
+ * `prepare`.
+ */
+export const workloadWithVolumes = using(
+  [
+    { ...cfg, items: [{ key: "app.conf", path: "conf/app.conf", mode: 0o640 }] },
+    ...volumes.slice(1),
+  ],
+  [{ name: "scratch", mountPath: "/s", readOnly: false, subPath: "a/b" }],
+)
+
+/** A real PodVolumes on its own (the layer has no requirements). */
+export const makePodVolumes = (options: PodVolumesOptions): PodVolumesShape =>
+  Effect.runSync(
+    Effect.gen(function* () {
+      return yield* PodVolumes
+    }).pipe(Effect.provide(PodVolumes.layer(options))),
+  )
 
 const failureOf = <A, E>(exit: Exit.Exit<A, E>): E | undefined => {
   if (Exit.isSuccess(exit)) return undefined
