@@ -1,14 +1,15 @@
 /**
- * The agent's entry point (`dist/agent.mjs`). Two things must happen before the agent's code is
- * compiled, so they happen here, in a module that is not part of the agent's bundle and imports
- * nothing of it (whatever it imports is compiled without the cache):
+ * The agent's entry point (`dist/agent.mjs`). What must be in place before the agent's code is
+ * compiled happens here, in a module that is not part of the agent's bundle and imports nothing
+ * heavy (whatever it imports is compiled without the cache):
  *
- * 1. glibc's malloc arenas: glibc reads `MALLOC_ARENA_MAX` once, when the process starts, so
- *    without it the launcher replaces its own process (`process.execve`: same PID, same stdio,
- *    same Node options and arguments) with one that has `MALLOC_ARENA_MAX=2`. glibc otherwise
- *    gives each thread that allocates (V8's GC and compiler workers, libuv's pool) an arena of its
- *    own, up to 8 per core, whose freed memory stays resident: 2 arenas kept 2 MiB less private
- *    memory idle and 5 MiB less with 20 pods. A value set by the operator is kept.
+ * 1. The process's start settings (ProcessSettings.ts): glibc reads `MALLOC_ARENA_MAX` and V8 its
+ *    flags only when the process starts, so when one is missing the launcher replaces its own
+ *    process (`process.execve`: same PID, same stdio, same arguments) with one that has them.
+ *    `MALLOC_ARENA_MAX=2`: glibc otherwise gives each thread that allocates (V8's GC and compiler
+ *    workers, libuv's pool) an arena of its own, up to 8 per core, whose freed memory stays
+ *    resident (2 arenas: 2 MiB less private memory idle, 5 MiB with 20 pods). The V8 options are
+ *    NodeOptions.ts's. Values the operator set are kept.
  * 2. Node's compile cache (`CompileCache.ts`), then the agent's bundle (`dist/agent-main.mjs`):
  *    V8 compiles a module when it is imported, before any of its code runs. With
  *    `NODE_COMPILE_CACHE` set, Node has already enabled the cache there and this call changes
@@ -18,20 +19,20 @@
 import { enableCompileCache, flushCompileCache } from "node:module"
 import { homedir } from "node:os"
 import { compileCacheDirectory } from "./CompileCache"
+import { wantedStart } from "./ProcessSettings"
 
-/** The arenas the agent runs with unless MALLOC_ARENA_MAX is set. */
-const MALLOC_ARENAS = "2"
-
-if (process.env.MALLOC_ARENA_MAX === undefined && process.execve !== undefined)
+const start = wantedStart({ execArgv: process.execArgv, env: process.env })
+if (start !== undefined && process.execve !== undefined)
   process.execve(
     process.execPath,
-    [process.execPath, ...process.execArgv, ...process.argv.slice(1)],
-    { ...process.env, MALLOC_ARENA_MAX: MALLOC_ARENAS },
+    [process.execPath, ...start.execArgv, ...process.argv.slice(1)],
+    start.env,
   )
 
 enableCompileCache(
   compileCacheDirectory({ uid: process.getuid?.() ?? 0, env: process.env, home: homedir() }),
 )
 await import(new URL("./agent-main.mjs", import.meta.url).href)
-// Written now rather than at exit: the agent runs until it is stopped, which may be a SIGKILL.
+// Now rather than at exit: the first start's cache is written even if the agent is SIGKILLed,
+// and a later start frees the cache's bytes it read (2.5 MiB, otherwise kept until exit).
 flushCompileCache()

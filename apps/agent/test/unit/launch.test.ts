@@ -5,6 +5,7 @@ import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { bundleApp } from "@beemesh/bundle"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { AGENT_V8_FLAGS } from "../../src/NodeOptions"
 
 // The real launcher, built as `build.ts` builds it, next to a stand-in for the agent's bundle
 // that prints what the agent would see.
@@ -46,12 +47,12 @@ const launch = (env: Record<string, string>, args: ReadonlyArray<string> = []) =
 }
 
 describe("the agent's launcher", () => {
-  it("runs the bundle with 2 malloc arenas in the same process, with its Node options and arguments", () => {
+  it("runs the bundle in the same process with 2 malloc arenas, the agent's V8 options and its arguments", () => {
     const { pid, seen } = launch({}, ["run", "--data-dir", "/tmp/x"])
     expect(seen).toMatchObject({
       pid,
       arenas: "2",
-      execArgv: ["--max-semi-space-size=1"],
+      execArgv: ["--max-semi-space-size=1", ...AGENT_V8_FLAGS],
       args: ["run", "--data-dir", "/tmp/x"],
     })
     expect(seen.cache).toContain(join(dir, "cache"))
