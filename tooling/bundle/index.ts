@@ -3,7 +3,9 @@
  * bundles are built alike and a setting changes in one place.
  */
 import { chmod } from "node:fs/promises"
-import { build } from "esbuild"
+import { build, type Plugin } from "esbuild"
+
+export type { Plugin } from "esbuild"
 
 export interface AppBundleOptions {
   /** The app's entry module, e.g. `src/main.ts`. */
@@ -17,6 +19,8 @@ export interface AppBundleOptions {
   readonly executable?: boolean
   /** Whitespace and syntax minified; names are kept either way (stack traces, span names). */
   readonly minify?: boolean
+  /** esbuild plugins, e.g. one that replaces a dependency's module with an equivalent one. */
+  readonly plugins?: ReadonlyArray<Plugin>
 }
 
 // Some dependencies are CommonJS and call require(); an ES module has none of its own.
@@ -37,6 +41,7 @@ export const bundleApp = async (options: AppBundleOptions): Promise<string> => {
     keepNames: true,
     legalComments: "none",
     logLevel: "warning",
+    plugins: [...(options.plugins ?? [])],
     banner: {
       js: options.executable === true ? `#!/usr/bin/env node\n${REQUIRE_SHIM}` : REQUIRE_SHIM,
     },

@@ -1,0 +1,52 @@
+/**
+ * One process's memory from /proc/<pid>/smaps: RSS, PSS and private (clean + dirty) in total and
+ * by mapping, so a figure can be traced to glibc's heap, V8's pages, the node binary or a library.
+ */
+import { readFileSync } from "node:fs"
+
+export interface MemoryFigures {
+  readonly rssMiB: number
+  readonly pssMiB: number
+  readonly privateMiB: number
+}
+
+export interface ProcessMemory extends MemoryFigures {
+  /** Private MiB by mapping (anonymous mappings as `[anon]`), largest first. */
+  readonly byMapping: ReadonlyArray<{ readonly mapping: string; readonly privateMiB: number }>
+}
+
+const MiB = (kib: number) => Math.round((kib / 1024) * 10) / 10
+
+export const processMemory = (pid: number): ProcessMemory => {
+  const smaps = readFileSync(`/proc/${pid}/smaps`, "utf8")
+  const byMapping = new Map<string, number>()
+  let rss = 0
+  let pss = 0
+  let priv = 0
+  let mapping = ""
+  for (const line of smaps.split("\n")) {
+    const header = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \d+\s*(.*)$/.exec(line)
+    if (header !== null) {
+      mapping = header[1] === "" ? "[anon]" : header[1]!
+      continue
+    }
+    const field = /^(\w+):\s+(\d+) kB/.exec(line)
+    if (field === null) continue
+    const kib = Number(field[2])
+    if (field[1] === "Rss") rss += kib
+    else if (field[1] === "Pss") pss += kib
+    else if (field[1] === "Private_Clean" || field[1] === "Private_Dirty") {
+      priv += kib
+      byMapping.set(mapping, (byMapping.get(mapping) ?? 0) + kib)
+    }
+  }
+  return {
+    rssMiB: MiB(rss),
+    pssMiB: MiB(pss),
+    privateMiB: MiB(priv),
+    byMapping: [...byMapping]
+      .map(([m, kib]) => ({ mapping: m, privateMiB: MiB(kib) }))
+      .filter((m) => m.privateMiB >= 0.5)
+      .sort((a, b) => b.privateMiB - a.privateMiB),
+  }
+}
