@@ -72,6 +72,13 @@ export {
   type PodSpecInput,
   SIDECAR_PORT,
 } from "./PodSpec.js"
+export {
+  awaitStopped,
+  type PodStop,
+  reapSlirps,
+  removeStoppedPod,
+  stopPod,
+} from "./PodStop.js"
 export type {
   ContainerCreateRequest,
   EventFilter,

@@ -7,6 +7,7 @@
  * (without the lock) is waited for before it is destroyed.
  */
 import { SidecarPorts } from "@beemesh/contract"
+import { awaitStopped, type PodStop } from "@beemesh/podman"
 import { Clock, Effect, Layer } from "effect"
 import {
   type ConfigKind,
@@ -49,16 +50,15 @@ import {
   workloadKey,
 } from "./PodTemplate"
 import { PodVolumes } from "./PodVolumes"
-import { ReplicaPods } from "./ReplicaPods"
+import { type PodNotRemoved, ReplicaPods } from "./ReplicaPods"
 import { freeReplicaName, slotOf } from "./Rollout"
 import { planScale } from "./RolloutPlan"
 import { StateStore } from "./StateStore"
-import { describeFailures, type RemovalFailure, removeReplicas } from "./Teardown"
+import { describeFailures, type Removal, type RemovalFailure, removeReplicas } from "./Teardown"
 import {
   awaitIdle,
   newReplica,
   offeredBy,
-  type Replica,
   type Rollout,
   replicasOf,
   statusOf,
@@ -91,27 +91,27 @@ const make = (options: ManagerOptions) =>
       }),
     )
 
-    // A replica the reconciler is recreating is destroyed once it is done, not under its feet. It
-    // leaves the table only once its pod is gone.
-    const destroyReplica = (replica: Replica) =>
-      awaitIdle(table, replica.pod).pipe(
-        Effect.andThen(pods.destroy(replica)),
-        Effect.andThen(Effect.sync(() => table.replicas.delete(replica.pod))),
-      )
-
-    /** A replica that goes for good: its pod, then its services' records. */
-    const retire = (workload: Pick<Workload, "namespace" | "name">) => (replica: Replica) =>
-      destroyReplica(replica).pipe(
-        Effect.andThen(
-          directory
-            .unregister({
-              namespace: workload.namespace,
-              workload: workload.name,
-              pod: replica.name,
-            })
-            .pipe(Effect.ignore),
-        ),
-      )
+    /**
+     * Replicas that go for good (Teardown.ts): every pod is signalled first (a replica the
+     * reconciler is recreating once it is done, not under its feet), each is removed once its
+     * containers have exited and leaves the table only then, then its services' records are
+     * withdrawn.
+     */
+    const retire = (
+      workload: Pick<Workload, "namespace" | "name">,
+    ): Removal<PodStop, PodNotRemoved, never> => ({
+      stop: (replica) => awaitIdle(table, replica.pod).pipe(Effect.andThen(pods.stop(replica))),
+      stopped: awaitStopped,
+      remove: (replica, stop) =>
+        pods
+          .destroy(replica, stop)
+          .pipe(Effect.andThen(Effect.sync(() => table.replicas.delete(replica.pod)))),
+      removed: (replica) =>
+        directory
+          .unregister({ namespace: workload.namespace, workload: workload.name, pod: replica.name })
+          .pipe(Effect.ignore),
+      settle: pods.reap,
+    })
 
     /**
      * Removes a workload's replicas, several at once (Teardown.ts). Those whose pods could not be

@@ -1,6 +1,6 @@
 import { RuntimeFailure } from "@beemesh/podman"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Deferred, Effect, Fiber } from "effect"
 import { WorkloadNotRemoved } from "../Workloads"
 import { removeReplicas } from "./Teardown"
 import { deployment, type FakeHost, makeFakeHost, startDeployer } from "./testing"
@@ -54,6 +54,79 @@ describe("removeReplicas", () => {
       )
       expect(failures).toEqual([])
       expect(most).toBe(3)
+    }),
+  )
+})
+
+describe("removeReplicas in steps", () => {
+  it.effect(
+    "every replica is signalled before any pod is removed; only removals queue; records go after each",
+    () =>
+      Effect.gen(function* () {
+        const log: Array<string> = []
+        let removing = 0
+        let most = 0
+        const failures = yield* removeReplicas(
+          replicas(10),
+          {
+            stop: (replica) =>
+              Effect.sync(() => log.push(`stop ${replica.name}`)).pipe(Effect.as(replica.name)),
+            stopped: () => Effect.yieldNow,
+            remove: (replica, stopping) =>
+              Effect.acquireUseRelease(
+                Effect.sync(() => {
+                  expect(stopping).toBe(replica.name)
+                  removing += 1
+                  most = Math.max(most, removing)
+                  log.push(`remove ${replica.name}`)
+                }),
+                () =>
+                  replica.name === "web-7" ? Effect.fail({ message: "busy" }) : Effect.yieldNow,
+                () => Effect.sync(() => (removing -= 1)),
+              ),
+            removed: (replica) => Effect.sync(() => log.push(`removed ${replica.name}`)),
+            settle: (all) => Effect.sync(() => log.push(`settle ${all.length}`)),
+          },
+          3,
+        )
+        expect(failures).toEqual([{ pod: "bm-shop-web-7", reason: "busy" }])
+        const first = log.findIndex((line) => line.startsWith("remove "))
+        expect(log.slice(0, first)).toEqual(replicas(10).map((r) => `stop ${r.name}`))
+        expect(most).toBe(3)
+        // Records only of what went, each after its own removal; the settling last, with every stop.
+        expect(log.filter((line) => line.startsWith("removed ")).sort()).toEqual(
+          replicas(10)
+            .filter((r) => r.name !== "web-7")
+            .map((r) => `removed ${r.name}`)
+            .sort(),
+        )
+        for (const r of replicas(10).filter((r) => r.name !== "web-7"))
+          expect(log.indexOf(`removed ${r.name}`)).toBeGreaterThan(log.indexOf(`remove ${r.name}`))
+        expect(log.at(-1)).toBe("settle 10")
+      }),
+  )
+
+  it.effect("a replica still in its grace period holds no place in the queue", () =>
+    Effect.gen(function* () {
+      const slow = yield* Deferred.make<void>()
+      const removed: Array<string> = []
+      const fiber = yield* removeReplicas(
+        replicas(6),
+        {
+          stop: (replica) => Effect.succeed(replica.name),
+          // web-0 and web-1 wait (their processes still shut down) until the others are gone.
+          stopped: (name) =>
+            name === "web-0" || name === "web-1" ? Deferred.await(slow) : Effect.void,
+          remove: (replica) => Effect.sync(() => removed.push(replica.name)),
+        },
+        2,
+      ).pipe(Effect.forkChild)
+      yield* Effect.yieldNow
+      while (removed.length < 4) yield* Effect.yieldNow
+      expect(removed.sort()).toEqual(["web-2", "web-3", "web-4", "web-5"])
+      yield* Deferred.succeed(slow, undefined)
+      expect(yield* Fiber.join(fiber)).toEqual([])
+      expect(removed.sort()).toEqual(replicas(6).map((r) => r.name))
     }),
   )
 })

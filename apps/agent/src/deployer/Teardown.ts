@@ -1,10 +1,13 @@
 /**
  * Removing many replicas at once, each either gone (its pod and its place in the table) or kept
- * whole and reported. Removals run a few at a time: each spends most of its time in Podman (runc,
- * conmon's clean-up, the namespace's teardown), which several requests share well on a small host,
- * while too many at once only queue in its service.
+ * whole and reported. Every replica's containers are signalled first, all together, so that their
+ * grace periods (a sidecar's unregistering and draining, an app's own shutdown) run at once rather
+ * than one after another. Then the pods are removed a few at a time, each as soon as what it was
+ * waiting for has exited: a removal spends its time in Podman (runc, conmon's clean-up, the
+ * namespace's teardown), which several requests share well on a small host, while too many at
+ * once only queue in its service.
  */
-import { Effect } from "effect"
+import { Effect, Semaphore } from "effect"
 import type { Replica } from "./WorkloadTable"
 
 /**
@@ -13,6 +16,12 @@ import type { Replica } from "./WorkloadTable"
  */
 export const REMOVE_CONCURRENCY = 4
 
+/**
+ * Replicas signalled at once: each costs two questions to Podman's service (its holder, its
+ * containers) and a signal per container.
+ */
+export const STOP_CONCURRENCY = 8
+
 /** A replica whose pod could not be removed, and Podman's reason. */
 export interface RemovalFailure {
   readonly pod: string
@@ -20,25 +29,58 @@ export interface RemovalFailure {
 }
 
 /**
- * Runs `remove` for every replica, `concurrency` at a time, to the end whatever fails; returns the
- * failures (none when all went). `remove` forgets a replica only once its pod is gone.
+ * The steps of a removal. `stop` signals a replica's containers and never fails; `stopped` waits
+ * until they have exited (their grace period at most); `remove` removes the pod (only this takes
+ * a place in the queue); `removed` runs after a removal that succeeded (say, withdrawing records);
+ * `settle` once at the end with what every `stop` returned (say, reaping slirp4netns).
  */
-export const removeReplicas = <E extends { readonly message: string }, R>(
+export interface Removal<S, E, R> {
+  readonly stop: (replica: Replica) => Effect.Effect<S, never, R>
+  readonly stopped: (stopping: S) => Effect.Effect<void, never, R>
+  readonly remove: (replica: Replica, stopping: S) => Effect.Effect<void, E, R>
+  readonly removed?: (replica: Replica) => Effect.Effect<void, never, R>
+  readonly settle?: (stopping: ReadonlyArray<S>) => Effect.Effect<void, never, R>
+}
+
+/**
+ * Removes every replica to the end whatever fails; returns the failures (none when all went).
+ * `removal` is a `Removal`, or a single step (the whole removal of one replica, `concurrency` at
+ * a time). A replica is forgotten only once its pod is gone.
+ */
+export const removeReplicas = <S, E extends { readonly message: string }, R>(
   replicas: ReadonlyArray<Replica>,
-  remove: (replica: Replica) => Effect.Effect<void, E, R>,
+  removal: Removal<S, E, R> | ((replica: Replica) => Effect.Effect<void, E, R>),
   concurrency: number = REMOVE_CONCURRENCY,
 ): Effect.Effect<ReadonlyArray<RemovalFailure>, never, R> =>
-  Effect.forEach(
-    replicas,
-    (replica) =>
-      remove(replica).pipe(
-        Effect.as(undefined),
-        Effect.catch((error) =>
-          Effect.succeed<RemovalFailure>({ pod: replica.pod, reason: error.message }),
+  Effect.gen(function* () {
+    const steps: Removal<S | undefined, E, R> =
+      typeof removal === "function"
+        ? {
+            stop: () => Effect.succeed(undefined),
+            stopped: () => Effect.void,
+            remove: (replica) => removal(replica),
+          }
+        : (removal as Removal<S | undefined, E, R>)
+    const stopping = yield* Effect.forEach(replicas, steps.stop, {
+      concurrency: STOP_CONCURRENCY,
+    })
+    const queue = yield* Semaphore.make(concurrency)
+    const results = yield* Effect.forEach(
+      replicas,
+      (replica, i) =>
+        steps.stopped(stopping[i]).pipe(
+          Effect.andThen(queue.withPermits(1)(steps.remove(replica, stopping[i]))),
+          Effect.andThen(steps.removed?.(replica) ?? Effect.void),
+          Effect.as(undefined),
+          Effect.catch((error) =>
+            Effect.succeed<RemovalFailure>({ pod: replica.pod, reason: error.message }),
+          ),
         ),
-      ),
-    { concurrency },
-  ).pipe(Effect.map((results) => results.filter((r) => r !== undefined)))
+      { concurrency: "unbounded" },
+    )
+    yield* steps.settle?.(stopping) ?? Effect.void
+    return results.filter((r) => r !== undefined)
+  })
 
 /** The failures in one line, for an answer or a log. */
 export const describeFailures = (failures: ReadonlyArray<RemovalFailure>) =>
