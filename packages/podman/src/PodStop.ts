@@ -9,14 +9,18 @@
 import { readFileSync } from "node:fs"
 import { Duration, Effect } from "effect"
 import type { PodmanError } from "./Errors.js"
+import { LABEL_POD } from "./Ownership.js"
 import { PodmanClient } from "./PodmanClient.js"
 import { holderName } from "./PodRequests.js"
 import type { ContainerListEntry } from "./Responses.js"
 import { slirpProcessesFor } from "./SlirpProcesses.js"
 import { processHandlesSigterm } from "./Termination.js"
 
-/** Podman's own stop timeout, for a container whose inspection does not say its own. */
+/** Podman's own stop timeout, for a pod whose holder does not say its own. */
 const PODMAN_DEFAULT_STOP_SECONDS = 10
+
+/** Holders inspected at once. */
+const INSPECT_CONCURRENCY = 8
 
 /** How often the exit of signalled processes (and of slirp4netns) is looked for. */
 const POLL_MS = 50
@@ -38,61 +42,73 @@ export interface PodStop {
 }
 
 /**
- * Signals the running members of pod `name` other than its holder (which must outlive the others:
- * the pod's network goes with it). With `timeoutSeconds` each gets SIGTERM and that long; without,
- * one whose main process neither catches nor blocks SIGTERM gets SIGKILL at once (Termination.ts)
- * and the others SIGTERM and their own stop timeout. Never fails: a pod that is gone, or cannot be
- * listed, is left to the removal.
+ * Signals the running members of each pod of `names` other than its holder (which must outlive
+ * the others: the pod's network goes with it). With `timeoutSeconds` each gets SIGTERM and that
+ * long; without, one whose main process neither catches nor blocks SIGTERM gets SIGKILL at once
+ * (Termination.ts) and the others SIGTERM and the pod's grace period (the holder's stop timeout,
+ * which `createIsolatedPod` gives every member). One listing of Podman's containers serves all the
+ * pods (a listing costs Podman a look at every container it has, whatever the filter) and one
+ * inspection each finds its holder. Never fails: a pod that is gone, or cannot be listed, is left
+ * to the removal.
  */
-export const stopPod = Effect.fn("PodStop.stopPod")(function* (
-  name: string,
+export const stopPods = Effect.fn("PodStop.stopPods")(function* (
+  names: ReadonlyArray<string>,
   timeoutSeconds?: number,
 ) {
   const client = yield* PodmanClient
-  const [holder, members] = yield* Effect.all(
-    [
-      client.containers.inspect(holderName(name)).pipe(Effect.option),
-      client.containers
-        .list({ pod: name })
-        .pipe(Effect.orElseSucceed((): ReadonlyArray<ContainerListEntry> => [])),
-    ],
-    { concurrency: 2 },
+  if (names.length === 0) return []
+  const only = names.length === 1 ? names[0] : undefined
+  const members = yield* client.containers
+    .list(only === undefined ? undefined : { pod: only })
+    .pipe(Effect.orElseSucceed((): ReadonlyArray<ContainerListEntry> => []))
+  const holders = yield* Effect.forEach(
+    names,
+    (name) => client.containers.inspect(holderName(name)).pipe(Effect.option),
+    { concurrency: INSPECT_CONCURRENCY },
   )
-  const sandbox =
-    holder._tag === "Some" ? holder.value.NetworkSettings?.SandboxKey || undefined : undefined
-  const running = members.filter(
-    (c) =>
-      c.State === "running" &&
-      c.IsInfra !== true &&
-      !c.Names.includes(holderName(name)) &&
-      (c.Pid ?? 0) > 0,
-  )
-  const terminating: Array<{ pid: number; deadline: number }> = []
-  let refused = false
-  for (const c of running) {
-    const pid = c.Pid ?? 0
-    const waits = timeoutSeconds !== undefined || processHandlesSigterm(pid) !== false
-    if (!waits) {
-      refused = !signal(pid, "SIGKILL") || refused
-      continue
+  return names.map((name, i): PodStop => {
+    const holder = holders[i]
+    const inspected = holder?._tag === "Some" ? holder.value : undefined
+    const grace = timeoutSeconds ?? inspected?.Config.StopTimeout ?? PODMAN_DEFAULT_STOP_SECONDS
+    const running = members.filter(
+      (c) =>
+        podOf(c) === name &&
+        c.State === "running" &&
+        c.IsInfra !== true &&
+        !c.Names.includes(holderName(name)) &&
+        (c.Pid ?? 0) > 0,
+    )
+    const terminating: Array<{ pid: number; deadline: number }> = []
+    let refused = false
+    for (const c of running) {
+      const pid = c.Pid ?? 0
+      if (timeoutSeconds === undefined && processHandlesSigterm(pid) === false) {
+        refused = !signal(pid, "SIGKILL") || refused
+        continue
+      }
+      // The deadline counts from the signal: the grace period is an upper bound, not a fixed wait.
+      if (signal(pid, "SIGTERM")) terminating.push({ pid, deadline: Date.now() + grace * 1000 })
+      else refused = true
     }
-    const grace = timeoutSeconds ?? (yield* stopTimeoutOf(c.Id))
-    // The deadline counts from the signal: the grace period is an upper bound, not a fixed wait.
-    if (signal(pid, "SIGTERM")) terminating.push({ pid, deadline: Date.now() + grace * 1000 })
-    else refused = true
-  }
-  return { name, sandbox, terminating, refused, timeoutSeconds } satisfies PodStop
+    const sandbox = inspected?.NetworkSettings?.SandboxKey || undefined
+    return { name, sandbox, terminating, refused, timeoutSeconds }
+  })
 })
 
-/** A container's own stop timeout (its grace period); Podman's default when it cannot be read. */
-const stopTimeoutOf = (id: string) =>
-  Effect.gen(function* () {
-    const client = yield* PodmanClient
-    const inspected = yield* client.containers.inspect(id).pipe(Effect.option)
-    return inspected._tag === "Some"
-      ? (inspected.value.Config.StopTimeout ?? PODMAN_DEFAULT_STOP_SECONDS)
-      : PODMAN_DEFAULT_STOP_SECONDS
-  })
+/** `stopPods` of one pod. */
+export const stopPod = (
+  name: string,
+  timeoutSeconds?: number,
+): Effect.Effect<PodStop, never, PodmanClient> =>
+  stopPods([name], timeoutSeconds).pipe(
+    Effect.map(
+      (stops): PodStop =>
+        stops[0] ?? { name, sandbox: undefined, terminating: [], refused: false, timeoutSeconds },
+    ),
+  )
+
+/** The pod a listed container belongs to, by the label every member of an isolated pod carries. */
+const podOf = (c: ContainerListEntry) => c.Labels?.[LABEL_POD] ?? c.PodName
 
 /**
  * Until every process `stop` sent SIGTERM has exited; one still running when its grace period

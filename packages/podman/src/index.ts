@@ -78,6 +78,7 @@ export {
   reapSlirps,
   removeStoppedPod,
   stopPod,
+  stopPods,
 } from "./PodStop.js"
 export type {
   ContainerCreateRequest,

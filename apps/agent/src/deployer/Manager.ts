@@ -100,7 +100,10 @@ const make = (options: ManagerOptions) =>
     const retire = (
       workload: Pick<Workload, "namespace" | "name">,
     ): Removal<PodStop, PodNotRemoved, never> => ({
-      stop: (replica) => awaitIdle(table, replica.pod).pipe(Effect.andThen(pods.stop(replica))),
+      stop: (replicas) =>
+        Effect.forEach(replicas, (replica) => awaitIdle(table, replica.pod), {
+          discard: true,
+        }).pipe(Effect.andThen(pods.stop(replicas))),
       stopped: awaitStopped,
       remove: (replica, stop) =>
         pods

@@ -25,7 +25,7 @@ import {
   SIDECAR_PORT,
   type SlirpProcess,
   slirpProcessesFor,
-  stopPod,
+  stopPods,
 } from "@beemesh/podman"
 import { Clock, Context, Data, Effect, Layer, Stream } from "effect"
 import { resolveEnv } from "../ConfigObjects"
@@ -92,11 +92,11 @@ export class ReplicaPods extends Context.Service<
      */
     readonly destroy: (replica: Replica, stop?: PodStop) => Effect.Effect<void, PodNotRemoved>
     /**
-     * Signals the replica's containers to stop, as `destroy` would, without waiting: a removal of
-     * many signals them all first, then `destroy`s each with its `PodStop` (whose slirp4netns is
-     * left to `reap`).
+     * Signals the replicas' containers to stop, as `destroy` would, without waiting (one `PodStop`
+     * each, in order): a removal of many signals them all first, then `destroy`s each with its
+     * `PodStop` (whose slirp4netns is left to `reap`).
      */
-    readonly stop: (replica: Replica) => Effect.Effect<PodStop>
+    readonly stop: (replicas: ReadonlyArray<Replica>) => Effect.Effect<ReadonlyArray<PodStop>>
     /** Kills slirp4netns processes that outlive the pods `stop` signalled (one look for all). */
     readonly reap: (stops: ReadonlyArray<PodStop>) => Effect.Effect<void>
     /** Why the replica's pod is not whole (with the exit of a container), or undefined when it is. */
@@ -321,8 +321,8 @@ const make = (options: ReplicaPodsOptions) =>
       replica.generation = undefined
     })
 
-    const stop = (replica: Replica) =>
-      stopPod(replica.pod).pipe(Effect.provideService(PodmanClient, client))
+    const stop = (replicas: ReadonlyArray<Replica>) =>
+      stopPods(replicas.map((r) => r.pod)).pipe(Effect.provideService(PodmanClient, client))
 
     /** How a container ended: its exit code and the tail of its output (bounded). */
     const exitOf = (pod: string, container: string) =>

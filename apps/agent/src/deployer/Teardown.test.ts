@@ -69,8 +69,13 @@ describe("removeReplicas in steps", () => {
         const failures = yield* removeReplicas(
           replicas(10),
           {
-            stop: (replica) =>
-              Effect.sync(() => log.push(`stop ${replica.name}`)).pipe(Effect.as(replica.name)),
+            stop: (all) =>
+              Effect.sync(() =>
+                all.map((replica) => {
+                  log.push(`stop ${replica.name}`)
+                  return replica.name
+                }),
+              ),
             stopped: () => Effect.yieldNow,
             remove: (replica, stopping) =>
               Effect.acquireUseRelease(
@@ -113,7 +118,7 @@ describe("removeReplicas in steps", () => {
       const fiber = yield* removeReplicas(
         replicas(6),
         {
-          stop: (replica) => Effect.succeed(replica.name),
+          stop: (all) => Effect.succeed(all.map((replica) => replica.name)),
           // web-0 and web-1 wait (their processes still shut down) until the others are gone.
           stopped: (name) =>
             name === "web-0" || name === "web-1" ? Deferred.await(slow) : Effect.void,

@@ -16,12 +16,6 @@ import type { Replica } from "./WorkloadTable"
  */
 export const REMOVE_CONCURRENCY = 4
 
-/**
- * Replicas signalled at once: each costs two questions to Podman's service (its holder, its
- * containers) and a signal per container.
- */
-export const STOP_CONCURRENCY = 8
-
 /** A replica whose pod could not be removed, and Podman's reason. */
 export interface RemovalFailure {
   readonly pod: string
@@ -29,13 +23,14 @@ export interface RemovalFailure {
 }
 
 /**
- * The steps of a removal. `stop` signals a replica's containers and never fails; `stopped` waits
- * until they have exited (their grace period at most); `remove` removes the pod (only this takes
- * a place in the queue); `removed` runs after a removal that succeeded (say, withdrawing records);
- * `settle` once at the end with what every `stop` returned (say, reaping slirp4netns).
+ * The steps of a removal. `stop` signals the containers of all the replicas (one result each, in
+ * order) and never fails; `stopped` waits until one's have exited (their grace period at most);
+ * `remove` removes its pod (only this takes a place in the queue); `removed` runs after a removal
+ * that succeeded (say, withdrawing records); `settle` once at the end with what `stop` returned
+ * (say, reaping slirp4netns).
  */
 export interface Removal<S, E, R> {
-  readonly stop: (replica: Replica) => Effect.Effect<S, never, R>
+  readonly stop: (replicas: ReadonlyArray<Replica>) => Effect.Effect<ReadonlyArray<S>, never, R>
   readonly stopped: (stopping: S) => Effect.Effect<void, never, R>
   readonly remove: (replica: Replica, stopping: S) => Effect.Effect<void, E, R>
   readonly removed?: (replica: Replica) => Effect.Effect<void, never, R>
@@ -56,14 +51,12 @@ export const removeReplicas = <S, E extends { readonly message: string }, R>(
     const steps: Removal<S | undefined, E, R> =
       typeof removal === "function"
         ? {
-            stop: () => Effect.succeed(undefined),
+            stop: (all) => Effect.succeed(all.map(() => undefined)),
             stopped: () => Effect.void,
             remove: (replica) => removal(replica),
           }
         : (removal as Removal<S | undefined, E, R>)
-    const stopping = yield* Effect.forEach(replicas, steps.stop, {
-      concurrency: STOP_CONCURRENCY,
-    })
+    const stopping = yield* steps.stop(replicas)
     const queue = yield* Semaphore.make(concurrency)
     const results = yield* Effect.forEach(
       replicas,
