@@ -54,7 +54,13 @@ import { type PodNotRemoved, ReplicaPods } from "./ReplicaPods"
 import { freeReplicaName, slotOf } from "./Rollout"
 import { planScale } from "./RolloutPlan"
 import { StateStore } from "./StateStore"
-import { describeFailures, type Removal, type RemovalFailure, removeReplicas } from "./Teardown"
+import {
+  describeFailures,
+  inTurn,
+  type Removal,
+  type RemovalFailure,
+  removeReplicas,
+} from "./Teardown"
 import {
   awaitIdle,
   newReplica,
@@ -207,7 +213,7 @@ const make = (options: ManagerOptions) =>
         // Scaling down: replicas beyond the new count go, one at a time (a StatefulSet's order).
         const wanted = new Set(replicaNames(workload).map((name) => podNameOf(workload, name)))
         const beyond = replicasOf(table, key).filter((r) => !wanted.has(r.pod))
-        yield* refuseUnremoved(workload, yield* removeReplicas(beyond, retire(workload), 1))
+        yield* refuseUnremoved(workload, yield* removeReplicas(beyond, inTurn(retire(workload)), 1))
       })
 
     /**

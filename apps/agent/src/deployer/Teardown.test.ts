@@ -2,7 +2,7 @@ import { RuntimeFailure } from "@beemesh/podman"
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber } from "effect"
 import { WorkloadNotRemoved } from "../Workloads"
-import { removeReplicas } from "./Teardown"
+import { inTurn, removeReplicas } from "./Teardown"
 import { deployment, type FakeHost, makeFakeHost, startDeployer } from "./testing"
 import { newReplica } from "./WorkloadTable"
 
@@ -132,6 +132,47 @@ describe("removeReplicas in steps", () => {
       yield* Deferred.succeed(slow, undefined)
       expect(yield* Fiber.join(fiber)).toEqual([])
       expect(removed.sort()).toEqual(replicas(6).map((r) => r.name))
+    }),
+  )
+})
+
+describe("inTurn", () => {
+  it.effect("each replica is signalled only once the one before it is gone and settled", () =>
+    Effect.gen(function* () {
+      const log: Array<string> = []
+      const failures = yield* removeReplicas(
+        replicas(3),
+        inTurn({
+          stop: (all) =>
+            Effect.sync(() =>
+              all.map((replica) => {
+                log.push(`stop ${replica.name}`)
+                return replica.name
+              }),
+            ),
+          stopped: (name) => Effect.sync(() => log.push(`stopped ${name}`)),
+          remove: (replica) =>
+            replica.name === "web-1"
+              ? Effect.fail({ message: "busy" })
+              : Effect.sync(() => log.push(`remove ${replica.name}`)),
+          settle: (stops) => Effect.sync(() => log.push(`settle ${stops.join(",")}`)),
+        }),
+        1,
+      )
+      expect(failures).toEqual([{ pod: "bm-shop-web-1", reason: "busy" }])
+      expect(log).toEqual([
+        "stop web-0",
+        "stopped web-0",
+        "remove web-0",
+        "settle web-0",
+        "stop web-1",
+        "stopped web-1",
+        "settle web-1",
+        "stop web-2",
+        "stopped web-2",
+        "remove web-2",
+        "settle web-2",
+      ])
     }),
   )
 })

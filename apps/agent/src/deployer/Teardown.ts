@@ -75,6 +75,28 @@ export const removeReplicas = <S, E extends { readonly message: string }, R>(
     return results.filter((r) => r !== undefined)
   })
 
+/**
+ * `removal` as one step per replica, all of it (signal, wait, remove, settle) before the next
+ * replica's: a StatefulSet's replicas go one after another, each shut down before the next is told.
+ */
+export const inTurn =
+  <S, E, R>(removal: Removal<S, E, R>) =>
+  (replica: Replica): Effect.Effect<void, E, R> =>
+    removal.stop([replica]).pipe(
+      Effect.flatMap((stops) =>
+        Effect.forEach(stops, (stopping) =>
+          removal
+            .stopped(stopping)
+            .pipe(
+              Effect.andThen(removal.remove(replica, stopping)),
+              Effect.andThen(removal.removed?.(replica) ?? Effect.void),
+              Effect.ensuring(removal.settle?.([stopping]) ?? Effect.void),
+            ),
+        ),
+      ),
+      Effect.asVoid,
+    )
+
 /** The failures in one line, for an answer or a log. */
 export const describeFailures = (failures: ReadonlyArray<RemovalFailure>) =>
   failures.map((f) => `${f.pod} (${f.reason})`).join("; ")
