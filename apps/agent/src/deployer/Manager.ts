@@ -65,6 +65,7 @@ import {
   awaitIdle,
   newReplica,
   offeredBy,
+  type Replica,
   type Rollout,
   replicasOf,
   statusOf,
@@ -79,6 +80,12 @@ import {
 const CREATE_CONCURRENCY = 4
 
 export type ManagerOptions = HashOptions
+
+/** A replica on its way out: its pod's `PodStop` once it has been signalled. */
+interface Stopping {
+  readonly replica: Replica
+  stop: PodStop | undefined
+}
 
 const make = (options: ManagerOptions) =>
   Effect.gen(function* () {
@@ -98,28 +105,38 @@ const make = (options: ManagerOptions) =>
     )
 
     /**
-     * Replicas that go for good (Teardown.ts): every pod is signalled first (a replica the
-     * reconciler is recreating once it is done, not under its feet), each is removed once its
-     * containers have exited and leaves the table only then, then its services' records are
-     * withdrawn.
+     * Replicas that go for good (Teardown.ts): every pod is signalled first, each is removed once
+     * its containers have exited and leaves the table only then, then its services' records are
+     * withdrawn. A replica the reconciler is recreating is signalled once it is done, not under its
+     * feet, and without holding back the others (no new work starts meanwhile: that takes the
+     * lock this removal holds).
      */
     const retire = (
       workload: Pick<Workload, "namespace" | "name">,
-    ): Removal<PodStop, PodNotRemoved, never> => ({
+    ): Removal<Stopping, PodNotRemoved, never> => ({
       stop: (replicas) =>
-        Effect.forEach(replicas, (replica) => awaitIdle(table, replica.pod), {
-          discard: true,
-        }).pipe(Effect.andThen(pods.stop(replicas))),
-      stopped: awaitStopped,
-      remove: (replica, stop) =>
+        Effect.gen(function* () {
+          const stops = yield* pods.stop(replicas.filter((r) => !table.inFlight.has(r.pod)))
+          const byPod = new Map(stops.map((stop) => [stop.name, stop]))
+          return replicas.map((replica): Stopping => ({ replica, stop: byPod.get(replica.pod) }))
+        }),
+      stopped: (stopping) =>
+        Effect.gen(function* () {
+          if (stopping.stop === undefined) {
+            yield* awaitIdle(table, stopping.replica.pod)
+            stopping.stop = (yield* pods.stop([stopping.replica]))[0]
+          }
+          if (stopping.stop !== undefined) yield* awaitStopped(stopping.stop)
+        }),
+      remove: (replica, stopping) =>
         pods
-          .destroy(replica, stop)
+          .destroy(replica, stopping.stop)
           .pipe(Effect.andThen(Effect.sync(() => table.replicas.delete(replica.pod)))),
       removed: (replica) =>
         directory
           .unregister({ namespace: workload.namespace, workload: workload.name, pod: replica.name })
           .pipe(Effect.ignore),
-      settle: pods.reap,
+      settle: (all) => pods.reap(all.flatMap((stopping) => stopping.stop ?? [])),
     })
 
     /**

@@ -220,6 +220,45 @@ describe("removing a workload's pods on the fake Podman", () => {
       ),
   )
 
+  it.effect(
+    "a replica the reconciler is recreating goes once it is done, without holding back the others",
+    () =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const host = yield* makeFakeHost
+          const removed: Array<string> = []
+          const { manager, table } = yield* startDeployer(host, (fake) => ({
+            ...fake,
+            pods: {
+              ...fake.pods,
+              remove: (name, opts) =>
+                fake.pods
+                  .remove(name, opts)
+                  .pipe(Effect.tap(() => Effect.sync(() => removed.push(name)))),
+            },
+          }))
+          yield* manager.apply([deployment("web", 4)])
+          const recreating = yield* Deferred.make<void>()
+          table.inFlight.set("bm-shop-web-2", recreating)
+          const removal = yield* manager.remove("shop", "web").pipe(Effect.forkChild)
+          while (removed.length < 3) yield* Effect.yieldNow
+          expect(removed.sort()).toEqual(["bm-shop-web-0", "bm-shop-web-1", "bm-shop-web-3"])
+          for (let i = 0; i < 20; i++) yield* Effect.yieldNow
+          expect(removed).not.toContain("bm-shop-web-2")
+          table.inFlight.delete("bm-shop-web-2")
+          yield* Deferred.succeed(recreating, undefined)
+          yield* Fiber.join(removal)
+          expect(yield* podNames(host)).toEqual([])
+          expect(host.unregistered.map((p) => p.pod).sort()).toEqual([
+            "web-0",
+            "web-1",
+            "web-2",
+            "web-3",
+          ])
+        }),
+      ),
+  )
+
   it.effect("scaling down removes the surplus on the same path and withdraws their records", () =>
     Effect.scoped(
       Effect.gen(function* () {
