@@ -12,7 +12,8 @@ import type { Replica } from "./WorkloadTable"
 
 /**
  * Pods removed at once. Measured on a 2-core host with 50 replicas (the agent README's density
- * figures): 2 at once 16.4 s, 4 13.3 s, 8 15.8 s, 16 20.8 s; more only contend in Podman.
+ * figures), when each removal also stopped its pod's containers: 2 at once 16.4 s, 4 13.3 s,
+ * 8 15.8 s, 16 20.8 s; more only contend in Podman. Not measured again since the signals go first.
  */
 export const REMOVE_CONCURRENCY = 4
 
