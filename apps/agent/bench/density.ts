@@ -311,6 +311,9 @@ const beemesh = async () => {
       900_000,
     )
     const teardownMs = performance.now() - down
+    // The agent's own account (its teardown says where the time went), kept with the figures.
+    mkdirSync(dirname(OUT), { recursive: true })
+    writeFileSync(join(dirname(OUT), "density-agent.log"), agent.logs())
     return {
       runningMs,
       creationMs,

@@ -52,9 +52,7 @@ import {
   rootUserProblem,
   SIDECAR_PORT,
 } from "./PodSpec.js"
-import type { ContainerListEntry } from "./Responses.js"
-import { slirpProcessesFor } from "./SlirpProcesses.js"
-import { processHandlesSigterm } from "./Termination.js"
+import { awaitStopped, type PodStop, reapSlirps, removeStoppedPod, stopPod } from "./PodStop.js"
 
 export interface IsolatedPodOptions {
   /** Who owns the pod (e.g. the agent's peer id); written to `io.beemesh.owner`. */
@@ -221,60 +219,21 @@ const portWasTaken = (e: PodmanError | HolderImageUnavailable) =>
  * Stops and removes a pod; a missing pod is fine. With `timeoutSeconds` every container gets
  * SIGTERM, then SIGKILL after that many seconds. Without, each container is stopped as what it does
  * with SIGTERM asks (Termination.ts): one whose main process does not catch it is killed at once,
- * the others get their own stop timeout (their grace period). Fails when Podman could not remove it;
- * slirp4netns processes of its network namespace that outlive it are killed (a removal cut short
- * leaves them running).
+ * the others get their own stop timeout (their grace period) and are removed as soon as they exit.
+ * Fails when Podman could not remove it; slirp4netns processes of its network namespace that
+ * outlive it are killed (a removal cut short leaves them running). PodStop.ts has the steps, for
+ * callers that remove many pods at once.
  */
 export const terminatePod = (
   name: string,
   timeoutSeconds?: number,
 ): Effect.Effect<void, PodmanError, PodmanClient> =>
   Effect.gen(function* () {
-    const client = yield* PodmanClient
-    const holder = yield* client.containers.inspect(holderName(name)).pipe(Effect.option)
-    const sandbox = holder._tag === "Some" ? holder.value.NetworkSettings?.SandboxKey : undefined
-    if (timeoutSeconds === undefined) yield* killDeafMembers(name)
-    // An explicit timeout is applied by a stop first (removal then stops with each container's own).
-    else yield* client.pods.stop(name, { timeoutSeconds }).pipe(Effect.ignore)
-    yield* client.pods
-      .remove(name, { force: true })
-      .pipe(Effect.catchTag("NotFound", () => Effect.void))
-    if (sandbox !== undefined && sandbox !== "") yield* reapSlirp(name, sandbox)
+    const stop = yield* stopPod(name, timeoutSeconds)
+    yield* awaitStopped(stop)
+    yield* removeStoppedPod(stop)
+    yield* reapSlirps([stop])
   })
-
-/**
- * SIGKILL now to the running members whose main process does not handle SIGTERM, sent straight to
- * the process read a moment before (no round trip through Podman's service, which then finds them
- * exited); through Podman when that is refused.
- */
-const killDeafMembers = (pod: string) =>
-  Effect.gen(function* () {
-    const client = yield* PodmanClient
-    const members = yield* client.containers
-      .list({ pod })
-      .pipe(Effect.orElseSucceed((): ReadonlyArray<ContainerListEntry> => []))
-    const refused = members.filter(
-      (c) =>
-        c.State === "running" &&
-        processHandlesSigterm(c.Pid ?? 0) === false &&
-        !killNow(c.Pid ?? 0),
-    )
-    yield* Effect.forEach(
-      refused,
-      (c) => client.containers.stop(c.Id, { timeoutSeconds: 0 }).pipe(Effect.ignore),
-      { concurrency: "unbounded", discard: true },
-    )
-  })
-
-/** SIGKILL to `pid`; false when the signal was refused (not when the process is gone already). */
-const killNow = (pid: number) => {
-  try {
-    process.kill(pid, "SIGKILL")
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "ESRCH"
-  }
-}
 
 /** Stops and removes a pod as `terminatePod` does; a failure is logged, never raised. */
 export const removePod = (
@@ -285,25 +244,6 @@ export const removePod = (
     Effect.tapError((e) => Effect.logWarning(`removing pod ${name} failed: ${e.message}`)),
     Effect.ignore,
   )
-
-/** How long slirp4netns may take to exit once its pod is gone, before it is killed. */
-const SLIRP_EXIT_MS = 2000
-
-/** slirp4netns exits when Podman tears the namespace down; one left behind is killed. */
-const reapSlirp = (pod: string, sandbox: string) =>
-  Effect.gen(function* () {
-    const deadline = Date.now() + SLIRP_EXIT_MS
-    let left = slirpProcessesFor(sandbox)
-    while (left.length > 0 && Date.now() < deadline) {
-      yield* Effect.sleep(100)
-      left = slirpProcessesFor(sandbox)
-    }
-    if (left.length === 0) return
-    yield* Effect.logWarning(
-      `pod ${pod}: slirp4netns (pid ${left.map((p) => p.pid).join(", ")}) outlived its pod; killing it`,
-    )
-    for (const process of left) killNow(process.pid)
-  })
 
 /** The pod as a scoped resource: created and started now, stopped and removed with the scope. */
 export const makeIsolatedPod = (
@@ -405,15 +345,22 @@ export const adoptEnforcedPod = Effect.fn("IsolatedPod.adoptEnforced")(function*
  * that long; else each as what it does with SIGTERM asks), then releases its rules. In that order:
  * the rules hold while any of its containers may run, and they live in the pod's namespace, so once
  * the pod is gone releasing them is a no-op. A pod that could not be removed keeps its rules, and
- * the failure is returned.
+ * the failure is returned. With `stop` (from `stopPod`: the pod is signalled already, as part of
+ * many) it is removed once its members have exited, and its slirp4netns is left to the caller's
+ * `reapSlirps`, which looks for all of them at once.
  */
 export const destroyEnforcedPod = (
-  pod: { readonly name: string; readonly egress?: AppliedEgress | undefined },
+  pod: {
+    readonly name: string
+    readonly egress?: AppliedEgress | undefined
+    readonly stop?: PodStop | undefined
+  },
   stopTimeoutSeconds?: number,
 ): Effect.Effect<void, PodmanError, PodmanClient | Egress> =>
   Effect.gen(function* () {
     const egress = yield* Egress
-    yield* terminatePod(pod.name, stopTimeoutSeconds)
+    if (pod.stop === undefined) yield* terminatePod(pod.name, stopTimeoutSeconds)
+    else yield* awaitStopped(pod.stop).pipe(Effect.andThen(removeStoppedPod(pod.stop)))
     if (pod.egress === undefined) return
     yield* egress.remove(pod.egress).pipe(
       Effect.tapError((e) => Effect.logWarning(`egress rules of pod ${pod.name}: ${e.message}`)),

@@ -88,6 +88,8 @@ export const ContainerInspect = Schema.Struct({
   Config: Schema.Struct({
     Labels: Schema.optionalKey(Labels),
     User: Schema.optionalKey(Schema.String),
+    /** Seconds between SIGTERM and SIGKILL when it stops (its grace period). */
+    StopTimeout: Schema.optionalKey(Schema.Number),
   }),
   HostConfig: Schema.Struct({
     PortBindings: Schema.optionalKey(PortBindings),

@@ -72,6 +72,14 @@ export {
   type PodSpecInput,
   SIDECAR_PORT,
 } from "./PodSpec.js"
+export {
+  awaitStopped,
+  type PodStop,
+  reapSlirps,
+  removeStoppedPod,
+  stopPod,
+  stopPods,
+} from "./PodStop.js"
 export type {
   ContainerCreateRequest,
   EventFilter,

@@ -7,6 +7,7 @@
  * (without the lock) is waited for before it is destroyed.
  */
 import { SidecarPorts } from "@beemesh/contract"
+import { awaitStopped, type PodStop } from "@beemesh/podman"
 import { Clock, Effect, Layer } from "effect"
 import {
   type ConfigKind,
@@ -49,11 +50,17 @@ import {
   workloadKey,
 } from "./PodTemplate"
 import { PodVolumes } from "./PodVolumes"
-import { ReplicaPods } from "./ReplicaPods"
+import { type PodNotRemoved, ReplicaPods } from "./ReplicaPods"
 import { freeReplicaName, slotOf } from "./Rollout"
 import { planScale } from "./RolloutPlan"
 import { StateStore } from "./StateStore"
-import { describeFailures, type RemovalFailure, removeReplicas } from "./Teardown"
+import {
+  describeFailures,
+  inTurn,
+  type Removal,
+  type RemovalFailure,
+  removeReplicas,
+} from "./Teardown"
 import {
   awaitIdle,
   newReplica,
@@ -74,6 +81,12 @@ const CREATE_CONCURRENCY = 4
 
 export type ManagerOptions = HashOptions
 
+/** A replica on its way out: its pod's `PodStop` once it has been signalled. */
+interface Stopping {
+  readonly replica: Replica
+  stop: PodStop | undefined
+}
+
 const make = (options: ManagerOptions) =>
   Effect.gen(function* () {
     const table = yield* WorkloadTable
@@ -91,27 +104,40 @@ const make = (options: ManagerOptions) =>
       }),
     )
 
-    // A replica the reconciler is recreating is destroyed once it is done, not under its feet. It
-    // leaves the table only once its pod is gone.
-    const destroyReplica = (replica: Replica) =>
-      awaitIdle(table, replica.pod).pipe(
-        Effect.andThen(pods.destroy(replica)),
-        Effect.andThen(Effect.sync(() => table.replicas.delete(replica.pod))),
-      )
-
-    /** A replica that goes for good: its pod, then its services' records. */
-    const retire = (workload: Pick<Workload, "namespace" | "name">) => (replica: Replica) =>
-      destroyReplica(replica).pipe(
-        Effect.andThen(
-          directory
-            .unregister({
-              namespace: workload.namespace,
-              workload: workload.name,
-              pod: replica.name,
-            })
-            .pipe(Effect.ignore),
-        ),
-      )
+    /**
+     * Replicas that go for good (Teardown.ts): every pod is signalled first, each is removed once
+     * its containers have exited and leaves the table only then, then its services' records are
+     * withdrawn. A replica the reconciler is recreating is signalled once it is done, not under its
+     * feet, and without holding back the others (no new work starts meanwhile: that takes the
+     * lock this removal holds).
+     */
+    const retire = (
+      workload: Pick<Workload, "namespace" | "name">,
+    ): Removal<Stopping, PodNotRemoved, never> => ({
+      stop: (replicas) =>
+        Effect.gen(function* () {
+          const stops = yield* pods.stop(replicas.filter((r) => !table.inFlight.has(r.pod)))
+          const byPod = new Map(stops.map((stop) => [stop.name, stop]))
+          return replicas.map((replica): Stopping => ({ replica, stop: byPod.get(replica.pod) }))
+        }),
+      stopped: (stopping) =>
+        Effect.gen(function* () {
+          if (stopping.stop === undefined) {
+            yield* awaitIdle(table, stopping.replica.pod)
+            stopping.stop = (yield* pods.stop([stopping.replica]))[0]
+          }
+          if (stopping.stop !== undefined) yield* awaitStopped(stopping.stop)
+        }),
+      remove: (replica, stopping) =>
+        pods
+          .destroy(replica, stopping.stop)
+          .pipe(Effect.andThen(Effect.sync(() => table.replicas.delete(replica.pod)))),
+      removed: (replica) =>
+        directory
+          .unregister({ namespace: workload.namespace, workload: workload.name, pod: replica.name })
+          .pipe(Effect.ignore),
+      settle: (all) => pods.reap(all.flatMap((stopping) => stopping.stop ?? [])),
+    })
 
     /**
      * Removes a workload's replicas, several at once (Teardown.ts). Those whose pods could not be
@@ -204,7 +230,7 @@ const make = (options: ManagerOptions) =>
         // Scaling down: replicas beyond the new count go, one at a time (a StatefulSet's order).
         const wanted = new Set(replicaNames(workload).map((name) => podNameOf(workload, name)))
         const beyond = replicasOf(table, key).filter((r) => !wanted.has(r.pod))
-        yield* refuseUnremoved(workload, yield* removeReplicas(beyond, retire(workload), 1))
+        yield* refuseUnremoved(workload, yield* removeReplicas(beyond, inTurn(retire(workload)), 1))
       })
 
     /**

@@ -19,10 +19,13 @@ import {
   PodmanClient,
   type PodmanError,
   type PodmanEvent,
+  type PodStop,
+  reapSlirps,
   removePod,
   SIDECAR_PORT,
   type SlirpProcess,
   slirpProcessesFor,
+  stopPods,
 } from "@beemesh/podman"
 import { Clock, Context, Data, Effect, Layer, Stream } from "effect"
 import { resolveEnv } from "../ConfigObjects"
@@ -87,7 +90,15 @@ export class ReplicaPods extends Context.Service<
      * stopped as what it does with SIGTERM asks: killed at once when it cannot handle it, else
      * given its grace period (the pod's terminationGracePeriodSeconds).
      */
-    readonly destroy: (replica: Replica) => Effect.Effect<void, PodNotRemoved>
+    readonly destroy: (replica: Replica, stop?: PodStop) => Effect.Effect<void, PodNotRemoved>
+    /**
+     * Signals the replicas' containers to stop, as `destroy` would, without waiting (one `PodStop`
+     * each, in order): a removal of many signals them all first, then `destroy`s each with its
+     * `PodStop` (whose slirp4netns is left to `reap`).
+     */
+    readonly stop: (replicas: ReadonlyArray<Replica>) => Effect.Effect<ReadonlyArray<PodStop>>
+    /** Kills slirp4netns processes that outlive the pods `stop` signalled (one look for all). */
+    readonly reap: (stops: ReadonlyArray<PodStop>) => Effect.Effect<void>
     /** Why the replica's pod is not whole (with the exit of a container), or undefined when it is. */
     readonly diagnose: (pod: string) => Effect.Effect<Problem | undefined>
     /**
@@ -297,8 +308,8 @@ const make = (options: ReplicaPodsOptions) =>
       )
     })
 
-    const destroy = Effect.fn("ReplicaPods.destroy")(function* (replica: Replica) {
-      yield* destroyEnforcedPod({ name: replica.pod, egress: replica.egress }).pipe(
+    const destroy = Effect.fn("ReplicaPods.destroy")(function* (replica: Replica, stop?: PodStop) {
+      yield* destroyEnforcedPod({ name: replica.pod, egress: replica.egress, stop }).pipe(
         Effect.provide(services),
         Effect.mapError((error) => new PodNotRemoved({ pod: replica.pod, reason: error.message })),
       )
@@ -309,6 +320,9 @@ const make = (options: ReplicaPodsOptions) =>
       // Its sidecar could still unregister while the pod stopped; from now on its token is void.
       replica.generation = undefined
     })
+
+    const stop = (replicas: ReadonlyArray<Replica>) =>
+      stopPods(replicas.map((r) => r.pod)).pipe(Effect.provideService(PodmanClient, client))
 
     /** How a container ended: its exit code and the tail of its output (bounded). */
     const exitOf = (pod: string, container: string) =>
@@ -467,6 +481,8 @@ const make = (options: ReplicaPodsOptions) =>
       create,
       imagesOf,
       destroy,
+      stop,
+      reap: reapSlirps,
       diagnose,
       diagnoseAll,
       changes,

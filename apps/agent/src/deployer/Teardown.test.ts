@@ -1,8 +1,8 @@
 import { RuntimeFailure } from "@beemesh/podman"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Deferred, Effect, Fiber } from "effect"
 import { WorkloadNotRemoved } from "../Workloads"
-import { removeReplicas } from "./Teardown"
+import { inTurn, removeReplicas } from "./Teardown"
 import { deployment, type FakeHost, makeFakeHost, startDeployer } from "./testing"
 import { newReplica } from "./WorkloadTable"
 
@@ -58,6 +58,125 @@ describe("removeReplicas", () => {
   )
 })
 
+describe("removeReplicas in steps", () => {
+  it.effect(
+    "every replica is signalled before any pod is removed; only removals queue; records go after each",
+    () =>
+      Effect.gen(function* () {
+        const log: Array<string> = []
+        let removing = 0
+        let most = 0
+        const failures = yield* removeReplicas(
+          replicas(10),
+          {
+            stop: (all) =>
+              Effect.sync(() =>
+                all.map((replica) => {
+                  log.push(`stop ${replica.name}`)
+                  return replica.name
+                }),
+              ),
+            stopped: () => Effect.yieldNow,
+            remove: (replica, stopping) =>
+              Effect.acquireUseRelease(
+                Effect.sync(() => {
+                  expect(stopping).toBe(replica.name)
+                  removing += 1
+                  most = Math.max(most, removing)
+                  log.push(`remove ${replica.name}`)
+                }),
+                () =>
+                  replica.name === "web-7" ? Effect.fail({ message: "busy" }) : Effect.yieldNow,
+                () => Effect.sync(() => (removing -= 1)),
+              ),
+            removed: (replica) => Effect.sync(() => log.push(`removed ${replica.name}`)),
+            settle: (all) => Effect.sync(() => log.push(`settle ${all.length}`)),
+          },
+          3,
+        )
+        expect(failures).toEqual([{ pod: "bm-shop-web-7", reason: "busy" }])
+        const first = log.findIndex((line) => line.startsWith("remove "))
+        expect(log.slice(0, first)).toEqual(replicas(10).map((r) => `stop ${r.name}`))
+        expect(most).toBe(3)
+        // Records only of what went, each after its own removal; the settling last, with every stop.
+        expect(log.filter((line) => line.startsWith("removed ")).sort()).toEqual(
+          replicas(10)
+            .filter((r) => r.name !== "web-7")
+            .map((r) => `removed ${r.name}`)
+            .sort(),
+        )
+        for (const r of replicas(10).filter((r) => r.name !== "web-7"))
+          expect(log.indexOf(`removed ${r.name}`)).toBeGreaterThan(log.indexOf(`remove ${r.name}`))
+        expect(log.at(-1)).toBe("settle 10")
+      }),
+  )
+
+  it.effect("a replica still in its grace period holds no place in the queue", () =>
+    Effect.gen(function* () {
+      const slow = yield* Deferred.make<void>()
+      const removed: Array<string> = []
+      const fiber = yield* removeReplicas(
+        replicas(6),
+        {
+          stop: (all) => Effect.succeed(all.map((replica) => replica.name)),
+          // web-0 and web-1 wait (their processes still shut down) until the others are gone.
+          stopped: (name) =>
+            name === "web-0" || name === "web-1" ? Deferred.await(slow) : Effect.void,
+          remove: (replica) => Effect.sync(() => removed.push(replica.name)),
+        },
+        2,
+      ).pipe(Effect.forkChild)
+      yield* Effect.yieldNow
+      while (removed.length < 4) yield* Effect.yieldNow
+      expect(removed.sort()).toEqual(["web-2", "web-3", "web-4", "web-5"])
+      yield* Deferred.succeed(slow, undefined)
+      expect(yield* Fiber.join(fiber)).toEqual([])
+      expect(removed.sort()).toEqual(replicas(6).map((r) => r.name))
+    }),
+  )
+})
+
+describe("inTurn", () => {
+  it.effect("each replica is signalled only once the one before it is gone and settled", () =>
+    Effect.gen(function* () {
+      const log: Array<string> = []
+      const failures = yield* removeReplicas(
+        replicas(3),
+        inTurn({
+          stop: (all) =>
+            Effect.sync(() =>
+              all.map((replica) => {
+                log.push(`stop ${replica.name}`)
+                return replica.name
+              }),
+            ),
+          stopped: (name) => Effect.sync(() => log.push(`stopped ${name}`)),
+          remove: (replica) =>
+            replica.name === "web-1"
+              ? Effect.fail({ message: "busy" })
+              : Effect.sync(() => log.push(`remove ${replica.name}`)),
+          settle: (stops) => Effect.sync(() => log.push(`settle ${stops.join(",")}`)),
+        }),
+        1,
+      )
+      expect(failures).toEqual([{ pod: "bm-shop-web-1", reason: "busy" }])
+      expect(log).toEqual([
+        "stop web-0",
+        "stopped web-0",
+        "remove web-0",
+        "settle web-0",
+        "stop web-1",
+        "stopped web-1",
+        "settle web-1",
+        "stop web-2",
+        "stopped web-2",
+        "remove web-2",
+        "settle web-2",
+      ])
+    }),
+  )
+})
+
 describe("removing a workload's pods on the fake Podman", () => {
   it.effect(
     "a pod Podman cannot remove is reported by name and kept as an orphan; removing again retries it",
@@ -97,6 +216,45 @@ describe("removing a workload's pods on the fake Podman", () => {
           yield* manager.remove("shop", "web")
           expect(yield* podNames(host)).toEqual([])
           expect(yield* manager.orphans()).toEqual([])
+        }),
+      ),
+  )
+
+  it.effect(
+    "a replica the reconciler is recreating goes once it is done, without holding back the others",
+    () =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const host = yield* makeFakeHost
+          const removed: Array<string> = []
+          const { manager, table } = yield* startDeployer(host, (fake) => ({
+            ...fake,
+            pods: {
+              ...fake.pods,
+              remove: (name, opts) =>
+                fake.pods
+                  .remove(name, opts)
+                  .pipe(Effect.tap(() => Effect.sync(() => removed.push(name)))),
+            },
+          }))
+          yield* manager.apply([deployment("web", 4)])
+          const recreating = yield* Deferred.make<void>()
+          table.inFlight.set("bm-shop-web-2", recreating)
+          const removal = yield* manager.remove("shop", "web").pipe(Effect.forkChild)
+          while (removed.length < 3) yield* Effect.yieldNow
+          expect(removed.sort()).toEqual(["bm-shop-web-0", "bm-shop-web-1", "bm-shop-web-3"])
+          for (let i = 0; i < 20; i++) yield* Effect.yieldNow
+          expect(removed).not.toContain("bm-shop-web-2")
+          table.inFlight.delete("bm-shop-web-2")
+          yield* Deferred.succeed(recreating, undefined)
+          yield* Fiber.join(removal)
+          expect(yield* podNames(host)).toEqual([])
+          expect(host.unregistered.map((p) => p.pod).sort()).toEqual([
+            "web-0",
+            "web-1",
+            "web-2",
+            "web-3",
+          ])
         }),
       ),
   )

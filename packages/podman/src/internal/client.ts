@@ -5,7 +5,7 @@ import type { ImageBuildRequest, LabelFilter, PodCreateRequest } from "../Reques
 import * as R from "../Responses.js"
 import { makeContainers } from "./containers.js"
 import { makeEvents } from "./events.js"
-import { classifyFailure, removeRetryingBusyMounts, safeJson } from "./failures.js"
+import { classifyFailure, removeRetryingExitRaces, safeJson } from "./failures.js"
 import { buildImage } from "./imageBuild.js"
 import { API_PREFIX, labelFilters, qs, seg } from "./query.js"
 import { makeTransport } from "./transport.js"
@@ -106,7 +106,7 @@ export const makeApi = (
         )
         yield* actionErrors("pod remove", res)
       })
-      yield* removeRetryingBusyMounts(once)
+      yield* removeRetryingExitRaces(once)
     }),
     inspect: Effect.fn("PodmanClient.pods.inspect")(function* (name: string) {
       const res = yield* call(

@@ -5,7 +5,7 @@ import { RuntimeFailure } from "../Errors.js"
 import type { PodmanClientShape } from "../PodmanClient.js"
 import type { ContainerCreateRequest, LabelFilter, LogOptions } from "../Requests.js"
 import * as R from "../Responses.js"
-import { removeRetryingBusyMounts } from "./failures.js"
+import { removeRetryingExitRaces } from "./failures.js"
 import { logsQuery, makeFollowLogs } from "./logs.js"
 import { demultiplex, listeningPortsOf } from "./multiplex.js"
 import { API_PREFIX, labelFilters, qs, seg } from "./query.js"
@@ -119,7 +119,7 @@ export const makeContainers = (t: Transport): PodmanClientShape["containers"] =>
       name: string,
       opts?: { readonly force?: boolean; readonly timeoutSeconds?: number },
     ) {
-      yield* removeRetryingBusyMounts(removeOnce(name, opts))
+      yield* removeRetryingExitRaces(removeOnce(name, opts))
     }),
     inspect: Effect.fn("PodmanClient.containers.inspect")(function* (name: string) {
       const res = yield* call(

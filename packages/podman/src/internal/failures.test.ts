@@ -1,5 +1,7 @@
+import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { classifyFailure } from "./failures.js"
+import { NotFound, type PodmanError, RuntimeFailure } from "../Errors.js"
+import { classifyFailure, isRemovalRace, removeRetryingExitRaces } from "./failures.js"
 
 const body = (cause: string, message: string, response: number) =>
   Buffer.from(JSON.stringify({ cause, message, response }))
@@ -100,4 +102,69 @@ describe("classifyFailure", () => {
       classifyFailure("x", 502, Buffer.from("bad gateway"), { kind: "pod", name: "p" }).message,
     ).toContain("bad gateway")
   })
+})
+
+// Messages as Podman 4.3.1 reports a forced removal that raced a container's exit.
+const BUSY =
+  "unlinkat /var/lib/containers/storage/overlay-containers/abc/userdata/shm: device or resource busy"
+const STOPPED =
+  "sending SIGKILL to container abc: container state improper: stopped; error removing container abc"
+const race = (podmanMessage: string) =>
+  new RuntimeFailure({ operation: "pod remove", status: 200, podmanMessage })
+
+describe("isRemovalRace", () => {
+  it("a busy mount and a container found stopped while stopping it are races with its exit", () => {
+    expect(isRemovalRace(race(BUSY))).toBe(true)
+    expect(isRemovalRace(race(STOPPED))).toBe(true)
+    expect(
+      isRemovalRace(
+        classifyFailure("pod remove", 500, body("container state improper", STOPPED, 500), {
+          kind: "pod",
+          name: "p",
+        }),
+      ),
+    ).toBe(true)
+  })
+
+  it("other failures, and objects that are gone, are not", () => {
+    expect(isRemovalRace(race("container abc has dependent containers"))).toBe(false)
+    expect(isRemovalRace(race("permission denied"))).toBe(false)
+    expect(isRemovalRace(new NotFound({ kind: "pod", name: "p" }))).toBe(false)
+  })
+})
+
+describe("removeRetryingExitRaces", () => {
+  const attempts = (outcomes: ReadonlyArray<PodmanError | undefined>) => {
+    let tried = 0
+    const once = Effect.suspend(() => {
+      const outcome = outcomes[Math.min(tried, outcomes.length - 1)]
+      tried += 1
+      return outcome === undefined ? Effect.void : Effect.fail(outcome)
+    })
+    return { once, tried: () => tried }
+  }
+
+  it("tries again after a race until the removal succeeds, or finds the object gone", async () => {
+    const stopped = attempts([race(STOPPED), race(BUSY), undefined])
+    await Effect.runPromise(removeRetryingExitRaces(stopped.once))
+    expect(stopped.tried()).toBe(3)
+    const gone = attempts([race(STOPPED), new NotFound({ kind: "pod", name: "p" })])
+    await Effect.runPromise(removeRetryingExitRaces(gone.once))
+    expect(gone.tried()).toBe(2)
+  })
+
+  it("other failures end it at once; a race that never ends fails after its retries", async () => {
+    const other = attempts([race("permission denied")])
+    const first = await Effect.runPromise(Effect.flip(removeRetryingExitRaces(other.once)))
+    expect(first).toMatchObject({ podmanMessage: "permission denied" })
+    expect(other.tried()).toBe(1)
+    const missing = attempts([new NotFound({ kind: "pod", name: "p" })])
+    expect(
+      await Effect.runPromise(Effect.flip(removeRetryingExitRaces(missing.once))),
+    ).toBeInstanceOf(NotFound)
+    const endless = attempts([race(STOPPED)])
+    const last = await Effect.runPromise(Effect.flip(removeRetryingExitRaces(endless.once)))
+    expect(last).toMatchObject({ podmanMessage: STOPPED })
+    expect(endless.tried()).toBe(10)
+  }, 10_000)
 })

@@ -72,27 +72,34 @@ const nameFromMessage = (message: string) => /name or ID "?([^" ]+)"? found/.exe
 export const IMAGE_HINT =
   "No registry is reachable: build it locally (podman build -t <image> <context dir>, FROM scratch or a local base) or with PodmanClient.images.build"
 
-const isMountBusy = (e: PodmanError) =>
-  e._tag === "RuntimeFailure" && /device or resource busy/.test(e.podmanMessage)
+/**
+ * A removal that lost a race with a container's exit, which a later attempt finishes. Podman 4.3
+ * runs the conmon of a container with its own ID map in a mount namespace of its own, which holds
+ * the container's `userdata/shm` until conmon exits: a removal racing that exit fails with
+ * "unlinkat …/userdata/shm: device or resource busy". A forced removal that stops a container just
+ * as its process exits (SIGKILLed a moment before, or at the end of its stop timeout) fails with
+ * "sending SIGKILL … container state improper: stopped" (or "exited"). Both come after part of the
+ * object is removed.
+ */
+export const isRemovalRace = (e: PodmanError) =>
+  e._tag === "RuntimeFailure" &&
+  /device or resource busy|container state improper/.test(e.podmanMessage)
 
 /**
- * A removal, tried again while Podman reports a mount busy. Podman 4.3 runs the conmon of a
- * container with its own ID map in a mount namespace of its own, which holds the container's
- * `userdata/shm` until conmon exits: a removal racing that exit fails with "unlinkat
- * …/userdata/shm: device or resource busy" after removing part of the object. A later attempt that
- * finds it gone (NotFound) has finished the job.
+ * A removal, tried again while it loses a race with a container's exit (`isRemovalRace`). A later
+ * attempt that finds the object gone (NotFound) has finished the job.
  */
-export const removeRetryingBusyMounts = <E extends PodmanError>(
+export const removeRetryingExitRaces = <E extends PodmanError>(
   once: Effect.Effect<void, E>,
 ): Effect.Effect<void, E> =>
   once.pipe(
-    Effect.catchIf(isMountBusy, () =>
+    Effect.catchIf(isRemovalRace, () =>
       once.pipe(
         Effect.catchIf(
           (e: E) => e._tag === "NotFound",
           () => Effect.void,
         ),
-        Effect.retry({ schedule: Schedule.spaced("250 millis"), times: 8, while: isMountBusy }),
+        Effect.retry({ schedule: Schedule.spaced("250 millis"), times: 8, while: isRemovalRace }),
       ),
     ),
   )

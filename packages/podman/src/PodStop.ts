@@ -1,0 +1,196 @@
+/**
+ * A pod's termination in three steps, so that a caller removing many pods can overlap what only
+ * waits: `stopPod` signals every member's main process straight away (no round trip through
+ * Podman's service), `removeStoppedPod` removes the pod once those that handle SIGTERM have exited
+ * (or their grace period has run out), and `reapSlirps` kills slirp4netns processes that outlive
+ * their pods. Signalled together, a hundred pods spend their grace periods at once instead of one
+ * after another inside a removal queue, and the queue is left with Podman's own work only.
+ */
+import { readFileSync } from "node:fs"
+import { Duration, Effect } from "effect"
+import type { PodmanError } from "./Errors.js"
+import { LABEL_POD } from "./Ownership.js"
+import { PodmanClient } from "./PodmanClient.js"
+import { holderName } from "./PodRequests.js"
+import type { ContainerListEntry } from "./Responses.js"
+import { slirpProcessesFor } from "./SlirpProcesses.js"
+import { processHandlesSigterm } from "./Termination.js"
+
+/** Podman's own stop timeout, for a pod whose holder does not say its own. */
+const PODMAN_DEFAULT_STOP_SECONDS = 10
+
+/** Holders inspected at once. */
+const INSPECT_CONCURRENCY = 8
+
+/** How often the exit of signalled processes (and of slirp4netns) is looked for. */
+const POLL_MS = 50
+
+/** How long slirp4netns may take to exit once its pod is gone, before it is killed. */
+const SLIRP_EXIT_MS = 2000
+
+/** A pod whose members have been signalled: what `removeStoppedPod` and `reapSlirps` need. */
+export interface PodStop {
+  readonly name: string
+  /** The pod's network namespace path (its slirp4netns names it); undefined without a holder. */
+  readonly sandbox: string | undefined
+  /** Main processes sent SIGTERM, each with the time (ms since the epoch) it gets SIGKILL. */
+  readonly terminating: ReadonlyArray<{ readonly pid: number; readonly deadline: number }>
+  /** A signal was refused (not this host's process): removal stops those members through Podman. */
+  readonly refused: boolean
+  /** The explicit stop timeout the removal passes on for those, if any. */
+  readonly timeoutSeconds: number | undefined
+}
+
+/**
+ * Signals the running members of each pod of `names` other than its holder (which must outlive
+ * the others: the pod's network goes with it). With `timeoutSeconds` each gets SIGTERM and that
+ * long; without, one whose main process neither catches nor blocks SIGTERM gets SIGKILL at once
+ * (Termination.ts) and the others SIGTERM and the pod's grace period (the holder's stop timeout,
+ * which `createIsolatedPod` gives every member). One listing of Podman's containers serves all the
+ * pods (a listing costs Podman a look at every container it has, whatever the filter) and one
+ * inspection each finds its holder. Never fails: a pod that is gone, or cannot be listed, is left
+ * to the removal.
+ */
+export const stopPods = Effect.fn("PodStop.stopPods")(function* (
+  names: ReadonlyArray<string>,
+  timeoutSeconds?: number,
+) {
+  const client = yield* PodmanClient
+  if (names.length === 0) return []
+  const only = names.length === 1 ? names[0] : undefined
+  const members = yield* client.containers
+    .list(only === undefined ? undefined : { pod: only })
+    .pipe(Effect.orElseSucceed((): ReadonlyArray<ContainerListEntry> => []))
+  const holders = yield* Effect.forEach(
+    names,
+    (name) => client.containers.inspect(holderName(name)).pipe(Effect.option),
+    { concurrency: INSPECT_CONCURRENCY },
+  )
+  return names.map((name, i): PodStop => {
+    const holder = holders[i]
+    const inspected = holder?._tag === "Some" ? holder.value : undefined
+    const grace = timeoutSeconds ?? inspected?.Config.StopTimeout ?? PODMAN_DEFAULT_STOP_SECONDS
+    const running = members.filter(
+      (c) =>
+        podOf(c) === name &&
+        c.State === "running" &&
+        c.IsInfra !== true &&
+        !c.Names.includes(holderName(name)) &&
+        (c.Pid ?? 0) > 0,
+    )
+    const terminating: Array<{ pid: number; deadline: number }> = []
+    let refused = false
+    for (const c of running) {
+      const pid = c.Pid ?? 0
+      if (timeoutSeconds === undefined && processHandlesSigterm(pid) === false) {
+        refused = !signal(pid, "SIGKILL") || refused
+        continue
+      }
+      // The deadline counts from the signal: the grace period is an upper bound, not a fixed wait.
+      if (signal(pid, "SIGTERM")) terminating.push({ pid, deadline: Date.now() + grace * 1000 })
+      else refused = true
+    }
+    const sandbox = inspected?.NetworkSettings?.SandboxKey || undefined
+    return { name, sandbox, terminating, refused, timeoutSeconds }
+  })
+})
+
+/** `stopPods` of one pod. */
+export const stopPod = (
+  name: string,
+  timeoutSeconds?: number,
+): Effect.Effect<PodStop, never, PodmanClient> =>
+  stopPods([name], timeoutSeconds).pipe(
+    Effect.map(
+      (stops): PodStop =>
+        stops[0] ?? { name, sandbox: undefined, terminating: [], refused: false, timeoutSeconds },
+    ),
+  )
+
+/** The pod a listed container belongs to, by the label every member of an isolated pod carries. */
+const podOf = (c: ContainerListEntry) => c.Labels?.[LABEL_POD] ?? c.PodName
+
+/**
+ * Until every process `stop` sent SIGTERM has exited; one still running when its grace period
+ * runs out gets SIGKILL then.
+ */
+export const awaitStopped = (stop: PodStop): Effect.Effect<void> =>
+  Effect.gen(function* () {
+    let left = stop.terminating.filter((p) => alive(p.pid))
+    while (left.some((p) => Date.now() < p.deadline)) {
+      yield* Effect.sleep(Duration.millis(POLL_MS))
+      left = left.filter((p) => alive(p.pid))
+    }
+    for (const p of left) signal(p.pid, "SIGKILL")
+  })
+
+/**
+ * Removes a pod `stopPod` signalled, once `awaitStopped`: what still runs (the holder) is killed at
+ * once, unless a signal was refused, when Podman stops those members with their own (or the
+ * explicit) stop timeout. A missing pod is fine.
+ */
+export const removeStoppedPod = (stop: PodStop): Effect.Effect<void, PodmanError, PodmanClient> =>
+  Effect.gen(function* () {
+    const client = yield* PodmanClient
+    const timeoutSeconds = stop.refused ? stop.timeoutSeconds : 0
+    yield* client.pods
+      .remove(
+        stop.name,
+        timeoutSeconds === undefined ? { force: true } : { force: true, timeoutSeconds },
+      )
+      .pipe(Effect.catchTag("NotFound", () => Effect.void))
+  })
+
+/**
+ * slirp4netns exits when Podman tears a pod's network namespace down; those of `stops` still
+ * running after a moment are killed. One walk of /proc per look serves every pod.
+ */
+export const reapSlirps = (stops: ReadonlyArray<PodStop>): Effect.Effect<void> =>
+  Effect.gen(function* () {
+    const sandboxes = stops.flatMap((s) =>
+      s.sandbox === undefined ? [] : [{ pod: s.name, sandbox: s.sandbox }],
+    )
+    if (sandboxes.length === 0) return
+    const deadline = Date.now() + SLIRP_EXIT_MS
+    let left = slirpsOf(sandboxes)
+    while (left.length > 0 && Date.now() < deadline) {
+      yield* Effect.sleep(Duration.millis(POLL_MS * 2))
+      left = slirpsOf(sandboxes)
+    }
+    for (const { pod, pids } of left) {
+      yield* Effect.logWarning(
+        `pod ${pod}: slirp4netns (pid ${pids.join(", ")}) outlived its pod; killing it`,
+      )
+      for (const pid of pids) signal(pid, "SIGKILL")
+    }
+  })
+
+const slirpsOf = (sandboxes: ReadonlyArray<{ readonly pod: string; readonly sandbox: string }>) => {
+  // The empty needle matches every slirp4netns: one walk of /proc for all the pods.
+  const processes = slirpProcessesFor("")
+  return sandboxes.flatMap(({ pod, sandbox }) => {
+    const pids = processes.filter((p) => p.args.some((a) => a.includes(sandbox))).map((p) => p.pid)
+    return pids.length === 0 ? [] : [{ pod, pids }]
+  })
+}
+
+/** Sends `sig` to `pid`; false when refused (not when the process is gone already). */
+const signal = (pid: number, sig: NodeJS.Signals) => {
+  try {
+    process.kill(pid, sig)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "ESRCH"
+  }
+}
+
+/** Whether `pid` still runs: a zombie waiting for its conmon to reap it has exited. */
+const alive = (pid: number) => {
+  try {
+    // The state follows the command, which may hold spaces and parentheses: after the last ")".
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z"
+  } catch {
+    return false
+  }
+}
