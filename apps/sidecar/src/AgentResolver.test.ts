@@ -70,6 +70,18 @@ describe("makeAgentResolver", () => {
     expect(counts).toEqual([1, 1, 2])
   })
 
+  it("converts an answer once: connections while it is cached get the same providers", async () => {
+    const { client } = countingClient({ web: [await provider()] })
+    const [first, second] = await Effect.runPromise(
+      Effect.gen(function* () {
+        const resolver = yield* makeAgentResolver(client)
+        return [yield* resolver.resolve("web"), yield* resolver.resolve("web")] as const
+      }),
+    )
+    // The same objects: no peer id or multiaddr parsed again, a peer id's string form kept.
+    expect(second[0]).toBe(first[0])
+  })
+
   it("does not keep an empty answer", async () => {
     const { client, calls } = countingClient({})
     await Effect.runPromise(

@@ -45,25 +45,30 @@ export const makeAgentResolver = Effect.fn("AgentResolver.make")(function* (
   options: AgentResolverOptions = {},
 ) {
   const cacheMs = options.cacheMs ?? 1000
+  // Converted once per lookup, not per connection: parsing peer ids and multiaddrs, and the
+  // peer ids' string forms the proxy derives from them, were paid by every new connection.
   const cache = yield* Cache.makeWith(
     (service: string) =>
-      client
-        .resolve(service)
-        .pipe(Effect.mapError((cause) => new ResolveFailed({ service, cause }))),
+      client.resolve(service).pipe(
+        Effect.mapError((cause) => new ResolveFailed({ service, cause })),
+        Effect.map(toProviders),
+        Effect.tap(({ dropped }) =>
+          dropped.length > 0
+            ? Effect.logWarning(`ignored unusable providers of ${service}: ${dropped.join("; ")}`)
+            : Effect.void,
+        ),
+      ),
     {
       capacity: 1024,
       timeToLive: (exit) =>
-        Exit.isSuccess(exit) && exit.value.length > 0 ? Duration.millis(cacheMs) : Duration.zero,
+        Exit.isSuccess(exit) && exit.value.providers.length + exit.value.dropped.length > 0
+          ? Duration.millis(cacheMs)
+          : Duration.zero,
     },
   )
   return {
-    resolve: Effect.fn("AgentResolver.resolve")(function* (service: string) {
-      const answer = yield* Cache.get(cache, service)
-      const { providers, dropped } = toProviders(answer)
-      if (dropped.length > 0)
-        yield* Effect.logWarning(`ignored unusable providers of ${service}: ${dropped.join("; ")}`)
-      return providers
-    }),
+    resolve: (service: string) =>
+      Effect.map(Cache.get(cache, service), (converted) => converted.providers),
   }
 })
 

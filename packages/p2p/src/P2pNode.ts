@@ -29,6 +29,7 @@ import {
   HolePunchWatch,
 } from "./HolePunch.js"
 import { MembershipGate } from "./internal/MembershipGate.js"
+import { quietScopes } from "./internal/quietScopes.js"
 import { keepRelaySlots } from "./internal/RelaySlots.js"
 import { loadOrCreateKey } from "./KeyFile.js"
 import type { MemberListener, MembershipOptions } from "./Membership.js"
@@ -206,7 +207,8 @@ const start = <S extends ServiceMap>(
     try: () =>
       createLibp2p<S & BaseServices>({
         privateKey,
-        logger: watch.logger(),
+        // Per-connection and per-stream scopes cost nothing while nothing would be logged.
+        logger: quietScopes(watch.logger()),
         addresses: {
           listen,
           ...(options.announce === undefined ? {} : { announce: [...options.announce] }),

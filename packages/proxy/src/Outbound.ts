@@ -272,6 +272,23 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
         try: () => connectionTo(provider),
         catch: stageError(service, provider.peerId, "dial"),
       })
+      // The pool is topped up once this connection no longer waits on the provider (see
+      // ReadyStreams.refill), whatever the provider answered.
+      return yield* onConnection(service, early, provider, connection, deadline).pipe(
+        Effect.ensuring(Effect.sync(() => ready.refill(peer, connection))),
+      )
+    })
+
+  /** The stream (a ready one, else a new one), request and status on a provider's connection. */
+  const onConnection = (
+    service: string,
+    early: Early,
+    provider: Provider,
+    connection: Connection,
+    deadline: number,
+  ) =>
+    Effect.gen(function* () {
+      const peer = provider.peerId.toString()
       const pooled = ready.take(peer, connection)
       if (pooled !== undefined) {
         // The answer on a ready stream is also the first sign that the provider is alive (a

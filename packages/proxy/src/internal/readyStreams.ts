@@ -11,14 +11,16 @@ export interface ReadyStreamsOptions {
 
 interface Ready {
   readonly stream: Stream
+  readonly connection: Connection
   readonly timer: NodeJS.Timeout
 }
 
 /**
  * Streams opened ahead of need, per provider peer: each has been created and has completed
  * multistream-select, so taking one skips that round trip (and the stream's setup work) on a new
- * connection's path. Taking a stream refills the pool in the background; an unused stream is
- * closed after `maxAgeMs` and not replaced, so an idle caller holds no streams.
+ * connection's path. The caller refills the pool (`refill`) once the connection that took a
+ * stream no longer waits on the provider; an unused stream is closed after `maxAgeMs` and not
+ * replaced, so an idle caller holds no streams.
  */
 export class ReadyStreams {
   private readonly pools = new Map<string, Ready[]>()
@@ -27,19 +29,51 @@ export class ReadyStreams {
 
   constructor(private readonly options: ReadyStreamsOptions) {}
 
-  /** A ready stream to `peer`, if one is still usable; refills the pool on `connection`. */
+  /**
+   * A ready stream to `peer` on `connection`, if one is still usable. One on another connection
+   * (the provider's connection closed and was dialled again) is not: it is closed.
+   */
   take(peer: string, connection: Connection): Stream | undefined {
-    if (this.options.size <= 0) return undefined
     const pool = this.pools.get(peer)
     let taken: Stream | undefined
     while (pool !== undefined && pool.length > 0 && taken === undefined) {
       const ready = pool.shift() as Ready
       clearTimeout(ready.timer)
-      if (usable(ready.stream)) taken = ready.stream
+      if (ready.connection === connection && usable(ready.stream)) taken = ready.stream
       else discard(ready.stream)
     }
-    this.refill(peer, connection)
     return taken
+  }
+
+  /**
+   * Tops the pool of `peer` up on `connection`, in the background. Called once a connection's
+   * handshake is over rather than when it takes a stream: the new streams' frames (a SYN and a
+   * protocol proposal each) would otherwise reach the provider with the request, or before it,
+   * and be handled first on the path of every new connection.
+   */
+  refill(peer: string, connection: Connection): void {
+    if (this.options.size <= 0 || this.closed) return
+    const pool = this.pools.get(peer) ?? []
+    this.pools.set(peer, pool)
+    const pending = this.opening.get(peer) ?? 0
+    const missing = this.options.size - pool.length - pending
+    if (missing <= 0 || connection.status !== "open") return
+    this.opening.set(peer, pending + missing)
+    for (let i = 0; i < missing; i++) {
+      this.options
+        .open(connection)
+        .then(
+          (stream) => this.keep(peer, pool, stream, connection),
+          // A stream that could not be opened is not an error of any caller: the next
+          // connection opens its own stream and reports the failure if there is one.
+          () => {},
+        )
+        .finally(() => {
+          const left = (this.opening.get(peer) ?? 1) - 1
+          if (left > 0) this.opening.set(peer, left)
+          else this.opening.delete(peer)
+        })
+    }
   }
 
   /** Closes every ready stream and stops refilling. */
@@ -54,37 +88,14 @@ export class ReadyStreams {
     this.pools.clear()
   }
 
-  private refill(peer: string, connection: Connection): void {
-    const pool = this.pools.get(peer) ?? []
-    this.pools.set(peer, pool)
-    const pending = this.opening.get(peer) ?? 0
-    const missing = this.options.size - pool.length - pending
-    if (missing <= 0 || connection.status !== "open") return
-    this.opening.set(peer, pending + missing)
-    for (let i = 0; i < missing; i++) {
-      this.options
-        .open(connection)
-        .then(
-          (stream) => this.keep(peer, pool, stream),
-          // A stream that could not be opened is not an error of any caller: the next
-          // connection opens its own stream and reports the failure if there is one.
-          () => {},
-        )
-        .finally(() => {
-          const left = (this.opening.get(peer) ?? 1) - 1
-          if (left > 0) this.opening.set(peer, left)
-          else this.opening.delete(peer)
-        })
-    }
-  }
-
-  private keep(peer: string, pool: Ready[], stream: Stream): void {
+  private keep(peer: string, pool: Ready[], stream: Stream, connection: Connection): void {
     if (this.closed || this.pools.get(peer) !== pool || pool.length >= this.options.size) {
       discard(stream)
       return
     }
     const ready: Ready = {
       stream,
+      connection,
       timer: setTimeout(() => {
         const index = pool.indexOf(ready)
         if (index >= 0) pool.splice(index, 1)

@@ -2,8 +2,8 @@ import type * as net from "node:net"
 import { it } from "@effect/vitest"
 import { Effect } from "effect"
 import { describe, expect } from "vitest"
-import type { Door } from "../../src/index.js"
-import { connect, echoApp, makeMesh, readAll, startServer } from "./fixtures.js"
+import { type Door, PROXY_PROTOCOL } from "../../src/index.js"
+import { connect, echoApp, makeMesh, readAll, startServer, waitFor } from "./fixtures.js"
 
 const closed = (socket: net.Socket) =>
   new Promise<{ hadError: boolean }>((resolve) => {
@@ -88,5 +88,48 @@ describe("door", () => {
       expect(calls).toBe(3)
       expect(mesh.serverMetrics.snapshot().denied.inbound).toEqual({})
     }),
+  )
+
+  it.live(
+    "with ready streams, every call is still checked and a denied one reaches no app, pooled or not",
+    () =>
+      Effect.gen(function* () {
+        let accepted = 0
+        const app = yield* startServer((socket) => {
+          accepted++
+          echoApp(socket)
+        })
+        let checks = 0
+        const door: Door = {
+          check: () => {
+            checks++
+            return { reason: "namespace", message: "not from this namespace" }
+          },
+        }
+        const mesh = yield* makeMesh({
+          inbound: { services: { echo: { host: "127.0.0.1", port: app.port } }, door },
+          outbound: { readyStreams: 2 },
+        })
+        const listener = yield* mesh.listen("echo")
+        const proxyStreams = () =>
+          mesh.clientNode
+            .getConnections()
+            .flatMap((c) => c.streams)
+            .filter((s) => s.protocol === PROXY_PROTOCOL)
+        const call = async () => {
+          const socket = await connect(listener.port)
+          socket.write("early bytes for an app that must not see them")
+          return closed(socket)
+        }
+        // The first call opens its own stream; the pool fills behind it.
+        expect((yield* Effect.promise(call)).hadError).toBe(true)
+        yield* Effect.promise(() => waitFor("two ready streams", () => proxyStreams().length === 2))
+        // The next ones ride ready streams: admitted or not per request, like any other.
+        for (let i = 0; i < 3; i++) expect((yield* Effect.promise(call)).hadError).toBe(true)
+        expect(checks).toBe(4)
+        expect(accepted).toBe(0)
+        expect(mesh.serverMetrics.snapshot().denied.inbound).toEqual({ namespace: 4 })
+        expect(mesh.clientMetrics.snapshot().denied.outbound).toEqual({ policy: 4 })
+      }),
   )
 })

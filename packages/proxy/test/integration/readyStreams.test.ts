@@ -82,6 +82,44 @@ describe("ready streams (OutboundOptions.readyStreams)", () => {
   )
 })
 
+describe("ready streams whose provider went away", () => {
+  it.live(
+    "are not used: the next connection is served on a new connection, the pool refilled there",
+    () =>
+      Effect.gen(function* () {
+        const app = yield* startServer(echoApp)
+        const mesh = yield* makeMesh({
+          inbound: { services: { echo: { host: "127.0.0.1", port: app.port } } },
+          outbound: { readyStreams: 2 },
+        })
+        const listener = yield* mesh.listen("echo")
+        const readyStreams = () =>
+          mesh.clientNode
+            .getConnections()
+            .flatMap((c) => c.streams.map((s) => ({ s, c })))
+            .filter(({ s }) => s.protocol === PROXY_PROTOCOL)
+        expect(yield* Effect.promise(() => echo(listener.port, "first"))).toBe("first")
+        yield* Effect.promise(() => waitFor("two ready streams", () => readyStreams().length === 2))
+        const old = mesh.clientNode.getConnections(mesh.serverNode.peerId)[0]!
+
+        // The provider goes away: its connection, and the ready streams on it, are gone.
+        yield* Effect.promise(() => mesh.serverNode.hangUp(mesh.clientNode.peerId))
+        yield* Effect.promise(() => waitFor("the connection to close", () => old.status !== "open"))
+
+        expect(yield* Effect.promise(() => echo(listener.port, "second"))).toBe("second")
+        const current = mesh.clientNode.getConnections(mesh.serverNode.peerId)
+        expect(current.map((c) => c.id)).not.toContain(old.id)
+        yield* Effect.promise(() =>
+          waitFor("the pool to refill on the new connection", () => readyStreams().length === 2),
+        )
+        expect(readyStreams().every(({ c }) => c.status === "open" && c.id !== old.id)).toBe(true)
+        expect(mesh.clientMetrics.snapshot().outbound.errors).toBe(0)
+        expect(mesh.serverMetrics.snapshot().inbound.errors).toBe(0)
+        expect(mesh.logs.filter((l) => l.level === "Error" || l.level === "Warn")).toEqual([])
+      }),
+  )
+})
+
 describe("ready streams to a provider that goes silent", () => {
   it.live("the next provider serves within two dial timeouts, not the connect timeout", () =>
     Effect.gen(function* () {
