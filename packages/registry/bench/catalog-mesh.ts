@@ -18,8 +18,8 @@
  * Prints a table; writes bench-results/catalog-mesh.json and the nodes' log beside it. Every node
  * process is stopped by its PID at the end, on failure and on SIGINT/SIGTERM.
  */
-import { createWriteStream } from "node:fs"
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"
+import { createWriteStream, rmSync } from "node:fs"
+import { mkdir, mkdtemp, writeFile } from "node:fs/promises"
 import { availableParallelism, loadavg, tmpdir, totalmem } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -70,6 +70,7 @@ const HERE = dirname(fileURLToPath(import.meta.url))
 const ROUND_TIMEOUT_MS = 30_000
 const SYNC_TIMEOUT_MS = 60_000
 const STATUS_TIMEOUT_MS = 20_000
+const JOIN_WAIT_MS = 30_000
 
 const quantile = (xs: ReadonlyArray<number>, q: number) => {
   const s = [...xs].sort((a, b) => a - b)
@@ -109,8 +110,10 @@ const waitFor = async (what: string, done: () => boolean, timeoutMs: number, ste
   }
 }
 
+/** The nodes' bundle and its compile cache; removed when this process exits, however it exits. */
+const work = await mkdtemp(join(tmpdir(), "beemesh-catalog-mesh-"))
+
 const run = async () => {
-  const work = await mkdtemp(join(tmpdir(), "beemesh-catalog-mesh-"))
   const bundle = await bundleApp({
     entry: join(HERE, "catalog-mesh/node.ts"),
     outfile: join(work, "node.mjs"),
@@ -130,12 +133,36 @@ const run = async () => {
   })
   const nodes: NodeProcess[] = []
   const startNode = async (index: number, bootstrap: ReadonlyArray<string>) => {
-    const node = spawnNode(bundle, configOf(index, bootstrap), onMessage, nodeLog, 120_000)
+    const node = spawnNode(
+      bundle,
+      join(work, "compile-cache"),
+      configOf(index, bootstrap),
+      onMessage,
+      nodeLog,
+      120_000,
+    )
     nodes[index] = node
-    return { node, ready: await node.ready }
+    const ready = await node.ready
+    // Started as a fleet comes up, not all at once: the next node starts once this one has
+    // joined (a few DHT peers, a catalog peer), or after JOIN_WAIT_MS.
+    const deadline = sharedClock() + JOIN_WAIT_MS
+    while (index > 0 && sharedClock() < deadline) {
+      const status = await node.status(STATUS_TIMEOUT_MS).catch(() => undefined)
+      if (
+        status !== undefined &&
+        status.routingTable >= Math.min(3, index) &&
+        status.topicPeers >= 1
+      )
+        break
+      await sleep(250)
+    }
+    return { node, ready }
   }
+  /** Every node's status; undefined for one that did not answer in time (a starved process). */
   const statusAll = (of: ReadonlyArray<NodeProcess>) =>
-    Promise.all(of.map((n) => n.status(STATUS_TIMEOUT_MS)))
+    Promise.all(of.map((n) => n.status(STATUS_TIMEOUT_MS).catch(() => undefined)))
+  const answered = (statuses: ReadonlyArray<NodeStatus | undefined>) =>
+    statuses.filter((s): s is NodeStatus => s !== undefined)
 
   // Formation: the bootstrap peers first, each knowing the ones before; then everybody else,
   // a few at a time, bootstrapping from them (an agent's config names a few bootstrap peers).
@@ -157,13 +184,15 @@ const run = async () => {
   )
   const processesUp = sharedClock() - formStarted
   log(`${size} processes up in ${Math.round(processesUp)} ms; waiting for the gossipsub mesh`)
-  let formStatus: NodeStatus[] = []
+  let formStatus: Array<NodeStatus | undefined> = []
+  const formed = (s: NodeStatus | undefined) =>
+    s !== undefined && s.routingTable >= 3 && s.meshPeers >= 1
   for (;;) {
     formStatus = await statusAll(nodes.slice(0, size))
-    if (formStatus.every((s) => s.routingTable >= 3 && s.meshPeers >= 1)) break
+    if (formStatus.every(formed)) break
     if (sharedClock() - formStarted > 600_000)
       throw new Error(
-        `mesh not formed in 600 s: ${formStatus.filter((s) => s.meshPeers < 1).length} nodes without a gossipsub mesh peer`,
+        `mesh not formed in 600 s: ${formStatus.filter((s) => !formed(s)).length} nodes without 3 DHT peers and a gossipsub mesh peer (${formStatus.filter((s) => s === undefined).length} of them not answering)`,
       )
     await sleep(2_000)
   }
@@ -192,9 +221,13 @@ const run = async () => {
   await sleep(10_000)
   const idle1 = await statusAll(nodes.slice(0, size))
   const idleMs = sharedClock() - idleStarted
-  const idleCpuMsPerS = idle1.map(
-    (s, i) => (s.cpuMicros - idle0[i]!.cpuMicros) / 1e3 / (idleMs / 1e3),
-  )
+  const idleCpuMsPerS = idle1.flatMap((s, i) => {
+    const before = idle0[i]
+    return s === undefined || before === undefined
+      ? []
+      : [(s.cpuMicros - before.cpuMicros) / 1e3 / (idleMs / 1e3)]
+  })
+  const idleAnswered = answered(idle1)
   const pss = (await Promise.all(nodes.slice(0, size).map((n) => pssBytes(n.pid)))).filter(
     (x): x is number => x !== undefined,
   )
@@ -293,7 +326,7 @@ const run = async () => {
     )
   }
 
-  const final = await statusAll(nodes)
+  const final = answered(await statusAll(nodes))
   const result = {
     nodes: size,
     samples,
@@ -304,18 +337,19 @@ const run = async () => {
     loadAverage: { atStart: round3(loadAtStart), atEnd: round3(loadavg()[0]!) },
     processesUpMs: Math.round(processesUp),
     formMs: Math.round(formMs),
-    formCpuSPerNode: summary(formStatus.map((s) => s.cpuMicros / 1e6)),
+    formCpuSPerNode: summary(answered(formStatus).map((s) => s.cpuMicros / 1e6)),
     memory: {
-      rssMiB: summary(idle1.map((s) => mib(s.rssBytes))),
+      rssMiB: summary(idleAnswered.map((s) => mib(s.rssBytes))),
       pssMiB: summary(pss.map(mib)),
-      heapUsedMiB: summary(idle1.map((s) => mib(s.heapUsedBytes))),
-      totalRssMiB: mib(idle1.reduce((n, s) => n + s.rssBytes, 0)),
+      heapUsedMiB: summary(idleAnswered.map((s) => mib(s.heapUsedBytes))),
+      totalRssMiB: mib(idleAnswered.reduce((n, s) => n + s.rssBytes, 0)),
       totalPssMiB: mib(pss.reduce((n, x) => n + x, 0)),
     },
     idleCpu: {
       windowMs: Math.round(idleMs),
       msPerSecondPerNode: summary(idleCpuMsPerS),
       totalPercentOfOneCore: round3(idleCpuMsPerS.reduce((a, b) => a + b, 0) / 10),
+      nodesAnswering: idleCpuMsPerS.length,
     },
     mesh: {
       routingTable: summary(final.map((s) => s.routingTable)),
@@ -336,7 +370,6 @@ const run = async () => {
   await writeFile("bench-results/catalog-mesh.json", `${JSON.stringify(result, null, 2)}\n`)
   const killed = await stopAll(15_000)
   nodeLog.end()
-  await rm(work, { recursive: true, force: true })
   return { result, killed }
 }
 
@@ -349,7 +382,10 @@ const interrupted = (signal: NodeJS.Signals) => {
 }
 process.once("SIGINT", interrupted)
 process.once("SIGTERM", interrupted)
-process.once("exit", killAllNow)
+process.once("exit", () => {
+  killAllNow()
+  rmSync(work, { recursive: true, force: true })
+})
 const budget = setTimeout(() => {
   log(`budget of ${budgetMs / 1000} s spent: stopping every node`)
   void stopAll(3_000).finally(() => process.exit(1))

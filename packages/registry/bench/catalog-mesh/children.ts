@@ -31,6 +31,8 @@ let nextId = 1
 /** Forks one node from `bundle`; its stderr and stdout go to `log`, prefixed with its index. */
 export const spawnNode = (
   bundle: string,
+  /** V8's compile cache of the bundle, shared by every node: one compiles, the others load. */
+  compileCache: string,
   config: NodeConfig,
   onMessage: (index: number, message: FromNode) => void,
   log: WriteStream,
@@ -40,6 +42,7 @@ export const spawnNode = (
     execArgv: NODE_FLAGS,
     stdio: ["ignore", "pipe", "pipe", "ipc"],
     serialization: "json",
+    env: { ...process.env, NODE_COMPILE_CACHE: compileCache },
   })
   if (child.pid === undefined) throw new Error(`node ${config.index} did not start`)
   alive.add(child)
