@@ -3,6 +3,7 @@
  * agent builds it (mesh key, membership, provenance, relay server, gossipsub catalog, registry
  * with `serveStale`), driven by the coordinator over the IPC channel (see protocol.ts).
  */
+import { monitorEventLoopDelay } from "node:perf_hooks"
 import { parseMeshKey } from "@beemesh/p2p"
 import { privateKeyFromProtobuf } from "@libp2p/crypto/keys"
 import { Context, Effect, Exit, Layer, Result, Scope } from "effect"
@@ -90,6 +91,9 @@ const timed = <A, E>(effect: Effect.Effect<A, E>) =>
 const meshPeers = (pubsub: object, topic: string) =>
   (pubsub as { readonly mesh?: Map<string, Set<string>> }).mesh?.get(topic)?.size ?? 0
 
+const loopDelay = monitorEventLoopDelay({ resolution: 10 })
+loopDelay.enable()
+
 let running: Running | undefined
 let dht: RegistryShape | undefined
 
@@ -156,8 +160,11 @@ const handle = (message: ToNode): Effect.Effect<void, unknown> => {
             rssBytes: memory.rss,
             heapUsedBytes: memory.heapUsed,
             cpuMicros: cpu.user + cpu.system,
+            loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
+            loopDelayMaxMs: loopDelay.max / 1e6,
           },
         })
+        loopDelay.reset()
       })
     case "stop":
       return Effect.suspend(() =>

@@ -42,6 +42,12 @@ export interface NodeStatus {
   readonly heapUsedBytes: number
   /** process.cpuUsage() since start, µs. */
   readonly cpuMicros: number
+  /**
+   * Event-loop delay since the last status (ms): how long ready work waited for this process to
+   * run, i.e. how starved of CPU it was.
+   */
+  readonly loopDelayP99Ms: number
+  readonly loopDelayMaxMs: number
 }
 
 export type FromNode =
