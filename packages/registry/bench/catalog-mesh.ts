@@ -49,6 +49,8 @@ const { values } = parseArgs({
     "start-concurrency": { type: "string", default: "4" },
     "budget-s": { type: "string", default: "1500" },
     "form-timeout-s": { type: "string", default: "300" },
+    /** Default: the agent's bound (5 s). */
+    "membership-timeout-ms": { type: "string" },
   },
 })
 const size = Number(values.nodes)
@@ -58,6 +60,10 @@ const bootstrapCount = Math.min(Number(values.bootstrap), size)
 const startConcurrency = Number(values["start-concurrency"])
 const budgetMs = Number(values["budget-s"]) * 1000
 const formTimeoutMs = Number(values["form-timeout-s"]) * 1000
+const membershipTimeoutMs =
+  values["membership-timeout-ms"] === undefined
+    ? undefined
+    : Number(values["membership-timeout-ms"])
 for (const [name, n] of Object.entries({
   size,
   samples,
@@ -132,6 +138,7 @@ const run = async () => {
     meshKey,
     bootstrap,
     listen: ["/ip4/127.0.0.1/tcp/0"],
+    ...(membershipTimeoutMs === undefined ? {} : { membershipTimeoutMs }),
   })
   const nodes: NodeProcess[] = []
   const startNode = async (index: number, bootstrap: ReadonlyArray<string>) => {
@@ -347,6 +354,7 @@ const run = async () => {
     nodes: size,
     samples,
     bootstrapPeers: bootstrapCount,
+    membershipTimeoutMs: membershipTimeoutMs ?? "agent default (5000)",
     machine: { cores: availableParallelism(), memoryMiB: mib(totalmem()) },
     clock:
       "performance.timeOrigin + performance.now() in each process (ms, shared wall-clock origin)",

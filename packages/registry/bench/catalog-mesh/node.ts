@@ -31,6 +31,9 @@ const agentNode = (config: NodeConfig) => {
       authority: config.authority,
       chain: () => [config.certificate],
       revoked,
+      ...(config.membershipTimeoutMs === undefined
+        ? {}
+        : { timeoutMs: config.membershipTimeoutMs }),
     },
     provenance: {
       authority: config.authority,

@@ -22,6 +22,11 @@ export interface NodeConfig {
   readonly meshKey: string
   readonly bootstrap: ReadonlyArray<string>
   readonly listen: ReadonlyArray<string>
+  /**
+   * How long a new peer has to prove membership; default the agent's (@beemesh/p2p's 5 s). A
+   * longer bound keeps starved processes of an overloaded machine from dropping each other.
+   */
+  readonly membershipTimeoutMs?: number
 }
 
 export type ToNode =
