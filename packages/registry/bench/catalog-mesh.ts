@@ -18,7 +18,7 @@
  * Prints a table; writes bench-results/catalog-mesh.json and the nodes' log beside it. Every node
  * process is stopped by its PID at the end, on failure and on SIGINT/SIGTERM.
  */
-import { createWriteStream, rmSync } from "node:fs"
+import { createWriteStream, rmSync, writeFileSync } from "node:fs"
 import { mkdir, mkdtemp, writeFile } from "node:fs/promises"
 import { availableParallelism, loadavg, tmpdir, totalmem } from "node:os"
 import { dirname, join } from "node:path"
@@ -47,7 +47,7 @@ const { values } = parseArgs({
     late: { type: "string", default: "3" },
     bootstrap: { type: "string", default: "3" },
     "start-concurrency": { type: "string", default: "4" },
-    "budget-s": { type: "string", default: "1500" },
+    "budget-s": { type: "string", default: "2400" },
     "form-timeout-s": { type: "string", default: "300" },
     /** Default: the agent's bound (5 s). */
     "membership-timeout-ms": { type: "string" },
@@ -117,6 +117,8 @@ const waitFor = async (what: string, done: () => boolean, timeoutMs: number, ste
     await sleep(stepMs)
   }
 }
+
+let partial: (() => object) | undefined
 
 /** The nodes' bundle and its compile cache; removed when this process exits, however it exits. */
 const work = await mkdtemp(join(tmpdir(), "beemesh-catalog-mesh-"))
@@ -259,6 +261,20 @@ const run = async () => {
   let catalogMisses = 0
   const roundsDetail: Array<{ round: number; origin: number; toAllMs: number; slowest: number[] }> =
     []
+  // What the rounds measured so far, written if the budget runs out before the end.
+  partial = () => ({
+    partial: true,
+    nodes: size,
+    formMs: Math.round(formMs),
+    unformedNodes: unformed,
+    registerMs: summary(registerMs),
+    propagationToAllMs: summary(toAll),
+    propagationEachNodeMs: summary(each),
+    missedRounds: missed,
+    resolveColdMs: { catalog: summary(catalogCold), dht: summary(dhtCold) },
+    catalogMisses,
+    dhtProvidersFound: summary(dhtFound),
+  })
   for (let r = 0; r < samples; r++) {
     const origin = pick(size)
     const service = `new-${r}`
@@ -422,6 +438,8 @@ process.once("exit", () => {
 })
 const budget = setTimeout(() => {
   log(`budget of ${budgetMs / 1000} s spent: stopping every node`)
+  if (partial !== undefined)
+    writeFileSync("bench-results/catalog-mesh.json", `${JSON.stringify(partial(), null, 2)}\n`)
   void stopAll(3_000).finally(() => process.exit(1))
 }, budgetMs)
 
