@@ -1,0 +1,488 @@
+/**
+ * Catalog benchmark across processes: N agent nodes (default 100), each its own Node process on
+ * 127.0.0.1, built as the agent builds its registry node (one mesh authority's certificates, the
+ * mesh key, the catalog's gossipsub, `Registry` with `serveStale`) and bootstrapped as agents
+ * are, from a few bootstrap peers. Measured:
+ *
+ * - propagation: `register()` at a random node until each other node's catalog has stored the
+ *   record (every process reports its own arrival on the shared clock, protocol.ts), per round
+ *   the last arrival ("to all") and every arrival;
+ * - cold resolve at a random node of a service registered before the rounds: from the catalog
+ *   (the agent's Registry) and from the DHT (a Registry without the catalog on the same node);
+ * - late joiners: a node started after the rounds, until its catalog holds every service (the
+ *   anti-entropy sync on join);
+ * - memory (RSS, PSS) and CPU per process, idle and during formation.
+ *
+ *   pnpm --filter @beemesh/registry bench:catalog-mesh [-- --nodes 100 --samples 20 --late 3]
+ *
+ * Prints a table; writes bench-results/catalog-mesh.json and the nodes' log beside it. Every node
+ * process is stopped by its PID at the end, on failure and on SIGINT/SIGTERM.
+ */
+import { createWriteStream, rmSync, writeFileSync } from "node:fs"
+import { mkdir, mkdtemp, writeFile } from "node:fs/promises"
+import { availableParallelism, loadavg, tmpdir, totalmem } from "node:os"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { parseArgs } from "node:util"
+import { bundleApp } from "@beemesh/bundle"
+import { generateMeshKey } from "@beemesh/p2p"
+import { privateKeyToProtobuf } from "@libp2p/crypto/keys"
+import { Effect } from "effect"
+import { certifiedAgents } from "../test/support/membership.js"
+import {
+  killAllNow,
+  type NodeProcess,
+  newRequestId,
+  pssBytes,
+  spawnNode,
+  stopAll,
+} from "./catalog-mesh/children.js"
+import { type FromNode, type NodeStatus, sharedClock } from "./catalog-mesh/protocol.js"
+
+const { values } = parseArgs({
+  args: process.argv.slice(2).filter((a) => a !== "--"),
+  options: {
+    nodes: { type: "string", default: "100" },
+    samples: { type: "string", default: "20" },
+    late: { type: "string", default: "3" },
+    bootstrap: { type: "string", default: "3" },
+    "start-concurrency": { type: "string", default: "4" },
+    "budget-s": { type: "string", default: "2400" },
+    "form-timeout-s": { type: "string", default: "300" },
+    /** Default: the agent's bound (5 s). */
+    "membership-timeout-ms": { type: "string" },
+  },
+})
+const size = Number(values.nodes)
+const samples = Number(values.samples)
+const lateCount = Number(values.late)
+const bootstrapCount = Math.min(Number(values.bootstrap), size)
+const startConcurrency = Number(values["start-concurrency"])
+const budgetMs = Number(values["budget-s"]) * 1000
+const formTimeoutMs = Number(values["form-timeout-s"]) * 1000
+const membershipTimeoutMs =
+  values["membership-timeout-ms"] === undefined
+    ? undefined
+    : Number(values["membership-timeout-ms"])
+for (const [name, n] of Object.entries({
+  size,
+  samples,
+  lateCount,
+  bootstrapCount,
+  startConcurrency,
+}))
+  if (!Number.isInteger(n) || n < (name === "lateCount" ? 0 : 1))
+    throw new Error(`--${name}: expected a positive whole number, got ${n}`)
+
+const HERE = dirname(fileURLToPath(import.meta.url))
+const ROUND_TIMEOUT_MS = 30_000
+const SYNC_TIMEOUT_MS = 60_000
+const STATUS_TIMEOUT_MS = 20_000
+const JOIN_WAIT_MS = 30_000
+
+const quantile = (xs: ReadonlyArray<number>, q: number) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] ?? Number.NaN
+}
+const round3 = (x: number) => Math.round(x * 1000) / 1000
+const summary = (xs: ReadonlyArray<number>) => ({
+  n: xs.length,
+  p50: round3(quantile(xs, 0.5)),
+  p99: round3(quantile(xs, 0.99)),
+  max: round3(xs.length === 0 ? Number.NaN : Math.max(...xs)),
+})
+const mib = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const pick = (n: number, not?: number) => {
+  for (;;) {
+    const i = Math.floor(Math.random() * n)
+    if (i !== not) return i
+  }
+}
+const log = (line: string) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`)
+
+/** Where each service was stored, by node index, on the shared clock. */
+const arrivals = new Map<string, Map<number, number>>()
+const onMessage = (index: number, message: FromNode) => {
+  if (message.type !== "stored") return
+  const at = arrivals.get(message.service) ?? new Map<number, number>()
+  if (!at.has(index)) at.set(index, message.at)
+  arrivals.set(message.service, at)
+}
+const waitFor = async (what: string, done: () => boolean, timeoutMs: number, stepMs = 10) => {
+  const deadline = Date.now() + timeoutMs
+  while (!done()) {
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await sleep(stepMs)
+  }
+}
+
+let partial: (() => object) | undefined
+
+/** The nodes' bundle and its compile cache; removed when this process exits, however it exits. */
+const work = await mkdtemp(join(tmpdir(), "beemesh-catalog-mesh-"))
+
+const run = async () => {
+  const bundle = await bundleApp({
+    entry: join(HERE, "catalog-mesh/node.ts"),
+    outfile: join(work, "node.mjs"),
+  })
+  await mkdir("bench-results", { recursive: true })
+  const nodeLog = createWriteStream("bench-results/catalog-mesh-nodes.log")
+  const agents = await Effect.runPromise(certifiedAgents(size + lateCount))
+  const meshKey = generateMeshKey().hex
+  const configOf = (index: number, bootstrap: ReadonlyArray<string>) => ({
+    index,
+    privateKey: Buffer.from(privateKeyToProtobuf(agents.keys[index]!)).toString("base64"),
+    certificate: agents.certificates[index]!,
+    authority: agents.authority,
+    meshKey,
+    bootstrap,
+    listen: ["/ip4/127.0.0.1/tcp/0"],
+    ...(membershipTimeoutMs === undefined ? {} : { membershipTimeoutMs }),
+  })
+  const nodes: NodeProcess[] = []
+  const startNode = async (index: number, bootstrap: ReadonlyArray<string>) => {
+    const node = spawnNode(
+      bundle,
+      join(work, "compile-cache"),
+      configOf(index, bootstrap),
+      onMessage,
+      nodeLog,
+      120_000,
+    )
+    nodes[index] = node
+    const ready = await node.ready
+    // Started as a fleet comes up, not all at once: the next node starts once this one has
+    // joined (a few DHT peers, a catalog peer), or after JOIN_WAIT_MS.
+    const deadline = sharedClock() + JOIN_WAIT_MS
+    while (index > 0 && sharedClock() < deadline) {
+      const status = await node.status(STATUS_TIMEOUT_MS).catch(() => undefined)
+      if (
+        status !== undefined &&
+        status.routingTable >= Math.min(3, index) &&
+        status.topicPeers >= 1
+      )
+        break
+      await sleep(250)
+    }
+    return { node, ready }
+  }
+  /** Every node's status; undefined for one that did not answer in time (a starved process). */
+  const statusAll = (of: ReadonlyArray<NodeProcess>) =>
+    Promise.all(of.map((n) => n.status(STATUS_TIMEOUT_MS).catch(() => undefined)))
+  const answered = (statuses: ReadonlyArray<NodeStatus | undefined>) =>
+    statuses.filter((s): s is NodeStatus => s !== undefined)
+
+  // Formation: the bootstrap peers first, each knowing the ones before; then everybody else,
+  // a few at a time, bootstrapping from them (an agent's config names a few bootstrap peers).
+  const formStarted = sharedClock()
+  const seeds: string[] = []
+  for (let i = 0; i < bootstrapCount; i++) {
+    const { ready } = await startNode(i, [...seeds])
+    seeds.push(`${ready.addresses[0]}`)
+  }
+  let started = bootstrapCount
+  await Promise.all(
+    Array.from({ length: startConcurrency }, async () => {
+      while (started < size) {
+        const index = started++
+        await startNode(index, seeds)
+        if (index % 10 === 0) log(`node ${index} started`)
+      }
+    }),
+  )
+  const processesUp = sharedClock() - formStarted
+  log(`${size} processes up in ${Math.round(processesUp)} ms; waiting for the gossipsub mesh`)
+  let formStatus: Array<NodeStatus | undefined> = []
+  const formed = (s: NodeStatus | undefined) =>
+    s !== undefined && s.routingTable >= 3 && s.meshPeers >= 1
+  const formDeadline = sharedClock() + formTimeoutMs
+  for (;;) {
+    formStatus = await statusAll(nodes.slice(0, size))
+    if (formStatus.every(formed)) break
+    if (sharedClock() > formDeadline) {
+      // Measured anyway: the rounds show how far records get on a mesh that is not whole.
+      log(
+        `mesh not formed ${formTimeoutMs / 1000} s after the last node started: ${formStatus.filter((s) => s === undefined).length} nodes not answering, ${formStatus.filter((s) => s !== undefined && s.routingTable < 3).length} with fewer than 3 DHT peers, ${formStatus.filter((s) => s !== undefined && s.meshPeers < 1).length} without a gossipsub mesh peer; measuring anyway`,
+      )
+      break
+    }
+    await sleep(2_000)
+  }
+  const unformed = formStatus.filter((s) => !formed(s)).length
+  const formMs = sharedClock() - formStarted
+  log(`mesh formed in ${Math.round(formMs)} ms`)
+
+  // Services registered before the rounds, resolved later (their DHT copies must have settled).
+  const pre = Array.from({ length: samples }, (_, i) => ({ service: `pre-${i}`, at: pick(size) }))
+  for (const { service, at } of pre)
+    await nodes[at]!.request(
+      { type: "register", id: newRequestId(), service },
+      "registered",
+      30_000,
+    )
+  await waitFor(
+    "every pre-registered service in every catalog",
+    () => pre.every((p) => (arrivals.get(p.service)?.size ?? 0) === size),
+    60_000,
+  ).catch((error: Error) => log(`${error.message}; measuring anyway`))
+  log(`${samples} services in every catalog; letting the DHT copies settle (20 s)`)
+  await sleep(20_000)
+
+  // Idle: CPU per process over 10 s, memory per process.
+  const idle0 = await statusAll(nodes.slice(0, size))
+  const idleStarted = sharedClock()
+  await sleep(10_000)
+  const idle1 = await statusAll(nodes.slice(0, size))
+  const idleMs = sharedClock() - idleStarted
+  const idleCpuMsPerS = idle1.flatMap((s, i) => {
+    const before = idle0[i]
+    return s === undefined || before === undefined
+      ? []
+      : [(s.cpuMicros - before.cpuMicros) / 1e3 / (idleMs / 1e3)]
+  })
+  const idleAnswered = answered(idle1)
+  const pss = (await Promise.all(nodes.slice(0, size).map((n) => pssBytes(n.pid)))).filter(
+    (x): x is number => x !== undefined,
+  )
+  const loadAtStart = loadavg()[0]!
+  log("idle measured; rounds start")
+
+  const registerMs: number[] = []
+  const toAll: number[] = []
+  const each: number[] = []
+  const missed: Array<{ round: number; missing: number }> = []
+  const catalogCold: number[] = []
+  const dhtCold: number[] = []
+  const dhtFound: number[] = []
+  /** Cold resolves the catalog could not answer (the record had not reached that node). */
+  let catalogMisses = 0
+  const roundsDetail: Array<{ round: number; origin: number; toAllMs: number; slowest: number[] }> =
+    []
+  // What the rounds measured so far, written if the budget runs out before the end.
+  partial = () => ({
+    partial: true,
+    nodes: size,
+    formMs: Math.round(formMs),
+    unformedNodes: unformed,
+    registerMs: summary(registerMs),
+    propagationToAllMs: summary(toAll),
+    propagationEachNodeMs: summary(each),
+    missedRounds: missed,
+    resolveColdMs: { catalog: summary(catalogCold), dht: summary(dhtCold) },
+    catalogMisses,
+    dhtProvidersFound: summary(dhtFound),
+  })
+  for (let r = 0; r < samples; r++) {
+    const origin = pick(size)
+    const service = `new-${r}`
+    const registered = await nodes[origin]!.request(
+      { type: "register", id: newRequestId(), service },
+      "registered",
+      30_000,
+    )
+    registerMs.push(registered.returnedAt - registered.calledAt)
+    const arrived = () => arrivals.get(service) ?? new Map<number, number>()
+    await waitFor(`${service} at every node`, () => arrived().size >= size, ROUND_TIMEOUT_MS).catch(
+      () => missed.push({ round: r, missing: size - arrived().size }),
+    )
+    const times = [...arrived().entries()]
+      .filter(([i]) => i !== origin && i < size)
+      .map(([i, at]) => [i, at - registered.calledAt] as const)
+    const ms = times.map(([, t]) => t)
+    each.push(...ms)
+    const last = ms.length === size - 1 ? Math.max(...ms) : ROUND_TIMEOUT_MS
+    toAll.push(last)
+    roundsDetail.push({
+      round: r,
+      origin,
+      toAllMs: round3(last),
+      slowest: [...times]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 3)
+        .map(([i]) => i),
+    })
+
+    const { service: old, at } = pre[r]!
+    const observer = pick(size, at)
+    const resolved = await nodes[observer]!.request(
+      { type: "resolve", id: newRequestId(), service: old },
+      "resolved",
+      60_000,
+    )
+    if (resolved.catalogFound !== 1) catalogMisses++
+    catalogCold.push(resolved.catalogMs)
+    dhtCold.push(resolved.dhtMs)
+    dhtFound.push(resolved.dhtFound)
+    log(
+      `round ${r + 1}/${samples}: to all ${Math.round(last)} ms, cold catalog ${resolved.catalogMs.toFixed(3)} ms, cold DHT ${Math.round(resolved.dhtMs)} ms (${resolved.dhtFound} found)`,
+    )
+    await sleep(500)
+  }
+
+  // Event-loop delay over the rounds (each status resets it): how starved the nodes were.
+  const afterRounds = answered(await statusAll(nodes.slice(0, size)))
+
+  // Late joiners, one at a time: from process start until its catalog holds every service.
+  const expected = [
+    ...pre.map((p) => p.service),
+    ...Array.from({ length: samples }, (_, r) => `new-${r}`),
+  ]
+  const late: Array<{
+    index: number
+    sinceSpawnMs: number
+    sinceNodeStartMs: number
+    entries: number
+  }> = []
+  for (let k = 0; k < lateCount; k++) {
+    const index = size + k
+    const spawnedAt = sharedClock()
+    const { ready } = await startNode(index, seeds)
+    const has = () => expected.filter((s) => arrivals.get(s)?.has(index)).length
+    const synced = await waitFor(
+      `late node ${index} to hold every service`,
+      () => has() === expected.length,
+      SYNC_TIMEOUT_MS,
+    ).then(
+      () => true,
+      () => false,
+    )
+    const syncedAt = synced
+      ? Math.max(...expected.map((s) => arrivals.get(s)!.get(index)!))
+      : Number.NaN
+    late.push({
+      index,
+      sinceSpawnMs: round3(syncedAt - spawnedAt),
+      sinceNodeStartMs: round3(syncedAt - ready.startedAt),
+      entries: has(),
+    })
+    log(
+      synced
+        ? `late node ${index}: every service ${Math.round(syncedAt - ready.startedAt)} ms after its node started`
+        : `late node ${index}: ${has()} of ${expected.length} services after ${SYNC_TIMEOUT_MS} ms`,
+    )
+  }
+
+  const final = answered(await statusAll(nodes))
+  const result = {
+    nodes: size,
+    samples,
+    bootstrapPeers: bootstrapCount,
+    membershipTimeoutMs: membershipTimeoutMs ?? "agent default (5000)",
+    machine: { cores: availableParallelism(), memoryMiB: mib(totalmem()) },
+    clock:
+      "performance.timeOrigin + performance.now() in each process (ms, shared wall-clock origin)",
+    loadAverage: { atStart: round3(loadAtStart), atEnd: round3(loadavg()[0]!) },
+    processesUpMs: Math.round(processesUp),
+    formMs: Math.round(formMs),
+    /** Nodes without 3 DHT peers and a gossipsub mesh peer when the rounds started (0: formed). */
+    unformedNodes: unformed,
+    formCpuSPerNode: summary(answered(formStatus).map((s) => s.cpuMicros / 1e6)),
+    memory: {
+      rssMiB: summary(idleAnswered.map((s) => mib(s.rssBytes))),
+      pssMiB: summary(pss.map(mib)),
+      heapUsedMiB: summary(idleAnswered.map((s) => mib(s.heapUsedBytes))),
+      totalRssMiB: mib(idleAnswered.reduce((n, s) => n + s.rssBytes, 0)),
+      totalPssMiB: mib(pss.reduce((n, x) => n + x, 0)),
+    },
+    idleCpu: {
+      windowMs: Math.round(idleMs),
+      msPerSecondPerNode: summary(idleCpuMsPerS),
+      totalPercentOfOneCore: round3(idleCpuMsPerS.reduce((a, b) => a + b, 0) / 10),
+      nodesAnswering: idleCpuMsPerS.length,
+    },
+    mesh: {
+      routingTable: summary(final.map((s) => s.routingTable)),
+      connections: summary(final.map((s) => s.connections)),
+      topicPeers: summary(final.map((s) => s.topicPeers)),
+      meshPeers: summary(final.map((s) => s.meshPeers)),
+      entries: summary(final.map((s) => s.entries)),
+    },
+    /** Per node, the event loop's p99 and max delay over the idle window and over the rounds. */
+    loopDelayMs: {
+      idleP99: summary(idleAnswered.map((s) => s.loopDelayP99Ms)),
+      idleMax: summary(idleAnswered.map((s) => s.loopDelayMaxMs)),
+      roundsP99: summary(afterRounds.map((s) => s.loopDelayP99Ms)),
+      roundsMax: summary(afterRounds.map((s) => s.loopDelayMaxMs)),
+    },
+    registerMs: summary(registerMs),
+    propagationToAllMs: summary(toAll),
+    propagationEachNodeMs: summary(each),
+    missedRounds: missed,
+    rounds: roundsDetail,
+    resolveColdMs: { catalog: summary(catalogCold), dht: summary(dhtCold) },
+    catalogMisses,
+    dhtProvidersFound: summary(dhtFound),
+    lateJoiners: late,
+  }
+  await writeFile("bench-results/catalog-mesh.json", `${JSON.stringify(result, null, 2)}\n`)
+  const killed = await stopAll(15_000)
+  nodeLog.end()
+  return { result, killed }
+}
+
+const row = (name: string, s: { n: number; p50: number; p99: number; max: number }) =>
+  `${name.padEnd(36)} ${String(s.n).padStart(5)} ${String(s.p50).padStart(10)} ${String(s.p99).padStart(10)} ${String(s.max).padStart(10)}`
+
+const interrupted = (signal: NodeJS.Signals) => {
+  log(`${signal}: stopping every node`)
+  void stopAll(3_000).finally(() => process.exit(130))
+}
+process.once("SIGINT", interrupted)
+process.once("SIGTERM", interrupted)
+process.once("exit", () => {
+  killAllNow()
+  rmSync(work, { recursive: true, force: true })
+})
+const budget = setTimeout(() => {
+  log(`budget of ${budgetMs / 1000} s spent: stopping every node`)
+  if (partial !== undefined)
+    writeFileSync("bench-results/catalog-mesh.json", `${JSON.stringify(partial(), null, 2)}\n`)
+  void stopAll(3_000).finally(() => process.exit(1))
+}, budgetMs)
+
+try {
+  const { result, killed } = await run()
+  clearTimeout(budget)
+  console.log(
+    [
+      "",
+      `mesh: ${result.nodes} node processes (+${result.lateJoiners.length} late), ${result.bootstrapPeers} bootstrap peers; processes up in ${result.processesUpMs} ms, mesh formed in ${result.formMs} ms (${result.unformedNodes} nodes not joined); load average ${result.loadAverage.atStart} → ${result.loadAverage.atEnd}`,
+      `idle CPU, all nodes: ${result.idleCpu.totalPercentOfOneCore}% of one core; total RSS ${result.memory.totalRssMiB} MiB, PSS ${result.memory.totalPssMiB} MiB`,
+      `mesh at the end: gossipsub mesh peers p50 ${result.mesh.meshPeers.p50}, topic peers p50 ${result.mesh.topicPeers.p50}, connections p50 ${result.mesh.connections.p50}`,
+      `nodes killed at the end (did not stop in 15 s): ${killed}`,
+      "",
+      `${"measure".padEnd(36)} ${"n".padStart(5)} ${"p50".padStart(10)} ${"p99".padStart(10)} ${"max".padStart(10)}`,
+      row("register returns (ms)", result.registerMs),
+      row("propagation, to all nodes (ms)", result.propagationToAllMs),
+      row("propagation, each node (ms)", result.propagationEachNodeMs),
+      row("cold resolve, catalog (ms)", result.resolveColdMs.catalog),
+      row("cold resolve, DHT fallback (ms)", result.resolveColdMs.dht),
+      row("providers found by DHT (want 1)", result.dhtProvidersFound),
+      row(
+        "late joiner synced, since start (ms)",
+        summary(
+          result.lateJoiners.map((l) => l.sinceNodeStartMs).filter((ms) => !Number.isNaN(ms)),
+        ),
+      ),
+      row("idle CPU per node (ms/s)", result.idleCpu.msPerSecondPerNode),
+      row("RSS per node (MiB)", result.memory.rssMiB),
+      row("PSS per node (MiB)", result.memory.pssMiB),
+      row("heap used per node (MiB)", result.memory.heapUsedMiB),
+      row("formation CPU per node (s)", result.formCpuSPerNode),
+      row("event-loop delay p99, rounds (ms)", result.loopDelayMs.roundsP99),
+      row("event-loop delay max, rounds (ms)", result.loopDelayMs.roundsMax),
+      result.missedRounds.length === 0
+        ? ""
+        : `rounds that missed nodes: ${JSON.stringify(result.missedRounds)}`,
+    ].join("\n"),
+  )
+  process.exit(0)
+} catch (error) {
+  log(`failed: ${error instanceof Error ? error.message : String(error)}`)
+  const killed = await stopAll(5_000)
+  log(`stopped every node (${killed} killed)`)
+  process.exit(1)
+}
