@@ -5,10 +5,13 @@
  *   node sidecar.mjs              run the sidecar
  *   node sidecar.mjs healthcheck  ask the running sidecar's /readyz (exit 0 when ready)
  */
+// First, for its side effect: signal handlers in place before the rest of the bundle is evaluated.
+import "./EarlyTermination"
 import { SidecarEnvironment, SidecarPorts, UpstreamList } from "@beemesh/contract"
 import { proxyNodeFlags } from "@beemesh/proxy"
 import { ExitCode, runMain } from "@beemesh/service"
 import { Deferred, Effect } from "effect"
+import { handOverSignals } from "./EarlyTermination"
 import { runHealthcheck } from "./HealthServer"
 import { Registrar } from "./Registrar"
 import { decodeSettings } from "./SidecarConfig"
@@ -36,7 +39,7 @@ const program = Effect.gen(function* () {
   return yield* Effect.fail(refusal)
 })
 
-const run = () =>
+const run = () => {
   runMain(program, {
     name: "sidecar",
     exitCode: (error) =>
@@ -45,6 +48,9 @@ const run = () =>
         : ExitCode.failure,
     hardExitMs: HARD_EXIT_MS,
   })
+  // runMain has installed its signal handlers (synchronously): a SIGTERM during loading goes to them.
+  handOverSignals()
+}
 
 const healthcheck = async () => {
   const host = process.env.BEEMESH_HEALTH_HOST ?? "127.0.0.1"
