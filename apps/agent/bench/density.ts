@@ -25,7 +25,7 @@ import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
-import { buildDemoImages, ORDERS_IMAGE } from "../demo/images"
+import { buildDemoImages } from "../demo/images"
 import { api, freePort, podman, requirePrerequisites, run, startAgent } from "../test/e2e/support"
 import {
   costByRole,
@@ -37,6 +37,7 @@ import {
   processesOf,
   snapshot,
 } from "./density/procs"
+import { idleDeployment, providersIn } from "./idleOrders"
 import { plainOrdersArgs } from "./plainOrders"
 
 const { values: args } = parseArgs({
@@ -170,33 +171,10 @@ const sandboxes = (containers: ReadonlyArray<string>) =>
 const countIn = (procs: Map<number, Proc>, comm: string) =>
   [...procs.values()].filter((p) => p.comm === comm).length
 
-const deployment = (replicas: number) => `
-apiVersion: apps/v1
-kind: Deployment
-metadata: { name: idle, namespace: ${ns} }
-spec:
-  replicas: ${replicas}
-  template:
-    spec:
-      containers: [{ name: app, image: ${ORDERS_IMAGE}, ports: [{ containerPort: 80 }] }]
-`
-
-/** How many providers of the run's service the agent lists. */
-const providers = async (agent: Agent) => {
-  const listed = await api(agent, "GET", "/v1/services")
-  const services = (listed.json?.services ?? []) as Array<{
-    namespace: string
-    providers: Array<unknown>
-  }>
-  return services.filter((s) => s.namespace === ns).reduce((sum, s) => sum + s.providers.length, 0)
-}
-
 const podsOfRun = () =>
   podman("pod", "ps", "--format", "{{.Name}}")
     .split("\n")
     .filter((n) => n.startsWith(`bm-${ns}-`)).length
-
-type Agent = Awaited<ReturnType<typeof startAgent>>
 
 const beemesh = async () => {
   const dataDir = await mkdtemp(join(tmpdir(), "beemesh-density-"))
@@ -218,14 +196,21 @@ const beemesh = async () => {
           const status = await api(agent, "GET", `/v1/workloads/${ns}/idle`)
           return (
             (status.json?.ready as number | undefined) === count &&
-            (await providers(agent)) >= count
+            (await providersIn(agent, ns)) >= count
           )
         },
         900_000,
       )
     const started = performance.now()
     // The answer comes once every replica's pod is created: give 110 of them time.
-    const posted = await api(agent, "POST", "/v1/workloads", deployment(N), agent.token, 900_000)
+    const posted = await api(
+      agent,
+      "POST",
+      "/v1/workloads",
+      idleDeployment(ns, N),
+      agent.token,
+      900_000,
+    )
     if (posted.status !== 201) throw new Error(`deploy refused: ${JSON.stringify(posted.json)}`)
     await until(
       "every replica Running",
@@ -270,7 +255,7 @@ const beemesh = async () => {
       agent,
       "POST",
       "/v1/workloads",
-      deployment(half),
+      idleDeployment(ns, half),
       agent.token,
       900_000,
     )
@@ -281,12 +266,19 @@ const beemesh = async () => {
       async () =>
         podsOfRun() === half &&
         slirpCount() <= countIn(before, "slirp4netns") + half &&
-        (await providers(agent)) <= half,
+        (await providersIn(agent, ns)) <= half,
       900_000,
     )
     const scaleDownMs = performance.now() - scaleDownStarted
     const scaleUpStarted = performance.now()
-    const scaledUp = await api(agent, "POST", "/v1/workloads", deployment(N), agent.token, 900_000)
+    const scaledUp = await api(
+      agent,
+      "POST",
+      "/v1/workloads",
+      idleDeployment(ns, N),
+      agent.token,
+      900_000,
+    )
     if (scaledUp.status !== 201)
       throw new Error(`scale up refused: ${JSON.stringify(scaledUp.json)}`)
     await allRegistered(N)
@@ -307,7 +299,7 @@ const beemesh = async () => {
       async () =>
         podsOfRun() === 0 &&
         slirpCount() <= countIn(before, "slirp4netns") &&
-        (await providers(agent)) === 0,
+        (await providersIn(agent, ns)) === 0,
       900_000,
     )
     const teardownMs = performance.now() - down

@@ -14,10 +14,9 @@ import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
-import { buildDemoImages, ORDERS_IMAGE } from "../demo/images"
+import { buildDemoImages } from "../demo/images"
 import { AGENT_NODE_OPTIONS } from "../src/NodeOptions"
 import {
-  type AgentProcess,
   api,
   freePort,
   podman,
@@ -26,6 +25,7 @@ import {
   startAgent,
 } from "../test/e2e/support"
 import { type HeapFigures, heapOf, reportFlags } from "./deploy/memory"
+import { idleDeployment, providersIn } from "./idleOrders"
 import { type ProcessMemory, processMemory } from "./memory/smaps"
 
 const { values: args } = parseArgs({
@@ -53,26 +53,6 @@ const until = async (what: string, check: () => Promise<boolean>, timeoutMs: num
     if (performance.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`)
     await sleep(250)
   }
-}
-
-const deployment = (replicas: number) => `
-apiVersion: apps/v1
-kind: Deployment
-metadata: { name: idle, namespace: ${ns} }
-spec:
-  replicas: ${replicas}
-  template:
-    spec:
-      containers: [{ name: app, image: ${ORDERS_IMAGE}, ports: [{ containerPort: 80 }] }]
-`
-
-const providers = async (agent: AgentProcess) => {
-  const listed = await api(agent, "GET", "/v1/services")
-  const services = (listed.json?.services ?? []) as Array<{
-    namespace: string
-    providers: Array<unknown>
-  }>
-  return services.filter((s) => s.namespace === ns).reduce((sum, s) => sum + s.providers.length, 0)
 }
 
 const reports = mkdtempSync(join(tmpdir(), "beemesh-agentmem-reports-"))
@@ -119,7 +99,7 @@ const main = async () => {
           agent,
           "POST",
           "/v1/workloads",
-          deployment(N),
+          idleDeployment(ns, N),
           agent.token,
           600_000,
         )
@@ -128,7 +108,10 @@ const main = async () => {
           `${N} replicas Running and registered`,
           async () => {
             const status = await api(agent, "GET", `/v1/workloads/${ns}/idle`)
-            return (status.json?.ready as number | undefined) === N && (await providers(agent)) >= N
+            return (
+              (status.json?.ready as number | undefined) === N &&
+              (await providersIn(agent, ns)) >= N
+            )
           },
           600_000,
         )
