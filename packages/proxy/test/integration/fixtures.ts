@@ -3,7 +3,7 @@ import { readdirSync } from "node:fs"
 import * as net from "node:net"
 import { noise } from "@chainsafe/libp2p-noise"
 import { yamux } from "@chainsafe/libp2p-yamux"
-import type { Libp2p } from "@libp2p/interface"
+import type { ConnectionGater, Libp2p } from "@libp2p/interface"
 import { tcp } from "@libp2p/tcp"
 import { Context, Effect, Layer, Logger } from "effect"
 import { createLibp2p } from "libp2p"
@@ -22,19 +22,27 @@ import {
   type UpstreamListener,
 } from "../../src/index.js"
 
-/** A libp2p node on loopback (tcp + noise + yamux), stopped when the scope closes. */
-export const makeNode = Effect.acquireRelease(
-  Effect.promise(() =>
-    createLibp2p({
-      addresses: { listen: ["/ip4/127.0.0.1/tcp/0"] },
-      transports: [tcp()],
-      connectionEncrypters: [noise()],
-      streamMuxers: [yamux(proxyYamuxOptions)],
-      connectionManager: proxyConnectionManagerOptions,
-    }),
-  ),
-  (node) => Effect.promise(async () => node.stop()),
-)
+/**
+ * A libp2p node on loopback (tcp + noise + yamux, the proxy's options), stopped when the scope
+ * closes; `gater` for a test that needs its connections held up or refused.
+ */
+export const makeNodeWith = (gater?: ConnectionGater) =>
+  Effect.acquireRelease(
+    Effect.promise(() =>
+      createLibp2p({
+        addresses: { listen: ["/ip4/127.0.0.1/tcp/0"] },
+        transports: [tcp()],
+        connectionEncrypters: [noise()],
+        streamMuxers: [yamux(proxyYamuxOptions)],
+        connectionManager: proxyConnectionManagerOptions,
+        ...(gater === undefined ? {} : { connectionGater: gater }),
+      }),
+    ),
+    (node) => Effect.promise(async () => node.stop()),
+  )
+
+/** A libp2p node on loopback with the proxy's options, stopped when the scope closes. */
+export const makeNode = makeNodeWith()
 
 export const providerOf = (node: Libp2p): Provider => ({
   peerId: node.peerId,
