@@ -15,7 +15,7 @@
  *     (and, for beemesh, no service record of its pods).
  * The two sides run one after the other (110 pods twice at once would not fit the point); the
  * machine must be otherwise quiet — the script says so when it finds other pods.
- *   pnpm --filter @beemesh/agent bench:density [-- --replicas 110 --quiet-seconds 60 --skip-baseline --lease-seconds 30]
+ *   pnpm --filter @beemesh/agent bench:density [-- --replicas 110 --quiet-seconds 60 --skip-baseline --lease-seconds 30 --bundle <another agent.mjs>]
  * Prints a table and writes bench-results/density.json.
  */
 import { spawnSync } from "node:child_process"
@@ -51,12 +51,14 @@ const { values: args } = parseArgs({
     "skip-baseline": { type: "boolean", default: false },
     // The agent's registration lease (its default when absent): sidecars renew every third of it.
     "lease-seconds": { type: "string" },
+    // Another build of the agent (before/after comparisons in one sitting).
+    bundle: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   },
 })
 if (args.help) {
   console.log(
-    "pnpm --filter @beemesh/agent bench:density [-- --replicas 110 --quiet-seconds 60 --settle-seconds 30 --skip-baseline --lease-seconds <agent default>]",
+    "pnpm --filter @beemesh/agent bench:density [-- --replicas 110 --quiet-seconds 60 --settle-seconds 30 --skip-baseline --lease-seconds <agent default> --bundle <another agent.mjs>]",
   )
   process.exit(0)
 }
@@ -183,6 +185,7 @@ const beemesh = async () => {
     await freePort(),
     undefined,
     lease === undefined ? [] : ["--lease-seconds", lease],
+    args.bundle === undefined ? {} : { bundle: args.bundle },
   )
   try {
     await sleep(2000)
