@@ -11,6 +11,7 @@ import { SidecarEnvironment, SidecarPorts, UpstreamList } from "@beemesh/contrac
 import { proxyNodeFlags } from "@beemesh/proxy"
 import { ExitCode, runMain } from "@beemesh/service"
 import { Deferred, Effect } from "effect"
+import { releaseCompileCache } from "./CompileCacheRelease"
 import { handOverSignals } from "./EarlyTermination"
 import { runHealthcheck } from "./HealthServer"
 import { Registrar } from "./Registrar"
@@ -34,6 +35,9 @@ const program = Effect.gen(function* () {
   const refusal = yield* Effect.gen(function* () {
     const registrar = yield* Registrar
     yield* Effect.logInfo("sidecar started")
+    // Started: the bundle's code cache is no longer needed (an invalid environment exits before
+    // this, which is how image/compileCache.ts writes the cache).
+    yield* Effect.sync(releaseCompileCache)
     return yield* Deferred.await(registrar.refused)
   }).pipe(Effect.provide(sidecarLayer(settings)))
   return yield* Effect.fail(refusal)
