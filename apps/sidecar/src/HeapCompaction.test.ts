@@ -4,28 +4,60 @@ import { compactHeap, initialCompactionState, residentBytes, shouldCompact } fro
 const MiB = 1024 * 1024
 
 describe("heap compaction", () => {
+  const options = { growthBytes: MiB, idleEveryMs: 600_000 }
+
   it("compacts at the first check when nothing was carried since start", () => {
-    expect(
-      shouldCompact(initialCompactionState, { activity: 0, residentBytes: 20 * MiB }, MiB),
-    ).toBe(true)
-    expect(
-      shouldCompact(initialCompactionState, { activity: 3, residentBytes: 20 * MiB }, MiB),
-    ).toBe(false)
+    const first = (activity: number) =>
+      shouldCompact(initialCompactionState, { activity, residentBytes: 20 * MiB, atMs: 0 }, options)
+    expect(first(0)).toBe(true)
+    expect(first(3)).toBe(false)
   })
 
-  it("compacts again after a quiet period once the heap grew, with or without traffic", () => {
-    const compacted = { activity: 10, compactedAt: 20 * MiB }
-    // Traffic since the previous check: wait, whatever the heap.
-    expect(shouldCompact(compacted, { activity: 11, residentBytes: 60 * MiB }, MiB)).toBe(false)
-    // No traffic at all since the last compaction, but the idle heap crept up: compact.
-    expect(shouldCompact(compacted, { activity: 10, residentBytes: 21 * MiB }, MiB)).toBe(true)
+  it("compacts again after traffic once quiet and grown", () => {
+    const compacted = {
+      activity: 10,
+      compactedAt: 20 * MiB,
+      compactedActivity: 10,
+      compactedAtMs: 0,
+    }
     const afterTraffic = { ...compacted, activity: 25 }
-    // Quiet since the previous check, but the heap is where the last compaction left it.
-    expect(shouldCompact(afterTraffic, { activity: 25, residentBytes: 20.5 * MiB }, MiB)).toBe(
-      false,
-    )
-    // Traffic since the last compaction, quiet now, and grown.
-    expect(shouldCompact(afterTraffic, { activity: 25, residentBytes: 21 * MiB }, MiB)).toBe(true)
+    // Traffic since the previous check: wait, whatever the memory.
+    expect(
+      shouldCompact(afterTraffic, { activity: 26, residentBytes: 60 * MiB, atMs: 1_000 }, options),
+    ).toBe(false)
+    // Quiet since the previous check, but the memory is where the last compaction left it.
+    expect(
+      shouldCompact(
+        afterTraffic,
+        { activity: 25, residentBytes: 20.5 * MiB, atMs: 1_000 },
+        options,
+      ),
+    ).toBe(false)
+    // Traffic since the last compaction, quiet now, and grown: at once.
+    expect(
+      shouldCompact(afterTraffic, { activity: 25, residentBytes: 21 * MiB, atMs: 1_000 }, options),
+    ).toBe(true)
+  })
+
+  it("gives an idle sidecar's creep back, at most once per idle period", () => {
+    const compacted = {
+      activity: 10,
+      compactedAt: 20 * MiB,
+      compactedActivity: 10,
+      compactedAtMs: 0,
+    }
+    // No traffic since the last compaction and grown, but too soon after it.
+    expect(
+      shouldCompact(compacted, { activity: 10, residentBytes: 22 * MiB, atMs: 599_000 }, options),
+    ).toBe(false)
+    // Grown and a whole idle period later.
+    expect(
+      shouldCompact(compacted, { activity: 10, residentBytes: 22 * MiB, atMs: 600_000 }, options),
+    ).toBe(true)
+    // A whole idle period later, but not grown.
+    expect(
+      shouldCompact(compacted, { activity: 10, residentBytes: 20.5 * MiB, atMs: 900_000 }, options),
+    ).toBe(false)
   })
 
   it("gives back the pages of a heap grown by objects of which a few survive", () => {

@@ -19,16 +19,17 @@
  * on the command line are part of the compile cache's check (see image/compileCache.ts), these are
  * not, and the cache has been read by the time this runs. A collection pauses the process for
  * about 20–30 ms on an idle heap (100–300 ms after bulk traffic), hence only when the proxy
- * carried nothing for a whole check period, and only after the heap grew: an idle sidecar pays
- * one every few minutes at most.
+ * carried nothing for a whole check period, and only after the memory grew: an idle sidecar pays
+ * one per ten minutes at most.
  */
 import { Duration, Effect } from "effect"
 
 /** V8's default, restored after each compaction so bytecode in use is not flushed under load. */
 const DEFAULT_BYTECODE_OLD_AGE = 6
 
-/** See HeapCompactionOptions.growthBytes (README Footprint: measured idle curves). */
+/** See HeapCompactionOptions (README Footprint: measured idle curves). */
 const GROWTH_BYTES = 1.5 * 1024 * 1024
+const IDLE_EVERY_MS = 10 * 60_000
 
 export interface HeapCompactionOptions {
   /** The first check, after start (startup work done). */
@@ -36,16 +37,23 @@ export interface HeapCompactionOptions {
   /** Later checks, each one compacting only if nothing was carried since the previous one. */
   readonly everyMs: number
   /**
-   * Growth of V8's resident heap since the last compaction that warrants another one (a burst
-   * grows it by tens of MiB, an idle sidecar by about 2.5 MiB over its first minutes).
+   * Growth of the anonymous resident memory since the last compaction that warrants another one
+   * (a burst grows it by tens of MiB, an idle sidecar by about 3 MiB over its first ten minutes).
    */
   readonly growthBytes: number
+  /**
+   * Without traffic since the last compaction, at least this long between two: an idle creep
+   * given back after two minutes returned 0.5 MiB for a 60 ms pause, after eight 1.9 MiB; one
+   * compaction per ten minutes costs an idle sidecar about 0.1 millicore at most.
+   */
+  readonly idleEveryMs: number
 }
 
 export const defaultHeapCompaction: HeapCompactionOptions = {
   firstAfterMs: 5_000,
   everyMs: 30_000,
   growthBytes: GROWTH_BYTES,
+  idleEveryMs: IDLE_EVERY_MS,
 }
 
 /**
@@ -56,6 +64,8 @@ export const defaultHeapCompaction: HeapCompactionOptions = {
 export interface HeapSample {
   readonly activity: number
   readonly residentBytes: number
+  /** A monotonic clock, ms. */
+  readonly atMs: number
 }
 
 export interface CompactionState {
@@ -63,27 +73,38 @@ export interface CompactionState {
   readonly activity: number | undefined
   /** The anonymous resident memory right after the last compaction (undefined before the first). */
   readonly compactedAt: number | undefined
+  /** The activity counter at the last compaction (undefined before the first). */
+  readonly compactedActivity: number | undefined
+  /** When the last compaction ran (the sample's clock; undefined before the first). */
+  readonly compactedAtMs: number | undefined
 }
 
 export const initialCompactionState: CompactionState = {
   activity: undefined,
   compactedAt: undefined,
+  compactedActivity: undefined,
+  compactedAtMs: undefined,
 }
 
 /**
  * The first compaction: when the proxy carried nothing since start (the counter is still 0).
- * Later ones: when the proxy carried nothing since the previous check and the heap grew by
- * `growthBytes` since the last compaction, whether traffic or an idle sidecar's own creep (each
- * renewal's garbage, promoted by young-generation collections) grew it.
+ * Later ones: when the proxy carried nothing since the previous check and the memory grew by
+ * `growthBytes` since the last compaction; if nothing was carried since the last compaction
+ * either (an idle sidecar's own creep: each renewal's garbage, promoted by young-generation
+ * collections), only `idleEveryMs` after it.
  */
 export const shouldCompact = (
   state: CompactionState,
   sample: HeapSample,
-  growthBytes: number,
+  options: Pick<HeapCompactionOptions, "growthBytes" | "idleEveryMs">,
 ): boolean => {
   const quiet = sample.activity === (state.activity ?? 0)
-  if (state.compactedAt === undefined) return quiet
-  return quiet && sample.residentBytes >= state.compactedAt + growthBytes
+  if (state.compactedAt === undefined || state.compactedAtMs === undefined) return quiet
+  if (!quiet || sample.residentBytes < state.compactedAt + options.growthBytes) return false
+  return (
+    sample.activity !== state.compactedActivity ||
+    sample.atMs >= state.compactedAtMs + options.idleEveryMs
+  )
 }
 
 let collector: ((options: object) => void) | undefined
@@ -137,14 +158,24 @@ export const runHeapCompaction = Effect.fn("HeapCompaction.run")(function* (
     let state = initialCompactionState
     yield* Effect.sleep(Duration.millis(options.firstAfterMs))
     while (true) {
-      const sample = { activity: activity(), residentBytes: residentBytes() }
-      if (shouldCompact(state, sample, options.growthBytes)) {
+      const sample = {
+        activity: activity(),
+        residentBytes: residentBytes(),
+        atMs: performance.now(),
+      }
+      if (shouldCompact(state, sample, options)) {
         const started = performance.now()
         const { before, after } = compactHeap()
         yield* Effect.logInfo(
           `heap compacted: ${(before / 1048576).toFixed(1)} → ${(after / 1048576).toFixed(1)} MiB resident in ${Math.round(performance.now() - started)} ms (process: ${(sample.residentBytes / 1048576).toFixed(1)} MiB anonymous before)`,
         )
-        state = { activity: activity(), compactedAt: residentBytes() }
+        const now = activity()
+        state = {
+          activity: now,
+          compactedAt: residentBytes(),
+          compactedActivity: now,
+          compactedAtMs: performance.now(),
+        }
       } else state = { ...state, activity: sample.activity }
       yield* Effect.sleep(Duration.millis(options.everyMs))
     }
