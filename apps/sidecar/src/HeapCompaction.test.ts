@@ -1,29 +1,63 @@
 import { describe, expect, it } from "vitest"
-import { compactHeap, initialCompactionState, shouldCompact } from "./HeapCompaction"
+import { compactHeap, initialCompactionState, residentBytes, shouldCompact } from "./HeapCompaction"
 
 const MiB = 1024 * 1024
 
 describe("heap compaction", () => {
+  const options = { growthBytes: MiB, idleEveryMs: 600_000 }
+
   it("compacts at the first check when nothing was carried since start", () => {
-    expect(shouldCompact(initialCompactionState, { activity: 0, heapBytes: 20 * MiB }, MiB)).toBe(
-      true,
-    )
-    expect(shouldCompact(initialCompactionState, { activity: 3, heapBytes: 20 * MiB }, MiB)).toBe(
-      false,
-    )
+    const first = (activity: number) =>
+      shouldCompact(initialCompactionState, { activity, residentBytes: 20 * MiB, atMs: 0 }, options)
+    expect(first(0)).toBe(true)
+    expect(first(3)).toBe(false)
   })
 
-  it("compacts again only after traffic, a quiet period, and the heap's growth", () => {
-    const compacted = { activity: 10, compactedActivity: 10, compactedAt: 20 * MiB }
-    // Traffic since the previous check: wait, whatever the heap.
-    expect(shouldCompact(compacted, { activity: 11, heapBytes: 60 * MiB }, MiB)).toBe(false)
-    // No traffic since the last compaction: an idle sidecar's own growth is left to V8.
-    expect(shouldCompact(compacted, { activity: 10, heapBytes: 60 * MiB }, MiB)).toBe(false)
+  it("compacts again after traffic once quiet and grown", () => {
+    const compacted = {
+      activity: 10,
+      compactedAt: 20 * MiB,
+      compactedActivity: 10,
+      compactedAtMs: 0,
+    }
     const afterTraffic = { ...compacted, activity: 25 }
-    // Quiet since the previous check, but the heap is where the last compaction left it.
-    expect(shouldCompact(afterTraffic, { activity: 25, heapBytes: 20.5 * MiB }, MiB)).toBe(false)
-    // Traffic since the last compaction, quiet now, and grown.
-    expect(shouldCompact(afterTraffic, { activity: 25, heapBytes: 21 * MiB }, MiB)).toBe(true)
+    // Traffic since the previous check: wait, whatever the memory.
+    expect(
+      shouldCompact(afterTraffic, { activity: 26, residentBytes: 60 * MiB, atMs: 1_000 }, options),
+    ).toBe(false)
+    // Quiet since the previous check, but the memory is where the last compaction left it.
+    expect(
+      shouldCompact(
+        afterTraffic,
+        { activity: 25, residentBytes: 20.5 * MiB, atMs: 1_000 },
+        options,
+      ),
+    ).toBe(false)
+    // Traffic since the last compaction, quiet now, and grown: at once.
+    expect(
+      shouldCompact(afterTraffic, { activity: 25, residentBytes: 21 * MiB, atMs: 1_000 }, options),
+    ).toBe(true)
+  })
+
+  it("gives an idle sidecar's creep back, at most once per idle period", () => {
+    const compacted = {
+      activity: 10,
+      compactedAt: 20 * MiB,
+      compactedActivity: 10,
+      compactedAtMs: 0,
+    }
+    // No traffic since the last compaction and grown, but too soon after it.
+    expect(
+      shouldCompact(compacted, { activity: 10, residentBytes: 22 * MiB, atMs: 599_000 }, options),
+    ).toBe(false)
+    // Grown and a whole idle period later.
+    expect(
+      shouldCompact(compacted, { activity: 10, residentBytes: 22 * MiB, atMs: 600_000 }, options),
+    ).toBe(true)
+    // A whole idle period later, but not grown.
+    expect(
+      shouldCompact(compacted, { activity: 10, residentBytes: 20.5 * MiB, atMs: 900_000 }, options),
+    ).toBe(false)
   })
 
   it("gives back the pages of a heap grown by objects of which a few survive", () => {
@@ -41,5 +75,11 @@ describe("heap compaction", () => {
     // A second compaction right after finds nothing more to give back, and still works.
     const again = compactHeap()
     expect(again.after).toBeLessThanOrEqual(again.before + MiB)
+  })
+
+  it("reads the process's anonymous resident memory: part of its RSS, more than an empty heap", () => {
+    const resident = residentBytes()
+    expect(resident).toBeGreaterThan(4 * MiB)
+    expect(resident).toBeLessThan(process.memoryUsage.rss())
   })
 })

@@ -11,8 +11,10 @@ import { SidecarEnvironment, SidecarPorts, UpstreamList } from "@beemesh/contrac
 import { proxyNodeFlags } from "@beemesh/proxy"
 import { ExitCode, runMain } from "@beemesh/service"
 import { Deferred, Effect } from "effect"
+import { releaseCompileCache } from "./CompileCacheRelease"
 import { handOverSignals } from "./EarlyTermination"
 import { runHealthcheck } from "./HealthServer"
+import { limitHeapGrowth } from "./HeapGrowth"
 import { Registrar } from "./Registrar"
 import { decodeSettings } from "./SidecarConfig"
 import { sidecarLayer } from "./SidecarLayers"
@@ -34,6 +36,10 @@ const program = Effect.gen(function* () {
   const refusal = yield* Effect.gen(function* () {
     const registrar = yield* Registrar
     yield* Effect.logInfo("sidecar started")
+    // Started: the bundle's code cache is no longer needed, and V8 flags may change (an invalid
+    // environment exits before this, which is how image/compileCache.ts writes the cache).
+    yield* Effect.sync(releaseCompileCache)
+    yield* Effect.sync(limitHeapGrowth)
     return yield* Deferred.await(registrar.refused)
   }).pipe(Effect.provide(sidecarLayer(settings)))
   return yield* Effect.fail(refusal)

@@ -6,7 +6,7 @@ import { execFileSync, spawnSync } from "node:child_process"
 import { proxyNodeFlags } from "@beemesh/proxy"
 import { describe, expect, it } from "vitest"
 import { buildSidecarImage, SIDECAR_IMAGE } from "../../image/build"
-import { requirePrerequisites } from "../support/podman"
+import { requirePrerequisites, SUITE_LABELS, uniqueName } from "../support/podman"
 
 interface ImageInspect {
   readonly Id: string
@@ -88,5 +88,49 @@ describe("the sidecar image", () => {
     expect(run.status, run.stderr).toBe(2)
     expect(run.stderr).toContain("code cache for ESM file:///app/sidecar.mjs was accepted")
     expect(run.stderr).not.toMatch(/permission denied|rejected/)
+  })
+
+  it("frees the compile cache's bytes once started, writing nothing into the container", async () => {
+    requirePrerequisites()
+    // A sidecar with a valid environment and no network: it starts (registration then retries
+    // against an agent it cannot reach) and flushes Node's compile cache.
+    const name = uniqueName("sidecar-cache")
+    const env = {
+      NODE_DEBUG_NATIVE: "COMPILE_CACHE",
+      BEEMESH_NAMESPACE: "test",
+      BEEMESH_WORKLOAD: "cache",
+      BEEMESH_POD: "cache-0",
+      BEEMESH_POD_TOKEN: "cache-token-0123456789",
+      BEEMESH_ADVERTISE: "/ip4/127.0.0.1/tcp/8080",
+    }
+    execFileSync("podman", [
+      "run",
+      "-d",
+      "--name",
+      name,
+      ...Object.entries(SUITE_LABELS).flatMap(([k, v]) => ["--label", `${k}=${v}`]),
+      "--network",
+      "none",
+      ...Object.entries(env).flatMap(([k, v]) => ["--env", `${k}=${v}`]),
+      SIDECAR_IMAGE,
+    ])
+    try {
+      const logs = () => {
+        const r = spawnSync("podman", ["logs", name], { encoding: "utf8" })
+        return `${r.stdout}${r.stderr}`
+      }
+      const deadline = Date.now() + 30_000
+      while (!logs().includes("module.flushCompileCache() finished") && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 200))
+      const output = logs()
+      expect(output).toContain("code cache for ESM file:///app/sidecar.mjs was accepted")
+      expect(output).toContain("because cache was the same")
+      expect(output).toContain("module.flushCompileCache() finished")
+      // Nothing added or changed in the image's files (the cache directory is read-only to 1337).
+      const diff = execFileSync("podman", ["diff", name], { encoding: "utf8" })
+      expect(diff.split("\n").filter((line) => line.includes("/app"))).toEqual([])
+    } finally {
+      spawnSync("podman", ["rm", "--force", "--time", "0", name])
+    }
   })
 })
