@@ -1,10 +1,15 @@
 /**
  * Serves a hono app (or any fetch handler) over node:http as a scoped resource: bound when
- * acquired, closed with every open connection when its scope closes.
+ * acquired, closed with every open connection when its scope closes. Requests and responses are
+ * the lean fetch classes (LeanFetch.ts, installed as the globals hono builds its answers with),
+ * so a process that serves HTTP never loads Node's bundled undici.
  */
+import type { IncomingMessage, Server, ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
-import { type ServerType, serve } from "@hono/node-server"
 import { Data, Effect, type Scope } from "effect"
+import { answerEmpty, requestFrom, writeResponse } from "./internal/NodeExchange.js"
+import { nodeHttp } from "./internal/nodeHttp.js"
+import { install } from "./LeanFetch.js"
 
 export interface ServeOptions {
   /** The address to bind: an IPv4 or IPv6 literal, or a host name. */
@@ -33,13 +38,29 @@ export class ListenFailed extends Data.TaggedError("ListenFailed")<{
   }
 }
 
+const exchange =
+  (handler: FetchHandler) =>
+  (incoming: IncomingMessage, out: ServerResponse): void => {
+    let request: Request
+    try {
+      request = requestFrom(incoming) as unknown as Request
+    } catch {
+      answerEmpty(out, 400)
+      return
+    }
+    new Promise<unknown>((resolve) => resolve(handler.fetch(request)))
+      .then(
+        (response) => writeResponse(response, incoming, out),
+        () => answerEmpty(out, 500),
+      )
+      .catch(() => answerEmpty(out, 500))
+  }
+
 const listen = (handler: FetchHandler, options: ServeOptions) =>
-  Effect.callback<ServerType, ListenFailed>((resume) => {
-    const server = serve({
-      fetch: handler.fetch as (request: Request) => Response | Promise<Response>,
-      hostname: options.host,
-      port: options.port,
-    })
+  Effect.callback<Server, ListenFailed>((resume) => {
+    install()
+    const server = nodeHttp.createServer(exchange(handler))
+    server.listen(options.port, options.host)
     const onError = (cause: unknown) =>
       resume(Effect.fail(new ListenFailed({ host: options.host, port: options.port, cause })))
     server.once("error", onError)
@@ -50,10 +71,10 @@ const listen = (handler: FetchHandler, options: ServeOptions) =>
   })
 
 // Keep-alive connections would hold `close` open until they idle out: end them with the server.
-const close = (server: ServerType) =>
+const close = (server: Server) =>
   Effect.callback<void>((resume) => {
     server.close(() => resume(Effect.void))
-    ;(server as { closeAllConnections?: () => void }).closeAllConnections?.()
+    server.closeAllConnections()
   })
 
 /** Serves `handler` on host:port until the scope closes; succeeds with the bound port. */

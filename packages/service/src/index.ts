@@ -1,4 +1,5 @@
 export { ExitCode } from "./ExitCode.js"
 export { type FetchHandler, ListenFailed, type ServeOptions, serveHttp } from "./HttpServe.js"
+export * as LeanFetch from "./LeanFetch.js"
 export * as PrometheusText from "./PrometheusText.js"
 export { type ProcessPort, type RunMainOptions, runMain } from "./RunMain.js"

@@ -4,6 +4,7 @@
  * The tests run in order and share one agent and one deployment (that is the scenario).
  */
 import { randomBytes } from "node:crypto"
+import { readFileSync } from "node:fs"
 import { mkdtemp, rm } from "node:fs/promises"
 import type { Server } from "node:net"
 import { tmpdir } from "node:os"
@@ -11,6 +12,7 @@ import { join } from "node:path"
 import { slirpProcessesFor } from "@beemesh/podman"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { buildDemoImages, ORDERS_IMAGE, WEB_IMAGE } from "../../demo/images"
+import { AGENT_NODE_OPTIONS } from "../../src/NodeOptions"
 import {
   type AgentProcess,
   api,
@@ -76,6 +78,19 @@ const metric = (text: string, name: string, direction: string) =>
     new RegExp(`^${name}\\{direction="${direction}"\\} (\\d+)$`, "m").exec(text)?.[1] ?? Number.NaN,
   )
 
+/**
+ * Node options that make the agent write the Node modules it loaded (`process.moduleLoadList`)
+ * to `file` as it exits: Node's bundled undici must not be among them (about 17.5 MiB of RSS).
+ */
+const reportingLoadedModules = (file: string) => ({
+  options: [
+    ...AGENT_NODE_OPTIONS,
+    "--import",
+    `data:text/javascript,process.on("exit", () => process.getBuiltinModule("node:fs").writeFileSync(${JSON.stringify(file)}, JSON.stringify(process.moduleLoadList)))`,
+  ],
+})
+const loadedFile = () => join(dataDir, "modules-loaded.json")
+
 /** Runs a command in a container; busybox wget is bounded by busybox timeout (its -T segfaults). */
 const execIn = (container: string, args: ReadonlyArray<string>, user?: string) =>
   runAsync("podman", ["exec", ...(user === undefined ? [] : ["--user", user]), container, ...args])
@@ -98,7 +113,7 @@ beforeAll(async () => {
   buildDemoImages()
   dataDir = await mkdtemp(join(tmpdir(), "beemesh-e2e-agent-"))
   apiPort = await freePort()
-  agent = await startAgent(dataDir, apiPort)
+  agent = await startAgent(dataDir, apiPort, undefined, [], reportingLoadedModules(loadedFile()))
   peerId = String((await api(agent, "GET", "/health")).json?.peerId)
 })
 
@@ -282,6 +297,10 @@ describe("beemesh-agent on one host", () => {
       podman("pod", "inspect", name, "--format", "{{.Name}} {{.ID}}"),
     )
     expect(await agent.stop()).toBe(0)
+    // Having served the API to the operator and to every sidecar (registrations, renewals, resolves).
+    const loaded: ReadonlyArray<string> = JSON.parse(readFileSync(loadedFile(), "utf8"))
+    expect(loaded).toContain("NativeModule http")
+    expect(loaded.filter((m) => /undici|http2/.test(m))).toEqual([])
     agent = await startAgent(dataDir, apiPort)
     expect(agent.logs()).toMatch(/adopted pod/)
     const listed = await api(agent, "GET", "/v1/workloads")

@@ -1,5 +1,6 @@
 /** HTTP/1.1 over a unix socket with node:http; interruption aborts the request. */
-import { request as httpRequest, type IncomingMessage } from "node:http"
+import type * as Http from "node:http"
+import type { IncomingMessage } from "node:http"
 import type { Readable } from "node:stream"
 import { Data, Effect, type Scope } from "effect"
 
@@ -24,6 +25,10 @@ export interface RawResponse {
   readonly body: Buffer
 }
 
+// Not an ES import of node:http: its namespace's `WebSocket`, `MessageEvent` and `CloseEvent`
+// getters load Node's bundled undici, http2 and web streams (megabytes every agent would carry).
+const nodeHttp: typeof Http = process.getBuiltinModule("node:http")
+
 const open = (
   socketPath: string,
   req: RawRequest,
@@ -33,7 +38,7 @@ const open = (
 ) => {
   const headers: Record<string, string> = { host: "d" }
   if (req.contentType !== undefined) headers["content-type"] = req.contentType
-  const r = httpRequest(
+  const r = nodeHttp.request(
     { socketPath, method: req.method, path: req.path, headers, signal },
     onResponse,
   )
