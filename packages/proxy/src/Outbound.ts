@@ -52,7 +52,9 @@ export interface OutboundOptions {
   /**
    * Dialling a provider, and opening a stream on a connection to it, each within this (default
    * 750 ms); past it the next provider is tried. Short, because a provider on a lost host is
-   * silent: without it each call to it waits out `connectTimeoutMs`.
+   * silent: without it each call to it waits out `connectTimeoutMs`. The last provider a
+   * connection tries (the only one, often) has `connectTimeoutMs` instead: with none left to
+   * fail over to, giving up early would only turn a slow answer into a reset.
    */
   readonly dialTimeoutMs?: number
   readonly idleTimeoutMs?: number
@@ -185,7 +187,7 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
   }
 
   /** An open connection to the peer, or one shared dial for all callers that need it now. */
-  const connectionTo = (provider: Provider): Promise<Connection> => {
+  const connectionTo = (provider: Provider, reachMs: number): Promise<Connection> => {
     const existing = node.getConnections(provider.peerId).find((c) => c.status === "open")
     if (existing !== undefined) return Promise.resolve(existing)
     const key = provider.peerId.toString()
@@ -199,7 +201,7 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
       if (network.length > 0) {
         await node.peerStore.merge(provider.peerId, { multiaddrs: network })
       }
-      return node.dial(provider.peerId, { signal: AbortSignal.timeout(dialTimeoutMs) })
+      return node.dial(provider.peerId, { signal: AbortSignal.timeout(reachMs) })
     })().finally(() => dialing.delete(key))
     dialing.set(key, dial)
     return dial
@@ -262,19 +264,23 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
    * rather than a racing fiber: this runs once per accepted connection. Reaching the provider
    * (the dial, then the stream, which needs its answer) has the short `dialTimeoutMs` each: a
    * silent peer (its host lost, or a connection that died without a reset) is given up quickly;
-   * the provider's own connect to its app keeps the rest of the deadline.
+   * the provider's own connect to its app keeps the rest of the deadline. The `last` provider
+   * tried has the whole deadline for these too: with no other provider left, a short bound only
+   * turned a provider slow to answer (both sidecars starved of CPU on a loaded host) into a
+   * reset of the caller's connection.
    */
-  const attempt = (service: string, early: Early, provider: Provider) =>
+  const attempt = (service: string, early: Early, provider: Provider, last: boolean) =>
     Effect.gen(function* () {
       const peer = provider.peerId.toString()
       const deadline = Date.now() + connectTimeoutMs
+      const reachMs = last ? connectTimeoutMs : dialTimeoutMs
       const connection = yield* Effect.tryPromise({
-        try: () => connectionTo(provider),
+        try: () => connectionTo(provider, reachMs),
         catch: stageError(service, provider.peerId, "dial"),
       })
       // The pool is topped up once this connection no longer waits on the provider (see
       // ReadyStreams.refill), whatever the provider answered.
-      return yield* onConnection(service, early, provider, connection, deadline).pipe(
+      return yield* onConnection(service, early, provider, connection, deadline, reachMs).pipe(
         Effect.ensuring(Effect.sync(() => ready.refill(peer, connection))),
       )
     })
@@ -286,6 +292,7 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
     provider: Provider,
     connection: Connection,
     deadline: number,
+    reachMs: number,
   ) =>
     Effect.gen(function* () {
       const peer = provider.peerId.toString()
@@ -294,7 +301,7 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
         // The answer on a ready stream is also the first sign that the provider is alive (a
         // new stream's is multistream-select's), so it gets the same short bound: a silent
         // provider is given up after two of them (this, then the new stream below).
-        const timeoutMs = Math.min(dialTimeoutMs, deadline - Date.now())
+        const timeoutMs = Math.min(reachMs, deadline - Date.now())
         const result = yield* Effect.result(handshake(service, early, provider, pooled, timeoutMs))
         if (Result.isSuccess(result)) return result.success
         // A refusal is the provider's answer. A broken ready stream (closed by the provider's
@@ -309,7 +316,7 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
             connection,
             AbortSignal.any([
               interrupt,
-              AbortSignal.timeout(Math.max(1, Math.min(dialTimeoutMs, deadline - Date.now()))),
+              AbortSignal.timeout(Math.max(1, Math.min(reachMs, deadline - Date.now()))),
             ]),
           ),
         catch: stageError(service, provider.peerId, "open-stream"),
@@ -324,8 +331,9 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
       .order(service, providers, (p) => p.peerId.toString(), Date.now())
       .slice(0, maxAttempts)
     const failures: ProviderFailed[] = []
-    for (const provider of ordered) {
-      const result = yield* Effect.result(attempt(service, early, provider))
+    for (const [index, provider] of ordered.entries()) {
+      const last = index === ordered.length - 1
+      const result = yield* Effect.result(attempt(service, early, provider, last))
       if (Result.isSuccess(result)) {
         selector.markHealthy(provider.peerId.toString())
         return result.success

@@ -191,3 +191,75 @@ describe("ready streams to a provider that goes silent", () => {
     }),
   )
 })
+
+describe("a sole provider slower than the dial timeout", () => {
+  it.live(
+    "still serves: the last provider tried has the connect timeout, not the dial timeout",
+    () =>
+      Effect.gen(function* () {
+        const app = yield* startServer(echoApp)
+        const services = { echo: { host: "127.0.0.1", port: app.port } }
+        const far = yield* makeNode
+        yield* Layer.build(
+          Inbound.layer({ services }).pipe(
+            Layer.provide(ProxyMetrics.layer),
+            Layer.provide(Libp2pNode.layer(far)),
+          ),
+        )
+        const farPort = Number(far.getMultiaddrs()[0]!.toString().split("/")[4])
+        // A relay that can hold everything back for a while and then deliver it, as two sidecars
+        // starved of CPU on a loaded host answer: late, not never.
+        let stalled = false
+        const held: Array<() => void> = []
+        const forward = (to: net.Socket) => (chunk: Buffer) => {
+          if (stalled) held.push(() => to.write(chunk))
+          else to.write(chunk)
+        }
+        const upstreams = new Set<net.Socket>()
+        yield* Effect.addFinalizer(() =>
+          Effect.sync(() => {
+            for (const socket of upstreams) socket.destroy()
+          }),
+        )
+        const relay = yield* startServer((socket) => {
+          const upstream = net.connect({ host: "127.0.0.1", port: farPort })
+          upstreams.add(upstream)
+          upstream.on("error", () => socket.destroy())
+          socket.on("close", () => upstream.destroy())
+          upstream.on("close", () => socket.destroy())
+          socket.on("data", forward(upstream))
+          upstream.on("data", forward(socket))
+        })
+        const viaRelay = {
+          peerId: far.peerId,
+          multiaddrs: [multiaddr(`/ip4/127.0.0.1/tcp/${relay.port}`)],
+        }
+        const mesh = yield* makeMesh({
+          inbound: { services },
+          table: () => ({ echo: [viaRelay] }),
+          outbound: { dialTimeoutMs: 300, readyStreams: 2 },
+        })
+        const listener = yield* mesh.listen("echo")
+        expect(yield* Effect.promise(() => echo(listener.port, "warm"))).toBe("warm")
+        const farStreams = () =>
+          mesh.clientNode
+            .getConnections(far.peerId)
+            .flatMap((c) => c.streams)
+            .filter((s) => s.protocol === PROXY_PROTOCOL).length
+        yield* Effect.promise(() => waitFor("ready streams to far", () => farStreams() === 2))
+
+        // Held for four dial timeouts: with the dial timeout on the ready stream and then on a new
+        // stream, the call was reset after two of them.
+        stalled = true
+        const release = setTimeout(() => {
+          stalled = false
+          for (const deliver of held.splice(0)) deliver()
+        }, 1200)
+        yield* Effect.addFinalizer(() => Effect.sync(() => clearTimeout(release)))
+        const started = performance.now()
+        expect(yield* Effect.promise(() => echo(listener.port, "slow"))).toBe("slow")
+        expect(performance.now() - started).toBeGreaterThanOrEqual(1100)
+        expect(yield* Effect.promise(() => echo(listener.port, "after"))).toBe("after")
+      }),
+  )
+})
