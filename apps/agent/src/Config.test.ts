@@ -36,7 +36,13 @@ describe("parseCommand", () => {
         listen: ["/ip4/0.0.0.0/tcp/4001"],
         bootstrap: [],
         dataDir: "/var/lib/beemesh",
-        slirp: { enableIpv6: true, allowHostLoopback: true, cidr: "10.0.2.0/24", mtu: 1500 },
+        slirp: {
+          enableIpv6: true,
+          allowHostLoopback: true,
+          cidr: "10.0.2.0/24",
+          mtu: 1500,
+          portHandler: "slirp4netns",
+        },
         podmanSocket: undefined,
         sidecarImage: "localhost/beemesh/sidecar:0.1.0",
         advertiseHost: "127.0.0.1",
@@ -83,6 +89,16 @@ describe("parseCommand", () => {
     expect(fromFile._tag === "Run" && fromFile.config.relays).toEqual([relay])
     const reachable = await run(["run"])
     expect(reachable._tag === "Run" && reachable.config.relays).toBeUndefined()
+  })
+
+  it("gives pods slirp4netns as their port handler unless the operator names one", async () => {
+    const partial = await run(["run", "--slirp", "mtu=9000"])
+    expect(partial._tag === "Run" && partial.config.slirp).toMatchObject({
+      mtu: 9000,
+      portHandler: "slirp4netns",
+    })
+    const chosen = await run(["run"], { env: { BEEMESH_SLIRP: "port_handler=rootlesskit" } })
+    expect(chosen._tag === "Run" && chosen.config.slirp.portHandler).toBe("rootlesskit")
   })
 
   it("takes json as the log format from a flag, and refuses an unknown one", async () => {
