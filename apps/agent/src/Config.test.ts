@@ -36,13 +36,7 @@ describe("parseCommand", () => {
         listen: ["/ip4/0.0.0.0/tcp/4001"],
         bootstrap: [],
         dataDir: "/var/lib/beemesh",
-        slirp: {
-          enableIpv6: true,
-          allowHostLoopback: true,
-          cidr: "10.0.2.0/24",
-          mtu: 1500,
-          portHandler: "slirp4netns",
-        },
+        slirp: { enableIpv6: true, allowHostLoopback: true, cidr: "10.0.2.0/24", mtu: 1500 },
         podmanSocket: undefined,
         sidecarImage: "localhost/beemesh/sidecar:0.1.0",
         advertiseHost: "127.0.0.1",
@@ -91,14 +85,14 @@ describe("parseCommand", () => {
     expect(reachable._tag === "Run" && reachable.config.relays).toBeUndefined()
   })
 
-  it("gives pods slirp4netns as their port handler unless the operator names one", async () => {
-    const partial = await run(["run", "--slirp", "mtu=9000"])
-    expect(partial._tag === "Run" && partial.config.slirp).toMatchObject({
-      mtu: 9000,
+  it("gives pods the port handler the operator names, and Podman's own otherwise", async () => {
+    const chosen = await run(["run"], { env: { BEEMESH_SLIRP: "port_handler=slirp4netns" } })
+    expect(chosen._tag === "Run" && chosen.config.slirp).toMatchObject({
+      mtu: 1500,
       portHandler: "slirp4netns",
     })
-    const chosen = await run(["run"], { env: { BEEMESH_SLIRP: "port_handler=rootlesskit" } })
-    expect(chosen._tag === "Run" && chosen.config.slirp.portHandler).toBe("rootlesskit")
+    const partial = await run(["run", "--slirp", "mtu=9000"])
+    expect(partial._tag === "Run" && partial.config.slirp.portHandler).toBeUndefined()
   })
 
   it("takes json as the log format from a flag, and refuses an unknown one", async () => {

@@ -7,7 +7,6 @@ import { parseArgs } from "node:util"
 import { parsePodmanNetworkOptions, type SlirpOptions } from "@beemesh/netns"
 import { Data, Effect, Schema } from "effect"
 import { parse as parseYaml } from "yaml"
-import { podNetworkOf } from "./PodNetwork"
 
 export const AGENT_VERSION = "0.1.0"
 
@@ -109,8 +108,8 @@ Options (flag / environment variable / config file key):
                                                                  /var/lib/beemesh as root, else
                                                                  $XDG_DATA_HOME/beemesh)
   --slirp OPTIONS        BEEMESH_SLIRP            slirp          pod network, Podman's slirp4netns form (default
-                                                                 enable_ipv6=true,allow_host_loopback=true,cidr=10.0.2.0/24,mtu=1500,
-                                                                 port_handler=slirp4netns; a key left out keeps its default)
+                                                                 enable_ipv6=true,allow_host_loopback=true,cidr=10.0.2.0/24,mtu=1500;
+                                                                 port_handler=slirp4netns saves a rootlessport per pod)
   --podman-socket PATH   BEEMESH_PODMAN_SOCKET    podmanSocket   libpod socket (default: CONTAINER_HOST, then the
                                                                  standard paths; an embedded service when none answers)
   --sidecar-image IMAGE  BEEMESH_SIDECAR_IMAGE    sidecarImage   (default localhost/beemesh/sidecar:${AGENT_VERSION})
@@ -340,10 +339,8 @@ export const parseCommand = (sources: ConfigSources): Effect.Effect<Command, Con
     }
 
     const slirpText = pick(values.slirp, env.BEEMESH_SLIRP, file.slirp)
-    const slirp = podNetworkOf(
-      yield* parsePodmanNetworkOptions(slirpText ?? "").pipe(
-        Effect.mapError((error) => new ConfigInvalid({ source: "slirp", reason: error.message })),
-      ),
+    const slirp = yield* parsePodmanNetworkOptions(slirpText ?? "").pipe(
+      Effect.mapError((error) => new ConfigInvalid({ source: "slirp", reason: error.message })),
     )
 
     const logLevel = pick(values["log-level"], env.BEEMESH_LOG_LEVEL, file.logLevel) ?? "info"
