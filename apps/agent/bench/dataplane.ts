@@ -13,12 +13,14 @@
  *            path between pods of different hosts, and the path between all pods before the
  *            same-host path;
  *   plain:   client container → 10.0.2.2:<published port> (slirp4netns host loopback) → the app.
+ * Every pod and container runs on the agent's default slirp4netns options, or with the Podman port
+ * handler `--port-handler rootlesskit|slirp4netns` names (both agents and plain Podman alike).
  * Measured, rounds interleaved (the side that goes first alternates), medians of the rounds:
  *   - new connections: `hey -c 1 -disable-keepalive` rate and p50 (one TCP connection per request),
  *     and the same with 20 concurrent clients;
  *   - requests on an open connection: `hey -c 1` against the keep-alive server, p50 and p99;
  *   - bulk: `iperf3 -t 5` throughput.
- *   pnpm --filter @beemesh/agent bench:dataplane [-- --rounds 5]
+ *   pnpm --filter @beemesh/agent bench:dataplane [-- --rounds 5 --port-handler slirp4netns]
  * Prints a table and writes bench-results/dataplane.json.
  */
 import { randomUUID } from "node:crypto"
@@ -28,7 +30,6 @@ import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
-import { defaultSlirpOptions, renderPodmanNetworkFlag } from "@beemesh/netns"
 import { issueCertificate, loadKey, loadOrCreateKey, peerIdOfKey } from "@beemesh/p2p"
 import { Effect } from "effect"
 import {
@@ -43,16 +44,22 @@ import {
   startAgent,
 } from "../test/e2e/support"
 import { buildToolsImage, TOOLS_IMAGE } from "./dataplane/image"
+import { agentNetworkArgs, plainNetworkFlag, podNetwork } from "./podNetwork"
 
 const { values: args } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== "--"),
-  options: { rounds: { type: "string", default: "5" } },
+  options: {
+    rounds: { type: "string", default: "5" },
+    // Podman's port forwarder for every side (default: the agent's).
+    "port-handler": { type: "string" },
+  },
 })
 const ROUNDS = Number(args.rounds)
 const ns = `dataplane-${process.pid}`
 const LABEL = `io.beemesh.test.dataplane=${process.pid}`
-/** The agent's default pod network, as Podman's `--network` flag: the baseline runs on the same. */
-const SLIRP = renderPodmanNetworkFlag(defaultSlirpOptions)
+/** The agents' pod network; the baseline runs on the same, as Podman's `--network` flag. */
+const NETWORK = podNetwork(args["port-handler"])
+const SLIRP = plainNetworkFlag(NETWORK)
 const OUT = join(dirname(fileURLToPath(import.meta.url)), "../bench-results/dataplane.json")
 
 const median = (values: ReadonlyArray<number>) =>
@@ -282,6 +289,7 @@ const startSecondAgent = async (
   )
   writeFileSync(certificateFile, certificate, { mode: 0o600 })
   const agent = await startAgent(dataDir, await freePort(), undefined, [
+    ...agentNetworkArgs(NETWORK),
     "--bootstrap",
     bootstrap,
     "--mesh-key",
@@ -301,7 +309,8 @@ const main = async () => {
   requirePrerequisites()
   buildToolsImage()
   const dataDir = await mkdtemp(join(tmpdir(), "beemesh-dataplane-"))
-  const agent = await startAgent(dataDir, await freePort())
+  console.log(`pod network, every side: ${SLIRP}`)
+  const agent = await startAgent(dataDir, await freePort(), undefined, agentNetworkArgs(NETWORK))
   let second: Awaited<ReturnType<typeof startSecondAgent>> | undefined
   try {
     const plain = await plainSide()
@@ -363,7 +372,7 @@ const main = async () => {
     mkdirSync(dirname(OUT), { recursive: true })
     writeFileSync(
       OUT,
-      `${JSON.stringify({ rounds: ROUNDS, meshTransport, medians, results }, null, 2)}\n`,
+      `${JSON.stringify({ rounds: ROUNDS, network: NETWORK, meshTransport, medians, results }, null, 2)}\n`,
     )
     console.log(`\nwrote ${OUT}`)
   } finally {

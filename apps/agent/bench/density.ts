@@ -15,7 +15,10 @@
  *     (and, for beemesh, no service record of its pods).
  * The two sides run one after the other (110 pods twice at once would not fit the point); the
  * machine must be otherwise quiet — the script says so when it finds other pods.
- *   pnpm --filter @beemesh/agent bench:density [-- --replicas 110 --quiet-seconds 60 --skip-baseline --lease-seconds 30 --bundle <another agent.mjs>]
+ * `--port-handler rootlesskit|slirp4netns` gives both sides that Podman port forwarder instead of
+ * the agent's default (the rest of the pod network stays the agent's default); `--bundle` runs
+ * another build of the agent.
+ *   pnpm --filter @beemesh/agent bench:density [-- --replicas 110 --quiet-seconds 60 --skip-baseline --lease-seconds 30 --port-handler slirp4netns --bundle <another agent.mjs>]
  * Prints a table and writes bench-results/density.json.
  */
 import { spawnSync } from "node:child_process"
@@ -39,6 +42,7 @@ import {
 } from "./density/procs"
 import { idleDeployment, providersIn } from "./idleOrders"
 import { plainOrdersArgs } from "./plainOrders"
+import { agentNetworkArgs, plainNetworkFlag, podNetwork } from "./podNetwork"
 
 const { values: args } = parseArgs({
   // pnpm passes the `--` of `pnpm bench:density -- --replicas 5` through.
@@ -51,6 +55,8 @@ const { values: args } = parseArgs({
     "skip-baseline": { type: "boolean", default: false },
     // The agent's registration lease (its default when absent): sidecars renew every third of it.
     "lease-seconds": { type: "string" },
+    // Podman's port forwarder for both sides (default: the agent's).
+    "port-handler": { type: "string" },
     // Another build of the agent (before/after comparisons in one sitting).
     bundle: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
@@ -58,7 +64,7 @@ const { values: args } = parseArgs({
 })
 if (args.help) {
   console.log(
-    "pnpm --filter @beemesh/agent bench:density [-- --replicas 110 --quiet-seconds 60 --settle-seconds 30 --skip-baseline --lease-seconds <agent default> --bundle <another agent.mjs>]",
+    "pnpm --filter @beemesh/agent bench:density [-- --replicas 110 --quiet-seconds 60 --settle-seconds 30 --skip-baseline --lease-seconds <agent default> --port-handler rootlesskit|slirp4netns --bundle <another agent.mjs>]",
   )
   process.exit(0)
 }
@@ -66,6 +72,7 @@ const N = Number(args.replicas)
 const QUIET = Number(args["quiet-seconds"])
 const SETTLE = Number(args["settle-seconds"])
 const lease = args["lease-seconds"]
+const network = podNetwork(args["port-handler"])
 const ns = `density-${process.pid}`
 const LABEL = `io.beemesh.test.density=${process.pid}`
 const OUT = join(dirname(fileURLToPath(import.meta.url)), "../bench-results/density.json")
@@ -126,6 +133,7 @@ const plain = async () => {
         // The agent stops its containers with 2 s before SIGKILL (busybox httpd ignores SIGTERM as
         // PID 1); the baseline gets the same, or its teardown would measure Podman's 10 s default.
         stopTimeoutSeconds: 2,
+        network: plainNetworkFlag(network),
       }),
     )
   }
@@ -184,7 +192,7 @@ const beemesh = async () => {
     dataDir,
     await freePort(),
     undefined,
-    lease === undefined ? [] : ["--lease-seconds", lease],
+    [...agentNetworkArgs(network), ...(lease === undefined ? [] : ["--lease-seconds", lease])],
     args.bundle === undefined ? {} : { bundle: args.bundle },
   )
   try {
@@ -349,6 +357,7 @@ const table = (title: string, roles: ReadonlyArray<GroupCost>) => {
 
 const main = async () => {
   requirePrerequisites()
+  console.log(`pod network, both sides: ${plainNetworkFlag(network)}`)
   buildDemoImages()
   const others =
     podman("pod", "ps", "-q").split("\n").filter(Boolean).length +
@@ -363,7 +372,7 @@ const main = async () => {
   const meshResult = await beemesh()
   // Kept at once: a failure of the baseline must not lose the side that took minutes.
   mkdirSync(dirname(OUT), { recursive: true })
-  writeFileSync(OUT, `${JSON.stringify({ replicas: N, beemesh: meshResult }, null, 2)}\n`)
+  writeFileSync(OUT, `${JSON.stringify({ replicas: N, network, beemesh: meshResult }, null, 2)}\n`)
   const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`
   const scaling = () =>
     console.log(
@@ -385,7 +394,7 @@ const main = async () => {
     )
     writeFileSync(
       OUT,
-      `${JSON.stringify({ replicas: N, quietSeconds: QUIET, leaseSeconds: lease, idleMachineMillicores: idleMachine, beemesh: meshResult }, null, 2)}\n`,
+      `${JSON.stringify({ replicas: N, quietSeconds: QUIET, leaseSeconds: lease, network, idleMachineMillicores: idleMachine, beemesh: meshResult }, null, 2)}\n`,
     )
     console.log(`\nwrote ${OUT}`)
     return
@@ -424,7 +433,7 @@ const main = async () => {
   mkdirSync(dirname(OUT), { recursive: true })
   writeFileSync(
     OUT,
-    `${JSON.stringify({ replicas: N, quietSeconds: QUIET, idleMachineMillicores: idleMachine, plain: plainResult, beemesh: meshResult }, null, 2)}\n`,
+    `${JSON.stringify({ replicas: N, quietSeconds: QUIET, network, idleMachineMillicores: idleMachine, plain: plainResult, beemesh: meshResult }, null, 2)}\n`,
   )
   console.log(`\nwrote ${OUT}`)
 }

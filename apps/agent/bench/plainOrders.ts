@@ -3,11 +3,11 @@
  * published port, on the agent's own slirp4netns options — what a user would run instead of a pod
  * behind a sidecar. One home, so that every bench compares against the same container.
  */
-import { defaultSlirpOptions, renderPodmanNetworkFlag } from "@beemesh/netns"
 import { ORDERS_IMAGE } from "../demo/images"
+import { plainNetworkFlag, podNetwork } from "./podNetwork"
 
 /** The agent's default pod network, as Podman's `--network` flag: the baseline runs on the same. */
-export const PLAIN_NETWORK = renderPodmanNetworkFlag(defaultSlirpOptions)
+export const PLAIN_NETWORK = plainNetworkFlag(podNetwork(undefined))
 
 export interface PlainOrdersOptions {
   /** The container's name. */
@@ -18,6 +18,8 @@ export interface PlainOrdersOptions {
   readonly labels: ReadonlyArray<string>
   /** Seconds `podman stop` waits before SIGKILL (Podman's default, 10, when absent). */
   readonly stopTimeoutSeconds?: number
+  /** Podman's `--network` value (default `PLAIN_NETWORK`): the agent's pods' options of the run. */
+  readonly network?: string
 }
 
 /** The arguments of `podman` that start one plain orders container. */
@@ -31,7 +33,7 @@ export const plainOrdersArgs = (options: PlainOrdersOptions): ReadonlyArray<stri
     ? []
     : ["--stop-timeout", String(options.stopTimeoutSeconds)]),
   "--network",
-  PLAIN_NETWORK,
+  options.network ?? PLAIN_NETWORK,
   "-p",
   `127.0.0.1:${options.port}:80`,
   // The image's httpd binds 127.0.0.1 (behind a sidecar); a published port needs all addresses.

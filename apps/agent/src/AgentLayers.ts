@@ -24,7 +24,7 @@ import { agentFamilies } from "./AgentMetrics"
 import type { AgentConfig } from "./Config"
 import { deployerLayer } from "./Deployer"
 import { ServiceDirectory } from "./Directory"
-import { check, type Environment, ValidationFailed } from "./Doctor"
+import { check, type Environment, ValidationFailed, withAgentChecks } from "./Doctor"
 import { ReplicaProbes } from "./deployer/ReplicaProbes"
 import { prepareSameHostDirectory, sameHostDirectoryOf } from "./deployer/SameHostDirectory"
 import { makeApi } from "./http/Api"
@@ -100,7 +100,8 @@ export const ValidationLayer = Layer.effect(
   Effect.gen(function* () {
     const { config, environment } = yield* AgentSettings
     const report = yield* check(config, environment)
-    if (!report.ok) return yield* new ValidationFailed({ report })
+    const full = withAgentChecks(report, config, environment)
+    if (!full.ok) return yield* new ValidationFailed({ report: full })
     yield* Effect.logInfo("network validation passed")
     return report
   }),

@@ -85,6 +85,16 @@ describe("parseCommand", () => {
     expect(reachable._tag === "Run" && reachable.config.relays).toBeUndefined()
   })
 
+  it("gives pods the port handler the operator names, and Podman's own otherwise", async () => {
+    const chosen = await run(["run"], { env: { BEEMESH_SLIRP: "port_handler=slirp4netns" } })
+    expect(chosen._tag === "Run" && chosen.config.slirp).toMatchObject({
+      mtu: 1500,
+      portHandler: "slirp4netns",
+    })
+    const partial = await run(["run", "--slirp", "mtu=9000"])
+    expect(partial._tag === "Run" && partial.config.slirp.portHandler).toBeUndefined()
+  })
+
   it("takes json as the log format from a flag, and refuses an unknown one", async () => {
     const command = await run(["run", "--log-format", "json"])
     expect(command._tag === "Run" && command.config.logFormat).toBe("json")

@@ -108,7 +108,8 @@ Options (flag / environment variable / config file key):
                                                                  /var/lib/beemesh as root, else
                                                                  $XDG_DATA_HOME/beemesh)
   --slirp OPTIONS        BEEMESH_SLIRP            slirp          pod network, Podman's slirp4netns form (default
-                                                                 enable_ipv6=true,allow_host_loopback=true,cidr=10.0.2.0/24,mtu=1500)
+                                                                 enable_ipv6=true,allow_host_loopback=true,cidr=10.0.2.0/24,mtu=1500;
+                                                                 port_handler=slirp4netns saves a rootlessport per pod)
   --podman-socket PATH   BEEMESH_PODMAN_SOCKET    podmanSocket   libpod socket (default: CONTAINER_HOST, then the
                                                                  standard paths; an embedded service when none answers)
   --sidecar-image IMAGE  BEEMESH_SIDECAR_IMAGE    sidecarImage   (default localhost/beemesh/sidecar:${AGENT_VERSION})

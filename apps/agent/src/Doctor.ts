@@ -5,6 +5,7 @@
  */
 import { netnsLayer, Preflight, type PreflightCheck, type PreflightReport } from "@beemesh/netns"
 import { Data, Effect } from "effect"
+import { API_SOCKET_CHECK_NAME, type ApiSocketCheck, checkApiSocket } from "./ApiSocketCheck"
 import type { AgentConfig } from "./Config"
 import { runCommand } from "./deployer/CommandRunner"
 import { checkUnshare, UNSHARE_CHECK_NAME, type UnshareCheck } from "./UnshareCheck"
@@ -19,25 +20,27 @@ export interface Environment {
 
 /** What `doctor` reports: the network checks, and the agent's own. */
 export interface DoctorReport extends Omit<PreflightReport, "checks"> {
-  readonly checks: ReadonlyArray<PreflightCheck | UnshareCheck>
+  readonly checks: ReadonlyArray<PreflightCheck | UnshareCheck | ApiSocketCheck>
 }
 
+type AnyCheck = DoctorReport["checks"][number]
+
 /** A failed check's fix, when it names one. */
-const hintOf = (c: PreflightCheck | UnshareCheck) =>
-  c.name === UNSHARE_CHECK_NAME
+const hintOf = (c: AnyCheck) =>
+  c.name === UNSHARE_CHECK_NAME || c.name === API_SOCKET_CHECK_NAME
     ? c.hint
     : c.error !== undefined && "hint" in c.error
       ? String(c.error.hint)
       : undefined
 
 /** The fix after a failed check's detail, unless the detail (an error's message) names it. */
-const fix = (c: PreflightCheck | UnshareCheck) => {
+const fix = (c: AnyCheck) => {
   const hint = hintOf(c)
   return hint === undefined || c.detail.includes(hint) ? "" : ` — fix: ${hint}`
 }
 
 export class ValidationFailed extends Data.TaggedError("ValidationFailed")<{
-  readonly report: PreflightReport
+  readonly report: DoctorReport
 }> {
   override get message() {
     const failed = this.report.checks.filter((c) => !c.ok)
@@ -59,11 +62,25 @@ export const check = (config: AgentConfig, environment: Environment) =>
     return yield* preflight.check({ slirpOptions: config.slirp, ...rootlessCheck(environment) })
   })
 
+/** The host checks' report with the agent's own start checks (see ApiSocketCheck.ts) added. */
+export const withAgentChecks = (
+  report: PreflightReport,
+  config: AgentConfig,
+  environment: Environment,
+): DoctorReport => {
+  const socket = checkApiSocket(config.slirp, environment.uid, environment.xdgRuntimeDir)
+  return socket === undefined
+    ? report
+    : { ...report, ok: report.ok && socket.ok, checks: [...report.checks, socket] }
+}
+
 /** Runs the host checks on their own (the `doctor` command); rootless, `podman unshare` too. */
 export const doctor = (config: AgentConfig, environment: Environment) =>
   Effect.gen(function* () {
-    const network: DoctorReport = yield* check(config, environment).pipe(
-      Effect.provide(netnsLayer()),
+    const network = withAgentChecks(
+      yield* check(config, environment).pipe(Effect.provide(netnsLayer())),
+      config,
+      environment,
     )
     if (environment.uid === 0) return network
     const unshare = yield* checkUnshare(runCommand, environment.user)

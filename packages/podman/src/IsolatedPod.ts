@@ -33,7 +33,7 @@ import {
   PodSpecInvalid,
 } from "./Errors.js"
 import { ensureHolderImage } from "./HolderImage.js"
-import { IMAGE_HINT } from "./internal/failures.js"
+import { IMAGE_HINT, isPortTaken } from "./internal/failures.js"
 import { ownerLabels } from "./internal/owner.js"
 import { LABEL_POD } from "./Ownership.js"
 import { PodmanClient } from "./PodmanClient.js"
@@ -213,7 +213,7 @@ const startMembers = (spec: PodSpec) =>
 
 const MAX_PORT_ATTEMPTS = 3
 const portWasTaken = (e: PodmanError | HolderImageUnavailable) =>
-  e._tag === "RuntimeFailure" && /address already in use/.test(e.podmanMessage)
+  e._tag === "RuntimeFailure" && isPortTaken(e.podmanMessage)
 
 /**
  * Stops and removes a pod; a missing pod is fine. With `timeoutSeconds` every container gets

@@ -6,14 +6,14 @@
  * their pods. Signalled together, a hundred pods spend their grace periods at once instead of one
  * after another inside a removal queue, and the queue is left with Podman's own work only.
  */
-import { readFileSync } from "node:fs"
+import { lstatSync, readFileSync, rmSync } from "node:fs"
 import { Duration, Effect } from "effect"
 import type { PodmanError } from "./Errors.js"
 import { LABEL_POD } from "./Ownership.js"
 import { PodmanClient } from "./PodmanClient.js"
 import { holderName } from "./PodRequests.js"
 import type { ContainerListEntry } from "./Responses.js"
-import { slirpProcessesFor } from "./SlirpProcesses.js"
+import { type SlirpProcess, slirpProcessesFor } from "./SlirpProcesses.js"
 import { processHandlesSigterm } from "./Termination.js"
 
 /** Podman's own stop timeout, for a pod whose holder does not say its own. */
@@ -39,6 +39,11 @@ export interface PodStop {
   readonly refused: boolean
   /** The explicit stop timeout the removal passes on for those, if any. */
   readonly timeoutSeconds: number | undefined
+  /**
+   * The API socket of the pod's slirp4netns (`port_handler=slirp4netns`), which Podman leaves
+   * behind: `reapSlirps` removes it once slirp4netns is gone.
+   */
+  readonly apiSocket?: string
 }
 
 /**
@@ -66,6 +71,8 @@ export const stopPods = Effect.fn("PodStop.stopPods")(function* (
     (name) => client.containers.inspect(holderName(name)).pipe(Effect.option),
     { concurrency: INSPECT_CONCURRENCY },
   )
+  // One walk of /proc for every pod's slirp4netns, read while it still runs.
+  const slirps = holders.some((h) => h._tag === "Some") ? slirpProcessesFor("") : []
   return names.map((name, i): PodStop => {
     const holder = holders[i]
     const inspected = holder?._tag === "Some" ? holder.value : undefined
@@ -91,7 +98,15 @@ export const stopPods = Effect.fn("PodStop.stopPods")(function* (
       else refused = true
     }
     const sandbox = inspected?.NetworkSettings?.SandboxKey || undefined
-    return { name, sandbox, terminating, refused, timeoutSeconds }
+    const apiSocket = sandbox === undefined ? undefined : apiSocketOf(slirps, sandbox)
+    return {
+      name,
+      sandbox,
+      terminating,
+      refused,
+      timeoutSeconds,
+      ...(apiSocket === undefined ? {} : { apiSocket }),
+    }
   })
 })
 
@@ -163,7 +178,24 @@ export const reapSlirps = (stops: ReadonlyArray<PodStop>): Effect.Effect<void> =
       )
       for (const pid of pids) signal(pid, "SIGKILL")
     }
+    for (const stop of stops) if (stop.apiSocket !== undefined) removeSocket(stop.apiSocket)
   })
+
+/** The `--api-socket` of the slirp4netns serving `sandbox`, if it has one. */
+const apiSocketOf = (slirps: ReadonlyArray<SlirpProcess>, sandbox: string) => {
+  const args = slirps.find((p) => p.args.some((a) => a.includes(sandbox)))?.args ?? []
+  const at = args.indexOf("--api-socket")
+  return at < 0 ? undefined : args[at + 1]
+}
+
+/** Removes a leftover slirp4netns API socket: only a socket named as Podman names them. */
+const removeSocket = (path: string) => {
+  try {
+    if (path.endsWith(".net") && lstatSync(path).isSocket()) rmSync(path, { force: true })
+  } catch {
+    // Gone already, or not ours to read: nothing to clean.
+  }
+}
 
 const slirpsOf = (sandboxes: ReadonlyArray<{ readonly pod: string; readonly sandbox: string }>) => {
   // The empty needle matches every slirp4netns: one walk of /proc for all the pods.

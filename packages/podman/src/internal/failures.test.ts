@@ -1,7 +1,7 @@
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { NotFound, type PodmanError, RuntimeFailure } from "../Errors.js"
-import { classifyFailure, isRemovalRace, removeRetryingExitRaces } from "./failures.js"
+import { classifyFailure, isPortTaken, isRemovalRace, removeRetryingExitRaces } from "./failures.js"
 
 const body = (cause: string, message: string, response: number) =>
   Buffer.from(JSON.stringify({ cause, message, response }))
@@ -167,4 +167,24 @@ describe("removeRetryingExitRaces", () => {
     expect(last).toMatchObject({ podmanMessage: STOPPED })
     expect(endless.tried()).toBe(10)
   }, 10_000)
+})
+
+// Messages as Podman 4.3.1 sends them when the published host port is bound by another process.
+describe("isPortTaken", () => {
+  it("knows a taken port from either port handler, and nothing else", () => {
+    expect(
+      isPortTaken("rootlessport listen tcp 127.0.0.1:18777: bind: address already in use"),
+    ).toBe(true)
+    expect(
+      isPortTaken(
+        "error from slirp4netns while setting up port redirection: map[desc:bad request: add_hostfwd: slirp_add_hostfwd failed]",
+      ),
+    ).toBe(true)
+    expect(
+      isPortTaken(
+        "error from slirp4netns while setting up port redirection: map[desc:bad request: add_hostfwd: bad arguments.host_addr]",
+      ),
+    ).toBe(false)
+    expect(isPortTaken("container create: image not known")).toBe(false)
+  })
 })

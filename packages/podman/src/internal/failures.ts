@@ -67,6 +67,15 @@ export const classifyFailure = (
   return new RuntimeFailure({ operation, status, podmanMessage: message || `HTTP ${status}` })
 }
 
+/**
+ * Podman could not publish a port whose host port is taken. rootlessport (Podman's default port
+ * handler) says "address already in use"; slirp4netns (`port_handler=slirp4netns`) names no
+ * cause, only "add_hostfwd: slirp_add_hostfwd failed" (also for a host address it cannot bind,
+ * which a bounded retry on another port then reports the same way).
+ */
+export const isPortTaken = (podmanMessage: string) =>
+  /address already in use|slirp_add_hostfwd failed/.test(podmanMessage)
+
 const nameFromMessage = (message: string) => /name or ID "?([^" ]+)"? found/.exec(message)?.[1]
 
 export const IMAGE_HINT =

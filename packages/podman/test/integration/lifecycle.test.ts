@@ -4,7 +4,8 @@
  */
 import { existsSync } from "node:fs"
 import type { AddressInfo } from "node:net"
-import { createServer, type Server } from "node:net"
+import { connect, createServer, type Server } from "node:net"
+import { defaultSlirpOptions } from "@beemesh/netns"
 import { describe, expect, layer } from "@effect/vitest"
 import { Effect, Exit, Scope } from "effect"
 import {
@@ -62,6 +63,44 @@ describe("IsolatedPod lifecycle on real Podman", () => {
           expect(
             existsSync(`/proc/${slirp[0]!.pid}/cmdline`) && slirpProcessesFor(netnsPath).length > 0,
           ).toBe(false)
+        }),
+    )
+
+    it.effect(
+      "with slirp4netns as the port handler, the published port answers and release removes the API socket Podman leaves behind",
+      () =>
+        Effect.gen(function* () {
+          const client = yield* PodmanClient
+          const images = yield* ensureTestImages(process.execPath)
+          const run = uniqueName("run")
+          const scope = yield* Scope.make()
+          const pod = yield* makeIsolatedPod(
+            testPodSpec(uniqueName("sock"), images, run, {
+              network: { ...defaultSlirpOptions, portHandler: "slirp4netns" },
+            }),
+            owner,
+          ).pipe(Scope.provide(scope))
+          const infra = yield* client.containers.inspect(pod.holderContainerId)
+          const args = slirpProcessesFor(infra.NetworkSettings?.SandboxKey ?? "")[0]?.args ?? []
+          const apiSocket = args[args.indexOf("--api-socket") + 1] ?? ""
+          expect(apiSocket).toMatch(/\.net$/)
+          expect(existsSync(apiSocket)).toBe(true)
+          // slirp4netns itself listens on the published port: no rootlessport.
+          yield* waitForLogLine(pod.sidecar, "sidecar listening", { timeoutMs: 30_000 })
+          const connected = yield* Effect.callback<boolean>((resume) => {
+            const socket = connect(pod.hostPort, pod.hostIp)
+            socket.once("connect", () => {
+              socket.destroy()
+              resume(Effect.succeed(true))
+            })
+            socket.once("error", () => resume(Effect.succeed(false)))
+          })
+          expect(connected).toBe(true)
+
+          yield* Scope.close(scope, Exit.void)
+
+          expect(yield* client.pods.exists(pod.name)).toBe(false)
+          expect(existsSync(apiSocket)).toBe(false)
         }),
     )
 
@@ -211,6 +250,40 @@ describe("IsolatedPod creation failures on real Podman", () => {
           )
           expect(error._tag).toBe("RuntimeFailure")
           expect(error.message).toContain("address already in use")
+          expect(yield* client.pods.exists(name)).toBe(false)
+          expect(yield* client.containers.list({ labels: testLabels(run) })).toEqual([])
+        }),
+    )
+
+    it.effect(
+      "with slirp4netns as the port handler, a taken host port fails with slirp4netns' message (which the port retry knows) and leaves nothing",
+      () =>
+        Effect.gen(function* () {
+          const client = yield* PodmanClient
+          const images = yield* ensureTestImages(process.execPath)
+          const run = uniqueName("run")
+          const blocker = yield* Effect.acquireRelease(
+            Effect.callback<Server>((resume) => {
+              const s = createServer()
+              s.listen(0, "127.0.0.1", () => resume(Effect.succeed(s)))
+            }),
+            (s) => Effect.callback<void>((resume) => void s.close(() => resume(Effect.void))),
+          )
+          const taken = (blocker.address() as AddressInfo).port
+          const name = uniqueName("taken")
+          const error = yield* Effect.flip(
+            Effect.scoped(
+              makeIsolatedPod(
+                testPodSpec(name, images, run, {
+                  hostPort: taken,
+                  network: { ...defaultSlirpOptions, portHandler: "slirp4netns" },
+                }),
+                owner,
+              ),
+            ),
+          )
+          expect(error._tag).toBe("RuntimeFailure")
+          expect(error.message).toContain("slirp_add_hostfwd failed")
           expect(yield* client.pods.exists(name)).toBe(false)
           expect(yield* client.containers.list({ labels: testLabels(run) })).toEqual([])
         }),

@@ -27,7 +27,9 @@ export const hostPodmanPaths = (hostDir: string): HostPodmanPaths => ({
   dir: hostDir,
   root: join(hostDir, "podman/root"),
   runroot: join(hostDir, "podman/runroot"),
-  tmpdir: join(hostDir, "podman/tmp"),
+  // Short: slirp4netns's API socket (port_handler=slirp4netns) is `<tmpdir>/<64-hex id>.net`, and
+  // a unix socket path must stay under 108 bytes.
+  tmpdir: join(hostDir, "t"),
   conf: join(hostDir, "podman/containers.conf"),
   socket: join(hostDir, "podman.sock"),
   pidFile: join(hostDir, "podman.pid"),

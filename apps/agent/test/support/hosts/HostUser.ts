@@ -5,8 +5,16 @@
  * the store lives in) on XDG_RUNTIME_DIR, so each such host has a store and a user namespace of
  * its own, and removing every pod of that store touches nothing else of the user's.
  */
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync } from "node:fs"
-import { dirname, join } from "node:path"
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+} from "node:fs"
+import { basename, dirname, join } from "node:path"
 import { must, run } from "./exec"
 import { readPid, stopPid } from "./processes"
 
@@ -19,9 +27,18 @@ export interface HostUser {
 
 const userDir = (hostDir: string) => join(hostDir, "user")
 
+/**
+ * The host's XDG_RUNTIME_DIR: short and outside the run directory, because rootless Podman keeps
+ * slirp4netns's API socket (`port_handler=slirp4netns`) at `$XDG_RUNTIME_DIR/libpod/tmp/<64-hex
+ * id>.net`, and a unix socket path must stay under 108 bytes. Named after the run and the host,
+ * so that the sweeper finds it from the host's directory.
+ */
+const runtimeDir = (hostDir: string) =>
+  join("/tmp", `bmh-${basename(dirname(hostDir))}-${basename(hostDir)}`)
+
 const userEnv = (hostDir: string) => ({
   HOME: join(userDir(hostDir), "home"),
-  XDG_RUNTIME_DIR: join(userDir(hostDir), "run"),
+  XDG_RUNTIME_DIR: runtimeDir(hostDir),
 })
 
 /** `setpriv` arguments that run the rest of the argument vector as the host's user. */
@@ -72,7 +89,18 @@ export const sweepHostUser = async (hostDir: string) => {
   const pauseFile = join(userEnv(hostDir).XDG_RUNTIME_DIR, "libpod/tmp/pause.pid")
   const pause = existsSync(pauseFile) ? readPid(pauseFile) : undefined
   if (pause !== undefined && isPause(pause)) await stopPid(pause, 2_000)
+  // Outside the run directory, which the sweeper unmounts and removes as a whole.
+  const runtime = userEnv(hostDir).XDG_RUNTIME_DIR
+  for (const point of mountsUnder(runtime)) await run(["umount", "-l", point])
+  rmSync(runtime, { recursive: true, force: true })
 }
+
+const mountsUnder = (dir: string) =>
+  readFileSync("/proc/self/mountinfo", "utf8")
+    .split("\n")
+    .map((line) => line.split(" ")[4])
+    .filter((point): point is string => point?.startsWith(`${dir}/`) === true)
+    .sort((a, b) => b.length - a.length)
 
 /** The user of a rootless host, from its directory; undefined for a rootful host. */
 export const hostUserOf = (hostDir: string): HostUser | undefined => {
