@@ -6,7 +6,7 @@
  */
 import { ProbeReport, Registration, Resolution } from "@beemesh/contract"
 import { Context, Data, Effect, Layer, Redacted, Schema } from "effect"
-import { httpText } from "./HttpText"
+import { httpText, keepAliveAgent } from "./HttpText"
 import { SidecarConfig } from "./SidecarConfig"
 
 /** The agent did not answer: connection refused, reset or timed out. Worth retrying. */
@@ -75,6 +75,8 @@ export class AgentClient extends Context.Service<AgentClient, AgentClientShape>(
 ) {
   static readonly make = (options: AgentClientOptions): AgentClientShape => {
     const timeoutMs = options.requestTimeoutMs ?? 3000
+    // Renewals every few seconds, resolves and reports: one kept connection to the agent.
+    const agent = keepAliveAgent()
     const podPath = Registration.path(options.pod)
 
     const request = <A>(
@@ -98,6 +100,7 @@ export class AgentClient extends Context.Service<AgentClient, AgentClientShape>(
               ...(body === undefined ? {} : { body: JSON.stringify(body) }),
               timeoutMs: requestTimeoutMs,
               signal,
+              agent,
             })
           },
           catch: (cause) =>

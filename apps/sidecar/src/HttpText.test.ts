@@ -1,7 +1,7 @@
 import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
 import { afterEach, describe, expect, it } from "vitest"
-import { httpText } from "./HttpText"
+import { httpText, keepAliveAgent } from "./HttpText"
 
 let server: Server | undefined
 afterEach(() => {
@@ -65,5 +65,48 @@ describe("httpText", () => {
     await expect(httpText(url, { method: "GET", timeoutMs: 5000, maxBytes: 1000 })).rejects.toThrow(
       "larger than 1000 bytes",
     )
+  })
+
+  it("reuses one connection with a keep-alive agent, and opens one per request without", async () => {
+    let connections = 0
+    const url = await serve((_req, res) => res.end("ok"))
+    server!.keepAliveTimeout = 10_000
+    server!.on("connection", () => {
+      connections++
+    })
+    const agent = keepAliveAgent()
+    try {
+      for (let i = 0; i < 3; i++)
+        expect(await httpText(url, { method: "PUT", body: "x", timeoutMs: 2000, agent })).toEqual({
+          status: 200,
+          text: "ok",
+        })
+      expect(connections).toBe(1)
+      for (let i = 0; i < 2; i++) await httpText(url, { method: "GET", timeoutMs: 2000 })
+      expect(connections).toBe(3)
+    } finally {
+      agent.destroy()
+    }
+  })
+
+  it("a pooled connection the server closed is not reused: the next request opens another", async () => {
+    let connections = 0
+    const url = await serve((_req, res) => res.end("ok"))
+    server!.keepAliveTimeout = 100
+    server!.on("connection", () => {
+      connections++
+    })
+    const agent = keepAliveAgent()
+    try {
+      await httpText(url, { method: "GET", timeoutMs: 2000, agent })
+      await new Promise((resolve) => setTimeout(resolve, 400))
+      expect(await httpText(url, { method: "GET", timeoutMs: 2000, agent })).toEqual({
+        status: 200,
+        text: "ok",
+      })
+      expect(connections).toBe(2)
+    } finally {
+      agent.destroy()
+    }
   })
 })

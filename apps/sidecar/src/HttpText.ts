@@ -6,6 +6,7 @@
  * requests; `node:http` grew it by 2 MiB). A sidecar runs in every pod and talks to its agent a
  * few times a minute: that memory would be paid once per pod for nothing.
  */
+import type { Agent } from "node:http"
 import { request as httpsRequest } from "node:https"
 import { nodeHttp } from "./NodeHttp"
 
@@ -23,7 +24,21 @@ export interface HttpTextInit {
   readonly signal?: AbortSignal
   /** Larger answers are an error (default 4 MiB). */
   readonly maxBytes?: number
+  /**
+   * A keep-alive pool for a peer called again and again (the agent: `keepAliveAgent`). Absent:
+   * one request, then the socket goes.
+   */
+  readonly agent?: Agent
 }
+
+/**
+ * One kept connection for a peer this process calls every few seconds (the sidecar's agent):
+ * reused while the server keeps it (its `Keep-Alive: timeout` hint, less a second), so a renewal
+ * costs no connect and close. Idle pooled sockets do not keep the process alive.
+ */
+export const keepAliveAgent = (): Agent =>
+  // `timeout`: an idle pooled socket closes after a minute even when the server gives no hint.
+  new nodeHttp.Agent({ keepAlive: true, maxSockets: 4, maxFreeSockets: 1, timeout: 60_000 })
 
 /** Rejects with an Error named `TimeoutError` after `timeoutMs`, like `AbortSignal.timeout`. */
 export const httpText = (url: string, init: HttpTextInit): Promise<HttpAnswer> =>
@@ -38,8 +53,8 @@ export const httpText = (url: string, init: HttpTextInit): Promise<HttpAnswer> =
         ...init.headers,
         ...(body === undefined ? {} : { "content-length": String(body.length) }),
       },
-      // One request, then the socket goes: no keep-alive pool holding timers and sockets.
-      agent: false,
+      // Without a pool, one request, then the socket goes.
+      agent: init.agent ?? false,
     })
     const fail = (error: Error) => {
       clearTimeout(timer)

@@ -44,6 +44,26 @@ describe("serveHttp", () => {
     expect(error._tag).toBe("ListenFailed")
     expect(error.message).toMatch(/^cannot listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/)
   })
+
+  it("keeps idle connections open for keepAliveTimeoutMs and says so (Node's default: 5 s)", async () => {
+    const hint = (keepAliveTimeoutMs?: number) =>
+      Effect.runPromise(
+        Effect.scoped(
+          Effect.gen(function* () {
+            const port = yield* serveHttp(app, {
+              host: "127.0.0.1",
+              port: 0,
+              ...(keepAliveTimeoutMs === undefined ? {} : { keepAliveTimeoutMs }),
+            })
+            return yield* Effect.promise(() =>
+              send(port, { path: "/ping", headers: { connection: "keep-alive" } }),
+            )
+          }),
+        ),
+      )
+    expect((await hint()).headers["keep-alive"]).toBe("timeout=5")
+    expect((await hint(65_000)).headers["keep-alive"]).toBe("timeout=65")
+  })
 })
 
 interface Answer {

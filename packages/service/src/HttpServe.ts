@@ -16,6 +16,13 @@ export interface ServeOptions {
   readonly host: string
   /** The port to bind; 0 picks a free one (see the returned port). */
   readonly port: number
+  /**
+   * How long an idle keep-alive connection stays open (Node's default: 5 s). Clients that call
+   * every few seconds (a sidecar renewing its lease) reuse one connection when this is longer
+   * than their interval; the server announces it (`Keep-Alive: timeout=…`), and Node's client
+   * closes a pooled connection a second before it.
+   */
+  readonly keepAliveTimeoutMs?: number
 }
 
 /** What serves requests: a hono app, or anything with its `fetch`. */
@@ -60,6 +67,8 @@ const listen = (handler: FetchHandler, options: ServeOptions) =>
   Effect.callback<Server, ListenFailed>((resume) => {
     install()
     const server = nodeHttp.createServer(exchange(handler))
+    if (options.keepAliveTimeoutMs !== undefined)
+      server.keepAliveTimeout = options.keepAliveTimeoutMs
     server.listen(options.port, options.host)
     const onError = (cause: unknown) =>
       resume(Effect.fail(new ListenFailed({ host: options.host, port: options.port, cause })))
