@@ -2,38 +2,11 @@ import { containerName, LABEL_ROLE } from "@beemesh/podman"
 import { makeFakePodman } from "@beemesh/podman/testing"
 import { Effect, Stream } from "effect"
 import { describe, expect, it } from "vitest"
-import type { WorkloadStatus } from "../Workloads"
+import { OPERATOR, orders, POD } from "../../test/support/apiFixtures"
 import { makeApi } from "./Api"
 import { chooseContainer, logsRoutes } from "./LogsRoutes"
 import { peersRoutes } from "./PeersRoutes"
 import { servicesRoutes } from "./ServicesRoutes"
-
-const OPERATOR = "o".repeat(43)
-const POD = "bm-shop-orders-0"
-
-const orders: WorkloadStatus = {
-  namespace: "shop",
-  name: "orders",
-  kind: "Deployment",
-  replicas: 1,
-  services: [{ name: "orders", port: 80 }],
-  desired: 1,
-  ready: 1,
-  updated: 1,
-  available: 1,
-  conditions: [],
-  pods: [
-    {
-      name: "0",
-      pod: POD,
-      phase: "Running",
-      hostPort: 40000,
-      restarts: 0,
-      message: undefined,
-      events: [],
-    },
-  ],
-}
 
 const workloads = {
   apply: () => Effect.die("not used"),

@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url"
 import { bundleApp } from "@beemesh/bundle"
 import { afterAll, describe, expect, it } from "vitest"
 import { compactPrefixList } from "../../prefixList"
-import { OPERATOR, POD } from "./fixtures/apiServer"
+import { OPERATOR, POD } from "../support/apiFixtures"
 
 const HERE = dirname(fileURLToPath(import.meta.url))
 const dir = mkdtempSync(join(tmpdir(), "beemesh-agent-undici-"))

@@ -5,7 +5,7 @@
 import { existsSync } from "node:fs"
 import type { AddressInfo } from "node:net"
 import { connect, createServer, type Server } from "node:net"
-import { defaultSlirpOptions } from "@beemesh/netns"
+import { defaultSlirpOptions, type SlirpOptions } from "@beemesh/netns"
 import { describe, expect, layer } from "@effect/vitest"
 import { Effect, Exit, Scope } from "effect"
 import {
@@ -225,67 +225,54 @@ describe("IsolatedPod lifecycle on real Podman", () => {
   })
 })
 
+/**
+ * Creating a pod on a host port another listener holds: the error Podman gives (its message must
+ * contain `message`), and nothing of the pod is left.
+ */
+const takenPortFails = (message: string, network?: SlirpOptions) =>
+  Effect.gen(function* () {
+    const client = yield* PodmanClient
+    const images = yield* ensureTestImages(process.execPath)
+    const run = uniqueName("run")
+    const blocker = yield* Effect.acquireRelease(
+      Effect.callback<Server>((resume) => {
+        const s = createServer()
+        s.listen(0, "127.0.0.1", () => resume(Effect.succeed(s)))
+      }),
+      (s) => Effect.callback<void>((resume) => void s.close(() => resume(Effect.void))),
+    )
+    const taken = (blocker.address() as AddressInfo).port
+    const name = uniqueName("taken")
+    const error = yield* Effect.flip(
+      Effect.scoped(
+        makeIsolatedPod(
+          testPodSpec(name, images, run, {
+            hostPort: taken,
+            ...(network === undefined ? {} : { network }),
+          }),
+          owner,
+        ),
+      ),
+    )
+    expect(error._tag).toBe("RuntimeFailure")
+    expect(error.message).toContain(message)
+    expect(yield* client.pods.exists(name)).toBe(false)
+    expect(yield* client.containers.list({ labels: testLabels(run) })).toEqual([])
+  })
+
 describe("IsolatedPod creation failures on real Podman", () => {
   layer(testClientLayer, { excludeTestServices: true, timeout: "120 seconds" })((it) => {
     it.effect(
       "a given host port that is taken fails with Podman's message and leaves nothing",
-      () =>
-        Effect.gen(function* () {
-          const client = yield* PodmanClient
-          const images = yield* ensureTestImages(process.execPath)
-          const run = uniqueName("run")
-          const blocker = yield* Effect.acquireRelease(
-            Effect.callback<Server>((resume) => {
-              const s = createServer()
-              s.listen(0, "127.0.0.1", () => resume(Effect.succeed(s)))
-            }),
-            (s) => Effect.callback<void>((resume) => void s.close(() => resume(Effect.void))),
-          )
-          const taken = (blocker.address() as AddressInfo).port
-          const name = uniqueName("taken")
-          const error = yield* Effect.flip(
-            Effect.scoped(
-              makeIsolatedPod(testPodSpec(name, images, run, { hostPort: taken }), owner),
-            ),
-          )
-          expect(error._tag).toBe("RuntimeFailure")
-          expect(error.message).toContain("address already in use")
-          expect(yield* client.pods.exists(name)).toBe(false)
-          expect(yield* client.containers.list({ labels: testLabels(run) })).toEqual([])
-        }),
+      () => takenPortFails("address already in use"),
     )
 
     it.effect(
       "with slirp4netns as the port handler, a taken host port fails with slirp4netns' message (which the port retry knows) and leaves nothing",
       () =>
-        Effect.gen(function* () {
-          const client = yield* PodmanClient
-          const images = yield* ensureTestImages(process.execPath)
-          const run = uniqueName("run")
-          const blocker = yield* Effect.acquireRelease(
-            Effect.callback<Server>((resume) => {
-              const s = createServer()
-              s.listen(0, "127.0.0.1", () => resume(Effect.succeed(s)))
-            }),
-            (s) => Effect.callback<void>((resume) => void s.close(() => resume(Effect.void))),
-          )
-          const taken = (blocker.address() as AddressInfo).port
-          const name = uniqueName("taken")
-          const error = yield* Effect.flip(
-            Effect.scoped(
-              makeIsolatedPod(
-                testPodSpec(name, images, run, {
-                  hostPort: taken,
-                  network: { ...defaultSlirpOptions, portHandler: "slirp4netns" },
-                }),
-                owner,
-              ),
-            ),
-          )
-          expect(error._tag).toBe("RuntimeFailure")
-          expect(error.message).toContain("slirp_add_hostfwd failed")
-          expect(yield* client.pods.exists(name)).toBe(false)
-          expect(yield* client.containers.list({ labels: testLabels(run) })).toEqual([])
+        takenPortFails("slirp_add_hostfwd failed", {
+          ...defaultSlirpOptions,
+          portHandler: "slirp4netns",
         }),
     )
   })
