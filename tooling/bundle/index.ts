@@ -17,8 +17,17 @@ export interface AppBundleOptions {
    * PATH, 24 or later) and mode 0755.
    */
   readonly executable?: boolean
-  /** Whitespace and syntax minified; names are kept either way (stack traces, span names). */
+  /**
+   * Whitespace and syntax minified; functions and classes keep their `name` either way (stack
+   * traces, span names).
+   */
   readonly minify?: boolean
+  /**
+   * Identifiers shortened too (with `minify`): a smaller source kept in memory for the process's
+   * life (0.6 MiB less private memory for the sidecar). `name` properties are kept, so a stack
+   * trace still names functions, but a method appears under its class's short name.
+   */
+  readonly mangle?: boolean
   /** esbuild plugins, e.g. one that replaces a dependency's module with an equivalent one. */
   readonly plugins?: ReadonlyArray<Plugin>
 }
@@ -26,6 +35,30 @@ export interface AppBundleOptions {
 // Some dependencies are CommonJS and call require(); an ES module has none of its own.
 const REQUIRE_SHIM =
   "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);"
+
+/**
+ * `@chainsafe/as-sha256` as Node's own SHA-256. `@chainsafe/libp2p-noise` imports its `digest`
+ * for a crypto implementation it does not use on Node (its default hashes with node:crypto), and
+ * loading the module compiles and instantiates two WebAssembly builds of SHA-256 with their memory:
+ * 1.4 MiB of private memory in every process, for nothing. The replacement exports the one
+ * function that is imported (a bundle importing any other fails to build) with the same result: the
+ * SHA-256 digest of the bytes, a new Uint8Array.
+ */
+export const nodeSha256: Plugin = {
+  name: "as-sha256-as-node-crypto",
+  setup: (build) => {
+    build.onResolve({ filter: /^@chainsafe\/as-sha256$/ }, () => ({
+      path: "as-sha256",
+      namespace: "beemesh-node-sha256",
+    }))
+    build.onLoad({ filter: /.*/, namespace: "beemesh-node-sha256" }, () => ({
+      contents: `import { createHash } from "node:crypto";
+export const digest = (data) => new Uint8Array(createHash("sha256").update(data).digest());
+`,
+      loader: "js",
+    }))
+  },
+}
 
 /** Bundles `entry` into `outfile` and returns the path written. */
 export const bundleApp = async (options: AppBundleOptions): Promise<string> => {
@@ -38,10 +71,11 @@ export const bundleApp = async (options: AppBundleOptions): Promise<string> => {
     target: "node24",
     minifyWhitespace: options.minify === true,
     minifySyntax: options.minify === true,
+    minifyIdentifiers: options.minify === true && options.mangle === true,
     keepNames: true,
     legalComments: "none",
     logLevel: "warning",
-    plugins: [...(options.plugins ?? [])],
+    plugins: [nodeSha256, ...(options.plugins ?? [])],
     banner: {
       js: options.executable === true ? `#!/usr/bin/env node\n${REQUIRE_SHIM}` : REQUIRE_SHIM,
     },

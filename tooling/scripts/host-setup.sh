@@ -6,7 +6,8 @@ set -euo pipefail
 
 # chromium: the dashboard test drives the system browser with Playwright (no browser download offline).
 # hey, iperf3: the data-plane benchmark builds them into its client image (real clients on both sides).
-PACKAGES=(podman slirp4netns runc nftables catatonit uidmap iproute2 busybox-static binutils curl procps tcpdump chromium hey iperf3)
+# gcc: compiles the sidecar image's preloaded library (apps/sidecar/image/packed-mmap.c).
+PACKAGES=(podman slirp4netns runc nftables catatonit uidmap iproute2 busybox-static binutils gcc curl procps tcpdump chromium hey iperf3)
 changed=()
 
 say() { echo "host-setup: $*"; }

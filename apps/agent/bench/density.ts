@@ -34,6 +34,9 @@ import {
   costByRole,
   descendants,
   type GroupCost,
+  type HostMemory,
+  hostMemoryByKind,
+  hostMemoryDelta,
   hostUsedMiB,
   machineMillicores,
   type Proc,
@@ -107,7 +110,7 @@ const atRest = async (before: Map<number, Proc>, roleOf: (p: Proc) => string | u
   const roles = costByRole(start, end, QUIET, (p) =>
     before.has(p.pid) && roleOf(p)?.startsWith("agent") !== true ? undefined : roleOf(p),
   )
-  return { roles, machineBusy, hostUsedMiB: hostUsedMiB() }
+  return { roles, machineBusy, hostUsedMiB: hostUsedMiB(), hostKinds: hostMemoryByKind() }
 }
 
 const perPod = (roles: ReadonlyArray<GroupCost>) => ({
@@ -117,6 +120,7 @@ const perPod = (roles: ReadonlyArray<GroupCost>) => ({
 
 const plain = async () => {
   const usedBefore = hostUsedMiB()
+  const kindsBefore = hostMemoryByKind()
   const before = snapshot()
   const ports: Array<number> = []
   const started = performance.now()
@@ -167,7 +171,13 @@ const plain = async () => {
     600_000,
   )
   const teardownMs = performance.now() - down
-  return { creationMs, ...rest, hostDeltaMiB: rest.hostUsedMiB - usedBefore, teardownMs }
+  return {
+    creationMs,
+    ...rest,
+    hostDeltaMiB: rest.hostUsedMiB - usedBefore,
+    hostDeltaByKind: hostMemoryDelta(kindsBefore, rest.hostKinds),
+    teardownMs,
+  }
 }
 
 /** The network namespace paths of containers (each holder's, for beemesh pods). */
@@ -198,6 +208,7 @@ const beemesh = async () => {
   try {
     await sleep(2000)
     const usedBefore = hostUsedMiB()
+    const kindsBefore = hostMemoryByKind()
     const before = snapshot()
     const agentPid = agent.child.pid!
     const allRegistered = (count: number) =>
@@ -322,6 +333,7 @@ const beemesh = async () => {
       creationMs,
       ...rest,
       hostDeltaMiB: rest.hostUsedMiB - usedBefore,
+      hostDeltaByKind: hostMemoryDelta(kindsBefore, rest.hostKinds),
       apiLatencyMs,
       scaleDownMs,
       scaleUpMs,
@@ -352,6 +364,17 @@ const table = (title: string, roles: ReadonlyArray<GroupCost>) => {
   for (const r of roles)
     console.log(
       `  ${r.role.padEnd(28)} ${String(r.processes).padStart(5)} ${r.millicores.toFixed(1).padStart(12)} ${r.pssMiB.toFixed(1).padStart(9)} ${r.rssMiB.toFixed(1).padStart(9)}`,
+    )
+}
+
+/** Host memory in use per pod, by kind (hostMemoryByKind), for the sides given. */
+const kindsTable = (sides: ReadonlyArray<readonly [string, HostMemory]>) => {
+  console.log(
+    `\nhost memory in use per pod, by kind (MiB)${sides.map(([n]) => n.padStart(14)).join("")}`,
+  )
+  for (const kind of Object.keys(sides[0]?.[1] ?? {}) as Array<keyof HostMemory>)
+    console.log(
+      `  ${kind.padEnd(39)}${sides.map(([, k]) => (k[kind] / N).toFixed(2).padStart(14)).join("")}`,
     )
 }
 
@@ -390,8 +413,9 @@ const main = async () => {
     table(`beemesh, ${N} idle replicas, at rest (quiet window ${QUIET} s)`, meshResult.roles)
     const mp = perPod(meshResult.roles)
     console.log(
-      `  per pod: ${mp.millicores.toFixed(2)} mc (processes counted), machine ${((meshResult.machineBusy - idleMachine) / N).toFixed(2)} mc less idle`,
+      `  per pod: ${mp.millicores.toFixed(2)} mc (processes counted), machine ${((meshResult.machineBusy - idleMachine) / N).toFixed(2)} mc less idle, PSS ${mp.pssMiB.toFixed(1)} MiB, host memory in use ${(meshResult.hostDeltaMiB / N).toFixed(1)} MiB`,
     )
+    kindsTable([["beemesh", meshResult.hostDeltaByKind]])
     writeFileSync(
       OUT,
       `${JSON.stringify({ replicas: N, quietSeconds: QUIET, leaseSeconds: lease, network, idleMachineMillicores: idleMachine, beemesh: meshResult }, null, 2)}\n`,
@@ -430,6 +454,10 @@ const main = async () => {
   )
   table("plain podman, at rest", plainResult.roles)
   table("beemesh, at rest", meshResult.roles)
+  kindsTable([
+    ["plain podman", plainResult.hostDeltaByKind],
+    ["beemesh", meshResult.hostDeltaByKind],
+  ])
   mkdirSync(dirname(OUT), { recursive: true })
   writeFileSync(
     OUT,

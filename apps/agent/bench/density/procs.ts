@@ -49,12 +49,43 @@ export const snapshot = (): Map<number, Proc> => {
   return all
 }
 
+const meminfo = () => {
+  const text = readFileSync("/proc/meminfo", "utf8")
+  return (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, "m").exec(text)?.[1] ?? 0) / 1024
+}
+
 /** Host memory in use (MemTotal − MemAvailable), MiB. */
 export const hostUsedMiB = () => {
-  const meminfo = readFileSync("/proc/meminfo", "utf8")
-  const kib = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, "m").exec(meminfo)?.[1] ?? 0)
-  return (kib("MemTotal") - kib("MemAvailable")) / 1024
+  const mib = meminfo()
+  return mib("MemTotal") - mib("MemAvailable")
 }
+
+/**
+ * The kinds of memory behind "in use", MiB (/proc/meminfo): processes' anonymous pages, tmpfs and
+ * shared memory, the kernel's unreclaimable slab, page tables, kernel stacks and per-CPU areas;
+ * `other` is what in use holds beyond them (page cache the kernel counts as not available, …).
+ */
+export const hostMemoryByKind = () => {
+  const mib = meminfo()
+  const kinds = {
+    anon: mib("AnonPages"),
+    shmem: mib("Shmem"),
+    slabUnreclaimable: mib("SUnreclaim"),
+    pageTables: mib("PageTables"),
+    kernelStacks: mib("KernelStack"),
+    percpu: mib("Percpu"),
+  }
+  const inUse = mib("MemTotal") - mib("MemAvailable")
+  return { ...kinds, other: inUse - Object.values(kinds).reduce((a, b) => a + b, 0) }
+}
+
+export type HostMemory = ReturnType<typeof hostMemoryByKind>
+
+/** `after − before`, kind by kind. */
+export const hostMemoryDelta = (before: HostMemory, after: HostMemory): HostMemory =>
+  Object.fromEntries(
+    Object.entries(after).map(([k, v]) => [k, v - before[k as keyof HostMemory]]),
+  ) as HostMemory
 
 export interface GroupCost {
   readonly role: string

@@ -6,6 +6,7 @@ import { execFileSync, spawnSync } from "node:child_process"
 import { proxyNodeFlags } from "@beemesh/proxy"
 import { describe, expect, it } from "vitest"
 import { buildSidecarImage, SIDECAR_IMAGE } from "../../image/build"
+import { PACKED_MMAP_LIBRARY } from "../../image/packedMmap"
 import { requirePrerequisites, SUITE_LABELS, uniqueName } from "../support/podman"
 
 interface ImageInspect {
@@ -126,6 +127,19 @@ describe("the sidecar image", () => {
       expect(output).toContain("code cache for ESM file:///app/sidecar.mjs was accepted")
       expect(output).toContain("because cache was the same")
       expect(output).toContain("module.flushCompileCache() finished")
+      // The image's preloaded library is in the sidecar's process (image/packed-mmap.c).
+      const maps = execFileSync(
+        "podman",
+        [
+          "exec",
+          name,
+          "/usr/local/bin/node",
+          "-p",
+          'require("fs").readFileSync("/proc/1/maps", "utf8")',
+        ],
+        { encoding: "utf8" },
+      )
+      expect(maps).toContain(PACKED_MMAP_LIBRARY)
       // Nothing added or changed in the image's files (the cache directory is read-only to 1337).
       const diff = execFileSync("podman", ["diff", name], { encoding: "utf8" })
       expect(diff.split("\n").filter((line) => line.includes("/app"))).toEqual([])

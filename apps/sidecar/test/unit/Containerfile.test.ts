@@ -5,6 +5,7 @@ import { proxyNodeFlags } from "@beemesh/proxy"
 import { describe, expect, it } from "vitest"
 import { compileCacheEnvironment } from "../../image/compileCache"
 import { mallocEnvironment } from "../../image/malloc"
+import { packedMmapEnvironment } from "../../image/packedMmap"
 
 // The image is built from a static Containerfile; the agent starts its container with the
 // contract's user and publishes the contract's port, so the file must say the same.
@@ -46,6 +47,12 @@ describe("the sidecar image's Containerfile", () => {
   it("tunes glibc's malloc as the footprint bench measured it", () => {
     const env = /^ENV (.*)$/m.exec(containerfile)?.[1] ?? ""
     for (const [key, value] of Object.entries(mallocEnvironment))
+      expect(env.split(" "), key).toContain(`${key}=${value}`)
+  })
+
+  it("preloads the library that packs V8's heap pages", () => {
+    const env = /^ENV (.*)$/m.exec(containerfile)?.[1] ?? ""
+    for (const [key, value] of Object.entries(packedMmapEnvironment))
       expect(env.split(" "), key).toContain(`${key}=${value}`)
   })
 })

@@ -1,7 +1,16 @@
 import { spawnSync } from "node:child_process"
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { bundleApp } from "@beemesh/bundle"
 import { proxyNodeFlags } from "@beemesh/proxy"
 import { afterAll, describe, expect, it } from "vitest"
 import { bundleSidecar } from "../../image/bundle"
@@ -38,6 +47,33 @@ describe("the sidecar bundle", () => {
     const loaded: ReadonlyArray<string> = JSON.parse(line!.slice("LOADED ".length))
     expect(loaded).toContain("NativeModule http")
     expect(loaded.filter((m) => /undici|http2|webstreams/.test(m))).toEqual([])
+  }, 60_000)
+
+  it("holds Node's SHA-256 where @chainsafe/as-sha256 was (no WebAssembly SHA-256 is loaded)", async () => {
+    const source = readFileSync(await bundled, "utf8")
+    expect(source).not.toMatch(/digest64|wasmSimdCode|simdEnabled/)
+    // The replacement gives SHA-256's digests (FIPS 180-2 test vectors) as new Uint8Arrays.
+    const entry = join(dir, "sha-entry.mjs")
+    writeFileSync(
+      entry,
+      `import { digest } from "@chainsafe/as-sha256"
+const hex = (b) => Buffer.from(b).toString("hex")
+const long = new Uint8Array(1000000).fill(0x61)
+const out = [digest(new Uint8Array(0)), digest(new TextEncoder().encode("abc")), digest(long)]
+console.log(JSON.stringify({ hex: out.map(hex), plain: out.every((d) => d.constructor === Uint8Array) }))
+`,
+    )
+    const built = await bundleApp({ entry, outfile: join(dir, "sha.mjs") })
+    const run = spawnSync(process.execPath, [built], { encoding: "utf8", timeout: 30_000 })
+    expect(run.status, run.stderr).toBe(0)
+    expect(JSON.parse(run.stdout)).toEqual({
+      hex: [
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+        "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0",
+      ],
+      plain: true,
+    })
   }, 60_000)
 
   it("writes a compile cache that is the same bytes every time", async () => {
