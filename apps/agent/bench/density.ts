@@ -5,7 +5,9 @@
  *   - creation: from the request until all N answer (plain: curl on every published port; beemesh:
  *     every replica Running in the status, then every replica's sidecar registered as a provider);
  *   - at rest, over a quiet window: CPU (millicores) and PSS/RSS per role, named by process, and
- *     the host's memory in use (MemTotal − MemAvailable) against the value before creation; also
+ *     the host's memory in use (MemTotal − MemAvailable) against the value before creation, and
+ *     by kind (/proc/meminfo: anonymous pages, slab, page tables, kernel stacks, …), whose sum
+ *     ("held by processes and kernel") page-cache estimates do not move; also
  *     the whole machine's busy time (which counts short-lived processes a snapshot misses) less
  *     the machine's own idle load measured before either side ran;
  *   - API latency at density (beemesh): GET /v1/workloads and /health, p50/p99 of 200 each;
@@ -35,6 +37,7 @@ import {
   descendants,
   type GroupCost,
   type HostMemory,
+  heldMiB,
   hostMemoryByKind,
   hostMemoryDelta,
   hostUsedMiB,
@@ -413,7 +416,7 @@ const main = async () => {
     table(`beemesh, ${N} idle replicas, at rest (quiet window ${QUIET} s)`, meshResult.roles)
     const mp = perPod(meshResult.roles)
     console.log(
-      `  per pod: ${mp.millicores.toFixed(2)} mc (processes counted), machine ${((meshResult.machineBusy - idleMachine) / N).toFixed(2)} mc less idle, PSS ${mp.pssMiB.toFixed(1)} MiB, host memory in use ${(meshResult.hostDeltaMiB / N).toFixed(1)} MiB`,
+      `  per pod: ${mp.millicores.toFixed(2)} mc (processes counted), machine ${((meshResult.machineBusy - idleMachine) / N).toFixed(2)} mc less idle, PSS ${mp.pssMiB.toFixed(1)} MiB, host memory in use ${(meshResult.hostDeltaMiB / N).toFixed(1)} MiB (held by processes and kernel ${(heldMiB(meshResult.hostDeltaByKind) / N).toFixed(1)})`,
     )
     kindsTable([["beemesh", meshResult.hostDeltaByKind]])
     writeFileSync(
@@ -444,6 +447,9 @@ const main = async () => {
   )
   console.log(
     `  host memory in use per pod (MiB)              ${(plainResult.hostDeltaMiB / N).toFixed(1).padStart(12)} ${(meshResult.hostDeltaMiB / N).toFixed(1).padStart(11)}`,
+  )
+  console.log(
+    `    of it held by processes and kernel (MiB)    ${(heldMiB(plainResult.hostDeltaByKind) / N).toFixed(1).padStart(12)} ${(heldMiB(meshResult.hostDeltaByKind) / N).toFixed(1).padStart(11)}`,
   )
   console.log(
     `  teardown → nothing left                       ${s(plainResult.teardownMs).padStart(12)} ${s(meshResult.teardownMs).padStart(11)}   (DELETE answered: ${s(meshResult.deleteAnsweredMs)})`,

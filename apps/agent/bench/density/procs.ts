@@ -81,6 +81,14 @@ export const hostMemoryByKind = () => {
 
 export type HostMemory = ReturnType<typeof hostMemoryByKind>
 
+/**
+ * What processes and the kernel hold (every kind but `other`): unlike MemAvailable, not moved by
+ * the kernel's estimate of reclaimable page cache, which can swing by hundreds of MiB between
+ * two readings when files were written just before (a build, an image).
+ */
+export const heldMiB = (kinds: HostMemory) =>
+  Object.entries(kinds).reduce((sum, [kind, mib]) => (kind === "other" ? sum : sum + mib), 0)
+
 /** `after − before`, kind by kind. */
 export const hostMemoryDelta = (before: HostMemory, after: HostMemory): HostMemory =>
   Object.fromEntries(
