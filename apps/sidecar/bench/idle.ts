@@ -171,6 +171,12 @@ const main = async () => {
 const cleanup = () => {
   for (const c of children) if (c.exitCode === null) c.kill("SIGTERM")
 }
+// Interrupted (Ctrl-C, a kill of the bench): its sidecars go with it.
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const)
+  process.once(signal, () => {
+    cleanup()
+    process.exit(130)
+  })
 main().then(
   () => {
     cleanup()
