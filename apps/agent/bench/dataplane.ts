@@ -20,7 +20,7 @@
  *     and the same with 20 concurrent clients;
  *   - requests on an open connection: `hey -c 1` against the keep-alive server, p50 and p99;
  *   - bulk: `iperf3 -t 5` throughput.
- *   pnpm --filter @beemesh/agent bench:dataplane [-- --rounds 5 --port-handler slirp4netns]
+ *   pnpm --filter @beemesh/agent bench:dataplane [-- --rounds 5 --port-handler slirp4netns --sidecar-image IMAGE]
  * Prints a table and writes bench-results/dataplane.json.
  */
 import { randomUUID } from "node:crypto"
@@ -50,6 +50,8 @@ const { values: args } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== "--"),
   options: {
     rounds: { type: "string", default: "5" },
+    // Another sidecar image for both agents (a build to compare; default: the agent's).
+    "sidecar-image": { type: "string" },
     // Podman's port forwarder for every side (default: the agent's).
     "port-handler": { type: "string" },
   },
@@ -59,6 +61,8 @@ const ns = `dataplane-${process.pid}`
 const LABEL = `io.beemesh.test.dataplane=${process.pid}`
 /** The agents' pod network; the baseline runs on the same, as Podman's `--network` flag. */
 const NETWORK = podNetwork(args["port-handler"])
+const SIDECAR_IMAGE_ARGS =
+  args["sidecar-image"] === undefined ? [] : ["--sidecar-image", args["sidecar-image"]]
 const SLIRP = plainNetworkFlag(NETWORK)
 const OUT = join(dirname(fileURLToPath(import.meta.url)), "../bench-results/dataplane.json")
 
@@ -290,6 +294,7 @@ const startSecondAgent = async (
   writeFileSync(certificateFile, certificate, { mode: 0o600 })
   const agent = await startAgent(dataDir, await freePort(), undefined, [
     ...agentNetworkArgs(NETWORK),
+    ...SIDECAR_IMAGE_ARGS,
     "--bootstrap",
     bootstrap,
     "--mesh-key",
@@ -310,7 +315,10 @@ const main = async () => {
   buildToolsImage()
   const dataDir = await mkdtemp(join(tmpdir(), "beemesh-dataplane-"))
   console.log(`pod network, every side: ${SLIRP}`)
-  const agent = await startAgent(dataDir, await freePort(), undefined, agentNetworkArgs(NETWORK))
+  const agent = await startAgent(dataDir, await freePort(), undefined, [
+    ...agentNetworkArgs(NETWORK),
+    ...SIDECAR_IMAGE_ARGS,
+  ])
   let second: Awaited<ReturnType<typeof startSecondAgent>> | undefined
   try {
     const plain = await plainSide()
