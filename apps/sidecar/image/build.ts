@@ -1,8 +1,9 @@
 /**
  * Builds the sidecar image `localhost/beemesh/sidecar:<version>` offline and reproducibly:
  * bundle → rootfs (Node 24 and the libraries it links, tooling/images/node-rootfs.sh; node
- * stripped; the preloaded packed-mmap library, packedMmap.ts) → the bundle's compile cache (compileCache.ts) → `podman build --timestamp 0` FROM
- * scratch. The same inputs give the same image id.
+ * stripped; the preloaded packed-mmap library, packedMmap.ts) → the bundle's compile cache
+ * (compileCache.ts) → `podman build --timestamp 0` FROM scratch. The same inputs give the same
+ * image id.
  * (The `image` script.)
  */
 import { spawnSync } from "node:child_process"

@@ -10,6 +10,12 @@
  * (POSIX), so dropping it changes where a mapping lands and nothing else. Larger reservations keep
  * their hint: V8 places its code range near the node binary on purpose (short builtin calls), and
  * WebAssembly's guard regions are few. Fixed mappings and file mappings are left as they are.
+ *
+ * What it gives up: V8's placement of each heap page at its own random address, a hardening against
+ * exploits of memory bugs that need to find the heap. The kernel still randomizes where the process's
+ * mappings start (ASLR of the mmap base), so the heap's place differs in every process; only the
+ * pages' places relative to each other become predictable. The sidecar runs only its own code:
+ * untrusted peers and apps send it bytes, never JavaScript to run.
  */
 #define _GNU_SOURCE
 #include <stddef.h>
