@@ -449,7 +449,7 @@ const main = async () => {
     `  host memory in use per pod (MiB)              ${(plainResult.hostDeltaMiB / N).toFixed(1).padStart(12)} ${(meshResult.hostDeltaMiB / N).toFixed(1).padStart(11)}`,
   )
   console.log(
-    `    of it held by processes and kernel (MiB)    ${(heldMiB(plainResult.hostDeltaByKind) / N).toFixed(1).padStart(12)} ${(heldMiB(meshResult.hostDeltaByKind) / N).toFixed(1).padStart(11)}`,
+    `  held by processes and kernel (MiB)            ${(heldMiB(plainResult.hostDeltaByKind) / N).toFixed(1).padStart(12)} ${(heldMiB(meshResult.hostDeltaByKind) / N).toFixed(1).padStart(11)}`,
   )
   console.log(
     `  teardown → nothing left                       ${s(plainResult.teardownMs).padStart(12)} ${s(meshResult.teardownMs).padStart(11)}   (DELETE answered: ${s(meshResult.deleteAnsweredMs)})`,
