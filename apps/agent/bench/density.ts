@@ -40,7 +40,7 @@ import {
   heldMiB,
   hostMemoryByKind,
   hostMemoryDelta,
-  hostUsedMiB,
+  inUseMiB,
   machineMillicores,
   type Proc,
   processesOf,
@@ -113,7 +113,8 @@ const atRest = async (before: Map<number, Proc>, roleOf: (p: Proc) => string | u
   const roles = costByRole(start, end, QUIET, (p) =>
     before.has(p.pid) && roleOf(p)?.startsWith("agent") !== true ? undefined : roleOf(p),
   )
-  return { roles, machineBusy, hostUsedMiB: hostUsedMiB(), hostKinds: hostMemoryByKind() }
+  const hostKinds = hostMemoryByKind()
+  return { roles, machineBusy, hostUsedMiB: inUseMiB(hostKinds), hostKinds }
 }
 
 const perPod = (roles: ReadonlyArray<GroupCost>) => ({
@@ -122,7 +123,6 @@ const perPod = (roles: ReadonlyArray<GroupCost>) => ({
 })
 
 const plain = async () => {
-  const usedBefore = hostUsedMiB()
   const kindsBefore = hostMemoryByKind()
   const before = snapshot()
   const ports: Array<number> = []
@@ -177,7 +177,7 @@ const plain = async () => {
   return {
     creationMs,
     ...rest,
-    hostDeltaMiB: rest.hostUsedMiB - usedBefore,
+    hostDeltaMiB: rest.hostUsedMiB - inUseMiB(kindsBefore),
     hostDeltaByKind: hostMemoryDelta(kindsBefore, rest.hostKinds),
     teardownMs,
   }
@@ -210,7 +210,6 @@ const beemesh = async () => {
   )
   try {
     await sleep(2000)
-    const usedBefore = hostUsedMiB()
     const kindsBefore = hostMemoryByKind()
     const before = snapshot()
     const agentPid = agent.child.pid!
@@ -335,7 +334,7 @@ const beemesh = async () => {
       runningMs,
       creationMs,
       ...rest,
-      hostDeltaMiB: rest.hostUsedMiB - usedBefore,
+      hostDeltaMiB: rest.hostUsedMiB - inUseMiB(kindsBefore),
       hostDeltaByKind: hostMemoryDelta(kindsBefore, rest.hostKinds),
       apiLatencyMs,
       scaleDownMs,

@@ -17,6 +17,17 @@ const serve = (handler: Parameters<typeof createServer>[1]) =>
     )
   })
 
+/** A server answering "ok" that keeps idle connections `keepAliveMs`, and its connection count. */
+const countingServer = async (keepAliveMs: number) => {
+  let connections = 0
+  const url = await serve((_req, res) => res.end("ok"))
+  server!.keepAliveTimeout = keepAliveMs
+  server!.on("connection", () => {
+    connections++
+  })
+  return { url, connections: () => connections }
+}
+
 describe("httpText", () => {
   it("sends method, headers and body, and reads status and text", async () => {
     const url = await serve((req, res) => {
@@ -68,12 +79,7 @@ describe("httpText", () => {
   })
 
   it("reuses one connection with a keep-alive agent, and opens one per request without", async () => {
-    let connections = 0
-    const url = await serve((_req, res) => res.end("ok"))
-    server!.keepAliveTimeout = 10_000
-    server!.on("connection", () => {
-      connections++
-    })
+    const { url, connections } = await countingServer(10_000)
     const agent = keepAliveAgent()
     try {
       for (let i = 0; i < 3; i++)
@@ -81,21 +87,16 @@ describe("httpText", () => {
           status: 200,
           text: "ok",
         })
-      expect(connections).toBe(1)
+      expect(connections()).toBe(1)
       for (let i = 0; i < 2; i++) await httpText(url, { method: "GET", timeoutMs: 2000 })
-      expect(connections).toBe(3)
+      expect(connections()).toBe(3)
     } finally {
       agent.destroy()
     }
   })
 
   it("a pooled connection the server closed is not reused: the next request opens another", async () => {
-    let connections = 0
-    const url = await serve((_req, res) => res.end("ok"))
-    server!.keepAliveTimeout = 100
-    server!.on("connection", () => {
-      connections++
-    })
+    const { url, connections } = await countingServer(100)
     const agent = keepAliveAgent()
     try {
       await httpText(url, { method: "GET", timeoutMs: 2000, agent })
@@ -104,7 +105,7 @@ describe("httpText", () => {
         status: 200,
         text: "ok",
       })
-      expect(connections).toBe(2)
+      expect(connections()).toBe(2)
     } finally {
       agent.destroy()
     }

@@ -54,12 +54,6 @@ const meminfo = () => {
   return (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, "m").exec(text)?.[1] ?? 0) / 1024
 }
 
-/** Host memory in use (MemTotal − MemAvailable), MiB. */
-export const hostUsedMiB = () => {
-  const mib = meminfo()
-  return mib("MemTotal") - mib("MemAvailable")
-}
-
 /**
  * The kinds of memory behind "in use", MiB (/proc/meminfo): processes' anonymous pages, tmpfs and
  * shared memory, the kernel's unreclaimable slab, page tables, kernel stacks and per-CPU areas;
@@ -81,13 +75,16 @@ export const hostMemoryByKind = () => {
 
 export type HostMemory = ReturnType<typeof hostMemoryByKind>
 
+/** Host memory in use (MemTotal − MemAvailable): every kind, `other` included. */
+export const inUseMiB = (kinds: HostMemory) =>
+  Object.values(kinds).reduce((sum, mib) => sum + mib, 0)
+
 /**
  * What processes and the kernel hold (every kind but `other`): unlike MemAvailable, not moved by
  * the kernel's estimate of reclaimable page cache, which can swing by hundreds of MiB between
  * two readings when files were written just before (a build, an image).
  */
-export const heldMiB = (kinds: HostMemory) =>
-  Object.entries(kinds).reduce((sum, [kind, mib]) => (kind === "other" ? sum : sum + mib), 0)
+export const heldMiB = (kinds: HostMemory) => inUseMiB(kinds) - kinds.other
 
 /** `after − before`, kind by kind. */
 export const hostMemoryDelta = (before: HostMemory, after: HostMemory): HostMemory =>
