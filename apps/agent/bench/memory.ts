@@ -144,6 +144,9 @@ const main = async () => {
     console.log(`\n${title}: private by mapping (MiB)`)
     for (const { mapping, privateMiB } of m.byMapping.slice(0, 12))
       console.log(`  ${privateMiB.toFixed(1).padStart(6)}  ${mapping}`)
+    console.log(`${title}: RSS by mapping (MiB)`)
+    for (const { mapping, rssMiB } of m.rssByMapping.slice(0, 12))
+      console.log(`  ${rssMiB.toFixed(1).padStart(6)}  ${mapping}`)
   }
   show(`idle, start ${idle.length}`, idle[idle.length - 1]!)
   if (loaded !== undefined) show(`${N} replicas`, loaded)

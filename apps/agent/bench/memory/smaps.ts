@@ -13,6 +13,11 @@ export interface MemoryFigures {
 export interface ProcessMemory extends MemoryFigures {
   /** Private MiB by mapping (anonymous mappings as `[anon]`), largest first. */
   readonly byMapping: ReadonlyArray<{ readonly mapping: string; readonly privateMiB: number }>
+  /**
+   * RSS MiB by mapping and permissions (`node r-xp`: code; shared pages included: most of the
+   * node binary's are), largest first.
+   */
+  readonly rssByMapping: ReadonlyArray<{ readonly mapping: string; readonly rssMiB: number }>
 }
 
 const MiB = (kib: number) => Math.round((kib / 1024) * 10) / 10
@@ -20,21 +25,27 @@ const MiB = (kib: number) => Math.round((kib / 1024) * 10) / 10
 export const processMemory = (pid: number): ProcessMemory => {
   const smaps = readFileSync(`/proc/${pid}/smaps`, "utf8")
   const byMapping = new Map<string, number>()
+  const rssByMapping = new Map<string, number>()
   let rss = 0
   let pss = 0
   let priv = 0
   let mapping = ""
+  let permissions = ""
   for (const line of smaps.split("\n")) {
-    const header = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \d+\s*(.*)$/.exec(line)
+    const header = /^[0-9a-f]+-[0-9a-f]+ (\S+) \S+ \S+ \d+\s*(.*)$/.exec(line)
     if (header !== null) {
-      mapping = header[1] === "" ? "[anon]" : header[1]!
+      mapping = header[2] === "" ? "[anon]" : header[2]!
+      permissions = header[1]!
       continue
     }
     const field = /^(\w+):\s+(\d+) kB/.exec(line)
     if (field === null) continue
     const kib = Number(field[2])
-    if (field[1] === "Rss") rss += kib
-    else if (field[1] === "Pss") pss += kib
+    if (field[1] === "Rss") {
+      rss += kib
+      const key = `${mapping} ${permissions}`
+      rssByMapping.set(key, (rssByMapping.get(key) ?? 0) + kib)
+    } else if (field[1] === "Pss") pss += kib
     else if (field[1] === "Private_Clean" || field[1] === "Private_Dirty") {
       priv += kib
       byMapping.set(mapping, (byMapping.get(mapping) ?? 0) + kib)
@@ -48,5 +59,9 @@ export const processMemory = (pid: number): ProcessMemory => {
       .map(([m, kib]) => ({ mapping: m, privateMiB: MiB(kib) }))
       .filter((m) => m.privateMiB >= 0.5)
       .sort((a, b) => b.privateMiB - a.privateMiB),
+    rssByMapping: [...rssByMapping]
+      .map(([m, kib]) => ({ mapping: m, rssMiB: MiB(kib) }))
+      .filter((m) => m.rssMiB >= 0.5)
+      .sort((a, b) => b.rssMiB - a.rssMiB),
   }
 }
