@@ -20,6 +20,7 @@
  * workloads it selects, which then roll as for any other change, old replicas serving meanwhile.
  */
 import { DnsLabel, Registration, UpstreamNames } from "@beemesh/contract"
+import { Order } from "effect"
 import type { ServicePort, Workload } from "./Manifest"
 
 /** One port of a Service of several ports. */
@@ -191,7 +192,7 @@ export const selectedServices = (
       out.push({ name: registered.name, port })
     }
   }
-  return out.sort((a, b) => a.name.localeCompare(b.name))
+  return out.sort(Order.mapInput(Order.String, (s: ServicePort) => s.name))
 }
 
 /** The workload with what the Services select it for (none: the field is left out). */

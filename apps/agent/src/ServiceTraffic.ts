@@ -13,6 +13,7 @@
  * cannot tell from a libp2p peer. `bytesSent`/`bytesReceived` are seen from the reporter.
  */
 import { Traffic } from "@beemesh/contract"
+import { Order } from "effect"
 import type { PodIdentity } from "./Tokens"
 
 export type Reporter = "caller" | "provider"
@@ -149,7 +150,7 @@ export class ServiceTraffic {
     }
     return {
       setupBucketsSeconds: Traffic.SETUP_BUCKETS_SECONDS,
-      series: [...sums.values()].sort((a, b) => keyString(a).localeCompare(keyString(b))),
+      series: [...sums.values()].sort(Order.mapInput(Order.String, keyString)),
     }
   }
 

@@ -1,4 +1,4 @@
-import { Result } from "effect"
+import { Order, Result } from "effect"
 import { RecordRejected } from "./Errors.js"
 import { SignerQuota, type SignerQuotaLimits } from "./internal/SignerQuota.js"
 import { type MembershipPolicy, stillMember } from "./Provenance.js"
@@ -108,7 +108,9 @@ export class CatalogStore {
     for (const entry of providers.values())
       if (!ServiceRecord.isTombstone(entry.record) && this.live(entry, now))
         records.push(entry.record)
-    return records.sort((a, b) => a.provider.localeCompare(b.provider))
+    return records.sort(
+      Order.mapInput(Order.String, (r: ServiceRecord.ServiceRecord) => r.provider),
+    )
   }
 
   /**

@@ -1,6 +1,6 @@
 import type { Member } from "@beemesh/p2p"
 import type { QueryEvent } from "@libp2p/kad-dht"
-import { Clock, Context, Effect, Layer, Option, Result, Schedule, Semaphore } from "effect"
+import { Clock, Context, Effect, Layer, Option, Order, Result, Schedule, Semaphore } from "effect"
 import { Catalog } from "./Catalog.js"
 import { ManifestNotFound, PublishRejected } from "./Errors.js"
 import { drain } from "./internal/query.js"
@@ -316,7 +316,7 @@ const make = Effect.fn("Registry.make")(function* (options: RegistryOptions) {
       )
       const records = found
         .filter((r): r is Verified => r !== undefined && !ServiceRecord.isTombstone(r.record))
-        .sort((a, b) => a.record.provider.localeCompare(b.record.provider))
+        .sort(Order.mapInput(Order.String, (r: Verified) => r.record.provider))
       // Counted from now: a lookup that waited on an unreachable peer must not cache a stale answer.
       const now = yield* Clock.currentTimeMillis
       if (records.length > 0) {

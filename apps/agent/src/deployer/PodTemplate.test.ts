@@ -2,11 +2,11 @@ import { createHash } from "node:crypto"
 import { defaultSlirpOptions } from "@beemesh/netns"
 import { generateMeshKey, MeshKey } from "@beemesh/p2p"
 import { decodePodSpec } from "@beemesh/podman"
-import { Effect } from "effect"
+import { Array as Arr, Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import type { Workload } from "../Manifest"
 import { verifyPodCredential, verifyPodToken } from "../Tokens"
-import { LABEL_GENERATION, podNameOf, replicaPodSpec, specHash } from "./PodTemplate"
+import { LABEL_GENERATION, podNameOf, podNameOrder, replicaPodSpec, specHash } from "./PodTemplate"
 
 /** One creation of replica web-1. */
 const web1 = { name: "web-1", generation: "g-web-1" }
@@ -260,5 +260,41 @@ describe("replicaPodSpec with the same-host directory", () => {
     expect(specHash(workload, withSameHost)).not.toBe(specHash(workload, options))
     const without = replicaPodSpec(workload, web1, 41000, options)
     expect(without.containers.find((c) => c.role === "sidecar")?.mounts).toBeUndefined()
+  })
+})
+
+describe("podNameOrder", () => {
+  it("orders digit runs as numbers and the rest by code unit, as a total order", () => {
+    const names = [
+      "bm-shop-web-10",
+      "bm-shop-web-2",
+      "bm-shop-web-0",
+      "bm-shop-api-1",
+      "bm-shop-web-1",
+      "bm-shop2-web-0",
+      "bm-shop-web-01",
+      "bm-shop-web-99999999999999999999",
+      "bm-shop-web-100000000000000000000",
+      "bm-shop-web",
+      "bm-shop-web-1a",
+    ]
+    expect(Arr.sort(names, podNameOrder)).toEqual([
+      "bm-shop-api-1",
+      "bm-shop-web",
+      "bm-shop-web-0",
+      "bm-shop-web-01",
+      "bm-shop-web-1",
+      "bm-shop-web-1a",
+      "bm-shop-web-2",
+      "bm-shop-web-10",
+      "bm-shop-web-99999999999999999999",
+      "bm-shop-web-100000000000000000000",
+      "bm-shop2-web-0",
+    ])
+    for (const a of names)
+      for (const b of names) {
+        expect(podNameOrder(a, b), `${a} ${b}`).toBe(-podNameOrder(b, a) || 0)
+        expect(podNameOrder(a, b) === 0).toBe(a === b)
+      }
   })
 })

@@ -15,7 +15,7 @@ import {
 import { gatewayAddress, type SlirpOptions } from "@beemesh/netns"
 import type { MeshKey } from "@beemesh/p2p"
 import { type ContainerSpec, type PodSpecInput, SIDECAR_PORT } from "@beemesh/podman"
-import { Redacted, Result } from "effect"
+import { Order, Redacted, Result } from "effect"
 import { DEFAULT_TERMINATION_GRACE_SECONDS, type Workload } from "../Manifest"
 import { publishedAddress } from "../RegistrationAddresses"
 import { appSecuritySpec } from "../SecurityContext"
@@ -80,6 +80,48 @@ export type HashOptions = Pick<
 const SAME_HOST = "samehost/1"
 
 export const workloadKey = (namespace: string, name: string) => `${namespace}/${name}`
+
+const isDigit = (code: number) => code >= 48 && code <= 57
+
+/** The end of the run of digits that starts at `from`, and where it starts without leading zeros. */
+const digitRun = (text: string, from: number) => {
+  let end = from
+  while (end < text.length && isDigit(text.charCodeAt(end))) end++
+  let start = from
+  while (start < end - 1 && text.charCodeAt(start) === 48) start++
+  return { start, end }
+}
+
+/**
+ * Pod names in the order a person reads them, `web-2` before `web-10`: runs of digits compare as
+ * numbers (of any length), every other character by code unit; names equal so (`web-01`,
+ * `web-1`) by code unit. Not `localeCompare(…, { numeric: true })`: ICU's collation, for names
+ * that are ASCII, costs the agent about 2 MiB of memory it keeps.
+ */
+export const podNameOrder: Order.Order<string> = Order.make((a, b) => {
+  let i = 0
+  let j = 0
+  while (i < a.length && j < b.length) {
+    const x = a.charCodeAt(i)
+    const y = b.charCodeAt(j)
+    if (isDigit(x) && isDigit(y)) {
+      const m = digitRun(a, i)
+      const n = digitRun(b, j)
+      const lengths = m.end - m.start - (n.end - n.start)
+      if (lengths !== 0) return lengths < 0 ? -1 : 1
+      const digits = Order.String(a.slice(m.start, m.end), b.slice(n.start, n.end))
+      if (digits !== 0) return digits
+      i = m.end
+      j = n.end
+      continue
+    }
+    if (x !== y) return x < y ? -1 : 1
+    i++
+    j++
+  }
+  if (i < a.length || j < b.length) return i < a.length ? 1 : -1
+  return Order.String(a, b)
+})
 
 export const podNameOf = (workload: Pick<Workload, "namespace">, replica: string) =>
   `bm-${workload.namespace}-${replica}`

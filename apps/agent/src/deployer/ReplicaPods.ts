@@ -27,7 +27,7 @@ import {
   slirpProcessesFor,
   stopPods,
 } from "@beemesh/podman"
-import { Clock, Context, Data, Effect, Layer, Stream } from "effect"
+import { Clock, Context, Data, Effect, Layer, Order, Stream } from "effect"
 import { resolveEnv } from "../ConfigObjects"
 import type { Workload } from "../Manifest"
 import { newGeneration } from "../Tokens"
@@ -38,6 +38,7 @@ import {
   LABEL_NAMESPACE,
   LABEL_REPLICA,
   podNameOf,
+  podNameOrder,
   replicaPodSpec,
   revisionOf,
   specHash,
@@ -468,7 +469,7 @@ const make = (options: ReplicaPodsOptions) =>
         Effect.map((pods) =>
           pods
             .map((p) => ({ name: p.Name, labels: p.Labels ?? {} }))
-            .sort((a, b) => a.name.localeCompare(b.name, "en", { numeric: true })),
+            .sort(Order.mapInput(podNameOrder, (p: { readonly name: string }) => p.name)),
         ),
         Effect.tapError((e) => Effect.logWarning(`listing owned pods failed: ${e.message}`)),
         Effect.orElseSucceed(() => []),

@@ -2,7 +2,7 @@
  * `GET /v1/services` (operator): the services this agent's workloads offer, each with the
  * providers the directory resolves for it now (from any agent of the mesh).
  */
-import { Effect, type Exit } from "effect"
+import { Effect, type Exit, Order } from "effect"
 import { Hono } from "hono"
 import type { Provider, ServiceDirectory } from "../Directory"
 import type { WorkloadManager } from "../Workloads"
@@ -37,7 +37,7 @@ export const listServices = (
         offered.set(key, entry)
       }
     }
-    const entries = [...offered.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, e]) => e)
+    const entries = [...offered.entries()].sort(([a], [b]) => Order.String(a, b)).map(([, e]) => e)
     return yield* Effect.forEach(
       entries,
       ({ namespace, name, offeredBy }) =>
