@@ -18,5 +18,6 @@ await bundleApp({
   outfile: join(PACKAGE_DIR, "dist/agent-main.mjs"),
   plugins: [compactPrefixList],
   minify: true,
+  mangle: true,
 })
 console.log(await bundleApp({ entry: join(PACKAGE_DIR, "src/launch.ts"), outfile: AGENT_BUNDLE }))

@@ -19,7 +19,7 @@ describe("wantedStart", () => {
   it("keeps the operator's values: another value, a negation, an underscore spelling", () => {
     expect(
       wantedStart({
-        execArgv: ["--max_semi_space_size=4", "--no-optimize-for-size"],
+        execArgv: ["--max_semi_space_size=4", "--no-optimize-for-size", "--max_opt=999"],
         env: { MALLOC_ARENA_MAX: "8" },
       }),
     ).toBeUndefined()
