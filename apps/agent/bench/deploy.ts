@@ -120,8 +120,11 @@ const pollerRunning = async (container: string) => {
 }
 
 const plainRound = async (round: number, replicas: number): Promise<Sample> => {
-  const ports: Array<number> = []
-  for (let i = 0; i < replicas; i++) ports.push(await freePort())
+  // Distinct: two calls can be given the same free port (a run failed so: the second container's
+  // name, made from its port, was taken by the first).
+  const free = new Set<number>()
+  while (free.size < replicas) free.add(await freePort())
+  const ports = [...free]
   const client = `bm-bench-poll-${process.pid}-${round}-${replicas}`
   const servers = ports.map((port) => `bm-bench-bare-${process.pid}-${port}`)
   try {

@@ -24,8 +24,11 @@ export const AGENT_NODE_OPTIONS: ReadonlyArray<string> = ["--max-semi-space-size
  * is about 5 MiB of the node binary's code, mapped into the process the first time a function
  * gets hot and resident from then on: RSS idle 81.8 → 76.9 MiB, with 50 pods 97.9 / 96.0 → 90.1
  * / 88.5 MiB. The agent's CPU at rest with 50 pods did not change (10.8 / 12.3 against 11.8 /
- * 11.0 millicores, builds alternating), nor creation or teardown: its hot paths (renewals,
- * libp2p framing) are short and Maglev's code serves them. The sidecar, whose data plane is
- * JavaScript, keeps TurboFan.
+ * 11.0 millicores, builds alternating), nor the creation or teardown of 50 pods. Its price: a
+ * single deploy's POST is answered 15–30 ms later (p50 349 / 359 → 375 / 378 / 379 ms in
+ * bench:deploy, same build with and without), its first answer 20–55 ms later (555 / 570 → 589 /
+ * 590 / 612 ms): the agent's JavaScript per request (Effect's runtime, schema decoding) runs
+ * in Maglev's code. An operator who prefers that time gives `--max-opt=999` (kept, as any
+ * value given). The sidecar, whose data plane is JavaScript, keeps TurboFan.
  */
 export const AGENT_V8_FLAGS: ReadonlyArray<string> = ["--optimize-for-size", "--max-opt=2"]
