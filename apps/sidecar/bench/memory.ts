@@ -22,6 +22,7 @@ import { compileCacheEnvironment, writeCompileCache } from "../image/compileCach
 import { SIDECAR_GLIBC_TUNABLES } from "../image/malloc"
 import { freePort, waitFor } from "../test/support/net"
 import { startStandInAgent } from "../test/support/StandInAgent"
+import { runBench } from "./run"
 
 const CONNECTIONS = 100
 const LOAD_SECONDS = 5
@@ -380,23 +381,4 @@ const main = async () => {
   echo.close()
 }
 
-const cleanup = () => {
-  for (const c of children) if (c.exitCode === null) c.kill("SIGTERM")
-}
-// Interrupted (Ctrl-C, a kill of the bench): its sidecars go with it.
-for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const)
-  process.once(signal, () => {
-    cleanup()
-    process.exit(130)
-  })
-main().then(
-  () => {
-    cleanup()
-    setTimeout(() => process.exit(0), 500).unref()
-  },
-  (e: unknown) => {
-    console.error(e)
-    cleanup()
-    process.exit(1)
-  },
-)
+runBench(main, children)

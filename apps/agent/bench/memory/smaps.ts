@@ -22,6 +22,13 @@ export interface ProcessMemory extends MemoryFigures {
 
 const MiB = (kib: number) => Math.round((kib / 1024) * 10) / 10
 
+/** The entries of at least 0.5 MiB, in MiB, largest first. */
+const largest = (kibBy: Map<string, number>): Array<[string, number]> =>
+  [...kibBy]
+    .map(([key, kib]): [string, number] => [key, MiB(kib)])
+    .filter(([, mib]) => mib >= 0.5)
+    .sort((a, b) => b[1] - a[1])
+
 export const processMemory = (pid: number): ProcessMemory => {
   const smaps = readFileSync(`/proc/${pid}/smaps`, "utf8")
   const byMapping = new Map<string, number>()
@@ -55,13 +62,7 @@ export const processMemory = (pid: number): ProcessMemory => {
     rssMiB: MiB(rss),
     pssMiB: MiB(pss),
     privateMiB: MiB(priv),
-    byMapping: [...byMapping]
-      .map(([m, kib]) => ({ mapping: m, privateMiB: MiB(kib) }))
-      .filter((m) => m.privateMiB >= 0.5)
-      .sort((a, b) => b.privateMiB - a.privateMiB),
-    rssByMapping: [...rssByMapping]
-      .map(([m, kib]) => ({ mapping: m, rssMiB: MiB(kib) }))
-      .filter((m) => m.rssMiB >= 0.5)
-      .sort((a, b) => b.rssMiB - a.rssMiB),
+    byMapping: largest(byMapping).map(([mapping, privateMiB]) => ({ mapping, privateMiB })),
+    rssByMapping: largest(rssByMapping).map(([mapping, rssMiB]) => ({ mapping, rssMiB })),
   }
 }
