@@ -7,7 +7,7 @@
  *
  * Each `--bundle DIR` (a directory holding `sidecar.mjs` and its `compile-cache`, as `build`
  * writes them into dist/; copy one away to compare builds) runs one sidecar, started as the image
- * starts it (proxyNodeFlags, the compile cache, the image's glibc tunables), registered with one
+ * starts it (SIDECAR_NODE_FLAGS, the compile cache, the image's glibc tunables), registered with one
  * stand-in agent (30 s lease, renewed every 10 s), with a service and an upstream. Default: this
  * package's dist/, built first. Writes bench-results/idle.json.
  */
@@ -15,11 +15,11 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { parseArgs } from "node:util"
-import { proxyNodeFlags } from "@beemesh/proxy"
 import { NODE_BINARY } from "../image/build"
 import { BUNDLE_PATH, bundleSidecar, PACKAGE_DIR } from "../image/bundle"
 import { compileCacheEnvironment, writeCompileCache } from "../image/compileCache"
 import { SIDECAR_GLIBC_TUNABLES } from "../image/malloc"
+import { SIDECAR_NODE_FLAGS } from "../src/NodeFlags"
 import { freePort, waitFor } from "../test/support/net"
 import { startStandInAgent } from "../test/support/StandInAgent"
 import { runBench } from "./run"
@@ -92,7 +92,7 @@ const main = async () => {
       await freePort(),
       await freePort(),
     ]
-    const child = spawn(NODE_BINARY, [...proxyNodeFlags, bundle], {
+    const child = spawn(NODE_BINARY, [...SIDECAR_NODE_FLAGS, bundle], {
       env: {
         ...process.env,
         GLIBC_TUNABLES: SIDECAR_GLIBC_TUNABLES,

@@ -15,11 +15,11 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process"
 import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
 import { connect, createServer, type Server, type Socket } from "node:net"
 import { join } from "node:path"
-import { proxyNodeFlags } from "@beemesh/proxy"
 import { buildSidecarImage, NODE_BINARY } from "../image/build"
 import { BUNDLE_PATH, bundleSidecar, PACKAGE_DIR } from "../image/bundle"
 import { compileCacheEnvironment, writeCompileCache } from "../image/compileCache"
 import { SIDECAR_GLIBC_TUNABLES } from "../image/malloc"
+import { SIDECAR_NODE_FLAGS } from "../src/NodeFlags"
 import { freePort, waitFor } from "../test/support/net"
 import { startStandInAgent } from "../test/support/StandInAgent"
 import { runBench } from "./run"
@@ -233,7 +233,7 @@ const main = async () => {
     ...compileCacheEnvironment(BUNDLE_PATH),
   }
   // Started as the image's entrypoint starts it.
-  const b = start([...proxyNodeFlags, BUNDLE_PATH], {
+  const b = start([...SIDECAR_NODE_FLAGS, BUNDLE_PATH], {
     ...common,
     BEEMESH_POD: "bench-b",
     BEEMESH_POD_TOKEN: tokens["bench-b"],
@@ -242,7 +242,7 @@ const main = async () => {
     BEEMESH_HEALTH_PORT: String(healthB),
     BEEMESH_ADVERTISE: `/ip4/127.0.0.1/tcp/${libB}`,
   })
-  const a = start([...proxyNodeFlags, BUNDLE_PATH], {
+  const a = start([...SIDECAR_NODE_FLAGS, BUNDLE_PATH], {
     ...common,
     BEEMESH_POD: "bench-a",
     BEEMESH_POD_TOKEN: tokens["bench-a"],

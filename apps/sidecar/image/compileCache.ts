@@ -8,7 +8,7 @@
  * work (measured: the heap's resident size 19.6 → 6 MiB).
  *
  * The cache is only used by a node with the same version and the same V8 flags, hence it is
- * written by running the bundle with the flags the image's entrypoint passes (`proxyNodeFlags`)
+ * written by running the bundle with the flags the image's entrypoint passes (`SIDECAR_NODE_FLAGS`)
  * plus `--predictable`, which V8 leaves out of the cache's flag check and which makes the output
  * the same bytes for the same sources (the image stays reproducible). The cache records the
  * bundle's path too, so it is written from a path that depends only on the bundle's content;
@@ -30,7 +30,7 @@ import {
   rmSync,
 } from "node:fs"
 import { dirname, join } from "node:path"
-import { proxyNodeFlags } from "@beemesh/proxy"
+import { SIDECAR_NODE_FLAGS } from "../src/NodeFlags"
 
 /** The cache's directory name, next to the bundle (`/app/compile-cache` in the image). */
 export const COMPILE_CACHE_DIR = "compile-cache"
@@ -66,7 +66,7 @@ export const writeCompileCache = (
   try {
     copyFileSync(bundlePath, stagedBundle)
     // Without its environment the sidecar evaluates every module, then exits 2 before any I/O.
-    const run = spawnSync(nodeBinary, ["--predictable", ...proxyNodeFlags, stagedBundle], {
+    const run = spawnSync(nodeBinary, ["--predictable", ...SIDECAR_NODE_FLAGS, stagedBundle], {
       cwd: staging,
       env: compileCacheEnvironment(stagedBundle),
       encoding: "utf8",

@@ -8,13 +8,13 @@
 // First, for its side effect: signal handlers in place before the rest of the bundle is evaluated.
 import "./EarlyTermination"
 import { SidecarEnvironment, SidecarPorts, UpstreamList } from "@beemesh/contract"
-import { proxyNodeFlags } from "@beemesh/proxy"
 import { ExitCode, runMain } from "@beemesh/service"
 import { Deferred, Effect } from "effect"
 import { releaseCompileCache } from "./CompileCacheRelease"
 import { handOverSignals } from "./EarlyTermination"
 import { runHealthcheck } from "./HealthServer"
 import { limitHeapGrowth } from "./HeapGrowth"
+import { SIDECAR_NODE_FLAGS } from "./NodeFlags"
 import { Registrar } from "./Registrar"
 import { decodeSettings } from "./SidecarConfig"
 import { sidecarLayer } from "./SidecarLayers"
@@ -27,10 +27,10 @@ const program = Effect.gen(function* () {
   yield* Effect.logInfo(
     `sidecar ${settings.namespace}/${settings.workload}/${settings.pod}: services ${settings.services.map((s) => `${s.name}→${s.port}`).join(",") || "none"}, upstreams ${settings.upstreams.map((u) => `${UpstreamList.describe(u)}←${u.port}`).join(",") || "none"}`,
   )
-  const missing = proxyNodeFlags.filter((flag) => !process.execArgv.includes(flag))
+  const missing = SIDECAR_NODE_FLAGS.filter((flag) => !process.execArgv.includes(flag))
   if (missing.length > 0) {
     yield* Effect.logWarning(
-      `node was started without ${missing.join(" ")}: bridged traffic then costs more CPU per MiB and the heap more memory (the image's entrypoint passes them: node ${proxyNodeFlags.join(" ")} sidecar.mjs)`,
+      `node was started without ${missing.join(" ")}: bridged traffic then costs more CPU per MiB and the heap more memory (the image's entrypoint passes them: node ${SIDECAR_NODE_FLAGS.join(" ")} sidecar.mjs)`,
     )
   }
   const refusal = yield* Effect.gen(function* () {

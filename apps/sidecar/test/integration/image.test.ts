@@ -3,10 +3,10 @@
  * Node 24, UID 1337, exec-form entrypoint with the proxy's V8 flags, labelled.
  */
 import { execFileSync, spawnSync } from "node:child_process"
-import { proxyNodeFlags } from "@beemesh/proxy"
 import { describe, expect, it } from "vitest"
 import { buildSidecarImage, SIDECAR_IMAGE } from "../../image/build"
 import { PACKED_MMAP_LIBRARY } from "../../image/packedMmap"
+import { SIDECAR_NODE_FLAGS } from "../../src/NodeFlags"
 import { requirePrerequisites, SUITE_LABELS, uniqueName } from "../support/podman"
 
 interface ImageInspect {
@@ -39,7 +39,7 @@ describe("the sidecar image", () => {
     expect(image.Config.User).toBe("1337:1337")
     expect(image.Config.Entrypoint).toEqual([
       "/usr/local/bin/node",
-      ...proxyNodeFlags,
+      ...SIDECAR_NODE_FLAGS,
       "/app/sidecar.mjs",
     ])
     expect(image.Config.Labels?.["io.beemesh.component"]).toBe("sidecar")

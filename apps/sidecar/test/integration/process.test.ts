@@ -6,10 +6,10 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { proxyNodeFlags } from "@beemesh/proxy"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import { NODE_BINARY } from "../../image/build"
 import { bundleSidecar } from "../../image/bundle"
+import { SIDECAR_NODE_FLAGS } from "../../src/NodeFlags"
 import { freePort, waitFor } from "../support/net"
 import { type StandInAgent, startStandInAgent } from "../support/StandInAgent"
 
@@ -46,7 +46,7 @@ interface Run {
 /** Starts the bundle as the image's entrypoint does (`nodeFlags` replaces the proxy's V8 flags). */
 const runSidecar = async (
   env: Record<string, string>,
-  nodeFlags: ReadonlyArray<string> = proxyNodeFlags,
+  nodeFlags: ReadonlyArray<string> = SIDECAR_NODE_FLAGS,
 ): Promise<Run> => {
   const [listen, health] = await Promise.all([freePort(), freePort()])
   const child = spawn(NODE_BINARY, [...nodeFlags, bundle], {
@@ -107,7 +107,7 @@ describe("the bundled sidecar process", () => {
     )
     run.child.kill("SIGTERM")
     expect((await run.exit).code).toBe(0)
-    expect(run.stderr()).toContain(`node was started without ${proxyNodeFlags.join(" ")}`)
+    expect(run.stderr()).toContain(`node was started without ${SIDECAR_NODE_FLAGS.join(" ")}`)
   })
 
   it("exits 2 naming every bad variable", async () => {

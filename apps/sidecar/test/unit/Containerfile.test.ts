@@ -1,11 +1,11 @@
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { SidecarIdentity, SidecarPorts } from "@beemesh/contract"
-import { proxyNodeFlags } from "@beemesh/proxy"
 import { describe, expect, it } from "vitest"
 import { compileCacheEnvironment } from "../../image/compileCache"
 import { mallocEnvironment } from "../../image/malloc"
 import { packedMmapEnvironment } from "../../image/packedMmap"
+import { SIDECAR_NODE_FLAGS } from "../../src/NodeFlags"
 
 // The image is built from a static Containerfile; the agent starts its container with the
 // contract's user and publishes the contract's port, so the file must say the same.
@@ -27,7 +27,7 @@ describe("the sidecar image's Containerfile", () => {
     expect(line).toBeDefined()
     expect(JSON.parse(line!)).toEqual([
       "/usr/local/bin/node",
-      ...proxyNodeFlags,
+      ...SIDECAR_NODE_FLAGS,
       "/app/sidecar.mjs",
     ])
   })
