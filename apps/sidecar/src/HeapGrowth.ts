@@ -9,7 +9,9 @@
  * the code cache of Node's own modules built into the binary, whose flag check it fails, and
  * compiles `node:crypto`, `node:https` and the rest from source at every start: 40–60 ms of the
  * 180 ms of CPU a sidecar took from its start to its registration. Set here, once Node's modules
- * are loaded, it counts from the first bridged byte on, as before.
+ * are loaded, it is in force from V8's next full collection on (V8 recomputes its limits there):
+ * the heap compaction a few seconds after start is one (HeapCompaction.ts), and so is the first
+ * full collection that bridged traffic would cause before that.
  *
  * `--heap-growing-percent=50`: after each full collection V8 sets the next limit (of heap and
  * external memory together) at up to 4× what survived when allocation is fast. Under 100 busy

@@ -30,7 +30,7 @@ const program = Effect.gen(function* () {
   const missing = SIDECAR_NODE_FLAGS.filter((flag) => !process.execArgv.includes(flag))
   if (missing.length > 0) {
     yield* Effect.logWarning(
-      `node was started without ${missing.join(" ")}: bridged traffic then costs more CPU per MiB and the heap more memory (the image's entrypoint passes them: node ${SIDECAR_NODE_FLAGS.join(" ")} sidecar.mjs)`,
+      `node was started without ${missing.join(" ")}: V8's young generation then grows to 16 MiB, resident for the process's life (the image's entrypoint passes them: node ${SIDECAR_NODE_FLAGS.join(" ")} sidecar.mjs)`,
     )
   }
   const refusal = yield* Effect.gen(function* () {
