@@ -1,6 +1,6 @@
 /**
  * The image command: offline, reproducible (same sources → same image id), FROM scratch with
- * Node 24, UID 1337, exec-form entrypoint with the proxy's V8 flags, labelled.
+ * Node 24, UID 1337, exec-form entrypoint with the sidecar's node flags (SIDECAR_NODE_FLAGS), labelled.
  */
 import { execFileSync, spawnSync } from "node:child_process"
 import { describe, expect, it } from "vitest"

@@ -43,7 +43,7 @@ interface Run {
   readonly stderr: () => string
 }
 
-/** Starts the bundle as the image's entrypoint does (`nodeFlags` replaces the proxy's V8 flags). */
+/** Starts the bundle as the image's entrypoint does (`nodeFlags` replaces SIDECAR_NODE_FLAGS). */
 const runSidecar = async (
   env: Record<string, string>,
   nodeFlags: ReadonlyArray<string> = SIDECAR_NODE_FLAGS,

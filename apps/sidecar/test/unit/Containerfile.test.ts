@@ -22,7 +22,7 @@ describe("the sidecar image's Containerfile", () => {
     expect(containerfile).toMatch(new RegExp(`^EXPOSE ${SidecarPorts.PROXY_PORT}$`, "m"))
   })
 
-  it("runs the bundle with the proxy's V8 flags (the flags its compile cache was written with)", () => {
+  it("runs the bundle with the sidecar's node flags (the flags its compile cache was written with)", () => {
     const line = /^ENTRYPOINT (.*)$/m.exec(containerfile)?.[1]
     expect(line).toBeDefined()
     expect(JSON.parse(line!)).toEqual([
