@@ -3,7 +3,7 @@
  * the client's first answer, each as ms after the POST. Not a benchmark: a way to see where the
  * time of `bench:deploy` goes.   tsx bench/deploy/trace.ts [--replicas 1] [--bundle <agent.mjs>]
  */
-import { spawn } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
 import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -103,6 +103,21 @@ spec:
       Date.parse(entry.timestamp) - started,
       `agent ${String(entry.message).slice(0, 160)}`,
     ])
+  }
+  // The sidecars' own lines (conmon stamps each with the time it was written).
+  for (const [pod, label] of [
+    [`bm-${ns}-orders-0`, "provider sidecar"],
+    [`bm-${ns}-poll`, "client sidecar"],
+  ] as const) {
+    const logged = spawnSync("podman", ["logs", "--timestamps", `${pod}-sidecar`], {
+      encoding: "utf8",
+    })
+    for (const line of `${logged.stdout}${logged.stderr}`.split("\n")) {
+      const space = line.indexOf(" ")
+      const at = Date.parse(line.slice(0, space))
+      if (Number.isNaN(at)) continue
+      lines.push([at - started, `${label} ${line.slice(space + 1, space + 161)}`])
+    }
   }
   for (const [at, what] of lines.sort((a, b) => a[0] - b[0]))
     console.log(`${String(Math.round(at)).padStart(6)} ms  ${what}`)
