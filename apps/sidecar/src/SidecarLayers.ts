@@ -23,6 +23,7 @@ import { DoorPolicies } from "./DoorPolicies"
 import { makeGatedRegistrar } from "./GatedRegistrar"
 import { type HealthListenFailed, serveHealth } from "./HealthServer"
 import { runHeapCompaction } from "./HeapCompaction"
+import { runHeapGrowth } from "./HeapGrowthRunner"
 import { startPodProbes } from "./PodProbes"
 import { DENIAL_REASONS, makePolicyDoor } from "./PolicyDoor"
 import { Registrar } from "./Registrar"
@@ -280,6 +281,19 @@ export const HeapCompactionLayer: Layer.Layer<never, never, ProxyMetrics> = Laye
   }),
 )
 
+/** The heap's growing factor by what the proxy carries (HeapGrowth.ts, HeapGrowthRunner.ts). */
+export const HeapGrowthLayer: Layer.Layer<never, never, ProxyMetrics> = Layer.effectDiscard(
+  Effect.gen(function* () {
+    const metrics = yield* ProxyMetrics
+    const bytes = () =>
+      metrics.inbound.bytesIn +
+      metrics.inbound.bytesOut +
+      metrics.outbound.bytesIn +
+      metrics.outbound.bytesOut
+    yield* runHeapGrowth(bytes)
+  }),
+)
+
 /** The whole sidecar for one configuration. */
 export const sidecarLayer = (settings: SidecarSettings) => {
   const base = AgentClient.layer.pipe(
@@ -306,7 +320,7 @@ export const sidecarLayer = (settings: SidecarSettings) => {
     Layer.provideMerge(Layer.mergeAll(ProxyNodeLayer, AgentResolverLayer)),
     Layer.provideMerge(node),
   )
-  return Layer.mergeAll(HealthLayer, HeapCompactionLayer).pipe(
+  return Layer.mergeAll(HealthLayer, HeapCompactionLayer, HeapGrowthLayer).pipe(
     Layer.provideMerge(RegistrarLayer),
     // Built after the listeners, so released before them: drain first, then close.
     Layer.provideMerge(DrainLayer),
