@@ -53,7 +53,7 @@ export const limitHeapGrowth = (): void => {
  * side's reads wait on the sender more often than over TCP): the receiving sidecar spent 43 % of
  * its main thread in the collector, 6–7 ms of CPU per MiB, 140–190 MiB/s; with a factor of 2,
  * 1.8–2.2 ms per MiB and 300–370 MiB/s (the TCP path: 2.0–2.6 ms per MiB either way). Between
- * pods (`bench:dataplane`, the same-host path) 82 → 201 MiB/s. But under 100 busy connections the
+ * pods (`bench:dataplane`, the same-host path) 82–96 → 157–201 MiB/s. But under 100 busy connections the
  * factor of 2 lets the garbage between full collections grow too: private memory peaked at 46–50
  * MiB instead of 36–40. Hence both, by what the proxy carries: `nextGrowthState`.
  */

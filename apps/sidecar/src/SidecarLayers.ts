@@ -265,18 +265,25 @@ export const HealthLayer: Layer.Layer<
   }),
 )
 
+interface Carried {
+  readonly bytesIn: number
+  readonly bytesOut: number
+}
+
+/** The bytes the proxy carried so far, both directions (read directly, no snapshot). */
+const bytesCarried = (metrics: { readonly inbound: Carried; readonly outbound: Carried }) =>
+  metrics.inbound.bytesIn +
+  metrics.inbound.bytesOut +
+  metrics.outbound.bytesIn +
+  metrics.outbound.bytesOut
+
 /** Memory-reducing collections while the proxy is quiet (HeapCompaction.ts). */
 export const HeapCompactionLayer: Layer.Layer<never, never, ProxyMetrics> = Layer.effectDiscard(
   Effect.gen(function* () {
     const metrics = yield* ProxyMetrics
-    // Moves with every byte or stream either way; read directly (no snapshot) every check.
+    // Moves with every byte or stream either way.
     const activity = () =>
-      metrics.inbound.bytesIn +
-      metrics.inbound.bytesOut +
-      metrics.inbound.streamsOpened +
-      metrics.outbound.bytesIn +
-      metrics.outbound.bytesOut +
-      metrics.outbound.streamsOpened
+      bytesCarried(metrics) + metrics.inbound.streamsOpened + metrics.outbound.streamsOpened
     yield* runHeapCompaction(activity)
   }),
 )
@@ -285,12 +292,7 @@ export const HeapCompactionLayer: Layer.Layer<never, never, ProxyMetrics> = Laye
 export const HeapGrowthLayer: Layer.Layer<never, never, ProxyMetrics> = Layer.effectDiscard(
   Effect.gen(function* () {
     const metrics = yield* ProxyMetrics
-    const bytes = () =>
-      metrics.inbound.bytesIn +
-      metrics.inbound.bytesOut +
-      metrics.outbound.bytesIn +
-      metrics.outbound.bytesOut
-    yield* runHeapGrowth(bytes)
+    yield* runHeapGrowth(() => bytesCarried(metrics))
   }),
 )
 
