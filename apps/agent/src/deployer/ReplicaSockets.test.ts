@@ -30,6 +30,12 @@ const replicaPods = (failApps: boolean) =>
       await writeFile(join(directory, mine), "")
       await writeFile(join(directory, gone), "")
     })
+    // The config store's files go in a directory of their own: next to the socket directory
+    // they would be left in the system's temporary directory after the test.
+    const stateDir = yield* Effect.acquireRelease(
+      Effect.promise(() => mkdtemp(join(tmpdir(), "replica-sockets-state-"))),
+      (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true })),
+    )
     const fake = host.fake.podman
     const podman = {
       ...fake,
@@ -51,8 +57,8 @@ const replicaPods = (failApps: boolean) =>
             Layer.succeed(Egress, host.fake.egress),
             Layer.succeed(PodVolumes, host.volumes.shape),
             ConfigStore.layer({
-              file: join(directory, "..", `${mine}-configs.json`),
-              keyFile: join(directory, "..", `${mine}-secrets.key`),
+              file: join(stateDir, "configs.json"),
+              keyFile: join(stateDir, "secrets.key"),
             }),
           ),
         ),

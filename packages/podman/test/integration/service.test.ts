@@ -191,10 +191,17 @@ describe("Podman service discovery", () => {
         const stopPauseProcess = () =>
           execaSync("pkill", ["-u", String(user.uid), "-f", "^catatonit -P"], { reject: false })
         stopPauseProcess()
+        // A Podman process of the test may still be exiting when this runs and write its pause
+        // process's pid file again, recreating the directory (seen once, left in /tmp): removed
+        // until it stays gone.
         yield* Effect.addFinalizer(() =>
-          Effect.sync(() => {
-            stopPauseProcess()
-            rmSync(runtimeDir, { recursive: true, force: true })
+          Effect.promise(async () => {
+            for (let attempt = 0; attempt < 10; attempt++) {
+              stopPauseProcess()
+              rmSync(runtimeDir, { recursive: true, force: true })
+              await new Promise((resolve) => setTimeout(resolve, 500))
+              if (!existsSync(runtimeDir)) return
+            }
           }),
         )
         yield* ownerKilledLeavesNoService(
