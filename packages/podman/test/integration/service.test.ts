@@ -186,27 +186,26 @@ describe("Podman service discovery", () => {
         const user = rootlessUser()
         const runtimeDir = mkdtempSync(join(tmpdir(), "beemesh-podman-pdeath-"))
         chownSync(runtimeDir, user.uid, user.gid)
+        // A home of its own too: rootless Podman records its first runtime directory in the
+        // user's database (under $HOME) and every later Podman of that user, in other tests,
+        // would recreate this temporary one.
+        const homeDir = mkdtempSync(join(tmpdir(), "beemesh-podman-pdeath-home-"))
+        chownSync(homeDir, user.uid, user.gid)
         // Rootless Podman keeps a pause process (catatonit -P) holding its user namespace. Without
         // one, Podman creates it and re-executes itself inside as a second process: the case to test.
         const stopPauseProcess = () =>
           execaSync("pkill", ["-u", String(user.uid), "-f", "^catatonit -P"], { reject: false })
         stopPauseProcess()
-        // A Podman process of the test may still be exiting when this runs and write its pause
-        // process's pid file again, recreating the directory (seen once, left in /tmp): removed
-        // until it stays gone.
         yield* Effect.addFinalizer(() =>
-          Effect.promise(async () => {
-            for (let attempt = 0; attempt < 10; attempt++) {
-              stopPauseProcess()
-              rmSync(runtimeDir, { recursive: true, force: true })
-              await new Promise((resolve) => setTimeout(resolve, 500))
-              if (!existsSync(runtimeDir)) return
-            }
+          Effect.sync(() => {
+            stopPauseProcess()
+            rmSync(runtimeDir, { recursive: true, force: true })
+            rmSync(homeDir, { recursive: true, force: true })
           }),
         )
         yield* ownerKilledLeavesNoService(
           ["setpriv", `--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", "--"],
-          { HOME: "/tmp", XDG_RUNTIME_DIR: runtimeDir },
+          { HOME: homeDir, XDG_RUNTIME_DIR: runtimeDir },
           user,
         )
       }),
