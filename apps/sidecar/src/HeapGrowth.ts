@@ -29,17 +29,6 @@
  */
 export const HEAP_GROWING_PERCENT = 50
 
-/** The flags `limitHeapGrowth` sets, in the order it sets them. */
-export const RUNTIME_V8_FLAGS: ReadonlyArray<string> = [
-  "--external-memory-accounted-in-global-limit",
-  `--heap-growing-percent=${HEAP_GROWING_PERCENT}`,
-]
-
-export const limitHeapGrowth = (): void => {
-  const v8 = process.getBuiltinModule("node:v8")
-  for (const flag of RUNTIME_V8_FLAGS) v8.setFlagsFromString(flag)
-}
-
 /**
  * The growing factor while the sidecar carries bulk traffic: 2 instead of 1.5.
  *
@@ -53,11 +42,26 @@ export const limitHeapGrowth = (): void => {
  * side's reads wait on the sender more often than over TCP): the receiving sidecar spent 43 % of
  * its main thread in the collector, 6–7 ms of CPU per MiB, 140–190 MiB/s; with a factor of 2,
  * 1.8–2.2 ms per MiB and 300–370 MiB/s (the TCP path: 2.0–2.6 ms per MiB either way). Between
- * pods (`bench:dataplane`, the same-host path) 82–96 → 157–201 MiB/s. But under 100 busy connections the
- * factor of 2 lets the garbage between full collections grow too: private memory peaked at 46–50
- * MiB instead of 36–40. Hence both, by what the proxy carries: `nextGrowthState`.
+ * pods (`bench:dataplane`, the same-host path) 82–96 → 157–201 MiB/s. But under 100 busy
+ * connections the factor of 2 lets the garbage between full collections grow too: private memory
+ * peaked at 46–50 MiB instead of 36–40. Hence both, by what the proxy carries: `nextGrowthState`.
  */
 export const BULK_HEAP_GROWING_PERCENT = 100
+
+/** The growing-factor flag for the regime. */
+export const growingPercentFlag = (bulk: boolean): string =>
+  `--heap-growing-percent=${bulk ? BULK_HEAP_GROWING_PERCENT : HEAP_GROWING_PERCENT}`
+
+/** The flags `limitHeapGrowth` sets, in the order it sets them. */
+export const RUNTIME_V8_FLAGS: ReadonlyArray<string> = [
+  "--external-memory-accounted-in-global-limit",
+  growingPercentFlag(false),
+]
+
+export const limitHeapGrowth = (): void => {
+  const v8 = process.getBuiltinModule("node:v8")
+  for (const flag of RUNTIME_V8_FLAGS) v8.setFlagsFromString(flag)
+}
 
 export interface HeapGrowthOptions {
   /** How often the proxy's byte counter is read. */
@@ -118,7 +122,3 @@ export const nextGrowthState = (
     ? { previous: sample, bulk: false, calmSinceMs: undefined }
     : { previous: sample, bulk: true, calmSinceMs }
 }
-
-/** The growing-factor flag for the regime. */
-export const growingPercentFlag = (bulk: boolean): string =>
-  `--heap-growing-percent=${bulk ? BULK_HEAP_GROWING_PERCENT : HEAP_GROWING_PERCENT}`
