@@ -11,6 +11,7 @@ import {
   decodeRequest,
   encodeStatus,
   PROXY_PROTOCOL,
+  PROXY_PROTOCOL_REUSABLE,
   type ProxyTarget,
   StatusCode,
   targetToString,
@@ -65,9 +66,11 @@ export interface InboundOptions {
 }
 
 /**
- * The exposing side: handles `/beemesh/proxy/1.0.0` streams on the node and pipes each to the
- * local TCP target it names. Unknown targets are refused with a status. Registered while the
- * layer's scope is open; closing it unregisters the protocol and resets open streams.
+ * The exposing side: handles `/beemesh/proxy/1.1.0` and `/beemesh/proxy/1.0.0` streams on the
+ * node and pipes each connection they carry to the local TCP target its request names (on 1.1.0
+ * one connection after another, on 1.0.0 one). Unknown targets are refused with a status.
+ * Registered while the layer's scope is open; closing it unregisters the protocols and resets
+ * open streams.
  */
 export class Inbound extends Context.Service<
   Inbound,
@@ -120,10 +123,34 @@ const make = Effect.fnUntraced(function* (options: InboundOptions) {
     stream.close().catch(() => stream.abort(new Error(reason)))
   }
 
+  /**
+   * The connections a stream carries: one on a raw stream; on a segmented one, each request after
+   * the previous connection ended cleanly, until the opener closes the stream.
+   */
   const serve = Effect.fnUntraced(function* (
     stream: Stream,
     connection: Connection,
     openedAt: number,
+    onRequest: () => void,
+    onFinished: () => void,
+  ) {
+    const segmented = stream.protocol === PROXY_PROTOCOL_REUSABLE
+    let since = openedAt
+    for (;;) {
+      const idle = yield* serveOne(stream, connection, since, segmented, onRequest)
+      onFinished()
+      if (!idle) return
+      // The next request's setup time counts from its arrival, not from the wait before it.
+      since = -1
+    }
+  })
+
+  /** One connection on the stream; true if it ended with the stream idle for the next one. */
+  const serveOne = Effect.fnUntraced(function* (
+    stream: Stream,
+    connection: Connection,
+    openedAt: number,
+    segmented: boolean,
     onRequest: () => void,
   ) {
     const peer = connection.remotePeer.toString()
@@ -133,13 +160,14 @@ const make = Effect.fnUntraced(function* (options: InboundOptions) {
       `request from ${peer}`,
       handshakeTimeoutMs,
     )
+    const startedAt = openedAt < 0 ? performance.now() : openedAt
     onRequest()
     const target = lookup(request.value)
     const name = targetToString(request.value)
     if (target === undefined) {
       refuse(stream, StatusCode.UnknownTarget, `${name} is not exposed here`)
       yield* Effect.logWarning(`refused stream from ${peer}: ${name} is not exposed`)
-      return
+      return false
     }
     const verdict = door?.check(peer, request.value)
     const denial =
@@ -155,7 +183,7 @@ const make = Effect.fnUntraced(function* (options: InboundOptions) {
       metrics.traffic.of("inbound", seriesName(request.value), "").refused++
       refuse(stream, StatusCode.Denied, denial.message, false)
       yield* Effect.logWarning(`denied stream from ${peer} to ${name}: ${denial.message}`)
-      return
+      return false
     }
     const series = metrics.traffic.of("inbound", seriesName(request.value), "")
     const socket = yield* connectTcp(target.host, target.port, connectTimeoutMs).pipe(
@@ -174,17 +202,19 @@ const make = Effect.fnUntraced(function* (options: InboundOptions) {
       return yield* Effect.fail(new Error(`stream from ${peer} closed during the handshake`))
     }
     stream.send(encodeStatus({ code: StatusCode.Ok, reason: "" }))
-    series.connected((performance.now() - openedAt) / 1000)
+    series.connected((performance.now() - startedAt) / 1000)
     const end = yield* runBridge(socket, stream, {
       metrics,
       direction: "inbound",
       service: series,
       idleTimeoutMs,
       initial: request.rest,
+      segmented,
     })
     if (end._tag === "Failed") {
       yield* Effect.logDebug(`stream from ${peer} to ${name} ended: ${describeEnd(end)}`)
     }
+    return end._tag === "Idle"
   })
 
   const run = yield* FiberSet.makeRuntime<never>()
@@ -226,8 +256,12 @@ const make = Effect.fnUntraced(function* (options: InboundOptions) {
       requested = true
       active++
     }
+    const onFinished = () => {
+      if (requested) active--
+      requested = false
+    }
     run(
-      serve(stream, connection, openedAt, onRequest).pipe(
+      serve(stream, connection, openedAt, onRequest, onFinished).pipe(
         Effect.catch((error) =>
           error instanceof FrameError && error.unused
             ? // An opener's ready stream closed unused (see OutboundOptions.readyStreams).
@@ -250,17 +284,18 @@ const make = Effect.fnUntraced(function* (options: InboundOptions) {
     )
   }
 
+  const protocols = [PROXY_PROTOCOL_REUSABLE, PROXY_PROTOCOL]
   yield* Effect.acquireRelease(
     Effect.tryPromise({
       try: () =>
-        node.handle(PROXY_PROTOCOL, handler, {
+        node.handle(protocols, handler, {
           // libp2p's defaults (32 in, 64 out per connection) are far below one pod pair's load.
           maxInboundStreams: maxStreams + 1,
           maxOutboundStreams: maxStreams + 1,
         }),
-      catch: (cause) => new ProtocolRegistrationFailed({ protocol: PROXY_PROTOCOL, cause }),
+      catch: (cause) => new ProtocolRegistrationFailed({ protocol: protocols.join(", "), cause }),
     }),
-    () => Effect.promise(() => node.unhandle(PROXY_PROTOCOL).catch(() => {})),
+    () => Effect.promise(() => node.unhandle(protocols).catch(() => {})),
   )
 
   return { activeStreams: () => active }

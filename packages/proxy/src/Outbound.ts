@@ -22,6 +22,7 @@ import {
   decodeStatus,
   encodeRequest,
   PROXY_PROTOCOL,
+  PROXY_PROTOCOL_REUSABLE,
   type ProxyTarget,
   StatusCode,
 } from "./Protocol.js"
@@ -85,6 +86,13 @@ export interface OutboundOptions {
    */
   readonly readyStreamMaxAgeMs?: number
   /**
+   * A stream whose connection ended cleanly (`/beemesh/proxy/1.1.0`) waits for the next
+   * connection to the same provider, like a ready stream (and closed after
+   * `readyStreamMaxAgeMs` unused); at most this many wait per provider (default 32), more are
+   * closed. 0: every stream carries one connection.
+   */
+  readonly maxIdleStreams?: number
+  /**
    * The same-host path (see SameHost): a provider whose registered addresses name a unix socket
    * in this directory, named for its peer id, is dialled there first; a failed or slow dial
    * there (a stale socket) falls back to its other addresses. Absent: unix addresses are never
@@ -102,9 +110,10 @@ export interface SameHostOptions {
 
 /**
  * The calling side: local TCP listeners, one per upstream service. Each accepted connection is
- * resolved to providers, carried on a `/beemesh/proxy/1.0.0` stream to the first provider that
- * accepts it (round-robin, recently failed providers last, existing connections reused) and
- * bridged. If no provider accepts, the caller's connection is reset and the reason logged.
+ * resolved to providers, carried on a `/beemesh/proxy/1.1.0` stream (`/beemesh/proxy/1.0.0` to
+ * a provider that has only that) to the first provider that accepts it (round-robin, recently
+ * failed providers last, existing connections and idle streams reused) and bridged. If no
+ * provider accepts, the caller's connection is reset and the reason logged.
  */
 export class Outbound extends Context.Service<
   Outbound,
@@ -132,6 +141,9 @@ interface Early {
 
 interface Opened {
   readonly stream: Stream
+  readonly connection: Connection
+  /** The stream carries segments and can carry the next connection after this one. */
+  readonly segmented: boolean
   readonly rest: Uint8Array | undefined
   readonly peer: string
   /** The provider's traffic label. */
@@ -154,10 +166,13 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
     maxFailureCooldownMs: options.maxFailureCooldownMs ?? defaults.maxFailureCooldownMs,
   })
   const counters = metrics.outbound
+  // 1.1.0 first; a provider that has only 1.0.0 answers that in the same round trip.
+  const protocols = [PROXY_PROTOCOL_REUSABLE, PROXY_PROTOCOL]
   const openStream = (connection: Connection, signal: AbortSignal) =>
-    connection.newStream(PROXY_PROTOCOL, { signal, maxOutboundStreams: maxStreams + 1 })
+    connection.newStream(protocols, { signal, maxOutboundStreams: maxStreams + 1 })
   const ready = new ReadyStreams({
     size: options.readyStreams ?? defaults.readyStreams,
+    maxIdle: options.maxIdleStreams ?? defaults.maxIdleStreams,
     maxAgeMs: options.readyStreamMaxAgeMs ?? defaults.readyStreamMaxAgeMs,
     // A timer cleared once the stream is open, not AbortSignal.timeout: that one fires (and
     // builds a DOMException) long after every stream it guarded is open.
@@ -224,13 +239,15 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
     service: string,
     early: Early,
     provider: Provider,
+    connection: Connection,
     stream: Stream,
     timeoutMs: number,
   ) =>
     Effect.gen(function* () {
       const peer = provider.peerId.toString()
+      const segmented = stream.protocol === PROXY_PROTOCOL_REUSABLE
       stream.maxReadBufferLength = Math.max(stream.maxReadBufferLength, readBuffer)
-      early.data.attach(stream, early.request)
+      early.data.attach(stream, early.request, segmented)
       const status = yield* readFrame(
         stream,
         decodeStatus,
@@ -255,7 +272,14 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
           reason: `${statusName(status.value.code)}: ${status.value.reason}`,
         })
       }
-      return { stream, rest: status.rest, peer, label: provider.label ?? peer } satisfies Opened
+      return {
+        stream,
+        connection,
+        segmented,
+        rest: status.rest,
+        peer,
+        label: provider.label ?? peer,
+      } satisfies Opened
     })
 
   /**
@@ -302,7 +326,9 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
         // new stream's is multistream-select's), so it gets the same short bound: a silent
         // provider is given up after two of them (this, then the new stream below).
         const timeoutMs = Math.min(reachMs, deadline - Date.now())
-        const result = yield* Effect.result(handshake(service, early, provider, pooled, timeoutMs))
+        const result = yield* Effect.result(
+          handshake(service, early, provider, connection, pooled, timeoutMs),
+        )
         if (Result.isSuccess(result)) return result.success
         // A refusal is the provider's answer. A broken ready stream (closed by the provider's
         // handshake timeout just now) or a slow answer (its app slow to accept) says nothing
@@ -321,7 +347,7 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
           ),
         catch: stageError(service, provider.peerId, "open-stream"),
       })
-      return yield* handshake(service, early, provider, stream, deadline - Date.now())
+      return yield* handshake(service, early, provider, connection, stream, deadline - Date.now())
     })
 
   const open = Effect.fnUntraced(function* (service: string, early: Early) {
@@ -373,7 +399,11 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
         service: series,
         idleTimeoutMs,
         initial: opened.rest,
+        segmented: opened.segmented,
+        endSent: early.data.ended,
       })
+      // Idle: the stream waits for this provider's next connection.
+      if (end._tag === "Idle") ready.giveBack(opened.peer, opened.connection, opened.stream)
       if (end._tag === "Failed") {
         yield* Effect.logDebug(
           `connection to ${upstream.service} via ${opened.peer} ended: ${describeEnd(end)}`,

@@ -11,10 +11,35 @@
  *            kind 2 (port):    port(2, big endian)             1..65535
  * status   = code(1) length(1) utf8-reason(length)
  * ```
+ *
+ * `/beemesh/proxy/1.1.0` ({@link PROXY_PROTOCOL_REUSABLE}) has the same request and status, but
+ * after an Ok each direction carries segments instead of raw bytes, so that the end of one TCP
+ * connection does not end the stream:
+ *
+ * ```
+ * segment  = kind(1) length(3, big endian) payload(length)
+ *            kind 0 (data): 1..16777215 bytes of the connection
+ *            kind 1 (end):  length 0; the sender's side of the connection is finished (its FIN)
+ * ```
+ *
+ * Once both directions have sent their end, the stream is idle: the opener may send the next
+ * request on it (the acceptor waits for one as on a new stream) or close it. A reset connection
+ * resets the stream; a refusal ends it as in 1.0.0.
  */
 
 /** The libp2p protocol id; bump the last segment for incompatible changes to the frames below. */
 export const PROXY_PROTOCOL = "/beemesh/proxy/1.0.0"
+
+/** The same frames, then segments: a stream carries one connection after another (see above). */
+export const PROXY_PROTOCOL_REUSABLE = "/beemesh/proxy/1.1.0"
+
+/** Bytes before every segment's payload. */
+export const SEGMENT_HEADER_BYTES = 4
+
+/** Largest payload of one data segment. */
+export const MAX_SEGMENT_BYTES = 0xffffff
+
+export const SegmentKind = { Data: 0, End: 1 } as const
 
 /** Version byte at the start of every request, so a future frame layout can be told apart. */
 export const REQUEST_VERSION = 1
@@ -148,3 +173,10 @@ const truncateUtf8 = (text: string, maxBytes: number): string => {
   }
   return out
 }
+
+/** The header of a data segment of `length` bytes (1..{@link MAX_SEGMENT_BYTES}). */
+export const encodeDataHeader = (length: number): Uint8Array =>
+  Uint8Array.of(SegmentKind.Data, (length >>> 16) & 0xff, (length >>> 8) & 0xff, length & 0xff)
+
+/** The end segment: the sender's side of the connection is finished. */
+export const END_SEGMENT: Uint8Array = Uint8Array.of(SegmentKind.End, 0, 0, 0)

@@ -55,6 +55,8 @@ export const defaults = {
   readyStreams: 0,
   /** Outbound: an unused ready stream is closed after this; below Inbound's `handshakeTimeoutMs`. */
   readyStreamMaxAgeMs: 5_000,
+  /** Outbound: streams kept per provider after their connection ended, for the next ones. */
+  maxIdleStreams: 32,
 } as const
 
 /**

@@ -1,7 +1,7 @@
 /**
  * @beemesh/proxy — TCP ⇄ libp2p stream bridging for Beemesh sidecars.
  *
- * - {@link Inbound}: serve `/beemesh/proxy/1.0.0` streams by piping them to exposed local targets.
+ * - {@link Inbound}: serve `/beemesh/proxy` streams by piping their connections to exposed local targets.
  * - {@link Outbound}: local upstream listeners whose connections ride libp2p streams to providers.
  * - {@link Resolver}: where providers come from (the registry in the sidecar, a table in tests).
  * - {@link ProxyMetrics}: counters and gauges as a plain snapshot, per service in {@link TrafficTable}.
@@ -46,7 +46,7 @@ export {
   type UpstreamOptions,
 } from "./Outbound.js"
 export * as Protocol from "./Protocol.js"
-export { PROXY_PROTOCOL } from "./Protocol.js"
+export { PROXY_PROTOCOL, PROXY_PROTOCOL_REUSABLE } from "./Protocol.js"
 export { type Provider, Resolver } from "./Resolver.js"
 export * as SameHost from "./SameHost.js"
 export {

@@ -2,10 +2,17 @@ import type { Socket } from "node:net"
 import type { Stream, StreamCloseEvent, StreamMessageEvent } from "@libp2p/interface"
 import type { Uint8ArrayList } from "uint8arraylist"
 import type { BufferHolder } from "../Metrics.js"
+import { END_SEGMENT } from "../Protocol.js"
+import { dataSegments, type SegmentError, SegmentReader } from "./segments.js"
 
-/** Why a bridge ended. `Closed` means both directions finished with a clean half-close each. */
+/**
+ * Why a bridge ended. `Closed` means both directions finished with a clean half-close each;
+ * `Idle` the same on a segmented stream, which stays open for the next connection (the bridge no
+ * longer listens to it, and whatever arrives after the remote's end waits in its buffer).
+ */
 export type BridgeEnd =
   | { readonly _tag: "Closed" }
+  | { readonly _tag: "Idle" }
   | {
       readonly _tag: "Failed"
       readonly reason: "stream-reset" | "socket-error" | "idle-timeout" | "interrupted"
@@ -26,6 +33,13 @@ export interface BridgeOptions {
   readonly service: BridgeCounters
   /** Bytes that arrived on the stream together with the handshake; written to the socket first. */
   readonly initial?: Uint8Array | undefined
+  /**
+   * The stream carries segments (`/beemesh/proxy/1.1.0`) rather than raw bytes: each direction
+   * ends with an end segment instead of the stream's FIN, and the bridge ends `Idle`.
+   */
+  readonly segmented?: boolean | undefined
+  /** Segmented only: the socket's end was already sent (by the early data, before the status). */
+  readonly endSent?: boolean | undefined
 }
 
 export class IdleTimeoutError extends Error {
@@ -52,6 +66,12 @@ export class Bridge implements BufferHolder {
   private streamPaused = false
   private resuming = false
   private socketPaused = false
+  /** Segmented streams: the reader of the remote's segments, and which ends were exchanged. */
+  private readonly reader: SegmentReader | undefined
+  private endSent: boolean
+  private endReceived = false
+  private settled = false
+  private detachStream: () => void = () => {}
 
   constructor(
     private readonly socket: Socket,
@@ -61,6 +81,8 @@ export class Bridge implements BufferHolder {
     this.done = new Promise((resolve) => {
       this.resolveDone = resolve
     })
+    this.reader = options.segmented === true ? new SegmentReader() : undefined
+    this.endSent = options.segmented === true && options.endSent === true
     this.start()
   }
 
@@ -86,11 +108,58 @@ export class Bridge implements BufferHolder {
     socket.setTimeout(options.idleTimeoutMs)
 
     // stream → socket
+    const reader = this.reader
+    let more = true
+    const writePayload = (payload: Uint8Array) => {
+      counters.bytesIn += payload.byteLength
+      service.bytesIn += payload.byteLength
+      more = socket.write(payload)
+    }
+    /** Segmented: the remote's payload to the socket; its end segment ends the socket. */
+    const readSegments = (data: Uint8Array | Uint8ArrayList): void => {
+      let rest: Uint8ArrayList | undefined
+      socket.cork()
+      try {
+        rest = (reader as SegmentReader).push(data, writePayload)
+      } catch (error) {
+        socket.uncork()
+        this.fail("stream-reset", error as SegmentError)
+        return
+      }
+      socket.uncork()
+      if (!(reader as SegmentReader).ended) return
+      // The remote's side is done. What follows is the stream's next use: back into its buffer,
+      // unread until someone listens again.
+      this.endReceived = true
+      stream.removeEventListener("message", onMessage)
+      stream.removeEventListener("end", onStreamEnd)
+      if (rest !== undefined) {
+        try {
+          stream.unshift(rest)
+        } catch (error) {
+          this.fail("stream-reset", error as Error)
+          return
+        }
+      }
+      if (!socket.destroyed && !socket.writableEnded) socket.end()
+      this.maybeDone()
+    }
     const onMessage = (event: StreamMessageEvent) => {
       const data = event.data
-      counters.bytesIn += data.byteLength
-      service.bytesIn += data.byteLength
-      const more = data instanceof Uint8Array ? socket.write(data) : writeList(socket, data)
+      if (reader !== undefined) {
+        more = true
+        readSegments(data)
+        if (this.endReceived || this.failure !== undefined) return
+        // 'end' passed while this data waited in the buffer: no end segment can follow now.
+        if (stream.readableEnded && stream.readBufferLength === 0) {
+          onStreamEnd()
+          return
+        }
+      } else {
+        counters.bytesIn += data.byteLength
+        service.bytesIn += data.byteLength
+        more = data instanceof Uint8Array ? socket.write(data) : writeList(socket, data)
+      }
       if (!more && !this.streamPaused && stream.readStatus === "readable") {
         this.streamPaused = true
         // Inside resume() the pause must wait: resume() dispatches buffered data and only then
@@ -98,7 +167,7 @@ export class Bridge implements BufferHolder {
         // remote send without limit until the read buffer overflows and resets the stream.
         if (!this.resuming) stream.pause()
       }
-      if (stream.readableEnded) endSocketIfStreamEnded()
+      if (reader === undefined && stream.readableEnded) endSocketIfStreamEnded()
     }
     // 'end' fires once and can precede data pushed back onto the stream, so the socket is ended
     // when the stream has ended and its buffer is empty, whichever comes last.
@@ -114,7 +183,15 @@ export class Bridge implements BufferHolder {
         this.resumeStream()
       }
     })
-    stream.addEventListener("end", endSocketIfStreamEnded)
+    // Segmented: the stream may end only after the remote's end segment (which detaches this).
+    const onStreamEnd =
+      reader === undefined
+        ? endSocketIfStreamEnded
+        : () => {
+            if (stream.readBufferLength > 0) return
+            this.fail("stream-reset", new Error("libp2p stream ended before the connection's end"))
+          }
+    stream.addEventListener("end", onStreamEnd)
 
     // socket → stream
     socket.on("data", (chunk: Buffer) => {
@@ -125,19 +202,29 @@ export class Bridge implements BufferHolder {
         this.fail("stream-reset", new Error(`libp2p stream is ${stream.status}, cannot forward`))
         return
       }
-      if (!stream.send(chunk) && !this.socketPaused) {
+      const sent = reader === undefined ? stream.send(chunk) : stream.send(dataSegments(chunk))
+      if (!sent && !this.socketPaused) {
         this.socketPaused = true
         socket.pause()
       }
     })
-    stream.addEventListener("drain", () => {
+    const onStreamDrain = () => {
       if (this.socketPaused) {
         this.socketPaused = false
         socket.resume()
       }
-    })
+    }
+    stream.addEventListener("drain", onStreamDrain)
     socket.on("end", () => {
-      if (stream.writeStatus === "writable") stream.close().catch(() => {})
+      if (stream.writeStatus !== "writable") return
+      if (reader === undefined) {
+        stream.close().catch(() => {})
+        return
+      }
+      if (this.endSent) return
+      stream.send(END_SEGMENT)
+      this.endSent = true
+      this.maybeDone()
     })
 
     // endings
@@ -148,28 +235,42 @@ export class Bridge implements BufferHolder {
     socket.on("close", () => {
       this.socketClosed = true
       // A socket that closed cleanly has seen both FINs; anything else means the peer vanished.
-      if (!stream.readableEnded && this.failure === undefined) {
+      const clean = reader === undefined ? stream.readableEnded : this.endReceived && this.endSent
+      if (!clean && this.failure === undefined) {
         this.fail("socket-error", new Error("local socket closed before the stream ended"))
       }
       this.maybeDone()
     })
-    stream.addEventListener("close", (event: StreamCloseEvent) => {
+    const onStreamClose = (event: StreamCloseEvent) => {
       this.streamClosed = true
       if (event.error !== undefined) this.fail("stream-reset", event.error)
-      else if (stream.readBufferLength === 0 && !socket.destroyed && !socket.writableEnded) {
+      else if (reader !== undefined) {
+        this.fail("stream-reset", new Error("libp2p stream closed before the connection's end"))
+      } else if (stream.readBufferLength === 0 && !socket.destroyed && !socket.writableEnded) {
         socket.end()
       }
       // Otherwise the stream closed while paused with data still buffered (both sides had sent
       // FIN): keep delivering it; 'end' follows once the buffer is empty and ends the socket.
       this.maybeDone()
-    })
+    }
+    stream.addEventListener("close", onStreamClose)
+    this.detachStream = () => {
+      stream.removeEventListener("message", onMessage)
+      stream.removeEventListener("end", onStreamEnd)
+      stream.removeEventListener("drain", onStreamDrain)
+      stream.removeEventListener("close", onStreamClose)
+    }
 
     if (options.initial !== undefined && options.initial.byteLength > 0) {
-      counters.bytesIn += options.initial.byteLength
-      service.bytesIn += options.initial.byteLength
-      socket.write(options.initial)
+      if (reader !== undefined) readSegments(options.initial)
+      else {
+        counters.bytesIn += options.initial.byteLength
+        service.bytesIn += options.initial.byteLength
+        socket.write(options.initial)
+      }
     }
-    stream.addEventListener("message", onMessage)
+    if (this.failure !== undefined || this.settled) return
+    if (!this.endReceived) stream.addEventListener("message", onMessage)
     if (stream.status === "reset" || stream.status === "aborted") {
       this.streamClosed = true
       this.fail(
@@ -184,8 +285,12 @@ export class Bridge implements BufferHolder {
       this.fail("socket-error", new Error("local socket closed during the handshake"))
       return
     }
-    endSocketIfStreamEnded()
-    this.resumeStream()
+    if (reader === undefined) endSocketIfStreamEnded()
+    else if (!this.endReceived && stream.readableEnded && stream.readBufferLength === 0) {
+      onStreamEnd()
+      return
+    }
+    if (!this.endReceived) this.resumeStream()
     if (socket.isPaused()) socket.resume()
   }
 
@@ -198,8 +303,8 @@ export class Bridge implements BufferHolder {
     if (this.streamPaused && (stream.readStatus as string) === "readable") stream.pause()
   }
 
-  private fail(reason: Exclude<BridgeEnd, { _tag: "Closed" }>["reason"], error: Error): void {
-    if (this.failure !== undefined) return
+  private fail(reason: Extract<BridgeEnd, { _tag: "Failed" }>["reason"], error: Error): void {
+    if (this.failure !== undefined || this.settled) return
     this.failure = { _tag: "Failed", reason, error }
     // The socket first: aborting the stream emits its 'end', which must not end the socket.
     if (!this.socket.destroyed) {
@@ -213,7 +318,22 @@ export class Bridge implements BufferHolder {
   }
 
   private maybeDone(): void {
-    if (this.socketClosed && this.streamClosed) this.resolveDone(this.failure ?? { _tag: "Closed" })
+    if (this.settled) return
+    if (this.reader !== undefined && this.failure === undefined) {
+      // Segmented: once both ends were exchanged the stream's part is over (what happens to it
+      // next, a reset included, is its next user's concern); done when the socket has closed.
+      if (!(this.endSent && this.endReceived)) return
+      this.detachStream()
+      if (!this.socketClosed) return
+      this.settled = true
+      this.resolveDone({ _tag: "Idle" })
+      return
+    }
+    if (this.socketClosed && this.streamClosed) {
+      this.settled = true
+      this.detachStream()
+      this.resolveDone(this.failure ?? { _tag: "Closed" })
+    }
   }
 }
 

@@ -1,6 +1,8 @@
 import type { Socket } from "node:net"
 import type { Stream } from "@libp2p/interface"
 import { Uint8ArrayList } from "uint8arraylist"
+import { END_SEGMENT } from "../Protocol.js"
+import { dataSegments } from "./segments.js"
 
 /**
  * The caller's bytes before the provider's status (optimistic open): they follow the request on
@@ -15,12 +17,16 @@ import { Uint8ArrayList } from "uint8arraylist"
  * Until the status arrives, every byte read is also kept, so that a provider that refuses or a
  * stream that breaks does not lose them: the next attempt's stream gets them again behind its
  * request. Past `maxBytes` kept, the socket is paused until the status settles it.
+ *
+ * On a segmented stream (`/beemesh/proxy/1.1.0`) the bytes go as data segments and the caller's
+ * FIN as an end segment; on a raw one as they are, and the FIN as the stream's.
  */
 export class EarlyData {
   private readonly chunks: Buffer[] = []
   private kept = 0
-  private ended = false
+  private finished = false
   private stream: Stream | undefined
+  private segmented = false
   private listening = false
   /** The attached stream's request, while it waits for the caller's first bytes. */
   private request: Uint8Array | undefined
@@ -35,14 +41,20 @@ export class EarlyData {
     return this.kept
   }
 
+  /** The caller's FIN was read (and sent on the attached stream, behind its bytes). */
+  get ended(): boolean {
+    return this.finished
+  }
+
   /**
    * Sends `request` and every byte read so far on `stream` (one write, after at most one turn of
    * the event loop), then forwards what the socket sends next, its FIN included, until `detach`
    * or `release`.
    */
-  attach(stream: Stream, request: Uint8Array): void {
+  attach(stream: Stream, request: Uint8Array, segmented: boolean): void {
     this.detach()
     this.stream = stream
+    this.segmented = segmented
     this.request = request
     stream.addEventListener("drain", this.onDrain)
     if (!this.listening) {
@@ -50,7 +62,7 @@ export class EarlyData {
       this.socket.on("data", this.onData)
       this.socket.on("end", this.onEnd)
     }
-    if (this.chunks.length > 0 || this.ended) {
+    if (this.chunks.length > 0 || this.finished) {
       this.sendRequest()
       return
     }
@@ -102,17 +114,20 @@ export class EarlyData {
       this.socket.pause()
       return
     }
-    if (!stream.send(chunk) || this.kept >= this.maxBytes) this.socket.pause()
+    const more = stream.send(this.segmented ? dataSegments(chunk) : chunk)
+    if (!more || this.kept >= this.maxBytes) this.socket.pause()
   }
 
   private readonly onEnd = (): void => {
-    this.ended = true
+    this.finished = true
     if (this.request !== undefined) {
       this.sendRequest()
       return
     }
     const stream = this.stream
-    if (stream !== undefined && stream.writeStatus === "writable") stream.close().catch(() => {})
+    if (stream === undefined || stream.writeStatus !== "writable") return
+    if (this.segmented) stream.send(END_SEGMENT)
+    else stream.close().catch(() => {})
   }
 
   /** The request and every byte read so far, in one write; the FIN too if the caller sent it. */
@@ -127,14 +142,18 @@ export class EarlyData {
       return
     }
     const first = new Uint8ArrayList(request)
-    for (const chunk of this.chunks) first.append(chunk)
+    for (const chunk of this.chunks) {
+      if (this.segmented) first.append(dataSegments(chunk))
+      else first.append(chunk)
+    }
+    if (this.finished && this.segmented) first.append(END_SEGMENT)
     const more = stream.send(first)
-    if (this.ended) stream.close().catch(() => {})
-    if (more && this.kept < this.maxBytes && !this.ended) this.socket.resume()
+    if (this.finished && !this.segmented) stream.close().catch(() => {})
+    if (more && this.kept < this.maxBytes && !this.finished) this.socket.resume()
     else this.socket.pause()
   }
 
   private readonly onDrain = (): void => {
-    if (this.kept < this.maxBytes && !this.ended) this.socket.resume()
+    if (this.kept < this.maxBytes && !this.finished) this.socket.resume()
   }
 }

@@ -5,6 +5,8 @@ export interface ReadyStreamsOptions {
   readonly size: number
   /** A ready stream unused for this long is closed (the acceptor would time it out). */
   readonly maxAgeMs: number
+  /** Streams given back after a connection (see `giveBack`) kept per peer, beyond `size`. */
+  readonly maxIdle: number
   /** Opens and negotiates one stream on a connection. */
   readonly open: (connection: Connection) => Promise<Stream>
 }
@@ -19,8 +21,9 @@ interface Ready {
  * Streams opened ahead of need, per provider peer: each has been created and has completed
  * multistream-select, so taking one skips that round trip (and the stream's setup work) on a new
  * connection's path. The caller refills the pool (`refill`) once the connection that took a
- * stream no longer waits on the provider; an unused stream is closed after `maxAgeMs` and not
- * replaced, so an idle caller holds no streams.
+ * stream no longer waits on the provider, and gives a stream back (`giveBack`) when its
+ * connection ended and it can carry the next one (`/beemesh/proxy/1.1.0`); an unused stream is
+ * closed after `maxAgeMs` and not replaced, so an idle caller holds no streams.
  */
 export class ReadyStreams {
   private readonly pools = new Map<string, Ready[]>()
@@ -63,7 +66,7 @@ export class ReadyStreams {
       this.options
         .open(connection)
         .then(
-          (stream) => this.keep(peer, pool, stream, connection),
+          (stream) => this.keep(peer, pool, stream, connection, this.options.size),
           // A stream that could not be opened is not an error of any caller: the next
           // connection opens its own stream and reports the failure if there is one.
           () => {},
@@ -74,6 +77,25 @@ export class ReadyStreams {
           else this.opening.delete(peer)
         })
     }
+  }
+
+  /**
+   * A stream whose connection ended cleanly, for the next connection to `peer`: kept (up to
+   * `size` or `maxIdle` streams, whichever is more) if it is still usable, else closed. With
+   * `maxIdle` 0 none is kept.
+   */
+  giveBack(peer: string, connection: Connection, stream: Stream): void {
+    const keep = this.options.maxIdle > 0 && !this.closed && connection.status === "open"
+    if (!keep || !usable(stream)) {
+      discard(stream)
+      return
+    }
+    let pool = this.pools.get(peer)
+    if (pool === undefined) {
+      pool = []
+      this.pools.set(peer, pool)
+    }
+    this.keep(peer, pool, stream, connection, Math.max(this.options.size, this.options.maxIdle))
   }
 
   /** Closes every ready stream and stops refilling. */
@@ -88,8 +110,14 @@ export class ReadyStreams {
     this.pools.clear()
   }
 
-  private keep(peer: string, pool: Ready[], stream: Stream, connection: Connection): void {
-    if (this.closed || this.pools.get(peer) !== pool || pool.length >= this.options.size) {
+  private keep(
+    peer: string,
+    pool: Ready[],
+    stream: Stream,
+    connection: Connection,
+    limit: number,
+  ): void {
+    if (this.closed || this.pools.get(peer) !== pool || pool.length >= limit) {
       discard(stream)
       return
     }

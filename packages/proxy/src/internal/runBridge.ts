@@ -12,6 +12,9 @@ export interface RunBridgeOptions {
   readonly service: ServiceCounters
   readonly idleTimeoutMs: number
   readonly initial: Uint8Array | undefined
+  /** See BridgeOptions. */
+  readonly segmented?: boolean | undefined
+  readonly endSent?: boolean | undefined
 }
 
 /**
@@ -32,6 +35,8 @@ export const runBridge = (
       counters,
       service: options.service,
       initial: options.initial,
+      segmented: options.segmented,
+      endSent: options.endSent,
     })
     options.metrics.track(bridge)
     bridge.done.then((end) => {
@@ -48,4 +53,4 @@ export const runBridge = (
 
 /** A human-readable line for a bridge that did not finish cleanly. */
 export const describeEnd = (end: BridgeEnd): string =>
-  end._tag === "Closed" ? "closed" : `${end.reason}: ${end.error.message}`
+  end._tag === "Failed" ? `${end.reason}: ${end.error.message}` : "closed"

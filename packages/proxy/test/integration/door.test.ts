@@ -2,8 +2,16 @@ import type * as net from "node:net"
 import { it } from "@effect/vitest"
 import { Effect } from "effect"
 import { describe, expect } from "vitest"
-import { type Door, PROXY_PROTOCOL } from "../../src/index.js"
-import { connect, echoApp, makeMesh, readAll, startServer, waitFor } from "./fixtures.js"
+import type { Door } from "../../src/index.js"
+import {
+  connect,
+  echoApp,
+  isProxyStream,
+  makeMesh,
+  readAll,
+  startServer,
+  waitFor,
+} from "./fixtures.js"
 
 const closed = (socket: net.Socket) =>
   new Promise<{ hadError: boolean }>((resolve) => {
@@ -115,7 +123,7 @@ describe("door", () => {
           mesh.clientNode
             .getConnections()
             .flatMap((c) => c.streams)
-            .filter((s) => s.protocol === PROXY_PROTOCOL)
+            .filter((s) => isProxyStream(s))
         const call = async () => {
           const socket = await connect(listener.port)
           socket.write("early bytes for an app that must not see them")

@@ -3,7 +3,7 @@ import { readdirSync } from "node:fs"
 import * as net from "node:net"
 import { noise } from "@chainsafe/libp2p-noise"
 import { yamux } from "@chainsafe/libp2p-yamux"
-import type { ConnectionGater, Libp2p } from "@libp2p/interface"
+import type { ConnectionGater, Libp2p, Stream } from "@libp2p/interface"
 import { tcp } from "@libp2p/tcp"
 import { Context, Effect, Layer, Logger } from "effect"
 import { createLibp2p } from "libp2p"
@@ -14,6 +14,8 @@ import {
   type MetricsRegistry,
   Outbound,
   type OutboundOptions,
+  PROXY_PROTOCOL,
+  PROXY_PROTOCOL_REUSABLE,
   type Provider,
   ProxyMetrics,
   proxyConnectionManagerOptions,
@@ -40,6 +42,10 @@ export const makeNodeWith = (gater?: ConnectionGater) =>
     ),
     (node) => Effect.promise(async () => node.stop()),
   )
+
+/** A stream of the proxy's protocol (either version). */
+export const isProxyStream = (stream: Stream): boolean =>
+  stream.protocol === PROXY_PROTOCOL_REUSABLE || stream.protocol === PROXY_PROTOCOL
 
 /** A libp2p node on loopback with the proxy's options, stopped when the scope closes. */
 export const makeNode = makeNodeWith()

@@ -3,10 +3,11 @@ import { it } from "@effect/vitest"
 import { multiaddr } from "@multiformats/multiaddr"
 import { Effect, Layer } from "effect"
 import { describe, expect } from "vitest"
-import { Inbound, Libp2pNode, PROXY_PROTOCOL, ProxyMetrics } from "../../src/index.js"
+import { Inbound, Libp2pNode, ProxyMetrics } from "../../src/index.js"
 import {
   connect,
   echoApp,
+  isProxyStream,
   makeMesh,
   makeNode,
   providerOf,
@@ -29,14 +30,15 @@ describe("ready streams (OutboundOptions.readyStreams)", () => {
         const app = yield* startServer(echoApp)
         const mesh = yield* makeMesh({
           inbound: { services: { echo: { host: "127.0.0.1", port: app.port } } },
-          outbound: { readyStreams: 2, readyStreamMaxAgeMs: 1500 },
+          // Only streams opened ahead here: none kept after their connection (see reuse.test.ts).
+          outbound: { readyStreams: 2, readyStreamMaxAgeMs: 1500, maxIdleStreams: 0 },
         })
         const listener = yield* mesh.listen("echo")
         const proxyStreams = () =>
           mesh.clientNode
             .getConnections()
             .flatMap((c) => c.streams)
-            .filter((s) => s.protocol === PROXY_PROTOCOL)
+            .filter((s) => isProxyStream(s))
         // The first connection opens its own stream and fills the pool behind it.
         expect(yield* Effect.promise(() => echo(listener.port, "first"))).toBe("first")
         yield* Effect.promise(() => waitFor("two ready streams", () => proxyStreams().length === 2))
@@ -69,7 +71,7 @@ describe("ready streams (OutboundOptions.readyStreams)", () => {
               mesh.serverNode
                 .getConnections()
                 .flatMap((c) => c.streams)
-                .filter((s) => s.protocol === PROXY_PROTOCOL).length === 0 &&
+                .filter((s) => isProxyStream(s)).length === 0 &&
               mesh.inbound.activeStreams() === 0,
             5_000,
           ),
@@ -90,14 +92,14 @@ describe("ready streams whose provider went away", () => {
         const app = yield* startServer(echoApp)
         const mesh = yield* makeMesh({
           inbound: { services: { echo: { host: "127.0.0.1", port: app.port } } },
-          outbound: { readyStreams: 2 },
+          outbound: { readyStreams: 2, maxIdleStreams: 0 },
         })
         const listener = yield* mesh.listen("echo")
         const readyStreams = () =>
           mesh.clientNode
             .getConnections()
             .flatMap((c) => c.streams.map((s) => ({ s, c })))
-            .filter(({ s }) => s.protocol === PROXY_PROTOCOL)
+            .filter(({ s }) => isProxyStream(s))
         expect(yield* Effect.promise(() => echo(listener.port, "first"))).toBe("first")
         yield* Effect.promise(() => waitFor("two ready streams", () => readyStreams().length === 2))
         const old = mesh.clientNode.getConnections(mesh.serverNode.peerId)[0]!
@@ -158,7 +160,7 @@ describe("ready streams to a provider that goes silent", () => {
       const mesh = yield* makeMesh({
         inbound: { services },
         table: (server) => ({ echo: [viaRelay, providerOf(server)] }),
-        outbound: { dialTimeoutMs: 500, readyStreams: 2 },
+        outbound: { dialTimeoutMs: 500, readyStreams: 2, maxIdleStreams: 0 },
       })
       const listener = yield* mesh.listen("echo")
       // Both providers serve, and the caller holds ready streams to "far".
@@ -169,7 +171,7 @@ describe("ready streams to a provider that goes silent", () => {
         mesh.clientNode
           .getConnections(far.peerId)
           .flatMap((c) => c.streams)
-          .filter((s) => s.protocol === PROXY_PROTOCOL).length
+          .filter((s) => isProxyStream(s)).length
       yield* Effect.promise(() => waitFor("ready streams to far", () => farStreams() === 2))
 
       silent = true
@@ -237,7 +239,7 @@ describe("a sole provider slower than the dial timeout", () => {
         const mesh = yield* makeMesh({
           inbound: { services },
           table: () => ({ echo: [viaRelay] }),
-          outbound: { dialTimeoutMs: 300, readyStreams: 2 },
+          outbound: { dialTimeoutMs: 300, readyStreams: 2, maxIdleStreams: 0 },
         })
         const listener = yield* mesh.listen("echo")
         expect(yield* Effect.promise(() => echo(listener.port, "warm"))).toBe("warm")
@@ -245,7 +247,7 @@ describe("a sole provider slower than the dial timeout", () => {
           mesh.clientNode
             .getConnections(far.peerId)
             .flatMap((c) => c.streams)
-            .filter((s) => s.protocol === PROXY_PROTOCOL).length
+            .filter((s) => isProxyStream(s)).length
         yield* Effect.promise(() => waitFor("ready streams to far", () => farStreams() === 2))
 
         // Held for four dial timeouts: with the dial timeout on the ready stream and then on a new

@@ -3,7 +3,16 @@ import type { Stream } from "@libp2p/interface"
 import { Effect } from "effect"
 import { describe, expect } from "vitest"
 import { PROXY_PROTOCOL } from "../../src/index.js"
-import { connect, echoApp, makeMesh, makeNode, readAll, startServer, waitFor } from "./fixtures.js"
+import {
+  connect,
+  echoApp,
+  isProxyStream,
+  makeMesh,
+  makeNode,
+  readAll,
+  startServer,
+  waitFor,
+} from "./fixtures.js"
 
 describe("inbound streams that never send their request frame", () => {
   it.live(
@@ -26,7 +35,7 @@ describe("inbound streams that never send their request frame", () => {
           mesh.serverNode
             .getConnections()
             .flatMap((c) => c.streams)
-            .filter((s) => s.protocol === PROXY_PROTOCOL).length
+            .filter((s) => isProxyStream(s)).length
         const listener = yield* mesh.listen("echo")
         const echo = Effect.promise(async () => {
           const socket = await connect(listener.port)
