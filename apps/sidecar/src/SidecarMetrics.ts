@@ -100,13 +100,13 @@ export const renderMetrics = (c: SidecarCounters): string => {
     },
     {
       name: "beemesh_sidecar_proxy_streams_total",
-      help: "libp2p streams bridged since start.",
+      help: "Connections bridged on libp2p streams since start (a stream may carry several, one after another).",
       type: "counter",
       samples: perDirection(c.proxy, (d) => d.streamsOpened),
     },
     {
       name: "beemesh_sidecar_proxy_streams_open",
-      help: "libp2p streams being bridged now.",
+      help: "Connections being bridged on libp2p streams now.",
       type: "gauge",
       samples: perDirection(c.proxy, (d) => d.streamsOpen),
     },

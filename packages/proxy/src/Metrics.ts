@@ -7,9 +7,12 @@ export interface DirectionSnapshot {
   readonly bytesIn: number
   /** Bytes read from local sockets (and sent on libp2p streams). */
   readonly bytesOut: number
-  /** Streams that reached the raw-bytes phase, since start. */
+  /**
+   * Connections bridged (their request admitted, the target connected) since start: one per
+   * stream on 1.0.0, one after another on a stream on 1.1.0.
+   */
   readonly streamsOpened: number
-  /** Streams currently in the raw-bytes phase. */
+  /** Connections being bridged now. */
   readonly streamsOpen: number
   /** Connections refused before a stream was bridged (unknown target, limit, no provider …). */
   readonly refused: number
