@@ -2,7 +2,7 @@ import { it } from "@effect/vitest"
 import type { Stream } from "@libp2p/interface"
 import { Effect } from "effect"
 import { describe, expect } from "vitest"
-import { PROXY_PROTOCOL, PROXY_PROTOCOL_REUSABLE, Protocol } from "../../src/index.js"
+import { type Door, PROXY_PROTOCOL, PROXY_PROTOCOL_REUSABLE, Protocol } from "../../src/index.js"
 import {
   connect,
   echoApp,
@@ -202,6 +202,43 @@ describe("a stream carries one connection after another (/beemesh/proxy/1.1.0)",
         )
       }
       expect(ids.size).toBe(3)
+    }),
+  )
+})
+
+describe("the door on a reused stream", () => {
+  it.live("checks every connection: a denied one after an admitted one reaches no app", () =>
+    Effect.gen(function* () {
+      const received: string[] = []
+      const app = yield* startServer((socket) => {
+        socket.on("data", (chunk) => received.push(String(chunk)))
+        socket.on("end", () => socket.end("ok"))
+      })
+      let checks = 0
+      const door: Door = {
+        check: () => {
+          checks++
+          return checks === 2 ? { reason: "test", message: "second call denied" } : undefined
+        },
+      }
+      const mesh = yield* makeMesh({
+        inbound: { services: { app: { host: "127.0.0.1", port: app.port } }, door },
+      })
+      const listener = yield* mesh.listen("app")
+      expect(yield* Effect.promise(() => echo(listener.port, "first"))).toBe("ok")
+      yield* Effect.promise(() =>
+        waitFor("the stream to be idle", () => proxyStreams(mesh).client.length === 1),
+      )
+      const denied = yield* Effect.promise(async () => {
+        const socket = await connect(listener.port)
+        socket.write("second, must not arrive")
+        return nextError(socket)
+      })
+      expect(denied.code).toBe("ECONNRESET")
+      expect(yield* Effect.promise(() => echo(listener.port, "third"))).toBe("ok")
+      expect(checks).toBe(3)
+      expect(received.join("")).toBe("firstthird")
+      expect(mesh.serverMetrics.snapshot().denied.inbound).toEqual({ test: 1 })
     }),
   )
 })
