@@ -5,7 +5,7 @@ export interface ReadyStreamsOptions {
   readonly size: number
   /** A ready stream unused for this long is closed (the acceptor would time it out). */
   readonly maxAgeMs: number
-  /** Streams given back after a connection (see `giveBack`) kept per peer, beyond `size`. */
+  /** Streams given back after their connection (see `giveBack`): 0 keeps none. */
   readonly maxIdle: number
   /** Opens and negotiates one stream on a connection. */
   readonly open: (connection: Connection) => Promise<Stream>

@@ -185,6 +185,13 @@ export const connect = (port: number): Promise<net.Socket> =>
     socket.once("error", reject)
   })
 
+/** Sends `text` through a local port, half-closes, and resolves with everything answered. */
+export const echo = async (port: number, text: string): Promise<string> => {
+  const socket = await connect(port)
+  socket.end(text)
+  return (await readAll(socket)).toString()
+}
+
 /** Reads a socket to its end; rejects on error. */
 export const readAll = (socket: net.Socket): Promise<Buffer> =>
   new Promise((resolve, reject) => {

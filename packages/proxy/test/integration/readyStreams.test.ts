@@ -5,22 +5,15 @@ import { Effect, Layer } from "effect"
 import { describe, expect } from "vitest"
 import { Inbound, Libp2pNode, ProxyMetrics } from "../../src/index.js"
 import {
-  connect,
+  echo,
   echoApp,
   isProxyStream,
   makeMesh,
   makeNode,
   providerOf,
-  readAll,
   startServer,
   waitFor,
 } from "./fixtures.js"
-
-const echo = async (port: number, text: string) => {
-  const socket = await connect(port)
-  socket.end(text)
-  return (await readAll(socket)).toString()
-}
 
 describe("ready streams (OutboundOptions.readyStreams)", () => {
   it.live(

@@ -5,6 +5,7 @@ import { describe, expect } from "vitest"
 import { type Door, PROXY_PROTOCOL, PROXY_PROTOCOL_REUSABLE, Protocol } from "../../src/index.js"
 import {
   connect,
+  echo,
   echoApp,
   isProxyStream,
   makeMesh,
@@ -18,12 +19,6 @@ import {
 } from "./fixtures.js"
 
 const MiB = 1024 * 1024
-
-const echo = async (port: number, text: string) => {
-  const socket = await connect(port)
-  socket.end(text)
-  return (await readAll(socket)).toString()
-}
 
 /** Both ends of the proxy's streams between the mesh's two nodes, by protocol. */
 const proxyStreams = (mesh: { clientNode: NodeLike; serverNode: NodeLike }) => ({

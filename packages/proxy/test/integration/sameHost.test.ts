@@ -24,7 +24,7 @@ import {
   Resolver,
   SameHost,
 } from "../../src/index.js"
-import { connect, echoApp, readAll, startServer } from "./fixtures.js"
+import { echo, echoApp, startServer } from "./fixtures.js"
 
 /** A directory of sockets shared by the nodes of one test, removed with the scope. */
 const socketDirectory = Effect.acquireRelease(
@@ -56,12 +56,6 @@ const makeNode = (directory?: string) =>
     }),
     (node) => Effect.promise(async () => node.stop()),
   )
-
-const echo = async (port: number, text: string) => {
-  const socket = await connect(port)
-  socket.end(text)
-  return (await readAll(socket)).toString()
-}
 
 /** Calls `provider` (exposing an echo app) through an Outbound on `caller`, registered at `addresses`. */
 const callThrough = (
