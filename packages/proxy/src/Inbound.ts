@@ -135,21 +135,24 @@ const make = Effect.fnUntraced(function* (options: InboundOptions) {
     onFinished: () => void,
   ) {
     const segmented = stream.protocol === PROXY_PROTOCOL_REUSABLE
-    let since = openedAt
+    // A later request's setup time counts from its arrival, not from the wait before it.
+    let since: number | undefined = openedAt
     for (;;) {
       const idle = yield* serveOne(stream, connection, since, segmented, onRequest)
       onFinished()
       if (!idle) return
-      // The next request's setup time counts from its arrival, not from the wait before it.
-      since = -1
+      since = undefined
     }
   })
 
-  /** One connection on the stream; true if it ended with the stream idle for the next one. */
+  /**
+   * One connection on the stream; true if it ended with the stream idle for the next one. Its
+   * setup time counts from `openedAt`, or from its request's arrival without one.
+   */
   const serveOne = Effect.fnUntraced(function* (
     stream: Stream,
     connection: Connection,
-    openedAt: number,
+    openedAt: number | undefined,
     segmented: boolean,
     onRequest: () => void,
   ) {
@@ -160,7 +163,7 @@ const make = Effect.fnUntraced(function* (options: InboundOptions) {
       `request from ${peer}`,
       handshakeTimeoutMs,
     )
-    const startedAt = openedAt < 0 ? performance.now() : openedAt
+    const startedAt = openedAt ?? performance.now()
     onRequest()
     const target = lookup(request.value)
     const name = targetToString(request.value)

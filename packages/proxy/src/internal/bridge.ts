@@ -116,18 +116,18 @@ export class Bridge implements BufferHolder {
       more = socket.write(payload)
     }
     /** Segmented: the remote's payload to the socket; its end segment ends the socket. */
-    const readSegments = (data: Uint8Array | Uint8ArrayList): void => {
+    const readSegments = (reader: SegmentReader, data: Uint8Array | Uint8ArrayList): void => {
       let rest: Uint8ArrayList | undefined
       socket.cork()
       try {
-        rest = (reader as SegmentReader).push(data, writePayload)
+        rest = reader.push(data, writePayload)
       } catch (error) {
         socket.uncork()
         this.fail("stream-reset", error as SegmentError)
         return
       }
       socket.uncork()
-      if (!(reader as SegmentReader).ended) return
+      if (!reader.ended) return
       // The remote's side is done. What follows is the stream's next use: back into its buffer,
       // unread until someone listens again.
       this.endReceived = true
@@ -148,7 +148,7 @@ export class Bridge implements BufferHolder {
       const data = event.data
       if (reader !== undefined) {
         more = true
-        readSegments(data)
+        readSegments(reader, data)
         if (this.endReceived || this.failure !== undefined) return
         // 'end' passed while this data waited in the buffer: no end segment can follow now.
         if (stream.readableEnded && stream.readBufferLength === 0) {
@@ -262,7 +262,7 @@ export class Bridge implements BufferHolder {
     }
 
     if (options.initial !== undefined && options.initial.byteLength > 0) {
-      if (reader !== undefined) readSegments(options.initial)
+      if (reader !== undefined) readSegments(reader, options.initial)
       else {
         counters.bytesIn += options.initial.byteLength
         service.bytesIn += options.initial.byteLength

@@ -56,8 +56,7 @@ export class ReadyStreams {
    */
   refill(peer: string, connection: Connection): void {
     if (this.options.size <= 0 || this.closed) return
-    const pool = this.pools.get(peer) ?? []
-    this.pools.set(peer, pool)
+    const pool = this.poolOf(peer)
     const pending = this.opening.get(peer) ?? 0
     const missing = this.options.size - pool.length - pending
     if (missing <= 0 || connection.status !== "open") return
@@ -90,12 +89,13 @@ export class ReadyStreams {
       discard(stream)
       return
     }
-    let pool = this.pools.get(peer)
-    if (pool === undefined) {
-      pool = []
-      this.pools.set(peer, pool)
-    }
-    this.keep(peer, pool, stream, connection, Math.max(this.options.size, this.options.maxIdle))
+    this.keep(
+      peer,
+      this.poolOf(peer),
+      stream,
+      connection,
+      Math.max(this.options.size, this.options.maxIdle),
+    )
   }
 
   /** Closes every ready stream and stops refilling. */
@@ -108,6 +108,15 @@ export class ReadyStreams {
       }
     }
     this.pools.clear()
+  }
+
+  private poolOf(peer: string): Ready[] {
+    let pool = this.pools.get(peer)
+    if (pool === undefined) {
+      pool = []
+      this.pools.set(peer, pool)
+    }
+    return pool
   }
 
   private keep(

@@ -31,6 +31,11 @@ const proxyStreams = (mesh: { clientNode: NodeLike; serverNode: NodeLike }) => (
     .flatMap((c) => c.streams)
     .filter(isProxyStream),
 })
+/** Waits until the caller holds exactly one proxy stream (its connection over, the stream kept). */
+const idleStream = (mesh: { clientNode: NodeLike; serverNode: NodeLike }) =>
+  Effect.promise(() =>
+    waitFor("the stream to be idle", () => proxyStreams(mesh).client.length === 1),
+  )
 interface NodeLike {
   getConnections(): ReadonlyArray<{ streams: ReadonlyArray<Stream> }>
 }
@@ -62,9 +67,7 @@ describe("a stream carries one connection after another (/beemesh/proxy/1.1.0)",
           "banner then close",
         )
         // The stream goes back to the pool once both of its sides are done.
-        yield* Effect.promise(() =>
-          waitFor("the stream to be idle", () => proxyStreams(mesh).client.length === 1),
-        )
+        yield* idleStream(mesh)
         for (const stream of proxyStreams(mesh).client) ids.add(stream.id)
       }
       // One stream for all twenty connections, at both ends, on the new protocol.
@@ -108,9 +111,7 @@ describe("a stream carries one connection after another (/beemesh/proxy/1.1.0)",
             `after ${round}`,
           )
         }
-        yield* Effect.promise(() =>
-          waitFor("the stream to be idle", () => proxyStreams(mesh).client.length === 1),
-        )
+        yield* idleStream(mesh)
         expect(mesh.serverMetrics.snapshot().inbound).toMatchObject({ streamsOpened: 6, errors: 0 })
       }),
   )
@@ -131,9 +132,7 @@ describe("a stream carries one connection after another (/beemesh/proxy/1.1.0)",
       })
       const listener = yield* mesh.listen("app")
       expect(yield* Effect.promise(() => echo(listener.port, "one"))).toBe("one")
-      yield* Effect.promise(() =>
-        waitFor("the stream to be idle", () => proxyStreams(mesh).client.length === 1),
-      )
+      yield* idleStream(mesh)
       const first = proxyStreams(mesh).client[0]!.id
       const error = yield* Effect.promise(async () => {
         const socket = await connect(listener.port)
@@ -161,9 +160,7 @@ describe("a stream carries one connection after another (/beemesh/proxy/1.1.0)",
       })
       const listener = yield* mesh.listen("echo")
       expect(yield* Effect.promise(() => echo(listener.port, "once"))).toBe("once")
-      yield* Effect.promise(() =>
-        waitFor("the stream to be idle", () => proxyStreams(mesh).client.length === 1),
-      )
+      yield* idleStream(mesh)
       yield* Effect.promise(() =>
         waitFor("no stream at either end", () => {
           const { client, server } = proxyStreams(mesh)
@@ -221,9 +218,7 @@ describe("the door on a reused stream", () => {
       })
       const listener = yield* mesh.listen("app")
       expect(yield* Effect.promise(() => echo(listener.port, "first"))).toBe("ok")
-      yield* Effect.promise(() =>
-        waitFor("the stream to be idle", () => proxyStreams(mesh).client.length === 1),
-      )
+      yield* idleStream(mesh)
       const denied = yield* Effect.promise(async () => {
         const socket = await connect(listener.port)
         socket.write("second, must not arrive")
