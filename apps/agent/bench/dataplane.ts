@@ -19,12 +19,14 @@
  *   - new connections: `hey -c 1 -disable-keepalive` rate and p50 (one TCP connection per request),
  *     and the same with 20 concurrent clients;
  *   - requests on an open connection: `hey -c 1` against the keep-alive server, p50 and p99;
- *   - bulk: `iperf3 -t 5` throughput.
+ *   - bulk: `iperf3 -t 5` throughput;
+ *   - beemesh sides: the CPU time both sidecars (client and server) used per new connection and per
+ *     keep-alive request, from /proc (the cost behind the rates on a host whose cores are shared).
  *   pnpm --filter @beemesh/agent bench:dataplane [-- --rounds 5 --port-handler slirp4netns --sidecar-image IMAGE]
  * Prints a table and writes bench-results/dataplane.json.
  */
 import { randomUUID } from "node:crypto"
-import { mkdirSync, writeFileSync } from "node:fs"
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
@@ -110,6 +112,36 @@ interface Side {
   readonly bulk: { readonly host: string; readonly port: number }
   /** The client sidecar's libp2p connections by transport (beemesh only). */
   readonly transport?: () => Promise<{ unix: number; tcp: number }>
+  /** The PIDs of the client's and the server's sidecars (beemesh only). */
+  readonly sidecars?: () => { readonly client: number; readonly server: number }
+}
+
+/** Clock ticks per second of /proc's CPU times. */
+const CLOCK_TICKS = Number(run("getconf", ["CLK_TCK"]).stdout.trim()) || 100
+
+/** The CPU time (user and system, in µs) a process has used so far. */
+const cpuUsOf = (pid: number) => {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+  // Fields after the command's name, which may hold spaces: utime and stime are the 12th and 13th.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS
+}
+
+/**
+ * Runs `work` (which makes `count` requests) and returns, with its result, the CPU both sidecars
+ * used per request in µs (NaN without sidecars).
+ */
+const withSidecarCpu = async <A>(side: Side, count: number, work: () => Promise<A>) => {
+  const pids = side.sidecars?.()
+  const before = pids === undefined ? undefined : [cpuUsOf(pids.client), cpuUsOf(pids.server)]
+  const result = await work()
+  if (pids === undefined || before === undefined)
+    return { result, clientUs: Number.NaN, serverUs: Number.NaN }
+  return {
+    result,
+    clientUs: (cpuUsOf(pids.client) - before[0]!) / count,
+    serverUs: (cpuUsOf(pids.server) - before[1]!) / count,
+  }
 }
 
 /** hey's summary: requests/s and the latency distribution's percentiles, in ms. */
@@ -125,9 +157,13 @@ const parseHey = (out: string) => {
 const measure = async (side: Side) => {
   const hey = async (extra: ReadonlyArray<string>) =>
     parseHey(await side.exec(["/usr/bin/hey", ...extra, side.web]))
-  const newConn = await hey(["-n", "1000", "-c", "1", "-disable-keepalive"])
+  const newConn = await withSidecarCpu(side, 1000, () =>
+    hey(["-n", "1000", "-c", "1", "-disable-keepalive"]),
+  )
   const newConn20 = await hey(["-n", "2000", "-c", "20", "-disable-keepalive"])
-  const keepAlive = parseHey(await side.exec(["/usr/bin/hey", "-n", "5000", "-c", "1", side.keep]))
+  const keepAlive = await withSidecarCpu(side, 5000, async () =>
+    parseHey(await side.exec(["/usr/bin/hey", "-n", "5000", "-c", "1", side.keep])),
+  )
   const iperf = JSON.parse(
     await side.exec([
       "/usr/bin/iperf3",
@@ -141,13 +177,17 @@ const measure = async (side: Side) => {
     ]),
   ) as { end: { sum_received: { bits_per_second: number } } }
   return {
-    newConnRate: newConn.rate,
-    newConnP50Ms: newConn.p50,
+    newConnRate: newConn.result.rate,
+    newConnP50Ms: newConn.result.p50,
     newConn20Rate: newConn20.rate,
     newConn20P50Ms: newConn20.p50,
-    keepAliveP50Ms: keepAlive.p50,
-    keepAliveP99Ms: keepAlive.p99,
+    keepAliveP50Ms: keepAlive.result.p50,
+    keepAliveP99Ms: keepAlive.result.p99,
     bulkMiBps: iperf.end.sum_received.bits_per_second / 8 / 2 ** 20,
+    clientSidecarUsPerNewConn: newConn.clientUs,
+    serverSidecarUsPerNewConn: newConn.serverUs,
+    clientSidecarUsPerKeepAlive: keepAlive.clientUs,
+    serverSidecarUsPerKeepAlive: keepAlive.serverUs,
   }
 }
 type Figures = Awaited<ReturnType<typeof measure>>
@@ -213,6 +253,21 @@ const plainSide = async (): Promise<Side> => {
   }
 }
 
+const pidOf = (container: string) => {
+  const pid = Number(podman("inspect", container, "--format", "{{.State.Pid}}").trim())
+  if (!(pid > 0)) throw new Error(`container ${container} does not run`)
+  return pid
+}
+
+/** The server Deployment's (one) sidecar container. */
+const serverSidecar = () => {
+  const names = podman("ps", "--format", "{{.Names}}")
+    .split("\n")
+    .filter((n) => n.startsWith(`bm-${ns}-srv-`) && n.endsWith("-sidecar"))
+  if (names.length !== 1) throw new Error(`expected one server sidecar, found: ${names.join(", ")}`)
+  return names[0]!
+}
+
 /** Through the sidecars: `manifest` deploys (at least) the client pod `client` on `agent`. */
 const meshSide = async (
   name: "beemesh" | "beemesh-tcp",
@@ -243,6 +298,10 @@ const meshSide = async (
     web: url,
     keep: "http://127.0.0.1:9003/",
     bulk: { host: "127.0.0.1", port: 9002 },
+    sidecars: () => ({
+      client: pidOf(`bm-${ns}-${client}-sidecar`),
+      server: pidOf(serverSidecar()),
+    }),
     transport: async () => {
       const result = await runAsync("podman", [
         "exec",
@@ -353,7 +412,12 @@ const main = async () => {
     const medians = Object.fromEntries(
       Object.entries(results).map(([side, figures]) => [
         side,
-        Object.fromEntries(rows.map(([, key]) => [key, median(figures.map((f) => f[key]))])),
+        Object.fromEntries(
+          (Object.keys(figures[0]!) as Array<keyof Figures>).map((key) => [
+            key,
+            median(figures.map((f) => f[key])),
+          ]),
+        ),
       ]),
     ) as Record<SideName, Record<keyof Figures, number>>
     console.log(
@@ -371,6 +435,13 @@ const main = async () => {
       beemesh: await mesh.transport?.(),
       "beemesh-tcp": await meshTcp.transport?.(),
     }
+    for (const [label, client, server] of [
+      ["new connection", "clientSidecarUsPerNewConn", "serverSidecarUsPerNewConn"],
+      ["keep-alive request", "clientSidecarUsPerKeepAlive", "serverSidecarUsPerKeepAlive"],
+    ] as const)
+      console.log(
+        `  sidecar CPU per ${label} (µs, client + server): beemesh-tcp ${medians["beemesh-tcp"][client].toFixed(0)} + ${medians["beemesh-tcp"][server].toFixed(0)}, beemesh ${medians.beemesh[client].toFixed(0)} + ${medians.beemesh[server].toFixed(0)}`,
+      )
     console.log(
       `  client sidecars' connections by transport: ${JSON.stringify(meshTransport)} (unix: the same-host path)`,
     )
