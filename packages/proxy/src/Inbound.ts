@@ -1,9 +1,10 @@
+import type { Socket } from "node:net"
 import type { Connection, Stream, StreamHandler } from "@libp2p/interface"
 import { Context, Effect, FiberSet, Layer } from "effect"
 import { defaults } from "./constants.js"
 import { ProtocolRegistrationFailed, TargetConnectFailed } from "./Errors.js"
-import { FrameError, pauseStream, readFrame } from "./internal/frames.js"
-import { describeEnd, runBridge } from "./internal/runBridge.js"
+import { FrameError, pauseStream, readFrameAsync } from "./internal/frames.js"
+import { describeEnd, startBridge } from "./internal/runBridge.js"
 import { connectTcp } from "./internal/tcp.js"
 import { Libp2pNode } from "./Libp2pNode.js"
 import { ProxyMetrics } from "./Metrics.js"
@@ -123,45 +124,55 @@ const make = Effect.fnUntraced(function* (options: InboundOptions) {
     stream.close().catch(() => stream.abort(new Error(reason)))
   }
 
+  // Logs from the plain code below, with the layer's loggers.
+  const log = Effect.runForkWith(yield* Effect.context<never>())
+
+  // A stream's connections are served by plain promises and callbacks, not effects: this runs for
+  // every connection, and a fiber's steps per stage cost more than the stage's own work. `signal`
+  // is the stream's: aborted when its fiber is interrupted.
+
   /**
    * The connections a stream carries: one on a raw stream; on a segmented one, each request after
    * the previous connection ended cleanly, until the opener closes the stream.
    */
-  const serve = Effect.fnUntraced(function* (
+  const serve = async (
     stream: Stream,
     connection: Connection,
     openedAt: number,
     onRequest: () => void,
     onFinished: () => void,
-  ) {
+    signal: AbortSignal,
+  ): Promise<void> => {
     const segmented = stream.protocol === PROXY_PROTOCOL_REUSABLE
     // A later request's setup time counts from its arrival, not from the wait before it.
     let since: number | undefined = openedAt
     for (;;) {
-      const idle = yield* serveOne(stream, connection, since, segmented, onRequest)
+      const idle = await serveOne(stream, connection, since, segmented, onRequest, signal)
       onFinished()
-      if (!idle) return
+      if (!idle || signal.aborted) return
       since = undefined
     }
-  })
+  }
 
   /**
    * One connection on the stream; true if it ended with the stream idle for the next one. Its
    * setup time counts from `openedAt`, or from its request's arrival without one.
    */
-  const serveOne = Effect.fnUntraced(function* (
+  const serveOne = async (
     stream: Stream,
     connection: Connection,
     openedAt: number | undefined,
     segmented: boolean,
     onRequest: () => void,
-  ) {
+    signal: AbortSignal,
+  ): Promise<boolean> => {
     const peer = connection.remotePeer.toString()
-    const request = yield* readFrame(
+    const request = await readFrameAsync(
       stream,
       decodeRequest,
       `request from ${peer}`,
       handshakeTimeoutMs,
+      signal,
     )
     const startedAt = openedAt ?? performance.now()
     onRequest()
@@ -169,44 +180,45 @@ const make = Effect.fnUntraced(function* (options: InboundOptions) {
     const name = targetToString(request.value)
     if (target === undefined) {
       refuse(stream, StatusCode.UnknownTarget, `${name} is not exposed here`)
-      yield* Effect.logWarning(`refused stream from ${peer}: ${name} is not exposed`)
+      log(Effect.logWarning(`refused stream from ${peer}: ${name} is not exposed`))
       return false
     }
     const verdict = door?.check(peer, request.value)
-    const denial =
-      verdict instanceof Promise
-        ? yield* Effect.tryPromise({
-            try: () => verdict,
-            catch: (cause) =>
-              new Error(`the door failed on a stream from ${peer}: ${String(cause)}`),
-          })
-        : verdict
+    let denial: DoorDenial | undefined
+    try {
+      denial = verdict instanceof Promise ? await verdict : verdict
+    } catch (cause) {
+      throw new Error(`the door failed on a stream from ${peer}: ${String(cause)}`)
+    }
+    signal.throwIfAborted()
     if (denial !== undefined) {
       metrics.denied("inbound", denial.reason)
       metrics.traffic.of("inbound", seriesName(request.value), "").refused++
       refuse(stream, StatusCode.Denied, denial.message, false)
-      yield* Effect.logWarning(`denied stream from ${peer} to ${name}: ${denial.message}`)
+      log(Effect.logWarning(`denied stream from ${peer} to ${name}: ${denial.message}`))
       return false
     }
     const series = metrics.traffic.of("inbound", seriesName(request.value), "")
-    const socket = yield* connectTcp(target.host, target.port, connectTimeoutMs).pipe(
-      Effect.mapError((cause) => new TargetConnectFailed({ target: name, ...target, cause })),
-      Effect.tapError((error) =>
-        Effect.sync(() => {
-          counters.errors++
-          // An error of this service's series, not a refusal of an unknown target.
-          series.errors++
-          refuse(stream, StatusCode.TargetUnreachable, error.message, false)
-        }),
-      ),
-    )
-    if (stream.writeStatus !== "writable") {
+    let socket: Socket
+    try {
+      socket = await connectTcp(target.host, target.port, connectTimeoutMs, signal)
+    } catch (cause) {
+      if (signal.aborted) throw cause
+      const error = new TargetConnectFailed({ target: name, ...target, cause })
+      counters.errors++
+      // An error of this service's series, not a refusal of an unknown target.
+      series.errors++
+      refuse(stream, StatusCode.TargetUnreachable, error.message, false)
+      throw error
+    }
+    if (signal.aborted || stream.writeStatus !== "writable") {
       socket.destroy()
-      return yield* Effect.fail(new Error(`stream from ${peer} closed during the handshake`))
+      signal.throwIfAborted()
+      throw new Error(`stream from ${peer} closed during the handshake`)
     }
     stream.send(encodeStatus({ code: StatusCode.Ok, reason: "" }))
     series.connected((performance.now() - startedAt) / 1000)
-    const end = yield* runBridge(socket, stream, {
+    const bridge = startBridge(socket, stream, {
       metrics,
       direction: "inbound",
       service: series,
@@ -214,11 +226,13 @@ const make = Effect.fnUntraced(function* (options: InboundOptions) {
       initial: request.rest,
       segmented,
     })
-    if (end._tag === "Failed") {
-      yield* Effect.logDebug(`stream from ${peer} to ${name} ended: ${describeEnd(end)}`)
-    }
+    signal.addEventListener("abort", bridge.abort, { once: true })
+    const end = await bridge.done
+    signal.removeEventListener("abort", bridge.abort)
+    if (end._tag === "Failed")
+      log(Effect.logDebug(`stream from ${peer} to ${name} ended: ${describeEnd(end)}`))
     return end._tag === "Idle"
-  })
+  }
 
   const run = yield* FiberSet.makeRuntime<never>()
   let streams = 0
@@ -263,8 +277,17 @@ const make = Effect.fnUntraced(function* (options: InboundOptions) {
       if (requested) active--
       requested = false
     }
+    const served = Effect.callback<void, Error>((resume) => {
+      const controller = new AbortController()
+      serve(stream, connection, openedAt, onRequest, onFinished, controller.signal).then(
+        () => resume(Effect.void),
+        (error: unknown) =>
+          resume(Effect.fail(error instanceof Error ? error : new Error(String(error)))),
+      )
+      return Effect.sync(() => controller.abort(new Error("proxy is shutting down")))
+    })
     run(
-      serve(stream, connection, openedAt, onRequest, onFinished).pipe(
+      served.pipe(
         Effect.catch((error) =>
           error instanceof FrameError && error.unused
             ? // An opener's ready stream closed unused (see OutboundOptions.readyStreams).
@@ -272,14 +295,14 @@ const make = Effect.fnUntraced(function* (options: InboundOptions) {
                 stream.close().catch(() => stream.abort(error))
               }).pipe(Effect.andThen(Effect.logDebug(`inbound stream unused: ${error.message}`)))
             : Effect.sync(() => {
-                if (stream.status === "open")
-                  stream.abort(error instanceof Error ? error : new Error(String(error)))
+                if (stream.status === "open") stream.abort(error)
               }).pipe(Effect.andThen(Effect.logError(`inbound stream failed: ${error.message}`))),
         ),
         Effect.ensuring(
           Effect.sync(() => {
             streams--
-            if (requested) active--
+            // Interrupted: the plain chain may still finish its connection later (onFinished).
+            onFinished()
           }),
         ),
         Effect.ensuring(Effect.sync(() => release(peer))),

@@ -1,6 +1,6 @@
 import * as net from "node:net"
 import type { Connection, PeerId, Stream } from "@libp2p/interface"
-import { Context, Effect, FiberSet, Layer, Result, Scope } from "effect"
+import { Context, Effect, FiberSet, Layer, Scope } from "effect"
 import { defaults } from "./constants.js"
 import {
   AllProvidersFailed,
@@ -11,10 +11,10 @@ import {
   type ResolveFailed,
 } from "./Errors.js"
 import { EarlyData } from "./internal/earlyData.js"
-import { readFrame } from "./internal/frames.js"
+import { readFrameWith } from "./internal/frames.js"
 import { ProviderSelector } from "./internal/providerSelector.js"
 import { ReadyStreams } from "./internal/readyStreams.js"
-import { describeEnd, runBridge } from "./internal/runBridge.js"
+import { describeEnd, startBridge } from "./internal/runBridge.js"
 import { closeServer, listenTcp } from "./internal/tcp.js"
 import { Libp2pNode } from "./Libp2pNode.js"
 import { ProxyMetrics } from "./Metrics.js"
@@ -222,18 +222,29 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
     return dial
   }
 
-  const stageError =
-    (service: string, peerId: PeerId, stage: ProviderFailed["stage"]) => (cause: unknown) =>
-      new ProviderFailed({
-        service,
-        peerId: peerId.toString(),
-        stage,
-        reason: cause instanceof Error ? cause.message : String(cause),
-      })
+  const stageError = (
+    service: string,
+    peerId: PeerId,
+    stage: ProviderFailed["stage"],
+    cause: unknown,
+  ): ProviderFailed =>
+    new ProviderFailed({
+      service,
+      peerId: peerId.toString(),
+      stage,
+      reason: cause instanceof Error ? cause.message : String(cause),
+    })
+
+  // Logs from the plain code below, with the layer's loggers.
+  const log = Effect.runForkWith(layerContext)
+
+  // From here to `serve`, one connection's way to a provider is plain promises and callbacks, not
+  // effects: it runs for every accepted connection, and a fiber's steps per stage cost more than
+  // the stage's own work. `signal` is the connection's: aborted when its fiber is interrupted.
 
   /**
    * Request and status on an open stream, the caller's bytes sent right behind the request
-   * (`early`); a refusal fails with stage "refused".
+   * (`early`); a refusal fails with stage "refused". A failure aborts the stream.
    */
   const handshake = (
     service: string,
@@ -242,44 +253,65 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
     connection: Connection,
     stream: Stream,
     timeoutMs: number,
+    signal: AbortSignal,
   ) =>
-    Effect.gen(function* () {
+    new Promise<Opened>((resolve, reject) => {
       const peer = provider.peerId.toString()
       const segmented = stream.protocol === PROXY_PROTOCOL_REUSABLE
+      let settled = false
+      const settle = () => {
+        settled = true
+        signal.removeEventListener("abort", onAbort)
+      }
+      const failed = (error: ProviderFailed, why: string) => {
+        settle()
+        early.data.detach()
+        stream.abort(new Error(why))
+        reject(error)
+      }
+      const onAbort = () => {
+        cancel()
+        failed(stageError(service, provider.peerId, "handshake", signal.reason), "interrupted")
+      }
       stream.maxReadBufferLength = Math.max(stream.maxReadBufferLength, readBuffer)
       early.data.attach(stream, early.request, segmented)
-      const status = yield* readFrame(
+      const cancel = readFrameWith(
         stream,
         decodeStatus,
         `status from ${peer}`,
         Math.max(1, timeoutMs),
-      ).pipe(
-        Effect.mapError(stageError(service, provider.peerId, "handshake")),
-        Effect.onError(() =>
-          Effect.sync(() => {
-            early.data.detach()
-            stream.abort(new Error("proxy handshake failed"))
-          }),
-        ),
+        (outcome) => {
+          if (outcome._tag === "Failed")
+            return failed(
+              stageError(service, provider.peerId, "handshake", outcome.error),
+              "proxy handshake failed",
+            )
+          const status = outcome.read
+          if (status.value.code !== StatusCode.Ok)
+            return failed(
+              new ProviderFailed({
+                service,
+                peerId: peer,
+                stage: status.value.code === StatusCode.Denied ? "denied" : "refused",
+                reason: `${statusName(status.value.code)}: ${status.value.reason}`,
+              }),
+              "refused",
+            )
+          settle()
+          resolve({
+            stream,
+            connection,
+            segmented,
+            rest: status.rest,
+            peer,
+            label: provider.label ?? peer,
+          })
+        },
       )
-      if (status.value.code !== StatusCode.Ok) {
-        early.data.detach()
-        stream.abort(new Error("refused"))
-        return yield* new ProviderFailed({
-          service,
-          peerId: peer,
-          stage: status.value.code === StatusCode.Denied ? "denied" : "refused",
-          reason: `${statusName(status.value.code)}: ${status.value.reason}`,
-        })
-      }
-      return {
-        stream,
-        connection,
-        segmented,
-        rest: status.rest,
-        peer,
-        label: provider.label ?? peer,
-      } satisfies Opened
+      // The read may have ended at once (a stream that ended before it was used).
+      if (settled) return
+      if (signal.aborted) onAbort()
+      else signal.addEventListener("abort", onAbort)
     })
 
   /**
@@ -293,123 +325,166 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
    * turned a provider slow to answer (both sidecars starved of CPU on a loaded host) into a
    * reset of the caller's connection.
    */
-  const attempt = (service: string, early: Early, provider: Provider, last: boolean) =>
-    Effect.gen(function* () {
-      const peer = provider.peerId.toString()
-      const deadline = Date.now() + connectTimeoutMs
-      const reachMs = last ? connectTimeoutMs : dialTimeoutMs
-      const connection = yield* Effect.tryPromise({
-        try: () => connectionTo(provider, reachMs),
-        catch: stageError(service, provider.peerId, "dial"),
-      })
-      // The pool is topped up once this connection no longer waits on the provider (see
-      // ReadyStreams.refill), whatever the provider answered.
-      return yield* onConnection(service, early, provider, connection, deadline, reachMs).pipe(
-        Effect.ensuring(Effect.sync(() => ready.refill(peer, connection))),
-      )
-    })
+  const attempt = async (
+    service: string,
+    early: Early,
+    provider: Provider,
+    last: boolean,
+    signal: AbortSignal,
+  ): Promise<Opened> => {
+    const deadline = Date.now() + connectTimeoutMs
+    const reachMs = last ? connectTimeoutMs : dialTimeoutMs
+    let connection: Connection
+    try {
+      connection = await connectionTo(provider, reachMs)
+      signal.throwIfAborted()
+    } catch (cause) {
+      throw stageError(service, provider.peerId, "dial", cause)
+    }
+    // The pool is topped up once this connection no longer waits on the provider (see
+    // ReadyStreams.refill), whatever the provider answered.
+    try {
+      return await onConnection(service, early, provider, connection, deadline, reachMs, signal)
+    } finally {
+      ready.refill(provider.peerId.toString(), connection)
+    }
+  }
 
   /** The stream (a ready one, else a new one), request and status on a provider's connection. */
-  const onConnection = (
+  const onConnection = async (
     service: string,
     early: Early,
     provider: Provider,
     connection: Connection,
     deadline: number,
     reachMs: number,
-  ) =>
-    Effect.gen(function* () {
-      const peer = provider.peerId.toString()
-      const pooled = ready.take(peer, connection)
-      if (pooled !== undefined) {
-        // The answer on a ready stream is also the first sign that the provider is alive (a
-        // new stream's is multistream-select's), so it gets the same short bound: a silent
-        // provider is given up after two of them (this, then the new stream below).
-        const timeoutMs = Math.min(reachMs, deadline - Date.now())
-        const result = yield* Effect.result(
-          handshake(service, early, provider, connection, pooled, timeoutMs),
-        )
-        if (Result.isSuccess(result)) return result.success
+    signal: AbortSignal,
+  ): Promise<Opened> => {
+    const pooled = ready.take(provider.peerId.toString(), connection)
+    if (pooled !== undefined) {
+      // The answer on a ready stream is also the first sign that the provider is alive (a
+      // new stream's is multistream-select's), so it gets the same short bound: a silent
+      // provider is given up after two of them (this, then the new stream below).
+      const timeoutMs = Math.min(reachMs, deadline - Date.now())
+      try {
+        return await handshake(service, early, provider, connection, pooled, timeoutMs, signal)
+      } catch (error) {
         // A refusal is the provider's answer. A broken ready stream (closed by the provider's
         // handshake timeout just now) or a slow answer (its app slow to accept) says nothing
         // certain about the provider: use a new stream, with the rest of the deadline.
-        if (result.failure.stage === "refused" || result.failure.stage === "denied")
-          return yield* result.failure
+        const failure = error as ProviderFailed
+        if (failure.stage === "refused" || failure.stage === "denied" || signal.aborted)
+          throw failure
       }
-      const stream = yield* Effect.tryPromise({
-        try: (interrupt) =>
-          openStream(
-            connection,
-            AbortSignal.any([
-              interrupt,
-              AbortSignal.timeout(Math.max(1, Math.min(reachMs, deadline - Date.now()))),
-            ]),
-          ),
-        catch: stageError(service, provider.peerId, "open-stream"),
-      })
-      return yield* handshake(service, early, provider, connection, stream, deadline - Date.now())
-    })
+    }
+    let stream: Stream
+    try {
+      stream = await openStream(
+        connection,
+        AbortSignal.any([
+          signal,
+          AbortSignal.timeout(Math.max(1, Math.min(reachMs, deadline - Date.now()))),
+        ]),
+      )
+    } catch (cause) {
+      throw stageError(service, provider.peerId, "open-stream", cause)
+    }
+    return handshake(service, early, provider, connection, stream, deadline - Date.now(), signal)
+  }
 
-  const open = Effect.fnUntraced(function* (service: string, early: Early) {
-    const providers = yield* resolver.resolve(service)
-    if (providers.length === 0) return yield* new NoProviders({ service })
+  /** The providers in turn until one accepts; what ends the connection otherwise. */
+  const open = async (
+    service: string,
+    providers: ReadonlyArray<Provider>,
+    early: Early,
+    signal: AbortSignal,
+  ): Promise<Opened | AllProvidersFailed | CallDenied> => {
     const ordered = selector
       .order(service, providers, (p) => p.peerId.toString(), Date.now())
       .slice(0, maxAttempts)
     const failures: ProviderFailed[] = []
     for (const [index, provider] of ordered.entries()) {
       const last = index === ordered.length - 1
-      const result = yield* Effect.result(attempt(service, early, provider, last))
-      if (Result.isSuccess(result)) {
+      try {
+        const opened = await attempt(service, early, provider, last, signal)
         selector.markHealthy(provider.peerId.toString())
-        return result.success
-      }
-      if (result.failure.stage === "denied") {
+        return opened
+      } catch (error) {
+        const failure = error as ProviderFailed
+        // Interrupted: the connection's fiber is gone, and the provider did nothing wrong.
+        if (signal.aborted) break
         // The provider is healthy; this caller may not use the service.
-        return yield* new CallDenied({
-          service,
-          peerId: result.failure.peerId,
-          reason: result.failure.reason,
-        })
+        if (failure.stage === "denied")
+          return new CallDenied({ service, peerId: failure.peerId, reason: failure.reason })
+        failures.push(failure)
+        selector.markFailed(provider.peerId.toString(), Date.now())
+        log(Effect.logWarning(failure.message))
       }
-      failures.push(result.failure)
-      selector.markFailed(provider.peerId.toString(), Date.now())
-      yield* Effect.logWarning(result.failure.message)
     }
-    return yield* new AllProvidersFailed({ service, failures })
-  })
+    return new AllProvidersFailed({ service, failures })
+  }
+
+  /** One accepted connection, its providers resolved: opened and bridged, or the error. */
+  const connect = async (
+    socket: net.Socket,
+    upstream: UpstreamOptions,
+    acceptedAt: number,
+    providers: ReadonlyArray<Provider>,
+    signal: AbortSignal,
+  ): Promise<AllProvidersFailed | CallDenied | undefined> => {
+    const target: ProxyTarget = upstream.target ?? { _tag: "Service", name: upstream.service }
+    const early: Early = {
+      request: encodeRequest(target),
+      data: new EarlyData(socket, earlyDataBytes),
+    }
+    const opened = await open(upstream.service, providers, early, signal)
+    if (!("stream" in opened)) return opened
+    const series = metrics.traffic.of("outbound", upstream.service, opened.label)
+    series.connected((performance.now() - acceptedAt) / 1000)
+    // The bytes that went ahead of the status, counted as the bridge counts the rest.
+    const ahead = early.data.release()
+    counters.bytesOut += ahead
+    series.bytesOut += ahead
+    const bridge = startBridge(socket, opened.stream, {
+      metrics,
+      direction: "outbound",
+      service: series,
+      idleTimeoutMs,
+      initial: opened.rest,
+      segmented: opened.segmented,
+      endSent: early.data.ended,
+    })
+    if (signal.aborted) bridge.abort()
+    else signal.addEventListener("abort", bridge.abort, { once: true })
+    const end = await bridge.done
+    signal.removeEventListener("abort", bridge.abort)
+    // Idle: the stream waits for this provider's next connection.
+    if (end._tag === "Idle") ready.giveBack(opened.peer, opened.connection, opened.stream)
+    if (end._tag === "Failed")
+      log(
+        Effect.logDebug(
+          `connection to ${upstream.service} via ${opened.peer} ended: ${describeEnd(end)}`,
+        ),
+      )
+    return undefined
+  }
 
   const serve = (socket: net.Socket, upstream: UpstreamOptions, acceptedAt: number) =>
-    Effect.gen(function* () {
-      const target: ProxyTarget = upstream.target ?? { _tag: "Service", name: upstream.service }
-      const early: Early = {
-        request: encodeRequest(target),
-        data: new EarlyData(socket, earlyDataBytes),
-      }
-      const opened = yield* open(upstream.service, early)
-      const series = metrics.traffic.of("outbound", upstream.service, opened.label)
-      series.connected((performance.now() - acceptedAt) / 1000)
-      // The bytes that went ahead of the status, counted as the bridge counts the rest.
-      const ahead = early.data.release()
-      counters.bytesOut += ahead
-      series.bytesOut += ahead
-      const end = yield* runBridge(socket, opened.stream, {
-        metrics,
-        direction: "outbound",
-        service: series,
-        idleTimeoutMs,
-        initial: opened.rest,
-        segmented: opened.segmented,
-        endSent: early.data.ended,
-      })
-      // Idle: the stream waits for this provider's next connection.
-      if (end._tag === "Idle") ready.giveBack(opened.peer, opened.connection, opened.stream)
-      if (end._tag === "Failed") {
-        yield* Effect.logDebug(
-          `connection to ${upstream.service} via ${opened.peer} ended: ${describeEnd(end)}`,
-        )
-      }
-    }).pipe(
+    resolver.resolve(upstream.service).pipe(
+      Effect.flatMap(
+        (providers): Effect.Effect<void, NoProviders | AllProvidersFailed | CallDenied> =>
+          providers.length === 0
+            ? Effect.fail(new NoProviders({ service: upstream.service }))
+            : Effect.callback<void, AllProvidersFailed | CallDenied>((resume) => {
+                const controller = new AbortController()
+                connect(socket, upstream, acceptedAt, providers, controller.signal).then(
+                  (failure) => resume(failure === undefined ? Effect.void : Effect.fail(failure)),
+                  // Nothing above throws past its own handling; if it did, the connection ends.
+                  (defect) => resume(Effect.die(defect)),
+                )
+                return Effect.sync(() => controller.abort(new Error("proxy is shutting down")))
+              }),
+      ),
       Effect.catch((error: NoProviders | ResolveFailed | AllProvidersFailed | CallDenied) =>
         Effect.sync(() => {
           const series = metrics.traffic.of("outbound", upstream.service, "")

@@ -1,6 +1,5 @@
 import type { Socket } from "node:net"
 import type { Stream } from "@libp2p/interface"
-import { Effect } from "effect"
 import type { MetricsRegistry } from "../Metrics.js"
 import type { ServiceCounters } from "../Traffic.js"
 import { Bridge, type BridgeEnd } from "./bridge.js"
@@ -18,38 +17,37 @@ export interface RunBridgeOptions {
 }
 
 /**
- * Runs a {@link Bridge} as an effect that completes when both sides are finished. Interruption
- * resets both sides. Keeps the stream gauges and the buffered-bytes gauge up to date.
+ * Starts a {@link Bridge}; `done` resolves once both sides are finished, and `abort` resets both.
+ * Keeps the stream gauges and the buffered-bytes gauge up to date.
  */
-export const runBridge = (
+export const startBridge = (
   socket: Socket,
   stream: Stream,
   options: RunBridgeOptions,
-): Effect.Effect<BridgeEnd> =>
-  Effect.callback<BridgeEnd>((resume) => {
-    const counters = options.metrics[options.direction]
-    counters.streamsOpened++
-    counters.streamsOpen++
-    const bridge = new Bridge(socket, stream, {
-      idleTimeoutMs: options.idleTimeoutMs,
-      counters,
-      service: options.service,
-      initial: options.initial,
-      segmented: options.segmented,
-      endSent: options.endSent,
-    })
-    options.metrics.track(bridge)
-    bridge.done.then((end) => {
-      options.metrics.untrack(bridge)
-      counters.streamsOpen--
-      if (end._tag === "Failed") {
-        counters.errors++
-        options.service.errors++
-      }
-      resume(Effect.succeed(end))
-    })
-    return Effect.sync(() => bridge.abort(new Error("proxy is shutting down")))
+): { readonly done: Promise<BridgeEnd>; readonly abort: () => void } => {
+  const counters = options.metrics[options.direction]
+  counters.streamsOpened++
+  counters.streamsOpen++
+  const bridge = new Bridge(socket, stream, {
+    idleTimeoutMs: options.idleTimeoutMs,
+    counters,
+    service: options.service,
+    initial: options.initial,
+    segmented: options.segmented,
+    endSent: options.endSent,
   })
+  options.metrics.track(bridge)
+  const done = bridge.done.then((end) => {
+    options.metrics.untrack(bridge)
+    counters.streamsOpen--
+    if (end._tag === "Failed") {
+      counters.errors++
+      options.service.errors++
+    }
+    return end
+  })
+  return { done, abort: () => bridge.abort(new Error("proxy is shutting down")) }
+}
 
 /** A human-readable line for a bridge that did not finish cleanly. */
 export const describeEnd = (end: BridgeEnd): string =>

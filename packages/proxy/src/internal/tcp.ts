@@ -2,41 +2,42 @@ import * as net from "node:net"
 import { Effect } from "effect"
 
 /**
- * Connects to host:port (half-open allowed, as the bridge needs); fails after `timeoutMs`, and
- * destroys the socket on failure or interruption. The timer lives here rather than in a racing
- * fiber because this runs once per inbound stream.
+ * Connects to host:port (half-open allowed, as the bridge needs); rejects after `timeoutMs`, and
+ * destroys the socket on failure or once `signal` aborts. A plain promise, its timer its own:
+ * this runs once per inbound connection.
  */
 export const connectTcp = (
   host: string,
   port: number,
   timeoutMs: number,
-): Effect.Effect<net.Socket, Error> =>
-  Effect.callback<net.Socket, Error>((resume) => {
+  signal: AbortSignal,
+): Promise<net.Socket> =>
+  new Promise((resolve, reject) => {
     const socket = net.connect({ host, port, allowHalfOpen: true, noDelay: true })
     const cleanup = () => {
       clearTimeout(timer)
       socket.off("error", onError)
       socket.off("connect", onConnect)
+      signal.removeEventListener("abort", onAbort)
     }
     const onError = (error: Error) => {
       cleanup()
       socket.destroy()
-      resume(Effect.fail(error))
+      reject(error)
     }
     const onConnect = () => {
       cleanup()
-      resume(Effect.succeed(socket))
+      resolve(socket)
     }
+    const onAbort = () => onError(signal.reason)
     const timer = setTimeout(
       () => onError(new Error(`no answer within ${timeoutMs} ms`)),
       timeoutMs,
     )
     socket.once("error", onError)
     socket.once("connect", onConnect)
-    return Effect.sync(() => {
-      cleanup()
-      socket.destroy()
-    })
+    if (signal.aborted) onAbort()
+    else signal.addEventListener("abort", onAbort, { once: true })
   })
 
 /** Starts listening; resolves with the bound port (useful with port 0). */
