@@ -235,6 +235,12 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
       reason: cause instanceof Error ? cause.message : String(cause),
     })
 
+  /** What an attempt threw, as the failure of its provider (a throw not foreseen: "handshake"). */
+  const asProviderFailed = (service: string, provider: Provider, error: unknown) =>
+    error instanceof ProviderFailed
+      ? error
+      : stageError(service, provider.peerId, "handshake", error)
+
   // Logs from the plain code below, with the layer's loggers.
   const log = Effect.runForkWith(layerContext)
 
@@ -274,7 +280,16 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
         failed(stageError(service, provider.peerId, "handshake", signal.reason), "interrupted")
       }
       stream.maxReadBufferLength = Math.max(stream.maxReadBufferLength, readBuffer)
-      early.data.attach(stream, early.request, segmented)
+      try {
+        early.data.attach(stream, early.request, segmented)
+      } catch (cause) {
+        // The stream cannot take the request (closed under us): the attempt fails like a
+        // handshake that found it closed.
+        return failed(
+          stageError(service, provider.peerId, "handshake", cause),
+          "proxy handshake failed",
+        )
+      }
       const cancel = readFrameWith(
         stream,
         decodeStatus,
@@ -372,7 +387,7 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
         // A refusal is the provider's answer. A broken ready stream (closed by the provider's
         // handshake timeout just now) or a slow answer (its app slow to accept) says nothing
         // certain about the provider: use a new stream, with the rest of the deadline.
-        const failure = error as ProviderFailed
+        const failure = asProviderFailed(service, provider, error)
         if (failure.stage === "refused" || failure.stage === "denied" || signal.aborted)
           throw failure
       }
@@ -410,7 +425,7 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
         selector.markHealthy(provider.peerId.toString())
         return opened
       } catch (error) {
-        const failure = error as ProviderFailed
+        const failure = asProviderFailed(service, provider, error)
         // Interrupted: the connection's fiber is gone, and the provider did nothing wrong.
         if (signal.aborted) break
         // The provider is healthy; this caller may not use the service.
@@ -480,7 +495,10 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
                 connect(socket, upstream, acceptedAt, providers, controller.signal).then(
                   (failure) => resume(failure === undefined ? Effect.void : Effect.fail(failure)),
                   // Nothing above throws past its own handling; if it did, the connection ends.
-                  (defect) => resume(Effect.die(defect)),
+                  (defect) => {
+                    if (!socket.destroyed) socket.resetAndDestroy()
+                    resume(Effect.die(defect))
+                  },
                 )
                 return Effect.sync(() => controller.abort(new Error("proxy is shutting down")))
               }),
