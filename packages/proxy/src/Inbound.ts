@@ -301,7 +301,8 @@ const make = Effect.fnUntraced(function* (options: InboundOptions) {
         Effect.ensuring(
           Effect.sync(() => {
             streams--
-            // Interrupted: the plain chain may still finish its connection later (onFinished).
+            // A request still in progress (interrupted) is no longer active; `onFinished` counts
+            // it once, also when the plain chain finishes that connection later.
             onFinished()
           }),
         ),
