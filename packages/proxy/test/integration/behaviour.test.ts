@@ -4,6 +4,7 @@ import { multiaddr } from "@multiformats/multiaddr"
 import { Effect } from "effect"
 import { describe, expect } from "vitest"
 import {
+  closed,
   connect,
   deadPort,
   echoApp,
@@ -21,14 +22,6 @@ import {
 } from "./fixtures.js"
 
 const MiB = 1024 * 1024
-
-/** Resolves when the socket is closed, with whether it saw an error. Reads (and drops) data: a
- * socket that is not read from never notices a reset. */
-const closed = (socket: net.Socket) =>
-  new Promise<{ hadError: boolean }>((resolve) => {
-    socket.once("close", (hadError) => resolve({ hadError }))
-    socket.resume()
-  })
 
 describe("half-close", () => {
   it.live("the server still answers in full after the client ends its writing side", () =>

@@ -1,9 +1,9 @@
-import type * as net from "node:net"
 import { it } from "@effect/vitest"
 import { Effect } from "effect"
 import { describe, expect } from "vitest"
 import type { Door } from "../../src/index.js"
 import {
+  closed,
   connect,
   echoApp,
   isProxyStream,
@@ -12,12 +12,6 @@ import {
   startServer,
   waitFor,
 } from "./fixtures.js"
-
-const closed = (socket: net.Socket) =>
-  new Promise<{ hadError: boolean }>((resolve) => {
-    socket.once("close", (hadError) => resolve({ hadError }))
-    socket.resume()
-  })
 
 describe("door", () => {
   it.live(

@@ -185,6 +185,17 @@ export const connect = (port: number): Promise<net.Socket> =>
     socket.once("error", reject)
   })
 
+/**
+ * Resolves when the socket is closed (at once if it is already), with whether it saw an error.
+ * Reads (and drops) data: a socket that is not read from never notices a reset.
+ */
+export const closed = (socket: net.Socket) =>
+  new Promise<{ hadError: boolean }>((resolve) => {
+    if (socket.closed) return resolve({ hadError: socket.errored !== null })
+    socket.once("close", (hadError) => resolve({ hadError }))
+    socket.resume()
+  })
+
 /** Sends `text` through a local port, half-closes, and resolves with everything answered. */
 export const echo = async (port: number, text: string): Promise<string> => {
   const socket = await connect(port)

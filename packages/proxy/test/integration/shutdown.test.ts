@@ -12,6 +12,7 @@ import {
 } from "../../src/index.js"
 import {
   captureLogs,
+  closed,
   connect,
   echoApp,
   makeMesh,
@@ -20,14 +21,6 @@ import {
   startServer,
   waitFor,
 } from "./fixtures.js"
-
-/** Resolves once the socket is closed (reading and dropping its data, or a reset goes unseen). */
-const closed = (socket: net.Socket) =>
-  new Promise<void>((resolve) => {
-    if (socket.destroyed) return resolve()
-    socket.once("close", () => resolve())
-    socket.resume()
-  })
 
 const withinSeconds = <A>(seconds: number, what: string, promise: Promise<A>) =>
   Promise.race([
