@@ -4,7 +4,7 @@ import type { MetricsRegistry } from "../Metrics.js"
 import type { ServiceCounters } from "../Traffic.js"
 import { Bridge, type BridgeEnd } from "./bridge.js"
 
-export interface RunBridgeOptions {
+export interface StartBridgeOptions {
   readonly metrics: MetricsRegistry
   readonly direction: "inbound" | "outbound"
   /** The connection's per-service series: bytes and errors are counted there too. */
@@ -23,7 +23,7 @@ export interface RunBridgeOptions {
 export const startBridge = (
   socket: Socket,
   stream: Stream,
-  options: RunBridgeOptions,
+  options: StartBridgeOptions,
 ): { readonly done: Promise<BridgeEnd>; readonly abort: () => void } => {
   const counters = options.metrics[options.direction]
   counters.streamsOpened++
