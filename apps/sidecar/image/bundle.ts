@@ -11,7 +11,13 @@ export const PACKAGE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), ".."
 export const BUNDLE_PATH = join(PACKAGE_DIR, "dist/sidecar.mjs")
 
 export const bundleSidecar = (outfile = BUNDLE_PATH): Promise<string> =>
-  bundleApp({ entry: join(PACKAGE_DIR, "src/main.ts"), outfile, minify: true, mangle: true })
+  bundleApp({
+    entry: join(PACKAGE_DIR, "src/main.ts"),
+    outfile,
+    minify: true,
+    mangle: true,
+    noiseCipher: "webassembly",
+  })
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const out = await bundleSidecar()

@@ -130,33 +130,34 @@ console.log(JSON.stringify({ hex: out.map(hex), plain: out.every((d) => d.constr
     })
   }, 60_000)
 
-  it("holds Node's ChaCha20-Poly1305 where @chainsafe/as-chacha20poly1305 was, with the same results", async () => {
-    const source = readFileSync(await bundled, "utf8")
-    expect(source).not.toMatch(/chacha20StreamXOR|Poly1305\.prototype|wasmCode/)
-    // The same deterministic cases sealed and opened by the replacement (in a bundle) and by the
-    // package itself (WebAssembly), compared byte for byte.
-    const CASES = `
+  // The same deterministic cases sealed and opened by each replacement (in a bundle) and by the
+  // package itself (WebAssembly, its own entry), compared byte for byte: sizes around the
+  // WebAssembly's 64 KiB chunk too, and associated data up to the 32 bytes Noise's handshake uses.
+  const CASES = `
 const bytes = (n, seed) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed * 17 + 5) & 255)
 const hex = (b) => (b === null ? null : Buffer.from(b).toString("hex"))
 export const run = ({ ChaCha20Poly1305, newInstance }) => {
   const c = new ChaCha20Poly1305(newInstance())
   const out = []
-  for (const size of [0, 1, 15, 16, 17, 100, 1199, 1200, 5000])
-    for (const ad of [undefined, bytes(12, size)]) {
+  for (const size of [0, 1, 15, 16, 17, 100, 1199, 1200, 5000, 65536, 65537, 140000])
+    for (const ad of [undefined, bytes(12, size), bytes(32, size)]) {
       const key = bytes(32, size + 1), nonce = bytes(12, size + 2), plain = bytes(size, size + 3)
       const sealed = c.seal(key, nonce, plain, ad)
       const tampered = Uint8Array.from(sealed); tampered[size % sealed.length] ^= 1
+      const tamperedTag = Uint8Array.from(sealed); tamperedTag[sealed.length - 1] ^= 0x80
       const dst = new Uint8Array(size)
       const intoDst = c.open(key, nonce, sealed, ad, dst)
       let wrongDst = "no error"
       try { c.open(key, nonce, sealed, ad, new Uint8Array(size + 1)) } catch (e) { wrongDst = "error" }
       out.push({ sealed: hex(sealed), opened: hex(c.open(key, nonce, sealed, ad)), tampered: hex(c.open(key, nonce, tampered, ad)),
-        wrongKey: hex(c.open(bytes(32, 99), nonce, sealed, ad)), intoDst: hex(intoDst), dstFilled: hex(dst), wrongDst })
+        tamperedTag: hex(c.open(key, nonce, tamperedTag, ad)), wrongKey: hex(c.open(bytes(32, 99), nonce, sealed, ad)),
+        wrongAd: hex(c.open(key, nonce, sealed, bytes(4, 1))), intoDst: hex(intoDst), dstFilled: hex(dst), wrongDst })
     }
   out.push({ short: hex(c.open(bytes(32, 1), bytes(12, 2), bytes(15, 3))) })
   return out
 }
 `
+  const bundleCases = async (noiseCipher: "node" | "webassembly") => {
     writeFileSync(join(dir, "chacha-cases.mjs"), CASES)
     writeFileSync(
       join(dir, "chacha-entry.mjs"),
@@ -165,45 +166,80 @@ import { run } from "./chacha-cases.mjs"
 console.log(JSON.stringify(run(chacha)))
 `,
     )
-    const built = await bundleApp({
+    return bundleApp({
       entry: join(dir, "chacha-entry.mjs"),
-      outfile: join(dir, "chacha.mjs"),
+      outfile: join(dir, `chacha-${noiseCipher}.mjs`),
+      noiseCipher,
     })
-    const replaced = spawnSync(process.execPath, [built], { encoding: "utf8", timeout: 30_000 })
-    expect(replaced.status, replaced.stderr).toBe(0)
-    // The package itself, found where libp2p-noise (a dependency of @beemesh/p2p) finds it.
-    const p2p = realpathSync(join(PACKAGE_DIR, "node_modules/@beemesh/p2p"))
-    const noise = realpathSync(join(p2p, "node_modules/@chainsafe/libp2p-noise"))
-    const fromNoise = createRequire(join(noise, "package.json"))
-    const original = fromNoise("@chainsafe/as-chacha20poly1305")
-    const { run } = await import(join(dir, "chacha-cases.mjs"))
-    const expected = run(original)
-    expect(expected[0].sealed).toMatch(/^[0-9a-f]{32}$/)
-    expect(expected.at(-1)).toEqual({ short: null })
-    expect(JSON.parse(replaced.stdout)).toEqual(expected)
+  }
+
+  it("holds one WebAssembly ChaCha20-Poly1305 instance: not the package's entry, which makes a second", async () => {
+    const source = readFileSync(await bundled, "utf8")
+    expect(source).toContain("sealUpdate")
+    expect(source).not.toMatch(/chacha20StreamXOR|Poly1305\.prototype/)
+    // The agent's and the CLI's bundles keep Node's (the default): no WebAssembly ChaCha20 at all.
+    const agentLike = await bundleCases("node")
+    expect(readFileSync(agentLike, "utf8")).not.toMatch(/sealUpdate|wasmCode/)
   }, 60_000)
 
-  it("seals RFC 8439's AEAD test vector with the replacement", async () => {
-    const entry = join(dir, "rfc-entry.mjs")
-    writeFileSync(
-      entry,
-      `import { ChaCha20Poly1305, newInstance } from "@chainsafe/as-chacha20poly1305"
+  it.each(["node", "webassembly"] as const)(
+    "holds a ChaCha20-Poly1305 (%s) where @chainsafe/as-chacha20poly1305 was, with the package's results",
+    async (noiseCipher) => {
+      const built = await bundleCases(noiseCipher)
+      const replaced = spawnSync(process.execPath, [built], {
+        encoding: "utf8",
+        timeout: 30_000,
+        maxBuffer: 64 * 1024 * 1024,
+      })
+      expect(replaced.status, replaced.stderr).toBe(0)
+      // The package itself, found where libp2p-noise (a dependency of @beemesh/p2p) finds it.
+      const p2p = realpathSync(join(PACKAGE_DIR, "node_modules/@beemesh/p2p"))
+      const noise = realpathSync(join(p2p, "node_modules/@chainsafe/libp2p-noise"))
+      const fromNoise = createRequire(join(noise, "package.json"))
+      const original = fromNoise("@chainsafe/as-chacha20poly1305")
+      const { run } = await import(join(dir, "chacha-cases.mjs"))
+      const expected = run(original)
+      expect(expected[0].sealed).toMatch(/^[0-9a-f]{32}$/)
+      expect(expected[0].tamperedTag).toBeNull()
+      expect(expected.at(-1)).toEqual({ short: null })
+      expect(JSON.parse(replaced.stdout)).toEqual(expected)
+    },
+    60_000,
+  )
+
+  it.each(["node", "webassembly"] as const)(
+    "seals RFC 8439's AEAD test vector with the replacement (%s)",
+    async (noiseCipher) => {
+      const entry = join(dir, `rfc-entry-${noiseCipher}.mjs`)
+      writeFileSync(
+        entry,
+        `import { ChaCha20Poly1305, newInstance } from "@chainsafe/as-chacha20poly1305"
 const key = Buffer.from("808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f", "hex")
 const nonce = Buffer.from("070000004041424344454647", "hex")
 const ad = Buffer.from("50515253c0c1c2c3c4c5c6c7", "hex")
 const plain = Buffer.from("Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.")
-console.log(Buffer.from(new ChaCha20Poly1305(newInstance()).seal(key, nonce, plain, ad)).toString("hex"))
+const c = new ChaCha20Poly1305(newInstance())
+const sealed = c.seal(key, nonce, plain, ad)
+console.log(Buffer.from(sealed).toString("hex"))
+console.log(Buffer.from(c.open(key, nonce, sealed, ad)).toString())
 `,
-    )
-    const built = await bundleApp({ entry, outfile: join(dir, "rfc.mjs") })
-    const run = spawnSync(process.execPath, [built], { encoding: "utf8", timeout: 30_000 })
-    expect(run.status, run.stderr).toBe(0)
-    // RFC 8439 §2.8.2: the ciphertext, then the tag 1ae10b594f09e26a7e902ecbd0600691.
-    expect(run.stdout.trim()).toBe(
-      "d31a8d34648e60db7b86afbc53ef7ec2a4aded51296e08fea9e2b5a736ee62d63dbea45e8ca9671282fafb69da92728b1a71de0a9e060b2905d6a5b67ecd3b3692ddbd7f2d778b8c9803aee328091b58fab324e4fad675945585808b4831d7bc3ff4def08e4b7a9de576d26586cec64b6116" +
-        "1ae10b594f09e26a7e902ecbd0600691",
-    )
-  }, 60_000)
+      )
+      const built = await bundleApp({
+        entry,
+        outfile: join(dir, `rfc-${noiseCipher}.mjs`),
+        noiseCipher,
+      })
+      const run = spawnSync(process.execPath, [built], { encoding: "utf8", timeout: 30_000 })
+      expect(run.status, run.stderr).toBe(0)
+      // RFC 8439 §2.8.2: the ciphertext, then the tag 1ae10b594f09e26a7e902ecbd0600691.
+      expect(run.stdout.split("\n").slice(0, 2)).toEqual([
+        "d31a8d34648e60db7b86afbc53ef7ec2a4aded51296e08fea9e2b5a736ee62d63dbea45e8ca9671282fafb69da92728b1a71de0a9e060b2905d6a5b67ecd3b3692ddbd7f2d778b8c9803aee328091b58fab324e4fad675945585808b4831d7bc3ff4def08e4b7a9de576d26586cec64b6116" +
+          "1ae10b594f09e26a7e902ecbd0600691",
+        "Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.",
+      ])
+    },
+    60_000,
+  )
 
   it("writes a compile cache that is the same bytes every time", async () => {
     const bundle = await bundled
