@@ -122,7 +122,8 @@ export class ChaCha20Poly1305 {
  * compares the tag byte by byte and stops at the first difference. This module exports the two
  * names libp2p-noise uses, on the package's WebAssembly (the same instance layout and calls as
  * its class), with the same results: `seal` returns ciphertext and 16-byte tag, `open` the
- * plaintext or null when the tag does not match, a destination of the wrong length is refused.
+ * plaintext or null when the tag does not match (a given destination is then zeroed, where the
+ * package leaves the unauthenticated plaintext in it), a destination of the wrong length is refused.
  * Key, nonce and associated data are checked as the package checks them (32, 12, at most 32 bytes).
  * The instance's memory never grows (AssemblyScript without a runtime), so its views stay valid.
  */
@@ -160,7 +161,10 @@ export class ChaCha20Poly1305 {
     const result = destination(dst, Math.max(sealed.length - TAG, 0));
     if (sealed.length < TAG) return null;
     this.run(this.openUpdate, key, nonce, associatedData, sealed.subarray(0, sealed.length - TAG), result);
-    return timingSafeEqual(this.tag, sealed.subarray(sealed.length - TAG)) ? result : null;
+    if (timingSafeEqual(this.tag, sealed.subarray(sealed.length - TAG))) return result;
+    // Forged or damaged: no unauthenticated plaintext is left in the caller's destination.
+    result.fill(0);
+    return null;
   }
   run(update, key, nonce, associatedData, data, result) {
     const adLength = associatedData === undefined ? 0 : associatedData.length;

@@ -208,7 +208,7 @@ console.log(JSON.stringify(run(chacha)))
   )
 
   it.each(["node", "webassembly"] as const)(
-    "seals RFC 8439's AEAD test vector with the replacement (%s)",
+    "seals and opens RFC 8439's AEAD test vector, and refuses it forged, with the replacement (%s)",
     async (noiseCipher) => {
       const entry = join(dir, `rfc-entry-${noiseCipher}.mjs`)
       writeFileSync(
@@ -222,6 +222,10 @@ const c = new ChaCha20Poly1305(newInstance())
 const sealed = c.seal(key, nonce, plain, ad)
 console.log(Buffer.from(sealed).toString("hex"))
 console.log(Buffer.from(c.open(key, nonce, sealed, ad)).toString())
+// A forged message leaves no unauthenticated plaintext in the caller's destination.
+const forged = Uint8Array.from(sealed); forged[0] ^= 1
+const dst = new Uint8Array(plain.length)
+console.log(String(c.open(key, nonce, forged, ad, dst)) + " " + dst.every((b) => b === 0))
 `,
       )
       const built = await bundleApp({
@@ -232,10 +236,11 @@ console.log(Buffer.from(c.open(key, nonce, sealed, ad)).toString())
       const run = spawnSync(process.execPath, [built], { encoding: "utf8", timeout: 30_000 })
       expect(run.status, run.stderr).toBe(0)
       // RFC 8439 §2.8.2: the ciphertext, then the tag 1ae10b594f09e26a7e902ecbd0600691.
-      expect(run.stdout.split("\n").slice(0, 2)).toEqual([
+      expect(run.stdout.split("\n").slice(0, 3)).toEqual([
         "d31a8d34648e60db7b86afbc53ef7ec2a4aded51296e08fea9e2b5a736ee62d63dbea45e8ca9671282fafb69da92728b1a71de0a9e060b2905d6a5b67ecd3b3692ddbd7f2d778b8c9803aee328091b58fab324e4fad675945585808b4831d7bc3ff4def08e4b7a9de576d26586cec64b6116" +
           "1ae10b594f09e26a7e902ecbd0600691",
         "Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.",
+        "null true",
       ])
     },
     60_000,
