@@ -64,6 +64,17 @@ const replaceModule = (plugin: string, name: RegExp, contents: string): Plugin =
 })
 
 /**
+ * Both ChaCha20-Poly1305 replacements' output buffer, as the package makes it: the caller's
+ * destination when it has the right length (refused otherwise), else a new one.
+ */
+const DESTINATION = `const destination = (dst, length) => {
+  if (dst === undefined) return new Uint8Array(length);
+  if (dst.length !== length) throw new Error("ChaCha20Poly1305: incorrect destination length");
+  return dst;
+};
+`
+
+/**
  * `@chainsafe/as-chacha20poly1305` as Node's own ChaCha20-Poly1305 (OpenSSL's). libp2p-noise
  * seals and opens messages under 1200 bytes with it, larger ones with node:crypto; loading it
  * compiles its WebAssembly and instantiates it twice (one instance of its own at load, one for
@@ -78,12 +89,7 @@ export const nodeChaCha20Poly1305: Plugin = replaceModule(
   /^@chainsafe\/as-chacha20poly1305$/,
   `import { createCipheriv, createDecipheriv } from "node:crypto";
 const TAG = 16;
-const destination = (dst, length) => {
-  if (dst === undefined) return new Uint8Array(length);
-  if (dst.length !== length) throw new Error("ChaCha20Poly1305: incorrect destination length");
-  return dst;
-};
-export const newInstance = () => ({});
+${DESTINATION}export const newInstance = () => ({});
 export class ChaCha20Poly1305 {
   constructor(_context) {}
   seal(key, nonce, plaintext, associatedData, dst) {
@@ -134,12 +140,7 @@ const webAssemblyChaCha20Poly1305: Plugin = replaceModule(
 import { timingSafeEqual } from "node:crypto";
 export { newInstance };
 const KEY = 32, NONCE = 12, TAG = 16, CHUNK = 65536;
-const destination = (dst, length) => {
-  if (dst === undefined) return new Uint8Array(length);
-  if (dst.length !== length) throw new Error("ChaCha20Poly1305: incorrect destination length");
-  return dst;
-};
-export class ChaCha20Poly1305 {
+${DESTINATION}export class ChaCha20Poly1305 {
   constructor(ctx) {
     const memory = ctx.memory.buffer;
     this.sealUpdate = ctx.sealUpdate;
