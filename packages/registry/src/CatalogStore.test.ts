@@ -82,11 +82,13 @@ describe("CatalogStore", () => {
     expect(await outcome(store, await sign(agentA, certA, { sequence: 1 }))).toBe("stale")
     expect(await outcome(store, await sign(agentA, certA, { sequence: 2 }))).toBe("stale")
     expect(await outcome(store, await sign(agentB, certB, { sequence: 1 }))).toBe("stored")
+    // Ordered by provider id in code units, not by locale (ICU puts "12D3KooWKtY…" before
+    // "12D3KooWKXy…"; code units the other way round).
     expect(providersOf(store)).toEqual(
       [
         [idOf(agentA), 2],
         [idOf(agentB), 1],
-      ].sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
+      ].sort((a, b) => (String(a[0]) < String(b[0]) ? -1 : 1)),
     )
     expect(await outcome(store, await sign(agentA, certA, { sequence: 3 }))).toBe("stored")
     expect(providersOf(store).find(([p]) => p === idOf(agentA))).toEqual([idOf(agentA), 3])
