@@ -31,6 +31,8 @@ interface LocalService {
   readonly name: Names.ServiceName
   readonly endpoints: Map<number, ServiceRecord.Endpoint>
   published: ServiceRecord.SignedServiceRecord | undefined
+  /** When this node last announced itself as the service's provider to a peer (DHT). */
+  providedAt: number | undefined
 }
 
 /** A verified record and, under a membership, who its provider was at verification. */
@@ -54,6 +56,9 @@ const collectValues = (values: ReadonlyArray<Uint8Array>, event: QueryEvent) =>
       ? [...values, event.record.value]
       : values
 
+/** kad-dht's k (its default `kBucketSize`): how many peers closest to a key hold its records. */
+const KAD_K = 20
+
 const failedCorrection = (error: unknown) =>
   error instanceof Error && error.message === "Could not send correction"
 
@@ -66,6 +71,7 @@ const make = Effect.fn("Registry.make")(function* (options: RegistryOptions) {
   const queryMs = options.queryTimeoutMs ?? 10_000
   const concurrency = options.resolveConcurrency ?? 8
   const refreshConcurrency = options.refreshConcurrency ?? 8
+  const provideIntervalMs = options.provideIntervalMs ?? 10 * 60 * 1000
   const manifestTtlMs = options.manifestTtlMs ?? 24 * 60 * 60 * 1000
   const manifestRefreshMs = Math.max(500, Math.floor(manifestTtlMs / 3))
   const self = peerId.toString()
@@ -143,18 +149,27 @@ const make = Effect.fn("Registry.make")(function* (options: RegistryOptions) {
     Effect.gen(function* () {
       yield* put(Names.serviceRecordKey(entry.name, self), signed.bytes)
       const cid = Names.serviceCid(entry.name)
-      if (entry.endpoints.size > 0) {
-        yield* drain(
-          "provide",
-          cid.toString(),
-          queryMs,
-          (signal) => dht.provide(cid, { signal }),
-          0,
-          (n) => n,
-        )
-      } else {
-        yield* Effect.tryPromise(() => dht.cancelReprovide(cid)).pipe(Effect.ignore)
+      if (entry.endpoints.size === 0) {
+        entry.providedAt = undefined
+        return yield* Effect.tryPromise(() => dht.cancelReprovide(cid)).pipe(Effect.ignore)
       }
+      // The record expires and is re-put every refresh; the provider record (which only says
+      // "ask this node for the service") lasts 48 h at the peers holding it, so it is announced
+      // again only every provideIntervalMs: for peers that joined closer to the key since.
+      const now = yield* Clock.currentTimeMillis
+      if (entry.providedAt !== undefined && now - entry.providedAt < provideIntervalMs) return
+      const { state: told } = yield* drain(
+        "provide",
+        cid.toString(),
+        queryMs,
+        (signal) => dht.provide(cid, { signal }),
+        0,
+        (n, event) =>
+          event.name === "PEER_RESPONSE" && event.messageName === "ADD_PROVIDER" ? n + 1 : n,
+      )
+      // Fewer than k peers told: the mesh is small (or was, a moment ago) and may be growing, so
+      // the next refresh announces again, as every refresh did before the interval.
+      if (told >= KAD_K) entry.providedAt = now
     })
 
   const publish = Effect.fn("Registry.publish")(
@@ -216,6 +231,7 @@ const make = Effect.fn("Registry.make")(function* (options: RegistryOptions) {
           name,
           endpoints: new Map(),
           published: undefined,
+          providedAt: undefined,
         }
         local.set(key, entry)
         entry.endpoints.set(id, {

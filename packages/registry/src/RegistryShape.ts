@@ -20,6 +20,15 @@ export interface RegistryOptions {
   /** How often live registrations are re-signed and re-published. Default a third of the TTL. */
   readonly refreshIntervalMs?: number
   /**
+   * How often a live service's provider record is announced again on the DHT (a walk to the
+   * peers closest to the service's key). Default 10 min. The signed record itself is re-put
+   * every refresh (it expires); the provider record only says which nodes to ask, and peers keep
+   * it for 48 h, so announcing it again serves peers that joined closer to the key since. It is
+   * announced at once when a service is registered after having none, and again at every
+   * refresh while an announcement reached fewer than k (20) peers: a small mesh may be growing.
+   */
+  readonly provideIntervalMs?: number
+  /**
    * How long a resolve result is reused (never past a record's expiry), counted from the end of
    * the lookup that produced it. Default 5 s.
    */
@@ -37,8 +46,8 @@ export interface RegistryOptions {
   /** Providers fetched in parallel by one resolve. Default 8. */
   readonly resolveConcurrency?: number
   /**
-   * Services re-published in parallel by one refresh round. Default 8. A publish is two DHT walks
-   * (put, provide) of up to a query timeout each, so one after another 100 services take longer
+   * Services re-published in parallel by one refresh round. Default 8. A publish is one or two DHT
+   * walks (put; provide when due) of up to a query timeout each, so one after another 100 services take longer
    * than a record lives; but each walk holds a kad stream to the same few peers, and kad-dht
    * resets streams beyond 32 inbound per connection, which 16 parallel publishes reach.
    */
