@@ -92,6 +92,23 @@ describe("makeP2pNode", () => {
     )
   })
 
+  it("pings its connections every pingIntervalMs (libp2p's connection monitor), and only its own end", async () => {
+    await run(
+      Effect.gen(function* () {
+        const a = yield* makeP2pNode({ pingIntervalMs: 200 })
+        const b = yield* makeP2pNode()
+        yield* a.dial(b.multiaddrs()[0]!)
+        const [fromA] = a.node.getConnections(b.peerId)
+        const [fromB] = b.node.getConnections(a.peerId)
+        // The monitor records each ping's round trip on the connection it pinged.
+        for (let i = 0; i < 50 && fromA?.rtt === undefined; i++) yield* Effect.sleep("100 millis")
+        expect(fromA?.rtt).toBeTypeOf("number")
+        // b keeps libp2p's 10 s: it has not pinged yet.
+        expect(fromB?.rtt).toBeUndefined()
+      }),
+    )
+  })
+
   it("keeps dialling its bootstrap peer until it is up, then runs the caller's hook", async () => {
     const laterKey = await generateKeyPair("Ed25519")
     const port = await freePort()

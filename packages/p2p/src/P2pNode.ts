@@ -60,6 +60,13 @@ export interface P2pNodeOptions<S extends ServiceMap = NoServices> {
   /** Connection manager limit. Default 300. */
   readonly maxConnections?: number
   /**
+   * How often libp2p's connection monitor pings every connection (a new stream each time, from
+   * both ends); a connection whose peer does not answer in time is closed. Default 10 s
+   * (libp2p's). A node connected to most of a large mesh pays for it in the background: each
+   * connection costs one ping stream per interval at each end.
+   */
+  readonly pingIntervalMs?: number
+  /**
    * Inbound connections per second accepted from one IP. libp2p's default of 5 breaks meshes
    * where many nodes share an address (loopback, NAT, pods behind slirp4netns). Default 1000.
    */
@@ -234,6 +241,7 @@ const start = <S extends ServiceMap>(
           inboundUpgradeTimeout: options.inboundUpgradeTimeoutMs ?? 5_000,
         },
         services,
+        connectionMonitor: { pingInterval: options.pingIntervalMs ?? 10_000 },
       }),
     catch: (cause) => new NodeStartFailed({ listen, cause }),
   })

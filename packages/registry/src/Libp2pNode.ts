@@ -51,6 +51,16 @@ export interface Libp2pNodeOptions
   /** Kademlia protocol id. Default {@link DHT_PROTOCOL}. */
   readonly dhtProtocol?: string
   /**
+   * How often every connection is pinged (libp2p's connection monitor; a peer that stops
+   * answering loses its connection). Default 60 s, not libp2p's 10 s: an agent holds a
+   * connection to most agents of the mesh (DHT walks, gossip), both ends ping each one, and at
+   * 10 s those pings were most of an idle agent's CPU (8 of 14 ms/s in a mesh of 30). A dead
+   * agent's connection goes within about the lifetime of its records (60 s) either way. Keep it
+   * under 2 min: `@libp2p/tcp` closes a socket idle that long, and the pings are what keeps a
+   * quiet connection open (past it, quiet peers would be dialled and handshaken again and again).
+   */
+  readonly pingIntervalMs?: number
+  /**
    * Records and bytes one signer may keep in this node's store (beyond them its puts are refused
    * as over-quota). Default {@link DhtRecords.DEFAULT_SIGNER_QUOTA}.
    */
@@ -145,6 +155,7 @@ const make = Effect.fn("Libp2pNode.make")(function* (options: Libp2pNodeOptions)
   const joinTimeoutMs = (options.dialTimeoutMs ?? 5_000) * 2
   const p2p = yield* makeP2pNode<{ dht: KadDHT }>({
     ...nodeOptions,
+    pingIntervalMs: options.pingIntervalMs ?? 60_000,
     services: {
       dht: dhtService(options),
       ...(catalog === true ? { pubsub: catalogPubsub(options.provenance?.authority) } : {}),
