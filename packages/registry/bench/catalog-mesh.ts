@@ -199,9 +199,25 @@ const run = async () => {
   const formed = (s: NodeStatus | undefined) =>
     s !== undefined && s.routingTable >= 3 && s.meshPeers >= 1
   const formDeadline = sharedClock() + formTimeoutMs
+  let lastProgress = sharedClock()
   for (;;) {
     formStatus = await statusAll(nodes.slice(0, size))
     if (formStatus.every(formed)) break
+    if (sharedClock() - lastProgress >= 10_000) {
+      lastProgress = sharedClock()
+      const waitingOn = formStatus.flatMap((s, i) =>
+        formed(s)
+          ? []
+          : [
+              s === undefined
+                ? `${i} (no answer)`
+                : `${i} (${s.routingTable} DHT peers, ${s.meshPeers} mesh of ${s.topicPeers} topic peers, ${s.connections} connections)`,
+            ],
+      )
+      log(
+        `not formed yet: ${waitingOn.slice(0, 8).join(", ")}${waitingOn.length > 8 ? ` and ${waitingOn.length - 8} more` : ""}`,
+      )
+    }
     if (sharedClock() > formDeadline) {
       // Measured anyway: the rounds show how far records get on a mesh that is not whole.
       log(
