@@ -12,7 +12,7 @@ import {
 } from "@libp2p/kad-dht"
 import type { Ping } from "@libp2p/ping"
 import type { Multiaddr } from "@multiformats/multiaddr"
-import { Context, Effect, Layer } from "effect"
+import { Context, Duration, Effect, Layer } from "effect"
 import * as DhtRecords from "./DhtRecords.js"
 import type { DhtOperationFailed, DialFailed } from "./Errors.js"
 import { catalogPubsub } from "./internal/CatalogGossip.js"
@@ -126,6 +126,10 @@ const dhtService = (options: Libp2pNodeOptions) =>
     selectors: { ...DhtRecords.selectors(), ...options.selectors },
   })
 
+const REJOIN_FIRST_MS = 2_000
+/** kad-dht's own self-query interval. */
+const REJOIN_MAX_MS = 5 * 60_000
+
 /**
  * Kademlia join: a lookup of our own id, which connects us to (and fills our routing table with)
  * the peers closest to us. kad-dht runs its own first self-query one second after start, then only
@@ -167,6 +171,22 @@ const make = Effect.fn("Libp2pNode.make")(function* (options: Libp2pNodeOptions)
   })
   const { node } = p2p
   const dht = node.services.dht
+  const routingTableSize = () => (dht as Partial<SingleKadDHT>).routingTable?.size ?? 0
+  // A join that met only the bootstrap peers (too busy to answer before its deadline, or knowing
+  // nobody else yet) would leave this node at the mesh's edge until kad-dht's next self-query,
+  // 5 min later: it joins again, 2 s, 4 s, 8 s … (at most 5 min) apart, until its routing table
+  // holds a peer beyond them.
+  const bootstrapPeers = options.bootstrap?.length ?? 0
+  const rejoin = (delayMs: number): Effect.Effect<void> =>
+    Effect.suspend(() =>
+      routingTableSize() > bootstrapPeers
+        ? Effect.void
+        : joinOf(node, joinTimeoutMs).pipe(
+            Effect.ignore,
+            Effect.andThen(rejoin(Math.min(delayMs * 2, REJOIN_MAX_MS))),
+          ),
+    ).pipe(Effect.delay(Duration.millis(delayMs)))
+  if (bootstrapPeers > 0) yield* rejoin(REJOIN_FIRST_MS).pipe(Effect.forkScoped)
   return Libp2pNode.of({
     node,
     peerId: p2p.peerId,
@@ -176,7 +196,7 @@ const make = Effect.fn("Libp2pNode.make")(function* (options: Libp2pNodeOptions)
     multiaddrs: p2p.multiaddrs,
     dial: p2p.dial,
     join: joinOf(node, joinTimeoutMs),
-    routingTableSize: () => (dht as Partial<SingleKadDHT>).routingTable?.size ?? 0,
+    routingTableSize,
     provenance: options.provenance,
     member: p2p.member,
     awaitMember: p2p.awaitMember,
