@@ -31,7 +31,7 @@ interface LocalService {
   readonly name: Names.ServiceName
   readonly endpoints: Map<number, ServiceRecord.Endpoint>
   published: ServiceRecord.SignedServiceRecord | undefined
-  /** When this node last announced itself as the service's provider to a peer (DHT). */
+  /** When this node last announced itself as the service's provider to k peers (DHT). */
   providedAt: number | undefined
 }
 
