@@ -149,10 +149,9 @@ const make = Effect.fn("Registry.make")(function* (options: RegistryOptions) {
     Effect.gen(function* () {
       yield* put(Names.serviceRecordKey(entry.name, self), signed.bytes)
       const cid = Names.serviceCid(entry.name)
-      if (entry.endpoints.size === 0) {
-        entry.providedAt = undefined
+      // Withdrawn: the entry has left `local`, and a new registration starts a fresh one.
+      if (entry.endpoints.size === 0)
         return yield* Effect.tryPromise(() => dht.cancelReprovide(cid)).pipe(Effect.ignore)
-      }
       // The record expires and is re-put every refresh; the provider record (which only says
       // "ask this node for the service") lasts 48 h at the peers holding it, so it is announced
       // again only every provideIntervalMs: for peers that joined closer to the key since.
