@@ -58,8 +58,21 @@ const { values: args } = parseArgs({
     "sidecar-image": { type: "string" },
     // Podman's port forwarder for every side (default: the agent's).
     "port-handler": { type: "string" },
+    help: { type: "boolean", short: "h", default: false },
   },
 })
+if (args.help) {
+  console.log(
+    [
+      "pnpm --filter @beemesh/agent bench:dataplane [-- --rounds 5 --port-handler slirp4netns --sidecar-image IMAGE]",
+      "  --rounds N            rounds (every side in each, the first side alternating); medians reported (default 5)",
+      "  --port-handler H      Podman's port forwarder for every side, rootlesskit|slirp4netns (default: the agent's)",
+      "  --sidecar-image IMAGE another sidecar image for both agents (default: the agent's)",
+      "Prints a table and writes bench-results/dataplane.json.",
+    ].join("\n"),
+  )
+  process.exit(0)
+}
 const ROUNDS = Number(args.rounds)
 const ns = `dataplane-${process.pid}`
 const LABEL = `io.beemesh.test.dataplane=${process.pid}`

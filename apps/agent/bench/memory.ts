@@ -36,8 +36,23 @@ const { values: args } = parseArgs({
     starts: { type: "string", default: "2" },
     bundle: { type: "string" },
     "node-options": { type: "string" },
+    help: { type: "boolean", short: "h", default: false },
   },
 })
+if (args.help) {
+  console.log(
+    [
+      'pnpm --filter @beemesh/agent bench:memory [-- --replicas 20 --settle-seconds 20 --starts 2 --bundle <another agent.mjs> --node-options "<its Node options>"]',
+      "  --replicas N          busybox httpd replicas (one Deployment) under the last start (default 20)",
+      "  --settle-seconds S    wait before each measurement (default 20)",
+      "  --starts N            agent starts, each measured idle; the first writes the compile cache (default 2)",
+      "  --bundle <file>       another build of the agent (default: dist/agent.mjs)",
+      '  --node-options "..."  the agent\'s Node options, space-separated (default: src/NodeOptions.ts)',
+      "Needs root and Podman. Prints a table and writes bench-results/agent-memory.json.",
+    ].join("\n"),
+  )
+  process.exit(0)
+}
 const N = Number(args.replicas)
 const SETTLE = Number(args["settle-seconds"]) * 1000
 const STARTS = Number(args.starts)

@@ -11,7 +11,7 @@
  * calls in a row answered by B, and the end of the last call that failed or took over a second
  * (within the 40 s window) is reported beside it.
  * Prints a table and writes bench-results/multihost.json.
- *   pnpm --filter @beemesh/agent bench:multihost [--rounds 5] [--failovers 3]
+ *   pnpm --filter @beemesh/agent bench:multihost [-- --rounds 5 --failovers 3]
  */
 import { mkdirSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
@@ -24,11 +24,24 @@ import { waitFor } from "../test/support/hosts/wait"
 import { BENCH_IMAGE, buildBenchImage, removeBenchImage } from "./multihost/image"
 
 const { values } = parseArgs({
+  args: process.argv.slice(2).filter((a) => a !== "--"),
   options: {
     rounds: { type: "string", default: "5" },
     failovers: { type: "string", default: "3" },
+    help: { type: "boolean", short: "h", default: false },
   },
 })
+if (values.help) {
+  console.log(
+    [
+      "pnpm --filter @beemesh/agent bench:multihost [-- --rounds 5 --failovers 3]",
+      "  --rounds N      interleaved rounds of rtt, connect and upload; a whole number >= 2 (default 5)",
+      "  --failovers N   failovers after host loss; a whole number >= 0 (default 3)",
+      "Needs root (simulated hosts). Prints a table and writes bench-results/multihost.json.",
+    ].join("\n"),
+  )
+  process.exit(0)
+}
 const ROUNDS = Number(values.rounds)
 const FAILOVERS = Number(values.failovers)
 if (!Number.isInteger(ROUNDS) || ROUNDS < 2 || !Number.isInteger(FAILOVERS) || FAILOVERS < 0)

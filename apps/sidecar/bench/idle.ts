@@ -31,8 +31,23 @@ const { values } = parseArgs({
     minutes: { type: "string", default: "10" },
     every: { type: "string", default: "30" },
     bundle: { type: "string", multiple: true },
+    help: { type: "boolean", short: "h", default: false },
   },
 })
+if (values.help) {
+  console.log(
+    [
+      "pnpm --filter @beemesh/sidecar bench:idle [-- --minutes 10 --every 30 --bundle DIR ...]",
+      "  --minutes M    how long the idle sidecars are sampled (default 10)",
+      "  --every S      seconds between samples (default 30)",
+      "  --bundle DIR   a directory holding sidecar.mjs and its compile-cache; one sidecar per --bundle",
+      "                 (repeatable; default: this package's dist/, built first)",
+      "  BENCH_DEBUG=1  (environment) shows the sidecars' output",
+      "Writes bench-results/idle.json.",
+    ].join("\n"),
+  )
+  process.exit(0)
+}
 const MINUTES = Number(values.minutes)
 const EVERY_S = Number(values.every)
 if (!(MINUTES > 0) || !(EVERY_S > 0))

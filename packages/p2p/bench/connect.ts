@@ -25,8 +25,21 @@ import {
 
 const { values } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== "--"),
-  options: { samples: { type: "string", default: "50" } },
+  options: {
+    samples: { type: "string", default: "50" },
+    help: { type: "boolean", short: "h", default: false },
+  },
 })
+if (values.help) {
+  console.log(
+    [
+      "pnpm --filter @beemesh/p2p bench [-- --samples 50]",
+      "  --samples N   fresh connections per variant (open, mesh key, certified), interleaved (default 50)",
+      "Prints a table; writes bench-results/connect.json.",
+    ].join("\n"),
+  )
+  process.exit(0)
+}
 const samples = Number(values.samples)
 
 const quantile = (xs: ReadonlyArray<number>, q: number) => {

@@ -51,8 +51,26 @@ const { values } = parseArgs({
     "form-timeout-s": { type: "string", default: "300" },
     /** Default: the agent's bound (5 s). */
     "membership-timeout-ms": { type: "string" },
+    help: { type: "boolean", short: "h", default: false },
   },
 })
+if (values.help) {
+  console.log(
+    [
+      "pnpm --filter @beemesh/registry bench:catalog-mesh [-- --nodes 100 --samples 20 --late 3]",
+      "  --nodes N                  agent node processes (default 100)",
+      "  --samples N                propagation rounds, and services registered before them (default 20)",
+      "  --late N                   late joiners started after the rounds (default 3)",
+      "  --bootstrap N              bootstrap peers, started first (default 3)",
+      "  --start-concurrency N      nodes started at a time after them (default 4)",
+      "  --budget-s S               time budget: every node is stopped once it is spent (default 2400)",
+      "  --form-timeout-s S         wait for the mesh to form after the last start; measured anyway after (default 300)",
+      "  --membership-timeout-ms M  how long a peer has to prove membership (default: the agent's, 5000)",
+      "Prints a table; writes bench-results/catalog-mesh.json and the nodes' log beside it.",
+    ].join("\n"),
+  )
+  process.exit(0)
+}
 const size = Number(values.nodes)
 const samples = Number(values.samples)
 const lateCount = Number(values.late)

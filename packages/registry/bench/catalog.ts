@@ -33,8 +33,20 @@ const { values } = parseArgs({
   options: {
     nodes: { type: "string", default: "100" },
     samples: { type: "string", default: "20" },
+    help: { type: "boolean", short: "h", default: false },
   },
 })
+if (values.help) {
+  console.log(
+    [
+      "pnpm --filter @beemesh/registry bench:catalog [-- --nodes 100 --samples 20]",
+      "  --nodes N     in-process nodes in the mesh (default 100)",
+      "  --samples N   measured rounds, and services registered before them (default 20)",
+      "Prints a table; writes bench-results/catalog.json.",
+    ].join("\n"),
+  )
+  process.exit(0)
+}
 const size = Number(values.nodes)
 const samples = Number(values.samples)
 const NAMESPACE = "bench"

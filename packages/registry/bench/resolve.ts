@@ -27,8 +27,22 @@ const { values } = parseArgs({
     samples: { type: "string", default: "10" },
     services: { type: "string", default: "4" },
     "budget-s": { type: "string", default: "300" },
+    help: { type: "boolean", short: "h", default: false },
   },
 })
+if (values.help) {
+  console.log(
+    [
+      "pnpm --filter @beemesh/registry bench [-- --sizes 10,50,100 --samples 10 --services 4 --budget-s 300]",
+      "  --sizes N,N,...  mesh sizes, comma-separated (default 10,50,100)",
+      "  --samples N      resolve samples per mesh, plain and membership interleaved (default 10)",
+      "  --services N     services registered per mesh (default 4)",
+      "  --budget-s S     time budget; sizes left when it is used up are skipped (default 300)",
+      "Prints a table; writes bench-results/resolve.json.",
+    ].join("\n"),
+  )
+  process.exit(0)
+}
 const sizes = values.sizes.split(",").map(Number)
 const samples = Number(values.samples)
 const serviceCount = Number(values.services)

@@ -15,8 +15,23 @@ import { buildPollerImage, POLLER_IMAGE, POLLER_STARTED } from "./poller"
 
 const { values: args } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== "--"),
-  options: { replicas: { type: "string", default: "1" }, bundle: { type: "string" } },
+  options: {
+    replicas: { type: "string", default: "1" },
+    bundle: { type: "string" },
+    help: { type: "boolean", short: "h", default: false },
+  },
 })
+if (args.help) {
+  console.log(
+    [
+      "pnpm exec tsx bench/deploy/trace.ts [--replicas 1] [--bundle <agent.mjs>]   (from apps/agent)",
+      "  --replicas N      replicas of the traced Deployment (default 1)",
+      "  --bundle <file>   another build of the agent (default: dist/agent.mjs)",
+      "Prints Podman's events, the agent's log and the sidecars' lines as ms after the POST.",
+    ].join("\n"),
+  )
+  process.exit(0)
+}
 const REPLICAS = Number(args.replicas)
 const ns = `trace-${process.pid}`
 
