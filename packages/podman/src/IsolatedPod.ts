@@ -200,6 +200,21 @@ const refuseRootWhereNonRoot = Effect.fnUntraced(function* (spec: PodSpec) {
   }
 })
 
+/**
+ * Every member's `podman init` (its runtime's create: namespaces, mounts, cgroup), at once. None of
+ * their processes runs until `startMembers`: this is the part of a start that runs no image code,
+ * done while the pod's egress policy is being put in force.
+ */
+const initMembers = (spec: PodSpec) =>
+  Effect.gen(function* () {
+    const client = yield* PodmanClient
+    yield* Effect.forEach(
+      spec.containers,
+      (c) => client.containers.init(containerName(spec.name, c.name)),
+      { concurrency: "unbounded", discard: true },
+    )
+  })
+
 /** The sidecar first, then the apps: an app's first connection finds its way out already there. */
 const startMembers = (spec: PodSpec) =>
   Effect.gen(function* () {
@@ -293,7 +308,8 @@ const failedTo =
 
 /**
  * Creates the pod with only its holder running, puts the egress policy in force in its network
- * namespace, then starts the sidecar and then the apps. A pod whose policy cannot be put in force
+ * namespace (initializing the other containers meanwhile: `podman init`, which runs none of their
+ * code), then starts the sidecar and then the apps. A pod whose policy cannot be put in force
  * (or that fails to start) is removed: no container but the holder has run in it.
  */
 export const createEnforcedPod = Effect.fn("IsolatedPod.createEnforced")(function* (
@@ -304,11 +320,18 @@ export const createEnforcedPod = Effect.fn("IsolatedPod.createEnforced")(functio
   const pod = yield* createIsolatedPod(input, { ...options, startApps: false })
   // From here on the pod is ours: anything short of "policy in force, then started" removes it.
   const removeIt = removePod(pod.name, 0)
-  const applied = yield* podNamespace(pod.name, options).pipe(
-    Effect.flatMap((target) => egress.install(target, policyOf(options))),
-    Effect.mapError(failedTo("create", pod.name)),
-    Effect.onError(() => removeIt),
-  )
+  // The members are initialized meanwhile (`podman init` runs nothing of their images), so that
+  // once the policy is in force, starting them is all that is left.
+  const [applied] = yield* Effect.all(
+    [
+      podNamespace(pod.name, options).pipe(
+        Effect.flatMap((target) => egress.install(target, policyOf(options))),
+        Effect.mapError(failedTo("create", pod.name)),
+      ),
+      initMembers(pod.spec),
+    ],
+    { concurrency: "unbounded" },
+  ).pipe(Effect.onError(() => removeIt))
   yield* startMembers(pod.spec).pipe(Effect.onError(() => removeIt))
   return { ...pod, egress: applied } satisfies EnforcedPod
 })

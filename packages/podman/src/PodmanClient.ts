@@ -53,6 +53,13 @@ export interface PodmanClientShape {
   }
   readonly containers: {
     readonly create: (req: ContainerCreateRequest) => Effect.Effect<string, PodmanError>
+    /**
+     * Prepares a created container to start (`podman init`: the OCI runtime's create, with its
+     * namespaces, mounts and cgroup) without running anything of its image: its process waits
+     * for `start` before it executes the command. A container past its init (initialized or
+     * running) is left as it is.
+     */
+    readonly init: (name: string) => Effect.Effect<void, PodmanError>
     readonly start: (name: string) => Effect.Effect<void, PodmanError>
     readonly stop: (
       name: string,

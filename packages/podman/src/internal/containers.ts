@@ -93,6 +93,14 @@ export const makeContainers = (t: Transport): PodmanClientShape["containers"] =>
       )
       return (yield* decode(R.IdResponse, "container create", res)).Id
     }),
+    init: Effect.fn("PodmanClient.containers.init")(function* (name: string) {
+      yield* call(
+        "container init",
+        ctr(name),
+        { method: "POST", path: `${API_PREFIX}/containers/${seg(name)}/init` },
+        [204, 304],
+      )
+    }),
     start: Effect.fn("PodmanClient.containers.start")(function* (name: string) {
       yield* call(
         "container start",

@@ -40,7 +40,7 @@ interface FakePod {
 interface FakeContainer {
   readonly id: string
   readonly req: ContainerCreateRequest
-  status: "created" | "running" | "exited"
+  status: "created" | "initialized" | "running" | "exited"
   /** The process while running, else 0. */
   pid: number
   /** The exit code of its last run (0 until it exited). */
@@ -317,6 +317,16 @@ export const makeFakePodman = (behaviour: FakePodmanBehaviour = {}): Effect.Effe
             containers.set(req.name, c)
             yield* emit("container", "create", c.id, req.name, req.labels)
             return c.id
+          }),
+        init: (name) =>
+          Effect.gen(function* () {
+            const c = yield* getContainer(name)
+            // Past its init (initialized or running): Podman answers 304 and changes nothing.
+            if (c.status === "initialized" || c.status === "running") return
+            // Joining another's network namespace needs it running, as for start.
+            const owner = netnsOwner(c)
+            if (owner !== undefined) setStatus(yield* getContainer(owner), "running")
+            setStatus(c, "initialized")
           }),
         start: (name) =>
           Effect.gen(function* () {

@@ -260,6 +260,49 @@ export const podmanClientContract = (
           }),
       )
 
+      it.effect(
+        "an initialized container waits for start: not running, nothing to exec in; a second init is a no-op",
+        () =>
+          Effect.gen(function* () {
+            const client = yield* PodmanClient
+            const image = yield* options.image
+            const podName = unique(options.prefix)
+            const common = {
+              image,
+              pod: podName,
+              labels: runLabel,
+              command: ["/bin/sleep", "600"],
+              stop_timeout: 0,
+            }
+            yield* Effect.acquireRelease(
+              client.pods.create({ name: podName, labels: runLabel, no_infra: true }),
+              () =>
+                client.pods.remove(podName, { force: true, timeoutSeconds: 0 }).pipe(Effect.ignore),
+            )
+            yield* client.containers.create({
+              ...common,
+              name: `${podName}-holder`,
+              netns: { nsmode: "slirp4netns" },
+            })
+            yield* client.containers.start(`${podName}-holder`)
+            const joined = { nsmode: "container", value: `${podName}-holder` }
+            const app = `${podName}-app`
+            yield* client.containers.create({ ...common, name: app, netns: joined, utsns: joined })
+            yield* client.containers.init(app)
+            yield* client.containers.init(app)
+            const initialized = (yield* client.containers.inspect(app)).State
+            expect([initialized.Status, initialized.Running]).toEqual(["initialized", false])
+            const exec = yield* Effect.flip(client.containers.exec(app, ["/bin/true"]))
+            expect(exec._tag).toBe("RuntimeFailure")
+            yield* client.containers.start(app)
+            const started = (yield* client.containers.inspect(app)).State
+            expect([started.Status, started.Running]).toEqual(["running", true])
+            // Podman answers 304 (not modified) for a container past its init.
+            yield* client.containers.init(app)
+            expect((yield* client.containers.inspect(app)).State.Running).toBe(true)
+          }),
+      )
+
       it.effect("a pod with an infra container refuses a container with its own ID map", () =>
         Effect.gen(function* () {
           const client = yield* PodmanClient

@@ -29,13 +29,21 @@ const TestLayer = Layer.mergeAll(
 const owner = { owner: "podman-integration-test" }
 
 /** An HTTP server on the host's loopback that this test owns, closed with the scope. */
-const hostServer = Effect.acquireRelease(
-  Effect.callback<Server>((resume) => {
-    const server = createServer((_, res) => res.end("host"))
-    server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
-  }),
-  (server) => Effect.callback<void>((resume) => void server.close(() => resume(Effect.void))),
-).pipe(Effect.map((server) => (server.address() as AddressInfo).port))
+const countingHostServer = Effect.gen(function* () {
+  const requests: Array<string> = []
+  const server = yield* Effect.acquireRelease(
+    Effect.callback<Server>((resume) => {
+      const server = createServer((req, res) => {
+        requests.push(req.url ?? "")
+        res.end("host")
+      })
+      server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
+    }),
+    (server) => Effect.callback<void>((resume) => void server.close(() => resume(Effect.void))),
+  )
+  return { port: (server.address() as AddressInfo).port, requests }
+})
+const hostServer = Effect.map(countingHostServer, (s) => s.port)
 
 describe("enforced pods on real Podman and nftables", () => {
   layer(TestLayer, { excludeTestServices: true, timeout: "120 seconds" })((it) => {
@@ -81,6 +89,41 @@ describe("enforced pods on real Podman and nftables", () => {
             "http://127.0.0.1:9000/",
           ])
           expect([local.exitCode, local.stdout]).toEqual([0, "app\n"])
+        }).pipe(Effect.scoped),
+    )
+
+    it.effect(
+      "an app whose first instruction dials out never gets through, though it is initialized while the rules go in",
+      () =>
+        Effect.gen(function* () {
+          const egress = yield* Egress
+          const images = yield* ensureTestImages(process.execPath)
+          const host = yield* countingHostServer
+          // The rules take a second longer to go in: `podman init` of the app (under way meanwhile)
+          // must run nothing of its image, or its wget would reach the server in that second.
+          const slowEgress = Layer.succeed(Egress, {
+            ...egress,
+            install: (...args) =>
+              Effect.sleep("1 second").pipe(Effect.andThen(egress.install(...args))),
+          })
+          const spec = testPodSpec(uniqueName("first"), images, uniqueName("run"))
+          const app = {
+            ...spec.containers[1]!,
+            command: [
+              "/bin/sh",
+              "-c",
+              `/bin/busybox timeout 3 /bin/wget -q -O- http://10.0.2.2:${host.port}/app-first; exec /bin/sleep 600`,
+            ],
+          }
+          const pod = yield* makeEnforcedPod(
+            { ...spec, containers: [spec.containers[0]!, app] },
+            owner,
+          ).pipe(Effect.provide(slowEgress))
+          // The app has run (its wget is over once `timeout` gives up, within 3 s of its start).
+          yield* Effect.sleep("4 seconds")
+          const client = yield* PodmanClient
+          expect((yield* client.containers.inspect(pod.apps[0]!)).State.Running).toBe(true)
+          expect(host.requests).toEqual([])
         }).pipe(Effect.scoped),
     )
 
