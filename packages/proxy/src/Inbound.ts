@@ -4,6 +4,7 @@ import { Context, Effect, FiberSet, Layer } from "effect"
 import { defaults } from "./constants.js"
 import { ProtocolRegistrationFailed, TargetConnectFailed } from "./Errors.js"
 import { FrameError, pauseStream, readFrameAsync } from "./internal/frames.js"
+import { logAt, makeLogLimiter } from "./internal/logLimit.js"
 import { describeEnd, startBridge } from "./internal/startBridge.js"
 import { connectTcp } from "./internal/tcp.js"
 import { Libp2pNode } from "./Libp2pNode.js"
@@ -124,8 +125,11 @@ const make = Effect.fnUntraced(function* (options: InboundOptions) {
     stream.close().catch(() => stream.abort(new Error(reason)))
   }
 
-  // Logs from the plain code below, with the layer's loggers.
+  // Logs from the plain code below, with the layer's loggers; refusals and failures a peer can
+  // repeat at will at most once per peer and kind every 10 s (logLimit.ts).
   const log = Effect.runForkWith(yield* Effect.context<never>())
+  const limited = makeLogLimiter((level, line) => log(logAt(level, line)))
+  yield* Effect.addFinalizer(() => Effect.sync(() => limited.close()))
 
   // A stream's connections are served by plain promises and callbacks, not effects: this runs for
   // every connection, and a fiber's steps per stage cost more than the stage's own work. `signal`
@@ -180,7 +184,12 @@ const make = Effect.fnUntraced(function* (options: InboundOptions) {
     const name = targetToString(request.value)
     if (target === undefined) {
       refuse(stream, StatusCode.UnknownTarget, `${name} is not exposed here`)
-      log(Effect.logWarning(`refused stream from ${peer}: ${name} is not exposed`))
+      limited.log(
+        `refused ${peer}`,
+        "Warning",
+        `refused stream from ${peer}: ${name} is not exposed`,
+        (n, ms) => `refused ${n} more streams from ${peer} in the last ${ms / 1000} s: not exposed`,
+      )
       return false
     }
     const verdict = door?.check(peer, request.value)
@@ -195,7 +204,12 @@ const make = Effect.fnUntraced(function* (options: InboundOptions) {
       metrics.denied("inbound", denial.reason)
       metrics.traffic.of("inbound", seriesName(request.value), "").refused++
       refuse(stream, StatusCode.Denied, denial.message, false)
-      log(Effect.logWarning(`denied stream from ${peer} to ${name}: ${denial.message}`))
+      limited.log(
+        `denied ${peer}`,
+        "Warning",
+        `denied stream from ${peer} to ${name}: ${denial.message}`,
+        (n, ms) => `denied ${n} more streams from ${peer} in the last ${ms / 1000} s`,
+      )
       return false
     }
     const series = metrics.traffic.of("inbound", seriesName(request.value), "")
@@ -296,7 +310,14 @@ const make = Effect.fnUntraced(function* (options: InboundOptions) {
               }).pipe(Effect.andThen(Effect.logDebug(`inbound stream unused: ${error.message}`)))
             : Effect.sync(() => {
                 if (stream.status === "open") stream.abort(error)
-              }).pipe(Effect.andThen(Effect.logError(`inbound stream failed: ${error.message}`))),
+                limited.log(
+                  `failed ${peer}`,
+                  "Error",
+                  `inbound stream from ${peer} failed: ${error.message}`,
+                  (n, ms) =>
+                    `${n} more inbound streams from ${peer} failed in the last ${ms / 1000} s`,
+                )
+              }),
         ),
         Effect.ensuring(
           Effect.sync(() => {

@@ -12,6 +12,7 @@ import {
 } from "./Errors.js"
 import { EarlyData } from "./internal/earlyData.js"
 import { readFrameWith } from "./internal/frames.js"
+import { logAt, makeLogLimiter } from "./internal/logLimit.js"
 import { ProviderSelector } from "./internal/providerSelector.js"
 import { ReadyStreams } from "./internal/readyStreams.js"
 import { describeEnd, startBridge } from "./internal/startBridge.js"
@@ -241,8 +242,11 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
       ? error
       : stageError(service, provider.peerId, "handshake", error)
 
-  // Logs from the plain code below, with the layer's loggers.
+  // Logs from the plain code below, with the layer's loggers; the failures an app can repeat at
+  // will at most once per service (or provider) and kind every 10 s (logLimit.ts).
   const log = Effect.runForkWith(layerContext)
+  const limited = makeLogLimiter((level, line) => log(logAt(level, line)))
+  yield* Effect.addFinalizer(() => Effect.sync(() => limited.close()))
 
   // From here to `serve`, one connection's way to a provider is plain promises and callbacks, not
   // effects: it runs for every accepted connection, and a fiber's steps per stage cost more than
@@ -433,7 +437,13 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
           return new CallDenied({ service, peerId: failure.peerId, reason: failure.reason })
         failures.push(failure)
         selector.markFailed(provider.peerId.toString(), Date.now())
-        log(Effect.logWarning(failure.message))
+        limited.log(
+          `provider ${service} ${failure.peerId} ${failure.stage}`,
+          "Warning",
+          failure.message,
+          (n, ms) =>
+            `${service}: ${n} more attempts on provider ${failure.peerId} failed at ${failure.stage} in the last ${ms / 1000} s`,
+        )
       }
     }
     return new AllProvidersFailed({ service, failures })
@@ -519,7 +529,14 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
           }
           // A reset tells the caller at once that nothing will answer.
           if (!socket.destroyed) socket.resetAndDestroy()
-        }).pipe(Effect.andThen(Effect.logError(`upstream ${upstream.service}: ${error.message}`))),
+          limited.log(
+            `upstream ${upstream.service} ${error._tag}`,
+            "Error",
+            `upstream ${upstream.service}: ${error.message}`,
+            (n, ms) =>
+              `upstream ${upstream.service}: ${n} more connections ended the same way (${error._tag}) in the last ${ms / 1000} s`,
+          )
+        }),
       ),
       Effect.onInterrupt(() => Effect.sync(() => socket.destroyed || socket.resetAndDestroy())),
     )
