@@ -1,6 +1,17 @@
 import type { Member } from "@beemesh/p2p"
 import type { QueryEvent } from "@libp2p/kad-dht"
-import { Clock, Context, Effect, Layer, Option, Order, Result, Schedule, Semaphore } from "effect"
+import {
+  Clock,
+  Context,
+  Deferred,
+  Effect,
+  Layer,
+  Option,
+  Order,
+  Result,
+  Schedule,
+  Semaphore,
+} from "effect"
 import { Catalog } from "./Catalog.js"
 import { ManifestNotFound, PublishRejected } from "./Errors.js"
 import { drain } from "./internal/query.js"
@@ -67,6 +78,7 @@ const make = Effect.fn("Registry.make")(function* (options: RegistryOptions) {
   const ttlMs = options.recordTtlMs ?? 60_000
   const refreshMs = options.refreshIntervalMs ?? Math.max(500, Math.floor(ttlMs / 3))
   const cacheTtlMs = options.cacheTtlMs ?? 5_000
+  const emptyCacheMs = options.emptyCacheMs ?? 1_000
   const serveStale = options.serveStale ?? false
   const queryMs = options.queryTimeoutMs ?? 10_000
   const concurrency = options.resolveConcurrency ?? 8
@@ -341,10 +353,38 @@ const make = Effect.fn("Registry.make")(function* (options: RegistryOptions) {
           ),
         )
         cache.set(cacheKey(name), { validUntil: Math.min(now + cacheTtlMs, firstExpiry), records })
+      } else if (emptyCacheMs > 0) {
+        cache.set(cacheKey(name), { validUntil: now + emptyCacheMs, records: [] })
       } else {
         cache.delete(cacheKey(name))
       }
       return liveRecords(records, now)
+    })
+
+  type LookupError = Effect.Error<ReturnType<typeof lookup>>
+  // One DHT lookup at a time per service: callers arriving while one is under way share it (a
+  // burst of connections to a service not cached, or not provided, is one walk, not one each). It
+  // runs in the layer's scope, so a caller that gives up does not end it for the others; ended
+  // with the layer, it interrupts the callers still waiting.
+  const lookups = new Map<
+    string,
+    Deferred.Deferred<ReadonlyArray<ServiceRecord.ServiceRecord>, LookupError>
+  >()
+  const sharedLookup = (name: Names.ServiceName) =>
+    Effect.suspend(() => {
+      const key = cacheKey(name)
+      const pending = lookups.get(key)
+      if (pending !== undefined) return Deferred.await(pending)
+      const done = Deferred.makeUnsafe<ReadonlyArray<ServiceRecord.ServiceRecord>, LookupError>()
+      lookups.set(key, done)
+      return lookup(name).pipe(
+        Effect.exit,
+        Effect.flatMap((exit) => Deferred.done(done, exit)),
+        Effect.onInterrupt(() => Deferred.interrupt(done)),
+        Effect.ensuring(Effect.sync(() => lookups.delete(key))),
+        Effect.forkIn(layerScope),
+        Effect.andThen(Deferred.await(done)),
+      )
     })
 
   // Every answer, cached or fresh, is re-checked: an agent revoked after its records were verified
@@ -356,7 +396,7 @@ const make = Effect.fn("Registry.make")(function* (options: RegistryOptions) {
     const key = cacheKey(name)
     if (refreshing.has(key)) return Effect.void
     refreshing.add(key)
-    return lookup(name).pipe(
+    return sharedLookup(name).pipe(
       Effect.catch((e) => Effect.logDebug(`background resolve of ${key} failed: ${e.message}`)),
       Effect.ensuring(Effect.sync(() => refreshing.delete(key))),
       Effect.forkIn(layerScope),
@@ -385,7 +425,7 @@ const make = Effect.fn("Registry.make")(function* (options: RegistryOptions) {
         return current
       }
     }
-    return yield* lookup(name)
+    return yield* sharedLookup(name)
   })
 
   const fetchManifest = (namespace: string, name: string) =>

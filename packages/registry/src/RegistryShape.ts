@@ -34,6 +34,15 @@ export interface RegistryOptions {
    */
   readonly cacheTtlMs?: number
   /**
+   * How long an empty answer of a DHT lookup (no live provider found) is reused. Default 1 s; 0
+   * keeps none. A caller retrying a service nobody provides yet (an app waiting for a deployment,
+   * polling every few milliseconds) would otherwise start a DHT walk, tens of queries to other
+   * agents, at every attempt. A service the replicated catalog holds is answered from it whatever
+   * this says, and a registration on this node clears it; without a catalog, a provider
+   * registered elsewhere may be seen up to this much later.
+   */
+  readonly emptyCacheMs?: number
+  /**
    * Once a cached answer is older than `cacheTtlMs`, keep answering at once with its unexpired
    * records while one lookup refreshes it in the background. Default false. A lookup waits for
    * every peer it asks, up to `queryTimeoutMs` per query, so with an unreachable peer in the
