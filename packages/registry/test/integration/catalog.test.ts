@@ -1,10 +1,11 @@
 import type { PrivateKey } from "@libp2p/interface"
 import { peerIdFromPrivateKey } from "@libp2p/peer-id"
 import { Effect, Exit, Scope } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { beforeAll, describe, expect, it } from "vitest"
 import type { CatalogRejection } from "../../src/Catalog.js"
 import type { EndpointSpec } from "../../src/Registry.js"
 import * as ServiceRecord from "../../src/ServiceRecord.js"
+import { fileScope } from "../support/fileScope.js"
 import { certifiedAgents, type TestAuthority } from "../support/membership.js"
 import { eventually, type MeshNode, startMesh, startNode } from "../support/mesh.js"
 
@@ -22,7 +23,6 @@ const LATE = MEMBERS + 2
 /** Records one signer may keep in this mesh's catalogs (small, so a flood is cheap to test). */
 const QUOTA = 6
 
-let scope: Scope.Closeable
 let mesh: ReadonlyArray<MeshNode>
 let agents: TestAuthority
 const rejections: Array<CatalogRejection & { readonly at: number }> = []
@@ -30,13 +30,11 @@ const node = (i: number) => mesh[i]!
 const members = () => mesh.slice(0, MEMBERS)
 const catalogOf = (n: MeshNode) => n.catalog!
 
-const run = <A, E>(effect: Effect.Effect<A, E, Scope.Scope>) =>
-  Effect.runPromise(Scope.provide(effect, scope))
+const { run } = fileScope()
 
 const catalog = { quota: { maxRecords: QUOTA, maxBytes: 1 << 20 }, syncIntervalMs: 60_000 }
 
 beforeAll(async () => {
-  scope = Effect.runSync(Scope.make())
   agents = await Effect.runPromise(certifiedAgents(MEMBERS + 3))
   mesh = await run(
     startMesh(MEMBERS + 1, {
@@ -52,10 +50,6 @@ beforeAll(async () => {
   )
   for (const n of members()) catalogOf(n).onRejected((r) => rejections.push({ ...r, at: n.index }))
 }, 110_000)
-
-afterAll(async () => {
-  if (scope !== undefined) await Effect.runPromise(Scope.close(scope, Exit.void))
-})
 
 const endpoint = (pod: string): EndpointSpec => ({
   workload: pod.replace(/-\d+$/, ""),

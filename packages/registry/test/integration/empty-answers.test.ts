@@ -1,7 +1,7 @@
-import { Effect, Exit, Scope } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import * as Names from "../../src/Names.js"
-import { type MeshNode, startMesh, startNode } from "../support/mesh.js"
+import { Effect } from "effect"
+import { beforeAll, describe, expect, it } from "vitest"
+import { fileScope } from "../support/fileScope.js"
+import { countWalks, type MeshNode, startMesh, startNode } from "../support/mesh.js"
 
 /**
  * Resolves of a service nobody provides, on the DHT (no catalog): the empty answer is reused for
@@ -12,39 +12,19 @@ import { type MeshNode, startMesh, startNode } from "../support/mesh.js"
 const EMPTY_CACHE_MS = 1_500
 const registryOptions = { cacheTtlMs: 0, emptyCacheMs: EMPTY_CACHE_MS, queryTimeoutMs: 8_000 }
 
-let scope: Scope.Closeable
 let mesh: ReadonlyArray<MeshNode>
-const run = <A, E>(effect: Effect.Effect<A, E, Scope.Scope>) =>
-  Effect.runPromise(Scope.provide(effect, scope))
+const { run, scope } = fileScope()
 
 beforeAll(async () => {
-  scope = Effect.runSync(Scope.make())
   mesh = await run(startMesh(4, { registry: registryOptions }))
 }, 60_000)
-
-afterAll(async () => {
-  if (scope !== undefined) await Effect.runPromise(Scope.close(scope, Exit.void))
-})
-
-/** Counts the find-providers walks `n` starts for `service`'s key. */
-const countWalks = (n: MeshNode, service: string) => {
-  const cid = Names.serviceCid({ namespace: "shop", service }).toString()
-  const dht = n.libp2p.dht
-  const findProviders = dht.findProviders.bind(dht)
-  const counter = { walks: 0 }
-  dht.findProviders = (key, options) => {
-    if (key.toString() === cid) counter.walks++
-    return findProviders(key, options)
-  }
-  return counter
-}
 
 const resolve = (n: MeshNode, service: string) => n.registry.resolve("shop", service)
 
 describe("empty answers", () => {
   it("a service nobody provides: one walk per window, however often it is asked", async () => {
     const asker = mesh[3]!
-    const counter = countWalks(asker, "absent")
+    const counter = countWalks(asker, "findProviders", "absent")
     const started = Date.now()
     for (let i = 0; i < 20; i++) expect(await run(resolve(asker, "absent"))).toEqual([])
     // Twenty resolves well inside the window (each is a cache hit after the first walk).
@@ -57,7 +37,7 @@ describe("empty answers", () => {
 
   it("resolves that arrive together share one walk", async () => {
     const asker = mesh[2]!
-    const counter = countWalks(asker, "burst")
+    const counter = countWalks(asker, "findProviders", "burst")
     const answers = await run(
       Effect.all(
         Array.from({ length: 20 }, () => resolve(asker, "burst")),
@@ -85,13 +65,13 @@ describe("empty answers", () => {
   it("with emptyCacheMs 0 every resolve walks", async () => {
     const node = await run(
       startNode(
-        scope,
+        scope(),
         9,
         { bootstrap: [mesh[0]!.libp2p.multiaddrs()[0]!.toString()] },
         { ...registryOptions, emptyCacheMs: 0 },
       ),
     )
-    const counter = countWalks(node, "uncached")
+    const counter = countWalks(node, "findProviders", "uncached")
     for (let i = 0; i < 3; i++) expect(await run(resolve(node, "uncached"))).toEqual([])
     expect(counter.walks).toBe(3)
   }, 30_000)

@@ -1,5 +1,6 @@
-import { Effect, Exit, Scope } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { Effect } from "effect"
+import { describe, expect, it } from "vitest"
+import { fileScope } from "../support/fileScope.js"
 import { eventually, type MeshNode, startNode } from "../support/mesh.js"
 
 /**
@@ -8,17 +9,7 @@ import { eventually, type MeshNode, startNode } from "../support/mesh.js"
  * process: the bootstrap peer B knows nobody when N joins through it; C meets B only afterwards,
  * and nobody tells N about C, so only N asking B again finds C.
  */
-let scope: Scope.Closeable
-const run = <A, E>(effect: Effect.Effect<A, E, Scope.Scope>) =>
-  Effect.runPromise(Scope.provide(effect, scope))
-
-beforeAll(() => {
-  scope = Effect.runSync(Scope.make())
-})
-
-afterAll(async () => {
-  if (scope !== undefined) await Effect.runPromise(Scope.close(scope, Exit.void))
-})
+const { run } = fileScope()
 
 describe("joining", () => {
   it("a node whose join found only its bootstrap peer joins again and finds the peers met later", async () => {

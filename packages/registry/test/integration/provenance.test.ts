@@ -1,9 +1,10 @@
-import { Effect, Exit, Scope } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { Effect } from "effect"
+import { beforeAll, describe, expect, it } from "vitest"
 import * as ManifestRecord from "../../src/ManifestRecord.js"
 import * as Names from "../../src/Names.js"
 import type { EndpointSpec } from "../../src/Registry.js"
 import * as ServiceRecord from "../../src/ServiceRecord.js"
+import { fileScope } from "../support/fileScope.js"
 import { certifiedAgents, type TestAuthority } from "../support/membership.js"
 import { eventually, type MeshNode, rawPut, startMesh } from "../support/mesh.js"
 
@@ -15,17 +16,14 @@ import { eventually, type MeshNode, rawPut, startMesh } from "../support/mesh.js
 const MEMBERS = 4
 const ROGUE = MEMBERS
 
-let scope: Scope.Closeable
 let mesh: ReadonlyArray<MeshNode>
 let agents: TestAuthority
 const node = (i: number) => mesh[i]!
 const members = () => mesh.slice(0, MEMBERS)
 
-const run = <A, E>(effect: Effect.Effect<A, E, Scope.Scope>) =>
-  Effect.runPromise(Scope.provide(effect, scope))
+const { run } = fileScope()
 
 beforeAll(async () => {
-  scope = Effect.runSync(Scope.make())
   agents = await Effect.runPromise(certifiedAgents(MEMBERS))
   mesh = await run(
     startMesh(MEMBERS + 1, {
@@ -35,10 +33,6 @@ beforeAll(async () => {
     }),
   )
 }, 110_000)
-
-afterAll(async () => {
-  if (scope !== undefined) await Effect.runPromise(Scope.close(scope, Exit.void))
-})
 
 const endpoint = (pod: string): EndpointSpec => ({
   workload: pod.replace(/-\d+$/, ""),

@@ -1,8 +1,8 @@
-import { Effect, Exit, Scope } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import * as Names from "../../src/Names.js"
+import { Effect } from "effect"
+import { beforeAll, describe, expect, it } from "vitest"
 import type { Registration } from "../../src/Registry.js"
-import { eventually, type MeshNode, startMesh, startNode } from "../support/mesh.js"
+import { fileScope } from "../support/fileScope.js"
+import { countWalks, eventually, type MeshNode, startMesh, startNode } from "../support/mesh.js"
 
 /**
  * How often a provider announces itself (a provide walk) while its signed record is re-put at
@@ -14,32 +14,12 @@ const MESH_SIZE = 24
 const TTL_MS = 3_000 // refresh every second
 const registryOptions = { recordTtlMs: TTL_MS, cacheTtlMs: 0, queryTimeoutMs: 8_000 }
 
-let scope: Scope.Closeable
 let mesh: ReadonlyArray<MeshNode>
-const run = <A, E>(effect: Effect.Effect<A, E, Scope.Scope>) =>
-  Effect.runPromise(Scope.provide(effect, scope))
+const { run } = fileScope()
 
 beforeAll(async () => {
-  scope = Effect.runSync(Scope.make())
   mesh = await run(startMesh(MESH_SIZE, { registry: registryOptions, minRoutingTable: 20 }))
 }, 150_000)
-
-afterAll(async () => {
-  if (scope !== undefined) await Effect.runPromise(Scope.close(scope, Exit.void))
-})
-
-/** Counts the provide walks `n` starts for `service`'s key. */
-const countProvides = (n: MeshNode, service: string) => {
-  const cid = Names.serviceCid({ namespace: "shop", service }).toString()
-  const dht = n.libp2p.dht
-  const provide = dht.provide.bind(dht)
-  const counter = { walks: 0 }
-  dht.provide = (key, options) => {
-    if (key.toString() === cid) counter.walks++
-    return provide(key, options)
-  }
-  return counter
-}
 
 /** Registers, then waits until the registration has been re-published `refreshes` times. */
 const registerAndWatch = (n: MeshNode, service: string, refreshes: number) =>
@@ -70,7 +50,7 @@ const resolvedBy = (observer: MeshNode, service: string) =>
 describe("provider announcements", () => {
   it(`reach k peers once and are not repeated at every refresh (${MESH_SIZE} nodes)`, async () => {
     const provider = mesh[5]!
-    const walks = countProvides(provider, "orders")
+    const walks = countWalks(provider, "provide", "orders")
     await run(registerAndWatch(provider, "orders", 4))
     expect(walks.walks).toBe(1)
     // The record re-put at each refresh is found through that one announcement.
@@ -96,7 +76,7 @@ describe("provider announcements", () => {
         return node
       }),
     )
-    const walks = countProvides(late, "cart")
+    const walks = countWalks(late, "provide", "cart")
     const started = Date.now()
     await run(registerAndWatch(late, "cart", 6))
     const elapsedMs = Date.now() - started
@@ -109,7 +89,7 @@ describe("provider announcements", () => {
   it("are repeated at every refresh while they reach fewer than k peers (3 nodes)", async () => {
     const small = await run(startMesh(3, { registry: registryOptions }))
     const provider = small[1]!
-    const walks = countProvides(provider, "stock")
+    const walks = countWalks(provider, "provide", "stock")
     await run(registerAndWatch(provider, "stock", 3))
     expect(walks.walks).toBeGreaterThanOrEqual(3)
     expect(await run(resolvedBy(small[2]!, "stock"))).toEqual([provider.libp2p.peerId.toString()])

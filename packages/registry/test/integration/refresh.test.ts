@@ -1,7 +1,8 @@
-import { Effect, Exit, Scope } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { Effect } from "effect"
+import { beforeAll, describe, expect, it } from "vitest"
 import type { Registration } from "../../src/Registry.js"
 import * as ServiceRecord from "../../src/ServiceRecord.js"
+import { fileScope } from "../support/fileScope.js"
 import { delayRelay, freePort } from "../support/latency.js"
 import { eventually, type MeshNode, startNode } from "../support/mesh.js"
 
@@ -18,13 +19,10 @@ const RELAY_DELAY_MS = 20
 const TTL_MS = 15_000
 const WATCH_MS = 2 * TTL_MS
 
-let scope: Scope.Closeable
 let mesh: ReadonlyArray<MeshNode>
-const run = <A, E>(effect: Effect.Effect<A, E, Scope.Scope>) =>
-  Effect.runPromise(Scope.provide(effect, scope))
+const { run } = fileScope()
 
 beforeAll(async () => {
-  scope = Effect.runSync(Scope.make())
   const registry = { recordTtlMs: TTL_MS, cacheTtlMs: 0, queryTimeoutMs: 8_000 }
   mesh = await run(
     Effect.gen(function* () {
@@ -64,10 +62,6 @@ beforeAll(async () => {
     }),
   )
 }, 110_000)
-
-afterAll(async () => {
-  if (scope !== undefined) await Effect.runPromise(Scope.close(scope, Exit.void))
-})
 
 describe(`a node with ${SERVICES} registered services`, () => {
   it(`keeps every record fresh over ${WATCH_MS / 1000} s with a ${TTL_MS / 1000} s lifetime, and peers resolve them all`, async () => {

@@ -1,10 +1,11 @@
 import { Effect, Exit, Scope } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { beforeAll, describe, expect, it } from "vitest"
 import { drain } from "../../src/internal/query.js"
 import * as ManifestRecord from "../../src/ManifestRecord.js"
 import * as Names from "../../src/Names.js"
 import type { EndpointSpec } from "../../src/Registry.js"
 import * as ServiceRecord from "../../src/ServiceRecord.js"
+import { fileScope } from "../support/fileScope.js"
 import { eventually, type MeshNode, rawPut, startMesh, startNode } from "../support/mesh.js"
 
 /**
@@ -14,21 +15,14 @@ import { eventually, type MeshNode, rawPut, startMesh, startNode } from "../supp
 const MESH_SIZE = 10
 const registryOptions = { cacheTtlMs: 500, queryTimeoutMs: 8_000 }
 
-let scope: Scope.Closeable
 let mesh: ReadonlyArray<MeshNode>
 const node = (i: number) => mesh[i]!
 
-const run = <A, E>(effect: Effect.Effect<A, E, Scope.Scope>) =>
-  Effect.runPromise(Scope.provide(effect, scope))
+const { run, scope } = fileScope()
 
 beforeAll(async () => {
-  scope = Effect.runSync(Scope.make())
   mesh = await run(startMesh(MESH_SIZE, { registry: registryOptions }))
 }, 110_000)
-
-afterAll(async () => {
-  if (scope !== undefined) await Effect.runPromise(Scope.close(scope, Exit.void))
-})
 
 const endpoint = (pod: string, port = 8080): EndpointSpec => ({
   workload: pod.replace(/-\d+$/, ""),
@@ -39,7 +33,7 @@ const endpoint = (pod: string, port = 8080): EndpointSpec => ({
 /** Registers in a child scope of the suite: returns the scope so a test can withdraw early. */
 const registerOn = (n: MeshNode, namespace: string, service: string, spec: EndpointSpec) =>
   Effect.gen(function* () {
-    const child = yield* Scope.fork(scope)
+    const child = yield* Scope.fork(scope())
     const registration = yield* n.registry
       .register(namespace, service, spec)
       .pipe(Scope.provide(child))
@@ -183,7 +177,7 @@ describe(`registry on a ${MESH_SIZE}-node mesh`, () => {
       Effect.gen(function* () {
         const bootstrap = [node(0).libp2p.multiaddrs()[0]!.toString()]
         const doomed = yield* startNode(
-          scope,
+          scope(),
           99,
           { bootstrap },
           { ...registryOptions, recordTtlMs: ttlMs },

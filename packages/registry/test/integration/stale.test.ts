@@ -1,5 +1,6 @@
 import { Effect, Exit, Scope } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { beforeAll, describe, expect, it } from "vitest"
+import { fileScope } from "../support/fileScope.js"
 import { delayRelay, freePort } from "../support/latency.js"
 import { eventually, type MeshNode, startNode } from "../support/mesh.js"
 
@@ -12,15 +13,13 @@ import { eventually, type MeshNode, startNode } from "../support/mesh.js"
 const QUERY_TIMEOUT_MS = 3_000
 const CACHE_TTL_MS = 200
 
-let scope: Scope.Closeable
 let provider: MeshNode
 let observer: MeshNode
 let silence: () => void
 let doomed: MeshNode
 let relayPort: number
 
-const run = <A, E>(effect: Effect.Effect<A, E, Scope.Scope>) =>
-  Effect.runPromise(Scope.provide(effect, scope))
+const { run, scope } = fileScope()
 
 const timed = async <A>(effect: Effect.Effect<A, unknown, Scope.Scope>) => {
   const started = performance.now()
@@ -29,7 +28,6 @@ const timed = async <A>(effect: Effect.Effect<A, unknown, Scope.Scope>) => {
 }
 
 beforeAll(async () => {
-  scope = Effect.runSync(Scope.make())
   await run(
     Effect.gen(function* () {
       const parent = yield* Effect.scope
@@ -68,13 +66,9 @@ beforeAll(async () => {
   )
 }, 90_000)
 
-afterAll(async () => {
-  if (scope !== undefined) await Effect.runPromise(Scope.close(scope, Exit.void))
-})
-
 describe("resolve with serveStale while a peer is silent", () => {
   it("answers at once from the last lookup, and the background refresh still lands", async () => {
-    const child = await run(Scope.fork(scope))
+    const child = await run(Scope.fork(scope()))
     await run(
       provider.registry
         .register("shop", "orders", { workload: "orders", pod: "orders-0", ports: [{ port: 80 }] })

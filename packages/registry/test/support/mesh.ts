@@ -2,6 +2,7 @@ import { Context, Data, Effect, Layer, Option, Scope } from "effect"
 import { Catalog, type CatalogOptions, type CatalogShape } from "../../src/Catalog.js"
 import { drain } from "../../src/internal/query.js"
 import { Libp2pNode, type Libp2pNodeOptions, type Libp2pNodeShape } from "../../src/Libp2pNode.js"
+import * as Names from "../../src/Names.js"
 import { Registry, type RegistryOptions, type RegistryShape } from "../../src/Registry.js"
 
 /** One in-process Beemesh node: libp2p host + registry, in its own closeable scope. */
@@ -167,3 +168,26 @@ export const rawPut = (n: MeshNode, key: Uint8Array, value: Uint8Array) =>
           ? { ...s, refused: s.refused + 1 }
           : s,
   ).pipe(Effect.map(({ state }) => state))
+
+/**
+ * Counts the DHT walks `n` starts for the key of `shop/<service>`: its `dht.provide` (provider
+ * announcements) or `dht.findProviders` (lookups), wrapped.
+ */
+export const countWalks = (
+  n: MeshNode,
+  method: "provide" | "findProviders",
+  service: string,
+): { readonly walks: number } => {
+  const cid = Names.serviceCid({ namespace: "shop", service }).toString()
+  const dht = n.libp2p.dht as unknown as Record<
+    typeof method,
+    (key: { toString(): string }, options?: unknown) => unknown
+  >
+  const original = dht[method].bind(dht)
+  const counter = { walks: 0 }
+  dht[method] = (key, options) => {
+    if (key.toString() === cid) counter.walks++
+    return original(key, options)
+  }
+  return counter
+}
