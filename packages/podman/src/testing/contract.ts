@@ -10,6 +10,7 @@ import { containerLimits } from "../internal/limits.js"
 import { LABEL_TEST } from "../Ownership.js"
 import { PodmanClient } from "../PodmanClient.js"
 import { appIdMappings } from "../PodRequests.js"
+import type { ContainerCreateRequest } from "../Requests.js"
 
 export interface ContractOptions {
   /** An image present in the implementation's storage (built by the caller). */
@@ -40,6 +41,25 @@ export const podmanClientContract = (
           }),
           () => client.pods.remove(podName, { force: true, timeoutSeconds: 0 }).pipe(Effect.ignore),
         )
+      })
+
+    /**
+     * A pod without infra (removed, forced, when the test's scope closes) and its holder, created
+     * with `common` and not started; returns the namespace a member joins to share its network.
+     */
+    const podWithHolder = (podName: string, common: Omit<ContainerCreateRequest, "name">) =>
+      Effect.gen(function* () {
+        const client = yield* PodmanClient
+        yield* Effect.acquireRelease(
+          client.pods.create({ name: podName, labels: runLabel, no_infra: true }),
+          () => client.pods.remove(podName, { force: true, timeoutSeconds: 0 }).pipe(Effect.ignore),
+        )
+        yield* client.containers.create({
+          ...common,
+          name: `${podName}-holder`,
+          netns: { nsmode: "slirp4netns" },
+        })
+        return { nsmode: "container", value: `${podName}-holder` }
       })
 
     layer(clientLayer, { excludeTestServices: true })((it) => {
@@ -225,17 +245,7 @@ export const podmanClientContract = (
                 { type: "nproc" as const, hard: limits.nproc, soft: limits.nproc },
               ],
             }
-            yield* Effect.acquireRelease(
-              client.pods.create({ name: podName, labels: runLabel, no_infra: true }),
-              () =>
-                client.pods.remove(podName, { force: true, timeoutSeconds: 0 }).pipe(Effect.ignore),
-            )
-            yield* client.containers.create({
-              ...common,
-              name: `${podName}-holder`,
-              netns: { nsmode: "slirp4netns" },
-            })
-            const joined = { nsmode: "container", value: `${podName}-holder` }
+            const joined = yield* podWithHolder(podName, common)
             yield* client.containers.create({
               ...common,
               name: `${podName}-app`,
@@ -274,18 +284,8 @@ export const podmanClientContract = (
               command: ["/bin/sleep", "600"],
               stop_timeout: 0,
             }
-            yield* Effect.acquireRelease(
-              client.pods.create({ name: podName, labels: runLabel, no_infra: true }),
-              () =>
-                client.pods.remove(podName, { force: true, timeoutSeconds: 0 }).pipe(Effect.ignore),
-            )
-            yield* client.containers.create({
-              ...common,
-              name: `${podName}-holder`,
-              netns: { nsmode: "slirp4netns" },
-            })
+            const joined = yield* podWithHolder(podName, common)
             yield* client.containers.start(`${podName}-holder`)
-            const joined = { nsmode: "container", value: `${podName}-holder` }
             const app = `${podName}-app`
             yield* client.containers.create({ ...common, name: app, netns: joined, utsns: joined })
             yield* client.containers.init(app)
