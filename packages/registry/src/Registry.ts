@@ -93,8 +93,6 @@ const make = Effect.fn("Registry.make")(function* (options: RegistryOptions) {
 
   const local = new Map<string, LocalService>()
   const cache = new Map<string, CacheEntry>()
-  // Services with a background lookup under way (serveStale): one at a time per service.
-  const refreshing = new Set<string>()
   const layerScope = yield* Effect.scope
   // Last sequence used per service, kept after a withdrawal so a re-registration beats its tombstone.
   const sequences = new Map<string, number>()
@@ -394,11 +392,10 @@ const make = Effect.fn("Registry.make")(function* (options: RegistryOptions) {
 
   const refreshInBackground = (name: Names.ServiceName) => {
     const key = cacheKey(name)
-    if (refreshing.has(key)) return Effect.void
-    refreshing.add(key)
+    // One lookup at a time per service (sharedLookup): none is started while one is under way.
+    if (lookups.has(key)) return Effect.void
     return sharedLookup(name).pipe(
       Effect.catch((e) => Effect.logDebug(`background resolve of ${key} failed: ${e.message}`)),
-      Effect.ensuring(Effect.sync(() => refreshing.delete(key))),
       Effect.forkIn(layerScope),
       Effect.asVoid,
     )
