@@ -23,10 +23,21 @@ describe("loadOrCreateSecret", () => {
   it("creates a 0600 secret once and reads the same one back", async () => {
     const path = join(dir, "state", "operator-token")
     const first = await Effect.runPromise(loadOrCreateSecret(path))
-    expect(first).toMatch(/^[A-Za-z0-9_-]{43}$/)
+    expect(first).toMatch(/^[0-9a-f]{64}$/)
     expect((await stat(path)).mode & 0o777).toBe(0o600)
     expect(await Effect.runPromise(loadOrCreateSecret(path))).toBe(first)
     expect((await readFile(path, "utf8")).trim()).toBe(first)
+  })
+
+  it("makes secrets that cannot be read as a command-line option, and keeps an older one as it is", async () => {
+    for (let i = 0; i < 200; i++) {
+      const secret = await Effect.runPromise(loadOrCreateSecret(join(dir, "many", `token-${i}`)))
+      expect(secret.startsWith("-")).toBe(false)
+    }
+    // An agent before this change wrote base64url secrets, some starting with "-": still read.
+    const older = join(dir, "older-token")
+    await writeFile(older, `-${"A".repeat(42)}\n`, { mode: 0o600 })
+    expect(await Effect.runPromise(loadOrCreateSecret(older))).toBe(`-${"A".repeat(42)}`)
   })
 
   it("refuses a secret file others can read, saying how to fix it", async () => {

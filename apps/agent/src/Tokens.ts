@@ -76,7 +76,9 @@ export const loadOrCreateSecret = Effect.fn("Tokens.loadOrCreateSecret")(functio
     }
     return existing
   }
-  const secret = randomBytes(TOKEN_BYTES).toString("base64url")
+  // Hex, not base64url: an operator passes this on command lines (`--token <secret>`), where a
+  // secret starting with "-" (1 in 64 base64url ones) reads as an option and is refused.
+  const secret = randomBytes(TOKEN_BYTES).toString("hex")
   yield* Effect.tryPromise({
     try: async () => {
       await mkdir(join(path, ".."), { recursive: true, mode: 0o700 })
