@@ -3,6 +3,7 @@ import type { Connection, Stream, StreamHandler } from "@libp2p/interface"
 import { Context, Effect, FiberSet, Layer } from "effect"
 import { defaults } from "./constants.js"
 import { ProtocolRegistrationFailed, TargetConnectFailed } from "./Errors.js"
+import { monotonicMs } from "./internal/clock.js"
 import { FrameError, pauseStream, readFrameAsync } from "./internal/frames.js"
 import { logAt, makeLogLimiter } from "./internal/logLimit.js"
 import { describeEnd, startBridge } from "./internal/startBridge.js"
@@ -178,7 +179,7 @@ const make = Effect.fnUntraced(function* (options: InboundOptions) {
       handshakeTimeoutMs,
       signal,
     )
-    const startedAt = openedAt ?? performance.now()
+    const startedAt = openedAt ?? monotonicMs()
     onRequest()
     const target = lookup(request.value)
     const name = targetToString(request.value)
@@ -231,7 +232,7 @@ const make = Effect.fnUntraced(function* (options: InboundOptions) {
       throw new Error(`stream from ${peer} closed during the handshake`)
     }
     stream.send(encodeStatus({ code: StatusCode.Ok, reason: "" }))
-    series.connected((performance.now() - startedAt) / 1000)
+    series.connected((monotonicMs() - startedAt) / 1000)
     const bridge = startBridge(socket, stream, {
       metrics,
       direction: "inbound",
@@ -261,7 +262,7 @@ const make = Effect.fnUntraced(function* (options: InboundOptions) {
   }
 
   const handler: StreamHandler = (stream, connection) => {
-    const openedAt = performance.now()
+    const openedAt = monotonicMs()
     // Unread data counts against the read buffer from the first byte: stop reading until the
     // request frame is read, and allow a paused stream one full yamux window.
     pauseStream(stream)

@@ -10,6 +10,7 @@ import {
   ProviderFailed,
   type ResolveFailed,
 } from "./Errors.js"
+import { monotonicMs } from "./internal/clock.js"
 import { EarlyData } from "./internal/earlyData.js"
 import { readFrameWith } from "./internal/frames.js"
 import { logAt, makeLogLimiter } from "./internal/logLimit.js"
@@ -465,7 +466,7 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
     const opened = await open(upstream.service, providers, early, signal)
     if (!("stream" in opened)) return opened
     const series = metrics.traffic.of("outbound", upstream.service, opened.label)
-    series.connected((performance.now() - acceptedAt) / 1000)
+    series.connected((monotonicMs() - acceptedAt) / 1000)
     // The bytes that went ahead of the status, counted as the bridge counts the rest.
     const ahead = early.data.release()
     counters.bytesOut += ahead
@@ -547,7 +548,7 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
     const onConnection = (socket: net.Socket) => {
       // Until the bridge owns it, an error on the socket must not crash the process.
       socket.on("error", () => {})
-      const acceptedAt = performance.now()
+      const acceptedAt = monotonicMs()
       if (run === undefined || active >= maxStreams) {
         counters.refused++
         metrics.traffic.of("outbound", upstream.service, "").refused++
