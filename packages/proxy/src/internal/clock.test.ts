@@ -10,8 +10,10 @@ describe("monotonicMs", () => {
     const [ours, theirs] = [monotonicMs(), performance.now()]
     await new Promise((resolve) => setTimeout(resolve, 30))
     const elapsed = monotonicMs() - ours
-    expect(elapsed).toBeGreaterThanOrEqual(29)
-    expect(Math.abs(elapsed - (performance.now() - theirs))).toBeLessThan(5)
+    const reference = performance.now() - theirs
+    // Milliseconds (not µs or ns), within what a busy machine may put between two reads.
+    expect(elapsed).toBeGreaterThanOrEqual(25)
+    expect(Math.abs(elapsed - reference)).toBeLessThan(50)
   })
 
   it("is what the proxy's code times with: none of it reads the global performance", () => {
