@@ -17,6 +17,7 @@
  *   the registration names of a multi-port Service's ports.
  * - {@link UpstreamList}: the `service[:portName]=localPort` list of a pod's upstreams.
  * - {@link SameHostSockets}: where sidecars share their unix sockets, and how they are named.
+ * - {@link Standby}: how a sidecar started ahead of need (a standby pod) learns its identity.
  */
 export * as DnsLabel from "./DnsLabel.js"
 export * as HostLoopback from "./HostLoopback.js"
@@ -30,6 +31,7 @@ export * as SameHostSockets from "./SameHostSockets.js"
 export * as SidecarEnvironment from "./SidecarEnvironment.js"
 export * as SidecarIdentity from "./SidecarIdentity.js"
 export * as SidecarPorts from "./SidecarPorts.js"
+export * as Standby from "./Standby.js"
 export * as Traffic from "./Traffic.js"
 export * as UpstreamList from "./UpstreamList.js"
 export * as UpstreamNames from "./UpstreamNames.js"

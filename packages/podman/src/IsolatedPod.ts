@@ -73,6 +73,11 @@ export interface IsolatedPodOptions {
   readonly holderImage?: string
   /** The static catatonit the default holder image is built from (default /usr/bin/catatonit). */
   readonly catatonit?: string
+  /**
+   * A standby pod: its spec has the sidecar only, the apps come later with `claimStandbyPod`
+   * (see `createStandbyPod`).
+   */
+  readonly standby?: boolean
 }
 
 export interface IsolatedPod {
@@ -101,7 +106,7 @@ export const createIsolatedPod = Effect.fn("IsolatedPod.create")(function* (
   options: IsolatedPodOptions,
 ) {
   const client = yield* PodmanClient
-  const spec = yield* decodePodSpec(input)
+  const spec = yield* decodePodSpec(input, { standby: options.standby ?? false })
   // The look-ups do not depend on each other: one round trip's time for all of them. Their
   // failures are then reported in a fixed order (a missing image before a taken name).
   const images = [...new Set(spec.containers.map((c) => c.image))]
@@ -406,3 +411,69 @@ export const makeEnforcedPod = (
       Effect.ignore,
     ),
   )
+
+// --- standby pods: made ahead of need, claimed by a replica later ---
+
+/**
+ * An enforced pod made before the replica it will serve is known: its spec has the sidecar only
+ * (started in standby, see the contract's `Standby`), its holder, network namespace, slirp4netns,
+ * published port and egress policy as `createEnforcedPod` makes them. `claimStandbyPod` adds the
+ * apps. Its name and labels stay those of the standby pod (Podman cannot change them).
+ */
+export const createStandbyPod = (
+  input: PodSpecInput,
+  options: IsolatedPodOptions & EnforcedPodOptions,
+) => createEnforcedPod(input, { ...options, standby: true })
+
+export interface ClaimedPod {
+  readonly name: string
+  /** Podman container names of the apps added. */
+  readonly apps: ReadonlyArray<string>
+}
+
+/**
+ * Adds the apps of `input` to the standby pod it names (its sidecar entry is not created again:
+ * the standby one runs): the spec's host entries go into the pod's hosts file, then the apps are
+ * created, initialized and started — the pod's egress policy has been in force since the standby
+ * pod was made. With `hostname` in the spec each app gets it in a UTS namespace of its own.
+ * Images and users are checked first, and a failure there leaves the pod as it was; a failure
+ * after that removes the pod (its sidecar may have been handed its identity meanwhile).
+ */
+export const claimStandbyPod = Effect.fn("IsolatedPod.claimStandby")(function* (
+  input: PodSpecInput,
+  options: IsolatedPodOptions,
+) {
+  const client = yield* PodmanClient
+  const spec = yield* decodePodSpec(input)
+  const apps = spec.containers.filter((c) => c.role === "app")
+  const images = [...new Set(apps.map((c) => c.image))]
+  const present = yield* Effect.forEach(images, (image) => client.images.exists(image), {
+    concurrency: "unbounded",
+  })
+  const missing = images.find((_, i) => !present[i])
+  if (missing !== undefined) {
+    return yield* Effect.fail(
+      new ImageMissing({ image: missing, hint: options.imageHint?.(missing) ?? IMAGE_HINT }),
+    )
+  }
+  yield* refuseRootWhereNonRoot(spec)
+  const labels = { ...spec.labels, ...ownerLabels(options.owner), [LABEL_POD]: spec.name }
+  const rootless = options.rootless ?? false
+  yield* Effect.gen(function* () {
+    if (spec.hosts !== undefined && spec.hosts.length > 0)
+      yield* client.containers.addHosts(holderName(spec.name), spec.hosts)
+    yield* Effect.forEach(
+      apps,
+      (c) => client.containers.create(containerCreateRequest(spec, c, labels, rootless)),
+      { concurrency: "unbounded", discard: true },
+    )
+    yield* Effect.forEach(apps, (c) => client.containers.start(containerName(spec.name, c.name)), {
+      concurrency: "unbounded",
+      discard: true,
+    })
+  }).pipe(Effect.onError(() => removePod(spec.name, 0)))
+  return {
+    name: spec.name,
+    apps: apps.map((c) => containerName(spec.name, c.name)),
+  } satisfies ClaimedPod
+})

@@ -117,6 +117,17 @@ describe("Podman requests of an isolated pod", () => {
       GIDMap: [{ container_id: 0, host_id: 200_000, size: 65_536 }],
     })
     expect(app.cap_drop).toEqual(["NET_RAW"])
+    expect(app.hostname).toBeUndefined()
+    // Named apart from the pod (a claimed standby pod): the apps' own UTS namespace, the sidecar's
+    // still the holder's.
+    const named = { ...spec, hostname: "web-7" }
+    const namedApp = containerCreateRequest(named, named.containers[1]!, {})
+    expect([namedApp.netns, namedApp.utsns, namedApp.hostname]).toEqual([
+      holder,
+      { nsmode: "private" },
+      "web-7",
+    ])
+    expect(containerCreateRequest(named, named.containers[0]!, {}).utsns).toEqual(holder)
     expect([app.cap_add, app.no_new_privileges, app.read_only_filesystem]).toEqual([
       undefined,
       undefined,

@@ -155,7 +155,10 @@ export const containerCreateRequest = (
     pod: spec.name,
     labels: { ...labels, [LABEL_ROLE]: c.role },
     netns: holder,
-    utsns: holder,
+    // Apps named apart from the pod (a claimed standby pod) get a UTS namespace of their own.
+    ...(c.role === "app" && spec.hostname !== undefined
+      ? { utsns: { nsmode: "private" }, hostname: spec.hostname }
+      : { utsns: holder }),
     ...(c.role === "app" ? appIsolation(spec, c, rootless) : {}),
     r_limits: limitsOf(spec),
     oci_runtime: spec.ociRuntime ?? "runc",

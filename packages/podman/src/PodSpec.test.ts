@@ -20,6 +20,22 @@ const failure = (input: unknown) => {
 }
 
 describe("PodSpec", () => {
+  it("a standby spec has the sidecar only; any other spec at least one app", () => {
+    const standby = (input: unknown) =>
+      Effect.runSync(Effect.result(decodePodSpec(input, { standby: true })))
+    expect(standby({ ...base, containers: [sidecar] })._tag).toBe("Success")
+    const withApp = standby(base)
+    expect(withApp._tag === "Failure" && withApp.failure.reason).toMatch(
+      /standby pod has its sidecar only/,
+    )
+    expect(failure({ ...base, containers: [sidecar] }).reason).toMatch(/at least one app/)
+  })
+
+  it("takes the apps' hostname as a DNS label", () => {
+    expect(decode({ ...base, hostname: "web-0" })._tag).toBe("Success")
+    expect(failure({ ...base, hostname: "Web_0" }).field).toBe("hostname")
+  })
+
   it("fills the default slirp4netns options when the network is not given", () => {
     const r = decode(base)
     expect(r._tag).toBe("Success")

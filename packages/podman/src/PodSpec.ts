@@ -122,6 +122,12 @@ export const PodSpec = Schema.Struct({
    * apps get the user's subordinate IDs except the two the sidecar's namespace maps to 0 and 1337.
    */
   appIdBase: Schema.optionalKey(Schema.Number),
+  /**
+   * The apps' hostname, each app then in a UTS namespace of its own. Absent: the apps share the
+   * holder's, whose hostname is the pod's name. For apps added to a standby pod (whose name was
+   * chosen before its replica was known): `claimStandbyPod`.
+   */
+  hostname: Schema.optionalKey(Schema.String),
 })
 export type PodSpec = typeof PodSpec.Type
 export type PodSpecInput = typeof PodSpec.Encoded
@@ -177,7 +183,7 @@ const securityProblem = (security: ContainerSecurity): readonly [string, string]
   return undefined
 }
 
-const check = (spec: PodSpec): Result.Result<PodSpec, PodSpecInvalid> => {
+const check = (spec: PodSpec, standby: boolean): Result.Result<PodSpec, PodSpecInvalid> => {
   const bad = (field: string, reason: string) => Result.fail(new PodSpecInvalid({ field, reason }))
   const podProblem = DnsLabel.problem(spec.name)
   if (podProblem) return bad("name", `pod name "${spec.name}" is ${podProblem}`)
@@ -224,8 +230,15 @@ const check = (spec: PodSpec): Result.Result<PodSpec, PodSpecInvalid> => {
   if (sidecars.length !== 1) {
     return bad("containers", `a pod needs exactly one sidecar container; found ${sidecars.length}`)
   }
-  if (!spec.containers.some((c) => c.role === "app")) {
+  const hasApps = spec.containers.some((c) => c.role === "app")
+  if (standby && hasApps) {
+    return bad("containers", "a standby pod has its sidecar only; apps come with its claim")
+  }
+  if (!standby && !hasApps) {
     return bad("containers", "a pod needs at least one app container")
+  }
+  if (spec.hostname !== undefined && DnsLabel.problem(spec.hostname) !== undefined) {
+    return bad("hostname", `hostname "${spec.hostname}" is ${DnsLabel.problem(spec.hostname)}`)
   }
   if (spec.hostPort !== undefined && !isPort(spec.hostPort)) {
     return bad("hostPort", `${spec.hostPort} is not a TCP port (1-65535)`)
@@ -267,6 +280,8 @@ export const rootUserProblem = (user: string): string | undefined => {
 /** Decodes and checks a pod spec; nothing touches Podman. */
 export const decodePodSpec = (
   input: PodSpecInput | unknown,
+  /** A standby pod's spec: the sidecar only (see `createStandbyPod`). */
+  options: { readonly standby?: boolean } = {},
 ): Effect.Effect<PodSpec, PodSpecInvalid> =>
   Effect.gen(function* () {
     const decoded = Schema.decodeUnknownResult(PodSpec)(input)
@@ -275,7 +290,7 @@ export const decodePodSpec = (
         new PodSpecInvalid({ field: "(spec)", reason: decoded.failure.message }),
       )
     }
-    const spec = yield* Effect.fromResult(check(decoded.success))
+    const spec = yield* Effect.fromResult(check(decoded.success, options.standby ?? false))
     yield* validateSlirpOptions(spec.network).pipe(
       Effect.mapError(
         (e) => new PodSpecInvalid({ field: `network.${e.option}`, reason: e.message }),

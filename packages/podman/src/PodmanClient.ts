@@ -91,6 +91,16 @@ export interface PodmanClientShape {
     readonly healthcheck: (name: string) => Effect.Effect<string, PodmanError>
     /** TCP ports listening in the container's network namespace (read from /proc/<pid>/net). */
     readonly listeningPorts: (name: string) => Effect.Effect<ReadonlyArray<number>, PodmanError>
+    /**
+     * Adds entries to the /etc/hosts the container owns (Podman's file for it, which containers
+     * joining its network namespace share), for containers created after: Podman 4.3 refuses host
+     * entries on a container that joins another's network namespace. Written to the file Podman
+     * reports (`HostsPath`); RuntimeFailure when it reports none.
+     */
+    readonly addHosts: (
+      name: string,
+      entries: ReadonlyArray<{ readonly name: string; readonly address: string }>,
+    ) => Effect.Effect<void, PodmanError>
   }
   readonly images: {
     readonly exists: (ref: string) => Effect.Effect<boolean, PodmanError>

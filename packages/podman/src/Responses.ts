@@ -104,6 +104,8 @@ export const ContainerInspect = Schema.Struct({
     ),
   }),
   OCIRuntime: Schema.optionalKey(Schema.String),
+  /** The container's /etc/hosts on the host (shared with containers joining its network). */
+  HostsPath: Schema.optionalKey(Schema.String),
   NetworkSettings: Schema.optionalKey(
     Schema.NullOr(Schema.Struct({ SandboxKey: Schema.optionalKey(Schema.String) })),
   ),

@@ -20,8 +20,11 @@ export {
 export { ensureHolderImage } from "./HolderImage.js"
 export {
   adoptEnforcedPod,
+  type ClaimedPod,
+  claimStandbyPod,
   createEnforcedPod,
   createIsolatedPod,
+  createStandbyPod,
   destroyEnforcedPod,
   type EnforcedPod,
   type EnforcedPodOptions,

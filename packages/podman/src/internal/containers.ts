@@ -1,5 +1,5 @@
 /** The `containers` part of the client: lifecycle, exec, logs, healthcheck, listening ports. */
-import { readFile } from "node:fs/promises"
+import { appendFile, readFile } from "node:fs/promises"
 import { Effect } from "effect"
 import { RuntimeFailure } from "../Errors.js"
 import type { PodmanClientShape } from "../PodmanClient.js"
@@ -186,6 +186,23 @@ export const makeContainers = (t: Transport): PodmanClientShape["containers"] =>
         ),
       )
       return [...new Set(tables.flatMap(listeningPortsOf))].sort((a, b) => a - b)
+    }),
+    addHosts: Effect.fn("PodmanClient.containers.addHosts")(function* (
+      name: string,
+      entries: ReadonlyArray<{ readonly name: string; readonly address: string }>,
+    ) {
+      const info = yield* containers.inspect(name)
+      const path = info.HostsPath
+      const failed = (reason: string) =>
+        new RuntimeFailure({ operation: "container hosts", status: 0, podmanMessage: reason })
+      if (path === undefined || path === "")
+        return yield* Effect.fail(failed(`container ${name} has no hosts file`))
+      if (entries.length === 0) return
+      const lines = entries.map((e) => `${e.address}\t${e.name}\n`).join("")
+      yield* Effect.tryPromise({
+        try: () => appendFile(path, lines),
+        catch: (e) => failed(`adding to ${path}: ${(e as Error).message}`),
+      })
     }),
   }
 

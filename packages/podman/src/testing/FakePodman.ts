@@ -43,6 +43,8 @@ interface FakeContainer {
   status: "created" | "initialized" | "running" | "exited"
   /** The process while running, else 0. */
   pid: number
+  /** Lines `addHosts` gave it. */
+  readonly hosts: Array<string>
   /** The exit code of its last run (0 until it exited). */
   exitCode: number
 }
@@ -56,6 +58,8 @@ export interface FakePodman extends PodmanClientShape {
    * is `exited`, inspect reports the code, and a `died` event is emitted, as Podman does.
    */
   readonly exitContainer: (name: string, exitCode: number) => Effect.Effect<void, NotFound>
+  /** The `address name` lines `addHosts` gave the container, in order. */
+  readonly addedHosts: (name: string) => ReadonlyArray<string>
 }
 
 let counter = 0
@@ -232,6 +236,7 @@ export const makeFakePodman = (behaviour: FakePodmanBehaviour = {}): Effect.Effe
                     status: "created",
                     pid: 0,
                     exitCode: 0,
+                    hosts: [],
                   }
             const pod: FakePod = { id, req, infra, state: "Created" }
             pods.set(req.name, pod)
@@ -313,7 +318,14 @@ export const makeFakePodman = (behaviour: FakePodmanBehaviour = {}): Effect.Effe
             }
             if (containers.has(req.name))
               return yield* Effect.fail(new NameInUse({ kind: "container", name: req.name }))
-            const c: FakeContainer = { id: newId(), req, status: "created", pid: 0, exitCode: 0 }
+            const c: FakeContainer = {
+              id: newId(),
+              req,
+              status: "created",
+              pid: 0,
+              exitCode: 0,
+              hosts: [],
+            }
             containers.set(req.name, c)
             yield* emit("container", "create", c.id, req.name, req.labels)
             return c.id
@@ -473,6 +485,14 @@ export const makeFakePodman = (behaviour: FakePodmanBehaviour = {}): Effect.Effe
               c.status === "running" ? (behaviour.listeningPorts?.(name) ?? []) : [],
             ),
           ),
+        addHosts: (name, entries) =>
+          getContainer(name).pipe(
+            Effect.flatMap((c) =>
+              Effect.sync(() => {
+                c.hosts.push(...entries.map((e) => `${e.address}\t${e.name}`))
+              }),
+            ),
+          ),
       },
       images: {
         exists: (ref) => Effect.sync(() => images.has(imageKey(ref))),
@@ -530,7 +550,8 @@ export const makeFakePodman = (behaviour: FakePodmanBehaviour = {}): Effect.Effe
           return flushDied
         }),
       )
-    return { ...api, isRunningPid, exitContainer }
+    const addedHosts = (name: string) => [...(containers.get(name)?.hosts ?? [])]
+    return { ...api, isRunningPid, exitContainer, addedHosts }
   })
 
 /** The fake as a PodmanClient layer. */
