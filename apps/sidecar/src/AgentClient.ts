@@ -6,7 +6,7 @@
  */
 import { ProbeReport, Registration, Resolution } from "@beemesh/contract"
 import { Context, Data, Effect, Layer, Redacted, Schema } from "effect"
-import { httpText, keepAliveAgent } from "./HttpText"
+import { describeFailure, httpText, keepAliveAgent, parseJson } from "./HttpText"
 import { SidecarConfig } from "./SidecarConfig"
 
 /** The agent did not answer: connection refused, reset or timed out. Worth retrying. */
@@ -104,7 +104,7 @@ export class AgentClient extends Context.Service<AgentClient, AgentClientShape>(
             })
           },
           catch: (cause) =>
-            new AgentUnreachable({ method, url, reason: describe(cause, requestTimeoutMs) }),
+            new AgentUnreachable({ method, url, reason: describeFailure(cause, requestTimeoutMs) }),
         })
         if (res.status !== expectStatus)
           return yield* new AgentRejected({ method, url, status: res.status, body: res.text })
@@ -179,23 +179,4 @@ export class AgentClient extends Context.Service<AgentClient, AgentClientShape>(
       })
     }),
   )
-}
-
-const parseJson = (text: string): unknown => {
-  try {
-    return JSON.parse(text)
-  } catch {
-    return undefined
-  }
-}
-
-const describe = (cause: unknown, timeoutMs: number): string => {
-  if (cause instanceof Error) {
-    if (cause.name === "TimeoutError") return `no answer within ${timeoutMs} ms`
-    const inner = (cause as { cause?: unknown }).cause
-    const code =
-      inner instanceof Error ? ((inner as { code?: string }).code ?? inner.message) : undefined
-    return code === undefined ? cause.message : `${cause.message} (${code})`
-  }
-  return String(cause)
 }

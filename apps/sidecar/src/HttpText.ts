@@ -40,7 +40,10 @@ export const keepAliveAgent = (): Agent =>
   // `timeout`: an idle pooled socket closes after a minute even when the server gives no hint.
   new nodeHttp.Agent({ keepAlive: true, maxSockets: 4, maxFreeSockets: 1, timeout: 60_000 })
 
-/** Rejects with an Error named `TimeoutError` after `timeoutMs`, like `AbortSignal.timeout`. */
+/**
+ * Rejects with an Error named `TimeoutError` after `timeoutMs`, like `AbortSignal.timeout`, and
+ * with one named `AnswerTooLarge` past `maxBytes`.
+ */
 export const httpText = (url: string, init: HttpTextInit): Promise<HttpAnswer> =>
   new Promise((resolve, reject) => {
     const target = new URL(url)
@@ -76,7 +79,11 @@ export const httpText = (url: string, init: HttpTextInit): Promise<HttpAnswer> =
       let size = 0
       res.on("data", (chunk: Buffer) => {
         size += chunk.length
-        if (size > maxBytes) return fail(new Error(`answer larger than ${maxBytes} bytes`))
+        if (size > maxBytes) {
+          const error = new Error(`answer larger than ${maxBytes} bytes`)
+          error.name = "AnswerTooLarge"
+          return fail(error)
+        }
         chunks.push(chunk)
       })
       res.on("error", fail)
@@ -88,3 +95,24 @@ export const httpText = (url: string, init: HttpTextInit): Promise<HttpAnswer> =
     })
     req.end(body)
   })
+
+/** A JSON answer's value, or undefined when the text is not JSON (a schema then refuses it). */
+export const parseJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
+}
+
+/** Why a request failed, for a log line or an error's message. */
+export const describeFailure = (cause: unknown, timeoutMs: number): string => {
+  if (cause instanceof Error) {
+    if (cause.name === "TimeoutError") return `no answer within ${timeoutMs} ms`
+    const inner = (cause as { cause?: unknown }).cause
+    const code =
+      inner instanceof Error ? ((inner as { code?: string }).code ?? inner.message) : undefined
+    return code === undefined ? cause.message : `${cause.message} (${code})`
+  }
+  return String(cause)
+}

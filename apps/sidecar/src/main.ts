@@ -1,6 +1,7 @@
 /**
  * The sidecar's composition root: read the environment once, stack the layers, run until
- * SIGTERM/SIGINT (or until the agent refuses the pod), then shut down within 2 s.
+ * SIGTERM/SIGINT (or until the agent refuses the pod), then shut down within 2 s. A standby
+ * sidecar (its environment holds a standby token) first waits for its claim (StandbyClaim.ts).
  *
  *   node sidecar.mjs              run the sidecar
  *   node sidecar.mjs healthcheck  ask the running sidecar's /readyz (exit 0 when ready)
@@ -18,12 +19,15 @@ import { SIDECAR_NODE_FLAGS } from "./NodeFlags"
 import { Registrar } from "./Registrar"
 import { decodeSettings } from "./SidecarConfig"
 import { sidecarLayer } from "./SidecarLayers"
+import { startingEnvironment } from "./StandbyClaim"
 
 /** After a signal the process exits by this deadline even if a release step hangs. */
 const HARD_EXIT_MS = 1900
 
 const program = Effect.gen(function* () {
-  const settings = yield* decodeSettings(process.env)
+  const start = yield* startingEnvironment(process.env)
+  if (start._tag === "Retired") return ExitCode.ok
+  const settings = yield* decodeSettings(start.env)
   yield* Effect.logInfo(
     `sidecar ${settings.namespace}/${settings.workload}/${settings.pod}: services ${settings.services.map((s) => `${s.name}→${s.port}`).join(",") || "none"}, upstreams ${settings.upstreams.map((u) => `${UpstreamList.describe(u)}←${u.port}`).join(",") || "none"}`,
   )
