@@ -35,7 +35,7 @@ import {
 import { ensureHolderImage } from "./HolderImage.js"
 import { IMAGE_HINT, isPortTaken } from "./internal/failures.js"
 import { ownerLabels } from "./internal/owner.js"
-import { LABEL_POD } from "./Ownership.js"
+import { LABEL_POD, LABEL_STOP_TIMEOUT } from "./Ownership.js"
 import { PodmanClient } from "./PodmanClient.js"
 import {
   allocateHostPort,
@@ -441,7 +441,13 @@ export interface ClaimedPod {
  */
 export const claimStandbyPod = Effect.fn("IsolatedPod.claimStandby")(function* (
   input: PodSpecInput,
-  options: IsolatedPodOptions,
+  options: IsolatedPodOptions & {
+    /**
+     * Run once the claim is checked, before its apps are created (and with them): where the
+     * caller hands the standby sidecar its identity, so that it starts while the apps are made.
+     */
+    readonly onChecked?: Effect.Effect<void>
+  },
 ) {
   const client = yield* PodmanClient
   const spec = yield* decodePodSpec(input)
@@ -457,8 +463,17 @@ export const claimStandbyPod = Effect.fn("IsolatedPod.claimStandby")(function* (
     )
   }
   yield* refuseRootWhereNonRoot(spec)
-  const labels = { ...spec.labels, ...ownerLabels(options.owner), [LABEL_POD]: spec.name }
+  const labels = {
+    ...spec.labels,
+    ...ownerLabels(options.owner),
+    [LABEL_POD]: spec.name,
+    // The holder's stop timeout is the standby pod's: the apps carry their own grace period.
+    ...(spec.stopTimeoutSeconds === undefined
+      ? {}
+      : { [LABEL_STOP_TIMEOUT]: String(spec.stopTimeoutSeconds) }),
+  }
   const rootless = options.rootless ?? false
+  if (options.onChecked !== undefined) yield* options.onChecked
   yield* Effect.gen(function* () {
     if (spec.hosts !== undefined && spec.hosts.length > 0)
       yield* client.containers.addHosts(holderName(spec.name), spec.hosts)

@@ -9,5 +9,10 @@ export const LABEL_OWNER_PID = "io.beemesh.owner-pid"
 export const LABEL_OWNER_START = "io.beemesh.owner-start"
 export const LABEL_POD = "io.beemesh.pod"
 export const LABEL_ROLE = "io.beemesh.role"
+/**
+ * A member's grace period in seconds, where it is not its pod's (the holder's stop timeout): the
+ * apps of a claimed standby pod, whose holder was made before their workload was known.
+ */
+export const LABEL_STOP_TIMEOUT = "io.beemesh.stop-timeout"
 /** Marks resources created by tests and benchmarks. */
 export const LABEL_TEST = "io.beemesh.test"

@@ -9,7 +9,7 @@
 import { lstatSync, readFileSync, rmSync } from "node:fs"
 import { Duration, Effect } from "effect"
 import type { PodmanError } from "./Errors.js"
-import { LABEL_POD } from "./Ownership.js"
+import { LABEL_POD, LABEL_STOP_TIMEOUT } from "./Ownership.js"
 import { PodmanClient } from "./PodmanClient.js"
 import { holderName } from "./PodRequests.js"
 import type { ContainerListEntry } from "./Responses.js"
@@ -51,7 +51,8 @@ export interface PodStop {
  * the others: the pod's network goes with it). With `timeoutSeconds` each gets SIGTERM and that
  * long; without, one whose main process neither catches nor blocks SIGTERM gets SIGKILL at once
  * (Termination.ts) and the others SIGTERM and the pod's grace period (the holder's stop timeout,
- * which `createIsolatedPod` gives every member). One listing of Podman's containers serves all the
+ * which `createIsolatedPod` gives every member; a member labelled LABEL_STOP_TIMEOUT, the apps of a
+ * claimed standby pod, that many seconds). One listing of Podman's containers serves all the
  * pods (a listing costs Podman a look at every container it has, whatever the filter) and one
  * inspection each finds its holder. Never fails: a pod that is gone, or cannot be listed, is left
  * to the removal.
@@ -94,7 +95,9 @@ export const stopPods = Effect.fn("PodStop.stopPods")(function* (
         continue
       }
       // The deadline counts from the signal: the grace period is an upper bound, not a fixed wait.
-      if (signal(pid, "SIGTERM")) terminating.push({ pid, deadline: Date.now() + grace * 1000 })
+      const own = Number(c.Labels?.[LABEL_STOP_TIMEOUT] ?? Number.NaN)
+      const seconds = timeoutSeconds === undefined && own >= 0 ? own : grace
+      if (signal(pid, "SIGTERM")) terminating.push({ pid, deadline: Date.now() + seconds * 1000 })
       else refused = true
     }
     const sandbox = inspected?.NetworkSettings?.SandboxKey || undefined

@@ -41,6 +41,7 @@ export {
   LABEL_OWNER_START,
   LABEL_POD,
   LABEL_ROLE,
+  LABEL_STOP_TIMEOUT,
   LABEL_TEST,
 } from "./Ownership.js"
 export {

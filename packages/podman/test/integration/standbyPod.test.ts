@@ -76,6 +76,9 @@ describe("standby pods on real Podman and nftables", () => {
           )
           expect(claimed.apps).toEqual([`${pod.name}-app`])
           const app = claimed.apps[0]!
+          // Its grace period is the claim's, not the standby holder's (see stopPods).
+          const labels = (yield* client.containers.inspect(app)).Config.Labels ?? {}
+          expect(labels["io.beemesh.stop-timeout"]).toBe("2")
           const inApp = (cmd: ReadonlyArray<string>) => execInApp(pod, app, cmd)
           expect((yield* inApp(["/bin/hostname"])).stdout.trim()).toBe("web-7")
           const hosts = (yield* inApp(["/bin/cat", "/etc/hosts"])).stdout
@@ -131,6 +134,41 @@ describe("standby pods on real Podman and nftables", () => {
           expect(twice._tag).toBe("NameInUse")
           expect(yield* client.pods.exists(pod.name)).toBe(false)
         }).pipe(Effect.scoped),
+    )
+
+    it.effect("a claimed app is given its claim's grace period, not the standby holder's", () =>
+      Effect.gen(function* () {
+        const images = yield* ensureTestImages(process.execPath)
+        const name = uniqueName("grace")
+        const spec = testPodSpec(name, images, uniqueName("run"))
+        // The standby pod's members get 60 s; the claim says 1.
+        const pod = yield* createStandbyPod(
+          {
+            ...spec,
+            stopTimeoutSeconds: 60,
+            containers: spec.containers.filter((c) => c.role === "sidecar"),
+          },
+          owner,
+        )
+        yield* Effect.addFinalizer(() => destroyEnforcedPod(pod, 0).pipe(Effect.ignore))
+        const app = {
+          ...spec.containers[1]!,
+          // Catches SIGTERM and goes on: only SIGKILL at the end of its grace period ends it.
+          command: ["/bin/sh", "-c", "trap 'echo term' TERM; while true; do sleep 1; done"],
+        }
+        yield* claimStandbyPod(
+          { ...spec, stopTimeoutSeconds: 1, containers: [spec.containers[0]!, app] },
+          owner,
+        )
+        yield* Effect.sleep("1 second")
+        const started = Date.now()
+        yield* destroyEnforcedPod(pod)
+        const took = Date.now() - started
+        expect(took).toBeGreaterThanOrEqual(900)
+        expect(took).toBeLessThan(30_000)
+        const client = yield* PodmanClient
+        expect(yield* client.pods.exists(pod.name)).toBe(false)
+      }).pipe(Effect.scoped),
     )
   })
 })
