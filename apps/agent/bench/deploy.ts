@@ -17,7 +17,9 @@
  * idle and with 20 pods (a 20-replica Deployment, all ready), next to an idle `node` process.
  *
  *   pnpm --filter @beemesh/agent bench:deploy [-- --rounds 10 --replicas 10 --pods 20]
- *     [--bundle <another agent.mjs> --node-options "<its Node options>"]
+ *     [--warm-pods N] [--bundle <another agent.mjs> --node-options "<its Node options>"]
+ * With --warm-pods N the agent keeps N pods made ahead of need (its --warm-pods), and each beemesh
+ * deploy starts once the pool is full again (the poller's pod may have claimed one).
  * Prints a table and writes bench-results/deploy.json. Root, under the Podman lock.
  */
 import { spawnSync } from "node:child_process"
@@ -54,18 +56,21 @@ const { values: args } = parseArgs({
     // Another build of the agent and its Node options: how a before/after comparison runs.
     bundle: { type: "string" },
     "node-options": { type: "string" },
+    // Pods made ahead of need (the agent's --warm-pods); each round starts with the pool full.
+    "warm-pods": { type: "string", default: "0" },
     help: { type: "boolean", short: "h", default: false },
   },
 })
 if (args.help) {
   console.log(
-    'pnpm --filter @beemesh/agent bench:deploy [-- --rounds 10 --replicas 10 --pods 20 --bundle <another agent.mjs> --node-options "<its Node options>"]',
+    'pnpm --filter @beemesh/agent bench:deploy [-- --rounds 10 --replicas 10 --pods 20 --warm-pods 0 --bundle <another agent.mjs> --node-options "<its Node options>"]',
   )
   process.exit(0)
 }
 const ROUNDS = Number(args.rounds)
 const REPLICAS = Number(args.replicas)
 const PODS = Number(args.pods)
+const WARM = Number(args["warm-pods"])
 const ns = `bench-${process.pid}`
 const LABEL = `io.beemesh.test.deploy=${process.pid}`
 const ORDERS_PATH = "/cgi-bin/orders"
@@ -119,7 +124,11 @@ const pollerRunning = async (container: string) => {
   return logPath
 }
 
-const plainRound = async (round: number, replicas: number): Promise<Sample> => {
+const plainRound = async (
+  round: number,
+  replicas: number,
+  quiet: () => Promise<void>,
+): Promise<Sample> => {
   // Distinct: two calls can be given the same free port (a run failed so: the second container's
   // name, made from its port, was taken by the first).
   const free = new Set<number>()
@@ -144,6 +153,8 @@ const plainRound = async (round: number, replicas: number): Promise<Sample> => {
       POLLER_IMAGE,
     )
     const logPath = await pollerRunning(client)
+    // The same quiet machine as the beemesh side: the agent's pool is not being refilled.
+    await quiet()
     const started = Date.now()
     const runs = await Promise.all(
       ports.map((port, i) =>
@@ -173,6 +184,42 @@ const workloadReady = async (agent: AgentProcess, name: string, replicas: number
   return workload !== undefined && workload.ready >= replicas ? true : undefined
 }
 
+/** A replica's pod name in Podman (a claimed standby pod's is not the replica's). */
+const podmanPodOf = async (agent: AgentProcess, name: string) => {
+  const status = await api(agent, "GET", `/v1/workloads/${ns}/${name}`)
+  const [pod] = (status.json?.pods ?? []) as Array<{ pod: string; podmanPod?: string }>
+  if (pod === undefined) throw new Error(`${name} has no pod`)
+  return pod.podmanPod ?? pod.pod
+}
+
+/** Until the agent's pool holds WARM unclaimed standby pods whose sidecars run. */
+const poolFull = async (agent: AgentProcess, peerId: string) => {
+  if (WARM === 0) return
+  await eventually(`${WARM} standby pods ready`, async () => {
+    const listed = await api(agent, "GET", "/v1/workloads")
+    const serving = new Set(
+      ((listed.json?.workloads ?? []) as Array<{ pods: Array<{ podmanPod?: string }> }>).flatMap(
+        (w) => w.pods.flatMap((p) => (p.podmanPod === undefined ? [] : [p.podmanPod])),
+      ),
+    )
+    const running = podman(
+      "ps",
+      "--pod",
+      "--filter",
+      `label=io.beemesh.owner=${peerId}`,
+      "--filter",
+      "label=io.beemesh.role=sidecar",
+      "--format",
+      "{{.PodName}}",
+    )
+      .split("\n")
+      .filter((pod) => pod.startsWith("bm-standby-") && !serving.has(pod))
+    return running.length >= WARM ? true : undefined
+  })
+  // The last one's sidecar has loaded and asks for its claim.
+  await sleep(500)
+}
+
 const remove = async (agent: AgentProcess, name: string) => {
   const removed = await api(agent, "DELETE", `/v1/workloads/${ns}/${name}`)
   if (removed.status >= 300 && removed.status !== 404)
@@ -181,6 +228,7 @@ const remove = async (agent: AgentProcess, name: string) => {
 
 const meshRound = async (
   agent: AgentProcess,
+  peerId: string,
   round: number,
   replicas: number,
 ): Promise<Sample & { readonly postMs: number }> => {
@@ -190,7 +238,8 @@ const meshRound = async (
     const client = await api(agent, "POST", "/v1/workloads", pollerManifest(poller, service))
     if (client.status !== 201) throw new Error(`client refused: ${JSON.stringify(client.json)}`)
     await eventually(`${poller} to be ready`, () => workloadReady(agent, poller, 1))
-    const logPath = await pollerRunning(`bm-${ns}-${poller}-app`)
+    const logPath = await pollerRunning(`${await podmanPodOf(agent, poller)}-app`)
+    await poolFull(agent, peerId)
     const started = Date.now()
     const posted = await api(agent, "POST", "/v1/workloads", ordersManifest(service, replicas))
     const postMs = Date.now() - started
@@ -221,11 +270,18 @@ const main = async () => {
   const dataDir = await mkdtemp(join(tmpdir(), "beemesh-bench-agent-"))
   const reports = await mkdtemp(join(tmpdir(), "beemesh-bench-reports-"))
   const options = args["node-options"]?.split(" ").filter((o) => o !== "") ?? AGENT_NODE_OPTIONS
-  const agent = await startAgent(dataDir, await freePort(), undefined, [], {
-    options: [...options, ...reportFlags(reports)],
-    ...(args.bundle === undefined ? {} : { bundle: args.bundle }),
-  })
+  const agent = await startAgent(
+    dataDir,
+    await freePort(),
+    undefined,
+    ["--warm-pods", String(WARM)],
+    {
+      options: [...options, ...reportFlags(reports)],
+      ...(args.bundle === undefined ? {} : { bundle: args.bundle }),
+    },
+  )
   const agentPid = agent.child.pid!
+  const peerId = String((await api(agent, "GET", "/health")).json?.peerId)
   const idleNode = spawnSync(
     process.execPath,
     [
@@ -254,9 +310,10 @@ const main = async () => {
       for (const replicas of [1, REPLICAS]) {
         for (const side of order) {
           let sample: Sample
-          if (side === "plain") sample = await plainRound(round, replicas)
+          if (side === "plain")
+            sample = await plainRound(round, replicas, () => poolFull(agent, peerId))
           else {
-            const mesh = await meshRound(agent, round, replicas)
+            const mesh = await meshRound(agent, peerId, round, replicas)
             posts[replicas === 1 ? "one" : "many"].push(mesh.postMs)
             sample = mesh
           }
@@ -283,7 +340,7 @@ const main = async () => {
     }
 
     const results = {
-      agent: { bundle: args.bundle ?? "dist/agent.mjs", nodeOptions: options },
+      agent: { bundle: args.bundle ?? "dist/agent.mjs", nodeOptions: options, warmPods: WARM },
       rounds: ROUNDS,
       replicas: REPLICAS,
       deployToFirstAnswerMs: {
@@ -310,7 +367,7 @@ const main = async () => {
         `  ${label.padEnd(34)} ${String(figures.plain.p50).padStart(6)} ${String(figures.plain.p99).padStart(6)}   ${String(figures.beemesh.p50).padStart(6)} ${String(figures.beemesh.p99).padStart(6)}   ${(figures.beemesh.p50 / figures.plain.p50).toFixed(2)}×`,
       )
     console.log(
-      `\nDeploy → answering, ms (${ROUNDS} interleaved rounds)   plain p50    p99   beemesh p50    p99   p50 ratio`,
+      `\nDeploy → answering, ms (${ROUNDS} interleaved rounds${WARM > 0 ? `, ${WARM} warm pods` : ""})   plain p50    p99   beemesh p50    p99   p50 ratio`,
     )
     row("1 replica, first answer", results.deployToFirstAnswerMs)
     row(`${REPLICAS} replicas, first answer`, results.deployManyToFirstAnswerMs)

@@ -8,7 +8,7 @@
 
 import { mkdir } from "node:fs/promises"
 import { join } from "node:path"
-import { HostLoopback } from "@beemesh/contract"
+import { HostLoopback, Standby } from "@beemesh/contract"
 import {
   gatewayAddress,
   netnsLayer,
@@ -27,6 +27,7 @@ import { ServiceDirectory } from "./Directory"
 import { check, type Environment, ValidationFailed, withAgentChecks } from "./Doctor"
 import { ReplicaProbes } from "./deployer/ReplicaProbes"
 import { prepareSameHostDirectory, sameHostDirectoryOf } from "./deployer/SameHostDirectory"
+import { WarmPods } from "./deployer/WarmPods"
 import { makeApi } from "./http/Api"
 import { dashboardRoutes } from "./http/DashboardRoutes"
 import { logsRoutes } from "./http/LogsRoutes"
@@ -34,6 +35,7 @@ import { meshRoutes } from "./http/MeshRoutes"
 import { peersRoutes, peersView } from "./http/PeersRoutes"
 import { serveApi } from "./http/Server"
 import { servicesRoutes } from "./http/ServicesRoutes"
+import { standbyRoutes } from "./http/StandbyRoutes"
 import { trafficRoutes } from "./http/TrafficRoutes"
 import {
   type AgentMembership,
@@ -237,6 +239,7 @@ export const DeployerLayer = Layer.unwrap(
       stateFile: join(config.dataDir, "workloads.json"),
       rootless: environment.uid !== 0,
       sameHostDirectory,
+      ...(config.warmPods === undefined ? {} : { warmPods: config.warmPods }),
     })
   }),
 )
@@ -264,6 +267,7 @@ export const ApiLayer = Layer.effect(
     const probes = yield* ReplicaProbes
     const networkPolicies = yield* NetworkPolicies
     const directory = yield* ServiceDirectory
+    const warm = yield* WarmPods
     const services = yield* Effect.context<never>()
     const gateway = gatewayAddress(config.slirp)
     const runExit = <A, E>(effect: Effect.Effect<A, E>) =>
@@ -295,6 +299,10 @@ export const ApiLayer = Layer.effect(
         ["/v1/traffic", trafficRoutes({ operatorToken, traffic: () => traffic.view() })],
         ["/ui", dashboardRoutes()],
         ["/v1/mesh", meshRoutes({ operatorToken, revocations: secrets.revocations })],
+        [
+          Standby.PATH,
+          standbyRoutes({ answer: (token) => Effect.runPromiseWith(services)(warm.answer(token)) }),
+        ],
       ],
       addressForPods: (address) => HostLoopback.forPods(address, gateway),
       workloads,

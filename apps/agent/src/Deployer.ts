@@ -19,6 +19,7 @@ import { DEFAULT_SAFETY_SCAN_MS, Reconciler } from "./deployer/Reconciler"
 import { ReplicaPods } from "./deployer/ReplicaPods"
 import { ReplicaProbes } from "./deployer/ReplicaProbes"
 import { StateStore } from "./deployer/StateStore"
+import { WarmPods } from "./deployer/WarmPods"
 import { WorkloadTable } from "./deployer/WorkloadTable"
 import { WorkloadManager } from "./Workloads"
 
@@ -40,6 +41,8 @@ export interface DeployerOptions extends TemplateOptions {
    * what emits none (slirp4netns dying) and for events missed while the stream was down.
    */
   readonly safetyScanIntervalMs?: number
+  /** Pods made ahead of need and kept ready for replicas to claim (WarmPods.ts; default 0: none). */
+  readonly warmPods?: number
 }
 
 /**
@@ -59,11 +62,13 @@ export const deployerLayer = (options: DeployerOptions) => {
     appRootId: appIdMap(options.rootless)[0]?.host_id ?? 0,
     ...(options.rootless ? { userNamespace: ["podman", "unshare"] } : {}),
   })
+  // Also with none wanted: unclaimed standby pods an earlier run left are removed.
+  const warm = WarmPods.layer({ ...options, size: options.warmPods ?? 0 })
   const parts = Layer.mergeAll(
     WorkloadTable.layer,
     ReplicaPods.layer(options),
     StateStore.layer(options.stateFile),
-  ).pipe(Layer.provideMerge(Layer.merge(configs, volumes)))
+  ).pipe(Layer.provideMerge(Layer.mergeAll(configs, volumes)))
   const loop = Layer.effectDiscard(
     Effect.gen(function* () {
       // Built means the state was loaded and the pods of an earlier run adopted: only then reconcile.
@@ -76,5 +81,7 @@ export const deployerLayer = (options: DeployerOptions) => {
       Layer.merge(workloadManagerLayer(options), ReplicaProbes.layer({ runCommand })),
     ),
     Layer.provide(parts),
+    // The API answers standby sidecars from the pool.
+    Layer.provideMerge(warm),
   )
 }

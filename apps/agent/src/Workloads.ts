@@ -40,8 +40,13 @@ export const LOG_LINE_MAX = 200
 
 export interface ReplicaStatus {
   readonly name: string
-  /** Podman pod name. */
+  /** The pod's name (`bm-<namespace>-<replica>`), the name `beemesh logs` and the API take. */
   readonly pod: string
+  /**
+   * Its pod's name in Podman when that differs from `pod`: a pod made ahead of need (a standby
+   * pod, see the agent's `--warm-pods`), named before its replica was known.
+   */
+  readonly podmanPod?: string | undefined
   readonly phase: ReplicaPhase
   /** Host port the sidecar's 8080 is published on. */
   readonly hostPort: number | undefined

@@ -21,6 +21,7 @@ import {
   LABEL_REPLICA,
   LABEL_SPEC,
   LABEL_WORKLOAD,
+  podNameOf,
   revisionOf,
   revisionOfLabels,
   specHash,
@@ -29,6 +30,10 @@ import {
 import type { OwnedPod, ReplicaPods } from "./ReplicaPods"
 import type { SavedState } from "./StateStore"
 import { newReplica, recordEvent, replicasOf, type Table } from "./WorkloadTable"
+
+/** The name its replica's pod has for the agent (a claimed standby pod's Podman name differs). */
+export const orphanReplicaPod = (orphan: OrphanPod) =>
+  orphan.replica === "" ? orphan.pod : podNameOf({ namespace: orphan.namespace }, orphan.replica)
 
 export const orphanOf = (pod: OwnedPod): OrphanPod => ({
   pod: pod.name,
@@ -73,13 +78,14 @@ export const takeOver = (
 ) =>
   Effect.gen(function* () {
     const replica = newReplica(workload, name)
+    replica.podman = pod
     // A pod is taken over only when it carries the workload's current spec.
     replica.spec = revisionOfLabels(labels)
     // Its sidecar's token keeps working; a pod from before generations matches only old tokens.
     replica.generation = labels[LABEL_GENERATION] ?? ""
     const key = workloadKey(workload.namespace, workload.name)
     if (!table.revisions.has(key)) table.revisions.set(key, replica.spec)
-    table.replicas.set(pod, replica)
+    table.replicas.set(replica.pod, replica)
     const problem = yield* pods.diagnose(pod)
     if (problem !== undefined) {
       // Reconcile recreates it (with its egress policy applied before anything runs).
@@ -163,7 +169,7 @@ export const adopt = (
         )
       } else {
         yield* Effect.logInfo(`removing leftover pod ${pod.name} from an earlier run`)
-        yield* pods.removeStray(pod.name)
+        yield* pods.removeStray(pod.name, orphanReplicaPod(orphanOf(pod)))
       }
     }
     const now = yield* Clock.currentTimeMillis

@@ -6,6 +6,7 @@
  */
 import { replicaNames, type Workload } from "../Manifest"
 import { DeployFailed, PodNameTaken } from "../Workloads"
+import { orphanReplicaPod } from "./Adoption"
 import { MAX_POD_NAME_LENGTH, podNameOf, workloadKey } from "./PodTemplate"
 import { replicasOf, type Table } from "./WorkloadTable"
 
@@ -28,7 +29,10 @@ export const checkApply = (
   for (const orphan of table.orphans.values()) {
     // Applying an orphan's own workload settles it (adopted or removed).
     if (applying.has(workloadKey(orphan.namespace, orphan.workload))) continue
-    holders.set(orphan.pod, `orphan pod ${orphan.pod} of ${orphan.namespace}/${orphan.workload}`)
+    const holder = `orphan pod ${orphan.pod} of ${orphan.namespace}/${orphan.workload}`
+    holders.set(orphan.pod, holder)
+    // A claimed standby pod's Podman name is not its replica's: that name is held too.
+    holders.set(orphanReplicaPod(orphan), holder)
   }
   const seen = new Set<string>()
   for (const workload of workloads) {

@@ -38,7 +38,7 @@ import {
   WorkloadNotFound,
   WorkloadNotRemoved,
 } from "../Workloads"
-import { adopt, takeOver, wantedReplica } from "./Adoption"
+import { adopt, orphanReplicaPod, takeOver, wantedReplica } from "./Adoption"
 import { checkApply } from "./ApplyCheck"
 import { ConfigStore, lookupIn } from "./ConfigStore"
 import {
@@ -189,9 +189,13 @@ const make = (options: ManagerOptions) =>
           table.orphans.delete(orphan.pod)
           const found = (yield* pods.listOwned()).find((p) => p.name === orphan.pod)
           const name = found === undefined ? undefined : wantedReplica(workload, found, options)
-          if (found !== undefined && name !== undefined && !table.replicas.has(orphan.pod))
+          if (
+            found !== undefined &&
+            name !== undefined &&
+            !table.replicas.has(podNameOf(workload, name))
+          )
             yield* takeOver(pods, table, workload, name, orphan.pod, found.labels)
-          else yield* pods.removeStray(orphan.pod)
+          else yield* pods.removeStray(orphan.pod, orphanReplicaPod(orphan))
         }
       })
 
@@ -484,7 +488,7 @@ const make = (options: ManagerOptions) =>
           return yield* new WorkloadNotFound({ namespace, name })
         const failures = yield* removeWorkload(key)
         for (const orphan of orphans) {
-          yield* pods.removeStray(orphan.pod)
+          yield* pods.removeStray(orphan.pod, orphanReplicaPod(orphan))
           table.orphans.delete(orphan.pod)
         }
         yield* persist
@@ -581,7 +585,8 @@ const make = (options: ManagerOptions) =>
         const replica = table.replicas.get(podNameOf(identity, identity.pod))
         if (replica?.workload !== workloadKey(identity.namespace, identity.workload)) return
         // Checked when it becomes ready (renewals of a ready one are not: the reconciler watches it).
-        const problem = registered && !replica.ready ? yield* pods.diagnose(replica.pod) : undefined
+        const problem =
+          registered && !replica.ready ? yield* pods.diagnose(replica.podman) : undefined
         replica.ready = registered && problem === undefined
         if (problem !== undefined)
           return yield* new ReplicaNotReady({ pod: replica.pod, reason: problem.message })

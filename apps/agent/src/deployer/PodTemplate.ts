@@ -35,6 +35,12 @@ export const LABEL_IMAGES = "io.beemesh.images"
  */
 export const LABEL_GENERATION = "io.beemesh.generation"
 
+/**
+ * Marks a standby pod (WarmPods.ts): made ahead of need with its sidecar only, claimed by a replica
+ * later. Its name and labels stay the standby's; a claimed one's replica labels are on its apps.
+ */
+export const LABEL_STANDBY = "io.beemesh.standby"
+
 /** One creation of a replica's pod: the replica's name and the pod's generation. */
 export interface ReplicaInstance {
   readonly name: string
@@ -176,8 +182,12 @@ export const imagesOfRevision = (revision: string) => revision.slice(revision.in
 export const revisionOfLabels = (labels: Readonly<Record<string, string>>) =>
   revisionOf(labels[LABEL_SPEC] ?? "", labels[LABEL_IMAGES] ?? "")
 
+/** The gateway address, not a name: the sidecar depends on no file an app might influence. */
+export const agentUrlOf = (options: Pick<TemplateOptions, "slirp" | "apiPort">) =>
+  `http://${gatewayAddress(options.slirp)}:${options.apiPort}`
+
 /** The sidecar's environment for one replica, in the contract's encoding the sidecar decodes. */
-const sidecarEnvironment = (
+export const sidecarEnvironment = (
   workload: Workload,
   replica: ReplicaInstance,
   hostPort: number,
@@ -194,8 +204,7 @@ const sidecarEnvironment = (
     pod: replica.name,
     services: offeredServices(workload),
     upstreams: workload.upstreams,
-    // The gateway address, not a name: the sidecar depends on no file an app might influence.
-    agentUrl: `http://${gatewayAddress(options.slirp)}:${options.apiPort}`,
+    agentUrl: agentUrlOf(options),
     podToken: Redacted.make(
       issuePodToken(
         options.podTokenKey,
@@ -225,6 +234,23 @@ const sidecarEnvironment = (
   return encoded.success
 }
 
+/** The sidecar container of a pod, with its environment. */
+export const sidecarContainer = (
+  options: Pick<TemplateOptions, "sidecarImage" | "sameHostDirectory">,
+  env: Record<string, string>,
+): ContainerSpec => ({
+  name: "sidecar",
+  role: "sidecar",
+  image: options.sidecarImage,
+  user: SidecarIdentity.podmanUser(SidecarIdentity.UID),
+  ports: [SIDECAR_PORT],
+  env,
+  // The sidecar's only mount: app containers never get the socket directory.
+  ...(options.sameHostDirectory === undefined
+    ? {}
+    : { mounts: [{ source: options.sameHostDirectory, destination: SameHostSockets.MOUNT }] }),
+})
+
 /** The pod spec of one replica. */
 export const replicaPodSpec = (
   workload: Workload,
@@ -250,18 +276,10 @@ export const replicaPodSpec = (
         },
       ]
     })
-  const sidecar: ContainerSpec = {
-    name: "sidecar",
-    role: "sidecar",
-    image: options.sidecarImage,
-    user: SidecarIdentity.podmanUser(SidecarIdentity.UID),
-    ports: [SIDECAR_PORT],
-    env: sidecarEnvironment(workload, replica, hostPort, options),
-    // The sidecar's only mount: app containers never get the socket directory.
-    ...(options.sameHostDirectory === undefined
-      ? {}
-      : { mounts: [{ source: options.sameHostDirectory, destination: SameHostSockets.MOUNT }] }),
-  }
+  const sidecar = sidecarContainer(
+    options,
+    sidecarEnvironment(workload, replica, hostPort, options),
+  )
   const apps = workload.containers.map(
     (c, index): ContainerSpec => ({
       name: c.name,

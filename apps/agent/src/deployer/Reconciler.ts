@@ -222,7 +222,7 @@ export class Reconciler extends Context.Service<
         const examined = found.filter(
           ({ replica }) => replica.phase !== "Pending" && !replica.ended,
         )
-        const problems = yield* pods.diagnoseAll(examined.map(({ replica }) => replica.pod))
+        const problems = yield* pods.diagnoseAll(examined.map(({ replica }) => replica.podman))
         const problemOf = new Map(examined.map(({ replica }, i) => [replica, problems[i]]))
         const looks: Array<Look> = found.map(({ key, replica }) => ({
           key,
@@ -256,7 +256,10 @@ export class Reconciler extends Context.Service<
           // the pass that follows every recreation.
           const relevant = (pod: string) =>
             table.orphans.has(pod) ||
-            (table.replicas.get(pod)?.phase === "Running" && !table.inFlight.has(pod))
+            [...table.replicas.values()].some(
+              // Events name pods as Podman does (a claimed standby pod by its own name).
+              (r) => r.podman === pod && r.phase === "Running" && !table.inFlight.has(r.pod),
+            )
           yield* pods.changes().pipe(
             Stream.runForEach((pod) =>
               relevant(pod) ? Queue.offer(wake, undefined) : Effect.void,

@@ -9,16 +9,19 @@ import {
   type AppProcesses,
   adoptEnforcedPod,
   allocateHostPort,
+  claimStandbyPod,
   containerName,
   createEnforcedPod,
   destroyEnforcedPod,
   holderName,
   LABEL_OWNER,
   LABEL_POD,
+  LABEL_ROLE,
   type PodEgressFailed,
   PodmanClient,
   type PodmanError,
   type PodmanEvent,
+  type PodSpecInput,
   type PodStop,
   reapSlirps,
   removePod,
@@ -35,8 +38,13 @@ import { DeployFailed, LOG_LINE_MAX, LOG_TAIL_LINES } from "../Workloads"
 import { ConfigStore, lookupIn } from "./ConfigStore"
 import {
   imagesHash,
+  LABEL_GENERATION,
+  LABEL_IMAGES,
   LABEL_NAMESPACE,
   LABEL_REPLICA,
+  LABEL_SPEC,
+  LABEL_STANDBY,
+  LABEL_WORKLOAD,
   podNameOf,
   podNameOrder,
   replicaPodSpec,
@@ -48,6 +56,7 @@ import {
 import { PodVolumes } from "./PodVolumes"
 import type { Problem } from "./RestartPolicy"
 import { removeSocketsOf, sweepSockets } from "./SameHostDirectory"
+import { type StandbyPod, WarmPods } from "./WarmPods"
 import { type Replica, recordEvent } from "./WorkloadTable"
 
 export interface ReplicaPodsOptions extends TemplateOptions {
@@ -134,7 +143,7 @@ export class ReplicaPods extends Context.Service<
       graceSeconds: number,
     ) => Effect.Effect<void, PodmanError>
     /** Removes a pod no replica stands for. */
-    readonly removeStray: (pod: string) => Effect.Effect<void>
+    readonly removeStray: (pod: string, replicaPod?: string) => Effect.Effect<void>
     /** The pods carrying this agent's owner label (none when Podman cannot list them). */
     readonly listOwned: () => Effect.Effect<ReadonlyArray<OwnedPod>>
   }
@@ -148,6 +157,7 @@ const make = (options: ReplicaPodsOptions) =>
     const configs = yield* ConfigStore
     const volumes = yield* PodVolumes
     const egress = yield* Egress
+    const warm = yield* WarmPods
     const services = Layer.merge(Layer.succeed(PodmanClient, client), Layer.succeed(Egress, egress))
     const sameHost = options.sameHostDirectory
 
@@ -240,7 +250,9 @@ const make = (options: ReplicaPodsOptions) =>
                   }),
               ),
             )
-      const hostPort = yield* allocateHostPort(options.advertiseHost)
+      // A pod made ahead of need, when one is ready: its network, policy and sidecar are there.
+      const standby = yield* warm.take()
+      const hostPort = standby?.hostPort ?? (yield* allocateHostPort(options.advertiseHost))
       // A new pod, a new generation: the tokens of the pods this name had before are void. Both
       // set before the pod starts: its sidecar's first registration (which may come before this
       // returns) is checked against them.
@@ -255,12 +267,15 @@ const make = (options: ReplicaPodsOptions) =>
         envs,
         paths,
       )
+      const podOptions = { owner: options.owner, imageHint, rootless: options.rootless }
       // Never touches a pod it did not create (the name may be another's); removes what it did.
-      const pod = yield* createEnforcedPod(spec, {
-        owner: options.owner,
-        imageHint,
-        rootless: options.rootless,
-      }).pipe(
+      const made =
+        standby === undefined
+          ? createEnforcedPod(spec, podOptions).pipe(
+              Effect.map((pod) => ({ name: pod.name, hostPort: pod.hostPort, egress: pod.egress })),
+            )
+          : claim(spec, standby, podOptions)
+      const pod = yield* made.pipe(
         Effect.provide(services),
         // A sidecar that started before the creation failed may have made its socket.
         Effect.tapError(() => removeSockets(replica.workload, replica.name)),
@@ -285,9 +300,11 @@ const make = (options: ReplicaPodsOptions) =>
           Effect.sync(() => {
             replica.generation = undefined
             replica.hostPort = undefined
+            replica.podman = replica.pod
           }),
         ),
       )
+      replica.podman = pod.name
       replica.egress = pod.egress
       replica.hostPort = pod.hostPort
       replica.phase = "Running"
@@ -297,7 +314,9 @@ const make = (options: ReplicaPodsOptions) =>
       yield* recordEvent(
         replica,
         "Created",
-        `pod ${pod.name} created and started with its egress policy in force; sidecar on ${pod.hostIp}:${pod.hostPort}`,
+        standby === undefined
+          ? `pod ${pod.name} created and started with its egress policy in force; sidecar on ${options.advertiseHost}:${pod.hostPort}`
+          : `standby pod ${pod.name} claimed (made ahead of need, its egress policy in force); sidecar on ${options.advertiseHost}:${pod.hostPort}`,
       )
       yield* recordEvent(
         replica,
@@ -305,14 +324,46 @@ const make = (options: ReplicaPodsOptions) =>
         `containers ${spec.containers.map((c) => c.name).join(", ")} started`,
       )
       yield* Effect.logInfo(
-        `replica ${workloadKey(workload.namespace, replica.name)} running as pod ${pod.name} (sidecar published on ${pod.hostIp}:${pod.hostPort})`,
+        `replica ${workloadKey(workload.namespace, replica.name)} running as pod ${pod.name}${standby === undefined ? "" : " (a standby pod claimed)"} (sidecar published on ${options.advertiseHost}:${pod.hostPort})`,
       )
     })
 
+    /**
+     * Claims a standby pod for `spec`: its sidecar is handed the replica's environment once the
+     * claim is checked, while the apps are added (with the pod's name as their hostname, and its
+     * host entries). A failed claim leaves no pod (removed here when the claim refused it early).
+     */
+    const claim = (
+      spec: PodSpecInput,
+      standby: StandbyPod,
+      podOptions: { readonly owner: string; readonly rootless: boolean },
+    ) => {
+      const sidecarEnv = spec.containers.find((c) => c.role === "sidecar")?.env ?? {}
+      return claimStandbyPod(
+        { ...spec, name: standby.name, hostname: spec.name },
+        { ...podOptions, imageHint, onChecked: standby.handOver(sidecarEnv) },
+      ).pipe(
+        Effect.as({ name: standby.name, hostPort: standby.hostPort, egress: standby.egress }),
+        Effect.tapError(() =>
+          standby
+            .retire()
+            .pipe(
+              Effect.andThen(
+                destroyEnforcedPod({ name: standby.name, egress: standby.egress }, 0).pipe(
+                  Effect.ignore,
+                ),
+              ),
+            ),
+        ),
+      )
+    }
+
     const destroy = Effect.fn("ReplicaPods.destroy")(function* (replica: Replica, stop?: PodStop) {
-      yield* destroyEnforcedPod({ name: replica.pod, egress: replica.egress, stop }).pipe(
+      yield* destroyEnforcedPod({ name: replica.podman, egress: replica.egress, stop }).pipe(
         Effect.provide(services),
-        Effect.mapError((error) => new PodNotRemoved({ pod: replica.pod, reason: error.message })),
+        Effect.mapError(
+          (error) => new PodNotRemoved({ pod: replica.podman, reason: error.message }),
+        ),
       )
       yield* removeSockets(replica.workload, replica.name)
       yield* volumes.release(replica.pod)
@@ -323,7 +374,7 @@ const make = (options: ReplicaPodsOptions) =>
     })
 
     const stop = (replicas: ReadonlyArray<Replica>) =>
-      stopPods(replicas.map((r) => r.pod)).pipe(Effect.provideService(PodmanClient, client))
+      stopPods(replicas.map((r) => r.podman)).pipe(Effect.provideService(PodmanClient, client))
 
     /** How a container ended: its exit code and the tail of its output (bounded). */
     const exitOf = (pod: string, container: string) =>
@@ -418,13 +469,15 @@ const make = (options: ReplicaPodsOptions) =>
       )
 
     const adopt = Effect.fn("ReplicaPods.adopt")(function* (replica: Replica) {
-      replica.egress = yield* adoptEnforcedPod(replica.pod, { rootless: options.rootless }).pipe(
-        Effect.provide(services),
-      )
+      replica.egress = yield* adoptEnforcedPod(replica.podman, {
+        rootless: options.rootless,
+      }).pipe(Effect.provide(services))
       replica.startedAt = yield* Clock.currentTimeMillis
       // Where its sidecar is published, as Podman bound it (on the holder, which owns the pod's
       // network): the address its sidecar may register.
-      const holder = yield* client.containers.inspect(holderName(replica.pod)).pipe(Effect.option)
+      const holder = yield* client.containers
+        .inspect(holderName(replica.podman))
+        .pipe(Effect.option)
       const bound =
         holder._tag === "Some"
           ? holder.value.HostConfig.PortBindings?.[`${SIDECAR_PORT}/tcp`]?.[0]?.HostPort
@@ -455,21 +508,52 @@ const make = (options: ReplicaPodsOptions) =>
       yield* client.containers.stop(containerName(pod, container), { timeoutSeconds: graceSeconds })
     })
 
-    const removeStray = (pod: string) =>
+    const removeStray = (pod: string, replicaPod: string = pod) =>
       removePod(pod, 1).pipe(
         Effect.provideService(PodmanClient, client),
         Effect.andThen(Effect.suspend(sweep)),
-        Effect.andThen(volumes.release(pod)),
+        // Its volumes are kept under its replica's pod name (a claimed standby pod's differs).
+        Effect.andThen(volumes.release(replicaPod)),
       )
+
+    /**
+     * A claimed standby pod's replica labels are on its apps (its own are the standby's): merged
+     * in. A standby pod without apps is no replica's (WarmPods.ts removes those): left out.
+     */
+    const withClaims = (
+      pods: ReadonlyArray<OwnedPod>,
+    ): Effect.Effect<ReadonlyArray<OwnedPod>, PodmanError> =>
+      Effect.gen(function* () {
+        if (!pods.some((p) => p.labels[LABEL_STANDBY] !== undefined)) return pods
+        const apps = yield* client.containers.list({
+          labels: { [LABEL_OWNER]: options.owner, [LABEL_ROLE]: "app" },
+        })
+        const claims = new Map(apps.map((c) => [c.Labels?.[LABEL_POD] ?? c.PodName, c.Labels]))
+        return pods.flatMap((p) => {
+          if (p.labels[LABEL_STANDBY] === undefined) return [p]
+          const labels = claims.get(p.name)
+          if (labels == null) return []
+          const claimed = Object.fromEntries(
+            CLAIM_LABELS.flatMap((k) => (labels[k] === undefined ? [] : [[k, labels[k]]])),
+          )
+          return [{ name: p.name, labels: { ...p.labels, ...claimed } }]
+        })
+      })
 
     const listOwned = () =>
       client.pods.list({ labels: { [LABEL_OWNER]: options.owner } }).pipe(
-        // By name (web-2 before web-10): replicas are created several at a time, so Podman's
-        // order (by creation) differs from run to run; adoption and its reports should not.
+        Effect.map((pods) => pods.map((p) => ({ name: p.Name, labels: p.Labels ?? {} }))),
+        Effect.flatMap(withClaims),
+        // By replica name (web-2 before web-10): replicas are created several at a time, so
+        // Podman's order (by creation) differs from run to run; adoption and its reports should not.
         Effect.map((pods) =>
-          pods
-            .map((p) => ({ name: p.Name, labels: p.Labels ?? {} }))
-            .sort(Order.mapInput(podNameOrder, (p: { readonly name: string }) => p.name)),
+          [...pods].sort(
+            Order.mapInput(podNameOrder, (p: OwnedPod) =>
+              p.labels[LABEL_STANDBY] === undefined
+                ? p.name
+                : `bm-${p.labels[LABEL_NAMESPACE] ?? ""}-${p.labels[LABEL_REPLICA] ?? ""}`,
+            ),
+          ),
         ),
         Effect.tapError((e) => Effect.logWarning(`listing owned pods failed: ${e.message}`)),
         Effect.orElseSucceed(() => []),
@@ -494,6 +578,16 @@ const make = (options: ReplicaPodsOptions) =>
       kill,
     })
   })
+
+/** The labels naming the replica a claimed standby pod serves (on its apps). */
+const CLAIM_LABELS = [
+  LABEL_NAMESPACE,
+  LABEL_WORKLOAD,
+  LABEL_REPLICA,
+  LABEL_GENERATION,
+  LABEL_SPEC,
+  LABEL_IMAGES,
+]
 
 /** The owned pod an event is about, when it is a change that can leave a replica not whole. */
 const changedPod =

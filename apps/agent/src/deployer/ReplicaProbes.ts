@@ -119,7 +119,7 @@ const make = (options: ReplicaProbesOptions) =>
           container: request.container,
         })
       const timeoutMs = probe.timeoutSeconds * 1000
-      const target = yield* pods.appProcesses(replica.pod, request.container)
+      const target = yield* pods.appProcesses(replica.podman, request.container)
       if (target === undefined)
         return { ok: false, message: `container ${request.container} is not running` }
       // Only the wait for a slot is bounded here; the runner kills the command at its timeout.
@@ -171,7 +171,7 @@ const make = (options: ReplicaProbesOptions) =>
         `replica ${replica.workload}#${replica.name}: ${replica.message}; stopping the container`,
       )
       yield* pods
-        .kill(replica.pod, failure.container, KILL_GRACE_SECONDS)
+        .kill(replica.podman, failure.container, KILL_GRACE_SECONDS)
         .pipe(
           Effect.catch((error) =>
             Effect.logError(

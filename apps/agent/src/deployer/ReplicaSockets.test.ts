@@ -11,6 +11,7 @@ import { ConfigStore } from "./ConfigStore"
 import { PodVolumes } from "./PodVolumes"
 import { ReplicaPods } from "./ReplicaPods"
 import { deployment, makeFakeHost, podOptions } from "./testing"
+import { WarmPods } from "./WarmPods"
 import { newReplica } from "./WorkloadTable"
 
 const workload = deployment("web", 1)
@@ -56,6 +57,7 @@ const replicaPods = (failApps: boolean) =>
             Layer.succeed(PodmanClient, podman),
             Layer.succeed(Egress, host.fake.egress),
             Layer.succeed(PodVolumes, host.volumes.shape),
+            WarmPods.none,
             ConfigStore.layer({
               file: join(stateDir, "configs.json"),
               keyFile: join(stateDir, "secrets.key"),

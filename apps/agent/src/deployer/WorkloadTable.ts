@@ -25,7 +25,13 @@ export interface Replica {
   /** `namespace/name` of its workload. */
   readonly workload: string
   readonly name: string
+  /** Its pod's name as the agent knows it (`podNameOf`): the key of the table, stable. */
   readonly pod: string
+  /**
+   * Its current pod's name in Podman: `pod`, or the name of the standby pod it claimed
+   * (WarmPods.ts), whose name was chosen before it.
+   */
+  podman: string
   hostPort: number | undefined
   phase: ReplicaPhase
   restarts: number
@@ -76,6 +82,7 @@ export const newReplica = (workload: Workload, name: string): Replica => ({
   workload: workloadKey(workload.namespace, workload.name),
   name,
   pod: podNameOf(workload, name),
+  podman: podNameOf(workload, name),
   hostPort: undefined,
   phase: "Pending",
   restarts: 0,
@@ -163,6 +170,7 @@ export const statusOf = (table: Table, workload: Workload): WorkloadStatus => {
     (r): ReplicaStatus => ({
       name: r.name,
       pod: r.pod,
+      ...(r.podman === r.pod ? {} : { podmanPod: r.podman }),
       phase: r.phase,
       hostPort: r.hostPort,
       restarts: r.restarts,

@@ -25,6 +25,7 @@ import { ReplicaPods, type ReplicaPodsOptions } from "./ReplicaPods"
 import { type CommandRunner, ReplicaProbes } from "./ReplicaProbes"
 import { StateStore } from "./StateStore"
 import { volumeLayouts } from "./VolumeLayout"
+import { WarmPods } from "./WarmPods"
 import { WorkloadTable } from "./WorkloadTable"
 
 export const SIDECAR_IMAGE = "localhost/beemesh/sidecar:0.1.0"
@@ -145,6 +146,8 @@ export const startDeployer = (
   probes: { readonly runCommand: CommandRunner; readonly maxInFlight?: number } = {
     runCommand: noCommands,
   },
+  /** Standby pods kept ready (WarmPods.ts); 0: none. */
+  warmPods = 0,
 ) =>
   Effect.gen(function* () {
     const directory = Layer.succeed(ServiceDirectory, {
@@ -156,11 +159,12 @@ export const startDeployer = (
       file: join(dirname(host.stateFile), "configs.json"),
       keyFile: join(dirname(host.stateFile), "secrets.key"),
     })
+    const warm = WarmPods.layer({ ...podOptions, size: warmPods, refillDelayMs: 0 })
     const parts = Layer.mergeAll(
       WorkloadTable.layer,
       ReplicaPods.layer(podOptions),
       StateStore.layer(host.stateFile),
-    ).pipe(Layer.provideMerge(configs))
+    ).pipe(Layer.provideMerge(Layer.merge(configs, warm)))
     const context = yield* Layer.build(
       Layer.mergeAll(
         workloadManagerLayer(podOptions),
@@ -184,6 +188,7 @@ export const startDeployer = (
       reconciler: Context.get(context, Reconciler),
       probes: Context.get(context, ReplicaProbes),
       table: Context.get(context, WorkloadTable),
+      warm: Context.get(context, WarmPods),
     }
   })
 

@@ -69,23 +69,26 @@ export const logsRoutes = (options: LogsRoutesOptions) => {
     const tail = parseTail(c.req.query("tail"))
     const follow = c.req.query("follow") === "true" || c.req.query("follow") === "1"
     const workloads = await run(options.workloads.list())
-    if (!workloads.some((w) => w.pods.some((p) => p.pod === pod))) {
+    const replica = workloads.flatMap((w) => w.pods).find((p) => p.pod === pod)
+    if (replica === undefined) {
       throw new ApiError(
         404,
         "PodNotFound",
         `pod ${pod} is not a replica of this agent (GET /v1/workloads or \`beemesh get pods\` lists them)`,
       )
     }
-    const entries = await run(options.podman.containers.list({ pod }))
+    // A claimed standby pod has another name in Podman.
+    const podman = replica.podmanPod ?? pod
+    const entries = await run(options.podman.containers.list({ pod: podman }))
     const containers = entries.flatMap((e): Array<PodContainer> => {
       const full = e.Names[0] ?? ""
       const role = e.Labels?.[LABEL_ROLE]
-      return role === undefined || !full.startsWith(`${pod}-`)
+      return role === undefined || !full.startsWith(`${podman}-`)
         ? []
-        : [{ name: full.slice(pod.length + 1), role }]
+        : [{ name: full.slice(podman.length + 1), role }]
     })
     const container = chooseContainer(pod, containers, c.req.query("container"))
-    const name = containerName(pod, container)
+    const name = containerName(podman, container)
     const headers = { "content-type": "text/plain; charset=utf-8" }
     if (!follow) {
       const { stdout, stderr } = await run(
