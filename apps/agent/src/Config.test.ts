@@ -154,6 +154,25 @@ describe("parseCommand", () => {
     )
   })
 
+  it("takes the warm pods from --warm-pods, BEEMESH_WARM_PODS or warmPods, 0..64 (default none)", async () => {
+    const none = await run(["run"])
+    expect(none._tag === "Run" && none.config.warmPods).toBeUndefined()
+    const fromFlag = await run(["run", "--warm-pods", "4"])
+    expect(fromFlag._tag === "Run" && fromFlag.config.warmPods).toBe(4)
+    const fromEnv = await run(["run"], { env: { BEEMESH_WARM_PODS: "2" } })
+    expect(fromEnv._tag === "Run" && fromEnv.config.warmPods).toBe(2)
+    const fromFile = await run(["run", "--config", "/c.yaml"], {
+      readFile: async () => "warmPods: 3\n",
+    })
+    expect(fromFile._tag === "Run" && fromFile.config.warmPods).toBe(3)
+    const zero = await run(["run", "--warm-pods", "0"])
+    expect(zero._tag === "Run" && zero.config.warmPods).toBeUndefined()
+    for (const bad of ["-1", "65", "1.5", "many", ""])
+      expect(await refusal(["run", `--warm-pods=${bad}`])).toContain(
+        `configuration warmPods: "${bad}" is not a whole number of pods from 0 to 64`,
+      )
+  })
+
   it("takes the mesh key file from --mesh-key, BEEMESH_MESH_KEY or meshKey, as an absolute path", async () => {
     const fromFlag = await run(["run", "--mesh-key", "/etc/beemesh/mesh.key"])
     expect(fromFlag._tag === "Run" && fromFlag.config.meshKeyFile).toBe("/etc/beemesh/mesh.key")
