@@ -1,7 +1,8 @@
 /**
  * One deploy, traced: Podman's events (pod and container create/init/start), the agent's log and
  * the client's first answer, each as ms after the POST. Not a benchmark: a way to see where the
- * time of `bench:deploy` goes.   tsx bench/deploy/trace.ts [--replicas 1] [--bundle <agent.mjs>]
+ * time of `bench:deploy` goes.
+ *   tsx bench/deploy/trace.ts [--replicas 1] [--warm-pods N] [--bundle <agent.mjs>]
  */
 import { spawn, spawnSync } from "node:child_process"
 import { mkdtemp, rm } from "node:fs/promises"
@@ -18,6 +19,7 @@ const { values: args } = parseArgs({
   options: {
     replicas: { type: "string", default: "1" },
     bundle: { type: "string" },
+    "warm-pods": { type: "string", default: "0" },
     help: { type: "boolean", short: "h", default: false },
   },
 })
@@ -27,12 +29,14 @@ if (args.help) {
       "pnpm exec tsx bench/deploy/trace.ts [--replicas 1] [--bundle <agent.mjs>]   (from apps/agent)",
       "  --replicas N      replicas of the traced Deployment (default 1)",
       "  --bundle <file>   another build of the agent (default: dist/agent.mjs)",
+      "  --warm-pods N     the agent keeps N pods made ahead of need (the POST waits for a full pool)",
       "Prints Podman's events, the agent's log and the sidecars' lines as ms after the POST.",
     ].join("\n"),
   )
   process.exit(0)
 }
 const REPLICAS = Number(args.replicas)
+const WARM = Number(args["warm-pods"])
 const ns = `trace-${process.pid}`
 
 requirePrerequisites()
@@ -43,7 +47,7 @@ const agent = await startAgent(
   dataDir,
   await freePort(),
   undefined,
-  ["--log-level", "debug", "--log-format", "json"],
+  ["--log-level", "debug", "--log-format", "json", "--warm-pods", String(WARM)],
   args.bundle === undefined ? {} : { bundle: args.bundle },
 )
 const events = spawn("podman", ["events", "--format", "{{json .}}"], {
@@ -51,6 +55,12 @@ const events = spawn("podman", ["events", "--format", "{{json .}}"], {
 })
 let eventText = ""
 events.stdout.on("data", (chunk) => (eventText += chunk))
+/** The replica's pod name in Podman (a claimed standby pod's differs). */
+const podmanPodOf = async (name: string) => {
+  const status = await api(agent, "GET", `/v1/workloads/${ns}/${name}`)
+  const [pod] = (status.json?.pods ?? []) as Array<{ pod: string; podmanPod?: string }>
+  return pod?.podmanPod ?? pod?.pod ?? `bm-${ns}-${name}`
+}
 try {
   await api(
     agent,
@@ -64,15 +74,16 @@ spec:
     - { name: app, image: ${POLLER_IMAGE}, env: [{ name: POLL_URLS, value: "http://127.0.0.1:9001/cgi-bin/orders" }] }
 `,
   )
-  const logPath = await eventually("the poller", () => {
+  const logPath = await eventually("the poller", async () => {
     try {
-      const path = logPathOf(`bm-${ns}-poll-app`)
+      const path = logPathOf(`${await podmanPodOf("poll")}-app`)
       return hasStarted(path, POLLER_STARTED) ? path : undefined
     } catch {
       return undefined
     }
   })
-  await new Promise((resolve) => setTimeout(resolve, 3000))
+  // With warm pods: the poller claimed one, refilled 2 s after (then about a second to make).
+  await new Promise((resolve) => setTimeout(resolve, WARM > 0 ? 6000 : 3000))
   const logMark = agent.logs().length
   const eventMark = eventText.length
   const started = Date.now()
@@ -121,8 +132,8 @@ spec:
   }
   // The sidecars' own lines (conmon stamps each with the time it was written).
   for (const [pod, label] of [
-    [`bm-${ns}-orders-0`, "provider sidecar"],
-    [`bm-${ns}-poll`, "client sidecar"],
+    [await podmanPodOf("orders"), "provider sidecar"],
+    [await podmanPodOf("poll"), "client sidecar"],
   ] as const) {
     const logged = spawnSync("podman", ["logs", "--timestamps", `${pod}-sidecar`], {
       encoding: "utf8",

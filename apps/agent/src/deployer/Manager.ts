@@ -8,7 +8,7 @@
  */
 import { SidecarPorts } from "@beemesh/contract"
 import { awaitStopped, type PodStop } from "@beemesh/podman"
-import { Clock, Effect, Layer } from "effect"
+import { Clock, Deferred, Duration, Effect, Layer } from "effect"
 import {
   type ConfigKind,
   type ConfigObject,
@@ -78,6 +78,9 @@ import {
  * only queues in Podman's service on a small host.
  */
 const CREATE_CONCURRENCY = 4
+
+/** How long a sidecar's first registration waits for its pod's creation to end. */
+const REGISTRATION_HOLD = Duration.seconds(10)
 
 export type ManagerOptions = HashOptions
 
@@ -584,9 +587,18 @@ const make = (options: ManagerOptions) =>
       registered: Effect.fn("WorkloadManager.registered")(function* (identity, registered) {
         const replica = table.replicas.get(podNameOf(identity, identity.pod))
         if (replica?.workload !== workloadKey(identity.namespace, identity.workload)) return
-        // Checked when it becomes ready (renewals of a ready one are not: the reconciler watches it).
+        // A sidecar that starts before its apps (a claimed standby pod's is told its identity
+        // while they are made) is answered once its pod's creation is over, not refused meanwhile.
+        const creating = replica.creating
+        const created =
+          registered && !replica.ready && creating !== undefined
+            ? yield* Deferred.await(creating).pipe(Effect.timeoutOption(REGISTRATION_HOLD))
+            : undefined
+        // Checked when it becomes ready (renewals of a ready one are not: the reconciler watches
+        // it), unless its pod was made whole a moment ago.
+        const whole = created?._tag === "Some" && created.value
         const problem =
-          registered && !replica.ready ? yield* pods.diagnose(replica.podman) : undefined
+          registered && !replica.ready && !whole ? yield* pods.diagnose(replica.podman) : undefined
         replica.ready = registered && problem === undefined
         if (problem !== undefined)
           return yield* new ReplicaNotReady({ pod: replica.pod, reason: problem.message })

@@ -30,7 +30,7 @@ import {
   slirpProcessesFor,
   stopPods,
 } from "@beemesh/podman"
-import { Clock, Context, Data, Effect, Layer, Order, Stream } from "effect"
+import { Clock, Context, Data, Deferred, Effect, Layer, Order, Stream } from "effect"
 import { resolveEnv } from "../ConfigObjects"
 import type { Workload } from "../Manifest"
 import { newGeneration } from "../Tokens"
@@ -214,7 +214,22 @@ const make = (options: ReplicaPodsOptions) =>
       return imagesHash(ids)
     })
 
-    const create = Effect.fn("ReplicaPods.create")(function* (
+    /** The creation of the replica's pod; its sidecar's registration waits for it (Manager). */
+    const create = (workload: Workload, replica: Replica, images: string) =>
+      Effect.gen(function* () {
+        const creating = yield* Deferred.make<boolean>()
+        replica.creating = creating
+        yield* createPod(workload, replica, images).pipe(
+          Effect.onExit((exit) =>
+            Effect.suspend(() => {
+              if (replica.creating === creating) replica.creating = undefined
+              return Deferred.succeed(creating, exit._tag === "Success")
+            }),
+          ),
+        )
+      })
+
+    const createPod = Effect.fn("ReplicaPods.create")(function* (
       workload: Workload,
       replica: Replica,
       images: string,
@@ -274,7 +289,7 @@ const make = (options: ReplicaPodsOptions) =>
           ? createEnforcedPod(spec, podOptions).pipe(
               Effect.map((pod) => ({ name: pod.name, hostPort: pod.hostPort, egress: pod.egress })),
             )
-          : claim(spec, standby, podOptions)
+          : claim(replica, spec, standby, podOptions)
       const pod = yield* made.pipe(
         Effect.provide(services),
         // A sidecar that started before the creation failed may have made its socket.
@@ -334,11 +349,14 @@ const make = (options: ReplicaPodsOptions) =>
      * host entries). A failed claim leaves no pod (removed here when the claim refused it early).
      */
     const claim = (
+      replica: Replica,
       spec: PodSpecInput,
       standby: StandbyPod,
       podOptions: { readonly owner: string; readonly rootless: boolean },
     ) => {
       const sidecarEnv = spec.containers.find((c) => c.role === "sidecar")?.env ?? {}
+      // Its sidecar may register before the claim returns: its pod is looked at by this name.
+      replica.podman = standby.name
       return claimStandbyPod(
         { ...spec, name: standby.name, hostname: spec.name },
         { ...podOptions, imageHint, onChecked: standby.handOver(sidecarEnv) },

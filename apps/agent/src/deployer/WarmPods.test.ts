@@ -22,6 +22,8 @@ const filled = (warm: { readonly ready: () => number }, n: number) =>
 const recording = () => {
   const created = new Map<string, ContainerCreateRequest>()
   let failApps = false
+  /** Run (forked) as an app container starts: what a fast sidecar does meanwhile. */
+  let onApp: Effect.Effect<void> = Effect.void
   const wrap = (fake: PodmanClientShape): PodmanClientShape => ({
     ...fake,
     containers: {
@@ -34,10 +36,23 @@ const recording = () => {
           : fake.containers
               .create(req)
               .pipe(Effect.tap(() => Effect.sync(() => created.set(req.name, req)))),
+      // An app's start takes a moment, in which a fast sidecar does what `onApp` does.
+      start: (name) =>
+        created.get(name)?.labels?.["io.beemesh.role"] === "app"
+          ? Effect.forkDetach(onApp).pipe(
+              Effect.andThen(Effect.sleep("30 millis")),
+              Effect.andThen(fake.containers.start(name)),
+            )
+          : fake.containers.start(name),
     },
   })
   const tokenOf = (pod: string) => created.get(`${pod}-sidecar`)?.env?.BEEMESH_STANDBY_TOKEN ?? ""
-  return { wrap, tokenOf, failAppsFromNowOn: () => (failApps = true) }
+  return {
+    wrap,
+    tokenOf,
+    failAppsFromNowOn: () => (failApps = true),
+    whenAppStarts: (effect: Effect.Effect<void>) => (onApp = effect),
+  }
 }
 
 const withUpstream = (w: Workload): Workload => ({
@@ -159,6 +174,35 @@ describe("warm pods: standby pods made ahead of need, claimed by replicas", () =
           expect(after.restarts).toBe(1)
           expect(yield* host.fake.podman.pods.exists(claimed)).toBe(false)
           expect(yield* host.fake.podman.pods.exists("bm-shop-web-0")).toBe(true)
+        }),
+      ),
+  )
+
+  it.live(
+    "a sidecar registering while its apps are still being made is answered once they run, not refused",
+    () =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const host = yield* makeFakeHost
+          const podman = recording()
+          const deployer = yield* startDeployer(host, podman.wrap, undefined, 1)
+          yield* filled(deployer.warm, 1)
+          const answers: Array<string> = []
+          podman.whenAppStarts(
+            deployer.manager
+              .registered({ namespace: "shop", workload: "web", pod: "web-0" }, true)
+              .pipe(
+                Effect.match({
+                  onFailure: (e) => answers.push(e._tag),
+                  onSuccess: () => answers.push("registered"),
+                }),
+                Effect.asVoid,
+              ),
+          )
+          yield* deployer.manager.apply([deployment("web", 1)])
+          for (let i = 0; i < 100 && answers.length === 0; i++) yield* Effect.sleep("2 millis")
+          expect(answers).toEqual(["registered"])
+          expect((yield* deployer.manager.get("shop", "web")).pods[0]?.registered).toBe(true)
         }),
       ),
   )

@@ -57,6 +57,12 @@ export interface Replica {
   lastTermination: ReplicaTermination | undefined
   /** Its app ended and its Pod's restartPolicy keeps it so (phase Succeeded or Failed). */
   ended: boolean
+  /**
+   * Done when the creation of its pod under way ends, true when it made the pod whole (undefined
+   * when none is under way): its sidecar may register before its apps have started, and is then
+   * answered once they have.
+   */
+  creating: Deferred.Deferred<boolean> | undefined
 }
 
 /** A workload moving to a new revision (Rollout.ts drives it). */
@@ -97,6 +103,7 @@ export const newReplica = (workload: Workload, name: string): Replica => ({
   restartAt: undefined,
   lastTermination: undefined,
   ended: false,
+  creating: undefined,
 })
 
 export interface Table {
