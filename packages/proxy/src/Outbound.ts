@@ -95,6 +95,13 @@ export interface OutboundOptions {
    */
   readonly maxIdleStreams?: number
   /**
+   * Once a connection to a service is open, up to this many of its other providers that have no
+   * connection yet are dialled in the background (default 8; 0: none): connections go to the
+   * providers in turn, and each new provider otherwise costs the caller a dial (Noise and Yamux
+   * handshakes) on its path. A failed background dial only marks nothing; the next caller dials.
+   */
+  readonly predialProviders?: number
+  /**
    * The same-host path (see SameHost): a provider whose registered addresses name a unix socket
    * in this directory, named for its peer id, is dialled there first; a failed or slow dial
    * there (a stale socket) falls back to its other addresses. Absent: unix addresses are never
@@ -188,6 +195,7 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
   // Connection fibers run with the layer's services (loggers, tracer), not the caller of listen().
   const layerContext = yield* Effect.context<never>()
   const dialing = new Map<string, Promise<Connection>>()
+  const predialProviders = options.predialProviders ?? defaults.predialProviders
   const sameHost = options.sameHost
   const sameHostDialTimeoutMs = sameHost?.dialTimeoutMs ?? defaults.sameHostDialTimeoutMs
   let active = 0
@@ -222,6 +230,23 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
     })().finally(() => dialing.delete(key))
     dialing.set(key, dial)
     return dial
+  }
+
+  /**
+   * Dials, in the background, the providers without a connection (at most `predialProviders`);
+   * callers that need one meanwhile share the dial. Failures are left to the callers that follow.
+   */
+  const predial = (providers: ReadonlyArray<Provider>) => {
+    if (providers.length < 2 || predialProviders === 0) return
+    let started = 0
+    for (const provider of providers) {
+      if (started >= predialProviders) return
+      const key = provider.peerId.toString()
+      if (dialing.has(key) || selector.isCooling(key, Date.now())) continue
+      if (node.getConnections(provider.peerId).some((c) => c.status === "open")) continue
+      started++
+      connectionTo(provider, dialTimeoutMs).catch(() => undefined)
+    }
   }
 
   const stageError = (
@@ -465,6 +490,7 @@ const make = Effect.fnUntraced(function* (options: OutboundOptions) {
     }
     const opened = await open(upstream.service, providers, early, signal)
     if (!("stream" in opened)) return opened
+    predial(providers)
     const series = metrics.traffic.of("outbound", upstream.service, opened.label)
     series.connected((monotonicMs() - acceptedAt) / 1000)
     // The bytes that went ahead of the status, counted as the bridge counts the rest.

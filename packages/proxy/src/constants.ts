@@ -57,6 +57,12 @@ export const defaults = {
   readyStreamMaxAgeMs: 5_000,
   /** Outbound: streams kept per provider after their connection ended, for the next ones. */
   maxIdleStreams: 32,
+  /**
+   * Outbound: after a connection to a service is open, its other providers (this many at most)
+   * are dialled in the background, so that the next connections, spread over them in turn, find
+   * a libp2p connection open instead of each paying a dial and its handshakes.
+   */
+  predialProviders: 8,
 } as const
 
 /**

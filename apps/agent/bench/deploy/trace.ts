@@ -83,7 +83,7 @@ spec:
     }
   })
   // With warm pods: the poller claimed one, refilled 2 s after (then about a second to make).
-  await new Promise((resolve) => setTimeout(resolve, WARM > 0 ? 6000 : 3000))
+  await new Promise((resolve) => setTimeout(resolve, WARM > 0 ? 4000 + 1500 * WARM : 3000))
   const logMark = agent.logs().length
   const eventMark = eventText.length
   const started = Date.now()
