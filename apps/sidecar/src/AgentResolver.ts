@@ -34,17 +34,18 @@ export const toProviders = (
 
 export interface AgentResolverOptions {
   /**
-   * How long a non-empty answer is reused (default 1000 ms). Concurrent connections to one
-   * service share one lookup; empty answers and failures are not kept.
+   * How long a non-empty answer is reused (default 500 ms). Concurrent connections to one
+   * service share one lookup; empty answers and failures are not kept. Providers that register
+   * meanwhile (a Deployment's replicas, one after another) are seen once it runs out.
    */
   readonly cacheMs?: number
 }
 
 export const makeAgentResolver = Effect.fn("AgentResolver.make")(function* (
-  client: AgentClientShape,
+  client: Pick<AgentClientShape, "resolve">,
   options: AgentResolverOptions = {},
 ) {
-  const cacheMs = options.cacheMs ?? 1000
+  const cacheMs = options.cacheMs ?? 500
   // Converted once per lookup, not per connection: parsing peer ids and multiaddrs, and the
   // peer ids' string forms the proxy derives from them, were paid by every new connection.
   const cache = yield* Cache.makeWith(

@@ -61,6 +61,7 @@ import {
   type RemovalFailure,
   removeReplicas,
 } from "./Teardown"
+import { WarmPods } from "./WarmPods"
 import {
   awaitIdle,
   newReplica,
@@ -94,6 +95,7 @@ const make = (options: ManagerOptions) =>
   Effect.gen(function* () {
     const table = yield* WorkloadTable
     const pods = yield* ReplicaPods
+    const warm = yield* WarmPods
     const volumes = yield* PodVolumes
     const store = yield* StateStore
     const directory = yield* ServiceDirectory
@@ -225,7 +227,8 @@ const make = (options: ManagerOptions) =>
             Array.from({ length: plan.create }),
             () =>
               Effect.suspend(() => createNamed(workload, freeReplicaName(table, workload), images)),
-            { concurrency: CREATE_CONCURRENCY, discard: true },
+            // A claim of a standby pod asks Podman for its apps only: those go at once.
+            { concurrency: CREATE_CONCURRENCY + warm.ready(), discard: true },
           )
           // As fast as a removal of the workload: the same bounded parallel path.
           const surplus = plan.remove.flatMap((pod) => table.replicas.get(pod) ?? [])
