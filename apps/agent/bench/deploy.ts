@@ -388,6 +388,13 @@ const main = async () => {
     mkdirSync(dirname(OUT), { recursive: true })
     writeFileSync(OUT, `${JSON.stringify(results, null, 2)}\n`)
     console.log(`\nwrote ${OUT}`)
+  } catch (error) {
+    // What the agent said is the first thing to read when a round fails.
+    const logFile = join(dirname(OUT), "deploy-agent.log")
+    mkdirSync(dirname(OUT), { recursive: true })
+    writeFileSync(logFile, agent.logs())
+    console.error(`the agent's log: ${logFile}`)
+    throw error
   } finally {
     const listed = await api(agent, "GET", "/v1/workloads").catch(() => undefined)
     for (const workload of (listed?.json?.workloads ?? []) as Array<{

@@ -267,58 +267,79 @@ const make = (options: ReplicaPodsOptions) =>
             )
       // A pod made ahead of need, when one is ready: its network, policy and sidecar are there.
       const standby = yield* warm.take()
-      const hostPort = standby?.hostPort ?? (yield* allocateHostPort(options.advertiseHost))
-      // A new pod, a new generation: the tokens of the pods this name had before are void. Both
-      // set before the pod starts: its sidecar's first registration (which may come before this
-      // returns) is checked against them.
-      replica.generation = newGeneration()
-      replica.hostPort = hostPort
-      const spec = replicaPodSpec(
-        workload,
-        { name: replica.name, generation: replica.generation },
-        hostPort,
-        options,
-        images,
-        envs,
-        paths,
-      )
-      const podOptions = { owner: options.owner, imageHint, rootless: options.rootless }
-      // Never touches a pod it did not create (the name may be another's); removes what it did.
-      const made =
+      // Taken, it is this creation's: whatever fails from here on (a defect too) removes it.
+      const abandon =
         standby === undefined
-          ? createEnforcedPod(spec, podOptions).pipe(
-              Effect.map((pod) => ({ name: pod.name, hostPort: pod.hostPort, egress: pod.egress })),
-            )
-          : claim(replica, spec, standby, podOptions)
-      const pod = yield* made.pipe(
-        Effect.provide(services),
-        // A sidecar that started before the creation failed may have made its socket.
-        Effect.tapError(() => removeSockets(replica.workload, replica.name)),
-        // The directory is this agent's even when the name is another's pod: never left behind.
-        Effect.tapError(() => (paths === undefined ? Effect.void : volumes.release(podName))),
-        Effect.mapError(
-          (error) =>
-            new DeployFailed({
-              namespace: workload.namespace,
-              name: workload.name,
-              reason: `replica ${replica.name}: ${error.message}`,
-              fault:
-                error._tag === "ImageMissing" ||
-                error._tag === "PodSpecInvalid" ||
-                error._tag === "NameInUse"
-                  ? "client"
-                  : "server",
+          ? Effect.void
+          : standby
+              .retire()
+              .pipe(
+                Effect.andThen(
+                  destroyEnforcedPod({ name: standby.name, egress: standby.egress }, 0).pipe(
+                    Effect.provide(services),
+                    Effect.ignore,
+                  ),
+                ),
+              )
+      const { pod, spec } = yield* Effect.gen(function* () {
+        const hostPort = standby?.hostPort ?? (yield* allocateHostPort(options.advertiseHost))
+        // A new pod, a new generation: the tokens of the pods this name had before are void. Both
+        // set before the pod starts: its sidecar's first registration (which may come before this
+        // returns) is checked against them.
+        replica.generation = newGeneration()
+        replica.hostPort = hostPort
+        const spec = replicaPodSpec(
+          workload,
+          { name: replica.name, generation: replica.generation },
+          hostPort,
+          options,
+          images,
+          envs,
+          paths,
+        )
+        const podOptions = { owner: options.owner, imageHint, rootless: options.rootless }
+        // Never touches a pod it did not create (the name may be another's); removes what it did.
+        const made =
+          standby === undefined
+            ? createEnforcedPod(spec, podOptions).pipe(
+                Effect.map((pod) => ({
+                  name: pod.name,
+                  hostPort: pod.hostPort,
+                  egress: pod.egress,
+                })),
+              )
+            : claim(replica, spec, standby, podOptions)
+        const pod = yield* made.pipe(
+          Effect.provide(services),
+          // A sidecar that started before the creation failed may have made its socket.
+          Effect.tapError(() => removeSockets(replica.workload, replica.name)),
+          // The directory is this agent's even when the name is another's pod: never left behind.
+          Effect.tapError(() => (paths === undefined ? Effect.void : volumes.release(podName))),
+          Effect.mapError(
+            (error) =>
+              new DeployFailed({
+                namespace: workload.namespace,
+                name: workload.name,
+                reason: `replica ${replica.name}: ${error.message}`,
+                fault:
+                  error._tag === "ImageMissing" ||
+                  error._tag === "PodSpecInvalid" ||
+                  error._tag === "NameInUse"
+                    ? "client"
+                    : "server",
+              }),
+          ),
+          // The pod was not left behind (see createEnforcedPod): nothing holds that token.
+          Effect.tapError(() =>
+            Effect.sync(() => {
+              replica.generation = undefined
+              replica.hostPort = undefined
+              replica.podman = replica.pod
             }),
-        ),
-        // The pod was not left behind (see createEnforcedPod): nothing holds that token.
-        Effect.tapError(() =>
-          Effect.sync(() => {
-            replica.generation = undefined
-            replica.hostPort = undefined
-            replica.podman = replica.pod
-          }),
-        ),
-      )
+          ),
+        )
+        return { pod, spec }
+      }).pipe(Effect.onError(() => abandon))
       replica.podman = pod.name
       replica.egress = pod.egress
       replica.hostPort = pod.hostPort
@@ -346,7 +367,7 @@ const make = (options: ReplicaPodsOptions) =>
     /**
      * Claims a standby pod for `spec`: its sidecar is handed the replica's environment once the
      * claim is checked, while the apps are added (with the pod's name as their hostname, and its
-     * host entries). A failed claim leaves no pod (removed here when the claim refused it early).
+     * host entries). A failed claim leaves no pod: `create` removes the standby pod it took.
      */
     const claim = (
       replica: Replica,
@@ -360,20 +381,7 @@ const make = (options: ReplicaPodsOptions) =>
       return claimStandbyPod(
         { ...spec, name: standby.name, hostname: spec.name },
         { ...podOptions, imageHint, onChecked: standby.handOver(sidecarEnv) },
-      ).pipe(
-        Effect.as({ name: standby.name, hostPort: standby.hostPort, egress: standby.egress }),
-        Effect.tapError(() =>
-          standby
-            .retire()
-            .pipe(
-              Effect.andThen(
-                destroyEnforcedPod({ name: standby.name, egress: standby.egress }, 0).pipe(
-                  Effect.ignore,
-                ),
-              ),
-            ),
-        ),
-      )
+      ).pipe(Effect.as({ name: standby.name, hostPort: standby.hostPort, egress: standby.egress }))
     }
 
     const destroy = Effect.fn("ReplicaPods.destroy")(function* (replica: Replica, stop?: PodStop) {
