@@ -164,8 +164,9 @@ const make = (options: ManagerOptions) =>
           const replica = table.replicas.get(failure.pod)
           if (replica === undefined) continue
           table.replicas.delete(failure.pod)
-          table.orphans.set(failure.pod, {
-            pod: failure.pod,
+          // Orphans are pods as Podman names them (a claimed standby pod's is not the replica's).
+          table.orphans.set(replica.podman, {
+            pod: replica.podman,
             namespace,
             workload: name,
             replica: replica.name,
