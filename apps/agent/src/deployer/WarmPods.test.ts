@@ -22,10 +22,24 @@ const filled = (warm: { readonly ready: () => number }, n: number) =>
 const recording = () => {
   const created = new Map<string, ContainerCreateRequest>()
   let failApps = false
+  let failPodRemoval = false
   /** Run (forked) as an app container starts: what a fast sidecar does meanwhile. */
   let onApp: Effect.Effect<void> = Effect.void
   const wrap = (fake: PodmanClientShape): PodmanClientShape => ({
     ...fake,
+    pods: {
+      ...fake.pods,
+      remove: (name, opts) =>
+        failPodRemoval
+          ? Effect.fail(
+              new RuntimeFailure({
+                operation: "pod remove",
+                status: 500,
+                podmanMessage: "injected",
+              }),
+            )
+          : fake.pods.remove(name, opts),
+    },
     containers: {
       ...fake.containers,
       create: (req) =>
@@ -51,6 +65,7 @@ const recording = () => {
     wrap,
     tokenOf,
     failAppsFromNowOn: () => (failApps = true),
+    failPodRemoval: (fail: boolean) => (failPodRemoval = fail),
     whenAppStarts: (effect: Effect.Effect<void>) => (onApp = effect),
   }
 }
@@ -203,6 +218,31 @@ describe("warm pods: standby pods made ahead of need, claimed by replicas", () =
           for (let i = 0; i < 100 && answers.length === 0; i++) yield* Effect.sleep("2 millis")
           expect(answers).toEqual(["registered"])
           expect((yield* deployer.manager.get("shop", "web")).pods[0]?.registered).toBe(true)
+        }),
+      ),
+  )
+
+  it.live(
+    "a claimed pod Podman cannot remove is kept as an orphan under its Podman name, removed later",
+    () =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const host = yield* makeFakeHost
+          const podman = recording()
+          const deployer = yield* startDeployer(host, podman.wrap, undefined, 1)
+          yield* filled(deployer.warm, 1)
+          yield* deployer.manager.apply([deployment("web", 1)])
+          const pod = (yield* deployer.manager.get("shop", "web")).pods[0]!.podmanPod!
+          podman.failPodRemoval(true)
+          const refused = yield* Effect.flip(deployer.manager.remove("shop", "web"))
+          expect(refused._tag).toBe("WorkloadNotRemoved")
+          expect(yield* deployer.manager.orphans()).toEqual([
+            { pod, namespace: "shop", workload: "web", replica: "web-0" },
+          ])
+          podman.failPodRemoval(false)
+          yield* deployer.manager.remove("shop", "web")
+          expect(yield* host.fake.podman.pods.exists(pod)).toBe(false)
+          expect(yield* deployer.manager.orphans()).toEqual([])
         }),
       ),
   )
