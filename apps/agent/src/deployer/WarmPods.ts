@@ -20,6 +20,7 @@ import {
   createStandbyPod,
   destroyEnforcedPod,
   LABEL_OWNER,
+  LABEL_POD,
   LABEL_ROLE,
   PodmanClient,
   removePod,
@@ -113,7 +114,7 @@ const make = (options: WarmPodsOptions) =>
       const apps = yield* client.containers
         .list({ labels: { [LABEL_OWNER]: options.owner, [LABEL_ROLE]: "app" } })
         .pipe(Effect.orElseSucceed(() => []))
-      const claimed = new Set(apps.map((c) => c.PodName))
+      const claimed = new Set(apps.map((c) => c.Labels?.[LABEL_POD] ?? c.PodName))
       const unclaimed = owned.filter((p) => !claimed.has(p.Name))
       yield* Effect.forEach(unclaimed, (p) => removePod(p.Name, 0), {
         concurrency: 4,

@@ -3,7 +3,8 @@
  * sidecars. A standby pod is made ahead of need with its sidecar waiting; a Deployment's replica
  * claims it (no pod of its own name is made), its app gets the replica's hostname, and a client
  * pod reaches it through the sidecars. The pool is refilled; an agent stopped removes its unclaimed
- * standby pod and keeps the claimed one, which a restarted agent adopts as the replica it serves.
+ * standby pod and keeps the claimed one, which a restarted agent adopts as the replica it serves;
+ * one killed leaves its unclaimed standby pod, which it removes when it starts again.
  */
 import { randomBytes } from "node:crypto"
 import { mkdtemp, rm } from "node:fs/promises"
@@ -165,5 +166,22 @@ describe("warm pods on a real agent", () => {
       "Running",
       0,
     ])
+  })
+
+  it("a killed agent's unclaimed standby pods are removed when it starts again", async () => {
+    const unclaimed = await eventually("a new standby pod", async () => {
+      const [replica] = await podsOf("orders")
+      const [clientPod] = await podsOf("client")
+      const serving = new Set([replica?.podmanPod, clientPod?.podmanPod ?? clientPod?.pod])
+      const free = standbyPods().filter((name) => !serving.has(name))
+      return free.length === 1 ? free[0] : undefined
+    })
+    agent!.child.kill("SIGKILL")
+    await agent!.stop()
+    expect(ownedPods()).toContain(unclaimed)
+    await start()
+    expect(ownedPods()).not.toContain(unclaimed)
+    expect(ownedPods()).toContain(claimed)
+    expect(agent!.logs()).toContain("removed 1 unclaimed standby pods of an earlier run")
   })
 })
