@@ -1,5 +1,12 @@
+import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { compactHeap, initialCompactionState, residentBytes, shouldCompact } from "./HeapCompaction"
+import {
+  compactHeap,
+  initialCompactionState,
+  keepBytecode,
+  residentBytes,
+  shouldCompact,
+} from "./HeapCompaction"
 
 const MiB = 1024 * 1024
 
@@ -75,6 +82,34 @@ describe("heap compaction", () => {
     // A second compaction right after finds nothing more to give back, and still works.
     const again = compactHeap()
     expect(again.after).toBeLessThanOrEqual(again.before + MiB)
+  })
+
+  it("keeps bytecode while keepBytecode's scope is open, flushes it again once it closed", async () => {
+    const v8 = process.getBuiltinModule("node:v8")
+    const bytecode = () => v8.getHeapCodeStatistics().bytecode_and_metadata_size
+    // 2000 functions of their own, each compiled by one call and not called again.
+    const source = Array.from(
+      { length: 2000 },
+      (_, i) =>
+        `(a) => { let s = ${i}; for (let j = 0; j < a; j++) s += j * ${i} + (a ^ ${i}); return s }`,
+    )
+    const functions = process
+      .getBuiltinModule("node:vm")
+      .runInThisContext(`[${source.join(",\n")}]`) as Array<(a: number) => number>
+    for (const f of functions) f(2)
+    const flushedBy = () => {
+      const before = bytecode()
+      compactHeap()
+      return before - bytecode()
+    }
+    const whileKept = await Effect.runPromise(
+      Effect.scoped(Effect.andThen(keepBytecode, Effect.sync(flushedBy))),
+    )
+    const afterwards = flushedBy()
+    expect(whileKept).toBeLessThan(64 * 1024)
+    // The 2000 functions' bytecode at least (and whatever else went unused meanwhile).
+    expect(afterwards).toBeGreaterThan(256 * 1024)
+    expect(functions).toHaveLength(2000)
   })
 
   it("reads the process's anonymous resident memory: part of its RSS, more than an empty heap", () => {

@@ -22,7 +22,7 @@
  * carried nothing for a whole check period, and only after the memory grew: an idle sidecar pays
  * one per ten minutes at most.
  */
-import { Duration, Effect } from "effect"
+import { Duration, Effect, type Scope } from "effect"
 
 /** V8's default, restored after each compaction so bytecode in use is not flushed under load. */
 const DEFAULT_BYTECODE_OLD_AGE = 6
@@ -125,6 +125,21 @@ export const compactHeap = (): { readonly before: number; readonly after: number
   }
   return { before, after: v8.getHeapStatistics().total_physical_size }
 }
+
+/**
+ * V8 flushes no bytecode while the scope is open (`--no-flush-bytecode`, set at run time like
+ * `--expose-gc`; the default is back when it closes). A standby sidecar holds it from its warm-up
+ * to its claim (StandbyWarmUp.ts). Why: V8 flushes a function's bytecode once it went unused
+ * through `--bytecode-old-age` (6) full collections; the code the warm-up compiled runs again only
+ * after the claim, and a standby's own collections (the compaction after the warm-up, two, then
+ * V8's memory reducer, two more within 10 s, measured) leave it two collections from being flushed,
+ * which V8 runs whenever the slow growth of an idle heap reaches its limit.
+ */
+export const keepBytecode: Effect.Effect<void, never, Scope.Scope> = Effect.acquireRelease(
+  Effect.sync(() => process.getBuiltinModule("node:v8").setFlagsFromString("--no-flush-bytecode")),
+  () =>
+    Effect.sync(() => process.getBuiltinModule("node:v8").setFlagsFromString("--flush-bytecode")),
+)
 
 const PAGE_BYTES = 4096
 

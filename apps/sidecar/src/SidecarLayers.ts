@@ -19,7 +19,7 @@ import {
 import { Duration, Effect, Exit, Fiber, Layer, Result, Scope } from "effect"
 import { AgentClient } from "./AgentClient"
 import { AgentResolverLayer } from "./AgentResolver"
-import { DoorPolicies } from "./DoorPolicies"
+import { DoorPolicies, type PolicyHolder } from "./DoorPolicies"
 import { makeGatedRegistrar } from "./GatedRegistrar"
 import { type HealthListenFailed, serveHealth } from "./HealthServer"
 import { runHeapCompaction } from "./HeapCompaction"
@@ -40,10 +40,13 @@ export const shutdownBudget = {
   /** Stopping the libp2p node is bounded separately (500 ms, in SidecarNode). */
 } as const
 
-export const NodeLayer = SidecarNode.layer({
+/** What the proxy needs of its node (yamux stream limits, the connection manager's). */
+export const proxyNodeOptions = {
   yamux: proxyYamuxOptions,
   connectionManager: proxyConnectionManagerOptions,
-})
+} as const
+
+export const NodeLayer = SidecarNode.layer(proxyNodeOptions)
 
 /** Hands the sidecar's node to the proxy. */
 export const ProxyNodeLayer: Layer.Layer<Libp2pNode, never, SidecarNode> = Layer.effect(
@@ -162,6 +165,38 @@ export const DrainLayer: Layer.Layer<never, never, Inbound | Outbound> = Layer.e
 )
 
 /**
+ * What a lease hands over besides the registration: each renews the membership chain (the node
+ * presents a new one to its peers) and this pod's own workload, read from its certificate (the
+ * door's target side), the revocations and the namespace's NetworkPolicies. The promise settles
+ * once the certificate is opened and the revocations checked.
+ */
+export const acceptLease = (
+  chain: MemberChain["Service"],
+  policies: PolicyHolder,
+  lease: Registration.Lease,
+): Promise<unknown> => {
+  const pending: Array<Promise<unknown>> = []
+  // Most renewals hand over the chain the sidecar holds (the agent reuses a certificate until
+  // half its lifetime is used): nothing to open or present again then.
+  if (
+    lease.certificates !== undefined &&
+    lease.certificates.join("\n") !== chain.current().join("\n")
+  ) {
+    chain.set(lease.certificates)
+    const own = lease.certificates[1]
+    if (own !== undefined)
+      pending.push(
+        openCertificate(own).then((opened) => {
+          if (Result.isSuccess(opened)) policies.setSelf(opened.success.workload)
+        }),
+      )
+  }
+  if (lease.revocations !== undefined) pending.push(chain.offerRevocations(lease.revocations))
+  policies.offer(lease.networkPolicies)
+  return Promise.all(pending)
+}
+
+/**
  * Registration, renewed with the proxy's traffic report each time; with readiness probes, held
  * only while every probe passes (withdrawn when one fails, back when it passes again), and with
  * startup probes not before they passed. Liveness probes run alongside (PodProbes).
@@ -190,24 +225,8 @@ export const RegistrarLayer: Layer.Layer<
     const options = {
       unregisterTimeoutMs: shutdownBudget.unregisterMs,
       traffic: () => trafficReport(metrics.traffic.snapshot()),
-      // Each lease renews the membership chain (the node presents a new one to its peers) and
-      // hands over the namespace's NetworkPolicies.
       onLease: (lease: Registration.Lease) => {
-        // Most renewals hand over the chain the sidecar holds (the agent reuses a certificate
-        // until half its lifetime is used): nothing to open or present again then.
-        if (
-          lease.certificates !== undefined &&
-          lease.certificates.join("\n") !== chain.current().join("\n")
-        ) {
-          chain.set(lease.certificates)
-          const own = lease.certificates[1]
-          if (own !== undefined)
-            void openCertificate(own).then((opened) => {
-              if (Result.isSuccess(opened)) policies.setSelf(opened.success.workload)
-            })
-        }
-        if (lease.revocations !== undefined) void chain.offerRevocations(lease.revocations)
-        policies.offer(lease.networkPolicies)
+        void acceptLease(chain, policies, lease)
       },
     }
     const gate = yield* startPodProbes(
@@ -296,30 +315,36 @@ export const HeapGrowthLayer: Layer.Layer<never, never, ProxyMetrics> = Layer.ef
   }),
 )
 
-/** The whole sidecar for one configuration. */
-export const sidecarLayer = (settings: SidecarSettings) => {
-  const base = AgentClient.layer.pipe(
-    Layer.provideMerge(
-      Layer.mergeAll(
-        SidecarConfig.layer(settings),
-        ProxyMetrics.layer,
-        MemberChain.layer.pipe(Layer.provide(SidecarConfig.layer(settings))),
-        DoorPolicies.layer,
-      ),
-    ),
+/** The configuration and the state the agent's leases fill (membership chain, policies). */
+export const stateLayer = (settings: SidecarSettings) =>
+  Layer.mergeAll(
+    SidecarConfig.layer(settings),
+    ProxyMetrics.layer,
+    MemberChain.layer.pipe(Layer.provide(SidecarConfig.layer(settings))),
+    DoorPolicies.layer,
   )
-  const node = NodeLayer.pipe(Layer.provideMerge(base))
+
+/** The proxy on the sidecar's node: inbound streams behind the door, upstreams' outbound ones. */
+export const proxyLayer = (settings: SidecarSettings) =>
   // Streams negotiated ahead per provider: a new connection skips multistream-select's round
   // trip across both pods' slirp4netns (see the proxy README, "Ready streams").
   // With the host's socket directory, providers of this host are dialled on their sockets.
-  const outbound = Outbound.layer({
-    readyStreams: 4,
-    ...(settings.sameHostDirectory === undefined
-      ? {}
-      : { sameHost: { directory: settings.sameHostDirectory } }),
-  })
-  const proxy = Layer.mergeAll(InboundLayer, outbound).pipe(
-    Layer.provideMerge(Layer.mergeAll(ProxyNodeLayer, AgentResolverLayer)),
+  Layer.mergeAll(
+    InboundLayer,
+    Outbound.layer({
+      readyStreams: 4,
+      ...(settings.sameHostDirectory === undefined
+        ? {}
+        : { sameHost: { directory: settings.sameHostDirectory } }),
+    }),
+  ).pipe(Layer.provideMerge(ProxyNodeLayer))
+
+/** The whole sidecar for one configuration. */
+export const sidecarLayer = (settings: SidecarSettings) => {
+  const base = AgentClient.layer.pipe(Layer.provideMerge(stateLayer(settings)))
+  const node = NodeLayer.pipe(Layer.provideMerge(base))
+  const proxy = proxyLayer(settings).pipe(
+    Layer.provideMerge(AgentResolverLayer),
     Layer.provideMerge(node),
   )
   return Layer.mergeAll(HealthLayer, HeapCompactionLayer, HeapGrowthLayer).pipe(

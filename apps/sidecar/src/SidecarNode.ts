@@ -165,8 +165,14 @@ export class SidecarNode extends Context.Service<SidecarNode, SidecarNodeShape>(
     } satisfies SidecarNodeShape
   })
 
+  /**
+   * The node of the configuration: every address at the configured port, announcing the
+   * configured addresses; `extra` adds the proxy's settings, and may listen and announce
+   * elsewhere (the standby warm-up's throwaway nodes: 127.0.0.1, port 0, their own addresses).
+   */
   static readonly layer = (
-    extra: Pick<SidecarNodeOptions, "yamux" | "connectionManager"> = {},
+    extra: Pick<SidecarNodeOptions, "yamux" | "connectionManager"> &
+      Partial<Pick<SidecarNodeOptions, "listenHost" | "listenPort" | "announce">> = {},
   ): Layer.Layer<SidecarNode, IdentityKeyUnusable | NodeStartFailed, SidecarConfig | MemberChain> =>
     Layer.effect(
       SidecarNode,

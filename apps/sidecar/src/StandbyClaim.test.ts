@@ -280,6 +280,47 @@ describe("a standby sidecar's claim", () => {
     )
   })
 
+  it("without a standby token, nothing runs beside the claim (no warm-up)", async () => {
+    let ran = false
+    const env = { ...IDENTITY, BEEMESH_AGENT_URL: "http://127.0.0.1:1" }
+    const result = await Effect.runPromise(
+      captured(
+        startingEnvironment(
+          env,
+          FAST,
+          Effect.sync(() => {
+            ran = true
+          }),
+        ),
+      ),
+    )
+    expect(result).toEqual({ _tag: "Run", env })
+    expect(ran).toBe(false)
+  })
+
+  it("standing by, the work beside the claim (the warm-up) starts with the first request and is interrupted by the claim", async () => {
+    const events: Array<string> = []
+    let release: () => void = () => {}
+    const claimed = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    const agent = await startAgent((_, __, res) => {
+      void claimed.then(() => answer(res, 200, { env: IDENTITY }))
+    })
+    const work = Effect.sync(() => events.push("started")).pipe(
+      Effect.andThen(Effect.never),
+      Effect.onInterrupt(() => Effect.sync(() => events.push("interrupted"))),
+    )
+    const starting = Effect.runPromise(
+      captured(startingEnvironment(standbyEnv(agent.url), FAST, work)),
+    )
+    await waitFor("the held request", () => (agent.asked.length === 1 ? true : undefined))
+    expect(events).toEqual(["started"])
+    release()
+    expect(envOf(await starting).BEEMESH_POD).toBe("web-0")
+    expect(events).toEqual(["started", "interrupted"])
+  })
+
   it("an invalid BEEMESH_AGENT_URL: the configuration error, naming it, before any request", async () => {
     const env = { ...standbyEnv("ftp://agent"), [Standby.TOKEN_VARIABLE]: TOKEN }
     const error = await failed(env)

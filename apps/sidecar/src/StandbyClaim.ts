@@ -9,7 +9,7 @@
  * that asking again would only repeat.
  */
 import { SidecarEnvironment, Standby } from "@beemesh/contract"
-import { Data, Effect, Redacted, Result } from "effect"
+import { Data, Effect, Fiber, Redacted, Result } from "effect"
 import { describeFailure, httpText, parseJson } from "./HttpText"
 
 type Env = Readonly<Record<string, string | undefined>>
@@ -150,20 +150,32 @@ const standbyOptions = (
 }
 
 /**
+ * `claim` with `work` beside it: the work starts with the first request and is interrupted (its
+ * scope closed) once the claim is answered, so a claim already waiting never waits for it.
+ */
+const beside = <A, E>(claim: Effect.Effect<A, E>, work: Effect.Effect<void>) =>
+  Effect.gen(function* () {
+    const working = yield* Effect.forkChild(work)
+    return yield* claim.pipe(Effect.ensuring(Fiber.interrupt(working)))
+  })
+
+/**
  * The environment the sidecar starts with. Without a standby token: `env` as it is. With one, the
  * token is deleted from `env` (the process's environment) before anything else runs, so nothing
- * later logs it or passes it on; then the sidecar waits for its claim.
+ * later logs it or passes it on; then the sidecar waits for its claim, running `whileStandingBy`
+ * meanwhile (main.ts: the warm-up, StandbyWarmUp.ts), which must not fail.
  */
 export const startingEnvironment = (
   env: Record<string, string | undefined>,
   timing: StandbyTiming = {},
+  whileStandingBy: Effect.Effect<void> = Effect.void,
 ): Effect.Effect<Start, StandbyError | SidecarEnvironment.SidecarEnvironmentInvalid> =>
   Effect.suspend(() => {
     const token = env[Standby.TOKEN_VARIABLE]
     if (token === undefined) return Effect.succeed<Start>({ _tag: "Run", env })
     delete env[Standby.TOKEN_VARIABLE]
     return Effect.fromResult(standbyOptions(env, token)).pipe(
-      Effect.flatMap((options) => awaitClaim({ ...timing, ...options })),
+      Effect.flatMap((options) => beside(awaitClaim({ ...timing, ...options }), whileStandingBy)),
       Effect.flatMap((answer) => {
         if (answer._tag === "Claimed")
           return Effect.succeed<Start>({ _tag: "Run", env: claimedEnvironment(env, answer.claim) })

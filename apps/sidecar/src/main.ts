@@ -1,7 +1,8 @@
 /**
  * The sidecar's composition root: read the environment once, stack the layers, run until
  * SIGTERM/SIGINT (or until the agent refuses the pod), then shut down within 2 s. A standby
- * sidecar (its environment holds a standby token) first waits for its claim (StandbyClaim.ts).
+ * sidecar (its environment holds a standby token) first waits for its claim (StandbyClaim.ts),
+ * warming its code meanwhile (StandbyWarmUp.ts).
  *
  *   node sidecar.mjs              run the sidecar
  *   node sidecar.mjs healthcheck  ask the running sidecar's /readyz (exit 0 when ready)
@@ -20,12 +21,13 @@ import { Registrar } from "./Registrar"
 import { decodeSettings } from "./SidecarConfig"
 import { sidecarLayer } from "./SidecarLayers"
 import { startingEnvironment } from "./StandbyClaim"
+import { standingBy } from "./StandbyWarmUp"
 
 /** After a signal the process exits by this deadline even if a release step hangs. */
 const HARD_EXIT_MS = 1900
 
 const program = Effect.gen(function* () {
-  const start = yield* startingEnvironment(process.env)
+  const start = yield* startingEnvironment(process.env, {}, standingBy())
   if (start._tag === "Retired") return ExitCode.ok
   const settings = yield* decodeSettings(start.env)
   yield* Effect.logInfo(
