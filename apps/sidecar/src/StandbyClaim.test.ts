@@ -298,7 +298,7 @@ describe("a standby sidecar's claim", () => {
     expect(ran).toBe(false)
   })
 
-  it("standing by, the work beside the claim (the warm-up) starts with the first request and is interrupted by the claim", async () => {
+  it("standing by, the work beside the claim (the warm-up) starts with the first request and the claim interrupts it", async () => {
     const events: Array<string> = []
     let release: () => void = () => {}
     const claimed = new Promise<void>((resolve) => {
@@ -318,6 +318,8 @@ describe("a standby sidecar's claim", () => {
     expect(events).toEqual(["started"])
     release()
     expect(envOf(await starting).BEEMESH_POD).toBe("web-0")
+    // Interrupted, not waited for: the sidecar starts while the work closes what it holds.
+    await waitFor("the work's interruption", () => (events.length === 2 ? true : undefined))
     expect(events).toEqual(["started", "interrupted"])
   })
 

@@ -9,7 +9,7 @@
  * that asking again would only repeat.
  */
 import { SidecarEnvironment, Standby } from "@beemesh/contract"
-import { Data, Effect, Fiber, Redacted, Result } from "effect"
+import { Data, Effect, Redacted, Result } from "effect"
 import { describeFailure, httpText, parseJson } from "./HttpText"
 
 type Env = Readonly<Record<string, string | undefined>>
@@ -151,12 +151,13 @@ const standbyOptions = (
 
 /**
  * `claim` with `work` beside it: the work starts with the first request and is interrupted (its
- * scope closed) once the claim is answered, so a claim already waiting never waits for it.
+ * scope closed) once the claim is answered. The claim does not wait for the interruption: what
+ * the work has in hand is closed while the sidecar starts.
  */
 const beside = <A, E>(claim: Effect.Effect<A, E>, work: Effect.Effect<void>) =>
   Effect.gen(function* () {
     const working = yield* Effect.forkChild(work)
-    return yield* claim.pipe(Effect.ensuring(Fiber.interrupt(working)))
+    return yield* claim.pipe(Effect.ensuring(Effect.sync(() => working.interruptUnsafe())))
   })
 
 /**

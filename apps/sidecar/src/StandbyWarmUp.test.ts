@@ -157,6 +157,15 @@ describe("the standby warm-up", () => {
     await nothingLeftBeyond(before)
   }, 20_000)
 
+  it("standing by: a claim answered within the first 250 ms comes before any warm-up", async () => {
+    const before = resources()
+    const fiber = Effect.runFork(standingBy())
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    await Effect.runPromise(Fiber.interrupt(fiber))
+    expect(logs).toEqual([])
+    expect(heldBeyond(before)).toBeUndefined()
+  })
+
   it("interrupted from outside (the claim came first): closes what it opened, logs nothing", async () => {
     const before = resources()
     await run(

@@ -18,12 +18,12 @@
  * twice; then all of it is closed. Nothing leaves 127.0.0.1, nothing is written to disk, and no
  * listener, socket or timer outlives it (libp2p's inbound rate limiter keeps a timer of its own
  * for 1 s). It is bounded in time, and a failure is logged and ignored: the sidecar stands by all
- * the same. It runs beside the first request for the claim and a claim interrupts it (closing
- * what it opened), so a claim already waiting never waits for it.
+ * the same. It starts shortly after the first request for the claim (a claim already made is
+ * answered before it starts), and a claim interrupts it, closing what it opened.
  *
- * Measured (README, "Standby mode"): claim to registration 72 → 31 ms, the provider's CPU for its
- * first inbound connection 64 → 34 ms, claim to the first answer through it 149 → 72 ms; about
- * 0.3 s of CPU once per standby pod, and no more memory once the collection that follows it ran.
+ * Measured (README, "Standby mode"): claim to registration 75 → 25 ms, the provider's CPU for its
+ * first inbound connection 63 → 29 ms, claim to the first answer through it 174 → 75 ms; 0.25 s
+ * of CPU once per standby pod, and no more private memory 10 s after it (see standingBy).
  */
 import { randomBytes } from "node:crypto"
 import * as net from "node:net"
@@ -54,6 +54,14 @@ import { MemberChain, SidecarNode } from "./SidecarNode"
 
 /** The bound on a warm-up (it takes 150–300 ms on an idle 2-core machine). */
 export const WARM_UP_TIMEOUT_MS = 5_000
+
+/**
+ * How long after its first request a standby sidecar starts its warm-up. A claim made before the
+ * sidecar asked is answered at once; the warm-up then never starts. A claim answered while a
+ * warm-up runs pays for it: what the warm-up has in hand (a node starting, compiling libp2p as it
+ * goes) is finished before it closes, 60–70 ms more to that claim's start (measured).
+ */
+export const WARM_UP_DELAY_MS = 250
 
 /** The throwaway sidecars' namespace, workload, pod and service. */
 const NAME = "warm-up"
@@ -273,16 +281,21 @@ export const warmUp = (timeoutMs: number = WARM_UP_TIMEOUT_MS): Effect.Effect<vo
 
 /**
  * What a standby sidecar does until its claim interrupts it (StandbyClaim.ts runs it beside the
- * request): V8 keeps the bytecode it compiles (HeapCompaction.ts, keepBytecode) until the claim;
+ * request): V8 keeps the bytecode it compiles until the claim (keepBytecode, HeapCompaction.ts);
  * it warms up; then it gives back what the warm-up left: the compile cache's bytes (the bundle is
- * compiled; CompileCacheRelease.ts) and, by one memory-reducing collection, the throwaway
- * sidecars' garbage and the young generation's pages.
+ * compiled; CompileCacheRelease.ts) and, by one memory-reducing collection (which flushes no
+ * bytecode now), the throwaway sidecars' garbage and the young generation's pages. V8's memory
+ * reducer follows with two collections of its own within 10 s; from then on a standby sidecar's
+ * private memory is what it was without the warm-up.
  */
-export const standingBy = (timeoutMs: number = WARM_UP_TIMEOUT_MS): Effect.Effect<void> =>
+export const standingBy = (
+  timing: { readonly delayMs?: number; readonly timeoutMs?: number } = {},
+): Effect.Effect<void> =>
   Effect.scoped(
     Effect.gen(function* () {
+      yield* Effect.sleep(Duration.millis(timing.delayMs ?? WARM_UP_DELAY_MS))
       yield* keepBytecode
-      yield* warmUp(timeoutMs)
+      yield* warmUp(timing.timeoutMs)
       yield* Effect.sync(() => {
         releaseCompileCache()
         compactHeap()
