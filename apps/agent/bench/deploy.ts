@@ -42,7 +42,7 @@ import {
   runAsync,
   startAgent,
 } from "../test/e2e/support"
-import { awaitAnswers, hasStarted, logPathOf } from "./deploy/answers"
+import { awaitAnswers, hasStarted, logPathOf, podmanPodOf } from "./deploy/answers"
 import { heapOf, memoryOf, reportFlags } from "./deploy/memory"
 import { buildPollerImage, POLLER_IMAGE, POLLER_STARTED } from "./deploy/poller"
 import { PLAIN_NETWORK, plainOrdersArgs } from "./plainOrders"
@@ -184,14 +184,6 @@ const workloadReady = async (agent: AgentProcess, name: string, replicas: number
   return workload !== undefined && workload.ready >= replicas ? true : undefined
 }
 
-/** A replica's pod name in Podman (a claimed standby pod's is not the replica's). */
-const podmanPodOf = async (agent: AgentProcess, name: string) => {
-  const status = await api(agent, "GET", `/v1/workloads/${ns}/${name}`)
-  const [pod] = (status.json?.pods ?? []) as Array<{ pod: string; podmanPod?: string }>
-  if (pod === undefined) throw new Error(`${name} has no pod`)
-  return pod.podmanPod ?? pod.pod
-}
-
 /** Until the agent's pool holds WARM unclaimed standby pods whose sidecars run. */
 const poolFull = async (agent: AgentProcess, peerId: string) => {
   if (WARM === 0) return
@@ -238,7 +230,7 @@ const meshRound = async (
     const client = await api(agent, "POST", "/v1/workloads", pollerManifest(poller, service))
     if (client.status !== 201) throw new Error(`client refused: ${JSON.stringify(client.json)}`)
     await eventually(`${poller} to be ready`, () => workloadReady(agent, poller, 1))
-    const logPath = await pollerRunning(`${await podmanPodOf(agent, poller)}-app`)
+    const logPath = await pollerRunning(`${await podmanPodOf(agent, ns, poller)}-app`)
     await poolFull(agent, peerId)
     const started = Date.now()
     const posted = await api(agent, "POST", "/v1/workloads", ordersManifest(service, replicas))

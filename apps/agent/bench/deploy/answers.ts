@@ -5,7 +5,7 @@
  * it reads does not change the figure, and both sides are timed the same way.
  */
 import { readFileSync } from "node:fs"
-import { podman } from "../../test/e2e/support"
+import { type AgentProcess, api, podman } from "../../test/e2e/support"
 
 export interface Answer {
   /** Milliseconds since the epoch (conmon's clock: this host's). */
@@ -64,3 +64,11 @@ export const awaitAnswers = async (
 
 export const hasStarted = (logPath: string, marker: string) =>
   readFileSync(logPath, "utf8").includes(marker)
+
+/** A workload's first replica's pod name in Podman (a claimed standby pod's is not the replica's). */
+export const podmanPodOf = async (agent: AgentProcess, namespace: string, name: string) => {
+  const status = await api(agent, "GET", `/v1/workloads/${namespace}/${name}`)
+  const [pod] = (status.json?.pods ?? []) as Array<{ pod: string; podmanPod?: string }>
+  if (pod === undefined) throw new Error(`${namespace}/${name} has no pod`)
+  return pod.podmanPod ?? pod.pod
+}

@@ -11,7 +11,7 @@ import { join } from "node:path"
 import { parseArgs } from "node:util"
 import { buildDemoImages, ORDERS_IMAGE } from "../../demo/images"
 import { api, eventually, freePort, requirePrerequisites, startAgent } from "../../test/e2e/support"
-import { awaitAnswers, hasStarted, logPathOf } from "./answers"
+import { awaitAnswers, hasStarted, logPathOf, podmanPodOf } from "./answers"
 import { buildPollerImage, POLLER_IMAGE, POLLER_STARTED } from "./poller"
 
 const { values: args } = parseArgs({
@@ -55,12 +55,6 @@ const events = spawn("podman", ["events", "--format", "{{json .}}"], {
 })
 let eventText = ""
 events.stdout.on("data", (chunk) => (eventText += chunk))
-/** The replica's pod name in Podman (a claimed standby pod's differs). */
-const podmanPodOf = async (name: string) => {
-  const status = await api(agent, "GET", `/v1/workloads/${ns}/${name}`)
-  const [pod] = (status.json?.pods ?? []) as Array<{ pod: string; podmanPod?: string }>
-  return pod?.podmanPod ?? pod?.pod ?? `bm-${ns}-${name}`
-}
 try {
   await api(
     agent,
@@ -76,7 +70,7 @@ spec:
   )
   const logPath = await eventually("the poller", async () => {
     try {
-      const path = logPathOf(`${await podmanPodOf("poll")}-app`)
+      const path = logPathOf(`${await podmanPodOf(agent, ns, "poll")}-app`)
       return hasStarted(path, POLLER_STARTED) ? path : undefined
     } catch {
       return undefined
@@ -132,8 +126,8 @@ spec:
   }
   // The sidecars' own lines (conmon stamps each with the time it was written).
   for (const [pod, label] of [
-    [await podmanPodOf("orders"), "provider sidecar"],
-    [await podmanPodOf("poll"), "client sidecar"],
+    [await podmanPodOf(agent, ns, "orders"), "provider sidecar"],
+    [await podmanPodOf(agent, ns, "poll"), "client sidecar"],
   ] as const) {
     const logged = spawnSync("podman", ["logs", "--timestamps", `${pod}-sidecar`], {
       encoding: "utf8",

@@ -577,7 +577,10 @@ const make = (options: ReplicaPodsOptions) =>
             Order.mapInput(podNameOrder, (p: OwnedPod) =>
               p.labels[LABEL_STANDBY] === undefined
                 ? p.name
-                : `bm-${p.labels[LABEL_NAMESPACE] ?? ""}-${p.labels[LABEL_REPLICA] ?? ""}`,
+                : podNameOf(
+                    { namespace: p.labels[LABEL_NAMESPACE] ?? "" },
+                    p.labels[LABEL_REPLICA] ?? "",
+                  ),
             ),
           ),
         ),

@@ -4,8 +4,6 @@
  * removes the pod and then releases its rules without error. Traffic goes only to a listener this
  * test owns on the host's loopback, reached through the slirp4netns host-loopback address.
  */
-import { createServer, type Server } from "node:http"
-import type { AddressInfo } from "node:net"
 import { Egress, HostTools, podEgressPolicy, sidecarOnly } from "@beemesh/netns"
 import { describe, expect, layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
@@ -18,6 +16,7 @@ import {
   waitForPort,
 } from "../../src/index.js"
 import { execInApp } from "../../src/testing/index.js"
+import { countingHostServer } from "../support/hostServer.js"
 import { ensureTestImages } from "../support/images.js"
 import { testClientLayer } from "../support/layer.js"
 import { testPodSpec, uniqueName } from "../support/pods.js"
@@ -28,21 +27,6 @@ const TestLayer = Layer.mergeAll(
 )
 const owner = { owner: "podman-integration-test" }
 
-/** An HTTP server on the host's loopback that this test owns, closed with the scope. */
-const countingHostServer = Effect.gen(function* () {
-  const requests: Array<string> = []
-  const server = yield* Effect.acquireRelease(
-    Effect.callback<Server>((resume) => {
-      const server = createServer((req, res) => {
-        requests.push(req.url ?? "")
-        res.end("host")
-      })
-      server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
-    }),
-    (server) => Effect.callback<void>((resume) => void server.close(() => resume(Effect.void))),
-  )
-  return { port: (server.address() as AddressInfo).port, requests }
-})
 const hostServer = Effect.map(countingHostServer, (s) => s.port)
 
 describe("enforced pods on real Podman and nftables", () => {

@@ -5,8 +5,6 @@
  * that fails after removes it. Traffic goes only to a listener this test owns on the host's
  * loopback, through the slirp4netns host-loopback address.
  */
-import { createServer, type Server } from "node:http"
-import type { AddressInfo } from "node:net"
 import { Egress, HostTools, podEgressPolicy } from "@beemesh/netns"
 import { describe, expect, layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
@@ -18,6 +16,7 @@ import {
   waitForPort,
 } from "../../src/index.js"
 import { execInApp } from "../../src/testing/index.js"
+import { countingHostServer } from "../support/hostServer.js"
 import { ensureTestImages } from "../support/images.js"
 import { testClientLayer } from "../support/layer.js"
 import { testPodSpec, uniqueName } from "../support/pods.js"
@@ -27,21 +26,6 @@ const TestLayer = Layer.mergeAll(
   Egress.layer.pipe(Layer.provide(HostTools.layer())),
 )
 const owner = { owner: "podman-integration-test" }
-
-const hostServer = Effect.gen(function* () {
-  const requests: Array<string> = []
-  const server = yield* Effect.acquireRelease(
-    Effect.callback<Server>((resume) => {
-      const server = createServer((req, res) => {
-        requests.push(req.url ?? "")
-        res.end("host")
-      })
-      server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
-    }),
-    (server) => Effect.callback<void>((resume) => void server.close(() => resume(Effect.void))),
-  )
-  return { port: (server.address() as AddressInfo).port, requests }
-})
 
 /** A standby pod of the test's sidecar, removed with the scope; and the full spec to claim it. */
 const standby = (prefix: string) =>
@@ -65,7 +49,7 @@ describe("standby pods on real Podman and nftables", () => {
         Effect.gen(function* () {
           const client = yield* PodmanClient
           const egress = yield* Egress
-          const host = yield* hostServer
+          const host = yield* countingHostServer
           const { pod, spec } = yield* standby("standby")
           expect(pod.apps).toEqual([])
           yield* egress.verify(pod.egress.target, podEgressPolicy([8080]))
