@@ -259,8 +259,11 @@ describe("a standby sidecar's claim", () => {
     })
     envOf(await ran(standbyEnv(agent.url), { requestTimeoutMs: 200, retryMinMs: 5000 }))
     expect(agent.asked).toHaveLength(2)
+    // The request's clock starts before its connection is made, so the first request arrives
+    // some milliseconds into its 200 ms (11 ms seen on a loaded CI machine): the gap between the
+    // arrivals is the timeout less that. Well under the 5 s retry wait: asked again at once.
     const gap = (agent.asked[1]?.at ?? 0) - (agent.asked[0]?.at ?? 0)
-    expect(gap).toBeGreaterThanOrEqual(198)
+    expect(gap).toBeGreaterThanOrEqual(100)
     expect(gap).toBeLessThan(1000)
     expect(agent.abandoned()).toBe(1)
   })
