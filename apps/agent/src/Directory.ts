@@ -24,6 +24,26 @@ export class DirectoryUnavailable extends Data.TaggedError("DirectoryUnavailable
   }
 }
 
+/**
+ * Tells when a service's providers may have changed, so a watch (Resolution's `?wait=`) is answered
+ * at once rather than polled: a registration or withdrawal on this agent, a record stored from the
+ * mesh. Records can also lapse without a signal (a lease or membership running out), so a watch
+ * resolves again at least every `recheckMs`.
+ */
+export interface DirectoryChanges {
+  /** A number that moves whenever the service's providers may have changed. */
+  readonly generation: (namespace: string, service: string) => number
+  /** Returns once the generation is past `since`, or after `timeoutMs`. */
+  readonly awaitChange: (
+    namespace: string,
+    service: string,
+    since: number,
+    timeoutMs: number,
+  ) => Effect.Effect<void>
+  /** The longest a watch relies on signals alone before resolving again. */
+  readonly recheckMs: number
+}
+
 export class ServiceDirectory extends Context.Service<
   ServiceDirectory,
   {
@@ -35,5 +55,7 @@ export class ServiceDirectory extends Context.Service<
       namespace: string,
       service: string,
     ) => Effect.Effect<ReadonlyArray<Provider>, DirectoryUnavailable>
+    /** Change signals for watches; a directory without them (a test's) has its callers poll. */
+    readonly changes?: DirectoryChanges
   }
 >()("@beemesh/agent/ServiceDirectory") {}

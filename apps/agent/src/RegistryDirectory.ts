@@ -4,8 +4,9 @@
  * unregisters, or whose lease runs out (the sidecar died), is withdrawn (tombstones in the DHT).
  */
 import { Catalog, Registry, type RegistryOptions } from "@beemesh/registry"
-import { Clock, Duration, Effect, Exit, Layer, Schedule, Scope } from "effect"
+import { Clock, Duration, Effect, Exit, Layer, Option, Schedule, Scope } from "effect"
 import {
+  type DirectoryChanges,
   DirectoryUnavailable,
   type Lease,
   type Provider,
@@ -27,6 +28,8 @@ export interface RegistryDirectoryOptions {
 
 interface Held {
   readonly scope: Scope.Closeable
+  readonly namespace: string
+  readonly services: ReadonlyArray<{ readonly name: string }>
   /** What was registered, to tell a renewal from a change. */
   readonly fingerprint: string
   expiresAt: number
@@ -45,11 +48,67 @@ export const withPeerId = (address: string, peerId: string) =>
 const unavailable = (error: { readonly message: string }) =>
   new DirectoryUnavailable({ reason: error.message })
 
+/**
+ * Change signals per service: a generation number each, and the watches waiting on it. A service's
+ * entry stays once made (a number per service name this agent has seen).
+ */
+export const makeChangeSignals = (recheckMs: number) => {
+  const generations = new Map<string, number>()
+  const waiters = new Map<string, Set<() => void>>()
+  const keyOf = (namespace: string, service: string) => `${namespace}/${service}`
+  const signal = (namespace: string, service: string) => {
+    const key = keyOf(namespace, service)
+    generations.set(key, (generations.get(key) ?? 0) + 1)
+    const waiting = waiters.get(key)
+    if (waiting === undefined) return
+    waiters.delete(key)
+    for (const wake of waiting) wake()
+  }
+  const generation = (namespace: string, service: string) =>
+    generations.get(keyOf(namespace, service)) ?? 0
+  const awaitChange = (namespace: string, service: string, since: number, timeoutMs: number) =>
+    Effect.callback<void>((resume) => {
+      if (generation(namespace, service) !== since) return resume(Effect.void)
+      const key = keyOf(namespace, service)
+      const waiting = waiters.get(key) ?? new Set<() => void>()
+      waiters.set(key, waiting)
+      const done = () => {
+        clearTimeout(timer)
+        waiting.delete(done)
+        if (waiting.size === 0 && waiters.get(key) === waiting) waiters.delete(key)
+        resume(Effect.void)
+      }
+      const timer = setTimeout(done, Math.max(0, timeoutMs))
+      waiting.add(done)
+      return Effect.sync(() => {
+        clearTimeout(timer)
+        waiting.delete(done)
+        if (waiting.size === 0 && waiters.get(key) === waiting) waiters.delete(key)
+      })
+    })
+  const changes: DirectoryChanges = { generation, awaitChange, recheckMs }
+  return { signal, changes, waiting: () => [...waiters.values()].reduce((n, s) => n + s.size, 0) }
+}
+
 export const makeRegistryDirectory = (options: RegistryDirectoryOptions = {}) =>
   Effect.gen(function* () {
     const registry = yield* Registry
+    const catalog = yield* Effect.serviceOption(Catalog)
     const leaseSeconds = options.leaseSeconds ?? 30
     const held = new Map<string, Held>()
+    // With the catalog every change anywhere in the mesh is a record stored here (withdrawals are
+    // tombstones); only lapses go unsignalled. Without it, other agents' changes are seen only by
+    // resolving again.
+    const signals = makeChangeSignals(Option.isSome(catalog) ? 5_000 : 1_000)
+    if (Option.isSome(catalog)) {
+      const stop = catalog.value.onStored((record) =>
+        signals.signal(record.namespace, record.service),
+      )
+      yield* Effect.addFinalizer(() => Effect.sync(stop))
+    }
+    const signalServices = (namespace: string, services: ReadonlyArray<{ name: string }>) => {
+      for (const service of services) signals.signal(namespace, service.name)
+    }
 
     const release = (key: string) =>
       Effect.gen(function* () {
@@ -57,6 +116,7 @@ export const makeRegistryDirectory = (options: RegistryDirectoryOptions = {}) =>
         if (entry === undefined) return
         held.delete(key)
         yield* Scope.close(entry.scope, Exit.void)
+        signalServices(entry.namespace, entry.services)
       })
 
     const register = Effect.fn("ServiceDirectory.register")(function* (registration: Registration) {
@@ -85,7 +145,14 @@ export const makeRegistryDirectory = (options: RegistryDirectoryOptions = {}) =>
           Effect.onError(() => Scope.close(scope, Exit.void)),
           Effect.mapError(unavailable),
         )
-        held.set(key, { scope, fingerprint, expiresAt: now + leaseSeconds * 1000 })
+        held.set(key, {
+          scope,
+          namespace: registration.identity.namespace,
+          services: registration.services,
+          fingerprint,
+          expiresAt: now + leaseSeconds * 1000,
+        })
+        signalServices(registration.identity.namespace, registration.services)
         yield* Effect.logInfo(
           `registered ${registration.services.map((s) => s.name).join(", ") || "no services"} for pod ${key}`,
         )
@@ -139,6 +206,7 @@ export const makeRegistryDirectory = (options: RegistryDirectoryOptions = {}) =>
       register,
       unregister: (identity) => unregister(identity),
       resolve: (namespace, service) => resolve(namespace, service),
+      changes: signals.changes,
     })
   })
 

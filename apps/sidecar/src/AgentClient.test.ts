@@ -4,7 +4,7 @@ import { serve } from "@hono/node-server"
 import { Effect, Redacted, Result } from "effect"
 import { Hono } from "hono"
 import { afterEach, describe, expect, it } from "vitest"
-import { closeServer, freePort } from "../test/support/net"
+import { closeServer, freePort, waitFor } from "../test/support/net"
 import { type StandInAgent, startStandInAgent } from "../test/support/StandInAgent"
 import { AgentClient, type AgentError, isRetryable } from "./AgentClient"
 
@@ -68,19 +68,21 @@ describe("AgentClient against the stand-in agent", () => {
     const a = await agent()
     await Effect.runPromise(clientFor(a.url, "pod-b", TOKEN_B).register(registrationOf("pod-b")))
     const client = clientFor(a.url, "pod-a", TOKEN_A)
-    expect(await Effect.runPromise(client.resolve("orders"))).toEqual([
-      {
-        peerId: "12D3KooWpod-b",
-        multiaddrs: ["/ip4/127.0.0.1/tcp/40123"],
-        pod: "pod-b",
-        workload: "web",
-      },
-    ])
-    expect(await Effect.runPromise(client.resolve("billing"))).toEqual([])
+    expect(await Effect.runPromise(client.resolve("orders"))).toEqual({
+      providers: [
+        {
+          peerId: "12D3KooWpod-b",
+          multiaddrs: ["/ip4/127.0.0.1/tcp/40123"],
+          pod: "pod-b",
+          workload: "web",
+        },
+      ],
+    })
+    expect(await Effect.runPromise(client.resolve("billing"))).toEqual({ providers: [] })
     await Effect.runPromise(
       clientFor(a.url, "pod-b", TOKEN_B).register(registrationOf("pod-b", "other")),
     )
-    expect(await Effect.runPromise(client.resolve("orders"))).toEqual([])
+    expect(await Effect.runPromise(client.resolve("orders"))).toEqual({ providers: [] })
   })
 
   it("reports a refused token as a non-retryable AgentRejected", async () => {
@@ -141,5 +143,42 @@ describe("AgentClient against the stand-in agent", () => {
     )
     expect(error._tag).toBe("AgentRejected")
     expect(error.message).toContain("does not match the contract")
+  })
+  it("watches on a connection of its own: a renewal is not held behind a held watch", async () => {
+    const held: Array<{ url: string; release: () => void }> = []
+    const app = new Hono()
+      .get("/v1/services/:namespace/:service", async (c) => {
+        // Held until the test releases it, as the agent holds a watch whose set has not changed.
+        await new Promise<void>((release) => held.push({ url: c.req.url, release }))
+        return c.json({ providers: [], version: "v2" })
+      })
+      .put("/v1/pods/:pod/services", (c) => c.json({ ttlSeconds: 30, renewAfterSeconds: 10 }))
+    const server = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 })
+    await new Promise<void>((r) => server.once("listening", r))
+    cleanups.push(
+      () =>
+        new Promise<void>((r) => {
+          for (const h of held) h.release()
+          server.close(() => r())
+        }),
+    )
+    const port = (server.address() as { port: number }).port
+    // Four watches: as many as the kept pool for renewals and resolves holds connections.
+    const client = clientFor(`http://127.0.0.1:${port}`, "pod-a", TOKEN_A, 1000)
+    const watches = ["a", "b", "c", "d"].map((service) =>
+      Effect.runPromise(client.watch(service, "v1")),
+    )
+    await waitFor("four held watches", () => (held.length === 4 ? true : undefined))
+    expect(held[0]?.url).toMatch(/\/v1\/services\/default\/a\?wait=v1$/)
+    // Well past the client's 1 s request timeout: a watch may be held for Resolution.HOLD_MS.
+    await new Promise((r) => setTimeout(r, 1200))
+    expect(await Effect.runPromise(client.register(registrationOf("pod-a")))).toEqual({
+      ttlSeconds: 30,
+      renewAfterSeconds: 10,
+    })
+    for (const h of held) h.release()
+    expect(await Promise.all(watches)).toEqual(
+      Array.from({ length: 4 }, () => ({ providers: [], version: "v2" })),
+    )
   })
 })

@@ -57,10 +57,16 @@ export interface AgentClientShape {
   ) => Effect.Effect<Registration.Lease, AgentError>
   /** Withdraws the pod's services. */
   readonly unregister: () => Effect.Effect<void, AgentError>
-  /** Providers of a service in this pod's namespace. */
-  readonly resolve: (
+  /** Providers of a service in this pod's namespace, with their version (from a watching agent). */
+  readonly resolve: (service: string) => Effect.Effect<Resolution.ResolveResponse, AgentError>
+  /**
+   * Waits for the providers of a service to differ from `version` (Resolution's watch): the agent
+   * answers when they change, or after Resolution.HOLD_MS with the same version.
+   */
+  readonly watch: (
     service: string,
-  ) => Effect.Effect<ReadonlyArray<Resolution.Provider>, AgentError>
+    version: string,
+  ) => Effect.Effect<Resolution.ResolveResponse, AgentError>
   /** Has the agent run an exec probe of this pod once, waiting at most `timeoutMs`. */
   readonly execProbe: (
     request: ProbeReport.ExecRequest,
@@ -77,6 +83,8 @@ export class AgentClient extends Context.Service<AgentClient, AgentClientShape>(
     const timeoutMs = options.requestTimeoutMs ?? 3000
     // Renewals every few seconds, resolves and reports: one kept connection to the agent.
     const agent = keepAliveAgent()
+    // Watches are held by the agent: connections of their own, never in the way of a renewal.
+    const watchAgent = keepAliveAgent(Number.POSITIVE_INFINITY)
     const podPath = Registration.path(options.pod)
 
     const request = <A>(
@@ -86,6 +94,7 @@ export class AgentClient extends Context.Service<AgentClient, AgentClientShape>(
       response: Schema.Codec<A, unknown> | undefined,
       body?: unknown,
       requestTimeoutMs: number = timeoutMs,
+      via: typeof agent = agent,
     ): Effect.Effect<A | undefined, AgentError> => {
       const url = `${options.agentUrl}${path}`
       return Effect.gen(function* () {
@@ -100,7 +109,7 @@ export class AgentClient extends Context.Service<AgentClient, AgentClientShape>(
               ...(body === undefined ? {} : { body: JSON.stringify(body) }),
               timeoutMs: requestTimeoutMs,
               signal,
-              agent,
+              agent: via,
             })
           },
           catch: (cause) =>
@@ -141,7 +150,20 @@ export class AgentClient extends Context.Service<AgentClient, AgentClientShape>(
       resolve: Effect.fn("AgentClient.resolve")(function* (service: string) {
         const path = Resolution.path(options.namespace, service)
         const res = yield* request("GET", path, Resolution.RESOLVED, Resolution.ResolveResponse)
-        return (res as Resolution.ResolveResponse).providers
+        return res as Resolution.ResolveResponse
+      }),
+      watch: Effect.fn("AgentClient.watch")(function* (service: string, version: string) {
+        const path = Resolution.watchPath(options.namespace, service, version)
+        const res = yield* request(
+          "GET",
+          path,
+          Resolution.RESOLVED,
+          Resolution.ResolveResponse,
+          undefined,
+          Resolution.HOLD_MS + timeoutMs,
+          watchAgent,
+        )
+        return res as Resolution.ResolveResponse
       }),
       execProbe: Effect.fn("AgentClient.execProbe")(function* (
         body: ProbeReport.ExecRequest,

@@ -36,9 +36,9 @@ export interface HttpTextInit {
  * reused while the server keeps it (its `Keep-Alive: timeout` hint, less a second), so a renewal
  * costs no connect and close. Idle pooled sockets do not keep the process alive.
  */
-export const keepAliveAgent = (): Agent =>
+export const keepAliveAgent = (maxSockets = 4): Agent =>
   // `timeout`: an idle pooled socket closes after a minute even when the server gives no hint.
-  new nodeHttp.Agent({ keepAlive: true, maxSockets: 4, maxFreeSockets: 1, timeout: 60_000 })
+  new nodeHttp.Agent({ keepAlive: true, maxSockets, maxFreeSockets: 1, timeout: 60_000 })
 
 /**
  * Rejects with an Error named `TimeoutError` after `timeoutMs`, like `AbortSignal.timeout`, and

@@ -239,7 +239,15 @@ export const rehearseFirstConnection = Effect.gen(function* () {
   const caller = yield* throwawaySidecar(
     settings,
     mesh,
-    Layer.effect(Resolver, makeAgentResolver({ resolve: () => Effect.succeed(providers) })),
+    // Answered with a version, as the agent answers: the watched path is the one warmed. The
+    // watch is never answered; it ends with the throwaway sidecar.
+    Layer.effect(
+      Resolver,
+      makeAgentResolver({
+        resolve: () => Effect.succeed({ providers, version: "warm-up" }),
+        watch: () => Effect.never,
+      }),
+    ),
   )
   const upstream = yield* caller.outbound.listen({ service: NAME, host: LOOPBACK, port: 0 })
   // The second connection rides a stream the first one left negotiated (ready or idle).

@@ -2,6 +2,7 @@ import { HostLoopback, Registration, Resolution } from "@beemesh/contract"
 import { Effect, Schema } from "effect"
 import { describe, expect, it } from "vitest"
 import type { Registration as DirectoryRegistration } from "../Directory"
+import { makeChangeSignals } from "../RegistryDirectory"
 import { issuePodToken } from "../Tokens"
 import { type ApiOptions, makeApi } from "./Api"
 
@@ -373,6 +374,53 @@ describe("the agent's pod API speaks the contract the sidecar uses", () => {
       "/ip4/10.0.2.2/tcp/41000/p2p/12D3KooWweb",
       "/ip4/192.0.2.7/tcp/41001",
     ])
+  })
+
+  it("holds a watch until the providers change, then answers the new set as the pod sees it", async () => {
+    const providers: Array<Resolution.Provider> = []
+    const signals = makeChangeSignals(60_000)
+    const watching = makeApi({
+      ...options,
+      directory: {
+        register: unreachable("register"),
+        unregister: unreachable("unregister"),
+        resolve: () => Effect.sync(() => [...providers]),
+        changes: signals.changes,
+      },
+      addressForPods: (address) => HostLoopback.forPods(address, "10.0.2.2"),
+    })
+    const get = async (path: string) => {
+      const response = await watching.request(path, {
+        headers: { authorization: `Bearer ${webToken}` },
+      })
+      expect(response.status).toBe(Resolution.RESOLVED)
+      return Schema.decodeUnknownSync(Resolution.ResolveResponse)(await response.json())
+    }
+    const first = await get(Resolution.path("shop", "web"))
+    expect(first.providers).toEqual([])
+    const version = first.version ?? "none"
+    expect(version).not.toBe("none")
+    let answered = false
+    const held = get(Resolution.watchPath("shop", "web", version)).then((answer) => {
+      answered = true
+      return answer
+    })
+    await new Promise((r) => setTimeout(r, 50))
+    expect(answered).toBe(false)
+    expect(signals.waiting()).toBe(1)
+    providers.push({
+      peerId: "12D3KooWweb",
+      multiaddrs: ["/ip4/127.0.0.1/tcp/41000/p2p/12D3KooWweb"],
+      pod: "web-0",
+      workload: "web",
+    })
+    signals.signal("shop", "web")
+    const next = await held
+    expect(next.providers[0]?.multiaddrs).toEqual(["/ip4/10.0.2.2/tcp/41000/p2p/12D3KooWweb"])
+    expect(next.version).not.toBe(version)
+    // A version that is not the current one is answered at once.
+    expect((await get(Resolution.watchPath("shop", "web", version))).version).toBe(next.version)
+    expect(signals.waiting()).toBe(0)
   })
 })
 

@@ -21,7 +21,7 @@
  *   DELETE /v1/pods/:pod/services             pod token: unregister
  *   POST   /v1/pods/:pod/probes/exec          pod token: run the pod's exec probe once
  *   POST   /v1/pods/:pod/probes/failures      pod token: a liveness/startup probe failed: restart
- *   GET    /v1/services/:namespace/:service   pod or operator token: resolve providers
+ *   GET    /v1/services/:namespace/:service   pod or operator token: resolve providers (?wait=: watch)
  *   PUT    /v1/manifests/:namespace/:name     operator: store a (valid) manifest in the DHT (no Secret)
  *   GET    /v1/manifests/:namespace/:name     operator: the newest stored version, from any agent
  * and the `routes` given by the agent: pod logs, peers, the services list, traffic (see their
@@ -33,6 +33,7 @@ import { Cause, Effect, Exit, Schema } from "effect"
 import { Hono } from "hono"
 import { bodyLimit } from "hono/body-limit"
 import type { ServiceDirectory } from "../Directory"
+import { resolveWatched } from "../DirectoryWatch"
 import type { ReplicaProbes } from "../deployer/ReplicaProbes"
 import { defaultManifestOptions, type ManifestOptions, parseApply } from "../Manifest"
 import type { NetworkPolicies } from "../NetworkPolicies"
@@ -120,6 +121,8 @@ export interface ApiOptions {
   >
   /** Runs effects at the edge (default: Effect.runPromiseExit); the agent passes its logger's context. */
   readonly runExit?: <A, E>(effect: Effect.Effect<A, E>) => Promise<Exit.Exit<A, E>>
+  /** How long a watch on a service's providers is held unchanged (default Resolution.HOLD_MS). */
+  readonly watchHoldMs?: number
 }
 
 /** What a defect is answered with; the cause goes to the agent's log. */
@@ -364,19 +367,21 @@ export const makeApi = (options: ApiOptions) => {
 
   const services = new Hono().get("/:namespace/:service", async (c) => {
     const who = await caller(c.req.header("authorization"))
-    const providers = await run(
-      options.directory.resolve(c.req.param("namespace"), c.req.param("service")),
-    )
     const rewrite = who.kind === "pod" ? options.addressForPods : undefined
-    return c.json(
-      {
-        providers:
-          rewrite === undefined
-            ? providers
-            : providers.map((p) => ({ ...p, multiaddrs: p.multiaddrs.map(rewrite) })),
-      } satisfies Resolution.ResolveResponse,
-      Resolution.RESOLVED,
+    const wait = c.req.query(Resolution.WAIT_PARAMETER)
+    const answer = await run(
+      resolveWatched(
+        options.directory,
+        c.req.param("namespace"),
+        c.req.param("service"),
+        rewrite === undefined
+          ? (providers) => providers
+          : (providers) => providers.map((p) => ({ ...p, multiaddrs: p.multiaddrs.map(rewrite) })),
+        wait,
+        options.watchHoldMs ?? Resolution.HOLD_MS,
+      ),
     )
+    return c.json(answer satisfies Resolution.ResolveResponse, Resolution.RESOLVED)
   })
 
   const manifests = new Hono()

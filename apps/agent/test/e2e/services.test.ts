@@ -5,7 +5,8 @@
  * Service's file withdraws it: the Deployment rolls without it and the name stops answering.
  * A Service of two ports (`web`: http 80 → 8088, metrics 9090 → 9100): a client with the
  * upstreams `web:http=80,web:metrics=9090` reaches both at the one name, `http://web:80/` and
- * `http://web:9090/`, and the plain `web=81` reaches the first port.
+ * `http://web:9090/`, and the plain `web=81` reaches the first port. A watch on a Service's
+ * providers (`?wait=<version>`) is answered when the Service is withdrawn.
  */
 import { spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
@@ -214,6 +215,22 @@ describe("v1 Services on a real agent", () => {
 
   it("beemesh delete -f with the Service's file withdraws it: the Deployment rolls without it", async () => {
     const before = (await api(agent!, "GET", `/v1/workloads/${ns}/orders-app`)).json?.revision
+    // A watch on the Service's providers, as a client's sidecar holds one: answered with the
+    // same set until the provider is withdrawn, then with none.
+    const held = await api(agent!, "GET", `/v1/services/${ns}/orders`)
+    expect(held.json?.providers).toHaveLength(1)
+    const watched = (async () => {
+      for (;;) {
+        const path = `/v1/services/${ns}/orders?wait=${String(held.json?.version)}`
+        const answer = await api(agent!, "GET", path)
+        expect(answer.status).toBe(200)
+        if (answer.json?.version === held.json?.version) {
+          expect(answer.json?.providers).toEqual(held.json?.providers)
+          continue
+        }
+        return answer.json
+      }
+    })()
     const file = join(dataDir, "service.yaml")
     await writeFile(file, serviceDoc)
     const deleted = await cli(["delete", "-f", file])
@@ -243,6 +260,7 @@ describe("v1 Services on a real agent", () => {
       const providers = (await api(agent!, "GET", `/v1/services/${ns}/orders`)).json?.providers
       return Array.isArray(providers) && providers.length === 0 ? true : undefined
     })
+    expect((await watched)?.providers).toEqual([])
     const refused = await clientGet("http://orders:80/cgi-bin/orders")
     expect(refused.status).not.toBe(0)
     // Deleting it again says it is gone.
