@@ -64,6 +64,23 @@ describe("the systemd unit and the example configuration", () => {
     })
   })
 
+  it("writes the bundle's compile cache with `--version` before the agent starts", async () => {
+    const unit = parseUnit(await readFile(UNIT, "utf8"))
+    const [node, bundle, ...argv] = unit.Service!.ExecStart![0]!.split(" ")
+    expect(unit.Service!.ExecStartPre).toEqual([`${node} ${bundle} --version`])
+    expect(argv[0]).toBe("run")
+    const version = await Effect.runPromise(
+      parseCommand({
+        argv: ["--version"],
+        env: {},
+        readFile: async () => "",
+        isRoot: true,
+        home: "/root",
+      }),
+    )
+    expect(version._tag).toBe("Version")
+  })
+
   it("stops only the agent (pods outlive it), restarts it unless its configuration is bad", async () => {
     const { Service, Install, Unit } = parseUnit(await readFile(UNIT, "utf8"))
     expect(Service).toMatchObject({
