@@ -144,7 +144,8 @@ describe("a watch on a service's providers", () => {
       providers.length = 0
       const answer = yield* Fiber.join(held)
       expect(answer.providers).toEqual([])
-      expect(Date.now() - started).toBeLessThan(1_000)
+      // Well before the 20 s hold ends (a loaded machine can delay the 40 ms rechecks).
+      expect(Date.now() - started).toBeLessThan(10_000)
       // Resolved once, then about once per recheck.
       expect(resolves()).toBeGreaterThanOrEqual(3)
     }),

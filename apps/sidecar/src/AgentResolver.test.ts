@@ -1,10 +1,19 @@
 import type { Resolution } from "@beemesh/contract"
+import type { ResolveFailed } from "@beemesh/proxy"
 import { generateKeyPair } from "@libp2p/crypto/keys"
 import { peerIdFromPrivateKey } from "@libp2p/peer-id"
 import { Duration, Effect, Queue } from "effect"
 import { describe, expect, it } from "vitest"
 import { type AgentClientShape, AgentUnreachable } from "./AgentClient"
-import { makeAgentResolver, toProviders } from "./AgentResolver"
+import { type AgentResolverOptions, makeAgentResolver, toProviders } from "./AgentResolver"
+
+/** The client's calls a resolver never makes. */
+const unusedCalls = {
+  register: () => Effect.die("unused"),
+  unregister: () => Effect.die("unused"),
+  execProbe: () => Effect.die("unused"),
+  probeFailed: () => Effect.die("unused"),
+} satisfies Partial<AgentClientShape>
 
 describe("toProviders", () => {
   it("converts the agent's providers and drops the ones that do not parse", async () => {
@@ -34,10 +43,7 @@ describe("makeAgentResolver", () => {
   const countingClient = (answers: Record<string, ReadonlyArray<Resolution.Provider>>) => {
     const calls: Array<string> = []
     const client: AgentClientShape = {
-      register: () => Effect.die("unused"),
-      unregister: () => Effect.die("unused"),
-      execProbe: () => Effect.die("unused"),
-      probeFailed: () => Effect.die("unused"),
+      ...unusedCalls,
       resolve: (service) =>
         Effect.sync(() => calls.push(service)).pipe(
           Effect.andThen(Effect.sleep(Duration.millis(20))),
@@ -103,10 +109,7 @@ describe("makeAgentResolver", () => {
 
   it("reports the agent's failure as ResolveFailed", async () => {
     const client: AgentClientShape = {
-      register: () => Effect.die("unused"),
-      unregister: () => Effect.die("unused"),
-      execProbe: () => Effect.die("unused"),
-      probeFailed: () => Effect.die("unused"),
+      ...unusedCalls,
       resolve: () =>
         Effect.fail(new AgentUnreachable({ method: "GET", url: "http://x", reason: "down" })),
       watch: () => Effect.die("unused"),
@@ -137,10 +140,7 @@ describe("makeAgentResolver with a watching agent", () => {
     const changes = yield* Queue.unbounded<Resolution.ResolveResponse | "fail">()
     const requests: Array<string> = []
     const client: AgentClientShape = {
-      register: () => Effect.die("unused"),
-      unregister: () => Effect.die("unused"),
-      execProbe: () => Effect.die("unused"),
-      probeFailed: () => Effect.die("unused"),
+      ...unusedCalls,
       resolve: (service) =>
         Effect.sync(() => requests.push(`resolve ${service}`)).pipe(
           Effect.as({ providers: initial, version: "v0" }),
@@ -165,118 +165,116 @@ describe("makeAgentResolver with a watching agent", () => {
 
   const settle = Effect.sleep(Duration.millis(20))
 
+  type Watching = Effect.Success<ReturnType<typeof watchingClient>>
+  type Resolver = Effect.Success<ReturnType<typeof makeAgentResolver>>
+
+  /** Runs `body` with a watching agent answering `initial` and a resolver over it, then closes. */
+  const withResolver = (
+    initial: ReadonlyArray<Resolution.Provider>,
+    options: AgentResolverOptions,
+    body: (agent: Watching, resolver: Resolver) => Effect.Effect<void, ResolveFailed>,
+  ) =>
+    Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const agent = yield* watchingClient(initial)
+          yield* body(agent, yield* makeAgentResolver(agent.client, options))
+        }),
+      ),
+    )
+
   it("asks once, then takes the watched providers without asking, past the cache's time", async () => {
     const one = await provider("b-0")
     const two = await provider("b-1")
-    await Effect.runPromise(
-      Effect.scoped(
-        Effect.gen(function* () {
-          const agent = yield* watchingClient([one])
-          const resolver = yield* makeAgentResolver(agent.client, { cacheMs: 10 })
-          expect((yield* resolver.resolve("web")).map((p) => p.label)).toEqual(["b"])
-          yield* Effect.sleep(Duration.millis(50))
-          expect(yield* resolver.resolve("web")).toHaveLength(1)
-          expect(agent.requests).toEqual(["resolve web", "watch web v0"])
-          // A replica registers: the watch answers, and the next connection sees both at once.
-          yield* Queue.offer(agent.changes, { providers: [one, two], version: "v1" })
-          yield* settle
-          expect((yield* resolver.resolve("web")).map((p) => p.peerId.toString())).toEqual([
-            one.peerId,
-            two.peerId,
-          ])
-          expect(agent.requests).toEqual(["resolve web", "watch web v0", "watch web v1"])
-          // The same version again (the hold ran out): asked again with it, nothing changed.
-          yield* Queue.offer(agent.changes, { providers: [one, two], version: "v1" })
-          yield* settle
-          expect(agent.requests.at(-1)).toBe("watch web v1")
-          expect(yield* resolver.resolve("web")).toHaveLength(2)
-          expect(resolver.watching()).toEqual(["web"])
-        }),
-      ),
+    await withResolver([one], { cacheMs: 10 }, (agent, resolver) =>
+      Effect.gen(function* () {
+        expect((yield* resolver.resolve("web")).map((p) => p.label)).toEqual(["b"])
+        yield* Effect.sleep(Duration.millis(50))
+        expect(yield* resolver.resolve("web")).toHaveLength(1)
+        expect(agent.requests).toEqual(["resolve web", "watch web v0"])
+        // A replica registers: the watch answers, and the next connection sees both at once.
+        yield* Queue.offer(agent.changes, { providers: [one, two], version: "v1" })
+        yield* settle
+        expect((yield* resolver.resolve("web")).map((p) => p.peerId.toString())).toEqual([
+          one.peerId,
+          two.peerId,
+        ])
+        expect(agent.requests).toEqual(["resolve web", "watch web v0", "watch web v1"])
+        // The same version again (the hold ran out): asked again with it, nothing changed.
+        yield* Queue.offer(agent.changes, { providers: [one, two], version: "v1" })
+        yield* settle
+        expect(agent.requests.at(-1)).toBe("watch web v1")
+        expect(yield* resolver.resolve("web")).toHaveLength(2)
+        expect(resolver.watching()).toEqual(["web"])
+      }),
     )
   })
 
   it("keeps and watches an empty answer: the first provider is seen when it registers", async () => {
     const one = await provider("b-0")
-    await Effect.runPromise(
-      Effect.scoped(
-        Effect.gen(function* () {
-          const agent = yield* watchingClient([])
-          const resolver = yield* makeAgentResolver(agent.client)
-          expect(yield* resolver.resolve("web")).toEqual([])
-          yield* settle
-          expect(yield* resolver.resolve("web")).toEqual([])
-          yield* Queue.offer(agent.changes, { providers: [one], version: "v1" })
-          yield* settle
-          expect(yield* resolver.resolve("web")).toHaveLength(1)
-          expect(agent.requests.filter((r) => r.startsWith("resolve"))).toHaveLength(1)
-        }),
-      ),
+    await withResolver([], {}, (agent, resolver) =>
+      Effect.gen(function* () {
+        expect(yield* resolver.resolve("web")).toEqual([])
+        yield* settle
+        expect(yield* resolver.resolve("web")).toEqual([])
+        yield* Queue.offer(agent.changes, { providers: [one], version: "v1" })
+        yield* settle
+        expect(yield* resolver.resolve("web")).toHaveLength(1)
+        expect(agent.requests.filter((r) => r.startsWith("resolve"))).toHaveLength(1)
+      }),
     )
   })
 
   it("a failed watch is dropped: the next connection asks the agent and watches again", async () => {
     const one = await provider("b-0")
-    await Effect.runPromise(
-      Effect.scoped(
-        Effect.gen(function* () {
-          const agent = yield* watchingClient([one])
-          const resolver = yield* makeAgentResolver(agent.client, { cacheMs: 10 })
-          yield* resolver.resolve("web")
-          yield* settle
-          yield* Queue.offer(agent.changes, "fail")
-          yield* settle
-          expect(resolver.watching()).toEqual([])
-          // Within the cache's time the answer is reused; after it the agent is asked again.
-          yield* Effect.sleep(Duration.millis(20))
-          expect(yield* resolver.resolve("web")).toHaveLength(1)
-          yield* settle
-          expect(agent.requests).toEqual([
-            "resolve web",
-            "watch web v0",
-            "resolve web",
-            "watch web v0",
-          ])
-          expect(resolver.watching()).toEqual(["web"])
-        }),
-      ),
+    await withResolver([one], { cacheMs: 10 }, (agent, resolver) =>
+      Effect.gen(function* () {
+        yield* resolver.resolve("web")
+        yield* settle
+        yield* Queue.offer(agent.changes, "fail")
+        yield* settle
+        expect(resolver.watching()).toEqual([])
+        // Within the cache's time the answer is reused; after it the agent is asked again.
+        yield* Effect.sleep(Duration.millis(20))
+        expect(yield* resolver.resolve("web")).toHaveLength(1)
+        yield* settle
+        expect(agent.requests).toEqual([
+          "resolve web",
+          "watch web v0",
+          "resolve web",
+          "watch web v0",
+        ])
+        expect(resolver.watching()).toEqual(["web"])
+      }),
     )
   })
 
   it("an agent that answers a watch without a version ends the watch (it does not watch)", async () => {
     const one = await provider("b-0")
-    await Effect.runPromise(
-      Effect.scoped(
-        Effect.gen(function* () {
-          const agent = yield* watchingClient([one])
-          const resolver = yield* makeAgentResolver(agent.client)
-          yield* resolver.resolve("web")
-          yield* settle
-          yield* Queue.offer(agent.changes, { providers: [one] })
-          yield* settle
-          expect(resolver.watching()).toEqual([])
-          expect(agent.requests).toEqual(["resolve web", "watch web v0"])
-        }),
-      ),
+    await withResolver([one], {}, (agent, resolver) =>
+      Effect.gen(function* () {
+        yield* resolver.resolve("web")
+        yield* settle
+        yield* Queue.offer(agent.changes, { providers: [one] })
+        yield* settle
+        expect(resolver.watching()).toEqual([])
+        expect(agent.requests).toEqual(["resolve web", "watch web v0"])
+      }),
     )
   })
 
   it("stops watching a service nobody resolved for watchIdleMs", async () => {
     const one = await provider("b-0")
-    await Effect.runPromise(
-      Effect.scoped(
-        Effect.gen(function* () {
-          const agent = yield* watchingClient([one])
-          const resolver = yield* makeAgentResolver(agent.client, { watchIdleMs: 30 })
-          yield* resolver.resolve("web")
-          yield* Effect.sleep(Duration.millis(60))
-          // The hold ends with nothing changed: idle past 30 ms, the watch is not renewed.
-          yield* Queue.offer(agent.changes, { providers: [one], version: "v0" })
-          yield* settle
-          expect(resolver.watching()).toEqual([])
-          expect(agent.requests).toEqual(["resolve web", "watch web v0"])
-        }),
-      ),
+    await withResolver([one], { watchIdleMs: 30 }, (agent, resolver) =>
+      Effect.gen(function* () {
+        yield* resolver.resolve("web")
+        yield* Effect.sleep(Duration.millis(60))
+        // The hold ends with nothing changed: idle past 30 ms, the watch is not renewed.
+        yield* Queue.offer(agent.changes, { providers: [one], version: "v0" })
+        yield* settle
+        expect(resolver.watching()).toEqual([])
+        expect(agent.requests).toEqual(["resolve web", "watch web v0"])
+      }),
     )
   })
 

@@ -7,7 +7,7 @@ import type { Resolution } from "@beemesh/contract"
 import { type Provider, ResolveFailed, Resolver } from "@beemesh/proxy"
 import { peerIdFromString } from "@libp2p/peer-id"
 import { multiaddr } from "@multiformats/multiaddr"
-import { Cache, Clock, Duration, Effect, Exit, Layer, Result } from "effect"
+import { Cache, Duration, Effect, Exit, Layer, Result } from "effect"
 import { AgentClient, type AgentClientShape } from "./AgentClient"
 
 /**
@@ -75,8 +75,8 @@ export const makeAgentResolver = Effect.fn("AgentResolver.make")(function* (
     Effect.gen(function* () {
       let version = from
       for (;;) {
-        const now = yield* Clock.currentTimeMillis
-        if (now - first.lastUsed > watchIdleMs) return
+        // Date.now, as the connections' path stamps `lastUsed` with it.
+        if (Date.now() - first.lastUsed > watchIdleMs) return
         const answer = yield* client.watch(service, version)
         if (answer.version === undefined) return
         if (answer.version !== version) {
@@ -104,7 +104,7 @@ export const makeAgentResolver = Effect.fn("AgentResolver.make")(function* (
             const converted = toProviders(answer.providers)
             yield* reportDropped(service, converted)
             if (answer.version !== undefined && !watched.has(service)) {
-              const entry = { converted, lastUsed: yield* Clock.currentTimeMillis }
+              const entry = { converted, lastUsed: Date.now() }
               watched.set(service, entry)
               yield* watch(service, entry, answer.version)
             }
