@@ -75,16 +75,23 @@ const withUpstream = (w: Workload): Workload => ({
   upstreams: [{ service: "orders", port: 7000 }],
 })
 
+/** A deployer over a fake host with `size` standby pods, once its pool is full. */
+const warmDeployer = (size: number) =>
+  Effect.gen(function* () {
+    const host = yield* makeFakeHost
+    const podman = recording()
+    const deployer = yield* startDeployer(host, podman.wrap, undefined, size)
+    yield* filled(deployer.warm, size)
+    return { host, podman, deployer }
+  })
+
 describe("warm pods: standby pods made ahead of need, claimed by replicas", () => {
   it.live(
     "a replica claims a ready pod: its sidecar gets the replica's variables once, its apps join with the replica's labels and host entries; the pool refills",
     () =>
       Effect.scoped(
         Effect.gen(function* () {
-          const host = yield* makeFakeHost
-          const podman = recording()
-          const deployer = yield* startDeployer(host, podman.wrap, undefined, 2)
-          yield* filled(deployer.warm, 2)
+          const { host, podman, deployer } = yield* warmDeployer(2)
           const standbys = yield* standbyPods(host)
           for (const name of standbys) expect(name).toMatch(/^bm-standby-[0-9a-f]{10}$/)
           const oldest = standbys.find((s) => podman.tokenOf(s) !== "")!
@@ -198,10 +205,7 @@ describe("warm pods: standby pods made ahead of need, claimed by replicas", () =
     () =>
       Effect.scoped(
         Effect.gen(function* () {
-          const host = yield* makeFakeHost
-          const podman = recording()
-          const deployer = yield* startDeployer(host, podman.wrap, undefined, 1)
-          yield* filled(deployer.warm, 1)
+          const { podman, deployer } = yield* warmDeployer(1)
           const answers: Array<string> = []
           podman.whenAppStarts(
             deployer.manager
@@ -227,10 +231,7 @@ describe("warm pods: standby pods made ahead of need, claimed by replicas", () =
     () =>
       Effect.scoped(
         Effect.gen(function* () {
-          const host = yield* makeFakeHost
-          const podman = recording()
-          const deployer = yield* startDeployer(host, podman.wrap, undefined, 1)
-          yield* filled(deployer.warm, 1)
+          const { host, podman, deployer } = yield* warmDeployer(1)
           yield* deployer.manager.apply([deployment("web", 1)])
           const pod = (yield* deployer.manager.get("shop", "web")).pods[0]!.podmanPod!
           podman.failPodRemoval(true)
@@ -250,10 +251,7 @@ describe("warm pods: standby pods made ahead of need, claimed by replicas", () =
   it.live("a claim that fails leaves no pod: the standby pod is removed, its sidecar retired", () =>
     Effect.scoped(
       Effect.gen(function* () {
-        const host = yield* makeFakeHost
-        const podman = recording()
-        const deployer = yield* startDeployer(host, podman.wrap, undefined, 1)
-        yield* filled(deployer.warm, 1)
+        const { host, podman, deployer } = yield* warmDeployer(1)
         const [pod] = yield* standbyPods(host)
         const token = podman.tokenOf(pod!)
         podman.failAppsFromNowOn()
