@@ -1,6 +1,7 @@
 /**
  * Catalog benchmark across processes: N agent nodes (default 100), each its own Node process on
- * 127.0.0.1, built as the agent builds its registry node (one mesh authority's certificates, the
+ * 127.0.0.1 (or K to a process with `--nodes-per-process K`, each node still its own libp2p host
+ * with its own listener and connections), built as the agent builds its registry node (one mesh authority's certificates, the
  * mesh key, the catalog's gossipsub, `Registry` with `serveStale`) and bootstrapped as agents
  * are, from a few bootstrap peers. Measured:
  *
@@ -30,25 +31,32 @@ import { privateKeyToProtobuf } from "@libp2p/crypto/keys"
 import { Effect } from "effect"
 import { certifiedAgents } from "../test/support/membership.js"
 import {
+  type HostProcess,
   killAllNow,
-  type NodeProcess,
   newRequestId,
   pssBytes,
-  spawnNode,
+  spawnHost,
   stopAll,
 } from "./catalog-mesh/children.js"
-import { type FromNode, type NodeStatus, sharedClock } from "./catalog-mesh/protocol.js"
+import {
+  type FromNode,
+  type NodeStatus,
+  type ProcessStatus,
+  sharedClock,
+} from "./catalog-mesh/protocol.js"
 
 const { values } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== "--"),
   options: {
     nodes: { type: "string", default: "100" },
+    "nodes-per-process": { type: "string", default: "1" },
     samples: { type: "string", default: "20" },
     late: { type: "string", default: "3" },
     bootstrap: { type: "string", default: "3" },
     "start-concurrency": { type: "string", default: "4" },
     "budget-s": { type: "string", default: "2400" },
     "form-timeout-s": { type: "string", default: "300" },
+    "settle-s": { type: "string", default: "20" },
     /** Default: the agent's bound (5 s). */
     "membership-timeout-ms": { type: "string" },
     help: { type: "boolean", short: "h", default: false },
@@ -58,13 +66,16 @@ if (values.help) {
   console.log(
     [
       "pnpm --filter @beemesh/registry bench:catalog-mesh [-- --nodes 100 --samples 20 --late 3]",
-      "  --nodes N                  agent node processes (default 100)",
+      "  --nodes N                  agent nodes (default 100)",
+      "  --nodes-per-process K      nodes hosted by one process, each with its own libp2p host and",
+      "                             TCP listener (default 1: every node its own process, as agents run)",
       "  --samples N                propagation rounds, and services registered before them (default 20)",
       "  --late N                   late joiners started after the rounds (default 3)",
       "  --bootstrap N              bootstrap peers, started first (default 3)",
       "  --start-concurrency N      nodes started at a time after them (default 4)",
       "  --budget-s S               time budget: every node is stopped once it is spent (default 2400)",
       "  --form-timeout-s S         wait for the mesh to form after the last start; measured anyway after (default 300)",
+      "  --settle-s S               wait after the services are registered, before the idle window and the rounds (default 20)",
       "  --membership-timeout-ms M  how long a peer has to prove membership (default: the agent's, 5000)",
       "Prints a table; writes bench-results/catalog-mesh.json and the nodes' log beside it.",
     ].join("\n"),
@@ -72,25 +83,33 @@ if (values.help) {
   process.exit(0)
 }
 const size = Number(values.nodes)
+const perProcess = Number(values["nodes-per-process"])
 const samples = Number(values.samples)
 const lateCount = Number(values.late)
 const bootstrapCount = Math.min(Number(values.bootstrap), size)
 const startConcurrency = Number(values["start-concurrency"])
 const budgetMs = Number(values["budget-s"]) * 1000
 const formTimeoutMs = Number(values["form-timeout-s"]) * 1000
+const settleMs = Number(values["settle-s"]) * 1000
 const membershipTimeoutMs =
   values["membership-timeout-ms"] === undefined
     ? undefined
     : Number(values["membership-timeout-ms"])
-for (const [name, n] of Object.entries({
-  size,
+for (const [option, n] of Object.entries({
+  nodes: size,
+  "nodes-per-process": perProcess,
   samples,
-  lateCount,
-  bootstrapCount,
-  startConcurrency,
+  late: lateCount,
+  bootstrap: bootstrapCount,
+  "start-concurrency": startConcurrency,
+  "settle-s": settleMs / 1000,
 }))
-  if (!Number.isInteger(n) || n < (name === "lateCount" ? 0 : 1))
-    throw new Error(`--${name}: expected a positive whole number, got ${n}`)
+  if (!Number.isInteger(n) || n < (option === "late" || option === "settle-s" ? 0 : 1)) {
+    console.error(
+      `--${option}: expected a whole number of at least ${option === "late" || option === "settle-s" ? 0 : 1}, got ${values[option as keyof typeof values]}`,
+    )
+    process.exit(2)
+  }
 
 const HERE = dirname(fileURLToPath(import.meta.url))
 const ROUND_TIMEOUT_MS = 30_000
@@ -121,10 +140,10 @@ const log = (line: string) => console.log(`${new Date().toISOString().slice(11, 
 
 /** Where each service was stored, by node index, on the shared clock. */
 const arrivals = new Map<string, Map<number, number>>()
-const onMessage = (index: number, message: FromNode) => {
+const onMessage = (message: FromNode) => {
   if (message.type !== "stored") return
   const at = arrivals.get(message.service) ?? new Map<number, number>()
-  if (!at.has(index)) at.set(index, message.at)
+  if (!at.has(message.node)) at.set(message.node, message.at)
   arrivals.set(message.service, at)
 }
 const waitFor = async (what: string, done: () => boolean, timeoutMs: number, stepMs = 10) => {
@@ -160,23 +179,57 @@ const run = async () => {
     listen: ["/ip4/127.0.0.1/tcp/0"],
     ...(membershipTimeoutMs === undefined ? {} : { membershipTimeoutMs }),
   })
-  const nodes: NodeProcess[] = []
-  const startNode = async (index: number, bootstrap: ReadonlyArray<string>) => {
-    const node = spawnNode(
+  /**
+   * The mesh's processes: node i in process ⌊i / perProcess⌋; a late joiner in a process of its
+   * own (a new agent is a new process).
+   */
+  const hosts: HostProcess[] = []
+  const lateHosts: HostProcess[] = []
+  /** The process hosting each node, by node index. */
+  const hostOf: HostProcess[] = []
+  const hostFor = (index: number) => {
+    if (index >= size) {
+      const host = spawnHost(bundle, join(work, "compile-cache"), `${index}`, onMessage, nodeLog)
+      lateHosts.push(host)
+      return host
+    }
+    const group = Math.floor(index / perProcess)
+    const first = group * perProcess
+    const last = Math.min(size, first + perProcess) - 1
+    hosts[group] ??= spawnHost(
       bundle,
       join(work, "compile-cache"),
-      configOf(index, bootstrap),
+      first === last ? `${first}` : `${first}-${last}`,
       onMessage,
       nodeLog,
-      120_000,
     )
-    nodes[index] = node
-    const ready = await node.ready
+    return hosts[group]
+  }
+  /** Whether the mesh's processes answered; undefined for one that did not in time (starved). */
+  const statusAll = (of: ReadonlyArray<HostProcess>) =>
+    Promise.all(of.map((h) => h.status(STATUS_TIMEOUT_MS).catch(() => undefined)))
+  /** Node statuses by index (0 … size − 1); undefined for a node whose process did not answer. */
+  const byNode = (statuses: ReadonlyArray<ProcessStatus | undefined>) => {
+    const out: Array<NodeStatus | undefined> = Array.from({ length: size }, () => undefined)
+    for (const s of statuses) for (const n of s?.nodes ?? []) if (n.index < size) out[n.index] = n
+    return out
+  }
+  const answered = <A>(statuses: ReadonlyArray<A | undefined>) =>
+    statuses.filter((s): s is A => s !== undefined)
+  /** A process's figure shared out over the nodes it hosts. */
+  const perNode = (s: ProcessStatus, x: number) => x / Math.max(1, s.nodes.length)
+  const startNode = async (index: number, bootstrap: ReadonlyArray<string>) => {
+    const host = hostFor(index)
+    hostOf[index] = host
+    const ready = await host.startNode(configOf(index, bootstrap), 120_000)
     // Started as a fleet comes up, not all at once: the next node starts once this one has
     // joined (a few DHT peers, a catalog peer), or after JOIN_WAIT_MS.
     const deadline = sharedClock() + JOIN_WAIT_MS
     while (index > 0 && sharedClock() < deadline) {
-      const status = await node.status(STATUS_TIMEOUT_MS).catch(() => undefined)
+      const status = await host
+        .status(STATUS_TIMEOUT_MS)
+        .then((s) => s.nodes.find((n) => n.index === index))
+        .catch(() => undefined)
       if (
         status !== undefined &&
         status.routingTable >= Math.min(3, index) &&
@@ -185,13 +238,8 @@ const run = async () => {
         break
       await sleep(250)
     }
-    return { node, ready }
+    return { ready }
   }
-  /** Every node's status; undefined for one that did not answer in time (a starved process). */
-  const statusAll = (of: ReadonlyArray<NodeProcess>) =>
-    Promise.all(of.map((n) => n.status(STATUS_TIMEOUT_MS).catch(() => undefined)))
-  const answered = (statuses: ReadonlyArray<NodeStatus | undefined>) =>
-    statuses.filter((s): s is NodeStatus => s !== undefined)
 
   // Formation: the bootstrap peers first, each knowing the ones before; then everybody else,
   // a few at a time, bootstrapping from them (an agent's config names a few bootstrap peers).
@@ -212,14 +260,18 @@ const run = async () => {
     }),
   )
   const processesUp = sharedClock() - formStarted
-  log(`${size} processes up in ${Math.round(processesUp)} ms; waiting for the gossipsub mesh`)
+  log(
+    `${size} nodes in ${hosts.length} processes up in ${Math.round(processesUp)} ms; waiting for the gossipsub mesh`,
+  )
   let formStatus: Array<NodeStatus | undefined> = []
+  let formProcesses: Array<ProcessStatus | undefined> = []
   const formed = (s: NodeStatus | undefined) =>
     s !== undefined && s.routingTable >= 3 && s.meshPeers >= 1
   const formDeadline = sharedClock() + formTimeoutMs
   let lastProgress = sharedClock()
   for (;;) {
-    formStatus = await statusAll(nodes.slice(0, size))
+    formProcesses = await statusAll(hosts)
+    formStatus = byNode(formProcesses)
     if (formStatus.every(formed)) break
     if (sharedClock() - lastProgress >= 10_000) {
       lastProgress = sharedClock()
@@ -252,8 +304,8 @@ const run = async () => {
   // Services registered before the rounds, resolved later (their DHT copies must have settled).
   const pre = Array.from({ length: samples }, (_, i) => ({ service: `pre-${i}`, at: pick(size) }))
   for (const { service, at } of pre)
-    await nodes[at]!.request(
-      { type: "register", id: newRequestId(), service },
+    await hostOf[at]!.request(
+      { type: "register", id: newRequestId(), node: at, service },
       "registered",
       30_000,
     )
@@ -262,24 +314,39 @@ const run = async () => {
     () => pre.every((p) => (arrivals.get(p.service)?.size ?? 0) === size),
     60_000,
   ).catch((error: Error) => log(`${error.message}; measuring anyway`))
-  log(`${samples} services in every catalog; letting the DHT copies settle (20 s)`)
-  await sleep(20_000)
+  log(
+    `${samples} services in every catalog; letting the DHT copies and the connections settle (${settleMs / 1000} s)`,
+  )
+  await sleep(settleMs)
 
-  // Idle: CPU per process over 10 s, memory per process.
-  const idle0 = await statusAll(nodes.slice(0, size))
+  // Idle: CPU per process over 10 s, memory per process; per node, the process's share.
+  const idle0 = await statusAll(hosts)
   const idleStarted = sharedClock()
   await sleep(10_000)
-  const idle1 = await statusAll(nodes.slice(0, size))
+  const idle1 = await statusAll(hosts)
   const idleMs = sharedClock() - idleStarted
-  const idleCpuMsPerS = idle1.flatMap((s, i) => {
+  const idleCpu = idle1.flatMap((s, i) => {
     const before = idle0[i]
-    return s === undefined || before === undefined
-      ? []
-      : [(s.cpuMicros - before.cpuMicros) / 1e3 / (idleMs / 1e3)]
+    if (s === undefined || before === undefined) return []
+    const msPerS = (s.cpuMicros - before.cpuMicros) / 1e3 / (idleMs / 1e3)
+    return [{ process: msPerS, node: perNode(s, msPerS), nodes: s.nodes.length }]
   })
   const idleAnswered = answered(idle1)
-  const pss = (await Promise.all(nodes.slice(0, size).map((n) => pssBytes(n.pid)))).filter(
-    (x): x is number => x !== undefined,
+  const idleNodes0 = byNode(idle0)
+  const idleOpened = byNode(idle1).flatMap((s, i) => {
+    const before = idleNodes0[i]
+    return s === undefined || before === undefined
+      ? []
+      : [s.connectionsOpened - before.connectionsOpened]
+  })
+  const pss = answered(
+    await Promise.all(
+      hosts.map(async (h, i) => {
+        const bytes = await pssBytes(h.pid)
+        const nodes = idle1[i]?.nodes.length ?? perProcess
+        return bytes === undefined ? undefined : { bytes, nodes }
+      }),
+    ),
   )
   const loadAtStart = loadavg()[0]!
   log("idle measured; rounds start")
@@ -312,8 +379,8 @@ const run = async () => {
   for (let r = 0; r < samples; r++) {
     const origin = pick(size)
     const service = `new-${r}`
-    const registered = await nodes[origin]!.request(
-      { type: "register", id: newRequestId(), service },
+    const registered = await hostOf[origin]!.request(
+      { type: "register", id: newRequestId(), node: origin, service },
       "registered",
       30_000,
     )
@@ -341,8 +408,8 @@ const run = async () => {
 
     const { service: old, at } = pre[r]!
     const observer = pick(size, at)
-    const resolved = await nodes[observer]!.request(
-      { type: "resolve", id: newRequestId(), service: old },
+    const resolved = await hostOf[observer]!.request(
+      { type: "resolve", id: newRequestId(), node: observer, service: old },
       "resolved",
       60_000,
     )
@@ -357,7 +424,7 @@ const run = async () => {
   }
 
   // Event-loop delay over the rounds (each status resets it): how starved the nodes were.
-  const afterRounds = answered(await statusAll(nodes.slice(0, size)))
+  const afterRounds = answered(await statusAll(hosts))
 
   // Late joiners, one at a time: from process start until its catalog holds every service.
   const expected = [
@@ -399,9 +466,11 @@ const run = async () => {
     )
   }
 
-  const final = answered(await statusAll(nodes))
+  const final = answered((await statusAll([...hosts, ...lateHosts])).flatMap((s) => s?.nodes ?? []))
   const result = {
     nodes: size,
+    processes: hosts.length,
+    nodesPerProcess: perProcess,
     samples,
     bootstrapPeers: bootstrapCount,
     membershipTimeoutMs: membershipTimeoutMs ?? "agent default (5000)",
@@ -413,19 +482,32 @@ const run = async () => {
     formMs: Math.round(formMs),
     /** Nodes without 3 DHT peers and a gossipsub mesh peer when the rounds started (0: formed). */
     unformedNodes: unformed,
-    formCpuSPerNode: summary(answered(formStatus).map((s) => s.cpuMicros / 1e6)),
+    /** Per node: its process's CPU during formation, shared out over the nodes it hosts. */
+    formCpuSPerNode: summary(
+      answered(formProcesses).flatMap((s) =>
+        Array(s.nodes.length).fill(perNode(s, s.cpuMicros / 1e6)),
+      ),
+    ),
+    /** Per process; "per node" figures are a process's shared out over the nodes it hosts. */
     memory: {
       rssMiB: summary(idleAnswered.map((s) => mib(s.rssBytes))),
-      pssMiB: summary(pss.map(mib)),
+      pssMiB: summary(pss.map((p) => mib(p.bytes))),
       heapUsedMiB: summary(idleAnswered.map((s) => mib(s.heapUsedBytes))),
+      pssMiBPerNode: summary(
+        pss.flatMap((p) => Array(p.nodes).fill(mib(p.bytes / Math.max(1, p.nodes)))),
+      ),
       totalRssMiB: mib(idleAnswered.reduce((n, s) => n + s.rssBytes, 0)),
-      totalPssMiB: mib(pss.reduce((n, x) => n + x, 0)),
+      totalPssMiB: mib(pss.reduce((n, p) => n + p.bytes, 0)),
     },
     idleCpu: {
       windowMs: Math.round(idleMs),
-      msPerSecondPerNode: summary(idleCpuMsPerS),
-      totalPercentOfOneCore: round3(idleCpuMsPerS.reduce((a, b) => a + b, 0) / 10),
-      nodesAnswering: idleCpuMsPerS.length,
+      msPerSecondPerProcess: summary(idleCpu.map((c) => c.process)),
+      msPerSecondPerNode: summary(idleCpu.flatMap((c) => Array(c.nodes).fill(c.node))),
+      totalPercentOfOneCore: round3(idleCpu.reduce((a, c) => a + c.process, 0) / 10),
+      nodesAnswering: idleCpu.reduce((a, c) => a + c.nodes, 0),
+      /** Connections each node opened (either way) within the window: the mesh still forming. */
+      connectionsOpenedPerNode: summary(idleOpened),
+      connectionsPerNode: summary(answered(byNode(idle1)).map((s) => s.connections)),
     },
     mesh: {
       routingTable: summary(final.map((s) => s.routingTable)),
@@ -434,7 +516,7 @@ const run = async () => {
       meshPeers: summary(final.map((s) => s.meshPeers)),
       entries: summary(final.map((s) => s.entries)),
     },
-    /** Per node, the event loop's p99 and max delay over the idle window and over the rounds. */
+    /** Per process, the event loop's p99 and max delay over the idle window and over the rounds. */
     loopDelayMs: {
       idleP99: summary(idleAnswered.map((s) => s.loopDelayP99Ms)),
       idleMax: summary(idleAnswered.map((s) => s.loopDelayMaxMs)),
@@ -483,8 +565,8 @@ try {
   console.log(
     [
       "",
-      `mesh: ${result.nodes} node processes (+${result.lateJoiners.length} late), ${result.bootstrapPeers} bootstrap peers; processes up in ${result.processesUpMs} ms, mesh formed in ${result.formMs} ms (${result.unformedNodes} nodes not joined); load average ${result.loadAverage.atStart} → ${result.loadAverage.atEnd}`,
-      `idle CPU, all nodes: ${result.idleCpu.totalPercentOfOneCore}% of one core; total RSS ${result.memory.totalRssMiB} MiB, PSS ${result.memory.totalPssMiB} MiB`,
+      `mesh: ${result.nodes} nodes in ${result.processes} processes (+${result.lateJoiners.length} late, a process each), ${result.bootstrapPeers} bootstrap peers; up in ${result.processesUpMs} ms, mesh formed in ${result.formMs} ms (${result.unformedNodes} nodes not joined); load average ${result.loadAverage.atStart} → ${result.loadAverage.atEnd}`,
+      `idle CPU, all processes: ${result.idleCpu.totalPercentOfOneCore}% of one core; total RSS ${result.memory.totalRssMiB} MiB, PSS ${result.memory.totalPssMiB} MiB`,
       `mesh at the end: gossipsub mesh peers p50 ${result.mesh.meshPeers.p50}, topic peers p50 ${result.mesh.topicPeers.p50}, connections p50 ${result.mesh.connections.p50}`,
       `nodes killed at the end (did not stop in 15 s): ${killed}`,
       "",
@@ -501,10 +583,18 @@ try {
           result.lateJoiners.map((l) => l.sinceNodeStartMs).filter((ms) => !Number.isNaN(ms)),
         ),
       ),
+      ...(perProcess === 1
+        ? []
+        : [
+            row("idle CPU per process (ms/s)", result.idleCpu.msPerSecondPerProcess),
+            row("PSS per node, its share (MiB)", result.memory.pssMiBPerNode),
+          ]),
       row("idle CPU per node (ms/s)", result.idleCpu.msPerSecondPerNode),
-      row("RSS per node (MiB)", result.memory.rssMiB),
-      row("PSS per node (MiB)", result.memory.pssMiB),
-      row("heap used per node (MiB)", result.memory.heapUsedMiB),
+      row("connections per node, idle", result.idleCpu.connectionsPerNode),
+      row("  opened in the idle window", result.idleCpu.connectionsOpenedPerNode),
+      row("RSS per process (MiB)", result.memory.rssMiB),
+      row("PSS per process (MiB)", result.memory.pssMiB),
+      row("heap used per process (MiB)", result.memory.heapUsedMiB),
       row("formation CPU per node (s)", result.formCpuSPerNode),
       row("event-loop delay p99, rounds (ms)", result.loopDelayMs.roundsP99),
       row("event-loop delay max, rounds (ms)", result.loopDelayMs.roundsMax),

@@ -1,69 +1,84 @@
 /**
- * The catalog-mesh bench's node processes: forked from one bundle, driven over IPC, every one
- * stopped by its PID when the bench ends, fails or is interrupted.
+ * The catalog-mesh bench's node processes: forked from one bundle, each hosting one node or
+ * several, driven over IPC, every one stopped by its PID when the bench ends, fails or is
+ * interrupted.
  */
 import { type ChildProcess, fork } from "node:child_process"
 import type { WriteStream } from "node:fs"
 import { readFile } from "node:fs/promises"
-import type { FromNode, NodeConfig, NodeStatus, ToNode } from "./protocol.js"
+import type { FromNode, NodeConfig, ProcessStatus, ToNode } from "./protocol.js"
 
 /** The agent's V8 options (apps/agent NodeOptions.ts): the node processes run as agents do. */
 const NODE_FLAGS = ["--max-semi-space-size=1"]
 
-export interface NodeProcess {
-  readonly index: number
+type Ready = Extract<FromNode, { type: "ready" }>
+
+/** A forked process hosting one or more nodes. */
+export interface HostProcess {
   readonly pid: number
-  /** Resolves with the node's ready message (the libp2p node started). */
-  readonly ready: Promise<Extract<FromNode, { type: "ready" }>>
+  /** Starts a node in this process; resolves with its ready message (its libp2p node started). */
+  readonly startNode: (config: NodeConfig, readyTimeoutMs: number) => Promise<Ready>
   readonly request: <T extends FromNode["type"]>(
     message: ToNode & { readonly id: number },
     answer: T,
     timeoutMs: number,
   ) => Promise<Extract<FromNode, { type: T }>>
-  readonly status: (timeoutMs: number) => Promise<NodeStatus>
-  readonly send: (message: ToNode) => void
+  /** The process's costs and every hosted node's status. */
+  readonly status: (timeoutMs: number) => Promise<ProcessStatus>
   readonly exited: Promise<void>
 }
 
 const alive = new Set<ChildProcess>()
 let nextId = 1
 
-/** Forks one node from `bundle`; its stderr and stdout go to `log`, prefixed with its index. */
-export const spawnNode = (
+/**
+ * Forks one process from `bundle`; its stderr and stdout go to `log`, each line prefixed with
+ * `name`. Every message from it goes to `onMessage` too.
+ */
+export const spawnHost = (
   bundle: string,
-  /** V8's compile cache of the bundle, shared by every node: one compiles, the others load. */
+  /** V8's compile cache of the bundle, shared by every process: one compiles, the others load. */
   compileCache: string,
-  config: NodeConfig,
-  onMessage: (index: number, message: FromNode) => void,
+  name: string,
+  onMessage: (message: FromNode) => void,
   log: WriteStream,
-  readyTimeoutMs: number,
-): NodeProcess => {
+): HostProcess => {
   const child = fork(bundle, [], {
     execArgv: NODE_FLAGS,
     stdio: ["ignore", "pipe", "pipe", "ipc"],
     serialization: "json",
     env: { ...process.env, NODE_COMPILE_CACHE: compileCache },
   })
-  if (child.pid === undefined) throw new Error(`node ${config.index} did not start`)
+  if (child.pid === undefined) throw new Error(`process ${name} did not start`)
   alive.add(child)
-  const prefix = `[${config.index}] `
+  const prefix = `[${name}] `
   const relay = (chunk: Buffer) => {
     for (const line of chunk.toString().split("\n"))
       if (line !== "") log.write(`${prefix}${line}\n`)
   }
   child.stdout?.on("data", relay)
   child.stderr?.on("data", relay)
+  const waiters = new Map<number, (message: FromNode) => void>()
+  /** Nodes asked to start and not ready yet, by index. */
+  const starting = new Map<number, { resolve: (r: Ready) => void; reject: (e: Error) => void }>()
   const exited = new Promise<void>((resolve) =>
     child.once("exit", (code, signal) => {
       alive.delete(child)
       log.write(`${prefix}exited (code ${code}, signal ${signal})\n`)
+      for (const [index, pending] of starting)
+        pending.reject(new Error(`node ${index}: its process exited before it was ready`))
+      starting.clear()
       resolve()
     }),
   )
-  const waiters = new Map<number, (message: FromNode) => void>()
   child.on("message", (message: FromNode) => {
+    if (message.type === "ready") starting.get(message.index)?.resolve(message)
+    else if (message.type === "failed" && message.id === undefined && message.node !== undefined)
+      starting
+        .get(message.node)
+        ?.reject(new Error(`node ${message.node} failed to start: ${message.message}`))
     if ("id" in message && message.id !== undefined) waiters.get(message.id)?.(message)
-    onMessage(config.index, message)
+    onMessage(message)
   })
   const send = (message: ToNode) => {
     if (child.connected) child.send(message)
@@ -76,46 +91,47 @@ export const spawnNode = (
     new Promise<Extract<FromNode, { type: T }>>((resolve, reject) => {
       const timer = setTimeout(() => {
         waiters.delete(message.id)
-        reject(new Error(`node ${config.index}: no ${answer} answer within ${timeoutMs} ms`))
+        reject(new Error(`process ${name}: no ${answer} answer within ${timeoutMs} ms`))
       }, timeoutMs)
       waiters.set(message.id, (reply) => {
         clearTimeout(timer)
         waiters.delete(message.id)
         if (reply.type === answer) resolve(reply as Extract<FromNode, { type: T }>)
-        else if (reply.type === "failed")
-          reject(new Error(`node ${config.index}: ${reply.message}`))
-        else reject(new Error(`node ${config.index}: ${reply.type} instead of ${answer}`))
+        else if (reply.type === "failed") reject(new Error(`process ${name}: ${reply.message}`))
+        else reject(new Error(`process ${name}: ${reply.type} instead of ${answer}`))
       })
       send(message)
     })
-  const ready = new Promise<Extract<FromNode, { type: "ready" }>>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`node ${config.index} not ready within ${readyTimeoutMs} ms`)),
-      readyTimeoutMs,
-    )
-    child.on("message", (message: FromNode) => {
-      if (message.type === "ready") {
-        clearTimeout(timer)
-        resolve(message)
-      } else if (message.type === "failed" && message.id === undefined) {
-        clearTimeout(timer)
-        reject(new Error(`node ${config.index} failed to start: ${message.message}`))
+  const startNode = (config: NodeConfig, readyTimeoutMs: number) =>
+    new Promise<Ready>((resolve, reject) => {
+      if (!alive.has(child)) {
+        reject(new Error(`node ${config.index}: its process ${name} has exited`))
+        return
       }
+      const timer = setTimeout(() => {
+        starting.delete(config.index)
+        reject(new Error(`node ${config.index} not ready within ${readyTimeoutMs} ms`))
+      }, readyTimeoutMs)
+      starting.set(config.index, {
+        resolve: (ready) => {
+          clearTimeout(timer)
+          starting.delete(config.index)
+          resolve(ready)
+        },
+        reject: (error) => {
+          clearTimeout(timer)
+          starting.delete(config.index)
+          reject(error)
+        },
+      })
+      send({ type: "config", config })
     })
-    void exited.then(() => {
-      clearTimeout(timer)
-      reject(new Error(`node ${config.index} exited before it was ready`))
-    })
-  })
-  send({ type: "config", config })
   return {
-    index: config.index,
     pid: child.pid,
-    ready,
+    startNode,
     request,
     status: (timeoutMs) =>
       request({ type: "status", id: nextId++ }, "status", timeoutMs).then((m) => m.status),
-    send,
     exited,
   }
 }

@@ -1,7 +1,8 @@
 /**
- * One node process of the catalog-mesh bench: a certified agent's registry node exactly as the
- * agent builds it (mesh key, membership, provenance, relay server, gossipsub catalog, registry
- * with `serveStale`), driven by the coordinator over the IPC channel (see protocol.ts).
+ * One process of the catalog-mesh bench, hosting one or more nodes: each a certified agent's
+ * registry node exactly as the agent builds it (mesh key, membership, provenance, relay server,
+ * gossipsub catalog, registry with `serveStale`), with its own libp2p host, TCP listener and
+ * connections, driven by the coordinator over the IPC channel (see protocol.ts).
  */
 import { monitorEventLoopDelay } from "node:perf_hooks"
 import { parseMeshKey } from "@beemesh/p2p"
@@ -10,7 +11,13 @@ import { Context, Effect, Exit, Layer, Result, Scope } from "effect"
 import { Catalog } from "../../src/Catalog.js"
 import { Libp2pNode } from "../../src/Libp2pNode.js"
 import { Registry, type RegistryShape } from "../../src/Registry.js"
-import { type FromNode, type NodeConfig, sharedClock, type ToNode } from "./protocol.js"
+import {
+  type FromNode,
+  type NodeConfig,
+  type NodeStatus,
+  sharedClock,
+  type ToNode,
+} from "./protocol.js"
 
 const NAMESPACE = "bench"
 const NO_REVOCATIONS = { serials: new Set<string>(), subjects: new Set<string>() }
@@ -62,8 +69,12 @@ const start = (config: NodeConfig) =>
     const libp2p = Context.get(context, Libp2pNode)
     const catalog = Context.get(context, Catalog)
     const startedAt = sharedClock()
+    const opened = { count: 0 }
+    libp2p.node.addEventListener("connection:open", () => {
+      opened.count++
+    })
     catalog.onStored((record) =>
-      send({ type: "stored", service: record.service, at: sharedClock() }),
+      send({ type: "stored", node: config.index, service: record.service, at: sharedClock() }),
     )
     return {
       scope,
@@ -71,6 +82,9 @@ const start = (config: NodeConfig) =>
       catalog,
       registry: Context.get(context, Registry),
       startedAt,
+      opened,
+      /** A Registry without the catalog on this node, made at the first resolve. */
+      dht: undefined as RegistryShape | undefined,
     }
   })
 
@@ -97,8 +111,26 @@ const meshPeers = (pubsub: object, topic: string) =>
 const loopDelay = monitorEventLoopDelay({ resolution: 10 })
 loopDelay.enable()
 
-let running: Running | undefined
-let dht: RegistryShape | undefined
+/** The nodes this process hosts, by index. */
+const running = new Map<number, Running>()
+const nodeOf = (index: number) => {
+  const r = running.get(index)
+  if (r === undefined) throw new Error(`node ${index} is not in this process`)
+  return r
+}
+
+const nodeStatus = (index: number, r: Running): NodeStatus => {
+  const pubsub = r.libp2p.pubsub!
+  return {
+    index,
+    routingTable: r.libp2p.routingTableSize(),
+    connections: r.libp2p.node.getConnections().length,
+    connectionsOpened: r.opened.count,
+    topicPeers: pubsub.getSubscribers(r.catalog.topic).length,
+    meshPeers: meshPeers(pubsub, r.catalog.topic),
+    entries: r.catalog.stats().entries,
+  }
+}
 
 const handle = (message: ToNode): Effect.Effect<void, unknown> => {
   switch (message.type) {
@@ -106,7 +138,7 @@ const handle = (message: ToNode): Effect.Effect<void, unknown> => {
       return start(message.config).pipe(
         Effect.flatMap((r) =>
           Effect.sync(() => {
-            running = r
+            running.set(message.config.index, r)
             send({
               type: "ready",
               index: message.config.index,
@@ -119,7 +151,7 @@ const handle = (message: ToNode): Effect.Effect<void, unknown> => {
       )
     case "register":
       return Effect.gen(function* () {
-        const r = running!
+        const r = nodeOf(message.node)
         const calledAt = sharedClock()
         yield* r.registry
           .register(NAMESPACE, message.service, {
@@ -132,10 +164,10 @@ const handle = (message: ToNode): Effect.Effect<void, unknown> => {
       })
     case "resolve":
       return Effect.gen(function* () {
-        const r = running!
+        const r = nodeOf(message.node)
         const [catalogMs, found] = yield* timed(r.registry.resolve(NAMESPACE, message.service))
-        dht ??= yield* dhtRegistry(r)
-        const [dhtMs, dhtFound] = yield* timed(dht.resolve(NAMESPACE, message.service))
+        r.dht ??= yield* dhtRegistry(r)
+        const [dhtMs, dhtFound] = yield* timed(r.dht.resolve(NAMESPACE, message.service))
         send({
           type: "resolved",
           id: message.id,
@@ -147,32 +179,27 @@ const handle = (message: ToNode): Effect.Effect<void, unknown> => {
       })
     case "status":
       return Effect.sync(() => {
-        const r = running!
-        const pubsub = r.libp2p.pubsub!
         const memory = process.memoryUsage()
         const cpu = process.cpuUsage()
         send({
           type: "status",
           id: message.id,
           status: {
-            routingTable: r.libp2p.routingTableSize(),
-            connections: r.libp2p.node.getConnections().length,
-            topicPeers: pubsub.getSubscribers(r.catalog.topic).length,
-            meshPeers: meshPeers(pubsub, r.catalog.topic),
-            entries: r.catalog.stats().entries,
             rssBytes: memory.rss,
             heapUsedBytes: memory.heapUsed,
             cpuMicros: cpu.user + cpu.system,
             loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
             loopDelayMaxMs: loopDelay.max / 1e6,
+            nodes: [...running].map(([index, r]) => nodeStatus(index, r)),
           },
         })
         loopDelay.reset()
       })
     case "stop":
-      return Effect.suspend(() =>
-        running === undefined ? Effect.void : Scope.close(running.scope, Exit.void),
-      ).pipe(Effect.ensuring(Effect.sync(() => process.exit(0))))
+      return Effect.forEach(running.values(), (r) => Scope.close(r.scope, Exit.void), {
+        concurrency: "unbounded",
+        discard: true,
+      }).pipe(Effect.ensuring(Effect.sync(() => process.exit(0))))
   }
 }
 
@@ -183,6 +210,7 @@ process.on("message", (message: ToNode) => {
     send({
       type: "failed",
       id: idOf(message),
+      ...(message.type === "config" ? { node: message.config.index } : {}),
       message: error instanceof Error ? error.message : String(error),
     }),
   )

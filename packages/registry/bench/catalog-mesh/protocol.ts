@@ -1,6 +1,7 @@
 /**
  * Messages between the catalog-mesh bench's coordinator and its node processes (Node's IPC
- * channel of a forked child, JSON). Times are the shared clock below, in ms.
+ * channel of a forked child, JSON). A process hosts one node or several (`--nodes-per-process`);
+ * messages for a node name it by its index. Times are the shared clock below, in ms.
  */
 
 /**
@@ -30,19 +31,40 @@ export interface NodeConfig {
 }
 
 export type ToNode =
+  /** Starts a node in this process (one process may host several). */
   | { readonly type: "config"; readonly config: NodeConfig }
-  | { readonly type: "register"; readonly id: number; readonly service: string }
-  | { readonly type: "resolve"; readonly id: number; readonly service: string }
+  | {
+      readonly type: "register"
+      readonly id: number
+      readonly node: number
+      readonly service: string
+    }
+  | {
+      readonly type: "resolve"
+      readonly id: number
+      readonly node: number
+      readonly service: string
+    }
+  /** The process's status and that of every node it hosts. */
   | { readonly type: "status"; readonly id: number }
+  /** Stops every node of the process, then the process. */
   | { readonly type: "stop" }
 
+/** One node's view of the mesh. */
 export interface NodeStatus {
+  readonly index: number
   readonly routingTable: number
   readonly connections: number
+  /** Connections opened since the node started (either way): how much the mesh still churns. */
+  readonly connectionsOpened: number
   /** Peers gossipsub knows on the catalog topic / in its mesh of that topic. */
   readonly topicPeers: number
   readonly meshPeers: number
   readonly entries: number
+}
+
+/** The process's costs, shared by the nodes it hosts. */
+export interface ProcessStatus {
   readonly rssBytes: number
   readonly heapUsedBytes: number
   /** process.cpuUsage() since start, µs. */
@@ -53,6 +75,7 @@ export interface NodeStatus {
    */
   readonly loopDelayP99Ms: number
   readonly loopDelayMaxMs: number
+  readonly nodes: ReadonlyArray<NodeStatus>
 }
 
 export type FromNode =
@@ -65,7 +88,12 @@ export type FromNode =
       readonly startedAt: number
     }
   /** A record was stored in this node's catalog (from gossip, sync or its own register). */
-  | { readonly type: "stored"; readonly service: string; readonly at: number }
+  | {
+      readonly type: "stored"
+      readonly node: number
+      readonly service: string
+      readonly at: number
+    }
   | {
       readonly type: "registered"
       readonly id: number
@@ -81,5 +109,11 @@ export type FromNode =
       readonly dhtMs: number
       readonly dhtFound: number
     }
-  | { readonly type: "status"; readonly id: number; readonly status: NodeStatus }
-  | { readonly type: "failed"; readonly id: number | undefined; readonly message: string }
+  | { readonly type: "status"; readonly id: number; readonly status: ProcessStatus }
+  /** A request failed; a node that failed to start has no request id, only its index. */
+  | {
+      readonly type: "failed"
+      readonly id: number | undefined
+      readonly node?: number
+      readonly message: string
+    }
