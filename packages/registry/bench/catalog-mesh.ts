@@ -376,6 +376,21 @@ const run = async () => {
     catalogMisses,
     dhtProvidersFound: summary(dhtFound),
   })
+  /** A cold resolve at a random node of the r-th service registered before the rounds. */
+  const coldResolve = async (r: number) => {
+    const { service: old, at } = pre[r]!
+    const observer = pick(size, at)
+    const resolved = await hostOf[observer]!.request(
+      { type: "resolve", id: newRequestId(), node: observer, service: old },
+      "resolved",
+      60_000,
+    )
+    if (resolved.catalogFound !== 1) catalogMisses++
+    catalogCold.push(resolved.catalogMs)
+    dhtCold.push(resolved.dhtMs)
+    dhtFound.push(resolved.dhtFound)
+    return `cold catalog ${resolved.catalogMs.toFixed(3)} ms, cold DHT ${Math.round(resolved.dhtMs)} ms (${resolved.dhtFound} found)`
+  }
   for (let r = 0; r < samples; r++) {
     const origin = pick(size)
     const service = `new-${r}`
@@ -406,20 +421,7 @@ const run = async () => {
         .map(([i]) => i),
     })
 
-    const { service: old, at } = pre[r]!
-    const observer = pick(size, at)
-    const resolved = await hostOf[observer]!.request(
-      { type: "resolve", id: newRequestId(), node: observer, service: old },
-      "resolved",
-      60_000,
-    )
-    if (resolved.catalogFound !== 1) catalogMisses++
-    catalogCold.push(resolved.catalogMs)
-    dhtCold.push(resolved.dhtMs)
-    dhtFound.push(resolved.dhtFound)
-    log(
-      `round ${r + 1}/${samples}: to all ${Math.round(last)} ms, cold catalog ${resolved.catalogMs.toFixed(3)} ms, cold DHT ${Math.round(resolved.dhtMs)} ms (${resolved.dhtFound} found)`,
-    )
+    log(`round ${r + 1}/${samples}: to all ${Math.round(last)} ms, ${await coldResolve(r)}`)
     await sleep(500)
   }
 
