@@ -10,7 +10,10 @@
  *     ("held by processes and kernel") page-cache estimates do not move; also
  *     the whole machine's busy time (which counts short-lived processes a snapshot misses) less
  *     the machine's own idle load measured before either side ran;
- *   - API latency at density (beemesh): GET /v1/workloads and /health, p50/p99 of 200 each;
+ *   - API latency at density (beemesh): GET /v1/workloads and /health, p50/p99 of 200 each at
+ *     rest, and while reconcile works (the scaling below), asked by a process of its own every
+ *     50 ms; with the leases that lapsed (a sidecar's renewals missed for a whole lease: the
+ *     agent's "lease of pod … expired" lines) from creation until the teardown;
  *   - scaling (beemesh): from N down to N/2 until the removed pods and their slirp4netns processes
  *     are gone, then back up to N until every replica is Running and registered again;
  *   - teardown: from the request until no pod, container or slirp4netns process of the run is left
@@ -32,6 +35,7 @@ import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
 import { buildDemoImages } from "../demo/images"
 import { api, freePort, podman, requirePrerequisites, run, startAgent } from "../test/e2e/support"
+import { type ApiProbe, type ProbeResult, startApiProbe } from "./density/apiProbe"
 import {
   costByRole,
   descendants,
@@ -199,8 +203,28 @@ const podsOfRun = () =>
     .split("\n")
     .filter((n) => n.startsWith(`bm-${ns}-`)).length
 
+/** p50, p99 and max of a probe's samples, by path, and how many requests it made and lost. */
+const probeSummary = (result: ProbeResult) =>
+  Object.fromEntries(
+    Object.entries(result.samples).map(([path, samples]) => [
+      path,
+      {
+        n: samples.length,
+        failed: result.failures[path] ?? 0,
+        p50: percentile(samples, 0.5),
+        p99: percentile(samples, 0.99),
+        max: Math.max(...samples),
+      },
+    ]),
+  )
+
+/** The agent's log lines saying a pod's lease lapsed: its sidecar missed every renewal of it. */
+const lapsedLeases = (log: string) =>
+  log.split("\n").filter((line) => /lease of pod \S+ expired/.test(line))
+
 const beemesh = async () => {
   const dataDir = await mkdtemp(join(tmpdir(), "beemesh-density-"))
+  let probe: ApiProbe | undefined
   const agent = await startAgent(
     dataDir,
     await freePort(),
@@ -274,6 +298,7 @@ const beemesh = async () => {
     // Scaling: down to half, until the removed pods and their slirp4netns are gone and their
     // records withdrawn; then back up, until every replica is Running and registered again.
     const half = Math.floor(N / 2)
+    probe = startApiProbe(agent.url, agent.token, ["/v1/workloads", "/health"])
     const scaleDownStarted = performance.now()
     const scaledDown = await api(
       agent,
@@ -307,6 +332,9 @@ const beemesh = async () => {
       throw new Error(`scale up refused: ${JSON.stringify(scaledUp.json)}`)
     await allRegistered(N)
     const scaleUpMs = performance.now() - scaleUpStarted
+    const whileScaling = probeSummary(await probe.stop())
+    probe = undefined
+    const lapsed = lapsedLeases(agent.logs())
     const down = performance.now()
     const deleted = await api(
       agent,
@@ -337,6 +365,9 @@ const beemesh = async () => {
       hostDeltaMiB: rest.hostUsedMiB - inUseMiB(kindsBefore),
       hostDeltaByKind: hostMemoryDelta(kindsBefore, rest.hostKinds),
       apiLatencyMs,
+      apiWhileScalingMs: whileScaling,
+      lapsedLeases: lapsed.length,
+      lapsedLeaseLines: lapsed.slice(0, 10),
       scaleDownMs,
       scaleUpMs,
       deleteAnsweredMs,
@@ -350,6 +381,7 @@ const beemesh = async () => {
     console.error(`the agent's log: ${logFile}`)
     throw error
   } finally {
+    await probe?.stop().catch(() => undefined)
     await api(agent, "DELETE", `/v1/workloads/${ns}/idle`, undefined, agent.token, 900_000).catch(
       () => undefined,
     )
@@ -403,6 +435,22 @@ const main = async () => {
     console.log(
       `  scale ${N} → ${Math.floor(N / 2)} (gone) / → ${N} (registered)               ${s(meshResult.scaleDownMs).padStart(11)} / ${s(meshResult.scaleUpMs)}`,
     )
+  const apiLines = () => {
+    const atRest = meshResult.apiLatencyMs
+    console.log(
+      `  API at rest p50/p99 (ms): GET /v1/workloads ${atRest.workloads.p50.toFixed(1)}/${atRest.workloads.p99.toFixed(1)}, GET /health ${atRest.health.p50.toFixed(1)}/${atRest.health.p99.toFixed(1)}`,
+    )
+    const whileScaling = Object.entries(meshResult.apiWhileScalingMs)
+      .map(
+        ([path, r]) =>
+          `GET ${path} ${r.p50.toFixed(1)}/${r.p99.toFixed(1)}/${r.max.toFixed(1)} (${r.n} asked, ${r.failed} failed)`,
+      )
+      .join(", ")
+    console.log(`  API while scaling p50/p99/max (ms): ${whileScaling}`)
+    console.log(
+      `  leases lapsed (renewals missed) from creation to teardown: ${meshResult.lapsedLeases}${meshResult.lapsedLeases === 0 ? "" : `: ${meshResult.lapsedLeaseLines.join(" | ")}`}`,
+    )
+  }
   if (args["skip-baseline"]) {
     console.log(`\nDensity, ${N} idle replicas (beemesh only)`)
     console.log(
@@ -412,6 +460,7 @@ const main = async () => {
     console.log(
       `  teardown → nothing left                       ${s(meshResult.teardownMs).padStart(11)}   (DELETE answered: ${s(meshResult.deleteAnsweredMs)})`,
     )
+    apiLines()
     table(`beemesh, ${N} idle replicas, at rest (quiet window ${QUIET} s)`, meshResult.roles)
     const mp = perPod(meshResult.roles)
     console.log(
@@ -454,9 +503,7 @@ const main = async () => {
     `  teardown → nothing left                       ${s(plainResult.teardownMs).padStart(12)} ${s(meshResult.teardownMs).padStart(11)}   (DELETE answered: ${s(meshResult.deleteAnsweredMs)})`,
   )
   scaling()
-  console.log(
-    `  API at density p50/p99 (ms): GET /v1/workloads ${meshResult.apiLatencyMs.workloads.p50.toFixed(1)}/${meshResult.apiLatencyMs.workloads.p99.toFixed(1)}, GET /health ${meshResult.apiLatencyMs.health.p50.toFixed(1)}/${meshResult.apiLatencyMs.health.p99.toFixed(1)}`,
-  )
+  apiLines()
   table("plain podman, at rest", plainResult.roles)
   table("beemesh, at rest", meshResult.roles)
   kindsTable([
