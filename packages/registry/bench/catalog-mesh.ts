@@ -1,9 +1,9 @@
 /**
  * Catalog benchmark across processes: N agent nodes (default 100), each its own Node process on
  * 127.0.0.1 (or K to a process with `--nodes-per-process K`, each node still its own libp2p host
- * with its own listener and connections), built as the agent builds its registry node (one mesh authority's certificates, the
- * mesh key, the catalog's gossipsub, `Registry` with `serveStale`) and bootstrapped as agents
- * are, from a few bootstrap peers. Measured:
+ * with its own listener and connections), built as the agent builds its registry node (one mesh
+ * authority's certificates, the mesh key, the catalog's gossipsub, `Registry` with `serveStale`)
+ * and bootstrapped as agents are, from a few bootstrap peers. Measured:
  *
  * - propagation: `register()` at a random node until each other node's catalog has stored the
  *   record (every process reports its own arrival on the shared clock, protocol.ts), per round
@@ -205,7 +205,7 @@ const run = async () => {
     )
     return hosts[group]
   }
-  /** Whether the mesh's processes answered; undefined for one that did not in time (starved). */
+  /** Every process's status; undefined for one that did not answer in time (a starved process). */
   const statusAll = (of: ReadonlyArray<HostProcess>) =>
     Promise.all(of.map((h) => h.status(STATUS_TIMEOUT_MS).catch(() => undefined)))
   /** Node statuses by index (0 … size − 1); undefined for a node whose process did not answer. */
