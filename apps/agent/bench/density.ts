@@ -211,9 +211,10 @@ const probeSummary = (result: ProbeResult) =>
       {
         n: samples.length,
         failed: result.failures[path] ?? 0,
-        p50: percentile(samples, 0.5),
-        p99: percentile(samples, 0.99),
-        max: Math.max(...samples),
+        // NaN when every request failed (the count says so), not a crash when printing.
+        p50: samples.length === 0 ? Number.NaN : percentile(samples, 0.5),
+        p99: samples.length === 0 ? Number.NaN : percentile(samples, 0.99),
+        max: samples.length === 0 ? Number.NaN : Math.max(...samples),
       },
     ]),
   )
