@@ -7,13 +7,13 @@
  * after another inside a removal queue, and the queue is left with Podman's own work only.
  */
 import { lstatSync, readFileSync, rmSync } from "node:fs"
-import { Duration, Effect } from "effect"
+import { Duration, Effect, Schedule } from "effect"
 import type { PodmanError } from "./Errors.js"
 import { LABEL_POD, LABEL_STOP_TIMEOUT } from "./Ownership.js"
 import { PodmanClient } from "./PodmanClient.js"
 import { holderName } from "./PodRequests.js"
 import type { ContainerListEntry } from "./Responses.js"
-import { type SlirpProcess, slirpProcessesFor } from "./SlirpProcesses.js"
+import { findSlirpProcesses, type SlirpProcess, slirpStillRuns } from "./SlirpProcesses.js"
 import { processHandlesSigterm } from "./Termination.js"
 
 /** Podman's own stop timeout, for a pod whose holder does not say its own. */
@@ -27,6 +27,18 @@ const POLL_MS = 50
 
 /** How long slirp4netns may take to exit once its pod is gone, before it is killed. */
 const SLIRP_EXIT_MS = 2000
+
+/**
+ * Podman waits only a short while for conmon to write a killed container's exit file, then fails
+ * the removal ("timed out waiting for file /run/libpod/exits/<id>") and leaves the pod. On a
+ * loaded host conmon is sometimes later than that (seen at 110 pods on two cores: a few removals
+ * in every hundred); the container has been killed, and the same removal a moment later finds
+ * its exit.
+ */
+const conmonLate = (error: PodmanError) =>
+  error._tag === "RuntimeFailure" && error.podmanMessage.includes("timed out waiting for file")
+const CONMON_RETRIES = 3
+const CONMON_RETRY_MS = 1000
 
 /** A pod whose members have been signalled: what `removeStoppedPod` and `reapSlirps` need. */
 export interface PodStop {
@@ -73,7 +85,7 @@ export const stopPods = Effect.fn("PodStop.stopPods")(function* (
     { concurrency: INSPECT_CONCURRENCY },
   )
   // One walk of /proc for every pod's slirp4netns, read while it still runs.
-  const slirps = holders.some((h) => h._tag === "Some") ? slirpProcessesFor("") : []
+  const slirps = holders.some((h) => h._tag === "Some") ? yield* findSlirpProcesses() : []
   return names.map((name, i): PodStop => {
     const holder = holders[i]
     const inspected = holder?._tag === "Some" ? holder.value : undefined
@@ -156,12 +168,20 @@ export const removeStoppedPod = (stop: PodStop): Effect.Effect<void, PodmanError
         stop.name,
         timeoutSeconds === undefined ? { force: true } : { force: true, timeoutSeconds },
       )
-      .pipe(Effect.catchTag("NotFound", () => Effect.void))
+      .pipe(
+        Effect.catchTag("NotFound", () => Effect.void),
+        Effect.retry({
+          while: conmonLate,
+          schedule: Schedule.spaced(Duration.millis(CONMON_RETRY_MS)),
+          times: CONMON_RETRIES,
+        }),
+      )
   })
 
 /**
  * slirp4netns exits when Podman tears a pod's network namespace down; those of `stops` still
- * running after a moment are killed. One walk of /proc per look serves every pod.
+ * running after a moment are killed. One walk of /proc finds them for every pod; the looks after
+ * it read only the processes it found (no new one can name a pod that is gone).
  */
 export const reapSlirps = (stops: ReadonlyArray<PodStop>): Effect.Effect<void> =>
   Effect.gen(function* () {
@@ -170,16 +190,19 @@ export const reapSlirps = (stops: ReadonlyArray<PodStop>): Effect.Effect<void> =
     )
     if (sandboxes.length === 0) return
     const deadline = Date.now() + SLIRP_EXIT_MS
-    let left = slirpsOf(sandboxes)
+    let left = slirpsOf(sandboxes, yield* findSlirpProcesses())
     while (left.length > 0 && Date.now() < deadline) {
       yield* Effect.sleep(Duration.millis(POLL_MS * 2))
-      left = slirpsOf(sandboxes)
+      left = left.flatMap((l) => {
+        const slirps = l.slirps.filter((p) => slirpStillRuns(p, l.sandbox))
+        return slirps.length === 0 ? [] : [{ ...l, slirps }]
+      })
     }
-    for (const { pod, pids } of left) {
+    for (const { pod, slirps } of left) {
       yield* Effect.logWarning(
-        `pod ${pod}: slirp4netns (pid ${pids.join(", ")}) outlived its pod; killing it`,
+        `pod ${pod}: slirp4netns (pid ${slirps.map((p) => p.pid).join(", ")}) outlived its pod; killing it`,
       )
-      for (const pid of pids) signal(pid, "SIGKILL")
+      for (const { pid } of slirps) signal(pid, "SIGKILL")
     }
     for (const stop of stops) if (stop.apiSocket !== undefined) removeSocket(stop.apiSocket)
   })
@@ -200,14 +223,15 @@ const removeSocket = (path: string) => {
   }
 }
 
-const slirpsOf = (sandboxes: ReadonlyArray<{ readonly pod: string; readonly sandbox: string }>) => {
-  // The empty needle matches every slirp4netns: one walk of /proc for all the pods.
-  const processes = slirpProcessesFor("")
-  return sandboxes.flatMap(({ pod, sandbox }) => {
-    const pids = processes.filter((p) => p.args.some((a) => a.includes(sandbox))).map((p) => p.pid)
-    return pids.length === 0 ? [] : [{ pod, pids }]
+/** The slirp4netns processes of each pod among `processes`: pods without one are left out. */
+const slirpsOf = (
+  sandboxes: ReadonlyArray<{ readonly pod: string; readonly sandbox: string }>,
+  processes: ReadonlyArray<SlirpProcess>,
+) =>
+  sandboxes.flatMap(({ pod, sandbox }) => {
+    const slirps = processes.filter((p) => p.args.some((a) => a.includes(sandbox)))
+    return slirps.length === 0 ? [] : [{ pod, sandbox, slirps }]
   })
-}
 
 /** Sends `sig` to `pid`; false when refused (not when the process is gone already). */
 const signal = (pid: number, sig: NodeJS.Signals) => {

@@ -112,7 +112,11 @@ export type {
   PodListEntry,
   VersionResponse,
 } from "./Responses.js"
-export { type SlirpProcess, slirpProcessesFor } from "./SlirpProcesses.js"
+export {
+  findSlirpProcesses,
+  type SlirpProcess,
+  slirpProcessesFor,
+} from "./SlirpProcesses.js"
 export { type SweepOptions, type SweepReport, sweepOrphanedPods } from "./Sweeper.js"
 export { handlesSigterm, processHandlesSigterm } from "./Termination.js"
 export {

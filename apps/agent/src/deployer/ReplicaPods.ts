@@ -13,6 +13,7 @@ import {
   containerName,
   createEnforcedPod,
   destroyEnforcedPod,
+  findSlirpProcesses,
   holderName,
   LABEL_OWNER,
   LABEL_POD,
@@ -27,7 +28,6 @@ import {
   removePod,
   SIDECAR_PORT,
   type SlirpProcess,
-  slirpProcessesFor,
   stopPods,
 } from "@beemesh/podman"
 import { Clock, Context, Data, Deferred, Effect, Layer, Order, Stream } from "effect"
@@ -421,7 +421,7 @@ const make = (options: ReplicaPodsOptions) =>
      * per call of `diagnoseAll`: each read walks all of /proc (a thousand processes with 110 pods),
      * and a walk per pod made every safety scan cost the square of the pod count.
      */
-    const diagnoseWith = (pod: string, slirps: () => ReadonlyArray<SlirpProcess>) =>
+    const diagnoseWith = (pod: string, slirps: Effect.Effect<ReadonlyArray<SlirpProcess>>) =>
       Effect.gen(function* () {
         const inspect = yield* client.pods.inspect(pod).pipe(Effect.option)
         if (inspect._tag === "None") return { message: "pod is gone" }
@@ -442,7 +442,7 @@ const make = (options: ReplicaPodsOptions) =>
         if (
           sandbox !== undefined &&
           sandbox !== "" &&
-          !slirps().some((p) => p.args.some((arg) => arg.includes(sandbox)))
+          !(yield* slirps).some((p) => p.args.some((arg) => arg.includes(sandbox)))
         )
           return { message: "slirp4netns is gone" }
         return undefined
@@ -465,23 +465,20 @@ const make = (options: ReplicaPodsOptions) =>
         return sandbox
       })
 
-    /** The host's slirp4netns processes, read on first use (an empty needle matches them all). */
-    const slirpScan = () => {
-      let found: ReadonlyArray<SlirpProcess> | undefined
-      return () => {
-        found ??= slirpProcessesFor("")
-        return found
-      }
-    }
+    /**
+     * The host's slirp4netns processes, read on first use and kept for the rest of a pass (an
+     * empty needle matches them all; the walk leaves the event loop free between processes).
+     */
+    const slirpScan = Effect.cached(findSlirpProcesses())
 
-    const diagnose = Effect.fn("ReplicaPods.diagnose")((pod: string) =>
-      diagnoseWith(pod, slirpScan()),
-    )
+    const diagnose = Effect.fn("ReplicaPods.diagnose")(function* (pod: string) {
+      return yield* diagnoseWith(pod, yield* slirpScan)
+    })
 
     const diagnoseAll = Effect.fn("ReplicaPods.diagnoseAll")(function* (
       pods: ReadonlyArray<string>,
     ) {
-      const slirps = slirpScan()
+      const slirps = yield* slirpScan
       const problems = yield* Effect.forEach(pods, (pod) => diagnoseWith(pod, slirps))
       // Holders of pods that went away (a pass sees every replica that runs).
       if (sandboxes.size > 2 * pods.length + 16) sandboxes.clear()

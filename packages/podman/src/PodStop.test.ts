@@ -1,0 +1,84 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Fiber } from "effect"
+import { TestClock } from "effect/testing"
+import { NotFound, type PodmanError, RuntimeFailure } from "./Errors.js"
+import { PodmanClient, type PodmanClientShape } from "./PodmanClient.js"
+import { type PodStop, removeStoppedPod } from "./PodStop.js"
+
+const stop: PodStop = {
+  name: "web-1",
+  sandbox: undefined,
+  terminating: [],
+  refused: false,
+  timeoutSeconds: undefined,
+}
+
+const conmonLate = new RuntimeFailure({
+  operation: "pod remove",
+  status: 500,
+  podmanMessage:
+    "1 error occurred:\n\t* removing container 0360cf from pod f336aa: cannot remove container 0360cf as it could not be stopped: timed out waiting for file /run/libpod/exits/0360cf: internal libpod error",
+})
+
+/** A client whose pod removals answer `answers` in turn (then succeed), counting the calls. */
+const removals = (answers: ReadonlyArray<PodmanError | undefined>) => {
+  let calls = 0
+  const client = {
+    pods: {
+      // Each run of the effect is a request (a retry runs it again).
+      remove: () =>
+        Effect.suspend(() => {
+          const answer = answers[calls++]
+          return answer === undefined ? Effect.void : Effect.fail(answer)
+        }),
+    },
+  } as unknown as PodmanClientShape
+  return { client, calls: () => calls }
+}
+
+/** Runs the removal while the test clock moves on by a second at a time. */
+const remove = (client: PodmanClientShape) =>
+  Effect.gen(function* () {
+    const fiber = yield* Effect.forkChild(
+      removeStoppedPod(stop).pipe(Effect.provideService(PodmanClient, client), Effect.result),
+    )
+    for (let i = 0; i < 10; i++) yield* TestClock.adjust("1 second")
+    return yield* Fiber.join(fiber)
+  })
+
+describe("removeStoppedPod", () => {
+  it.effect("tries again when Podman gave up waiting for conmon's exit file", () =>
+    Effect.gen(function* () {
+      const podman = removals([conmonLate, conmonLate])
+      const result = yield* remove(podman.client)
+      expect(result._tag).toBe("Success")
+      expect(podman.calls()).toBe(3)
+    }),
+  )
+
+  it.effect("gives up after three more tries, with Podman's reason", () =>
+    Effect.gen(function* () {
+      const podman = removals([conmonLate, conmonLate, conmonLate, conmonLate, conmonLate])
+      const result = yield* remove(podman.client)
+      expect(result._tag === "Failure" && result.failure).toBe(conmonLate)
+      expect(podman.calls()).toBe(4)
+    }),
+  )
+
+  it.effect("does not try again after another failure, and a pod already gone is fine", () =>
+    Effect.gen(function* () {
+      const refused = new RuntimeFailure({
+        operation: "pod remove",
+        status: 500,
+        podmanMessage: "a container that depends on container f3bc96 still exists",
+      })
+      const podman = removals([refused])
+      const result = yield* remove(podman.client)
+      expect(result._tag === "Failure" && result.failure).toBe(refused)
+      expect(podman.calls()).toBe(1)
+      const gone = removals([new NotFound({ kind: "pod", name: "web-1" })])
+      expect((yield* remove(gone.client))._tag).toBe("Success")
+      expect(gone.calls()).toBe(1)
+    }),
+  )
+})
