@@ -1,7 +1,7 @@
 import { Effect } from "effect"
-import { execa } from "execa"
 import { type CommandError, CommandFailed, CommandNotFound, CommandTimedOut } from "../Errors.js"
 import type { HostToolsShape } from "../HostTools.js"
+import { spawnOffThread } from "./offThread.js"
 
 /** Where each program comes from on Debian 12, for fix hints. */
 const INSTALL_HINTS: Record<string, string> = {
@@ -46,7 +46,13 @@ export const notExecutable = (stderr: string, program: string): string | undefin
   /failed to execute (\S+): No such file or directory/.exec(stderr)?.[1] ??
   (stderr.includes(`${program}: No such file or directory`) ? program : undefined)
 
-/** Runs a program to completion (argument array, no shell); interruption kills it. */
+/** Output as a value: without the newline that ends a program's last line. */
+const withoutFinalNewline = (text: string) => text.replace(/\r?\n$/, "")
+
+/**
+ * Runs a program to completion (argument array, no shell); interruption kills it. It is started
+ * from a worker thread (offThread.ts): the caller's event loop is never held while it starts.
+ */
 export const run = (
   tools: HostToolsShape,
   argv: readonly [string, ...Array<string>],
@@ -55,31 +61,39 @@ export const run = (
   const [file, ...args] = argv
   const timeoutMs = options.timeoutMs ?? 30_000
   return Effect.promise((signal) =>
-    execa(file, args, {
-      ...envFor(tools),
-      reject: false,
-      timeout: timeoutMs,
-      cancelSignal: signal,
-      ...(options.input === undefined ? { stdin: "ignore" as const } : { input: options.input }),
-    }),
+    spawnOffThread(
+      {
+        file,
+        args,
+        env: tools.searchPath === undefined ? undefined : { PATH: tools.searchPath },
+        input: options.input,
+        timeoutMs,
+      },
+      signal,
+    ),
   ).pipe(
     Effect.flatMap((result): Effect.Effect<CommandResult, CommandError> => {
-      if (result.code === "ENOENT" && result.exitCode === undefined) {
-        return Effect.fail(notFound(tools, file))
-      }
+      if (result.errorCode === "ENOENT") return Effect.fail(notFound(tools, file))
       if (result.timedOut) {
         return Effect.fail(new CommandTimedOut({ command: argv, timeoutMs }))
       }
-      if (result.failed) {
+      if (result.errorCode !== undefined || result.exitCode !== 0) {
         return Effect.fail(
           new CommandFailed({
             command: argv,
             exitCode: result.exitCode,
-            stderr: String(result.stderr ?? result.message),
+            stderr:
+              result.errorMessage ??
+              (result.stderr !== "" || result.signal === undefined
+                ? result.stderr
+                : `killed by ${result.signal}`),
           }),
         )
       }
-      return Effect.succeed({ stdout: String(result.stdout), stderr: String(result.stderr) })
+      return Effect.succeed({
+        stdout: withoutFinalNewline(result.stdout),
+        stderr: withoutFinalNewline(result.stderr),
+      })
     }),
   )
 }
