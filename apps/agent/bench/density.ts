@@ -69,12 +69,14 @@ const { values: args } = parseArgs({
     "port-handler": { type: "string" },
     // Another build of the agent (before/after comparisons in one sitting).
     bundle: { type: "string" },
+    // The agent's Node options, space-separated (default: src/NodeOptions.ts); e.g. a CPU profile.
+    "node-options": { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   },
 })
 if (args.help) {
   console.log(
-    "pnpm --filter @beemesh/agent bench:density [-- --replicas 110 --quiet-seconds 60 --settle-seconds 30 --skip-baseline --lease-seconds <agent default> --port-handler rootlesskit|slirp4netns --bundle <another agent.mjs>]",
+    'pnpm --filter @beemesh/agent bench:density [-- --replicas 110 --quiet-seconds 60 --settle-seconds 30 --skip-baseline --lease-seconds <agent default> --port-handler rootlesskit|slirp4netns --bundle <another agent.mjs> --node-options "<its Node options>"]',
   )
   process.exit(0)
 }
@@ -231,7 +233,12 @@ const beemesh = async () => {
     await freePort(),
     undefined,
     [...agentNetworkArgs(network), ...(lease === undefined ? [] : ["--lease-seconds", lease])],
-    args.bundle === undefined ? {} : { bundle: args.bundle },
+    {
+      ...(args.bundle === undefined ? {} : { bundle: args.bundle }),
+      ...(args["node-options"] === undefined
+        ? {}
+        : { options: args["node-options"].split(" ").filter((o) => o !== "") }),
+    },
   )
   try {
     await sleep(2000)
@@ -336,6 +343,10 @@ const beemesh = async () => {
     const whileScaling = probeSummary(await probe.stop())
     probe = undefined
     const lapsed = lapsedLeases(agent.logs())
+    // Said now: a teardown that fails below must not take the scaling's figures with it.
+    console.log(
+      `scaling done (down ${(scaleDownMs / 1000).toFixed(1)} s, up ${(scaleUpMs / 1000).toFixed(1)} s; leases lapsed so far: ${lapsed.length}); API while scaling: ${JSON.stringify(whileScaling)}`,
+    )
     const down = performance.now()
     const deleted = await api(
       agent,
