@@ -76,7 +76,7 @@ const { values: args } = parseArgs({
 })
 if (args.help) {
   console.log(
-    'pnpm --filter @beemesh/agent bench:density [-- --replicas 110 --quiet-seconds 60 --settle-seconds 30 --skip-baseline --lease-seconds <agent default> --port-handler rootlesskit|slirp4netns --bundle <another agent.mjs> --node-options "<its Node options>"]',
+    'pnpm --filter @beemesh/agent bench:density [-- --replicas 110 --quiet-seconds 60 --settle-seconds 30 --skip-baseline --lease-seconds <agent default> --port-handler rootlesskit|slirp4netns --bundle <another agent.mjs> --node-options="<its Node options>"]',
   )
   process.exit(0)
 }

@@ -18,7 +18,7 @@
  * (its start; the replicas ready), next to an idle `node` process.
  *
  *   pnpm --filter @beemesh/agent bench:deploy [-- --rounds 10 --replicas 10 --pods 20]
- *     [--warm-pods N] [--bundle <another agent.mjs> --node-options "<its Node options>"]
+ *     [--warm-pods N] [--bundle <another agent.mjs> --node-options="<its Node options>"]
  * With --warm-pods N the agent keeps N pods made ahead of need (its --warm-pods), and each beemesh
  * deploy starts once the pool is full again (the poller's pod may have claimed one).
  * Prints a table and writes bench-results/deploy.json. Root, under the Podman lock.
@@ -65,7 +65,7 @@ const { values: args } = parseArgs({
 })
 if (args.help) {
   console.log(
-    'pnpm --filter @beemesh/agent bench:deploy [-- --rounds 10 --replicas 10 --pods 20 --warm-pods 0 --bundle <another agent.mjs> --node-options "<its Node options>"]',
+    'pnpm --filter @beemesh/agent bench:deploy [-- --rounds 10 --replicas 10 --pods 20 --warm-pods 0 --bundle <another agent.mjs> --node-options="<its Node options>"]',
   )
   process.exit(0)
 }

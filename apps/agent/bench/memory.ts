@@ -4,7 +4,7 @@
  * `--starts` times (default 2) and measured idle each time: the first start writes its compile cache,
  * later ones start from it; the replicas run under the last start.
  *   pnpm --filter @beemesh/agent bench:memory [-- --replicas 20 --settle-seconds 20 --starts 2
- *     --bundle <another agent.mjs> --node-options "<its Node options>"]
+ *     --bundle <another agent.mjs> --node-options="<its Node options>"]
  * The V8 heap comes from a diagnostic report (SIGUSR2). Prints a table and writes bench-results/agent-memory.json. Needs root and Podman (run it under the
  * machine's Podman lock when others share the machine).
  */
@@ -42,12 +42,12 @@ const { values: args } = parseArgs({
 if (args.help) {
   console.log(
     [
-      'pnpm --filter @beemesh/agent bench:memory [-- --replicas 20 --settle-seconds 20 --starts 2 --bundle <another agent.mjs> --node-options "<its Node options>"]',
+      'pnpm --filter @beemesh/agent bench:memory [-- --replicas 20 --settle-seconds 20 --starts 2 --bundle <another agent.mjs> --node-options="<its Node options>"]',
       "  --replicas N          busybox httpd replicas (one Deployment) under the last start (default 20)",
       "  --settle-seconds S    wait before each measurement (default 20)",
       "  --starts N            agent starts, each measured idle; the first writes the compile cache (default 2)",
       "  --bundle <file>       another build of the agent (default: dist/agent.mjs)",
-      '  --node-options "..."  the agent\'s Node options, space-separated (default: src/NodeOptions.ts)',
+      '  --node-options="..."  the agent\'s Node options, space-separated (default: src/NodeOptions.ts)',
       "Needs root and Podman. Prints a table and writes bench-results/agent-memory.json.",
     ].join("\n"),
   )
