@@ -29,11 +29,11 @@ const POLL_MS = 50
 const SLIRP_EXIT_MS = 2000
 
 /**
- * Podman waits only a short while for conmon to write a killed container's exit file, then fails
- * the removal ("timed out waiting for file /run/libpod/exits/<id>") and leaves the pod. On a
- * loaded host conmon is sometimes later than that (seen at 110 pods on two cores: a few removals
- * in every hundred); the container has been killed, and the same removal a moment later finds
- * its exit.
+ * Podman waits only a short while for a killed container's exit file (5 s in Podman 4, "may not
+ * be enough on very busy nodes": containers/podman#17142), then fails the removal ("timed out
+ * waiting for file /run/libpod/exits/<id>") and leaves the pod. On a loaded host conmon is
+ * sometimes later than that (seen at 110 pods on two cores: a few removals in every hundred);
+ * the container has been killed, and the same removal a moment later finds its exit.
  */
 const conmonLate = (error: PodmanError) =>
   error._tag === "RuntimeFailure" && error.podmanMessage.includes("timed out waiting for file")
