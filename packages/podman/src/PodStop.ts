@@ -157,7 +157,8 @@ export const awaitStopped = (stop: PodStop): Effect.Effect<void> =>
 /**
  * Removes a pod `stopPod` signalled, once `awaitStopped`: what still runs (the holder) is killed at
  * once, unless a signal was refused, when Podman stops those members with their own (or the
- * explicit) stop timeout. A missing pod is fine.
+ * explicit) stop timeout. A missing pod is fine; a removal Podman failed because the killed
+ * container's exit file came late (`conmonLate`) is tried again.
  */
 export const removeStoppedPod = (stop: PodStop): Effect.Effect<void, PodmanError, PodmanClient> =>
   Effect.gen(function* () {
