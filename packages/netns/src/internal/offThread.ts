@@ -134,8 +134,10 @@ const workerNow = () => {
     const { id: _, ...rest } = outcome
     done?.(rest)
   })
+  // Only the current worker's failure concerns what waits: one ended for idleness had nothing left.
   w.on("error", (error) => {
-    if (worker === w) worker = undefined
+    if (worker !== w) return
+    worker = undefined
     failAll(`the command thread failed: ${error.message}`)
   })
   w.on("exit", (code) => {
