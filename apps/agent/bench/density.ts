@@ -51,6 +51,7 @@ import {
   snapshot,
 } from "./density/procs"
 import { idleDeployment, providersIn } from "./idleOrders"
+import { agentNodeOptions } from "./nodeOptions"
 import { plainOrdersArgs } from "./plainOrders"
 import { agentNetworkArgs, plainNetworkFlag, podNetwork } from "./podNetwork"
 
@@ -235,9 +236,7 @@ const beemesh = async () => {
     [...agentNetworkArgs(network), ...(lease === undefined ? [] : ["--lease-seconds", lease])],
     {
       ...(args.bundle === undefined ? {} : { bundle: args.bundle }),
-      ...(args["node-options"] === undefined
-        ? {}
-        : { options: args["node-options"].split(" ").filter((o) => o !== "") }),
+      options: agentNodeOptions(args["node-options"]),
     },
   )
   try {

@@ -31,7 +31,6 @@ import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
 import { buildDemoImages, ORDERS_IMAGE } from "../demo/images"
-import { AGENT_NODE_OPTIONS } from "../src/NodeOptions"
 import {
   AGENT_BUNDLE,
   type AgentProcess,
@@ -47,6 +46,7 @@ import {
 import { awaitAnswers, hasStarted, logPathOf, podmanPodOf } from "./deploy/answers"
 import { heapOf, memoryOf, reportFlags } from "./deploy/memory"
 import { buildPollerImage, POLLER_IMAGE, POLLER_STARTED } from "./deploy/poller"
+import { agentNodeOptions } from "./nodeOptions"
 import { PLAIN_NETWORK, plainOrdersArgs } from "./plainOrders"
 
 const { values: args } = parseArgs({
@@ -269,7 +269,7 @@ const main = async () => {
   buildPollerImage()
   const dataDir = await mkdtemp(join(tmpdir(), "beemesh-bench-agent-"))
   const reports = await mkdtemp(join(tmpdir(), "beemesh-bench-reports-"))
-  const options = args["node-options"]?.split(" ").filter((o) => o !== "") ?? AGENT_NODE_OPTIONS
+  const options = agentNodeOptions(args["node-options"])
   // As the systemd unit's ExecStartPre: the bundle's compile cache is written before the agent
   // starts, so a first run after a build measures the agent a user runs (idle ~20 MiB less).
   const warmed = spawnSync(process.execPath, [...options, args.bundle ?? AGENT_BUNDLE, "--version"])

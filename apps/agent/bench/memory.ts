@@ -15,7 +15,6 @@ import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
 import { buildDemoImages } from "../demo/images"
-import { AGENT_NODE_OPTIONS } from "../src/NodeOptions"
 import {
   api,
   freePort,
@@ -27,6 +26,7 @@ import {
 import { type HeapFigures, heapOf, reportFlags } from "./deploy/memory"
 import { idleDeployment, providersIn } from "./idleOrders"
 import { type ProcessMemory, processMemory } from "./memory/smaps"
+import { agentNodeOptions } from "./nodeOptions"
 
 const { values: args } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== "--"),
@@ -56,7 +56,7 @@ if (args.help) {
 const N = Number(args.replicas)
 const SETTLE = Number(args["settle-seconds"]) * 1000
 const STARTS = Number(args.starts)
-const nodeOptions = args["node-options"]?.split(" ").filter((o) => o !== "") ?? AGENT_NODE_OPTIONS
+const nodeOptions = agentNodeOptions(args["node-options"])
 const ns = `agentmem-${process.pid}`
 const OUT = join(dirname(fileURLToPath(import.meta.url)), "../bench-results/agent-memory.json")
 
