@@ -26,8 +26,15 @@ export interface CommandResult {
   readonly stderr: string
 }
 
-export const envFor = (tools: HostToolsShape) =>
-  tools.searchPath === undefined ? {} : { env: { PATH: tools.searchPath } }
+/** Commands' environment: the tools' PATH only, when they give one; else inherited (undefined). */
+const environmentOf = (tools: HostToolsShape) =>
+  tools.searchPath === undefined ? undefined : { PATH: tools.searchPath }
+
+/** `environmentOf` as a spawn option. */
+export const envFor = (tools: HostToolsShape) => {
+  const env = environmentOf(tools)
+  return env === undefined ? {} : { env }
+}
 
 export const searchPathOf = (tools: HostToolsShape) => tools.searchPath ?? "(inherited)"
 
@@ -65,7 +72,7 @@ export const run = (
       {
         file,
         args,
-        env: tools.searchPath === undefined ? undefined : { PATH: tools.searchPath },
+        env: environmentOf(tools),
         input: options.input,
         timeoutMs,
       },
