@@ -192,6 +192,31 @@ describe("serveHttp's exchanges (the lean fetch classes on node:http)", () => {
     })
   })
 
+  it("reads and drops a body refused on its declared length, so the client reads the answer", async () => {
+    // Closing a socket with unread data resets it: a client still writing its body got EPIPE
+    // (fetch: "fetch failed") instead of the 413, depending on which came first.
+    const app = new Hono().post(
+      "/",
+      bodyLimit({ maxSize: 1024, onError: (c) => c.text("too large", 413) }),
+      (c) => c.text("taken"),
+    )
+    const body = "x".repeat(2 * 1024 * 1024)
+    await serving(app, async (port) => {
+      for (let i = 0; i < 20; i++) {
+        const response = await fetch(`http://127.0.0.1:${port}/`, { method: "POST", body })
+        expect([response.status, await response.text()]).toEqual([413, "too large"])
+      }
+      // The connection stays open for the next request: the body was read to its end.
+      const refused = await send(port, {
+        method: "POST",
+        path: "/",
+        headers: { "content-length": String(body.length), connection: "keep-alive" },
+        chunks: [body],
+      })
+      expect([refused.status, refused.headers.connection]).toEqual([413, "keep-alive"])
+    })
+  })
+
   it("closes the connection after answering a request whose body is still arriving unread", async () => {
     const app = new Hono().post("/", (c) => c.text("refused", 401))
     await serving(app, async (port) => {

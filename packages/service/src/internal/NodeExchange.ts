@@ -85,6 +85,56 @@ const writeChunks = async (
   }
 }
 
+/** How much of a body nobody read is read and dropped before the answer (see `drainUnread`). */
+const DRAIN_MAX_BYTES = 32 * 1024 * 1024
+/** How long a drained body may pause between two chunks before it is left unread. */
+const DRAIN_IDLE_MS = 1_000
+/** How long a drain may take in all. */
+const DRAIN_MAX_MS = 10_000
+
+/**
+ * Reads and drops a request body the handler left unread (it refused the request on its
+ * headers: a declared length over the limit, no credentials), so that the client, still
+ * sending it, reads the answer. A socket closed with data unread sends a reset, and a client
+ * still writing then fails on EPIPE or ECONNRESET before it reads the status (fetch: "fetch
+ * failed"), or not, depending on timing. Bounded: a body larger than DRAIN_MAX_BYTES, stalled
+ * for DRAIN_IDLE_MS or slower than DRAIN_MAX_MS is left, and the connection closes after the
+ * answer. A body the handler began to read is left as it is.
+ */
+const drainUnread = (incoming: IncomingMessage): Promise<void> => {
+  if (
+    incoming.complete ||
+    incoming.destroyed ||
+    incoming.readableFlowing !== null ||
+    incoming.listenerCount("readable") > 0
+  )
+    return Promise.resolve()
+  return new Promise((resolve) => {
+    let received = 0
+    let idle: ReturnType<typeof setTimeout>
+    const stop = () => {
+      clearTimeout(idle)
+      clearTimeout(overall)
+      incoming.off("data", onData)
+      incoming.off("end", stop)
+      incoming.off("close", stop)
+      if (!incoming.complete) incoming.pause()
+      resolve()
+    }
+    const onData = (chunk: Uint8Array) => {
+      received += chunk.byteLength
+      clearTimeout(idle)
+      if (received > DRAIN_MAX_BYTES) stop()
+      else idle = setTimeout(stop, DRAIN_IDLE_MS)
+    }
+    idle = setTimeout(stop, DRAIN_IDLE_MS)
+    const overall = setTimeout(stop, DRAIN_MAX_MS)
+    incoming.on("data", onData)
+    incoming.once("end", stop)
+    incoming.once("close", stop)
+  })
+}
+
 /** Writes the handler's answer; anything that is not a Response is answered 500. */
 export const writeResponse = async (
   response: unknown,
@@ -92,11 +142,12 @@ export const writeResponse = async (
   out: ServerResponse,
 ): Promise<void> => {
   if (!isResponseLike(response)) return answerEmpty(out, 500)
+  await drainUnread(incoming)
   const headers = outgoingHeaders(response.headers)
   const source: BodySource =
     response instanceof LeanBody ? response.takeSource() : (response.body ?? null)
-  // A request body still arriving unread would keep the connection busy after the answer
-  // (Node reads and drops it, however long): close it instead.
+  // A request body still arriving unread (past the drain's bounds) would keep the connection
+  // busy after the answer (Node reads and drops it, however long): close it instead.
   if (!incoming.complete) headers.connection = "close"
   const reason = response.statusText === "" ? undefined : response.statusText
   if (source === null) {
