@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
-import { NotFound, type PodmanError, RuntimeFailure } from "./Errors.js"
+import { NotFound, type PodmanError, PodmanUnavailable, RuntimeFailure } from "./Errors.js"
 import { PodmanClient, type PodmanClientShape } from "./PodmanClient.js"
 import { type PodStop, removeStoppedPod } from "./PodStop.js"
 
@@ -19,6 +19,14 @@ const conmonLate = new RuntimeFailure({
   podmanMessage:
     "1 error occurred:\n\t* removing container 0360cf from pod f336aa: cannot remove container 0360cf as it could not be stopped: timed out waiting for file /run/libpod/exits/0360cf: internal libpod error",
 })
+
+const gone = new NotFound({ kind: "pod", name: "web-1" })
+
+const unanswered = (reason: string) =>
+  new PodmanUnavailable({
+    socketsTried: [{ path: "/run/podman/podman.sock", source: "embedded service", reason }],
+    hint: "the Podman service did not answer",
+  })
 
 /** A client whose pod removals answer `answers` in turn (then succeed), counting the calls. */
 const removals = (answers: ReadonlyArray<PodmanError | undefined>) => {
@@ -62,6 +70,25 @@ describe("removeStoppedPod", () => {
       const result = yield* remove(podman.client)
       expect(result._tag === "Failure" && result.failure).toBe(conmonLate)
       expect(podman.calls()).toBe(4)
+    }),
+  )
+
+  it.effect("asks once more when the service gave no answer in time, and finds the pod gone", () =>
+    Effect.gen(function* () {
+      const podman = removals([unanswered("ETIMEDOUT: no data for 120000 ms"), gone])
+      expect((yield* remove(podman.client))._tag).toBe("Success")
+      expect(podman.calls()).toBe(2)
+      const still = removals([
+        unanswered("ETIMEDOUT: no data for 120000 ms"),
+        unanswered("ETIMEDOUT: no data for 120000 ms"),
+      ])
+      const result = yield* remove(still.client)
+      expect(result._tag === "Failure" && result.failure._tag).toBe("PodmanUnavailable")
+      expect(still.calls()).toBe(2)
+      // A service that is not there is not asked again.
+      const refused = removals([unanswered("ECONNREFUSED: connect ECONNREFUSED")])
+      expect((yield* remove(refused.client))._tag).toBe("Failure")
+      expect(refused.calls()).toBe(1)
     }),
   )
 

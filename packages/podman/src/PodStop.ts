@@ -40,6 +40,19 @@ const conmonLate = (error: PodmanError) =>
 const CONMON_RETRIES = 3
 const CONMON_RETRY_MS = 1000
 
+/**
+ * The service took the removal but gave no answer within the request timeout (120 s). Seen at
+ * 110 pods on two cores: every pod signalled at once makes conmon start a `podman container
+ * cleanup` for each container that exits (~220), and they and the service's removals queue for
+ * Podman's locks; a removal waited more than two minutes behind them. The service goes on with a
+ * removal whose client left: asked again, it finds the pod gone, or waits its turn once more.
+ * A service that refuses connections or has gone is not asked again.
+ */
+const unanswered = (error: PodmanError) =>
+  error._tag === "PodmanUnavailable" &&
+  error.socketsTried.some((socket) => socket.reason.startsWith("ETIMEDOUT"))
+const UNANSWERED_RETRIES = 1
+
 /** A pod whose members have been signalled: what `removeStoppedPod` and `reapSlirps` need. */
 export interface PodStop {
   readonly name: string
@@ -176,6 +189,7 @@ export const removeStoppedPod = (stop: PodStop): Effect.Effect<void, PodmanError
           schedule: Schedule.spaced(Duration.millis(CONMON_RETRY_MS)),
           times: CONMON_RETRIES,
         }),
+        Effect.retry({ while: unanswered, times: UNANSWERED_RETRIES }),
       )
   })
 

@@ -14,7 +14,9 @@ export const makeTransport = (socketPath: string, embedded: boolean, timeoutMs: 
       socketsTried: [
         { path: socketPath, source: embedded ? "embedded service" : "connected", reason },
       ],
-      hint: "the Podman service stopped answering",
+      hint: reason.startsWith("ETIMEDOUT")
+        ? "the Podman service took the request but did not answer in time (stuck, or busy: on a loaded host its requests queue for Podman's locks behind its own clean-up work)"
+        : "the Podman service stopped answering",
     })
 
   const send = (req: RawRequest): Effect.Effect<RawResponse, PodmanUnavailable> =>
