@@ -69,6 +69,11 @@ export interface PodStop {
    * behind: `reapSlirps` removes it once slirp4netns is gone.
    */
   readonly apiSocket?: string
+  /**
+   * The slirp4netns processes that served the pod when it was signalled (found by `stopPods`'s
+   * walk of /proc): `reapSlirps` looks only at these. Absent: `reapSlirps` walks /proc itself.
+   */
+  readonly slirps?: ReadonlyArray<SlirpProcess>
 }
 
 /**
@@ -126,7 +131,8 @@ export const stopPods = Effect.fn("PodStop.stopPods")(function* (
       else refused = true
     }
     const sandbox = inspected?.NetworkSettings?.SandboxKey || undefined
-    const apiSocket = sandbox === undefined ? undefined : apiSocketOf(slirps, sandbox)
+    const own = sandbox === undefined ? [] : slirps.filter((p) => serves(p, sandbox))
+    const apiSocket = apiSocketOf(own)
     return {
       name,
       sandbox,
@@ -134,6 +140,7 @@ export const stopPods = Effect.fn("PodStop.stopPods")(function* (
       refused,
       timeoutSeconds,
       ...(apiSocket === undefined ? {} : { apiSocket }),
+      ...(sandbox === undefined ? {} : { slirps: own }),
     }
   })
 })
@@ -195,17 +202,23 @@ export const removeStoppedPod = (stop: PodStop): Effect.Effect<void, PodmanError
 
 /**
  * slirp4netns exits when Podman tears a pod's network namespace down; those of `stops` still
- * running after a moment are killed. One walk of /proc finds them for every pod; the looks after
- * it read only the processes it found (no new one can name a pod that is gone).
+ * running after a moment are killed. The processes `stopPods` found are looked at again (no new
+ * one can name a pod that is gone); for stops that do not carry them, one walk of /proc finds
+ * them, and the looks after it read only the processes it found.
  */
 export const reapSlirps = (stops: ReadonlyArray<PodStop>): Effect.Effect<void> =>
   Effect.gen(function* () {
     const sandboxes = stops.flatMap((s) =>
-      s.sandbox === undefined ? [] : [{ pod: s.name, sandbox: s.sandbox }],
+      s.sandbox === undefined ? [] : [{ pod: s.name, sandbox: s.sandbox, known: s.slirps }],
     )
     if (sandboxes.length === 0) return
     const deadline = Date.now() + SLIRP_EXIT_MS
-    let left = slirpsOf(sandboxes, yield* findSlirpProcesses())
+    const walked = sandboxes.some((s) => s.known === undefined) ? yield* findSlirpProcesses() : []
+    let left = sandboxes.flatMap(({ pod, sandbox, known }) => {
+      const slirps =
+        known?.filter((p) => slirpStillRuns(p, sandbox)) ?? walked.filter((p) => serves(p, sandbox))
+      return slirps.length === 0 ? [] : [{ pod, sandbox, slirps }]
+    })
     while (left.length > 0 && Date.now() < deadline) {
       yield* Effect.sleep(Duration.millis(POLL_MS * 2))
       left = left.flatMap((l) => {
@@ -222,9 +235,12 @@ export const reapSlirps = (stops: ReadonlyArray<PodStop>): Effect.Effect<void> =
     for (const stop of stops) if (stop.apiSocket !== undefined) removeSocket(stop.apiSocket)
   })
 
-/** The `--api-socket` of the slirp4netns serving `sandbox`, if it has one. */
-const apiSocketOf = (slirps: ReadonlyArray<SlirpProcess>, sandbox: string) => {
-  const args = slirps.find((p) => p.args.some((a) => a.includes(sandbox)))?.args ?? []
+/** Whether slirp4netns process `p` serves the network namespace at `sandbox`. */
+const serves = (p: SlirpProcess, sandbox: string) => p.args.some((a) => a.includes(sandbox))
+
+/** The `--api-socket` of a pod's slirp4netns, if it has one. */
+const apiSocketOf = (slirps: ReadonlyArray<SlirpProcess>) => {
+  const args = slirps[0]?.args ?? []
   const at = args.indexOf("--api-socket")
   return at < 0 ? undefined : args[at + 1]
 }
@@ -237,16 +253,6 @@ const removeSocket = (path: string) => {
     // Gone already, or not ours to read: nothing to clean.
   }
 }
-
-/** The slirp4netns processes of each pod among `processes`: pods without one are left out. */
-const slirpsOf = (
-  sandboxes: ReadonlyArray<{ readonly pod: string; readonly sandbox: string }>,
-  processes: ReadonlyArray<SlirpProcess>,
-) =>
-  sandboxes.flatMap(({ pod, sandbox }) => {
-    const slirps = processes.filter((p) => p.args.some((a) => a.includes(sandbox)))
-    return slirps.length === 0 ? [] : [{ pod, sandbox, slirps }]
-  })
 
 /** Sends `sig` to `pid`; false when refused (not when the process is gone already). */
 const signal = (pid: number, sig: NodeJS.Signals) => {

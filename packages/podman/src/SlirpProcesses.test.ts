@@ -134,4 +134,27 @@ describe("reapSlirps", () => {
     expect(child.exitCode).toBe(0)
     expect(warnings).toEqual([])
   })
+
+  it("looks only at the processes a stop carries (stopPods's walk), walking /proc for those without", async () => {
+    const [carried, uncarried, unlisted] = [netnsPath(), netnsPath(), netnsPath()]
+    const [first, second, third] = await Promise.all([
+      standIn(carried),
+      standIn(uncarried),
+      standIn(unlisted),
+    ])
+    const known = { pid: first.pid ?? 0, args: ["/usr/local/test/slirp4netns", carried] }
+    const warnings = await reap([
+      { ...stopOf("web-1", carried), slirps: [known] },
+      stopOf("web-2", uncarried),
+      // Carried as none: this pod's stand-in is not looked for.
+      { ...stopOf("web-3", unlisted), slirps: [] },
+    ])
+    await Promise.all([exited(first), exited(second)])
+    expect([first.signalCode, second.signalCode]).toEqual(["SIGKILL", "SIGKILL"])
+    expect(third.exitCode === null && third.signalCode === null).toBe(true)
+    expect(warnings.sort()).toEqual([
+      `pod web-1: slirp4netns (pid ${first.pid}) outlived its pod; killing it`,
+      `pod web-2: slirp4netns (pid ${second.pid}) outlived its pod; killing it`,
+    ])
+  })
 })
