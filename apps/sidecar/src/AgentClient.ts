@@ -46,14 +46,21 @@ export interface AgentClientOptions {
   readonly podToken: Redacted.Redacted<string>
   readonly namespace: string
   readonly pod: string
-  /** Per-request timeout (default 3000 ms). */
+  /** Per-request timeout (default `REQUEST_TIMEOUT_MS`). */
   readonly requestTimeoutMs?: number
 }
 
+/** How long a request waits for the agent's answer unless told otherwise. */
+export const REQUEST_TIMEOUT_MS = 3000
+
 export interface AgentClientShape {
-  /** Registers (or renews) the pod's services; the agent answers with the lease terms. */
+  /**
+   * Registers (or renews) the pod's services; the agent answers with the lease terms. `timeoutMs`
+   * replaces the client's request timeout for this one request.
+   */
   readonly register: (
     registration: Registration.Registration,
+    timeoutMs?: number,
   ) => Effect.Effect<Registration.Lease, AgentError>
   /** Withdraws the pod's services. */
   readonly unregister: () => Effect.Effect<void, AgentError>
@@ -80,7 +87,7 @@ export class AgentClient extends Context.Service<AgentClient, AgentClientShape>(
   "@beemesh/sidecar/AgentClient",
 ) {
   static readonly make = (options: AgentClientOptions): AgentClientShape => {
-    const timeoutMs = options.requestTimeoutMs ?? 3000
+    const timeoutMs = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS
     // Renewals every few seconds, resolves and reports: one kept connection to the agent.
     const agent = keepAliveAgent()
     // Watches are held by the agent: connections of their own, never in the way of a renewal.
@@ -134,6 +141,7 @@ export class AgentClient extends Context.Service<AgentClient, AgentClientShape>(
     return {
       register: Effect.fn("AgentClient.register")(function* (
         registration: Registration.Registration,
+        requestTimeoutMs?: number,
       ) {
         const lease = yield* request(
           "PUT",
@@ -141,6 +149,7 @@ export class AgentClient extends Context.Service<AgentClient, AgentClientShape>(
           Registration.REGISTERED,
           Registration.Lease,
           registration,
+          requestTimeoutMs,
         )
         return lease as Registration.Lease
       }),

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from "vitest"
 import { freePort, waitFor } from "../test/support/net"
 import { type StandInAgent, startStandInAgent } from "../test/support/StandInAgent"
 import { AgentClient } from "./AgentClient"
-import { Registrar, type RegistrarShape } from "./Registrar"
+import { Registrar, type RegistrarShape, renewalTimeoutMs } from "./Registrar"
 
 const TOKEN = "token-a-0123456789abcdef"
 const registration: Registration.Registration = {
@@ -96,6 +96,30 @@ describe("Registrar", () => {
     expect(kinds(a)[0]).toBe("register")
     expect(registrar.status().renewals).toBeGreaterThanOrEqual(2)
     expect(registrar.status().registered).toBe(true)
+  })
+
+  it("waits for a slow renewal's answer up to half the lease left, rather than giving up at 3 s", async () => {
+    const a = await startAgent({ ttlSeconds: 12, renewAfterSeconds: 0.2 })
+    const { registrar } = await startRegistrar(a.url)
+    await waitFor("registration", () => (registrar.status().registered ? true : undefined))
+    // The first renewal is answered 4 s late: past the client's 3 s, within half the lease left.
+    a.slowNext(1, 4000)
+    await waitFor(
+      "a renewal answered late",
+      () => (registrar.status().renewals >= 1 ? true : undefined),
+      10_000,
+    )
+    expect(registrar.status().failures).toBe(0)
+    expect(kinds(a).slice(0, 2)).toEqual(["register", "renew"])
+  })
+
+  it("renewalTimeoutMs: half of the lease left, or the client's own timeout when that is longer", () => {
+    const now = 1_000_000
+    expect(renewalTimeoutMs(0, now)).toBeUndefined()
+    expect(renewalTimeoutMs(now + 20_000, now)).toBe(10_000)
+    expect(renewalTimeoutMs(now + 7_001, now)).toBe(3_500)
+    expect(renewalTimeoutMs(now + 6_000, now)).toBeUndefined()
+    expect(renewalTimeoutMs(now - 1, now)).toBeUndefined()
   })
 
   it("sends the traffic report as it is at each renewal", async () => {

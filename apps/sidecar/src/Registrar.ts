@@ -12,7 +12,22 @@ import {
   type AgentError,
   type AgentRejected,
   isRetryable,
+  REQUEST_TIMEOUT_MS,
 } from "./AgentClient"
+
+/**
+ * How long one renewal may wait for the agent: half of what is left of the lease (`expiresAt`, ms
+ * since the epoch), never less than the client's own timeout (undefined: that timeout). A renewal
+ * crosses three processes (this sidecar, its pod's slirp4netns, the agent), and on a host whose
+ * cores are all busy (110 pods being made on two) each waits its turn for one at every step: an
+ * attempt given up after 3 s and started again on a new connection lost all that waiting, and
+ * leases lapsed (18 of 110 in one run) while the agent was answering others. Half of what is left
+ * leaves time for another attempt.
+ */
+export const renewalTimeoutMs = (expiresAt: number, now: number): number | undefined => {
+  const half = Math.floor((expiresAt - now) / 2)
+  return half > REQUEST_TIMEOUT_MS ? half : undefined
+}
 
 export interface RegistrationStatus {
   /** True while the last successful registration's lease has not expired. */
@@ -68,6 +83,7 @@ export class Registrar extends Context.Service<Registrar, RegistrarShape>()(
     const registerOnce = Effect.suspend(() =>
       client.register(
         traffic === undefined ? registration : { ...registration, traffic: traffic() },
+        renewalTimeoutMs(state.expiresAt, Date.now()),
       ),
     ).pipe(
       Effect.tapError((error: AgentError) =>

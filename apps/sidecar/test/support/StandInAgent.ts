@@ -41,6 +41,8 @@ export interface StandInAgent {
   readonly registrations: ReadonlyMap<string, Registered>
   /** Answer the next `count` requests with `status` (to exercise retries). */
   readonly failNext: (count: number, status: number) => void
+  /** Answer the next `count` renewals `ms` late (an agent, or a host, too busy to answer at once). */
+  readonly slowNext: (count: number, ms: number) => void
   readonly close: () => Promise<void>
 }
 
@@ -53,6 +55,7 @@ export const startStandInAgent = async (options: StandInAgentOptions): Promise<S
   const events: Array<AgentEvent> = []
   const registrations = new Map<string, Registered>()
   let failures = { count: 0, status: 503 }
+  let slow = { count: 0, ms: 0 }
   const tokenPod = new Map(Object.entries(options.tokens).map(([pod, token]) => [token, pod]))
 
   const bearerPod = (header: string | undefined): string | undefined =>
@@ -75,6 +78,11 @@ export const startStandInAgent = async (options: StandInAgentOptions): Promise<S
       if (Result.isFailure(decoded) || decoded.success.pod !== pod)
         return c.json({ error: "bad registration" }, 400)
       const body = decoded.success
+      if (registrations.has(pod) && slow.count > 0) {
+        const ms = slow.ms
+        slow = { ...slow, count: slow.count - 1 }
+        await new Promise((resolve) => setTimeout(resolve, ms))
+      }
       events.push({
         kind: registrations.has(pod) ? "renew" : "register",
         pod,
@@ -135,6 +143,9 @@ export const startStandInAgent = async (options: StandInAgentOptions): Promise<S
     registrations,
     failNext: (count, status) => {
       failures = { count, status }
+    },
+    slowNext: (count, ms) => {
+      slow = { count, ms }
     },
     close: () =>
       new Promise<void>((resolve) => {
