@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber } from "effect"
+import { Effect, Fiber, Logger } from "effect"
 import { TestClock } from "effect/testing"
 import { NotFound, type PodmanError, PodmanUnavailable, RuntimeFailure } from "./Errors.js"
 import { PodmanClient, type PodmanClientShape } from "./PodmanClient.js"
@@ -75,9 +75,17 @@ describe("removeStoppedPod", () => {
 
   it.effect("asks once more when the service gave no answer in time, and finds the pod gone", () =>
     Effect.gen(function* () {
+      const warnings: Array<string> = []
+      const logger = Logger.make(({ message }) => {
+        warnings.push([message].flat().map(String).join(" "))
+      })
       const podman = removals([unanswered("ETIMEDOUT: no data for 120000 ms"), gone])
-      expect((yield* remove(podman.client))._tag).toBe("Success")
+      const answered = yield* remove(podman.client).pipe(Effect.provide(Logger.layer([logger])))
+      expect(answered._tag).toBe("Success")
       expect(podman.calls()).toBe(2)
+      expect(warnings).toEqual([
+        expect.stringMatching(/^pod web-1: no Podman API service answered; .*; asking again$/),
+      ])
       const still = removals([
         unanswered("ETIMEDOUT: no data for 120000 ms"),
         unanswered("ETIMEDOUT: no data for 120000 ms"),

@@ -196,6 +196,11 @@ export const removeStoppedPod = (stop: PodStop): Effect.Effect<void, PodmanError
           schedule: Schedule.spaced(Duration.millis(CONMON_RETRY_MS)),
           times: CONMON_RETRIES,
         }),
+        Effect.tapError((error) =>
+          unanswered(error)
+            ? Effect.logWarning(`pod ${stop.name}: ${error.message}; asking again`)
+            : Effect.void,
+        ),
         Effect.retry({ while: unanswered, times: UNANSWERED_RETRIES }),
       )
   })
