@@ -1,5 +1,5 @@
 import type { Registration, Traffic } from "@beemesh/contract"
-import { Deferred, Effect, Exit, Redacted, Scope } from "effect"
+import { Deferred, Effect, Exit, Logger, Redacted, Scope } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { freePort, waitFor } from "../test/support/net"
 import { type StandInAgent, startStandInAgent } from "../test/support/StandInAgent"
@@ -34,6 +34,7 @@ const startRegistrar = async (
   url: string,
   token = TOKEN,
   traffic?: () => Traffic.TrafficReport,
+  warnings?: Array<string>,
 ) => {
   const scope = Effect.runSync(Scope.make())
   const client = AgentClient.make({
@@ -42,6 +43,10 @@ const startRegistrar = async (
     namespace: "default",
     pod: "pod-a",
   })
+  // The registrar's warnings, when asked for.
+  const logger = Logger.make(({ message, logLevel }) => {
+    if (logLevel === "Warn") warnings?.push([message].flat().map(String).join(" "))
+  })
   const registrar: RegistrarShape = await Effect.runPromise(
     Scope.provide(scope)(
       Registrar.make(client, registration, {
@@ -49,7 +54,7 @@ const startRegistrar = async (
         maxBackoffMs: 200,
         ...(traffic === undefined ? {} : { traffic }),
       }),
-    ),
+    ).pipe(warnings === undefined ? (e) => e : Effect.provide(Logger.layer([logger]))),
   )
   let closed = false
   const close = async () => {
@@ -100,7 +105,8 @@ describe("Registrar", () => {
 
   it("waits for a slow renewal's answer up to half the lease left, rather than giving up at 3 s", async () => {
     const a = await startAgent({ ttlSeconds: 12, renewAfterSeconds: 0.2 })
-    const { registrar } = await startRegistrar(a.url)
+    const warnings: Array<string> = []
+    const { registrar } = await startRegistrar(a.url, TOKEN, undefined, warnings)
     await waitFor("registration", () => (registrar.status().registered ? true : undefined))
     // The first renewal is answered 4 s late: past the client's 3 s, within half the lease left.
     a.slowNext(1, 4000)
@@ -111,6 +117,25 @@ describe("Registrar", () => {
     )
     expect(registrar.status().failures).toBe(0)
     expect(kinds(a).slice(0, 2)).toEqual(["register", "renew"])
+    expect(warnings).toEqual([expect.stringMatching(/^renewal answered after 4\d{3} ms$/)])
+  })
+
+  it("says so when a renewal is answered only after its lease ran out", async () => {
+    // A 6 s lease: both attempts wait 3 s (half of what is left is less), both answered too late.
+    const a = await startAgent({ ttlSeconds: 6, renewAfterSeconds: 0.2 })
+    const warnings: Array<string> = []
+    const { registrar } = await startRegistrar(a.url, TOKEN, undefined, warnings)
+    await waitFor("registration", () => (registrar.status().registered ? true : undefined))
+    a.slowNext(2, 3_500)
+    await waitFor(
+      "a renewal after two timeouts",
+      () => (registrar.status().renewals >= 1 ? true : undefined),
+      15_000,
+    )
+    expect(registrar.status().failures).toBe(2)
+    expect(warnings.filter((w) => !w.startsWith("registration failed"))).toEqual([
+      expect.stringMatching(/^renewed \d+\.\d s after the lease ran out/),
+    ])
   })
 
   it("renewalTimeoutMs: half of the lease left, or the client's own timeout when that is longer", () => {

@@ -97,10 +97,21 @@ export class Registrar extends Context.Service<Registrar, RegistrarShape>()(
 
     const loop = Effect.gen(function* () {
       while (true) {
+        const asked = Date.now()
         const lease = yield* registerOnce
+        const answered = Date.now()
         options.onLease?.(lease)
         if (state.registrations === 0) yield* Effect.logInfo("registered with the agent")
-        else state.renewals++
+        else {
+          state.renewals++
+          // Slow renewals say so: a busy host shows here before a lease lapses.
+          if (answered > state.expiresAt)
+            yield* Effect.logWarning(
+              `renewed ${((answered - state.expiresAt) / 1000).toFixed(1)} s after the lease ran out (the agent had withdrawn the pod's services meanwhile)`,
+            )
+          else if (answered - asked > REQUEST_TIMEOUT_MS)
+            yield* Effect.logWarning(`renewal answered after ${answered - asked} ms`)
+        }
         state.registrations++
         state.lastError = undefined
         state.expiresAt = Date.now() + lease.ttlSeconds * 1000
