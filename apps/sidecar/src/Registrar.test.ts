@@ -103,18 +103,27 @@ describe("Registrar", () => {
     expect(registrar.status().registered).toBe(true)
   })
 
-  it("waits for a slow renewal's answer up to half the lease left, rather than giving up at 3 s", async () => {
-    const a = await startAgent({ ttlSeconds: 12, renewAfterSeconds: 0.2 })
+  /**
+   * Registers against an agent whose next `slow` renewals are answered `lateMs` late, and waits
+   * for the first renewal that succeeds; the registrar's warnings are kept.
+   */
+  const renewedLate = async (ttlSeconds: number, slow: number, lateMs: number) => {
+    const a = await startAgent({ ttlSeconds, renewAfterSeconds: 0.2 })
     const warnings: Array<string> = []
     const { registrar } = await startRegistrar(a.url, TOKEN, undefined, warnings)
     await waitFor("registration", () => (registrar.status().registered ? true : undefined))
-    // The first renewal is answered 4 s late: past the client's 3 s, within half the lease left.
-    a.slowNext(1, 4000)
+    a.slowNext(slow, lateMs)
     await waitFor(
-      "a renewal answered late",
+      "a renewal answered",
       () => (registrar.status().renewals >= 1 ? true : undefined),
-      10_000,
+      15_000,
     )
+    return { a, registrar, warnings }
+  }
+
+  it("waits for a slow renewal's answer up to half the lease left, rather than giving up at 3 s", async () => {
+    // The first renewal is answered 4 s late: past the client's 3 s, within half the lease left.
+    const { a, registrar, warnings } = await renewedLate(12, 1, 4000)
     expect(registrar.status().failures).toBe(0)
     expect(kinds(a).slice(0, 2)).toEqual(["register", "renew"])
     expect(warnings).toEqual([expect.stringMatching(/^renewal answered after 4\d{3} ms$/)])
@@ -122,16 +131,7 @@ describe("Registrar", () => {
 
   it("says so when a renewal is answered only after its lease ran out", async () => {
     // A 6 s lease: both attempts wait 3 s (half of what is left is less), both answered too late.
-    const a = await startAgent({ ttlSeconds: 6, renewAfterSeconds: 0.2 })
-    const warnings: Array<string> = []
-    const { registrar } = await startRegistrar(a.url, TOKEN, undefined, warnings)
-    await waitFor("registration", () => (registrar.status().registered ? true : undefined))
-    a.slowNext(2, 3_500)
-    await waitFor(
-      "a renewal after two timeouts",
-      () => (registrar.status().renewals >= 1 ? true : undefined),
-      15_000,
-    )
+    const { registrar, warnings } = await renewedLate(6, 2, 3_500)
     expect(registrar.status().failures).toBe(2)
     expect(warnings.filter((w) => !w.startsWith("registration failed"))).toEqual([
       expect.stringMatching(/^renewed \d+\.\d s after the lease ran out/),

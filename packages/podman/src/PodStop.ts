@@ -9,6 +9,7 @@
 import { lstatSync, readFileSync, rmSync } from "node:fs"
 import { Duration, Effect, Schedule } from "effect"
 import type { PodmanError } from "./Errors.js"
+import { unansweredReason } from "./internal/transport.js"
 import { LABEL_POD, LABEL_STOP_TIMEOUT } from "./Ownership.js"
 import { PodmanClient } from "./PodmanClient.js"
 import { holderName } from "./PodRequests.js"
@@ -50,7 +51,7 @@ const CONMON_RETRY_MS = 1000
  */
 const unanswered = (error: PodmanError) =>
   error._tag === "PodmanUnavailable" &&
-  error.socketsTried.some((socket) => socket.reason.startsWith("ETIMEDOUT"))
+  error.socketsTried.some((socket) => unansweredReason(socket.reason))
 const UNANSWERED_RETRIES = 1
 
 /** A pod whose members have been signalled: what `removeStoppedPod` and `reapSlirps` need. */

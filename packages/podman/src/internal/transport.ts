@@ -8,13 +8,16 @@ import * as R from "../Responses.js"
 import { classifyFailure, type Subject, safeJson } from "./failures.js"
 import { type RawRequest, type RawResponse, request } from "./http.js"
 
+/** Whether a socket's failure (as `PodmanUnavailable` lists it) is a request left unanswered. */
+export const unansweredReason = (reason: string): boolean => reason.startsWith("ETIMEDOUT")
+
 export const makeTransport = (socketPath: string, embedded: boolean, timeoutMs: number) => {
   const unavailable = (reason: string) =>
     new PodmanUnavailable({
       socketsTried: [
         { path: socketPath, source: embedded ? "embedded service" : "connected", reason },
       ],
-      hint: reason.startsWith("ETIMEDOUT")
+      hint: unansweredReason(reason)
         ? "the Podman service took the request but did not answer in time (stuck, or busy: on a loaded host its requests queue for Podman's locks behind its own clean-up work)"
         : "the Podman service stopped answering",
     })
