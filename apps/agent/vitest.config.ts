@@ -1,7 +1,13 @@
 import { beemeshVitestConfig } from "@beemesh/vitest-config"
 import { defineConfig } from "vitest/config"
 
-const base = beemeshVitestConfig()
+/**
+ * E2E files two at a time: most of a file's time is waiting (agents starting, pods created, leases
+ * and probes on their clocks), and one after another they took 19 minutes. The images they share
+ * are built once, before them (test/e2e/globalSetup.ts); the rootless user's store, one per
+ * machine, is held by one file at a time (test/e2e/rootlessUser.ts).
+ */
+const base = beemeshVitestConfig({ e2eWorkers: 2, e2eGlobalSetup: ["test/e2e/globalSetup.ts"] })
 
 /**
  * The three projects every package has, and `unit-lean`: the tests that run the HTTP API through

@@ -14,6 +14,13 @@ export interface BeemeshVitestOptions {
   readonly e2eTimeoutMs?: number
   /** Run integration test files one at a time (for suites that share a host resource). */
   readonly integrationSequential?: boolean
+  /**
+   * E2E test files run at once (default 1: one after another). Files run side by side must not
+   * share a host resource; those that do serialize themselves (apps/agent's rootless user).
+   */
+  readonly e2eWorkers?: number
+  /** Run once before the e2e files (builds what they all use), as Vitest's `globalSetup`. */
+  readonly e2eGlobalSetup?: ReadonlyArray<string>
 }
 
 export const beemeshVitestConfig = (options: BeemeshVitestOptions = {}) =>
@@ -45,7 +52,11 @@ export const beemeshVitestConfig = (options: BeemeshVitestOptions = {}) =>
             include: ["test/e2e/**/*.test.ts"],
             testTimeout: options.e2eTimeoutMs ?? 300_000,
             hookTimeout: options.e2eTimeoutMs ?? 300_000,
-            fileParallelism: false,
+            fileParallelism: (options.e2eWorkers ?? 1) > 1,
+            maxWorkers: options.e2eWorkers ?? 1,
+            ...(options.e2eGlobalSetup === undefined
+              ? {}
+              : { globalSetup: [...options.e2eGlobalSetup] }),
           },
         },
       ],

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { slirpProcessesFor } from "@beemesh/podman"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { buildDemoImages, ORDERS_IMAGE, WEB_IMAGE } from "../../demo/images"
+import { ORDERS_IMAGE, WEB_IMAGE } from "../../demo/images"
 import { AGENT_NODE_OPTIONS } from "../../src/NodeOptions"
 import {
   type AgentProcess,
@@ -110,7 +110,6 @@ const sidecarGet = (container: string, url: string) =>
 
 beforeAll(async () => {
   requirePrerequisites()
-  buildDemoImages()
   dataDir = await mkdtemp(join(tmpdir(), "beemesh-e2e-agent-"))
   apiPort = await freePort()
   agent = await startAgent(dataDir, apiPort, undefined, [], reportingLoadedModules(loadedFile()))

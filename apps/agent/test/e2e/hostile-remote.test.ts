@@ -14,13 +14,7 @@ import type { CountingListener } from "../support/hosts/Listener"
 import { type SimulatedHost, SimulatedHosts } from "../support/hosts/SimulatedHosts"
 import { sweep } from "../support/hosts/Sweeper"
 import { waitFor } from "../support/hosts/wait"
-import {
-  attackEnv,
-  attackOutcomes,
-  buildHostileImages,
-  HOSTILE_IMAGE,
-  HOSTILE_USER1337_IMAGE,
-} from "./hostile"
+import { attackEnv, attackOutcomes, HOSTILE_IMAGE, HOSTILE_USER1337_IMAGE } from "./hostile"
 import { AGENT_DIR, SIDECAR_IMAGE } from "./support"
 
 const ROOTLESS_USER = "beemesh-test"
@@ -78,7 +72,6 @@ const v6 = (host: SimulatedHost) => {
 
 beforeAll(async () => {
   await sweep()
-  buildHostileImages()
   cluster = await SimulatedHosts.create({
     count: 2,
     images: [SIDECAR_IMAGE, HOSTILE_IMAGE, HOSTILE_USER1337_IMAGE],

@@ -9,13 +9,7 @@ import type { Server } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import {
-  attackOutcomes,
-  buildHostileImages,
-  countingListeners,
-  HOSTILE_IMAGE,
-  HOSTILE_USER1337_IMAGE,
-} from "./hostile"
+import { attackOutcomes, countingListeners, HOSTILE_IMAGE, HOSTILE_USER1337_IMAGE } from "./hostile"
 import {
   type AgentProcess,
   api,
@@ -75,7 +69,6 @@ const hostUid = (container: string) => {
 
 beforeAll(async () => {
   requirePrerequisites()
-  buildHostileImages()
   dataDir = await mkdtemp(join(tmpdir(), "beemesh-e2e-hostile-"))
   agent = await startAgent(dataDir, await freePort())
   peerId = String((await api(agent, "GET", "/health")).json?.peerId)

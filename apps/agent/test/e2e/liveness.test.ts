@@ -16,7 +16,7 @@ import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { build, buildDemoImages, WEB_IMAGE } from "../../demo/images"
+import { build, WEB_IMAGE } from "../../demo/images"
 import {
   type AgentProcess,
   api,
@@ -96,7 +96,6 @@ const ask = async () => {
 
 beforeAll(async () => {
   requirePrerequisites()
-  buildDemoImages()
   build(
     IMAGE,
     {

@@ -20,7 +20,7 @@ import {
 } from "@beemesh/p2p"
 import { Effect, Result, type Scope } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { buildDemoImages, ORDERS_IMAGE } from "../../demo/images"
+import { ORDERS_IMAGE } from "../../demo/images"
 import {
   type AgentProcess,
   api,
@@ -112,7 +112,6 @@ const until = <A>(what: string, probe: () => A | undefined, timeoutMs: number) =
 
 beforeAll(async () => {
   requirePrerequisites()
-  buildDemoImages()
   dataDir = await mkdtemp(join(tmpdir(), "beemesh-e2e-membership-"))
   // Short leases: sidecars renew (and get the newest revocation list) every 2 s.
   agent = await startAgent(dataDir, await freePort(), undefined, ["--lease-seconds", "6"])

@@ -11,7 +11,7 @@ import { join } from "node:path"
 import { makeP2pNode, parseMeshKey } from "@beemesh/p2p"
 import { Effect, Result, type Scope } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { buildDemoImages, ORDERS_IMAGE } from "../../demo/images"
+import { ORDERS_IMAGE } from "../../demo/images"
 import {
   type AgentProcess,
   api,
@@ -49,7 +49,6 @@ const scoped = <A, E>(effect: Effect.Effect<A, E, Scope.Scope>) =>
 
 beforeAll(async () => {
   requirePrerequisites()
-  buildDemoImages()
   dataDir = await mkdtemp(join(tmpdir(), "beemesh-e2e-mesh-"))
   agent = await startAgent(dataDir, await freePort())
   peerId = String((await api(agent, "GET", "/health")).json?.peerId)

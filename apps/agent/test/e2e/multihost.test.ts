@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { buildDemoImages, ORDERS_IMAGE, WEB_IMAGE } from "../../demo/images"
+import { ORDERS_IMAGE, WEB_IMAGE } from "../../demo/images"
 import { type SimulatedHost, SimulatedHosts } from "../support/hosts/SimulatedHosts"
 import { sweep } from "../support/hosts/Sweeper"
 import { waitFor } from "../support/hosts/wait"
@@ -128,7 +128,6 @@ const hostPortOf = async (host: SimulatedHost) => {
 
 beforeAll(async () => {
   await sweep()
-  buildDemoImages()
   cluster = await SimulatedHosts.create({
     count: 3,
     images: [SIDECAR_IMAGE, ORDERS_IMAGE, WEB_IMAGE],

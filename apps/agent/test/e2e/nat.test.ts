@@ -9,7 +9,7 @@
 import { randomBytes } from "node:crypto"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { buildDemoImages, ORDERS_IMAGE, WEB_IMAGE } from "../../demo/images"
+import { ORDERS_IMAGE, WEB_IMAGE } from "../../demo/images"
 import { remotePodman } from "../support/hosts/HostPodman"
 import { type SimulatedHost, SimulatedHosts } from "../support/hosts/SimulatedHosts"
 import { sweep } from "../support/hosts/Sweeper"
@@ -119,7 +119,6 @@ const escaped = (address: string) => address.replaceAll(".", "\\.")
 
 beforeAll(async () => {
   await sweep()
-  buildDemoImages()
   cluster = await SimulatedHosts.create({
     count: 2,
     images: [SIDECAR_IMAGE, ORDERS_IMAGE, WEB_IMAGE],

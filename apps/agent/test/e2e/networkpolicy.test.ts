@@ -12,7 +12,7 @@ import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { buildDemoImages, ORDERS_IMAGE } from "../../demo/images"
+import { ORDERS_IMAGE } from "../../demo/images"
 import {
   type AgentProcess,
   api,
@@ -118,7 +118,6 @@ const sample = (text: string, name: string, labels: string) => {
 
 beforeAll(async () => {
   requirePrerequisites()
-  buildDemoImages()
   dataDir = await mkdtemp(join(tmpdir(), "beemesh-e2e-networkpolicy-"))
   agent = await startAgent(dataDir, await freePort(), undefined, ["--lease-seconds", "3"])
 })

@@ -9,7 +9,7 @@ import { mkdir, mkdtemp, rm, stat, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { buildDemoImages, ORDERS_IMAGE, WEB_IMAGE } from "../../demo/images"
+import { ORDERS_IMAGE, WEB_IMAGE } from "../../demo/images"
 import {
   AGENT_DIR,
   type AgentProcess,
@@ -66,7 +66,6 @@ const cli = (args: ReadonlyArray<string>, input?: string) =>
 beforeAll(async () => {
   requirePrerequisites()
   if (!existsSync(CLI)) throw new Error(`${CLI} missing (pnpm --filter @beemesh/cli build)`)
-  buildDemoImages()
   dataDir = await mkdtemp(join(tmpdir(), "beemesh-e2e-operator-"))
   configHome = await mkdtemp(join(tmpdir(), "beemesh-e2e-cli-"))
   manifests = join(configHome, "manifests")

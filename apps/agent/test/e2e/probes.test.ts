@@ -11,7 +11,7 @@ import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { build, buildDemoImages, WEB_IMAGE } from "../../demo/images"
+import { build, WEB_IMAGE } from "../../demo/images"
 import {
   type AgentProcess,
   api,
@@ -76,7 +76,6 @@ const answeredBy = async (n: number) => {
 
 beforeAll(async () => {
   requirePrerequisites()
-  buildDemoImages()
   build(
     IMAGE,
     {

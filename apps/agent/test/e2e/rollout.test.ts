@@ -10,7 +10,7 @@ import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { build, buildDemoImages, WEB_IMAGE } from "../../demo/images"
+import { build, WEB_IMAGE } from "../../demo/images"
 import {
   type AgentProcess,
   api,
@@ -126,7 +126,6 @@ const askUntil = async (
 
 beforeAll(async () => {
   requirePrerequisites()
-  buildDemoImages()
   buildOrders("v1")
   dataDir = await mkdtemp(join(tmpdir(), "beemesh-e2e-rollout-"))
   agent = await startAgent(dataDir, await freePort())

@@ -11,7 +11,7 @@ import { existsSync } from "node:fs"
 import { readdir } from "node:fs/promises"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { buildDemoImages, ORDERS_IMAGE } from "../../demo/images"
+import { ORDERS_IMAGE } from "../../demo/images"
 import { hostMountinfo, mountPointsUnder } from "../support/mounts"
 import { expectAppsSeeTheirVolumes, volumeFixtures, volumeShell } from "./podVolumes"
 import {
@@ -41,10 +41,7 @@ const userMounts = (dir: string) =>
 const hostMounts = async (dir: string) => mountPointsUnder(await hostMountinfo(), dir)
 
 beforeAll(async () => {
-  rootless = await startRootlessAgent("beemesh-e2e-rootless-volumes-", () => {
-    buildDemoImages()
-    return [ORDERS_IMAGE]
-  })
+  rootless = await startRootlessAgent("beemesh-e2e-rootless-volumes-", [ORDERS_IMAGE])
   ;({ user, dataDir } = rootless)
   agent = rootless.agent()
 })

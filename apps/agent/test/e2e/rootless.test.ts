@@ -6,14 +6,8 @@
  */
 import type { Server } from "node:net"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { buildDemoImages, ORDERS_IMAGE, WEB_IMAGE } from "../../demo/images"
-import {
-  attackOutcomes,
-  buildHostileImages,
-  countingListeners,
-  HOSTILE_IMAGE,
-  HOSTILE_USER1337_IMAGE,
-} from "./hostile"
+import { ORDERS_IMAGE, WEB_IMAGE } from "../../demo/images"
+import { attackOutcomes, countingListeners, HOSTILE_IMAGE, HOSTILE_USER1337_IMAGE } from "./hostile"
 import {
   containerPidAs,
   podmanAs,
@@ -46,11 +40,12 @@ const userPid = (container: string) => containerPidAs(user)(container)
 const userPods = () => podsAs(user)
 
 beforeAll(async () => {
-  rootless = await startRootlessAgent("beemesh-e2e-rootless-", () => {
-    buildDemoImages()
-    buildHostileImages()
-    return [ORDERS_IMAGE, WEB_IMAGE, HOSTILE_IMAGE, HOSTILE_USER1337_IMAGE]
-  })
+  rootless = await startRootlessAgent("beemesh-e2e-rootless-", [
+    ORDERS_IMAGE,
+    WEB_IMAGE,
+    HOSTILE_IMAGE,
+    HOSTILE_USER1337_IMAGE,
+  ])
   ;({ user, apiPort } = rootless)
   agent = rootless.agent()
 })

@@ -2,7 +2,7 @@
  * The unprivileged `beemesh-test` user (made by host setup, with subordinate IDs) that rootless
  * e2e tests run the agent as, and that user's own Podman store, driven as that user.
  */
-import { execFileSync } from "node:child_process"
+import { execFileSync, spawn } from "node:child_process"
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs"
 import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
@@ -105,6 +105,42 @@ export const sweepUserPodman = (user: RunAs) => {
     process.kill(pid, "SIGKILL")
 }
 
+/**
+ * Holds the rootless user's store for this file alone: there is one per machine (its HOME and
+ * XDG_RUNTIME_DIR), and closing a rootless agent sweeps every pod in it, so e2e files that use it
+ * run one after another while other files run beside them. A `flock` child holds a lock on the
+ * user's HOME until its input ends (the returned release, or this process ending).
+ */
+export const holdRootlessStore = (user: RunAs, timeoutSeconds = 240) =>
+  new Promise<() => Promise<void>>((resolve, reject) => {
+    const home = user.env.HOME ?? `/home/${ROOTLESS_USER}`
+    const holder = spawn(
+      "flock",
+      ["--exclusive", "--timeout", String(timeoutSeconds), home, "sh", "-c", "echo held; exec cat"],
+      { stdio: ["pipe", "pipe", "pipe"] },
+    )
+    let output = ""
+    const exited = new Promise<void>((done) => holder.once("close", () => done()))
+    const release = async () => {
+      holder.stdin.end()
+      await exited
+    }
+    holder.stderr.on("data", (chunk) => (output += chunk))
+    holder.stdout.on("data", (chunk) => {
+      output += chunk
+      if (output.includes("held")) resolve(release)
+    })
+    holder.once("error", (error) => reject(new Error(`flock could not start: ${error.message}`)))
+    holder.once("exit", (code) => {
+      if (!output.includes("held"))
+        reject(
+          new Error(
+            `the rootless user's store stayed held by another e2e file for ${timeoutSeconds} s (flock ${home} exited ${code}: ${output.trim()})`,
+          ),
+        )
+    })
+  })
+
 /** The agent run by the rootless user on a data directory of its own. */
 export interface RootlessAgent {
   readonly user: RunAs
@@ -115,35 +151,46 @@ export interface RootlessAgent {
   readonly agent: () => AgentProcess
   /** Starts the agent again on the same data directory and a fresh port (stop the last first). */
   readonly start: () => Promise<AgentProcess>
-  /** Stops the agent, removes the user's pods and pause process, then the data directory. */
+  /**
+   * Stops the agent, removes the user's pods and pause process, then the data directory, and lets
+   * the user's store go to the next file.
+   */
   readonly close: () => Promise<void>
 }
 
 /**
- * Starts the agent as the rootless user: `appImages` builds the apps' images and names them; they
- * and the sidecar's are copied into the user's store, and the agent runs on a data directory of
- * its own (named after `prefix`) owned by the user. Leaves nothing behind when it fails.
+ * Starts the agent as the rootless user: `appImages` (built in root's store: test/e2e/globalSetup.ts)
+ * and the sidecar's image are copied into the user's store, and the agent runs on a data directory of
+ * its own (named after `prefix`) owned by the user. Holds the user's store (`holdRootlessStore`)
+ * until `close`. Leaves nothing behind when it fails.
  */
 export const startRootlessAgent = async (
   prefix: string,
-  appImages: () => ReadonlyArray<string>,
+  appImages: ReadonlyArray<string>,
 ): Promise<RootlessAgent> => {
   requirePrerequisites()
   const user = rootlessUser()
-  for (const image of [SIDECAR_IMAGE, ...appImages()]) loadIntoUserStore(user, image)
-  const dataDir = await mkdtemp(join(tmpdir(), prefix))
+  const release = await holdRootlessStore(user)
+  let dataDir: string | undefined
   let agent: AgentProcess | undefined
   const close = async () => {
-    await agent?.stop()
-    // Removes the pods and the pause process: the user namespace, with any tmpfs left in it, ends.
-    sweepUserPodman(user)
-    await rm(dataDir, { recursive: true, force: true })
+    try {
+      await agent?.stop()
+      // Removes the pods and the pause process: the user namespace, with any tmpfs left in it, ends.
+      sweepUserPodman(user)
+      if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true })
+    } finally {
+      await release()
+    }
   }
   const start = async () => {
+    if (dataDir === undefined) throw new Error("the rootless agent was never started")
     agent = await startAgent(dataDir, await freePort(), user)
     return agent
   }
   try {
+    for (const image of [SIDECAR_IMAGE, ...appImages]) loadIntoUserStore(user, image)
+    dataDir = await mkdtemp(join(tmpdir(), prefix))
     chownSync(dataDir, user.uid, user.gid)
     const apiPort = await freePort()
     agent = await startAgent(dataDir, apiPort, user)

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { SameHostSockets } from "@beemesh/contract"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { buildDemoImages, ORDERS_IMAGE } from "../../demo/images"
+import { ORDERS_IMAGE } from "../../demo/images"
 import {
   type AgentProcess,
   api,
@@ -80,7 +80,6 @@ const ready = (name: string) =>
 
 beforeAll(async () => {
   requirePrerequisites()
-  buildDemoImages()
   dataDir = await mkdtemp(join(tmpdir(), "beemesh-e2e-samehost-"))
   agent = await startAgent(dataDir, await freePort())
   peerId = String((await api(agent, "GET", "/health")).json?.peerId)

@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { buildDemoImages, ORDERS_IMAGE } from "../../demo/images"
+import { ORDERS_IMAGE } from "../../demo/images"
 import {
   AGENT_BUNDLE,
   type AgentProcess,
@@ -70,7 +70,6 @@ const runToExit = (dataDir: string, apiPort: number) =>
 
 beforeAll(async () => {
   requirePrerequisites()
-  buildDemoImages()
   dataDir = await mkdtemp(join(tmpdir(), "beemesh-e2e-state-"))
   apiPort = await freePort()
   agent = await startAgent(dataDir, apiPort)

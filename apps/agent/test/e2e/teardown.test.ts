@@ -8,7 +8,7 @@ import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { buildDemoImages, ORDERS_IMAGE } from "../../demo/images"
+import { ORDERS_IMAGE } from "../../demo/images"
 import {
   type AgentProcess,
   api,
@@ -57,7 +57,6 @@ const allRegistered = (count: number) =>
 
 beforeAll(async () => {
   requirePrerequisites()
-  buildDemoImages()
   dataDir = await mkdtemp(join(tmpdir(), "beemesh-e2e-teardown-"))
   agent = await startAgent(dataDir, await freePort())
 })

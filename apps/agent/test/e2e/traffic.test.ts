@@ -15,7 +15,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { type Browser, chromium } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { buildDemoImages, ORDERS_IMAGE } from "../../demo/images"
+import { ORDERS_IMAGE } from "../../demo/images"
 import {
   AGENT_DIR,
   type AgentProcess,
@@ -138,7 +138,6 @@ beforeAll(async () => {
   if (!existsSync(CLI)) throw new Error(`${CLI} missing (pnpm --filter @beemesh/cli build)`)
   if (!existsSync(CHROMIUM))
     throw new Error(`${CHROMIUM} missing: apt-get install chromium (tooling/scripts/host-setup.sh)`)
-  buildDemoImages()
   dataDir = await mkdtemp(join(tmpdir(), "beemesh-e2e-traffic-"))
   agent = await startAgent(dataDir, await freePort(), undefined, ["--lease-seconds", "3"])
 })

@@ -10,7 +10,6 @@ import { mkdir, mkdtemp, rm, stat, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { buildDemoImages } from "../../demo/images"
 import { hostMountinfo, mountPointsUnder } from "../support/mounts"
 import { expectAppsSeeTheirVolumes, volumeFixtures, volumeShell } from "./podVolumes"
 import {
@@ -46,7 +45,6 @@ const hostMountsUnder = async (dir: string) => mountPointsUnder(await hostMounti
 
 beforeAll(async () => {
   requirePrerequisites()
-  buildDemoImages()
   dataDir = await mkdtemp(join(tmpdir(), "beemesh-e2e-volumes-"))
   agent = await startAgent(dataDir, await freePort())
   peerId = String((await api(agent, "GET", "/health")).json?.peerId)

@@ -11,7 +11,7 @@ import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { buildDemoImages, ORDERS_IMAGE } from "../../demo/images"
+import { ORDERS_IMAGE } from "../../demo/images"
 import {
   type AgentProcess,
   api,
@@ -92,7 +92,6 @@ const start = async () => {
 
 beforeAll(async () => {
   requirePrerequisites()
-  buildDemoImages()
   dataDir = await mkdtemp(join(tmpdir(), "beemesh-e2e-warm-"))
   apiPort = await freePort()
   await start()

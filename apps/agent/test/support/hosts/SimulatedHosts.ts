@@ -8,7 +8,15 @@
  * host namespaces, which have no route anywhere else.
  */
 import { randomBytes } from "node:crypto"
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs"
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  renameSync,
+  writeFileSync,
+} from "node:fs"
 import { basename, dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import {
@@ -239,7 +247,11 @@ export class SimulatedHosts {
       ...(this.router === undefined ? {} : { routers: [this.router.netns] }),
       hosts: this.entries,
     }
-    writeFileSync(runFile(this.runDir), JSON.stringify(record, null, 2))
+    // Whole or not at all: another process's sweep (e2e files run side by side) reads it, and a
+    // run whose record it cannot read is a leftover to it.
+    const file = runFile(this.runDir)
+    writeFileSync(`${file}.new`, JSON.stringify(record, null, 2))
+    renameSync(`${file}.new`, file)
   }
 
   /** The NAT router, created with the first host behind it. */

@@ -3,7 +3,7 @@
  * every network namespace with the harness's prefix. Processes are found by PID file and by the
  * namespace they live in, pods by each host's own store, mounts by their place under the run dir.
  */
-import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs"
 import { join } from "node:path"
 import { must, run } from "./exec"
 import { hostAgentPaths, stopHostAgent } from "./HostAgent"
@@ -76,6 +76,34 @@ export const sweepRun = async (runDir: string) => {
   rmSync(runDir, { recursive: true, force: true })
 }
 
+/**
+ * A run directory younger than this without a readable record is one being created (its record
+ * comes right after the directory): not a leftover yet.
+ */
+export const RECORDLESS_GRACE_MS = 60_000
+
+/**
+ * Whether a run is another's to keep: kept on purpose, or its owner (another process) still runs.
+ * Without a record, whether its directory is younger than `RECORDLESS_GRACE_MS`.
+ */
+export const isOwnedRun = (
+  record: RunRecord | undefined,
+  dirAgeMs: number,
+  isOwnerAlive: (pid: number) => boolean,
+  self = process.pid,
+) =>
+  record === undefined
+    ? dirAgeMs < RECORDLESS_GRACE_MS
+    : record.keep || (record.ownerPid !== self && isOwnerAlive(record.ownerPid))
+
+const ageOf = (dir: string) => {
+  try {
+    return Date.now() - statSync(dir).mtimeMs
+  } catch {
+    return Number.POSITIVE_INFINITY
+  }
+}
+
 export interface SweepOptions {
   readonly baseDir?: string
   /** Also remove runs whose owner still lives or that are kept (default: only leftovers). */
@@ -94,10 +122,7 @@ export const sweep = async (options: SweepOptions = {}) => {
     const runDir = join(baseDir, runId)
     const record = readRun(runDir)
     const owned =
-      except.has(runId) ||
-      (options.all !== true &&
-        record !== undefined &&
-        (record.keep || (record.ownerPid !== process.pid && isAlive(record.ownerPid))))
+      except.has(runId) || (options.all !== true && isOwnedRun(record, ageOf(runDir), isAlive))
     if (owned) {
       live.add(`${NETNS_PREFIX}${runId}-`)
       continue
