@@ -30,6 +30,9 @@ import {
 /** Events are what drive reconcile; this pass catches what Podman reports no event for. */
 export const DEFAULT_SAFETY_SCAN_MS = 30_000
 
+/** How often the loop looks whether a replica that had an event while created is created now. */
+const NOTED_RECHECK_MS = 250
+
 /** While an update is in progress a pass runs at least this often (its steps and deadline). */
 const UPDATE_STEP_MS = 2_000
 
@@ -250,16 +253,53 @@ export class Reconciler extends Context.Service<
       const watch = (safetyScanMs: number) =>
         Effect.gen(function* () {
           const wake = yield* Queue.sliding<void>(1)
+          // Replicas that had an event while an apply, scaling or rollout was still creating them
+          // (Pending): an app that exits at once can die before its creation ends. One pass
+          // follows the end of that creation.
+          const noted = new Set<Replica>()
           // A change to a pod this agent believes whole (or to an orphan) is worth a pass; the
           // events of its own recreations and of failed creations are not (a failing creation
           // would retry in a tight loop). A pod that dies while it is being recreated is seen by
-          // the pass that follows every recreation.
-          const relevant = (pod: string) =>
-            table.orphans.has(pod) ||
-            [...table.replicas.values()].some(
+          // the pass that follows every recreation; one that dies while it is first created, by
+          // the pass that follows that creation (`noted`).
+          const relevant = (pod: string) => {
+            if (table.orphans.has(pod)) return true
+            let wanted = false
+            for (const r of table.replicas.values()) {
               // Events name pods as Podman does (a claimed standby pod by its own name).
-              (r) => r.podman === pod && r.phase === "Running" && !table.inFlight.has(r.pod),
-            )
+              if ((r.podman !== pod && r.pod !== pod) || table.inFlight.has(r.pod)) continue
+              if (r.phase === "Running" && r.podman === pod) wanted = true
+              else if (r.phase === "Pending" && !noted.has(r)) {
+                // The first one noted ends the loop's long wait: from then on it looks often.
+                wanted ||= noted.size === 0
+                noted.add(r)
+              }
+            }
+            return wanted
+          }
+          /** Whether a noted replica's creation ended (forgetting those): a pass is due. */
+          const notedCreated = () => {
+            let ended = false
+            for (const r of noted) {
+              if (r.phase === "Pending" && table.replicas.get(r.pod) === r) continue
+              noted.delete(r)
+              ended = true
+            }
+            return ended
+          }
+          /** Until woken, `waitMs` passed, or a noted replica's creation ended. */
+          const waitForWork = (waitMs: number) =>
+            Effect.gen(function* () {
+              const deadline = (yield* Clock.currentTimeMillis) + waitMs
+              for (;;) {
+                const left = deadline - (yield* Clock.currentTimeMillis)
+                const step = noted.size === 0 ? left : Math.min(left, NOTED_RECHECK_MS)
+                const woken = yield* Queue.take(wake).pipe(
+                  Effect.timeoutOption(Duration.millis(Math.max(0, step))),
+                )
+                if (woken._tag === "Some" || step >= left || notedCreated()) return
+              }
+            })
           yield* pods.changes().pipe(
             Stream.runForEach((pod) =>
               relevant(pod) ? Queue.offer(wake, undefined) : Effect.void,
@@ -281,11 +321,7 @@ export class Reconciler extends Context.Service<
               ),
             )
             if (recreated) yield* Queue.offer(wake, undefined)
-            const waitMs = untilNextDue(table, yield* Clock.currentTimeMillis, safetyScanMs)
-            yield* Queue.take(wake).pipe(
-              Effect.timeoutOption(Duration.millis(waitMs)),
-              Effect.asVoid,
-            )
+            yield* waitForWork(untilNextDue(table, yield* Clock.currentTimeMillis, safetyScanMs))
           })
           return yield* Effect.forever(round)
         }).pipe(Effect.scoped)

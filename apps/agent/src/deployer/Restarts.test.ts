@@ -196,6 +196,50 @@ describe("restarts, driven by Podman's events", () => {
   )
 
   it.effect(
+    "an app that dies while its replica is first created is restarted at once, not at the safety scan",
+    () =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const host = yield* makeFakeHost
+          let crashes = 1
+          // The app exits as soon as it starts, the first time: its `died` event arrives while the
+          // apply's creation is still at work on the replica (Pending, not yet Running).
+          const { manager, reconciler } = yield* startDeployer(host, (fake) => ({
+            ...fake,
+            containers: {
+              ...fake.containers,
+              start: (name) =>
+                fake.containers.start(name).pipe(
+                  Effect.andThen(
+                    name === "bm-shop-web-0-app" && crashes-- > 0
+                      ? host.fake.podman.exitContainer(name, 3)
+                      : Effect.void,
+                  ),
+                  // The event is handled before the creation ends (as on a busy host).
+                  Effect.andThen(turn),
+                ),
+            },
+          }))
+          // The safety scan is an hour away: only events (and what they leave noted) drive this.
+          yield* reconciler.watch(HOUR).pipe(Effect.forkScoped)
+          yield* idle
+          yield* manager.apply([deployment("web", 1)])
+          // A second on the clock, against the safety scan's hour.
+          yield* TestClock.adjust("1 second")
+          const replica = Effect.suspend(() => manager.get("shop", "web")).pipe(
+            Effect.map((s) => s.pods[0] as ReplicaStatus),
+          )
+          const restarted = yield* settle(
+            replica,
+            (r) => r.restarts === 1 && r.phase === "Running",
+            "the exit during creation noticed",
+          )
+          expect(restarted).toMatchObject({ lastTermination: { exitCode: 3 } })
+        }),
+      ),
+  )
+
+  it.effect(
     "a creation that fails is not retried in a loop by its own events: the next pass retries it",
     () =>
       Effect.scoped(
