@@ -1,9 +1,12 @@
+import { spawn } from "node:child_process"
+import { readFileSync } from "node:fs"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Logger } from "effect"
 import { TestClock } from "effect/testing"
 import { NotFound, type PodmanError, PodmanUnavailable, RuntimeFailure } from "./Errors.js"
+import { LABEL_POD } from "./Ownership.js"
 import { PodmanClient, type PodmanClientShape } from "./PodmanClient.js"
-import { type PodStop, removeStoppedPod } from "./PodStop.js"
+import { type PodStop, removeStoppedPod, stopPods } from "./PodStop.js"
 
 const stop: PodStop = {
   name: "web-1",
@@ -116,4 +119,40 @@ describe("removeStoppedPod", () => {
       expect(gone.calls()).toBe(1)
     }),
   )
+})
+
+describe("stopPods", () => {
+  it.effect("signals a member that Podman is still stopping, as it does a running one", () => {
+    // A real process that does not handle SIGTERM (as busybox httpd as PID 1): SIGKILL at once.
+    const child = spawn("sleep", ["60"], { stdio: "ignore" })
+    /** "Z" (killed, not yet reaped), "gone", or the running process's state. */
+    const state = () => {
+      try {
+        return readFileSync(`/proc/${child.pid}/stat`, "utf8").split(") ")[1]?.[0]
+      } catch {
+        return "gone"
+      }
+    }
+    const client = {
+      containers: {
+        list: () =>
+          Effect.succeed([
+            {
+              Id: "0360cf",
+              Names: ["web-1-app"],
+              State: "stopping",
+              Pid: child.pid,
+              Labels: { [LABEL_POD]: "web-1" },
+            },
+          ]),
+        inspect: (name: string) => Effect.fail(new NotFound({ kind: "container", name })),
+      },
+    } as unknown as PodmanClientShape
+    return Effect.gen(function* () {
+      expect(state()).toMatch(/^[RS]$/)
+      const [stop] = yield* stopPods(["web-1"]).pipe(Effect.provideService(PodmanClient, client))
+      expect(stop).toMatchObject({ name: "web-1", refused: false, terminating: [] })
+      expect(["Z", "gone"]).toContain(state())
+    }).pipe(Effect.ensuring(Effect.sync(() => child.kill("SIGKILL"))))
+  })
 })

@@ -112,7 +112,10 @@ export const stopPods = Effect.fn("PodStop.stopPods")(function* (
     const running = members.filter(
       (c) =>
         podOf(c) === name &&
-        c.State === "running" &&
+        // "stopping": a stop (a liveness kill: SIGTERM, then SIGKILL after its grace) is under
+        // way. Podman 4.3 removes such a container from its store and leaves its process and
+        // conmon running (seen twice, under load): it is signalled here like a running one.
+        (c.State === "running" || c.State === "stopping") &&
         c.IsInfra !== true &&
         !c.Names.includes(holderName(name)) &&
         (c.Pid ?? 0) > 0,
