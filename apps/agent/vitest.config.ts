@@ -2,12 +2,15 @@ import { beemeshVitestConfig } from "@beemesh/vitest-config"
 import { defineConfig } from "vitest/config"
 
 /**
- * E2E files two at a time: most of a file's time is waiting (agents starting, pods created, leases
- * and probes on their clocks), and one after another they took 19 minutes. The images they share
- * are built once, before them (test/e2e/globalSetup.ts); the rootless user's store, one per
- * machine, is held by one file at a time (test/e2e/rootlessUser.ts).
+ * E2E files one after another (`e2eWorkers: 1`). Two at a time took them from 1140 s to ~620 s and
+ * the files are made safe for it (images built once in test/e2e/globalSetup.ts; the rootless
+ * user's store held by one file at a time, test/e2e/rootlessUser.ts; simulated-host sweeps leave
+ * live runs alone), but under that load the agent showed defects that one at a time hides: two
+ * fixed (an exit during creation, a stop racing a removal), two not yet (a liveness probe run
+ * while its own kill stops the container records "container … is stopping" as the failure;
+ * traffic.test's client got ECONNRESET once). Set 2 again once those are fixed.
  */
-const base = beemeshVitestConfig({ e2eWorkers: 2, e2eGlobalSetup: ["test/e2e/globalSetup.ts"] })
+const base = beemeshVitestConfig({ e2eWorkers: 1, e2eGlobalSetup: ["test/e2e/globalSetup.ts"] })
 
 /**
  * The three projects every package has, and `unit-lean`: the tests that run the HTTP API through
