@@ -1,8 +1,9 @@
+import type { PodmanClientShape } from "@beemesh/podman"
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import type { ReplicaStatus } from "../Workloads"
-import { deployment, makeFakeHost, makeFakeHostWith, startDeployer } from "./testing"
+import { deployment, type FakeHost, makeFakeHost, makeFakeHostWith, startDeployer } from "./testing"
 
 const HOUR = 60 * 60_000
 
@@ -31,6 +32,30 @@ const settle = <A, E>(
 const idle = Effect.gen(function* () {
   for (let i = 0; i < 50; i++) yield* turn
 })
+
+/**
+ * Podman whose app `bm-shop-web-0-app` exits with `code` as soon as it starts, at each start for
+ * which `crash()` holds; `then` runs after the start (and the exit) before the caller goes on.
+ */
+const exitingOnStart =
+  (host: FakeHost, code: number, crash: () => boolean, then: Effect.Effect<void> = Effect.void) =>
+  (fake: PodmanClientShape): PodmanClientShape => ({
+    ...fake,
+    containers: {
+      ...fake.containers,
+      start: (name) =>
+        fake.containers
+          .start(name)
+          .pipe(
+            Effect.andThen(
+              name === "bm-shop-web-0-app" && crash()
+                ? host.fake.podman.exitContainer(name, code)
+                : Effect.void,
+            ),
+            Effect.andThen(then),
+          ),
+    },
+  })
 
 const CRASH_LOG = `${"booting\n".repeat(10)}fatal: config missing\n`
 
@@ -162,22 +187,10 @@ describe("restarts, driven by Podman's events", () => {
         let crashOnStart = false
         // Once armed, the app exits as soon as it starts: its `died` event arrives while the
         // reconciler is still at work on the replica (and is not a reason for a pass on its own).
-        const { manager, reconciler } = yield* startDeployer(host, (fake) => ({
-          ...fake,
-          containers: {
-            ...fake.containers,
-            start: (name) =>
-              fake.containers
-                .start(name)
-                .pipe(
-                  Effect.andThen(
-                    crashOnStart && name === "bm-shop-web-0-app"
-                      ? host.fake.podman.exitContainer(name, 1)
-                      : Effect.void,
-                  ),
-                ),
-          },
-        }))
+        const { manager, reconciler } = yield* startDeployer(
+          host,
+          exitingOnStart(host, 1, () => crashOnStart),
+        )
         yield* manager.apply([deployment("web", 1)])
         yield* reconciler.watch(HOUR).pipe(Effect.forkScoped)
         crashOnStart = true
@@ -204,22 +217,11 @@ describe("restarts, driven by Podman's events", () => {
           let crashes = 1
           // The app exits as soon as it starts, the first time: its `died` event arrives while the
           // apply's creation is still at work on the replica (Pending, not yet Running).
-          const { manager, reconciler } = yield* startDeployer(host, (fake) => ({
-            ...fake,
-            containers: {
-              ...fake.containers,
-              start: (name) =>
-                fake.containers.start(name).pipe(
-                  Effect.andThen(
-                    name === "bm-shop-web-0-app" && crashes-- > 0
-                      ? host.fake.podman.exitContainer(name, 3)
-                      : Effect.void,
-                  ),
-                  // The event is handled before the creation ends (as on a busy host).
-                  Effect.andThen(turn),
-                ),
-            },
-          }))
+          const { manager, reconciler } = yield* startDeployer(
+            host,
+            // The event is handled before the creation ends (as on a busy host): a turn after.
+            exitingOnStart(host, 3, () => crashes-- > 0, turn),
+          )
           // The safety scan is an hour away: only events (and what they leave noted) drive this.
           yield* reconciler.watch(HOUR).pipe(Effect.forkScoped)
           yield* idle
