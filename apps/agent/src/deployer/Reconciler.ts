@@ -120,6 +120,8 @@ export class Reconciler extends Context.Service<
               table.inFlight.has(replica.pod)
             )
               continue
+            replica.stoppingSince =
+              problem?.stopping === true ? (replica.stoppingSince ?? now) : undefined
             const decision = decide(replica, problem, now, workload.restartPolicy ?? "Always")
             if (decision._tag === "Leave") continue
             if (decision._tag === "End") {

@@ -426,12 +426,14 @@ const make = (options: ReplicaPodsOptions) =>
         const inspect = yield* client.pods.inspect(pod).pipe(Effect.option)
         if (inspect._tag === "None") return { message: "pod is gone" }
         const down = (inspect.value.Containers ?? []).filter((c) => c.State !== "running")
-        const first = down[0]
+        // A container being stopped is only named when nothing else is down: its exit is coming.
+        const first = down.find((c) => c.State !== "stopping") ?? down[0]
         if (first !== undefined) {
           // Podman says "stopped" between a container's exit and its clean-up, "exited" after: both
           // are an exit with a code (a pass woken by the exit event often sees "stopped").
           const state = first.State === "stopped" ? "exited" : first.State
           const message = `container ${down.map((c) => c.Name).join(", ")} is ${state}`
+          if (state === "stopping") return { message, stopping: true as const }
           // The holder owns the pod's network: without it the pod is gone, whatever exit code.
           if (first.Name === holderName(pod) || state !== "exited") return { message }
           const exited = yield* exitOf(pod, first.Name)

@@ -207,6 +207,43 @@ describe("liveness failures", () => {
       ),
   )
 
+  it.effect(
+    "a failure reported again while its kill is under way is the same failure: no second kill, no second events",
+    () =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const host = yield* makeFakeHost
+          const entered = yield* Deferred.make<void>()
+          const release = yield* Deferred.make<void>()
+          let stops = 0
+          // The app takes its grace to stop: the stop waits until the test releases it.
+          const { manager, probes } = yield* startDeployer(host, (fake) => ({
+            ...fake,
+            containers: {
+              ...fake.containers,
+              stop: (name, options) =>
+                Effect.sync(() => stops++).pipe(
+                  Effect.andThen(Deferred.succeed(entered, undefined)),
+                  Effect.andThen(Deferred.await(release)),
+                  Effect.andThen(fake.containers.stop(name, options)),
+                ),
+            },
+          }))
+          yield* manager.apply([probed({ livenessProbe: exec(["cat", "/tmp/alive"]) })])
+          const failure = { probe: "liveness", container: "app", message: "exited 1" } as const
+          const first = yield* probes.failed(identity, failure).pipe(Effect.forkChild)
+          yield* Deferred.await(entered)
+          yield* probes.failed(identity, failure)
+          yield* Deferred.succeed(release, undefined)
+          yield* Fiber.join(first)
+          expect(stops).toBe(1)
+          const reasons = (yield* manager.get("shop", "web")).pods[0]?.events.map((e) => e.reason)
+          expect(reasons?.filter((r) => r === "Killing")).toHaveLength(1)
+          expect(reasons?.filter((r) => r === "Unhealthy")).toHaveLength(1)
+        }),
+      ),
+  )
+
   it.effect("a failure of a probe the manifest does not have is refused, nothing stopped", () =>
     Effect.scoped(
       Effect.gen(function* () {

@@ -91,6 +91,8 @@ const make = (options: ReplicaProbesOptions) =>
     const table = yield* WorkloadTable
     const pods = yield* ReplicaPods
     const slots = yield* Semaphore.make(options.maxInFlight ?? DEFAULT_MAX_EXEC_IN_FLIGHT)
+    /** `pod/container` of the kills under way: a failure reported again meanwhile is the same. */
+    const killing = new Set<string>()
 
     /** The replica and its container's probe of that kind, as its manifest has it. */
     const find = (identity: PodIdentity, kind: ProbeReport.ProbeKind, container: string) =>
@@ -156,29 +158,39 @@ const make = (options: ReplicaProbesOptions) =>
       failure: ProbeReport.ProbeFailure,
     ) {
       const { replica } = yield* find(identity, failure.probe, failure.container)
-      // Already on its way down (or being recreated): nothing to kill.
-      if (replica.phase !== "Running" || table.inFlight.has(replica.pod)) return
-      const kind = failure.probe === "liveness" ? "Liveness" : "Startup"
-      yield* recordEvent(replica, "Unhealthy", `${kind} probe failed: ${failure.message}`)
-      yield* recordEvent(
-        replica,
-        "Killing",
-        `Container ${failure.container} failed ${failure.probe} probe, will be restarted`,
+      // Already on its way down (being killed, or recreated): nothing to kill. The kubelet, too,
+      // does not probe a container it is killing.
+      const target = `${replica.podman}/${failure.container}`
+      if (replica.phase !== "Running" || table.inFlight.has(replica.pod) || killing.has(target))
+        return
+      yield* Effect.acquireUseRelease(
+        Effect.sync(() => killing.add(target)),
+        () =>
+          Effect.gen(function* () {
+            const kind = failure.probe === "liveness" ? "Liveness" : "Startup"
+            yield* recordEvent(replica, "Unhealthy", `${kind} probe failed: ${failure.message}`)
+            yield* recordEvent(
+              replica,
+              "Killing",
+              `Container ${failure.container} failed ${failure.probe} probe, will be restarted`,
+            )
+            replica.message = `${kind} probe of container ${failure.container} failed: ${failure.message}`
+            replica.ready = false
+            yield* Effect.logWarning(
+              `replica ${replica.workload}#${replica.name}: ${replica.message}; stopping the container`,
+            )
+            yield* pods
+              .kill(replica.podman, failure.container, KILL_GRACE_SECONDS)
+              .pipe(
+                Effect.catch((error) =>
+                  Effect.logError(
+                    `stopping ${replica.pod}/${failure.container} failed: ${error.message}`,
+                  ),
+                ),
+              )
+          }),
+        () => Effect.sync(() => killing.delete(target)),
       )
-      replica.message = `${kind} probe of container ${failure.container} failed: ${failure.message}`
-      replica.ready = false
-      yield* Effect.logWarning(
-        `replica ${replica.workload}#${replica.name}: ${replica.message}; stopping the container`,
-      )
-      yield* pods
-        .kill(replica.podman, failure.container, KILL_GRACE_SECONDS)
-        .pipe(
-          Effect.catch((error) =>
-            Effect.logError(
-              `stopping ${replica.pod}/${failure.container} failed: ${error.message}`,
-            ),
-          ),
-        )
     })
 
     return ReplicaProbes.of({ exec, failed })

@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest"
-import { decide, formatDelay, nextBackoff, type Problem, type RestartState } from "./RestartPolicy"
+import {
+  decide,
+  formatDelay,
+  nextBackoff,
+  type Problem,
+  type RestartState,
+  STOPPING_WAIT_MS,
+} from "./RestartPolicy"
 
 const crashed: Problem = {
   message: "container bm-shop-web-0-app is exited with code 3",
@@ -43,6 +50,17 @@ describe("restart policy, as the kubelet's", () => {
     expect(decide({ ...running(40_000), phase: "Failed" }, crashed, 5_000)._tag).toBe("Restart")
     expect(decide({ ...running(0), phase: "Pending" }, undefined, 0)._tag).toBe("Create")
     expect(decide(running(0), undefined, 0)._tag).toBe("Leave")
+  })
+
+  it("a container being stopped is left until its exit, for at most STOPPING_WAIT_MS", () => {
+    const stopping: Problem = { message: "container bm-shop-web-0-app is stopping", stopping: true }
+    const seen = { ...running(10_000), stoppingSince: 1_000 }
+    expect(decide(seen, stopping, 1_000)._tag).toBe("Leave")
+    expect(decide(seen, stopping, 1_000 + STOPPING_WAIT_MS - 1)._tag).toBe("Leave")
+    expect(decide(seen, stopping, 1_000 + STOPPING_WAIT_MS)).toEqual({
+      _tag: "Restart",
+      backoffMs: 10_000,
+    })
   })
 
   it("a replica in CrashLoopBackOff waits until it is due", () => {

@@ -10,6 +10,11 @@
  * `Never`. An app that is not restarted ends the replica: Succeeded on code 0, else Failed, and it
  * is left as it is. The sidecar and the pod's network are the agent's, not the app's: losing them
  * is repaired whatever the policy.
+ *
+ * A container Podman is stopping (the agent's own kill after a failed liveness probe, or an
+ * operator's `podman stop`) is on its way to an exit: the replica is left until that exit, which
+ * is then backed off as any other, for at most `STOPPING_WAIT_MS`; a stop still under way after
+ * that is taken as stuck and the pod is replaced.
  */
 import type { ReplicaPhase } from "../Workloads"
 
@@ -25,6 +30,9 @@ export const RESTART_BACKOFF = {
   resetAfterMs: 10 * 60_000,
 } as const
 
+/** How long a container may be seen stopping before its replica is replaced without its exit. */
+export const STOPPING_WAIT_MS = 30_000
+
 /** Why a replica is not whole, as ReplicaPods finds it. */
 export interface Problem {
   readonly message: string
@@ -34,6 +42,8 @@ export interface Problem {
     readonly exitCode: number
     readonly logTail: ReadonlyArray<string>
   }
+  /** Set when the first container that is down is still being stopped: its exit is coming. */
+  readonly stopping?: true
 }
 
 export interface RestartState {
@@ -46,6 +56,8 @@ export interface RestartState {
   readonly restartAt: number | undefined
   /** Its app ended and its restartPolicy keeps it so: nothing more is done with it. */
   readonly ended?: boolean | undefined
+  /** Since when (epoch ms) a container of its pod has been seen stopping, if one is. */
+  readonly stoppingSince?: number | undefined
 }
 
 export type Decision =
@@ -87,6 +99,8 @@ export const decide = (
       ? { _tag: "Restart", backoffMs: replica.backoffMs }
       : { _tag: "Leave" }
   if (problem === undefined) return { _tag: "Leave" }
+  if (problem.stopping === true && now - (replica.stoppingSince ?? now) < STOPPING_WAIT_MS)
+    return { _tag: "Leave" }
   if (replica.phase === "Failed" || problem.exited === undefined)
     return { _tag: "Restart", backoffMs: replica.backoffMs }
   const { container, exitCode } = problem.exited

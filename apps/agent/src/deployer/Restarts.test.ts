@@ -303,6 +303,74 @@ describe("restarts, driven by Podman's events", () => {
       }),
     ),
   )
+
+  it.effect(
+    "a container being stopped (a liveness kill's grace) is left until it exits, and that exit is backed off; one stopping past 30 s is replaced",
+    () =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const host = yield* makeFakeHost
+          // The container Podman reports as `stopping` (between the signal and the exit).
+          let stoppingId: string | undefined
+          const { manager, reconciler } = yield* startDeployer(host, (fake) => ({
+            ...fake,
+            pods: {
+              ...fake.pods,
+              inspect: (name) =>
+                fake.pods.inspect(name).pipe(
+                  Effect.map((pod) => ({
+                    ...pod,
+                    Containers: (pod.Containers ?? []).map((c) =>
+                      c.Id === stoppingId ? { ...c, State: "stopping" } : c,
+                    ),
+                  })),
+                ),
+            },
+          }))
+          const stopApp = Effect.map(
+            Effect.suspend(() => host.fake.podman.containers.inspect("bm-shop-web-0-app")),
+            (c) => {
+              stoppingId = c.Id
+            },
+          )
+          yield* manager.apply([deployment("web", 1)])
+          const replica = Effect.suspend(() => manager.get("shop", "web")).pipe(
+            Effect.map((s) => s.pods[0] as ReplicaStatus),
+          )
+
+          yield* stopApp
+          yield* reconciler.reconcileOnce()
+          yield* TestClock.adjust("29 seconds")
+          yield* reconciler.reconcileOnce()
+          expect(yield* replica).toMatchObject({ phase: "Running", restarts: 0 })
+          expect((yield* replica).events.map((e) => e.reason)).not.toContain("Unhealthy")
+
+          // Its exit comes: restarted at once (the first), its exit noted.
+          stoppingId = undefined
+          yield* host.fake.podman.exitContainer("bm-shop-web-0-app", 137)
+          yield* reconciler.reconcileOnce()
+          expect(yield* replica).toMatchObject({
+            phase: "Running",
+            restarts: 1,
+            lastTermination: { container: "app", exitCode: 137 },
+          })
+
+          // The next stop never ends: 30 s after it was first seen, the pod is replaced anyway.
+          yield* stopApp
+          yield* reconciler.reconcileOnce()
+          yield* TestClock.adjust("29 seconds")
+          yield* reconciler.reconcileOnce()
+          expect((yield* replica).restarts).toBe(1)
+          yield* TestClock.adjust("1 second")
+          yield* reconciler.reconcileOnce()
+          const replaced = yield* replica
+          expect(replaced).toMatchObject({ phase: "Running", restarts: 2 })
+          expect(replaced.events.map((e) => `${e.reason}: ${e.message}`)).toContain(
+            "Unhealthy: container bm-shop-web-0-app is stopping",
+          )
+        }),
+      ),
+  )
 })
 
 describe("reconcile and the API", () => {

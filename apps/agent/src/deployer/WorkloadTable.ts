@@ -54,6 +54,8 @@ export interface Replica {
   backoffMs: number
   /** When a replica in CrashLoopBackOff is restarted (epoch ms). */
   restartAt: number | undefined
+  /** Since when (epoch ms) a container of its pod has been seen stopping (RestartPolicy). */
+  stoppingSince: number | undefined
   lastTermination: ReplicaTermination | undefined
   /** Its app ended and its Pod's restartPolicy keeps it so (phase Succeeded or Failed). */
   ended: boolean
@@ -101,6 +103,7 @@ export const newReplica = (workload: Workload, name: string): Replica => ({
   startedAt: undefined,
   backoffMs: 0,
   restartAt: undefined,
+  stoppingSince: undefined,
   lastTermination: undefined,
   ended: false,
   creating: undefined,
