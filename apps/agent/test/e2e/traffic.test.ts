@@ -103,7 +103,16 @@ const sendFromWeb = async () => {
     "-e",
     CLIENT,
   ])
-  expect(result.stderr).toBe("")
+  if (result.stderr !== "") {
+    // What the two sidecars said about it: a failed connection is theirs to explain.
+    const logs = await Promise.all(
+      [`bm-${ns}-web-sidecar`, `bm-${ns}-orders-0-sidecar`].map(async (c) => {
+        const out = await runAsync("podman", ["logs", "--tail", "40", c])
+        return `--- ${c}:\n${out.stdout}${out.stderr}`
+      }),
+    )
+    expect.fail(`the client failed: ${result.stderr}\n${logs.join("\n")}`)
+  }
   return JSON.parse(result.stdout) as { sent: number; received: number; answered: number }
 }
 
