@@ -173,6 +173,23 @@ describe("parseCommand", () => {
       )
   })
 
+  it("takes the session nice from --nice, BEEMESH_NICE or nice, -20..19 (default: none given)", async () => {
+    const none = await run(["run"])
+    expect(none._tag === "Run" && none.config.nice).toBeUndefined()
+    const fromFlag = await run(["run", "--nice=-5"])
+    expect(fromFlag._tag === "Run" && fromFlag.config.nice).toBe(-5)
+    const fromEnv = await run(["run"], { env: { BEEMESH_NICE: "0" } })
+    expect(fromEnv._tag === "Run" && fromEnv.config.nice).toBe(0)
+    const fromFile = await run(["run", "--config", "/c.yaml"], {
+      readFile: async () => "nice: -20\n",
+    })
+    expect(fromFile._tag === "Run" && fromFile.config.nice).toBe(-20)
+    for (const bad of ["-21", "20", "1.5", "high", ""])
+      expect(await refusal(["run", `--nice=${bad}`])).toContain(
+        `configuration nice: "${bad}" is not a whole number from -20 to 19`,
+      )
+  })
+
   it("takes the mesh key file from --mesh-key, BEEMESH_MESH_KEY or meshKey, as an absolute path", async () => {
     const fromFlag = await run(["run", "--mesh-key", "/etc/beemesh/mesh.key"])
     expect(fromFlag._tag === "Run" && fromFlag.config.meshKeyFile).toBe("/etc/beemesh/mesh.key")

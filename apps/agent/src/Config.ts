@@ -46,6 +46,11 @@ export interface AgentConfig {
    */
   readonly warmPods?: number | undefined
   /**
+   * The nice of the agent's session against the pods' sessions (CpuPriority.ts), -20..19.
+   * Undefined: -10 as root, else left as it is.
+   */
+  readonly nice?: number | undefined
+  /**
    * The mesh key file every agent of the mesh holds (see `mesh init`). Undefined: the agent's own
    * `<dataDir>/mesh.key`, created at first start (a mesh of this host alone).
    */
@@ -128,6 +133,9 @@ Options (flag / environment variable / config file key):
                                                                  network, egress rules and a waiting sidecar ready;
                                                                  a new replica claims one and starts in a fraction
                                                                  of the time. Each costs an idle sidecar's memory
+  --nice N               BEEMESH_NICE             nice           CPU priority of the agent's session against its
+                                                                 pods' where the kernel groups tasks by session,
+                                                                 -20..19 (default -10 as root); below 0 needs root
   --mesh-key FILE        BEEMESH_MESH_KEY         meshKey        the mesh key shared by every agent of the mesh
                                                                  (absolute path, mode 0600); only peers holding it
                                                                  connect to this agent and its sidecars. Default:
@@ -194,6 +202,7 @@ const FileSchema = Schema.Struct({
   logFormat: Schema.optional(Schema.String),
   leaseSeconds: Schema.optional(Schema.Union([Schema.Number, Schema.String])),
   warmPods: Schema.optional(Schema.Union([Schema.Number, Schema.String])),
+  nice: Schema.optional(Schema.Union([Schema.Number, Schema.String])),
   meshKey: Schema.optional(Schema.String),
   meshAuthority: Schema.optional(Schema.String),
   certificate: Schema.optional(Schema.String),
@@ -249,6 +258,7 @@ export const parseCommand = (sources: ConfigSources): Effect.Effect<Command, Con
             "log-format": { type: "string" },
             "lease-seconds": { type: "string" },
             "warm-pods": { type: "string" },
+            nice: { type: "string" },
             "mesh-key": { type: "string" },
             "mesh-authority": { type: "string" },
             certificate: { type: "string" },
@@ -382,6 +392,22 @@ export const parseCommand = (sources: ConfigSources): Effect.Effect<Command, Con
       })
     }
 
+    const niceText = pick(
+      values.nice,
+      env.BEEMESH_NICE,
+      file.nice === undefined ? undefined : String(file.nice),
+    )
+    const nice = niceText === undefined ? undefined : Number(niceText.trim())
+    if (
+      nice !== undefined &&
+      (niceText?.trim() === "" || !Number.isInteger(nice) || nice < -20 || nice > 19)
+    ) {
+      return yield* new ConfigInvalid({
+        source: "nice",
+        reason: `"${niceText}" is not a whole number from -20 to 19`,
+      })
+    }
+
     const warmText = pick(
       values["warm-pods"],
       env.BEEMESH_WARM_PODS,
@@ -492,6 +518,7 @@ export const parseCommand = (sources: ConfigSources): Effect.Effect<Command, Con
       logFormat,
       leaseSeconds,
       ...(warmPods === undefined || warmPods === 0 ? {} : { warmPods }),
+      ...(nice === undefined ? {} : { nice }),
       meshKeyFile,
       ...(meshAuthority === undefined ? {} : { meshAuthority }),
       ...(certificateFile === undefined ? {} : { certificateFile }),

@@ -18,6 +18,7 @@ import {
   type LogLevel,
   parseCommand,
 } from "./Config"
+import { applyCpuPriority } from "./CpuPriority"
 import { doctor, type Environment, renderReport } from "./Doctor"
 import { ConfigStoreInvalid } from "./deployer/ConfigStore"
 import { StateFileInvalid } from "./deployer/StateStore"
@@ -80,6 +81,8 @@ const program = Effect.gen(function* () {
       return ExitCode.ok
     case "Run":
       return yield* Effect.gen(function* () {
+        // Before anything is started: the embedded Podman service has a session of its own.
+        yield* applyCpuPriority(command.config.nice, process.getuid?.())
         const agent = yield* Layer.build(agentLayer(command.config, environment))
         const { apiUrl } = Context.get(agent, AgentApi)
         const { peerId } = Context.get(agent, Libp2pNode)

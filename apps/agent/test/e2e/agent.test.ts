@@ -291,6 +291,12 @@ describe("beemesh-agent on one host", () => {
     })
   })
 
+  it("runs its session at nice -10 as root, against its pods' sessions", () => {
+    // Autogroups apply to tasks of the root cgroup (as here); the agent's log says why not else.
+    expect(agent.logs()).toContain("CPU priority: the agent's session runs at nice -10")
+    expect(readFileSync(`/proc/${agent.child.pid}/autogroup`, "utf8")).toMatch(/ nice -10\n?$/)
+  })
+
   it("adopts its pods after a restart, with no duplicates", async () => {
     const before = ownedPods().map((name) =>
       podman("pod", "inspect", name, "--format", "{{.Name}} {{.ID}}"),
