@@ -2,7 +2,7 @@
  * The agent's share of the CPU against the pods it runs. Where Linux groups tasks by session for
  * scheduling (`sched_autogroup`, on these machines and many distributions), a process's nice
  * counts only within its session's group, and every session competes as one: each pod's conmon
- * (and the runc, `podman container cleanup` and health commands it starts) is a session of its
+ * (and the runc and `podman container cleanup` processes it starts) is a session of its
  * own, and while pods are being created a few dozen of those are runnable at once. On two cores
  * the agent then waited on the run queue for most of the time it wanted to run, and its API's
  * p99 while 55 pods were created or removed was 250–600 ms (`bench:density`).
