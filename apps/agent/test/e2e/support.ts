@@ -75,7 +75,35 @@ export const podsOwnedBy = (peerId: string): Array<string> =>
  * SIGKILL … container state improper: stopped" (an app that ignores SIGTERM exiting as the stop
  * timeout ends); the next attempt finishes the job. Throws with Podman's last message.
  */
+/**
+ * Kills the processes of the pod's members Podman reports as `stopping`. A stop whose caller went
+ * (an agent stopped, with its embedded Podman service, during a liveness kill's grace) leaves its
+ * container `stopping` for good, and Podman 4.3's `pod rm -f` removes such a container from its
+ * store with its conmon and app still running (found: liveness.test's `sick` app, which ignores
+ * SIGTERM as PID 1, two hours after its run). The agent's own removals signal them (`stopPods`).
+ */
+const killStoppingMembers = (pod: string) => {
+  const inspected = run("podman", ["pod", "inspect", pod, "--format", "json"])
+  if (inspected.status !== 0) return
+  const parsed = JSON.parse(inspected.stdout) as unknown
+  const info = (Array.isArray(parsed) ? parsed[0] : parsed) as {
+    Containers?: ReadonlyArray<{ Id: string; State: string }>
+  }
+  for (const member of info.Containers ?? []) {
+    if (member.State !== "stopping") continue
+    const pid = Number(run("podman", ["inspect", member.Id, "--format", "{{.State.Pid}}"]).stdout)
+    if (Number.isInteger(pid) && pid > 0) {
+      try {
+        process.kill(pid, "SIGKILL")
+      } catch {
+        // Gone meanwhile: what the kill was for.
+      }
+    }
+  }
+}
+
 export const removePod = async (name: string, attempts = 8) => {
+  killStoppingMembers(name)
   for (let attempt = 1; ; attempt++) {
     const removed = run("podman", ["pod", "rm", "-f", "-t", "1", name])
     if (removed.status === 0 || /no pod with name or ID/.test(removed.stderr)) return
