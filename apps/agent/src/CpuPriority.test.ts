@@ -4,17 +4,17 @@ import { join } from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
 import { type CpuPriorityFiles, setSessionNice } from "./CpuPriority"
 
-let dir: string | undefined
+const dirs: Array<string> = []
 afterEach(() => {
-  if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
-  dir = undefined
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true })
 })
 
 /** Stand-ins for the three /proc files. */
 const files = (o: { autogroup?: string; enabled?: string; cgroup?: string }): CpuPriorityFiles => {
-  dir = mkdtempSync(join(tmpdir(), "beemesh-cpu-priority-"))
+  const dir = mkdtempSync(join(tmpdir(), "beemesh-cpu-priority-"))
+  dirs.push(dir)
   const at = (name: string, content: string | undefined) => {
-    const path = join(dir as string, name)
+    const path = join(dir, name)
     if (content !== undefined) writeFileSync(path, content)
     return path
   }
