@@ -392,16 +392,25 @@ export const parseCommand = (sources: ConfigSources): Effect.Effect<Command, Con
       })
     }
 
+    /** `text` as a whole number from `min` to `max`; undefined when not given, or not one. */
+    const wholeIn = (text: string | undefined, min: number, max: number) => {
+      const value = Number(text?.trim())
+      return text !== undefined &&
+        text.trim() !== "" &&
+        Number.isInteger(value) &&
+        value >= min &&
+        value <= max
+        ? value
+        : undefined
+    }
+
     const niceText = pick(
       values.nice,
       env.BEEMESH_NICE,
       file.nice === undefined ? undefined : String(file.nice),
     )
-    const nice = niceText === undefined ? undefined : Number(niceText.trim())
-    if (
-      nice !== undefined &&
-      (niceText?.trim() === "" || !Number.isInteger(nice) || nice < -20 || nice > 19)
-    ) {
+    const nice = wholeIn(niceText, -20, 19)
+    if (nice === undefined && niceText !== undefined) {
       return yield* new ConfigInvalid({
         source: "nice",
         reason: `"${niceText}" is not a whole number from -20 to 19`,
@@ -413,11 +422,8 @@ export const parseCommand = (sources: ConfigSources): Effect.Effect<Command, Con
       env.BEEMESH_WARM_PODS,
       file.warmPods === undefined ? undefined : String(file.warmPods),
     )
-    const warmPods = warmText === undefined ? undefined : Number(warmText.trim())
-    if (
-      warmPods !== undefined &&
-      (warmText?.trim() === "" || !Number.isInteger(warmPods) || warmPods < 0 || warmPods > 64)
-    ) {
+    const warmPods = wholeIn(warmText, 0, 64)
+    if (warmPods === undefined && warmText !== undefined) {
       return yield* new ConfigInvalid({
         source: "warmPods",
         reason: `"${warmText}" is not a whole number of pods from 0 to 64`,
