@@ -54,6 +54,15 @@ describe("the agent's session nice", () => {
     expect(setSessionNice(undefined, files({ autogroup: "x" }))._tag).toBe("Unchanged")
   })
 
+  it("an agent in the kernel's root group (its autogroup file empty) is told to start in a session", () => {
+    const f = files({ autogroup: "", enabled: "1", cgroup: "1:cpu,cpuacct:/\n0::/\n" })
+    const outcome = setSessionNice(-10, f)
+    expect(outcome).toMatchObject({ _tag: "Refused", nice: -10 })
+    expect(outcome._tag === "Refused" && outcome.reason).toMatch(/no session of its own.*setsid/)
+    // Nothing written: the kernel refuses it (EINVAL), and no thread nice is set instead.
+    expect(readFileSync(f.autogroup, "utf8")).toBe("")
+  })
+
   it("a write the kernel refuses is reported, not thrown", () => {
     const f = files({ enabled: "1", cgroup: "0::/" })
     // A /proc file that takes no writes, even from root.

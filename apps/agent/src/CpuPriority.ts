@@ -13,6 +13,13 @@
  * without autogroups, or an agent in a cgroup of its own (a systemd service: autogroups apply
  * only to tasks of the root cgroup), is unaffected; there the cgroup's CPU weight decides
  * (systemd: `CPUWeight=`).
+ *
+ * An agent whose session never left the kernel's own group (started by an init that gives its
+ * children no session, as a container's init or a CI runner may: `/proc/self/autogroup` is then
+ * empty, and the kernel refuses a nice for it with EINVAL) has nothing to raise: its threads are
+ * scheduled one by one. It is left, with the reason and the fix (`setsid`) in the log; raising the
+ * threads instead would hand the nice to every process the agent starts, its Podman service and
+ * through it every pod.
  */
 import { readFileSync, writeFileSync } from "node:fs"
 import { Effect } from "effect"
@@ -21,7 +28,10 @@ import { Effect } from "effect"
 export const DEFAULT_NICE_AS_ROOT = -10
 
 export interface CpuPriorityFiles {
-  /** The session's autogroup: reads `/autogroup-N nice K`, takes a nice. */
+  /**
+   * The session's autogroup: reads `/autogroup-N nice K` (empty in the kernel's root group),
+   * takes a nice.
+   */
   readonly autogroup: string
   /** `1` when the kernel groups tasks by session. */
   readonly enabled: string
@@ -69,7 +79,8 @@ export const setSessionNice = (
       return undefined
     }
   }
-  if (read(files.autogroup) === undefined)
+  const autogroup = read(files.autogroup)
+  if (autogroup === undefined)
     return { _tag: "Unchanged", reason: "this kernel does not group tasks by session" }
   if (read(files.enabled) === "0")
     return {
@@ -81,6 +92,13 @@ export const setSessionNice = (
     return {
       _tag: "Unchanged",
       reason: `the agent runs in cgroup ${cgroup}, where its CPU weight decides (systemd: CPUWeight=)`,
+    }
+  if (autogroup === "")
+    return {
+      _tag: "Refused",
+      nice,
+      reason:
+        "the agent has no session of its own (it is in the kernel's root scheduling group, as a process started by an init that does not give it a session); start it in one (setsid beemesh-agent …) for its nice to apply",
     }
   try {
     writeFileSync(files.autogroup, String(nice))
