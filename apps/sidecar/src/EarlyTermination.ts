@@ -8,7 +8,9 @@
  * Loading the bundle takes 0.1–0.4 s before `runMain` installs its handlers; a SIGTERM in that
  * window (an agent removing a pod whose app crashed as it started) was lost, and the pod waited
  * out its whole grace period before SIGKILL. Nothing has been set up yet then, so the process
- * exits at once, with the shell's code for the signal.
+ * exits at once, with the shell's code for the signal. A SIGTERM before this module runs (node's
+ * start and its parse of the bundle) is still lost; the sidecar container's own stop timeout
+ * (`SidecarShutdown.STOP_TIMEOUT_SECONDS`) bounds what that costs.
  */
 const exitOnTerm = () => process.exit(143)
 const exitOnInt = () => process.exit(130)

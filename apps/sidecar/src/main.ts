@@ -9,7 +9,7 @@
  */
 // First, for its side effect: signal handlers in place before the rest of the bundle is evaluated.
 import "./EarlyTermination"
-import { SidecarEnvironment, SidecarPorts, UpstreamList } from "@beemesh/contract"
+import { SidecarEnvironment, SidecarPorts, SidecarShutdown, UpstreamList } from "@beemesh/contract"
 import { ExitCode, runMain } from "@beemesh/service"
 import { Deferred, Effect } from "effect"
 import { releaseCompileCache } from "./CompileCacheRelease"
@@ -22,9 +22,6 @@ import { decodeSettings } from "./SidecarConfig"
 import { sidecarLayer } from "./SidecarLayers"
 import { startingEnvironment } from "./StandbyClaim"
 import { standingBy } from "./StandbyWarmUp"
-
-/** After a signal the process exits by this deadline even if a release step hangs. */
-const HARD_EXIT_MS = 1900
 
 const program = Effect.gen(function* () {
   const start = yield* startingEnvironment(process.env, {}, standingBy())
@@ -58,7 +55,9 @@ const run = () => {
       error instanceof SidecarEnvironment.SidecarEnvironmentInvalid
         ? ExitCode.usage
         : ExitCode.failure,
-    hardExitMs: HARD_EXIT_MS,
+    // After a signal the process exits by this deadline even if a release step hangs (the agent's
+    // stop timeout for the sidecar container is a little longer).
+    hardExitMs: SidecarShutdown.HARD_EXIT_MS,
   })
   // runMain has installed its signal handlers (synchronously): a SIGTERM during loading goes to them.
   handOverSignals()

@@ -18,6 +18,8 @@
  * - {@link UpstreamList}: the `service[:portName]=localPort` list of a pod's upstreams.
  * - {@link SameHostSockets}: where sidecars share their unix sockets, and how they are named.
  * - {@link Standby}: how a sidecar started ahead of need (a standby pod) learns its identity.
+ * - {@link SidecarShutdown}: how soon a sidecar exits once signalled, and the stop timeout the
+ *   agent gives its container.
  */
 export * as DnsLabel from "./DnsLabel.js"
 export * as HostLoopback from "./HostLoopback.js"
@@ -31,6 +33,7 @@ export * as SameHostSockets from "./SameHostSockets.js"
 export * as SidecarEnvironment from "./SidecarEnvironment.js"
 export * as SidecarIdentity from "./SidecarIdentity.js"
 export * as SidecarPorts from "./SidecarPorts.js"
+export * as SidecarShutdown from "./SidecarShutdown.js"
 export * as Standby from "./Standby.js"
 export * as Traffic from "./Traffic.js"
 export * as UpstreamList from "./UpstreamList.js"

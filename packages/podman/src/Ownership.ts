@@ -11,7 +11,8 @@ export const LABEL_POD = "io.beemesh.pod"
 export const LABEL_ROLE = "io.beemesh.role"
 /**
  * A member's grace period in seconds, where it is not its pod's (the holder's stop timeout): the
- * apps of a claimed standby pod, whose holder was made before their workload was known.
+ * apps of a claimed standby pod, whose holder was made before their workload was known, and a
+ * container given a stop timeout of its own (`ContainerSpec.stopTimeoutSeconds`).
  */
 export const LABEL_STOP_TIMEOUT = "io.beemesh.stop-timeout"
 /** Marks resources created by tests and benchmarks. */

@@ -99,6 +99,20 @@ describe("Podman requests of an isolated pod", () => {
     expect(sidecar.labels).toEqual({ "io.beemesh.role": "sidecar" })
   })
 
+  it("gives a container with a stop timeout of its own that timeout and the label stopPods reads", () => {
+    const own = { ...spec.containers[0]!, stopTimeoutSeconds: 3 }
+    const sidecar = containerCreateRequest({ ...spec, stopTimeoutSeconds: 30 }, own, { l: "1" })
+    expect(sidecar.stop_timeout).toBe(3)
+    expect(sidecar.labels).toEqual({
+      l: "1",
+      "io.beemesh.role": "sidecar",
+      "io.beemesh.stop-timeout": "3",
+    })
+    const app = containerCreateRequest({ ...spec, stopTimeoutSeconds: 30 }, spec.containers[1]!, {})
+    expect(app.stop_timeout).toBe(30)
+    expect(app.labels).toEqual({ "io.beemesh.role": "app" })
+  })
+
   it("joins sidecar and apps to the holder's network; apps get their own user namespace, the sidecar not", () => {
     const holder = { nsmode: "container", value: "web-1-holder" }
     const sidecar = containerCreateRequest(spec, spec.containers[0]!, {})

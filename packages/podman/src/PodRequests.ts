@@ -17,7 +17,7 @@ import {
 } from "@beemesh/netns"
 import { Effect } from "effect"
 import { containerLimits } from "./internal/limits.js"
-import { LABEL_ROLE } from "./Ownership.js"
+import { LABEL_ROLE, LABEL_STOP_TIMEOUT } from "./Ownership.js"
 import {
   APP_ID_COUNT,
   type ContainerSpec,
@@ -153,7 +153,14 @@ export const containerCreateRequest = (
     name: containerName(spec.name, c.name),
     image: c.image,
     pod: spec.name,
-    labels: { ...labels, [LABEL_ROLE]: c.role },
+    labels: {
+      ...labels,
+      [LABEL_ROLE]: c.role,
+      // Read by stopPods: this member's own grace period, not the pod's.
+      ...(c.stopTimeoutSeconds === undefined
+        ? {}
+        : { [LABEL_STOP_TIMEOUT]: String(c.stopTimeoutSeconds) }),
+    },
     netns: holder,
     // Apps named apart from the pod (a claimed standby pod) get a UTS namespace of their own.
     ...(c.role === "app" && spec.hostname !== undefined
@@ -162,7 +169,7 @@ export const containerCreateRequest = (
     ...(c.role === "app" ? appIsolation(spec, c, rootless) : {}),
     r_limits: limitsOf(spec),
     oci_runtime: spec.ociRuntime ?? "runc",
-    stop_timeout: spec.stopTimeoutSeconds ?? 2,
+    stop_timeout: c.stopTimeoutSeconds ?? spec.stopTimeoutSeconds ?? 2,
     ...(c.command ? { command: c.command } : {}),
     ...(c.entrypoint ? { entrypoint: c.entrypoint } : {}),
     ...(c.env ? { env: c.env } : {}),

@@ -160,4 +160,17 @@ describe("PodSpec", () => {
     expect(failure({ ...base, appIdBase: 4294967000 })).toMatchObject({ field: "appIdBase" })
     expect(decode({ ...base, appIdBase: 1338 })._tag).toBe("Success")
   })
+
+  it("takes a container's own stop timeout of 0 or more, naming the container when not", () => {
+    const own = (seconds: number) => ({
+      ...base,
+      containers: [{ ...sidecar!, stopTimeoutSeconds: seconds }, app!],
+    })
+    expect(decode(own(0))._tag).toBe("Success")
+    expect(decode(own(3))._tag).toBe("Success")
+    const negative = failure(own(-1))
+    expect(negative).toMatchObject({ field: "containers[0].stopTimeoutSeconds" })
+    expect(negative.message).toContain("must be 0 or more")
+    expect(failure(own(Number.NaN))).toMatchObject({ field: "containers[0].stopTimeoutSeconds" })
+  })
 })

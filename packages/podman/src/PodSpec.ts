@@ -89,6 +89,12 @@ export const ContainerSpec = Schema.Struct({
    */
   healthcheck: Schema.optionalKey(HealthcheckSpec),
   security: Schema.optionalKey(ContainerSecurity),
+  /**
+   * Seconds between SIGTERM and SIGKILL for this container, where it is not the pod's
+   * `stopTimeoutSeconds`: a process that promises to exit sooner (the sidecar) is not waited for
+   * past that, even when its SIGTERM was lost.
+   */
+  stopTimeoutSeconds: Schema.optionalKey(Schema.Number),
 })
 export type ContainerSpec = typeof ContainerSpec.Type
 
@@ -218,6 +224,9 @@ const check = (spec: PodSpec, standby: boolean): Result.Result<PodSpec, PodSpecI
     if (security !== undefined) {
       const [field, reason] = security
       return bad(`containers[${i}].security${field === "" ? "" : `.${field}`}`, reason)
+    }
+    if (c.stopTimeoutSeconds !== undefined && !(c.stopTimeoutSeconds >= 0)) {
+      return bad(`containers[${i}].stopTimeoutSeconds`, "must be 0 or more")
     }
     if (c.role === "sidecar" && ports.some((p) => p !== SIDECAR_PORT)) {
       return bad(

@@ -61,10 +61,15 @@ const hashOfOlderAgent = (w: Workload) =>
 describe("replicaPodSpec", () => {
   const spec = replicaPodSpec(workload, web1, 41000, options)
 
-  it("stops its containers with the pod's grace period, Kubernetes' 30 s when it has none", () => {
+  it("stops its apps with the pod's grace period, Kubernetes' 30 s when it has none, and its sidecar within 3 s", () => {
     expect(spec.stopTimeoutSeconds).toBe(30)
     const graced = { ...workload, terminationGracePeriodSeconds: 7 }
     expect(replicaPodSpec(graced, web1, 41000, options).stopTimeoutSeconds).toBe(7)
+    // The sidecar exits within 2 s of SIGTERM; one it lost (node starting) is killed at 3 s.
+    for (const c of spec.containers)
+      expect([c.role, c.stopTimeoutSeconds]).toEqual(
+        c.role === "sidecar" ? ["sidecar", 3] : [c.role, undefined],
+      )
   })
 
   it("is a valid isolated pod: one sidecar published on the given port, apps without ports", async () => {

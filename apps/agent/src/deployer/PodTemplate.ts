@@ -10,6 +10,7 @@ import {
   SidecarEnvironment,
   SidecarIdentity,
   SidecarPorts,
+  SidecarShutdown,
   UpstreamNames,
 } from "@beemesh/contract"
 import { gatewayAddress, type SlirpOptions } from "@beemesh/netns"
@@ -245,6 +246,9 @@ export const sidecarContainer = (
   user: SidecarIdentity.podmanUser(SidecarIdentity.UID),
   ports: [SIDECAR_PORT],
   env,
+  // Not the pod's grace period: the sidecar exits within 2 s of SIGTERM, and one that lost its
+  // SIGTERM (node drops one that comes while it starts) must not hold the pod's removal for 30 s.
+  stopTimeoutSeconds: SidecarShutdown.STOP_TIMEOUT_SECONDS,
   // The sidecar's only mount: app containers never get the socket directory.
   ...(options.sameHostDirectory === undefined
     ? {}

@@ -25,6 +25,15 @@ const SLOW_APP = "trap 'sleep 2; exit 0' TERM; echo ready; while :; do sleep 1 &
 /** Catches SIGTERM and goes on (only SIGKILL ends it). */
 const STUBBORN_APP = "trap 'echo still here' TERM; echo ready; while :; do sleep 1 & wait; done"
 
+/**
+ * node as PID 1 with no SIGTERM handler of its own: node's built-in one is in place (SigCgt shows
+ * SIGTERM caught), restores the default action and raises the signal again, which the kernel drops
+ * for a namespace's init. The signal is lost: what a sidecar still starting does with it.
+ */
+const DEAF_NODE = [
+  'require("node:http").createServer().listen(8080, () => console.log("sidecar listening"))',
+].join("\n")
+
 const appWith = (script: string) => (spec: ReturnType<typeof testPodSpec>) => ({
   ...spec,
   containers: spec.containers.map((c) =>
@@ -95,6 +104,55 @@ describe("stopping pods in steps on real Podman", () => {
           for (const pod of pods) expect(yield* client.pods.exists(pod.name)).toBe(false)
           expect(yield* client.containers.list({ labels: testLabels(run) })).toEqual([])
           for (const sandbox of sandboxes) expect(slirpProcessesFor(sandbox)).toEqual([])
+        }),
+    )
+
+    it.effect(
+      "a member with a stop timeout of its own is killed at its end, not the pod's, when its SIGTERM is lost",
+      () =>
+        Effect.gen(function* () {
+          const client = yield* PodmanClient
+          const images = yield* ensureTestImages(process.execPath)
+          const run = uniqueName("run")
+          const scope = yield* Scope.make()
+          const spec = testPodSpec(uniqueName("deaf"), images, run, { stopTimeoutSeconds: 30 })
+          const pod = yield* makeIsolatedPod(
+            {
+              ...spec,
+              containers: spec.containers.map((c) =>
+                c.role === "sidecar"
+                  ? {
+                      ...c,
+                      command: ["/usr/local/bin/node", "-e", DEAF_NODE],
+                      stopTimeoutSeconds: 2,
+                    }
+                  : c,
+              ),
+            },
+            owner,
+          ).pipe(Scope.provide(scope))
+          yield* Effect.addFinalizer(() => Scope.close(scope, Exit.void))
+          yield* waitForLogLine(pod.sidecar, "sidecar listening", { timeoutMs: 30_000 })
+          const sidecar = yield* client.containers.inspect(pod.sidecar)
+          expect(sidecar.Config.StopTimeout).toBe(2)
+          expect(sidecar.Config.Labels?.["io.beemesh.stop-timeout"]).toBe("2")
+
+          const started = Date.now()
+          const [stop] = yield* stopPods([pod.name])
+          // Taken to handle SIGTERM (node's own handler): signalled and given time, not killed.
+          expect(stop!.terminating.map((t) => t.pid)).toContain(sidecar.State.Pid)
+          yield* awaitStopped(stop!)
+          const done = Date.now() - started
+          // Its own 2 s, not the pod's 30 s; the SIGKILL at its end is what ended it.
+          expect(done).toBeGreaterThanOrEqual(1_900)
+          expect(done).toBeLessThan(6_000)
+          yield* Effect.sleep("500 millis")
+          const ended = yield* client.containers.inspect(pod.sidecar)
+          expect([ended.State.Running, ended.State.ExitCode]).toEqual([false, 137])
+
+          yield* removeStoppedPod(stop!)
+          yield* reapSlirps([stop!])
+          expect(yield* client.pods.exists(pod.name)).toBe(false)
         }),
     )
   })
