@@ -133,6 +133,13 @@ describe("stopPods", () => {
         return "gone"
       }
     }
+    const comm = () => {
+      try {
+        return readFileSync(`/proc/${child.pid}/comm`, "utf8").trim()
+      } catch {
+        return "gone"
+      }
+    }
     const client = {
       containers: {
         list: () =>
@@ -149,6 +156,8 @@ describe("stopPods", () => {
       },
     } as unknown as PodmanClientShape
     return Effect.gen(function* () {
+      // Until it runs sleep: the fork before its exec may still carry node's SIGTERM handler.
+      for (let i = 0; i < 100 && comm() !== "sleep"; i++) yield* Effect.sleep("10 millis")
       expect(state()).toMatch(/^[RS]$/)
       const [stop] = yield* stopPods(["web-1"]).pipe(Effect.provideService(PodmanClient, client))
       expect(stop).toMatchObject({ name: "web-1", refused: false, terminating: [] })

@@ -83,9 +83,9 @@ export interface PodStop {
  * long; without, one whose main process neither catches nor blocks SIGTERM gets SIGKILL at once
  * (Termination.ts) and the others SIGTERM and the pod's grace period (the holder's stop timeout,
  * which `createIsolatedPod` gives every member; a member labelled LABEL_STOP_TIMEOUT, the apps of a
- * claimed standby pod or a container with a stop timeout of its own, that many seconds). One listing of Podman's containers serves all the
- * pods (a listing costs Podman a look at every container it has, whatever the filter) and one
- * inspection each finds its holder. Never fails: a pod that is gone, or cannot be listed, is left
+ * claimed standby pod or a container with a stop timeout of its own, that many seconds). One
+ * listing of Podman's containers serves all the pods (a listing costs Podman a look at every
+ * container it has, whatever the filter) and one inspection each finds its holder. Never fails: a pod that is gone, or cannot be listed, is left
  * to the removal.
  */
 export const stopPods = Effect.fn("PodStop.stopPods")(function* (
