@@ -4,14 +4,14 @@ import { initialProbeState, observe, type ProbeResult, type ProbeState } from ".
 const pass: ProbeResult = { ok: true, message: "HTTP 200" }
 const fail = (message = "HTTP 503"): ProbeResult => ({ ok: false, message })
 
-const run = (results: ReadonlyArray<ProbeResult>, successThreshold = 1, failureThreshold = 3) =>
-  results.reduce<Array<ProbeState>>(
-    (states, result) => [
-      ...states,
+const run = (results: ReadonlyArray<ProbeResult>, successThreshold = 1, failureThreshold = 3) => {
+  const states: Array<ProbeState> = []
+  for (const result of results)
+    states.push(
       observe(states.at(-1) ?? initialProbeState, result, { successThreshold, failureThreshold }),
-    ],
-    [],
-  )
+    )
+  return states
+}
 
 describe("probe thresholds", () => {
   it("a probe is not ready before its first pass, and ready after one pass by default", () => {
