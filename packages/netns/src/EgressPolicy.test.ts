@@ -57,6 +57,20 @@ describe("EgressPolicy", () => {
     expect(script).toContain("ct state established,related accept")
   })
 
+  it("keeps loopback out of connection tracking, ahead of conntrack, and nothing else", () => {
+    const script = renderEgressRuleset(policy)
+    for (const [hook, rule] of [
+      ["output", 'oifname "lo" notrack'],
+      ["prerouting", 'iifname "lo" notrack'],
+    ] as const) {
+      const chain = new RegExp(
+        `chain loopback_${hook} \\{\\n\\s+type filter hook ${hook} priority raw; policy accept;\\n\\s+${rule}\\n\\s+\\}`,
+      )
+      expect(script).toMatch(chain)
+    }
+    expect(script.match(/notrack/g)).toHaveLength(2)
+  })
+
   it("omits allow rules that have nothing to allow", () => {
     const rules = egressRules({ ...sidecarOnly(), allowedUids: [] })
     expect(rules.output.some((r) => r.includes("skuid"))).toBe(false)
@@ -78,5 +92,26 @@ describe("EgressPolicy", () => {
       /policy accept, expected hook output policy drop/,
     )
     expect(verifyRuleset(policy, "not json")).toBe("nft did not print JSON")
+  })
+
+  it("notices loopback's untracked chains missing or changed", () => {
+    type Item = { chain?: { name?: string }; rule?: { chain?: string } }
+    const parsed = JSON.parse(listed) as { nftables: Array<Item> }
+    const without = (drop: (item: Item) => boolean) =>
+      JSON.stringify({ nftables: parsed.nftables.filter((i) => !drop(i)) })
+    const inChain = (name: string) => (i: Item) => i.chain?.name === name || i.rule?.chain === name
+    expect(verifyRuleset(policy, without(inChain("loopback_output")))).toMatch(
+      /chain loopback_output missing \(loopback would be tracked by conntrack\)/,
+    )
+    expect(
+      verifyRuleset(
+        policy,
+        without((i) => i.rule?.chain === "loopback_prerouting"),
+      ),
+    ).toMatch(/chain loopback_prerouting does not hold one notrack rule/)
+    const late = listed.replace(/"prio": -300/, '"prio": 0')
+    expect(verifyRuleset(policy, late)).toMatch(
+      /chain loopback_output is hook output priority 0 policy accept, expected hook output priority -300/,
+    )
   })
 })

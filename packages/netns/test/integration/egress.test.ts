@@ -98,6 +98,45 @@ describe("Egress (real nftables in the namespace)", () => {
     )
 
     it.effect(
+      "loopback connections are left out of conntrack; connections through slirp4netns are tracked",
+      () =>
+        Effect.gen(function* () {
+          const netns = yield* Netns
+          const egress = yield* Egress
+          const ns = yield* netns.create({ namePrefix: "bm-test" })
+          yield* (yield* Slirp).start({ target: ns.target, options: defaultSlirpOptions })
+          yield* egress.apply(ns.target, sidecarOnly([8080]))
+          /** The namespace's conntrack entries naming `port` as their destination. */
+          const tracked = (port: number) =>
+            netns
+              .exec(ns.target, ["cat", "/proc/net/nf_conntrack"])
+              .pipe(
+                Effect.map(
+                  (r) => r.stdout.split("\n").filter((l) => l.includes(` dport=${port} `)).length,
+                ),
+              )
+
+          // An app talking to its sidecar over loopback (v4 and v6), five connections each.
+          for (const host of ["127.0.0.1", "::1"]) {
+            const port = yield* freePort()
+            yield* netnsListener(ns.target, host, port)
+            for (let i = 0; i < 5; i++) {
+              const call = yield* connectFrom(ns.target, host, port, APP)
+              expect(call.outcome, `${host}: ${call.output}`).toBe("connected")
+            }
+            expect(yield* tracked(port), `entries for ${host} port ${port}`).toBe(0)
+          }
+
+          // The sidecar's connection out through slirp4netns is tracked (its replies are let in
+          // as established).
+          const outside = yield* hostListener("127.0.0.1")
+          const sidecar = yield* connectFrom(ns.target, "10.0.2.2", outside.port, SIDECAR)
+          expect(sidecar.outcome, sidecar.output).toBe("connected")
+          expect(yield* tracked(outside.port)).toBeGreaterThanOrEqual(1)
+        }),
+    )
+
+    it.effect(
       "user-namespace target: slirp4netns and nft enter the namespace's owning user namespace",
       () =>
         Effect.gen(function* () {
