@@ -78,6 +78,8 @@ const OUT = join(PACKAGE_DIR, "bench-results/hops.json")
 
 const execFileP = promisify(execFile)
 const children: Array<ChildProcess> = []
+/** Set once the measurements are over: children exiting from then on are not reported. */
+let stopping = false
 
 /** A Node process of this bench (stderr kept for the report should it exit early). */
 const start = (name: string, argv: ReadonlyArray<string>, env: Record<string, string> = {}) => {
@@ -95,7 +97,6 @@ const start = (name: string, argv: ReadonlyArray<string>, env: Record<string, st
   children.push(child)
   return child
 }
-let stopping = false
 
 /** The HTTP server behind every side: 100 bytes per answer, connections kept open unless asked. */
 const SERVER = `const http = require("node:http")
@@ -125,8 +126,9 @@ const listening = (port: number) => () =>
     s.on("error", () => resolve(undefined))
   })
 
-/** CPU time (user + system, every thread) of a process so far, in µs. */
+/** /proc's clock ticks per second (USER_HZ: 100 on Linux, whatever the kernel's HZ). */
 const CLOCK_TICKS = 100
+/** CPU time (user + system, every thread) of a process so far, in µs. */
 const cpuUs = (pid: number): number => {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")

@@ -119,7 +119,7 @@ export interface RenderedRules {
  * The chains that keep loopback out of connection tracking: hooked at the `raw` priority (-300,
  * before conntrack's -200), accepting everything, one `notrack` rule each.
  */
-export const UNTRACKED_LOOPBACK: ReadonlyArray<{
+const UNTRACKED_LOOPBACK: ReadonlyArray<{
   readonly name: string
   readonly hook: "output" | "prerouting"
   readonly rule: string
