@@ -28,12 +28,12 @@ import { join } from "node:path"
 import { parseArgs, promisify } from "node:util"
 import { NODE_BINARY } from "../image/build"
 import { BUNDLE_PATH, bundleSidecar, PACKAGE_DIR } from "../image/bundle"
-import { compileCacheEnvironment, writeCompileCache } from "../image/compileCache"
-import { SIDECAR_GLIBC_TUNABLES } from "../image/malloc"
+import { writeCompileCache } from "../image/compileCache"
 import { SIDECAR_NODE_FLAGS } from "../src/NodeFlags"
 import { freePort, waitFor } from "../test/support/net"
 import { startStandInAgent } from "../test/support/StandInAgent"
 import { runBench } from "./run"
+import { startSidecarPair } from "./sidecarPair"
 
 const { values: args } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== "--"),
@@ -199,48 +199,23 @@ const main = async () => {
     for (const pod of ["tcp-a", "tcp-b", "unix-a", "unix-b"])
       tokens[pod] = `bench-token-${pod}-0123456789`
     const agent = await startStandInAgent({ tokens })
-    const sidecarPair = async (name: "tcp" | "unix") => {
-      const [libA, libB, healthA, healthB, upstream] = [
-        await freePort(),
-        await freePort(),
-        await freePort(),
-        await freePort(),
-        await freePort(),
-      ]
-      const common = {
-        GLIBC_TUNABLES: SIDECAR_GLIBC_TUNABLES,
-        BEEMESH_NAMESPACE: `hops-${name}`,
-        BEEMESH_WORKLOAD: `hops-${name}`,
-        BEEMESH_AGENT_URL: agent.url,
-        ...compileCacheEnvironment(BUNDLE_PATH),
-        ...(name === "unix" ? { BEEMESH_SAMEHOST_DIR: sameHostDir } : {}),
+    const sidecarPair = async (name: "tcp" | "unix"): Promise<Side> => {
+      const pair = await startSidecarPair({
+        start,
+        flags: SIDECAR_FLAGS,
+        agentUrl: agent.url,
+        caller: { pod: `${name}-a`, token: tokens[`${name}-a`]! },
+        provider: { pod: `${name}-b`, token: tokens[`${name}-b`]! },
+        service: `web-${name}`,
+        target: serverPort,
+        workload: `hops-${name}`,
+        ...(name === "unix" ? { env: { BEEMESH_SAMEHOST_DIR: sameHostDir } } : {}),
+      })
+      return {
+        name: `sidecars (${name})`,
+        port: pair.upstream,
+        proxies: [pair.caller.pid!, pair.provider.pid!],
       }
-      const b = start(`sidecar ${name}-b`, [...SIDECAR_FLAGS, BUNDLE_PATH], {
-        ...common,
-        BEEMESH_POD: `${name}-b`,
-        BEEMESH_POD_TOKEN: tokens[`${name}-b`]!,
-        BEEMESH_SERVICES: `web-${name}=${serverPort}`,
-        BEEMESH_LISTEN_PORT: String(libB),
-        BEEMESH_HEALTH_PORT: String(healthB),
-        BEEMESH_ADVERTISE: `/ip4/127.0.0.1/tcp/${libB}`,
-      })
-      const a = start(`sidecar ${name}-a`, [...SIDECAR_FLAGS, BUNDLE_PATH], {
-        ...common,
-        BEEMESH_POD: `${name}-a`,
-        BEEMESH_POD_TOKEN: tokens[`${name}-a`]!,
-        BEEMESH_UPSTREAMS: `web-${name}=${upstream}`,
-        BEEMESH_LISTEN_PORT: String(libA),
-        BEEMESH_HEALTH_PORT: String(healthA),
-        BEEMESH_ADVERTISE: `/ip4/127.0.0.1/tcp/${libA}`,
-      })
-      const ready = (port: number) => () =>
-        fetch(`http://127.0.0.1:${port}/readyz`).then(
-          (r) => (r.ok ? true : undefined),
-          () => undefined,
-        )
-      await waitFor(`sidecar ${name}-b ready`, ready(healthB), 30_000)
-      await waitFor(`sidecar ${name}-a ready`, ready(healthA), 30_000)
-      return { name: `sidecars (${name})`, port: upstream, proxies: [a.pid!, b.pid!] }
     }
     await waitFor("server listening", listening(serverPort))
     await waitFor("forwarders listening", listening(fwd1))

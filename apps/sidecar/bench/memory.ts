@@ -17,12 +17,12 @@ import { connect, createServer, type Server, type Socket } from "node:net"
 import { join } from "node:path"
 import { buildSidecarImage, NODE_BINARY } from "../image/build"
 import { BUNDLE_PATH, bundleSidecar, PACKAGE_DIR } from "../image/bundle"
-import { compileCacheEnvironment, writeCompileCache } from "../image/compileCache"
-import { SIDECAR_GLIBC_TUNABLES } from "../image/malloc"
+import { writeCompileCache } from "../image/compileCache"
 import { SIDECAR_NODE_FLAGS } from "../src/NodeFlags"
 import { freePort, waitFor } from "../test/support/net"
 import { startStandInAgent } from "../test/support/StandInAgent"
 import { runBench } from "./run"
+import { startSidecarPair } from "./sidecarPair"
 
 const CONNECTIONS = 100
 const LOAD_SECONDS = 5
@@ -217,47 +217,24 @@ const main = async () => {
   const echoPort = await listen(echo)
   const tokens = { "bench-a": "bench-token-a-0123456789", "bench-b": "bench-token-b-0123456789" }
   const agent = await startStandInAgent({ tokens })
-  const [libA, libB, healthA, healthB, upstream] = await Promise.all([
-    freePort(),
-    freePort(),
-    freePort(),
-    freePort(),
-    freePort(),
-  ])
-  const common = {
-    // As the image sets it; BENCH_GLIBC_TUNABLES (empty: glibc's defaults) measures others.
-    GLIBC_TUNABLES: process.env.BENCH_GLIBC_TUNABLES ?? SIDECAR_GLIBC_TUNABLES,
-    BEEMESH_NAMESPACE: "bench",
-    BEEMESH_WORKLOAD: "bench",
-    BEEMESH_AGENT_URL: agent.url,
-    ...compileCacheEnvironment(BUNDLE_PATH),
-  }
-  // Started as the image's entrypoint starts it.
-  const b = start([...SIDECAR_NODE_FLAGS, BUNDLE_PATH], {
-    ...common,
-    BEEMESH_POD: "bench-b",
-    BEEMESH_POD_TOKEN: tokens["bench-b"],
-    BEEMESH_SERVICES: `echo=${echoPort}`,
-    BEEMESH_LISTEN_PORT: String(libB),
-    BEEMESH_HEALTH_PORT: String(healthB),
-    BEEMESH_ADVERTISE: `/ip4/127.0.0.1/tcp/${libB}`,
+  // Started as the image's entrypoint starts them; BENCH_GLIBC_TUNABLES (empty: glibc's defaults)
+  // measures other malloc settings.
+  const glibcTunables = process.env.BENCH_GLIBC_TUNABLES
+  const {
+    caller: a,
+    provider: b,
+    upstream,
+  } = await startSidecarPair({
+    start: (_name, argv, env) => start(argv, env),
+    flags: SIDECAR_NODE_FLAGS,
+    agentUrl: agent.url,
+    caller: { pod: "bench-a", token: tokens["bench-a"] },
+    provider: { pod: "bench-b", token: tokens["bench-b"] },
+    service: "echo",
+    target: echoPort,
+    workload: "bench",
+    ...(glibcTunables === undefined ? {} : { glibcTunables }),
   })
-  const a = start([...SIDECAR_NODE_FLAGS, BUNDLE_PATH], {
-    ...common,
-    BEEMESH_POD: "bench-a",
-    BEEMESH_POD_TOKEN: tokens["bench-a"],
-    BEEMESH_UPSTREAMS: `echo=${upstream}`,
-    BEEMESH_LISTEN_PORT: String(libA),
-    BEEMESH_HEALTH_PORT: String(healthA),
-    BEEMESH_ADVERTISE: `/ip4/127.0.0.1/tcp/${libA}`,
-  })
-  const ready = (port: number) => () =>
-    fetch(`http://127.0.0.1:${port}/readyz`).then(
-      (r) => (r.ok ? true : undefined),
-      () => undefined,
-    )
-  await waitFor("sidecar B ready", ready(healthB), 30_000)
-  await waitFor("sidecar A ready", ready(healthA), 30_000)
 
   const bare = start(["-e", "setInterval(() => {}, 1 << 30)"])
   const forwarderPort = await freePort()
