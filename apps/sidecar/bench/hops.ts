@@ -22,7 +22,6 @@
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process"
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { connect } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { parseArgs, promisify } from "node:util"
@@ -30,7 +29,7 @@ import { NODE_BINARY } from "../image/build"
 import { BUNDLE_PATH, bundleSidecar, PACKAGE_DIR } from "../image/bundle"
 import { writeCompileCache } from "../image/compileCache"
 import { SIDECAR_NODE_FLAGS } from "../src/NodeFlags"
-import { freePort, waitFor } from "../test/support/net"
+import { accepting, freePort, waitFor } from "../test/support/net"
 import { startStandInAgent } from "../test/support/StandInAgent"
 import { runBench } from "./run"
 import { startSidecarPair } from "./sidecarPair"
@@ -116,15 +115,6 @@ net.createServer((c) => {
   c.on("error", () => u.destroy())
   u.on("error", () => c.destroy())
 }).listen(listen, "127.0.0.1")`
-
-const listening = (port: number) => () =>
-  new Promise<true | undefined>((resolve) => {
-    const s = connect(port, "127.0.0.1", () => {
-      s.destroy()
-      resolve(true)
-    })
-    s.on("error", () => resolve(undefined))
-  })
 
 /** /proc's clock ticks per second (USER_HZ: 100 on Linux, whatever the kernel's HZ). */
 const CLOCK_TICKS = 100
@@ -217,8 +207,8 @@ const main = async () => {
         proxies: [pair.caller.pid!, pair.provider.pid!],
       }
     }
-    await waitFor("server listening", listening(serverPort))
-    await waitFor("forwarders listening", listening(fwd1))
+    await waitFor("server listening", accepting(serverPort))
+    await waitFor("forwarders listening", accepting(fwd1))
     const sides: ReadonlyArray<Side> = [
       { name: "direct", port: serverPort, proxies: [] },
       { name: "node forwarders", port: fwd1, proxies: [f1.pid!, f2.pid!] },

@@ -19,7 +19,7 @@ import { buildSidecarImage, NODE_BINARY } from "../image/build"
 import { BUNDLE_PATH, bundleSidecar, PACKAGE_DIR } from "../image/bundle"
 import { writeCompileCache } from "../image/compileCache"
 import { SIDECAR_NODE_FLAGS } from "../src/NodeFlags"
-import { freePort, waitFor } from "../test/support/net"
+import { accepting, freePort, waitFor } from "../test/support/net"
 import { startStandInAgent } from "../test/support/StandInAgent"
 import { runBench } from "./run"
 import { startSidecarPair } from "./sidecarPair"
@@ -242,17 +242,7 @@ const main = async () => {
     "-e",
     `const net = require("node:net"); net.createServer((c) => { const u = net.connect(${echoPort}, "127.0.0.1"); c.pipe(u).pipe(c); c.on("error", () => u.destroy()); u.on("error", () => c.destroy()) }).listen(${forwarderPort}, "127.0.0.1")`,
   ])
-  await waitFor(
-    "forwarder listening",
-    () =>
-      new Promise<true | undefined>((r) => {
-        const s = connect(forwarderPort, "127.0.0.1", () => {
-          s.destroy()
-          r(true)
-        })
-        s.on("error", () => r(undefined))
-      }),
-  )
+  await waitFor("forwarder listening", accepting(forwarderPort))
 
   const [idleA, idleB, idleBare, idleForwarder] = await Promise.all([
     idleRss(a.pid!),

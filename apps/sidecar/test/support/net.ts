@@ -1,4 +1,4 @@
-import { createServer, type Server } from "node:net"
+import { connect, createServer, type Server } from "node:net"
 
 /** A port on 127.0.0.1 that was free a moment ago (the kernel may hand it out again). */
 export const freePort = async (): Promise<number> => {
@@ -27,3 +27,13 @@ export const waitFor = async <A>(
     await new Promise((r) => setTimeout(r, intervalMs))
   }
 }
+
+/** For `waitFor`: true once something accepts TCP connections on 127.0.0.1:`port`. */
+export const accepting = (port: number) => (): Promise<true | undefined> =>
+  new Promise((resolve) => {
+    const s = connect(port, "127.0.0.1", () => {
+      s.destroy()
+      resolve(true)
+    })
+    s.on("error", () => resolve(undefined))
+  })
