@@ -1,10 +1,11 @@
 /**
  * Sidecar footprint: image size, and the resident memory of a sidecar process idle and while it
- * carries 100 concurrent connections; so that memory is not bought with the data plane, also bulk
- * throughput (CPU per MiB) and new connections per second through the same path. The sidecars run
- * as the image runs them: the proxy's V8 flags and the bundle's compile cache. Baselines in the same run: the Node runtime alone (image
- * rootfs size; an idle `node` process) and a minimal Node TCP forwarder (net.pipe) carrying the
- * same 100 connections. Everything runs on 127.0.0.1. Writes bench-results/memory.json.
+ * carries 100 concurrent connections; so that memory is not bought with the data plane, also CPU
+ * per round trip under that load, bulk throughput (CPU per MiB) and new connections per second
+ * through the same path. The sidecars run as the image runs them: the proxy's V8 flags and the
+ * bundle's compile cache. Baselines in the same run: the Node runtime alone (image rootfs size; an
+ * idle `node` process) and a minimal Node TCP forwarder (net.pipe) carrying the same 100
+ * connections. Everything runs on 127.0.0.1. Writes bench-results/memory.json.
  * Sidecars get the image's glibc tunables (image/malloc.ts); BENCH_GLIBC_TUNABLES overrides them
  * ("" for glibc's defaults).
  *   pnpm --filter @beemesh/sidecar bench [-- --skip-image]
@@ -72,8 +73,12 @@ const listen = (server: Server, port = 0) =>
     server.listen(port, "127.0.0.1", () => resolve((server.address() as { port: number }).port)),
   )
 
-/** 100 connections, each doing 1 KiB echo round trips back to back for LOAD_SECONDS; peak RSS of the pids. */
+/**
+ * 100 connections, each doing 1 KiB echo round trips back to back for LOAD_SECONDS; peak RSS of
+ * the pids, and their CPU (all of them) per round trip.
+ */
 const load = async (port: number, pids: ReadonlyArray<number>) => {
+  const cpuBefore = pids.reduce((sum, pid) => sum + cpuMs(pid), 0)
   const peaks = pids.map(() => 0)
   const pssPeaks = pids.map(() => 0)
   const privatePeaks = pids.map(() => 0)
@@ -117,8 +122,10 @@ const load = async (port: number, pids: ReadonlyArray<number>) => {
     ),
   )
   clearInterval(sampler)
+  const cpu = pids.reduce((sum, pid) => sum + cpuMs(pid), 0) - cpuBefore
   for (const s of sockets) s.destroy()
-  return { peaks, pssPeaks, privatePeaks, roundTrips, failed }
+  const cpuUsPerRoundTrip = roundTrips === 0 ? Number.NaN : (cpu * 1000) / roundTrips
+  return { peaks, pssPeaks, privatePeaks, roundTrips, failed, cpuUsPerRoundTrip }
 }
 
 /** CPU time (user + system) of a process so far, ms. */
@@ -316,6 +323,12 @@ const main = async () => {
       what: `1 KiB round trips in ${LOAD_SECONDS} s (${CONNECTIONS} conns; ${viaSidecars.failed} failed)`,
       sidecar: viaSidecars.roundTrips,
       baseline: viaForwarder.roundTrips,
+      baselineIs: "node TCP forwarder",
+    },
+    {
+      what: `CPU per 1 KiB round trip, ${CONNECTIONS} conns, all proxy processes (µs)`,
+      sidecar: Math.round(viaSidecars.cpuUsPerRoundTrip),
+      baseline: Math.round(viaForwarder.cpuUsPerRoundTrip),
       baselineIs: "node TCP forwarder",
     },
     {
