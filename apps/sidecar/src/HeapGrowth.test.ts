@@ -9,6 +9,9 @@ import {
   growingPercentFlag,
   HEAP_GROWING_PERCENT,
   initialGrowthState,
+  MEMORY_SAVER_STREAMS,
+  memorySaver,
+  memorySaverFlag,
   nextGrowthState,
   RUNTIME_V8_FLAGS,
 } from "./HeapGrowth"
@@ -77,6 +80,15 @@ describe("the heap limits set at run time", () => {
     expect(applied[0], JSON.stringify(applied)).toBeGreaterThanOrEqual(2)
     expect(applied.slice(3), JSON.stringify(applied)).toEqual([0, 0])
   }, 60_000)
+
+  it("are, with the runner's, flags the running V8 knows (an unknown one only prints an error)", () => {
+    const listed = spawnSync(process.execPath, ["--v8-options"], { encoding: "utf8" }).stdout
+    const known = new Set(listed.match(/^ {2}--[a-z0-9-]+/gm)?.map((f) => f.trim()))
+    const names = [...RUNTIME_V8_FLAGS, growingPercentFlag(true), memorySaverFlag(true)].map(
+      (flag) => flag.split("=")[0]!,
+    )
+    for (const name of names) expect(known, name).toContain(name)
+  })
 })
 
 const MiB = 1024 * 1024
@@ -133,12 +145,23 @@ describe("the growing factor by traffic", () => {
     expect(BULK_HEAP_GROWING_PERCENT).toBe(100)
   })
 
+  it("memory-saver mode with 32 connections open or more, never in bulk", () => {
+    expect(MEMORY_SAVER_STREAMS).toBe(32)
+    expect(memorySaver(false, 0)).toBe(false)
+    expect(memorySaver(false, 31)).toBe(false)
+    expect(memorySaver(false, 32)).toBe(true)
+    expect(memorySaver(false, 100)).toBe(true)
+    expect(memorySaver(true, 100)).toBe(false)
+    expect(memorySaverFlag(true)).toBe("--memory-saver-mode")
+    expect(memorySaverFlag(false)).toBe("--no-memory-saver-mode")
+  })
+
   effectIt.effect("the running loop sets the flag when the regime changes, and only then", () =>
     Effect.gen(function* () {
       let carried = 0
       const set: Array<string> = []
       yield* runHeapGrowth(
-        () => carried,
+        () => ({ bytes: carried, streamsOpen: 1 }),
         { ...options, everyMs: 1_000 },
         (flag) => set.push(flag),
       )
@@ -152,6 +175,35 @@ describe("the growing factor by traffic", () => {
       expect(set).toHaveLength(1)
       yield* TestClock.adjust(Duration.seconds(6))
       expect(set).toEqual(["--heap-growing-percent=100", "--heap-growing-percent=50"])
+    }).pipe(Effect.scoped),
+  )
+
+  effectIt.effect("memory-saver mode follows the open connections, and yields to bulk", () =>
+    Effect.gen(function* () {
+      let carried = 0
+      let streamsOpen = 0
+      const set: Array<string> = []
+      yield* runHeapGrowth(
+        () => ({ bytes: carried, streamsOpen }),
+        { ...options, everyMs: 1_000 },
+        (flag) => set.push(flag),
+      )
+      streamsOpen = 100
+      carried += 30 * MiB
+      yield* TestClock.adjust(Duration.seconds(1))
+      expect(set).toEqual(["--memory-saver-mode"])
+      // Still 100 open, now carrying bulk: factor 2 and the mode off, in one reading.
+      carried += 100 * MiB
+      yield* TestClock.adjust(Duration.seconds(1))
+      expect(set.slice(1)).toEqual(["--heap-growing-percent=100", "--no-memory-saver-mode"])
+      // Calm for 5 s: factor 1.5 and, with 100 still open, the mode on again.
+      yield* TestClock.adjust(Duration.seconds(6))
+      expect(set.slice(3)).toEqual(["--heap-growing-percent=50", "--memory-saver-mode"])
+      streamsOpen = 3
+      yield* TestClock.adjust(Duration.seconds(1))
+      expect(set.slice(5)).toEqual(["--no-memory-saver-mode"])
+      yield* TestClock.adjust(Duration.seconds(3))
+      expect(set).toHaveLength(6)
     }).pipe(Effect.scoped),
   )
 })

@@ -1,7 +1,8 @@
 /**
  * V8's heap limits for a proxy, set at run time once the sidecar has started: external memory
  * counted in the heap's limit, and a lower growing factor for that limit, raised while the proxy
- * carries bulk traffic (`BULK_HEAP_GROWING_PERCENT`; HeapGrowthRunner.ts sets it).
+ * carries bulk traffic (`BULK_HEAP_GROWING_PERCENT`), with V8's memory-saver mode while many
+ * connections are open (`MEMORY_SAVER_STREAMS`); HeapGrowthRunner.ts sets those two.
  *
  * `--external-memory-accounted-in-global-limit` (why: `proxyNodeFlags` in @beemesh/proxy): the
  * socket, Noise and yamux buffers every bridged byte passes through are memory outside V8's heap,
@@ -51,6 +52,33 @@ export const BULK_HEAP_GROWING_PERCENT = 100
 /** The growing-factor flag for the regime. */
 export const growingPercentFlag = (bulk: boolean): string =>
   `--heap-growing-percent=${bulk ? BULK_HEAP_GROWING_PERCENT : HEAP_GROWING_PERCENT}`
+
+/**
+ * Open connections (bridged streams, both directions) from which V8's memory-saver mode is on,
+ * unless the proxy carries bulk traffic.
+ *
+ * `--memory-saver-mode`: V8 then grows the heap's limit "conservatively" after each full
+ * collection (a factor of at most 1.3, a minimum step of 2 MB instead of 8 MB). Under 100 busy
+ * connections what survives a collection (heap and external memory) is 20–25 MiB, so the 8 MB
+ * step rather than the factor set the limit that the garbage promoted between full collections
+ * grew to. Measured (`pnpm bench`, three alternating pairs each, caller / provider): private peak
+ * under 100 connections 36.4 / 38.5, 37.6 / 38.1, 38.3 / 38.3 MiB against 39.3 / 39.9, 40.4 /
+ * 40.2, 40.8 / 39.7 without; CPU per 1 KiB round trip 131, 166, 121 µs against 166, 129, 118.
+ * V8 describes the mode as trading CPU for memory, and one connection has little memory to save:
+ * with one connection at a time (`bench:hops`) a first pair of runs showed 20–25 % more CPU per
+ * request with the mode on, five later alternating pairs nothing beyond the machine's drift. So
+ * only with many connections open; 32 is above the 20 concurrent clients of the agent's
+ * `bench:dataplane`. Off in bulk, where the factor of 2 is the point (BULK_HEAP_GROWING_PERCENT).
+ */
+export const MEMORY_SAVER_STREAMS = 32
+
+/** V8's memory-saver mode is on for the regime (see MEMORY_SAVER_STREAMS). */
+export const memorySaver = (bulk: boolean, streamsOpen: number): boolean =>
+  !bulk && streamsOpen >= MEMORY_SAVER_STREAMS
+
+/** The memory-saver flag for the mode. */
+export const memorySaverFlag = (on: boolean): string =>
+  on ? "--memory-saver-mode" : "--no-memory-saver-mode"
 
 /** The flags `limitHeapGrowth` sets, in the order it sets them. */
 export const RUNTIME_V8_FLAGS: ReadonlyArray<string> = [

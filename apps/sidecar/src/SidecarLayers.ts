@@ -307,11 +307,17 @@ export const HeapCompactionLayer: Layer.Layer<never, never, ProxyMetrics> = Laye
   }),
 )
 
-/** The heap's growing factor by what the proxy carries (HeapGrowth.ts, HeapGrowthRunner.ts). */
+/**
+ * The heap's growing factor and V8's memory-saver mode by what the proxy carries (HeapGrowth.ts,
+ * HeapGrowthRunner.ts).
+ */
 export const HeapGrowthLayer: Layer.Layer<never, never, ProxyMetrics> = Layer.effectDiscard(
   Effect.gen(function* () {
     const metrics = yield* ProxyMetrics
-    yield* runHeapGrowth(() => bytesCarried(metrics))
+    yield* runHeapGrowth(() => ({
+      bytes: bytesCarried(metrics),
+      streamsOpen: metrics.inbound.streamsOpen + metrics.outbound.streamsOpen,
+    }))
   }),
 )
 
