@@ -73,12 +73,19 @@ const listen = (server: Server, port = 0) =>
     server.listen(port, "127.0.0.1", () => resolve((server.address() as { port: number }).port)),
   )
 
+/** CPU time (user + system) of the processes so far, ms, all of them together. */
+const cpuMs = (pids: ReadonlyArray<number>): number =>
+  pids.reduce((sum, pid) => {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
+    return sum + (Number(fields[11]) + Number(fields[12])) * 10
+  }, 0)
+
 /**
  * 100 connections, each doing 1 KiB echo round trips back to back for LOAD_SECONDS; peak RSS of
  * the pids, and their CPU (all of them) per round trip.
  */
 const load = async (port: number, pids: ReadonlyArray<number>) => {
-  const cpuBefore = pids.reduce((sum, pid) => sum + cpuMs(pid), 0)
+  const cpuBefore = cpuMs(pids)
   const peaks = pids.map(() => 0)
   const pssPeaks = pids.map(() => 0)
   const privatePeaks = pids.map(() => 0)
@@ -122,22 +129,16 @@ const load = async (port: number, pids: ReadonlyArray<number>) => {
     ),
   )
   clearInterval(sampler)
-  const cpu = pids.reduce((sum, pid) => sum + cpuMs(pid), 0) - cpuBefore
+  const cpu = cpuMs(pids) - cpuBefore
   for (const s of sockets) s.destroy()
   const cpuUsPerRoundTrip = roundTrips === 0 ? Number.NaN : (cpu * 1000) / roundTrips
   return { peaks, pssPeaks, privatePeaks, roundTrips, failed, cpuUsPerRoundTrip }
 }
 
-/** CPU time (user + system) of a process so far, ms. */
-const cpuMs = (pid: number): number => {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
-  return (Number(fields[11]) + Number(fields[12])) * 10
-}
-
 /** One connection echoes BULK_MIB through; MiB/s both ways and CPU of `pids` per MiB carried. */
 const bulk = async (port: number, pids: ReadonlyArray<number>) => {
   const total = BULK_MIB * 1024 * 1024
-  const cpuBefore = pids.reduce((sum, pid) => sum + cpuMs(pid), 0)
+  const cpuBefore = cpuMs(pids)
   const started = process.hrtime.bigint()
   await new Promise<void>((resolve, reject) => {
     const s = connect(port, "127.0.0.1")
@@ -160,7 +161,7 @@ const bulk = async (port: number, pids: ReadonlyArray<number>) => {
     })
   })
   const seconds = Number(process.hrtime.bigint() - started) / 1e9
-  const cpu = pids.reduce((sum, pid) => sum + cpuMs(pid), 0) - cpuBefore
+  const cpu = cpuMs(pids) - cpuBefore
   return { mibPerSecond: (2 * BULK_MIB) / seconds, cpuMsPerMib: cpu / (2 * BULK_MIB) }
 }
 
