@@ -47,6 +47,12 @@ export type ToNode =
     }
   /** The process's status and that of every node it hosts. */
   | { readonly type: "status"; readonly id: number }
+  /**
+   * Starts or stops the process's event-loop delay monitor (off from the start: its timer wakes
+   * the process 20 times a second, which costs an idle agent-sized process about a millisecond
+   * of CPU a second and would count in the idle window; see node.ts).
+   */
+  | { readonly type: "loop-monitor"; readonly enable: boolean }
   /** Stops every node of the process, then the process. */
   | { readonly type: "stop" }
 
@@ -70,8 +76,8 @@ export interface ProcessStatus {
   /** process.cpuUsage() since start, µs. */
   readonly cpuMicros: number
   /**
-   * Event-loop delay since the last status (ms): how long ready work waited for this process to
-   * run, i.e. how starved of CPU it was.
+   * Event-loop delay since the last status while the monitor was on (ms; NaN when it was off):
+   * how long ready work waited for this process to run, i.e. how starved of CPU it was.
    */
   readonly loopDelayP99Ms: number
   readonly loopDelayMaxMs: number
