@@ -12,7 +12,14 @@
  *            its sidecar dials the server's published port, through both pods' slirp4netns — the
  *            path between pods of different hosts, and the path between all pods before the
  *            same-host path;
- *   plain:   client container → 10.0.2.2:<published port> (slirp4netns host loopback) → the app.
+ *   plain:   client container → 10.0.2.2:<published port> (slirp4netns host loopback) → the app;
+ *   with --forwarders, the floor of any Node sidecar on the same two paths: a bare Node forwarder
+ *   (socket.pipe, no encryption, no multiplexing) in each of two plain Podman pods, in place of the
+ *   sidecars:
+ *   node-fwd: client → its pod's forwarder (127.0.0.1) → a unix socket in a host directory mounted
+ *            into both forwarders → the server pod's forwarder → the app (the same-host path's route);
+ *   node-fwd-tcp: client → its pod's forwarder → 10.0.2.2:<the server forwarder's published port>
+ *            → the server pod's forwarder → the app (the TCP path's route, through both slirp4netns).
  * Every pod and container runs on the agent's default slirp4netns options, or with the Podman port
  * handler `--port-handler rootlesskit|slirp4netns` names (both agents and plain Podman alike).
  * Measured, rounds interleaved (the side that goes first alternates), medians of the rounds:
@@ -22,9 +29,10 @@
  *     reports them to 0.1 ms) and the mean time per request from its rate (one client, one request
  *     at a time: to the µs);
  *   - bulk: `iperf3 -t 5` throughput;
- *   - beemesh sides: the CPU time both sidecars (client and server) used per new connection and per
- *     keep-alive request, from /proc (the cost behind the rates on a host whose cores are shared).
- *   pnpm --filter @beemesh/agent bench:dataplane [-- --rounds 5 --port-handler slirp4netns --sidecar-image IMAGE]
+ *   - beemesh and forwarder sides: the CPU time both proxies (client and server sidecar, or the two
+ *     forwarders) used per new connection and per keep-alive request, from /proc (the cost behind
+ *     the rates on a host whose cores are shared).
+ *   pnpm --filter @beemesh/agent bench:dataplane [-- --rounds 5 --port-handler slirp4netns --sidecar-image IMAGE --forwarders]
  * Prints a table and writes bench-results/dataplane.json.
  */
 import { randomUUID } from "node:crypto"
@@ -58,16 +66,19 @@ const { values: args } = parseArgs({
     "sidecar-image": { type: "string" },
     // Podman's port forwarder for every side (default: the agent's).
     "port-handler": { type: "string" },
+    // Two more sides: bare Node forwarders in place of the sidecars, on both paths.
+    forwarders: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   },
 })
 if (args.help) {
   console.log(
     [
-      "pnpm --filter @beemesh/agent bench:dataplane [-- --rounds 5 --port-handler slirp4netns --sidecar-image IMAGE]",
+      "pnpm --filter @beemesh/agent bench:dataplane [-- --rounds 5 --port-handler slirp4netns --sidecar-image IMAGE --forwarders]",
       "  --rounds N            rounds (every side in each, the first side alternating); medians reported (default 5)",
       "  --port-handler H      Podman's port forwarder for every side, rootlesskit|slirp4netns (default: the agent's)",
       "  --sidecar-image IMAGE another sidecar image for both agents (default: the agent's)",
+      "  --forwarders          also bare Node forwarders in place of the sidecars, on both paths (the floor of a Node proxy)",
       "Prints a table and writes bench-results/dataplane.json.",
     ].join("\n"),
   )
@@ -116,7 +127,7 @@ spec:
 ---
 ${clientManifest("cli")}`
 
-type SideName = "plain" | "beemesh" | "beemesh-tcp"
+type SideName = "plain" | "beemesh" | "beemesh-tcp" | "node-fwd" | "node-fwd-tcp"
 
 interface Side {
   readonly name: SideName
@@ -127,7 +138,7 @@ interface Side {
   readonly bulk: { readonly host: string; readonly port: number }
   /** The client sidecar's libp2p connections by transport (beemesh only). */
   readonly transport?: () => Promise<{ unix: number; tcp: number }>
-  /** The PIDs of the client's and the server's sidecars (beemesh only). */
+  /** The PIDs of the client's and the server's proxies: sidecars or forwarders. */
   readonly sidecars?: () => { readonly client: number; readonly server: number }
 }
 
@@ -210,10 +221,18 @@ const measure = async (side: Side) => {
 }
 type Figures = Awaited<ReturnType<typeof measure>>
 
-const plainSide = async (): Promise<Side> => {
-  const [web, keep, bulk] = [await freePort(), await freePort(), await freePort()]
-  // The same three server processes as the beemesh pod, in a plain Podman pod that publishes them.
-  const pod = `bm-dataplane-srv-${process.pid}`
+/** Three host ports on 127.0.0.1 for a pod to publish (web, keep-alive, bulk). */
+const threePorts = async () => ({
+  web: await freePort(),
+  keep: await freePort(),
+  bulk: await freePort(),
+})
+
+/**
+ * A plain Podman pod `pod` with the same three server processes as the beemesh server pod, on the
+ * benchmark's network, publishing `ports` (host:container pairs on 127.0.0.1).
+ */
+const serverPod = (pod: string, ports: ReadonlyArray<readonly [number, number]>) => {
   podman(
     "pod",
     "create",
@@ -223,12 +242,7 @@ const plainSide = async (): Promise<Side> => {
     LABEL,
     "--network",
     SLIRP,
-    "-p",
-    `127.0.0.1:${web}:80`,
-    "-p",
-    `127.0.0.1:${keep}:8000`,
-    "-p",
-    `127.0.0.1:${bulk}:5201`,
+    ...ports.flatMap(([host, container]) => ["-p", `127.0.0.1:${host}:${container}`]),
   )
   for (const argv of [
     ["/bin/busybox", "httpd", "-f", "-p", "80", "-h", "/www"],
@@ -236,32 +250,36 @@ const plainSide = async (): Promise<Side> => {
     ["/usr/bin/iperf3", "-s", "-p", "5201"],
   ])
     podman("run", "-d", "--pod", pod, "--label", LABEL, TOOLS_IMAGE, ...argv)
-  const client = `bm-dataplane-cli-${process.pid}`
-  podman(
-    "run",
-    "-d",
-    "--name",
-    client,
-    "--label",
-    LABEL,
-    "--network",
-    SLIRP,
-    TOOLS_IMAGE,
-    "/bin/busybox",
-    "sleep",
-    "100000000",
-  )
+}
+
+/** `podman exec` in the client container `client`, and a wait for the page at `url` through it. */
+const plainClient = async (name: SideName, client: string, url: string) => {
   const exec = async (argv: ReadonlyArray<string>) => {
     const result = run("podman", ["exec", client, ...argv])
-    if (result.status !== 0) throw new Error(`plain ${argv.join(" ")}: ${result.stderr}`)
+    if (result.status !== 0) throw new Error(`${name} ${argv.join(" ")}: ${result.stderr}`)
     return result.stdout
   }
-  const url = `http://10.0.2.2:${web}/`
-  await eventually("the plain server to answer", async () =>
+  await eventually(`the ${name} server to answer`, async () =>
     (await exec(["/bin/busybox", "wget", "-q", "-O", "-", url]).catch(() => "")).includes("bench")
       ? true
       : undefined,
   )
+  return exec
+}
+
+const SLEEP = ["/bin/busybox", "sleep", "100000000"]
+
+const plainSide = async (): Promise<Side> => {
+  const { web, keep, bulk } = await threePorts()
+  serverPod(`bm-dataplane-srv-${process.pid}`, [
+    [web, 80],
+    [keep, 8000],
+    [bulk, 5201],
+  ])
+  const client = `bm-dataplane-cli-${process.pid}`
+  podman("run", "-d", "--name", client, "--label", LABEL, "--network", SLIRP, TOOLS_IMAGE, ...SLEEP)
+  const url = `http://10.0.2.2:${web}/`
+  const exec = await plainClient("plain", client, url)
   return {
     name: "plain",
     exec,
@@ -275,6 +293,71 @@ const pidOf = (container: string) => {
   const pid = Number(podman("inspect", container, "--format", "{{.State.Pid}}").trim())
   if (!(pid > 0)) throw new Error(`container ${container} does not run`)
   return pid
+}
+
+/**
+ * Bare Node forwarders in place of the sidecars (`--forwarders`), in plain Podman pods on the same
+ * network: the server pod's forwarder listens on unix sockets in `socketDir` (mounted into both
+ * forwarders, as the agents mount theirs into sidecars) and on TCP ports its pod publishes; the
+ * client pod's forwarder listens where the client sidecar would (127.0.0.1:9001-9003 for the unix
+ * route, 9011-9013 for the TCP one). One forwarder process a pod, like one sidecar.
+ */
+const forwarderSides = async (socketDir: string): Promise<ReadonlyArray<Side>> => {
+  const { web, keep, bulk } = await threePorts()
+  const server = `bm-dataplane-fwdsrv-${process.pid}`
+  serverPod(server, [
+    [web, 7001],
+    [keep, 7002],
+    [bulk, 7003],
+  ])
+  const forwarder = (pod: string, name: string, routes: ReadonlyArray<string>) =>
+    podman(
+      "run",
+      "-d",
+      "--pod",
+      pod,
+      "--name",
+      name,
+      "--label",
+      LABEL,
+      "-v",
+      `${socketDir}:/sock`,
+      TOOLS_IMAGE,
+      "/usr/local/bin/node",
+      "/bench/forward.mjs",
+      ...routes,
+    )
+  const apps = { web: "127.0.0.1:80", keep: "127.0.0.1:8000", bulk: "127.0.0.1:5201" }
+  forwarder(server, `${server}-fwd`, [
+    `/sock/web=${apps.web}`,
+    `/sock/keep=${apps.keep}`,
+    `/sock/bulk=${apps.bulk}`,
+    `0.0.0.0:7001=${apps.web}`,
+    `0.0.0.0:7002=${apps.keep}`,
+    `0.0.0.0:7003=${apps.bulk}`,
+  ])
+  const clientPod = `bm-dataplane-fwdcli-${process.pid}`
+  podman("pod", "create", "--name", clientPod, "--label", LABEL, "--network", SLIRP)
+  const client = `${clientPod}-app`
+  podman("run", "-d", "--pod", clientPod, "--name", client, "--label", LABEL, TOOLS_IMAGE, ...SLEEP)
+  forwarder(clientPod, `${clientPod}-fwd`, [
+    "127.0.0.1:9001=/sock/web",
+    "127.0.0.1:9002=/sock/bulk",
+    "127.0.0.1:9003=/sock/keep",
+    `127.0.0.1:9011=10.0.2.2:${web}`,
+    `127.0.0.1:9012=10.0.2.2:${bulk}`,
+    `127.0.0.1:9013=10.0.2.2:${keep}`,
+  ])
+  const sidecars = () => ({ client: pidOf(`${clientPod}-fwd`), server: pidOf(`${server}-fwd`) })
+  const side = async (name: "node-fwd" | "node-fwd-tcp", base: number): Promise<Side> => ({
+    name,
+    exec: await plainClient(name, client, `http://127.0.0.1:${base + 1}/`),
+    web: `http://127.0.0.1:${base + 1}/`,
+    keep: `http://127.0.0.1:${base + 3}/`,
+    bulk: { host: "127.0.0.1", port: base + 2 },
+    sidecars,
+  })
+  return [await side("node-fwd", 9000), await side("node-fwd-tcp", 9010)]
 }
 
 /** The server Deployment's (one) sidecar container. */
@@ -397,13 +480,23 @@ const main = async () => {
     ...SIDECAR_IMAGE_ARGS,
   ])
   let second: Awaited<ReturnType<typeof startSecondAgent>> | undefined
+  const socketDir = args.forwarders
+    ? await mkdtemp(join(tmpdir(), "beemesh-dataplane-fwd-"))
+    : undefined
   try {
     const plain = await plainSide()
     const mesh = await meshSide("beemesh", agent, manifests, "cli")
     second = await startSecondAgent(agent, dataDir)
     const meshTcp = await meshSide("beemesh-tcp", second.agent, clientManifest("clitcp"), "clitcp")
-    const sides = [plain, mesh, meshTcp]
-    const results: Record<SideName, Array<Figures>> = { plain: [], beemesh: [], "beemesh-tcp": [] }
+    const sides = [
+      plain,
+      mesh,
+      meshTcp,
+      ...(socketDir === undefined ? [] : await forwarderSides(socketDir)),
+    ]
+    const results = Object.fromEntries(sides.map((side) => [side.name, []])) as Partial<
+      Record<SideName, Array<Figures>>
+    >
     // Warm both paths (connection pools, JIT) before anything counts.
     for (const side of sides)
       for (const url of [side.web, side.keep])
@@ -438,16 +531,18 @@ const main = async () => {
           ]),
         ),
       ]),
-    ) as Record<SideName, Record<keyof Figures, number>>
+    ) as Record<"plain" | "beemesh" | "beemesh-tcp", Record<keyof Figures, number>> &
+      Partial<Record<SideName, Record<keyof Figures, number>>>
+    // Every side's median, then each other side's as a ratio to plain Podman's.
+    const others = sides.filter((side) => side.name !== "plain").map((side) => side.name)
     console.log(
-      `\nData plane, medians of ${ROUNDS} interleaved rounds   plain podman  beemesh-tcp    beemesh   tcp/plain  beemesh/plain`,
+      `\nData plane, medians of ${ROUNDS} interleaved rounds ${["plain", ...others].map((n) => n.padStart(12)).join(" ")}   ${others.map((n) => `${n}/plain`.padStart(18)).join(" ")}`,
     )
     for (const [label, key] of rows) {
       const p = medians.plain[key]
-      const t = medians["beemesh-tcp"][key]
-      const b = medians.beemesh[key]
+      const values = others.map((n) => medians[n]![key])
       console.log(
-        `  ${label.padEnd(40)} ${p.toFixed(2).padStart(10)} ${t.toFixed(2).padStart(12)} ${b.toFixed(2).padStart(10)} ${(t / p).toFixed(2).padStart(10)}× ${(b / p).toFixed(2).padStart(10)}×`,
+        `  ${label.padEnd(40)} ${[p, ...values].map((v) => v.toFixed(2).padStart(12)).join(" ")}   ${values.map((v) => `${(v / p).toFixed(2)}×`.padStart(18)).join(" ")}`,
       )
     }
     const meshTransport = {
@@ -459,14 +554,17 @@ const main = async () => {
       ["keep-alive request", "clientSidecarUsPerKeepAlive", "serverSidecarUsPerKeepAlive"],
     ] as const)
       console.log(
-        `  sidecar CPU per ${label} (µs, client + server): beemesh-tcp ${medians["beemesh-tcp"][client].toFixed(0)} + ${medians["beemesh-tcp"][server].toFixed(0)}, beemesh ${medians.beemesh[client].toFixed(0)} + ${medians.beemesh[server].toFixed(0)}`,
+        `  proxy CPU per ${label} (µs, client + server): ${others.map((n) => `${n} ${medians[n]![client].toFixed(0)} + ${medians[n]![server].toFixed(0)}`).join(", ")}`,
       )
     console.log(
       `  client sidecars' connections by transport: ${JSON.stringify(meshTransport)} (unix: the same-host path)`,
     )
-    console.log(
-      `  added latency: new connection p50 ${(medians.beemesh.newConnP50Ms - medians.plain.newConnP50Ms).toFixed(2)} ms, keep-alive p50 ${(medians.beemesh.keepAliveP50Ms - medians.plain.keepAliveP50Ms).toFixed(2)} ms, p99 ${(medians.beemesh.keepAliveP99Ms - medians.plain.keepAliveP99Ms).toFixed(2)} ms (hey's resolution: 0.1 ms), mean ${(medians.beemesh.keepAliveMeanMs - medians.plain.keepAliveMeanMs).toFixed(3)} ms`,
-    )
+    for (const n of others) {
+      const m = medians[n]!
+      console.log(
+        `  added latency, ${n}: new connection p50 ${(m.newConnP50Ms - medians.plain.newConnP50Ms).toFixed(2)} ms, keep-alive p50 ${(m.keepAliveP50Ms - medians.plain.keepAliveP50Ms).toFixed(2)} ms, p99 ${(m.keepAliveP99Ms - medians.plain.keepAliveP99Ms).toFixed(2)} ms (hey's resolution: 0.1 ms), mean ${(m.keepAliveMeanMs - medians.plain.keepAliveMeanMs).toFixed(3)} ms`,
+      )
+    }
     mkdirSync(dirname(OUT), { recursive: true })
     writeFileSync(
       OUT,
@@ -487,7 +585,11 @@ const main = async () => {
       .stdout.split("\n")
       .filter(Boolean)
     if (ids.length > 0) run("podman", ["rm", "-f", "-t", "0", ...ids])
-    run("podman", ["pod", "rm", "-f", "-t", "0", "--ignore", `bm-dataplane-srv-${process.pid}`])
+    const pods = run("podman", ["pod", "ps", "-q", "--filter", `label=${LABEL}`])
+      .stdout.split("\n")
+      .filter(Boolean)
+    if (pods.length > 0) run("podman", ["pod", "rm", "-f", "-t", "0", ...pods])
+    if (socketDir !== undefined) await rm(socketDir, { recursive: true, force: true })
     // Built on every run: nothing of the benchmark stays on the machine.
     run("podman", ["rmi", "-f", TOOLS_IMAGE])
   }

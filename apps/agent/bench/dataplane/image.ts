@@ -2,7 +2,7 @@
  * The data-plane benchmark's image, `localhost/beemesh/bench-tools:1`, built offline on the sidecar
  * image's Node runtime (the only Node image there is offline) with the host's Debian binaries:
  * busybox (httpd serving a 612-byte page, like nginx's default one; it closes every connection),
- * a Node HTTP server that keeps connections open (busybox httpd cannot), `hey` (HTTP load) and
+ * a Node HTTP server that keeps connections open (busybox httpd cannot), a bare Node forwarder, `hey` (HTTP load) and
  * `iperf3` (bulk), each with the shared libraries it links, found with ldd. Runs as root, like most
  * images. Needs `apt-get install busybox-static hey iperf3` (tooling/scripts/host-setup.sh).
  */
@@ -25,6 +25,35 @@ const page = ${JSON.stringify(PAGE)}
 createServer((_, res) => res.end(page)).listen(8000)
 `
 
+/**
+ * A bare forwarder, the cheapest Node proxy there is (`bench:dataplane --forwarders`): each
+ * argument `LISTEN=TARGET` (an address is `host:port` or an absolute unix socket path) pipes
+ * every connection to its target, no encryption, no multiplexing, no buffering of its own.
+ */
+const FORWARDER = `import { unlinkSync } from "node:fs"
+import { connect, createServer } from "node:net"
+const address = (a) => {
+  if (a.startsWith("/")) return { path: a }
+  const colon = a.lastIndexOf(":")
+  return { host: a.slice(0, colon), port: Number(a.slice(colon + 1)) }
+}
+for (const arg of process.argv.slice(2)) {
+  const [listen, target] = arg.split("=").map(address)
+  const server = createServer((c) => {
+    const u = connect(target)
+    c.setNoDelay(true)
+    u.setNoDelay(true)
+    c.pipe(u).pipe(c)
+    c.on("error", () => u.destroy())
+    u.on("error", () => c.destroy())
+  })
+  if (listen.path !== undefined) {
+    try { unlinkSync(listen.path) } catch {}
+    server.listen(listen.path)
+  } else server.listen(listen.port, listen.host)
+}
+`
+
 const librariesOf = (binary: string) =>
   (spawnSync("ldd", [binary], { encoding: "utf8" }).stdout.match(/\s(\/\S+)/g) ?? []).map((m) =>
     m.trim(),
@@ -39,6 +68,7 @@ export const buildToolsImage = () => {
   const files: Record<string, { content?: string; copyFrom?: string; mode?: number }> = {
     "www/index.html": { content: PAGE },
     "bench/keepalive.mjs": { content: KEEPALIVE_SERVER },
+    "bench/forward.mjs": { content: FORWARDER },
     // iperf3 keeps its stream buffer in a temporary file.
     "rootfs/tmp/.keep": { content: "" },
   }
