@@ -61,6 +61,8 @@ const { values } = parseArgs({
     "round-gap-s": { type: "string", default: "5" },
     /** Default: the agent's bound (5 s). */
     "membership-timeout-ms": { type: "string" },
+    /** V8 options for the node processes after the agent's, space-separated (to compare). */
+    "node-flags": { type: "string", default: "" },
     help: { type: "boolean", short: "h", default: false },
   },
 })
@@ -80,6 +82,7 @@ if (values.help) {
       "  --settle-s S               wait after the services are registered, before the idle window and the rounds (default 20)",
       "  --round-gap-s S            gap between rounds, in which each registration's DHT copies run (default 5)",
       "  --membership-timeout-ms M  how long a peer has to prove membership (default: the agent's, 5000)",
+      '  --node-flags "F …"         V8 options for the node processes after the agent\'s (default: none)',
       "Prints a table; writes bench-results/catalog-mesh.json and the nodes' log beside it.",
     ].join("\n"),
   )
@@ -99,6 +102,7 @@ const membershipTimeoutMs =
   values["membership-timeout-ms"] === undefined
     ? undefined
     : Number(values["membership-timeout-ms"])
+const nodeFlags = (values["node-flags"] ?? "").split(" ").filter(Boolean)
 const MAY_BE_ZERO = ["late", "settle-s", "round-gap-s"]
 for (const [option, n] of Object.entries({
   nodes: size,
@@ -195,7 +199,14 @@ const run = async () => {
   const hostOf: HostProcess[] = []
   const hostFor = (index: number) => {
     if (index >= size) {
-      const host = spawnHost(bundle, join(work, "compile-cache"), `${index}`, onMessage, nodeLog)
+      const host = spawnHost(
+        bundle,
+        join(work, "compile-cache"),
+        `${index}`,
+        onMessage,
+        nodeLog,
+        nodeFlags,
+      )
       lateHosts.push(host)
       return host
     }
@@ -208,6 +219,7 @@ const run = async () => {
       first === last ? `${first}` : `${first}-${last}`,
       onMessage,
       nodeLog,
+      nodeFlags,
     )
     return hosts[group]
   }
@@ -497,6 +509,7 @@ const run = async () => {
     samples,
     bootstrapPeers: bootstrapCount,
     membershipTimeoutMs: membershipTimeoutMs ?? "agent default (5000)",
+    nodeFlags,
     settleMs,
     roundGapMs,
     machine: { cores: availableParallelism(), memoryMiB: mib(totalmem()) },

@@ -49,9 +49,11 @@ export const spawnHost = (
   name: string,
   onMessage: (message: FromNode) => void,
   log: WriteStream,
+  /** V8 options after the agent's (`--node-flags`, to compare). */
+  extraFlags: ReadonlyArray<string> = [],
 ): HostProcess => {
   const child = fork(bundle, [], {
-    execArgv: NODE_FLAGS,
+    execArgv: [...NODE_FLAGS, ...extraFlags],
     stdio: ["ignore", "pipe", "pipe", "ipc"],
     serialization: "json",
     env: { ...process.env, NODE_COMPILE_CACHE: compileCache },
