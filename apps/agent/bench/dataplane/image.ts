@@ -2,9 +2,10 @@
  * The data-plane benchmark's image, `localhost/beemesh/bench-tools:1`, built offline on the sidecar
  * image's Node runtime (the only Node image there is offline) with the host's Debian binaries:
  * busybox (httpd serving a 612-byte page, like nginx's default one; it closes every connection),
- * a Node HTTP server that keeps connections open (busybox httpd cannot), a bare Node forwarder, `hey` (HTTP load) and
- * `iperf3` (bulk), each with the shared libraries it links, found with ldd. Runs as root, like most
- * images. Needs `apt-get install busybox-static hey iperf3` (tooling/scripts/host-setup.sh).
+ * a Node HTTP server that keeps connections open (busybox httpd cannot), a bare Node forwarder,
+ * `hey` (HTTP load) and `iperf3` (bulk), each with the shared libraries it links, found with ldd.
+ * Runs as root, like most images. Needs `apt-get install busybox-static hey iperf3`
+ * (tooling/scripts/host-setup.sh).
  */
 import { spawnSync } from "node:child_process"
 import { existsSync } from "node:fs"
