@@ -102,7 +102,7 @@ const membershipTimeoutMs =
   values["membership-timeout-ms"] === undefined
     ? undefined
     : Number(values["membership-timeout-ms"])
-const nodeFlags = (values["node-flags"] ?? "").split(" ").filter(Boolean)
+const nodeFlags = values["node-flags"].split(/\s+/).filter(Boolean)
 const MAY_BE_ZERO = ["late", "settle-s", "round-gap-s"]
 for (const [option, n] of Object.entries({
   nodes: size,
@@ -197,30 +197,18 @@ const run = async () => {
   const lateHosts: HostProcess[] = []
   /** The process hosting each node, by node index. */
   const hostOf: HostProcess[] = []
+  const spawn = (name: string) =>
+    spawnHost(bundle, join(work, "compile-cache"), name, onMessage, nodeLog, nodeFlags)
   const hostFor = (index: number) => {
     if (index >= size) {
-      const host = spawnHost(
-        bundle,
-        join(work, "compile-cache"),
-        `${index}`,
-        onMessage,
-        nodeLog,
-        nodeFlags,
-      )
+      const host = spawn(`${index}`)
       lateHosts.push(host)
       return host
     }
     const group = Math.floor(index / perProcess)
     const first = group * perProcess
     const last = Math.min(size, first + perProcess) - 1
-    hosts[group] ??= spawnHost(
-      bundle,
-      join(work, "compile-cache"),
-      first === last ? `${first}` : `${first}-${last}`,
-      onMessage,
-      nodeLog,
-      nodeFlags,
-    )
+    hosts[group] ??= spawn(first === last ? `${first}` : `${first}-${last}`)
     return hosts[group]
   }
   /** Every process's status; undefined for one that did not answer in time (a starved process). */
